@@ -1,0 +1,70 @@
+import type { Handler } from '../src/router.js';
+import { mutateLead } from '../src/models/lead.js';
+import { recordStep } from '../src/models/timeline.js';
+
+/** WelcomeCodes live 20 s from the event [D:92137]; keep a margin for the send itself. */
+export const WELCOME_WINDOW_MS = 20_000;
+const WELCOME_MARGIN_MS = 1_000;
+
+type AddKey = 'change_external_contact.add_external_contact' | 'change_external_contact.add_half_external_contact';
+
+/**
+ * A customer added a member (scanned a channel's 联系我 code, or any other way): schedule the welcome on the
+ * fast lane first (the clock is running), then record the lead with this touch, then schedule tagging + profile.
+ */
+export const addExternalContact: Handler<AddKey> = async (event, ctx) => {
+  const channel = ctx.channels.resolve(event.State);
+  const lead = { corpId: ctx.corpId, externalUserId: event.ExternalUserID };
+  const half = event.ChangeType === 'add_half_external_contact';
+
+  if (event.WelcomeCode && channel.welcome) {
+    await ctx.queues.welcome.add(
+      'welcome',
+      {
+        ...lead,
+        userId: event.UserID,
+        channelKey: channel.key,
+        welcomeCode: event.WelcomeCode,
+        eventKey: ctx.eventKey,
+        receivedAt: ctx.receivedAt,
+        deadline: ctx.receivedAt + WELCOME_WINDOW_MS - WELCOME_MARGIN_MS,
+      },
+      { jobId: `welcome|${ctx.eventKey}` },
+    );
+  }
+
+  const at = new Date(event.CreateTime * 1000);
+  await mutateLead(lead.corpId, lead.externalUserId, { channelKey: channel.key, userId: event.UserID, at }, (doc) => {
+    if (!doc.touches.some((t) => t.eventKey === ctx.eventKey)) {
+      doc.touches.push({ eventKey: ctx.eventKey, kind: half ? 'add_half' : 'add', channelKey: channel.key, userId: event.UserID, at });
+    }
+    const owner = doc.owners.find((o) => o.userId === event.UserID);
+    if (owner) {
+      owner.status = 'active';
+      owner.pending = half;
+      owner.endedAt = null;
+    } else {
+      doc.owners.push({ userId: event.UserID, channelKey: channel.key, state: event.State ?? null, addedAt: at, pending: half });
+    }
+    // A lead who comes back after deleting us is a lead again, with the history kept.
+    if (doc.stage === 'lost') doc.stage = 'added';
+  });
+  await recordStep(lead, ctx.eventKey, half ? 'added_half' : 'added', {
+    channel: channel.key,
+    state: event.State ?? null,
+    owner: event.UserID,
+  }, at);
+
+  if (!event.WelcomeCode) {
+    // No code: an admin-configured welcome exists or WeCom gave none; sending is not ours to do [D:92130].
+    await recordStep(lead, ctx.eventKey, 'welcome_skipped', { reason: 'no_welcome_code' });
+  } else if (!channel.welcome) {
+    await recordStep(lead, ctx.eventKey, 'welcome_skipped', { reason: 'channel_has_no_welcome', channel: channel.key });
+  }
+
+  await ctx.queues.contactSync.add(
+    'sync',
+    { ...lead, userId: event.UserID, channelKey: channel.key, eventKey: ctx.eventKey },
+    { jobId: `sync|${ctx.eventKey}` },
+  );
+};

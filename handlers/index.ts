@@ -1,0 +1,17 @@
+import { EventRouter } from '../src/router.js';
+import { addExternalContact } from './add-external-contact.js';
+import { delExternalContact } from './del-external-contact.js';
+import { delFollowUser } from './del-follow-user.js';
+import { editExternalContact } from './edit-external-contact.js';
+import { transferFail } from './transfer-fail.js';
+
+/** Every inbound event handler, registered on one router. */
+export function createEventRouter(): EventRouter {
+  return new EventRouter()
+    .on('change_external_contact.add_external_contact', addExternalContact)
+    .on('change_external_contact.add_half_external_contact', addExternalContact)
+    .on('change_external_contact.edit_external_contact', editExternalContact)
+    .on('change_external_contact.del_external_contact', delExternalContact)
+    .on('change_external_contact.del_follow_user', delFollowUser)
+    .on('change_external_contact.transfer_fail', transferFail);
+}

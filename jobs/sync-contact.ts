@@ -1,0 +1,55 @@
+import { UnrecoverableError, type Job } from 'bullmq';
+import type { BotContext } from '../src/context.js';
+import { applyProfile } from '../src/contacts/profile.js';
+import { WecomApiError } from '../src/errors.js';
+import { mutateLead } from '../src/models/lead.js';
+import { recordStep } from '../src/models/timeline.js';
+import type { ContactSyncJobData } from '../src/queues/index.js';
+
+/**
+ * Marks the arrival channel's corp tags on the customer (idempotent, so safe to retry) and refreshes the lead's
+ * profile and tags from externalcontact/get. Retryable WeCom errors throw so BullMQ backs off; permanent ones
+ * (e.g. 84061 the relationship is gone) are recorded and end the job.
+ */
+export async function syncContact(job: Job<ContactSyncJobData>, ctx: BotContext): Promise<string> {
+  const d = job.data;
+  const lead = { corpId: d.corpId, externalUserId: d.externalUserId };
+  const source = `sync|${d.eventKey}`;
+  const channel = d.channelKey ? ctx.channels.get(d.channelKey) : undefined;
+
+  if (channel?.tags.length) {
+    try {
+      const ids = await ctx.tags.resolve(channel.tags);
+      await ctx.wecom.markTag({ userid: d.userId, external_userid: d.externalUserId, add_tag: ids });
+      await recordStep(lead, source, 'tags_marked', { channel: channel.key, tags: channel.tags.map((t) => `${t.group}/${t.name}`) });
+    } catch (err) {
+      if (!(err instanceof WecomApiError) || err.retryable) throw err;
+      await recordStep(lead, source, 'tags_failed', { errcode: err.errcode, reason: err.errmsg });
+    }
+  }
+
+  let res;
+  try {
+    res = await ctx.wecom.getExternalContact(d.externalUserId);
+  } catch (err) {
+    if (!(err instanceof WecomApiError) || err.retryable) throw err;
+    await recordStep(lead, source, 'profile_failed', { errcode: err.errcode, reason: err.errmsg });
+    return 'profile_failed';
+  }
+  // A lead we have never seen (added before the bot ran) is created from WeCom's own record of the add.
+  const follow = res.follow_user?.find((f) => f.userid === d.userId);
+  const firstTouch = {
+    channelKey: ctx.channels.resolve(follow?.state).key,
+    userId: d.userId,
+    at: new Date((follow?.createtime ?? Math.floor(Date.now() / 1000)) * 1000),
+  };
+  const saved = await mutateLead(d.corpId, d.externalUserId, firstTouch, (doc) => {
+    if (!doc.owners.some((o) => o.userId === d.userId) && follow) {
+      doc.owners.push({ userId: d.userId, channelKey: firstTouch.channelKey, state: follow.state ?? null, addedAt: firstTouch.at });
+    }
+    applyProfile(doc, res);
+  });
+  if (!saved) throw new UnrecoverableError('lead could not be saved');
+  await recordStep(lead, source, 'profile_synced', { name: saved.name, industry: saved.industry, tags: saved.tags.length });
+  return 'synced';
+}

@@ -1,0 +1,18 @@
+import 'dotenv/config';
+import { TemplateError } from '../errors.js';
+import { loadChannels } from '../templates/channels.js';
+
+/** `npm run templates:check`: validates what ops staff edit, with the same rules start-up applies. */
+const dir = process.env.TEMPLATES_DIR || './templates';
+try {
+  const channels = await loadChannels(dir);
+  for (const c of channels.all()) {
+    const tags = c.tags.map((t) => `${t.group}/${t.name}`).join(', ') || '-';
+    console.log(`ok  channel ${c.key} (${c.name}) tags: ${tags}; welcome: ${c.welcome ? 'yes' : 'none'}`);
+  }
+  console.log(`${dir}: templates are valid`);
+} catch (err) {
+  if (!(err instanceof TemplateError)) throw err;
+  console.error(err.message);
+  process.exit(1);
+}

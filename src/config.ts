@@ -1,0 +1,71 @@
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+
+const SECRET_KEYS = new Set(['WECOM_TOKEN', 'WECOM_ENCODING_AES_KEY', 'WECOM_SECRET', 'MONGODB_URI', 'REDIS_URL']);
+
+const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+
+/** Per-API rate limits: `api=N/s|N/m` pairs separated by commas, e.g. `externalcontact/get=100/s,default=150/s`. */
+const rateLimits = z
+  .string()
+  .default('')
+  .transform((raw, ctx) => {
+    const out: Record<string, { limit: number; windowMs: number }> = {};
+    for (const part of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+      const m = /^([\w/.-]+)=(\d+)\/(s|m)$/.exec(part);
+      if (!m) {
+        ctx.addIssue({ code: 'custom', message: `"${part}" is not api=N/s or api=N/m` });
+        continue;
+      }
+      out[m[1]!] = { limit: Number(m[2]), windowMs: m[3] === 's' ? 1000 : 60_000 };
+    }
+    return out;
+  });
+
+/** The environment contract operators and deploy scripts rely on (see .env.example). */
+export const envSchema = z.object({
+  PORT: int(3000),
+  HOST: z.string().default('0.0.0.0'),
+  ROLE: z.enum(['web', 'worker', 'all']).default('all'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  WECOM_CORP_ID: z.string().min(1, 'is required'),
+  WECOM_TOKEN: z.string().min(1, 'is required').max(32, 'must be at most 32 characters'),
+  WECOM_ENCODING_AES_KEY: z
+    .string()
+    .regex(/^[A-Za-z0-9]{43}$/, 'must be the 43-character EncodingAESKey from the admin console'),
+  WECOM_SECRET: z.string().min(1, 'is required'),
+  WECOM_AGENT_ID: z.coerce.number().int().positive('must be the numeric AgentId of the self-built app'),
+  WECOM_API_BASE: z.string().url('must be a URL').default('https://qyapi.weixin.qq.com'),
+  WECOM_API_TIMEOUT_MS: int(5000, 100),
+  WECOM_RATE_LIMITS: rateLimits,
+  CALLBACK_MAX_SKEW_SECONDS: int(300),
+  CALLBACK_BODY_LIMIT_BYTES: int(64 * 1024, 1024),
+  MONGODB_URI: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// or mongodb+srv:// URI').default('mongodb://127.0.0.1:27017/wecom_bot'),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').default('redis://127.0.0.1:6379'),
+  QUEUE_PREFIX: z.string().min(1).default('wecom'),
+  TEMPLATES_DIR: z.string().default('./templates'),
+  EVENT_CONCURRENCY: int(32, 1),
+  WELCOME_CONCURRENCY: int(64, 1),
+  /** How long completed event jobs are kept, which is how long a retried callback is recognised as a duplicate. */
+  DEDUPE_TTL_SECONDS: int(86_400, 60),
+  /** Worker lock: a job whose worker died is picked up again after about this long. */
+  JOB_LOCK_MS: int(30_000, 1000),
+});
+
+export type Config = z.infer<typeof envSchema>;
+
+/**
+ * Validates the environment. Throws one ConfigError listing every problem; values of secret variables are never
+ * included (zod messages here describe the rule, not the value).
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(cleaned);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => {
+    const key = String(issue.path[0] ?? '');
+    const message = issue.code === 'invalid_type' && issue.received === 'undefined' ? 'is required' : issue.message;
+    return `${key}: ${SECRET_KEYS.has(key) ? message.replace(/"[^"]*"/g, '"…"') : message}`;
+  });
+  throw new ConfigError(problems);
+}

@@ -1,0 +1,29 @@
+import type { LeadDoc } from '../models/lead.js';
+import type { ExternalContactResponse } from '../wecom/types.js';
+
+/** Tag group whose tag is the lead's industry (domain.md §3). */
+export const INDUSTRY_GROUP = '行业';
+
+/** Copies an externalcontact/get answer onto the lead: profile, each owner's tags, the tag union, industry. */
+export function applyProfile(lead: LeadDoc, res: ExternalContactResponse): void {
+  const c = res.external_contact;
+  lead.name = c.name ?? lead.name;
+  lead.avatar = c.avatar ?? lead.avatar;
+  lead.type = c.type ?? lead.type;
+  lead.corpName = c.corp_name ?? lead.corpName;
+  const union = new Map<string, { group: string; name: string; id: string }>();
+  for (const fu of res.follow_user ?? []) {
+    const tags = (fu.tags ?? [])
+      .filter((t) => t.type === 1 || t.type === undefined) // 1 = corp tag; personal/rule tags are not ours
+      .map((t) => ({ group: t.group_name, name: t.tag_name, id: t.tag_id ?? '' }));
+    for (const t of tags) union.set(`${t.group}\u0000${t.name}`, t);
+    const owner = lead.owners.find((o) => o.userId === fu.userid);
+    if (owner) {
+      owner.tags.splice(0, owner.tags.length, ...tags);
+      owner.remark = fu.remark ?? owner.remark;
+    }
+  }
+  lead.tags.splice(0, lead.tags.length, ...union.values());
+  lead.industry = [...union.values()].find((t) => t.group === INDUSTRY_GROUP)?.name ?? null;
+  lead.profileSyncedAt = new Date();
+}

@@ -1,0 +1,27 @@
+import type { Redis } from 'ioredis';
+import type { Config } from './config.js';
+import type { TagResolver } from './contacts/tag-resolver.js';
+import type { Logger } from './logger.js';
+import type { Queues } from './queues/index.js';
+import type { ChannelCatalog } from './templates/channels.js';
+import type { WecomClient } from './wecom/client.js';
+
+/** What handlers and jobs get to do their work: stores, queues, the WeCom client, templates and a logger. */
+export interface BotContext {
+  config: Config;
+  corpId: string;
+  channels: ChannelCatalog;
+  queues: Queues;
+  wecom: WecomClient;
+  tags: TagResolver;
+  redis: Redis;
+  log: Logger;
+}
+
+/** The context a handler gets for one event: the bot's, plus the event's own identity. */
+export interface HandlerContext extends BotContext {
+  /** The callback's dedupe key: the idempotency root for everything the handler does. */
+  eventKey: string;
+  /** When our receiver accepted the callback (ms epoch). */
+  receivedAt: number;
+}

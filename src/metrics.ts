@@ -1,0 +1,46 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The process's Prometheus registry, served at GET /metrics. */
+export const registry = new Registry();
+collectDefaultMetrics({ register: registry });
+
+/** Every WeCom API call by api and errcode (`network` / `http_5xx` for transport failures). */
+export const wecomCalls = new Counter({
+  name: 'wecom_api_calls_total',
+  help: 'WeCom API calls by api and errcode',
+  labelNames: ['api', 'errcode'] as const,
+  registers: [registry],
+});
+
+/** WeCom API latency. */
+export const wecomLatency = new Histogram({
+  name: 'wecom_api_duration_seconds',
+  help: 'WeCom API call duration',
+  labelNames: ['api'] as const,
+  buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  registers: [registry],
+});
+
+/** Callbacks by outcome: enqueued, duplicate, ignored, or the 4xx reason. */
+export const callbacks = new Counter({
+  name: 'wecom_callbacks_total',
+  help: 'Callbacks received by outcome',
+  labelNames: ['outcome'] as const,
+  registers: [registry],
+});
+
+/** Jobs finished by queue and outcome. */
+export const jobsDone = new Counter({
+  name: 'bot_jobs_total',
+  help: 'Jobs finished by queue and outcome',
+  labelNames: ['queue', 'outcome'] as const,
+  registers: [registry],
+});
+
+/** Welcome latency from callback accepted to welcome sent. */
+export const welcomeLatency = new Histogram({
+  name: 'welcome_latency_seconds',
+  help: 'Time from callback accepted to send_welcome_msg ok',
+  buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 15, 20],
+  registers: [registry],
+});

@@ -1,0 +1,106 @@
+import mongoose, { Schema, type InferSchemaType, type HydratedDocument } from 'mongoose';
+
+/** Funnel stages (domain.md §2). */
+export const STAGES = ['added', 'engaged', 'qualified', 'opportunity', 'customer', 'lost', 'unsubscribed'] as const;
+export type Stage = (typeof STAGES)[number];
+
+const tagSchema = new Schema({ group: String, name: String, id: String }, { _id: false });
+
+const ownerSchema = new Schema(
+  {
+    userId: { type: String, required: true },
+    channelKey: { type: String, required: true },
+    state: { type: String, default: null },
+    addedAt: { type: Date, required: true },
+    /** active; removed = the owner deleted the customer; left = the customer deleted the owner (churn). */
+    status: { type: String, enum: ['active', 'removed', 'left'], default: 'active' },
+    /** add_half_external_contact: the member had not confirmed yet. */
+    pending: { type: Boolean, default: false },
+    endedAt: { type: Date, default: null },
+    remark: { type: String, default: null },
+    tags: { type: [tagSchema], default: [] },
+  },
+  { _id: false },
+);
+
+const touchSchema = new Schema(
+  { eventKey: String, kind: String, channelKey: String, userId: String, at: Date },
+  { _id: false },
+);
+
+const leadSchema = new Schema(
+  {
+    corpId: { type: String, required: true },
+    externalUserId: { type: String, required: true },
+    name: { type: String, default: null },
+    avatar: { type: String, default: null },
+    /** 1 = WeChat user, 2 = WeCom user. */
+    type: { type: Number, default: null },
+    corpName: { type: String, default: null },
+    industry: { type: String, default: null },
+    stage: { type: String, enum: STAGES, default: 'added' },
+    firstTouch: {
+      channelKey: { type: String, required: true },
+      userId: { type: String, required: true },
+      at: { type: Date, required: true },
+    },
+    touches: { type: [touchSchema], default: [] },
+    owners: { type: [ownerSchema], default: [] },
+    /** Union of the owners' corp tags, as last read from WeCom (plus what we marked). */
+    tags: { type: [tagSchema], default: [] },
+    profileSyncedAt: { type: Date, default: null },
+    lostAt: { type: Date, default: null },
+  },
+  { timestamps: true, optimisticConcurrency: true },
+);
+leadSchema.index({ corpId: 1, externalUserId: 1 }, { unique: true });
+leadSchema.index({ 'firstTouch.channelKey': 1, stage: 1 });
+
+export type LeadFields = InferSchemaType<typeof leadSchema>;
+export type LeadDoc = HydratedDocument<LeadFields>;
+export const Lead = mongoose.model('Lead', leadSchema, 'leads');
+
+/** The first touch a lead is created with when it does not exist yet. */
+export interface FirstTouch {
+  channelKey: string;
+  userId: string;
+  at: Date;
+}
+
+/**
+ * Loads (creating if absent) the lead keyed by (corp id, external user id), applies `mutate` and saves with
+ * optimistic concurrency, retrying on a concurrent write. Portable to MongoDB and FerretDB (no positional or
+ * arrayFilters updates, no transactions).
+ */
+export async function mutateLead(
+  corpId: string,
+  externalUserId: string,
+  firstTouch: FirstTouch | null,
+  mutate: (lead: LeadDoc) => void,
+): Promise<LeadDoc | null> {
+  for (let attempt = 0; ; attempt++) {
+    let lead = await Lead.findOne({ corpId, externalUserId });
+    if (!lead) {
+      if (!firstTouch) return null;
+      try {
+        lead = await Lead.create({ corpId, externalUserId, firstTouch });
+      } catch (err) {
+        if (isDuplicateKey(err) && attempt < 5) continue;
+        throw err;
+      }
+    }
+    mutate(lead);
+    try {
+      await lead.save();
+      return lead;
+    } catch (err) {
+      if (err instanceof mongoose.Error.VersionError && attempt < 10) continue;
+      throw err;
+    }
+  }
+}
+
+/** True for MongoDB's E11000 duplicate key error (also what FerretDB answers). */
+export function isDuplicateKey(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 11000;
+}

@@ -1,0 +1,89 @@
+import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { AnyContactEvent, EventKey } from '../wecom/events.js';
+
+/** Queue names: callbacks, the welcome fast lane, and contact sync (tags + profile). */
+export const QUEUE = { events: 'events', welcome: 'welcome', contactSync: 'contact-sync' } as const;
+export type QueueName = (typeof QUEUE)[keyof typeof QUEUE];
+
+/** Data of an `events` job: one verified, decrypted, validated callback. */
+export interface EventJobData {
+  key: EventKey;
+  event: AnyContactEvent;
+  dedupeKey: string;
+  /** When our receiver accepted it (ms): the clock for the 20 s welcome window. */
+  receivedAt: number;
+}
+
+/** Data of a `welcome` job. */
+export interface WelcomeJobData {
+  corpId: string;
+  externalUserId: string;
+  userId: string;
+  channelKey: string;
+  welcomeCode: string;
+  eventKey: string;
+  /** When the callback was accepted (ms epoch). */
+  receivedAt: number;
+  /** ms epoch after which the WelcomeCode is dead and nothing may be sent. */
+  deadline: number;
+}
+
+/** Data of a `contact-sync` job: mark the channel's tags and refresh the profile. */
+export interface ContactSyncJobData {
+  corpId: string;
+  externalUserId: string;
+  userId: string;
+  channelKey: string | null;
+  eventKey: string;
+}
+
+/** Creates the Redis connection BullMQ needs (blocking commands must never time out). */
+export function createRedis(url: string): Redis {
+  return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect: false });
+}
+
+/** The producer side of every queue the bot uses. */
+export class Queues {
+  readonly events: Queue<EventJobData>;
+  readonly welcome: Queue<WelcomeJobData>;
+  readonly contactSync: Queue<ContactSyncJobData>;
+
+  constructor(
+    readonly connection: ConnectionOptions,
+    readonly prefix: string,
+    dedupeTtlSeconds: number,
+  ) {
+    const keep: JobsOptions = {
+      // Completed jobs are kept so the same jobId (dedupe key) is refused while WeCom may still retry.
+      removeOnComplete: { age: dedupeTtlSeconds },
+      removeOnFail: { age: 7 * 86_400 },
+    };
+    this.events = new Queue(QUEUE.events, {
+      connection,
+      prefix,
+      defaultJobOptions: { ...keep, attempts: 8, backoff: { type: 'exponential', delay: 500 } },
+    });
+    this.welcome = new Queue(QUEUE.welcome, {
+      connection,
+      prefix,
+      // Short, dense retries: the WelcomeCode dies 20 s after the event, the job itself enforces the deadline.
+      defaultJobOptions: { ...keep, attempts: 10, backoff: { type: 'exponential', delay: 200 } },
+    });
+    this.contactSync = new Queue(QUEUE.contactSync, {
+      connection,
+      prefix,
+      defaultJobOptions: { ...keep, attempts: 10, backoff: { type: 'exponential', delay: 1000 } },
+    });
+  }
+
+  /** Enqueues a callback; a second add with the same dedupe key is a no-op (BullMQ refuses duplicate job ids). */
+  async enqueueEvent(data: EventJobData): Promise<void> {
+    await this.events.add(data.key, data, { jobId: data.dedupeKey });
+  }
+
+  /** Closes every queue connection. */
+  async close(): Promise<void> {
+    await Promise.all([this.events.close(), this.welcome.close(), this.contactSync.close()]);
+  }
+}

@@ -1,0 +1,58 @@
+/** Plaintext XML of 客户联系 `change_external_contact` events, as WeCom puts it inside `<Encrypt>` [D:92130]. */
+
+/** Every ChangeType of `change_external_contact` listed in wecom-api.md. */
+export type ContactChangeType =
+  | 'add_external_contact'
+  | 'add_half_external_contact'
+  | 'edit_external_contact'
+  | 'del_external_contact'
+  | 'del_follow_user'
+  | 'transfer_fail';
+
+/** One `change_external_contact` event; optional fields are omitted from the XML when absent. */
+export interface ContactEvent {
+  /** The corp id. */
+  toUserName: string;
+  /** Seconds since the epoch. Not unique: several events may share one CreateTime [D:96361]. */
+  createTime: number;
+  changeType: ContactChangeType;
+  userId: string;
+  externalUserId: string;
+  state?: string;
+  welcomeCode?: string;
+  /** del_external_contact only, e.g. `DELETE_BY_TRANSFER`. */
+  source?: string;
+  /** transfer_fail only, e.g. `customer_refused`. */
+  failReason?: string;
+}
+
+/** Wraps a value in CDATA, splitting any `]]>` so the value cannot close the section early. */
+function cdata(value: string): string {
+  return `<![CDATA[${value.replaceAll(']]>', ']]]]><![CDATA[>')}]]>`;
+}
+
+/** Builds the plaintext XML WeCom sends for a `change_external_contact` event [D:92130]. */
+export function buildContactEventXml(e: ContactEvent): string {
+  const optional: Array<[string, string | undefined]> = [
+    ['State', e.state],
+    ['WelcomeCode', e.welcomeCode],
+    ['Source', e.source],
+    ['FailReason', e.failReason],
+  ];
+  return (
+    '<xml>' +
+    `<ToUserName>${cdata(e.toUserName)}</ToUserName>` +
+    `<FromUserName>${cdata('sys')}</FromUserName>` +
+    `<CreateTime>${Math.floor(e.createTime)}</CreateTime>` +
+    `<MsgType>${cdata('event')}</MsgType>` +
+    `<Event>${cdata('change_external_contact')}</Event>` +
+    `<ChangeType>${cdata(e.changeType)}</ChangeType>` +
+    `<UserID>${cdata(e.userId)}</UserID>` +
+    `<ExternalUserID>${cdata(e.externalUserId)}</ExternalUserID>` +
+    optional
+      .filter((f): f is [string, string] => f[1] !== undefined)
+      .map(([tag, v]) => `<${tag}>${cdata(v)}</${tag}>`)
+      .join('') +
+    '</xml>'
+  );
+}

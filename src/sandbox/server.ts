@@ -1,0 +1,228 @@
+/** The sandbox WeCom's HTTP face: `/cgi-bin/*` in WeCom's shapes, plus a loopback control API under `/sandbox/*`. */
+import { STATUS_CODES, createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import Koa from 'koa';
+import { SandboxApiError, errmsgFor } from './errcodes.js';
+import { isJsonObject, type Json } from './json-input.js';
+import { SandboxState, type CallRecord, type SandboxFault, type SandboxStateOptions } from './state.js';
+
+/** Options of startSandbox(). */
+export interface SandboxOptions extends SandboxStateOptions {
+  /** 0 = ephemeral (default). */
+  port?: number;
+  /** default 127.0.0.1: the control API has no auth, so keep it on loopback. */
+  host?: string;
+}
+
+/** A running sandbox. */
+export interface Sandbox {
+  /** e.g. http://127.0.0.1:54321 (use as WECOM_API_BASE). */
+  url: string;
+  state: SandboxState;
+  close(): Promise<void>;
+}
+
+type Query = Record<string, string>;
+interface Route {
+  /** POST APIs need a JSON object body; GET APIs read the query only. */
+  body: boolean;
+  run: (s: SandboxState, query: Query, body: Json) => Json;
+}
+
+/** The WeCom APIs the sandbox speaks, keyed by the path after /cgi-bin/. */
+const ROUTES: Readonly<Record<string, Route>> = {
+  gettoken: { body: false, run: (s, q) => s.apiGetToken(q) },
+  'externalcontact/get': { body: false, run: (s, q) => s.apiGetExternalContact(q) },
+  'externalcontact/list': { body: false, run: (s, q) => s.apiListExternalContacts(q) },
+  'externalcontact/batch/get_by_user': { body: true, run: (s, _q, b) => s.apiBatchGetByUser(b) },
+  'externalcontact/mark_tag': { body: true, run: (s, _q, b) => s.apiMarkTag(b) },
+  'externalcontact/get_corp_tag_list': { body: true, run: (s, _q, b) => s.apiGetCorpTagList(b) },
+  'externalcontact/add_corp_tag': { body: true, run: (s, _q, b) => s.apiAddCorpTag(b) },
+  'externalcontact/send_welcome_msg': { body: true, run: (s, _q, b) => s.apiSendWelcomeMsg(b) },
+  'externalcontact/add_contact_way': { body: true, run: (s, _q, b) => s.apiAddContactWay(b) },
+  'externalcontact/update_contact_way': { body: true, run: (s, _q, b) => s.apiUpdateContactWay(b) },
+  'externalcontact/get_contact_way': { body: true, run: (s, _q, b) => s.apiGetContactWay(b) },
+  'externalcontact/del_contact_way': { body: true, run: (s, _q, b) => s.apiDelContactWay(b) },
+  'externalcontact/list_contact_way': { body: true, run: (s, _q, b) => s.apiListContactWay(b) },
+  'externalcontact/add_msg_template': { body: true, run: (s, _q, b) => s.apiAddMsgTemplate(b) },
+  'externalcontact/get_groupmsg_send_result': { body: true, run: (s, _q, b) => s.apiGetGroupMsgSendResult(b) },
+  'message/send': { body: true, run: (s, _q, b) => s.apiSendMessage(b) },
+  'kf/send_msg': { body: true, run: (s, _q, b) => s.apiKfSendMsg(b) },
+};
+
+const MAX_BODY_BYTES = 2 * 1024 * 1024;
+
+/** Reads the raw request body as UTF-8 text. */
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) throw new SandboxApiError(47001, 'body too large');
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Flattens koa's query (repeated keys keep the first value). */
+function flatQuery(q: Record<string, string | string[] | undefined>): Query {
+  const out: Query = {};
+  for (const [k, v] of Object.entries(q)) {
+    const first = Array.isArray(v) ? v[0] : v;
+    if (first !== undefined) out[k] = first;
+  }
+  return out;
+}
+
+/** Parses a body: JSON when it is JSON, else the raw text (kept for the call record); undefined when empty. */
+function parseBody(raw: string): { value: unknown; json: boolean } {
+  if (raw.trim() === '') return { value: undefined, json: false };
+  try {
+    return { value: JSON.parse(raw) as unknown, json: true };
+  } catch {
+    return { value: raw, json: false };
+  }
+}
+
+/** Serves one /cgi-bin/ request: fault, then token, rate limit, body, domain rule; records the call on arrival. */
+async function serveApi(ctx: Koa.Context, state: SandboxState, api: string): Promise<void> {
+  const call: CallRecord = { api, at: state.now(), query: flatQuery(ctx.query), body: undefined, errcode: NaN, httpStatus: 0 };
+  state.record(call);
+  const answer = (httpStatus: number, errcode: number, payload: unknown, type = 'application/json'): void => {
+    ctx.status = httpStatus;
+    ctx.type = type;
+    ctx.body = type === 'application/json' ? JSON.stringify(payload) : payload;
+    call.errcode = errcode;
+    call.httpStatus = httpStatus;
+  };
+  try {
+    // An oversized body is answered like any unreadable one: 47001.
+    const raw = await readBody(ctx.req).catch(() => undefined);
+    const { value: body, json } = raw === undefined ? { value: '<body too large>', json: false } : parseBody(raw);
+    call.body = body;
+    const route = ROUTES[api];
+    if (!route) {
+      answer(404, 404, { errcode: 404, errmsg: 'not found' });
+      return;
+    }
+    const fault = state.takeFault(api);
+    if (fault?.delayMs) await sleep(fault.delayMs);
+    if (fault?.httpStatus !== undefined) {
+      answer(fault.httpStatus, -1, STATUS_CODES[fault.httpStatus] ?? 'Error', 'text/plain');
+    } else if (fault?.errcode !== undefined) {
+      answer(200, fault.errcode, { errcode: fault.errcode, errmsg: errmsgFor(fault.errcode, 'injected fault') });
+    } else {
+      try {
+        if (api !== 'gettoken') state.checkAccessToken(call.query);
+        if (state.hitRateLimit(api)) throw new SandboxApiError(45009);
+        if (route.body && !(json && isJsonObject(body))) throw new SandboxApiError(47001);
+        const data = route.run(state, call.query, route.body ? (body as Json) : {});
+        answer(200, 0, { errcode: 0, errmsg: 'ok', ...data });
+      } catch (err) {
+        if (!(err instanceof SandboxApiError)) throw err;
+        answer(200, err.errcode, { errcode: err.errcode, errmsg: errmsgFor(err.errcode, err.message) });
+      }
+    }
+    if (fault?.delayAfterMs) await sleep(fault.delayAfterMs);
+  } catch (err) {
+    // A sandbox bug, not a WeCom behaviour: fail loudly.
+    answer(500, -1, { errcode: -1, errmsg: `sandbox internal error: ${err instanceof Error ? err.message : String(err)}` });
+  }
+}
+
+/** Serves the control API used by other processes (dev CLI); returns false for an unknown control path. */
+async function serveControl(ctx: Koa.Context, state: SandboxState, path: string): Promise<boolean> {
+  const readJson = async (): Promise<Json> => {
+    const { value, json } = parseBody(await readBody(ctx.req));
+    if (value === undefined) return {};
+    if (!json || !isJsonObject(value)) throw new Error('body must be a JSON object');
+    return value;
+  };
+  const key = `${ctx.method} ${path}`;
+  try {
+    switch (key) {
+      case 'GET /sandbox/calls':
+        ctx.body = state.calls;
+        return true;
+      case 'GET /sandbox/welcomes':
+        ctx.body = state.welcomesSent;
+        return true;
+      case 'GET /sandbox/messages':
+        ctx.body = state.messagesSent;
+        return true;
+      case 'POST /sandbox/scan': {
+        const b = await readJson();
+        if (typeof b.userId !== 'string' || typeof b.name !== 'string') throw new Error('userId and name are required strings');
+        if (b.state !== undefined && typeof b.state !== 'string') throw new Error('state must be a string');
+        const opts = { userId: b.userId, name: b.name, state: b.state, skipVerify: b.skipVerify === true };
+        try {
+          ctx.body = await state.scan(opts);
+        } catch (err) {
+          ctx.status = 502;
+          ctx.body = { error: `callback delivery failed: ${err instanceof Error ? err.message : String(err)}` };
+        }
+        return true;
+      }
+      case 'POST /sandbox/reset':
+        state.reset({ all: (await readJson()).all === true });
+        ctx.body = { ok: true };
+        return true;
+      case 'POST /sandbox/expire-tokens':
+        state.expireTokens();
+        ctx.body = { ok: true };
+        return true;
+      case 'POST /sandbox/inject': {
+        const b = await readJson();
+        if (typeof b.api !== 'string') throw new Error('api is required');
+        state.inject(b as unknown as SandboxFault);
+        ctx.body = { ok: true };
+        return true;
+      }
+      default:
+        return false;
+    }
+  } catch (err) {
+    ctx.status = 400;
+    ctx.body = { error: err instanceof Error ? err.message : String(err) };
+    return true;
+  }
+}
+
+/** Builds the koa app serving `state`. */
+export function createSandboxApp(state: SandboxState): Koa {
+  const app = new Koa();
+  app.silent = true;
+  app.use(async (ctx) => {
+    const path = ctx.path;
+    if (path.startsWith('/sandbox/') && (await serveControl(ctx, state, path))) return;
+    await serveApi(ctx, state, path.startsWith('/cgi-bin/') ? path.slice('/cgi-bin/'.length) : path);
+  });
+  return app;
+}
+
+/** Starts the sandbox WeCom on host:port (default 127.0.0.1, ephemeral port). */
+export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
+  const state = new SandboxState(opts);
+  const server = createServer(createSandboxApp(state).callback());
+  const host = opts.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { address, port, family } = server.address() as AddressInfo;
+  const urlHost = address === '0.0.0.0' || address === '::' ? '127.0.0.1' : family === 'IPv6' ? `[${address}]` : address;
+  return {
+    url: `http://${urlHost}:${port}`,
+    state,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        // Keep-alive sockets from clients would otherwise hold close() open.
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,127 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import { TemplateError } from '../errors.js';
+import { unknownPlaceholders } from './render.js';
+
+/** Tag group a bare tag string in channels.yaml goes to. */
+export const DEFAULT_TAG_GROUP = '渠道';
+/** The channel of contacts with no or an unknown `State`. */
+export const ORGANIC_KEY = 'organic';
+
+const tagName = z.string().min(1).max(30, 'WeCom allows at most 30 characters');
+const placeholderText = z.string().superRefine((text, ctx) => {
+  const unknown = unknownPlaceholders(text);
+  if (unknown.length) ctx.addIssue({ code: 'custom', message: `unknown placeholder(s) ${unknown.map((p) => `{{${p}}}`).join(', ')}; known: {{name}}, {{channel}}` });
+});
+
+const linkSchema = z
+  .object({
+    title: z.string().min(1).max(128),
+    url: z.string().url(),
+    desc: z.string().max(512).optional(),
+    picurl: z.string().url().optional(),
+  })
+  .strict();
+
+const welcomeSchema = z
+  .object({
+    text: placeholderText
+      .refine((t) => Buffer.byteLength(t) <= 4000, 'welcome text must be at most 4000 bytes [D:92137]')
+      .optional(),
+    link: linkSchema.optional(),
+  })
+  .strict()
+  .refine((w) => w.text !== undefined || w.link !== undefined, 'a welcome needs text, link or both');
+
+const channelSchema = z
+  .object({
+    key: z.string().regex(/^[A-Za-z0-9_-]{1,30}$/, 'must be 1-30 characters of A-Z a-z 0-9 _ - (it is the 联系我 state)'),
+    name: z.string().min(1),
+    tags: z
+      .array(z.union([tagName, z.object({ group: tagName, name: tagName }).strict()]))
+      .default([])
+      .transform((tags) => tags.map((t) => (typeof t === 'string' ? { group: DEFAULT_TAG_GROUP, name: t } : t))),
+    welcome: welcomeSchema.optional(),
+    sequence: z.string().regex(/^[A-Za-z0-9_-]+$/).optional(),
+    owners: z.array(z.string().min(1)).default([]),
+  })
+  .strict();
+
+const fileSchema = z.object({ channels: z.array(channelSchema) }).strict();
+
+export type Channel = z.infer<typeof channelSchema>;
+export type ChannelTag = Channel['tags'][number];
+
+/** Channels by key, always including the built-in `organic` channel. */
+export class ChannelCatalog {
+  private readonly byKey: Map<string, Channel>;
+
+  constructor(channels: Channel[]) {
+    this.byKey = new Map(channels.map((c) => [c.key, c]));
+    if (!this.byKey.has(ORGANIC_KEY)) {
+      this.byKey.set(ORGANIC_KEY, { key: ORGANIC_KEY, name: '自然流量', tags: [], owners: [] });
+    }
+  }
+
+  /** The channel a contact's `State` names; unknown or absent states are attributed to `organic`. */
+  resolve(state: string | undefined | null): Channel {
+    return (state && this.byKey.get(state)) || this.byKey.get(ORGANIC_KEY)!;
+  }
+
+  /** The channel with exactly this key, if any. */
+  get(key: string): Channel | undefined {
+    return this.byKey.get(key);
+  }
+
+  /** Every channel, organic included. */
+  all(): Channel[] {
+    return [...this.byKey.values()];
+  }
+}
+
+/** Parses channels.yaml text; every problem names the file, the channel and the field. */
+export function parseChannels(text: string, file: string): ChannelCatalog {
+  const doc = parseDocument(text, { uniqueKeys: true });
+  if (doc.errors.length) {
+    throw new TemplateError(doc.errors.map((e) => `${file}: YAML ${e.message.split('\n')[0]}`));
+  }
+  const data: unknown = doc.toJS() ?? { channels: [] };
+  const parsed = fileSchema.safeParse(data);
+  const problems: string[] = [];
+  if (!parsed.success) {
+    const rawChannels = (data as { channels?: Array<{ key?: unknown }> })?.channels;
+    for (const issue of parsed.error.issues) {
+      const [first, index, ...rest] = issue.path;
+      if (first === 'channels' && typeof index === 'number') {
+        const key = rawChannels?.[index]?.key;
+        const label = `channel #${index + 1}${typeof key === 'string' ? ` (${key})` : ''}`;
+        problems.push(`${file}: ${label}: ${rest.join('.') || '(channel)'}: ${issue.message}`);
+      } else {
+        problems.push(`${file}: ${issue.path.join('.') || '(top level)'}: ${issue.message}`);
+      }
+    }
+    throw new TemplateError(problems);
+  }
+  const seen = new Set<string>();
+  for (const c of parsed.data.channels) {
+    if (seen.has(c.key)) problems.push(`${file}: channel ${c.key}: key: duplicate key (each state must be unique)`);
+    seen.add(c.key);
+  }
+  if (problems.length) throw new TemplateError(problems);
+  return new ChannelCatalog(parsed.data.channels);
+}
+
+/** Loads `<dir>/channels.yaml`; a missing file means only the organic channel. */
+export async function loadChannels(dir: string): Promise<ChannelCatalog> {
+  const file = path.join(dir, 'channels.yaml');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new ChannelCatalog([]);
+    throw err;
+  }
+  return parseChannels(text, file);
+}

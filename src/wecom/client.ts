@@ -1,0 +1,183 @@
+import type { Redis } from 'ioredis';
+import { TOKEN_ERRCODES, WecomApiError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { wecomCalls, wecomLatency } from '../metrics.js';
+import { RateLimiter, type RateLimit } from './rate-limiter.js';
+import { TokenCache } from './token-cache.js';
+import type * as T from './types.js';
+
+export interface WecomClientOptions {
+  baseUrl: string;
+  corpId: string;
+  secret: string;
+  agentId: number;
+  redis: Redis;
+  /** Redis key prefix shared with the queues. */
+  prefix: string;
+  logger: Logger;
+  timeoutMs?: number;
+  rateLimits?: Record<string, RateLimit>;
+  /** In-call retries of retryable errors (network, 5xx, -1, 45009, 45033) before the error reaches the caller. */
+  retries?: number;
+  retryBaseMs?: number;
+}
+
+export interface CallOptions {
+  query?: Record<string, string>;
+  body?: unknown;
+  /** Overrides the client's retry count for this call (0 = let the caller's job back off instead). */
+  retries?: number;
+  timeoutMs?: number;
+}
+
+// Platform default: ~10,000 calls per API per corp per minute; stay a little under it unless configured.
+const DEFAULT_LIMIT: RateLimit = { limit: 150, windowMs: 1000 };
+
+/**
+ * WeCom server API client: shared token cache, per-API rate limits, token refresh on 40014/40082/42001/42009,
+ * typed errors, bounded retries with backoff for retryable ones, and a metric and log line per call.
+ */
+export class WecomClient {
+  private readonly tokens: TokenCache;
+  private readonly limiter: RateLimiter;
+  private readonly timeoutMs: number;
+  private readonly retries: number;
+  private readonly retryBaseMs: number;
+
+  constructor(private readonly opts: WecomClientOptions) {
+    this.timeoutMs = opts.timeoutMs ?? 5000;
+    this.retries = opts.retries ?? 2;
+    this.retryBaseMs = opts.retryBaseMs ?? 250;
+    const { default: fallback, ...limits } = opts.rateLimits ?? {};
+    this.limiter = new RateLimiter(opts.redis, opts.prefix, limits, fallback ?? DEFAULT_LIMIT);
+    this.tokens = new TokenCache(opts.redis, opts.prefix, opts.corpId, opts.secret, () => this.fetchToken());
+  }
+
+  /** Calls `api` (the path after /cgi-bin/), returning the JSON body of a successful (errcode 0) answer. */
+  async call<R extends T.WecomResponse>(api: string, opts: CallOptions = {}): Promise<R> {
+    const retries = opts.retries ?? this.retries;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.callWithToken<R>(api, opts);
+      } catch (err) {
+        if (!(err instanceof WecomApiError) || !err.retryable || attempt >= retries) throw err;
+        const delay = this.retryBaseMs * 2 ** attempt * (0.75 + Math.random() / 2);
+        this.opts.logger.warn({ api, errcode: err.errcode, attempt, delay: Math.round(delay) }, 'wecom call retrying');
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  private async callWithToken<R extends T.WecomResponse>(api: string, opts: CallOptions): Promise<R> {
+    let token = await this.tokens.get();
+    let res = await this.request<R>(api, token, opts);
+    if (TOKEN_ERRCODES.has(res.errcode)) {
+      // WeCom may invalidate a token before expires_in: refresh once and retry once [D:91039].
+      await this.tokens.invalidate(token);
+      token = await this.tokens.get();
+      res = await this.request<R>(api, token, opts);
+    }
+    if (res.errcode !== 0) throw WecomApiError.fromErrcode(api, res.errcode, res.errmsg);
+    return res;
+  }
+
+  private async request<R extends T.WecomResponse>(api: string, token: string | null, opts: CallOptions): Promise<R> {
+    await this.limiter.acquire(api);
+    const url = new URL(`/cgi-bin/${api}`, this.opts.baseUrl);
+    for (const [k, v] of Object.entries(opts.query ?? {})) url.searchParams.set(k, v);
+    if (token) url.searchParams.set('access_token', token);
+    const started = performance.now();
+    let label = 'network';
+    try {
+      let response: Response;
+      try {
+        response = await fetch(url, {
+          method: opts.body === undefined ? 'GET' : 'POST',
+          headers: opts.body === undefined ? undefined : { 'content-type': 'application/json' },
+          body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+          signal: AbortSignal.timeout(opts.timeoutMs ?? this.timeoutMs),
+        });
+      } catch (err) {
+        throw WecomApiError.transport(api, (err as Error).name === 'TimeoutError' ? 'timeout' : 'network error');
+      }
+      if (response.status >= 500) {
+        label = 'http_5xx';
+        throw WecomApiError.transport(api, `HTTP ${response.status}`, response.status);
+      }
+      let json: R;
+      try {
+        json = (await response.json()) as R;
+      } catch {
+        label = 'bad_json';
+        throw WecomApiError.transport(api, `HTTP ${response.status} with a non-JSON body`, response.status);
+      }
+      if (typeof json?.errcode !== 'number') json = { ...json, errcode: 0, errmsg: 'ok' };
+      label = String(json.errcode);
+      return json;
+    } finally {
+      const seconds = (performance.now() - started) / 1000;
+      wecomCalls.inc({ api, errcode: label });
+      wecomLatency.observe({ api }, seconds);
+      const level = label === '0' ? 'debug' : 'warn';
+      this.opts.logger[level]({ api, errcode: label, ms: Math.round(seconds * 1000) }, 'wecom call');
+    }
+  }
+
+  private async fetchToken(): Promise<{ token: string; expiresIn: number }> {
+    const res = await this.request<T.TokenResponse>('gettoken', null, {
+      query: { corpid: this.opts.corpId, corpsecret: this.opts.secret },
+    });
+    if (res.errcode !== 0) throw WecomApiError.fromErrcode('gettoken', res.errcode, res.errmsg);
+    return { token: res.access_token, expiresIn: res.expires_in };
+  }
+
+  /** externalcontact/get [D:92114]. */
+  getExternalContact(externalUserId: string, opts: CallOptions = {}) {
+    return this.call<T.ExternalContactResponse>('externalcontact/get', {
+      ...opts,
+      query: { external_userid: externalUserId },
+    });
+  }
+
+  /** externalcontact/mark_tag [D:92117]: idempotent, safe to retry. */
+  markTag(body: { userid: string; external_userid: string; add_tag?: string[]; remove_tag?: string[] }) {
+    return this.call<T.WecomResponse>('externalcontact/mark_tag', { body });
+  }
+
+  /** externalcontact/get_corp_tag_list [D:92117]; both filters empty = every tag. */
+  getCorpTagList(body: { tag_id?: string[]; group_id?: string[] } = {}) {
+    return this.call<T.CorpTagListResponse>('externalcontact/get_corp_tag_list', { body });
+  }
+
+  /** externalcontact/add_corp_tag [D:92117]. */
+  addCorpTag(body: { group_id?: string; group_name?: string; tag: Array<{ name: string }> }) {
+    return this.call<T.AddCorpTagResponse>('externalcontact/add_corp_tag', { body });
+  }
+
+  /** externalcontact/send_welcome_msg [D:92137]; no in-call retries: the caller owns the 20 s deadline. */
+  sendWelcomeMsg(body: T.WelcomeMessage, opts: CallOptions = {}) {
+    return this.call<T.WecomResponse>('externalcontact/send_welcome_msg', { retries: 0, ...opts, body });
+  }
+
+  /** externalcontact/add_contact_way [D:92228]. */
+  addContactWay(body: T.ContactWay) {
+    return this.call<T.AddContactWayResponse>('externalcontact/add_contact_way', { body });
+  }
+
+  /** externalcontact/update_contact_way [D:92228]. */
+  updateContactWay(body: Partial<T.ContactWay> & { config_id: string }) {
+    return this.call<T.WecomResponse>('externalcontact/update_contact_way', { body });
+  }
+
+  /** externalcontact/get_contact_way [D:92228]. */
+  getContactWay(configId: string) {
+    return this.call<T.GetContactWayResponse>('externalcontact/get_contact_way', { body: { config_id: configId } });
+  }
+
+  /** message/send: an app message to staff. */
+  sendAppText(touser: string[], content: string) {
+    return this.call<T.WecomResponse & { invaliduser?: string }>('message/send', {
+      body: { touser: touser.join('|'), msgtype: 'text', agentid: this.opts.agentId, text: { content } },
+    });
+  }
+}

@@ -1,0 +1,116 @@
+import { XMLParser } from 'fast-xml-parser';
+import { z } from 'zod';
+import { CallbackError, ErrorCode } from '../errors.js';
+
+// Entity expansion off (no XXE / billion laughs); every value kept as a string so ids never turn into numbers.
+const parser = new XMLParser({
+  processEntities: false,
+  parseTagValue: false,
+  parseAttributeValue: false,
+  ignoreAttributes: true,
+  ignoreDeclaration: true,
+  trimValues: true,
+});
+
+/** Parses a WeCom XML document into the fields under <xml>; throws CallbackError 400 when it is not one. */
+export function parseXml(xml: string): Record<string, unknown> {
+  if (/<!DOCTYPE|<!ENTITY/i.test(xml)) {
+    throw new CallbackError(ErrorCode.PayloadMalformed, 'DOCTYPE/ENTITY declarations are not accepted', 400);
+  }
+  let doc: unknown;
+  try {
+    doc = parser.parse(xml, true);
+  } catch {
+    throw new CallbackError(ErrorCode.PayloadMalformed, 'body is not well-formed XML', 400);
+  }
+  const root = (doc as { xml?: unknown } | undefined)?.xml;
+  if (!root || typeof root !== 'object' || Array.isArray(root)) {
+    throw new CallbackError(ErrorCode.PayloadMalformed, 'XML has no <xml> root', 400);
+  }
+  return root as Record<string, unknown>;
+}
+
+/** The outer envelope of an encrypted callback POST. */
+export const envelopeSchema = z.object({ Encrypt: z.string().min(1) }).passthrough();
+
+const id = z.string().min(1);
+const common = {
+  ToUserName: id,
+  FromUserName: z.string(),
+  CreateTime: z.coerce.number().int().nonnegative(),
+  MsgType: z.literal('event'),
+  Event: z.literal('change_external_contact'),
+};
+const contact = { ...common, UserID: id, ExternalUserID: id };
+const addFields = { ...contact, State: z.string().optional(), WelcomeCode: z.string().optional() };
+
+/** 客户联系 change events [D:92130], one schema per ChangeType. */
+export const contactEventSchemas = {
+  add_external_contact: z.object({ ...addFields, ChangeType: z.literal('add_external_contact') }),
+  add_half_external_contact: z.object({ ...addFields, ChangeType: z.literal('add_half_external_contact') }),
+  edit_external_contact: z.object({ ...contact, ChangeType: z.literal('edit_external_contact') }),
+  del_external_contact: z.object({
+    ...contact,
+    ChangeType: z.literal('del_external_contact'),
+    Source: z.string().optional(),
+  }),
+  del_follow_user: z.object({ ...contact, ChangeType: z.literal('del_follow_user') }),
+  transfer_fail: z.object({
+    ...common,
+    ChangeType: z.literal('transfer_fail'),
+    UserID: id,
+    ExternalUserID: id,
+    FailReason: z.string().optional(),
+  }),
+} as const;
+
+export type ContactChangeType = keyof typeof contactEventSchemas;
+/** Event key as handlers register it, e.g. `change_external_contact.add_external_contact`. */
+export type EventKey = `change_external_contact.${ContactChangeType}`;
+export type EventPayload<K extends EventKey> = z.infer<
+  (typeof contactEventSchemas)[K extends `change_external_contact.${infer C extends ContactChangeType}` ? C : never]
+>;
+export type AnyContactEvent = { [C in ContactChangeType]: z.infer<(typeof contactEventSchemas)[C]> }[ContactChangeType];
+
+/** Every event key the bot understands. */
+export const KNOWN_EVENT_KEYS = Object.keys(contactEventSchemas).map(
+  (c) => `change_external_contact.${c}` as EventKey,
+);
+
+export type ParsedEvent =
+  | { kind: 'known'; key: EventKey; event: AnyContactEvent; dedupeKey: string }
+  | { kind: 'unknown'; key: string };
+
+/**
+ * Validates a decrypted event. Known types must match their schema (else CallbackError 400); well-formed events of
+ * types we do not handle come back as `unknown` so the receiver can acknowledge and ignore them.
+ */
+export function classifyEvent(fields: Record<string, unknown>): ParsedEvent {
+  const head = z
+    .object({ MsgType: z.string().min(1), Event: z.string().optional(), ChangeType: z.string().optional() })
+    .safeParse(fields);
+  if (!head.success) throw new CallbackError(ErrorCode.PayloadMalformed, 'event has no MsgType', 400);
+  const { MsgType, Event, ChangeType } = head.data;
+  const key = [MsgType === 'event' ? Event : MsgType, ChangeType].filter(Boolean).join('.');
+  if (Event !== 'change_external_contact' || !ChangeType || !(ChangeType in contactEventSchemas)) {
+    return { kind: 'unknown', key };
+  }
+  const parsed = contactEventSchemas[ChangeType as ContactChangeType].safeParse(fields);
+  if (!parsed.success) {
+    const fieldsMissing = parsed.error.issues.map((i) => i.path.join('.')).join(', ');
+    throw new CallbackError(ErrorCode.PayloadMalformed, `invalid ${key}: ${fieldsMissing}`, 400);
+  }
+  const event = parsed.data as AnyContactEvent;
+  return { kind: 'known', key: key as EventKey, event, dedupeKey: dedupeKeyOf(event) };
+}
+
+/**
+ * The dedupe key of a 客户联系 event. WeCom sends no MsgId and distinct events can share a CreateTime, so the key
+ * is built from every identifying field [D:92130]. ':' is BullMQ's job-id separator, hence '|'.
+ */
+export function dedupeKeyOf(event: AnyContactEvent): string {
+  const state = 'State' in event ? (event.State ?? '') : '';
+  return [event.Event, event.ChangeType, event.ToUserName, event.UserID, event.ExternalUserID, event.CreateTime, state]
+    .map((p) => String(p).replace(/[|:]/g, '_'))
+    .join('|');
+}

@@ -1,0 +1,59 @@
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { deleteIfEqual, tryLock } from '../redis-lock.js';
+
+/** Fetches a fresh token from WeCom: `{ token, expiresIn (seconds) }`. */
+export type TokenFetcher = () => Promise<{ token: string; expiresIn: number }>;
+
+/**
+ * Access-token cache shared by every process through Redis [D:91039]. One refresh at a time: the process that
+ * wins a short lock calls gettoken, the others wait for its result instead of calling gettoken themselves.
+ */
+export class TokenCache {
+  private readonly key: string;
+  private readonly lockKey: string;
+
+  constructor(
+    private readonly redis: Redis,
+    prefix: string,
+    corpId: string,
+    secret: string,
+    private readonly fetchToken: TokenFetcher,
+    private readonly opts = { lockMs: 5_000, pollMs: 50, safetyMarginSeconds: 300 },
+  ) {
+    // One token per secret: key on a hash so the secret itself never reaches Redis.
+    const id = createHash('sha256').update(`${corpId}\0${secret}`).digest('hex').slice(0, 16);
+    this.key = `${prefix}:wecom:token:${id}`;
+    this.lockKey = `${this.key}:refresh`;
+  }
+
+  /** A valid token from the cache, refreshing it when absent. */
+  async get(): Promise<string> {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const cached = await this.redis.get(this.key);
+      if (cached) return cached;
+      const lock = await tryLock(this.redis, this.lockKey, this.opts.lockMs);
+      if (lock) {
+        try {
+          const { token, expiresIn } = await this.fetchToken();
+          const ttl = Math.max(60, expiresIn - this.opts.safetyMarginSeconds);
+          await this.redis.set(this.key, token, 'EX', ttl);
+          return token;
+        } finally {
+          await lock.release();
+        }
+      }
+      if (Date.now() > deadline) throw new Error('timed out waiting for another process to refresh the token');
+      await new Promise((r) => setTimeout(r, this.opts.pollMs));
+    }
+  }
+
+  /**
+   * Drops `token` from the cache if it is still current (WeCom said it is expired or invalid); a token another
+   * process has just refreshed is kept.
+   */
+  async invalidate(token: string): Promise<void> {
+    await deleteIfEqual(this.redis, this.key, token);
+  }
+}

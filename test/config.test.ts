@@ -1,0 +1,123 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
+import { ConfigError, TemplateError } from '../src/errors.js';
+import { parseChannels } from '../src/templates/channels.js';
+import { render } from '../src/templates/render.js';
+
+const valid = {
+  WECOM_CORP_ID: 'ww123',
+  WECOM_TOKEN: 'tok',
+  WECOM_ENCODING_AES_KEY: 'jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C',
+  WECOM_SECRET: 'super-secret-value',
+  WECOM_AGENT_ID: '1000002',
+};
+
+describe('configuration', () => {
+  it('applies the documented defaults', () => {
+    const c = loadConfig(valid);
+    expect(c).toMatchObject({ PORT: 3000, ROLE: 'all', WECOM_API_BASE: 'https://qyapi.weixin.qq.com', CALLBACK_MAX_SKEW_SECONDS: 300, TEMPLATES_DIR: './templates' });
+  });
+
+  it('lists every problem at once and never echoes a secret', () => {
+    const err = (() => {
+      try {
+        loadConfig({ ...valid, WECOM_CORP_ID: undefined, WECOM_ENCODING_AES_KEY: 'short-secret-aes', ROLE: 'boss', PORT: 'eighty', REDIS_URL: 'http://user:hunter2@x' });
+      } catch (e) {
+        return e as ConfigError;
+      }
+    })();
+    expect(err).toBeInstanceOf(ConfigError);
+    const keys = err!.problems.map((p) => p.split(':')[0]).sort();
+    expect(keys).toEqual(['PORT', 'REDIS_URL', 'ROLE', 'WECOM_CORP_ID', 'WECOM_ENCODING_AES_KEY']);
+    expect(err!.message).not.toContain('short-secret-aes');
+    expect(err!.message).not.toContain('hunter2');
+  });
+
+  it('parses per-API rate limits and rejects bad ones', () => {
+    expect(loadConfig({ ...valid, WECOM_RATE_LIMITS: 'externalcontact/get=100/s, default=9000/m' }).WECOM_RATE_LIMITS).toEqual({
+      'externalcontact/get': { limit: 100, windowMs: 1000 },
+      default: { limit: 9000, windowMs: 60_000 },
+    });
+    expect(() => loadConfig({ ...valid, WECOM_RATE_LIMITS: 'lots' })).toThrow(/WECOM_RATE_LIMITS/);
+  });
+
+  it('npm start stops with one clear message on bad config (exit 78, no secret)', () => {
+    const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', WECOM_SECRET: 'do-not-print-me', WECOM_TOKEN: 'x'.repeat(40) };
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env, encoding: 'utf8', cwd: process.cwd(), timeout: 30_000 });
+    expect(r.status).toBe(78);
+    expect(r.stderr).toContain('invalid configuration');
+    expect(r.stderr).toContain('WECOM_CORP_ID: is required');
+    expect(r.stderr).toContain('WECOM_TOKEN: must be at most 32 characters');
+    expect(r.stderr + r.stdout).not.toContain('do-not-print-me');
+  });
+});
+
+describe('channel templates', () => {
+  const file = 'templates/channels.yaml';
+
+  it('loads channels, normalises bare tags to the 渠道 group and adds organic', () => {
+    const cat = parseChannels(
+      `channels:\n  - key: expo\n    name: 展会\n    tags: [展会, { group: 行业, name: 制造业 }]\n    welcome: { text: "{{name}}您好" }\n`,
+      file,
+    );
+    expect(cat.get('expo')?.tags).toEqual([{ group: '渠道', name: '展会' }, { group: '行业', name: '制造业' }]);
+    expect(cat.resolve('nope').key).toBe('organic');
+    expect(cat.resolve(undefined).key).toBe('organic');
+  });
+
+  it('names file, channel and field for every problem', () => {
+    const yaml = [
+      'channels:',
+      '  - key: "bad key!"',
+      '    name: A',
+      '  - key: ok',
+      '    name: B',
+      '    welcome: { text: "hi {{nmae}}" }',
+      '  - key: ok',
+      '    name: C',
+      '  - key: long',
+      '    name: D',
+      `    tags: [${'长'.repeat(31)}]`,
+      '    welcome: {}',
+    ].join('\n');
+    let problems: string[] = [];
+    try {
+      parseChannels(yaml, file);
+    } catch (e) {
+      problems = (e as TemplateError).problems;
+    }
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^templates\/channels\.yaml: channel #1 \(bad key!\): key: must be 1-30/),
+        expect.stringMatching(/channel #2 \(ok\): welcome\.text: unknown placeholder\(s\) \{\{nmae\}\}/),
+        expect.stringMatching(/channel #4 \(long\): tags\.0: WeCom allows at most 30 characters/),
+        expect.stringMatching(/channel #4 \(long\): welcome: a welcome needs text, link or both/),
+      ]),
+    );
+  });
+
+  it('rejects duplicate keys and YAML syntax errors', () => {
+    expect(() => parseChannels('channels:\n  - { key: a, name: A }\n  - { key: a, name: B }\n', file)).toThrow(/channel a: key: duplicate/);
+    expect(() => parseChannels('channels: [ { key: a', file)).toThrow(/templates\/channels\.yaml: YAML/);
+  });
+
+  it('fills placeholders, missing values render empty', () => {
+    expect(render('{{name}}您好，感谢在{{channel}}交流', { name: '王', channel: '展会' })).toBe('王您好，感谢在展会交流');
+    expect(render('{{ name }}您好', {})).toBe('您好');
+  });
+
+  it('npm run templates:check passes on the shipped templates and fails with precise errors', () => {
+    const ok = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/templates-check.ts'], { encoding: 'utf8', timeout: 30_000 });
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toContain('expo2026');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'tpl-'));
+    writeFileSync(path.join(dir, 'channels.yaml'), 'channels:\n  - key: x\n    name: X\n    welcome: { text: "{{oops}}" }\n');
+    const bad = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/templates-check.ts'], { encoding: 'utf8', env: { ...process.env, TEMPLATES_DIR: dir }, timeout: 30_000 });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain('channel #1 (x): welcome.text: unknown placeholder(s) {{oops}}');
+  });
+});

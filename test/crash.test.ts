@@ -1,0 +1,69 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Delivery } from '../src/models/delivery.js';
+import { Lead } from '../src/models/lead.js';
+import { timelineOf } from '../src/models/timeline.js';
+import { startTestBot, TEST_CORP, type TestBot } from './helpers/test-bot.js';
+import { waitFor } from './helpers/wait-for.js';
+
+/** Starts `npm start`'s entry point as a separate worker process, the way a deployment runs ROLE=worker. */
+function startWorkerProcess(env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    env: { ...process.env, ...env, ROLE: 'worker', LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+}
+
+async function kill(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill(signal);
+  await exited;
+}
+
+describe('a worker killed mid-processing', () => {
+  let t: TestBot;
+  const children: ChildProcess[] = [];
+  beforeAll(async () => {
+    // This process only receives callbacks; the work happens in separate worker processes.
+    t = await startTestBot('crash', { role: 'web', env: { JOB_LOCK_MS: '2000' } });
+  });
+  afterAll(async () => {
+    for (const c of children) await kill(c, 'SIGKILL');
+    await t?.stop();
+  });
+
+  it('still handles the event exactly once: one lead, one welcome, tags marked', async () => {
+    // WeCom is slow to answer the welcome: the worker dies (SIGKILL) while the call is in flight, after WeCom
+    // has accepted the message.
+    t.sandbox.state.inject({ api: 'externalcontact/send_welcome_msg', delayMs: 1500 });
+    const first = startWorkerProcess(t.env);
+    children.push(first);
+    const c = t.newContact({ state: 'expo2026', name: '赵总' });
+    expect((await t.post(c.xml)).status).toBe(200);
+
+    await waitFor(() => t.sandbox.state.callsTo('externalcontact/send_welcome_msg').length > 0, 'welcome call in flight', 20_000);
+    await kill(first, 'SIGKILL');
+    const pending = await Delivery.findOne({ externalUserId: c.externalUserId }).lean();
+    expect(pending?.status).toBe('pending');
+
+    // A replacement worker finds the stalled job and finishes it.
+    const second = startWorkerProcess(t.env);
+    children.push(second);
+    const done = await waitFor(async () => {
+      const d = await Delivery.findOne({ externalUserId: c.externalUserId }).lean();
+      return d?.status !== 'pending' ? d : null;
+    }, 'delivery settled', 25_000);
+    await waitFor(async () => (await timelineOf(TEST_CORP.corpId, c.externalUserId)).some((e) => e.type === 'profile_synced'), 'contact synced', 25_000);
+
+    // The customer got exactly one welcome; the second attempt was refused by WeCom as already used.
+    expect(t.sandbox.state.welcomesSent.filter((w) => w.externalUserId === c.externalUserId)).toHaveLength(1);
+    expect(done.status).toBe('sent');
+    expect(await Lead.countDocuments({ externalUserId: c.externalUserId })).toBe(1);
+    const l = await Lead.findOne({ externalUserId: c.externalUserId }).lean();
+    expect(l?.touches).toHaveLength(1);
+    expect(t.sandbox.state.tagsOf('zhangsan', c.externalUserId)).toHaveLength(2);
+    const welcomeSteps = (await timelineOf(TEST_CORP.corpId, c.externalUserId)).filter((e) => e.type === 'welcome_sent');
+    expect(welcomeSteps).toHaveLength(1);
+  });
+});

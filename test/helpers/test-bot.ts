@@ -1,0 +1,121 @@
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import mongoose from 'mongoose';
+import { inject } from 'vitest';
+import { startBot, type Bot } from '../../src/bot.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import { withDatabase } from '../../src/dev/embedded-database.js';
+import { createLogger } from '../../src/logger.js';
+import { buildContactEventXml, startSandbox, type Sandbox, type SandboxOptions } from '../../src/sandbox/index.js';
+import { buildEncryptedCallback, toQueryString } from '../../src/wecom/callback-crypto.js';
+
+/** The official test vector's credentials [D:90968], used as this test corp's callback settings. */
+export const TEST_CORP = {
+  corpId: 'wx5823bf96d3bd56c7',
+  token: 'QDG6eK',
+  encodingAesKey: 'jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C',
+  secret: 'sandbox-secret',
+  agentId: '1000002',
+};
+export const CREDS = { token: TEST_CORP.token, encodingAesKey: TEST_CORP.encodingAesKey, receiveId: TEST_CORP.corpId };
+export const TEMPLATES_DIR = path.resolve('test/fixtures/templates');
+
+/** A unique name per test file: its database and its Redis key prefix. */
+export function uniqueName(label: string): string {
+  return `t_${label.replace(/\W/g, '_')}_${randomBytes(3).toString('hex')}`;
+}
+
+/** The environment a test bot runs with (everything a deployment sets, pointed at the sandbox). */
+export function testEnv(name: string, sandboxUrl: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    PORT: '0',
+    HOST: '127.0.0.1',
+    ROLE: 'all',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    WECOM_CORP_ID: TEST_CORP.corpId,
+    WECOM_TOKEN: TEST_CORP.token,
+    WECOM_ENCODING_AES_KEY: TEST_CORP.encodingAesKey,
+    WECOM_SECRET: TEST_CORP.secret,
+    WECOM_AGENT_ID: TEST_CORP.agentId,
+    WECOM_API_BASE: sandboxUrl,
+    MONGODB_URI: withDatabase(inject('mongoServerUri'), name),
+    REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    QUEUE_PREFIX: name,
+    TEMPLATES_DIR,
+    JOB_LOCK_MS: '3000',
+    ...extra,
+  };
+}
+
+export interface TestBot {
+  bot: Bot;
+  sandbox: Sandbox;
+  config: Config;
+  env: Record<string, string>;
+  url: string;
+  /** POSTs an encrypted callback of `xml` through the HTTP receiver. */
+  post(xml: string, opts?: { timestamp?: number }): Promise<Response>;
+  /** A customer scans the channel's code: the sandbox creates the contact and a WelcomeCode; we get the event XML. */
+  newContact(opts: { state?: string; userId?: string; name?: string; createTime?: number }): {
+    externalUserId: string;
+    welcomeCode: string;
+    xml: string;
+  };
+  stop(): Promise<void>;
+}
+
+/** Starts the sandbox WeCom and the whole bot (web + workers) on a fresh database and queue prefix. */
+export async function startTestBot(label: string, opts: { env?: Record<string, string>; sandbox?: Partial<SandboxOptions>; role?: string } = {}): Promise<TestBot> {
+  const name = uniqueName(label);
+  const sandbox = await startSandbox({ corpId: TEST_CORP.corpId, secrets: [TEST_CORP.secret], ...opts.sandbox });
+  const env = testEnv(name, sandbox.url, { ...(opts.role ? { ROLE: opts.role } : {}), ...opts.env });
+  const config = loadConfig(env);
+  const bot = await startBot(config, createLogger(config.LOG_LEVEL));
+  const url = bot.url ?? '';
+  return {
+    bot,
+    sandbox,
+    config,
+    env,
+    url,
+    post: (xml, o = {}) => postCallback(url, xml, o),
+    newContact({ state, userId = 'zhangsan', name: customer = '王经理', createTime }) {
+      const { externalUserId, welcomeCode } = sandbox.state.addCustomer({ name: customer, userId, state });
+      const xml = buildContactEventXml({
+        toUserName: TEST_CORP.corpId,
+        createTime: createTime ?? Math.floor(Date.now() / 1000),
+        changeType: 'add_external_contact',
+        userId,
+        externalUserId,
+        state,
+        welcomeCode,
+      });
+      return { externalUserId, welcomeCode, xml };
+    },
+    async stop() {
+      await mongoose.connection.db?.dropDatabase().catch(() => undefined);
+      await bot.stop();
+      await sandbox.close();
+      await deleteKeys(config.REDIS_URL, name);
+    },
+  };
+}
+
+/** Encrypts `xml` as WeCom does and POSTs it to the receiver at `baseUrl`. */
+export async function postCallback(baseUrl: string, xml: string, opts: { timestamp?: number } = {}): Promise<Response> {
+  const { query, body } = buildEncryptedCallback(CREDS, xml, { timestamp: opts.timestamp });
+  return fetch(`${baseUrl}/wecom/callback?${toQueryString(query)}`, { method: 'POST', body, headers: { 'content-type': 'text/xml' } });
+}
+
+/** Deletes every Redis key under `prefix`. */
+export async function deleteKeys(redisUrl: string, prefix: string): Promise<void> {
+  const redis = new Redis(redisUrl);
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) await redis.del(...keys);
+  } while (cursor !== '0');
+  redis.disconnect();
+}

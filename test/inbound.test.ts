@@ -1,0 +1,262 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { Delivery } from '../src/models/delivery.js';
+import { Lead } from '../src/models/lead.js';
+import { timelineOf } from '../src/models/timeline.js';
+import { buildContactEventXml } from '../src/sandbox/index.js';
+import { startTestBot, TEST_CORP, type TestBot } from './helpers/test-bot.js';
+import { waitFor } from './helpers/wait-for.js';
+
+let t: TestBot;
+beforeAll(async () => {
+  t = await startTestBot('inbound');
+});
+afterAll(async () => {
+  await t?.stop();
+});
+beforeEach(() => t.sandbox.state.reset());
+
+const lead = (externalUserId: string) => Lead.findOne({ corpId: TEST_CORP.corpId, externalUserId }).lean();
+const steps = async (externalUserId: string) => (await timelineOf(TEST_CORP.corpId, externalUserId)).map((e) => e.type);
+const welcomesTo = (externalUserId: string) => t.sandbox.state.welcomesSent.filter((w) => w.externalUserId === externalUserId);
+const markTagsFor = (externalUserId: string) =>
+  t.sandbox.state.okCallsTo('externalcontact/mark_tag').filter((c) => (c.body as { external_userid: string }).external_userid === externalUserId);
+
+describe('a customer scans a channel QR code', () => {
+  it('is stored as a lead of that channel, tagged, and welcomed inside the 20 s window', async () => {
+    const c = t.newContact({ state: 'expo2026', userId: 'zhangsan', name: '王经理' });
+    const started = Date.now();
+    const res = await t.post(c.xml);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('');
+
+    const welcome = await waitFor(() => welcomesTo(c.externalUserId)[0], 'welcome sent');
+    expect(welcome.at - started).toBeLessThan(20_000);
+    expect(welcome.welcomeCode).toBe(c.welcomeCode);
+    expect(welcome.text).toBe('王经理您好，感谢在2026 工业展与我们交流！');
+    expect(welcome.attachments).toEqual([
+      { msgtype: 'link', link: { title: '案例集', url: 'https://example.com/cases', desc: '同行怎么做', picurl: 'https://example.com/c.png' } },
+    ]);
+
+    const saved = await waitFor(async () => {
+      const l = await lead(c.externalUserId);
+      return l?.profileSyncedAt && l.tags.length === 2 ? l : null;
+    }, 'lead tagged and profiled');
+    expect(saved.firstTouch?.channelKey).toBe('expo2026');
+    expect(saved.owners.map((o) => [o.userId, o.status, o.channelKey])).toEqual([['zhangsan', 'active', 'expo2026']]);
+    expect(saved.name).toBe('王经理');
+    expect(saved.industry).toBe('制造业');
+    expect(saved.stage).toBe('added');
+
+    // The channel's tags were created in WeCom (group 渠道 for the bare string) and marked by id.
+    const tags = t.sandbox.state.tagsOf('zhangsan', c.externalUserId);
+    expect(tags.map((x) => `${x.group_name}/${x.tag_name}`).sort()).toEqual(['渠道/2026工业展', '行业/制造业']);
+    expect(markTagsFor(c.externalUserId)).toHaveLength(1);
+
+    const delivery = await Delivery.findOne({ externalUserId: c.externalUserId }).lean();
+    expect(delivery?.status).toBe('sent');
+    await waitFor(async () => (await steps(c.externalUserId)).includes('profile_synced'), 'timeline complete');
+    expect(await steps(c.externalUserId)).toEqual(expect.arrayContaining(['added', 'welcome_sent', 'tags_marked', 'profile_synced']));
+  });
+
+  it('handles the same callback delivered 3 times in sequence exactly once', async () => {
+    const c = t.newContact({ state: 'expo2026' });
+    for (let i = 0; i < 3; i++) expect((await t.post(c.xml)).status).toBe(200);
+    await waitFor(async () => (await steps(c.externalUserId)).includes('profile_synced'), 'processed');
+    await new Promise((r) => setTimeout(r, 300)); // give any wrongly duplicated job the chance to show itself
+    expect(await Lead.countDocuments({ externalUserId: c.externalUserId })).toBe(1);
+    expect(welcomesTo(c.externalUserId)).toHaveLength(1);
+    expect(t.sandbox.state.callsTo('externalcontact/send_welcome_msg')).toHaveLength(1);
+    expect(markTagsFor(c.externalUserId)).toHaveLength(1);
+    expect((await lead(c.externalUserId))?.touches).toHaveLength(1);
+  });
+
+  it('handles the same callback delivered 3 times concurrently exactly once', async () => {
+    const c = t.newContact({ state: 'expo2026' });
+    const answers = await Promise.all([t.post(c.xml), t.post(c.xml), t.post(c.xml)]);
+    expect(answers.map((r) => r.status)).toEqual([200, 200, 200]);
+    await waitFor(async () => (await steps(c.externalUserId)).includes('profile_synced'), 'processed');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await Lead.countDocuments({ externalUserId: c.externalUserId })).toBe(1);
+    expect(t.sandbox.state.callsTo('externalcontact/send_welcome_msg')).toHaveLength(1);
+    expect(markTagsFor(c.externalUserId)).toHaveLength(1);
+  });
+
+  it('keeps two different contacts with the same CreateTime apart', async () => {
+    const createTime = Math.floor(Date.now() / 1000);
+    const a = t.newContact({ state: 'expo2026', createTime, name: '甲' });
+    const b = t.newContact({ state: 'expo2026', createTime, name: '乙' });
+    await Promise.all([t.post(a.xml), t.post(b.xml)]);
+    await waitFor(async () => welcomesTo(a.externalUserId).length && welcomesTo(b.externalUserId).length, 'both welcomed');
+    expect(await Lead.countDocuments({ externalUserId: { $in: [a.externalUserId, b.externalUserId] } })).toBe(2);
+    expect(welcomesTo(a.externalUserId)[0]?.text).toContain('甲');
+    expect(welcomesTo(b.externalUserId)[0]?.text).toContain('乙');
+  });
+
+  it('attributes unknown and missing State to the organic channel', async () => {
+    const unknown = t.newContact({ state: 'no-such-channel' });
+    const none = t.newContact({});
+    await Promise.all([t.post(unknown.xml), t.post(none.xml)]);
+    for (const c of [unknown, none]) {
+      const l = await waitFor(() => lead(c.externalUserId), 'lead stored');
+      expect(l.firstTouch?.channelKey).toBe('organic');
+      // organic has no welcome in the fixture templates: nothing is sent, the skip is recorded.
+      await waitFor(async () => (await steps(c.externalUserId)).includes('welcome_skipped'), 'skip recorded');
+    }
+    expect(t.sandbox.state.callsTo('externalcontact/send_welcome_msg')).toHaveLength(0);
+  });
+
+  it('a lead who adds a second member is one lead with two owners and two touches', async () => {
+    const c = t.newContact({ state: 'expo2026', userId: 'zhangsan' });
+    await t.post(c.xml);
+    await waitFor(() => lead(c.externalUserId), 'first add stored');
+    const second = buildContactEventXml({
+      toUserName: TEST_CORP.corpId,
+      createTime: Math.floor(Date.now() / 1000) + 1,
+      changeType: 'add_external_contact',
+      userId: 'lisi',
+      externalUserId: c.externalUserId,
+      state: 'notext',
+    });
+    expect((await t.post(second)).status).toBe(200);
+    const l = await waitFor(async () => {
+      const x = await lead(c.externalUserId);
+      return x?.owners.length === 2 ? x : null;
+    }, 'second owner');
+    expect(l.firstTouch?.channelKey).toBe('expo2026');
+    expect(l.touches.map((x) => x.channelKey)).toEqual(['expo2026', 'notext']);
+    expect(await Lead.countDocuments({ externalUserId: c.externalUserId })).toBe(1);
+  });
+});
+
+describe('welcome rules', () => {
+  it('skips the welcome when the event has no WelcomeCode', async () => {
+    const c = t.newContact({ state: 'expo2026' });
+    const xml = c.xml.replace(/<WelcomeCode>.*<\/WelcomeCode>/, '');
+    expect(xml).not.toContain('WelcomeCode');
+    await t.post(xml);
+    await waitFor(async () => (await steps(c.externalUserId)).includes('welcome_skipped'), 'skip recorded');
+    expect(t.sandbox.state.callsTo('externalcontact/send_welcome_msg')).toHaveLength(0);
+  });
+
+  it('stops at once on 41051 (chat already started)', async () => {
+    t.sandbox.state.inject({ api: 'externalcontact/send_welcome_msg', errcode: 41051 });
+    const c = t.newContact({ state: 'expo2026' });
+    await t.post(c.xml);
+    const d = await waitFor(async () => {
+      const x = await Delivery.findOne({ externalUserId: c.externalUserId }).lean();
+      return x?.status !== 'pending' ? x : null;
+    }, 'delivery settled');
+    expect(d.status).toBe('skipped');
+    expect(d.reason).toBe('chat_already_started');
+    expect(t.sandbox.state.callsTo('externalcontact/send_welcome_msg')).toHaveLength(1);
+  });
+
+  it('retries briefly on 41096 (another app delivering) and then sends', async () => {
+    t.sandbox.state.inject({ api: 'externalcontact/send_welcome_msg', errcode: 41096, times: 2 });
+    const c = t.newContact({ state: 'expo2026' });
+    await t.post(c.xml);
+    await waitFor(() => welcomesTo(c.externalUserId)[0], 'welcome sent after retries');
+    expect(t.sandbox.state.callsTo('externalcontact/send_welcome_msg').map((x) => x.errcode)).toEqual([41096, 41096, 0]);
+  });
+
+  it('records a welcome that could not be sent in time instead of sending it late', async () => {
+    // WeCom keeps answering "system busy": the retries run out of window and nothing goes out late.
+    t.sandbox.state.inject({ api: 'externalcontact/send_welcome_msg', errcode: -1, times: Infinity });
+    const c = t.newContact({ state: 'expo2026' });
+    const started = Date.now();
+    await t.post(c.xml);
+    const d = await waitFor(async () => {
+      const x = await Delivery.findOne({ externalUserId: c.externalUserId }).lean();
+      return x && x.status !== 'pending' ? x : null;
+    }, 'delivery settled', 30_000);
+    expect(d.status).toBe('expired');
+    const calls = t.sandbox.state.callsTo('externalcontact/send_welcome_msg');
+    expect(calls.length).toBeGreaterThan(1);
+    expect(Math.max(...calls.map((x) => x.at)) - started).toBeLessThan(20_000);
+    expect(await steps(c.externalUserId)).toContain('welcome_expired');
+    t.sandbox.state.reset();
+  });
+
+  it('does not send once the window has passed (a late job)', async () => {
+    const c = t.newContact({ state: 'expo2026' });
+    await t.bot.ctx.queues.welcome.add('welcome', {
+      corpId: TEST_CORP.corpId,
+      externalUserId: c.externalUserId,
+      userId: 'zhangsan',
+      channelKey: 'expo2026',
+      welcomeCode: c.welcomeCode,
+      eventKey: `late-${c.externalUserId}`,
+      receivedAt: Date.now() - 25_000,
+      deadline: Date.now() - 6_000,
+    });
+    await waitFor(async () => (await steps(c.externalUserId)).includes('welcome_expired'), 'expiry recorded');
+    expect(t.sandbox.state.callsTo('externalcontact/send_welcome_msg')).toHaveLength(0);
+  });
+});
+
+describe('other contact events', () => {
+  async function arrived() {
+    const c = t.newContact({ state: 'expo2026', userId: 'zhangsan' });
+    await t.post(c.xml);
+    await waitFor(async () => (await steps(c.externalUserId)).includes('profile_synced'), 'lead ready');
+    return c;
+  }
+  const event = (changeType: string, externalUserId: string, extra: Record<string, string> = {}) =>
+    buildContactEventXml({
+      toUserName: TEST_CORP.corpId,
+      createTime: Math.floor(Date.now() / 1000) + 5,
+      changeType: changeType as 'del_follow_user',
+      userId: 'zhangsan',
+      externalUserId,
+      ...extra,
+    });
+
+  it('del_follow_user marks the lead lost and keeps its history', async () => {
+    const c = await arrived();
+    expect((await t.post(event('del_follow_user', c.externalUserId))).status).toBe(200);
+    const l = await waitFor(async () => {
+      const x = await lead(c.externalUserId);
+      return x?.stage === 'lost' ? x : null;
+    }, 'lead lost');
+    expect(l.owners[0]?.status).toBe('left');
+    expect(l.lostAt).toBeTruthy();
+    expect(await steps(c.externalUserId)).toEqual(expect.arrayContaining(['added', 'welcome_sent', 'churned']));
+  });
+
+  it('del_external_contact records the owner removing the customer', async () => {
+    const c = await arrived();
+    await t.post(event('del_external_contact', c.externalUserId, { source: 'DELETE_BY_TRANSFER' }));
+    const l = await waitFor(async () => {
+      const x = await lead(c.externalUserId);
+      return x?.owners[0]?.status === 'removed' ? x : null;
+    }, 'owner removed');
+    expect(l.stage).toBe('added');
+    const entry = (await timelineOf(TEST_CORP.corpId, c.externalUserId)).find((e) => e.type === 'removed_by_owner');
+    expect(entry?.detail).toMatchObject({ owner: 'zhangsan', source: 'DELETE_BY_TRANSFER' });
+  });
+
+  it('edit_external_contact refreshes tags and industry from WeCom', async () => {
+    const c = await arrived();
+    // The member re-tags the customer in the client: industry becomes 零售.
+    const { tag_group } = await t.bot.ctx.wecom.addCorpTag({ group_name: '行业', tag: [{ name: '零售' }] });
+    const manufacturing = t.sandbox.state.tagsOf('zhangsan', c.externalUserId).find((x) => x.tag_name === '制造业');
+    await t.bot.ctx.wecom.markTag({
+      userid: 'zhangsan',
+      external_userid: c.externalUserId,
+      add_tag: [tag_group.tag[0]!.id],
+      remove_tag: [manufacturing!.tag_id!],
+    });
+    await t.post(event('edit_external_contact', c.externalUserId));
+    const l = await waitFor(async () => {
+      const x = await lead(c.externalUserId);
+      return x?.industry === '零售' ? x : null;
+    }, 'industry refreshed');
+    expect(l.tags.map((x) => x.name).sort()).toEqual(['2026工业展', '零售']);
+  });
+
+  it('transfer_fail is recorded', async () => {
+    const c = await arrived();
+    await t.post(event('transfer_fail', c.externalUserId, { failReason: 'customer_refused' }));
+    await waitFor(async () => (await steps(c.externalUserId)).includes('transfer_failed'), 'recorded');
+  });
+});

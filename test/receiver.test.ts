@@ -1,0 +1,186 @@
+import { encrypt, getSignature } from '@wecom/crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decryptPayload, verifySignature, buildEncryptedCallback, toQueryString } from '../src/wecom/callback-crypto.js';
+import { CallbackError } from '../src/errors.js';
+import { buildContactEventXml } from '../src/sandbox/index.js';
+import { CREDS, startTestBot, TEST_CORP, type TestBot } from './helpers/test-bot.js';
+import { waitFor } from './helpers/wait-for.js';
+import { Lead } from '../src/models/lead.js';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createApp } from '../src/http/app.js';
+import { createLogger } from '../src/logger.js';
+
+// The official URL-verification vector [D:90968].
+const VECTOR = {
+  msg_signature: '5c45ff5e21c57e6ad56bac8758b79b1d9ac89fd3',
+  timestamp: '1409659589',
+  nonce: '263014780',
+  echostr: 'P9nAzCzyDtyTWESHep1vC5X9xho/qYX3Zpb4yKa9SKld1DsH3Iyt3tP3zNdtp+4RPcs8TgAE7OaBO+FZXvnaqQ==',
+  plaintext: '1616140317555161061',
+};
+
+describe('callback crypto (pure)', () => {
+  it('passes the official vector', () => {
+    expect(() => verifySignature(CREDS, VECTOR, VECTOR.echostr, { maxSkewSeconds: 0, nowMs: Date.now() })).not.toThrow();
+    expect(decryptPayload(CREDS, VECTOR.echostr)).toBe(VECTOR.plaintext);
+  });
+
+  it('rejects the official vector once the replay window is on', () => {
+    const err = (() => {
+      try {
+        verifySignature(CREDS, VECTOR, VECTOR.echostr, { maxSkewSeconds: 300, nowMs: Date.now() });
+      } catch (e) {
+        return e as CallbackError;
+      }
+    })();
+    expect(err?.status).toBe(401);
+    expect(err?.code).toBe('timestamp_stale');
+    // ...but accepts it with a clock set to its own time.
+    expect(() => verifySignature(CREDS, VECTOR, VECTOR.echostr, { maxSkewSeconds: 300, nowMs: 1409659589_000 + 10_000 })).not.toThrow();
+  });
+
+  it('round-trips what buildEncryptedCallback produces', () => {
+    const { query, encrypted } = buildEncryptedCallback(CREDS, '<xml><a>1</a></xml>');
+    verifySignature(CREDS, query, encrypted, { maxSkewSeconds: 300, nowMs: Date.now() });
+    expect(decryptPayload(CREDS, encrypted)).toBe('<xml><a>1</a></xml>');
+  });
+});
+
+describe('the HTTP receiver', () => {
+  let t: TestBot;
+  beforeAll(async () => {
+    t = await startTestBot('receiver', { env: { CALLBACK_MAX_SKEW_SECONDS: '300', CALLBACK_BODY_LIMIT_BYTES: '65536' } });
+  });
+  afterAll(async () => t?.stop());
+
+  const post = (query: Record<string, string>, body: string) =>
+    fetch(`${t.url}/wecom/callback?${new URLSearchParams(query)}`, { method: 'POST', body });
+  const validXml = () =>
+    buildContactEventXml({
+      toUserName: TEST_CORP.corpId,
+      createTime: Math.floor(Date.now() / 1000),
+      changeType: 'add_external_contact',
+      userId: 'zhangsan',
+      externalUserId: `wm_${Math.random().toString(36).slice(2)}`,
+      state: 'notext',
+    });
+  const signedEnvelope = (encrypted: string, timestamp = String(Math.floor(Date.now() / 1000))) => {
+    const nonce = '12345';
+    return {
+      query: { msg_signature: getSignature(TEST_CORP.token, timestamp, nonce, encrypted), timestamp, nonce },
+      body: `<xml><ToUserName><![CDATA[${TEST_CORP.corpId}]]></ToUserName><Encrypt><![CDATA[${encrypted}]]></Encrypt></xml>`,
+    };
+  };
+
+  it('answers URL verification with the official vector when the replay check is off', async () => {
+    // The same receiver, configured as CALLBACK_MAX_SKEW_SECONDS=0 would configure it.
+    const app = createApp({ logger: createLogger('silent'), credentials: CREDS, maxSkewSeconds: 0, bodyLimitBytes: 65536, queues: t.bot.ctx.queues });
+    const server = await new Promise<Server>((r) => { const s = app.listen(0, '127.0.0.1', () => r(s)); });
+    try {
+      const { port } = server.address() as AddressInfo;
+      const res = await fetch(`http://127.0.0.1:${port}/wecom/callback?${toQueryString(VECTOR)}`);
+      expect(res.status).toBe(200);
+      expect(await res.text()).toBe(VECTOR.plaintext);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('rejects the official vector as stale when the replay check is on', async () => {
+    const res = await fetch(`${t.url}/wecom/callback?${toQueryString(VECTOR)}`);
+    expect(res.status).toBe(401);
+  });
+
+  it('accepts a fresh URL verification and answers the plaintext exactly', async () => {
+    const echo = encrypt(TEST_CORP.encodingAesKey, '8843672348123', TEST_CORP.corpId);
+    const { query } = signedEnvelope(echo);
+    const res = await fetch(`${t.url}/wecom/callback?${new URLSearchParams({ ...query, echostr: echo })}`);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('8843672348123');
+  });
+
+  it('401 on a wrong signature', async () => {
+    const { query, body } = buildEncryptedCallback(CREDS, validXml());
+    const res = await post({ ...query, msg_signature: 'a'.repeat(40) }, body);
+    expect(res.status).toBe(401);
+  });
+
+  it('401 on a stale timestamp, even correctly signed', async () => {
+    const { query, body } = buildEncryptedCallback(CREDS, validXml(), { timestamp: Math.floor(Date.now() / 1000) - 3600 });
+    expect((await post(query as unknown as Record<string, string>, body)).status).toBe(401);
+  });
+
+  it('403 when the receiveid is another corp', async () => {
+    const { query, body } = buildEncryptedCallback({ ...CREDS, receiveId: 'wwsomeoneelse' }, validXml());
+    expect((await post(query as unknown as Record<string, string>, body)).status).toBe(403);
+  });
+
+  it('400 on bad base64 in Encrypt', async () => {
+    const { query, body } = signedEnvelope('not*base64!');
+    expect((await post(query, body)).status).toBe(400);
+  });
+
+  it('400 on ciphertext that is not whole AES blocks', async () => {
+    const { query, body } = signedEnvelope(Buffer.alloc(20, 7).toString('base64'));
+    expect((await post(query, body)).status).toBe(400);
+  });
+
+  it('400 on a malformed envelope and on a body without Encrypt', async () => {
+    expect((await post({ msg_signature: 'x', timestamp: '1', nonce: '1' }, '<xml><Encrypt>')).status).toBe(400);
+    expect((await post({ msg_signature: 'x', timestamp: '1', nonce: '1' }, '<xml><Other>1</Other></xml>')).status).toBe(400);
+    expect((await post({ msg_signature: 'x', timestamp: '1', nonce: '1' }, 'plain text')).status).toBe(400);
+  });
+
+  it('400 on missing query parameters', async () => {
+    const { body } = buildEncryptedCallback(CREDS, validXml());
+    expect((await post({ timestamp: '1', nonce: '1' }, body)).status).toBe(400);
+  });
+
+  it('400 on decrypted XML that is malformed or declares entities', async () => {
+    const bad = buildEncryptedCallback(CREDS, '<xml><MsgType>event</MsgType>');
+    expect((await post(bad.query as unknown as Record<string, string>, bad.body)).status).toBe(400);
+    const xxe = buildEncryptedCallback(CREDS, '<!DOCTYPE xml [<!ENTITY x SYSTEM "file:///etc/passwd">]><xml><MsgType>&x;</MsgType></xml>');
+    expect((await post(xxe.query as unknown as Record<string, string>, xxe.body)).status).toBe(400);
+  });
+
+  it('400 on a known event missing required fields', async () => {
+    const xml = validXml().replace(/<ExternalUserID>.*<\/ExternalUserID>/, '');
+    const { query, body } = buildEncryptedCallback(CREDS, xml);
+    const res = await post(query as unknown as Record<string, string>, body);
+    expect(res.status).toBe(400);
+    expect(await res.text()).toContain('ExternalUserID');
+  });
+
+  it('413 on a body over the limit', async () => {
+    const { query, body } = buildEncryptedCallback(CREDS, validXml());
+    const res = await post(query as unknown as Record<string, string>, body.replace('</xml>', `<Pad>${'x'.repeat(70_000)}</Pad></xml>`));
+    expect(res.status).toBe(413);
+  });
+
+  it('200 and ignored for a well-formed event of an unknown type', async () => {
+    const xml = `<xml><ToUserName><![CDATA[${TEST_CORP.corpId}]]></ToUserName><FromUserName><![CDATA[sys]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[change_external_tag]]></Event><Id><![CDATA[et1]]></Id><TagType><![CDATA[tag]]></TagType><ChangeType><![CDATA[create]]></ChangeType></xml>`;
+    const { query, body } = buildEncryptedCallback(CREDS, xml);
+    const res = await post(query as unknown as Record<string, string>, body);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('');
+    expect(await t.bot.ctx.queues.events.count()).toBe(0);
+  });
+
+  it('keeps serving after all of that: a valid callback is still processed', async () => {
+    const xml = validXml();
+    const { query, body } = buildEncryptedCallback(CREDS, xml);
+    expect((await post(query as unknown as Record<string, string>, body)).status).toBe(200);
+    const ext = /<ExternalUserID><!\[CDATA\[(.*?)\]\]>/.exec(xml)?.[1] ?? /<ExternalUserID>(.*?)<\/ExternalUserID>/.exec(xml)?.[1];
+    await waitFor(() => Lead.findOne({ externalUserId: ext }), 'lead stored');
+    const health = await fetch(`${t.url}/healthz`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({ ok: true, redis: true, mongodb: true });
+  });
+
+  it('exposes callback outcomes as metrics', async () => {
+    const text = await (await fetch(`${t.url}/metrics`)).text();
+    expect(text).toMatch(/wecom_callbacks_total\{outcome="signature_invalid"\} [1-9]/);
+    expect(text).toMatch(/wecom_callbacks_total\{outcome="enqueued"\} [1-9]/);
+  });
+});

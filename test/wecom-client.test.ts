@@ -1,0 +1,128 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { WecomApiError } from '../src/errors.js';
+import { createLogger } from '../src/logger.js';
+import { registry } from '../src/metrics.js';
+import { startSandbox, type Sandbox } from '../src/sandbox/index.js';
+import { WecomClient, type WecomClientOptions } from '../src/wecom/client.js';
+import { deleteKeys, TEST_CORP, uniqueName } from './helpers/test-bot.js';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+let sandbox: Sandbox;
+let redis: Redis;
+let prefix: string;
+
+beforeAll(async () => {
+  sandbox = await startSandbox({ corpId: TEST_CORP.corpId, secrets: [TEST_CORP.secret], rateLimits: { 'message/send': 5 } });
+  redis = new Redis(REDIS_URL);
+});
+afterAll(async () => {
+  await deleteKeys(REDIS_URL, 'tclient');
+  redis.disconnect();
+  await sandbox.close();
+});
+beforeEach(() => {
+  sandbox.state.reset();
+  prefix = uniqueName('tclient').replace(/^t_/, 'tclient_');
+});
+
+const client = (o: Partial<WecomClientOptions> = {}) =>
+  new WecomClient({
+    baseUrl: sandbox.url,
+    corpId: TEST_CORP.corpId,
+    secret: TEST_CORP.secret,
+    agentId: 1000002,
+    redis,
+    prefix,
+    logger: createLogger('silent'),
+    retryBaseMs: 50,
+    ...o,
+  });
+
+describe('access token', () => {
+  it('is fetched once and shared by every client (process) through Redis', async () => {
+    const { externalUserId } = sandbox.state.addCustomer({ name: 'A', userId: 'zhangsan' });
+    const [a, b] = [client(), client()];
+    await Promise.all([a.getExternalContact(externalUserId), b.getExternalContact(externalUserId), a.getExternalContact(externalUserId)]);
+    expect(sandbox.state.callsTo('gettoken')).toHaveLength(1);
+  });
+
+  it('is refreshed once and the call retried on 42001 (expired)', async () => {
+    const { externalUserId } = sandbox.state.addCustomer({ name: 'A', userId: 'zhangsan' });
+    const c = client();
+    await c.getExternalContact(externalUserId);
+    sandbox.state.expireTokens();
+    const res = await c.getExternalContact(externalUserId);
+    expect(res.external_contact.name).toBe('A');
+    const codes = sandbox.state.callsTo('externalcontact/get').map((x) => x.errcode);
+    expect(codes).toEqual([0, 42001, 0]);
+    expect(sandbox.state.callsTo('gettoken')).toHaveLength(2);
+  });
+
+  it('a bad secret is a permanent, typed error that never prints the secret', async () => {
+    const c = client({ secret: 'wrong-secret-value' });
+    const err = await c.getCorpTagList().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WecomApiError);
+    expect((err as WecomApiError).errcode).toBe(40001);
+    expect((err as WecomApiError).retryable).toBe(false);
+    expect(String((err as Error).message)).not.toContain('wrong-secret-value');
+  });
+});
+
+describe('retryable and permanent errors', () => {
+  it('backs off on 45009 and succeeds', async () => {
+    sandbox.state.inject({ api: 'externalcontact/get_corp_tag_list', errcode: 45009, times: 2 });
+    const res = await client().getCorpTagList();
+    expect(res.errcode).toBe(0);
+    const calls = sandbox.state.callsTo('externalcontact/get_corp_tag_list');
+    expect(calls.map((x) => x.errcode)).toEqual([45009, 45009, 0]);
+    // Backoff: the retries were spaced out, not fired back to back.
+    expect(calls[2]!.at - calls[0]!.at).toBeGreaterThanOrEqual(100);
+  });
+
+  it('retries 45033, -1, 5xx and timeouts', async () => {
+    const c = client({ retries: 4, timeoutMs: 300 });
+    sandbox.state.inject({ api: 'externalcontact/get_corp_tag_list', errcode: 45033 });
+    sandbox.state.inject({ api: 'externalcontact/get_corp_tag_list', errcode: -1 });
+    sandbox.state.inject({ api: 'externalcontact/get_corp_tag_list', httpStatus: 502 });
+    sandbox.state.inject({ api: 'externalcontact/get_corp_tag_list', delayMs: 1000 });
+    expect((await c.getCorpTagList()).errcode).toBe(0);
+    expect(sandbox.state.callsTo('externalcontact/get_corp_tag_list').length).toBeGreaterThanOrEqual(4);
+  });
+
+  it('gives up with a retryable error when retries run out', async () => {
+    sandbox.state.inject({ api: 'externalcontact/get_corp_tag_list', errcode: 45009, times: Infinity });
+    const err = (await client({ retries: 1 }).getCorpTagList().catch((e: unknown) => e)) as WecomApiError;
+    expect(err.errcode).toBe(45009);
+    expect(err.retryable).toBe(true);
+    sandbox.state.reset();
+  });
+
+  it('does not retry permanent errors (84061)', async () => {
+    const err = (await client()
+      .markTag({ userid: 'zhangsan', external_userid: 'wm_nobody', add_tag: [] })
+      .catch((e: unknown) => e)) as WecomApiError;
+    expect(err.retryable).toBe(false);
+    expect(sandbox.state.callsTo('externalcontact/mark_tag')).toHaveLength(1);
+  });
+
+  it('counts every call by api and errcode', async () => {
+    sandbox.state.inject({ api: 'externalcontact/get_corp_tag_list', errcode: 45009 });
+    await client().getCorpTagList();
+    const metrics = await registry.getSingleMetricAsString('wecom_api_calls_total');
+    expect(metrics).toMatch(/api="externalcontact\/get_corp_tag_list",errcode="45009"/);
+    expect(metrics).toMatch(/api="externalcontact\/get_corp_tag_list",errcode="0"/);
+  });
+});
+
+describe('rate limits', () => {
+  it('keeps calls under a configured per-API limit instead of earning 45009', async () => {
+    // The sandbox allows 5 message/send calls per second; the client is told the same.
+    const c = client({ rateLimits: { 'message/send': { limit: 5, windowMs: 1000 } }, retries: 0 });
+    const started = Date.now();
+    await Promise.all(Array.from({ length: 12 }, () => c.sendAppText(['zhangsan'], 'hi')));
+    expect(sandbox.state.callsTo('message/send').every((x) => x.errcode === 0)).toBe(true);
+    expect(sandbox.state.callsTo('message/send')).toHaveLength(12);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000); // 12 calls at 5/s need at least two window turns
+  });
+});

@@ -1,5 +1,4 @@
 import type { Handler } from '../src/router.js';
-import { mutateLead } from '../src/models/lead.js';
 import { recordStep } from '../src/models/timeline.js';
 
 /** WelcomeCodes live 20 s from the event [D:92137]; keep a margin for the send itself. */
@@ -34,7 +33,7 @@ export const addExternalContact: Handler<AddKey> = async (event, ctx) => {
   }
 
   const at = new Date(event.CreateTime * 1000);
-  await mutateLead(lead.corpId, lead.externalUserId, { channelKey: channel.key, userId: event.UserID, at }, (doc) => {
+  await ctx.leads.mutate(lead.corpId, lead.externalUserId, { channelKey: channel.key, userId: event.UserID, at }, (doc) => {
     if (!doc.touches.some((t) => t.eventKey === ctx.eventKey)) {
       doc.touches.push({ eventKey: ctx.eventKey, kind: half ? 'add_half' : 'add', channelKey: channel.key, userId: event.UserID, at });
     }

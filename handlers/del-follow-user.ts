@@ -1,11 +1,10 @@
 import type { Handler } from '../src/router.js';
-import { mutateLead } from '../src/models/lead.js';
 import { recordStep } from '../src/models/timeline.js';
 
 /** The customer deleted the member: churn. The lead is marked lost once no owner is left; history is kept. */
 export const delFollowUser: Handler<'change_external_contact.del_follow_user'> = async (event, ctx) => {
   const at = new Date(event.CreateTime * 1000);
-  const lead = await mutateLead(ctx.corpId, event.ExternalUserID, null, (doc) => {
+  const lead = await ctx.leads.mutate(ctx.corpId, event.ExternalUserID, null, (doc) => {
     const owner = doc.owners.find((o) => o.userId === event.UserID);
     if (owner && owner.status === 'active') {
       owner.status = 'left';

@@ -4,7 +4,7 @@ import { applyProfile } from '../src/contacts/profile.js';
 import { WecomApiError } from '../src/errors.js';
 import { welcomeLatency } from '../src/metrics.js';
 import { claimDelivery, Delivery } from '../src/models/delivery.js';
-import { Lead, mutateLead } from '../src/models/lead.js';
+import { Lead } from '../src/models/lead.js';
 import { recordStep } from '../src/models/timeline.js';
 import type { WelcomeJobData } from '../src/queues/index.js';
 import { render } from '../src/templates/render.js';
@@ -86,6 +86,6 @@ async function customerName(ctx: BotContext, d: WelcomeJobData, budgetMs: number
     return '';
   }
   // Keep what we fetched: the contact-sync job would otherwise fetch it again.
-  await mutateLead(d.corpId, d.externalUserId, null, (lead) => applyProfile(lead, res)).catch(() => undefined);
+  await ctx.leads.mutate(d.corpId, d.externalUserId, null, (lead) => applyProfile(lead, res)).catch(() => undefined);
   return res.external_contact.name ?? '';
 }

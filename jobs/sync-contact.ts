@@ -2,7 +2,6 @@ import { UnrecoverableError, type Job } from 'bullmq';
 import type { BotContext } from '../src/context.js';
 import { applyProfile } from '../src/contacts/profile.js';
 import { WecomApiError } from '../src/errors.js';
-import { mutateLead } from '../src/models/lead.js';
 import { recordStep } from '../src/models/timeline.js';
 import type { ContactSyncJobData } from '../src/queues/index.js';
 
@@ -43,7 +42,7 @@ export async function syncContact(job: Job<ContactSyncJobData>, ctx: BotContext)
     userId: d.userId,
     at: new Date((follow?.createtime ?? Math.floor(Date.now() / 1000)) * 1000),
   };
-  const saved = await mutateLead(d.corpId, d.externalUserId, firstTouch, (doc) => {
+  const saved = await ctx.leads.mutate(d.corpId, d.externalUserId, firstTouch, (doc) => {
     if (!doc.owners.some((o) => o.userId === d.userId) && follow) {
       doc.owners.push({ userId: d.userId, channelKey: firstTouch.channelKey, state: follow.state ?? null, addedAt: firstTouch.at });
     }

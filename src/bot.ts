@@ -3,6 +3,7 @@ import mongoose from 'mongoose';
 import { createEventRouter } from '../handlers/index.js';
 import type { Config } from './config.js';
 import type { BotContext } from './context.js';
+import { LeadStore } from './contacts/lead-store.js';
 import { TagResolver } from './contacts/tag-resolver.js';
 import { createApp } from './http/app.js';
 import { createLogger, type Logger } from './logger.js';
@@ -89,6 +90,7 @@ export async function createContext(config: Config, logger: Logger): Promise<Bot
     queues,
     wecom,
     tags: new TagResolver(wecom, redis, config.QUEUE_PREFIX),
+    leads: new LeadStore(redis, config.QUEUE_PREFIX),
     redis,
     log: logger,
   };

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Config } from './config.js';
+import type { LeadStore } from './contacts/lead-store.js';
 import type { TagResolver } from './contacts/tag-resolver.js';
 import type { Logger } from './logger.js';
 import type { Queues } from './queues/index.js';
@@ -14,6 +15,8 @@ export interface BotContext {
   queues: Queues;
   wecom: WecomClient;
   tags: TagResolver;
+  /** The only way to change a lead (serialised per lead). */
+  leads: LeadStore;
   redis: Redis;
   log: Logger;
 }

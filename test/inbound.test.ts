@@ -128,6 +128,28 @@ describe('a customer scans a channel QR code', () => {
   });
 });
 
+describe('concurrent changes to one lead', () => {
+  it('keeps every owner and touch when many members are added at once', async () => {
+    const c = t.newContact({ state: 'expo2026', userId: 'zhangsan' });
+    const base = Math.floor(Date.now() / 1000);
+    const members = Array.from({ length: 12 }, (_, i) => `member${i}`);
+    const answers = await Promise.all([
+      t.post(c.xml),
+      ...members.map((userId, i) =>
+        t.post(buildContactEventXml({ toUserName: TEST_CORP.corpId, createTime: base + i, changeType: 'add_external_contact', userId, externalUserId: c.externalUserId, state: 'notext' })),
+      ),
+    ]);
+    expect(answers.every((r) => r.status === 200)).toBe(true);
+    const l = await waitFor(async () => {
+      const x = await lead(c.externalUserId);
+      return x?.owners.length === members.length + 1 && x.profileSyncedAt ? x : null;
+    }, 'every owner recorded');
+    expect(l.touches).toHaveLength(members.length + 1);
+    expect(new Set(l.owners.map((o) => o.userId))).toEqual(new Set(['zhangsan', ...members]));
+    expect(await Lead.countDocuments({ externalUserId: c.externalUserId })).toBe(1);
+  });
+});
+
 describe('welcome rules', () => {
   it('skips the welcome when the event has no WelcomeCode', async () => {
     const c = t.newContact({ state: 'expo2026' });

@@ -69,8 +69,8 @@ export interface FirstTouch {
 
 /**
  * Loads (creating if absent) the lead keyed by (corp id, external user id), applies `mutate` and saves with
- * optimistic concurrency, retrying on a concurrent write. Portable to MongoDB and FerretDB (no positional or
- * arrayFilters updates, no transactions).
+ * optimistic concurrency, retrying on a concurrent write. No positional or arrayFilters updates, no transactions.
+ * Call it through LeadStore, which also serialises writers per lead (needed on FerretDB).
  */
 export async function mutateLead(
   corpId: string,

@@ -1,5 +1,6 @@
 import type { Handler } from '../src/router.js';
 import { recordStep } from '../src/models/timeline.js';
+import { enroll } from '../src/nurture/enrollments.js';
 
 /** WelcomeCodes live 20 s from the event [D:92137]; keep a margin for the send itself. */
 export const WELCOME_WINDOW_MS = 20_000;
@@ -60,6 +61,8 @@ export const addExternalContact: Handler<AddKey> = async (event, ctx) => {
   } else if (!channel.welcome) {
     await recordStep(lead, ctx.eventKey, 'welcome_skipped', { reason: 'channel_has_no_welcome', channel: channel.key });
   }
+
+  if (channel.sequence) await enroll(ctx, lead, channel.sequence, event.UserID, at.getTime());
 
   await ctx.queues.contactSync.add(
     'sync',

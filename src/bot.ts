@@ -8,9 +8,10 @@ import { TagResolver } from './contacts/tag-resolver.js';
 import { createApp } from './http/app.js';
 import { createLogger, type Logger } from './logger.js';
 import { Queues, createRedis } from './queues/index.js';
-import { loadChannels } from './templates/channels.js';
+import { loadTemplates } from './templates/index.js';
 import { WecomClient } from './wecom/client.js';
 import { startWorkers } from './workers.js';
+import { reconcile } from './nurture/reconcile.js';
 
 export interface Bot {
   ctx: BotContext;
@@ -27,6 +28,13 @@ export async function startBot(config: Config, logger: Logger = createLogger(con
   const ctx = await createContext(config, logger);
   const { queues, redis, channels } = ctx;
   const workers = config.ROLE === 'web' ? [] : startWorkers(ctx, createEventRouter());
+  let reconciler: NodeJS.Timeout | undefined;
+  if (workers.length) {
+    // MongoDB is the source of truth for what is scheduled: restore whatever Redis lost, now and periodically.
+    const run = () => reconcile(ctx).catch((err: Error) => logger.error({ err: err.message }, 'reconcile failed'));
+    void run();
+    if (config.NURTURE_RECONCILE_SECONDS > 0) reconciler = setInterval(run, config.NURTURE_RECONCILE_SECONDS * 1000).unref();
+  }
   let server: Server | undefined;
   let url: string | undefined;
   if (config.ROLE !== 'worker') {
@@ -36,6 +44,7 @@ export async function startBot(config: Config, logger: Logger = createLogger(con
       maxSkewSeconds: config.CALLBACK_MAX_SKEW_SECONDS,
       bodyLimitBytes: config.CALLBACK_BODY_LIMIT_BYTES,
       queues,
+      leads: ctx.leads,
       health: async () => ({
         redis: (await redis.ping().catch(() => '')) === 'PONG',
         mongodb: mongoose.connection.readyState === 1,
@@ -49,12 +58,14 @@ export async function startBot(config: Config, logger: Logger = createLogger(con
     const addr = server.address();
     if (addr && typeof addr === 'object') url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address === '0.0.0.0' ? '127.0.0.1' : addr.address}:${addr.port}`;
   }
+  if (url && !config.PUBLIC_BASE_URL) ctx.publicBaseUrl = url;
   logger.info({ role: config.ROLE, url, channels: channels.all().length }, 'bot started');
 
   return {
     ctx,
     url,
     async stop() {
+      clearInterval(reconciler);
       if (server) await new Promise<void>((r) => server!.close(() => r()));
       await Promise.all(workers.map((w) => w.close()));
       await closeContext(ctx);
@@ -67,7 +78,7 @@ export async function startBot(config: Config, logger: Logger = createLogger(con
  * invalid ones stop start-up before anything connects.
  */
 export async function createContext(config: Config, logger: Logger): Promise<BotContext> {
-  const channels = await loadChannels(config.TEMPLATES_DIR);
+  const { channels, sequences, cases } = await loadTemplates(config.TEMPLATES_DIR);
   await mongoose.connect(config.MONGODB_URI, { serverSelectionTimeoutMS: 10_000 });
   await Promise.all(mongoose.modelNames().map((m) => mongoose.model(m).createIndexes()));
   const redis = createRedis(config.REDIS_URL);
@@ -87,12 +98,15 @@ export async function createContext(config: Config, logger: Logger): Promise<Bot
     config,
     corpId: config.WECOM_CORP_ID,
     channels,
+    sequences,
+    cases,
     queues,
     wecom,
     tags: new TagResolver(wecom, redis, config.QUEUE_PREFIX),
     leads: new LeadStore(redis, config.QUEUE_PREFIX),
     redis,
     log: logger,
+    publicBaseUrl: config.PUBLIC_BASE_URL ?? `http://127.0.0.1:${config.PORT}`,
   };
 }
 

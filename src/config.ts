@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { parseDelay } from './templates/sequences.js';
 
 const SECRET_KEYS = new Set(['WECOM_TOKEN', 'WECOM_ENCODING_AES_KEY', 'WECOM_SECRET', 'MONGODB_URI', 'REDIS_URL']);
 
@@ -48,6 +49,30 @@ export const envSchema = z.object({
   WELCOME_CONCURRENCY: int(64, 1),
   /** How long completed event jobs are kept, which is how long a retried callback is recognised as a duplicate. */
   DEDUPE_TTL_SECONDS: int(86_400, 60),
+  /** Customer-facing nurture messages per lead per day across all sequences (0 = no cap). */
+  NURTURE_DAILY_CAP: int(1),
+  /** Corp mass messages (群发) one customer may receive per calendar month [D:92135] (UNCONFIRMED figure). */
+  MASS_MESSAGE_MONTHLY_CAP: int(4),
+  /** Time zone of nurture calendar days and months when a sequence has no quiet hours (WeCom counts in China time). */
+  NURTURE_TIMEZONE: z.string().default('Asia/Shanghai'),
+  NURTURE_CONCURRENCY: int(16, 1),
+  /** How often the reconciler re-creates scheduled jobs missing from Redis (seconds; 0 = only at start-up). */
+  NURTURE_RECONCILE_SECONDS: int(300),
+  /** When to ask WeCom whether an owner sent a mass message, counted from its creation. */
+  MASS_RESULT_POLL_SCHEDULE: z
+    .string()
+    .default('1m,5m,30m,2h,6h,24h,72h')
+    .transform((raw, ctx) => {
+      const out: number[] = [];
+      for (const part of raw.split(',').map((s) => s.trim())) {
+        const ms = parseDelay(part);
+        if (ms === null) ctx.addIssue({ code: 'custom', message: `"${part}" is not a delay like 30s, 5m, 2h, 1d` });
+        else out.push(ms);
+      }
+      return out.sort((a, b) => a - b);
+    }),
+  /** Public base URL of this service, for tracked links (/r/<token>); default http://127.0.0.1:PORT. */
+  PUBLIC_BASE_URL: z.string().url('must be a URL').optional(),
   /** Worker lock: a job whose worker died is picked up again after about this long. */
   JOB_LOCK_MS: int(30_000, 1000),
 });

@@ -4,7 +4,9 @@ import type { LeadStore } from './contacts/lead-store.js';
 import type { TagResolver } from './contacts/tag-resolver.js';
 import type { Logger } from './logger.js';
 import type { Queues } from './queues/index.js';
+import type { CaseStudy } from './templates/cases.js';
 import type { ChannelCatalog } from './templates/channels.js';
+import type { Sequence } from './templates/sequences.js';
 import type { WecomClient } from './wecom/client.js';
 
 /** What handlers and jobs get to do their work: stores, queues, the WeCom client, templates and a logger. */
@@ -12,6 +14,8 @@ export interface BotContext {
   config: Config;
   corpId: string;
   channels: ChannelCatalog;
+  sequences: Map<string, Sequence>;
+  cases: CaseStudy[];
   queues: Queues;
   wecom: WecomClient;
   tags: TagResolver;
@@ -19,6 +23,8 @@ export interface BotContext {
   leads: LeadStore;
   redis: Redis;
   log: Logger;
+  /** Base of tracked links (/r/<token>): PUBLIC_BASE_URL, else where this process listens. */
+  publicBaseUrl: string;
 }
 
 /** The context a handler gets for one event: the bot's, plus the event's own identity. */

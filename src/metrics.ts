@@ -44,3 +44,11 @@ export const welcomeLatency = new Histogram({
   buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 15, 20],
   registers: [registry],
 });
+
+/** Nurture step outcomes: sent, submitted, reminded, skipped, failed, unknown, deferred_<reason>. */
+export const nurtureOutcomes = new Counter({
+  name: 'nurture_step_outcomes_total',
+  help: 'Nurture steps by outcome',
+  labelNames: ['outcome'] as const,
+  registers: [registry],
+});

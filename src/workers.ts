@@ -1,6 +1,8 @@
 import { Worker, type Job } from 'bullmq';
 import { syncContact } from '../jobs/sync-contact.js';
 import { sendWelcome } from '../jobs/send-welcome.js';
+import { runNurtureStep } from '../jobs/nurture-step.js';
+import { pollMassResult } from '../jobs/poll-mass-result.js';
 import type { BotContext } from './context.js';
 import { jobsDone } from './metrics.js';
 import { QUEUE, type EventJobData } from './queues/index.js';
@@ -37,7 +39,13 @@ export function startWorkers(ctx: BotContext, router: EventRouter): Worker[] {
     concurrency: config.EVENT_CONCURRENCY,
   });
 
-  const workers = [events, welcome, contactSync];
+  const nurture = new Worker(QUEUE.nurture, (job, token) => runNurtureStep(job, token, ctx), {
+    ...common,
+    concurrency: config.NURTURE_CONCURRENCY,
+  });
+  const massResult = new Worker(QUEUE.massResult, (job) => pollMassResult(job, ctx), { ...common, concurrency: 4 });
+
+  const workers = [events, welcome, contactSync, nurture, massResult];
   for (const w of workers) {
     w.on('completed', () => jobsDone.inc({ queue: w.name, outcome: 'completed' }));
     w.on('failed', (job: Job | undefined, err: Error) => {

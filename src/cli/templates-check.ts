@@ -1,15 +1,17 @@
 import 'dotenv/config';
 import { TemplateError } from '../errors.js';
-import { loadChannels } from '../templates/channels.js';
+import { loadTemplates } from '../templates/index.js';
 
 /** `npm run templates:check`: validates what ops staff edit, with the same rules start-up applies. */
 const dir = process.env.TEMPLATES_DIR || './templates';
 try {
-  const channels = await loadChannels(dir);
+  const { channels, sequences, cases } = await loadTemplates(dir);
   for (const c of channels.all()) {
     const tags = c.tags.map((t) => `${t.group}/${t.name}`).join(', ') || '-';
-    console.log(`ok  channel ${c.key} (${c.name}) tags: ${tags}; welcome: ${c.welcome ? 'yes' : 'none'}`);
+    console.log(`ok  channel ${c.key} (${c.name}) tags: ${tags}; welcome: ${c.welcome ? 'yes' : 'none'}; sequence: ${c.sequence ?? '-'}`);
   }
+  for (const s of sequences.values()) console.log(`ok  sequence ${s.key} (${s.name}): ${s.steps.length} steps`);
+  for (const c of cases) console.log(`ok  case ${c.slug} (${c.industries.join(', ')}): ${c.title}`);
   console.log(`${dir}: templates are valid`);
 } catch (err) {
   if (!(err instanceof TemplateError)) throw err;

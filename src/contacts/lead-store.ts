@@ -14,10 +14,13 @@ export class LeadStore {
     private readonly prefix: string,
   ) {}
 
+  /** Runs `fn` as the only writer of this lead (lead document, its enrollments and nurture deliveries). */
+  withLock<T>(corpId: string, externalUserId: string, fn: () => Promise<T>): Promise<T> {
+    return withLock(this.redis, `${this.prefix}:lock:lead:${corpId}:${externalUserId}`, fn);
+  }
+
   /** Loads (creating with `firstTouch` if given and absent) the lead, applies `mutate` and saves it. */
   mutate(corpId: string, externalUserId: string, firstTouch: FirstTouch | null, mutate: (lead: LeadDoc) => void): Promise<LeadDoc | null> {
-    return withLock(this.redis, `${this.prefix}:lock:lead:${corpId}:${externalUserId}`, () =>
-      mutateLead(corpId, externalUserId, firstTouch, mutate),
-    );
+    return this.withLock(corpId, externalUserId, () => mutateLead(corpId, externalUserId, firstTouch, mutate));
   }
 }

@@ -3,7 +3,9 @@ import Koa from 'koa';
 import { CallbackError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { callbacks, registry } from '../metrics.js';
+import type { LeadStore } from '../contacts/lead-store.js';
 import { mountCallbackRoute, type CallbackRouteOptions } from './callback-route.js';
+import { mountRedirectRoute } from './redirect-route.js';
 
 declare module 'koa' {
   interface DefaultContext {
@@ -13,6 +15,8 @@ declare module 'koa' {
 
 export interface AppOptions extends CallbackRouteOptions {
   logger: Logger;
+  /** Enables the tracked-link redirect (GET /r/<token>). */
+  leads?: LeadStore;
   /** Extra readiness checks for /healthz (e.g. Redis ping). */
   health?: () => Promise<Record<string, boolean>>;
 }
@@ -48,6 +52,7 @@ export function createApp(opts: AppOptions): Koa {
 
   const router = new Router();
   mountCallbackRoute(router, '/wecom/callback', opts);
+  if (opts.leads) mountRedirectRoute(router, opts.leads);
   router.get('/healthz', async (ctx) => {
     const checks = (await opts.health?.()) ?? {};
     const ok = Object.values(checks).every(Boolean);

@@ -1,7 +1,12 @@
 import mongoose, { Schema, type InferSchemaType } from 'mongoose';
 import { isDuplicateKey } from './lead.js';
 
-export const DELIVERY_STATUSES = ['pending', 'sent', 'failed', 'expired', 'skipped', 'unknown'] as const;
+/**
+ * pending: claimed, not yet answered by WeCom; sent; submitted: a mass message waiting for the owner to confirm;
+ * failed; expired (welcome window passed); skipped; unknown: a crash left it pending mid-call, never resent;
+ * capped: WeCom skipped the customer (monthly mass-message cap); unconfirmed: the owner never sent it.
+ */
+export const DELIVERY_STATUSES = ['pending', 'sent', 'submitted', 'failed', 'expired', 'skipped', 'unknown', 'capped', 'unconfirmed'] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 
 const deliverySchema = new Schema(
@@ -18,11 +23,24 @@ const deliverySchema = new Schema(
     reason: { type: String, default: null },
     content: { type: Schema.Types.Mixed, default: null },
     sentAt: { type: Date, default: null },
+    /** welcome | kf (微信客服 window) | mass (add_msg_template, owner confirms) | owner (reminder to the owner). */
+    route: { type: String, default: null },
+    /** Set just before calling WeCom, cleared when the call fails retryably: set + pending on a re-run = crashed mid-call. */
+    inFlightAt: { type: Date, default: null },
+    enrollmentId: { type: String, default: null },
+    step: { type: Number, default: null },
+    caseSlug: { type: String, default: null },
+    /** Calendar day / month of the send in the nurture time zone: the daily and monthly caps count these. */
+    localDay: { type: String, default: null },
+    localMonth: { type: String, default: null },
+    /** add_msg_template's msgid, polled with get_groupmsg_send_result. */
+    msgid: { type: String, default: null },
   },
   { timestamps: true },
 );
 deliverySchema.index({ key: 1 }, { unique: true });
-deliverySchema.index({ corpId: 1, externalUserId: 1 });
+deliverySchema.index({ corpId: 1, externalUserId: 1, kind: 1 });
+deliverySchema.index({ status: 1, route: 1 });
 
 export type DeliveryFields = InferSchemaType<typeof deliverySchema>;
 /** One outbound customer-facing message and its fate. */
@@ -30,7 +48,7 @@ export const Delivery = mongoose.model('Delivery', deliverySchema, 'deliveries')
 
 /** Creates the delivery record for `key`, or returns the existing one (another run got there first). */
 export async function claimDelivery(
-  fields: Pick<DeliveryFields, 'key' | 'kind' | 'corpId' | 'externalUserId' | 'userId'>,
+  fields: Pick<DeliveryFields, 'key' | 'kind' | 'corpId' | 'externalUserId' | 'userId'> & Partial<DeliveryFields>,
 ) {
   try {
     return await Delivery.create(fields);

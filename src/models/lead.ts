@@ -49,6 +49,13 @@ const leadSchema = new Schema(
     /** Union of the owners' corp tags, as last read from WeCom (plus what we marked). */
     tags: { type: [tagSchema], default: [] },
     profileSyncedAt: { type: Date, default: null },
+    /** 微信客服 session: kf/send_msg is allowed within 48 h of the customer's last message, 5 messages at most. */
+    kf: {
+      openKfid: { type: String, default: null },
+      lastInboundAt: { type: Date, default: null },
+      sentSinceInbound: { type: Number, default: 0 },
+    },
+    unsubscribedAt: { type: Date, default: null },
     lostAt: { type: Date, default: null },
   },
   { timestamps: true, optimisticConcurrency: true },

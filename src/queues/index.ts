@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import type { AnyContactEvent, EventKey } from '../wecom/events.js';
 
 /** Queue names: callbacks, the welcome fast lane, and contact sync (tags + profile). */
-export const QUEUE = { events: 'events', welcome: 'welcome', contactSync: 'contact-sync' } as const;
+export const QUEUE = { events: 'events', welcome: 'welcome', contactSync: 'contact-sync', nurture: 'nurture', massResult: 'mass-result' } as const;
 export type QueueName = (typeof QUEUE)[keyof typeof QUEUE];
 
 /** Data of an `events` job: one verified, decrypted, validated callback. */
@@ -38,6 +38,23 @@ export interface ContactSyncJobData {
   eventKey: string;
 }
 
+/** Data of a `nurture` job: run step `step` of an enrollment. Kept tiny: one delayed job per enrolled lead. */
+export interface NurtureJobData {
+  e: string;
+  s: number;
+}
+
+/** Data of a `mass-result` job: ask WeCom whether the owner sent a mass message. */
+export interface MassResultJobData {
+  deliveryKey: string;
+  attempt: number;
+}
+
+/** Deterministic id of an enrollment step's job, so a step is scheduled once. */
+export const stepJobId = (enrollmentId: string, step: number) => `step|${enrollmentId}|${step}`;
+/** Deterministic id of a mass-result poll. */
+export const pollJobId = (deliveryKey: string, attempt: number) => `poll|${deliveryKey}|${attempt}`;
+
 /** Creates the Redis connection BullMQ needs (blocking commands must never time out). */
 export function createRedis(url: string): Redis {
   return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect: false });
@@ -48,6 +65,8 @@ export class Queues {
   readonly events: Queue<EventJobData>;
   readonly welcome: Queue<WelcomeJobData>;
   readonly contactSync: Queue<ContactSyncJobData>;
+  readonly nurture: Queue<NurtureJobData>;
+  readonly massResult: Queue<MassResultJobData>;
 
   constructor(
     readonly connection: ConnectionOptions,
@@ -75,6 +94,15 @@ export class Queues {
       prefix,
       defaultJobOptions: { ...keep, attempts: 10, backoff: { type: 'exponential', delay: 1000 } },
     });
+    // Finished steps are dropped at once: the enrollment in MongoDB is the record, and Redis holds only what is due.
+    const lean: JobsOptions = { removeOnComplete: true, removeOnFail: { age: 7 * 86_400 }, attempts: 8, backoff: { type: 'exponential', delay: 2000 } };
+    this.nurture = new Queue(QUEUE.nurture, { connection, prefix, defaultJobOptions: lean });
+    this.massResult = new Queue(QUEUE.massResult, { connection, prefix, defaultJobOptions: lean });
+  }
+
+  /** Every queue, for closing and inspection. */
+  all(): Queue[] {
+    return [this.events, this.welcome, this.contactSync, this.nurture, this.massResult];
   }
 
   /** Enqueues a callback; a second add with the same dedupe key is a no-op (BullMQ refuses duplicate job ids). */
@@ -84,6 +112,6 @@ export class Queues {
 
   /** Closes every queue connection. */
   async close(): Promise<void> {
-    await Promise.all([this.events.close(), this.welcome.close(), this.contactSync.close()]);
+    await Promise.all(this.all().map((q) => q.close()));
   }
 }

@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { TemplateError } from '../errors.js';
 import { unknownPlaceholders } from './render.js';
+import { parseYaml } from './yaml-file.js';
 
 /** Tag group a bare tag string in channels.yaml goes to. */
 export const DEFAULT_TAG_GROUP = '渠道';
@@ -83,11 +83,9 @@ export class ChannelCatalog {
 
 /** Parses channels.yaml text; every problem names the file, the channel and the field. */
 export function parseChannels(text: string, file: string): ChannelCatalog {
-  const doc = parseDocument(text, { uniqueKeys: true });
-  if (doc.errors.length) {
-    throw new TemplateError(doc.errors.map((e) => `${file}: YAML ${e.message.split('\n')[0]}`));
-  }
-  const data: unknown = doc.toJS() ?? { channels: [] };
+  const yaml = parseYaml(text, file);
+  if (yaml.problems.length) throw new TemplateError(yaml.problems);
+  const data: unknown = yaml.data ?? { channels: [] };
   const parsed = fileSchema.safeParse(data);
   const problems: string[] = [];
   if (!parsed.success) {

@@ -174,6 +174,21 @@ export class WecomClient {
     return this.call<T.GetContactWayResponse>('externalcontact/get_contact_way', { body: { config_id: configId } });
   }
 
+  /** externalcontact/add_msg_template [D:92135]: nothing reaches the customer until the sender confirms. */
+  addMsgTemplate(body: T.MsgTemplate) {
+    return this.call<T.AddMsgTemplateResponse>('externalcontact/add_msg_template', { body });
+  }
+
+  /** externalcontact/get_groupmsg_send_result [D:92135]. */
+  getGroupMsgSendResult(body: { msgid: string; userid: string; limit?: number; cursor?: string }) {
+    return this.call<T.GroupMsgSendResultResponse>('externalcontact/get_groupmsg_send_result', { body });
+  }
+
+  /** kf/send_msg [D:94677]: only inside the 48 h window after the customer's last message, 5 messages at most. */
+  kfSendMsg(body: { touser: string; open_kfid: string; msgid?: string; msgtype: 'text'; text: { content: string } }) {
+    return this.call<T.WecomResponse & { msgid: string }>('kf/send_msg', { body });
+  }
+
   /** message/send: an app message to staff. */
   sendAppText(touser: string[], content: string) {
     return this.call<T.WecomResponse & { invaliduser?: string }>('message/send', {

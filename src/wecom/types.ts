@@ -82,3 +82,22 @@ export interface AddContactWayResponse extends WecomResponse {
 export interface GetContactWayResponse extends WecomResponse {
   contact_way: ContactWay & { config_id: string; qr_code?: string };
 }
+
+export interface MsgTemplate {
+  chat_type: 'single';
+  external_userid: string[];
+  sender: string;
+  text?: { content: string };
+  attachments?: LinkAttachment[];
+}
+
+export interface AddMsgTemplateResponse extends WecomResponse {
+  msgid: string;
+  fail_list?: string[];
+}
+
+export interface GroupMsgSendResultResponse extends WecomResponse {
+  next_cursor?: string;
+  /** status 0 unsent, 1 sent, 2 not a friend, 3 the customer already received another mass message. */
+  send_list: Array<{ external_userid: string; userid: string; status: number; send_time?: number }>;
+}

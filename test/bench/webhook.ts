@@ -40,6 +40,8 @@ import { startEmbeddedDatabase, withDatabase, type EmbeddedDatabase } from '../.
 import { CallbackError } from '../../src/errors.js';
 import { createLogger } from '../../src/logger.js';
 import { Delivery } from '../../src/models/delivery.js';
+import { Lead } from '../../src/models/lead.js';
+import { TimelineEntry } from '../../src/models/timeline.js';
 import { buildContactEventXml, startSandbox, type Sandbox } from '../../src/sandbox/index.js';
 import { buildEncryptedCallback, decryptPayload, toQueryString, verifySignature } from '../../src/wecom/callback-crypto.js';
 
@@ -294,7 +296,9 @@ interface BurstResult {
   fromAnswered: number[];
   over20: number;
   deliveries: Record<string, number>;
-  calls: Record<string, { n: number; errors: number }>;
+  calls: Record<string, { n: number; errors: Record<string, number> }>;
+  /** callbacks whose event job ran far enough to create the lead. */
+  leads: number;
   lastWelcomeAfter: number;
   waitedSeconds: number;
   workerCrashes: string[];
@@ -443,9 +447,11 @@ async function main(): Promise<void> {
     if (process.env.BENCH_SKIP_BURST !== '1') {
       const { queues } = bot.ctx;
       for (const limits of BURST_LIMITS) {
-        // Start clean: no throughput-run jobs, no leftovers of the previous burst, fresh rate-limit windows.
+        // Start clean: no throughput-run jobs, no leftovers of the previous burst, fresh rate-limit windows, and
+        // no leads/timeline/deliveries of an earlier burst (FerretDB's cost per query grows with collection size).
         await Promise.all([queues.events, queues.welcome, queues.contactSync].map((q) => q.obliterate({ force: true })));
         await deleteKeys(redis, `${name}:wecom:rl:*`);
+        await Promise.all([Lead.deleteMany({}), TimelineEntry.deleteMany({}), Delivery.deleteMany({})]);
         bursts.push(await welcomeBurst({ bot, sandbox, env, limits, redis }));
       }
     }
@@ -567,12 +573,13 @@ async function welcomeBurst(o: { bot: Bot; sandbox: Sandbox; env: Record<string,
     const welcomes = ours();
     const fromSent = welcomes.map((w) => w.at - posted.get(w.externalUserId)!.sentAt).sort((a, b) => a - b);
     const fromAnswered = welcomes.map((w) => w.at - posted.get(w.externalUserId)!.answeredAt).sort((a, b) => a - b);
-    const calls: Record<string, { n: number; errors: number }> = {};
+    const calls: Record<string, { n: number; errors: Record<string, number> }> = {};
     for (const c of sandbox.state.calls.slice(callsFrom)) {
-      const e = (calls[c.api] ??= { n: 0, errors: 0 });
+      const e = (calls[c.api] ??= { n: 0, errors: {} });
       e.n++;
-      if (c.errcode !== 0) e.errors++;
+      if (c.errcode !== 0) e.errors[String(c.errcode)] = (e.errors[String(c.errcode)] ?? 0) + 1;
     }
+    const leads = await Lead.countDocuments({ externalUserId: { $in: [...posted.keys()] } });
     const deliveries: Record<string, number> = {};
     const agg = await Delivery.aggregate<{ _id: string; n: number }>([
       { $match: { kind: 'welcome', externalUserId: { $in: [...posted.keys()] } } },
@@ -600,6 +607,7 @@ async function welcomeBurst(o: { bot: Bot; sandbox: Sandbox; env: Record<string,
       over20: BURST - fromSent.filter((ms) => ms <= WELCOME_TTL_MS).length,
       deliveries,
       calls,
+      leads,
       lastWelcomeAfter: welcomes.length ? (Math.max(...welcomes.map((w) => w.at)) - postStart) / 1000 : NaN,
       waitedSeconds,
       workerCrashes: crashes,
@@ -649,16 +657,17 @@ function report(
   }
   if (bursts.length) {
     out.push(`### Welcome burst (${BURST} new contacts of channel ${CHANNEL}, ${bursts[0]!.workers} worker processes, latency = sandbox accepted send_welcome_msg − callback POST sent)`, '');
-    out.push('| WECOM_RATE_LIMITS | welcomes sent | p50 s | p95 s | p99 s | max s | not sent ≤ 20 s | sent without name | callbacks posted in | last welcome at | externalcontact/get | send_welcome_msg | mark_tag |');
+    out.push('| WECOM_RATE_LIMITS | welcomes sent | p50 s | p95 s | p99 s | max s | not welcomed ≤ 20 s | events handled (lead created) | callbacks posted in | callback POST p99 | externalcontact/get | send_welcome_msg | mark_tag |');
     out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const b of bursts) {
       const s = (ms: number) => fmt(ms / 1000, 2);
       const c = (api: string) => {
         const e = b.calls[`externalcontact/${api}`];
-        return e ? `${e.n}${e.errors ? ` (${e.errors} err)` : ''}` : '0';
+        const errors = e ? Object.values(e.errors).reduce((x, y) => x + y, 0) : 0;
+        return e ? `${e.n}${errors ? ` (${errors} err)` : ''}` : '0';
       };
       out.push(
-        `| ${b.limits} | ${b.sent} / ${BURST} | ${s(percentile(b.fromSent, 50))} | ${s(percentile(b.fromSent, 95))} | ${s(percentile(b.fromSent, 99))} | ${s(b.fromSent.at(-1) ?? NaN)} | ${b.over20} | ${b.nameless} | ${fmt(b.postSeconds, 2)} s | ${fmt(b.lastWelcomeAfter, 1)} s | ${c('get')} | ${c('send_welcome_msg')} | ${c('mark_tag')} |`,
+        `| ${b.limits} | ${b.sent} / ${BURST} | ${s(percentile(b.fromSent, 50))} | ${s(percentile(b.fromSent, 95))} | ${s(percentile(b.fromSent, 99))} | ${s(b.fromSent.at(-1) ?? NaN)} | ${b.over20} | ${b.leads} | ${fmt(b.postSeconds, 2)} s | ${b.postP99} ms | ${c('get')} | ${c('send_welcome_msg')} | ${c('mark_tag')} |`,
       );
     }
     out.push('');
@@ -667,8 +676,12 @@ function report(
         .filter(([api]) => !['externalcontact/get', 'externalcontact/send_welcome_msg', 'externalcontact/mark_tag'].includes(api))
         .map(([api, e]) => `${api} ${e.n}`)
         .join(', ');
+      const errors = Object.entries(b.calls)
+        .filter(([, e]) => Object.keys(e.errors).length)
+        .map(([api, e]) => `${api} ${JSON.stringify(e.errors)}`)
+        .join(', ');
       out.push(
-        `- ${b.limits}: delivery records ${JSON.stringify(b.deliveries)}; measured from the POST's answer instead: p50 ${fmt(percentile(b.fromAnswered, 50) / 1000, 2)} s, p99 ${fmt(percentile(b.fromAnswered, 99) / 1000, 2)} s; callback POST p99 ${b.postP99} ms, non-2xx ${b.postNon2xx}; other API calls: ${other || 'none'}; waited ${fmt(b.waitedSeconds, 1)} s after the last POST${b.workerCrashes.length ? `; WORKER CRASHES: ${b.workerCrashes.join(' | ')}` : ''}.`,
+        `- ${b.limits}: welcome delivery records ${JSON.stringify(b.deliveries)}; ${b.nameless} welcomes went out without the name; last welcome ${fmt(b.lastWelcomeAfter, 1)} s after the first POST; latency measured from the POST's answer instead: p50 ${fmt(percentile(b.fromAnswered, 50) / 1000, 2)} s, p99 ${fmt(percentile(b.fromAnswered, 99) / 1000, 2)} s; callback POST non-2xx ${b.postNon2xx}; API errors (errcode: count): ${errors || 'none'}; other API calls: ${other || 'none'}; waited ${fmt(b.waitedSeconds, 1)} s after the last POST${b.workerCrashes.length ? `; WORKER CRASHES: ${b.workerCrashes.join(' | ')}` : ''}.`,
       );
     }
     out.push('');

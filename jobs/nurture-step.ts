@@ -1,0 +1,193 @@
+import { DelayedError, type Job } from 'bullmq';
+import type { BotContext } from '../src/context.js';
+import { WecomApiError } from '../src/errors.js';
+import { nurtureOutcomes } from '../src/metrics.js';
+import { claimDelivery, Delivery, type DeliveryStatus } from '../src/models/delivery.js';
+import { Enrollment, type EnrollmentDoc } from '../src/models/enrollment.js';
+import { Lead, type LeadDoc, type Stage } from '../src/models/lead.js';
+import { recordStep } from '../src/models/timeline.js';
+import { localDay, localMonth, nextAllowedTime, startOfNextDay } from '../src/nurture/clock.js';
+import { planDue, scheduleStep, stageStop, stopUnlocked } from '../src/nurture/enrollments.js';
+import { trackedUrl } from '../src/nurture/links.js';
+import { pickCase } from '../src/nurture/pick-case.js';
+import { chooseRoute, KF_WINDOW_CLOSED, sendByRoute, type Route, type StepContent } from '../src/nurture/routes.js';
+import { pollJobId, type NurtureJobData } from '../src/queues/index.js';
+import { render } from '../src/templates/render.js';
+import type { Sequence, SequenceStep } from '../src/templates/sequences.js';
+
+/** Delivery statuses that count as a customer-facing message for the daily cap. */
+const COUNTS_FOR_CAP: DeliveryStatus[] = ['pending', 'sent', 'submitted', 'unknown'];
+
+type Outcome = { result: string; deferTo?: number };
+
+/**
+ * Runs one due step of an enrollment, as the only writer of that lead (lead lock). Exactly once: the delivery record
+ * (key = enrollment + step) is claimed before WeCom is called and marked in flight during the call. A run that finds
+ * it done just moves the enrollment on; one that finds it in flight (the previous worker died mid-call) marks it
+ * `unknown` and reports it, never sending it again. Quiet hours and the daily cap defer the same job.
+ */
+export async function runNurtureStep(job: Job<NurtureJobData>, token: string | undefined, ctx: BotContext): Promise<string> {
+  const head = await Enrollment.findById(job.data.e, { corpId: 1, externalUserId: 1 }).lean();
+  if (!head) return 'no_enrollment';
+  const outcome = await ctx.leads.withLock(head.corpId, head.externalUserId, () => runLocked(job, ctx));
+  if (outcome.deferTo !== undefined) {
+    await job.moveToDelayed(outcome.deferTo, token);
+    throw new DelayedError();
+  }
+  return outcome.result;
+}
+
+async function runLocked(job: Job<NurtureJobData>, ctx: BotContext): Promise<Outcome> {
+  const e = await Enrollment.findById(job.data.e);
+  if (!e || e.status !== 'active' || e.step !== job.data.s) return { result: 'stale' };
+  const seq = ctx.sequences.get(e.sequenceKey);
+  const lead = await Lead.findOne({ corpId: e.corpId, externalUserId: e.externalUserId });
+  if (!seq || !lead) return end(e, 'stopped', seq ? 'lead_missing' : 'sequence_removed');
+  const stop = lead.unsubscribedAt ? 'unsubscribe' : stageStop(seq, lead.stage as Stage);
+  if (stop) {
+    await stopUnlocked(ctx, e.corpId, e.externalUserId, stop, e.id);
+    return { result: `stopped:${stop}` };
+  }
+
+  const step = seq.steps[e.step]!;
+  const key = `nurture|${e.id}|${e.step}`;
+  let delivery = await Delivery.findOne({ key });
+  if (delivery && delivery.status !== 'pending') return advance(ctx, e, seq, delivery.status, { route: delivery.route });
+  if (delivery?.inFlightAt) {
+    // The previous run died while WeCom was answering: it may have been delivered. Never send it blindly again.
+    await Delivery.updateOne({ _id: delivery._id }, { $set: { status: 'unknown', inFlightAt: null } });
+    ctx.log.error({ deliveryKey: key, route: delivery.route }, 'nurture delivery left in flight by a crash: marked unknown, not resent');
+    return advance(ctx, e, seq, 'unknown', { route: delivery.route });
+  }
+
+  const now = Date.now();
+  const tz = seq.quietHours?.timezone ?? ctx.config.NURTURE_TIMEZONE;
+  if (!delivery) {
+    if (step.when && !whenHolds(step.when, lead.stage as Stage)) return advance(ctx, e, seq, 'skipped', { reason: 'condition' });
+    const allowed = nextAllowedTime(now, seq.quietHours);
+    if (allowed > now + 1000) return defer(e, allowed, 'quiet_hours');
+    const day = localDay(now, tz);
+    if (ctx.config.NURTURE_DAILY_CAP > 0) {
+      const today = await Delivery.countDocuments({
+        corpId: e.corpId,
+        externalUserId: e.externalUserId,
+        kind: 'nurture',
+        localDay: day,
+        route: { $in: ['kf', 'mass'] },
+        status: { $in: COUNTS_FOR_CAP },
+      });
+      if (today >= ctx.config.NURTURE_DAILY_CAP) return defer(e, nextAllowedTime(startOfNextDay(now, tz), seq.quietHours), 'daily_cap');
+    }
+    let caseSlug: string | null = null;
+    if (step.caseStudy) {
+      const sent = await Delivery.distinct('caseSlug', { corpId: e.corpId, externalUserId: e.externalUserId, caseSlug: { $ne: null }, status: { $nin: ['failed', 'skipped'] } });
+      const picked = pickCase(ctx.cases, lead, new Set(sent as string[]));
+      if (!picked) return advance(ctx, e, seq, 'skipped', { reason: 'no_case_left' });
+      caseSlug = picked.slug;
+    }
+    const month = localMonth(now, ctx.config.NURTURE_TIMEZONE);
+    const route = await chooseRoute(ctx, lead, month, now);
+    delivery = await claimDelivery({
+      key,
+      kind: 'nurture',
+      corpId: e.corpId,
+      externalUserId: e.externalUserId,
+      userId: e.ownerUserId,
+      route,
+      enrollmentId: e.id,
+      step: e.step,
+      caseSlug,
+      localDay: day,
+      localMonth: month,
+    });
+  }
+
+  const content = await buildContent(ctx, step, lead, delivery.caseSlug ?? null, key);
+  const tried = new Set<Route>();
+  let route = delivery.route as Route;
+  for (;;) {
+    await Delivery.updateOne({ _id: delivery._id }, { $set: { route, inFlightAt: new Date(), content }, $inc: { attempts: 1 } });
+    let sent: { msgid?: string; rejected?: string };
+    try {
+      sent = await sendByRoute(ctx, route, lead, e.ownerUserId, content, key);
+    } catch (err) {
+      await Delivery.updateOne({ _id: delivery._id }, { $set: { inFlightAt: null } });
+      if (!(err instanceof WecomApiError)) throw err;
+      if (route === 'kf' && KF_WINDOW_CLOSED.has(err.errcode)) {
+        // The window closed since we looked: fall back to the next route for the same message.
+        tried.add('kf');
+        route = await chooseRoute(ctx, lead, delivery.localMonth ?? localMonth(now, ctx.config.NURTURE_TIMEZONE), Date.now(), tried);
+        continue;
+      }
+      const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      if (err.retryable && !lastAttempt) throw err; // BullMQ backs off and runs the step again
+      await finish(delivery._id, 'failed', { errcode: err.errcode, reason: err.retryable ? 'retries_exhausted' : err.errmsg });
+      return advance(ctx, e, seq, 'failed', { route, errcode: err.errcode });
+    }
+    if (sent.rejected) {
+      await finish(delivery._id, 'failed', { reason: sent.rejected });
+      return advance(ctx, e, seq, 'failed', { route, reason: sent.rejected });
+    }
+    if (route === 'kf') {
+      await Lead.updateOne({ _id: lead._id }, { $inc: { 'kf.sentSinceInbound': 1 } });
+    }
+    if (route === 'mass') {
+      await finish(delivery._id, 'submitted', { msgid: sent.msgid });
+      await ctx.queues.massResult.add('poll', { deliveryKey: key, attempt: 0 }, { jobId: pollJobId(key, 0), delay: ctx.config.MASS_RESULT_POLL_SCHEDULE[0] ?? 60_000 });
+      return advance(ctx, e, seq, 'submitted', { route });
+    }
+    await finish(delivery._id, 'sent', { sentAt: new Date() });
+    return advance(ctx, e, seq, route === 'owner' ? 'reminded' : 'sent', { route });
+  }
+}
+
+function whenHolds(when: NonNullable<SequenceStep['when']>, stage: Stage): boolean {
+  return (!when.stage || when.stage.includes(stage)) && (!when.notStage || !when.notStage.includes(stage));
+}
+
+async function finish(id: unknown, status: DeliveryStatus, fields: Record<string, unknown>): Promise<void> {
+  await Delivery.updateOne({ _id: id }, { $set: { status, inFlightAt: null, ...fields } });
+}
+
+/** The step's text (placeholders filled) and link or case study, every link tracked. */
+async function buildContent(ctx: BotContext, step: SequenceStep, lead: LeadDoc, caseSlug: string | null, key: string): Promise<StepContent> {
+  const who = { corpId: lead.corpId, externalUserId: lead.externalUserId };
+  const channel = ctx.channels.get(lead.firstTouch?.channelKey ?? '')?.name;
+  const text = step.text ? render(step.text, { name: lead.name, channel }) : null;
+  const found = caseSlug ? ctx.cases.find((c) => c.slug === caseSlug) : undefined;
+  const raw = found ? { title: found.title, url: found.url, desc: found.summary, picurl: found.picurl } : step.link;
+  const link = raw ? { ...raw, url: await trackedUrl(ctx.publicBaseUrl, raw.url, who, key) } : null;
+  return { text, link };
+}
+
+async function defer(e: EnrollmentDoc, until: number, reason: string): Promise<Outcome> {
+  e.dueAt = new Date(until);
+  e.history.push({ step: e.step, at: new Date(), outcome: 'deferred', detail: { reason, until: new Date(until) } });
+  await e.save();
+  nurtureOutcomes.inc({ outcome: `deferred_${reason}` });
+  return { result: `deferred:${reason}`, deferTo: until };
+}
+
+async function end(e: EnrollmentDoc, status: 'stopped' | 'completed', reason: string | null): Promise<Outcome> {
+  e.status = status;
+  e.stopReason = reason;
+  e.endedAt = new Date();
+  e.dueAt = null;
+  await e.save();
+  return { result: `${status}${reason ? `:${reason}` : ''}` };
+}
+
+/** Records the step's outcome and moves the enrollment to the next step (scheduled), or completes it. */
+async function advance(ctx: BotContext, e: EnrollmentDoc, seq: Sequence, outcome: string, detail: Record<string, unknown>): Promise<Outcome> {
+  const now = Date.now();
+  const deliveryKey = `nurture|${e.id}|${e.step}`;
+  e.history.push({ step: e.step, at: new Date(now), outcome, route: (detail.route as string) ?? null, deliveryKey, detail });
+  await recordStep({ corpId: e.corpId, externalUserId: e.externalUserId }, deliveryKey, `nurture_${outcome}`, { sequence: seq.key, step: e.step, ...detail });
+  nurtureOutcomes.inc({ outcome });
+  e.step += 1;
+  if (e.step >= seq.steps.length) return end(e, 'completed', null);
+  e.dueAt = planDue(seq, e.step, now);
+  await e.save();
+  await scheduleStep(ctx, e);
+  return { result: outcome };
+}

@@ -1,0 +1,33 @@
+import type Router from '@koa/router';
+import type { LeadStore } from '../contacts/lead-store.js';
+import { Link } from '../models/link.js';
+import { recordStep } from '../models/timeline.js';
+
+/**
+ * GET /r/<token>: 302 to the link's real URL, recording the click as a touch on the lead (a click makes an `added`
+ * lead `engaged`). Unknown tokens get 404; a failure to record never blocks the redirect.
+ */
+export function mountRedirectRoute(router: Router, leads: LeadStore): void {
+  router.get('/r/:token', async (ctx) => {
+    const token = ctx.params.token ?? '';
+    const link = /^[A-Za-z0-9_-]{6,32}$/.test(token) ? await Link.findOne({ token }).lean() : null;
+    if (!link) {
+      ctx.status = 404;
+      ctx.body = 'unknown link';
+      return;
+    }
+    ctx.redirect(link.url);
+    const at = new Date();
+    const eventKey = `click|${token}|${at.getTime()}`;
+    try {
+      await Link.updateOne({ _id: link._id }, { $inc: { clicks: 1 }, $set: { lastClickAt: at } });
+      await leads.mutate(link.corpId, link.externalUserId, null, (lead) => {
+        lead.touches.push({ eventKey, kind: 'click', channelKey: lead.firstTouch?.channelKey, userId: null, at });
+        if (lead.stage === 'added') lead.stage = 'engaged';
+      });
+      await recordStep(link, eventKey, 'link_clicked', { url: link.url, delivery: link.deliveryKey }, at);
+    } catch (err) {
+      ctx.log.warn({ err: (err as Error).message, token }, 'click not recorded');
+    }
+  });
+}

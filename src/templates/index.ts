@@ -1,0 +1,41 @@
+import { TemplateError } from '../errors.js';
+import { loadCases, type CaseStudy } from './cases.js';
+import { loadChannels, type ChannelCatalog } from './channels.js';
+import { loadSequences, type Sequence } from './sequences.js';
+
+/** Everything ops staff edit, validated. */
+export interface Templates {
+  channels: ChannelCatalog;
+  sequences: Map<string, Sequence>;
+  cases: CaseStudy[];
+}
+
+/**
+ * Loads and cross-checks `channels.yaml`, `sequences/*.yaml` and `cases/*.md` under `dir`. Throws one
+ * TemplateError listing every problem (file, item, field) so ops staff fix them in one go.
+ */
+export async function loadTemplates(dir: string): Promise<Templates> {
+  const problems: string[] = [];
+  let channels: ChannelCatalog | undefined;
+  try {
+    channels = await loadChannels(dir);
+  } catch (err) {
+    if (!(err instanceof TemplateError)) throw err;
+    problems.push(...err.problems);
+  }
+  const { sequences, problems: sequenceProblems } = await loadSequences(dir);
+  const { cases, problems: caseProblems } = await loadCases(dir);
+  problems.push(...sequenceProblems, ...caseProblems);
+  for (const c of channels?.all() ?? []) {
+    if (c.sequence && !sequences.has(c.sequence) && !sequenceProblems.some((p) => p.includes(`${c.sequence}.y`))) {
+      problems.push(`channels.yaml: channel ${c.key}: sequence: no sequence "${c.sequence}" in sequences/ (have: ${[...sequences.keys()].join(', ') || 'none'})`);
+    }
+  }
+  for (const s of sequences.values()) {
+    if (s.steps.some((step) => step.caseStudy) && cases.length === 0) {
+      problems.push(`sequences/${s.key}.yaml: steps: caseStudy steps need at least one case in cases/`);
+    }
+  }
+  if (problems.length || !channels) throw new TemplateError(problems);
+  return { channels, sequences, cases };
+}

@@ -18,7 +18,7 @@ describe('channels:sync', () => {
     expect(results.find((r) => r.key === 'notext')).toMatchObject({ action: 'skipped' });
     expect(results.some((r) => r.key === 'organic')).toBe(false);
 
-    const call = t.sandbox.state.okCallsTo('externalcontact/add_contact_way')[0]!;
+    const call = t.sandbox.state.okCallsTo('externalcontact/add_contact_way').find((c) => (c.body as { state: string }).state === 'expo2026')!;
     expect(call.body).toMatchObject({ type: 1, scene: 2, state: 'expo2026', user: ['zhangsan'] });
     const rec = await ChannelRecord.findOne({ key: 'expo2026' }).lean();
     expect(rec?.configId).toBeTruthy();
@@ -27,7 +27,7 @@ describe('channels:sync', () => {
 
     // Channel tags were resolved to ids, creating the missing ones, and cached.
     const cached = await CorpTag.find().lean();
-    expect(cached.map((c) => `${c.group}/${c.name}`).sort()).toEqual(['渠道/2026工业展', '渠道/无欢迎语', '行业/制造业']);
+    expect(cached.map((c) => `${c.group}/${c.name}`).sort()).toEqual(['渠道/2026工业展', '渠道/培育', '渠道/无欢迎语', '行业/制造业']);
     expect(t.sandbox.state.okCallsTo('externalcontact/add_corp_tag').length).toBeGreaterThan(0);
   });
 
@@ -36,7 +36,8 @@ describe('channels:sync', () => {
     const results = await syncChannels(t.bot.ctx);
     expect(results.find((r) => r.key === 'expo2026')).toMatchObject({ action: 'updated' });
     expect(t.sandbox.state.callsTo('externalcontact/add_contact_way')).toHaveLength(0);
-    expect(t.sandbox.state.okCallsTo('externalcontact/update_contact_way')).toHaveLength(1);
+    // One update per channel with owners (expo2026, nurture, slowseq).
+    expect(t.sandbox.state.okCallsTo('externalcontact/update_contact_way')).toHaveLength(3);
     // Cached tag ids: no tag list or creation calls the second time.
     expect(t.sandbox.state.callsTo('externalcontact/get_corp_tag_list')).toHaveLength(0);
   });

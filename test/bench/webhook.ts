@@ -14,11 +14,16 @@
  *     in-process receiver enqueues; 2,000 customers are registered in the sandbox and their callbacks posted as
  *     fast as the receiver takes them; we wait for the welcomes to appear in the sandbox. Run once per
  *     WECOM_RATE_LIMITS setting.
+ *  6. API model of the same burst (DB excluded): the welcome and contact-sync jobs' WeCom calls, in their order,
+ *     with their budgets and the workers' concurrency, made through the bot's real WecomClient + Redis RateLimiter
+ *     against the sandbox. It answers "can the rate limit alone let 2,000 welcomes out inside 20 s?", which the
+ *     real burst cannot when the embedded database is the bottleneck. It is a model, labelled as such.
  *
  * Targets are reported, never asserted: the exit code is non-zero only when the harness itself fails.
- * Knobs (env): BENCH_SECONDS (10), BENCH_BURST (2000), BENCH_WORKERS (2),
- * BENCH_BURST_LIMITS ("|default=166/s|default=10000/m": `|`-separated WECOM_RATE_LIMITS values, '' = client default),
- * BENCH_SKIP_THROUGHPUT=1, BENCH_SKIP_BURST=1.
+ * Knobs (env): BENCH_SECONDS (10), BENCH_BURST (2000), BENCH_WORKERS (2), BENCH_BURST_LIMITS ("|default=10000/m")
+ * and BENCH_MODEL_LIMITS ("|default=166/s|default=10000/m"): `|`-separated WECOM_RATE_LIMITS values ('' = unset,
+ * the client's 150/s per API), BENCH_SKIP_THROUGHPUT=1, BENCH_SKIP_BURST=1, BENCH_SKIP_MODEL=1. MONGODB_URI, when
+ * set, is used instead of an embedded database (startEmbeddedDatabase honours it).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -44,6 +49,7 @@ import { Lead } from '../../src/models/lead.js';
 import { TimelineEntry } from '../../src/models/timeline.js';
 import { buildContactEventXml, startSandbox, type Sandbox } from '../../src/sandbox/index.js';
 import { buildEncryptedCallback, decryptPayload, toQueryString, verifySignature } from '../../src/wecom/callback-crypto.js';
+import { WecomClient } from '../../src/wecom/client.js';
 
 const THIS_FILE = fileURLToPath(import.meta.url);
 const ROOT = path.resolve(path.dirname(THIS_FILE), '../..');
@@ -69,7 +75,8 @@ const RATE = 1_000;
 const RATE_CONNECTIONS = 10;
 const BURST = Number(process.env.BENCH_BURST ?? 2_000);
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 2);
-const BURST_LIMITS = (process.env.BENCH_BURST_LIMITS ?? '|default=166/s|default=10000/m').split('|').map((s) => s.trim());
+const BURST_LIMITS = (process.env.BENCH_BURST_LIMITS ?? '|default=10000/m').split('|').map((s) => s.trim());
+const MODEL_LIMITS = (process.env.BENCH_MODEL_LIMITS ?? '|default=166/s|default=10000/m').split('|').map((s) => s.trim());
 const POST_CONCURRENCY = 50;
 /** The sandbox refuses a WelcomeCode older than this (WeCom's 20 s), so nothing can arrive later. */
 const WELCOME_TTL_MS = 20_000;
@@ -456,8 +463,17 @@ async function main(): Promise<void> {
       }
     }
 
+    // ---------------------------------------------------------------- API model of the burst (no database)
+    const models: ModelResult[] = [];
+    if (process.env.BENCH_SKIP_MODEL !== '1') {
+      for (const limits of MODEL_LIMITS) {
+        await deleteKeys(redis, `${name}:model:wecom:rl:*`);
+        models.push(await apiModel({ sandbox, redis, env, prefix: `${name}:model`, limits }));
+      }
+    }
+
     // ---------------------------------------------------------------- report
-    console.log(report(machine, db.kind, rows, bursts));
+    console.log(report(machine, db.kind, rows, bursts, models));
     await cleanup();
     process.exit(0);
   } catch (err) {
@@ -619,11 +635,124 @@ async function welcomeBurst(o: { bot: Bot; sandbox: Sandbox; env: Record<string,
   }
 }
 
+interface ModelResult {
+  limits: string;
+  sent: number;
+  latencies: number[];
+  expiredBeforeSend: number;
+  sendErrors: Record<string, number>;
+  nameless: number;
+  gets: number;
+  sends: number;
+  lastWelcomeAfter: number;
+}
+
+/**
+ * The burst's WeCom traffic without the database: per contact, what jobs/send-welcome.ts does (name lookup
+ * with retries 0 and a min(2 s, remaining − 1 s) budget, skipped under 200 ms; then send_welcome_msg with
+ * timeout max(500, min(5000, remaining))) and what jobs/sync-contact.ts does (mark_tag, then externalcontact/get
+ * with the client's default retries), with the welcome and contact-sync concurrency of BENCH_WORKERS worker
+ * processes (one WecomClient each, sharing the Redis rate limiter and token cache as the real processes do).
+ * Every contact arrives at t0; its deadline is t0 + 19 s as the add handler sets it.
+ */
+async function apiModel(o: { sandbox: Sandbox; redis: Redis; env: Record<string, string>; prefix: string; limits: string }): Promise<ModelResult> {
+  const { sandbox, limits } = o;
+  const label = limits || 'client default (150/s per API)';
+  log(`API model: ${BURST} contacts, concurrency of ${WORKERS} worker process(es), WECOM_RATE_LIMITS=${limits || '(unset)'}`);
+  const config = loadConfig({ ...o.env, WECOM_RATE_LIMITS: limits });
+  const clients = Array.from(
+    { length: WORKERS },
+    () =>
+      new WecomClient({
+        baseUrl: sandbox.url,
+        corpId: CORP.corpId,
+        secret: CORP.secret,
+        agentId: Number(CORP.agentId),
+        redis: o.redis,
+        prefix: o.prefix,
+        logger: createLogger('silent'),
+        timeoutMs: config.WECOM_API_TIMEOUT_MS,
+        rateLimits: config.WECOM_RATE_LIMITS,
+      }),
+  );
+  // A corp tag to mark (set up before the clock starts; the real TagResolver caches ids the same way).
+  const tagList = await clients[0]!.getCorpTagList();
+  const tagId =
+    tagList.tag_group.flatMap((g) => g.tag)[0]?.id ?? (await clients[0]!.addCorpTag({ group_name: '渠道', tag: [{ name: '2026工业展' }] })).tag_group.tag[0]!.id;
+
+  const callsFrom = sandbox.state.calls.length;
+  const welcomesFrom = sandbox.state.welcomesSent.length;
+  const t0 = Date.now();
+  const contacts = Array.from({ length: BURST }, (_, i) => sandbox.state.addCustomer({ name: `模型${i}`, userId: OWNER, state: CHANNEL }));
+  const ids = new Set(contacts.map((c) => c.externalUserId));
+  const deadline = t0 + WELCOME_TTL_MS - 1_000;
+  const remaining = () => deadline - Date.now();
+  let expiredBeforeSend = 0;
+  const sendErrors: Record<string, number> = {};
+  const pool = async (concurrency: number, work: (i: number) => Promise<void>, stopAt: number) => {
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next < BURST && Date.now() < stopAt) await work(next++);
+      }),
+    );
+  };
+  const welcome = async (i: number) => {
+    const c = contacts[i]!;
+    const client = clients[i % WORKERS]!;
+    if (remaining() <= 0) {
+      expiredBeforeSend++;
+      return;
+    }
+    let name = '';
+    const budget = Math.min(2_000, remaining() - 1_000);
+    if (budget >= 200) {
+      try {
+        name = (await client.getExternalContact(c.externalUserId, { retries: 0, timeoutMs: budget })).external_contact.name ?? '';
+      } catch {
+        // welcome without a name, as the job does
+      }
+    }
+    try {
+      await client.sendWelcomeMsg({ welcome_code: c.welcomeCode, text: { content: `${name}您好，感谢在2026 工业展与我们交流！` } }, { timeoutMs: Math.max(500, Math.min(5_000, remaining())) });
+    } catch (err) {
+      const code = String((err as { errcode?: unknown }).errcode ?? (err as Error).name);
+      sendErrors[code] = (sendErrors[code] ?? 0) + 1;
+    }
+  };
+  const sync = async (i: number) => {
+    const c = contacts[i]!;
+    const client = clients[i % WORKERS]!;
+    await client.markTag({ userid: OWNER, external_userid: c.externalUserId, add_tag: [tagId] }).catch(() => undefined);
+    await client.getExternalContact(c.externalUserId).catch(() => undefined);
+  };
+  // Sync jobs compete for the same externalcontact/get quota; they stop being started once no code can be used.
+  const codesDead = t0 + WELCOME_TTL_MS + 500;
+  await Promise.all([pool(WORKERS * 64, welcome, Infinity), pool(WORKERS * 32, sync, codesDead)]);
+
+  const welcomes = sandbox.state.welcomesSent.slice(welcomesFrom).filter((w) => ids.has(w.externalUserId));
+  const calls = sandbox.state.calls.slice(callsFrom);
+  const result: ModelResult = {
+    limits: label,
+    sent: welcomes.length,
+    latencies: welcomes.map((w) => w.at - t0).sort((a, b) => a - b),
+    expiredBeforeSend,
+    sendErrors,
+    nameless: welcomes.filter((w) => w.text?.startsWith('您好')).length,
+    gets: calls.filter((c) => c.api === 'externalcontact/get').length,
+    sends: calls.filter((c) => c.api === 'externalcontact/send_welcome_msg').length,
+    lastWelcomeAfter: welcomes.length ? (Math.max(...welcomes.map((w) => w.at)) - t0) / 1000 : NaN,
+  };
+  log(`  ${result.sent}/${BURST} welcomes within 20 s; p99 ${fmt(percentile(result.latencies, 99) / 1000, 2)} s; send errors ${JSON.stringify(sendErrors)}`);
+  return result;
+}
+
 function report(
   machine: { cpus: number; model: string; node: string; mem: string; redis: string },
   dbKind: string,
   rows: ThroughputRow[],
   bursts: BurstResult[],
+  models: ModelResult[],
 ): string {
   const out: string[] = [];
   out.push(`## Webhook benchmark — ${new Date().toISOString()}`, '');
@@ -682,6 +811,18 @@ function report(
         .join(', ');
       out.push(
         `- ${b.limits}: welcome delivery records ${JSON.stringify(b.deliveries)}; ${b.nameless} welcomes went out without the name; last welcome ${fmt(b.lastWelcomeAfter, 1)} s after the first POST; latency measured from the POST's answer instead: p50 ${fmt(percentile(b.fromAnswered, 50) / 1000, 2)} s, p99 ${fmt(percentile(b.fromAnswered, 99) / 1000, 2)} s; callback POST non-2xx ${b.postNon2xx}; API errors (errcode: count): ${errors || 'none'}; other API calls: ${other || 'none'}; waited ${fmt(b.waitedSeconds, 1)} s after the last POST${b.workerCrashes.length ? `; WORKER CRASHES: ${b.workerCrashes.join(' | ')}` : ''}.`,
+      );
+    }
+    out.push('');
+  }
+  if (models.length) {
+    out.push(`### API model of the burst (no database; the jobs' WeCom calls through the real WecomClient + RateLimiter; ${WORKERS} processes' concurrency; all ${BURST} contacts arrive at t0; latency = welcome accepted − t0)`, '');
+    out.push('| WECOM_RATE_LIMITS | welcomes sent | p50 s | p95 s | p99 s | max s | not welcomed ≤ 20 s | sent without name | skipped (deadline passed) | send errors | externalcontact/get | send_welcome_msg |');
+    out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|');
+    for (const m of models) {
+      const s = (ms: number) => fmt(ms / 1000, 2);
+      out.push(
+        `| ${m.limits} | ${m.sent} / ${BURST} | ${s(percentile(m.latencies, 50))} | ${s(percentile(m.latencies, 95))} | ${s(percentile(m.latencies, 99))} | ${s(m.latencies.at(-1) ?? NaN)} | ${BURST - m.sent} | ${m.nameless} | ${m.expiredBeforeSend} | ${Object.keys(m.sendErrors).length ? JSON.stringify(m.sendErrors) : 'none'} | ${m.gets} | ${m.sends} |`,
       );
     }
     out.push('');

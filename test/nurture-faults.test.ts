@@ -1,0 +1,97 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Delivery } from '../src/models/delivery.js';
+import { Enrollment } from '../src/models/enrollment.js';
+import { Lead } from '../src/models/lead.js';
+import { enroll } from '../src/nurture/enrollments.js';
+import { reconcile } from '../src/nurture/reconcile.js';
+import { deleteKeys, startTestBot, TEST_CORP, type TestBot } from './helpers/test-bot.js';
+import { waitFor } from './helpers/wait-for.js';
+
+const STEPS = ['第一步', '第二步', '第三步'];
+const texts = (t: TestBot, ext: string) =>
+  t.sandbox.state
+    .okCallsTo('externalcontact/add_msg_template')
+    .filter((c) => (c.body as { external_userid: string[] }).external_userid.includes(ext))
+    .map((c) => (c.body as { text: { content: string } }).text.content);
+
+async function arrive(t: TestBot, name: string) {
+  const c = t.newContact({ state: 'expo2026', name });
+  await t.post(c.xml);
+  await waitFor(() => Lead.findOne({ externalUserId: c.externalUserId }), 'lead stored');
+  return { corpId: TEST_CORP.corpId, externalUserId: c.externalUserId };
+}
+
+function startWorkerProcess(env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env: { ...process.env, ...env, ROLE: 'worker', LOG_LEVEL: 'error' }, stdio: ['ignore', 'inherit', 'inherit'] });
+}
+
+async function kill(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+describe('a nurture worker killed mid-run and restarted', () => {
+  let t: TestBot;
+  const children: ChildProcess[] = [];
+  beforeAll(async () => {
+    t = await startTestBot('nurture_kill', { role: 'web', env: { NURTURE_DAILY_CAP: '0', JOB_LOCK_MS: '2000', MASS_RESULT_POLL_SCHEDULE: '1h' } });
+  });
+  afterAll(async () => {
+    for (const c of children) await kill(c);
+    await t?.stop();
+  });
+
+  it('delivers every step exactly once; the step cut off mid-call is marked unknown, never resent', async () => {
+    const first = startWorkerProcess(t.env);
+    children.push(first);
+    const who = await arrive(t, '被中断的');
+    // WeCom is slow on the first step's call: the worker dies (SIGKILL) while WeCom is accepting the message.
+    t.sandbox.state.inject({ api: 'externalcontact/add_msg_template', delayMs: 2000 });
+    await enroll(t.bot.ctx, who, 'slow', 'zhangsan');
+    await waitFor(() => t.sandbox.state.callsTo('externalcontact/add_msg_template').length > 0, 'first step in flight', 15_000);
+    await kill(first);
+
+    const second = startWorkerProcess(t.env);
+    children.push(second);
+    const e = await waitFor(async () => {
+      const x = await Enrollment.findOne({ externalUserId: who.externalUserId });
+      return x?.status === 'completed' ? x : null;
+    }, 'sequence completed by the new worker', 30_000);
+
+    // The customer got each step once: the first one reached WeCom before the crash and was not sent again.
+    await waitFor(() => texts(t, who.externalUserId).length === 3, 'all three delivered', 5_000);
+    expect(texts(t, who.externalUserId)).toEqual(STEPS);
+    const deliveries = await Delivery.find({ externalUserId: who.externalUserId, kind: 'nurture' }).sort({ step: 1 }).lean();
+    expect(deliveries.map((d) => d.status)).toEqual(['unknown', 'submitted', 'submitted']);
+    expect(e.history.map((h) => h.outcome)).toEqual(['unknown', 'submitted', 'submitted']);
+  });
+});
+
+describe('Redis flushed mid-run', () => {
+  let t: TestBot;
+  beforeAll(async () => {
+    t = await startTestBot('nurture_flush', { env: { NURTURE_DAILY_CAP: '0', NURTURE_RECONCILE_SECONDS: '0', MASS_RESULT_POLL_SCHEDULE: '1h' } });
+  });
+  afterAll(async () => t?.stop());
+
+  it('the reconciler restores every pending step from MongoDB: none lost, none doubled', async () => {
+    const leads = await Promise.all(Array.from({ length: 6 }, (_, i) => arrive(t, `客户${i}`)));
+    for (const who of leads) await enroll(t.bot.ctx, who, 'slow', 'zhangsan');
+    await waitFor(() => leads.every((l) => texts(t, l.externalUserId).length >= 1), 'first steps sent', 15_000);
+
+    // Everything the bot keeps in Redis is gone: queues, scheduled jobs, token cache, locks.
+    await deleteKeys(t.config.REDIS_URL, t.config.QUEUE_PREFIX);
+    expect(await t.bot.ctx.queues.nurture.getDelayedCount()).toBe(0);
+    const restored = await reconcile(t.bot.ctx);
+    expect(restored.steps).toBe(await Enrollment.countDocuments({ status: 'active' }));
+    expect(restored.steps).toBeGreaterThan(0);
+    // A second pass finds nothing missing: deterministic ids, nothing doubled.
+    expect((await reconcile(t.bot.ctx)).steps).toBe(0);
+
+    await waitFor(async () => (await Enrollment.countDocuments({ status: 'completed' })) === leads.length, 'every sequence completed', 30_000);
+    for (const who of leads) expect(texts(t, who.externalUserId)).toEqual(STEPS);
+  });
+});

@@ -3,7 +3,7 @@ import { Delivery } from '../src/models/delivery.js';
 import { Enrollment } from '../src/models/enrollment.js';
 import { Lead } from '../src/models/lead.js';
 import { timelineOf } from '../src/models/timeline.js';
-import { enroll, setStage, stopEnrollments } from '../src/nurture/enrollments.js';
+import { enroll, enrollMany, setStage, stopEnrollments } from '../src/nurture/enrollments.js';
 import { stepJobId } from '../src/queues/index.js';
 import { buildContactEventXml, type CallRecord } from '../src/sandbox/index.js';
 import { startTestBot, TEST_CORP, type TestBot } from './helpers/test-bot.js';
@@ -116,6 +116,20 @@ describe('a lead enrolled through its channel', () => {
     expect(await stopEnrollments(t.bot.ctx, TEST_CORP.corpId, a.externalUserId, 'unsubscribe')).toBe(1);
     const b = await arrive('nurture');
     expect(await stopEnrollments(t.bot.ctx, TEST_CORP.corpId, b.externalUserId, 'reply')).toBe(1);
+  });
+});
+
+describe('bulk enrollment', () => {
+  it('enrolls eligible leads once, skipping customers and leads already in the sequence', async () => {
+    const [fresh, already, customer] = [await arrive('expo2026', '批量甲'), await arrive('expo2026', '批量乙'), await arrive('expo2026', '批量丙')];
+    await enroll(t.bot.ctx, { corpId: TEST_CORP.corpId, externalUserId: already.externalUserId }, 'slow', 'zhangsan');
+    await setStage(t.bot.ctx, TEST_CORP.corpId, customer.externalUserId, 'customer');
+    const enrollees = [fresh, already, customer].map((c) => ({ corpId: TEST_CORP.corpId, externalUserId: c.externalUserId, ownerUserId: 'zhangsan' }));
+    expect(await enrollMany(t.bot.ctx, enrollees, 'slow')).toBe(1);
+    expect(await Enrollment.countDocuments({ externalUserId: { $in: enrollees.map((x) => x.externalUserId) }, sequenceKey: 'slow' })).toBe(2);
+    await until(fresh.externalUserId, 'completed', 20_000);
+    expect(massTo(fresh.externalUserId).map((x) => body(x).text?.content)).toEqual(['第一步', '第二步', '第三步']);
+    expect(await enrollMany(t.bot.ctx, enrollees, 'slow')).toBe(0);
   });
 });
 

@@ -1,5 +1,6 @@
 import 'dotenv/config';
-import { ConfigError, TemplateError } from './errors.js';
+import { TemplateError } from './errors.js';
+import { exitOnStartupError } from './cli/exit-on-startup-error.js';
 import { loadConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { startBot } from './bot.js';
@@ -10,21 +11,14 @@ async function main(): Promise<void> {
   try {
     config = loadConfig();
   } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(`${err.message}\nSee .env.example for every variable.`);
-      process.exit(78); // EX_CONFIG
-    }
-    throw err;
+    exitOnStartupError(err, '\nSee .env.example for every variable.');
   }
   const logger = createLogger(config.LOG_LEVEL);
   let bot;
   try {
     bot = await startBot(config, logger);
   } catch (err) {
-    if (err instanceof TemplateError) {
-      console.error(err.message);
-      process.exit(78);
-    }
+    if (err instanceof TemplateError) exitOnStartupError(err);
     logger.fatal({ err: (err as Error).message }, 'start-up failed');
     process.exit(1);
   }

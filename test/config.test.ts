@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -7,6 +7,7 @@ import { loadConfig } from '../src/config.js';
 import { ConfigError, TemplateError } from '../src/errors.js';
 import { parseChannels } from '../src/templates/channels.js';
 import { render } from '../src/templates/render.js';
+import { loadTemplates } from '../src/templates/index.js';
 
 const valid = {
   WECOM_CORP_ID: 'ww123',
@@ -121,3 +122,60 @@ describe('channel templates', () => {
     expect(bad.stderr).toContain('channel #1 (x): welcome.text: unknown placeholder(s) {{oops}}');
   });
 });
+
+describe('sequence and case study templates', () => {
+  function dirWith(files: Record<string, string>): string {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'tpl-'));
+    for (const [name, text] of Object.entries(files)) {
+      mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+      writeFileSync(path.join(dir, name), text);
+    }
+    return dir;
+  }
+
+  it('loads the shipped templates', async () => {
+    const t = await loadTemplates('templates');
+    expect(t.sequences.get('onboarding')?.steps.map((s) => s.delay)).toEqual([86_400_000, 172_800_000, 259_200_000, 259_200_000]);
+    expect(t.cases.map((c) => c.slug)).toContain('manufacturing-lighthouse');
+  });
+
+  it('names file and field for every problem, across all template kinds at once', async () => {
+    const dir = dirWith({
+      'channels.yaml': 'channels:\n  - key: a\n    name: A\n    sequence: missing\n',
+      'sequences/s1.yaml': 'key: s1\nname: S\nstopOn: [sometimes]\nquietHours: { start: "25:00", end: "09:00", timezone: Mars/Base }\nsteps:\n  - delay: 1w\n    text: "{{nmae}}"\n  - delay: 1d\n',
+      'sequences/other.yaml': 'key: s2\nname: S\nsteps:\n  - { delay: 1d, text: hi }\n',
+      'cases/c1.md': '---\nslug: c1\ntitle: T\nindustries: []\nurl: not-a-url\nsummary: s\n---\nbody\n',
+      'cases/c2.md': 'no front matter here',
+    });
+    let problems: string[] = [];
+    try {
+      await loadTemplates(dir);
+    } catch (e) {
+      problems = (e as TemplateError).problems.map((p) => p.replace(dir + path.sep, ''));
+    }
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'channels.yaml: channel a: sequence: no sequence "missing" in sequences/ (have: none)',
+        expect.stringMatching(/^sequences\/s1\.yaml: stopOn\.0: /),
+        'sequences/s1.yaml: quietHours.start: must be HH:MM (24 h)',
+        'sequences/s1.yaml: quietHours.timezone: is not a known IANA time zone (e.g. Asia/Shanghai)',
+        'sequences/s1.yaml: steps.0.delay: must be a number and a unit s, m, h or d (e.g. 1d)',
+        'sequences/s1.yaml: steps.0.text: unknown placeholder(s) {{nmae}}',
+        'sequences/s1.yaml: steps.1: a step needs text, link or caseStudy',
+        'sequences/other.yaml: key: "s2" must match the file name',
+        expect.stringMatching(/^cases\/c1\.md: industries: list at least one industry/),
+        'cases/c1.md: url: Invalid url',
+        'cases/c2.md: front matter: the file must start with YAML between two --- lines',
+      ]),
+    );
+  });
+
+  it('npm start refuses invalid templates with exit 78 and the list of problems', () => {
+    const dir = dirWith({ 'channels.yaml': 'channels:\n  - key: x\n    name: X\n    sequence: nope\n' });
+    const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...valid, TEMPLATES_DIR: dir };
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env, encoding: 'utf8', timeout: 30_000 });
+    expect(r.status).toBe(78);
+    expect(r.stderr).toContain('channel x: sequence: no sequence "nope"');
+  });
+});
+

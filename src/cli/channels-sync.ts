@@ -2,6 +2,7 @@ import 'dotenv/config';
 import { closeContext, createContext } from '../bot.js';
 import { loadConfig } from '../config.js';
 import { ConfigError, TemplateError } from '../errors.js';
+import { exitOnStartupError } from './exit-on-startup-error.js';
 import { createLogger } from '../logger.js';
 import { syncChannels } from '../contacts/sync-channels.js';
 
@@ -17,10 +18,7 @@ try {
     await closeContext(ctx);
   }
 } catch (err) {
-  if (err instanceof ConfigError || err instanceof TemplateError) {
-    console.error(err.message);
-    process.exit(78);
-  }
+  if (err instanceof ConfigError || err instanceof TemplateError) exitOnStartupError(err);
   console.error(`channels:sync failed: ${(err as Error).message}`);
   process.exit(1);
 }

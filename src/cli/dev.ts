@@ -7,7 +7,7 @@ import { loadConfig } from '../config.js';
 import { syncChannels } from '../contacts/sync-channels.js';
 import { DEV_SETTINGS, sandboxPort } from '../dev/dev-settings.js';
 import { findExecutable, startEmbeddedDatabase, withDatabase, type EmbeddedDatabase } from '../dev/embedded-database.js';
-import { ConfigError, TemplateError } from '../errors.js';
+import { EX_CONFIG, exitOnStartupError } from './exit-on-startup-error.js';
 import { createLogger } from '../logger.js';
 import { startSandbox } from '../sandbox/index.js';
 
@@ -47,16 +47,14 @@ async function dev(): Promise<void> {
       ROLE: 'all',
     });
   } catch (err) {
-    if (err instanceof ConfigError) fail(err.message);
-    throw err;
+    exitOnStartupError(err);
   }
   const logger = createLogger(config.LOG_LEVEL);
   let bot;
   try {
     bot = await startBot(config, logger);
   } catch (err) {
-    if (err instanceof TemplateError) fail(err.message);
-    throw err;
+    exitOnStartupError(err);
   }
   sandbox.state.callback = { url: `http://127.0.0.1:${config.PORT}/wecom/callback`, token: config.WECOM_TOKEN, encodingAesKey: config.WECOM_ENCODING_AES_KEY };
   const synced = await syncChannels(bot.ctx);
@@ -115,7 +113,7 @@ async function embeddedDatabase(env: Record<string, string | undefined>): Promis
 
 function fail(message: string): never {
   console.error(message);
-  process.exit(78);
+  process.exit(EX_CONFIG);
 }
 
 void dev();

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { TemplateError } from '../errors.js';
 import { loadCases, type CaseStudy } from './cases.js';
 import { loadChannels, type ChannelCatalog } from './channels.js';
@@ -28,12 +29,12 @@ export async function loadTemplates(dir: string): Promise<Templates> {
   problems.push(...sequenceProblems, ...caseProblems);
   for (const c of channels?.all() ?? []) {
     if (c.sequence && !sequences.has(c.sequence) && !sequenceProblems.some((p) => p.includes(`${c.sequence}.y`))) {
-      problems.push(`channels.yaml: channel ${c.key}: sequence: no sequence "${c.sequence}" in sequences/ (have: ${[...sequences.keys()].join(', ') || 'none'})`);
+      problems.push(`${path.join(dir, 'channels.yaml')}: channel ${c.key}: sequence: no sequence "${c.sequence}" in sequences/ (have: ${[...sequences.keys()].join(', ') || 'none'})`);
     }
   }
   for (const s of sequences.values()) {
     if (s.steps.some((step) => step.caseStudy) && cases.length === 0) {
-      problems.push(`sequences/${s.key}.yaml: steps: caseStudy steps need at least one case in cases/`);
+      problems.push(`${path.join(dir, 'sequences', `${s.key}.yaml`)}: steps: caseStudy steps need at least one case in cases/`);
     }
   }
   if (problems.length || !channels) throw new TemplateError(problems);

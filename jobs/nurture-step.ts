@@ -113,6 +113,12 @@ async function runLocked(job: Job<NurtureJobData>, ctx: BotContext): Promise<Out
     } catch (err) {
       await Delivery.updateOne({ _id: delivery._id }, { $set: { inFlightAt: null } });
       if (!(err instanceof WecomApiError)) throw err;
+      if (err.ambiguous) {
+        // A timeout or lost connection: WeCom may have sent it. At most once means never trying again.
+        await finish(delivery._id, 'unknown', { reason: `ambiguous: ${err.errmsg}` });
+        ctx.log.error({ deliveryKey: key, route, reason: err.errmsg }, 'nurture send outcome unknown: not retried');
+        return advance(ctx, e, seq, 'unknown', { route, reason: err.errmsg });
+      }
       if (route === 'kf' && KF_WINDOW_CLOSED.has(err.errcode)) {
         // The window closed since we looked: fall back to the next route for the same message.
         tried.add('kf');

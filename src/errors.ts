@@ -54,6 +54,11 @@ export class WecomApiError extends CodedError {
     readonly errmsg: string,
     readonly retryable: boolean,
     readonly httpStatus?: number,
+    /**
+     * WeCom may have acted on the call (a timeout, a connection lost mid-request, a 5xx): safe to retry only for
+     * idempotent calls. An errcode answer is never ambiguous.
+     */
+    readonly ambiguous = false,
   ) {
     super(
       httpStatus === undefined && errcode === 0 ? ErrorCode.WecomNetwork : ErrorCode.WecomApi,
@@ -67,7 +72,7 @@ export class WecomApiError extends CodedError {
   }
 
   /** Builds the (retryable) error for a network failure, timeout or 5xx answer. */
-  static transport(api: string, reason: string, httpStatus?: number): WecomApiError {
-    return new WecomApiError(api, 0, reason, true, httpStatus);
+  static transport(api: string, reason: string, httpStatus?: number, ambiguous = true): WecomApiError {
+    return new WecomApiError(api, 0, reason, true, httpStatus, ambiguous);
   }
 }

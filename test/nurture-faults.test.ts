@@ -5,6 +5,7 @@ import { Enrollment } from '../src/models/enrollment.js';
 import { Lead } from '../src/models/lead.js';
 import { enroll } from '../src/nurture/enrollments.js';
 import { reconcile } from '../src/nurture/reconcile.js';
+import { stepJobId } from '../src/queues/index.js';
 import { deleteKeys, startTestBot, TEST_CORP, type TestBot } from './helpers/test-bot.js';
 import { waitFor } from './helpers/wait-for.js';
 
@@ -86,8 +87,11 @@ describe('Redis flushed mid-run', () => {
     await deleteKeys(t.config.REDIS_URL, t.config.QUEUE_PREFIX);
     expect(await t.bot.ctx.queues.nurture.getDelayedCount()).toBe(0);
     const restored = await reconcile(t.bot.ctx);
-    expect(restored.steps).toBe(await Enrollment.countDocuments({ status: 'active' }));
     expect(restored.steps).toBeGreaterThan(0);
+    // Every active enrollment has its current step scheduled again (a step that was running re-scheduled its own).
+    for (const e of await Enrollment.find({ status: 'active' })) {
+      expect(await t.bot.ctx.queues.nurture.getJob(stepJobId(e.id, e.step))).toBeDefined();
+    }
     // A second pass finds nothing missing: deterministic ids, nothing doubled.
     expect((await reconcile(t.bot.ctx)).steps).toBe(0);
 
@@ -95,3 +99,26 @@ describe('Redis flushed mid-run', () => {
     for (const who of leads) expect(texts(t, who.externalUserId)).toEqual(STEPS);
   });
 });
+
+describe('WeCom times out on a send', () => {
+  let t: TestBot;
+  beforeAll(async () => {
+    t = await startTestBot('nurture_timeout', { env: { NURTURE_DAILY_CAP: '0', WECOM_API_TIMEOUT_MS: '400', MASS_RESULT_POLL_SCHEDULE: '1h' } });
+  });
+  afterAll(async () => t?.stop());
+
+  it('marks the step unknown and never sends it again (WeCom may have accepted it); the rest goes on', async () => {
+    const who = await arrive(t, '超时的');
+    // WeCom takes 1.2 s to accept the first mass message: our call times out at 400 ms, but WeCom still creates it.
+    t.sandbox.state.inject({ api: 'externalcontact/add_msg_template', delayMs: 1200 });
+    await enroll(t.bot.ctx, who, 'slow', 'zhangsan');
+    await waitFor(async () => (await Enrollment.findOne({ externalUserId: who.externalUserId }))?.status === 'completed', 'completed', 20_000);
+    await new Promise((r) => setTimeout(r, 1000)); // let the slow call land in the sandbox
+    expect(texts(t, who.externalUserId)).toEqual(STEPS);
+    expect(t.sandbox.state.callsTo('externalcontact/add_msg_template').filter((c) => (c.body as { external_userid: string[] }).external_userid.includes(who.externalUserId))).toHaveLength(3);
+    const first = await Delivery.findOne({ externalUserId: who.externalUserId, kind: 'nurture', step: 0 }).lean();
+    expect(first?.status).toBe('unknown');
+    expect(first?.reason).toContain('timeout');
+  });
+});
+

@@ -17,7 +17,11 @@ export interface WecomClientOptions {
   logger: Logger;
   timeoutMs?: number;
   rateLimits?: Record<string, RateLimit>;
-  /** In-call retries of retryable errors (network, 5xx, -1, 45009, 45033) before the error reaches the caller. */
+  /**
+   * In-call retries of retryable errors (network, 5xx, -1, 45009, 45033) before the error reaches the caller. Calls
+   * that send a message to a person pass `retries: 0` and leave retrying to their job, which knows whether a retry
+   * could send twice (WecomApiError.ambiguous).
+   */
   retries?: number;
   retryBaseMs?: number;
 }
@@ -98,7 +102,10 @@ export class WecomClient {
           signal: AbortSignal.timeout(opts.timeoutMs ?? this.timeoutMs),
         });
       } catch (err) {
-        throw WecomApiError.transport(api, (err as Error).name === 'TimeoutError' ? 'timeout' : 'network error');
+        const e = err as Error & { cause?: { code?: string } };
+        // Refused before anything was sent: WeCom cannot have acted. Anything else may have reached it.
+        const refused = e.cause?.code === 'ECONNREFUSED';
+        throw WecomApiError.transport(api, e.name === 'TimeoutError' ? 'timeout' : refused ? 'connection refused' : 'network error', undefined, !refused);
       }
       if (response.status >= 500) {
         label = 'http_5xx';
@@ -176,7 +183,7 @@ export class WecomClient {
 
   /** externalcontact/add_msg_template [D:92135]: nothing reaches the customer until the sender confirms. */
   addMsgTemplate(body: T.MsgTemplate) {
-    return this.call<T.AddMsgTemplateResponse>('externalcontact/add_msg_template', { body });
+    return this.call<T.AddMsgTemplateResponse>('externalcontact/add_msg_template', { body, retries: 0 });
   }
 
   /** externalcontact/get_groupmsg_send_result [D:92135]. */
@@ -186,13 +193,14 @@ export class WecomClient {
 
   /** kf/send_msg [D:94677]: only inside the 48 h window after the customer's last message, 5 messages at most. */
   kfSendMsg(body: { touser: string; open_kfid: string; msgid?: string; msgtype: 'text'; text: { content: string } }) {
-    return this.call<T.WecomResponse & { msgid: string }>('kf/send_msg', { body });
+    return this.call<T.WecomResponse & { msgid: string }>('kf/send_msg', { body, retries: 0 });
   }
 
   /** message/send: an app message to staff. */
   sendAppText(touser: string[], content: string) {
     return this.call<T.WecomResponse & { invaliduser?: string }>('message/send', {
       body: { touser: touser.join('|'), msgtype: 'text', agentid: this.opts.agentId, text: { content } },
+      retries: 0,
     });
   }
 }

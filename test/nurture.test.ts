@@ -203,6 +203,20 @@ describe('routes', () => {
     await stopEnrollments(t.bot.ctx, TEST_CORP.corpId, full.externalUserId, 'unsubscribe');
   });
 
+  it('a permanent WeCom error fails that step only, recorded; retryable ones back off and succeed', async () => {
+    const c = await leadOnChannelWithoutSequence('错误码');
+    t.sandbox.state.inject({ api: 'externalcontact/add_msg_template', errcode: 40096 });
+    await enroll(t.bot.ctx, { corpId: TEST_CORP.corpId, externalUserId: c.externalUserId }, 'slow', 'zhangsan');
+    await waitFor(() => massTo(c.externalUserId).length === 1, 'second step sent', 10_000);
+    t.sandbox.state.inject({ api: 'externalcontact/add_msg_template', errcode: 45009 });
+    const e = await until(c.externalUserId, 'completed', 20_000);
+    expect(e.history.map((h) => h.outcome)).toEqual(['failed', 'submitted', 'submitted']);
+    expect(e.history[0]?.detail).toMatchObject({ errcode: 40096 });
+    expect(massTo(c.externalUserId).map((x) => body(x).text?.content)).toEqual(['第二步', '第三步']);
+    const first = await Delivery.findOne({ externalUserId: c.externalUserId, step: 0 }).lean();
+    expect([first?.status, first?.errcode]).toEqual(['failed', 40096]);
+  });
+
   it('never confirmed by the owner → unconfirmed after the last poll', async () => {
     const c = await leadOnChannelWithoutSequence('未确认');
     await enroll(t.bot.ctx, { corpId: TEST_CORP.corpId, externalUserId: c.externalUserId }, 'slow', 'zhangsan');

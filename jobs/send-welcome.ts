@@ -1,6 +1,5 @@
 import type { Job } from 'bullmq';
 import type { BotContext } from '../src/context.js';
-import { applyProfile } from '../src/contacts/profile.js';
 import { WecomApiError } from '../src/errors.js';
 import { welcomeLatency } from '../src/metrics.js';
 import { claimDelivery, Delivery } from '../src/models/delivery.js';
@@ -85,7 +84,6 @@ async function customerName(ctx: BotContext, d: WelcomeJobData, budgetMs: number
     ctx.log.warn({ err: (err as Error).message, externalUserId: d.externalUserId }, 'name lookup failed; welcoming without a name');
     return '';
   }
-  // Keep what we fetched: the contact-sync job would otherwise fetch it again.
-  await ctx.leads.mutate(d.corpId, d.externalUserId, null, (lead) => applyProfile(lead, res)).catch(() => undefined);
+  // Not saved here: the contact-sync job refreshes the whole profile right after marking the tags.
   return res.external_contact.name ?? '';
 }

@@ -11,6 +11,7 @@ import { Queues, createRedis } from './queues/index.js';
 import { loadTemplates } from './templates/index.js';
 import { WecomClient } from './wecom/client.js';
 import { startWorkers } from './workers.js';
+import { withTimeout } from './with-timeout.js';
 import { reconcile } from './nurture/reconcile.js';
 
 export interface Bot {
@@ -46,7 +47,7 @@ export async function startBot(config: Config, logger: Logger = createLogger(con
       queues,
       leads: ctx.leads,
       health: async () => ({
-        redis: (await redis.ping().catch(() => '')) === 'PONG',
+        redis: (await withTimeout(redis.ping(), 1_000, 'ping').catch(() => '')) === 'PONG',
         mongodb: mongoose.connection.readyState === 1,
       }),
     });

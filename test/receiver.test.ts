@@ -9,6 +9,7 @@ import { Lead } from '../src/models/lead.js';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../src/http/app.js';
+import { createRedis, Queues } from '../src/queues/index.js';
 import { createLogger } from '../src/logger.js';
 
 // The official URL-verification vector [D:90968].
@@ -161,10 +162,12 @@ describe('the HTTP receiver', () => {
   it('200 and ignored for a well-formed event of an unknown type', async () => {
     const xml = `<xml><ToUserName><![CDATA[${TEST_CORP.corpId}]]></ToUserName><FromUserName><![CDATA[sys]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[change_external_tag]]></Event><Id><![CDATA[et1]]></Id><TagType><![CDATA[tag]]></TagType><ChangeType><![CDATA[create]]></ChangeType></xml>`;
     const { query, body } = buildEncryptedCallback(CREDS, xml);
+    const total = async () => Object.values(await t.bot.ctx.queues.events.getJobCounts('completed', 'waiting', 'active', 'delayed', 'failed')).reduce((a, b) => a + b, 0);
+    const before = await total();
     const res = await post(query as unknown as Record<string, string>, body);
     expect(res.status).toBe(200);
     expect(await res.text()).toBe('');
-    expect(await t.bot.ctx.queues.events.count()).toBe(0);
+    expect(await total()).toBe(before); // nothing was enqueued
   });
 
   it('keeps serving after all of that: a valid callback is still processed', async () => {
@@ -176,6 +179,27 @@ describe('the HTTP receiver', () => {
     const health = await fetch(`${t.url}/healthz`);
     expect(health.status).toBe(200);
     expect(await health.json()).toMatchObject({ ok: true, redis: true, mongodb: true });
+  });
+
+  it('503 within a few seconds when Redis is unreachable, so WeCom retries (no hanging request)', async () => {
+    const deadRedis = createRedis('redis://127.0.0.1:1');
+    deadRedis.on('error', () => undefined);
+    const queues = new Queues(deadRedis, 'dead', 60);
+    const app = createApp({ logger: createLogger('silent'), credentials: CREDS, maxSkewSeconds: 300, bodyLimitBytes: 65536, queues });
+    const server = await new Promise<Server>((r) => {
+      const s = app.listen(0, '127.0.0.1', () => r(s));
+    });
+    try {
+      const { port } = server.address() as AddressInfo;
+      const { query, body } = buildEncryptedCallback(CREDS, validXml());
+      const started = Date.now();
+      const res = await fetch(`http://127.0.0.1:${port}/wecom/callback?${toQueryString(query)}`, { method: 'POST', body });
+      expect(res.status).toBe(503);
+      expect(Date.now() - started).toBeLessThan(4_000);
+    } finally {
+      server.close();
+      deadRedis.disconnect();
+    }
   });
 
   it('exposes callback outcomes as metrics', async () => {

@@ -1,5 +1,6 @@
 import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
+import { withTimeout } from '../with-timeout.js';
 import type { AnyContactEvent, EventKey } from '../wecom/events.js';
 
 /** Queue names: callbacks, the welcome fast lane, and contact sync (tags + profile). */
@@ -81,7 +82,8 @@ export class Queues {
     this.events = new Queue(QUEUE.events, {
       connection,
       prefix,
-      defaultJobOptions: { ...keep, attempts: 8, backoff: { type: 'exponential', delay: 500 } },
+      // ~12 attempts at 1 s, 2 s, 4 s, ...: a callback survives a store outage of about an hour.
+      defaultJobOptions: { ...keep, attempts: 12, backoff: { type: 'exponential', delay: 1000 } },
     });
     this.welcome = new Queue(QUEUE.welcome, {
       connection,
@@ -95,7 +97,9 @@ export class Queues {
       defaultJobOptions: { ...keep, attempts: 10, backoff: { type: 'exponential', delay: 1000 } },
     });
     // Finished steps are dropped at once: the enrollment in MongoDB is the record, and Redis holds only what is due.
-    const lean: JobsOptions = { removeOnComplete: true, removeOnFail: { age: 7 * 86_400 }, attempts: 8, backoff: { type: 'exponential', delay: 2000 } };
+    // A step that fails for good is dropped too, so the reconciler (which sees the enrollment still on that step)
+    // schedules it again rather than finding a dead job holding its id.
+    const lean: JobsOptions = { removeOnComplete: true, removeOnFail: true, attempts: 8, backoff: { type: 'exponential', delay: 2000 } };
     this.nurture = new Queue(QUEUE.nurture, { connection, prefix, defaultJobOptions: lean });
     this.massResult = new Queue(QUEUE.massResult, { connection, prefix, defaultJobOptions: lean });
   }
@@ -105,9 +109,13 @@ export class Queues {
     return [this.events, this.welcome, this.contactSync, this.nurture, this.massResult];
   }
 
-  /** Enqueues a callback; a second add with the same dedupe key is a no-op (BullMQ refuses duplicate job ids). */
+  /**
+   * Enqueues a callback; a second add with the same dedupe key is a no-op (BullMQ refuses duplicate job ids).
+   * Fails after 2 s when Redis is unreachable (the connection would otherwise queue the command until Redis is
+   * back), so the receiver answers 503 and WeCom retries instead of the request hanging.
+   */
   async enqueueEvent(data: EventJobData): Promise<void> {
-    await this.events.add(data.key, data, { jobId: data.dedupeKey });
+    await withTimeout(this.events.add(data.key, data, { jobId: data.dedupeKey }), 2_000, 'Redis did not accept the event in time');
   }
 
   /** Closes every queue connection. */

@@ -39,15 +39,17 @@ export const addExternalContact: Handler<AddKey> = async (event, ctx) => {
       doc.touches.push({ eventKey: ctx.eventKey, kind: half ? 'add_half' : 'add', channelKey: channel.key, userId: event.UserID, at });
     }
     const owner = doc.owners.find((o) => o.userId === event.UserID);
-    if (owner) {
+    if (!owner) {
+      doc.owners.push({ userId: event.UserID, channelKey: channel.key, state: event.State ?? null, addedAt: at, pending: half, lastEventAt: at });
+    } else if (!owner.lastEventAt || owner.lastEventAt <= at) {
+      // Events can be handled out of order: only a newer add re-activates an owner who was deleted.
       owner.status = 'active';
       owner.pending = half;
       owner.endedAt = null;
-    } else {
-      doc.owners.push({ userId: event.UserID, channelKey: channel.key, state: event.State ?? null, addedAt: at, pending: half });
+      owner.lastEventAt = at;
     }
     // A lead who comes back after deleting us is a lead again, with the history kept.
-    if (doc.stage === 'lost') doc.stage = 'added';
+    if (doc.stage === 'lost' && doc.owners.some((o) => o.status === 'active')) doc.stage = 'added';
   });
   await recordStep(lead, ctx.eventKey, half ? 'added_half' : 'added', {
     channel: channel.key,

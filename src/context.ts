@@ -33,4 +33,6 @@ export interface HandlerContext extends BotContext {
   eventKey: string;
   /** When our receiver accepted the callback (ms epoch). */
   receivedAt: number;
+  /** How many times this event was tried before (0 on the first run). */
+  attempt: number;
 }

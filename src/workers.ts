@@ -25,7 +25,7 @@ export function startWorkers(ctx: BotContext, router: EventRouter): Worker[] {
     async (job) => {
       const { key, event, dedupeKey, receivedAt } = job.data;
       const log = ctx.log.child({ event: key, dedupeKey });
-      const handled = await router.dispatch(key, event, { ...ctx, log, eventKey: dedupeKey, receivedAt });
+      const handled = await router.dispatch(key, event, { ...ctx, log, eventKey: dedupeKey, receivedAt, attempt: job.attemptsMade });
       if (!handled) log.info('no handler registered; event ignored');
     },
     { ...common, concurrency: config.EVENT_CONCURRENCY },

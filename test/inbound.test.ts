@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Delivery } from '../src/models/delivery.js';
 import { Lead } from '../src/models/lead.js';
+import { Enrollment } from '../src/models/enrollment.js';
+import { stopEnrollments } from '../src/nurture/enrollments.js';
 import { timelineOf } from '../src/models/timeline.js';
 import { buildContactEventXml } from '../src/sandbox/index.js';
 import { startTestBot, TEST_CORP, type TestBot } from './helpers/test-bot.js';
@@ -274,6 +276,51 @@ describe('other contact events', () => {
       return x?.industry === '零售' ? x : null;
     }, 'industry refreshed');
     expect(l.tags.map((x) => x.name).sort()).toEqual(['2026工业展', '零售']);
+  });
+
+  it('a churn handled before its add (out of order) still ends as lost, with the enrollment stopped', async () => {
+    const c = t.newContact({ state: 'slowseq', userId: 'zhangsan' });
+    const addTime = Number(/<CreateTime>(\d+)<\/CreateTime>/.exec(c.xml)![1]);
+    const churn = buildContactEventXml({ toUserName: TEST_CORP.corpId, createTime: addTime + 3, changeType: 'del_follow_user', userId: 'zhangsan', externalUserId: c.externalUserId });
+    expect((await t.post(churn)).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await t.post(c.xml)).status).toBe(200);
+    const l = await waitFor(async () => {
+      const x = await lead(c.externalUserId);
+      return x?.stage === 'lost' ? x : null;
+    }, 'lost after both events', 15_000);
+    expect(l.owners.map((o) => o.status)).toEqual(['left']);
+    const e = await waitFor(() => Enrollment.findOne({ externalUserId: c.externalUserId, status: 'stopped' }), 'enrollment stopped');
+    expect(e.stopReason).toBe('churn');
+  });
+
+  it('an add older than the churn (a late retry) does not bring the owner back', async () => {
+    const c = await arrived();
+    const base = Math.floor(Date.now() / 1000);
+    await t.post(event('del_follow_user', c.externalUserId));
+    await waitFor(async () => (await lead(c.externalUserId))?.stage === 'lost', 'lost');
+    const lateAdd = buildContactEventXml({ toUserName: TEST_CORP.corpId, createTime: base + 2, changeType: 'add_external_contact', userId: 'zhangsan', externalUserId: c.externalUserId, state: 'expo2026' });
+    await t.post(lateAdd);
+    await waitFor(async () => (await lead(c.externalUserId))?.touches.length === 2, 'late add recorded as a touch');
+    const l = await lead(c.externalUserId);
+    expect([l?.stage, l?.owners[0]?.status]).toEqual(['lost', 'left']);
+  });
+
+  it('when one of two owners is deleted, the enrollment is handed to the other', async () => {
+    const c = t.newContact({ state: 'slowseq', userId: 'zhangsan' });
+    await t.post(c.xml);
+    await waitFor(() => Enrollment.findOne({ externalUserId: c.externalUserId }), 'enrolled');
+    const second = buildContactEventXml({ toUserName: TEST_CORP.corpId, createTime: Math.floor(Date.now() / 1000), changeType: 'add_external_contact', userId: 'lisi', externalUserId: c.externalUserId, state: 'notext' });
+    await t.post(second);
+    await waitFor(async () => (await lead(c.externalUserId))?.owners.length === 2, 'two owners');
+    await t.post(event('del_follow_user', c.externalUserId));
+    const e = await waitFor(async () => {
+      const x = await Enrollment.findOne({ externalUserId: c.externalUserId });
+      return x?.ownerUserId === 'lisi' ? x : null;
+    }, 'enrollment handed over');
+    expect(e.status).toBe('active');
+    expect((await lead(c.externalUserId))?.stage).toBe('added');
+    await stopEnrollments(t.bot.ctx, TEST_CORP.corpId, c.externalUserId, 'unsubscribe');
   });
 
   it('transfer_fail is recorded', async () => {

@@ -17,6 +17,8 @@ const ownerSchema = new Schema(
     /** add_half_external_contact: the member had not confirmed yet. */
     pending: { type: Boolean, default: false },
     endedAt: { type: Date, default: null },
+    /** CreateTime of the newest add/delete event applied to this owner: an older event never overrides it. */
+    lastEventAt: { type: Date, default: null },
     remark: { type: String, default: null },
     tags: { type: [tagSchema], default: [] },
   },

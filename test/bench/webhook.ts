@@ -27,6 +27,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync, readdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -223,6 +224,44 @@ function percentile(sorted: number[], p: number): number {
 const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : '–');
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 
+/**
+ * CPU used by other people's work while we measure (this machine may be shared): busy time of the whole machine
+ * minus that of this process, its direct children (load generator, database, workers) and redis-server, in
+ * cores. Linux /proc only; NaN elsewhere.
+ */
+function cpuMeter(): () => number {
+  const read = () => {
+    try {
+      const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+      const total = fields.reduce((a, b) => a + b, 0);
+      const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+      let own = 0;
+      for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+        try {
+          const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+          const close = stat.lastIndexOf(')');
+          const comm = stat.slice(stat.indexOf('(') + 1, close);
+          const rest = stat.slice(close + 2).split(' ');
+          const ppid = Number(rest[1]);
+          if (Number(pid) === process.pid || ppid === process.pid || comm === 'redis-server') own += Number(rest[11]) + Number(rest[12]);
+        } catch {
+          // the process ended meanwhile
+        }
+      }
+      return { total, busy: total - idle, own };
+    } catch {
+      return undefined;
+    }
+  };
+  const start = read();
+  return () => {
+    const end = read();
+    if (!start || !end || end.total === start.total) return NaN;
+    const perCore = (end.total - start.total) / os.cpus().length;
+    return Math.max(0, end.busy - start.busy - (end.own - start.own)) / perCore;
+  };
+}
+
 /** Deletes every Redis key matching `pattern`. */
 async function deleteKeys(redis: Redis, pattern: string): Promise<number> {
   let cursor = '0';
@@ -288,6 +327,8 @@ interface ThroughputRow {
   mode: 'max' | 'rate';
   connections: number;
   s: LoadSummary;
+  /** CPU (in cores) that other people's processes used during the run, warm-up included. */
+  foreignCores: number;
 }
 
 interface BurstResult {
@@ -309,6 +350,7 @@ interface BurstResult {
   lastWelcomeAfter: number;
   waitedSeconds: number;
   workerCrashes: string[];
+  foreignCores: number;
 }
 
 async function main(): Promise<void> {
@@ -432,17 +474,18 @@ async function main(): Promise<void> {
         for (const t of targets) {
           const connections = mode === 'max' ? MAX_CONNECTIONS : RATE_CONNECTIONS;
           log(`${t.target}: ${mode === 'max' ? `max throughput, ${connections} connections` : `${RATE} req/s, ${connections} connections`}, ${SECONDS} s (+${WARMUP_SECONDS} s warm-up)`);
+          const foreign = cpuMeter();
           const s = await load({
             url: t.url,
             connections,
             seconds: SECONDS,
             warmupSeconds: WARMUP_SECONDS,
             ...(mode === 'rate' ? { overallRate: RATE } : {}),
-            pregen: mode === 'rate' ? Math.ceil(RATE * SECONDS * 1.1) : 6_000 * SECONDS,
+            pregen: mode === 'rate' ? Math.ceil(RATE * SECONDS * 1.1) : 12_000 * SECONDS,
             tag: `${t.target === 'baseline' ? 'b' : 'f'}${mode === 'max' ? 'm' : 'r'}${randomBytes(2).toString('hex')}`,
           });
           log(`  ${fmt(s.reqPerSec, 0)} req/s, p50 ${s.p50} ms, p99 ${s.p99} ms, non-2xx ${s.non2xx}, errors ${s.errors}`);
-          rows.push({ target: t.target, mode, connections, s });
+          rows.push({ target: t.target, mode, connections, s, foreignCores: foreign() });
         }
       }
       child.send({ type: 'exit' });
@@ -537,6 +580,7 @@ async function welcomeBurst(o: { bot: Bot; sandbox: Sandbox; env: Record<string,
     const posted = new Map<string, Posted>();
     let next = 0;
     const postStart = Date.now();
+    const foreign = cpuMeter();
     await Promise.all(
       Array.from({ length: POST_CONCURRENCY }, async () => {
         while (next < BURST) {
@@ -585,6 +629,7 @@ async function welcomeBurst(o: { bot: Bot; sandbox: Sandbox; env: Record<string,
       await sleep(100);
     }
     const waitedSeconds = (Date.now() - postEnd) / 1000;
+    const foreignCores = foreign();
 
     const welcomes = ours();
     const fromSent = welcomes.map((w) => w.at - posted.get(w.externalUserId)!.sentAt).sort((a, b) => a - b);
@@ -627,6 +672,7 @@ async function welcomeBurst(o: { bot: Bot; sandbox: Sandbox; env: Record<string,
       lastWelcomeAfter: welcomes.length ? (Math.max(...welcomes.map((w) => w.at)) - postStart) / 1000 : NaN,
       waitedSeconds,
       workerCrashes: crashes,
+      foreignCores,
     };
     log(`  ${result.sent}/${BURST} welcomes; p99 ${fmt(percentile(fromSent, 99) / 1000, 2)} s; deliveries ${JSON.stringify(deliveries)}`);
     return result;
@@ -645,6 +691,7 @@ interface ModelResult {
   gets: number;
   sends: number;
   lastWelcomeAfter: number;
+  foreignCores: number;
 }
 
 /**
@@ -683,6 +730,7 @@ async function apiModel(o: { sandbox: Sandbox; redis: Redis; env: Record<string,
   const callsFrom = sandbox.state.calls.length;
   const welcomesFrom = sandbox.state.welcomesSent.length;
   const t0 = Date.now();
+  const foreign = cpuMeter();
   const contacts = Array.from({ length: BURST }, (_, i) => sandbox.state.addCustomer({ name: `模型${i}`, userId: OWNER, state: CHANNEL }));
   const ids = new Set(contacts.map((c) => c.externalUserId));
   const deadline = t0 + WELCOME_TTL_MS - 1_000;
@@ -742,6 +790,7 @@ async function apiModel(o: { sandbox: Sandbox; redis: Redis; env: Record<string,
     gets: calls.filter((c) => c.api === 'externalcontact/get').length,
     sends: calls.filter((c) => c.api === 'externalcontact/send_welcome_msg').length,
     lastWelcomeAfter: welcomes.length ? (Math.max(...welcomes.map((w) => w.at)) - t0) / 1000 : NaN,
+    foreignCores: foreign(),
   };
   log(`  ${result.sent}/${BURST} welcomes within 20 s; p99 ${fmt(percentile(result.latencies, 99) / 1000, 2)} s; send errors ${JSON.stringify(sendErrors)}`);
   return result;
@@ -759,11 +808,11 @@ function report(
   out.push(`Machine: ${machine.cpus} CPU (${machine.model}), ${machine.mem} RAM, Node ${machine.node}, Redis ${machine.redis}, database ${dbKind}.`, '');
   if (rows.length) {
     out.push(`### Receiver throughput and latency (${SECONDS} s per run after a ${WARMUP_SECONDS} s warm-up; every request a distinct signed callback)`, '');
-    out.push('| target | load | req/s | p50 ms | p90 ms | p99 ms | max ms | 2xx | non-2xx | errors |');
-    out.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+    out.push('| target | load | req/s | p50 ms | p90 ms | p99 ms | max ms | 2xx | non-2xx | errors | other work on the machine (cores) |');
+    out.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const r of rows) {
       const load = r.mode === 'max' ? `max, ${r.connections} conns` : `${RATE} req/s, ${r.connections} conns`;
-      out.push(`| ${r.target} | ${load} | ${fmt(r.s.reqPerSec, 0)} | ${r.s.p50} | ${r.s.p90} | ${r.s.p99} | ${r.s.max} | ${r.s.ok} | ${r.s.non2xx} | ${r.s.errors} |`);
+      out.push(`| ${r.target} | ${load} | ${fmt(r.s.reqPerSec, 0)} | ${r.s.p50} | ${r.s.p90} | ${r.s.p99} | ${r.s.max} | ${r.s.ok} | ${r.s.non2xx} | ${r.s.errors} | ${fmt(r.foreignCores, 2)} |`);
     }
     const find = (t: ThroughputRow['target'], m: ThroughputRow['mode']) => rows.find((r) => r.target === t && r.mode === m)?.s;
     const bMax = find('baseline', 'max');
@@ -810,19 +859,19 @@ function report(
         .map(([api, e]) => `${api} ${JSON.stringify(e.errors)}`)
         .join(', ');
       out.push(
-        `- ${b.limits}: welcome delivery records ${JSON.stringify(b.deliveries)}; ${b.nameless} welcomes went out without the name; last welcome ${fmt(b.lastWelcomeAfter, 1)} s after the first POST; latency measured from the POST's answer instead: p50 ${fmt(percentile(b.fromAnswered, 50) / 1000, 2)} s, p99 ${fmt(percentile(b.fromAnswered, 99) / 1000, 2)} s; callback POST non-2xx ${b.postNon2xx}; API errors (errcode: count): ${errors || 'none'}; other API calls: ${other || 'none'}; waited ${fmt(b.waitedSeconds, 1)} s after the last POST${b.workerCrashes.length ? `; WORKER CRASHES: ${b.workerCrashes.join(' | ')}` : ''}.`,
+        `- ${b.limits}: welcome delivery records ${JSON.stringify(b.deliveries)}; ${b.nameless} welcomes went out without the name; last welcome ${fmt(b.lastWelcomeAfter, 1)} s after the first POST; latency measured from the POST's answer instead: p50 ${fmt(percentile(b.fromAnswered, 50) / 1000, 2)} s, p99 ${fmt(percentile(b.fromAnswered, 99) / 1000, 2)} s; callback POST non-2xx ${b.postNon2xx}; API errors (errcode: count): ${errors || 'none'}; other API calls: ${other || 'none'}; waited ${fmt(b.waitedSeconds, 1)} s after the last POST; other work on the machine: ${fmt(b.foreignCores, 2)} cores${b.workerCrashes.length ? `; WORKER CRASHES: ${b.workerCrashes.join(' | ')}` : ''}.`,
       );
     }
     out.push('');
   }
   if (models.length) {
     out.push(`### API model of the burst (no database; the jobs' WeCom calls through the real WecomClient + RateLimiter; ${WORKERS} processes' concurrency; all ${BURST} contacts arrive at t0; latency = welcome accepted − t0)`, '');
-    out.push('| WECOM_RATE_LIMITS | welcomes sent | p50 s | p95 s | p99 s | max s | not welcomed ≤ 20 s | sent without name | skipped (deadline passed) | send errors | externalcontact/get | send_welcome_msg |');
-    out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|');
+    out.push('| WECOM_RATE_LIMITS | welcomes sent | p50 s | p95 s | p99 s | max s | not welcomed ≤ 20 s | sent without name | skipped (deadline passed) | send errors | externalcontact/get | send_welcome_msg | other work (cores) |');
+    out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|');
     for (const m of models) {
       const s = (ms: number) => fmt(ms / 1000, 2);
       out.push(
-        `| ${m.limits} | ${m.sent} / ${BURST} | ${s(percentile(m.latencies, 50))} | ${s(percentile(m.latencies, 95))} | ${s(percentile(m.latencies, 99))} | ${s(m.latencies.at(-1) ?? NaN)} | ${BURST - m.sent} | ${m.nameless} | ${m.expiredBeforeSend} | ${Object.keys(m.sendErrors).length ? JSON.stringify(m.sendErrors) : 'none'} | ${m.gets} | ${m.sends} |`,
+        `| ${m.limits} | ${m.sent} / ${BURST} | ${s(percentile(m.latencies, 50))} | ${s(percentile(m.latencies, 95))} | ${s(percentile(m.latencies, 99))} | ${s(m.latencies.at(-1) ?? NaN)} | ${BURST - m.sent} | ${m.nameless} | ${m.expiredBeforeSend} | ${Object.keys(m.sendErrors).length ? JSON.stringify(m.sendErrors) : 'none'} | ${m.gets} | ${m.sends} | ${fmt(m.foreignCores, 2)} |`,
       );
     }
     out.push('');

@@ -1,0 +1,771 @@
+/**
+ * `npm run bench:nurture`: how fast the nurture engine schedules and dispatches, and what a pending step costs in
+ * Redis. Everything runs on 127.0.0.1, in this process (plus the database server), under a unique Redis prefix and
+ * unique databases, and ends in a few minutes.
+ *
+ *  1. Enrollment throughput: BENCH_LEADS (100,000) leads are seeded in MongoDB (setup, not timed), then
+ *     `enrollMany(ctx, leads, 'bench4')` (4 steps, 1 d apart: every first step stays a pending delayed job) is timed.
+ *     enrollMany is called on consecutive slices of 1,000 leads (its own batch size, same `at`: the same work as one
+ *     call) so the run can stop at a time budget (BENCH_ENROLL_BUDGET_S, 90 s; 0 = none): on FerretDB a batch costs
+ *     seconds (see the doc), and all 100,000 would take far longer than this benchmark may run. The MongoDB command
+ *     time inside the timed run is split by command (driver command monitoring) to show where it goes.
+ *  2. Raw baseline: BullMQ `Queue.addBulk` of BENCH_LEADS delayed jobs of the same shape (name 'step',
+ *     data {e, s: 0}, jobId stepJobId(e, 0), delay 1 d) on a separate prefix, 1,000 per call.
+ *  3. Redis memory per pending step: INFO used_memory before/after (1) and (2), divided by the jobs created; and,
+ *     immune to other Redis users, the sum of MEMORY USAGE over our own keys (job hashes, delayed zset, events stream).
+ *  4. Dispatch under a WeCom rate limit: the sandbox WeCom answers 45009 above R add_msg_template calls per second;
+ *     the bot gets WECOM_RATE_LIMITS=externalcontact/add_msg_template=R/s, NURTURE_DAILY_CAP=0 and the real workers
+ *     (src/workers.ts startWorkers, what startBot runs with ROLE=worker/all) in this process. N = R × 30 leads exist
+ *     in the sandbox and MongoDB and are enrolled (enrollMany) in 'bench4now' (first step after 1 s, then 1 d): the
+ *     first steps all fall due at once and go out by the mass route (add_msg_template). The steady rate is that of
+ *     ok add_msg_template calls over the middle 80 % of them; a run stops at BENCH_DISPATCH_CAP_S (45 s) after the
+ *     first step falls due. Run at R = BENCH_RATE (100) and at a lower R (BENCH_RATE_LOW, default about half of what
+ *     the bot reached at R), each on a fresh database, prefix and sandbox.
+ *
+ * Targets are reported, never asserted: the exit code is non-zero only when the harness itself fails.
+ * Knobs (env): BENCH_LEADS, BENCH_ENROLL_BUDGET_S, BENCH_RATE, BENCH_RATE_LOW, BENCH_DISPATCH_SECONDS (30: N = R ×
+ * this), BENCH_DISPATCH_CAP_S, BENCH_NURTURE_CONCURRENCY (32), BENCH_SKIP_ENROLL=1, BENCH_SKIP_DISPATCH=1.
+ * MONGODB_URI, when set, is used instead of an embedded database (startEmbeddedDatabase honours it).
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { Queue, type Job, type Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import mongoose, { type mongo } from 'mongoose';
+import { createEventRouter } from '../../handlers/index.js';
+import { closeContext, createContext } from '../../src/bot.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import type { BotContext } from '../../src/context.js';
+import { startEmbeddedDatabase, withDatabase, type EmbeddedDatabase } from '../../src/dev/embedded-database.js';
+import { createLogger } from '../../src/logger.js';
+import { Delivery } from '../../src/models/delivery.js';
+import { Enrollment } from '../../src/models/enrollment.js';
+import { Lead } from '../../src/models/lead.js';
+import { enrollMany, type BulkEnrollee } from '../../src/nurture/enrollments.js';
+import { createRedis, stepJobId } from '../../src/queues/index.js';
+import { startSandbox, type Sandbox } from '../../src/sandbox/index.js';
+import { startWorkers } from '../../src/workers.js';
+
+const THIS_FILE = fileURLToPath(import.meta.url);
+const ROOT = path.resolve(path.dirname(THIS_FILE), '../..');
+
+/** The official test vector's credentials [D:90968], as in test/helpers/test-bot.ts (not imported: it needs vitest). */
+const CORP = {
+  corpId: 'wx5823bf96d3bd56c7',
+  token: 'QDG6eK',
+  encodingAesKey: 'jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C',
+  secret: 'sandbox-secret',
+  agentId: '1000002',
+};
+const OWNER = 'zhangsan';
+const CHANNEL = 'expo2026';
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const API = 'externalcontact/add_msg_template';
+const DAY_MS = 86_400_000;
+const BATCH = 1_000;
+
+const num = (name: string, def: number) => {
+  const v = process.env[name];
+  return v === undefined || v === '' ? def : Number(v);
+};
+const LEADS = num('BENCH_LEADS', 100_000);
+const ENROLL_BUDGET_S = num('BENCH_ENROLL_BUDGET_S', 90);
+const RATE = num('BENCH_RATE', 100);
+const RATE_LOW_ENV = process.env.BENCH_RATE_LOW ? Number(process.env.BENCH_RATE_LOW) : undefined;
+const DISPATCH_SECONDS = num('BENCH_DISPATCH_SECONDS', 30);
+const DISPATCH_CAP_S = num('BENCH_DISPATCH_CAP_S', 45);
+const CONCURRENCY = num('BENCH_NURTURE_CONCURRENCY', 32);
+const HARD_TIMEOUT_MS = 12 * 60_000;
+
+/** Targets of the brief. */
+const TARGET = { ratio: 0.5, bytesPerStep: 1536, rateTolerance: 0.1 };
+
+const SEQ_ENROLL = 'bench4';
+const SEQ_DISPATCH = 'bench4now';
+const SEQUENCES: Record<string, string> = {
+  [SEQ_ENROLL]: [
+    `key: ${SEQ_ENROLL}`,
+    'name: 压测培育（四步，每步 1 天）',
+    'steps:',
+    '  - { delay: 1d, text: "{{name}}您好，第一步。" }',
+    '  - { delay: 1d, text: "第二步" }',
+    '  - { delay: 1d, text: "第三步" }',
+    '  - { delay: 1d, text: "第四步" }',
+    '',
+  ].join('\n'),
+  [SEQ_DISPATCH]: [
+    `key: ${SEQ_DISPATCH}`,
+    'name: 压测培育（四步，第一步 1 秒后）',
+    'steps:',
+    '  - { delay: 1s, text: "{{name}}您好，第一步。" }',
+    '  - { delay: 1d, text: "第二步" }',
+    '  - { delay: 1d, text: "第三步" }',
+    '  - { delay: 1d, text: "第四步" }',
+    '',
+  ].join('\n'),
+};
+
+// ------------------------------------------------------------------------------------------------ helpers
+
+const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : '–');
+const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+
+function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i]!;
+}
+
+/** Deletes every Redis key matching `pattern`. */
+async function deleteKeys(redis: Redis, pattern: string): Promise<number> {
+  let cursor = '0';
+  let n = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) n += await redis.unlink(...keys);
+  } while (cursor !== '0');
+  return n;
+}
+
+async function usedMemory(redis: Redis): Promise<number> {
+  const m = /used_memory:(\d+)/.exec(await redis.info('memory'));
+  if (!m) throw new Error('INFO memory has no used_memory');
+  return Number(m[1]);
+}
+
+interface KeyMemory {
+  jobs: number;
+  jobBytes: number;
+  /** bytes by key kind: job hashes, delayed zset, events stream, everything else. */
+  byKind: Record<string, { keys: number; bytes: number }>;
+  total: number;
+}
+
+/** MEMORY USAGE (all elements sampled) of every key under `prefix`, grouped by kind: only our own writes count. */
+async function keyMemory(redis: Redis, prefix: string): Promise<KeyMemory> {
+  const byKind: KeyMemory['byKind'] = {};
+  let cursor = '0';
+  let jobs = 0;
+  let jobBytes = 0;
+  let total = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 2000);
+    cursor = next;
+    if (!keys.length) continue;
+    const pipe = redis.pipeline();
+    for (const k of keys) pipe.call('MEMORY', 'USAGE', k, 'SAMPLES', '0');
+    const answers = (await pipe.exec()) ?? [];
+    keys.forEach((k, i) => {
+      const bytes = Number(answers[i]?.[1] ?? 0);
+      const tail = k.slice(prefix.length + 1).split(':').slice(1).join(':');
+      const kind = tail.startsWith('step|') ? 'job hashes' : tail === 'delayed' ? 'delayed zset' : tail === 'events' ? 'events stream' : 'other';
+      if (kind === 'job hashes') {
+        jobs++;
+        jobBytes += bytes;
+      }
+      const e = (byKind[kind] ??= { keys: 0, bytes: 0 });
+      e.keys++;
+      e.bytes += bytes;
+      total += bytes;
+    });
+  } while (cursor !== '0');
+  return { jobs, jobBytes, byKind, total };
+}
+
+/** Per (command, collection): how many MongoDB commands ran and their summed duration, from driver command monitoring. */
+class OpStats {
+  private readonly started = new Map<number, string>();
+  readonly ops = new Map<string, { n: number; ms: number }>();
+  private on = false;
+
+  attach(client: mongo.MongoClient): void {
+    client.on('commandStarted', (ev: mongo.CommandStartedEvent) => {
+      if (!this.on) return;
+      const target = ev.command[ev.commandName];
+      const coll = typeof target === 'string' ? target : typeof ev.command.collection === 'string' ? ev.command.collection : '-';
+      this.started.set(ev.requestId, `${ev.commandName} ${coll}`);
+    });
+    const done = (ev: mongo.CommandSucceededEvent | mongo.CommandFailedEvent) => {
+      const key = this.started.get(ev.requestId);
+      if (!key) return;
+      this.started.delete(ev.requestId);
+      const e = this.ops.get(key) ?? { n: 0, ms: 0 };
+      e.n++;
+      e.ms += ev.duration;
+      this.ops.set(key, e);
+    };
+    client.on('commandSucceeded', done);
+    client.on('commandFailed', done);
+  }
+
+  start(): void {
+    this.ops.clear();
+    this.started.clear();
+    this.on = true;
+  }
+
+  stop(): Map<string, { n: number; ms: number }> {
+    this.on = false;
+    return new Map(this.ops);
+  }
+}
+
+/** MongoDB URI of database `db` on the server, with driver command monitoring on (for OpStats). */
+function dbUri(serverUri: string, db: string): string {
+  const u = new URL(withDatabase(serverUri, db));
+  u.searchParams.set('monitorCommands', 'true');
+  return u.toString();
+}
+
+function botEnv(o: { db: EmbeddedDatabase; dbName: string; prefix: string; templates: string; sandboxUrl: string; extra?: Record<string, string> }): Record<string, string> {
+  return {
+    PORT: '0',
+    HOST: '127.0.0.1',
+    ROLE: 'worker',
+    LOG_LEVEL: 'silent',
+    WECOM_CORP_ID: CORP.corpId,
+    WECOM_TOKEN: CORP.token,
+    WECOM_ENCODING_AES_KEY: CORP.encodingAesKey,
+    WECOM_SECRET: CORP.secret,
+    WECOM_AGENT_ID: CORP.agentId,
+    WECOM_API_BASE: o.sandboxUrl,
+    MONGODB_URI: dbUri(o.db.uri, o.dbName),
+    REDIS_URL,
+    QUEUE_PREFIX: o.prefix,
+    TEMPLATES_DIR: o.templates,
+    ...o.extra,
+  };
+}
+
+/** A lead document as the bot creates one (Lead schema defaults included), for Lead.collection.insertMany. */
+function leadDoc(externalUserId: string, name: string | null, at: Date) {
+  return {
+    corpId: CORP.corpId,
+    externalUserId,
+    name,
+    avatar: null,
+    type: 1,
+    corpName: null,
+    industry: null,
+    stage: 'added',
+    firstTouch: { channelKey: CHANNEL, userId: OWNER, at },
+    touches: [],
+    owners: [{ userId: OWNER, channelKey: CHANNEL, state: CHANNEL, addedAt: at, status: 'active', pending: false, endedAt: null, remark: null, tags: [] }],
+    tags: [],
+    profileSyncedAt: null,
+    kf: { openKfid: null, lastInboundAt: null, sentSinceInbound: 0 },
+    unsubscribedAt: null,
+    lostAt: null,
+    createdAt: at,
+    updatedAt: at,
+    __v: 0,
+  };
+}
+
+const bench4Id = (i: number) => `wmbench${i.toString(36).padStart(25, '0')}`;
+
+// ------------------------------------------------------------------------------------------------ results
+
+interface EnrollResult {
+  leads: number;
+  seedSeconds: number;
+  offered: number;
+  enrolled: number;
+  seconds: number;
+  stoppedByBudget: boolean;
+  batchMs: number[];
+  ops: Map<string, { n: number; ms: number }>;
+  pending: number;
+  memDelta: number;
+  keys: KeyMemory;
+}
+
+interface BaselineResult {
+  jobs: number;
+  seconds: number;
+  pending: number;
+  memDelta: number;
+  keys: KeyMemory;
+}
+
+interface DispatchResult {
+  rate: number;
+  leads: number;
+  concurrency: number;
+  enrollSeconds: number;
+  /** ms epoch of the first step falling due. */
+  dueAt: number;
+  capped: boolean;
+  okCalls: number[];
+  errors: Record<string, number>;
+  calls45009: number;
+  steady: number;
+  steadyWindowS: number;
+  overall: number;
+  maxPerSecond: number;
+  stepsDone: number;
+  stepResults: Record<string, number>;
+  stepMs: number[];
+  deliveries: Record<string, number>;
+  ops: Map<string, { n: number; ms: number }>;
+  pushdown: Array<{ query: string; pushdown: boolean | string }>;
+  runSeconds: number;
+}
+
+// ------------------------------------------------------------------------------------------------ phases
+
+async function seedLeads(n: number, idOf: (i: number) => string, nameOf: (i: number) => string | null): Promise<number> {
+  const t0 = performance.now();
+  const at = new Date();
+  for (let i = 0; i < n; i += 5_000) {
+    const docs = [];
+    for (let j = i; j < Math.min(n, i + 5_000); j++) docs.push(leadDoc(idOf(j), nameOf(j), at));
+    await Lead.collection.insertMany(docs, { ordered: false });
+  }
+  return (performance.now() - t0) / 1000;
+}
+
+async function enrollPhase(o: { ctx: BotContext; redis: Redis; prefix: string; stats: OpStats }): Promise<EnrollResult> {
+  const { ctx, redis } = o;
+  log(`enrollment: seeding ${LEADS.toLocaleString('en-US')} leads (setup, not timed)`);
+  const seedSeconds = await seedLeads(LEADS, bench4Id, () => null);
+  log(`  seeded in ${fmt(seedSeconds, 1)} s`);
+  const leads: BulkEnrollee[] = Array.from({ length: LEADS }, (_, i) => ({ corpId: CORP.corpId, externalUserId: bench4Id(i), ownerUserId: OWNER }));
+  // Redis settles (no pending replies, buffers freed) before the reading.
+  await sleep(300);
+  const memBefore = await usedMemory(redis);
+  const at = Date.now();
+  const batchMs: number[] = [];
+  let enrolled = 0;
+  let offered = 0;
+  let stoppedByBudget = false;
+  log(`enrollment: enrollMany of ${LEADS.toLocaleString('en-US')} leads in '${SEQ_ENROLL}'${ENROLL_BUDGET_S > 0 ? `, stopping after ${ENROLL_BUDGET_S} s` : ''}`);
+  o.stats.start();
+  const t0 = performance.now();
+  for (let i = 0; i < leads.length; i += BATCH) {
+    if (ENROLL_BUDGET_S > 0 && performance.now() - t0 > ENROLL_BUDGET_S * 1000) {
+      stoppedByBudget = true;
+      break;
+    }
+    const slice = leads.slice(i, i + BATCH);
+    const tb = performance.now();
+    enrolled += await enrollMany(ctx, slice, SEQ_ENROLL, at, BATCH);
+    batchMs.push(performance.now() - tb);
+    offered += slice.length;
+    if (batchMs.length === 1 || batchMs.length % 5 === 0) log(`  batch ${batchMs.length}: ${fmt(batchMs.at(-1)! / 1000, 2)} s (${enrolled.toLocaleString('en-US')} enrolled so far)`);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const ops = o.stats.stop();
+  await sleep(300);
+  const memAfter = await usedMemory(redis);
+  const pending = await ctx.queues.nurture.getDelayedCount();
+  const keys = await keyMemory(redis, o.prefix);
+  log(`  ${enrolled.toLocaleString('en-US')} enrolled in ${fmt(seconds, 1)} s = ${fmt(enrolled / seconds, 1)}/s; ${pending} pending; used_memory +${memAfter - memBefore} B`);
+  return { leads: LEADS, seedSeconds, offered, enrolled, seconds, stoppedByBudget, batchMs, ops, pending, memDelta: memAfter - memBefore, keys };
+}
+
+async function baselinePhase(o: { redis: Redis; prefix: string; cleanups: Cleanups }): Promise<BaselineResult> {
+  const { redis } = o;
+  const connection = createRedis(REDIS_URL);
+  const queue = new Queue('nurture', { connection, prefix: o.prefix });
+  o.cleanups.push({
+    name: 'baseline queue',
+    fn: async () => {
+      await queue.close();
+      connection.disconnect();
+    },
+  });
+  await queue.waitUntilReady();
+  const ids = Array.from({ length: LEADS }, () => randomBytes(12).toString('hex'));
+  log(`baseline: Queue.addBulk of ${LEADS.toLocaleString('en-US')} delayed jobs, ${BATCH} per call`);
+  await sleep(300);
+  const memBefore = await usedMemory(redis);
+  const t0 = performance.now();
+  for (let i = 0; i < ids.length; i += BATCH) {
+    await queue.addBulk(ids.slice(i, i + BATCH).map((id) => ({ name: 'step', data: { e: id, s: 0 }, opts: { jobId: stepJobId(id, 0), delay: DAY_MS } })));
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  await sleep(300);
+  const memAfter = await usedMemory(redis);
+  const pending = await queue.getDelayedCount();
+  const keys = await keyMemory(redis, o.prefix);
+  log(`  ${LEADS.toLocaleString('en-US')} jobs in ${fmt(seconds, 2)} s = ${fmt(LEADS / seconds, 0)}/s; used_memory +${memAfter - memBefore} B`);
+  return { jobs: LEADS, seconds, pending, memDelta: memAfter - memBefore, keys };
+}
+
+async function dispatchPhase(o: { db: EmbeddedDatabase; dbName: string; prefix: string; templates: string; rate: number; redis: Redis; stats: OpStats }): Promise<DispatchResult> {
+  const { rate } = o;
+  const n = Math.max(10, Math.round(rate * DISPATCH_SECONDS));
+  log(`dispatch: R = ${rate}/s, ${n} leads, NURTURE_CONCURRENCY=${CONCURRENCY}, cap ${DISPATCH_CAP_S} s`);
+  const sandbox: Sandbox = await startSandbox({ corpId: CORP.corpId, secrets: [CORP.secret], rateLimits: { [API]: rate } });
+  const env = botEnv({
+    db: o.db,
+    dbName: o.dbName,
+    prefix: o.prefix,
+    templates: o.templates,
+    sandboxUrl: sandbox.url,
+    extra: {
+      WECOM_RATE_LIMITS: `${API}=${rate}/s`,
+      NURTURE_DAILY_CAP: '0',
+      NURTURE_CONCURRENCY: String(CONCURRENCY),
+      NURTURE_RECONCILE_SECONDS: '0',
+      // No mass-result poll falls due during the run.
+      MASS_RESULT_POLL_SCHEDULE: '1h',
+    },
+  });
+  const config: Config = loadConfig(env);
+  let ctx: BotContext | undefined;
+  let workers: Worker[] = [];
+  try {
+    ctx = await createContext(config, createLogger('silent'));
+    o.stats.attach(mongoose.connection.getClient());
+    // Customers of the owner in the sandbox (so add_msg_template accepts them) and leads in MongoDB.
+    const ids = Array.from({ length: n }, (_, i) => sandbox.state.addCustomer({ name: `客户${i}`, userId: OWNER, state: CHANNEL }).externalUserId);
+    await seedLeads(n, (i) => ids[i]!, (i) => `客户${i}`);
+
+    // The real workers, as startBot starts them (its reconcile pass has nothing to do on an empty database).
+    workers = startWorkers(ctx, createEventRouter());
+    const nurture = workers.find((w) => w.name === 'nurture');
+    if (!nurture) throw new Error('no nurture worker');
+    await Promise.all(workers.map((w) => w.waitUntilReady()));
+    const started = new Map<string, number>();
+    const stepMs: number[] = [];
+    const stepResults: Record<string, number> = {};
+    nurture.on('active', (job: Job) => started.set(job.id!, performance.now()));
+    const finished = (job: Job | undefined, outcome: string) => {
+      if (!job?.id) return;
+      const t = started.get(job.id);
+      if (t !== undefined) stepMs.push(performance.now() - t);
+      started.delete(job.id);
+      stepResults[outcome] = (stepResults[outcome] ?? 0) + 1;
+    };
+    nurture.on('completed', (job: Job, result: unknown) => finished(job, String(result)));
+    nurture.on('failed', (job: Job | undefined, err: Error) => finished(job, `error: ${err.message.slice(0, 60)}`));
+
+    o.stats.start();
+    const enrollStart = Date.now();
+    const enrolled = await enrollMany(
+      ctx,
+      ids.map((externalUserId) => ({ corpId: CORP.corpId, externalUserId, ownerUserId: OWNER })),
+      SEQ_DISPATCH,
+      enrollStart,
+    );
+    const enrollSeconds = (Date.now() - enrollStart) / 1000;
+    if (enrolled !== n) throw new Error(`enrolled ${enrolled} of ${n}`);
+    const dueAt = enrollStart + 1_000;
+    const capAt = dueAt + DISPATCH_CAP_S * 1000;
+    let lastLog = Date.now();
+    for (;;) {
+      const ok = sandbox.state.okCallsTo(API).length;
+      if (ok >= n || Date.now() >= capAt) break;
+      if (Date.now() - lastLog >= 5_000) {
+        log(`  … ${ok} sent after ${fmt((Date.now() - dueAt) / 1000, 0)} s`);
+        lastLog = Date.now();
+      }
+      await sleep(100);
+    }
+    const end = Date.now();
+    const capped = sandbox.state.okCallsTo(API).length < n;
+    const stepsAtEnd = stepMs.length;
+    const ops = o.stats.stop();
+    await Promise.all(workers.map((w) => w.close()));
+    workers = [];
+
+    const calls = sandbox.state.callsTo(API).filter((c) => c.at <= end);
+    const okCalls = calls.filter((c) => c.errcode === 0).map((c) => c.at).sort((a, b) => a - b);
+    const errors: Record<string, number> = {};
+    for (const c of calls) if (c.errcode !== 0) errors[String(c.errcode)] = (errors[String(c.errcode)] ?? 0) + 1;
+    // Steady state: the middle 80 % of the ok calls.
+    const lo = Math.floor(okCalls.length * 0.1);
+    const hi = Math.max(lo, Math.ceil(okCalls.length * 0.9) - 1);
+    const steadyWindowS = (okCalls[hi]! - okCalls[lo]!) / 1000;
+    const steady = steadyWindowS > 0 ? (hi - lo) / steadyWindowS : NaN;
+    const overall = okCalls.length > 1 ? (okCalls.length - 1) / ((okCalls.at(-1)! - okCalls[0]!) / 1000) : NaN;
+    // The sandbox counts fixed 1-second windows: the fullest one.
+    const perSecond = new Map<number, number>();
+    for (const at of calls.map((c) => c.at)) perSecond.set(Math.floor(at / 1000), (perSecond.get(Math.floor(at / 1000)) ?? 0) + 1);
+    const maxPerSecond = Math.max(0, ...perSecond.values());
+
+    const deliveries: Record<string, number> = {};
+    for (const d of await Delivery.aggregate<{ _id: string; n: number }>([{ $group: { _id: '$status', n: { $sum: 1 } } }])) deliveries[d._id] = d.n;
+    // Which of a step's queries FerretDB runs inside SQLite (filterPushdown) and which as a full collection scan.
+    const someLead = await Lead.findOne({}, { corpId: 1, externalUserId: 1 }).lean();
+    const someEnrollment = await Enrollment.findOne({}, { _id: 1 }).lean();
+    const pushdown: DispatchResult['pushdown'] = [];
+    const explain = async (label: string, run: () => Promise<unknown>) => {
+      try {
+        const r = (await run()) as Record<string, unknown> | Array<Record<string, unknown>>;
+        const first = Array.isArray(r) ? r[0] : r;
+        pushdown.push({ query: label, pushdown: typeof first?.filterPushdown === 'boolean' ? first.filterPushdown : 'n/a (not FerretDB)' });
+      } catch (err) {
+        pushdown.push({ query: label, pushdown: `explain failed: ${(err as Error).message.slice(0, 60)}` });
+      }
+    };
+    if (someLead && someEnrollment) {
+      const who = { corpId: someLead.corpId, externalUserId: someLead.externalUserId };
+      await explain('Enrollment.findById(e)', () => Enrollment.findById(someEnrollment._id).explain('queryPlanner').exec());
+      await explain('Lead.findOne({corpId, externalUserId})', () => Lead.findOne(who).explain('queryPlanner').exec());
+      await explain('Delivery.findOne({key})', () => Delivery.findOne({ key: 'nurture|x|0' }).explain('queryPlanner').exec());
+      await explain('Delivery.countDocuments({corpId, externalUserId, route, localMonth, status}) (as a find)', () =>
+        Delivery.find({ ...who, route: 'mass', localMonth: '2026-01', status: 'capped' }).explain('queryPlanner').exec(),
+      );
+    }
+    log(`  ${okCalls.length} ok add_msg_template calls; steady ${fmt(steady, 1)}/s; 45009 × ${errors['45009'] ?? 0}; step p50 ${fmt(percentile([...stepMs].sort((a, b) => a - b), 50), 0)} ms`);
+    return {
+      rate,
+      leads: n,
+      concurrency: CONCURRENCY,
+      enrollSeconds,
+      dueAt,
+      capped,
+      okCalls,
+      errors,
+      calls45009: errors['45009'] ?? 0,
+      steady,
+      steadyWindowS,
+      overall,
+      maxPerSecond,
+      stepsDone: stepsAtEnd,
+      stepResults,
+      stepMs: stepMs.slice(0, stepsAtEnd).sort((a, b) => a - b),
+      deliveries,
+      ops,
+      pushdown,
+      runSeconds: (end - dueAt) / 1000,
+    };
+  } finally {
+    await Promise.all(workers.map((w) => w.close().catch(() => undefined)));
+    if (ctx) {
+      await mongoose.connection.db?.dropDatabase().catch(() => undefined);
+      await closeContext(ctx).catch(() => undefined);
+    }
+    await sandbox.close();
+    await deleteKeys(o.redis, `${o.prefix}:*`);
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ report
+
+function opsTable(ops: Map<string, { n: number; ms: number }>, per: number, perLabel: string): string[] {
+  const rows = [...ops.entries()].sort((a, b) => b[1].ms - a[1].ms);
+  const total = rows.reduce((s, [, e]) => s + e.ms, 0);
+  const out = [`| MongoDB command | count | per ${perLabel} | total ms | mean ms | share of Mongo time |`, '|---|---:|---:|---:|---:|---:|'];
+  for (const [k, e] of rows) out.push(`| ${k} | ${e.n} | ${fmt(e.n / per, 2)} | ${fmt(e.ms, 0)} | ${fmt(e.ms / e.n, 2)} | ${fmt((e.ms / total) * 100, 1)} % |`);
+  return out;
+}
+
+function report(o: {
+  machine: { cpus: number; model: string; node: string; mem: string; redis: string; db: string };
+  enroll?: EnrollResult;
+  baseline?: BaselineResult;
+  dispatch: DispatchResult[];
+}): string {
+  const out: string[] = [];
+  const { enroll, baseline, dispatch } = o;
+  const m = o.machine;
+  out.push(`## Nurture benchmark — ${new Date().toISOString()}`, '');
+  out.push(`Machine: ${m.cpus} CPU (${m.model}), ${m.mem} RAM, Node ${m.node}, Redis ${m.redis} (shared), database ${m.db}.`, '');
+  const rows: string[] = ['| # | figure | value | target | result |', '|---|---|---:|---|---|'];
+  const pass = (ok: boolean) => (ok ? 'pass' : '**MISS**');
+  const eRate = enroll ? enroll.enrolled / enroll.seconds : NaN;
+  const bRate = baseline ? baseline.jobs / baseline.seconds : NaN;
+  if (enroll) {
+    rows.push(
+      `| 1 | enrollMany throughput (${enroll.leads.toLocaleString('en-US')} leads in MongoDB; ${enroll.enrolled.toLocaleString('en-US')} enrolled in ${fmt(enroll.seconds, 1)} s${enroll.stoppedByBudget ? `, stopped at the ${ENROLL_BUDGET_S} s budget` : ''}) | ${fmt(eRate, 1)} enrollments/s | — | ${enroll.stoppedByBudget ? `all ${enroll.leads.toLocaleString('en-US')} would take ≈ ${fmt(enroll.leads / eRate / 60, 0)} min` : 'all enrolled'} |`,
+    );
+  }
+  if (baseline) rows.push(`| 2 | raw BullMQ addBulk (${baseline.jobs.toLocaleString('en-US')} delayed jobs, 1,000 per call) | ${fmt(bRate, 0)} jobs/s | — | — |`);
+  if (enroll && baseline) rows.push(`| 1/2 | enrollment / baseline | ${fmt((eRate / bRate) * 100, 2)} % | ≥ 50 % | ${pass(eRate / bRate >= TARGET.ratio)} |`);
+  if (enroll) {
+    const perStep = enroll.memDelta / enroll.pending;
+    const own = enroll.keys.total / enroll.pending;
+    rows.push(`| 3a | Redis per pending step, enrollment (INFO used_memory delta / ${enroll.pending.toLocaleString('en-US')} pending) | ${fmt(perStep, 0)} B | ≤ 1,536 B | ${pass(perStep <= TARGET.bytesPerStep)} |`);
+    rows.push(`| 3b | Redis per pending step, enrollment (MEMORY USAGE of our keys / pending) | ${fmt(own, 0)} B | ≤ 1,536 B | ${pass(own <= TARGET.bytesPerStep)} |`);
+  }
+  if (baseline) {
+    rows.push(`| 3c | Redis per pending job, baseline (used_memory delta / ${baseline.pending.toLocaleString('en-US')}) | ${fmt(baseline.memDelta / baseline.pending, 0)} B | (reference) | — |`);
+    rows.push(`| 3d | Redis per pending job, baseline (MEMORY USAGE of its keys / pending) | ${fmt(baseline.keys.total / baseline.pending, 0)} B | (reference) | — |`);
+  }
+  dispatch.forEach((d, i) => {
+    const within = Math.abs(d.steady - d.rate) <= d.rate * TARGET.rateTolerance;
+    const tag = `4${String.fromCharCode(97 + i)}`;
+    rows.push(
+      `| ${tag} | dispatch at R = ${d.rate}/s: steady ok add_msg_template rate (middle 80 % of ${d.okCalls.length.toLocaleString('en-US')} sends, ${fmt(d.steadyWindowS, 1)} s) | ${fmt(d.steady, 1)}/s | ${fmt(d.rate * 0.9, 0)}–${fmt(d.rate * 1.1, 0)}/s | ${pass(within)} |`,
+    );
+    rows.push(`| ${tag} | dispatch at R = ${d.rate}/s: 45009 answers | ${d.calls45009} | 0 | ${pass(d.calls45009 === 0)} |`);
+  });
+  out.push(...rows, '');
+
+  if (enroll) {
+    const sorted = [...enroll.batchMs].sort((a, b) => a - b);
+    const mongoMs = [...enroll.ops.values()].reduce((s, e) => s + e.ms, 0);
+    const leadFind = [...enroll.ops.entries()].filter(([k]) => k === 'find leads').reduce((s, [, e]) => s + e.ms, 0);
+    const rest = enroll.seconds * 1000 - mongoMs;
+    out.push(`### 1. Enrollment: where the time goes (${enroll.batchMs.length} batches of ${BATCH})`, '');
+    out.push(
+      `Seeding ${enroll.leads.toLocaleString('en-US')} leads (insertMany, 5,000 per call, not timed above) took ${fmt(enroll.seedSeconds, 1)} s. Per enrollMany batch: p50 ${fmt(percentile(sorted, 50) / 1000, 2)} s, max ${fmt(sorted.at(-1)! / 1000, 2)} s.`,
+      '',
+    );
+    out.push(...opsTable(enroll.ops, enroll.batchMs.length, 'batch'), '');
+    out.push(
+      `- MongoDB time ${fmt(mongoMs / 1000, 1)} s of ${fmt(enroll.seconds, 1)} s (${fmt((mongoMs / (enroll.seconds * 1000)) * 100, 1)} %); the lead lookup (\`find leads\`) alone ${fmt(leadFind / 1000, 1)} s (${fmt((leadFind / (enroll.seconds * 1000)) * 100, 1)} %).`,
+      `- Everything else (BullMQ addBulk, mongoose document building, JS): ${fmt(rest / 1000, 2)} s → ${fmt(enroll.enrolled / (rest / 1000), 0)} enrollments/s if MongoDB cost nothing; without only the lead lookup: ${fmt(enroll.enrolled / ((enroll.seconds * 1000 - leadFind) / 1000), 0)} enrollments/s (derived, not measured).`,
+      '',
+    );
+  }
+  if (enroll || baseline) {
+    out.push('### 3. Redis memory by key kind (MEMORY USAGE … SAMPLES 0, our prefixes only)', '');
+    out.push('| run | pending | job hashes: bytes each | delayed zset | events stream | other keys | total / pending | used_memory delta / pending |', '|---|---:|---:|---:|---:|---:|---:|---:|');
+    const row = (label: string, pending: number, k: KeyMemory, delta: number) => {
+      const b = (kind: string) => k.byKind[kind]?.bytes ?? 0;
+      out.push(
+        `| ${label} | ${pending.toLocaleString('en-US')} | ${fmt(k.jobBytes / Math.max(1, k.jobs), 0)} | ${b('delayed zset').toLocaleString('en-US')} B (${fmt(b('delayed zset') / pending, 0)}/job) | ${b('events stream').toLocaleString('en-US')} B (${fmt(b('events stream') / pending, 0)}/job) | ${b('other').toLocaleString('en-US')} B | ${fmt(k.total / pending, 0)} B | ${fmt(delta / pending, 0)} B |`,
+      );
+    };
+    if (enroll) row('enrollMany (bot queue)', enroll.pending, enroll.keys, enroll.memDelta);
+    if (baseline) row('raw addBulk', baseline.pending, baseline.keys, baseline.memDelta);
+    out.push('');
+  }
+  for (const d of dispatch) {
+    const steps = Math.max(1, d.stepsDone);
+    const mongoMs = [...d.ops.values()].reduce((s, e) => s + e.ms, 0);
+    const mongoOps = [...d.ops.values()].reduce((s, e) => s + e.n, 0);
+    out.push(`### 4. Dispatch at R = ${d.rate}/s (${d.leads.toLocaleString('en-US')} leads, NURTURE_CONCURRENCY=${d.concurrency}, one in-process worker set)`, '');
+    out.push(
+      `- enrollMany of the ${d.leads.toLocaleString('en-US')} leads: ${fmt(d.enrollSeconds, 2)} s; first steps due 1 s after; ${d.capped ? `**stopped at the ${DISPATCH_CAP_S} s cap** with ${d.okCalls.length.toLocaleString('en-US')} of ${d.leads.toLocaleString('en-US')} sent` : `all ${d.leads.toLocaleString('en-US')} sent ${fmt((d.okCalls.at(-1)! - d.dueAt) / 1000, 1)} s after they fell due`}.`,
+      `- ok add_msg_template calls: steady (middle 80 %) ${fmt(d.steady, 1)}/s, first-to-last ${fmt(d.overall, 1)}/s; fullest 1-second window ${d.maxPerSecond} calls (limit ${d.rate}); errors (errcode: count) ${Object.keys(d.errors).length ? JSON.stringify(d.errors) : 'none'}.`,
+      `- steps finished during the run: ${d.stepsDone.toLocaleString('en-US')} (${Object.entries(d.stepResults).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}); step wall time (BullMQ active → completed, includes waiting for the rate limiter and the lead lock): p50 ${fmt(percentile(d.stepMs, 50), 0)} ms, p90 ${fmt(percentile(d.stepMs, 90), 0)} ms, p99 ${fmt(percentile(d.stepMs, 99), 0)} ms.`,
+      `- deliveries by status at the end: ${JSON.stringify(d.deliveries)}.`,
+      `- MongoDB during the run: ${mongoOps.toLocaleString('en-US')} commands = ${fmt(mongoOps / steps, 1)} per finished step (enrollMany's included), ${fmt(mongoMs / steps, 0)} ms of command time per finished step (summed over concurrent commands).`,
+      '',
+    );
+    out.push(...opsTable(d.ops, steps, 'step'), '');
+    if (d.pushdown.length) {
+      out.push('Which of a step\'s reads the database filters itself (FerretDB `explain` → `filterPushdown`; false = every document of the collection is fetched and filtered in FerretDB):', '');
+      for (const p of d.pushdown) out.push(`- \`${p.query}\`: ${String(p.pushdown)}`);
+      out.push('');
+    }
+  }
+  return out.join('\n');
+}
+
+// ------------------------------------------------------------------------------------------------ main
+
+type Cleanups = Array<{ name: string; fn: () => Promise<unknown> | unknown }>;
+
+async function main(): Promise<void> {
+  const cleanups: Cleanups = [];
+  let cleaning: Promise<void> | undefined;
+  const cleanup = () =>
+    (cleaning ??= (async () => {
+      for (const { name, fn } of cleanups.reverse()) {
+        try {
+          await fn();
+        } catch (err) {
+          log(`cleanup ${name} failed: ${(err as Error).message}`);
+        }
+      }
+    })());
+  const abort = (code: number, why: string) => {
+    log(why);
+    void cleanup().finally(() => process.exit(code));
+  };
+  setTimeout(() => abort(2, `hard timeout after ${HARD_TIMEOUT_MS / 1000} s`), HARD_TIMEOUT_MS).unref();
+  process.once('SIGINT', () => abort(130, 'interrupted'));
+  process.once('SIGTERM', () => abort(143, 'terminated'));
+
+  const startedAt = Date.now();
+  try {
+    const name = `bench_nurture_${randomBytes(3).toString('hex')}`;
+    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
+    cleanups.push({
+      name: 'redis keys',
+      fn: async () => {
+        const n = await deleteKeys(redis, `${name}:*`);
+        log(`deleted ${n} Redis keys under ${name}:`);
+        redis.disconnect();
+      },
+    });
+
+    const db: EmbeddedDatabase = await startEmbeddedDatabase();
+    cleanups.push({ name: 'database', fn: () => db.stop() });
+    let dbLabel: string = db.kind;
+    if (db.kind === 'ferretdb') {
+      try {
+        const bin = path.join(process.env.GOPATH ?? path.join(os.homedir(), 'go'), 'bin', 'ferretdb');
+        const v = /Version:\s*(\S+)/.exec(execFileSync(bin, ['--version'], { encoding: 'utf8' }))?.[1];
+        dbLabel = `FerretDB ${v ?? '?'} (SQLite handler)`;
+      } catch {
+        dbLabel = 'FerretDB (SQLite handler)';
+      }
+    }
+
+    // Templates: the test fixtures plus the benchmark's two 4-step sequences.
+    const templates = await mkdtemp(path.join(os.tmpdir(), 'bench-nurture-templates-'));
+    cleanups.push({ name: 'templates', fn: () => rm(templates, { recursive: true, force: true }) });
+    await cp(path.join(ROOT, 'test/fixtures/templates'), templates, { recursive: true });
+    for (const [key, yaml] of Object.entries(SEQUENCES)) await writeFile(path.join(templates, 'sequences', `${key}.yaml`), yaml);
+
+    const machine = {
+      cpus: os.cpus().length,
+      model: os.cpus()[0]?.model ?? '?',
+      node: process.version,
+      mem: `${Math.round(os.totalmem() / 2 ** 30)} GiB`,
+      redis: ((await redis.info('server')).match(/redis_version:(\S+)/) ?? [])[1] ?? '?',
+      db: dbLabel,
+    };
+    log(`db ${dbLabel} at ${db.uri}; Redis prefix ${name}:`);
+    const stats = new OpStats();
+
+    // ---------------------------------------------------------------- 1–3: enrollment, baseline, memory
+    let enroll: EnrollResult | undefined;
+    let baseline: BaselineResult | undefined;
+    if (process.env.BENCH_SKIP_ENROLL !== '1') {
+      // Same-length prefixes, so key names (part of what a job costs) are the same size in both runs.
+      const botPrefix = `${name}:bot`;
+      const rawPrefix = `${name}:raw`;
+      baseline = await baselinePhase({ redis, prefix: rawPrefix, cleanups });
+      // Free the baseline's 100,000 keys before the enrollment runs (its memory was read above).
+      log(`  deleted ${await deleteKeys(redis, `${rawPrefix}:*`)} baseline keys`);
+
+      const config = loadConfig(botEnv({ db, dbName: `${name}_enroll`, prefix: botPrefix, templates, sandboxUrl: 'http://127.0.0.1:9' }));
+      const ctx = await createContext(config, createLogger('silent'));
+      stats.attach(mongoose.connection.getClient());
+      try {
+        enroll = await enrollPhase({ ctx, redis, prefix: botPrefix, stats });
+      } finally {
+        await mongoose.connection.db?.dropDatabase().catch(() => undefined);
+        await closeContext(ctx);
+        await deleteKeys(redis, `${botPrefix}:*`);
+      }
+    }
+
+    // ---------------------------------------------------------------- 4: dispatch under a rate limit
+    const dispatch: DispatchResult[] = [];
+    if (process.env.BENCH_SKIP_DISPATCH !== '1') {
+      const high = await dispatchPhase({ db, dbName: `${name}_dispatch_hi`, prefix: `${name}:dhi`, templates, rate: RATE, redis, stats });
+      dispatch.push(high);
+      // Low enough for the bot to keep up: about half of what it reached at R (a round number), unless given.
+      const reached = Number.isFinite(high.steady) ? high.steady : 10;
+      const low = RATE_LOW_ENV ?? Math.max(2, Math.min(Math.floor(RATE / 4), reached >= 20 ? Math.floor(reached / 2 / 5) * 5 : Math.floor(reached / 2)));
+      dispatch.push(await dispatchPhase({ db, dbName: `${name}_dispatch_lo`, prefix: `${name}:dlo`, templates, rate: low, redis, stats }));
+    }
+
+    console.log(report({ machine, enroll, baseline, dispatch }));
+    console.log(`\nTotal run time ${fmt((Date.now() - startedAt) / 1000, 0)} s.`);
+    await cleanup();
+    process.exit(0);
+  } catch (err) {
+    log(`harness failure: ${(err as Error).stack ?? String(err)}`);
+    await cleanup();
+    process.exit(1);
+  }
+}
+
+void main();

@@ -27,7 +27,8 @@ export const addExternalContact: Handler<AddKey> = async (event, ctx) => {
         welcomeCode: event.WelcomeCode,
         eventKey: ctx.eventKey,
         receivedAt: ctx.receivedAt,
-        deadline: ctx.receivedAt + WELCOME_WINDOW_MS - WELCOME_MARGIN_MS,
+        // The code's 20 s run from WeCom's event, which may be older than our receipt (a retried callback).
+        deadline: Math.min(ctx.receivedAt, event.CreateTime * 1000 + 999) + WELCOME_WINDOW_MS - WELCOME_MARGIN_MS,
       },
       { jobId: `welcome|${ctx.eventKey}` },
     );

@@ -2,7 +2,7 @@ import { DelayedError, type Job } from 'bullmq';
 import type { BotContext } from '../src/context.js';
 import { WecomApiError } from '../src/errors.js';
 import { nurtureOutcomes } from '../src/metrics.js';
-import { claimDelivery, Delivery, type DeliveryStatus } from '../src/models/delivery.js';
+import { claimDelivery, Delivery, fenceAttempt, type DeliveryStatus } from '../src/models/delivery.js';
 import { Enrollment, type EnrollmentDoc } from '../src/models/enrollment.js';
 import { Lead, type LeadDoc, type Stage } from '../src/models/lead.js';
 import { recordStep } from '../src/models/timeline.js';
@@ -61,11 +61,15 @@ async function runLocked(job: Job<NurtureJobData>, ctx: BotContext): Promise<Out
   }
 
   const now = Date.now();
-  const tz = seq.quietHours?.timezone ?? ctx.config.NURTURE_TIMEZONE;
+  // A copy of the job that runs early (a duplicate, a manual retry) waits for the step's time without a trace.
+  if (e.dueAt && e.dueAt.getTime() > now + 1000) return { result: 'not_due', deferTo: e.dueAt.getTime() };
+  // Quiet hours hold for a retry of a claimed step too (it may have been claimed just before they began).
+  const allowed = nextAllowedTime(now, seq.quietHours);
+  if (allowed > now + 1000) return defer(e, allowed, 'quiet_hours');
+  // One calendar for the cap across every sequence: the sequences' quiet-hour zones may differ.
+  const tz = ctx.config.NURTURE_TIMEZONE;
   if (!delivery) {
     if (step.when && !whenHolds(step.when, lead.stage as Stage)) return advance(ctx, e, seq, 'skipped', { reason: 'condition' });
-    const allowed = nextAllowedTime(now, seq.quietHours);
-    if (allowed > now + 1000) return defer(e, allowed, 'quiet_hours');
     const day = localDay(now, tz);
     if (ctx.config.NURTURE_DAILY_CAP > 0) {
       const today = await Delivery.countDocuments({
@@ -85,7 +89,7 @@ async function runLocked(job: Job<NurtureJobData>, ctx: BotContext): Promise<Out
       if (!picked) return advance(ctx, e, seq, 'skipped', { reason: 'no_case_left' });
       caseSlug = picked.slug;
     }
-    const month = localMonth(now, ctx.config.NURTURE_TIMEZONE);
+    const month = localMonth(now, tz);
     const route = await chooseRoute(ctx, lead, month, now);
     delivery = await claimDelivery({
       key,
@@ -105,8 +109,10 @@ async function runLocked(job: Job<NurtureJobData>, ctx: BotContext): Promise<Out
   const content = await buildContent(ctx, step, lead, delivery.caseSlug ?? null, key);
   const tried = new Set<Route>();
   let route = delivery.route as Route;
+  let attempt = delivery.attempts;
   for (;;) {
     await Delivery.updateOne({ _id: delivery._id }, { $set: { route, inFlightAt: new Date(), content }, $inc: { attempts: 1 } });
+    if (!(await fenceAttempt(key, ++attempt))) return { result: 'stale' }; // another runner holds this attempt
     let sent: { msgid?: string; rejected?: string };
     try {
       sent = await sendByRoute(ctx, route, lead, e.ownerUserId, content, key);
@@ -122,7 +128,7 @@ async function runLocked(job: Job<NurtureJobData>, ctx: BotContext): Promise<Out
       if (route === 'kf' && KF_WINDOW_CLOSED.has(err.errcode)) {
         // The window closed since we looked: fall back to the next route for the same message.
         tried.add('kf');
-        route = await chooseRoute(ctx, lead, delivery.localMonth ?? localMonth(now, ctx.config.NURTURE_TIMEZONE), Date.now(), tried);
+        route = await chooseRoute(ctx, lead, delivery.localMonth ?? localMonth(now, tz), Date.now(), tried);
         continue;
       }
       const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);

@@ -18,9 +18,10 @@ const PROFILE_BUDGET_MS = 2_000;
 
 /**
  * Sends a channel's welcome with the event's WelcomeCode, once, inside the 20 s window. The delivery record is
- * written before calling WeCom. A run that finds it pending (a worker died mid-send) may send again: a
- * WelcomeCode is single-use, so if the first send went through WeCom answers 41051 and nothing is sent twice.
- * Past the deadline nothing is sent; the miss is recorded instead.
+ * written before calling WeCom and marked in flight during the call. A run that finds it pending (a worker died
+ * mid-send, or the call timed out) may send again: a WelcomeCode is single-use, so if the earlier call went
+ * through WeCom answers 41051, which is then recorded as sent — and as "chat already started" when no earlier call
+ * can have reached WeCom. Past the deadline nothing is sent; the miss is recorded instead.
  */
 export async function sendWelcome(job: Job<WelcomeJobData>, ctx: BotContext): Promise<string> {
   const d = job.data;
@@ -31,7 +32,7 @@ export async function sendWelcome(job: Job<WelcomeJobData>, ctx: BotContext): Pr
   const finish = async (status: 'sent' | 'failed' | 'expired' | 'skipped', step: string, detail: Record<string, unknown>) => {
     await Delivery.updateOne(
       { _id: delivery._id, status: 'pending' },
-      { $set: { status, errcode: (detail.errcode as number) ?? null, reason: (detail.reason as string) ?? null, ...(status === 'sent' ? { sentAt: new Date() } : {}) } },
+      { $set: { status, inFlightAt: null, errcode: (detail.errcode as number) ?? null, reason: (detail.reason as string) ?? null, ...(status === 'sent' ? { sentAt: new Date() } : {}) } },
     );
     await recordStep(lead, `welcome|${d.eventKey}`, step, detail);
     return status;
@@ -49,15 +50,19 @@ export async function sendWelcome(job: Job<WelcomeJobData>, ctx: BotContext): Pr
   if (content) msg.text = { content };
   if (channel.welcome.link) msg.attachments = [{ msgtype: 'link', link: channel.welcome.link }];
 
+  // The name lookup took time: check the window again right before the call.
+  if (remaining() <= 200) return finish('expired', 'welcome_expired', { reason: 'deadline_passed_before_send' });
   const { attempts: previous } = delivery;
-  await Delivery.updateOne({ _id: delivery._id }, { $inc: { attempts: 1 }, $set: { content: msg.text ?? null } });
+  // Set by an earlier call that may have reached WeCom (crash mid-call, timeout); cleared after a clear answer.
+  const earlierMayHaveSent = delivery.inFlightAt !== null;
+  await Delivery.updateOne({ _id: delivery._id }, { $inc: { attempts: 1 }, $set: { content: msg.text ?? null, inFlightAt: new Date() } });
   try {
-    await ctx.wecom.sendWelcomeMsg(msg, { timeoutMs: Math.max(500, Math.min(5_000, remaining())) });
+    await ctx.wecom.sendWelcomeMsg(msg, { timeoutMs: Math.min(5_000, remaining()) });
   } catch (err) {
     if (!(err instanceof WecomApiError)) throw err;
+    if (!err.ambiguous) await Delivery.updateOne({ _id: delivery._id }, { $set: { inFlightAt: null } });
     if (err.errcode === ALREADY_STARTED) {
-      // After our own earlier attempt, 41051 means that attempt reached the customer.
-      return previous > 0
+      return earlierMayHaveSent
         ? finish('sent', 'welcome_sent', { confirmedBy: ALREADY_STARTED, attempts: previous + 1 })
         : finish('skipped', 'welcome_skipped', { reason: 'chat_already_started', errcode: err.errcode });
     }

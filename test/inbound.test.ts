@@ -175,6 +175,33 @@ describe('welcome rules', () => {
     expect(t.sandbox.state.callsTo('externalcontact/send_welcome_msg')).toHaveLength(1);
   });
 
+  it('a 41051 after an attempt WeCom clearly refused is "chat already started", not "sent"', async () => {
+    t.sandbox.state.inject({ api: 'externalcontact/send_welcome_msg', errcode: -1 });
+    t.sandbox.state.inject({ api: 'externalcontact/send_welcome_msg', errcode: 41051 });
+    const c = t.newContact({ state: 'expo2026' });
+    await t.post(c.xml);
+    const d = await waitFor(async () => {
+      const x = await Delivery.findOne({ externalUserId: c.externalUserId }).lean();
+      return x && x.status !== 'pending' ? x : null;
+    }, 'delivery settled');
+    expect([d.status, d.reason]).toEqual(['skipped', 'chat_already_started']);
+    expect(t.sandbox.state.callsTo('externalcontact/send_welcome_msg').map((x) => x.errcode)).toEqual([-1, 41051]);
+  });
+
+  it('a 41051 after a timed-out attempt means that attempt got through: recorded as sent', async () => {
+    // WeCom accepts the welcome but answers after our 5 s call timeout... shortened here by holding the answer.
+    t.sandbox.state.inject({ api: 'externalcontact/send_welcome_msg', delayAfterMs: 6_000 });
+    const c = t.newContact({ state: 'expo2026' });
+    await t.post(c.xml);
+    const d = await waitFor(async () => {
+      const x = await Delivery.findOne({ externalUserId: c.externalUserId }).lean();
+      return x && x.status !== 'pending' ? x : null;
+    }, 'delivery settled', 20_000);
+    expect(d.status).toBe('sent');
+    expect(welcomesTo(c.externalUserId)).toHaveLength(1);
+    expect(t.sandbox.state.callsTo('externalcontact/send_welcome_msg').map((x) => x.errcode)).toEqual([0, 41051]);
+  });
+
   it('retries briefly on 41096 (another app delivering) and then sends', async () => {
     t.sandbox.state.inject({ api: 'externalcontact/send_welcome_msg', errcode: 41096, times: 2 });
     const c = t.newContact({ state: 'expo2026' });

@@ -94,7 +94,7 @@ describe('Redis flushed mid-run', () => {
     // A second pass finds nothing missing: deterministic ids, nothing doubled.
     expect((await reconcile(t.bot.ctx)).steps).toBe(0);
 
-    await waitFor(async () => (await Enrollment.countDocuments({ status: 'completed' })) === leads.length, 'every sequence completed', 30_000);
+    await waitFor(async () => (await Enrollment.countDocuments({ status: 'completed' })) === leads.length, 'every sequence completed', 60_000);
     for (const who of leads) expect(texts(t, who.externalUserId)).toEqual(STEPS);
   });
 });

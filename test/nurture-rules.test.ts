@@ -56,11 +56,13 @@ describe('quiet hours', () => {
     expect(job!.timestamp + job!.delay).toBeGreaterThanOrEqual(e.dueAt!.getTime() - 1000);
   });
 
-  it('a step job that runs inside quiet hours anyway (e.g. restored late) defers itself instead of sending', async () => {
+  it('a step that fell due before quiet hours and runs inside them defers itself instead of sending', async () => {
     const who = await lead('被恢复的');
     const e = (await enroll(t.bot.ctx, who, 'quietnow', 'zhangsan'))!;
+    // The step fell due before quiet hours began (the worker was down): its job runs now, in the middle of them.
+    await Enrollment.updateOne({ _id: e.id }, { $set: { dueAt: new Date(Date.now() - 60_000) } });
     const job = await t.bot.ctx.queues.nurture.getJob(stepJobId(e.id, 0));
-    await job!.changeDelay(0); // due now, in the middle of quiet hours
+    await job!.changeDelay(0);
     const deferred = await waitFor(async () => {
       const x = await Enrollment.findById(e.id);
       return x?.history.some((h) => h.outcome === 'deferred') ? x : null;

@@ -59,3 +59,22 @@ export async function claimDelivery(
     return existing;
   }
 }
+
+const sendAttemptSchema = new Schema({ key: { type: String, required: true }, at: { type: Date, default: Date.now } });
+sendAttemptSchema.index({ key: 1 }, { unique: true });
+const SendAttempt = mongoose.model('SendAttempt', sendAttemptSchema, 'send_attempts');
+
+/**
+ * Takes attempt `n` of delivery `key`: true for exactly one caller. A unique insert is atomic on MongoDB and
+ * FerretDB alike, so two runners that both believe they own a step (a lock lost to a Redis failover) never both
+ * call WeCom.
+ */
+export async function fenceAttempt(key: string, n: number): Promise<boolean> {
+  try {
+    await SendAttempt.create({ key: `${key}#${n}` });
+    return true;
+  } catch (err) {
+    if (isDuplicateKey(err)) return false;
+    throw err;
+  }
+}

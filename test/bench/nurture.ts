@@ -284,6 +284,7 @@ interface EnrollResult {
   pending: number;
   memDelta: number;
   keys: KeyMemory;
+  lookupPushdown: boolean | string;
 }
 
 interface BaselineResult {
@@ -309,6 +310,7 @@ interface DispatchResult {
   steadyWindowS: number;
   overall: number;
   maxPerSecond: number;
+  stepsAtCap: number;
   stepsDone: number;
   stepResults: Record<string, number>;
   stepMs: number[];
@@ -366,8 +368,19 @@ async function enrollPhase(o: { ctx: BotContext; redis: Redis; prefix: string; s
   const memAfter = await usedMemory(redis);
   const pending = await ctx.queues.nurture.getDelayedCount();
   const keys = await keyMemory(redis, o.prefix);
+  // enrollMany's lead lookup, as it sends it (one corp, 1,000 ids): does the database filter it itself?
+  let lookupPushdown: boolean | string = 'n/a';
+  try {
+    const r = (await Lead.find({ $or: [{ corpId: CORP.corpId, externalUserId: { $in: leads.slice(0, BATCH).map((l) => l.externalUserId) } }] }, { corpId: 1, externalUserId: 1, stage: 1, unsubscribedAt: 1 })
+      .explain('queryPlanner')
+      .exec()) as unknown as Record<string, unknown> | Array<Record<string, unknown>>;
+    const first = Array.isArray(r) ? r[0] : r;
+    lookupPushdown = typeof first?.filterPushdown === 'boolean' ? first.filterPushdown : 'n/a (not FerretDB)';
+  } catch (err) {
+    lookupPushdown = `explain failed: ${(err as Error).message.slice(0, 60)}`;
+  }
   log(`  ${enrolled.toLocaleString('en-US')} enrolled in ${fmt(seconds, 1)} s = ${fmt(enrolled / seconds, 1)}/s; ${pending} pending; used_memory +${memAfter - memBefore} B`);
-  return { leads: LEADS, seedSeconds, offered, enrolled, seconds, stoppedByBudget, batchMs, ops, pending, memDelta: memAfter - memBefore, keys };
+  return { leads: LEADS, seedSeconds, offered, enrolled, seconds, stoppedByBudget, batchMs, ops, pending, memDelta: memAfter - memBefore, keys, lookupPushdown };
 }
 
 async function baselinePhase(o: { redis: Redis; prefix: string; cleanups: Cleanups }): Promise<BaselineResult> {
@@ -429,11 +442,23 @@ async function dispatchPhase(o: { db: EmbeddedDatabase; dbName: string; prefix: 
     const ids = Array.from({ length: n }, (_, i) => sandbox.state.addCustomer({ name: `客户${i}`, userId: OWNER, state: CHANNEL }).externalUserId);
     await seedLeads(n, (i) => ids[i]!, (i) => `客户${i}`);
 
-    // The real workers, as startBot starts them (its reconcile pass has nothing to do on an empty database).
+    // Enrolled before any worker runs, so enrollment and dispatch do not compete for the database.
+    const enrollStart = Date.now();
+    const enrolled = await enrollMany(
+      ctx,
+      ids.map((externalUserId) => ({ corpId: CORP.corpId, externalUserId, ownerUserId: OWNER })),
+      SEQ_DISPATCH,
+      enrollStart,
+    );
+    const enrollSeconds = (Date.now() - enrollStart) / 1000;
+    if (enrolled !== n) throw new Error(`enrolled ${enrolled} of ${n}`);
+    await sleep(Math.max(0, enrollStart + 1_000 - Date.now()));
+
+    // The real workers, as startBot starts them (its reconcile pass has nothing to do: every job is in Redis).
+    o.stats.start();
     workers = startWorkers(ctx, createEventRouter());
     const nurture = workers.find((w) => w.name === 'nurture');
     if (!nurture) throw new Error('no nurture worker');
-    await Promise.all(workers.map((w) => w.waitUntilReady()));
     const started = new Map<string, number>();
     const stepMs: number[] = [];
     const stepResults: Record<string, number> = {};
@@ -448,17 +473,8 @@ async function dispatchPhase(o: { db: EmbeddedDatabase; dbName: string; prefix: 
     nurture.on('completed', (job: Job, result: unknown) => finished(job, String(result)));
     nurture.on('failed', (job: Job | undefined, err: Error) => finished(job, `error: ${err.message.slice(0, 60)}`));
 
-    o.stats.start();
-    const enrollStart = Date.now();
-    const enrolled = await enrollMany(
-      ctx,
-      ids.map((externalUserId) => ({ corpId: CORP.corpId, externalUserId, ownerUserId: OWNER })),
-      SEQ_DISPATCH,
-      enrollStart,
-    );
-    const enrollSeconds = (Date.now() - enrollStart) / 1000;
-    if (enrolled !== n) throw new Error(`enrolled ${enrolled} of ${n}`);
-    const dueAt = enrollStart + 1_000;
+    // Every first step is due by now: the run starts when the workers do.
+    const dueAt = Date.now();
     const capAt = dueAt + DISPATCH_CAP_S * 1000;
     let lastLog = Date.now();
     for (;;) {
@@ -472,20 +488,28 @@ async function dispatchPhase(o: { db: EmbeddedDatabase; dbName: string; prefix: 
     }
     const end = Date.now();
     const capped = sandbox.state.okCallsTo(API).length < n;
-    const stepsAtEnd = stepMs.length;
-    const ops = o.stats.stop();
+    const stepsAtCap = stepMs.length;
+    // Closing lets the active steps finish (and starts no new one): then every step started has finished.
     await Promise.all(workers.map((w) => w.close()));
     workers = [];
+    const ops = o.stats.stop();
 
     const calls = sandbox.state.callsTo(API).filter((c) => c.at <= end);
     const okCalls = calls.filter((c) => c.errcode === 0).map((c) => c.at).sort((a, b) => a - b);
     const errors: Record<string, number> = {};
     for (const c of calls) if (c.errcode !== 0) errors[String(c.errcode)] = (errors[String(c.errcode)] ?? 0) + 1;
-    // Steady state: the middle 80 % of the ok calls.
-    const lo = Math.floor(okCalls.length * 0.1);
-    const hi = Math.max(lo, Math.ceil(okCalls.length * 0.9) - 1);
-    const steadyWindowS = (okCalls[hi]! - okCalls[lo]!) / 1000;
-    const steady = steadyWindowS > 0 ? (hi - lo) / steadyWindowS : NaN;
+    // Steady state: the middle 80 % of the run (first ok call to the last, or to the cap), counted in whole
+    // 1-second windows aligned as the sandbox and the bot's limiter count them (fixed windows send in bursts).
+    const runFrom = okCalls[0] ?? dueAt;
+    const runTo = capped ? end : (okCalls.at(-1) ?? end);
+    const from = runFrom + 0.1 * (runTo - runFrom);
+    const to = runTo - 0.1 * (runTo - runFrom);
+    let winFrom = Math.ceil(from / 1000) * 1000;
+    let winTo = Math.floor(to / 1000) * 1000;
+    if (winTo - winFrom < 3_000) [winFrom, winTo] = [from, to];
+    const steadyWindowS = (winTo - winFrom) / 1000;
+    const inWindow = okCalls.filter((at) => at >= winFrom && at < winTo).length;
+    const steady = steadyWindowS > 0 ? inWindow / steadyWindowS : NaN;
     const overall = okCalls.length > 1 ? (okCalls.length - 1) / ((okCalls.at(-1)! - okCalls[0]!) / 1000) : NaN;
     // The sandbox counts fixed 1-second windows: the fullest one.
     const perSecond = new Map<number, number>();
@@ -531,9 +555,10 @@ async function dispatchPhase(o: { db: EmbeddedDatabase; dbName: string; prefix: 
       steadyWindowS,
       overall,
       maxPerSecond,
-      stepsDone: stepsAtEnd,
+      stepsAtCap,
+      stepsDone: stepMs.length,
       stepResults,
-      stepMs: stepMs.slice(0, stepsAtEnd).sort((a, b) => a - b),
+      stepMs: [...stepMs].sort((a, b) => a - b),
       deliveries,
       ops,
       pushdown,
@@ -561,7 +586,7 @@ function opsTable(ops: Map<string, { n: number; ms: number }>, per: number, perL
 }
 
 function report(o: {
-  machine: { cpus: number; model: string; node: string; mem: string; redis: string; db: string };
+  machine: { cpus: number; model: string; node: string; mem: string; redis: string; db: string; load: string[] };
   enroll?: EnrollResult;
   baseline?: BaselineResult;
   dispatch: DispatchResult[];
@@ -571,6 +596,7 @@ function report(o: {
   const m = o.machine;
   out.push(`## Nurture benchmark — ${new Date().toISOString()}`, '');
   out.push(`Machine: ${m.cpus} CPU (${m.model}), ${m.mem} RAM, Node ${m.node}, Redis ${m.redis} (shared), database ${m.db}.`, '');
+  out.push(`Load average (1 min) — other work on the machine competes for its ${m.cpus} cores: ${m.load.join('; ')}.`, '');
   const rows: string[] = ['| # | figure | value | target | result |', '|---|---|---:|---|---|'];
   const pass = (ok: boolean) => (ok ? 'pass' : '**MISS**');
   const eRate = enroll ? enroll.enrolled / enroll.seconds : NaN;
@@ -596,7 +622,7 @@ function report(o: {
     const within = Math.abs(d.steady - d.rate) <= d.rate * TARGET.rateTolerance;
     const tag = `4${String.fromCharCode(97 + i)}`;
     rows.push(
-      `| ${tag} | dispatch at R = ${d.rate}/s: steady ok add_msg_template rate (middle 80 % of ${d.okCalls.length.toLocaleString('en-US')} sends, ${fmt(d.steadyWindowS, 1)} s) | ${fmt(d.steady, 1)}/s | ${fmt(d.rate * 0.9, 0)}–${fmt(d.rate * 1.1, 0)}/s | ${pass(within)} |`,
+      `| ${tag} | dispatch at R = ${d.rate}/s: steady ok add_msg_template rate (${d.okCalls.length.toLocaleString('en-US')} sent; middle 80 % of the run, ${fmt(d.steadyWindowS, 0)} s) | ${fmt(d.steady, 1)}/s | ${fmt(d.rate * 0.9, 1)}–${fmt(d.rate * 1.1, 1)}/s | ${pass(within)} |`,
     );
     rows.push(`| ${tag} | dispatch at R = ${d.rate}/s: 45009 answers | ${d.calls45009} | 0 | ${pass(d.calls45009 === 0)} |`);
   });
@@ -605,7 +631,7 @@ function report(o: {
   if (enroll) {
     const sorted = [...enroll.batchMs].sort((a, b) => a - b);
     const mongoMs = [...enroll.ops.values()].reduce((s, e) => s + e.ms, 0);
-    const leadFind = [...enroll.ops.entries()].filter(([k]) => k === 'find leads').reduce((s, [, e]) => s + e.ms, 0);
+    const leadFind = [...enroll.ops.entries()].filter(([k]) => k === 'find leads' || k === 'getMore leads').reduce((s, [, e]) => s + e.ms, 0);
     const rest = enroll.seconds * 1000 - mongoMs;
     out.push(`### 1. Enrollment: where the time goes (${enroll.batchMs.length} batches of ${BATCH})`, '');
     out.push(
@@ -614,18 +640,21 @@ function report(o: {
     );
     out.push(...opsTable(enroll.ops, enroll.batchMs.length, 'batch'), '');
     out.push(
-      `- MongoDB time ${fmt(mongoMs / 1000, 1)} s of ${fmt(enroll.seconds, 1)} s (${fmt((mongoMs / (enroll.seconds * 1000)) * 100, 1)} %); the lead lookup (\`find leads\`) alone ${fmt(leadFind / 1000, 1)} s (${fmt((leadFind / (enroll.seconds * 1000)) * 100, 1)} %).`,
+      `- MongoDB time ${fmt(mongoMs / 1000, 1)} s of ${fmt(enroll.seconds, 1)} s (${fmt((mongoMs / (enroll.seconds * 1000)) * 100, 1)} %); the lead lookup (\`find\` + \`getMore leads\`) alone ${fmt(leadFind / 1000, 1)} s (${fmt((leadFind / (enroll.seconds * 1000)) * 100, 1)} %). The lookup's filter pushdown (FerretDB \`explain\`): ${String(enroll.lookupPushdown)}${enroll.lookupPushdown === false ? ' — every batch reads and filters all ' + enroll.leads.toLocaleString('en-US') + ' leads in FerretDB' : ''}.`,
       `- Everything else (BullMQ addBulk, mongoose document building, JS): ${fmt(rest / 1000, 2)} s → ${fmt(enroll.enrolled / (rest / 1000), 0)} enrollments/s if MongoDB cost nothing; without only the lead lookup: ${fmt(enroll.enrolled / ((enroll.seconds * 1000 - leadFind) / 1000), 0)} enrollments/s (derived, not measured).`,
       '',
     );
   }
   if (enroll || baseline) {
     out.push('### 3. Redis memory by key kind (MEMORY USAGE … SAMPLES 0, our prefixes only)', '');
-    out.push('| run | pending | job hashes: bytes each | delayed zset | events stream | other keys | total / pending | used_memory delta / pending |', '|---|---:|---:|---:|---:|---:|---:|---:|');
+    out.push(
+      '| run | pending | job hash (bytes each) | delayed zset | events stream (capped at ~10,000 events) | other keys | total / pending | used_memory delta / pending | job hash + zset entry (what each further step adds once the stream is capped) |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    );
     const row = (label: string, pending: number, k: KeyMemory, delta: number) => {
       const b = (kind: string) => k.byKind[kind]?.bytes ?? 0;
       out.push(
-        `| ${label} | ${pending.toLocaleString('en-US')} | ${fmt(k.jobBytes / Math.max(1, k.jobs), 0)} | ${b('delayed zset').toLocaleString('en-US')} B (${fmt(b('delayed zset') / pending, 0)}/job) | ${b('events stream').toLocaleString('en-US')} B (${fmt(b('events stream') / pending, 0)}/job) | ${b('other').toLocaleString('en-US')} B | ${fmt(k.total / pending, 0)} B | ${fmt(delta / pending, 0)} B |`,
+        `| ${label} | ${pending.toLocaleString('en-US')} | ${fmt(k.jobBytes / Math.max(1, k.jobs), 0)} | ${b('delayed zset').toLocaleString('en-US')} B (${fmt(b('delayed zset') / pending, 0)}/job) | ${b('events stream').toLocaleString('en-US')} B (${fmt(b('events stream') / pending, 0)}/job) | ${b('other').toLocaleString('en-US')} B | ${fmt(k.total / pending, 0)} B | ${fmt(delta / pending, 0)} B | ${fmt(k.jobBytes / Math.max(1, k.jobs) + b('delayed zset') / pending, 0)} B |`,
       );
     };
     if (enroll) row('enrollMany (bot queue)', enroll.pending, enroll.keys, enroll.memDelta);
@@ -638,11 +667,11 @@ function report(o: {
     const mongoOps = [...d.ops.values()].reduce((s, e) => s + e.n, 0);
     out.push(`### 4. Dispatch at R = ${d.rate}/s (${d.leads.toLocaleString('en-US')} leads, NURTURE_CONCURRENCY=${d.concurrency}, one in-process worker set)`, '');
     out.push(
-      `- enrollMany of the ${d.leads.toLocaleString('en-US')} leads: ${fmt(d.enrollSeconds, 2)} s; first steps due 1 s after; ${d.capped ? `**stopped at the ${DISPATCH_CAP_S} s cap** with ${d.okCalls.length.toLocaleString('en-US')} of ${d.leads.toLocaleString('en-US')} sent` : `all ${d.leads.toLocaleString('en-US')} sent ${fmt((d.okCalls.at(-1)! - d.dueAt) / 1000, 1)} s after they fell due`}.`,
-      `- ok add_msg_template calls: steady (middle 80 %) ${fmt(d.steady, 1)}/s, first-to-last ${fmt(d.overall, 1)}/s; fullest 1-second window ${d.maxPerSecond} calls (limit ${d.rate}); errors (errcode: count) ${Object.keys(d.errors).length ? JSON.stringify(d.errors) : 'none'}.`,
-      `- steps finished during the run: ${d.stepsDone.toLocaleString('en-US')} (${Object.entries(d.stepResults).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}); step wall time (BullMQ active → completed, includes waiting for the rate limiter and the lead lock): p50 ${fmt(percentile(d.stepMs, 50), 0)} ms, p90 ${fmt(percentile(d.stepMs, 90), 0)} ms, p99 ${fmt(percentile(d.stepMs, 99), 0)} ms.`,
+      `- enrollMany of the ${d.leads.toLocaleString('en-US')} leads (before the workers started): ${fmt(d.enrollSeconds, 2)} s; every first step was due when the workers started; ${d.capped ? `**stopped at the ${DISPATCH_CAP_S} s cap** with ${d.okCalls.length.toLocaleString('en-US')} of ${d.leads.toLocaleString('en-US')} sent` : `all ${d.leads.toLocaleString('en-US')} sent ${fmt((d.okCalls.at(-1)! - d.dueAt) / 1000, 1)} s after the workers started`}.`,
+      `- ok add_msg_template calls: steady ${fmt(d.steady, 2)}/s (${fmt(d.steadyWindowS, 0)} whole 1-s windows in the middle 80 % of the run), first-to-last ${fmt(d.overall, 1)}/s; fullest 1-second window ${d.maxPerSecond} calls (limit ${d.rate}); errors (errcode: count) ${Object.keys(d.errors).length ? JSON.stringify(d.errors) : 'none'}.`,
+      `- steps finished: ${d.stepsAtCap.toLocaleString('en-US')} by the end of the run, ${d.stepsDone.toLocaleString('en-US')} once the workers had closed (${Object.entries(d.stepResults).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}); step wall time (BullMQ active → completed, includes waiting for the rate limiter and the lead lock): p50 ${fmt(percentile(d.stepMs, 50), 0)} ms, p90 ${fmt(percentile(d.stepMs, 90), 0)} ms, p99 ${fmt(percentile(d.stepMs, 99), 0)} ms.`,
       `- deliveries by status at the end: ${JSON.stringify(d.deliveries)}.`,
-      `- MongoDB during the run: ${mongoOps.toLocaleString('en-US')} commands = ${fmt(mongoOps / steps, 1)} per finished step (enrollMany's included), ${fmt(mongoMs / steps, 0)} ms of command time per finished step (summed over concurrent commands).`,
+      `- MongoDB from the workers' start until they closed: ${mongoOps.toLocaleString('en-US')} commands = ${fmt(mongoOps / steps, 1)} per finished step, ${fmt(mongoMs / steps, 0)} ms of command time per finished step (summed over concurrent commands).`,
       '',
     );
     out.push(...opsTable(d.ops, steps, 'step'), '');
@@ -699,7 +728,7 @@ async function main(): Promise<void> {
     if (db.kind === 'ferretdb') {
       try {
         const bin = path.join(process.env.GOPATH ?? path.join(os.homedir(), 'go'), 'bin', 'ferretdb');
-        const v = /Version:\s*(\S+)/.exec(execFileSync(bin, ['--version'], { encoding: 'utf8' }))?.[1];
+        const v = /version:\s*(\S+)/i.exec(execFileSync(bin, ['--version'], { encoding: 'utf8' }))?.[1];
         dbLabel = `FerretDB ${v ?? '?'} (SQLite handler)`;
       } catch {
         dbLabel = 'FerretDB (SQLite handler)';
@@ -719,7 +748,10 @@ async function main(): Promise<void> {
       mem: `${Math.round(os.totalmem() / 2 ** 30)} GiB`,
       redis: ((await redis.info('server')).match(/redis_version:(\S+)/) ?? [])[1] ?? '?',
       db: dbLabel,
+      load: [] as string[],
     };
+    const load = (when: string) => machine.load.push(`${when} ${fmt(os.loadavg()[0]!, 2)}`);
+    load('start');
     log(`db ${dbLabel} at ${db.uri}; Redis prefix ${name}:`);
     const stats = new OpStats();
 
@@ -731,6 +763,7 @@ async function main(): Promise<void> {
       const botPrefix = `${name}:bot`;
       const rawPrefix = `${name}:raw`;
       baseline = await baselinePhase({ redis, prefix: rawPrefix, cleanups });
+      load('after baseline');
       // Free the baseline's 100,000 keys before the enrollment runs (its memory was read above).
       log(`  deleted ${await deleteKeys(redis, `${rawPrefix}:*`)} baseline keys`);
 
@@ -739,6 +772,7 @@ async function main(): Promise<void> {
       stats.attach(mongoose.connection.getClient());
       try {
         enroll = await enrollPhase({ ctx, redis, prefix: botPrefix, stats });
+        load('after enrollment');
       } finally {
         await mongoose.connection.db?.dropDatabase().catch(() => undefined);
         await closeContext(ctx);
@@ -751,10 +785,12 @@ async function main(): Promise<void> {
     if (process.env.BENCH_SKIP_DISPATCH !== '1') {
       const high = await dispatchPhase({ db, dbName: `${name}_dispatch_hi`, prefix: `${name}:dhi`, templates, rate: RATE, redis, stats });
       dispatch.push(high);
-      // Low enough for the bot to keep up: about half of what it reached at R (a round number), unless given.
+      load(`after dispatch at ${RATE}/s`);
       const reached = Number.isFinite(high.steady) ? high.steady : 10;
-      const low = RATE_LOW_ENV ?? Math.max(2, Math.min(Math.floor(RATE / 4), reached >= 20 ? Math.floor(reached / 2 / 5) * 5 : Math.floor(reached / 2)));
+      // What the bot reached at R, rounded down (the lower run has fewer leads, so its steps are no slower).
+    const low = RATE_LOW_ENV ?? Math.max(2, Math.min(Math.floor(RATE / 4), Math.floor(reached)));
       dispatch.push(await dispatchPhase({ db, dbName: `${name}_dispatch_lo`, prefix: `${name}:dlo`, templates, rate: low, redis, stats }));
+      load(`after dispatch at ${low}/s`);
     }
 
     console.log(report({ machine, enroll, baseline, dispatch }));

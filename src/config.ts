@@ -6,19 +6,24 @@ const SECRET_KEYS = new Set(['WECOM_TOKEN', 'WECOM_ENCODING_AES_KEY', 'WECOM_SEC
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 
-/** Per-API rate limits: `api=N/s|N/m` pairs separated by commas, e.g. `externalcontact/get=100/s,default=150/s`. */
+const WINDOW_MS = { s: 1000, m: 60_000, h: 3_600_000 } as const;
+
+/**
+ * Per-API rate limits: `api=N/s`, `api=N/m` or `api=N/h`, comma separated; an API may have several windows
+ * (e.g. `default=150/s,default=140000/h`). Replaces the built-in windows of the APIs it names.
+ */
 const rateLimits = z
   .string()
   .default('')
   .transform((raw, ctx) => {
-    const out: Record<string, { limit: number; windowMs: number }> = {};
+    const out: Record<string, Array<{ limit: number; windowMs: number }>> = {};
     for (const part of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
-      const m = /^([\w/.-]+)=(\d+)\/(s|m)$/.exec(part);
+      const m = /^([\w/.-]+)=(\d+)\/(s|m|h)$/.exec(part);
       if (!m) {
-        ctx.addIssue({ code: 'custom', message: `"${part}" is not api=N/s or api=N/m` });
+        ctx.addIssue({ code: 'custom', message: `"${part}" is not api=N/s, api=N/m or api=N/h` });
         continue;
       }
-      out[m[1]!] = { limit: Number(m[2]), windowMs: m[3] === 's' ? 1000 : 60_000 };
+      (out[m[1]!] ??= []).push({ limit: Number(m[2]), windowMs: WINDOW_MS[m[3] as keyof typeof WINDOW_MS] });
     }
     return out;
   });

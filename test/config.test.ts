@@ -39,9 +39,12 @@ describe('configuration', () => {
   });
 
   it('parses per-API rate limits and rejects bad ones', () => {
-    expect(loadConfig({ ...valid, WECOM_RATE_LIMITS: 'externalcontact/get=100/s, default=9000/m' }).WECOM_RATE_LIMITS).toEqual({
-      'externalcontact/get': { limit: 100, windowMs: 1000 },
-      default: { limit: 9000, windowMs: 60_000 },
+    expect(loadConfig({ ...valid, WECOM_RATE_LIMITS: 'externalcontact/get=100/s, default=9000/m,default=140000/h' }).WECOM_RATE_LIMITS).toEqual({
+      'externalcontact/get': [{ limit: 100, windowMs: 1000 }],
+      default: [
+        { limit: 9000, windowMs: 60_000 },
+        { limit: 140_000, windowMs: 3_600_000 },
+      ],
     });
     expect(() => loadConfig({ ...valid, WECOM_RATE_LIMITS: 'lots' })).toThrow(/WECOM_RATE_LIMITS/);
   });

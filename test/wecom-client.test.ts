@@ -118,11 +118,27 @@ describe('retryable and permanent errors', () => {
 describe('rate limits', () => {
   it('keeps calls under a configured per-API limit instead of earning 45009', async () => {
     // The sandbox allows 5 message/send calls per second; the client is told the same.
-    const c = client({ rateLimits: { 'message/send': { limit: 5, windowMs: 1000 } }, retries: 0 });
+    const c = client({ rateLimits: { 'message/send': [{ limit: 5, windowMs: 1000 }] }, retries: 0 });
     const started = Date.now();
     await Promise.all(Array.from({ length: 12 }, () => c.sendAppText(['zhangsan'], 'hi')));
     expect(sandbox.state.callsTo('message/send').every((x) => x.errcode === 0)).toBe(true);
     expect(sandbox.state.callsTo('message/send')).toHaveLength(12);
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000); // 12 calls at 5/s need at least two window turns
+  });
+
+  it('enforces every window of an API (e.g. per second and per hour) at once', async () => {
+    const c = client({ rateLimits: { 'message/send': [{ limit: 3, windowMs: 1000 }, { limit: 4, windowMs: 2000 }] }, retries: 0 });
+    await Promise.all(Array.from({ length: 10 }, () => c.sendAppText(['zhangsan'], 'hi')));
+    const at = sandbox.state.callsTo('message/send').map((x) => x.at);
+    expect(at).toHaveLength(10);
+    const most = (ms: number) => {
+      const perWindow = new Map<number, number>();
+      for (const x of at) perWindow.set(Math.floor(x / ms), (perWindow.get(Math.floor(x / ms)) ?? 0) + 1);
+      return Math.max(...perWindow.values());
+    };
+    // One call of slack: the sandbox stamps arrival a moment after the limiter admits it, maybe across a boundary.
+    // With only the per-second window, 10 calls at 3/s would put 6 into some 2 s window.
+    expect(most(2000)).toBeLessThanOrEqual(5);
+    expect(most(1000)).toBeLessThanOrEqual(4);
   });
 });

@@ -16,7 +16,7 @@ export interface WecomClientOptions {
   prefix: string;
   logger: Logger;
   timeoutMs?: number;
-  rateLimits?: Record<string, RateLimit>;
+  rateLimits?: Record<string, RateLimit[]>;
   /**
    * In-call retries of retryable errors (network, 5xx, -1, 45009, 45033) before the error reaches the caller. Calls
    * that send a message to a person pass `retries: 0` and leave retrying to their job, which knows whether a retry
@@ -34,8 +34,12 @@ export interface CallOptions {
   timeoutMs?: number;
 }
 
-// Platform default: ~10,000 calls per API per corp per minute; stay a little under it unless configured.
-const DEFAULT_LIMIT: RateLimit = { limit: 150, windowMs: 1000 };
+// Platform limits per API per corp: ~10,000 a minute and 150,000 an hour [wecom-api.md]; stay a little under both.
+const DEFAULT_LIMITS: RateLimit[] = [
+  { limit: 150, windowMs: 1000 },
+  { limit: 9_500, windowMs: 60_000 },
+  { limit: 140_000, windowMs: 3_600_000 },
+];
 
 /**
  * WeCom server API client: shared token cache, per-API rate limits, token refresh on 40014/40082/42001/42009,
@@ -53,7 +57,7 @@ export class WecomClient {
     this.retries = opts.retries ?? 2;
     this.retryBaseMs = opts.retryBaseMs ?? 250;
     const { default: fallback, ...limits } = opts.rateLimits ?? {};
-    this.limiter = new RateLimiter(opts.redis, opts.prefix, limits, fallback ?? DEFAULT_LIMIT);
+    this.limiter = new RateLimiter(opts.redis, opts.prefix, limits, fallback ?? DEFAULT_LIMITS);
     this.tokens = new TokenCache(opts.redis, opts.prefix, opts.corpId, opts.secret, () => this.fetchToken());
   }
 

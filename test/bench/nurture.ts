@@ -310,6 +310,7 @@ interface DispatchResult {
   steadyWindowS: number;
   overall: number;
   maxPerSecond: number;
+  overLimit: string[];
   stepsAtCap: number;
   stepsDone: number;
   stepResults: Record<string, number>;
@@ -515,6 +516,10 @@ async function dispatchPhase(o: { db: EmbeddedDatabase; dbName: string; prefix: 
     const perSecond = new Map<number, number>();
     for (const at of calls.map((c) => c.at)) perSecond.set(Math.floor(at / 1000), (perSecond.get(Math.floor(at / 1000)) ?? 0) + 1);
     const maxPerSecond = Math.max(0, ...perSecond.values());
+    // Windows the sandbox saw more than R calls in: when, within the window, each call arrived (and its errcode).
+    const overLimit = [...perSecond.entries()]
+      .filter(([, count]) => count > rate)
+      .map(([w]) => calls.filter((c) => Math.floor(c.at / 1000) === w).map((c) => `+${c.at - w * 1000}ms${c.errcode === 0 ? '' : `:${c.errcode}`}`).join(' '));
 
     const deliveries: Record<string, number> = {};
     for (const d of await Delivery.aggregate<{ _id: string; n: number }>([{ $group: { _id: '$status', n: { $sum: 1 } } }])) deliveries[d._id] = d.n;
@@ -555,6 +560,7 @@ async function dispatchPhase(o: { db: EmbeddedDatabase; dbName: string; prefix: 
       steadyWindowS,
       overall,
       maxPerSecond,
+      overLimit,
       stepsAtCap,
       stepsDone: stepMs.length,
       stepResults,
@@ -669,6 +675,7 @@ function report(o: {
     out.push(
       `- enrollMany of the ${d.leads.toLocaleString('en-US')} leads (before the workers started): ${fmt(d.enrollSeconds, 2)} s; every first step was due when the workers started; ${d.capped ? `**stopped at the ${DISPATCH_CAP_S} s cap** with ${d.okCalls.length.toLocaleString('en-US')} of ${d.leads.toLocaleString('en-US')} sent` : `all ${d.leads.toLocaleString('en-US')} sent ${fmt((d.okCalls.at(-1)! - d.dueAt) / 1000, 1)} s after the workers started`}.`,
       `- ok add_msg_template calls: steady ${fmt(d.steady, 2)}/s (${fmt(d.steadyWindowS, 0)} whole 1-s windows in the middle 80 % of the run), first-to-last ${fmt(d.overall, 1)}/s; fullest 1-second window ${d.maxPerSecond} calls (limit ${d.rate}); errors (errcode: count) ${Object.keys(d.errors).length ? JSON.stringify(d.errors) : 'none'}.`,
+      ...(d.overLimit.length ? [`- 1-second windows in which the sandbox received more than ${d.rate} calls (arrival offset within the window[:errcode]): ${d.overLimit.map((w) => `[${w}]`).join('; ')}.`] : []),
       `- steps finished: ${d.stepsAtCap.toLocaleString('en-US')} by the end of the run, ${d.stepsDone.toLocaleString('en-US')} once the workers had closed (${Object.entries(d.stepResults).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}); step wall time (BullMQ active → completed, includes waiting for the rate limiter and the lead lock): p50 ${fmt(percentile(d.stepMs, 50), 0)} ms, p90 ${fmt(percentile(d.stepMs, 90), 0)} ms, p99 ${fmt(percentile(d.stepMs, 99), 0)} ms.`,
       `- deliveries by status at the end: ${JSON.stringify(d.deliveries)}.`,
       `- MongoDB from the workers' start until they closed: ${mongoOps.toLocaleString('en-US')} commands = ${fmt(mongoOps / steps, 1)} per finished step, ${fmt(mongoMs / steps, 0)} ms of command time per finished step (summed over concurrent commands).`,

@@ -165,11 +165,21 @@ async function finish(id: unknown, status: DeliveryStatus, fields: Record<string
 async function buildContent(ctx: BotContext, step: SequenceStep, lead: LeadDoc, caseSlug: string | null, key: string): Promise<StepContent> {
   const who = { corpId: lead.corpId, externalUserId: lead.externalUserId };
   const channel = ctx.channels.get(lead.firstTouch?.channelKey ?? '')?.name;
-  const text = step.text ? render(step.text, { name: lead.name, channel }) : null;
+  const name = lead.name ?? (step.text?.includes('name') ? await lookUpName(ctx, lead.externalUserId) : null);
+  const text = step.text ? render(step.text, { name, channel }) : null;
   const found = caseSlug ? ctx.cases.find((c) => c.slug === caseSlug) : undefined;
   const raw = found ? { title: found.title, url: found.url, desc: found.summary, picurl: found.picurl } : step.link;
   const link = raw ? { ...raw, url: await trackedUrl(ctx.publicBaseUrl, raw.url, who, key) } : null;
   return { text, link };
+}
+
+/** The customer's name when the profile sync has not stored it yet (best effort: empty on failure). */
+async function lookUpName(ctx: BotContext, externalUserId: string): Promise<string | null> {
+  try {
+    return (await ctx.wecom.getExternalContact(externalUserId, { retries: 0, timeoutMs: 2_000 })).external_contact.name ?? null;
+  } catch {
+    return null;
+  }
 }
 
 async function defer(e: EnrollmentDoc, until: number, reason: string): Promise<Outcome> {

@@ -5,6 +5,9 @@ import { WecomApiError } from '../src/errors.js';
 import { recordStep } from '../src/models/timeline.js';
 import type { ContactSyncJobData } from '../src/queues/index.js';
 
+/** 40068: invalid tag id [D:92117]. */
+const INVALID_TAG = 40068;
+
 /**
  * Marks the arrival channel's corp tags on the customer (idempotent, so safe to retry) and refreshes the lead's
  * profile and tags from externalcontact/get. Retryable WeCom errors throw so BullMQ backs off; permanent ones
@@ -18,8 +21,15 @@ export async function syncContact(job: Job<ContactSyncJobData>, ctx: BotContext)
 
   if (channel?.tags.length) {
     try {
-      const ids = await ctx.tags.resolve(channel.tags);
-      await ctx.wecom.markTag({ userid: d.userId, external_userid: d.externalUserId, add_tag: ids });
+      const mark = async () => ctx.wecom.markTag({ userid: d.userId, external_userid: d.externalUserId, add_tag: await ctx.tags.resolve(channel.tags) });
+      try {
+        await mark();
+      } catch (err) {
+        if (!(err instanceof WecomApiError) || err.errcode !== INVALID_TAG) throw err;
+        // A cached id is stale (an admin deleted or recreated the tag): resolve the names again, once.
+        await ctx.tags.forget(channel.tags);
+        await mark();
+      }
       await recordStep(lead, source, 'tags_marked', { channel: channel.key, tags: channel.tags.map((t) => `${t.group}/${t.name}`) });
     } catch (err) {
       if (!(err instanceof WecomApiError) || err.retryable) throw err;

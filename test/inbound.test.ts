@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Delivery } from '../src/models/delivery.js';
 import { Lead } from '../src/models/lead.js';
+import { CorpTag } from '../src/models/corp-tag.js';
 import { Enrollment } from '../src/models/enrollment.js';
 import { stopEnrollments } from '../src/nurture/enrollments.js';
 import { timelineOf } from '../src/models/timeline.js';
@@ -81,6 +82,19 @@ describe('a customer scans a channel QR code', () => {
     expect(await Lead.countDocuments({ externalUserId: c.externalUserId })).toBe(1);
     expect(t.sandbox.state.callsTo('externalcontact/send_welcome_msg')).toHaveLength(1);
     expect(markTagsFor(c.externalUserId)).toHaveLength(1);
+  });
+
+  it('re-resolves a channel tag whose cached id WeCom no longer knows (40068) and marks it', async () => {
+    const channelTags = t.bot.ctx.channels.get('expo2026')!.tags;
+    await t.bot.ctx.tags.resolve(channelTags);
+    // An admin deleted and recreated the tags: our cache still holds ids that are gone.
+    await t.bot.ctx.tags.forget(channelTags);
+    await CorpTag.insertMany(channelTags.map((x, i) => ({ group: x.group, name: x.name, tagId: `etGONE${i}`, groupId: 'etGONEGROUP' })));
+    const c = t.newContact({ state: 'expo2026' });
+    await t.post(c.xml);
+    await waitFor(async () => (await steps(c.externalUserId)).includes('tags_marked'), 'tags marked', 15_000);
+    expect(t.sandbox.state.callsTo('externalcontact/mark_tag').some((x) => x.errcode === 40068)).toBe(true);
+    expect(t.sandbox.state.tagsOf('zhangsan', c.externalUserId).map((x) => x.tag_name).sort()).toEqual(['2026工业展', '制造业']);
   });
 
   it('keeps two different contacts with the same CreateTime apart', async () => {

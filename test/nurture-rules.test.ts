@@ -12,6 +12,11 @@ import { startTestBot, TEMPLATES_DIR, TEST_CORP, type TestBot } from './helpers/
 import { waitFor } from './helpers/wait-for.js';
 
 const TZ = 'Asia/Shanghai';
+/** A calendar zone where it is not near midnight now, so "the next day" in the cap test is hours away. */
+const CAP_TZ = ['Asia/Shanghai', 'Europe/London', 'America/New_York'].find((tz) => {
+  const h = Number(new Intl.DateTimeFormat('en-GB', { timeZone: tz, hour: '2-digit', hourCycle: 'h23' }).format(Date.now()));
+  return h >= 2 && h <= 21;
+})!;
 const hhmm = (ms: number) => new Intl.DateTimeFormat('en-GB', { timeZone: TZ, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(ms);
 
 let t: TestBot;
@@ -25,7 +30,7 @@ beforeAll(async () => {
     path.join(dir, 'sequences', 'quietnow.yaml'),
     `key: quietnow\nname: 静默时段测试\nquietHours: { start: "${quiet.start}", end: "${quiet.end}", timezone: ${TZ} }\nsteps:\n  - delay: 1s\n    text: "静默时段后才发"\n`,
   );
-  t = await startTestBot('nurture_rules', { env: { TEMPLATES_DIR: dir, NURTURE_DAILY_CAP: '1', MASS_RESULT_POLL_SCHEDULE: '1h' } });
+  t = await startTestBot('nurture_rules', { env: { TEMPLATES_DIR: dir, NURTURE_DAILY_CAP: '1', NURTURE_TIMEZONE: CAP_TZ, MASS_RESULT_POLL_SCHEDULE: '1h' } });
 });
 afterAll(async () => t?.stop());
 
@@ -87,7 +92,7 @@ describe('daily cap (NURTURE_DAILY_CAP=1)', () => {
     }, 'second step deferred', 15_000);
     expect(massTo(who.externalUserId)).toHaveLength(1);
     expect(deferred.history.at(-1)?.detail).toMatchObject({ reason: 'daily_cap' });
-    expect(deferred.dueAt!.getTime()).toBe(startOfNextDay(Date.now(), TZ));
+    expect(deferred.dueAt!.getTime()).toBe(startOfNextDay(Date.now(), CAP_TZ));
     const job = await t.bot.ctx.queues.nurture.getJob(stepJobId(e.id, 1));
     expect(await job!.getState()).toBe('delayed');
     expect(Math.abs((await delayedUntil(job!.id!)) - deferred.dueAt!.getTime())).toBeLessThan(1_000);

@@ -114,6 +114,9 @@ describe('a lead enrolled through its channel', () => {
     const a = await arrive('slowseq');
     expect(await stopEnrollments(t.bot.ctx, TEST_CORP.corpId, a.externalUserId, 'reply')).toBe(0); // slow: stopOn [churn]
     expect(await stopEnrollments(t.bot.ctx, TEST_CORP.corpId, a.externalUserId, 'unsubscribe')).toBe(1);
+    // Opting out sticks to the lead: no sequence enrolls it again.
+    expect((await Lead.findOne({ externalUserId: a.externalUserId }))?.stage).toBe('unsubscribed');
+    expect(await enroll(t.bot.ctx, { corpId: TEST_CORP.corpId, externalUserId: a.externalUserId }, 'fast', 'zhangsan')).toBeNull();
     const b = await arrive('nurture');
     expect(await stopEnrollments(t.bot.ctx, TEST_CORP.corpId, b.externalUserId, 'reply')).toBe(1);
   });

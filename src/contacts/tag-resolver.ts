@@ -29,6 +29,12 @@ export class TagResolver {
     return tags.map((t) => this.memo.get(keyOf(t))!);
   }
 
+  /** Drops cached ids of `tags` (WeCom said an id is invalid: the tag was deleted or recreated by an admin). */
+  async forget(tags: ChannelTag[]): Promise<void> {
+    for (const t of tags) this.memo.delete(keyOf(t));
+    await CorpTag.deleteMany({ $or: tags.map((t) => ({ group: t.group, name: t.name })) });
+  }
+
   private async loadCached(tags: ChannelTag[]): Promise<void> {
     const missing = tags.filter((t) => !this.memo.has(keyOf(t)));
     if (!missing.length) return;

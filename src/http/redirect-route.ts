@@ -17,17 +17,17 @@ export function mountRedirectRoute(router: Router, leads: LeadStore): void {
       return;
     }
     ctx.redirect(link.url);
+    // Recorded after answering: the lead lock may be held by a step talking to WeCom, the customer must not wait.
     const at = new Date();
     const eventKey = `click|${token}|${at.getTime()}`;
-    try {
+    const log = ctx.log;
+    void (async () => {
       await Link.updateOne({ _id: link._id }, { $inc: { clicks: 1 }, $set: { lastClickAt: at } });
       await leads.mutate(link.corpId, link.externalUserId, null, (lead) => {
         lead.touches.push({ eventKey, kind: 'click', channelKey: lead.firstTouch?.channelKey, userId: null, at });
         if (lead.stage === 'added') lead.stage = 'engaged';
       });
       await recordStep(link, eventKey, 'link_clicked', { url: link.url, delivery: link.deliveryKey }, at);
-    } catch (err) {
-      ctx.log.warn({ err: (err as Error).message, token }, 'click not recorded');
-    }
+    })().catch((err: Error) => log.warn({ err: err.message, token }, 'click not recorded'));
   });
 }

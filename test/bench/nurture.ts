@@ -318,6 +318,8 @@ interface DispatchResult {
   deliveries: Record<string, number>;
   ops: Map<string, { n: number; ms: number }>;
   pushdown: Array<{ query: string; pushdown: boolean | string }>;
+  /** Steps run one at a time after the run (NURTURE_CONCURRENCY=1), with `leads` leads and `deliveries` deliveries in the database. */
+  solo?: { steps: number; stepMs: number[]; ops: Map<string, { n: number; ms: number }>; leads: number; deliveries: number };
   runSeconds: number;
 }
 
@@ -413,7 +415,17 @@ async function baselinePhase(o: { redis: Redis; prefix: string; cleanups: Cleanu
   return { jobs: LEADS, seconds, pending, memDelta: memAfter - memBefore, keys };
 }
 
-async function dispatchPhase(o: { db: EmbeddedDatabase; dbName: string; prefix: string; templates: string; rate: number; redis: Redis; stats: OpStats }): Promise<DispatchResult> {
+async function dispatchPhase(o: {
+  db: EmbeddedDatabase;
+  dbName: string;
+  prefix: string;
+  templates: string;
+  rate: number;
+  redis: Redis;
+  stats: OpStats;
+  /** After a capped run, run this many of the remaining steps one at a time. */
+  soloSteps?: number;
+}): Promise<DispatchResult> {
   const { rate } = o;
   const n = Math.max(10, Math.round(rate * DISPATCH_SECONDS));
   log(`dispatch: R = ${rate}/s, ${n} leads, NURTURE_CONCURRENCY=${CONCURRENCY}, cap ${DISPATCH_CAP_S} s`);
@@ -523,6 +535,29 @@ async function dispatchPhase(o: { db: EmbeddedDatabase; dbName: string; prefix: 
 
     const deliveries: Record<string, number> = {};
     for (const d of await Delivery.aggregate<{ _id: string; n: number }>([{ $group: { _id: '$status', n: { $sum: 1 } } }])) deliveries[d._id] = d.n;
+
+    // Steps one at a time (NURTURE_CONCURRENCY=1) on what is left: the cost of a step without queueing.
+    let solo: DispatchResult['solo'];
+    if (o.soloSteps && capped) {
+      const soloWorkers = startWorkers({ ...ctx, config: { ...ctx.config, NURTURE_CONCURRENCY: 1 } }, createEventRouter());
+      workers = soloWorkers;
+      const w = soloWorkers.find((x) => x.name === 'nurture')!;
+      const soloMs: number[] = [];
+      const soloStart = new Map<string, number>();
+      w.on('active', (job: Job) => soloStart.set(job.id!, performance.now()));
+      w.on('completed', (job: Job) => {
+        const t = soloStart.get(job.id!);
+        if (t !== undefined) soloMs.push(performance.now() - t);
+      });
+      o.stats.start();
+      const until = Date.now() + 20_000;
+      while (soloMs.length < o.soloSteps && Date.now() < until) await sleep(50);
+      await Promise.all(soloWorkers.map((x) => x.close()));
+      workers = [];
+      const soloOps = o.stats.stop();
+      solo = { steps: soloMs.length, stepMs: soloMs.sort((a, b) => a - b), ops: soloOps, leads: n, deliveries: Object.values(deliveries).reduce((a, b) => a + b, 0) };
+      log(`  one at a time: ${soloMs.length} steps, p50 ${fmt(percentile(solo.stepMs, 50), 0)} ms`);
+    }
     // Which of a step's queries FerretDB runs inside SQLite (filterPushdown) and which as a full collection scan.
     const someLead = await Lead.findOne({}, { corpId: 1, externalUserId: 1 }).lean();
     const someEnrollment = await Enrollment.findOne({}, { _id: 1 }).lean();
@@ -568,6 +603,7 @@ async function dispatchPhase(o: { db: EmbeddedDatabase; dbName: string; prefix: 
       deliveries,
       ops,
       pushdown,
+      solo,
       runSeconds: (end - dueAt) / 1000,
     };
   } finally {
@@ -682,6 +718,16 @@ function report(o: {
       '',
     );
     out.push(...opsTable(d.ops, steps, 'step'), '');
+    if (d.solo) {
+      const so = d.solo;
+      const mongoMsSolo = [...so.ops.values()].reduce((s, e) => s + e.ms, 0);
+      const p50 = percentile(so.stepMs, 50);
+      out.push(
+        `One at a time (NURTURE_CONCURRENCY=1, ${so.steps} of the remaining steps, ${so.leads.toLocaleString('en-US')} leads and ${so.deliveries.toLocaleString('en-US')} deliveries in the database): step p50 ${fmt(p50, 0)} ms, p90 ${fmt(percentile(so.stepMs, 90), 0)} ms (≈ ${fmt(1000 / p50, 1)} steps/s for one runner); MongoDB command time ${fmt(mongoMsSolo / Math.max(1, so.steps), 0)} ms per step (${fmt((mongoMsSolo / Math.max(1, so.stepMs.reduce((a, b) => a + b, 0))) * 100, 0)} % of the step's wall time):`,
+        '',
+      );
+      out.push(...opsTable(so.ops, Math.max(1, so.steps), 'step'), '');
+    }
     if (d.pushdown.length) {
       out.push('Which of a step\'s reads the database filters itself (FerretDB `explain` → `filterPushdown`; false = every document of the collection is fetched and filtered in FerretDB):', '');
       for (const p of d.pushdown) out.push(`- \`${p.query}\`: ${String(p.pushdown)}`);
@@ -790,7 +836,7 @@ async function main(): Promise<void> {
     // ---------------------------------------------------------------- 4: dispatch under a rate limit
     const dispatch: DispatchResult[] = [];
     if (process.env.BENCH_SKIP_DISPATCH !== '1') {
-      const high = await dispatchPhase({ db, dbName: `${name}_dispatch_hi`, prefix: `${name}:dhi`, templates, rate: RATE, redis, stats });
+      const high = await dispatchPhase({ db, dbName: `${name}_dispatch_hi`, prefix: `${name}:dhi`, templates, rate: RATE, redis, stats, soloSteps: 30 });
       dispatch.push(high);
       load(`after dispatch at ${RATE}/s`);
       const reached = Number.isFinite(high.steady) ? high.steady : 10;

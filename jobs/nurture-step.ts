@@ -4,7 +4,7 @@ import { WecomApiError } from '../src/errors.js';
 import { nurtureOutcomes } from '../src/metrics.js';
 import { claimDelivery, Delivery, fenceAttempt, type DeliveryStatus } from '../src/models/delivery.js';
 import { Enrollment, type EnrollmentDoc } from '../src/models/enrollment.js';
-import { Lead, type LeadDoc, type Stage } from '../src/models/lead.js';
+import { Lead, leadId, type LeadDoc, type Stage } from '../src/models/lead.js';
 import { recordStep } from '../src/models/timeline.js';
 import { localDay, localMonth, nextAllowedTime, startOfNextDay } from '../src/nurture/clock.js';
 import { planDue, scheduleStep, stageStop, stopUnlocked } from '../src/nurture/enrollments.js';
@@ -41,7 +41,7 @@ async function runLocked(job: Job<NurtureJobData>, ctx: BotContext): Promise<Out
   const e = await Enrollment.findById(job.data.e);
   if (!e || e.status !== 'active' || e.step !== job.data.s) return { result: 'stale' };
   const seq = ctx.sequences.get(e.sequenceKey);
-  const lead = await Lead.findOne({ corpId: e.corpId, externalUserId: e.externalUserId });
+  const lead = await Lead.findById(leadId(e.corpId, e.externalUserId));
   if (!seq || !lead) return end(e, 'stopped', seq ? 'lead_missing' : 'sequence_removed');
   const stop = lead.unsubscribedAt ? 'unsubscribe' : stageStop(seq, lead.stage as Stage);
   if (stop) {
@@ -51,7 +51,7 @@ async function runLocked(job: Job<NurtureJobData>, ctx: BotContext): Promise<Out
 
   const step = seq.steps[e.step]!;
   const key = `nurture|${e.id}|${e.step}`;
-  let delivery = await Delivery.findOne({ key });
+  let delivery = await Delivery.findById(key);
   if (delivery && delivery.status !== 'pending') return advance(ctx, e, seq, delivery.status, { route: delivery.route });
   if (delivery?.inFlightAt) {
     // The previous run died while WeCom was answering: it may have been delivered. Never send it blindly again.

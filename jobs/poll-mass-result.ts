@@ -20,7 +20,7 @@ const RESULT: Record<number, { status: DeliveryStatus; reason: string | null }> 
  */
 export async function pollMassResult(job: Job<MassResultJobData>, ctx: BotContext): Promise<string> {
   const { deliveryKey, attempt } = job.data;
-  const d = await Delivery.findOne({ key: deliveryKey });
+  const d = await Delivery.findById(deliveryKey);
   if (!d || d.status !== 'submitted' || !d.msgid) return 'nothing_to_poll';
   let status = 0;
   let sendTime: number | undefined;

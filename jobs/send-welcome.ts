@@ -3,7 +3,7 @@ import type { BotContext } from '../src/context.js';
 import { WecomApiError } from '../src/errors.js';
 import { welcomeLatency } from '../src/metrics.js';
 import { claimDelivery, Delivery } from '../src/models/delivery.js';
-import { Lead } from '../src/models/lead.js';
+import { Lead, leadId } from '../src/models/lead.js';
 import { recordStep } from '../src/models/timeline.js';
 import type { WelcomeJobData } from '../src/queues/index.js';
 import { render } from '../src/templates/render.js';
@@ -79,7 +79,7 @@ export async function sendWelcome(job: Job<WelcomeJobData>, ctx: BotContext): Pr
 
 /** The customer's name for {{name}}: from the lead if known, else a quick externalcontact/get (best effort). */
 async function customerName(ctx: BotContext, d: WelcomeJobData, budgetMs: number): Promise<string> {
-  const known = await Lead.findOne({ corpId: d.corpId, externalUserId: d.externalUserId }, { name: 1 }).lean();
+  const known = await Lead.findById(leadId(d.corpId, d.externalUserId), { name: 1 }).lean();
   if (known?.name) return known.name;
   if (budgetMs < 200) return '';
   let res: ExternalContactResponse;

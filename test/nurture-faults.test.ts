@@ -6,7 +6,7 @@ import { Lead } from '../src/models/lead.js';
 import { enroll } from '../src/nurture/enrollments.js';
 import { reconcile } from '../src/nurture/reconcile.js';
 import { stepJobId } from '../src/queues/index.js';
-import { deleteKeys, startTestBot, TEST_CORP, type TestBot } from './helpers/test-bot.js';
+import { startTestBot, TEST_CORP, type TestBot } from './helpers/test-bot.js';
 import { waitFor } from './helpers/wait-for.js';
 
 const STEPS = ['第一步', '第二步', '第三步'];
@@ -83,8 +83,13 @@ describe('Redis flushed mid-run', () => {
     for (const who of leads) await enroll(t.bot.ctx, who, 'slow', 'zhangsan');
     await waitFor(() => leads.every((l) => texts(t, l.externalUserId).length >= 1), 'first steps sent', 15_000);
 
-    // Everything the bot keeps in Redis is gone: queues, scheduled jobs, token cache, locks.
-    await deleteKeys(t.config.REDIS_URL, t.config.QUEUE_PREFIX);
+    // Everything the bot keeps in Redis is gone at once (as with FLUSHALL or a replaced Redis): queues, scheduled
+    // jobs, token cache, locks. Done in one script so no step can run halfway through the flush.
+    await t.bot.ctx.redis.eval(
+      `local k = redis.call('KEYS', ARGV[1]) for i = 1, #k, 5000 do redis.call('DEL', unpack(k, i, math.min(i + 4999, #k))) end return #k`,
+      0,
+      `${t.config.QUEUE_PREFIX}:*`,
+    );
     const restored = await reconcile(t.bot.ctx);
     expect(restored.steps).toBeGreaterThan(0);
     // Every active enrollment has its current step scheduled again (a step that was running re-scheduled its own).
@@ -94,8 +99,19 @@ describe('Redis flushed mid-run', () => {
     // A second pass finds nothing missing: deterministic ids, nothing doubled.
     expect((await reconcile(t.bot.ctx)).steps).toBe(0);
 
-    await waitFor(async () => (await Enrollment.countDocuments({ status: 'completed' })) === leads.length, 'every sequence completed', 60_000);
+    await waitFor(async () => (await Enrollment.countDocuments({ status: 'completed' })) === leads.length, 'every sequence completed', 45_000);
     for (const who of leads) expect(texts(t, who.externalUserId)).toEqual(STEPS);
+  });
+
+  it('a job that lost its place in the delayed set (partial data loss) is found and rescheduled', async () => {
+    const who = await arrive(t, '半丢失');
+    const e = (await enroll(t.bot.ctx, who, 'slow', 'zhangsan'))!;
+    const id = stepJobId(e.id, 0);
+    await t.bot.ctx.redis.zrem(t.bot.ctx.queues.nurture.toKey('delayed'), id); // the hash survives, the schedule not
+    expect((await reconcile(t.bot.ctx)).steps).toBe(1);
+    expect(await (await t.bot.ctx.queues.nurture.getJob(id))?.getState()).toBe('delayed');
+    await waitFor(() => texts(t, who.externalUserId).length === 3, 'sequence delivered', 20_000);
+    expect(texts(t, who.externalUserId)).toEqual(STEPS);
   });
 });
 

@@ -10,7 +10,7 @@ import { recordStep } from '../models/timeline.js';
 export function mountRedirectRoute(router: Router, leads: LeadStore): void {
   router.get('/r/:token', async (ctx) => {
     const token = ctx.params.token ?? '';
-    const link = /^[A-Za-z0-9_-]{6,32}$/.test(token) ? await Link.findOne({ token }).lean() : null;
+    const link = /^[A-Za-z0-9_-]{6,32}$/.test(token) ? await Link.findById(token).lean() : null;
     if (!link) {
       ctx.status = 404;
       ctx.body = 'unknown link';

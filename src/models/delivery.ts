@@ -11,7 +11,8 @@ export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 
 const deliverySchema = new Schema(
   {
-    /** Idempotency key: one customer-facing message per key, ever. */
+    /** The idempotency key (also kept in `key`): one customer-facing message per key, ever. */
+    _id: { type: String, required: true },
     key: { type: String, required: true },
     kind: { type: String, required: true },
     corpId: { type: String, required: true },
@@ -38,7 +39,6 @@ const deliverySchema = new Schema(
   },
   { timestamps: true },
 );
-deliverySchema.index({ key: 1 }, { unique: true });
 deliverySchema.index({ corpId: 1, externalUserId: 1, kind: 1 });
 deliverySchema.index({ status: 1, route: 1 });
 
@@ -51,10 +51,10 @@ export async function claimDelivery(
   fields: Pick<DeliveryFields, 'key' | 'kind' | 'corpId' | 'externalUserId' | 'userId'> & Partial<DeliveryFields>,
 ) {
   try {
-    return await Delivery.create(fields);
+    return await Delivery.create({ _id: fields.key, ...fields });
   } catch (err) {
     if (!isDuplicateKey(err)) throw err;
-    const existing = await Delivery.findOne({ key: fields.key });
+    const existing = await Delivery.findById(fields.key);
     if (!existing) throw err;
     return existing;
   }

@@ -32,6 +32,8 @@ const touchSchema = new Schema(
 
 const leadSchema = new Schema(
   {
+    /** leadId(corpId, externalUserId): lookups by primary key stay fast on every MongoDB-wire database. */
+    _id: { type: String, required: true },
     corpId: { type: String, required: true },
     externalUserId: { type: String, required: true },
     name: { type: String, default: null },
@@ -65,6 +67,14 @@ const leadSchema = new Schema(
 leadSchema.index({ corpId: 1, externalUserId: 1 }, { unique: true });
 leadSchema.index({ 'firstTouch.channelKey': 1, stage: 1 });
 
+/**
+ * The primary key of a lead. FerretDB 1.x (SQLite) answers queries on other fields by scanning, so every hot lookup
+ * of a lead goes through its _id; the unique (corpId, externalUserId) index stays as the rule.
+ */
+export function leadId(corpId: string, externalUserId: string): string {
+  return `${corpId}:${externalUserId}`;
+}
+
 export type LeadFields = InferSchemaType<typeof leadSchema>;
 export type LeadDoc = HydratedDocument<LeadFields>;
 export const Lead = mongoose.model('Lead', leadSchema, 'leads');
@@ -88,11 +98,11 @@ export async function mutateLead(
   mutate: (lead: LeadDoc) => void,
 ): Promise<LeadDoc | null> {
   for (let attempt = 0; ; attempt++) {
-    let lead = await Lead.findOne({ corpId, externalUserId });
+    let lead = await Lead.findById(leadId(corpId, externalUserId));
     if (!lead) {
       if (!firstTouch) return null;
       try {
-        lead = await Lead.create({ corpId, externalUserId, firstTouch });
+        lead = await Lead.create({ _id: leadId(corpId, externalUserId), corpId, externalUserId, firstTouch });
       } catch (err) {
         if (isDuplicateKey(err) && attempt < 5) continue;
         throw err;

@@ -2,7 +2,8 @@ import mongoose, { Schema } from 'mongoose';
 
 const linkSchema = new Schema(
   {
-    token: { type: String, required: true },
+    /** The token in /r/<token>. */
+    _id: { type: String, required: true },
     url: { type: String, required: true },
     corpId: { type: String, required: true },
     externalUserId: { type: String, required: true },
@@ -12,8 +13,7 @@ const linkSchema = new Schema(
   },
   { timestamps: true },
 );
-linkSchema.index({ token: 1 }, { unique: true });
-linkSchema.index({ deliveryKey: 1, url: 1 }, { unique: true });
+linkSchema.index({ deliveryKey: 1 });
 
 /** A tracked link: GET /r/<token> redirects to `url` and records the click as a touch on the lead. */
 export const Link = mongoose.model('Link', linkSchema, 'links');

@@ -2,6 +2,8 @@ import mongoose, { Schema } from 'mongoose';
 import { isDuplicateKey } from './lead.js';
 
 const timelineSchema = new Schema({
+  /** = entryId: the duplicate check is a primary-key insert. */
+  _id: { type: String, required: true },
   corpId: { type: String, required: true },
   externalUserId: { type: String, required: true },
   /** `<event or delivery key>#<type>`: unique, so a handler that runs twice records a step once. */
@@ -10,7 +12,6 @@ const timelineSchema = new Schema({
   at: { type: Date, required: true },
   detail: { type: Schema.Types.Mixed, default: {} },
 });
-timelineSchema.index({ entryId: 1 }, { unique: true });
 timelineSchema.index({ corpId: 1, externalUserId: 1, at: 1 });
 
 /** One step in a lead's history: arrival, welcome, tags, profile, churn... */
@@ -25,7 +26,8 @@ export async function recordStep(
   at = new Date(),
 ): Promise<void> {
   try {
-    await TimelineEntry.create({ ...lead, entryId: `${sourceKey}#${type}`, type, at, detail });
+    const entryId = `${sourceKey}#${type}`;
+    await TimelineEntry.create({ _id: entryId, corpId: lead.corpId, externalUserId: lead.externalUserId, entryId, type, at, detail });
   } catch (err) {
     if (!isDuplicateKey(err)) throw err;
   }
@@ -33,5 +35,5 @@ export async function recordStep(
 
 /** A lead's timeline, oldest first. */
 export async function timelineOf(corpId: string, externalUserId: string) {
-  return TimelineEntry.find({ corpId, externalUserId }).sort({ at: 1, _id: 1 }).lean();
+  return TimelineEntry.find({ corpId, externalUserId }).sort({ at: 1 }).lean();
 }

@@ -1,13 +1,17 @@
-import { randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { isDuplicateKey } from '../models/lead.js';
 import { Link } from '../models/link.js';
 
 /**
  * The tracked form of `url` for one delivery: `<base>/r/<token>`, redirecting to `url` and recording the click.
- * The same delivery and URL always get the same token.
+ * The token is derived from the delivery and the URL, so the same pair always gets the same link.
  */
 export async function trackedUrl(base: string, url: string, lead: { corpId: string; externalUserId: string }, deliveryKey: string): Promise<string> {
-  const existing = await Link.findOne({ deliveryKey, url }, { token: 1 }).lean();
-  const token = existing?.token ?? randomBytes(9).toString('base64url');
-  if (!existing) await Link.create({ token, url, deliveryKey, ...lead });
+  const token = createHash('sha256').update(`${deliveryKey}\n${url}`).digest('base64url').slice(0, 16);
+  try {
+    await Link.create({ _id: token, url, deliveryKey, corpId: lead.corpId, externalUserId: lead.externalUserId });
+  } catch (err) {
+    if (!isDuplicateKey(err)) throw err;
+  }
   return `${base.replace(/\/$/, '')}/r/${token}`;
 }

@@ -7,12 +7,28 @@ import { pollJobId, stepJobId } from '../queues/index.js';
 
 const BATCH = 1000;
 
-/** Which of `ids` have no job in `queue` (one pipelined EXISTS per id). */
-async function missingJobs(redis: Redis, queue: Queue, ids: string[]): Promise<Set<string>> {
+/**
+ * Which of `ids` have no runnable job in `queue`: no job hash, or — for a job that should be waiting for a future
+ * time — a hash that is in no delayed set (what a partial loss of Redis data leaves behind). Such leftovers are
+ * removed so the job can be added again under the same id. One pipeline per batch.
+ */
+async function missingJobs(redis: Redis, queue: Queue, jobs: Array<{ id: string; future: boolean }>): Promise<Set<string>> {
   const pipeline = redis.pipeline();
-  for (const id of ids) pipeline.exists(queue.toKey(id));
+  for (const j of jobs) pipeline.exists(queue.toKey(j.id)).zscore(queue.toKey('delayed'), j.id);
   const answers = (await pipeline.exec()) ?? [];
-  return new Set(ids.filter((_, i) => answers[i]?.[1] === 0));
+  const missing = new Set<string>();
+  const leftovers: string[] = [];
+  jobs.forEach((j, i) => {
+    const hash = answers[2 * i]?.[1] === 1;
+    const delayed = answers[2 * i + 1]?.[1] !== null;
+    if (!hash) missing.add(j.id);
+    else if (j.future && !delayed) {
+      missing.add(j.id);
+      leftovers.push(j.id);
+    }
+  });
+  if (leftovers.length) await redis.del(...leftovers.map((id) => queue.toKey(id)));
+  return missing;
 }
 
 /**
@@ -27,7 +43,7 @@ export async function reconcile(ctx: Pick<BotContext, 'queues' | 'config' | 'log
 
   let batch: Array<{ id: string; step: number; dueAt: Date | null }> = [];
   const flushSteps = async () => {
-    const missing = await missingJobs(ctx.redis, ctx.queues.nurture, batch.map((e) => stepJobId(e.id, e.step)));
+    const missing = await missingJobs(ctx.redis, ctx.queues.nurture, batch.map((e) => ({ id: stepJobId(e.id, e.step), future: (e.dueAt?.getTime() ?? 0) > Date.now() + 1_000 })));
     const jobs = batch
       .filter((e) => missing.has(stepJobId(e.id, e.step)))
       .map((e) => ({ name: 'step', data: { e: e.id, s: e.step }, opts: { jobId: stepJobId(e.id, e.step), delay: Math.max(0, (e.dueAt?.getTime() ?? now) - now) } }));
@@ -48,8 +64,9 @@ export async function reconcile(ctx: Pick<BotContext, 'queues' | 'config' | 'log
     const next = schedule.findIndex((t) => t > elapsed);
     const attempt = next === -1 ? schedule.length - 1 : next;
     const id = pollJobId(d.key, attempt);
-    if ((await missingJobs(ctx.redis, ctx.queues.massResult, [id])).size) {
-      await ctx.queues.massResult.add('poll', { deliveryKey: d.key, attempt }, { jobId: id, delay: Math.max(0, d.createdAt.getTime() + schedule[attempt]! - now) });
+    const due = d.createdAt.getTime() + schedule[attempt]!;
+    if ((await missingJobs(ctx.redis, ctx.queues.massResult, [{ id, future: due > Date.now() + 1_000 }])).size) {
+      await ctx.queues.massResult.add('poll', { deliveryKey: d.key, attempt }, { jobId: id, delay: Math.max(0, due - now) });
       polls++;
     }
   }

@@ -5,6 +5,8 @@ import { enroll } from '../src/nurture/enrollments.js';
 /** WelcomeCodes live 20 s from the event [D:92137]; keep a margin for the send itself. */
 export const WELCOME_WINDOW_MS = 20_000;
 const WELCOME_MARGIN_MS = 1_000;
+/** How long contact sync waits after an add that gets a welcome. */
+export const CONTACT_SYNC_DELAY_MS = 3_000;
 
 type AddKey = 'change_external_contact.add_external_contact' | 'change_external_contact.add_half_external_contact';
 
@@ -67,9 +69,11 @@ export const addExternalContact: Handler<AddKey> = async (event, ctx) => {
 
   if (channel.sequence) await enroll(ctx, lead, channel.sequence, event.UserID, at.getTime());
 
+  // Tagging and the profile are not urgent: a few seconds later, so a burst of adds spends its API quota on the
+  // welcomes first, and the welcome's name lookup can be reused (one externalcontact/get per contact).
   await ctx.queues.contactSync.add(
     'sync',
     { ...lead, userId: event.UserID, channelKey: channel.key, eventKey: ctx.eventKey },
-    { jobId: `sync|${ctx.eventKey}` },
+    { jobId: `sync|${ctx.eventKey}`, delay: event.WelcomeCode && channel.welcome ? CONTACT_SYNC_DELAY_MS : 0 },
   );
 };

@@ -1,5 +1,6 @@
 import type { Job } from 'bullmq';
 import type { BotContext } from '../src/context.js';
+import { profileCacheKey, PROFILE_CACHE_SECONDS } from '../src/contacts/profile.js';
 import { WecomApiError } from '../src/errors.js';
 import { welcomeLatency } from '../src/metrics.js';
 import { claimDelivery, Delivery } from '../src/models/delivery.js';
@@ -89,6 +90,7 @@ async function customerName(ctx: BotContext, d: WelcomeJobData, budgetMs: number
     ctx.log.warn({ err: (err as Error).message, externalUserId: d.externalUserId }, 'name lookup failed; welcoming without a name');
     return '';
   }
-  // Not saved here: the contact-sync job refreshes the whole profile right after marking the tags.
+  // Kept briefly for the contact-sync job, so a new contact costs one externalcontact/get, not two.
+  await ctx.redis.set(profileCacheKey(ctx.config.QUEUE_PREFIX, d.corpId, d.externalUserId), JSON.stringify(res), 'EX', PROFILE_CACHE_SECONDS);
   return res.external_contact.name ?? '';
 }

@@ -1,6 +1,7 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { BotContext } from '../src/context.js';
-import { applyProfile } from '../src/contacts/profile.js';
+import { applyMarkedTags, applyProfile, profileCacheKey } from '../src/contacts/profile.js';
+import type { ExternalContactResponse } from '../src/wecom/types.js';
 import { WecomApiError } from '../src/errors.js';
 import { recordStep } from '../src/models/timeline.js';
 import type { ContactSyncJobData } from '../src/queues/index.js';
@@ -19,9 +20,14 @@ export async function syncContact(job: Job<ContactSyncJobData>, ctx: BotContext)
   const source = `sync|${d.eventKey}`;
   const channel = d.channelKey ? ctx.channels.get(d.channelKey) : undefined;
 
+  let marked: Array<{ group: string; name: string; id: string }> = [];
   if (channel?.tags.length) {
     try {
-      const mark = async () => ctx.wecom.markTag({ userid: d.userId, external_userid: d.externalUserId, add_tag: await ctx.tags.resolve(channel.tags) });
+      const mark = async () => {
+        const ids = await ctx.tags.resolve(channel.tags);
+        await ctx.wecom.markTag({ userid: d.userId, external_userid: d.externalUserId, add_tag: ids });
+        marked = channel.tags.map((t, i) => ({ ...t, id: ids[i]! }));
+      };
       try {
         await mark();
       } catch (err) {
@@ -37,9 +43,12 @@ export async function syncContact(job: Job<ContactSyncJobData>, ctx: BotContext)
     }
   }
 
-  let res;
+  let res: ExternalContactResponse;
+  const cacheKey = profileCacheKey(ctx.config.QUEUE_PREFIX, d.corpId, d.externalUserId);
   try {
-    res = await ctx.wecom.getExternalContact(d.externalUserId);
+    // The welcome job fetched it seconds ago when it needed the name; marked tags are added below either way.
+    const cached = d.channelKey ? await ctx.redis.get(cacheKey) : null;
+    res = cached ? (JSON.parse(cached) as ExternalContactResponse) : await ctx.wecom.getExternalContact(d.externalUserId);
   } catch (err) {
     if (!(err instanceof WecomApiError) || err.retryable) throw err;
     await recordStep(lead, source, 'profile_failed', { errcode: err.errcode, reason: err.errmsg });
@@ -57,7 +66,9 @@ export async function syncContact(job: Job<ContactSyncJobData>, ctx: BotContext)
       doc.owners.push({ userId: d.userId, channelKey: firstTouch.channelKey, state: follow.state ?? null, addedAt: firstTouch.at });
     }
     applyProfile(doc, res);
+    applyMarkedTags(doc, d.userId, marked);
   });
+  await ctx.redis.del(cacheKey);
   if (!saved) throw new UnrecoverableError('lead could not be saved');
   await recordStep(lead, source, 'profile_synced', { name: saved.name, industry: saved.industry, tags: saved.tags.length });
   return 'synced';

@@ -54,6 +54,8 @@ describe('a customer scans a channel QR code', () => {
     const tags = t.sandbox.state.tagsOf('zhangsan', c.externalUserId);
     expect(tags.map((x) => `${x.group_name}/${x.tag_name}`).sort()).toEqual(['渠道/2026工业展', '行业/制造业']);
     expect(markTagsFor(c.externalUserId)).toHaveLength(1);
+    // One profile lookup per new contact: the welcome's name lookup is reused by the contact-sync job.
+    expect(t.sandbox.state.callsTo('externalcontact/get').filter((x) => x.query.external_userid === c.externalUserId)).toHaveLength(1);
 
     const delivery = await Delivery.findOne({ externalUserId: c.externalUserId }).lean();
     expect(delivery?.status).toBe('sent');

@@ -35,8 +35,8 @@ export interface CallOptions {
 }
 
 // Platform limits per API per corp: ~10,000 a minute and 150,000 an hour [wecom-api.md]; stay a little under both.
+// No per-second window: WeCom counts per minute, and a burst of adds at an expo needs the whole minute's quota.
 const DEFAULT_LIMITS: RateLimit[] = [
-  { limit: 150, windowMs: 1000 },
   { limit: 9_500, windowMs: 60_000 },
   { limit: 140_000, windowMs: 3_600_000 },
 ];
@@ -90,7 +90,12 @@ export class WecomClient {
   }
 
   private async request<R extends T.WecomResponse>(api: string, token: string | null, opts: CallOptions): Promise<R> {
-    await this.limiter.acquire(api);
+    // The call's timeout covers waiting for rate-limit quota too: a name lookup with a 2 s budget must not wait 6 s.
+    const deadline = Date.now() + (opts.timeoutMs ?? this.timeoutMs);
+    if (!(await this.limiter.acquire(api, deadline))) {
+      wecomCalls.inc({ api, errcode: 'local_rate_limit' });
+      throw WecomApiError.transport(api, 'no rate-limit quota before the call deadline', undefined, false);
+    }
     const url = new URL(`/cgi-bin/${api}`, this.opts.baseUrl);
     for (const [k, v] of Object.entries(opts.query ?? {})) url.searchParams.set(k, v);
     if (token) url.searchParams.set('access_token', token);
@@ -103,7 +108,7 @@ export class WecomClient {
           method: opts.body === undefined ? 'GET' : 'POST',
           headers: opts.body === undefined ? undefined : { 'content-type': 'application/json' },
           body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-          signal: AbortSignal.timeout(opts.timeoutMs ?? this.timeoutMs),
+          signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())),
         });
       } catch (err) {
         const e = err as Error & { cause?: { code?: string } };

@@ -25,8 +25,11 @@ export class RateLimiter {
     return this.limits[api] ?? this.fallback;
   }
 
-  /** Resolves when a call to `api` fits in every one of its windows. */
-  async acquire(api: string): Promise<void> {
+  /**
+   * Resolves true when a call to `api` fits in every one of its windows, or false (without waiting) when that
+   * would take past `deadline` (ms epoch).
+   */
+  async acquire(api: string, deadline = Infinity): Promise<boolean> {
     for (const rl of this.limitsFor(api)) {
       if (rl.limit <= 0) continue;
       for (;;) {
@@ -34,8 +37,11 @@ export class RateLimiter {
         const window = Math.floor(now / rl.windowMs);
         const n = (await this.redis.eval(HIT, 1, `${this.prefix}:wecom:rl:${api}:${rl.windowMs}:${window}`, rl.windowMs * 2)) as number;
         if (n <= rl.limit) break;
-        await new Promise((r) => setTimeout(r, (window + 1) * rl.windowMs - now + Math.floor(Math.random() * 20)));
+        const wait = (window + 1) * rl.windowMs - now + Math.floor(Math.random() * 20);
+        if (now + wait > deadline) return false;
+        await new Promise((r) => setTimeout(r, wait));
       }
     }
+    return true;
   }
 }

@@ -105,6 +105,7 @@ describe('a customer scans a channel QR code', () => {
     const b = t.newContact({ state: 'expo2026', createTime, name: '乙' });
     await Promise.all([t.post(a.xml), t.post(b.xml)]);
     await waitFor(async () => welcomesTo(a.externalUserId).length && welcomesTo(b.externalUserId).length, 'both welcomed');
+    await waitFor(async () => (await lead(a.externalUserId)) && (await lead(b.externalUserId)), 'both leads stored');
     expect(await Lead.countDocuments({ externalUserId: { $in: [a.externalUserId, b.externalUserId] } })).toBe(2);
     expect(welcomesTo(a.externalUserId)[0]?.text).toContain('甲');
     expect(welcomesTo(b.externalUserId)[0]?.text).toContain('乙');
@@ -298,7 +299,7 @@ describe('other contact events', () => {
       return x?.owners[0]?.status === 'removed' ? x : null;
     }, 'owner removed');
     expect(l.stage).toBe('added');
-    const entry = (await timelineOf(TEST_CORP.corpId, c.externalUserId)).find((e) => e.type === 'removed_by_owner');
+    const entry = await waitFor(async () => (await timelineOf(TEST_CORP.corpId, c.externalUserId)).find((e) => e.type === 'removed_by_owner'), 'recorded');
     expect(entry?.detail).toMatchObject({ owner: 'zhangsan', source: 'DELETE_BY_TRANSFER' });
   });
 

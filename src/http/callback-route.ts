@@ -5,7 +5,7 @@ import { CallbackError, ErrorCode } from '../errors.js';
 import { callbacks } from '../metrics.js';
 import type { Queues } from '../queues/index.js';
 import { decryptPayload, verifySignature, type CallbackCredentials } from '../wecom/callback-crypto.js';
-import { classifyEvent, envelopeSchema, parseXml } from '../wecom/events.js';
+import { classifyEvent, envelopeEncrypt, parseXml } from '../wecom/events.js';
 
 export interface CallbackRouteOptions {
   credentials: CallbackCredentials;
@@ -53,11 +53,9 @@ export function mountCallbackRoute(router: Router, path: string, opts: CallbackR
 
   router.post(path, async (ctx) => {
     const q = parseQuery(signedQuery, ctx.query);
-    const raw = await readBody(ctx.req, opts.bodyLimitBytes);
-    const envelope = envelopeSchema.safeParse(parseXml(raw));
-    if (!envelope.success) throw new CallbackError(ErrorCode.PayloadMalformed, 'body has no <Encrypt>', 400);
-    verifySignature(opts.credentials, q, envelope.data.Encrypt, { maxSkewSeconds: opts.maxSkewSeconds, nowMs: now() });
-    const plaintext = decryptPayload(opts.credentials, envelope.data.Encrypt);
+    const encrypted = envelopeEncrypt(await readBody(ctx.req, opts.bodyLimitBytes));
+    verifySignature(opts.credentials, q, encrypted, { maxSkewSeconds: opts.maxSkewSeconds, nowMs: now() });
+    const plaintext = decryptPayload(opts.credentials, encrypted);
     const parsed = classifyEvent(parseXml(plaintext));
     if (parsed.kind === 'unknown') {
       ctx.log.info({ event: parsed.key }, 'callback of an unhandled type acknowledged and ignored');

@@ -1,6 +1,7 @@
 import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import { withTimeout } from '../with-timeout.js';
+import { GroupCommit } from './group-commit.js';
 import type { AnyContactEvent, EventKey } from '../wecom/events.js';
 
 /** Queue names: callbacks, the welcome fast lane, and contact sync (tags + profile). */
@@ -115,8 +116,14 @@ export class Queues {
    * back), so the receiver answers 503 and WeCom retries instead of the request hanging.
    */
   async enqueueEvent(data: EventJobData): Promise<void> {
-    await withTimeout(this.events.add(data.key, data, { jobId: data.dedupeKey }), 2_000, 'Redis did not accept the event in time');
+    await withTimeout(this.eventWrites.add(data), 2_000, 'Redis did not accept the event in time');
   }
+
+  // Callbacks arriving together are written with one addBulk (duplicates within or across batches are still
+  // refused by job id).
+  private readonly eventWrites = new GroupCommit<EventJobData>(async (items) => {
+    await this.events.addBulk(items.map((data) => ({ name: data.key, data, opts: { jobId: data.dedupeKey } })));
+  });
 
   /** Closes every queue connection. */
   async close(): Promise<void> {

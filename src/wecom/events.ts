@@ -30,8 +30,22 @@ export function parseXml(xml: string): Record<string, unknown> {
   return root as Record<string, unknown>;
 }
 
-/** The outer envelope of an encrypted callback POST. */
-export const envelopeSchema = z.object({ Encrypt: z.string().min(1) }).passthrough();
+const ENVELOPE = /^\s*(?:<\?xml[^>]*\?>\s*)?<xml>[\s\S]*?<Encrypt>\s*(?:<!\[CDATA\[([A-Za-z0-9+/=]+)\]\]>|([A-Za-z0-9+/=]+))\s*<\/Encrypt>[\s\S]*<\/xml>\s*$/;
+
+/**
+ * The Encrypt field of a callback envelope `<xml>…<Encrypt>…</Encrypt>…</xml>`. The signature covers only this
+ * field and nothing else in the envelope is used, so it is extracted with a strict pattern rather than a full
+ * parse (the decrypted message is parsed in full). Throws CallbackError 400 when absent or malformed.
+ */
+export function envelopeEncrypt(body: string): string {
+  if (/<!DOCTYPE|<!ENTITY/i.test(body)) {
+    throw new CallbackError(ErrorCode.PayloadMalformed, 'DOCTYPE/ENTITY declarations are not accepted', 400);
+  }
+  const m = ENVELOPE.exec(body);
+  const encrypted = m?.[1] ?? m?.[2];
+  if (!encrypted) throw new CallbackError(ErrorCode.PayloadMalformed, 'body is not an <xml> envelope with <Encrypt>', 400);
+  return encrypted;
+}
 
 const id = z.string().min(1);
 const common = {

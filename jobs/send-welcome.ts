@@ -27,13 +27,17 @@ const PROFILE_BUDGET_MS = 2_000;
 export async function sendWelcome(job: Job<WelcomeJobData>, ctx: BotContext): Promise<string> {
   const d = job.data;
   const lead = { corpId: d.corpId, externalUserId: d.externalUserId };
-  const delivery = await claimDelivery({ key: `welcome|${d.eventKey}`, kind: 'welcome', ...lead, userId: d.userId });
+  const claimedAt = new Date();
+  const delivery = await claimDelivery({ key: `welcome|${d.eventKey}`, kind: 'welcome', ...lead, userId: d.userId, inFlightAt: claimedAt, attempts: 1 });
   if (delivery.status !== 'pending') return `already ${delivery.status}`;
+  // Created by this run (already marked in flight, attempt 1), or found from an earlier run.
+  const fresh = delivery.inFlightAt?.getTime() === claimedAt.getTime();
 
+  let sentText: { content: string } | null = null;
   const finish = async (status: 'sent' | 'failed' | 'expired' | 'skipped', step: string, detail: Record<string, unknown>) => {
     await Delivery.updateOne(
       { _id: delivery._id, status: 'pending' },
-      { $set: { status, inFlightAt: null, errcode: (detail.errcode as number) ?? null, reason: (detail.reason as string) ?? null, ...(status === 'sent' ? { sentAt: new Date() } : {}) } },
+      { $set: { status, inFlightAt: null, content: sentText, errcode: (detail.errcode as number) ?? null, reason: (detail.reason as string) ?? null, ...(status === 'sent' ? { sentAt: new Date() } : {}) } },
     );
     await recordStep(lead, `welcome|${d.eventKey}`, step, detail);
     return status;
@@ -48,15 +52,15 @@ export async function sendWelcome(job: Job<WelcomeJobData>, ctx: BotContext): Pr
   const name = await customerName(ctx, d, Math.min(PROFILE_BUDGET_MS, remaining() - 1_000));
   const msg: WelcomeMessage = { welcome_code: d.welcomeCode };
   const content = channel.welcome.text && render(channel.welcome.text, { name, channel: channel.name });
-  if (content) msg.text = { content };
+  if (content) msg.text = sentText = { content };
   if (channel.welcome.link) msg.attachments = [{ msgtype: 'link', link: channel.welcome.link }];
 
   // The name lookup took time: check the window again right before the call.
   if (remaining() <= 200) return finish('expired', 'welcome_expired', { reason: 'deadline_passed_before_send' });
-  const { attempts: previous } = delivery;
+  const previous = fresh ? 0 : delivery.attempts;
   // Set by an earlier call that may have reached WeCom (crash mid-call, timeout); cleared after a clear answer.
-  const earlierMayHaveSent = delivery.inFlightAt !== null;
-  await Delivery.updateOne({ _id: delivery._id }, { $inc: { attempts: 1 }, $set: { content: msg.text ?? null, inFlightAt: new Date() } });
+  const earlierMayHaveSent = !fresh && delivery.inFlightAt !== null;
+  if (!fresh) await Delivery.updateOne({ _id: delivery._id }, { $inc: { attempts: 1 }, $set: { inFlightAt: new Date() } });
   try {
     await ctx.wecom.sendWelcomeMsg(msg, { timeoutMs: Math.min(5_000, remaining()) });
   } catch (err) {

@@ -74,7 +74,7 @@ describe('quiet hours', () => {
     }, 'deferred');
     expect(deferred.history.at(-1)?.detail).toMatchObject({ reason: 'quiet_hours' });
     expect(hhmm(deferred.dueAt!.getTime())).toBe(quiet.end);
-    expect(await (await t.bot.ctx.queues.nurture.getJob(stepJobId(e.id, 0)))!.getState()).toBe('delayed');
+    await waitFor(async () => (await (await t.bot.ctx.queues.nurture.getJob(stepJobId(e.id, 0)))!.getState()) === 'delayed', 'job moved to the delayed set');
     expect(Math.abs((await delayedUntil(stepJobId(e.id, 0))) - deferred.dueAt!.getTime())).toBeLessThan(1_000);
     expect(massTo(who.externalUserId)).toHaveLength(0);
     expect(await Delivery.countDocuments({ externalUserId: who.externalUserId })).toBe(1); // the welcome only
@@ -94,7 +94,7 @@ describe('daily cap (NURTURE_DAILY_CAP=1)', () => {
     expect(deferred.history.at(-1)?.detail).toMatchObject({ reason: 'daily_cap' });
     expect(deferred.dueAt!.getTime()).toBe(startOfNextDay(Date.now(), CAP_TZ));
     const job = await t.bot.ctx.queues.nurture.getJob(stepJobId(e.id, 1));
-    expect(await job!.getState()).toBe('delayed');
+    await waitFor(async () => (await job!.getState()) === 'delayed', 'job moved to the delayed set');
     expect(Math.abs((await delayedUntil(job!.id!)) - deferred.dueAt!.getTime())).toBeLessThan(1_000);
     expect(deferred.status).toBe('active');
   });

@@ -99,20 +99,19 @@ export async function mutateLead(
 ): Promise<LeadDoc | null> {
   for (let attempt = 0; ; attempt++) {
     let lead = await Lead.findById(leadId(corpId, externalUserId));
+    const isNew = !lead;
     if (!lead) {
       if (!firstTouch) return null;
-      try {
-        lead = await Lead.create({ _id: leadId(corpId, externalUserId), corpId, externalUserId, firstTouch });
-      } catch (err) {
-        if (isDuplicateKey(err) && attempt < 5) continue;
-        throw err;
-      }
+      // A new lead is built with the change applied and inserted once (an insert is far cheaper than an update on
+      // some MongoDB-wire servers); a concurrent creator makes it a duplicate key, and we start over.
+      lead = new Lead({ _id: leadId(corpId, externalUserId), corpId, externalUserId, firstTouch });
     }
     mutate(lead);
     try {
       await lead.save();
       return lead;
     } catch (err) {
+      if (isNew && isDuplicateKey(err) && attempt < 5) continue;
       if (err instanceof mongoose.Error.VersionError && attempt < 10) continue;
       throw err;
     }

@@ -62,7 +62,7 @@ export async function sendWelcome(job: Job<WelcomeJobData>, ctx: BotContext): Pr
   const earlierMayHaveSent = !fresh && delivery.inFlightAt !== null;
   if (!fresh) await Delivery.updateOne({ _id: delivery._id }, { $inc: { attempts: 1 }, $set: { inFlightAt: new Date() } });
   try {
-    await ctx.wecom.sendWelcomeMsg(msg, { timeoutMs: Math.min(5_000, remaining()) });
+    await ctx.wecom.sendWelcomeMsg(msg, { timeoutMs: Math.min(5_000, remaining()), quotaWaitMs: Math.max(0, remaining() - 500) });
   } catch (err) {
     if (!(err instanceof WecomApiError)) throw err;
     if (!err.ambiguous) await Delivery.updateOne({ _id: delivery._id }, { $set: { inFlightAt: null } });
@@ -89,7 +89,7 @@ async function customerName(ctx: BotContext, d: WelcomeJobData, budgetMs: number
   if (budgetMs < 200) return '';
   let res: ExternalContactResponse;
   try {
-    res = await ctx.wecom.getExternalContact(d.externalUserId, { retries: 0, timeoutMs: budgetMs });
+    res = await ctx.wecom.getExternalContact(d.externalUserId, { retries: 0, timeoutMs: budgetMs, quotaWaitMs: budgetMs });
   } catch (err) {
     ctx.log.warn({ err: (err as Error).message, externalUserId: d.externalUserId }, 'name lookup failed; welcoming without a name');
     return '';

@@ -141,4 +141,14 @@ describe('rate limits', () => {
     expect(most(2000)).toBeLessThanOrEqual(5);
     expect(most(1000)).toBeLessThanOrEqual(4);
   });
+
+  it('a call with a hard deadline gives up waiting for quota (retryable, never ambiguous); others wait', async () => {
+    const c = client({ rateLimits: { 'externalcontact/get_corp_tag_list': [{ limit: 1, windowMs: 1500 }] }, retries: 0 });
+    await c.getCorpTagList();
+    const err = (await c.call('externalcontact/get_corp_tag_list', { body: {}, quotaWaitMs: 100 }).catch((e: unknown) => e)) as WecomApiError;
+    expect(err).toBeInstanceOf(WecomApiError);
+    expect([err.retryable, err.ambiguous]).toEqual([true, false]);
+    expect((await c.getCorpTagList()).errcode).toBe(0); // no budget: waits for the next window
+    expect(sandbox.state.callsTo('externalcontact/get_corp_tag_list')).toHaveLength(2);
+  });
 });

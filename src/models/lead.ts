@@ -98,7 +98,9 @@ export async function mutateLead(
   mutate: (lead: LeadDoc) => void,
 ): Promise<LeadDoc | null> {
   for (let attempt = 0; ; attempt++) {
-    let lead = await Lead.findById(leadId(corpId, externalUserId));
+    // With a first touch the lead is usually new (an add): try the insert first, since a lookup that finds nothing
+    // is the slowest read on some MongoDB-wire servers (FerretDB scans); a duplicate key sends us to load-and-update.
+    let lead = firstTouch && attempt === 0 ? null : await Lead.findById(leadId(corpId, externalUserId));
     const isNew = !lead;
     if (!lead) {
       if (!firstTouch) return null;
@@ -111,7 +113,7 @@ export async function mutateLead(
       await lead.save();
       return lead;
     } catch (err) {
-      if (isNew && isDuplicateKey(err) && attempt < 5) continue;
+      if (isNew && isDuplicateKey(err) && attempt < 6) continue;
       if (err instanceof mongoose.Error.VersionError && attempt < 10) continue;
       throw err;
     }

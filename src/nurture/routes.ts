@@ -38,13 +38,10 @@ export async function chooseRoute(
 ): Promise<Route> {
   if (!exclude.has('kf') && kfWindowOpen(lead, now)) return 'kf';
   if (!exclude.has('mass') && ctx.config.MASS_MESSAGE_MONTHLY_CAP > 0) {
-    const mine = { corpId: lead.corpId, externalUserId: lead.externalUserId, route: 'mass', localMonth: month };
-    const [used, capped] = await Promise.all([
-      // unconfirmed counts too: the owner may still confirm the task after our last poll.
-      Delivery.countDocuments({ ...mine, status: { $in: ['pending', 'submitted', 'sent', 'unknown', 'unconfirmed'] } }),
-      Delivery.countDocuments({ ...mine, status: 'capped' }),
-    ]);
-    if (capped === 0 && used < ctx.config.MASS_MESSAGE_MONTHLY_CAP) return 'mass';
+    const statuses = (await Delivery.find({ corpId: lead.corpId, externalUserId: lead.externalUserId, route: 'mass', localMonth: month }, { status: 1 }).lean()).map((d) => d.status);
+    // unconfirmed counts too: the owner may still confirm the task after our last poll.
+    const used = statuses.filter((s) => ['pending', 'submitted', 'sent', 'unknown', 'unconfirmed'].includes(s)).length;
+    if (!statuses.includes('capped') && used < ctx.config.MASS_MESSAGE_MONTHLY_CAP) return 'mass';
   }
   return 'owner';
 }

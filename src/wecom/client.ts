@@ -31,7 +31,13 @@ export interface CallOptions {
   body?: unknown;
   /** Overrides the client's retry count for this call (0 = let the caller's job back off instead). */
   retries?: number;
+  /** Timeout of the HTTP call itself. */
   timeoutMs?: number;
+  /**
+   * Longest wait for rate-limit quota before giving up with a retryable error (default: wait as long as it takes).
+   * Only callers with a hard deadline (the welcome's 20 s) set it.
+   */
+  quotaWaitMs?: number;
 }
 
 // Platform limits per API per corp: ~10,000 a minute and 150,000 an hour [wecom-api.md]; stay a little under both.
@@ -90,11 +96,9 @@ export class WecomClient {
   }
 
   private async request<R extends T.WecomResponse>(api: string, token: string | null, opts: CallOptions): Promise<R> {
-    // The call's timeout covers waiting for rate-limit quota too: a name lookup with a 2 s budget must not wait 6 s.
-    const deadline = Date.now() + (opts.timeoutMs ?? this.timeoutMs);
-    if (!(await this.limiter.acquire(api, deadline))) {
+    if (!(await this.limiter.acquire(api, Date.now() + (opts.quotaWaitMs ?? Infinity)))) {
       wecomCalls.inc({ api, errcode: 'local_rate_limit' });
-      throw WecomApiError.transport(api, 'no rate-limit quota before the call deadline', undefined, false);
+      throw WecomApiError.transport(api, 'no rate-limit quota within the wait allowed', undefined, false);
     }
     const url = new URL(`/cgi-bin/${api}`, this.opts.baseUrl);
     for (const [k, v] of Object.entries(opts.query ?? {})) url.searchParams.set(k, v);
@@ -108,7 +112,7 @@ export class WecomClient {
           method: opts.body === undefined ? 'GET' : 'POST',
           headers: opts.body === undefined ? undefined : { 'content-type': 'application/json' },
           body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-          signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())),
+          signal: AbortSignal.timeout(opts.timeoutMs ?? this.timeoutMs),
         });
       } catch (err) {
         const e = err as Error & { cause?: { code?: string } };

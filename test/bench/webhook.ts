@@ -22,7 +22,7 @@
  * Targets are reported, never asserted: the exit code is non-zero only when the harness itself fails.
  * Knobs (env): BENCH_SECONDS (10), BENCH_BURST (2000), BENCH_WORKERS (2), BENCH_BURST_LIMITS ("|default=10000/m")
  * and BENCH_MODEL_LIMITS ("|default=166/s|default=10000/m"): `|`-separated WECOM_RATE_LIMITS values ('' = unset,
- * the client's 150/s per API), BENCH_SKIP_THROUGHPUT=1, BENCH_SKIP_BURST=1, BENCH_SKIP_MODEL=1. MONGODB_URI, when
+ * the client's defaults: 9,500/min and 140,000/h per API), BENCH_SKIP_THROUGHPUT=1, BENCH_SKIP_BURST=1, BENCH_SKIP_MODEL=1. MONGODB_URI, when
  * set, is used instead of an embedded database (startEmbeddedDatabase honours it).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -353,11 +353,22 @@ interface BurstResult {
   foreignCores: number;
 }
 
+/** Worker processes of a running burst, so an abort (signal, hard timeout) can end them too. */
+const liveWorkers = new Set<ChildProcess>();
+
 async function main(): Promise<void> {
   const cleanups: Array<{ name: string; fn: () => Promise<unknown> | unknown }> = [];
   let cleaning: Promise<void> | undefined;
   const cleanup = () =>
     (cleaning ??= (async () => {
+      // Workers first, so nothing writes to Redis or the database while the rest is torn down.
+      await Promise.all(
+        [...liveWorkers].map((c) => {
+          const exited = new Promise((r) => c.once('exit', r));
+          c.kill('SIGKILL');
+          return Promise.race([exited, sleep(2000)]);
+        }),
+      );
       for (const { name, fn } of cleanups.reverse()) {
         try {
           await fn();
@@ -366,7 +377,9 @@ async function main(): Promise<void> {
         }
       }
     })());
+  let aborting = false;
   const abort = (code: number, why: string) => {
+    aborting = true;
     log(why);
     void cleanup().finally(() => process.exit(code));
   };
@@ -520,6 +533,7 @@ async function main(): Promise<void> {
     await cleanup();
     process.exit(0);
   } catch (err) {
+    if (aborting) return; // abort() cleans up and exits with its own code
     log(`harness failure: ${(err as Error).stack ?? String(err)}`);
     await cleanup();
     process.exit(1);
@@ -528,7 +542,7 @@ async function main(): Promise<void> {
 
 async function welcomeBurst(o: { bot: Bot; sandbox: Sandbox; env: Record<string, string>; limits: string; redis: Redis }): Promise<BurstResult> {
   const { bot, sandbox, limits } = o;
-  const label = limits || 'client default (150/s per API)';
+  const label = limits || 'client default (9,500/min, 140,000/h per API)';
   log(`welcome burst: ${BURST} contacts, ${WORKERS} worker process(es), WECOM_RATE_LIMITS=${limits || '(unset)'}`);
 
   // Workers: the same env as the receiver, ROLE=worker, each in its own process.
@@ -544,6 +558,8 @@ async function welcomeBurst(o: { bot: Bot; sandbox: Sandbox; env: Record<string,
       if (!stopping) crashes.push(`worker ${i} exited (${code ?? signal}): ${stderr.trim()}`);
     });
     children.push(child);
+    liveWorkers.add(child);
+    child.once('exit', () => liveWorkers.delete(child));
   }
   const stopWorkers = async () => {
     stopping = true;
@@ -707,7 +723,7 @@ interface ModelResult {
  */
 async function apiModel(o: { sandbox: Sandbox; redis: Redis; env: Record<string, string>; prefix: string; limits: string }): Promise<ModelResult> {
   const { sandbox, limits } = o;
-  const label = limits || 'client default (150/s per API)';
+  const label = limits || 'client default (9,500/min, 140,000/h per API)';
   log(`API model: ${BURST} contacts, concurrency of ${WORKERS} worker process(es), WECOM_RATE_LIMITS=${limits || '(unset)'}`);
   const config = loadConfig({ ...o.env, WECOM_RATE_LIMITS: limits });
   const clients = Array.from(

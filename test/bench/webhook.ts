@@ -225,7 +225,7 @@ const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) :
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 
 /**
- * CPU used by other people's work while we measure (this machine may be shared): busy time of the whole machine
+ * CPU used by other processes while we measure (this machine may be shared): busy time of the whole machine
  * minus that of this process, its direct children (load generator, database, workers) and redis-server, in
  * cores. Linux /proc only; NaN elsewhere.
  */
@@ -327,7 +327,7 @@ interface ThroughputRow {
   mode: 'max' | 'rate';
   connections: number;
   s: LoadSummary;
-  /** CPU (in cores) that other people's processes used during the run, warm-up included. */
+  /** CPU (in cores) that other processes used during the run, warm-up included. */
   foreignCores: number;
 }
 

@@ -53,18 +53,12 @@ import { enrollMany, type BulkEnrollee } from '../../src/nurture/enrollments.js'
 import { createRedis, stepJobId } from '../../src/queues/index.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/index.js';
 import { startWorkers } from '../../src/workers.js';
+import { deleteMatching, TEST_CORP } from '../fixtures/test-corp.js';
 
 const THIS_FILE = fileURLToPath(import.meta.url);
 const ROOT = path.resolve(path.dirname(THIS_FILE), '../..');
 
-/** The official test vector's credentials [D:90968], as in test/helpers/test-bot.ts (not imported: it needs vitest). */
-const CORP = {
-  corpId: 'wx5823bf96d3bd56c7',
-  token: 'QDG6eK',
-  encodingAesKey: 'jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C',
-  secret: 'sandbox-secret',
-  agentId: '1000002',
-};
+const CORP = TEST_CORP;
 const OWNER = 'zhangsan';
 const CHANNEL = 'expo2026';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -127,16 +121,6 @@ function percentile(sorted: number[], p: number): number {
 }
 
 /** Deletes every Redis key matching `pattern`. */
-async function deleteKeys(redis: Redis, pattern: string): Promise<number> {
-  let cursor = '0';
-  let n = 0;
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) n += await redis.unlink(...keys);
-  } while (cursor !== '0');
-  return n;
-}
 
 async function usedMemory(redis: Redis): Promise<number> {
   const m = /used_memory:(\d+)/.exec(await redis.info('memory'));
@@ -632,7 +616,7 @@ async function dispatchPhase(o: {
       await closeContext(ctx).catch(() => undefined);
     }
     await sandbox.close();
-    await deleteKeys(o.redis, `${o.prefix}:*`);
+    await deleteMatching(o.redis, `${o.prefix}:*`);
   }
 }
 
@@ -796,7 +780,7 @@ async function main(): Promise<void> {
     cleanups.push({
       name: 'redis keys',
       fn: async () => {
-        const n = await deleteKeys(redis, `${name}:*`);
+        const n = await deleteMatching(redis, `${name}:*`);
         log(`deleted ${n} Redis keys under ${name}:`);
         redis.disconnect();
       },
@@ -845,7 +829,7 @@ async function main(): Promise<void> {
       baseline = await baselinePhase({ redis, prefix: rawPrefix, cleanups });
       load('after baseline');
       // Free the baseline's 100,000 keys before the enrollment runs (its memory was read above).
-      log(`  deleted ${await deleteKeys(redis, `${rawPrefix}:*`)} baseline keys`);
+      log(`  deleted ${await deleteMatching(redis, `${rawPrefix}:*`)} baseline keys`);
 
       const config = loadConfig(botEnv({ db, dbName: `${name}_enroll`, prefix: botPrefix, templates, sandboxUrl: 'http://127.0.0.1:9' }));
       const ctx = await createContext(config, createLogger('silent'));
@@ -856,7 +840,7 @@ async function main(): Promise<void> {
       } finally {
         await mongoose.connection.db?.dropDatabase().catch(() => undefined);
         await closeContext(ctx);
-        await deleteKeys(redis, `${botPrefix}:*`);
+        await deleteMatching(redis, `${botPrefix}:*`);
       }
     }
 

@@ -51,19 +51,12 @@ import { TimelineEntry } from '../../src/models/timeline.js';
 import { buildContactEventXml, startSandbox, type Sandbox } from '../../src/sandbox/index.js';
 import { buildEncryptedCallback, decryptPayload, toQueryString, verifySignature } from '../../src/wecom/callback-crypto.js';
 import { WecomClient } from '../../src/wecom/client.js';
+import { CREDS, deleteMatching, TEST_CORP } from '../fixtures/test-corp.js';
 
 const THIS_FILE = fileURLToPath(import.meta.url);
 const ROOT = path.resolve(path.dirname(THIS_FILE), '../..');
 
-/** The official test vector's credentials [D:90968], as in test/helpers/test-bot.ts (not imported: it needs vitest). */
-const CORP = {
-  corpId: 'wx5823bf96d3bd56c7',
-  token: 'QDG6eK',
-  encodingAesKey: 'jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C',
-  secret: 'sandbox-secret',
-  agentId: '1000002',
-};
-const CREDS = { token: CORP.token, encodingAesKey: CORP.encodingAesKey, receiveId: CORP.corpId };
+const CORP = TEST_CORP;
 const OWNER = 'zhangsan';
 const CHANNEL = 'expo2026';
 const REDIS_URL = 'redis://127.0.0.1:6379';
@@ -263,16 +256,6 @@ function cpuMeter(): () => number {
 }
 
 /** Deletes every Redis key matching `pattern`. */
-async function deleteKeys(redis: Redis, pattern: string): Promise<number> {
-  let cursor = '0';
-  let n = 0;
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) n += await redis.del(...keys);
-  } while (cursor !== '0');
-  return n;
-}
 
 async function listen(app: Koa): Promise<{ url: string; close(): Promise<void> }> {
   const server: Server = await new Promise((resolve, reject) => {
@@ -393,7 +376,7 @@ async function main(): Promise<void> {
     cleanups.push({
       name: 'redis keys',
       fn: async () => {
-        const n = await deleteKeys(redis, `${name}:*`);
+        const n = await deleteMatching(redis, `${name}:*`);
         log(`deleted ${n} Redis keys under ${name}:`);
         redis.disconnect();
       },
@@ -513,7 +496,7 @@ async function main(): Promise<void> {
         // Start clean: no throughput-run jobs, no leftovers of the previous burst, fresh rate-limit windows, and
         // no leads/timeline/deliveries of an earlier burst (FerretDB's cost per query grows with collection size).
         await Promise.all([queues.events, queues.welcome, queues.contactSync].map((q) => q.obliterate({ force: true })));
-        await deleteKeys(redis, `${name}:wecom:rl:*`);
+        await deleteMatching(redis, `${name}:wecom:rl:*`);
         await Promise.all([Lead.deleteMany({}), TimelineEntry.deleteMany({}), Delivery.deleteMany({})]);
         bursts.push(await welcomeBurst({ bot, sandbox, env, limits, redis }));
       }
@@ -523,7 +506,7 @@ async function main(): Promise<void> {
     const models: ModelResult[] = [];
     if (process.env.BENCH_SKIP_MODEL !== '1') {
       for (const limits of MODEL_LIMITS) {
-        await deleteKeys(redis, `${name}:model:wecom:rl:*`);
+        await deleteMatching(redis, `${name}:model:wecom:rl:*`);
         models.push(await apiModel({ sandbox, redis, env, prefix: `${name}:model`, limits }));
       }
     }

@@ -9,16 +9,10 @@ import { withDatabase } from '../../src/dev/embedded-database.js';
 import { createLogger } from '../../src/logger.js';
 import { buildContactEventXml, startSandbox, type Sandbox, type SandboxOptions } from '../../src/sandbox/index.js';
 import { buildEncryptedCallback, toQueryString } from '../../src/wecom/callback-crypto.js';
+import { CREDS, deleteMatching, TEST_CORP } from '../fixtures/test-corp.js';
 
-/** The official test vector's credentials [D:90968], used as this test corp's callback settings. */
-export const TEST_CORP = {
-  corpId: 'wx5823bf96d3bd56c7',
-  token: 'QDG6eK',
-  encodingAesKey: 'jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C',
-  secret: 'sandbox-secret',
-  agentId: '1000002',
-};
-export const CREDS = { token: TEST_CORP.token, encodingAesKey: TEST_CORP.encodingAesKey, receiveId: TEST_CORP.corpId };
+export { CREDS, TEST_CORP };
+
 export const TEMPLATES_DIR = path.resolve('test/fixtures/templates');
 
 /** A unique name per test file: its database and its Redis key prefix. */
@@ -111,11 +105,6 @@ export async function postCallback(baseUrl: string, xml: string, opts: { timesta
 /** Deletes every Redis key under `prefix`. */
 export async function deleteKeys(redisUrl: string, prefix: string): Promise<void> {
   const redis = new Redis(redisUrl);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await redis.del(...keys);
-  } while (cursor !== '0');
+  await deleteMatching(redis, `${prefix}:*`);
   redis.disconnect();
 }

@@ -27,13 +27,25 @@ const PROFILE_BUDGET_MS = 2_000;
 export async function sendWelcome(job: Job<WelcomeJobData>, ctx: BotContext): Promise<string> {
   const d = job.data;
   const lead = { corpId: d.corpId, externalUserId: d.externalUserId };
+  const remaining = () => d.deadline - Date.now();
+  const channel = ctx.channels.get(d.channelKey);
+
+  // The message is prepared first, so the delivery is claimed (as in flight) only right before WeCom is called.
+  const msg: WelcomeMessage = { welcome_code: d.welcomeCode };
+  let sentText: { content: string } | null = null;
+  if (channel?.welcome && remaining() > 0) {
+    const name = await customerName(ctx, d, Math.min(PROFILE_BUDGET_MS, remaining() - 1_000));
+    const content = channel.welcome.text && render(channel.welcome.text, { name, channel: channel.name });
+    if (content) msg.text = sentText = { content };
+    if (channel.welcome.link) msg.attachments = [{ msgtype: 'link', link: channel.welcome.link }];
+  }
+
   const claimedAt = new Date();
   const delivery = await claimDelivery({ key: `welcome|${d.eventKey}`, kind: 'welcome', ...lead, userId: d.userId, inFlightAt: claimedAt, attempts: 1 });
   if (delivery.status !== 'pending') return `already ${delivery.status}`;
   // Created by this run (already marked in flight, attempt 1), or found from an earlier run.
   const fresh = delivery.inFlightAt?.getTime() === claimedAt.getTime();
 
-  let sentText: { content: string } | null = null;
   const finish = async (status: 'sent' | 'failed' | 'expired' | 'skipped', step: string, detail: Record<string, unknown>) => {
     await Delivery.updateOne(
       { _id: delivery._id, status: 'pending' },
@@ -43,19 +55,8 @@ export async function sendWelcome(job: Job<WelcomeJobData>, ctx: BotContext): Pr
     return status;
   };
 
-  const remaining = () => d.deadline - Date.now();
-  if (remaining() <= 0) return finish('expired', 'welcome_expired', { reason: 'deadline_passed_before_send' });
-
-  const channel = ctx.channels.get(d.channelKey);
   if (!channel?.welcome) return finish('skipped', 'welcome_skipped', { reason: 'channel_has_no_welcome' });
-
-  const name = await customerName(ctx, d, Math.min(PROFILE_BUDGET_MS, remaining() - 1_000));
-  const msg: WelcomeMessage = { welcome_code: d.welcomeCode };
-  const content = channel.welcome.text && render(channel.welcome.text, { name, channel: channel.name });
-  if (content) msg.text = sentText = { content };
-  if (channel.welcome.link) msg.attachments = [{ msgtype: 'link', link: channel.welcome.link }];
-
-  // The name lookup took time: check the window again right before the call.
+  // Checked again right before the call: the name lookup took time.
   if (remaining() <= 200) return finish('expired', 'welcome_expired', { reason: 'deadline_passed_before_send' });
   const previous = fresh ? 0 : delivery.attempts;
   // Set by an earlier call that may have reached WeCom (crash mid-call, timeout); cleared after a clear answer.

@@ -134,6 +134,17 @@ describe('bulk enrollment', () => {
     expect(massTo(fresh.externalUserId).map((x) => body(x).text?.content)).toEqual(['第一步', '第二步', '第三步']);
     expect(await enrollMany(t.bot.ctx, enrollees, 'slow')).toBe(0);
   });
+
+  it('reads eligibility in one streaming pass when the input is a large share of all leads, with the same result', async () => {
+    const [a, b] = [await arrive('expo2026', '流式甲'), await arrive('expo2026', '流式乙')];
+    await setStage(t.bot.ctx, TEST_CORP.corpId, b.externalUserId, 'unsubscribed');
+    const enrollees = [a, b].map((c) => ({ corpId: TEST_CORP.corpId, externalUserId: c.externalUserId, ownerUserId: 'zhangsan' }));
+    // batchSize 1 and scanShare 0 force the streaming pass even for two leads.
+    expect(await enrollMany(t.bot.ctx, enrollees, 'fast', Date.now(), { batchSize: 1, scanShare: 0 })).toBe(1);
+    expect((await enrollmentOf(a.externalUserId))?.sequenceKey).toBe('fast');
+    expect(await Enrollment.countDocuments({ externalUserId: b.externalUserId })).toBe(0);
+    await stopEnrollments(t.bot.ctx, TEST_CORP.corpId, a.externalUserId, 'unsubscribe');
+  });
 });
 
 describe('exactly once', () => {

@@ -90,19 +90,41 @@ export interface BulkEnrollee {
  * skipped by the unique index. No per-lead lock is taken: each step re-checks the lead under its lock when it runs.
  * Returns how many were enrolled.
  */
-export async function enrollMany(ctx: Ctx, leads: BulkEnrollee[], sequenceKey: string, at = Date.now(), batchSize = 1000): Promise<number> {
+export async function enrollMany(
+  ctx: Ctx,
+  leads: BulkEnrollee[],
+  sequenceKey: string,
+  at = Date.now(),
+  opts: { batchSize?: number; scanShare?: number } = {},
+): Promise<number> {
   const seq = ctx.sequences.get(sequenceKey);
   if (!seq) throw new Error(`no sequence "${sequenceKey}"`);
+  const batchSize = opts.batchSize ?? 1000;
   const dueAt = planDue(seq, 0, at);
+  const isEligible = (l: { stage?: string | null; unsubscribedAt?: Date | null }) => !l.unsubscribedAt && !stageStop(seq, l.stage as Stage);
+  const projection = { stage: 1, unsubscribedAt: 1 };
+
+  // Eligibility: per batch by _id, or — when the input is a large share of all leads — one streaming pass over
+  // the leads, which is cheaper than many `_id $in` reads (and far cheaper on servers that scan for those).
+  let eligibleIds: Set<string> | null = null;
+  const total = await Lead.estimatedDocumentCount();
+  if (leads.length >= batchSize && leads.length >= total * (opts.scanShare ?? 0.2)) {
+    const wanted = new Set(leads.map((l) => leadId(l.corpId, l.externalUserId)));
+    eligibleIds = new Set();
+    for await (const l of Lead.find({}, projection).lean().cursor({ batchSize: 5000 })) {
+      if (wanted.has(l._id) && isEligible(l)) eligibleIds.add(l._id);
+    }
+  }
+
   let enrolled = 0;
   for (let i = 0; i < leads.length; i += batchSize) {
     const batch = leads.slice(i, i + batchSize);
-    const found = await Lead.find({ _id: { $in: batch.map((l) => leadId(l.corpId, l.externalUserId)) } }, { corpId: 1, externalUserId: 1, stage: 1, unsubscribedAt: 1 }).lean();
-    const eligible = new Set(found.filter((l) => !l.unsubscribedAt && !stageStop(seq, l.stage as Stage)).map((l) => `${l.corpId}|${l.externalUserId}`));
+    const ids = batch.map((l) => leadId(l.corpId, l.externalUserId));
+    const eligible = eligibleIds ?? new Set((await Lead.find({ _id: { $in: ids } }, projection).lean()).filter(isEligible).map((l) => l._id));
     const now = new Date();
     // Plain documents with every schema default (a mongoose document per row costs more than the insert itself).
     const docs = batch
-      .filter((l) => eligible.has(`${l.corpId}|${l.externalUserId}`))
+      .filter((l) => eligible.has(leadId(l.corpId, l.externalUserId)))
       .map((l) => ({
         _id: new mongoose.Types.ObjectId(),
         ...l,

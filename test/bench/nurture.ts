@@ -71,7 +71,7 @@ const num = (name: string, def: number) => {
   return v === undefined || v === '' ? def : Number(v);
 };
 const LEADS = num('BENCH_LEADS', 100_000);
-const ENROLL_BUDGET_S = num('BENCH_ENROLL_BUDGET_S', 90);
+const ENROLL_BUDGET_S = num('BENCH_ENROLL_BUDGET_S', 0);
 const RATE = num('BENCH_RATE', 100);
 const RATE_LOW_ENV = process.env.BENCH_RATE_LOW ? Number(process.env.BENCH_RATE_LOW) : undefined;
 const DISPATCH_SECONDS = num('BENCH_DISPATCH_SECONDS', 30);
@@ -348,14 +348,20 @@ async function enrollPhase(o: { ctx: BotContext; redis: Redis; prefix: string; s
   log(`enrollment: enrollMany of ${LEADS.toLocaleString('en-US')} leads in '${SEQ_ENROLL}'${ENROLL_BUDGET_S > 0 ? `, stopping after ${ENROLL_BUDGET_S} s` : ''}`);
   o.stats.start();
   const t0 = performance.now();
-  for (let i = 0; i < leads.length; i += BATCH) {
-    if (ENROLL_BUDGET_S > 0 && performance.now() - t0 > ENROLL_BUDGET_S * 1000) {
+  if (ENROLL_BUDGET_S <= 0) {
+    // One call for every lead, as a campaign makes it (enrollMany then reads eligibility in one streaming pass).
+    enrolled = await enrollMany(ctx, leads, SEQ_ENROLL, at, { batchSize: BATCH });
+    batchMs.push(performance.now() - t0);
+    offered = leads.length;
+  }
+  for (let i = 0; ENROLL_BUDGET_S > 0 && i < leads.length; i += BATCH) {
+    if (performance.now() - t0 > ENROLL_BUDGET_S * 1000) {
       stoppedByBudget = true;
       break;
     }
     const slice = leads.slice(i, i + BATCH);
     const tb = performance.now();
-    enrolled += await enrollMany(ctx, slice, SEQ_ENROLL, at, BATCH);
+    enrolled += await enrollMany(ctx, slice, SEQ_ENROLL, at, { batchSize: BATCH });
     batchMs.push(performance.now() - tb);
     offered += slice.length;
     if (batchMs.length === 1 || batchMs.length % 5 === 0) log(`  batch ${batchMs.length}: ${fmt(batchMs.at(-1)! / 1000, 2)} s (${enrolled.toLocaleString('en-US')} enrolled so far)`);

@@ -106,9 +106,11 @@ export async function enrollMany(
 
   // Eligibility: per batch by _id, or — when the input is a large share of all leads — one streaming pass over
   // the leads, which is cheaper than many `_id $in` reads (and far cheaper on servers that scan for those).
+  // `scanShare` is the share of all leads from which the pass pays off (default 0.2); 0 = always, without the count
+  // (for callers who know their input covers most leads: counting is itself a scan on some servers).
   let eligibleIds: Set<string> | null = null;
-  const total = await Lead.estimatedDocumentCount();
-  if (leads.length >= batchSize && leads.length >= total * (opts.scanShare ?? 0.2)) {
+  const scanShare = opts.scanShare ?? 0.2;
+  if (leads.length >= batchSize && (scanShare === 0 || leads.length >= (await Lead.estimatedDocumentCount()) * scanShare)) {
     const wanted = new Set(leads.map((l) => leadId(l.corpId, l.externalUserId)));
     eligibleIds = new Set();
     for await (const l of Lead.find({}, projection).lean().cursor({ batchSize: 5000 })) {

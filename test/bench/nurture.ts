@@ -350,7 +350,8 @@ async function enrollPhase(o: { ctx: BotContext; redis: Redis; prefix: string; s
   const t0 = performance.now();
   if (ENROLL_BUDGET_S <= 0) {
     // One call for every lead, as a campaign makes it (enrollMany then reads eligibility in one streaming pass).
-    enrolled = await enrollMany(ctx, leads, SEQ_ENROLL, at, { batchSize: BATCH });
+    // scanShare 0: the input is every lead, so enrollMany needs no count to choose its streaming eligibility pass.
+    enrolled = await enrollMany(ctx, leads, SEQ_ENROLL, at, { batchSize: BATCH, scanShare: 0 });
     batchMs.push(performance.now() - t0);
     offered = leads.length;
   }

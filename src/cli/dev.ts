@@ -1,12 +1,12 @@
 import 'dotenv/config';
-import { spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { startBot } from '../bot.js';
 import { loadConfig } from '../config.js';
 import { syncChannels } from '../contacts/sync-channels.js';
 import { DEV_SETTINGS, sandboxPort } from '../dev/dev-settings.js';
-import { findExecutable, startEmbeddedDatabase, withDatabase, type EmbeddedDatabase } from '../dev/embedded-database.js';
+import { startEmbeddedDatabase, withDatabase, type EmbeddedDatabase } from '../dev/embedded-database.js';
 import { EX_CONFIG, exitOnStartupError } from './exit-on-startup-error.js';
 import { createLogger } from '../logger.js';
 import { startSandbox } from '../sandbox/index.js';
@@ -99,15 +99,9 @@ function dataDir(): string {
   return path.resolve('.data/db');
 }
 
-/** The embedded database; builds FerretDB with Go first when no database binary is around and Go is. */
+/** The embedded database, its data kept in .data/ between runs. */
 async function embeddedDatabase(env: Record<string, string | undefined>): Promise<EmbeddedDatabase> {
-  const { mkdirSync } = await import('node:fs');
   mkdirSync(dataDir(), { recursive: true });
-  if (!env.MONGODB_URI && !findExecutable('mongod') && !findExecutable('ferretdb') && findExecutable('go')) {
-    console.log('No mongod or ferretdb found: building FerretDB with Go (once, about a minute)…');
-    const r = spawnSync('bash', ['.ci/install-ferretdb'], { stdio: 'inherit' });
-    if (r.status !== 0) console.log('FerretDB build failed; trying mongodb-memory-server instead.');
-  }
   return startEmbeddedDatabase({ dataDir: dataDir(), env: env as NodeJS.ProcessEnv });
 }
 

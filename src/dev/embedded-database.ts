@@ -1,9 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** A MongoDB-wire database for dev and tests: `uri` has no database name; `stop()` ends what we started. */
 export interface EmbeddedDatabase {
@@ -93,13 +94,20 @@ async function spawnServer(kind: 'mongod' | 'ferretdb', bin: string, dataDir?: s
 
 /**
  * Picks a database, in order: MONGODB_URI, a `mongod` on PATH, `ferretdb` on PATH (SQLite handler in a temp
- * dir), mongodb-memory-server (which downloads a real mongod when it can). `dataDir` keeps data between runs.
+ * dir) — built from the Go module proxy first (`.ci/install-ferretdb`) when neither exists and Go does —, then
+ * mongodb-memory-server (which downloads a real mongod when it can). `dataDir` keeps data between runs.
  */
 export async function startEmbeddedDatabase(opts: { dataDir?: string; env?: NodeJS.ProcessEnv } = {}): Promise<EmbeddedDatabase> {
   const env = opts.env ?? process.env;
   if (env.MONGODB_URI) return { kind: 'external', uri: env.MONGODB_URI, stop: async () => {} };
   const mongod = findExecutable('mongod');
   if (mongod) return spawnServer('mongod', mongod, opts.dataDir);
+  if (!findExecutable('ferretdb') && findExecutable('go')) {
+    console.log('No mongod or ferretdb found: building FerretDB with Go (once, about a minute)…');
+    const script = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../.ci/install-ferretdb');
+    const r = spawnSync('bash', [script], { stdio: 'inherit' });
+    if (r.status !== 0) console.log('FerretDB build failed; trying mongodb-memory-server instead.');
+  }
   const ferretdb = findExecutable('ferretdb');
   if (ferretdb) return spawnServer('ferretdb', ferretdb, opts.dataDir);
   let MongoMemoryServer;

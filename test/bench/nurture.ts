@@ -44,7 +44,7 @@ import { createEventRouter } from '../../handlers/index.js';
 import { closeContext, createContext } from '../../src/bot.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { BotContext } from '../../src/context.js';
-import { startEmbeddedDatabase, withDatabase, type EmbeddedDatabase } from '../../src/dev/embedded-database.js';
+import { withDatabase, type EmbeddedDatabase } from '../../src/dev/embedded-database.js';
 import { createLogger } from '../../src/logger.js';
 import { Delivery } from '../../src/models/delivery.js';
 import { Enrollment } from '../../src/models/enrollment.js';
@@ -54,6 +54,7 @@ import { createRedis, stepJobId } from '../../src/queues/index.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/index.js';
 import { startWorkers } from '../../src/workers.js';
 import { deleteMatching, TEST_CORP } from '../fixtures/test-corp.js';
+import { BenchRun, log, type Cleanup } from './harness.js';
 
 const THIS_FILE = fileURLToPath(import.meta.url);
 const ROOT = path.resolve(path.dirname(THIS_FILE), '../..');
@@ -112,7 +113,6 @@ const SEQUENCES: Record<string, string> = {
 // ------------------------------------------------------------------------------------------------ helpers
 
 const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : '–');
-const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 
 function percentile(sorted: number[], p: number): number {
   if (!sorted.length) return NaN;
@@ -757,44 +757,15 @@ function report(o: {
 
 // ------------------------------------------------------------------------------------------------ main
 
-type Cleanups = Array<{ name: string; fn: () => Promise<unknown> | unknown }>;
+type Cleanups = Cleanup[];
 
 async function main(): Promise<void> {
-  const cleanups: Cleanups = [];
-  let cleaning: Promise<void> | undefined;
-  const cleanup = () =>
-    (cleaning ??= (async () => {
-      for (const { name, fn } of cleanups.reverse()) {
-        try {
-          await fn();
-        } catch (err) {
-          log(`cleanup ${name} failed: ${(err as Error).message}`);
-        }
-      }
-    })());
-  const abort = (code: number, why: string) => {
-    log(why);
-    void cleanup().finally(() => process.exit(code));
-  };
-  setTimeout(() => abort(2, `hard timeout after ${HARD_TIMEOUT_MS / 1000} s`), HARD_TIMEOUT_MS).unref();
-  process.once('SIGINT', () => abort(130, 'interrupted'));
-  process.once('SIGTERM', () => abort(143, 'terminated'));
-
+  const run = new BenchRun(HARD_TIMEOUT_MS);
+  const { cleanups } = run;
   const startedAt = Date.now();
-  try {
-    const name = `bench_nurture_${randomBytes(3).toString('hex')}`;
-    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
-    cleanups.push({
-      name: 'redis keys',
-      fn: async () => {
-        const n = await deleteMatching(redis, `${name}:*`);
-        log(`deleted ${n} Redis keys under ${name}:`);
-        redis.disconnect();
-      },
-    });
-
-    const db: EmbeddedDatabase = await startEmbeddedDatabase();
-    cleanups.push({ name: 'database', fn: () => db.stop() });
+  await run.run(async () => {
+    const { name, redis } = run.redisScope('bench_nurture', REDIS_URL);
+    const db = await run.database();
     let dbLabel: string = db.kind;
     if (db.kind === 'ferretdb') {
       try {
@@ -866,13 +837,7 @@ async function main(): Promise<void> {
 
     console.log(report({ machine, enroll, baseline, dispatch }));
     console.log(`\nTotal run time ${fmt((Date.now() - startedAt) / 1000, 0)} s.`);
-    await cleanup();
-    process.exit(0);
-  } catch (err) {
-    log(`harness failure: ${(err as Error).stack ?? String(err)}`);
-    await cleanup();
-    process.exit(1);
-  }
+  });
 }
 
 void main();

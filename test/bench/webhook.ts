@@ -42,7 +42,7 @@ import mongoose from 'mongoose';
 import getRawBody from 'raw-body';
 import { startBot, type Bot } from '../../src/bot.js';
 import { loadConfig } from '../../src/config.js';
-import { startEmbeddedDatabase, withDatabase, type EmbeddedDatabase } from '../../src/dev/embedded-database.js';
+import { withDatabase } from '../../src/dev/embedded-database.js';
 import { CallbackError } from '../../src/errors.js';
 import { createLogger } from '../../src/logger.js';
 import { Delivery } from '../../src/models/delivery.js';
@@ -52,6 +52,7 @@ import { buildContactEventXml, startSandbox, type Sandbox } from '../../src/sand
 import { buildEncryptedCallback, decryptPayload, toQueryString, verifySignature } from '../../src/wecom/callback-crypto.js';
 import { WecomClient } from '../../src/wecom/client.js';
 import { CREDS, deleteMatching, TEST_CORP } from '../fixtures/test-corp.js';
+import { BenchRun, log } from './harness.js';
 
 const THIS_FILE = fileURLToPath(import.meta.url);
 const ROOT = path.resolve(path.dirname(THIS_FILE), '../..');
@@ -114,21 +115,26 @@ interface SignedCallback {
   body: Buffer;
 }
 
+/** The encrypted add_external_contact callback of one customer scanning the channel's code, timestamped now. */
+function signedAdd(externalUserId: string, welcomeCode: string) {
+  const xml = buildContactEventXml({
+    toUserName: CORP.corpId,
+    createTime: Math.floor(Date.now() / 1000),
+    changeType: 'add_external_contact',
+    userId: OWNER,
+    externalUserId,
+    state: CHANNEL,
+    welcomeCode,
+  });
+  return buildEncryptedCallback(CREDS, xml);
+}
+
 /** A distinct add_external_contact callback per call, signed with a fresh timestamp. */
 function callbackFactory(tag: string): () => SignedCallback {
   let n = 0;
   return () => {
     const externalUserId = `wm${tag}${(n++).toString(36).padStart(7, '0')}`;
-    const xml = buildContactEventXml({
-      toUserName: CORP.corpId,
-      createTime: Math.floor(Date.now() / 1000),
-      changeType: 'add_external_contact',
-      userId: OWNER,
-      externalUserId,
-      state: CHANNEL,
-      welcomeCode: randomBytes(33).toString('base64url').slice(0, 43),
-    });
-    const { query, body } = buildEncryptedCallback(CREDS, xml);
+    const { query, body } = signedAdd(externalUserId, randomBytes(33).toString('base64url').slice(0, 43));
     return { path: `/wecom/callback?${toQueryString(query)}`, body: Buffer.from(body) };
   };
 }
@@ -215,7 +221,6 @@ function percentile(sorted: number[], p: number): number {
 }
 
 const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : '–');
-const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 
 /**
  * CPU used by other processes while we measure (this machine may be shared): busy time of the whole machine
@@ -340,50 +345,20 @@ interface BurstResult {
 const liveWorkers = new Set<ChildProcess>();
 
 async function main(): Promise<void> {
-  const cleanups: Array<{ name: string; fn: () => Promise<unknown> | unknown }> = [];
-  let cleaning: Promise<void> | undefined;
-  const cleanup = () =>
-    (cleaning ??= (async () => {
-      // Workers first, so nothing writes to Redis or the database while the rest is torn down.
-      await Promise.all(
-        [...liveWorkers].map((c) => {
-          const exited = new Promise((r) => c.once('exit', r));
-          c.kill('SIGKILL');
-          return Promise.race([exited, sleep(2000)]);
-        }),
-      );
-      for (const { name, fn } of cleanups.reverse()) {
-        try {
-          await fn();
-        } catch (err) {
-          log(`cleanup ${name} failed: ${(err as Error).message}`);
-        }
-      }
-    })());
-  let aborting = false;
-  const abort = (code: number, why: string) => {
-    aborting = true;
-    log(why);
-    void cleanup().finally(() => process.exit(code));
-  };
-  setTimeout(() => abort(2, `hard timeout after ${HARD_TIMEOUT_MS / 1000} s`), HARD_TIMEOUT_MS).unref();
-  process.once('SIGINT', () => abort(130, 'interrupted'));
-  process.once('SIGTERM', () => abort(143, 'terminated'));
-
-  try {
-    const name = `bench_webhook_${randomBytes(3).toString('hex')}`;
-    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
-    cleanups.push({
-      name: 'redis keys',
-      fn: async () => {
-        const n = await deleteMatching(redis, `${name}:*`);
-        log(`deleted ${n} Redis keys under ${name}:`);
-        redis.disconnect();
-      },
-    });
-
-    const db: EmbeddedDatabase = await startEmbeddedDatabase();
-    cleanups.push({ name: 'database', fn: () => db.stop() });
+  // Workers first, so nothing writes to Redis or the database while the rest is torn down.
+  const run = new BenchRun(HARD_TIMEOUT_MS, () =>
+    Promise.all(
+      [...liveWorkers].map((c) => {
+        const exited = new Promise((r) => c.once('exit', r));
+        c.kill('SIGKILL');
+        return Promise.race([exited, sleep(2000)]);
+      }),
+    ),
+  );
+  const { cleanups } = run;
+  await run.run(async () => {
+    const { name, redis } = run.redisScope('bench_webhook', REDIS_URL);
+    const db = await run.database();
     const sandbox: Sandbox = await startSandbox({ corpId: CORP.corpId, secrets: [CORP.secret] });
     cleanups.push({ name: 'sandbox', fn: () => sandbox.close() });
 
@@ -513,14 +488,7 @@ async function main(): Promise<void> {
 
     // ---------------------------------------------------------------- report
     console.log(report(machine, db.kind, rows, bursts, models));
-    await cleanup();
-    process.exit(0);
-  } catch (err) {
-    if (aborting) return; // abort() cleans up and exits with its own code
-    log(`harness failure: ${(err as Error).stack ?? String(err)}`);
-    await cleanup();
-    process.exit(1);
-  }
+  });
 }
 
 async function welcomeBurst(o: { bot: Bot; sandbox: Sandbox; env: Record<string, string>; limits: string; redis: Redis }): Promise<BurstResult> {
@@ -586,16 +554,7 @@ async function welcomeBurst(o: { bot: Bot; sandbox: Sandbox; env: Record<string,
           const i = next++;
           // The customer adds us now: the sandbox issues the WelcomeCode (its 20 s starts here), WeCom calls back.
           const { externalUserId, welcomeCode } = sandbox.state.addCustomer({ name: `客户${i}`, userId: OWNER, state: CHANNEL });
-          const xml = buildContactEventXml({
-            toUserName: CORP.corpId,
-            createTime: Math.floor(Date.now() / 1000),
-            changeType: 'add_external_contact',
-            userId: OWNER,
-            externalUserId,
-            state: CHANNEL,
-            welcomeCode,
-          });
-          const { query, body } = buildEncryptedCallback(CREDS, xml);
+          const { query, body } = signedAdd(externalUserId, welcomeCode);
           const sentAt = Date.now();
           let status = -1;
           try {

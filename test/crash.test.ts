@@ -1,25 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Delivery } from '../src/models/delivery.js';
 import { Lead } from '../src/models/lead.js';
 import { timelineOf } from '../src/models/timeline.js';
 import { startTestBot, TEST_CORP, type TestBot } from './helpers/test-bot.js';
 import { waitFor } from './helpers/wait-for.js';
-
-/** Starts `npm start`'s entry point as a separate worker process, the way a deployment runs ROLE=worker. */
-function startWorkerProcess(env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: { ...process.env, ...env, ROLE: 'worker', LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-}
-
-async function kill(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill(signal);
-  await exited;
-}
+import { killWorker, startWorkerProcess } from './helpers/worker-process.js';
 
 describe('a worker killed mid-processing', () => {
   let t: TestBot;
@@ -29,7 +15,7 @@ describe('a worker killed mid-processing', () => {
     t = await startTestBot('crash', { role: 'web', env: { JOB_LOCK_MS: '2000' } });
   });
   afterAll(async () => {
-    for (const c of children) await kill(c, 'SIGKILL');
+    for (const c of children) await killWorker(c);
     await t?.stop();
   });
 
@@ -43,7 +29,7 @@ describe('a worker killed mid-processing', () => {
     expect((await t.post(c.xml)).status).toBe(200);
 
     await waitFor(() => t.sandbox.state.callsTo('externalcontact/send_welcome_msg').length > 0, 'welcome call in flight', 20_000);
-    await kill(first, 'SIGKILL');
+    await killWorker(first);
     const pending = await Delivery.findOne({ externalUserId: c.externalUserId }).lean();
     expect(pending?.status).toBe('pending');
 

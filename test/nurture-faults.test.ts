@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Delivery } from '../src/models/delivery.js';
 import { Enrollment } from '../src/models/enrollment.js';
@@ -8,6 +8,7 @@ import { reconcile } from '../src/nurture/reconcile.js';
 import { stepJobId } from '../src/queues/index.js';
 import { startTestBot, TEST_CORP, type TestBot } from './helpers/test-bot.js';
 import { waitFor } from './helpers/wait-for.js';
+import { killWorker, startWorkerProcess } from './helpers/worker-process.js';
 
 const STEPS = ['第一步', '第二步', '第三步'];
 const texts = (t: TestBot, ext: string) =>
@@ -23,17 +24,6 @@ async function arrive(t: TestBot, name: string) {
   return { corpId: TEST_CORP.corpId, externalUserId: c.externalUserId };
 }
 
-function startWorkerProcess(env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env: { ...process.env, ...env, ROLE: 'worker', LOG_LEVEL: 'error' }, stdio: ['ignore', 'inherit', 'inherit'] });
-}
-
-async function kill(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGKILL');
-  await exited;
-}
-
 describe('a nurture worker killed mid-run and restarted', () => {
   let t: TestBot;
   const children: ChildProcess[] = [];
@@ -41,21 +31,21 @@ describe('a nurture worker killed mid-run and restarted', () => {
     t = await startTestBot('nurture_kill', { role: 'web', env: { NURTURE_DAILY_CAP: '0', JOB_LOCK_MS: '2000', MASS_RESULT_POLL_SCHEDULE: '1h' } });
   });
   afterAll(async () => {
-    for (const c of children) await kill(c);
+    for (const c of children) await killWorker(c);
     await t?.stop();
   });
 
   it('delivers every step exactly once; the step cut off mid-call is marked unknown, never resent', async () => {
-    const first = startWorkerProcess(t.env);
+    const first = startWorkerProcess(t.env, 'error');
     children.push(first);
     const who = await arrive(t, '被中断的');
     // WeCom is slow on the first step's call: the worker dies (SIGKILL) while WeCom is accepting the message.
     t.sandbox.state.inject({ api: 'externalcontact/add_msg_template', delayMs: 2000 });
     await enroll(t.bot.ctx, who, 'slow', 'zhangsan');
     await waitFor(() => t.sandbox.state.callsTo('externalcontact/add_msg_template').length > 0, 'first step in flight', 15_000);
-    await kill(first);
+    await killWorker(first);
 
-    const second = startWorkerProcess(t.env);
+    const second = startWorkerProcess(t.env, 'error');
     children.push(second);
     const e = await waitFor(async () => {
       const x = await Enrollment.findOne({ externalUserId: who.externalUserId });

@@ -60,8 +60,8 @@ export async function claimDelivery(
   }
 }
 
-const sendAttemptSchema = new Schema({ key: { type: String, required: true }, at: { type: Date, default: Date.now } });
-sendAttemptSchema.index({ key: 1 }, { unique: true });
+/** `_id` = `<delivery key>#<attempt>`. */
+const sendAttemptSchema = new Schema({ _id: { type: String, required: true }, at: { type: Date, default: Date.now } });
 const SendAttempt = mongoose.model('SendAttempt', sendAttemptSchema, 'send_attempts');
 
 /**
@@ -71,7 +71,7 @@ const SendAttempt = mongoose.model('SendAttempt', sendAttemptSchema, 'send_attem
  */
 export async function fenceAttempt(key: string, n: number): Promise<boolean> {
   try {
-    await SendAttempt.create({ key: `${key}#${n}` });
+    await SendAttempt.create({ _id: `${key}#${n}` });
     return true;
   } catch (err) {
     if (isDuplicateKey(err)) return false;

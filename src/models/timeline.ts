@@ -2,12 +2,10 @@ import mongoose, { Schema } from 'mongoose';
 import { isDuplicateKey } from './lead.js';
 
 const timelineSchema = new Schema({
-  /** = entryId: the duplicate check is a primary-key insert. */
+  /** `<event or delivery key>#<type>`: a handler that runs twice records a step once (primary-key insert). */
   _id: { type: String, required: true },
   corpId: { type: String, required: true },
   externalUserId: { type: String, required: true },
-  /** `<event or delivery key>#<type>`: unique, so a handler that runs twice records a step once. */
-  entryId: { type: String, required: true },
   type: { type: String, required: true },
   at: { type: Date, required: true },
   detail: { type: Schema.Types.Mixed, default: {} },
@@ -26,8 +24,7 @@ export async function recordStep(
   at = new Date(),
 ): Promise<void> {
   try {
-    const entryId = `${sourceKey}#${type}`;
-    await TimelineEntry.create({ _id: entryId, corpId: lead.corpId, externalUserId: lead.externalUserId, entryId, type, at, detail });
+    await TimelineEntry.create({ _id: `${sourceKey}#${type}`, corpId: lead.corpId, externalUserId: lead.externalUserId, type, at, detail });
   } catch (err) {
     if (!isDuplicateKey(err)) throw err;
   }

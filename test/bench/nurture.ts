@@ -53,7 +53,7 @@ import { enrollMany, type BulkEnrollee } from '../../src/nurture/enrollments.js'
 import { createRedis, stepJobId } from '../../src/queues/index.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/index.js';
 import { startWorkers } from '../../src/workers.js';
-import { deleteMatching, TEST_CORP } from '../fixtures/test-corp.js';
+import { corpEnv, deleteMatching, TEST_CORP } from '../fixtures/test-corp.js';
 import { BenchRun, log, type Cleanup } from './harness.js';
 
 const THIS_FILE = fileURLToPath(import.meta.url);
@@ -213,23 +213,7 @@ function dbUri(serverUri: string, db: string): string {
 }
 
 function botEnv(o: { db: EmbeddedDatabase; dbName: string; prefix: string; templates: string; sandboxUrl: string; extra?: Record<string, string> }): Record<string, string> {
-  return {
-    PORT: '0',
-    HOST: '127.0.0.1',
-    ROLE: 'worker',
-    LOG_LEVEL: 'silent',
-    WECOM_CORP_ID: CORP.corpId,
-    WECOM_TOKEN: CORP.token,
-    WECOM_ENCODING_AES_KEY: CORP.encodingAesKey,
-    WECOM_SECRET: CORP.secret,
-    WECOM_AGENT_ID: CORP.agentId,
-    WECOM_API_BASE: o.sandboxUrl,
-    MONGODB_URI: dbUri(o.db.uri, o.dbName),
-    REDIS_URL,
-    QUEUE_PREFIX: o.prefix,
-    TEMPLATES_DIR: o.templates,
-    ...o.extra,
-  };
+  return corpEnv({ sandboxUrl: o.sandboxUrl, mongoUri: dbUri(o.db.uri, o.dbName), prefix: o.prefix, templatesDir: o.templates, role: 'worker' }, { REDIS_URL, ...o.extra });
 }
 
 /** A lead document as the bot creates one (Lead schema defaults included), for Lead.collection.insertMany. */

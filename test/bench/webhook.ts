@@ -51,7 +51,7 @@ import { TimelineEntry } from '../../src/models/timeline.js';
 import { buildContactEventXml, startSandbox, type Sandbox } from '../../src/sandbox/index.js';
 import { buildEncryptedCallback, decryptPayload, toQueryString, verifySignature } from '../../src/wecom/callback-crypto.js';
 import { WecomClient } from '../../src/wecom/client.js';
-import { CREDS, deleteMatching, TEST_CORP } from '../fixtures/test-corp.js';
+import { corpEnv, CREDS, deleteMatching, TEST_CORP } from '../fixtures/test-corp.js';
 import { BenchRun, log } from './harness.js';
 
 const THIS_FILE = fileURLToPath(import.meta.url);
@@ -362,22 +362,7 @@ async function main(): Promise<void> {
     const sandbox: Sandbox = await startSandbox({ corpId: CORP.corpId, secrets: [CORP.secret] });
     cleanups.push({ name: 'sandbox', fn: () => sandbox.close() });
 
-    const env: Record<string, string> = {
-      PORT: '0',
-      HOST: '127.0.0.1',
-      ROLE: 'web',
-      LOG_LEVEL: 'silent',
-      WECOM_CORP_ID: CORP.corpId,
-      WECOM_TOKEN: CORP.token,
-      WECOM_ENCODING_AES_KEY: CORP.encodingAesKey,
-      WECOM_SECRET: CORP.secret,
-      WECOM_AGENT_ID: CORP.agentId,
-      WECOM_API_BASE: sandbox.url,
-      MONGODB_URI: withDatabase(db.uri, name),
-      REDIS_URL,
-      QUEUE_PREFIX: name,
-      TEMPLATES_DIR: path.join(ROOT, 'templates'),
-    };
+    const env = corpEnv({ sandboxUrl: sandbox.url, mongoUri: withDatabase(db.uri, name), prefix: name, templatesDir: path.join(ROOT, 'templates'), role: 'web' }, { REDIS_URL });
     const config = loadConfig(env);
     const bot: Bot = await startBot(config, createLogger('silent'));
     cleanups.push({

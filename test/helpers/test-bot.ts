@@ -9,7 +9,7 @@ import { withDatabase } from '../../src/dev/embedded-database.js';
 import { createLogger } from '../../src/logger.js';
 import { buildContactEventXml, startSandbox, type Sandbox, type SandboxOptions } from '../../src/sandbox/index.js';
 import { buildEncryptedCallback, toQueryString } from '../../src/wecom/callback-crypto.js';
-import { CREDS, deleteMatching, TEST_CORP } from '../fixtures/test-corp.js';
+import { corpEnv, CREDS, deleteMatching, TEST_CORP } from '../fixtures/test-corp.js';
 
 export { CREDS, TEST_CORP };
 
@@ -22,24 +22,10 @@ export function uniqueName(label: string): string {
 
 /** The environment a test bot runs with (everything a deployment sets, pointed at the sandbox). */
 export function testEnv(name: string, sandboxUrl: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    PORT: '0',
-    HOST: '127.0.0.1',
-    ROLE: 'all',
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-    WECOM_CORP_ID: TEST_CORP.corpId,
-    WECOM_TOKEN: TEST_CORP.token,
-    WECOM_ENCODING_AES_KEY: TEST_CORP.encodingAesKey,
-    WECOM_SECRET: TEST_CORP.secret,
-    WECOM_AGENT_ID: TEST_CORP.agentId,
-    WECOM_API_BASE: sandboxUrl,
-    MONGODB_URI: withDatabase(inject('mongoServerUri'), name),
-    REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-    QUEUE_PREFIX: name,
-    TEMPLATES_DIR,
-    JOB_LOCK_MS: '3000',
-    ...extra,
-  };
+  return corpEnv(
+    { sandboxUrl, mongoUri: withDatabase(inject('mongoServerUri'), name), prefix: name, templatesDir: TEMPLATES_DIR },
+    { LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', JOB_LOCK_MS: '3000', ...extra },
+  );
 }
 
 export interface TestBot {

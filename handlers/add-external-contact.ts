@@ -1,6 +1,8 @@
+import type { BotContext } from '../src/context.js';
 import type { Handler } from '../src/router.js';
 import { recordStep } from '../src/models/timeline.js';
 import { enroll } from '../src/nurture/enrollments.js';
+import type { EventJobData, WelcomeJobData } from '../src/queues/index.js';
 
 /** WelcomeCodes live 20 s from the event [D:92137]; keep a margin for the send itself. */
 export const WELCOME_WINDOW_MS = 20_000;
@@ -11,30 +13,40 @@ export const CONTACT_SYNC_DELAY_MS = 3_000;
 type AddKey = 'change_external_contact.add_external_contact' | 'change_external_contact.add_half_external_contact';
 
 /**
- * A customer added a member (scanned a channel's 联系我 code, or any other way): schedule the welcome on the
- * fast lane first (the clock is running), then record the lead with this touch, then schedule tagging + profile.
+ * The welcome job of a callback, or null when it gets none: a new contact with a WelcomeCode whose channel has a
+ * welcome. Created by the inbox ingest together with the event's own job, so the 20 s window never waits behind
+ * other events in the `events` queue.
+ */
+export function welcomeJobFor(ctx: Pick<BotContext, 'channels' | 'corpId'>, data: EventJobData): { data: WelcomeJobData; jobId: string } | null {
+  const { event } = data;
+  if (event.ChangeType !== 'add_external_contact' && event.ChangeType !== 'add_half_external_contact') return null;
+  const channel = ctx.channels.resolve(event.State);
+  if (!event.WelcomeCode || !channel.welcome) return null;
+  return {
+    jobId: `welcome|${data.dedupeKey}`,
+    data: {
+      corpId: ctx.corpId,
+      externalUserId: event.ExternalUserID,
+      userId: event.UserID,
+      channelKey: channel.key,
+      welcomeCode: event.WelcomeCode,
+      eventKey: data.dedupeKey,
+      receivedAt: data.receivedAt,
+      // The code's 20 s run from WeCom's event, which may be older than our receipt (a retried callback).
+      deadline: Math.min(data.receivedAt, event.CreateTime * 1000 + 999) + WELCOME_WINDOW_MS - WELCOME_MARGIN_MS,
+    },
+  };
+}
+
+/**
+ * A customer added a member (scanned a channel's 联系我 code, or any other way). The welcome was scheduled when the
+ * callback was ingested (welcomeJobFor); here the lead is recorded with this touch, then tagging + profile are
+ * scheduled.
  */
 export const addExternalContact: Handler<AddKey> = async (event, ctx) => {
   const channel = ctx.channels.resolve(event.State);
   const lead = { corpId: ctx.corpId, externalUserId: event.ExternalUserID };
   const half = event.ChangeType === 'add_half_external_contact';
-
-  if (event.WelcomeCode && channel.welcome) {
-    await ctx.queues.welcome.add(
-      'welcome',
-      {
-        ...lead,
-        userId: event.UserID,
-        channelKey: channel.key,
-        welcomeCode: event.WelcomeCode,
-        eventKey: ctx.eventKey,
-        receivedAt: ctx.receivedAt,
-        // The code's 20 s run from WeCom's event, which may be older than our receipt (a retried callback).
-        deadline: Math.min(ctx.receivedAt, event.CreateTime * 1000 + 999) + WELCOME_WINDOW_MS - WELCOME_MARGIN_MS,
-      },
-      { jobId: `welcome|${ctx.eventKey}` },
-    );
-  }
 
   const at = new Date(event.CreateTime * 1000);
   await ctx.leads.mutate(lead.corpId, lead.externalUserId, { channelKey: channel.key, userId: event.UserID, at }, (doc) => {

@@ -3,8 +3,7 @@ import type { BotContext } from '../src/context.js';
 import { profileCacheKey, PROFILE_CACHE_SECONDS } from '../src/contacts/profile.js';
 import { WecomApiError } from '../src/errors.js';
 import { welcomeLatency } from '../src/metrics.js';
-import { claimDelivery, Delivery } from '../src/models/delivery.js';
-import { Lead, leadId } from '../src/models/lead.js';
+import { recordDelivery } from '../src/models/delivery.js';
 import { recordStep } from '../src/models/timeline.js';
 import type { WelcomeJobData } from '../src/queues/index.js';
 import { render } from '../src/templates/render.js';
@@ -18,75 +17,77 @@ const OTHER_APP_DELIVERING = 41096;
 const PROFILE_BUDGET_MS = 2_000;
 
 /**
- * Sends a channel's welcome with the event's WelcomeCode, once, inside the 20 s window. The delivery record is
- * written before calling WeCom and marked in flight during the call. A run that finds it pending (a worker died
- * mid-send, or the call timed out) may send again: a WelcomeCode is single-use, so if the earlier call went
- * through WeCom answers 41051, which is then recorded as sent — and as "chat already started" when no earlier call
- * can have reached WeCom. Past the deadline nothing is sent; the miss is recorded instead.
+ * Sends a channel's welcome with the event's WelcomeCode, once, inside the 20 s window, touching the database
+ * only after WeCom has answered: the window is too short to wait on a busy database, and a WelcomeCode is
+ * single-use, so WeCom itself refuses a second send (41051). Calls are counted in Redis before each attempt and
+ * answers that prove nothing was sent are counted too: a run after a call that may have reached WeCom (a worker
+ * died mid-call, or the call timed out) reads 41051 as "sent", otherwise as "chat already started". Past the
+ * deadline nothing is sent; the miss is recorded instead. The outcome is recorded once (first writer wins).
  */
 export async function sendWelcome(job: Job<WelcomeJobData>, ctx: BotContext): Promise<string> {
   const d = job.data;
   const lead = { corpId: d.corpId, externalUserId: d.externalUserId };
+  const key = `welcome|${d.eventKey}`;
   const remaining = () => d.deadline - Date.now();
   const channel = ctx.channels.get(d.channelKey);
 
-  // The message is prepared first, so the delivery is claimed (as in flight) only right before WeCom is called.
-  const msg: WelcomeMessage = { welcome_code: d.welcomeCode };
   let sentText: { content: string } | null = null;
-  if (channel?.welcome && remaining() > 0) {
+  const finish = async (status: 'sent' | 'failed' | 'expired' | 'skipped', step: string, detail: Record<string, unknown>) => {
+    await recordDelivery({
+      _id: key, key, kind: 'welcome', route: 'welcome', ...lead, userId: d.userId, status,
+      attempts: (detail.attempts as number) ?? 0, content: sentText,
+      errcode: (detail.errcode as number) ?? null, reason: (detail.reason as string) ?? null,
+      ...(status === 'sent' ? { sentAt: new Date() } : {}),
+    });
+    await recordStep(lead, key, step, detail);
+    return status;
+  };
+
+  if (!channel?.welcome) return finish('skipped', 'welcome_skipped', { reason: 'channel_has_no_welcome' });
+  const msg: WelcomeMessage = { welcome_code: d.welcomeCode };
+  if (remaining() > 0) {
     const name = await customerName(ctx, d, Math.min(PROFILE_BUDGET_MS, remaining() - 1_000));
     const content = channel.welcome.text && render(channel.welcome.text, { name, channel: channel.name });
     if (content) msg.text = sentText = { content };
     if (channel.welcome.link) msg.attachments = [{ msgtype: 'link', link: channel.welcome.link }];
   }
-
-  const claimedAt = new Date();
-  const delivery = await claimDelivery({ key: `welcome|${d.eventKey}`, kind: 'welcome', ...lead, userId: d.userId, inFlightAt: claimedAt, attempts: 1 });
-  if (delivery.status !== 'pending') return `already ${delivery.status}`;
-  // Created by this run (already marked in flight, attempt 1), or found from an earlier run.
-  const fresh = delivery.inFlightAt?.getTime() === claimedAt.getTime();
-
-  const finish = async (status: 'sent' | 'failed' | 'expired' | 'skipped', step: string, detail: Record<string, unknown>) => {
-    await Delivery.updateOne(
-      { _id: delivery._id, status: 'pending' },
-      { $set: { status, inFlightAt: null, content: sentText, errcode: (detail.errcode as number) ?? null, reason: (detail.reason as string) ?? null, ...(status === 'sent' ? { sentAt: new Date() } : {}) } },
-    );
-    await recordStep(lead, `welcome|${d.eventKey}`, step, detail);
-    return status;
-  };
-
-  if (!channel?.welcome) return finish('skipped', 'welcome_skipped', { reason: 'channel_has_no_welcome' });
   // Checked again right before the call: the name lookup took time.
   if (remaining() <= 200) return finish('expired', 'welcome_expired', { reason: 'deadline_passed_before_send' });
-  const previous = fresh ? 0 : delivery.attempts;
-  // Set by an earlier call that may have reached WeCom (crash mid-call, timeout); cleared after a clear answer.
-  const earlierMayHaveSent = !fresh && delivery.inFlightAt !== null;
-  if (!fresh) await Delivery.updateOne({ _id: delivery._id }, { $inc: { attempts: 1 }, $set: { inFlightAt: new Date() } });
+
+  const calls = `${ctx.config.QUEUE_PREFIX}:welcome-calls:${d.eventKey}`;
+  const counted = await ctx.redis.multi().hincrby(calls, 'calls', 1).hget(calls, 'clear').expire(calls, 86_400).exec();
+  const attempt = Number(counted?.[0]?.[1] ?? 1);
+  // Every earlier call that got a clear refusal is counted in `clear`; any other earlier call may have sent.
+  const earlierMayHaveSent = attempt - 1 > Number(counted?.[1]?.[1] ?? 0);
   try {
     await ctx.wecom.sendWelcomeMsg(msg, { timeoutMs: Math.min(5_000, remaining()), quotaWaitMs: Math.max(0, remaining() - 500) });
   } catch (err) {
     if (!(err instanceof WecomApiError)) throw err;
-    if (!err.ambiguous) await Delivery.updateOne({ _id: delivery._id }, { $set: { inFlightAt: null } });
+    if (!err.ambiguous) await ctx.redis.hincrby(calls, 'clear', 1);
     if (err.errcode === ALREADY_STARTED) {
       return earlierMayHaveSent
-        ? finish('sent', 'welcome_sent', { confirmedBy: ALREADY_STARTED, attempts: previous + 1 })
-        : finish('skipped', 'welcome_skipped', { reason: 'chat_already_started', errcode: err.errcode });
+        ? finish('sent', 'welcome_sent', { confirmedBy: ALREADY_STARTED, attempts: attempt })
+        : finish('skipped', 'welcome_skipped', { reason: 'chat_already_started', errcode: err.errcode, attempts: attempt });
     }
     const retryable = err.retryable || err.errcode === OTHER_APP_DELIVERING;
     const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     if (retryable && !lastAttempt && remaining() > 500) throw err; // BullMQ backs off and tries again
     return retryable
-      ? finish('expired', 'welcome_expired', { reason: 'not_sent_within_window', errcode: err.errcode })
-      : finish('failed', 'welcome_failed', { errcode: err.errcode, reason: err.errmsg });
+      ? finish('expired', 'welcome_expired', { reason: 'not_sent_within_window', errcode: err.errcode, attempts: attempt })
+      : finish('failed', 'welcome_failed', { errcode: err.errcode, reason: err.errmsg, attempts: attempt });
   }
   welcomeLatency.observe((Date.now() - d.receivedAt) / 1000);
-  return finish('sent', 'welcome_sent', { channel: channel.key, attempts: previous + 1 });
+  return finish('sent', 'welcome_sent', { channel: channel.key, attempts: attempt });
 }
 
-/** The customer's name for {{name}}: from the lead if known, else a quick externalcontact/get (best effort). */
+/**
+ * The customer's name for {{name}}: from the profile another job fetched moments ago, else a quick
+ * externalcontact/get (best effort), never from the database (a new contact has no stored name yet).
+ */
 async function customerName(ctx: BotContext, d: WelcomeJobData, budgetMs: number): Promise<string> {
-  const known = await Lead.findById(leadId(d.corpId, d.externalUserId), { name: 1 }).lean();
-  if (known?.name) return known.name;
+  const cacheKey = profileCacheKey(ctx.config.QUEUE_PREFIX, d.corpId, d.externalUserId);
+  const cached = await ctx.redis.get(cacheKey);
+  if (cached) return (JSON.parse(cached) as ExternalContactResponse).external_contact.name ?? '';
   if (budgetMs < 200) return '';
   let res: ExternalContactResponse;
   try {
@@ -96,6 +97,6 @@ async function customerName(ctx: BotContext, d: WelcomeJobData, budgetMs: number
     return '';
   }
   // Kept briefly for the contact-sync job, so a new contact costs one externalcontact/get, not two.
-  await ctx.redis.set(profileCacheKey(ctx.config.QUEUE_PREFIX, d.corpId, d.externalUserId), JSON.stringify(res), 'EX', PROFILE_CACHE_SECONDS);
+  await ctx.redis.set(cacheKey, JSON.stringify(res), 'EX', PROFILE_CACHE_SECONDS);
   return res.external_contact.name ?? '';
 }

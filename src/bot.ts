@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import mongoose from 'mongoose';
 import { createEventRouter } from '../handlers/index.js';
+import { welcomeJobFor } from '../handlers/add-external-contact.js';
 import type { Config } from './config.js';
 import type { BotContext } from './context.js';
 import { LeadStore } from './contacts/lead-store.js';
@@ -8,6 +9,7 @@ import { TagResolver } from './contacts/tag-resolver.js';
 import { createApp } from './http/app.js';
 import { createLogger, type Logger } from './logger.js';
 import { Queues, createRedis } from './queues/index.js';
+import { InboxIngest, inboxKey } from './queues/inbox.js';
 import { loadTemplates } from './templates/index.js';
 import { WecomClient } from './wecom/client.js';
 import { startWorkers } from './workers.js';
@@ -30,7 +32,10 @@ export async function startBot(config: Config, logger: Logger = createLogger(con
   const { queues, redis, channels } = ctx;
   const workers = config.ROLE === 'web' ? [] : startWorkers(ctx, createEventRouter());
   let reconciler: NodeJS.Timeout | undefined;
+  let ingest: InboxIngest | undefined;
   if (workers.length) {
+    ingest = new InboxIngest(redis, inboxKey(config.QUEUE_PREFIX), queues, (data) => welcomeJobFor(ctx, data), logger.child({ component: 'inbox' }));
+    ingest.start();
     // MongoDB is the source of truth for what is scheduled: restore whatever Redis lost, now and periodically.
     const run = () => reconcile(ctx).catch((err: Error) => logger.error({ err: err.message }, 'reconcile failed'));
     void run();
@@ -68,6 +73,7 @@ export async function startBot(config: Config, logger: Logger = createLogger(con
     async stop() {
       clearInterval(reconciler);
       if (server) await new Promise<void>((r) => server!.close(() => r()));
+      await ingest?.stop();
       await Promise.all(workers.map((w) => w.close()));
       await closeContext(ctx);
     },

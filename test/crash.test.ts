@@ -30,21 +30,23 @@ describe('a worker killed mid-processing', () => {
 
     await waitFor(() => t.sandbox.state.callsTo('externalcontact/send_welcome_msg').length > 0, 'welcome call in flight', 20_000);
     await killWorker(first);
-    const pending = await Delivery.findOne({ externalUserId: c.externalUserId }).lean();
-    expect(pending?.status).toBe('pending');
+    // Nothing is written to the database before WeCom answers; the call itself was counted in Redis.
+    expect(await Delivery.countDocuments({ externalUserId: c.externalUserId })).toBe(0);
+    const { redis, config } = t.bot.ctx;
+    const [callsKey] = await redis.keys(`${config.QUEUE_PREFIX}:welcome-calls:*${c.externalUserId}*`);
+    expect(await redis.hgetall(callsKey!)).toEqual({ calls: '1' });
 
     // A replacement worker finds the stalled job and finishes it.
     const second = startWorkerProcess(t.env);
     children.push(second);
     const done = await waitFor(async () => {
-      const d = await Delivery.findOne({ externalUserId: c.externalUserId }).lean();
-      return d?.status !== 'pending' ? d : null;
-    }, 'delivery settled', 25_000);
+      return Delivery.findOne({ externalUserId: c.externalUserId }).lean();
+    }, 'delivery recorded', 25_000);
     await waitFor(async () => (await timelineOf(TEST_CORP.corpId, c.externalUserId)).some((e) => e.type === 'profile_synced'), 'contact synced', 25_000);
 
     // The customer got exactly one welcome; the second attempt was refused by WeCom as already used.
     expect(t.sandbox.state.welcomesSent.filter((w) => w.externalUserId === c.externalUserId)).toHaveLength(1);
-    expect(done.status).toBe('sent');
+    expect(done).toMatchObject({ status: 'sent', attempts: 2 });
     expect(await Lead.countDocuments({ externalUserId: c.externalUserId })).toBe(1);
     const l = await Lead.findOne({ externalUserId: c.externalUserId }).lean();
     expect(l?.touches).toHaveLength(1);

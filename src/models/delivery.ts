@@ -60,6 +60,20 @@ export async function claimDelivery(
   }
 }
 
+/**
+ * Records a delivery whose outcome is already known, in one insert. The first record of a key wins: a second run
+ * (a job retried after its outcome was written) leaves it as it is. Returns false when one existed.
+ */
+export async function recordDelivery(fields: Pick<DeliveryFields, 'key' | 'kind' | 'corpId' | 'externalUserId' | 'userId' | 'status'> & Partial<DeliveryFields> & { _id: string }): Promise<boolean> {
+  try {
+    await Delivery.create(fields);
+    return true;
+  } catch (err) {
+    if (isDuplicateKey(err)) return false;
+    throw err;
+  }
+}
+
 /** `_id` = `<delivery key>#<attempt>`. */
 const sendAttemptSchema = new Schema({ _id: { type: String, required: true }, at: { type: Date, default: Date.now } });
 const SendAttempt = mongoose.model('SendAttempt', sendAttemptSchema, 'send_attempts');

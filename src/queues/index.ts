@@ -1,7 +1,6 @@
-import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import { Queue, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
-import { withTimeout } from '../with-timeout.js';
-import { GroupCommit } from './group-commit.js';
+import { InboxWriter, inboxKey } from './inbox.js';
 import type { AnyContactEvent, EventKey } from '../wecom/events.js';
 
 /** Queue names: callbacks, the welcome fast lane, and contact sync (tags + profile). */
@@ -70,11 +69,15 @@ export class Queues {
   readonly nurture: Queue<NurtureJobData>;
   readonly massResult: Queue<MassResultJobData>;
 
+  /** Where the receiver puts accepted callbacks; workers turn them into jobs (see inbox.ts). */
+  readonly inbox: InboxWriter;
+
   constructor(
-    readonly connection: ConnectionOptions,
+    readonly connection: Redis,
     readonly prefix: string,
     dedupeTtlSeconds: number,
   ) {
+    this.inbox = new InboxWriter(connection, inboxKey(prefix));
     const keep: JobsOptions = {
       // Completed jobs are kept so the same jobId (dedupe key) is refused while WeCom may still retry.
       removeOnComplete: { age: dedupeTtlSeconds },
@@ -111,19 +114,12 @@ export class Queues {
   }
 
   /**
-   * Enqueues a callback; a second add with the same dedupe key is a no-op (BullMQ refuses duplicate job ids).
-   * Fails after 2 s when Redis is unreachable (the connection would otherwise queue the command until Redis is
-   * back), so the receiver answers 503 and WeCom retries instead of the request hanging.
+   * Accepts a verified callback: stored in the inbox stream, from which workers create its `events` job (a second
+   * callback with the same dedupe key is refused there, by job id). Rejects after 2 s when Redis is unreachable.
    */
   async enqueueEvent(data: EventJobData): Promise<void> {
-    await withTimeout(this.eventWrites.add(data), 2_000, 'Redis did not accept the event in time');
+    await this.inbox.append(data);
   }
-
-  // Callbacks arriving together are written with one addBulk (duplicates within or across batches are still
-  // refused by job id).
-  private readonly eventWrites = new GroupCommit<EventJobData>(async (items) => {
-    await this.events.addBulk(items.map((data) => ({ name: data.key, data, opts: { jobId: data.dedupeKey } })));
-  });
 
   /** Closes every queue connection. */
   async close(): Promise<void> {

@@ -1,0 +1,77 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { welcomeJobFor } from '../handlers/add-external-contact.js';
+import { createLogger } from '../src/logger.js';
+import { InboxIngest, inboxKey } from '../src/queues/inbox.js';
+import { waitFor } from './helpers/wait-for.js';
+import { startTestBot, type TestBot } from './helpers/test-bot.js';
+
+// The receiver alone (ROLE=web): callbacks wait in the inbox stream until an ingest, started by each test, takes them.
+let t: TestBot;
+const ingests: InboxIngest[] = [];
+beforeAll(async () => {
+  t = await startTestBot('inbox', { role: 'web' });
+});
+afterAll(async () => {
+  for (const i of ingests) await i.stop();
+  await t?.stop();
+});
+
+const startIngest = (claimIdleMs?: number) => {
+  const { ctx } = t.bot;
+  const ingest = new InboxIngest(ctx.redis, inboxKey(ctx.config.QUEUE_PREFIX), ctx.queues, (d) => welcomeJobFor(ctx, d), createLogger('silent'), claimIdleMs);
+  ingests.push(ingest);
+  ingest.start();
+  return ingest;
+};
+const streamLength = () => t.bot.ctx.redis.xlen(inboxKey(t.config.QUEUE_PREFIX));
+const jobCount = async (q: 'events' | 'welcome') =>
+  Object.values(await t.bot.ctx.queues[q].getJobCounts('completed', 'waiting', 'active', 'delayed', 'failed')).reduce((a, b) => a + b, 0);
+
+describe('the inbox between receiver and workers', () => {
+  it('keeps accepted callbacks until a worker ingests them, then creates the event and welcome jobs and empties', async () => {
+    const a = t.newContact({ state: 'expo2026' });
+    const b = t.newContact({ state: 'expo2026' });
+    for (const c of [a, b, a]) expect((await t.post(c.xml)).status).toBe(200); // a's callback retried once
+    expect(await streamLength()).toBe(3);
+    expect(await jobCount('events')).toBe(0);
+
+    const ingest = startIngest();
+    await waitFor(async () => (await streamLength()) === 0, 'inbox drained');
+    expect(await jobCount('events')).toBe(2); // the retried callback was refused by its dedupe key
+    expect(await jobCount('welcome')).toBe(2);
+    const welcome = (await t.bot.ctx.queues.welcome.getJobs(['waiting'])).find((j) => j.data.externalUserId === a.externalUserId);
+    expect(welcome?.data).toMatchObject({ welcomeCode: a.welcomeCode, channelKey: 'expo2026', userId: 'zhangsan' });
+    expect(welcome!.data.deadline - welcome!.data.receivedAt).toBeLessThanOrEqual(19_000);
+    await ingest.stop();
+  });
+
+  it('a callback a worker read but never acknowledged (it died) is taken over by another', async () => {
+    const { redis, config } = t.bot.ctx;
+    const key = inboxKey(config.QUEUE_PREFIX);
+    const c = t.newContact({ state: 'organic' });
+    expect((await t.post(c.xml)).status).toBe(200);
+    // A consumer reads the entry and dies before acknowledging it.
+    const read = (await redis.xreadgroup('GROUP', 'ingest', 'dead-worker', 'COUNT', 10, 'STREAMS', key, '>')) as Array<[string, unknown[]]>;
+    expect(read[0]![1]).toHaveLength(1);
+    const before = await jobCount('events');
+
+    startIngest(300);
+    await waitFor(async () => (await jobCount('events')) === before + 1, 'taken over and ingested');
+    await waitFor(async () => (await streamLength()) === 0, 'inbox drained');
+    const pending = (await redis.xpending(key, 'ingest')) as [number, ...unknown[]];
+    expect(pending[0]).toBe(0);
+  });
+
+  it('an entry that is not valid JSON is acknowledged and left in the stream; the others go through', async () => {
+    const { redis, config } = t.bot.ctx;
+    const key = inboxKey(config.QUEUE_PREFIX);
+    const corruptId = await redis.xadd(key, '*', 'b', '{not json');
+    const c = t.newContact({ state: 'expo2026' });
+    const before = await jobCount('events');
+    expect((await t.post(c.xml)).status).toBe(200);
+    await waitFor(async () => (await jobCount('events')) === before + 1, 'valid callback ingested');
+    await waitFor(async () => ((await redis.xpending(key, 'ingest')) as [number])[0] === 0, 'all acknowledged');
+    const left = await redis.xrange(key, '-', '+');
+    expect(left.map(([id]) => id)).toEqual([corruptId]);
+  });
+});

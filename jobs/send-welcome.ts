@@ -5,7 +5,7 @@ import { WecomApiError } from '../src/errors.js';
 import { welcomeLatency } from '../src/metrics.js';
 import { recordDelivery } from '../src/models/delivery.js';
 import { recordStep } from '../src/models/timeline.js';
-import type { WelcomeJobData } from '../src/queues/index.js';
+import type { WelcomeJobData, WelcomeRecordJobData } from '../src/queues/index.js';
 import { render } from '../src/templates/render.js';
 import type { ExternalContactResponse, WelcomeMessage } from '../src/wecom/types.js';
 
@@ -22,7 +22,8 @@ const PROFILE_BUDGET_MS = 2_000;
  * single-use, so WeCom itself refuses a second send (41051). Calls are counted in Redis before each attempt and
  * answers that prove nothing was sent are counted too: a run after a call that may have reached WeCom (a worker
  * died mid-call, or the call timed out) reads 41051 as "sent", otherwise as "chat already started". Past the
- * deadline nothing is sent; the miss is recorded instead. The outcome is recorded once (first writer wins).
+ * deadline nothing is sent; the miss is recorded instead. The outcome is recorded once (first writer wins), by
+ * `recordWelcome` from the records queue.
  */
 export async function sendWelcome(job: Job<WelcomeJobData>, ctx: BotContext): Promise<string> {
   const d = job.data;
@@ -32,14 +33,10 @@ export async function sendWelcome(job: Job<WelcomeJobData>, ctx: BotContext): Pr
   const channel = ctx.channels.get(d.channelKey);
 
   let sentText: { content: string } | null = null;
-  const finish = async (status: 'sent' | 'failed' | 'expired' | 'skipped', step: string, detail: Record<string, unknown>) => {
-    await recordDelivery({
-      _id: key, key, kind: 'welcome', route: 'welcome', ...lead, userId: d.userId, status,
-      attempts: (detail.attempts as number) ?? 0, content: sentText,
-      errcode: (detail.errcode as number) ?? null, reason: (detail.reason as string) ?? null,
-      ...(status === 'sent' ? { sentAt: new Date() } : {}),
-    });
-    await recordStep(lead, key, step, detail);
+  // The outcome goes to MongoDB through the records queue, so a busy database never holds up the next welcome.
+  const finish = async (status: WelcomeRecordJobData['status'], step: string, detail: Record<string, unknown>) => {
+    const record: WelcomeRecordJobData = { lead, userId: d.userId, key, status, step, detail, content: sentText, at: Date.now() };
+    await ctx.queues.records.add('welcome', record, { jobId: `record|${key}` });
     return status;
   };
 
@@ -99,4 +96,16 @@ async function customerName(ctx: BotContext, d: WelcomeJobData, budgetMs: number
   // Kept briefly for the contact-sync job, so a new contact costs one externalcontact/get, not two.
   await ctx.redis.set(cacheKey, JSON.stringify(res), 'EX', PROFILE_CACHE_SECONDS);
   return res.external_contact.name ?? '';
+}
+
+/** Writes a welcome's outcome: its delivery record and its timeline step, each once (deterministic ids). */
+export async function recordWelcome(job: Job<WelcomeRecordJobData>): Promise<void> {
+  const { lead, userId, key, status, step, detail, content, at } = job.data;
+  await recordDelivery({
+    _id: key, key, kind: 'welcome', route: 'welcome', ...lead, userId, status,
+    attempts: (detail.attempts as number) ?? 0, content,
+    errcode: (detail.errcode as number) ?? null, reason: (detail.reason as string) ?? null,
+    ...(status === 'sent' ? { sentAt: new Date(at) } : {}),
+  });
+  await recordStep(lead, key, step, detail, new Date(at));
 }

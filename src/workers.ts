@@ -1,6 +1,6 @@
 import { Worker, type Job } from 'bullmq';
 import { syncContact } from '../jobs/sync-contact.js';
-import { sendWelcome } from '../jobs/send-welcome.js';
+import { recordWelcome, sendWelcome } from '../jobs/send-welcome.js';
 import { runNurtureStep } from '../jobs/nurture-step.js';
 import { pollMassResult } from '../jobs/poll-mass-result.js';
 import type { BotContext } from './context.js';
@@ -44,8 +44,9 @@ export function startWorkers(ctx: BotContext, router: EventRouter): Worker[] {
     concurrency: config.NURTURE_CONCURRENCY,
   });
   const massResult = new Worker(QUEUE.massResult, (job) => pollMassResult(job, ctx), { ...common, concurrency: 4 });
+  const records = new Worker(QUEUE.records, recordWelcome, { ...common, concurrency: 8 });
 
-  const workers = [events, welcome, contactSync, nurture, massResult];
+  const workers = [events, welcome, contactSync, nurture, massResult, records];
   for (const w of workers) {
     w.on('completed', () => jobsDone.inc({ queue: w.name, outcome: 'completed' }));
     w.on('failed', (job: Job | undefined, err: Error) => {

@@ -4,7 +4,7 @@ import { InboxWriter, inboxKey } from './inbox.js';
 import type { AnyContactEvent, EventKey } from '../wecom/events.js';
 
 /** Queue names: callbacks, the welcome fast lane, and contact sync (tags + profile). */
-export const QUEUE = { events: 'events', welcome: 'welcome', contactSync: 'contact-sync', nurture: 'nurture', massResult: 'mass-result' } as const;
+export const QUEUE = { events: 'events', welcome: 'welcome', contactSync: 'contact-sync', nurture: 'nurture', massResult: 'mass-result', records: 'records' } as const;
 export type QueueName = (typeof QUEUE)[keyof typeof QUEUE];
 
 /** Data of an `events` job: one verified, decrypted, validated callback. */
@@ -28,6 +28,19 @@ export interface WelcomeJobData {
   receivedAt: number;
   /** ms epoch after which the WelcomeCode is dead and nothing may be sent. */
   deadline: number;
+}
+
+/** Data of a `records` job: a welcome's outcome, written to MongoDB off the welcome lane. */
+export interface WelcomeRecordJobData {
+  lead: { corpId: string; externalUserId: string };
+  userId: string;
+  key: string;
+  status: 'sent' | 'failed' | 'expired' | 'skipped';
+  step: string;
+  detail: Record<string, unknown>;
+  content: { content: string } | null;
+  /** ms epoch of the outcome. */
+  at: number;
 }
 
 /** Data of a `contact-sync` job: mark the channel's tags and refresh the profile. */
@@ -68,6 +81,7 @@ export class Queues {
   readonly contactSync: Queue<ContactSyncJobData>;
   readonly nurture: Queue<NurtureJobData>;
   readonly massResult: Queue<MassResultJobData>;
+  readonly records: Queue<WelcomeRecordJobData>;
 
   /** Where the receiver puts accepted callbacks; workers turn them into jobs (see inbox.ts). */
   readonly inbox: InboxWriter;
@@ -106,11 +120,17 @@ export class Queues {
     const lean: JobsOptions = { removeOnComplete: true, removeOnFail: true, attempts: 8, backoff: { type: 'exponential', delay: 2000 } };
     this.nurture = new Queue(QUEUE.nurture, { connection, prefix, defaultJobOptions: lean });
     this.massResult = new Queue(QUEUE.massResult, { connection, prefix, defaultJobOptions: lean });
+    // Outcomes wait here while the database is busy: ~20 attempts over an hour and more.
+    this.records = new Queue(QUEUE.records, {
+      connection,
+      prefix,
+      defaultJobOptions: { removeOnComplete: true, removeOnFail: { age: 7 * 86_400 }, attempts: 20, backoff: { type: 'exponential', delay: 1000 } },
+    });
   }
 
   /** Every queue, for closing and inspection. */
   all(): Queue[] {
-    return [this.events, this.welcome, this.contactSync, this.nurture, this.massResult];
+    return [this.events, this.welcome, this.contactSync, this.nurture, this.massResult, this.records];
   }
 
   /**

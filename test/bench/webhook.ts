@@ -3,7 +3,7 @@
  * welcomed inside WeCom's 20 s WelcomeCode window. Everything runs on 127.0.0.1 and ends in a few minutes.
  *
  *  1. An embedded database, the sandbox WeCom and the real bot in ROLE=web (verify, decrypt, parse, validate,
- *     enqueue to BullMQ on the local Redis) under a unique queue prefix, all in this process.
+ *     store in the Redis inbox stream) under a unique queue prefix, all in this process.
  *  2. A bare Koa baseline in this process: one POST route that reads the body, regex-extracts <Encrypt>, verifies
  *     the signature, decrypts, answers 200.
  *  3. The load generator (autocannon) runs in a child process (this file again, BENCH_WEBHOOK_LOADGEN=1) so it
@@ -51,6 +51,7 @@ import { TimelineEntry } from '../../src/models/timeline.js';
 import { buildContactEventXml, startSandbox, type Sandbox } from '../../src/sandbox/index.js';
 import { buildEncryptedCallback, decryptPayload, toQueryString, verifySignature } from '../../src/wecom/callback-crypto.js';
 import { WecomClient } from '../../src/wecom/client.js';
+import { inboxKey } from '../../src/queues/inbox.js';
 import { corpEnv, CREDS, deleteMatching, TEST_CORP } from '../fixtures/test-corp.js';
 import { BenchRun, log } from './harness.js';
 
@@ -456,6 +457,8 @@ async function main(): Promise<void> {
         // Start clean: no throughput-run jobs, no leftovers of the previous burst, fresh rate-limit windows, and
         // no leads/timeline/deliveries of an earlier burst (FerretDB's cost per query grows with collection size).
         await Promise.all([queues.events, queues.welcome, queues.contactSync].map((q) => q.obliterate({ force: true })));
+        // The throughput runs' callbacks wait in the inbox (no worker ran): drop them, and the consumer group.
+        await redis.del(inboxKey(name));
         await deleteMatching(redis, `${name}:wecom:rl:*`);
         await Promise.all([Lead.deleteMany({}), TimelineEntry.deleteMany({}), Delivery.deleteMany({})]);
         bursts.push(await welcomeBurst({ bot, sandbox, env, limits, redis }));

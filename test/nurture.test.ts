@@ -145,6 +145,28 @@ describe('bulk enrollment', () => {
     expect(await Enrollment.countDocuments({ externalUserId: b.externalUserId })).toBe(0);
     await stopEnrollments(t.bot.ctx, TEST_CORP.corpId, a.externalUserId, 'unsubscribe');
   });
+
+  it('takes eligibility from enrollees that carry their lead state (a campaign audience), batch after batch', async () => {
+    const [a, b, c, d] = [await arrive('expo2026', '受众甲'), await arrive('expo2026', '受众乙'), await arrive('expo2026', '受众丙'), await arrive('expo2026', '受众丁')];
+    const audience = [
+      { c: a, stage: 'added', unsubscribedAt: null },
+      { c: b, stage: 'customer', unsubscribedAt: null },
+      { c: c, stage: 'engaged', unsubscribedAt: new Date() },
+      { c: d, stage: 'engaged', unsubscribedAt: null },
+    ].map(({ c: x, stage, unsubscribedAt }) => ({ corpId: TEST_CORP.corpId, externalUserId: x.externalUserId, ownerUserId: 'zhangsan', stage, unsubscribedAt }));
+    // One lead per batch: each batch's insert overlaps the previous batch's job creation.
+    expect(await enrollMany(t.bot.ctx, audience, 'slow', Date.now(), { batchSize: 1 })).toBe(2);
+    expect(await Enrollment.countDocuments({ externalUserId: { $in: [b.externalUserId, c.externalUserId] }, sequenceKey: 'slow' })).toBe(0);
+    // The stored enrollments hold only what has a value; the step runner loads them with their defaults and runs them.
+    for (const x of [a, d]) {
+      const e = await enrollmentOf(x.externalUserId);
+      expect(e && (await t.bot.ctx.queues.nurture.getJob(`step|${e.id}|0`))).toBeTruthy();
+    }
+    await until(a.externalUserId, 'completed', 20_000);
+    await until(d.externalUserId, 'completed', 20_000);
+    expect(massTo(d.externalUserId).map((x) => body(x).text?.content)).toEqual(['第一步', '第二步', '第三步']);
+    expect((await enrollmentOf(a.externalUserId))?.history.map((h) => h.outcome)).toEqual(['submitted', 'submitted', 'submitted']);
+  });
 });
 
 describe('exactly once', () => {

@@ -26,7 +26,7 @@
  * After the capped run at R, 30 of the remaining steps run one at a time (the cost of a step without queueing).
  *
  * Knobs (env): BENCH_LEADS, BENCH_ENROLL_BUDGET_S, BENCH_RATE, BENCH_RATE_LOW, BENCH_DISPATCH_SECONDS (30: N = R ×
- * this), BENCH_DISPATCH_CAP_S, BENCH_NURTURE_CONCURRENCY (32), BENCH_WECOM_LATENCY_MS (0: extra latency of every
+ * this), BENCH_DISPATCH_CAP_S, BENCH_NURTURE_CONCURRENCY (32), BENCH_ENROLL_INPUT (state | ids), BENCH_WECOM_LATENCY_MS (0: extra latency of every
  * add_msg_template answer), BENCH_SKIP_ENROLL=1, BENCH_SKIP_DISPATCH=1. See docs/benchmarks-nurture.md.
  * MONGODB_URI, when set, is used instead of an embedded database (startEmbeddedDatabase honours it).
  */
@@ -73,6 +73,8 @@ const num = (name: string, def: number) => {
 };
 const LEADS = num('BENCH_LEADS', 100_000);
 const ENROLL_BUDGET_S = num('BENCH_ENROLL_BUDGET_S', 0);
+/** 'state': enrollees carry stage + opt-out as a campaign's audience query returns them; 'ids': enrollMany reads them. */
+const ENROLL_INPUT = process.env.BENCH_ENROLL_INPUT === 'ids' ? 'ids' : 'state';
 const RATE = num('BENCH_RATE', 100);
 const RATE_LOW_ENV = process.env.BENCH_RATE_LOW ? Number(process.env.BENCH_RATE_LOW) : undefined;
 const DISPATCH_SECONDS = num('BENCH_DISPATCH_SECONDS', 30);
@@ -320,7 +322,14 @@ async function enrollPhase(o: { ctx: BotContext; redis: Redis; prefix: string; s
   log(`enrollment: seeding ${LEADS.toLocaleString('en-US')} leads (setup, not timed)`);
   const seedSeconds = await seedLeads(LEADS, bench4Id, () => null);
   log(`  seeded in ${fmt(seedSeconds, 1)} s`);
-  const leads: BulkEnrollee[] = Array.from({ length: LEADS }, (_, i) => ({ corpId: CORP.corpId, externalUserId: bench4Id(i), ownerUserId: OWNER }));
+  // As a campaign passes its audience: what its query over the leads returned (stage and opt-out included), or, with
+  // BENCH_ENROLL_INPUT=ids, bare ids that make enrollMany read eligibility itself. The seeded leads are all 'added'.
+  const leads: BulkEnrollee[] = Array.from({ length: LEADS }, (_, i) => ({
+    corpId: CORP.corpId,
+    externalUserId: bench4Id(i),
+    ownerUserId: OWNER,
+    ...(ENROLL_INPUT === 'state' ? { stage: 'added', unsubscribedAt: null } : {}),
+  }));
   // Redis settles (no pending replies, buffers freed) before the reading.
   await sleep(300);
   const memBefore = await usedMemory(redis);
@@ -329,7 +338,7 @@ async function enrollPhase(o: { ctx: BotContext; redis: Redis; prefix: string; s
   let enrolled = 0;
   let offered = 0;
   let stoppedByBudget = false;
-  log(`enrollment: enrollMany of ${LEADS.toLocaleString('en-US')} leads in '${SEQ_ENROLL}'${ENROLL_BUDGET_S > 0 ? `, stopping after ${ENROLL_BUDGET_S} s` : ''}`);
+  log(`enrollment: enrollMany of ${LEADS.toLocaleString('en-US')} leads (input: ${ENROLL_INPUT}) in '${SEQ_ENROLL}'${ENROLL_BUDGET_S > 0 ? `, stopping after ${ENROLL_BUDGET_S} s` : ''}`);
   o.stats.start();
   const t0 = performance.now();
   if (ENROLL_BUDGET_S <= 0) {
@@ -639,7 +648,7 @@ function report(o: {
   const bRate = baseline ? baseline.jobs / baseline.seconds : NaN;
   if (enroll) {
     rows.push(
-      `| 1 | enrollMany throughput (${enroll.leads.toLocaleString('en-US')} leads in MongoDB; ${enroll.enrolled.toLocaleString('en-US')} enrolled in ${fmt(enroll.seconds, 1)} s${enroll.stoppedByBudget ? `, stopped at the ${ENROLL_BUDGET_S} s budget` : ''}) | ${fmt(eRate, 1)} enrollments/s | — | ${enroll.stoppedByBudget ? `all ${enroll.leads.toLocaleString('en-US')} would take ≈ ${fmt(enroll.leads / eRate / 60, 0)} min` : 'all enrolled'} |`,
+      `| 1 | enrollMany throughput (${enroll.leads.toLocaleString('en-US')} leads in MongoDB, input: ${ENROLL_INPUT}; ${enroll.enrolled.toLocaleString('en-US')} enrolled in ${fmt(enroll.seconds, 1)} s${enroll.stoppedByBudget ? `, stopped at the ${ENROLL_BUDGET_S} s budget` : ''}) | ${fmt(eRate, 1)} enrollments/s | — | ${enroll.stoppedByBudget ? `all ${enroll.leads.toLocaleString('en-US')} would take ≈ ${fmt(enroll.leads / eRate / 60, 0)} min` : 'all enrolled'} |`,
     );
   }
   if (baseline) rows.push(`| 2 | raw BullMQ addBulk (${baseline.jobs.toLocaleString('en-US')} delayed jobs, 1,000 per call) | ${fmt(bRate, 0)} jobs/s | — | — |`);

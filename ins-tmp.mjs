@@ -1,0 +1,14 @@
+import mongoose from 'mongoose';
+const uri = process.argv[2]; const par = Number(process.argv[3] || 1);
+const c = await mongoose.createConnection(uri).asPromise();
+const col = c.collection('e' + Date.now());
+await col.createIndex({ corpId: 1, externalUserId: 1, sequenceKey: 1 }, { unique: true });
+await col.createIndex({ status: 1, dueAt: 1 });
+const N = 30000, B = 1000;
+const mk = (i) => ({ _id: new mongoose.Types.ObjectId(), corpId: 'wwcorp', externalUserId: 'wmbench' + i.toString(36).padStart(25, '0'), ownerUserId: 'zhangsan', sequenceKey: 'bench4', status: 'active', step: 0, dueAt: new Date(), enrolledAt: new Date() });
+const batches = []; for (let i = 0; i < N; i += B) batches.push(Array.from({ length: B }, (_, k) => mk(i + k)));
+const t = Date.now();
+let next = 0;
+await Promise.all(Array.from({ length: par }, async () => { while (next < batches.length) { const b = batches[next++]; await col.insertMany(b, { ordered: false }); } }));
+console.log('par', par, N, 'docs', Date.now() - t, 'ms', ((Date.now() - t) / (N / B)).toFixed(0), 'ms/batch');
+await col.drop(); await c.close();

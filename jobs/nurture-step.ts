@@ -2,7 +2,7 @@ import { DelayedError, type Job } from 'bullmq';
 import type { BotContext } from '../src/context.js';
 import { WecomApiError } from '../src/errors.js';
 import { nurtureOutcomes } from '../src/metrics.js';
-import { claimDelivery, Delivery, fenceAttempt, type DeliveryStatus } from '../src/models/delivery.js';
+import { claimDelivery, Delivery, fenceAttempt, type DeliveryDoc, type DeliveryStatus } from '../src/models/delivery.js';
 import { Enrollment, type EnrollmentDoc } from '../src/models/enrollment.js';
 import { Lead, leadId, type LeadDoc, type Stage } from '../src/models/lead.js';
 import { recordStep } from '../src/models/timeline.js';
@@ -22,19 +22,32 @@ type Outcome = { result: string; deferTo?: number };
 
 /**
  * Runs one due step of an enrollment, as the only writer of that lead (lead lock). Exactly once: the delivery record
- * (key = enrollment + step) is claimed before WeCom is called and marked in flight during the call. A run that finds
- * it done just moves the enrollment on; one that finds it in flight (the previous worker died mid-call) marks it
- * `unknown` and reports it, never sending it again. Quiet hours and the daily cap defer the same job.
+ * (key = enrollment + step) is created, marked in flight, before WeCom is called — that insert is also what makes
+ * this run the only one to call WeCom for the first attempt (a unique _id); later attempts each take a unique fence.
+ * A run that finds the step done just moves the enrollment on; one that finds it in flight (the previous worker died
+ * mid-call) marks it `unknown` and reports it, never sending it again. Quiet hours and the daily cap defer the same
+ * job. A normal step costs the database three reads (enrollment, lead, the lead's nurture deliveries) and four
+ * writes (delivery insert and outcome, timeline entry, enrollment).
  */
 export async function runNurtureStep(job: Job<NurtureJobData>, token: string | undefined, ctx: BotContext): Promise<string> {
-  const head = await Enrollment.findById(job.data.e, { corpId: 1, externalUserId: 1 }).lean();
-  if (!head) return 'no_enrollment';
-  const outcome = await ctx.leads.withLock(head.corpId, head.externalUserId, () => runLocked(job, ctx));
+  let lead = job.data.l ? splitLeadId(job.data.l) : null;
+  if (!lead) {
+    // A job written without its lead: find the lead through the enrollment.
+    const head = await Enrollment.findById(job.data.e, { corpId: 1, externalUserId: 1 }).lean();
+    if (!head) return 'no_enrollment';
+    lead = head;
+  }
+  const outcome = await ctx.leads.withLock(lead.corpId, lead.externalUserId, () => runLocked(job, ctx));
   if (outcome.deferTo !== undefined) {
     await job.moveToDelayed(outcome.deferTo, token);
     throw new DelayedError();
   }
   return outcome.result;
+}
+
+function splitLeadId(id: string): { corpId: string; externalUserId: string } | null {
+  const at = id.indexOf(':');
+  return at > 0 ? { corpId: id.slice(0, at), externalUserId: id.slice(at + 1) } : null;
 }
 
 async function runLocked(job: Job<NurtureJobData>, ctx: BotContext): Promise<Outcome> {
@@ -51,14 +64,15 @@ async function runLocked(job: Job<NurtureJobData>, ctx: BotContext): Promise<Out
 
   const step = seq.steps[e.step]!;
   const key = `nurture|${e.id}|${e.step}`;
-  let delivery = await Delivery.findById(key);
+  // Every nurture delivery of this lead in one read: this step's own record (a re-run), and what the daily cap,
+  // the monthly mass quota and the never-repeat rule for case studies count.
+  const past = await Delivery.find(
+    { corpId: e.corpId, externalUserId: e.externalUserId, kind: 'nurture' },
+    { status: 1, route: 1, localDay: 1, localMonth: 1, caseSlug: 1 },
+  ).lean();
+  let delivery = past.some((d) => d._id === key) ? await Delivery.findById(key) : null;
   if (delivery && delivery.status !== 'pending') return advance(ctx, e, seq, delivery.status, { route: delivery.route });
-  if (delivery?.inFlightAt) {
-    // The previous run died while WeCom was answering: it may have been delivered. Never send it blindly again.
-    await Delivery.updateOne({ _id: delivery._id }, { $set: { status: 'unknown', inFlightAt: null } });
-    ctx.log.error({ deliveryKey: key, route: delivery.route }, 'nurture delivery left in flight by a crash: marked unknown, not resent');
-    return advance(ctx, e, seq, 'unknown', { route: delivery.route });
-  }
+  if (delivery?.inFlightAt) return leftInFlight(ctx, e, seq, delivery);
 
   const now = Date.now();
   // A copy of the job that runs early (a duplicate, a manual retry) waits for the step's time without a trace.
@@ -68,57 +82,51 @@ async function runLocked(job: Job<NurtureJobData>, ctx: BotContext): Promise<Out
   if (allowed > now + 1000) return defer(e, allowed, 'quiet_hours');
   // One calendar for the cap across every sequence: the sequences' quiet-hour zones may differ.
   const tz = ctx.config.NURTURE_TIMEZONE;
+  const massIn = (month: string) => past.filter((d) => d.route === 'mass' && d.localMonth === month).map((d) => d.status);
+  const tried = new Set<Route>();
+  let content: StepContent;
+  let route: Route;
+  let attempt: number;
   if (!delivery) {
     if (step.when && !whenHolds(step.when, lead.stage as Stage)) return advance(ctx, e, seq, 'skipped', { reason: 'condition' });
     const day = localDay(now, tz);
     if (ctx.config.NURTURE_DAILY_CAP > 0) {
-      const today = await Delivery.countDocuments({
-        corpId: e.corpId,
-        externalUserId: e.externalUserId,
-        kind: 'nurture',
-        localDay: day,
-        route: { $in: ['kf', 'mass'] },
-        status: { $in: COUNTS_FOR_CAP },
-      });
+      const today = past.filter((d) => d.localDay === day && (d.route === 'kf' || d.route === 'mass') && COUNTS_FOR_CAP.includes(d.status)).length;
       if (today >= ctx.config.NURTURE_DAILY_CAP) return defer(e, nextAllowedTime(startOfNextDay(now, tz), seq.quietHours), 'daily_cap');
     }
     let caseSlug: string | null = null;
     if (step.caseStudy) {
-      const sent = await Delivery.distinct('caseSlug', { corpId: e.corpId, externalUserId: e.externalUserId, caseSlug: { $ne: null }, status: { $nin: ['failed', 'skipped'] } });
-      const picked = pickCase(ctx.cases, lead, new Set(sent as string[]));
+      const sent = new Set(past.filter((d) => d.caseSlug && d.status !== 'failed' && d.status !== 'skipped').map((d) => d.caseSlug!));
+      const picked = pickCase(ctx.cases, lead, sent);
       if (!picked) return advance(ctx, e, seq, 'skipped', { reason: 'no_case_left' });
       caseSlug = picked.slug;
     }
     const month = localMonth(now, tz);
-    const route = await chooseRoute(ctx, lead, month, now);
-    delivery = await claimDelivery({
-      key,
-      kind: 'nurture',
-      corpId: e.corpId,
-      externalUserId: e.externalUserId,
-      userId: e.ownerUserId,
-      route,
-      enrollmentId: e.id,
-      step: e.step,
-      caseSlug,
-      localDay: day,
-      localMonth: month,
-    });
+    route = chooseRoute(ctx, lead, massIn(month), now);
+    content = await buildContent(ctx, step, lead, caseSlug, key);
+    const fields = { key, kind: 'nurture', corpId: e.corpId, externalUserId: e.externalUserId, userId: e.ownerUserId, route, enrollmentId: e.id, step: e.step, caseSlug, localDay: day, localMonth: month, content };
+    // The claim, in flight, attempt 1: one insert. Losing it to another runner means that runner owns the step.
+    const claim = await claimDelivery({ ...fields, inFlightAt: new Date(), attempts: 1 });
+    if (!claim.created) return { result: 'stale' }; // another runner claimed it since we looked: it owns the step
+    delivery = claim.delivery;
+    attempt = 1;
+  } else {
+    // A retry after a clear failure (nothing was sent): attempt n+1, under its own fence.
+    content = await buildContent(ctx, step, lead, delivery.caseSlug ?? null, key);
+    route = delivery.route as Route;
+    attempt = await nextAttempt(delivery, key, route, content);
+    if (!attempt) return { result: 'stale' }; // another runner holds this attempt
   }
 
-  const content = await buildContent(ctx, step, lead, delivery.caseSlug ?? null, key);
-  const tried = new Set<Route>();
-  let route = delivery.route as Route;
-  let attempt = delivery.attempts;
   for (;;) {
-    await Delivery.updateOne({ _id: delivery._id }, { $set: { route, inFlightAt: new Date(), content }, $inc: { attempts: 1 } });
-    if (!(await fenceAttempt(key, ++attempt))) return { result: 'stale' }; // another runner holds this attempt
     let sent: { msgid?: string; rejected?: string };
     try {
       sent = await sendByRoute(ctx, route, lead, e.ownerUserId, content, key);
     } catch (err) {
-      await Delivery.updateOne({ _id: delivery._id }, { $set: { inFlightAt: null } });
-      if (!(err instanceof WecomApiError)) throw err;
+      if (!(err instanceof WecomApiError)) {
+        await Delivery.updateOne({ _id: delivery._id }, { $set: { inFlightAt: null } });
+        throw err;
+      }
       if (err.ambiguous) {
         // A timeout or lost connection: WeCom may have sent it. At most once means never trying again.
         await finish(delivery._id, 'unknown', { reason: `ambiguous: ${err.errmsg}` });
@@ -128,11 +136,16 @@ async function runLocked(job: Job<NurtureJobData>, ctx: BotContext): Promise<Out
       if (route === 'kf' && KF_WINDOW_CLOSED.has(err.errcode)) {
         // The window closed since we looked: fall back to the next route for the same message.
         tried.add('kf');
-        route = await chooseRoute(ctx, lead, delivery.localMonth ?? localMonth(now, tz), Date.now(), tried);
+        route = chooseRoute(ctx, lead, massIn(delivery.localMonth ?? localMonth(now, tz)), Date.now(), tried);
+        attempt = await nextAttempt(delivery, key, route, content, attempt);
+        if (!attempt) return { result: 'stale' };
         continue;
       }
       const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-      if (err.retryable && !lastAttempt) throw err; // BullMQ backs off and runs the step again
+      if (err.retryable && !lastAttempt) {
+        await Delivery.updateOne({ _id: delivery._id }, { $set: { inFlightAt: null } });
+        throw err; // BullMQ backs off and runs the step again
+      }
       await finish(delivery._id, 'failed', { errcode: err.errcode, reason: err.retryable ? 'retries_exhausted' : err.errmsg });
       return advance(ctx, e, seq, 'failed', { route, errcode: err.errcode });
     }
@@ -151,6 +164,24 @@ async function runLocked(job: Job<NurtureJobData>, ctx: BotContext): Promise<Out
     await finish(delivery._id, 'sent', { sentAt: new Date() });
     return advance(ctx, e, seq, route === 'owner' ? 'reminded' : 'sent', { route });
   }
+}
+
+/**
+ * Takes the next attempt of a claimed delivery: its fence first (unique: a second runner gets 0 and backs off),
+ * then the record is marked in flight with the route and content of this attempt. Returns the attempt, or 0.
+ */
+async function nextAttempt(delivery: DeliveryDoc, key: string, route: Route, content: StepContent, after = delivery.attempts): Promise<number> {
+  const attempt = after + 1;
+  if (!(await fenceAttempt(key, attempt))) return 0;
+  await Delivery.updateOne({ _id: delivery._id }, { $set: { route, inFlightAt: new Date(), content, attempts: attempt } });
+  return attempt;
+}
+
+/** The previous run died while WeCom was answering: it may have been delivered. Never send it blindly again. */
+async function leftInFlight(ctx: BotContext, e: EnrollmentDoc, seq: Sequence, delivery: DeliveryDoc): Promise<Outcome> {
+  await Delivery.updateOne({ _id: delivery._id }, { $set: { status: 'unknown', inFlightAt: null } });
+  ctx.log.error({ deliveryKey: delivery._id, route: delivery.route }, 'nurture delivery left in flight by a crash: marked unknown, not resent');
+  return advance(ctx, e, seq, 'unknown', { route: delivery.route });
 }
 
 function whenHolds(when: NonNullable<SequenceStep['when']>, stage: Stage): boolean {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Delivery } from '../src/models/delivery.js';
+import { claimDelivery, Delivery, fenceAttempt } from '../src/models/delivery.js';
 import { Enrollment } from '../src/models/enrollment.js';
 import { Lead } from '../src/models/lead.js';
 import { timelineOf } from '../src/models/timeline.js';
@@ -170,6 +170,18 @@ describe('bulk enrollment', () => {
 });
 
 describe('exactly once', () => {
+  it('a step is claimed by one runner only: its delivery insert for attempt 1, a unique fence for each later one', async () => {
+    // What two runners that both believe they hold the lead (a lock lost to a Redis failover) race on.
+    const key = `nurture|race-${Date.now()}|0`;
+    const fields = { key, kind: 'nurture', corpId: TEST_CORP.corpId, externalUserId: 'wm-race', userId: 'zhangsan', inFlightAt: new Date(), attempts: 1 };
+    const claims = await Promise.all(Array.from({ length: 8 }, () => claimDelivery(fields)));
+    expect(claims.filter((c) => c.created)).toHaveLength(1);
+    expect(claims.every((c) => c.delivery._id === key)).toBe(true);
+    const fences = await Promise.all(Array.from({ length: 8 }, () => fenceAttempt(key, 2)));
+    expect(fences.filter(Boolean)).toHaveLength(1);
+    await Delivery.deleteOne({ _id: key });
+  });
+
   it('the same step job executed twice and concurrently sends once', async () => {
     const c = await arrive('slowseq');
     const e = (await enrollmentOf(c.externalUserId))!;

@@ -1,4 +1,4 @@
-import mongoose, { Schema, type InferSchemaType } from 'mongoose';
+import mongoose, { Schema, type HydratedDocument, type InferSchemaType } from 'mongoose';
 import { isDuplicateKey } from './lead.js';
 
 /**
@@ -43,20 +43,24 @@ deliverySchema.index({ corpId: 1, externalUserId: 1, kind: 1 });
 deliverySchema.index({ status: 1, route: 1 });
 
 export type DeliveryFields = InferSchemaType<typeof deliverySchema>;
+export type DeliveryDoc = HydratedDocument<DeliveryFields>;
 /** One outbound customer-facing message and its fate. */
 export const Delivery = mongoose.model('Delivery', deliverySchema, 'deliveries');
 
-/** Creates the delivery record for `key`, or returns the existing one (another run got there first). */
+/**
+ * Creates the delivery record for `key` (one insert). `created` is false when it already existed: another run got
+ * there first, and `delivery` is that run's record.
+ */
 export async function claimDelivery(
   fields: Pick<DeliveryFields, 'key' | 'kind' | 'corpId' | 'externalUserId' | 'userId'> & Partial<DeliveryFields>,
-) {
+): Promise<{ delivery: DeliveryDoc; created: boolean }> {
   try {
-    return await Delivery.create({ _id: fields.key, ...fields });
+    return { delivery: await Delivery.create({ _id: fields.key, ...fields }), created: true };
   } catch (err) {
     if (!isDuplicateKey(err)) throw err;
     const existing = await Delivery.findById(fields.key);
     if (!existing) throw err;
-    return existing;
+    return { delivery: existing, created: false };
   }
 }
 

@@ -3,7 +3,7 @@ import type { BotContext } from '../context.js';
 import { Enrollment, type EnrollmentDoc } from '../models/enrollment.js';
 import { isDuplicateKey, Lead, leadId, STAGES, type Stage } from '../models/lead.js';
 import { recordStep } from '../models/timeline.js';
-import { stepJobId } from '../queues/index.js';
+import { stepJob, stepJobId } from '../queues/index.js';
 import type { Sequence } from '../templates/sequences.js';
 import { nextAllowedTime } from './clock.js';
 
@@ -39,9 +39,9 @@ export function stageStop(seq: Sequence, stage: Stage): StopReason | null {
 }
 
 /** Adds the BullMQ job of the enrollment's current step (a no-op if it is already there: the id is deterministic). */
-export async function scheduleStep(ctx: Pick<BotContext, 'queues'>, e: Pick<EnrollmentDoc, 'id' | 'step' | 'dueAt'>): Promise<void> {
-  const delay = Math.max(0, (e.dueAt?.getTime() ?? Date.now()) - Date.now());
-  await ctx.queues.nurture.add('step', { e: e.id, s: e.step }, { jobId: stepJobId(e.id, e.step), delay });
+export async function scheduleStep(ctx: Pick<BotContext, 'queues'>, e: Pick<EnrollmentDoc, 'id' | 'step' | 'dueAt' | 'corpId' | 'externalUserId'>): Promise<void> {
+  const job = stepJob(e);
+  await ctx.queues.nurture.add(job.name, job.data, job.opts);
 }
 
 /**
@@ -167,7 +167,7 @@ export async function enrollMany(
     await jobsInFlight;
     if (jobsError) throw jobsError;
     jobsInFlight = ctx.queues.nurture
-      .addBulk(inserted.map((e) => ({ name: 'step', data: { e: String(e._id), s: 0 }, opts: { jobId: stepJobId(String(e._id), 0), delay: Math.max(0, dueAt.getTime() - Date.now()) } })))
+      .addBulk(inserted.map((e) => stepJob({ ...e, id: String(e._id) })))
       .then(
         () => undefined,
         (err: unknown) => {

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { BotContext } from '../context.js';
 import { Delivery } from '../models/delivery.js';
 import { Enrollment } from '../models/enrollment.js';
-import { pollJobId, stepJobId } from '../queues/index.js';
+import { pollJobId, stepJob, stepJobId } from '../queues/index.js';
 
 const BATCH = 1000;
 
@@ -41,18 +41,18 @@ export async function reconcile(ctx: Pick<BotContext, 'queues' | 'config' | 'log
   let polls = 0;
   const now = Date.now();
 
-  let batch: Array<{ id: string; step: number; dueAt: Date | null }> = [];
+  let batch: Array<{ id: string; step: number; dueAt: Date | null; corpId: string; externalUserId: string }> = [];
   const flushSteps = async () => {
     const missing = await missingJobs(ctx.redis, ctx.queues.nurture, batch.map((e) => ({ id: stepJobId(e.id, e.step), future: (e.dueAt?.getTime() ?? 0) > Date.now() + 1_000 })));
     const jobs = batch
       .filter((e) => missing.has(stepJobId(e.id, e.step)))
-      .map((e) => ({ name: 'step', data: { e: e.id, s: e.step }, opts: { jobId: stepJobId(e.id, e.step), delay: Math.max(0, (e.dueAt?.getTime() ?? now) - now) } }));
+      .map((e) => stepJob(e, now));
     if (jobs.length) await ctx.queues.nurture.addBulk(jobs);
     steps += jobs.length;
     batch = [];
   };
-  for await (const e of Enrollment.find({ status: 'active' }, { step: 1, dueAt: 1 }).lean().cursor({ batchSize: BATCH })) {
-    batch.push({ id: String(e._id), step: e.step, dueAt: e.dueAt ?? null });
+  for await (const e of Enrollment.find({ status: 'active' }, { step: 1, dueAt: 1, corpId: 1, externalUserId: 1 }).lean().cursor({ batchSize: BATCH })) {
+    batch.push({ id: String(e._id), step: e.step, dueAt: e.dueAt ?? null, corpId: e.corpId, externalUserId: e.externalUserId });
     if (batch.length >= BATCH) await flushSteps();
   }
   if (batch.length) await flushSteps();

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import type { BotContext } from '../context.js';
-import { Delivery } from '../models/delivery.js';
 import type { LeadDoc } from '../models/lead.js';
 
 /** How a nurture message reaches the lead (wecom-api.md: the bot cannot push to a customer freely). */
@@ -29,19 +28,19 @@ export function kfWindowOpen(lead: Pick<LeadDoc, 'kf'>, now: number): boolean {
  * quota lasts (the owner confirms it), else a reminder to the owner. Our own mass messages this month count
  * against the quota (all but those that failed or were capped); a "capped" answer (status 3) this month means the quota is gone whatever we count.
  */
-export async function chooseRoute(
+export function chooseRoute(
   ctx: Pick<BotContext, 'config'>,
   lead: LeadDoc,
-  month: string,
+  /** Statuses of the lead's mass-route deliveries in the current month. */
+  massThisMonth: readonly string[],
   now: number,
   exclude: ReadonlySet<Route> = new Set(),
-): Promise<Route> {
+): Route {
   if (!exclude.has('kf') && kfWindowOpen(lead, now)) return 'kf';
   if (!exclude.has('mass') && ctx.config.MASS_MESSAGE_MONTHLY_CAP > 0) {
-    const statuses = (await Delivery.find({ corpId: lead.corpId, externalUserId: lead.externalUserId, route: 'mass', localMonth: month }, { status: 1 }).lean()).map((d) => d.status);
     // unconfirmed counts too: the owner may still confirm the task after our last poll.
-    const used = statuses.filter((s) => ['pending', 'submitted', 'sent', 'unknown', 'unconfirmed'].includes(s)).length;
-    if (!statuses.includes('capped') && used < ctx.config.MASS_MESSAGE_MONTHLY_CAP) return 'mass';
+    const used = massThisMonth.filter((s) => ['pending', 'submitted', 'sent', 'unknown', 'unconfirmed'].includes(s)).length;
+    if (!massThisMonth.includes('capped') && used < ctx.config.MASS_MESSAGE_MONTHLY_CAP) return 'mass';
   }
   return 'owner';
 }

@@ -56,6 +56,19 @@ export interface ContactSyncJobData {
 export interface NurtureJobData {
   e: string;
   s: number;
+  /** The lead (`leadId`), whose lock the step takes without reading the enrollment first. */
+  l?: string;
+}
+
+/** The job of an enrollment's current step, due at `dueAt` (now when null). */
+export function stepJob(e: { id?: string; step: number; dueAt?: Date | null; corpId: string; externalUserId: string }, now = Date.now()) {
+  if (!e.id) throw new Error('stepJob: the enrollment has no id');
+  const id = e.id;
+  return {
+    name: 'step',
+    data: { e: id, s: e.step, l: `${e.corpId}:${e.externalUserId}` } satisfies NurtureJobData,
+    opts: { jobId: stepJobId(id, e.step), delay: Math.max(0, (e.dueAt?.getTime() ?? now) - now) },
+  };
 }
 
 /** Data of a `mass-result` job: ask WeCom whether the owner sent a mass message. */

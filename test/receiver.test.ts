@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decryptPayload, verifySignature, buildEncryptedCallback, toQueryString } from '../src/wecom/callback-crypto.js';
 import { CallbackError } from '../src/errors.js';
 import { buildContactEventXml } from '../src/sandbox/index.js';
+import { parseXml } from '../src/wecom/events.js';
 import { CREDS, startTestBot, TEST_CORP, type TestBot } from './helpers/test-bot.js';
 import { waitFor } from './helpers/wait-for.js';
 import { Lead } from '../src/models/lead.js';
@@ -143,6 +144,25 @@ describe('the HTTP receiver', () => {
     expect((await post(bad.query as unknown as Record<string, string>, bad.body)).status).toBe(400);
     const xxe = buildEncryptedCallback(CREDS, '<!DOCTYPE xml [<!ENTITY x SYSTEM "file:///etc/passwd">]><xml><MsgType>&x;</MsgType></xml>');
     expect((await post(xxe.query as unknown as Record<string, string>, xxe.body)).status).toBe(400);
+    // The parser is lenient by itself; these must still be refused: mismatched tags, text after the root, a second
+    // root, another root element, a cut-off document, plain text.
+    const full = validXml();
+    for (const xml of [
+      full.replace('</ChangeType>', '</Changetype>'),
+      `${full}trailing`,
+      `${full}<xml></xml>`,
+      full.replace(/^<xml>/, '<doc>').replace(/<\/xml>$/, '</doc>'),
+      full.slice(0, full.length - 12),
+      'not xml at all',
+    ]) {
+      const cb = buildEncryptedCallback(CREDS, xml);
+      expect((await post(cb.query as unknown as Record<string, string>, cb.body)).status, xml.slice(-40)).toBe(400);
+    }
+  });
+
+  it('parses the XML WeCom sends: an XML declaration, CDATA split around "]]>", plain text values kept as strings', () => {
+    const xml = `<?xml version="1.0" encoding="UTF-8"?>\n<xml>\n  <ToUserName><![CDATA[ww1]]></ToUserName>\n  <CreateTime>1700000000</CreateTime>\n  <State><![CDATA[a]]]]><![CDATA[>b]]></State>\n  <UserID>007</UserID>\n</xml>\n`;
+    expect(parseXml(xml)).toEqual({ ToUserName: 'ww1', CreateTime: '1700000000', State: 'a]]>b', UserID: '007' });
   });
 
   it('400 on a known event missing required fields', async () => {

@@ -32,11 +32,12 @@ export class InboxWriter {
    * otherwise queue the command until Redis is back), so the receiver answers 503 and WeCom retries.
    */
   async append(data: EventJobData): Promise<void> {
-    await withTimeout(this.writes.add(data), 2_000, 'Redis did not accept the event in time');
+    await this.writes.add(data);
   }
 
+  // One timer per batch, not per callback.
   private readonly writes = new GroupCommit<EventJobData>(async (items) => {
-    await this.redis.xadd(this.key, '*', 'b', JSON.stringify(items));
+    await withTimeout(this.redis.xadd(this.key, '*', 'b', JSON.stringify(items)), 2_000, 'Redis did not accept the event in time');
   }, 500);
 }
 

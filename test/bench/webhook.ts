@@ -452,6 +452,9 @@ async function main(): Promise<void> {
           });
           log(`  ${fmt(s.reqPerSec, 0)} req/s, p50 ${s.p50} ms, p99 ${s.p99} ms, non-2xx ${s.non2xx}, errors ${s.errors}`);
           rows.push({ target: t.target, mode, connections, s, foreignCores: foreign() });
+          // No worker drains the inbox here (ROLE=web); in production workers keep it short. Each run starts with
+          // it empty rather than behind a backlog of the previous runs' callbacks.
+          await redis.del(inboxKey(name));
         }
       }
       child.send({ type: 'exit' });

@@ -399,7 +399,7 @@ async function baselinePhase(o: { redis: Redis; prefix: string; cleanups: Cleanu
   const memBefore = await usedMemory(redis);
   const t0 = performance.now();
   for (let i = 0; i < ids.length; i += BATCH) {
-    await queue.addBulk(ids.slice(i, i + BATCH).map((id) => ({ name: 'step', data: { e: id, s: 0 }, opts: { jobId: stepJobId(id, 0), delay: DAY_MS } })));
+    await queue.addBulk(ids.slice(i, i + BATCH).map((id, k) => ({ name: 'step', data: { e: id, s: 0, l: leadId(CORP.corpId, bench4Id(i + k)) }, opts: { jobId: stepJobId(id, 0), delay: DAY_MS } })));
   }
   const seconds = (performance.now() - t0) / 1000;
   await sleep(300);

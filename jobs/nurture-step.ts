@@ -167,14 +167,15 @@ async function runLocked(job: Job<NurtureJobData>, ctx: BotContext): Promise<Out
 }
 
 /**
- * Takes the next attempt of a claimed delivery: its fence first (unique: a second runner gets 0 and backs off),
- * then the record is marked in flight with the route and content of this attempt. Returns the attempt, or 0.
+ * Takes the next attempt of a claimed delivery: the record is marked in flight with this attempt's route and content
+ * first, then the attempt's fence is taken (unique: a second runner gets 0 and backs off). In that order, a run cut
+ * off between the two leaves the record in flight, which the next run reports as `unknown` instead of finding the
+ * fence taken and the step stuck.
  */
 async function nextAttempt(delivery: DeliveryDoc, key: string, route: Route, content: StepContent, after = delivery.attempts): Promise<number> {
   const attempt = after + 1;
-  if (!(await fenceAttempt(key, attempt))) return 0;
   await Delivery.updateOne({ _id: delivery._id }, { $set: { route, inFlightAt: new Date(), content, attempts: attempt } });
-  return attempt;
+  return (await fenceAttempt(key, attempt)) ? attempt : 0;
 }
 
 /** The previous run died while WeCom was answering: it may have been delivered. Never send it blindly again. */

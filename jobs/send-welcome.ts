@@ -3,7 +3,7 @@ import type { BotContext } from '../src/context.js';
 import { profileCacheKey, PROFILE_CACHE_SECONDS } from '../src/contacts/profile.js';
 import { WecomApiError } from '../src/errors.js';
 import { welcomeLatency } from '../src/metrics.js';
-import { recordDelivery } from '../src/models/delivery.js';
+import { Delivery, recordDelivery } from '../src/models/delivery.js';
 import { recordStep } from '../src/models/timeline.js';
 import type { WelcomeJobData, WelcomeRecordJobData } from '../src/queues/index.js';
 import { render } from '../src/templates/render.js';
@@ -22,8 +22,8 @@ const PROFILE_BUDGET_MS = 2_000;
  * single-use, so WeCom itself refuses a second send (41051). Calls are counted in Redis before each attempt and
  * answers that prove nothing was sent are counted too: a run after a call that may have reached WeCom (a worker
  * died mid-call, or the call timed out) reads 41051 as "sent", otherwise as "chat already started". Past the
- * deadline nothing is sent; the miss is recorded instead. The outcome is recorded once (first writer wins), by
- * `recordWelcome` from the records queue.
+ * deadline nothing is sent; the miss is recorded instead, as `unknown` when a call that may have reached WeCom came
+ * before it. The outcome is recorded once (first writer wins), by `recordWelcome` from the records queue.
  */
 export async function sendWelcome(job: Job<WelcomeJobData>, ctx: BotContext): Promise<string> {
   const d = job.data;
@@ -48,10 +48,15 @@ export async function sendWelcome(job: Job<WelcomeJobData>, ctx: BotContext): Pr
     if (content) msg.text = sentText = { content };
     if (channel.welcome.link) msg.attachments = [{ msgtype: 'link', link: channel.welcome.link }];
   }
-  // Checked again right before the call: the name lookup took time.
-  if (remaining() <= 200) return finish('expired', 'welcome_expired', { reason: 'deadline_passed_before_send' });
-
   const calls = `${ctx.config.QUEUE_PREFIX}:welcome-calls:${d.eventKey}`;
+  // Checked again right before the call: the name lookup took time. An earlier call may still have delivered it.
+  if (remaining() <= 200) {
+    const [made, clear] = await ctx.redis.hmget(calls, 'calls', 'clear');
+    return Number(made ?? 0) > Number(clear ?? 0)
+      ? finish('unknown', 'welcome_unknown', { reason: 'deadline_passed_after_a_call_that_may_have_sent', attempts: Number(made) })
+      : finish('expired', 'welcome_expired', { reason: 'deadline_passed_before_send' });
+  }
+
   const counted = await ctx.redis.multi().hincrby(calls, 'calls', 1).hget(calls, 'clear').expire(calls, 86_400).exec();
   const attempt = Number(counted?.[0]?.[1] ?? 1);
   // Every earlier call that got a clear refusal is counted in `clear`; any other earlier call may have sent.
@@ -69,6 +74,10 @@ export async function sendWelcome(job: Job<WelcomeJobData>, ctx: BotContext): Pr
     const retryable = err.retryable || err.errcode === OTHER_APP_DELIVERING;
     const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     if (retryable && !lastAttempt && remaining() > 500) throw err; // BullMQ backs off and tries again
+    // No retry left. A call that may have reached WeCom (this one timed out, or an earlier one) makes it unknown.
+    if (err.ambiguous || earlierMayHaveSent) {
+      return finish('unknown', 'welcome_unknown', { reason: 'no_clear_answer_within_window', errcode: err.errcode, attempts: attempt });
+    }
     return retryable
       ? finish('expired', 'welcome_expired', { reason: 'not_sent_within_window', errcode: err.errcode, attempts: attempt })
       : finish('failed', 'welcome_failed', { errcode: err.errcode, reason: err.errmsg, attempts: attempt });
@@ -101,11 +110,14 @@ async function customerName(ctx: BotContext, d: WelcomeJobData, budgetMs: number
 /** Writes a welcome's outcome: its delivery record and its timeline step, each once (deterministic ids). */
 export async function recordWelcome(job: Job<WelcomeRecordJobData>): Promise<void> {
   const { lead, userId, key, status, step, detail, content, at } = job.data;
-  await recordDelivery({
+  const created = await recordDelivery({
     _id: key, key, kind: 'welcome', route: 'welcome', ...lead, userId, status,
     attempts: (detail.attempts as number) ?? 0, content,
     errcode: (detail.errcode as number) ?? null, reason: (detail.reason as string) ?? null,
     ...(status === 'sent' ? { sentAt: new Date(at) } : {}),
   });
+  // A second outcome for the same welcome (a re-run that lost to the first record) does not reach the timeline;
+  // the first one does, also when its run was cut off between the two writes.
+  if (!created && (await Delivery.findById(key, { status: 1 }).lean())?.status !== status) return;
   await recordStep(lead, key, step, detail, new Date(at));
 }

@@ -245,6 +245,26 @@ describe('welcome rules', () => {
     t.sandbox.state.reset();
   });
 
+  it('records a welcome whose last call got no answer inside the window as unknown, not expired', async () => {
+    // WeCom holds every answer past our call timeout: it may have delivered the welcome, so "expired" would be a guess.
+    t.sandbox.state.inject({ api: 'externalcontact/send_welcome_msg', delayMs: 6_000, times: Infinity });
+    const c = t.newContact({ state: 'expo2026' });
+    await t.bot.ctx.queues.welcome.add('welcome', {
+      corpId: TEST_CORP.corpId,
+      externalUserId: c.externalUserId,
+      userId: 'zhangsan',
+      channelKey: 'expo2026',
+      welcomeCode: c.welcomeCode,
+      eventKey: `short-${c.externalUserId}`,
+      receivedAt: Date.now(),
+      deadline: Date.now() + 3_000,
+    });
+    const d = await waitFor(() => Delivery.findOne({ externalUserId: c.externalUserId }).lean(), 'outcome recorded', 15_000);
+    expect(d).toMatchObject({ status: 'unknown', attempts: 1 });
+    expect(await steps(c.externalUserId)).toContain('welcome_unknown');
+    t.sandbox.state.reset();
+  });
+
   it('does not send once the window has passed (a late job)', async () => {
     const c = t.newContact({ state: 'expo2026' });
     await t.bot.ctx.queues.welcome.add('welcome', {

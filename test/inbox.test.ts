@@ -62,6 +62,41 @@ describe('the inbox between receiver and workers', () => {
     expect(pending[0]).toBe(0);
   });
 
+  it('a pass that fails is retried by the same worker at once, not after the take-over time', async () => {
+    const { ctx } = t.bot;
+    let failures = 1;
+    // The routing step fails once (as a Redis or queue error would), then works.
+    const ingest = new InboxIngest(ctx.redis, inboxKey(ctx.config.QUEUE_PREFIX), ctx.queues, (d) => {
+      if (failures-- > 0) throw new Error('transient');
+      return welcomeJobFor(ctx, d);
+    }, createLogger('silent'), 60_000);
+    ingests.push(ingest);
+    const c = t.newContact({ state: 'expo2026' });
+    const before = await jobCount('welcome');
+    expect((await t.post(c.xml)).status).toBe(200);
+    const started = Date.now();
+    ingest.start();
+    await waitFor(async () => (await jobCount('welcome')) === before + 1, 'welcome job created after the retry');
+    expect(Date.now() - started).toBeLessThan(5_000);
+    await waitFor(async () => (await streamLength()) === 0, 'inbox drained');
+    await ingest.stop();
+  });
+
+  it('items that are not callbacks are set aside; the valid ones of the same entry go through', async () => {
+    const { redis, config } = t.bot.ctx;
+    const key = inboxKey(config.QUEUE_PREFIX);
+    startIngest(300);
+    const c = t.newContact({ state: 'organic' });
+    const valid = { key: 'change_external_contact.add_external_contact', dedupeKey: `poison-test|${c.externalUserId}`, receivedAt: Date.now(),
+      event: { ToUserName: 'x', FromUserName: 'sys', CreateTime: 1, MsgType: 'event', Event: 'change_external_contact', ChangeType: 'add_external_contact', UserID: 'zhangsan', ExternalUserID: c.externalUserId } };
+    const before = await jobCount('events');
+    const id = await redis.xadd(key, '*', 'b', JSON.stringify([null, {}, valid]));
+    await waitFor(async () => (await jobCount('events')) === before + 1, 'the valid item ingested');
+    await waitFor(async () => ((await redis.xpending(key, 'ingest')) as [number])[0] === 0, 'all acknowledged');
+    expect((await redis.xrange(key, '-', '+')).map(([x]) => x)).toContain(id);
+    await redis.xdel(key, id!);
+  });
+
   it('an entry that is not valid JSON is acknowledged and left in the stream; the others go through', async () => {
     const { redis, config } = t.bot.ctx;
     const key = inboxKey(config.QUEUE_PREFIX);

@@ -154,6 +154,14 @@ describe('the HTTP receiver', () => {
       full.replace(/^<xml>/, '<doc>').replace(/<\/xml>$/, '</doc>'),
       full.slice(0, full.length - 12),
       'not xml at all',
+      // What the underlying parser would accept (or hang on): a close tag that only contains the open tag's name,
+      // one that closes an outer tag, unterminated or lower-case CDATA, raw-text tags left open.
+      full.replace('<UserID>', '<UserI>').replace('</UserID>', '</UserID>'),
+      full.replace('</UserID>', ''),
+      full.replace('<![CDATA[zhangsan]]>', '<![CDATA[zhangsan'),
+      full.replace('<![CDATA[zhangsan]]>', '<![cdata[zhangsan]]>'),
+      full.replace('<UserID>', '<UserID><script>'),
+      '<xml><script><script><script></xml>',
     ]) {
       const cb = buildEncryptedCallback(CREDS, xml);
       expect((await post(cb.query as unknown as Record<string, string>, cb.body)).status, xml.slice(-40)).toBe(400);

@@ -10,8 +10,11 @@ import type { EventJobData, Queues, WelcomeJobData } from './index.js';
 const GROUP = 'ingest';
 /** Entries (each a group commit of up to 500 callbacks) taken per read. */
 const BATCH = 20;
-/** An entry read by a consumer that has not acknowledged it after this long is taken over (its process died). */
-export const INBOX_CLAIM_IDLE_MS = 30_000;
+/**
+ * An entry read by a consumer that has not acknowledged it after this long is taken over (its process died). Short,
+ * because welcomes wait in these entries; taking over an entry that was only slow is harmless (job ids dedupe).
+ */
+export const INBOX_CLAIM_IDLE_MS = 5_000;
 
 export const inboxKey = (prefix: string) => `${prefix}:inbox`;
 
@@ -68,6 +71,7 @@ export class InboxIngest {
   ) {
     // XREADGROUP BLOCK holds its connection; the shared one must stay free for everything else.
     this.reader = redis.duplicate();
+    this.reader.on('error', (err: Error) => this.log.warn({ err: err.message }, 'inbox reader connection error'));
   }
 
   start(): void {
@@ -82,20 +86,29 @@ export class InboxIngest {
   }
 
   private async run(): Promise<void> {
+    // After a failed pass, this consumer's own unacknowledged entries are read again first ('0'), so a transient
+    // error delays them by the retry pause, not by the take-over time.
+    let ownPending = true;
     while (this.running) {
       try {
         await this.ensureGroup();
-        if (Date.now() - this.lastClaim >= Math.min(this.claimIdleMs, 10_000)) await this.claimAbandoned();
-        const res = (await this.reader.xreadgroup('GROUP', GROUP, this.consumer, 'COUNT', BATCH, 'BLOCK', 1_000, 'STREAMS', this.key, '>')) as
-          | Array<[string, Array<[string, string[]]>]>
+        if (Date.now() - this.lastClaim >= this.claimIdleMs) await this.claimAbandoned();
+        const from = ownPending ? '0' : '>';
+        const res = (await (ownPending
+          ? this.reader.xreadgroup('GROUP', GROUP, this.consumer, 'COUNT', BATCH, 'STREAMS', this.key, from)
+          : this.reader.xreadgroup('GROUP', GROUP, this.consumer, 'COUNT', BATCH, 'BLOCK', 1_000, 'STREAMS', this.key, from))) as
+          | Array<[string, Array<[string, string[] | null]>]>
           | null;
         const entries = res?.[0]?.[1] ?? [];
         if (entries.length) await this.ingest(entries);
+        // Own pending entries are drained once a read of them comes back empty.
+        if (ownPending && !entries.length) ownPending = false;
       } catch (err) {
         if (!this.running) break;
         this.groupReady = false;
-        this.log.error({ err: (err as Error).message }, 'inbox ingest failed; retrying in 1 s');
-        await new Promise((r) => setTimeout(r, 1_000));
+        ownPending = true;
+        this.log.error({ err: (err as Error).message }, 'inbox ingest failed; retrying in 200 ms');
+        await new Promise((r) => setTimeout(r, 200));
       }
     }
   }
@@ -130,35 +143,58 @@ export class InboxIngest {
     } while (cursor !== '0-0' && this.running);
   }
 
-  private async ingest(entries: Array<[string, string[]]>): Promise<void> {
+  private async ingest(entries: Array<[string, string[] | null]>): Promise<void> {
     const done: string[] = [];
-    const corrupt: string[] = [];
+    const keep: string[] = [];
     const events: Array<{ name: string; data: EventJobData; opts: { jobId: string } }> = [];
     const welcomes: Array<{ name: string; data: WelcomeJobData; opts: { jobId: string } }> = [];
     for (const [id, fields] of entries) {
-      const raw = fields[fields.indexOf('b') + 1];
-      let batch: EventJobData[];
-      try {
-        batch = JSON.parse(raw ?? '') as EventJobData[];
-        if (!Array.isArray(batch)) throw new Error('not a batch');
-      } catch {
-        // Only this process writes the inbox, so this is corruption: keep the entry for an operator to look at.
-        this.log.error({ entry: id }, 'inbox entry is not valid JSON; acknowledged but left in the stream');
-        corrupt.push(id);
-        continue;
+      // A pending entry whose data was deleted from the stream comes back without fields.
+      const items = fields ? parseBatch(fields[fields.indexOf('b') + 1]) : null;
+      let bad = items === null ? 1 : 0;
+      for (const data of items ?? []) {
+        if (!isEventJobData(data)) {
+          bad++;
+          continue;
+        }
+        try {
+          const welcome = this.welcomeFor(data);
+          if (welcome) welcomes.push({ name: 'welcome', data: welcome.data, opts: { jobId: welcome.jobId } });
+          events.push({ name: data.key, data, opts: { jobId: data.dedupeKey } });
+        } catch (err) {
+          bad++;
+          this.log.error({ entry: id, dedupeKey: data.dedupeKey, err: (err as Error).message }, 'inbox: a callback could not be routed');
+        }
       }
-      done.push(id);
-      for (const data of batch) {
-        const welcome = this.welcomeFor(data);
-        if (welcome) welcomes.push({ name: 'welcome', data: welcome.data, opts: { jobId: welcome.jobId } });
-        events.push({ name: data.key, data, opts: { jobId: data.dedupeKey } });
-      }
+      // Only this process writes the inbox, so a bad item is corruption (or a version mismatch): the rest of the
+      // entry goes on, and the entry is acknowledged but left in the stream for an operator to look at.
+      if (bad) {
+        this.log.error({ entry: id, bad }, 'inbox entry holds items that are not callbacks; acknowledged but left in the stream');
+        keep.push(id);
+      } else done.push(id);
     }
     // The welcome first: its clock is running. Both are idempotent by job id, so a re-read entry adds nothing.
     if (welcomes.length) await this.queues.welcome.addBulk(welcomes);
     if (events.length) await this.queues.events.addBulk(events);
-    const tx = this.redis.multi().xack(this.key, GROUP, ...done, ...corrupt);
+    const tx = this.redis.multi().xack(this.key, GROUP, ...done, ...keep);
     if (done.length) tx.xdel(this.key, ...done);
     await tx.exec();
   }
+}
+
+function parseBatch(raw: string | undefined): unknown[] | null {
+  try {
+    const batch: unknown = JSON.parse(raw ?? '');
+    return Array.isArray(batch) ? batch : null;
+  } catch {
+    return null;
+  }
+}
+
+function isEventJobData(x: unknown): x is EventJobData {
+  const d = x as Partial<EventJobData> | null;
+  return (
+    typeof d === 'object' && d !== null && typeof d.key === 'string' && typeof d.dedupeKey === 'string' && typeof d.receivedAt === 'number' &&
+    typeof d.event === 'object' && d.event !== null && typeof (d.event as { ChangeType?: unknown }).ChangeType === 'string'
+  );
 }

@@ -35,7 +35,7 @@ export interface WelcomeRecordJobData {
   lead: { corpId: string; externalUserId: string };
   userId: string;
   key: string;
-  status: 'sent' | 'failed' | 'expired' | 'skipped';
+  status: 'sent' | 'failed' | 'expired' | 'skipped' | 'unknown';
   step: string;
   detail: Record<string, unknown>;
   content: { content: string } | null;

@@ -5,13 +5,18 @@ import { CallbackError, ErrorCode } from '../errors.js';
 const XML_DECL = /^\s*<\?xml[^>]*\?>/;
 /** A document whose root is <xml> and that ends with its close tag: anything cut short or trailing is refused. */
 const WHOLE_DOC = /^\s*<xml[\s>][\s\S]*<\/xml>\s*$/;
+/** One token of the XML WeCom sends: CDATA, a comment, an end tag, a start (or empty) tag, or text. */
+const TOKEN = /<!\[CDATA\[[\s\S]*?\]\]>|<!--[\s\S]*?-->|<\/([A-Za-z_][\w.-]*)\s*>|<([A-Za-z_][\w.-]*)(?:\s[^<>]*?)?(\/?)>|[^<]+/y;
+/** Tag names an HTML-minded parser treats as raw text; WeCom never sends them. */
+const RAW_TEXT_TAGS = new Set(['script', 'style']);
 
 /**
  * Parses a WeCom XML document into the fields under <xml>; throws CallbackError 400 when it is not one.
  * txml does no entity processing at all (no XXE, no billion laughs; `&amp;` stays as written, as WeCom's values
- * sit in CDATA) and is several times faster than a general parser on these small flat messages. It is lenient,
- * so the shape is checked here: one <xml> root, closed, nothing after it, mismatched tags refused. Every value
- * stays a string, so ids never turn into numbers; a repeated tag becomes an array, nested tags an object.
+ * sit in CDATA) and is several times faster than a general parser on these small flat messages. It is lenient, so
+ * the document is checked first, token by token: one <xml> root, closed, nothing after it, every end tag matching
+ * its start tag, CDATA and comments terminated, no DOCTYPE, ENTITY or processing instruction. Every value stays a
+ * string, so ids never turn into numbers; a repeated tag becomes an array, nested tags an object.
  */
 export function parseXml(xml: string): Record<string, unknown> {
   if (/<!DOCTYPE|<!ENTITY/i.test(xml)) {
@@ -19,6 +24,7 @@ export function parseXml(xml: string): Record<string, unknown> {
   }
   const body = xml.replace(XML_DECL, '');
   if (!WHOLE_DOC.test(body)) throw new CallbackError(ErrorCode.PayloadMalformed, 'XML has no <xml> root', 400);
+  if (!wellFormed(body)) throw new CallbackError(ErrorCode.PayloadMalformed, 'body is not well-formed XML', 400);
   let nodes: Array<TNode | string>;
   try {
     nodes = parseXmlNodes(body, { noChildNodes: [], keepWhitespace: false });
@@ -32,8 +38,27 @@ export function parseXml(xml: string): Record<string, unknown> {
   return fieldsOf(root);
 }
 
+/** True when every token is one WeCom may send and the tags nest properly. */
+function wellFormed(doc: string): boolean {
+  const open: string[] = [];
+  TOKEN.lastIndex = 0;
+  while (TOKEN.lastIndex < doc.length) {
+    const m = TOKEN.exec(doc);
+    if (!m) return false;
+    const [, end, start, empty] = m;
+    if (end !== undefined) {
+      if (open.pop() !== end) return false;
+    } else if (start !== undefined) {
+      if (RAW_TEXT_TAGS.has(start.toLowerCase())) return false;
+      if (!empty) open.push(start);
+    }
+  }
+  return open.length === 0;
+}
+
 function fieldsOf(node: TNode): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
+  // No prototype: a tag named __proto__ or constructor is just a field.
+  const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   for (const child of node.children) {
     if (typeof child === 'string') continue;
     const value = child.children.some((c) => typeof c !== 'string') ? fieldsOf(child) : (child.children as string[]).join('').trim();

@@ -85,7 +85,8 @@ export interface BulkEnrollee {
   /**
    * The lead's stage and opt-out as the caller just read them (a campaign selects its audience from the leads).
    * When every enrollee carries `stage`, enrollMany decides eligibility from these and reads no lead itself; each
-   * step still re-checks the lead under its lock before anything is sent.
+   * step still re-checks the lead under its lock before anything is sent (a lead that is gone by then ends the
+   * enrollment as `lead_missing`).
    */
   stage?: string | null;
   unsubscribedAt?: Date | null;
@@ -138,45 +139,49 @@ export async function enrollMany(
   // The previous batch's addBulk, running while this batch is inserted. Its error is kept, not left unhandled.
   let jobsInFlight: Promise<void> = Promise.resolve();
   let jobsError: unknown = null;
-  for (let i = 0; i < leads.length; i += batchSize) {
-    const batch = await eligibleIn(leads.slice(i, i + batchSize));
-    // Plain documents (a mongoose document per row costs more than the insert itself) holding only what has a
-    // value: stopReason, endedAt and history take their schema defaults when mongoose loads the enrollment, and
-    // every field left out makes the insert cheaper (on FerretDB 1.x SQLite: half the time for these).
-    const docs = batch.map((l) => ({
-      _id: new mongoose.Types.ObjectId(),
-      corpId: l.corpId,
-      externalUserId: l.externalUserId,
-      ownerUserId: l.ownerUserId,
-      sequenceKey,
-      status: 'active',
-      step: 0,
-      dueAt,
-      enrolledAt: new Date(at),
-    }));
-    if (!docs.length) continue;
-    const failed = new Set<number>();
-    try {
-      await Enrollment.collection.insertMany(docs, { ordered: false });
-    } catch (err) {
-      const writeErrors = (err as { writeErrors?: Array<{ index: number; code?: number; err?: { code?: number } }> }).writeErrors;
-      if (!writeErrors || writeErrors.some((w) => (w.code ?? w.err?.code) !== 11000)) throw err;
-      for (const w of writeErrors) failed.add(w.index);
+  try {
+    for (let i = 0; i < leads.length; i += batchSize) {
+      const batch = await eligibleIn(leads.slice(i, i + batchSize));
+      // Plain documents (a mongoose document per row costs more than the insert itself) holding only what has a
+      // value: stopReason, endedAt and history take their schema defaults when mongoose loads the enrollment, and
+      // every field left out makes the insert cheaper (on FerretDB 1.x SQLite: half the time for these).
+      const docs = batch.map((l) => ({
+        _id: new mongoose.Types.ObjectId(),
+        corpId: l.corpId,
+        externalUserId: l.externalUserId,
+        ownerUserId: l.ownerUserId,
+        sequenceKey,
+        status: 'active',
+        step: 0,
+        dueAt,
+        enrolledAt: new Date(at),
+      }));
+      if (!docs.length) continue;
+      const failed = new Set<number>();
+      try {
+        await Enrollment.collection.insertMany(docs, { ordered: false });
+      } catch (err) {
+        const writeErrors = (err as { writeErrors?: Array<{ index: number; code?: number; err?: { code?: number } }> }).writeErrors;
+        if (!writeErrors || writeErrors.some((w) => (w.code ?? w.err?.code) !== 11000)) throw err;
+        for (const w of writeErrors) failed.add(w.index);
+      }
+      const inserted = docs.filter((_, idx) => !failed.has(idx));
+      await jobsInFlight;
+      if (jobsError) throw jobsError;
+      jobsInFlight = ctx.queues.nurture
+        .addBulk(inserted.map((e) => stepJob({ ...e, id: String(e._id) })))
+        .then(
+          () => undefined,
+          (err: unknown) => {
+            jobsError = err;
+          },
+        );
+      enrolled += inserted.length;
     }
-    const inserted = docs.filter((_, idx) => !failed.has(idx));
+  } finally {
+    // Also when a batch failed: the previous batch's jobs are not left half-written behind the caller's back.
     await jobsInFlight;
-    if (jobsError) throw jobsError;
-    jobsInFlight = ctx.queues.nurture
-      .addBulk(inserted.map((e) => stepJob({ ...e, id: String(e._id) })))
-      .then(
-        () => undefined,
-        (err: unknown) => {
-          jobsError = err;
-        },
-      );
-    enrolled += inserted.length;
   }
-  await jobsInFlight;
   // Enrollments stored without their job (Redis failed mid-way) are scheduled by the reconciler.
   if (jobsError) throw jobsError;
   return enrolled;

@@ -170,6 +170,22 @@ describe('concurrent changes to one lead', () => {
 });
 
 describe('welcome rules', () => {
+  /** The welcome's recorded outcome (written once, after WeCom answered). */
+  const welcomeOutcome = (externalUserId: string, timeoutMs?: number) =>
+    waitFor(() => Delivery.findOne({ externalUserId, kind: 'welcome' }).lean(), 'welcome outcome recorded', timeoutMs);
+  /** A welcome job for `c` as the ingest would create it, with the given clock. */
+  const queueWelcome = (c: { externalUserId: string; welcomeCode: string }, eventKey: string, receivedAt: number, deadline: number) =>
+    t.bot.ctx.queues.welcome.add('welcome', {
+      corpId: TEST_CORP.corpId,
+      externalUserId: c.externalUserId,
+      userId: 'zhangsan',
+      channelKey: 'expo2026',
+      welcomeCode: c.welcomeCode,
+      eventKey,
+      receivedAt,
+      deadline,
+    });
+
   it('skips the welcome when the event has no WelcomeCode', async () => {
     const c = t.newContact({ state: 'expo2026' });
     const xml = c.xml.replace(/<WelcomeCode>.*<\/WelcomeCode>/, '');
@@ -183,10 +199,7 @@ describe('welcome rules', () => {
     t.sandbox.state.inject({ api: 'externalcontact/send_welcome_msg', errcode: 41051 });
     const c = t.newContact({ state: 'expo2026' });
     await t.post(c.xml);
-    const d = await waitFor(async () => {
-      const x = await Delivery.findOne({ externalUserId: c.externalUserId }).lean();
-      return x?.status !== 'pending' ? x : null;
-    }, 'delivery settled');
+    const d = await welcomeOutcome(c.externalUserId);
     expect(d.status).toBe('skipped');
     expect(d.reason).toBe('chat_already_started');
     expect(t.sandbox.state.callsTo('externalcontact/send_welcome_msg')).toHaveLength(1);
@@ -197,10 +210,7 @@ describe('welcome rules', () => {
     t.sandbox.state.inject({ api: 'externalcontact/send_welcome_msg', errcode: 41051 });
     const c = t.newContact({ state: 'expo2026' });
     await t.post(c.xml);
-    const d = await waitFor(async () => {
-      const x = await Delivery.findOne({ externalUserId: c.externalUserId }).lean();
-      return x && x.status !== 'pending' ? x : null;
-    }, 'delivery settled');
+    const d = await welcomeOutcome(c.externalUserId);
     expect([d.status, d.reason]).toEqual(['skipped', 'chat_already_started']);
     expect(t.sandbox.state.callsTo('externalcontact/send_welcome_msg').map((x) => x.errcode)).toEqual([-1, 41051]);
   });
@@ -210,10 +220,7 @@ describe('welcome rules', () => {
     t.sandbox.state.inject({ api: 'externalcontact/send_welcome_msg', delayAfterMs: 6_000 });
     const c = t.newContact({ state: 'expo2026' });
     await t.post(c.xml);
-    const d = await waitFor(async () => {
-      const x = await Delivery.findOne({ externalUserId: c.externalUserId }).lean();
-      return x && x.status !== 'pending' ? x : null;
-    }, 'delivery settled', 20_000);
+    const d = await welcomeOutcome(c.externalUserId, 20_000);
     expect(d.status).toBe('sent');
     expect(welcomesTo(c.externalUserId)).toHaveLength(1);
     expect(t.sandbox.state.callsTo('externalcontact/send_welcome_msg').map((x) => x.errcode)).toEqual([0, 41051]);
@@ -233,10 +240,7 @@ describe('welcome rules', () => {
     const c = t.newContact({ state: 'expo2026' });
     const started = Date.now();
     await t.post(c.xml);
-    const d = await waitFor(async () => {
-      const x = await Delivery.findOne({ externalUserId: c.externalUserId }).lean();
-      return x && x.status !== 'pending' ? x : null;
-    }, 'delivery settled', 30_000);
+    const d = await welcomeOutcome(c.externalUserId, 30_000);
     expect(d.status).toBe('expired');
     const calls = t.sandbox.state.callsTo('externalcontact/send_welcome_msg');
     expect(calls.length).toBeGreaterThan(1);
@@ -249,17 +253,8 @@ describe('welcome rules', () => {
     // WeCom holds every answer past our call timeout: it may have delivered the welcome, so "expired" would be a guess.
     t.sandbox.state.inject({ api: 'externalcontact/send_welcome_msg', delayMs: 6_000, times: Infinity });
     const c = t.newContact({ state: 'expo2026' });
-    await t.bot.ctx.queues.welcome.add('welcome', {
-      corpId: TEST_CORP.corpId,
-      externalUserId: c.externalUserId,
-      userId: 'zhangsan',
-      channelKey: 'expo2026',
-      welcomeCode: c.welcomeCode,
-      eventKey: `short-${c.externalUserId}`,
-      receivedAt: Date.now(),
-      deadline: Date.now() + 3_000,
-    });
-    const d = await waitFor(() => Delivery.findOne({ externalUserId: c.externalUserId }).lean(), 'outcome recorded', 15_000);
+    await queueWelcome(c, `short-${c.externalUserId}`, Date.now(), Date.now() + 3_000);
+    const d = await welcomeOutcome(c.externalUserId, 15_000);
     expect(d).toMatchObject({ status: 'unknown', attempts: 1 });
     expect(await steps(c.externalUserId)).toContain('welcome_unknown');
     t.sandbox.state.reset();
@@ -267,16 +262,7 @@ describe('welcome rules', () => {
 
   it('does not send once the window has passed (a late job)', async () => {
     const c = t.newContact({ state: 'expo2026' });
-    await t.bot.ctx.queues.welcome.add('welcome', {
-      corpId: TEST_CORP.corpId,
-      externalUserId: c.externalUserId,
-      userId: 'zhangsan',
-      channelKey: 'expo2026',
-      welcomeCode: c.welcomeCode,
-      eventKey: `late-${c.externalUserId}`,
-      receivedAt: Date.now() - 25_000,
-      deadline: Date.now() - 6_000,
-    });
+    await queueWelcome(c, `late-${c.externalUserId}`, Date.now() - 25_000, Date.now() - 6_000);
     await waitFor(async () => (await steps(c.externalUserId)).includes('welcome_expired'), 'expiry recorded');
     expect(t.sandbox.state.callsTo('externalcontact/send_welcome_msg')).toHaveLength(0);
   });

@@ -1,10 +1,22 @@
 import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import { Redis } from 'ioredis';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from '../../src/dev/embedded-database.js';
 import { deleteMatching } from '../fixtures/test-corp.js';
 
 /** Progress lines go to stderr (the report goes to stdout). */
 export const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+
+/** What a report says about the machine it ran on. */
+export async function machineInfo(redis: Redis) {
+  return {
+    cpus: os.cpus().length,
+    model: os.cpus()[0]?.model ?? '?',
+    node: process.version,
+    mem: `${Math.round(os.totalmem() / 2 ** 30)} GiB`,
+    redis: ((await redis.info('server')).match(/redis_version:(\S+)/) ?? [])[1] ?? '?',
+  };
+}
 
 /** Something to undo when the run ends, however it ends. */
 export type Cleanup = { name: string; fn: () => Promise<unknown> | unknown };

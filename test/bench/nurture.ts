@@ -54,7 +54,7 @@ import { createRedis, stepJobId } from '../../src/queues/index.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/index.js';
 import { startWorkers } from '../../src/workers.js';
 import { corpEnv, deleteMatching, TEST_CORP } from '../fixtures/test-corp.js';
-import { BenchRun, log, type Cleanup } from './harness.js';
+import { BenchRun, log, machineInfo, type Cleanup } from './harness.js';
 
 const THIS_FILE = fileURLToPath(import.meta.url);
 const ROOT = path.resolve(path.dirname(THIS_FILE), '../..');
@@ -783,11 +783,7 @@ async function main(): Promise<void> {
     for (const [key, yaml] of Object.entries(SEQUENCES)) await writeFile(path.join(templates, 'sequences', `${key}.yaml`), yaml);
 
     const machine = {
-      cpus: os.cpus().length,
-      model: os.cpus()[0]?.model ?? '?',
-      node: process.version,
-      mem: `${Math.round(os.totalmem() / 2 ** 30)} GiB`,
-      redis: ((await redis.info('server')).match(/redis_version:(\S+)/) ?? [])[1] ?? '?',
+      ...(await machineInfo(redis)),
       db: dbLabel,
       load: [] as string[],
     };

@@ -54,7 +54,7 @@ import { buildEncryptedCallback, decryptPayload, toQueryString, verifySignature 
 import { WecomClient } from '../../src/wecom/client.js';
 import { inboxKey } from '../../src/queues/inbox.js';
 import { corpEnv, CREDS, deleteMatching, TEST_CORP } from '../fixtures/test-corp.js';
-import { BenchRun, log } from './harness.js';
+import { BenchRun, log, machineInfo } from './harness.js';
 
 const THIS_FILE = fileURLToPath(import.meta.url);
 const ROOT = path.resolve(path.dirname(THIS_FILE), '../..');
@@ -382,13 +382,7 @@ async function main(): Promise<void> {
     const baseline = await listen(baselineApp());
     cleanups.push({ name: 'baseline', fn: () => baseline.close() });
 
-    const machine = {
-      cpus: os.cpus().length,
-      model: os.cpus()[0]?.model ?? '?',
-      node: process.version,
-      mem: `${Math.round(os.totalmem() / 2 ** 30)} GiB`,
-      redis: ((await redis.info('server')).match(/redis_version:(\S+)/) ?? [])[1] ?? '?',
-    };
+    const machine = await machineInfo(redis);
     log(`db ${db.kind} at ${db.uri}; sandbox ${sandbox.url}; bot ${botUrl}; baseline ${baseline.url}; prefix ${name}`);
 
     // ---------------------------------------------------------------- throughput and latency

@@ -3,7 +3,8 @@ import type { BotContext } from '../src/context.js';
 import { profileCacheKey, PROFILE_CACHE_SECONDS } from '../src/contacts/profile.js';
 import { WecomApiError } from '../src/errors.js';
 import { welcomeLatency } from '../src/metrics.js';
-import { Delivery, recordDelivery } from '../src/models/delivery.js';
+import { Delivery } from '../src/models/delivery.js';
+import { createOnce } from '../src/models/lead.js';
 import { recordStep } from '../src/models/timeline.js';
 import type { WelcomeJobData, WelcomeRecordJobData } from '../src/queues/index.js';
 import { render } from '../src/templates/render.js';
@@ -110,7 +111,7 @@ async function customerName(ctx: BotContext, d: WelcomeJobData, budgetMs: number
 /** Writes a welcome's outcome: its delivery record and its timeline step, each once (deterministic ids). */
 export async function recordWelcome(job: Job<WelcomeRecordJobData>): Promise<void> {
   const { lead, userId, key, status, step, detail, content, at } = job.data;
-  const created = await recordDelivery({
+  const created = await createOnce(Delivery, {
     _id: key, key, kind: 'welcome', route: 'welcome', ...lead, userId, status,
     attempts: (detail.attempts as number) ?? 0, content,
     errcode: (detail.errcode as number) ?? null, reason: (detail.reason as string) ?? null,

@@ -1,5 +1,5 @@
 import mongoose, { Schema, type HydratedDocument, type InferSchemaType } from 'mongoose';
-import { isDuplicateKey } from './lead.js';
+import { createOnce } from './lead.js';
 
 /**
  * pending: claimed, not yet answered by WeCom; sent; submitted: a mass message waiting for the owner to confirm;
@@ -54,28 +54,11 @@ export const Delivery = mongoose.model('Delivery', deliverySchema, 'deliveries')
 export async function claimDelivery(
   fields: Pick<DeliveryFields, 'key' | 'kind' | 'corpId' | 'externalUserId' | 'userId'> & Partial<DeliveryFields>,
 ): Promise<{ delivery: DeliveryDoc; created: boolean }> {
-  try {
-    return { delivery: await Delivery.create({ _id: fields.key, ...fields }), created: true };
-  } catch (err) {
-    if (!isDuplicateKey(err)) throw err;
-    const existing = await Delivery.findById(fields.key);
-    if (!existing) throw err;
-    return { delivery: existing, created: false };
-  }
-}
-
-/**
- * Records a delivery whose outcome is already known, in one insert. The first record of a key wins: a second run
- * (a job retried after its outcome was written) leaves it as it is. Returns false when one existed.
- */
-export async function recordDelivery(fields: Pick<DeliveryFields, 'key' | 'kind' | 'corpId' | 'externalUserId' | 'userId' | 'status'> & Partial<DeliveryFields> & { _id: string }): Promise<boolean> {
-  try {
-    await Delivery.create(fields);
-    return true;
-  } catch (err) {
-    if (isDuplicateKey(err)) return false;
-    throw err;
-  }
+  const created = await createOnce(Delivery, { _id: fields.key, ...fields });
+  if (created) return { delivery: created, created: true };
+  const existing = await Delivery.findById(fields.key);
+  if (!existing) throw new Error(`delivery ${fields.key} exists and cannot be read`);
+  return { delivery: existing, created: false };
 }
 
 /** `_id` = `<delivery key>#<attempt>`. */
@@ -88,11 +71,5 @@ const SendAttempt = mongoose.model('SendAttempt', sendAttemptSchema, 'send_attem
  * call WeCom.
  */
 export async function fenceAttempt(key: string, n: number): Promise<boolean> {
-  try {
-    await SendAttempt.create({ _id: `${key}#${n}` });
-    return true;
-  } catch (err) {
-    if (isDuplicateKey(err)) return false;
-    throw err;
-  }
+  return (await createOnce(SendAttempt, { _id: `${key}#${n}` })) !== null;
 }

@@ -1,5 +1,5 @@
 import mongoose, { Schema } from 'mongoose';
-import { isDuplicateKey } from './lead.js';
+import { createOnce } from './lead.js';
 
 const timelineSchema = new Schema({
   /** `<event or delivery key>#<type>`: a handler that runs twice records a step once (primary-key insert). */
@@ -23,11 +23,7 @@ export async function recordStep(
   detail: Record<string, unknown> = {},
   at = new Date(),
 ): Promise<void> {
-  try {
-    await TimelineEntry.create({ _id: `${sourceKey}#${type}`, corpId: lead.corpId, externalUserId: lead.externalUserId, type, at, detail });
-  } catch (err) {
-    if (!isDuplicateKey(err)) throw err;
-  }
+  await createOnce(TimelineEntry, { _id: `${sourceKey}#${type}`, corpId: lead.corpId, externalUserId: lead.externalUserId, type, at, detail });
 }
 
 /** A lead's timeline, oldest first. */

@@ -1,7 +1,7 @@
 import mongoose from 'mongoose';
 import type { BotContext } from '../context.js';
 import { Enrollment, type EnrollmentDoc } from '../models/enrollment.js';
-import { isDuplicateKey, Lead, leadId, STAGES, type Stage } from '../models/lead.js';
+import { createOnce, Lead, leadId, STAGES, type Stage } from '../models/lead.js';
 import { recordStep } from '../models/timeline.js';
 import { stepJob, stepJobId } from '../queues/index.js';
 import type { Sequence } from '../templates/sequences.js';
@@ -64,13 +64,8 @@ export async function enroll(
       await recordStep(lead, `enroll|${sequenceKey}`, 'enroll_skipped', { sequence: sequenceKey, reason: blocked });
       return null;
     }
-    let e: EnrollmentDoc;
-    try {
-      e = await Enrollment.create({ ...lead, sequenceKey, ownerUserId, enrolledAt: new Date(at), dueAt: planDue(seq, 0, at) });
-    } catch (err) {
-      if (!isDuplicateKey(err)) throw err;
-      return null; // enrolled before: a sequence is never restarted
-    }
+    const e = await createOnce(Enrollment, { ...lead, sequenceKey, ownerUserId, enrolledAt: new Date(at), dueAt: planDue(seq, 0, at) });
+    if (!e) return null; // enrolled before: a sequence is never restarted
     await scheduleStep(ctx, e);
     await recordStep(lead, `enroll|${sequenceKey}`, 'enrolled', { sequence: sequenceKey, firstStepDue: e.dueAt });
     return e;

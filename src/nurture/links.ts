@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { isDuplicateKey } from '../models/lead.js';
+import { createOnce } from '../models/lead.js';
 import { Link } from '../models/link.js';
 
 /**
@@ -8,10 +8,6 @@ import { Link } from '../models/link.js';
  */
 export async function trackedUrl(base: string, url: string, lead: { corpId: string; externalUserId: string }, deliveryKey: string): Promise<string> {
   const token = createHash('sha256').update(`${deliveryKey}\n${url}`).digest('base64url').slice(0, 16);
-  try {
-    await Link.create({ _id: token, url, deliveryKey, corpId: lead.corpId, externalUserId: lead.externalUserId });
-  } catch (err) {
-    if (!isDuplicateKey(err)) throw err;
-  }
+  await createOnce(Link, { _id: token, url, deliveryKey, corpId: lead.corpId, externalUserId: lead.externalUserId });
   return `${base.replace(/\/$/, '')}/r/${token}`;
 }

@@ -1,9 +1,9 @@
-import { EventRouter } from '../src/router.js';
-import { addExternalContact } from './add-external-contact.js';
-import { delExternalContact } from './del-external-contact.js';
-import { delFollowUser } from './del-follow-user.js';
-import { editExternalContact } from './edit-external-contact.js';
-import { transferFail } from './transfer-fail.js';
+import { EventRouter } from '../src/wecom/events/dispatcher.js';
+import { addExternalContact } from './contact/add-external-contact.js';
+import { delExternalContact } from './contact/del-external-contact.js';
+import { delFollowUser } from './contact/del-follow-user.js';
+import { editExternalContact } from './contact/edit-external-contact.js';
+import { transferFail } from './contact/transfer-fail.js';
 
 /** Every inbound event handler, registered on one router. */
 export function createEventRouter(): EventRouter {

@@ -1,8 +1,8 @@
 import type { Job } from 'bullmq';
 import type { BotContext } from '../src/context.js';
 import { WecomApiError } from '../src/errors.js';
-import { Delivery, type DeliveryStatus } from '../src/models/delivery.js';
-import { recordStep } from '../src/models/timeline.js';
+import { Delivery, type DeliveryStatus } from '../src/store/models/delivery.js';
+import { recordStep } from '../src/store/models/timeline.js';
 import { pollJobId, type MassResultJobData } from '../src/queues/index.js';
 
 /** 41063: WeCom is still dispatching the mass message; ask again later [D:92135]. */

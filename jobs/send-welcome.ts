@@ -1,13 +1,13 @@
 import type { Job } from 'bullmq';
 import type { BotContext } from '../src/context.js';
-import { profileCacheKey, PROFILE_CACHE_SECONDS } from '../src/contacts/profile.js';
+import { profileCacheKey, PROFILE_CACHE_SECONDS } from '../src/domain/leads/profile.js';
 import { WecomApiError } from '../src/errors.js';
 import { welcomeLatency } from '../src/metrics.js';
-import { Delivery } from '../src/models/delivery.js';
-import { createOnce } from '../src/models/lead.js';
-import { recordStep } from '../src/models/timeline.js';
+import { Delivery } from '../src/store/models/delivery.js';
+import { createOnce } from '../src/store/models/lead.js';
+import { recordStep } from '../src/store/models/timeline.js';
 import type { WelcomeJobData, WelcomeRecordJobData } from '../src/queues/index.js';
-import { render } from '../src/templates/render.js';
+import { render } from '../src/content/render.js';
 import type { ExternalContactResponse, WelcomeMessage } from '../src/wecom/types.js';
 
 /** 41051: the customer already chatted / the code was already used — never retry [D:92137]. */

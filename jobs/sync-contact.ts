@@ -1,9 +1,9 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { BotContext } from '../src/context.js';
-import { applyMarkedTags, applyProfile, profileCacheKey } from '../src/contacts/profile.js';
+import { applyMarkedTags, applyProfile, profileCacheKey } from '../src/domain/leads/profile.js';
 import type { ExternalContactResponse } from '../src/wecom/types.js';
 import { WecomApiError } from '../src/errors.js';
-import { recordStep } from '../src/models/timeline.js';
+import { recordStep } from '../src/store/models/timeline.js';
 import type { ContactSyncJobData } from '../src/queues/index.js';
 
 /** 40068: invalid tag id [D:92117]. */

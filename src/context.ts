@@ -1,12 +1,12 @@
 import type { Redis } from 'ioredis';
 import type { Config } from './config.js';
-import type { LeadStore } from './contacts/lead-store.js';
-import type { TagResolver } from './contacts/tag-resolver.js';
+import type { LeadStore } from './store/lead-repository.js';
+import type { TagResolver } from './domain/leads/tag-resolver.js';
 import type { Logger } from './logger.js';
 import type { Queues } from './queues/index.js';
-import type { CaseStudy } from './templates/cases.js';
-import type { ChannelCatalog } from './templates/channels.js';
-import type { Sequence } from './templates/sequences.js';
+import type { CaseStudy } from './content/cases.js';
+import type { ChannelCatalog } from './content/channels.js';
+import type { Sequence } from './content/sequences.js';
 import type { WecomClient } from './wecom/client.js';
 
 /** What handlers and jobs get to do their work: stores, queues, the WeCom client, templates and a logger. */

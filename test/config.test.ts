@@ -5,9 +5,9 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { ConfigError, TemplateError } from '../src/errors.js';
-import { parseChannels } from '../src/templates/channels.js';
-import { render } from '../src/templates/render.js';
-import { loadTemplates } from '../src/templates/index.js';
+import { parseChannels } from '../src/content/channels.js';
+import { render } from '../src/content/render.js';
+import { loadTemplates } from '../src/content/index.js';
 
 const valid = {
   WECOM_CORP_ID: 'ww123',
@@ -51,7 +51,7 @@ describe('configuration', () => {
 
   it('npm start stops with one clear message on bad config (exit 78, no secret)', () => {
     const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', WECOM_SECRET: 'do-not-print-me', WECOM_TOKEN: 'x'.repeat(40) };
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env, encoding: 'utf8', cwd: process.cwd(), timeout: 30_000 });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/app/main.ts'], { env, encoding: 'utf8', cwd: process.cwd(), timeout: 30_000 });
     expect(r.status).toBe(78);
     expect(r.stderr).toContain('invalid configuration');
     expect(r.stderr).toContain('WECOM_CORP_ID: is required');
@@ -176,7 +176,7 @@ describe('sequence and case study templates', () => {
   it('npm start refuses invalid templates with exit 78 and the list of problems', () => {
     const dir = dirWith({ 'channels.yaml': 'channels:\n  - key: x\n    name: X\n    sequence: nope\n' });
     const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...valid, TEMPLATES_DIR: dir };
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env, encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/app/main.ts'], { env, encoding: 'utf8', timeout: 30_000 });
     expect(r.status).toBe(78);
     expect(r.stderr).toContain('channel x: sequence: no sequence "nope"');
   });

@@ -1,8 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Delivery } from '../src/models/delivery.js';
-import { Lead } from '../src/models/lead.js';
-import { timelineOf } from '../src/models/timeline.js';
+import { Delivery } from '../src/store/models/delivery.js';
+import { Lead } from '../src/store/models/lead.js';
+import { timelineOf } from '../src/store/models/timeline.js';
 import { startTestBot, TEST_CORP, type TestBot } from './helpers/test-bot.js';
 import { waitFor } from './helpers/wait-for.js';
 import { killWorker, startWorkerProcess } from './helpers/worker-process.js';

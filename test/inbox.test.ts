@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { welcomeJobFor } from '../handlers/add-external-contact.js';
+import { welcomeJobFor } from '../handlers/contact/add-external-contact.js';
 import { createLogger } from '../src/logger.js';
-import { InboxIngest, inboxKey } from '../src/queues/inbox.js';
+import { InboxIngest, inboxKey } from '../src/inbox/inbox.js';
 import { waitFor } from './helpers/wait-for.js';
 import { startTestBot, type TestBot } from './helpers/test-bot.js';
 

@@ -1,10 +1,10 @@
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Delivery } from '../src/models/delivery.js';
-import { Enrollment } from '../src/models/enrollment.js';
-import { Lead } from '../src/models/lead.js';
-import { enroll } from '../src/nurture/enrollments.js';
-import { reconcile } from '../src/nurture/reconcile.js';
+import { Delivery } from '../src/store/models/delivery.js';
+import { Enrollment } from '../src/store/models/enrollment.js';
+import { Lead } from '../src/store/models/lead.js';
+import { enroll } from '../src/domain/nurture/enrollments.js';
+import { reconcile } from '../src/domain/nurture/reconcile.js';
 import { stepJobId } from '../src/queues/index.js';
 import { startTestBot, TEST_CORP, type TestBot } from './helpers/test-bot.js';
 import { waitFor } from './helpers/wait-for.js';

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { claimDelivery, Delivery, fenceAttempt } from '../src/models/delivery.js';
-import { Enrollment } from '../src/models/enrollment.js';
-import { Lead } from '../src/models/lead.js';
-import { timelineOf } from '../src/models/timeline.js';
-import { enroll, enrollMany, setStage, stopEnrollments } from '../src/nurture/enrollments.js';
+import { claimDelivery, Delivery, fenceAttempt } from '../src/store/models/delivery.js';
+import { Enrollment } from '../src/store/models/enrollment.js';
+import { Lead } from '../src/store/models/lead.js';
+import { timelineOf } from '../src/store/models/timeline.js';
+import { enroll, enrollMany, setStage, stopEnrollments } from '../src/domain/nurture/enrollments.js';
 import { stepJobId } from '../src/queues/index.js';
 import { buildContactEventXml, type CallRecord } from '../src/sandbox/index.js';
 import { startTestBot, TEST_CORP, type TestBot } from './helpers/test-bot.js';

@@ -1,15 +1,15 @@
 import { encrypt, getSignature } from '@wecom/crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decryptPayload, verifySignature, buildEncryptedCallback, toQueryString } from '../src/wecom/callback-crypto.js';
+import { decryptPayload, verifySignature, buildEncryptedCallback, toQueryString } from '../src/wecom/callback/crypto.js';
 import { CallbackError } from '../src/errors.js';
 import { buildContactEventXml } from '../src/sandbox/index.js';
-import { parseXml } from '../src/wecom/events.js';
+import { parseXml } from '../src/wecom/events/contact.js';
 import { CREDS, startTestBot, TEST_CORP, type TestBot } from './helpers/test-bot.js';
 import { waitFor } from './helpers/wait-for.js';
-import { Lead } from '../src/models/lead.js';
+import { Lead } from '../src/store/models/lead.js';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createApp } from '../src/http/app.js';
+import { createApp } from '../src/app/http-app.js';
 import { createRedis, Queues } from '../src/queues/index.js';
 import { createLogger } from '../src/logger.js';
 

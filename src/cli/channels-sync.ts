@@ -1,10 +1,10 @@
 import 'dotenv/config';
-import { closeContext, createContext } from '../bot.js';
+import { closeContext, createContext } from '../app/bot.js';
 import { loadConfig } from '../config.js';
 import { ConfigError, TemplateError } from '../errors.js';
 import { exitOnStartupError } from './exit-on-startup-error.js';
 import { createLogger } from '../logger.js';
-import { syncChannels } from '../contacts/sync-channels.js';
+import { syncChannels } from '../domain/channels/sync-channels.js';
 
 /** `npm run channels:sync`: creates or updates every channel's 联系我 QR code and prints where to find it. */
 try {

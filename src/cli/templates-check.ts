@@ -1,6 +1,6 @@
 import 'dotenv/config';
 import { TemplateError } from '../errors.js';
-import { loadTemplates } from '../templates/index.js';
+import { loadTemplates } from '../content/index.js';
 
 /** `npm run templates:check`: validates what ops staff edit, with the same rules start-up applies. */
 const dir = process.env.TEMPLATES_DIR || './templates';

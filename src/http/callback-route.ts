@@ -4,8 +4,8 @@ import { z } from 'zod';
 import { CallbackError, ErrorCode } from '../errors.js';
 import { callbacks } from '../metrics.js';
 import type { Queues } from '../queues/index.js';
-import { decryptPayload, verifySignature, type CallbackCredentials } from '../wecom/callback-crypto.js';
-import { classifyEvent, envelopeEncrypt, parseXml } from '../wecom/events.js';
+import { decryptPayload, verifySignature, type CallbackCredentials } from '../wecom/callback/crypto.js';
+import { classifyEvent, envelopeEncrypt, parseXml } from '../wecom/events/contact.js';
 
 export interface CallbackRouteOptions {
   credentials: CallbackCredentials;

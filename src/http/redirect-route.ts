@@ -1,7 +1,7 @@
 import type Router from '@koa/router';
-import type { LeadStore } from '../contacts/lead-store.js';
-import { Link } from '../models/link.js';
-import { recordStep } from '../models/timeline.js';
+import type { LeadStore } from '../store/lead-repository.js';
+import { Link } from '../store/models/link.js';
+import { recordStep } from '../store/models/timeline.js';
 
 /**
  * GET /r/<token>: 302 to the link's real URL, recording the click as a touch on the lead (a click makes an `added`

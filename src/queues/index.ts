@@ -1,7 +1,7 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
-import { InboxWriter, inboxKey } from './inbox.js';
-import type { AnyContactEvent, EventKey } from '../wecom/events.js';
+import { InboxWriter, inboxKey } from '../inbox/inbox.js';
+import type { AnyContactEvent, EventKey } from '../wecom/events/contact.js';
 
 /** Queue names: callbacks, the welcome fast lane, and contact sync (tags + profile). */
 export const QUEUE = { events: 'events', welcome: 'welcome', contactSync: 'contact-sync', nurture: 'nurture', massResult: 'mass-result', records: 'records' } as const;

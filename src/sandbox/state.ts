@@ -4,7 +4,7 @@
  * for an errcode; the server adds `errcode: 0, errmsg: 'ok'`.
  */
 import { randomInt } from 'node:crypto';
-import { buildEncryptedCallback, toQueryString } from '../wecom/callback-crypto.js';
+import { buildEncryptedCallback, toQueryString } from '../wecom/callback/crypto.js';
 import { buildContactEventXml, type ContactEvent } from './callback-xml.js';
 import { SandboxApiError } from './errcodes.js';
 import {

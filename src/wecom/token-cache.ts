@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { deleteIfEqual, tryLock } from '../redis-lock.js';
+import { deleteIfEqual, tryLock } from '../redis/lock.js';
 
 /** Fetches a fresh token from WeCom: `{ token, expiresIn (seconds) }`. */
 export type TokenFetcher = () => Promise<{ token: string; expiresIn: number }>;

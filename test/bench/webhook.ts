@@ -11,7 +11,7 @@
  *     add_external_contact callback (distinct ExternalUserID, so the receiver never dedupes one).
  *  4. Max throughput (50 connections), the two targets alternating for BENCH_ROUNDS rounds, then a fixed 1,000 req/s
  *     each (autocannon overallRate).
- *  5. Welcome burst: worker processes (`node --import tsx src/main.ts`, ROLE=worker, same env) consume what the
+ *  5. Welcome burst: worker processes (`node --import tsx src/app/main.ts`, ROLE=worker, same env) consume what the
  *     in-process receiver enqueues; 2,000 customers are registered in the sandbox and their callbacks posted as
  *     fast as the receiver takes them; we wait for the welcomes to appear in the sandbox. Run once per
  *     WECOM_RATE_LIMITS setting.
@@ -41,18 +41,18 @@ import { Redis } from 'ioredis';
 import Koa from 'koa';
 import mongoose from 'mongoose';
 import getRawBody from 'raw-body';
-import { startBot, type Bot } from '../../src/bot.js';
+import { startBot, type Bot } from '../../src/app/bot.js';
 import { loadConfig } from '../../src/config.js';
 import { withDatabase } from '../../src/dev/embedded-database.js';
 import { CallbackError } from '../../src/errors.js';
 import { createLogger } from '../../src/logger.js';
-import { Delivery } from '../../src/models/delivery.js';
-import { Lead } from '../../src/models/lead.js';
-import { TimelineEntry } from '../../src/models/timeline.js';
+import { Delivery } from '../../src/store/models/delivery.js';
+import { Lead } from '../../src/store/models/lead.js';
+import { TimelineEntry } from '../../src/store/models/timeline.js';
 import { buildContactEventXml, startSandbox, type Sandbox } from '../../src/sandbox/index.js';
-import { buildEncryptedCallback, decryptPayload, toQueryString, verifySignature } from '../../src/wecom/callback-crypto.js';
+import { buildEncryptedCallback, decryptPayload, toQueryString, verifySignature } from '../../src/wecom/callback/crypto.js';
 import { WecomClient } from '../../src/wecom/client.js';
-import { inboxKey } from '../../src/queues/inbox.js';
+import { inboxKey } from '../../src/inbox/inbox.js';
 import { corpEnv, CREDS, deleteMatching, TEST_CORP } from '../fixtures/test-corp.js';
 import { BenchRun, log, machineInfo } from './harness.js';
 
@@ -496,7 +496,7 @@ async function welcomeBurst(o: { bot: Bot; sandbox: Sandbox; env: Record<string,
   const children: ChildProcess[] = [];
   let stopping = false;
   for (let i = 0; i < WORKERS; i++) {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env: workerEnv, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/app/main.ts'], { cwd: ROOT, env: workerEnv, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr?.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-2000)));
     child.once('exit', (code, signal) => {

@@ -3,12 +3,12 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import mongoose from 'mongoose';
 import { inject } from 'vitest';
-import { startBot, type Bot } from '../../src/bot.js';
+import { startBot, type Bot } from '../../src/app/bot.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { withDatabase } from '../../src/dev/embedded-database.js';
 import { createLogger } from '../../src/logger.js';
 import { buildContactEventXml, startSandbox, type Sandbox, type SandboxOptions } from '../../src/sandbox/index.js';
-import { buildEncryptedCallback, toQueryString } from '../../src/wecom/callback-crypto.js';
+import { buildEncryptedCallback, toQueryString } from '../../src/wecom/callback/crypto.js';
 import { corpEnv, CREDS, deleteMatching, TEST_CORP } from '../fixtures/test-corp.js';
 
 export { CREDS, TEST_CORP };

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 
 /** Starts `npm start`'s entry point as a separate worker process, the way a deployment runs ROLE=worker. */
 export function startWorkerProcess(env: Record<string, string>, logLevel = 'warn'): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  return spawn(process.execPath, ['--import', 'tsx', 'src/app/main.ts'], {
     env: { ...process.env, ...env, ROLE: 'worker', LOG_LEVEL: logLevel },
     stdio: ['ignore', 'inherit', 'inherit'],
   });

@@ -1,0 +1,95 @@
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { STAGES } from '../store/models/lead.js';
+import { unknownPlaceholders } from './render.js';
+import { parseYaml, validate } from './yaml-file.js';
+
+const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** Parses a delay like `90s`, `15m`, `2h`, `1d` into milliseconds. */
+export function parseDelay(text: string): number | null {
+  const m = /^(\d+)\s*([smhd])$/.exec(text.trim());
+  return m ? Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS] : null;
+}
+
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (24 h)');
+const timezone = z.string().refine((tz) => {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}, 'is not a known IANA time zone (e.g. Asia/Shanghai)');
+const stage = z.enum(STAGES);
+const text = z
+  .string()
+  .min(1)
+  .superRefine((t, ctx) => {
+    const unknown = unknownPlaceholders(t);
+    if (unknown.length) ctx.addIssue({ code: 'custom', message: `unknown placeholder(s) ${unknown.map((p) => `{{${p}}}`).join(', ')}` });
+  })
+  // 2048 bytes: the smallest limit of the three routes (kf/send_msg, message/send); add_msg_template allows 4000.
+  .refine((t) => Buffer.byteLength(t) <= 2048, 'must be at most 2048 bytes');
+const link = z.object({ title: z.string().min(1).max(128), url: z.string().url(), desc: z.string().max(512).optional(), picurl: z.string().url().optional() }).strict();
+
+const stepSchema = z
+  .object({
+    delay: z.string().transform((d, ctx) => {
+      const ms = parseDelay(d);
+      if (ms === null) ctx.addIssue({ code: 'custom', message: 'must be a number and a unit s, m, h or d (e.g. 1d)' });
+      return ms ?? 0;
+    }),
+    text: text.optional(),
+    link: link.optional(),
+    caseStudy: z.literal('auto').optional(),
+    when: z.object({ stage: z.array(stage).optional(), notStage: z.array(stage).optional() }).strict().optional(),
+  })
+  .strict()
+  .refine((s) => s.text || s.link || s.caseStudy, 'a step needs text, link or caseStudy');
+
+const stopOn = z.union([z.enum(['reply', 'unsubscribe', 'churn']), z.string().regex(new RegExp(`^stage:(${STAGES.join('|')})$`), `must be reply, unsubscribe, churn or stage:<${STAGES.join('|')}>`)]);
+
+const sequenceSchema = z
+  .object({
+    key: z.string().regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, _ or -'),
+    name: z.string().min(1),
+    stopOn: z.array(stopOn).default([]),
+    quietHours: z.object({ start: hhmm, end: hhmm, timezone: timezone.default('Asia/Shanghai') }).strict().optional(),
+    steps: z.array(stepSchema).min(1, 'a sequence needs at least one step'),
+  })
+  .strict();
+
+export type Sequence = z.infer<typeof sequenceSchema>;
+export type SequenceStep = Sequence['steps'][number];
+export type QuietHours = NonNullable<Sequence['quietHours']>;
+
+/** Loads every `<dir>/sequences/<key>.yaml`; the file name must match the key. Returns sequences and problems. */
+export async function loadSequences(dir: string): Promise<{ sequences: Map<string, Sequence>; problems: string[] }> {
+  const folder = path.join(dir, 'sequences');
+  const sequences = new Map<string, Sequence>();
+  const problems: string[] = [];
+  for (const name of await listFiles(folder, /\.ya?ml$/)) {
+    const file = path.join(folder, name);
+    const { data, problems: yamlProblems } = parseYaml(await readFile(file, 'utf8'), file);
+    problems.push(...yamlProblems);
+    if (yamlProblems.length) continue;
+    const { value, problems: p } = validate(sequenceSchema, data, file);
+    problems.push(...p);
+    if (!value) continue;
+    if (value.key !== name.replace(/\.ya?ml$/, '')) problems.push(`${file}: key: "${value.key}" must match the file name`);
+    else sequences.set(value.key, value);
+  }
+  return { sequences, problems };
+}
+
+/** Names of files in `folder` matching `pattern`, sorted; none when the folder does not exist. */
+export async function listFiles(folder: string, pattern: RegExp): Promise<string[]> {
+  try {
+    return (await readdir(folder)).filter((f) => pattern.test(f)).sort();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+}

@@ -1,0 +1,200 @@
+import os from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../logger.js';
+import { withTimeout } from '../with-timeout.js';
+import { GroupCommit } from './group-commit.js';
+import type { EventJobData, Queues, WelcomeJobData } from '../queues/index.js';
+
+/** The consumer group of the inbox stream: every worker process reads as one consumer of it. */
+const GROUP = 'ingest';
+/** Entries (each a group commit of up to 500 callbacks) taken per read. */
+const BATCH = 20;
+/**
+ * An entry read by a consumer that has not acknowledged it after this long is taken over (its process died). Short,
+ * because welcomes wait in these entries; taking over an entry that was only slow is harmless (job ids dedupe).
+ */
+export const INBOX_CLAIM_IDLE_MS = 5_000;
+
+export const inboxKey = (prefix: string) => `${prefix}:inbox`;
+
+/**
+ * The receiver's side of the inbox: a Redis stream that holds every accepted callback until a worker has turned it
+ * into jobs. The callbacks of one group commit go in as one entry (a JSON array) with one XADD, so accepting a
+ * callback costs a fraction of creating its BullMQ job (a Lua script per job), and the job creation moves to the
+ * worker tier, which scales apart.
+ */
+export class InboxWriter {
+  constructor(
+    private readonly redis: Redis,
+    private readonly key: string,
+  ) {}
+
+  /**
+   * Resolves once `data` is stored in Redis. Fails after 2 s when Redis is unreachable (the connection would
+   * otherwise queue the command until Redis is back), so the receiver answers 503 and WeCom retries.
+   */
+  async append(data: EventJobData): Promise<void> {
+    await this.writes.add(data);
+  }
+
+  // One timer per batch, not per callback.
+  private readonly writes = new GroupCommit<EventJobData>(async (items) => {
+    await withTimeout(this.redis.xadd(this.key, '*', 'b', JSON.stringify(items)), 2_000, 'Redis did not accept the event in time');
+  }, 500);
+}
+
+/** What the ingest does with each callback: the jobs it becomes. */
+export type WelcomeFor = (data: EventJobData) => { data: WelcomeJobData; jobId: string } | null;
+
+/**
+ * The worker's side: reads the inbox as one consumer of a group, creates the `events` job of each callback (its
+ * dedupe key is the job id, so a retried callback or a re-read entry is refused by BullMQ) and, for a new contact
+ * with a WelcomeCode, the `welcome` job at once, so the 20 s window never waits behind other events. Entries are
+ * acknowledged and deleted only after their jobs exist; entries left unacknowledged by a consumer that died are
+ * claimed after INBOX_CLAIM_IDLE_MS by a live one.
+ */
+export class InboxIngest {
+  private running = false;
+  private loop?: Promise<void>;
+  private lastClaim = 0;
+  private readonly consumer = `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  private readonly reader: Redis;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly key: string,
+    private readonly queues: Pick<Queues, 'events' | 'welcome'>,
+    private readonly welcomeFor: WelcomeFor,
+    private readonly log: Logger,
+    private readonly claimIdleMs = INBOX_CLAIM_IDLE_MS,
+  ) {
+    // XREADGROUP BLOCK holds its connection; the shared one must stay free for everything else.
+    this.reader = redis.duplicate();
+    this.reader.on('error', (err: Error) => this.log.warn({ err: err.message }, 'inbox reader connection error'));
+  }
+
+  start(): void {
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.reader.disconnect();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    // After a failed pass, this consumer's own unacknowledged entries are read again first ('0'), so a transient
+    // error delays them by the retry pause, not by the take-over time.
+    let ownPending = true;
+    while (this.running) {
+      try {
+        await this.ensureGroup();
+        if (Date.now() - this.lastClaim >= this.claimIdleMs) await this.claimAbandoned();
+        const from = ownPending ? '0' : '>';
+        const res = (await (ownPending
+          ? this.reader.xreadgroup('GROUP', GROUP, this.consumer, 'COUNT', BATCH, 'STREAMS', this.key, from)
+          : this.reader.xreadgroup('GROUP', GROUP, this.consumer, 'COUNT', BATCH, 'BLOCK', 1_000, 'STREAMS', this.key, from))) as
+          | Array<[string, Array<[string, string[] | null]>]>
+          | null;
+        const entries = res?.[0]?.[1] ?? [];
+        if (entries.length) await this.ingest(entries);
+        // Own pending entries are drained once a read of them comes back empty.
+        if (ownPending && !entries.length) ownPending = false;
+      } catch (err) {
+        if (!this.running) break;
+        this.groupReady = false;
+        ownPending = true;
+        this.log.error({ err: (err as Error).message }, 'inbox ingest failed; retrying in 200 ms');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  }
+
+  private groupReady = false;
+  private async ensureGroup(): Promise<void> {
+    if (this.groupReady) return;
+    try {
+      // From the start of the stream: callbacks appended before any worker ran are ingested too.
+      await this.redis.xgroup('CREATE', this.key, GROUP, '0', 'MKSTREAM');
+    } catch (err) {
+      if (!String((err as Error).message).includes('BUSYGROUP')) throw err;
+    }
+    this.groupReady = true;
+  }
+
+  /** Takes over entries another consumer read but never acknowledged (it died between read and acknowledge). */
+  private async claimAbandoned(): Promise<void> {
+    this.lastClaim = Date.now();
+    let cursor = '0-0';
+    do {
+      const [next, entries] = (await this.redis.xautoclaim(this.key, GROUP, this.consumer, this.claimIdleMs, cursor, 'COUNT', BATCH)) as [
+        string,
+        Array<[string, string[]] | null>,
+      ];
+      const live = entries.filter((e): e is [string, string[]] => e !== null);
+      if (live.length) {
+        this.log.warn({ entries: live.length }, 'inbox: took over callbacks a stopped worker had not finished');
+        await this.ingest(live);
+      }
+      cursor = next;
+    } while (cursor !== '0-0' && this.running);
+  }
+
+  private async ingest(entries: Array<[string, string[] | null]>): Promise<void> {
+    const done: string[] = [];
+    const keep: string[] = [];
+    const events: Array<{ name: string; data: EventJobData; opts: { jobId: string } }> = [];
+    const welcomes: Array<{ name: string; data: WelcomeJobData; opts: { jobId: string } }> = [];
+    for (const [id, fields] of entries) {
+      // A pending entry whose data was deleted from the stream comes back without fields.
+      const items = fields ? parseBatch(fields[fields.indexOf('b') + 1]) : null;
+      let bad = items === null ? 1 : 0;
+      for (const data of items ?? []) {
+        if (!isEventJobData(data)) {
+          bad++;
+          continue;
+        }
+        try {
+          const welcome = this.welcomeFor(data);
+          if (welcome) welcomes.push({ name: 'welcome', data: welcome.data, opts: { jobId: welcome.jobId } });
+          events.push({ name: data.key, data, opts: { jobId: data.dedupeKey } });
+        } catch (err) {
+          bad++;
+          this.log.error({ entry: id, dedupeKey: data.dedupeKey, err: (err as Error).message }, 'inbox: a callback could not be routed');
+        }
+      }
+      // Only this process writes the inbox, so a bad item is corruption (or a version mismatch): the rest of the
+      // entry goes on, and the entry is acknowledged but left in the stream for an operator to look at.
+      if (bad) {
+        this.log.error({ entry: id, bad }, 'inbox entry holds items that are not callbacks; acknowledged but left in the stream');
+        keep.push(id);
+      } else done.push(id);
+    }
+    // The welcome first: its clock is running. Both are idempotent by job id, so a re-read entry adds nothing.
+    if (welcomes.length) await this.queues.welcome.addBulk(welcomes);
+    if (events.length) await this.queues.events.addBulk(events);
+    const tx = this.redis.multi().xack(this.key, GROUP, ...done, ...keep);
+    if (done.length) tx.xdel(this.key, ...done);
+    await tx.exec();
+  }
+}
+
+function parseBatch(raw: string | undefined): unknown[] | null {
+  try {
+    const batch: unknown = JSON.parse(raw ?? '');
+    return Array.isArray(batch) ? batch : null;
+  } catch {
+    return null;
+  }
+}
+
+function isEventJobData(x: unknown): x is EventJobData {
+  const d = x as Partial<EventJobData> | null;
+  return (
+    typeof d === 'object' && d !== null && typeof d.key === 'string' && typeof d.dedupeKey === 'string' && typeof d.receivedAt === 'number' &&
+    typeof d.event === 'object' && d.event !== null && typeof (d.event as { ChangeType?: unknown }).ChangeType === 'string'
+  );
+}

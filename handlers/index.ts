@@ -1,13 +1,13 @@
-import { EventRouter } from '../src/wecom/events/dispatcher.js';
+import { EventDispatcher } from '../src/wecom/events/dispatcher.js';
 import { addExternalContact } from './contact/add-external-contact.js';
 import { delExternalContact } from './contact/del-external-contact.js';
 import { delFollowUser } from './contact/del-follow-user.js';
 import { editExternalContact } from './contact/edit-external-contact.js';
 import { transferFail } from './contact/transfer-fail.js';
 
-/** Every inbound event handler, registered on one router. */
-export function createEventRouter(): EventRouter {
-  return new EventRouter()
+/** Every inbound event handler, registered on one dispatcher (a key no family defines fails here, at start-up). */
+export function createEventDispatcher(): EventDispatcher {
+  return new EventDispatcher()
     .on('change_external_contact.add_external_contact', addExternalContact)
     .on('change_external_contact.add_half_external_contact', addExternalContact)
     .on('change_external_contact.edit_external_contact', editExternalContact)

@@ -1,124 +1,36 @@
-import type { Job } from 'bullmq';
-import type { BotContext } from '../src/context.js';
-import { profileCacheKey, PROFILE_CACHE_SECONDS } from '../src/domain/leads/profile.js';
-import { WecomApiError } from '../src/errors.js';
-import { welcomeLatency } from '../src/metrics.js';
-import { Delivery } from '../src/store/models/delivery.js';
-import { createOnce } from '../src/store/models/lead.js';
-import { recordStep } from '../src/store/models/timeline.js';
-import type { WelcomeJobData, WelcomeRecordJobData } from '../src/queues/index.js';
-import { render } from '../src/content/render.js';
-import type { ExternalContactResponse, WelcomeMessage } from '../src/wecom/types.js';
+import { z } from 'zod';
+import { defineJob } from '../src/queues/define-job.js';
+import type { WelcomeJob } from '../src/domain/welcome/plan-welcome.js';
+import { sendWelcome } from '../src/domain/welcome/send-welcome.js';
 
-/** 41051: the customer already chatted / the code was already used — never retry [D:92137]. */
-const ALREADY_STARTED = 41051;
-/** 41096: another app is delivering this code right now — a retry is allowed [D:92599]. */
-const OTHER_APP_DELIVERING = 41096;
-/** How long the name lookup may hold up a welcome before we send without a name. */
-const PROFILE_BUDGET_MS = 2_000;
+declare module '../src/queues/define-job.js' {
+  interface JobDataMap {
+    welcome: WelcomeJob;
+  }
+}
+
+const data = z.object({
+  corpId: z.string().min(1),
+  externalUserId: z.string().min(1),
+  userId: z.string().min(1),
+  channelKey: z.string().min(1),
+  welcomeCode: z.string().min(1),
+  dedupeKey: z.string().min(1),
+  receivedAt: z.number(),
+  deadline: z.number(),
+});
 
 /**
- * Sends a channel's welcome with the event's WelcomeCode, once, inside the 20 s window, touching the database
- * only after WeCom has answered: the window is too short to wait on a busy database, and a WelcomeCode is
- * single-use, so WeCom itself refuses a second send (41051). Calls are counted in Redis before each attempt and
- * answers that prove nothing was sent are counted too: a run after a call that may have reached WeCom (a worker
- * died mid-call, or the call timed out) reads 41051 as "sent", otherwise as "chat already started". Past the
- * deadline nothing is sent; the miss is recorded instead, as `unknown` when a call that may have reached WeCom came
- * before it. The outcome is recorded once (first writer wins), by `recordWelcome` from the records queue.
+ * The welcome fast lane: its own queue, fed straight from the inbox, with a short lock so that after a crash a live
+ * worker takes a welcome over within a few seconds, while its WelcomeCode (20 s) is still valid. Taking over a welcome
+ * that was only slow is safe: the code is single-use, WeCom refuses a second send (41051) [D:92137].
  */
-export async function sendWelcome(job: Job<WelcomeJobData>, ctx: BotContext): Promise<string> {
-  const d = job.data;
-  const lead = { corpId: d.corpId, externalUserId: d.externalUserId };
-  const key = `welcome|${d.eventKey}`;
-  const remaining = () => d.deadline - Date.now();
-  const channel = ctx.channels.get(d.channelKey);
-
-  let sentText: { content: string } | null = null;
-  // The outcome goes to MongoDB through the records queue, so a busy database never holds up the next welcome.
-  const finish = async (status: WelcomeRecordJobData['status'], step: string, detail: Record<string, unknown>) => {
-    const record: WelcomeRecordJobData = { lead, userId: d.userId, key, status, step, detail, content: sentText, at: Date.now() };
-    await ctx.queues.records.add('welcome', record, { jobId: `record|${key}` });
-    return status;
-  };
-
-  if (!channel?.welcome) return finish('skipped', 'welcome_skipped', { reason: 'channel_has_no_welcome' });
-  const msg: WelcomeMessage = { welcome_code: d.welcomeCode };
-  if (remaining() > 0) {
-    const name = await customerName(ctx, d, Math.min(PROFILE_BUDGET_MS, remaining() - 1_000));
-    const content = channel.welcome.text && render(channel.welcome.text, { name, channel: channel.name });
-    if (content) msg.text = sentText = { content };
-    if (channel.welcome.link) msg.attachments = [{ msgtype: 'link', link: channel.welcome.link }];
-  }
-  const calls = `${ctx.config.QUEUE_PREFIX}:welcome-calls:${d.eventKey}`;
-  // Checked again right before the call: the name lookup took time. An earlier call may still have delivered it.
-  if (remaining() <= 200) {
-    const [made, clear] = await ctx.redis.hmget(calls, 'calls', 'clear');
-    return Number(made ?? 0) > Number(clear ?? 0)
-      ? finish('unknown', 'welcome_unknown', { reason: 'deadline_passed_after_a_call_that_may_have_sent', attempts: Number(made) })
-      : finish('expired', 'welcome_expired', { reason: 'deadline_passed_before_send' });
-  }
-
-  const counted = await ctx.redis.multi().hincrby(calls, 'calls', 1).hget(calls, 'clear').expire(calls, 86_400).exec();
-  const attempt = Number(counted?.[0]?.[1] ?? 1);
-  // Every earlier call that got a clear refusal is counted in `clear`; any other earlier call may have sent.
-  const earlierMayHaveSent = attempt - 1 > Number(counted?.[1]?.[1] ?? 0);
-  try {
-    await ctx.wecom.sendWelcomeMsg(msg, { timeoutMs: Math.min(5_000, remaining()), quotaWaitMs: Math.max(0, remaining() - 500) });
-  } catch (err) {
-    if (!(err instanceof WecomApiError)) throw err;
-    if (!err.ambiguous) await ctx.redis.hincrby(calls, 'clear', 1);
-    if (err.errcode === ALREADY_STARTED) {
-      return earlierMayHaveSent
-        ? finish('sent', 'welcome_sent', { confirmedBy: ALREADY_STARTED, attempts: attempt })
-        : finish('skipped', 'welcome_skipped', { reason: 'chat_already_started', errcode: err.errcode, attempts: attempt });
-    }
-    const retryable = err.retryable || err.errcode === OTHER_APP_DELIVERING;
-    const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-    if (retryable && !lastAttempt && remaining() > 500) throw err; // BullMQ backs off and tries again
-    // No retry left. A call that may have reached WeCom (this one timed out, or an earlier one) makes it unknown.
-    if (err.ambiguous || earlierMayHaveSent) {
-      return finish('unknown', 'welcome_unknown', { reason: 'no_clear_answer_within_window', errcode: err.errcode, attempts: attempt });
-    }
-    return retryable
-      ? finish('expired', 'welcome_expired', { reason: 'not_sent_within_window', errcode: err.errcode, attempts: attempt })
-      : finish('failed', 'welcome_failed', { errcode: err.errcode, reason: err.errmsg, attempts: attempt });
-  }
-  welcomeLatency.observe((Date.now() - d.receivedAt) / 1000);
-  return finish('sent', 'welcome_sent', { channel: channel.key, attempts: attempt });
-}
-
-/**
- * The customer's name for {{name}}: from the profile another job fetched moments ago, else a quick
- * externalcontact/get (best effort), never from the database (a new contact has no stored name yet).
- */
-async function customerName(ctx: BotContext, d: WelcomeJobData, budgetMs: number): Promise<string> {
-  const cacheKey = profileCacheKey(ctx.config.QUEUE_PREFIX, d.corpId, d.externalUserId);
-  const cached = await ctx.redis.get(cacheKey);
-  if (cached) return (JSON.parse(cached) as ExternalContactResponse).external_contact.name ?? '';
-  if (budgetMs < 200) return '';
-  let res: ExternalContactResponse;
-  try {
-    res = await ctx.wecom.getExternalContact(d.externalUserId, { retries: 0, timeoutMs: budgetMs, quotaWaitMs: budgetMs });
-  } catch (err) {
-    ctx.log.warn({ err: (err as Error).message, externalUserId: d.externalUserId }, 'name lookup failed; welcoming without a name');
-    return '';
-  }
-  // Kept briefly for the contact-sync job, so a new contact costs one externalcontact/get, not two.
-  await ctx.redis.set(cacheKey, JSON.stringify(res), 'EX', PROFILE_CACHE_SECONDS);
-  return res.external_contact.name ?? '';
-}
-
-/** Writes a welcome's outcome: its delivery record and its timeline step, each once (deterministic ids). */
-export async function recordWelcome(job: Job<WelcomeRecordJobData>): Promise<void> {
-  const { lead, userId, key, status, step, detail, content, at } = job.data;
-  const created = await createOnce(Delivery, {
-    _id: key, key, kind: 'welcome', route: 'welcome', ...lead, userId, status,
-    attempts: (detail.attempts as number) ?? 0, content,
-    errcode: (detail.errcode as number) ?? null, reason: (detail.reason as string) ?? null,
-    ...(status === 'sent' ? { sentAt: new Date(at) } : {}),
-  });
-  // A second outcome for the same welcome (a re-run that lost to the first record) does not reach the timeline;
-  // the first one does, also when its run was cut off between the two writes.
-  if (!created && (await Delivery.findById(key, { status: 1 }).lean())?.status !== status) return;
-  await recordStep(lead, key, step, detail, new Date(at));
-}
+export const sendWelcomeJob = defineJob({
+  name: 'welcome',
+  data,
+  // Short, dense retries: the WelcomeCode dies 20 s after the event; the job itself enforces the deadline.
+  options: (c) => ({ removeOnComplete: { age: c.DEDUPE_TTL_SECONDS }, removeOnFail: { age: 7 * 86_400 }, attempts: 10, backoff: { type: 'exponential', delay: 200 } }),
+  concurrency: (c) => c.WELCOME_CONCURRENCY,
+  worker: (c) => ({ lockDuration: c.WELCOME_LOCK_MS, stalledInterval: Math.max(250, Math.floor(c.WELCOME_LOCK_MS / 2)), maxStalledCount: 5 }),
+  process: (d, ctx, job) => sendWelcome(ctx, d, { lastAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1) }),
+});

@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { parseDelay } from './content/sequences.js';
+import { massQuotaRule } from './domain/delivery/mass-quota.js';
 
-const SECRET_KEYS = new Set(['WECOM_TOKEN', 'WECOM_ENCODING_AES_KEY', 'WECOM_SECRET', 'MONGODB_URI', 'REDIS_URL']);
+const SECRET_KEYS = new Set(['WECOM_TOKEN', 'WECOM_ENCODING_AES_KEY', 'WECOM_SECRET', 'MONGODB_URI', 'REDIS_URL', 'LINK_SECRET']);
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 
@@ -28,6 +29,11 @@ const rateLimits = z
     return out;
   });
 
+/** Variables that were replaced: setting one is a start-up error that says what to use instead. */
+const RETIRED: Record<string, string> = {
+  MASS_MESSAGE_MONTHLY_CAP: 'replaced by MASS_MESSAGE_CAP, which follows WeCom\'s current rule [D:92135]: days/month (the default), N/month, N/week or N/day, e.g. MASS_MESSAGE_CAP=4/month',
+};
+
 /** The environment contract operators and deploy scripts rely on (see .env.example). */
 export const envSchema = z.object({
   PORT: int(3000),
@@ -40,7 +46,10 @@ export const envSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9]{43}$/, 'must be the 43-character EncodingAESKey from the admin console'),
   WECOM_SECRET: z.string().min(1, 'is required'),
-  WECOM_AGENT_ID: z.coerce.number().int().positive('must be the numeric AgentId of the self-built app'),
+  WECOM_AGENT_ID: z
+    .string()
+    .regex(/^[1-9]\d*$/, 'must be the numeric AgentId of the self-built app (应用管理 → the app → AgentId)')
+    .transform(Number),
   WECOM_API_BASE: z.string().url('must be a URL').default('https://qyapi.weixin.qq.com'),
   WECOM_API_TIMEOUT_MS: int(5000, 100),
   WECOM_RATE_LIMITS: rateLimits,
@@ -56,8 +65,8 @@ export const envSchema = z.object({
   DEDUPE_TTL_SECONDS: int(86_400, 60),
   /** Customer-facing nurture messages per lead per day across all sequences (0 = no cap). */
   NURTURE_DAILY_CAP: int(1),
-  /** Corp mass messages (群发) one customer may receive per calendar month [D:92135] (UNCONFIRMED figure). */
-  MASS_MESSAGE_MONTHLY_CAP: int(4),
+  /** WeCom's mass-message (群发) quota per customer [D:92135]: days/month (default), N/month, N/week or N/day. */
+  MASS_MESSAGE_CAP: massQuotaRule,
   /** Time zone of nurture calendar days and months when a sequence has no quiet hours (WeCom counts in China time). */
   NURTURE_TIMEZONE: z.string().default('Asia/Shanghai'),
   NURTURE_CONCURRENCY: int(16, 1),
@@ -80,6 +89,13 @@ export const envSchema = z.object({
   PUBLIC_BASE_URL: z.string().url('must be a URL').optional(),
   /** Worker lock: a job whose worker died is picked up again after about this long. */
   JOB_LOCK_MS: int(30_000, 1000),
+  /**
+   * The welcome lane's lock: a welcome whose worker died is taken over after about this long (plus one stall
+   * check), while its 20 s WelcomeCode is still valid [D:92137].
+   */
+  WELCOME_LOCK_MS: int(2_000, 500),
+  /** Key that signs tracked links (/r/<token>); default: derived from WECOM_ENCODING_AES_KEY. */
+  LINK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
 });
 
 export type Config = z.infer<typeof envSchema>;
@@ -91,11 +107,12 @@ export type Config = z.infer<typeof envSchema>;
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = envSchema.safeParse(cleaned);
-  if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((issue) => {
+  const retired = Object.entries(RETIRED).filter(([key]) => key in cleaned).map(([key, why]) => `${key}: ${why}`);
+  if (parsed.success && !retired.length) return parsed.data;
+  const problems = (parsed.success ? [] : parsed.error.issues).map((issue) => {
     const key = String(issue.path[0] ?? '');
     const message = issue.code === 'invalid_type' && issue.received === 'undefined' ? 'is required' : issue.message;
     return `${key}: ${SECRET_KEYS.has(key) ? message.replace(/"[^"]*"/g, '"…"') : message}`;
   });
-  throw new ConfigError(problems);
+  throw new ConfigError([...problems, ...retired]);
 }

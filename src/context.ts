@@ -1,36 +1,48 @@
 import type { Redis } from 'ioredis';
 import type { Config } from './config.js';
-import type { LeadStore } from './store/lead-repository.js';
-import type { TagResolver } from './domain/leads/tag-resolver.js';
-import type { Logger } from './logger.js';
-import type { Queues } from './queues/index.js';
 import type { CaseStudy } from './content/cases.js';
 import type { ChannelCatalog } from './content/channels.js';
 import type { Sequence } from './content/sequences.js';
+import type { TagResolver } from './domain/leads/tag-resolver.js';
+import type { InboxWriter } from './inbox/writer.js';
+import type { Logger } from './logger.js';
+import type { Queues } from './queues/queues.js';
+import type { RedisKeys } from './redis/keys.js';
+import type { LeadRepository } from './store/lead-repository.js';
 import type { WecomClient } from './wecom/client.js';
+import type { EventDispatcher } from './wecom/events/dispatcher.js';
 
-/** What handlers and jobs get to do their work: stores, queues, the WeCom client, templates and a logger. */
+/** What handlers, jobs and commands get to do their work: stores, queues, the WeCom client, templates, a logger. */
 export interface BotContext {
   config: Config;
   corpId: string;
   channels: ChannelCatalog;
   sequences: Map<string, Sequence>;
   cases: CaseStudy[];
+  /** Adds jobs of every declared kind (jobs/index.ts). */
   queues: Queues;
+  /** Where the receiver leaves accepted callbacks for the workers. */
+  inbox: InboxWriter;
   wecom: WecomClient;
   tags: TagResolver;
-  /** The only way to change a lead (serialised per lead). */
-  leads: LeadStore;
+  /** The only way to change a lead (one writer per lead at a time). */
+  leads: LeadRepository;
   redis: Redis;
+  /** Every Redis key the bot builds. */
+  keys: RedisKeys;
+  /** The handlers of inbound events, by key (handlers/index.ts). */
+  events: EventDispatcher;
   log: Logger;
   /** Base of tracked links (/r/<token>): PUBLIC_BASE_URL, else where this process listens. */
   publicBaseUrl: string;
+  /** The key tracked links are signed with. */
+  linkSecret: string;
 }
 
-/** The context a handler gets for one event: the bot's, plus the event's own identity. */
+/** What a handler gets for one event: the bot's context, plus the event's identity. */
 export interface HandlerContext extends BotContext {
-  /** The callback's dedupe key: the idempotency root for everything the handler does. */
-  eventKey: string;
+  /** The callback's dedupe key: the idempotency root of everything the handler does. */
+  dedupeKey: string;
   /** When our receiver accepted the callback (ms epoch). */
   receivedAt: number;
   /** How many times this event was tried before (0 on the first run). */

@@ -10,6 +10,7 @@ export enum ErrorCode {
   PayloadMalformed = 'payload_malformed',
   WecomApi = 'wecom_api',
   WecomNetwork = 'wecom_network',
+  PortInUse = 'port_in_use',
 }
 
 /** An error with a stable code; `status` is the HTTP status a receiver answers with. */

@@ -23,7 +23,7 @@ describe('channels:sync', () => {
     const rec = await ChannelRecord.findOne({ key: 'expo2026' }).lean();
     expect(rec?.configId).toBeTruthy();
     expect(rec?.qrCode).toMatch(/^https?:\/\//);
-    expect(t.sandbox.state.contactWays.has(rec!.configId!)).toBe(true);
+    expect(t.sandbox.state.contactWays.ways.has(rec!.configId!)).toBe(true);
 
     // Channel tags were resolved to ids, creating the missing ones, and cached.
     const cached = await CorpTag.find().lean();

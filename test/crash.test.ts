@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Delivery } from '../src/store/models/delivery.js';
 import { Lead } from '../src/store/models/lead.js';
-import { timelineOf } from '../src/store/models/timeline.js';
+import { timelineOf } from '../src/store/timeline.js';
 import { startTestBot, TEST_CORP, type TestBot } from './helpers/test-bot.js';
 import { waitFor } from './helpers/wait-for.js';
 import { killWorker, startWorkerProcess } from './helpers/worker-process.js';
@@ -45,12 +45,12 @@ describe('a worker killed mid-processing', () => {
     await waitFor(async () => (await timelineOf(TEST_CORP.corpId, c.externalUserId)).some((e) => e.type === 'profile_synced'), 'contact synced', 25_000);
 
     // The customer got exactly one welcome; the second attempt was refused by WeCom as already used.
-    expect(t.sandbox.state.welcomesSent.filter((w) => w.externalUserId === c.externalUserId)).toHaveLength(1);
+    expect(t.sandbox.state.welcome.sent.filter((w) => w.externalUserId === c.externalUserId)).toHaveLength(1);
     expect(done).toMatchObject({ status: 'sent', attempts: 2 });
     expect(await Lead.countDocuments({ externalUserId: c.externalUserId })).toBe(1);
     const l = await Lead.findOne({ externalUserId: c.externalUserId }).lean();
     expect(l?.touches).toHaveLength(1);
-    expect(t.sandbox.state.tagsOf('zhangsan', c.externalUserId)).toHaveLength(2);
+    expect(t.sandbox.state.tags.tagsOf('zhangsan', c.externalUserId)).toHaveLength(2);
     const welcomeSteps = (await timelineOf(TEST_CORP.corpId, c.externalUserId)).filter((e) => e.type === 'welcome_sent');
     expect(welcomeSteps).toHaveLength(1);
   });

@@ -3,8 +3,8 @@ import { Delivery } from '../src/store/models/delivery.js';
 import { Lead } from '../src/store/models/lead.js';
 import { CorpTag } from '../src/store/models/corp-tag.js';
 import { Enrollment } from '../src/store/models/enrollment.js';
-import { stopEnrollments } from '../src/domain/nurture/enrollments.js';
-import { timelineOf } from '../src/store/models/timeline.js';
+import { stopEnrollments } from '../src/domain/nurture/stop.js';
+import { timelineOf } from '../src/store/timeline.js';
 import { buildContactEventXml } from '../src/sandbox/index.js';
 import { startTestBot, TEST_CORP, type TestBot } from './helpers/test-bot.js';
 import { waitFor } from './helpers/wait-for.js';
@@ -20,7 +20,7 @@ beforeEach(() => t.sandbox.state.reset());
 
 const lead = (externalUserId: string) => Lead.findOne({ corpId: TEST_CORP.corpId, externalUserId }).lean();
 const steps = async (externalUserId: string) => (await timelineOf(TEST_CORP.corpId, externalUserId)).map((e) => e.type);
-const welcomesTo = (externalUserId: string) => t.sandbox.state.welcomesSent.filter((w) => w.externalUserId === externalUserId);
+const welcomesTo = (externalUserId: string) => t.sandbox.state.welcome.sent.filter((w) => w.externalUserId === externalUserId);
 const markTagsFor = (externalUserId: string) =>
   t.sandbox.state.okCallsTo('externalcontact/mark_tag').filter((c) => (c.body as { external_userid: string }).external_userid === externalUserId);
 
@@ -51,7 +51,7 @@ describe('a customer scans a channel QR code', () => {
     expect(saved.stage).toBe('added');
 
     // The channel's tags were created in WeCom (group 渠道 for the bare string) and marked by id.
-    const tags = t.sandbox.state.tagsOf('zhangsan', c.externalUserId);
+    const tags = t.sandbox.state.tags.tagsOf('zhangsan', c.externalUserId);
     expect(tags.map((x) => `${x.group_name}/${x.tag_name}`).sort()).toEqual(['渠道/2026工业展', '行业/制造业']);
     expect(markTagsFor(c.externalUserId)).toHaveLength(1);
     // One profile lookup per new contact: the welcome's name lookup is reused by the contact-sync job.
@@ -96,7 +96,7 @@ describe('a customer scans a channel QR code', () => {
     await t.post(c.xml);
     await waitFor(async () => (await steps(c.externalUserId)).includes('tags_marked'), 'tags marked', 15_000);
     expect(t.sandbox.state.callsTo('externalcontact/mark_tag').some((x) => x.errcode === 40068)).toBe(true);
-    expect(t.sandbox.state.tagsOf('zhangsan', c.externalUserId).map((x) => x.tag_name).sort()).toEqual(['2026工业展', '制造业']);
+    expect(t.sandbox.state.tags.tagsOf('zhangsan', c.externalUserId).map((x) => x.tag_name).sort()).toEqual(['2026工业展', '制造业']);
   });
 
   it('keeps two different contacts with the same CreateTime apart', async () => {
@@ -175,13 +175,13 @@ describe('welcome rules', () => {
     waitFor(() => Delivery.findOne({ externalUserId, kind: 'welcome' }).lean(), 'welcome outcome recorded', timeoutMs);
   /** A welcome job for `c` as the ingest would create it, with the given clock. */
   const queueWelcome = (c: { externalUserId: string; welcomeCode: string }, eventKey: string, receivedAt: number, deadline: number) =>
-    t.bot.ctx.queues.welcome.add('welcome', {
+    t.bot.ctx.queues.get('welcome').add('welcome', {
       corpId: TEST_CORP.corpId,
       externalUserId: c.externalUserId,
       userId: 'zhangsan',
       channelKey: 'expo2026',
       welcomeCode: c.welcomeCode,
-      eventKey,
+      dedupeKey: eventKey,
       receivedAt,
       deadline,
     });
@@ -313,7 +313,7 @@ describe('other contact events', () => {
     const c = await arrived();
     // The member re-tags the customer in the client: industry becomes 零售.
     const { tag_group } = await t.bot.ctx.wecom.addCorpTag({ group_name: '行业', tag: [{ name: '零售' }] });
-    const manufacturing = t.sandbox.state.tagsOf('zhangsan', c.externalUserId).find((x) => x.tag_name === '制造业');
+    const manufacturing = t.sandbox.state.tags.tagsOf('zhangsan', c.externalUserId).find((x) => x.tag_name === '制造业');
     await t.bot.ctx.wecom.markTag({
       userid: 'zhangsan',
       external_userid: c.externalUserId,
@@ -370,7 +370,7 @@ describe('other contact events', () => {
     }, 'enrollment handed over');
     expect(e.status).toBe('active');
     expect((await lead(c.externalUserId))?.stage).toBe('added');
-    await stopEnrollments(t.bot.ctx, TEST_CORP.corpId, c.externalUserId, 'unsubscribe');
+    await stopEnrollments(t.bot.ctx, { corpId: TEST_CORP.corpId, externalUserId: c.externalUserId }, 'unsubscribe');
   });
 
   it('transfer_fail is recorded', async () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { welcomeJobFor } from '../handlers/contact/add-external-contact.js';
+import { planWelcome } from '../src/domain/welcome/plan-welcome.js';
 import { createLogger } from '../src/logger.js';
-import { InboxIngest, inboxKey } from '../src/inbox/inbox.js';
+import { InboxIngest } from '../src/inbox/ingest.js';
 import { waitFor } from './helpers/wait-for.js';
 import { startTestBot, type TestBot } from './helpers/test-bot.js';
 
@@ -18,14 +18,14 @@ afterAll(async () => {
 
 const startIngest = (claimIdleMs?: number) => {
   const { ctx } = t.bot;
-  const ingest = new InboxIngest(ctx.redis, inboxKey(ctx.config.QUEUE_PREFIX), ctx.queues, (d) => welcomeJobFor(ctx, d), createLogger('silent'), claimIdleMs);
+  const ingest = new InboxIngest(ctx.redis, ctx.keys.inbox(), ctx.queues, (d) => planWelcome(ctx, d), createLogger('silent'), claimIdleMs);
   ingests.push(ingest);
   ingest.start();
   return ingest;
 };
-const streamLength = () => t.bot.ctx.redis.xlen(inboxKey(t.config.QUEUE_PREFIX));
+const streamLength = () => t.bot.ctx.redis.xlen(t.bot.ctx.keys.inbox());
 const jobCount = async (q: 'events' | 'welcome') =>
-  Object.values(await t.bot.ctx.queues[q].getJobCounts('completed', 'waiting', 'active', 'delayed', 'failed')).reduce((a, b) => a + b, 0);
+  Object.values(await t.bot.ctx.queues.get(q).getJobCounts('completed', 'waiting', 'active', 'delayed', 'failed')).reduce((a, b) => a + b, 0);
 
 describe('the inbox between receiver and workers', () => {
   it('keeps accepted callbacks until a worker ingests them, then creates the event and welcome jobs and empties', async () => {
@@ -39,15 +39,15 @@ describe('the inbox between receiver and workers', () => {
     await waitFor(async () => (await streamLength()) === 0, 'inbox drained');
     expect(await jobCount('events')).toBe(2); // the retried callback was refused by its dedupe key
     expect(await jobCount('welcome')).toBe(2);
-    const welcome = (await t.bot.ctx.queues.welcome.getJobs(['waiting'])).find((j) => j.data.externalUserId === a.externalUserId);
+    const welcome = (await t.bot.ctx.queues.get('welcome').getJobs(['waiting'])).find((j) => j.data.externalUserId === a.externalUserId);
     expect(welcome?.data).toMatchObject({ welcomeCode: a.welcomeCode, channelKey: 'expo2026', userId: 'zhangsan' });
     expect(welcome!.data.deadline - welcome!.data.receivedAt).toBeLessThanOrEqual(19_000);
     await ingest.stop();
   });
 
   it('a callback a worker read but never acknowledged (it died) is taken over by another', async () => {
-    const { redis, config } = t.bot.ctx;
-    const key = inboxKey(config.QUEUE_PREFIX);
+    const { redis, keys } = t.bot.ctx;
+    const key = keys.inbox();
     const c = t.newContact({ state: 'organic' });
     expect((await t.post(c.xml)).status).toBe(200);
     // A consumer reads the entry and dies before acknowledging it.
@@ -66,9 +66,9 @@ describe('the inbox between receiver and workers', () => {
     const { ctx } = t.bot;
     let failures = 1;
     // The routing step fails once (as a Redis or queue error would), then works.
-    const ingest = new InboxIngest(ctx.redis, inboxKey(ctx.config.QUEUE_PREFIX), ctx.queues, (d) => {
+    const ingest = new InboxIngest(ctx.redis, ctx.keys.inbox(), ctx.queues, (d) => {
       if (failures-- > 0) throw new Error('transient');
-      return welcomeJobFor(ctx, d);
+      return planWelcome(ctx, d);
     }, createLogger('silent'), 60_000);
     ingests.push(ingest);
     const c = t.newContact({ state: 'expo2026' });
@@ -83,8 +83,8 @@ describe('the inbox between receiver and workers', () => {
   });
 
   it('items that are not callbacks are set aside; the valid ones of the same entry go through', async () => {
-    const { redis, config } = t.bot.ctx;
-    const key = inboxKey(config.QUEUE_PREFIX);
+    const { redis, keys } = t.bot.ctx;
+    const key = keys.inbox();
     startIngest(300);
     const c = t.newContact({ state: 'organic' });
     const valid = { key: 'change_external_contact.add_external_contact', dedupeKey: `poison-test|${c.externalUserId}`, receivedAt: Date.now(),
@@ -98,8 +98,8 @@ describe('the inbox between receiver and workers', () => {
   });
 
   it('an entry that is not valid JSON is acknowledged and left in the stream; the others go through', async () => {
-    const { redis, config } = t.bot.ctx;
-    const key = inboxKey(config.QUEUE_PREFIX);
+    const { redis, keys } = t.bot.ctx;
+    const key = keys.inbox();
     const corruptId = await redis.xadd(key, '*', 'b', '{not json');
     const c = t.newContact({ state: 'expo2026' });
     const before = await jobCount('events');

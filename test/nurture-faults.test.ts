@@ -3,9 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Delivery } from '../src/store/models/delivery.js';
 import { Enrollment } from '../src/store/models/enrollment.js';
 import { Lead } from '../src/store/models/lead.js';
-import { enroll } from '../src/domain/nurture/enrollments.js';
+import { enroll } from '../src/domain/nurture/enroll.js';
 import { reconcile } from '../src/domain/nurture/reconcile.js';
-import { stepJobId } from '../src/queues/index.js';
+import { jobIds } from '../src/queues/job-ids.js';
 import { startTestBot, TEST_CORP, type TestBot } from './helpers/test-bot.js';
 import { waitFor } from './helpers/wait-for.js';
 import { killWorker, startWorkerProcess } from './helpers/worker-process.js';
@@ -84,7 +84,7 @@ describe('Redis flushed mid-run', () => {
     expect(restored.steps).toBeGreaterThan(0);
     // Every active enrollment has its current step scheduled again (a step that was running re-scheduled its own).
     for (const e of await Enrollment.find({ status: 'active' })) {
-      expect(await t.bot.ctx.queues.nurture.getJob(stepJobId(e.id, e.step))).toBeDefined();
+      expect(await t.bot.ctx.queues.get('nurture').getJob(jobIds.nurtureStep(e.id, e.step))).toBeDefined();
     }
     // A second pass finds nothing missing: deterministic ids, nothing doubled.
     expect((await reconcile(t.bot.ctx)).steps).toBe(0);
@@ -96,10 +96,10 @@ describe('Redis flushed mid-run', () => {
   it('a job that lost its place in the delayed set (partial data loss) is found and rescheduled', async () => {
     const who = await arrive(t, '半丢失');
     const e = (await enroll(t.bot.ctx, who, 'slow', 'zhangsan'))!;
-    const id = stepJobId(e.id, 0);
-    await t.bot.ctx.redis.zrem(t.bot.ctx.queues.nurture.toKey('delayed'), id); // the hash survives, the schedule not
+    const id = jobIds.nurtureStep(e.id, 0);
+    await t.bot.ctx.redis.zrem(t.bot.ctx.queues.get('nurture').toKey('delayed'), id); // the hash survives, the schedule not
     expect((await reconcile(t.bot.ctx)).steps).toBe(1);
-    expect(await (await t.bot.ctx.queues.nurture.getJob(id))?.getState()).toBe('delayed');
+    expect(await (await t.bot.ctx.queues.get('nurture').getJob(id))?.getState()).toBe('delayed');
     await waitFor(() => texts(t, who.externalUserId).length === 3, 'sequence delivered', 20_000);
     expect(texts(t, who.externalUserId)).toEqual(STEPS);
   });

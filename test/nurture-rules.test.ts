@@ -6,8 +6,8 @@ import { Delivery } from '../src/store/models/delivery.js';
 import { Enrollment } from '../src/store/models/enrollment.js';
 import { Lead } from '../src/store/models/lead.js';
 import { inQuietHours, nextAllowedTime, startOfNextDay } from '../src/domain/nurture/clock.js';
-import { enroll } from '../src/domain/nurture/enrollments.js';
-import { stepJobId } from '../src/queues/index.js';
+import { enroll } from '../src/domain/nurture/enroll.js';
+import { jobIds } from '../src/queues/job-ids.js';
 import { startTestBot, TEMPLATES_DIR, TEST_CORP, type TestBot } from './helpers/test-bot.js';
 import { waitFor } from './helpers/wait-for.js';
 
@@ -42,7 +42,7 @@ async function lead(name: string) {
 }
 /** When BullMQ will run a delayed job: its score in the delayed set is timestamp * 0x1000 + a counter. */
 async function delayedUntil(jobId: string): Promise<number> {
-  const score = await t.bot.ctx.redis.zscore(t.bot.ctx.queues.nurture.toKey('delayed'), jobId);
+  const score = await t.bot.ctx.redis.zscore(t.bot.ctx.queues.get('nurture').toKey('delayed'), jobId);
   return Math.floor(Number(score) / 0x1000);
 }
 const massTo = (ext: string) =>
@@ -56,7 +56,7 @@ describe('quiet hours', () => {
     const expected = nextAllowedTime(Date.now(), quiet);
     expect(Math.abs(e.dueAt!.getTime() - expected)).toBeLessThan(61_000);
     expect(hhmm(e.dueAt!.getTime())).toBe(quiet.end);
-    const job = await t.bot.ctx.queues.nurture.getJob(stepJobId(e.id, 0));
+    const job = await t.bot.ctx.queues.get('nurture').getJob(jobIds.nurtureStep(e.id, 0));
     expect(await job?.getState()).toBe('delayed');
     expect(job!.timestamp + job!.delay).toBeGreaterThanOrEqual(e.dueAt!.getTime() - 1000);
   });
@@ -66,7 +66,7 @@ describe('quiet hours', () => {
     const e = (await enroll(t.bot.ctx, who, 'quietnow', 'zhangsan'))!;
     // The step fell due before quiet hours began (the worker was down): its job runs now, in the middle of them.
     await Enrollment.updateOne({ _id: e.id }, { $set: { dueAt: new Date(Date.now() - 60_000) } });
-    const job = await t.bot.ctx.queues.nurture.getJob(stepJobId(e.id, 0));
+    const job = await t.bot.ctx.queues.get('nurture').getJob(jobIds.nurtureStep(e.id, 0));
     await job!.changeDelay(0);
     const deferred = await waitFor(async () => {
       const x = await Enrollment.findById(e.id);
@@ -74,8 +74,8 @@ describe('quiet hours', () => {
     }, 'deferred');
     expect(deferred.history.at(-1)?.detail).toMatchObject({ reason: 'quiet_hours' });
     expect(hhmm(deferred.dueAt!.getTime())).toBe(quiet.end);
-    await waitFor(async () => (await (await t.bot.ctx.queues.nurture.getJob(stepJobId(e.id, 0)))!.getState()) === 'delayed', 'job moved to the delayed set');
-    expect(Math.abs((await delayedUntil(stepJobId(e.id, 0))) - deferred.dueAt!.getTime())).toBeLessThan(1_000);
+    await waitFor(async () => (await (await t.bot.ctx.queues.get('nurture').getJob(jobIds.nurtureStep(e.id, 0)))!.getState()) === 'delayed', 'job moved to the delayed set');
+    expect(Math.abs((await delayedUntil(jobIds.nurtureStep(e.id, 0))) - deferred.dueAt!.getTime())).toBeLessThan(1_000);
     expect(massTo(who.externalUserId)).toHaveLength(0);
     expect(await Delivery.countDocuments({ externalUserId: who.externalUserId })).toBe(1); // the welcome only
   });
@@ -93,7 +93,7 @@ describe('daily cap (NURTURE_DAILY_CAP=1)', () => {
     expect(massTo(who.externalUserId)).toHaveLength(1);
     expect(deferred.history.at(-1)?.detail).toMatchObject({ reason: 'daily_cap' });
     expect(deferred.dueAt!.getTime()).toBe(startOfNextDay(Date.now(), CAP_TZ));
-    const job = await t.bot.ctx.queues.nurture.getJob(stepJobId(e.id, 1));
+    const job = await t.bot.ctx.queues.get('nurture').getJob(jobIds.nurtureStep(e.id, 1));
     await waitFor(async () => (await job!.getState()) === 'delayed', 'job moved to the delayed set');
     expect(Math.abs((await delayedUntil(job!.id!)) - deferred.dueAt!.getTime())).toBeLessThan(1_000);
     expect(deferred.status).toBe('active');

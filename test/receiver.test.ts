@@ -3,15 +3,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decryptPayload, verifySignature, buildEncryptedCallback, toQueryString } from '../src/wecom/callback/crypto.js';
 import { CallbackError } from '../src/errors.js';
 import { buildContactEventXml } from '../src/sandbox/index.js';
-import { parseXml } from '../src/wecom/events/contact.js';
+import { parseXml } from '../src/wecom/callback/xml.js';
 import { CREDS, startTestBot, TEST_CORP, type TestBot } from './helpers/test-bot.js';
 import { waitFor } from './helpers/wait-for.js';
 import { Lead } from '../src/store/models/lead.js';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createApp } from '../src/app/http-app.js';
-import { createRedis, Queues } from '../src/queues/index.js';
-import { createLogger } from '../src/logger.js';
+import { createHttpApp } from '../src/app/http-app.js';
+import { InboxWriter } from '../src/inbox/writer.js';
+import { createRedis } from '../src/redis/connect.js';
 
 // The official URL-verification vector [D:90968].
 const VECTOR = {
@@ -77,7 +77,7 @@ describe('the HTTP receiver', () => {
 
   it('answers URL verification with the official vector when the replay check is off', async () => {
     // The same receiver, configured as CALLBACK_MAX_SKEW_SECONDS=0 would configure it.
-    const app = createApp({ logger: createLogger('silent'), credentials: CREDS, maxSkewSeconds: 0, bodyLimitBytes: 65536, queues: t.bot.ctx.queues });
+    const app = createHttpApp({ ...t.bot.ctx, config: { ...t.bot.ctx.config, CALLBACK_MAX_SKEW_SECONDS: 0 } });
     const server = await new Promise<Server>((r) => { const s = app.listen(0, '127.0.0.1', () => r(s)); });
     try {
       const { port } = server.address() as AddressInfo;
@@ -190,7 +190,7 @@ describe('the HTTP receiver', () => {
   it('200 and ignored for a well-formed event of an unknown type', async () => {
     const xml = `<xml><ToUserName><![CDATA[${TEST_CORP.corpId}]]></ToUserName><FromUserName><![CDATA[sys]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[change_external_tag]]></Event><Id><![CDATA[et1]]></Id><TagType><![CDATA[tag]]></TagType><ChangeType><![CDATA[create]]></ChangeType></xml>`;
     const { query, body } = buildEncryptedCallback(CREDS, xml);
-    const total = async () => Object.values(await t.bot.ctx.queues.events.getJobCounts('completed', 'waiting', 'active', 'delayed', 'failed')).reduce((a, b) => a + b, 0);
+    const total = async () => Object.values(await t.bot.ctx.queues.get('events').getJobCounts('completed', 'waiting', 'active', 'delayed', 'failed')).reduce((a, b) => a + b, 0);
     const before = await total();
     const res = await post(query as unknown as Record<string, string>, body);
     expect(res.status).toBe(200);
@@ -212,8 +212,8 @@ describe('the HTTP receiver', () => {
   it('503 within a few seconds when Redis is unreachable, so WeCom retries (no hanging request)', async () => {
     const deadRedis = createRedis('redis://127.0.0.1:1');
     deadRedis.on('error', () => undefined);
-    const queues = new Queues(deadRedis, 'dead', 60);
-    const app = createApp({ logger: createLogger('silent'), credentials: CREDS, maxSkewSeconds: 300, bodyLimitBytes: 65536, queues });
+    // The bot's own web app, its inbox pointed at a Redis nobody listens on.
+    const app = createHttpApp({ ...t.bot.ctx, inbox: new InboxWriter(deadRedis, 'dead:inbox') });
     const server = await new Promise<Server>((r) => {
       const s = app.listen(0, '127.0.0.1', () => r(s));
     });

@@ -101,7 +101,7 @@ describe('access token', () => {
 
   it('answers 42001 after expireTokens, and gettoken then issues a new token', async () => {
     const old = await token();
-    sandbox.state.expireTokens();
+    sandbox.state.tokens.expire();
     expect((await call('externalcontact/get_corp_tag_list', { body: {}, token: old })).errcode).toBe(42001);
     const fresh = await token();
     expect(fresh).not.toBe(old);
@@ -128,22 +128,22 @@ describe('request handling', () => {
 
 describe('welcome messages', () => {
   it('accepts a welcome code once, then answers 41051', async () => {
-    const { welcomeCode, externalUserId } = sandbox.state.addCustomer({ name: '张三', userId: 'alice', state: 'ch_1' });
+    const { welcomeCode, externalUserId } = sandbox.state.contacts.addCustomer({ name: '张三', userId: 'alice', state: 'ch_1' });
     const body = { welcome_code: welcomeCode, text: { content: '你好' } };
     expect((await call('externalcontact/send_welcome_msg', { body })).errcode).toBe(0);
     expect((await call('externalcontact/send_welcome_msg', { body })).errcode).toBe(41051);
-    expect(sandbox.state.welcomesSent).toEqual([
+    expect(sandbox.state.welcome.sent).toEqual([
       { welcomeCode, userId: 'alice', externalUserId, text: '你好', attachments: [], at: clock },
     ]);
   });
 
   it('treats a code older than 20 s as invalid (41050), and rejects missing codes and oversized content', async () => {
-    const { welcomeCode } = sandbox.state.addCustomer({ name: '李四', userId: 'alice' });
+    const { welcomeCode } = sandbox.state.contacts.addCustomer({ name: '李四', userId: 'alice' });
     clock += 20_001;
     expect((await call('externalcontact/send_welcome_msg', { body: { welcome_code: welcomeCode, text: { content: 'hi' } } })).errcode).toBe(41050);
     expect((await call('externalcontact/send_welcome_msg', { body: { text: { content: 'hi' } } })).errcode).toBe(41049);
     expect((await call('externalcontact/send_welcome_msg', { body: { welcome_code: 'unknown', text: { content: 'hi' } } })).errcode).toBe(41050);
-    const fresh = sandbox.state.addCustomer({ name: '王五', userId: 'alice' }).welcomeCode;
+    const fresh = sandbox.state.contacts.addCustomer({ name: '王五', userId: 'alice' }).welcomeCode;
     const long = { welcome_code: fresh, text: { content: '字'.repeat(1334) } }; // 4002 bytes
     expect((await call('externalcontact/send_welcome_msg', { body: long })).errcode).toBe(40058);
     const tooMany = { welcome_code: fresh, attachments: Array.from({ length: 10 }, () => ({ msgtype: 'image', image: { media_id: 'm' } })) };
@@ -187,11 +187,11 @@ describe('fault injection', () => {
 
   it('delayAfterMs: the call takes effect before the slow answer arrives', async () => {
     const t = await token();
-    const { welcomeCode } = sandbox.state.addCustomer({ name: '慢', userId: 'alice' });
+    const { welcomeCode } = sandbox.state.contacts.addCustomer({ name: '慢', userId: 'alice' });
     sandbox.state.inject({ api: 'externalcontact/send_welcome_msg', delayAfterMs: 200 });
     const pending = call('externalcontact/send_welcome_msg', { body: { welcome_code: welcomeCode, text: { content: 'hi' } }, token: t });
     await new Promise((resolve) => setTimeout(resolve, 80));
-    expect(sandbox.state.welcomesSent).toHaveLength(1);
+    expect(sandbox.state.welcome.sent).toHaveLength(1);
     expect((await pending).errcode).toBe(0);
   });
 });
@@ -232,16 +232,16 @@ describe('corp tags', () => {
 
   it('mark_tag: 84061 without a relationship, 40068 for unknown tags, idempotent otherwise', async () => {
     const t = await token();
-    const { added } = sandbox.state.addCorpTags({ groupName: '意向', tags: [{ name: '高' }] });
+    const { added } = sandbox.state.tags.addCorpTags({ groupName: '意向', tags: [{ name: '高' }] });
     const tagId = added[0]?.id ?? '';
-    const { externalUserId } = sandbox.state.addCustomer({ name: '赵六', userId: 'alice', state: 'ch_2' });
+    const { externalUserId } = sandbox.state.contacts.addCustomer({ name: '赵六', userId: 'alice', state: 'ch_2' });
     const mark = (userid: string, add: string[]): Promise<Reply> =>
       call('externalcontact/mark_tag', { body: { userid, external_userid: externalUserId, add_tag: add }, token: t });
     expect((await mark('bob', [tagId])).errcode).toBe(84061);
     expect((await mark('alice', ['etUnknown'])).errcode).toBe(40068);
     expect((await mark('alice', [tagId])).errcode).toBe(0);
     expect((await mark('alice', [tagId])).errcode).toBe(0);
-    expect(sandbox.state.tagsOf('alice', externalUserId)).toEqual([{ group_name: '意向', tag_name: '高', type: 1, tag_id: tagId }]);
+    expect(sandbox.state.tags.tagsOf('alice', externalUserId)).toEqual([{ group_name: '意向', tag_name: '高', type: 1, tag_id: tagId }]);
 
     const got = await call('externalcontact/get', { query: { external_userid: externalUserId }, token: t });
     expect(got).toMatchObject({
@@ -269,13 +269,13 @@ describe('contact ways and app messages', () => {
   it('records message/send', async () => {
     const r = await call('message/send', { body: { touser: 'alice|bob', msgtype: 'text', agentid: 1000002, text: { content: 'new lead' } } });
     expect(r).toMatchObject({ errcode: 0, invaliduser: '', msgid: expect.any(String) });
-    expect(sandbox.state.messagesSent[0]).toMatchObject({ touser: ['alice', 'bob'], msgtype: 'text', content: 'new lead' });
+    expect(sandbox.state.appMessages.sent[0]).toMatchObject({ touser: ['alice', 'bob'], msgtype: 'text', content: 'new lead' });
   });
 });
 
 describe('scan', () => {
   it('posts a correctly signed and encrypted add_external_contact callback', async () => {
-    const result = await sandbox.state.scan({ state: 'ch_store_01', userId: 'alice', name: '客户甲' });
+    const result = await sandbox.state.contacts.scan({ state: 'ch_store_01', userId: 'alice', name: '客户甲' });
     expect(result.status).toBe(200);
     expect(received).toHaveLength(1);
     const xml = received[0]?.xml ?? received[0]?.error ?? '';
@@ -291,7 +291,7 @@ describe('scan', () => {
       }),
     );
     expect(xml).toContain(`<ExternalUserID><![CDATA[${result.externalUserId}]]></ExternalUserID>`);
-    expect(sandbox.state.relationship('alice', result.externalUserId)?.state).toBe('ch_store_01');
+    expect(sandbox.state.contacts.relationship('alice', result.externalUserId)?.state).toBe('ch_store_01');
   });
 
   it('is reachable through the control API', async () => {

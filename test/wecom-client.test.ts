@@ -4,6 +4,7 @@ import { WecomApiError } from '../src/errors.js';
 import { createLogger } from '../src/logger.js';
 import { registry } from '../src/metrics.js';
 import { startSandbox, type Sandbox } from '../src/sandbox/index.js';
+import { RedisKeys } from '../src/redis/keys.js';
 import { WecomClient, type WecomClientOptions } from '../src/wecom/client.js';
 import { deleteKeys, TEST_CORP, uniqueName } from './helpers/test-bot.js';
 
@@ -33,7 +34,7 @@ const client = (o: Partial<WecomClientOptions> = {}) =>
     secret: TEST_CORP.secret,
     agentId: 1000002,
     redis,
-    prefix,
+    keys: new RedisKeys(prefix),
     logger: createLogger('silent'),
     retryBaseMs: 50,
     ...o,
@@ -41,17 +42,17 @@ const client = (o: Partial<WecomClientOptions> = {}) =>
 
 describe('access token', () => {
   it('is fetched once and shared by every client (process) through Redis', async () => {
-    const { externalUserId } = sandbox.state.addCustomer({ name: 'A', userId: 'zhangsan' });
+    const { externalUserId } = sandbox.state.contacts.addCustomer({ name: 'A', userId: 'zhangsan' });
     const [a, b] = [client(), client()];
     await Promise.all([a.getExternalContact(externalUserId), b.getExternalContact(externalUserId), a.getExternalContact(externalUserId)]);
     expect(sandbox.state.callsTo('gettoken')).toHaveLength(1);
   });
 
   it('is refreshed once and the call retried on 42001 (expired)', async () => {
-    const { externalUserId } = sandbox.state.addCustomer({ name: 'A', userId: 'zhangsan' });
+    const { externalUserId } = sandbox.state.contacts.addCustomer({ name: 'A', userId: 'zhangsan' });
     const c = client();
     await c.getExternalContact(externalUserId);
-    sandbox.state.expireTokens();
+    sandbox.state.tokens.expire();
     const res = await c.getExternalContact(externalUserId);
     expect(res.external_contact.name).toBe('A');
     const codes = sandbox.state.callsTo('externalcontact/get').map((x) => x.errcode);

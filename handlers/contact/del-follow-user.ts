@@ -1,18 +1,16 @@
+import { endOwnership } from '../../src/domain/leads/ownership.js';
+import { recordStep } from '../../src/store/timeline.js';
 import type { Handler } from '../../src/wecom/events/dispatcher.js';
-import { recordStep } from '../../src/store/models/timeline.js';
-import { releaseOwner } from '../../src/domain/nurture/enrollments.js';
-import { endOwnership } from './end-ownership.js';
+import { waitForAdd } from './wait-for-add.js';
 
 /**
- * The customer deleted the member: churn. The lead is marked lost once no owner is left (history kept), and the
- * enrollments that member was sending are handed to another owner or, with none left, stopped.
+ * The customer deleted the member: churn. The lead is lost once no owner is left (history kept), and the enrollments
+ * that member was sending go to another owner or, with none left, stop.
  */
 export const delFollowUser: Handler<'change_external_contact.del_follow_user'> = async (event, ctx) => {
-  const lead = await endOwnership(event, ctx, 'left');
-  if (lead) await releaseOwner(ctx, ctx.corpId, event.ExternalUserID, event.UserID, 'churn');
-  await recordStep({ corpId: ctx.corpId, externalUserId: event.ExternalUserID }, ctx.eventKey, 'churned', {
-    owner: event.UserID,
-    lost: lead?.stage === 'lost',
-    knownLead: lead !== null,
-  }, new Date(event.CreateTime * 1000));
+  const at = new Date(event.CreateTime * 1000);
+  const lead = await endOwnership(ctx, { userId: event.UserID, externalUserId: event.ExternalUserID, at, status: 'left', dedupeKey: ctx.dedupeKey });
+  if (!lead) waitForAdd(ctx, event.ExternalUserID);
+  await recordStep({ corpId: ctx.corpId, externalUserId: event.ExternalUserID }, ctx.dedupeKey, 'churned', { owner: event.UserID, lost: lead?.stage === 'lost', knownLead: lead !== null }, at);
+  ctx.log.info({ externalUserId: event.ExternalUserID, owner: event.UserID, lost: lead?.stage === 'lost' }, 'customer deleted the member');
 };

@@ -1,11 +1,11 @@
 import Router from '@koa/router';
 import Koa from 'koa';
+import type { BotContext } from '../context.js';
 import { CallbackError } from '../errors.js';
+import { mountCallbackRoute } from '../http/callback-route.js';
+import { mountRedirectRoute } from '../http/redirect-route.js';
 import type { Logger } from '../logger.js';
 import { callbacks, registry } from '../metrics.js';
-import type { LeadStore } from '../store/lead-repository.js';
-import { mountCallbackRoute, type CallbackRouteOptions } from '../http/callback-route.js';
-import { mountRedirectRoute } from '../http/redirect-route.js';
 
 declare module 'koa' {
   interface DefaultContext {
@@ -13,55 +13,64 @@ declare module 'koa' {
   }
 }
 
-export interface AppOptions extends CallbackRouteOptions {
-  logger: Logger;
-  /** Enables the tracked-link redirect (GET /r/<token>). */
-  leads?: LeadStore;
-  /** Extra readiness checks for /healthz (e.g. Redis ping). */
+export interface HttpAppOptions {
+  /** Readiness checks for /healthz (e.g. Redis ping). */
   health?: () => Promise<Record<string, boolean>>;
+  /** The clock of the replay-window check (tests). */
+  now?: () => number;
 }
 
-/** The web process: the WeCom callback receiver, /healthz and /metrics. */
-export function createApp(opts: AppOptions): Koa {
+/** The web process: the WeCom callback receiver, tracked links, /healthz and /metrics. */
+export function createHttpApp(ctx: BotContext, opts: HttpAppOptions = {}): Koa {
+  const { config } = ctx;
   const app = new Koa();
   app.proxy = true;
-  app.context.log = opts.logger;
+  app.context.log = ctx.log;
 
-  // Errors the Koa way: clients get a status and a short reason, never a stack; one place logs.
-  app.use(async (ctx, next) => {
+  app.use(async (c, next) => {
     try {
       await next();
     } catch (err) {
       if (err instanceof CallbackError) {
-        ctx.status = err.status;
-        ctx.type = 'text/plain';
-        ctx.body = err.message;
+        // Errors the Koa way: clients get a status and a short reason, never a stack; one place logs.
+        c.status = err.status;
+        c.type = 'text/plain';
+        c.body = err.message;
         callbacks.inc({ outcome: err.code });
-        opts.logger.warn({ code: err.code, status: err.status, path: ctx.path }, 'callback rejected');
-        return;
+        ctx.log.warn({ code: err.code, status: err.status, path: c.path }, 'callback rejected');
+      } else {
+        // Anything else is ours (e.g. Redis unreachable): 503 so WeCom retries the callback later.
+        c.status = 503;
+        c.type = 'text/plain';
+        c.body = 'temporarily unavailable';
+        callbacks.inc({ outcome: 'unavailable' });
+        c.app.emit('error', err, c);
       }
-      // Anything else is ours (e.g. Redis unreachable): 503 so WeCom retries the callback later.
-      ctx.status = 503;
-      ctx.type = 'text/plain';
-      ctx.body = 'temporarily unavailable';
-      callbacks.inc({ outcome: 'unavailable' });
-      ctx.app.emit('error', err, ctx);
     }
+    // An answer sent before the request body was read (a body over the limit, an early 4xx, an unknown path) leaves
+    // the rest of the body on the socket: close the connection, so a keep-alive client opens a fresh one.
+    if (!c.req.complete) c.set('Connection', 'close');
   });
-  app.on('error', (err: Error) => opts.logger.error({ err: { message: err.message, name: err.name } }, 'request failed'));
+  app.on('error', (err: Error) => ctx.log.error({ err: { message: err.message, name: err.name } }, 'request failed'));
 
   const router = new Router();
-  mountCallbackRoute(router, '/wecom/callback', opts);
-  if (opts.leads) mountRedirectRoute(router, opts.leads);
-  router.get('/healthz', async (ctx) => {
+  mountCallbackRoute(router, '/wecom/callback', {
+    credentials: { token: config.WECOM_TOKEN, encodingAesKey: config.WECOM_ENCODING_AES_KEY, receiveId: config.WECOM_CORP_ID },
+    maxSkewSeconds: config.CALLBACK_MAX_SKEW_SECONDS,
+    bodyLimitBytes: config.CALLBACK_BODY_LIMIT_BYTES,
+    inbox: ctx.inbox,
+    now: opts.now,
+  });
+  mountRedirectRoute(router, ctx);
+  router.get('/healthz', async (c) => {
     const checks = (await opts.health?.()) ?? {};
     const ok = Object.values(checks).every(Boolean);
-    ctx.status = ok ? 200 : 503;
-    ctx.body = { ok, ...checks };
+    c.status = ok ? 200 : 503;
+    c.body = { ok, ...checks };
   });
-  router.get('/metrics', async (ctx) => {
-    ctx.type = registry.contentType;
-    ctx.body = await registry.metrics();
+  router.get('/metrics', async (c) => {
+    c.type = registry.contentType;
+    c.body = await registry.metrics();
   });
   app.use(router.routes()).use(router.allowedMethods());
   return app;

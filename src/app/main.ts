@@ -1,6 +1,5 @@
 import 'dotenv/config';
-import { TemplateError } from '../errors.js';
-import { exitOnStartupError } from '../cli/exit-on-startup-error.js';
+import { exitOnStartupError, isStartupError } from '../cli/exit-on-startup-error.js';
 import { loadConfig } from '../config.js';
 import { createLogger } from '../logger.js';
 import { startBot } from './bot.js';
@@ -18,7 +17,7 @@ async function main(): Promise<void> {
   try {
     bot = await startBot(config, logger);
   } catch (err) {
-    if (err instanceof TemplateError) exitOnStartupError(err);
+    if (isStartupError(err)) exitOnStartupError(err);
     logger.fatal({ err: (err as Error).message }, 'start-up failed');
     process.exit(1);
   }

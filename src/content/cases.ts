@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { listFiles } from './sequences.js';
+import { listFiles } from './list-files.js';
 import { parseYaml, validate } from './yaml-file.js';
 
 /** An industry value marking a case study as general: sent when no case matches the lead's industry. */

@@ -1,7 +1,8 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { STAGES } from '../store/models/lead.js';
+import { STAGES } from '../domain/vocabulary.js';
+import { listFiles } from './list-files.js';
 import { unknownPlaceholders } from './render.js';
 import { parseYaml, validate } from './yaml-file.js';
 
@@ -82,14 +83,4 @@ export async function loadSequences(dir: string): Promise<{ sequences: Map<strin
     else sequences.set(value.key, value);
   }
   return { sequences, problems };
-}
-
-/** Names of files in `folder` matching `pattern`, sorted; none when the folder does not exist. */
-export async function listFiles(folder: string, pattern: RegExp): Promise<string[]> {
-  try {
-    return (await readdir(folder)).filter((f) => pattern.test(f)).sort();
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
 }

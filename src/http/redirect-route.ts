@@ -1,33 +1,31 @@
 import type Router from '@koa/router';
-import type { LeadStore } from '../store/lead-repository.js';
+import type { BotContext } from '../context.js';
+import { readTrackedToken, type TrackedLink } from '../domain/delivery/tracked-links.js';
+import { recordClick } from '../domain/leads/record-click.js';
 import { Link } from '../store/models/link.js';
-import { recordStep } from '../store/models/timeline.js';
 
 /**
  * GET /r/<token>: 302 to the link's real URL, recording the click as a touch on the lead (a click makes an `added`
- * lead `engaged`). Unknown tokens get 404; a failure to record never blocks the redirect.
+ * lead `engaged`). The token is signed (src/domain/delivery/tracked-links.ts); links from before signed tokens are
+ * looked up by id. Anything else gets 404; a failure to record never blocks the redirect.
  */
-export function mountRedirectRoute(router: Router, leads: LeadStore): void {
-  router.get('/r/:token', async (ctx) => {
-    const token = ctx.params.token ?? '';
-    const link = /^[A-Za-z0-9_-]{6,32}$/.test(token) ? await Link.findById(token).lean() : null;
+export function mountRedirectRoute(router: Router, ctx: BotContext): void {
+  router.get('/r/:token', async (c) => {
+    const token = c.params.token ?? '';
+    const link = readTrackedToken(ctx.linkSecret, token) ?? (await legacyLink(token));
     if (!link) {
-      ctx.status = 404;
-      ctx.body = 'unknown link';
+      c.status = 404;
+      c.body = 'unknown link';
       return;
     }
-    ctx.redirect(link.url);
-    // Recorded after answering: the lead lock may be held by a step talking to WeCom, the customer must not wait.
-    const at = new Date();
-    const eventKey = `click|${token}|${at.getTime()}`;
-    const log = ctx.log;
-    void (async () => {
-      await Link.updateOne({ _id: link._id }, { $inc: { clicks: 1 }, $set: { lastClickAt: at } });
-      await leads.mutate(link.corpId, link.externalUserId, null, (lead) => {
-        lead.touches.push({ eventKey, kind: 'click', channelKey: lead.firstTouch?.channelKey, userId: null, at });
-        if (lead.stage === 'added') lead.stage = 'engaged';
-      });
-      await recordStep(link, eventKey, 'link_clicked', { url: link.url, delivery: link.deliveryKey }, at);
-    })().catch((err: Error) => log.warn({ err: err.message, token }, 'click not recorded'));
+    c.redirect(link.url);
+    // Recorded after answering: the lead lock may be held by a step talking to WeCom; the customer must not wait.
+    void recordClick(ctx, link).catch((err: Error) => c.log.warn({ err: err.message }, 'click not recorded'));
   });
+}
+
+async function legacyLink(token: string): Promise<TrackedLink | null> {
+  if (!/^[A-Za-z0-9_-]{6,32}$/.test(token)) return null;
+  const l = await Link.findById(token).lean();
+  return l ? { url: l.url, lead: { corpId: l.corpId, externalUserId: l.externalUserId }, deliveryKey: l.deliveryKey } : null;
 }

@@ -1,25 +1,13 @@
 /** Sandbox WeCom: a local stand-in for the WeCom API used by tests, benchmarks and `npm run dev`. */
 export { startSandbox, createSandboxApp, type Sandbox, type SandboxOptions } from './server.js';
-export {
-  SandboxState,
-  type AddCustomerOptions,
-  type AppMessageSent,
-  type CallRecord,
-  type ContactWay,
-  type CorpTag,
-  type CorpTagGroup,
-  type ExternalContact,
-  type FollowUser,
-  type FollowUserTag,
-  type GroupMsg,
-  type GroupMsgTarget,
-  type KfMessageSent,
-  type SandboxCallbackTarget,
-  type SandboxFault,
-  type SandboxStateOptions,
-  type ScanResult,
-  type WelcomeCodeGrant,
-  type WelcomeSent,
-} from './state.js';
+export { SandboxState, type SandboxStateOptions } from './state.js';
+export type { CallRecord, SandboxCallbackTarget, SandboxFault } from './core.js';
+export type { AddCustomerOptions, ExternalContact, FollowUser, ScanResult } from './areas/contacts.js';
+export type { CorpTag, CorpTagGroup, FollowUserTag } from './areas/tags.js';
+export type { WelcomeCodeGrant, WelcomeSent } from './areas/welcome.js';
+export type { ContactWay } from './areas/contact-ways.js';
+export type { AppMessageSent } from './areas/app-messages.js';
+export type { GroupMsg, GroupMsgTarget } from './areas/mass-messages.js';
+export type { KfMessageSent } from './areas/kf.js';
 export { buildContactEventXml, type ContactChangeType, type ContactEvent } from './callback-xml.js';
 export { SandboxApiError, errmsgFor } from './errcodes.js';

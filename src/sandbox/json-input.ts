@@ -67,3 +67,39 @@ export function utf8Length(s: string): number {
 export function charLength(s: string): number {
   return [...s].length;
 }
+
+/** Truncates to at most `max` UTF-8 bytes without splitting a character. */
+export function truncateUtf8(s: string, max: number): string {
+  if (utf8Length(s) <= max) return s;
+  return Buffer.from(s, 'utf8').subarray(0, max).toString('utf8').replace(/\uFFFD+$/, '');
+}
+
+const ATTACHMENT_TYPES = ['image', 'link', 'miniprogram', 'video', 'file'];
+
+/** Validates a message `attachments` list (≤ 9, each `{msgtype, <msgtype>: {...}}`) [D:92137]. */
+export function checkAttachments(list: unknown[] | undefined): unknown[] {
+  const attachments = list ?? [];
+  if (attachments.length > 9) throw new SandboxApiError(40058, 'at most 9 attachments');
+  for (const a of attachments) {
+    // UNCONFIRMED: WeCom may answer 41065 (invalid attachment type) rather than 40058 here.
+    if (!isJsonObject(a) || typeof a.msgtype !== 'string' || !ATTACHMENT_TYPES.includes(a.msgtype) || !isJsonObject(a[a.msgtype])) {
+      throw new SandboxApiError(40058, 'invalid attachment');
+    }
+  }
+  return attachments;
+}
+
+/** Reads `text.content` of a message body. */
+export function textContent(body: Json): string | undefined {
+  const text = optObject(body, 'text');
+  return text ? optString(text, 'content') : undefined;
+}
+
+/** Reads an offset cursor ('' or absent = start). */
+export function cursorOffset(body: Json): number {
+  const cursor = optString(body, 'cursor');
+  if (cursor === undefined) return 0;
+  const n = Number(cursor);
+  if (!Number.isInteger(n) || n < 0) throw new SandboxApiError(40058, 'invalid cursor');
+  return n;
+}

@@ -4,8 +4,10 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Koa from 'koa';
 import { SandboxApiError, errmsgFor } from './errcodes.js';
+import type { ApiRoute } from './area.js';
 import { isJsonObject, type Json } from './json-input.js';
-import { SandboxState, type CallRecord, type SandboxFault, type SandboxStateOptions } from './state.js';
+import type { CallRecord, SandboxFault } from './core.js';
+import { SandboxState, type SandboxStateOptions } from './state.js';
 
 /** Options of startSandbox(). */
 export interface SandboxOptions extends SandboxStateOptions {
@@ -24,32 +26,6 @@ export interface Sandbox {
 }
 
 type Query = Record<string, string>;
-interface Route {
-  /** POST APIs need a JSON object body; GET APIs read the query only. */
-  body: boolean;
-  run: (s: SandboxState, query: Query, body: Json) => Json;
-}
-
-/** The WeCom APIs the sandbox speaks, keyed by the path after /cgi-bin/. */
-const ROUTES: Readonly<Record<string, Route>> = {
-  gettoken: { body: false, run: (s, q) => s.apiGetToken(q) },
-  'externalcontact/get': { body: false, run: (s, q) => s.apiGetExternalContact(q) },
-  'externalcontact/list': { body: false, run: (s, q) => s.apiListExternalContacts(q) },
-  'externalcontact/batch/get_by_user': { body: true, run: (s, _q, b) => s.apiBatchGetByUser(b) },
-  'externalcontact/mark_tag': { body: true, run: (s, _q, b) => s.apiMarkTag(b) },
-  'externalcontact/get_corp_tag_list': { body: true, run: (s, _q, b) => s.apiGetCorpTagList(b) },
-  'externalcontact/add_corp_tag': { body: true, run: (s, _q, b) => s.apiAddCorpTag(b) },
-  'externalcontact/send_welcome_msg': { body: true, run: (s, _q, b) => s.apiSendWelcomeMsg(b) },
-  'externalcontact/add_contact_way': { body: true, run: (s, _q, b) => s.apiAddContactWay(b) },
-  'externalcontact/update_contact_way': { body: true, run: (s, _q, b) => s.apiUpdateContactWay(b) },
-  'externalcontact/get_contact_way': { body: true, run: (s, _q, b) => s.apiGetContactWay(b) },
-  'externalcontact/del_contact_way': { body: true, run: (s, _q, b) => s.apiDelContactWay(b) },
-  'externalcontact/list_contact_way': { body: true, run: (s, _q, b) => s.apiListContactWay(b) },
-  'externalcontact/add_msg_template': { body: true, run: (s, _q, b) => s.apiAddMsgTemplate(b) },
-  'externalcontact/get_groupmsg_send_result': { body: true, run: (s, _q, b) => s.apiGetGroupMsgSendResult(b) },
-  'message/send': { body: true, run: (s, _q, b) => s.apiSendMessage(b) },
-  'kf/send_msg': { body: true, run: (s, _q, b) => s.apiKfSendMsg(b) },
-};
 
 const MAX_BODY_BYTES = 2 * 1024 * 1024;
 
@@ -86,7 +62,7 @@ function parseBody(raw: string): { value: unknown; json: boolean } {
 }
 
 /** Serves one /cgi-bin/ request: fault, then token, rate limit, body, domain rule; records the call on arrival. */
-async function serveApi(ctx: Koa.Context, state: SandboxState, api: string): Promise<void> {
+async function serveApi(ctx: Koa.Context, state: SandboxState, routes: Record<string, ApiRoute>, api: string): Promise<void> {
   const call: CallRecord = { api, at: state.now(), query: flatQuery(ctx.query), body: undefined, errcode: NaN, httpStatus: 0 };
   state.record(call);
   const answer = (httpStatus: number, errcode: number, payload: unknown, type = 'application/json'): void => {
@@ -101,7 +77,7 @@ async function serveApi(ctx: Koa.Context, state: SandboxState, api: string): Pro
     const raw = await readBody(ctx.req).catch(() => undefined);
     const { value: body, json } = raw === undefined ? { value: '<body too large>', json: false } : parseBody(raw);
     call.body = body;
-    const route = ROUTES[api];
+    const route = routes[api];
     if (!route) {
       answer(404, 404, { errcode: 404, errmsg: 'not found' });
       return;
@@ -114,10 +90,10 @@ async function serveApi(ctx: Koa.Context, state: SandboxState, api: string): Pro
       answer(200, fault.errcode, { errcode: fault.errcode, errmsg: errmsgFor(fault.errcode, 'injected fault') });
     } else {
       try {
-        if (api !== 'gettoken') state.checkAccessToken(call.query);
+        if (api !== 'gettoken') state.tokens.check(call.query);
         if (state.hitRateLimit(api)) throw new SandboxApiError(45009);
         if (route.body && !(json && isJsonObject(body))) throw new SandboxApiError(47001);
-        const data = route.run(state, call.query, route.body ? (body as Json) : {});
+        const data = route.run(call.query, route.body ? (body as Json) : {});
         answer(200, 0, { errcode: 0, errmsg: 'ok', ...data });
       } catch (err) {
         if (!(err instanceof SandboxApiError)) throw err;
@@ -146,10 +122,10 @@ async function serveControl(ctx: Koa.Context, state: SandboxState, path: string)
         ctx.body = state.calls;
         return true;
       case 'GET /sandbox/welcomes':
-        ctx.body = state.welcomesSent;
+        ctx.body = state.welcome.sent;
         return true;
       case 'GET /sandbox/messages':
-        ctx.body = state.messagesSent;
+        ctx.body = state.appMessages.sent;
         return true;
       case 'POST /sandbox/scan': {
         const b = await readJson();
@@ -157,7 +133,7 @@ async function serveControl(ctx: Koa.Context, state: SandboxState, path: string)
         if (b.state !== undefined && typeof b.state !== 'string') throw new Error('state must be a string');
         const opts = { userId: b.userId, name: b.name, state: b.state, skipVerify: b.skipVerify === true };
         try {
-          ctx.body = await state.scan(opts);
+          ctx.body = await state.contacts.scan(opts);
         } catch (err) {
           ctx.status = 502;
           ctx.body = { error: `callback delivery failed: ${err instanceof Error ? err.message : String(err)}` };
@@ -169,7 +145,7 @@ async function serveControl(ctx: Koa.Context, state: SandboxState, path: string)
         ctx.body = { ok: true };
         return true;
       case 'POST /sandbox/expire-tokens':
-        state.expireTokens();
+        state.tokens.expire();
         ctx.body = { ok: true };
         return true;
       case 'POST /sandbox/inject': {
@@ -193,10 +169,11 @@ async function serveControl(ctx: Koa.Context, state: SandboxState, path: string)
 export function createSandboxApp(state: SandboxState): Koa {
   const app = new Koa();
   app.silent = true;
+  const routes = state.routes();
   app.use(async (ctx) => {
     const path = ctx.path;
     if (path.startsWith('/sandbox/') && (await serveControl(ctx, state, path))) return;
-    await serveApi(ctx, state, path.startsWith('/cgi-bin/') ? path.slice('/cgi-bin/'.length) : path);
+    await serveApi(ctx, state, routes, path.startsWith('/cgi-bin/') ? path.slice('/cgi-bin/'.length) : path);
   });
   return app;
 }

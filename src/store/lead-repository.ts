@@ -1,6 +1,16 @@
 import type { Redis } from 'ioredis';
-import { mutateLead, type FirstTouch, type LeadDoc } from './models/lead.js';
+import mongoose from 'mongoose';
 import { withLock } from '../redis/lock.js';
+import type { RedisKeys } from '../redis/keys.js';
+import { isDuplicateKey } from './create-once.js';
+import { Lead, leadId, type LeadDoc, type LeadRef } from './models/lead.js';
+
+/** The first touch a lead is created with when it does not exist yet. */
+export interface FirstTouch {
+  channelKey: string;
+  userId: string;
+  at: Date;
+}
 
 /**
  * Every change to a lead goes through here: one writer per lead at a time (a Redis lock), then a load-modify-save
@@ -8,19 +18,70 @@ import { withLock } from '../redis/lock.js';
  * apply a filtered update atomically (concurrent `updateOne({_id, __v: n})` can all match — measured: 3 of 40 —
  * so version checks alone lose writes there). On MongoDB the version check alone would suffice.
  */
-export class LeadStore {
+export class LeadRepository {
   constructor(
     private readonly redis: Redis,
-    private readonly prefix: string,
+    private readonly keys: RedisKeys,
   ) {}
 
-  /** Runs `fn` as the only writer of this lead (lead document, its enrollments and nurture deliveries). */
-  withLock<T>(corpId: string, externalUserId: string, fn: () => Promise<T>): Promise<T> {
-    return withLock(this.redis, `${this.prefix}:lock:lead:${corpId}:${externalUserId}`, fn);
+  /** Runs `fn` as the only writer of this lead (its document, its enrollments and its nurture deliveries). */
+  withLock<T>(lead: LeadRef, fn: () => Promise<T>): Promise<T> {
+    return withLock(this.redis, this.keys.leadLock(lead.corpId, lead.externalUserId), fn);
   }
 
-  /** Loads (creating with `firstTouch` if given and absent) the lead, applies `mutate` and saves it. */
-  mutate(corpId: string, externalUserId: string, firstTouch: FirstTouch | null, mutate: (lead: LeadDoc) => void): Promise<LeadDoc | null> {
-    return this.withLock(corpId, externalUserId, () => mutateLead(corpId, externalUserId, firstTouch, mutate));
+  /** Loads (creating with `firstTouch` if given and absent) the lead, applies `mutate` and saves it, under the lock. */
+  mutate(lead: LeadRef, firstTouch: FirstTouch | null, mutate: (doc: LeadDoc) => void): Promise<LeadDoc | null> {
+    return this.withLock(lead, () => mutateUnlocked(lead, firstTouch, mutate));
+  }
+
+  /** `mutate` for a caller that already holds the lead's lock. */
+  mutateLocked(lead: LeadRef, firstTouch: FirstTouch | null, mutate: (doc: LeadDoc) => void): Promise<LeadDoc | null> {
+    return mutateUnlocked(lead, firstTouch, mutate);
+  }
+
+  /**
+   * One update of a lead, by _id plus `filter` (the update applies only while it holds), under the lead's lock. __v
+   * moves on, so a load-modify-save that read the lead before this write retries instead of overwriting it.
+   */
+  async update(lead: LeadRef, filter: Record<string, unknown>, update: { $set?: Record<string, unknown>; $inc?: Record<string, number> }): Promise<boolean> {
+    return this.withLock(lead, async () => {
+      const res = await Lead.updateOne({ _id: leadId(lead.corpId, lead.externalUserId), ...filter }, { ...update, $inc: { ...update.$inc, __v: 1 } });
+      return res.modifiedCount > 0;
+    });
+  }
+
+  /** Sets fields of a lead by _id alone (one cheap update), for a caller that holds the lead's lock. */
+  async setLocked(lead: LeadRef, fields: Record<string, unknown>, inc: Record<string, number> = {}): Promise<void> {
+    // __v moves on, so a load-modify-save that read the lead before this write retries instead of overwriting it.
+    await Lead.updateOne({ _id: leadId(lead.corpId, lead.externalUserId) }, { $set: fields, $inc: { ...inc, __v: 1 } });
+  }
+}
+
+/**
+ * Loads (creating if absent) the lead, applies `mutate` and saves with optimistic concurrency, retrying on a
+ * concurrent write. No positional or arrayFilters updates, no transactions.
+ */
+async function mutateUnlocked(ref: LeadRef, firstTouch: FirstTouch | null, mutate: (lead: LeadDoc) => void): Promise<LeadDoc | null> {
+  const { corpId, externalUserId } = ref;
+  for (let attempt = 0; ; attempt++) {
+    // With a first touch the lead is usually new (an add): try the insert first, since a lookup that finds nothing
+    // is the slowest read on some MongoDB-wire servers (FerretDB scans); a duplicate key sends us to load-and-update.
+    let lead = firstTouch && attempt === 0 ? null : await Lead.findById(leadId(corpId, externalUserId));
+    const isNew = !lead;
+    if (!lead) {
+      if (!firstTouch) return null;
+      // A new lead is built with the change applied and inserted once (an insert is far cheaper than an update on
+      // some MongoDB-wire servers); a concurrent creator makes it a duplicate key, and we start over.
+      lead = new Lead({ _id: leadId(corpId, externalUserId), corpId, externalUserId, firstTouch });
+    }
+    mutate(lead);
+    try {
+      await lead.save();
+      return lead;
+    } catch (err) {
+      if (isNew && isDuplicateKey(err) && attempt < 6) continue;
+      if (err instanceof mongoose.Error.VersionError && attempt < 10) continue;
+      throw err;
+    }
   }
 }

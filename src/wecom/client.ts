@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { TOKEN_ERRCODES, WecomApiError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { wecomCalls, wecomLatency } from '../metrics.js';
+import type { RedisKeys } from '../redis/keys.js';
 import { RateLimiter, type RateLimit } from './rate-limiter.js';
 import { TokenCache } from './token-cache.js';
 import type * as T from './types.js';
@@ -12,8 +13,8 @@ export interface WecomClientOptions {
   secret: string;
   agentId: number;
   redis: Redis;
-  /** Redis key prefix shared with the queues. */
-  prefix: string;
+  /** Where its keys (token cache, rate windows) live in Redis. */
+  keys: RedisKeys;
   logger: Logger;
   timeoutMs?: number;
   rateLimits?: Record<string, RateLimit[]>;
@@ -40,7 +41,7 @@ export interface CallOptions {
   quotaWaitMs?: number;
 }
 
-// Platform limits per API per corp: ~10,000 a minute and 150,000 an hour [wecom-api.md]; stay a little under both.
+// Platform limits per API per corp: ~10,000 a minute and 150,000 an hour; stay a little under both.
 // No per-second window: WeCom counts per minute, and a burst of adds at an expo needs the whole minute's quota.
 const DEFAULT_LIMITS: RateLimit[] = [
   { limit: 9_500, windowMs: 60_000 },
@@ -63,8 +64,8 @@ export class WecomClient {
     this.retries = opts.retries ?? 2;
     this.retryBaseMs = opts.retryBaseMs ?? 250;
     const { default: fallback, ...limits } = opts.rateLimits ?? {};
-    this.limiter = new RateLimiter(opts.redis, opts.prefix, limits, fallback ?? DEFAULT_LIMITS);
-    this.tokens = new TokenCache(opts.redis, opts.prefix, opts.corpId, opts.secret, () => this.fetchToken());
+    this.limiter = new RateLimiter(opts.redis, opts.keys, limits, fallback ?? DEFAULT_LIMITS);
+    this.tokens = new TokenCache(opts.redis, opts.keys, opts.corpId, opts.secret, () => this.fetchToken());
   }
 
   /** Calls `api` (the path after /cgi-bin/), returning the JSON body of a successful (errcode 0) answer. */

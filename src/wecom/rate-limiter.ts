@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { RedisKeys } from '../redis/keys.js';
 
 export interface RateLimit {
   limit: number;
@@ -15,7 +16,7 @@ const HIT = `local n = redis.call('INCR', KEYS[1]) if n == 1 then redis.call('PE
 export class RateLimiter {
   constructor(
     private readonly redis: Redis,
-    private readonly prefix: string,
+    private readonly keys: RedisKeys,
     private readonly limits: Record<string, RateLimit[]>,
     private readonly fallback: RateLimit[],
   ) {}
@@ -35,7 +36,7 @@ export class RateLimiter {
       for (;;) {
         const now = Date.now();
         const window = Math.floor(now / rl.windowMs);
-        const n = (await this.redis.eval(HIT, 1, `${this.prefix}:wecom:rl:${api}:${rl.windowMs}:${window}`, rl.windowMs * 2)) as number;
+        const n = (await this.redis.eval(HIT, 1, this.keys.rateWindow(api, rl.windowMs, window), rl.windowMs * 2)) as number;
         if (n <= rl.limit) break;
         const wait = (window + 1) * rl.windowMs - now + Math.floor(Math.random() * 20);
         if (now + wait > deadline) return false;

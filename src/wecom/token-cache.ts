@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import type { RedisKeys } from '../redis/keys.js';
 import { deleteIfEqual, tryLock } from '../redis/lock.js';
 
 /** Fetches a fresh token from WeCom: `{ token, expiresIn (seconds) }`. */
@@ -15,7 +16,7 @@ export class TokenCache {
 
   constructor(
     private readonly redis: Redis,
-    prefix: string,
+    keys: RedisKeys,
     corpId: string,
     secret: string,
     private readonly fetchToken: TokenFetcher,
@@ -23,8 +24,8 @@ export class TokenCache {
   ) {
     // One token per secret: key on a hash so the secret itself never reaches Redis.
     const id = createHash('sha256').update(`${corpId}\0${secret}`).digest('hex').slice(0, 16);
-    this.key = `${prefix}:wecom:token:${id}`;
-    this.lockKey = `${this.key}:refresh`;
+    this.key = keys.accessToken(id);
+    this.lockKey = keys.accessTokenRefresh(id);
   }
 
   /** A valid token from the cache, refreshing it when absent. */

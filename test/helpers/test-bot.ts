@@ -61,7 +61,7 @@ export async function startTestBot(label: string, opts: { env?: Record<string, s
     url,
     post: (xml, o = {}) => postCallback(url, xml, o),
     newContact({ state, userId = 'zhangsan', name: customer = '王经理', createTime }) {
-      const { externalUserId, welcomeCode } = sandbox.state.addCustomer({ name: customer, userId, state });
+      const { externalUserId, welcomeCode } = sandbox.state.contacts.addCustomer({ name: customer, userId, state });
       const xml = buildContactEventXml({
         toUserName: TEST_CORP.corpId,
         createTime: createTime ?? Math.floor(Date.now() / 1000),

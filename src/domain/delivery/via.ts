@@ -1,48 +1,42 @@
 import { createHash } from 'node:crypto';
 import type { BotContext } from '../../context.js';
-import type { LeadDoc } from '../../store/models/lead.js';
+import type { LeadFields } from '../../store/models/lead.js';
+import type { Via } from '../vocabulary.js';
 
-/** How a nurture message reaches the lead (wecom-api.md: the bot cannot push to a customer freely). */
-export type Route = 'kf' | 'mass' | 'owner';
-
-/** 微信客服 may answer within 48 h of the customer's last message, at most 5 messages [D:94677]. */
+/** 微信客服 may send within 48 h of the customer's last message [D:94677]. */
 export const KF_WINDOW_MS = 48 * 3_600_000;
-export const KF_MAX_PER_WINDOW = 5;
-/** kf/send_msg errcodes meaning "the window is gone": fall back to the next route instead of failing. */
+/**
+ * kf/send_msg errcodes meaning the window is gone: 95001 its messages are used up, 95002 it closed, 95018 a person
+ * serves the session now [D:94677]. The message falls back to the next way instead of failing.
+ */
 export const KF_WINDOW_CLOSED = new Set([95001, 95002, 95018]);
 
-/** What a step says: text and/or one link (already tracked). */
-export interface StepContent {
+/** What a message says: text and/or one link (already tracked). */
+export interface MessageContent {
   text: string | null;
   link: { title: string; url: string; desc?: string; picurl?: string } | null;
 }
 
-/** True when the lead's 客服 session allows one more message now. */
-export function kfWindowOpen(lead: Pick<LeadDoc, 'kf'>, now: number): boolean {
-  const kf = lead.kf;
-  return Boolean(kf?.openKfid && kf.lastInboundAt && now - kf.lastInboundAt.getTime() < KF_WINDOW_MS && (kf.sentSinceInbound ?? 0) < KF_MAX_PER_WINDOW);
+type LeadForVia = Pick<LeadFields, 'externalUserId' | 'name' | 'kf' | 'owners' | 'lastInteraction'>;
+
+/** Start (ms) of the lead's open 微信客服 window, or null when none is open now. */
+export function kfWindowStart(lead: Pick<LeadFields, 'kf'>, now: number): number | null {
+  const at = lead.kf?.lastInboundAt?.getTime();
+  return lead.kf?.openKfid && at !== undefined && now - at < KF_WINDOW_MS ? at : null;
+}
+
+/** The first way to try: an open 客服 window (sent at once), else a mass message the owner confirms. */
+export function preferredVia(lead: Pick<LeadFields, 'kf'>, now: number): 'kf' | 'mass' {
+  return kfWindowStart(lead, now) !== null ? 'kf' : 'mass';
 }
 
 /**
- * Picks the route: an open 客服 window first (sent automatically), else a mass message while the lead's monthly
- * quota lasts (the owner confirms it), else a reminder to the owner. Our own mass messages this month count
- * against the quota (all but those that failed or were capped); a "capped" answer (status 3) this month means the quota is gone whatever we count.
+ * Who sends a mass message to the lead: only the member who last interacted with the customer receives the task
+ * [D:92135], so that member when known and still an owner, else `fallback` (the enrollment's owner).
  */
-export function chooseRoute(
-  ctx: Pick<BotContext, 'config'>,
-  lead: LeadDoc,
-  /** Statuses of the lead's mass-route deliveries in the current month. */
-  massThisMonth: readonly string[],
-  now: number,
-  exclude: ReadonlySet<Route> = new Set(),
-): Route {
-  if (!exclude.has('kf') && kfWindowOpen(lead, now)) return 'kf';
-  if (!exclude.has('mass') && ctx.config.MASS_MESSAGE_MONTHLY_CAP > 0) {
-    // unconfirmed counts too: the owner may still confirm the task after our last poll.
-    const used = massThisMonth.filter((s) => ['pending', 'submitted', 'sent', 'unknown', 'unconfirmed'].includes(s)).length;
-    if (!massThisMonth.includes('capped') && used < ctx.config.MASS_MESSAGE_MONTHLY_CAP) return 'mass';
-  }
-  return 'owner';
+export function massSender(lead: Pick<LeadFields, 'owners' | 'lastInteraction'>, fallback: string): string {
+  const last = lead.lastInteraction?.userId;
+  return last && lead.owners.some((o) => o.userId === last && o.status === 'active') ? last : fallback;
 }
 
 const clip = (text: string, bytes: number) => {
@@ -51,31 +45,31 @@ const clip = (text: string, bytes: number) => {
 };
 
 /**
- * Sends `content` by `route`. Returns the mass message's msgid when there is one, or `rejected` when WeCom took the
- * call but refused the lead (add_msg_template's fail_list). Throws WecomApiError.
+ * Sends `content` by `via` as or to member `userId`. Returns the mass message's msgid when there is one, or
+ * `rejected` when WeCom took the call but refused the lead (add_msg_template's fail_list). Throws WecomApiError.
  */
-export async function sendByRoute(
+export async function sendVia(
   ctx: Pick<BotContext, 'wecom'>,
-  route: Route,
-  lead: LeadDoc,
-  owner: string,
-  content: StepContent,
+  via: Exclude<Via, 'welcome'>,
+  lead: LeadForVia,
+  userId: string,
+  content: MessageContent,
   deliveryKey: string,
 ): Promise<{ msgid?: string; rejected?: string }> {
   const linkLine = content.link ? `${content.link.title}：${content.link.url}` : '';
-  if (route === 'kf') {
+  if (via === 'kf') {
     // kf/send_msg link cards need an uploaded thumbnail (thumb_media_id); the link goes in the text instead.
     const body = [content.text, linkLine].filter(Boolean).join('\n');
-    // msgid makes a repeated call recognisable to WeCom (UNCONFIRMED whether it rejects a duplicate).
+    // Our own msgid (≤ 32 bytes of [0-9a-zA-Z_-], unique per kf account [D:94677]) makes a repeated call recognisable.
     const msgid = createHash('sha1').update(deliveryKey).digest('hex').slice(0, 32);
     await ctx.wecom.kfSendMsg({ touser: lead.externalUserId, open_kfid: lead.kf!.openKfid!, msgid, msgtype: 'text', text: { content: clip(body, 2048) } });
     return {};
   }
-  if (route === 'mass') {
+  if (via === 'mass') {
     const res = await ctx.wecom.addMsgTemplate({
       chat_type: 'single',
       external_userid: [lead.externalUserId],
-      sender: owner,
+      sender: userId,
       ...(content.text ? { text: { content: content.text } } : {}),
       ...(content.link ? { attachments: [{ msgtype: 'link', link: content.link }] } : {}),
     });
@@ -84,6 +78,6 @@ export async function sendByRoute(
   }
   const who = lead.name ? `「${lead.name}」` : '';
   const note = `【客户培育】请把下面的内容发给客户${who}（${lead.externalUserId}）：\n\n${[content.text, linkLine].filter(Boolean).join('\n')}`;
-  await ctx.wecom.sendAppText([owner], clip(note, 2048));
+  await ctx.wecom.sendAppText([userId], clip(note, 2048));
   return {};
 }

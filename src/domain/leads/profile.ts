@@ -1,16 +1,8 @@
 import type { LeadDoc } from '../../store/models/lead.js';
 import type { ExternalContactResponse } from '../../wecom/types.js';
 
-/** Tag group whose tag is the lead's industry (domain.md §3). */
+/** Tag group whose tag is the lead's industry (docs/ops-guide.md). */
 export const INDUSTRY_GROUP = '行业';
-
-/** How long a fetched profile is kept for the contact-sync job (which then needs no externalcontact/get). */
-export const PROFILE_CACHE_SECONDS = 120;
-
-/** Redis key of a lead's recently fetched externalcontact/get answer. */
-export function profileCacheKey(prefix: string, corpId: string, externalUserId: string): string {
-  return `${prefix}:profile:${corpId}:${externalUserId}`;
-}
 
 /** Adds tags we just marked for `userId` to the lead (a profile fetched before mark_tag does not show them yet). */
 export function applyMarkedTags(lead: LeadDoc, userId: string, tags: Array<{ group: string; name: string; id: string }>): void {

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { CorpTag } from '../../store/models/corp-tag.js';
+import type { RedisKeys } from '../../redis/keys.js';
 import { withLock } from '../../redis/lock.js';
 import type { ChannelTag } from '../../content/channels.js';
 import type { WecomClient } from '../../wecom/client.js';
@@ -18,14 +19,14 @@ export class TagResolver {
   constructor(
     private readonly wecom: WecomClient,
     private readonly redis: Redis,
-    private readonly prefix: string,
+    private readonly keys: RedisKeys,
   ) {}
 
   /** Tag ids for `tags`, in order, creating missing tags and groups. */
   async resolve(tags: ChannelTag[]): Promise<string[]> {
     if (!tags.length) return [];
     await this.loadCached(tags);
-    if (tags.some((t) => !this.memo.has(keyOf(t)))) await withLock(this.redis, `${this.prefix}:wecom:corp-tags:lock`, () => this.createMissing(tags));
+    if (tags.some((t) => !this.memo.has(keyOf(t)))) await withLock(this.redis, this.keys.corpTagsLock(), () => this.createMissing(tags));
     return tags.map((t) => this.memo.get(keyOf(t))!);
   }
 

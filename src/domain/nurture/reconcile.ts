@@ -1,9 +1,10 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { BotContext } from '../../context.js';
+import { jobIds } from '../../queues/job-ids.js';
 import { Delivery } from '../../store/models/delivery.js';
 import { Enrollment } from '../../store/models/enrollment.js';
-import { pollJobId, stepJob, stepJobId } from '../../queues/index.js';
+import { stepJob } from './schedule.js';
 
 const BATCH = 1000;
 
@@ -43,11 +44,12 @@ export async function reconcile(ctx: Pick<BotContext, 'queues' | 'config' | 'log
 
   let batch: Array<{ id: string; step: number; dueAt: Date | null; corpId: string; externalUserId: string }> = [];
   const flushSteps = async () => {
-    const missing = await missingJobs(ctx.redis, ctx.queues.nurture, batch.map((e) => ({ id: stepJobId(e.id, e.step), future: (e.dueAt?.getTime() ?? 0) > Date.now() + 1_000 })));
+    const nurture = ctx.queues.get('nurture');
+    const missing = await missingJobs(ctx.redis, nurture, batch.map((e) => ({ id: jobIds.nurtureStep(e.id, e.step), future: (e.dueAt?.getTime() ?? 0) > Date.now() + 1_000 })));
     const jobs = batch
-      .filter((e) => missing.has(stepJobId(e.id, e.step)))
+      .filter((e) => missing.has(jobIds.nurtureStep(e.id, e.step)))
       .map((e) => stepJob(e, now));
-    if (jobs.length) await ctx.queues.nurture.addBulk(jobs);
+    await ctx.queues.addBulk('nurture', jobs);
     steps += jobs.length;
     batch = [];
   };
@@ -58,15 +60,19 @@ export async function reconcile(ctx: Pick<BotContext, 'queues' | 'config' | 'log
   if (batch.length) await flushSteps();
 
   const schedule = ctx.config.MASS_RESULT_POLL_SCHEDULE;
-  for await (const d of Delivery.find({ status: 'submitted', route: 'mass' }, { key: 1, createdAt: 1 }).lean().cursor({ batchSize: BATCH })) {
+  const massResult = ctx.queues.get('mass-result');
+  const fields = { key: 1, createdAt: 1, msgid: 1, userId: 1, corpId: 1, externalUserId: 1 };
+  for await (const d of Delivery.find({ status: 'submitted', via: 'mass' }, fields).lean().cursor({ batchSize: BATCH })) {
+    if (!d.msgid) continue;
     const elapsed = now - d.createdAt.getTime();
     // The next poll due from now; the last one (at once) when they are all past.
     const next = schedule.findIndex((t) => t > elapsed);
     const attempt = next === -1 ? schedule.length - 1 : next;
-    const id = pollJobId(d.key, attempt);
+    const id = jobIds.massPoll(d.key, attempt);
     const due = d.createdAt.getTime() + schedule[attempt]!;
-    if ((await missingJobs(ctx.redis, ctx.queues.massResult, [{ id, future: due > Date.now() + 1_000 }])).size) {
-      await ctx.queues.massResult.add('poll', { deliveryKey: d.key, attempt }, { jobId: id, delay: Math.max(0, due - now) });
+    if ((await missingJobs(ctx.redis, massResult, [{ id, future: due > Date.now() + 1_000 }])).size) {
+      const poll = { deliveryKey: d.key, attempt, msgid: d.msgid, userId: d.userId, corpId: d.corpId, externalUserId: d.externalUserId, submittedAt: d.createdAt.getTime() };
+      await ctx.queues.add('mass-result', poll, { jobId: id, delay: Math.max(0, due - now) });
       polls++;
     }
   }

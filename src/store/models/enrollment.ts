@@ -6,8 +6,10 @@ const historySchema = new Schema(
     at: Date,
     /** sent | submitted | reminded | skipped | failed | unknown | deferred */
     outcome: String,
-    route: { type: String, default: null },
+    via: { type: String, default: null },
     deliveryKey: { type: String, default: null },
+    /** The case study the step sent, if any: a case is never sent to a lead twice. */
+    caseSlug: { type: String, default: null },
     detail: { type: Schema.Types.Mixed, default: null },
   },
   { _id: false },
@@ -24,6 +26,8 @@ const enrollmentSchema = new Schema(
     stopReason: { type: String, default: null },
     /** Index of the next step to run. */
     step: { type: Number, default: 0 },
+    /** Attempts of that step that ended without sending (WeCom refused clearly): the next one takes the next fence. */
+    attempts: { type: Number, default: 0 },
     /** When that step is due (after quiet hours and caps); null once the enrollment ended. */
     dueAt: { type: Date, default: null },
     enrolledAt: { type: Date, required: true },

@@ -1,8 +1,5 @@
-import mongoose, { Schema, type InferSchemaType, type HydratedDocument, type Model } from 'mongoose';
-
-/** Funnel stages (domain.md §2). */
-export const STAGES = ['added', 'engaged', 'qualified', 'opportunity', 'customer', 'lost', 'unsubscribed'] as const;
-export type Stage = (typeof STAGES)[number];
+import mongoose, { Schema, type InferSchemaType, type HydratedDocument } from 'mongoose';
+import { STAGES } from '../../domain/vocabulary.js';
 
 const tagSchema = new Schema({ group: String, name: String, id: String }, { _id: false });
 
@@ -59,6 +56,14 @@ const leadSchema = new Schema(
       lastInboundAt: { type: Date, default: null },
       sentSinceInbound: { type: Number, default: 0 },
     },
+    /**
+     * The member who last interacted with the customer, as far as WeCom tells us (an add, a remark or tag edit in the
+     * client, a confirmed mass message): only that member receives a mass-message task for the customer [D:92135].
+     */
+    lastInteraction: {
+      userId: { type: String, default: null },
+      at: { type: Date, default: null },
+    },
     unsubscribedAt: { type: Date, default: null },
     lostAt: { type: Date, default: null },
   },
@@ -79,61 +84,14 @@ export type LeadFields = InferSchemaType<typeof leadSchema>;
 export type LeadDoc = HydratedDocument<LeadFields>;
 export const Lead = mongoose.model('Lead', leadSchema, 'leads');
 
-/** The first touch a lead is created with when it does not exist yet. */
-export interface FirstTouch {
-  channelKey: string;
-  userId: string;
-  at: Date;
+/** Who a lead is: its corp and external user id. */
+export interface LeadRef {
+  corpId: string;
+  externalUserId: string;
 }
 
-/**
- * Loads (creating if absent) the lead keyed by (corp id, external user id), applies `mutate` and saves with
- * optimistic concurrency, retrying on a concurrent write. No positional or arrayFilters updates, no transactions.
- * Call it through LeadStore, which also serialises writers per lead (needed on FerretDB).
- */
-export async function mutateLead(
-  corpId: string,
-  externalUserId: string,
-  firstTouch: FirstTouch | null,
-  mutate: (lead: LeadDoc) => void,
-): Promise<LeadDoc | null> {
-  for (let attempt = 0; ; attempt++) {
-    // With a first touch the lead is usually new (an add): try the insert first, since a lookup that finds nothing
-    // is the slowest read on some MongoDB-wire servers (FerretDB scans); a duplicate key sends us to load-and-update.
-    let lead = firstTouch && attempt === 0 ? null : await Lead.findById(leadId(corpId, externalUserId));
-    const isNew = !lead;
-    if (!lead) {
-      if (!firstTouch) return null;
-      // A new lead is built with the change applied and inserted once (an insert is far cheaper than an update on
-      // some MongoDB-wire servers); a concurrent creator makes it a duplicate key, and we start over.
-      lead = new Lead({ _id: leadId(corpId, externalUserId), corpId, externalUserId, firstTouch });
-    }
-    mutate(lead);
-    try {
-      await lead.save();
-      return lead;
-    } catch (err) {
-      if (isNew && isDuplicateKey(err) && attempt < 6) continue;
-      if (err instanceof mongoose.Error.VersionError && attempt < 10) continue;
-      throw err;
-    }
-  }
-}
-
-/** True for MongoDB's E11000 duplicate key error (also what FerretDB answers). */
-export function isDuplicateKey(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 11000;
-}
-
-/**
- * Inserts `doc` unless a document with the same unique key exists: the created document, or null when one did.
- * A unique insert is atomic on MongoDB and FerretDB alike, which is what every "once" in the bot stands on.
- */
-export async function createOnce<T>(model: Model<T>, doc: Record<string, unknown>): Promise<HydratedDocument<T> | null> {
-  try {
-    return (await model.create(doc)) as HydratedDocument<T>;
-  } catch (err) {
-    if (isDuplicateKey(err)) return null;
-    throw err;
-  }
+/** The corp and external user id inside a lead id (corp ids contain no ':'). */
+export function splitLeadId(id: string): LeadRef | null {
+  const at = id.indexOf(':');
+  return at > 0 ? { corpId: id.slice(0, at), externalUserId: id.slice(at + 1) } : null;
 }

@@ -1,89 +1,5 @@
-import { parse as parseXmlNodes, type TNode } from 'txml/txml';
 import { z } from 'zod';
-import { CallbackError, ErrorCode } from '../../errors.js';
-
-const XML_DECL = /^\s*<\?xml[^>]*\?>/;
-/** A document whose root is <xml> and that ends with its close tag: anything cut short or trailing is refused. */
-const WHOLE_DOC = /^\s*<xml[\s>][\s\S]*<\/xml>\s*$/;
-/** One token of the XML WeCom sends: CDATA, a comment, an end tag, a start (or empty) tag, or text. */
-const TOKEN = /<!\[CDATA\[[\s\S]*?\]\]>|<!--[\s\S]*?-->|<\/([A-Za-z_][\w.-]*)\s*>|<([A-Za-z_][\w.-]*)(?:\s[^<>]*?)?(\/?)>|[^<]+/y;
-/** Tag names an HTML-minded parser treats as raw text; WeCom never sends them. */
-const RAW_TEXT_TAGS = new Set(['script', 'style']);
-
-/**
- * Parses a WeCom XML document into the fields under <xml>; throws CallbackError 400 when it is not one.
- * txml does no entity processing at all (no XXE, no billion laughs; `&amp;` stays as written, as WeCom's values
- * sit in CDATA) and is several times faster than a general parser on these small flat messages. It is lenient, so
- * the document is checked first, token by token: one <xml> root, closed, nothing after it, every end tag matching
- * its start tag, CDATA and comments terminated, no DOCTYPE, ENTITY or processing instruction. Every value stays a
- * string, so ids never turn into numbers; a repeated tag becomes an array, nested tags an object.
- */
-export function parseXml(xml: string): Record<string, unknown> {
-  if (/<!DOCTYPE|<!ENTITY/i.test(xml)) {
-    throw new CallbackError(ErrorCode.PayloadMalformed, 'DOCTYPE/ENTITY declarations are not accepted', 400);
-  }
-  const body = xml.replace(XML_DECL, '');
-  if (!WHOLE_DOC.test(body)) throw new CallbackError(ErrorCode.PayloadMalformed, 'XML has no <xml> root', 400);
-  if (!wellFormed(body)) throw new CallbackError(ErrorCode.PayloadMalformed, 'body is not well-formed XML', 400);
-  let nodes: Array<TNode | string>;
-  try {
-    nodes = parseXmlNodes(body, { noChildNodes: [], keepWhitespace: false });
-  } catch {
-    throw new CallbackError(ErrorCode.PayloadMalformed, 'body is not well-formed XML', 400);
-  }
-  const root = nodes.length === 1 ? nodes[0] : undefined;
-  if (!root || typeof root === 'string' || root.tagName !== 'xml') {
-    throw new CallbackError(ErrorCode.PayloadMalformed, 'XML has no <xml> root', 400);
-  }
-  return fieldsOf(root);
-}
-
-/** True when every token is one WeCom may send and the tags nest properly. */
-function wellFormed(doc: string): boolean {
-  const open: string[] = [];
-  TOKEN.lastIndex = 0;
-  while (TOKEN.lastIndex < doc.length) {
-    const m = TOKEN.exec(doc);
-    if (!m) return false;
-    const [, end, start, empty] = m;
-    if (end !== undefined) {
-      if (open.pop() !== end) return false;
-    } else if (start !== undefined) {
-      if (RAW_TEXT_TAGS.has(start.toLowerCase())) return false;
-      if (!empty) open.push(start);
-    }
-  }
-  return open.length === 0;
-}
-
-function fieldsOf(node: TNode): Record<string, unknown> {
-  // No prototype: a tag named __proto__ or constructor is just a field.
-  const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-  for (const child of node.children) {
-    if (typeof child === 'string') continue;
-    const value = child.children.some((c) => typeof c !== 'string') ? fieldsOf(child) : (child.children as string[]).join('').trim();
-    const prev = out[child.tagName];
-    out[child.tagName] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value];
-  }
-  return out;
-}
-
-const ENVELOPE = /^\s*(?:<\?xml[^>]*\?>\s*)?<xml>[\s\S]*?<Encrypt>\s*(?:<!\[CDATA\[([A-Za-z0-9+/=]+)\]\]>|([A-Za-z0-9+/=]+))\s*<\/Encrypt>[\s\S]*<\/xml>\s*$/;
-
-/**
- * The Encrypt field of a callback envelope `<xml>…<Encrypt>…</Encrypt>…</xml>`. The signature covers only this
- * field and nothing else in the envelope is used, so it is extracted with a strict pattern rather than a full
- * parse (the decrypted message is parsed in full). Throws CallbackError 400 when absent or malformed.
- */
-export function envelopeEncrypt(body: string): string {
-  if (/<!DOCTYPE|<!ENTITY/i.test(body)) {
-    throw new CallbackError(ErrorCode.PayloadMalformed, 'DOCTYPE/ENTITY declarations are not accepted', 400);
-  }
-  const m = ENVELOPE.exec(body);
-  const encrypted = m?.[1] ?? m?.[2];
-  if (!encrypted) throw new CallbackError(ErrorCode.PayloadMalformed, 'body is not an <xml> envelope with <Encrypt>', 400);
-  return encrypted;
-}
+import { defineFamily, keyPart } from './family.js';
 
 const id = z.string().min(1);
 const common = {
@@ -96,73 +12,23 @@ const common = {
 const contact = { ...common, UserID: id, ExternalUserID: id };
 const addFields = { ...contact, State: z.string().optional(), WelcomeCode: z.string().optional() };
 
-/** 客户联系 change events [D:92130], one schema per ChangeType. */
-export const contactEventSchemas = {
-  add_external_contact: z.object({ ...addFields, ChangeType: z.literal('add_external_contact') }),
-  add_half_external_contact: z.object({ ...addFields, ChangeType: z.literal('add_half_external_contact') }),
-  edit_external_contact: z.object({ ...contact, ChangeType: z.literal('edit_external_contact') }),
-  del_external_contact: z.object({
-    ...contact,
-    ChangeType: z.literal('del_external_contact'),
-    Source: z.string().optional(),
-  }),
-  del_follow_user: z.object({ ...contact, ChangeType: z.literal('del_follow_user') }),
-  transfer_fail: z.object({
-    ...common,
-    ChangeType: z.literal('transfer_fail'),
-    UserID: id,
-    ExternalUserID: id,
-    FailReason: z.string().optional(),
-  }),
-} as const;
-
-export type ContactChangeType = keyof typeof contactEventSchemas;
-/** Event key as handlers register it, e.g. `change_external_contact.add_external_contact`. */
-export type EventKey = `change_external_contact.${ContactChangeType}`;
-export type EventPayload<K extends EventKey> = z.infer<
-  (typeof contactEventSchemas)[K extends `change_external_contact.${infer C extends ContactChangeType}` ? C : never]
->;
-export type AnyContactEvent = { [C in ContactChangeType]: z.infer<(typeof contactEventSchemas)[C]> }[ContactChangeType];
-
-/** Every event key the bot understands. */
-export const KNOWN_EVENT_KEYS = Object.keys(contactEventSchemas).map(
-  (c) => `change_external_contact.${c}` as EventKey,
-);
-
-export type ParsedEvent =
-  | { kind: 'known'; key: EventKey; event: AnyContactEvent; dedupeKey: string }
-  | { kind: 'unknown'; key: string };
-
-const headSchema = z.object({ MsgType: z.string().min(1), Event: z.string().optional(), ChangeType: z.string().optional() });
-
 /**
- * Validates a decrypted event. Known types must match their schema (else CallbackError 400); well-formed events of
- * types we do not handle come back as `unknown` so the receiver can acknowledge and ignore them.
+ * 客户联系 change events [D:92130], one schema per ChangeType, keyed `change_external_contact.<ChangeType>`.
+ * They carry no MsgId and distinct events can share a CreateTime, so the dedupe key is built from every
+ * identifying field: Event + ChangeType + corp + UserID + ExternalUserID + CreateTime + State.
  */
-export function classifyEvent(fields: Record<string, unknown>): ParsedEvent {
-  const head = headSchema.safeParse(fields);
-  if (!head.success) throw new CallbackError(ErrorCode.PayloadMalformed, 'event has no MsgType', 400);
-  const { MsgType, Event, ChangeType } = head.data;
-  const key = [MsgType === 'event' ? Event : MsgType, ChangeType].filter(Boolean).join('.');
-  if (Event !== 'change_external_contact' || !ChangeType || !(ChangeType in contactEventSchemas)) {
-    return { kind: 'unknown', key };
-  }
-  const parsed = contactEventSchemas[ChangeType as ContactChangeType].safeParse(fields);
-  if (!parsed.success) {
-    const fieldsMissing = parsed.error.issues.map((i) => i.path.join('.')).join(', ');
-    throw new CallbackError(ErrorCode.PayloadMalformed, `invalid ${key}: ${fieldsMissing}`, 400);
-  }
-  const event = parsed.data as AnyContactEvent;
-  return { kind: 'known', key: key as EventKey, event, dedupeKey: dedupeKeyOf(event) };
-}
-
-/**
- * The dedupe key of a 客户联系 event. WeCom sends no MsgId and distinct events can share a CreateTime, so the key
- * is built from every identifying field [D:92130]. ':' is BullMQ's job-id separator, hence '|'.
- */
-export function dedupeKeyOf(event: AnyContactEvent): string {
-  const state = 'State' in event ? (event.State ?? '') : '';
-  return [event.Event, event.ChangeType, event.ToUserName, event.UserID, event.ExternalUserID, event.CreateTime, state]
-    .map((p) => String(p).replace(/[|:]/g, '_'))
-    .join('|');
-}
+export const contactEvents = defineFamily({
+  name: 'contact',
+  transport: 'xml',
+  schemas: {
+    'change_external_contact.add_external_contact': z.object({ ...addFields, ChangeType: z.literal('add_external_contact') }),
+    'change_external_contact.add_half_external_contact': z.object({ ...addFields, ChangeType: z.literal('add_half_external_contact') }),
+    'change_external_contact.edit_external_contact': z.object({ ...contact, ChangeType: z.literal('edit_external_contact') }),
+    'change_external_contact.del_external_contact': z.object({ ...contact, ChangeType: z.literal('del_external_contact'), Source: z.string().optional() }),
+    'change_external_contact.del_follow_user': z.object({ ...contact, ChangeType: z.literal('del_follow_user') }),
+    'change_external_contact.transfer_fail': z.object({ ...contact, ChangeType: z.literal('transfer_fail'), FailReason: z.string().optional() }),
+  },
+  keyOf: (fields) => (fields.Event === 'change_external_contact' && typeof fields.ChangeType === 'string' ? `change_external_contact.${fields.ChangeType}` : null),
+  dedupeKey: (e) =>
+    [e.Event, e.ChangeType, e.ToUserName, e.UserID, e.ExternalUserID, e.CreateTime, 'State' in e ? e.State : ''].map(keyPart).join('|'),
+});

@@ -2,9 +2,9 @@ import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
-import { withTimeout } from '../with-timeout.js';
-import { GroupCommit } from './group-commit.js';
-import type { EventJobData, Queues, WelcomeJobData } from '../queues/index.js';
+import type { JobDataMap } from '../queues/define-job.js';
+import type { Queues } from '../queues/queues.js';
+import { isEventJobData, type EventJobData } from './event-job.js';
 
 /** The consumer group of the inbox stream: every worker process reads as one consumer of it. */
 const GROUP = 'ingest';
@@ -16,36 +16,8 @@ const BATCH = 20;
  */
 export const INBOX_CLAIM_IDLE_MS = 5_000;
 
-export const inboxKey = (prefix: string) => `${prefix}:inbox`;
-
-/**
- * The receiver's side of the inbox: a Redis stream that holds every accepted callback until a worker has turned it
- * into jobs. The callbacks of one group commit go in as one entry (a JSON array) with one XADD, so accepting a
- * callback costs a fraction of creating its BullMQ job (a Lua script per job), and the job creation moves to the
- * worker tier, which scales apart.
- */
-export class InboxWriter {
-  constructor(
-    private readonly redis: Redis,
-    private readonly key: string,
-  ) {}
-
-  /**
-   * Resolves once `data` is stored in Redis. Fails after 2 s when Redis is unreachable (the connection would
-   * otherwise queue the command until Redis is back), so the receiver answers 503 and WeCom retries.
-   */
-  async append(data: EventJobData): Promise<void> {
-    await this.writes.add(data);
-  }
-
-  // One timer per batch, not per callback.
-  private readonly writes = new GroupCommit<EventJobData>(async (items) => {
-    await withTimeout(this.redis.xadd(this.key, '*', 'b', JSON.stringify(items)), 2_000, 'Redis did not accept the event in time');
-  }, 500);
-}
-
 /** What the ingest does with each callback: the jobs it becomes. */
-export type WelcomeFor = (data: EventJobData) => { data: WelcomeJobData; jobId: string } | null;
+export type WelcomeFor = (data: EventJobData) => { data: JobDataMap['welcome']; jobId: string } | null;
 
 /**
  * The worker's side: reads the inbox as one consumer of a group, creates the `events` job of each callback (its
@@ -64,7 +36,7 @@ export class InboxIngest {
   constructor(
     private readonly redis: Redis,
     private readonly key: string,
-    private readonly queues: Pick<Queues, 'events' | 'welcome'>,
+    private readonly queues: Pick<Queues, 'addBulk'>,
     private readonly welcomeFor: WelcomeFor,
     private readonly log: Logger,
     private readonly claimIdleMs = INBOX_CLAIM_IDLE_MS,
@@ -147,7 +119,7 @@ export class InboxIngest {
     const done: string[] = [];
     const keep: string[] = [];
     const events: Array<{ name: string; data: EventJobData; opts: { jobId: string } }> = [];
-    const welcomes: Array<{ name: string; data: WelcomeJobData; opts: { jobId: string } }> = [];
+    const welcomes: Array<{ data: JobDataMap['welcome']; opts: { jobId: string } }> = [];
     for (const [id, fields] of entries) {
       // A pending entry whose data was deleted from the stream comes back without fields.
       const items = fields ? parseBatch(fields[fields.indexOf('b') + 1]) : null;
@@ -159,7 +131,7 @@ export class InboxIngest {
         }
         try {
           const welcome = this.welcomeFor(data);
-          if (welcome) welcomes.push({ name: 'welcome', data: welcome.data, opts: { jobId: welcome.jobId } });
+          if (welcome) welcomes.push({ data: welcome.data, opts: { jobId: welcome.jobId } });
           events.push({ name: data.key, data, opts: { jobId: data.dedupeKey } });
         } catch (err) {
           bad++;
@@ -174,8 +146,8 @@ export class InboxIngest {
       } else done.push(id);
     }
     // The welcome first: its clock is running. Both are idempotent by job id, so a re-read entry adds nothing.
-    if (welcomes.length) await this.queues.welcome.addBulk(welcomes);
-    if (events.length) await this.queues.events.addBulk(events);
+    await this.queues.addBulk('welcome', welcomes);
+    await this.queues.addBulk('events', events);
     const tx = this.redis.multi().xack(this.key, GROUP, ...done, ...keep);
     if (done.length) tx.xdel(this.key, ...done);
     await tx.exec();
@@ -189,12 +161,4 @@ function parseBatch(raw: string | undefined): unknown[] | null {
   } catch {
     return null;
   }
-}
-
-function isEventJobData(x: unknown): x is EventJobData {
-  const d = x as Partial<EventJobData> | null;
-  return (
-    typeof d === 'object' && d !== null && typeof d.key === 'string' && typeof d.dedupeKey === 'string' && typeof d.receivedAt === 'number' &&
-    typeof d.event === 'object' && d.event !== null && typeof (d.event as { ChangeType?: unknown }).ChangeType === 'string'
-  );
 }

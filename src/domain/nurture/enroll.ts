@@ -1,48 +1,14 @@
 import mongoose from 'mongoose';
 import type { BotContext } from '../../context.js';
+import { createOnce } from '../../store/create-once.js';
 import { Enrollment, type EnrollmentDoc } from '../../store/models/enrollment.js';
-import { createOnce, Lead, leadId, STAGES, type Stage } from '../../store/models/lead.js';
-import { recordStep } from '../../store/models/timeline.js';
-import { stepJob, stepJobId } from '../../queues/index.js';
-import type { Sequence } from '../../content/sequences.js';
-import { nextAllowedTime } from './clock.js';
+import { Lead, leadId, type LeadRef } from '../../store/models/lead.js';
+import { recordStep } from '../../store/timeline.js';
+import type { Stage } from '../vocabulary.js';
+import { planDue, stageStop } from './policy.js';
+import { scheduleStep, stepJob } from './schedule.js';
 
-/** Why an enrollment ends early. `stage:<s>` = the lead reached stage s. */
-export type StopReason = 'reply' | 'unsubscribe' | 'churn' | 'owner_removed' | `stage:${Stage}`;
-/** Reasons that end every enrollment whatever its stopOn says: nobody is messaged after leaving or opting out. */
-const ALWAYS_STOP: ReadonlySet<StopReason> = new Set(['unsubscribe', 'churn', 'owner_removed', 'stage:customer']);
-/** The funnel, in order: reaching a later stage counts as reaching an earlier one. */
-const FUNNEL: readonly Stage[] = ['added', 'engaged', 'qualified', 'opportunity', 'customer'];
-
-type Ctx = Pick<BotContext, 'queues' | 'sequences' | 'leads' | 'log'>;
-
-/** When step `index` is due, counted from `fromMs`, moved out of the sequence's quiet hours. */
-export function planDue(seq: Sequence, index: number, fromMs: number): Date {
-  return new Date(nextAllowedTime(fromMs + seq.steps[index]!.delay, seq.quietHours));
-}
-
-/** Whether `reason` ends an enrollment in `seq`. */
-export function stopsSequence(seq: Sequence | undefined, reason: StopReason): boolean {
-  return ALWAYS_STOP.has(reason) || (seq?.stopOn as string[] | undefined)?.includes(reason) === true;
-}
-
-/** The stage-based stop that applies to a lead now, if any (`stage:qualified` stops a lead in opportunity too). */
-export function stageStop(seq: Sequence, stage: Stage): StopReason | null {
-  if (stage === 'lost') return 'churn';
-  if (stage === 'unsubscribed') return 'unsubscribe';
-  const reached = FUNNEL.indexOf(stage);
-  for (const s of FUNNEL) {
-    const reason = `stage:${s}` as StopReason;
-    if (FUNNEL.indexOf(s) <= reached && stopsSequence(seq, reason)) return reason;
-  }
-  return null;
-}
-
-/** Adds the BullMQ job of the enrollment's current step (a no-op if it is already there: the id is deterministic). */
-export async function scheduleStep(ctx: Pick<BotContext, 'queues'>, e: Pick<EnrollmentDoc, 'id' | 'step' | 'dueAt' | 'corpId' | 'externalUserId'>): Promise<void> {
-  const job = stepJob(e);
-  await ctx.queues.nurture.add(job.name, job.data, job.opts);
-}
+type Ctx = Pick<BotContext, 'queues' | 'sequences' | 'leads'>;
 
 /**
  * Enrolls a lead in a sequence: one enrollment per (lead, sequence), ever. Leads who are customers, have left or
@@ -50,14 +16,14 @@ export async function scheduleStep(ctx: Pick<BotContext, 'queues'>, e: Pick<Enro
  */
 export async function enroll(
   ctx: Ctx,
-  lead: { corpId: string; externalUserId: string },
+  lead: LeadRef,
   sequenceKey: string,
   ownerUserId: string,
   at = Date.now(),
 ): Promise<EnrollmentDoc | null> {
   const seq = ctx.sequences.get(sequenceKey);
   if (!seq) throw new Error(`no sequence "${sequenceKey}"`);
-  return ctx.leads.withLock(lead.corpId, lead.externalUserId, async () => {
+  return ctx.leads.withLock(lead, async () => {
     const doc = await Lead.findById(leadId(lead.corpId, lead.externalUserId), { stage: 1, unsubscribedAt: 1 }).lean();
     const blocked = !doc ? 'no_lead' : doc.unsubscribedAt ? 'unsubscribed' : stageStop(seq, doc.stage as Stage);
     if (blocked) {
@@ -163,8 +129,8 @@ export async function enrollMany(
       const inserted = docs.filter((_, idx) => !failed.has(idx));
       await jobsInFlight;
       if (jobsError) throw jobsError;
-      jobsInFlight = ctx.queues.nurture
-        .addBulk(inserted.map((e) => stepJob({ ...e, id: String(e._id) })))
+      jobsInFlight = ctx.queues
+        .addBulk('nurture', inserted.map((e) => stepJob({ ...e, id: String(e._id) })))
         .then(
           () => undefined,
           (err: unknown) => {
@@ -180,68 +146,4 @@ export async function enrollMany(
   // Enrollments stored without their job (Redis failed mid-way) are scheduled by the reconciler.
   if (jobsError) throw jobsError;
   return enrolled;
-}
-
-/**
- * Ends the lead's active enrollments that `reason` stops, and drops their pending jobs. The step job re-checks
- * the enrollment under the lead lock, so a job that could not be removed (already running) does nothing.
- */
-export async function stopEnrollments(ctx: Ctx, corpId: string, externalUserId: string, reason: StopReason): Promise<number> {
-  return ctx.leads.withLock(corpId, externalUserId, async () => {
-    // Opting out is a property of the lead, not of one enrollment: no later channel or campaign enrolls it again.
-    if (reason === 'unsubscribe') await Lead.updateOne({ _id: leadId(corpId, externalUserId) }, { $set: { unsubscribedAt: new Date(), stage: 'unsubscribed' } });
-    return stopUnlocked(ctx, corpId, externalUserId, reason);
-  });
-}
-
-/** stopEnrollments for a caller that already holds the lead lock. */
-export async function stopUnlocked(ctx: Ctx, corpId: string, externalUserId: string, reason: StopReason, only?: string): Promise<number> {
-  const active = await Enrollment.find({ corpId, externalUserId, status: 'active', ...(only ? { _id: only } : {}) });
-  let n = 0;
-  for (const e of active) {
-    if (!stopsSequence(ctx.sequences.get(e.sequenceKey), reason) && !only) continue;
-    e.status = 'stopped';
-    e.stopReason = reason;
-    e.endedAt = new Date();
-    e.dueAt = null;
-    await e.save();
-    await ctx.queues.nurture.remove(stepJobId(e.id, e.step)).catch(() => 0);
-    await recordStep({ corpId, externalUserId }, `stop|${e.id}`, 'enrollment_stopped', { sequence: e.sequenceKey, reason, atStep: e.step });
-    n++;
-  }
-  return n;
-}
-
-/**
- * A member no longer has this lead (they were deleted, or deleted the customer): enrollments they were sending are
- * handed to another active owner, or stopped when none is left.
- */
-export async function releaseOwner(ctx: Ctx, corpId: string, externalUserId: string, userId: string, reason: StopReason): Promise<void> {
-  await ctx.leads.withLock(corpId, externalUserId, async () => {
-    const lead = await Lead.findById(leadId(corpId, externalUserId), { owners: 1, stage: 1 }).lean();
-    const next = lead?.owners.find((o) => o.status === 'active' && o.userId !== userId)?.userId;
-    for (const e of await Enrollment.find({ corpId, externalUserId, status: 'active' })) {
-      if (!next || lead?.stage === 'lost') {
-        await stopUnlocked(ctx, corpId, externalUserId, reason, e.id);
-      } else if (e.ownerUserId === userId) {
-        e.ownerUserId = next;
-        await e.save();
-        await recordStep({ corpId, externalUserId }, `owner|${e.id}|${userId}`, 'enrollment_owner_changed', { from: userId, to: next });
-      }
-    }
-  });
-}
-
-/** Moves a lead to `stage` and ends the enrollments that stage stops (e.g. `stop on: stage:qualified`). */
-export async function setStage(ctx: Ctx, corpId: string, externalUserId: string, stage: Stage): Promise<void> {
-  if (!STAGES.includes(stage)) throw new Error(`unknown stage ${stage}`);
-  await ctx.leads.withLock(corpId, externalUserId, async () => {
-    await Lead.updateOne({ _id: leadId(corpId, externalUserId) }, { $set: { stage, ...(stage === 'unsubscribed' ? { unsubscribedAt: new Date() } : {}) } });
-    const active = await Enrollment.find({ corpId, externalUserId, status: 'active' }, { sequenceKey: 1 }).lean();
-    for (const e of active) {
-      const seq = ctx.sequences.get(e.sequenceKey);
-      const reason = seq ? stageStop(seq, stage) : null;
-      if (reason) await stopUnlocked(ctx, corpId, externalUserId, reason, String(e._id));
-    }
-  });
 }

@@ -1,0 +1,156 @@
+/**
+ * A lead's send budget, kept as fences (src/store/delivery-ledger.ts): one fence per unit, with a deterministic id, so
+ * taking a unit is one insert that only one sender can win, across sequences, campaigns and processes.
+ * - `day|<lead>|<day>|<n>`: the daily cap of customer-facing marketing messages (NURTURE_DAILY_CAP);
+ * - `mass|<lead>|<period>|<n>`: WeCom's mass-message quota of the period [D:92135];
+ * - `kf|<lead>|<window start>|<n>`: the 5 messages of a 微信客服 window [D:94677];
+ * - `case|<lead>|<slug>`: a case study, never sent twice.
+ * A send takes what it needs together with its attempt fence, in one insert. Where to start looking for a free unit
+ * is a hint kept in Redis; when the hint is lost the search starts at 0 and only costs extra inserts.
+ */
+import type { Redis } from 'ioredis';
+import type { RedisKeys } from '../../redis/keys.js';
+import { attemptFenceId, holdersOf, releaseFences, takeFences, type FenceSpec } from '../../store/delivery-ledger.js';
+import type { FenceKind } from '../../store/models/fence.js';
+import type { Via } from '../vocabulary.js';
+
+/** Messages the API may send in one 微信客服 window (48 h after the customer's last message) [D:94677]. */
+export const KF_MESSAGES_PER_WINDOW = 5;
+
+/** What one send needs from the lead's budget. */
+export interface BudgetRequest {
+  /** The lead id. */
+  lead: string;
+  /** The delivery taking the budget. */
+  key: string;
+  /** Its attempt number: the attempt fence is taken last, only when the budget is there. */
+  attempt: number;
+  /** The way it would like to go; it falls back from kf to mass to owner when a quota is used up. */
+  via: Exclude<Via, 'welcome'>;
+  /** Calendar day and cap of customer-facing marketing messages (cap 0 = none). */
+  day: { key: string; cap: number };
+  /** The mass-message quota period (cap 0 = the mass route is off). */
+  mass: { key: string; cap: number };
+  /** Start (ms) of the lead's open 微信客服 window, if any. */
+  kfWindow: number | null;
+  /** The case study it sends, if any. */
+  caseSlug: string | null;
+}
+
+export type BudgetResult =
+  /** Everything taken: the via it goes by, and the budget fences it holds (the attempt fence aside). */
+  | { kind: 'ok'; via: Exclude<Via, 'welcome'>; held: FenceSpec[] }
+  /** Someone holds this attempt already (a run died mid-call, or another runner is on it): nothing else is kept. */
+  | { kind: 'attempt_held' }
+  /** The daily cap is reached today. */
+  | { kind: 'day_full' }
+  /** The case study went to this lead from elsewhere meanwhile: pick another. */
+  | { kind: 'case_taken'; slug: string };
+
+const HINT_TTL_S = { day: 2 * 86_400, mass: 40 * 86_400, kf: 3 * 86_400 } as const;
+
+/** Counts toward the daily cap: what lands with the customer (a reminder to the owner does not). */
+const countsForDay = (via: Via) => via === 'kf' || via === 'mass';
+
+/** Takes what `req` needs from the lead's budget and its attempt fence, falling back where a quota is used up. */
+export async function takeBudget(redis: Redis, keys: RedisKeys, req: BudgetRequest): Promise<BudgetResult> {
+  const base = {
+    day: `day|${req.lead}|${req.day.key}`,
+    mass: `mass|${req.lead}|${req.mass.key}`,
+    kf: req.kfWindow === null ? null : `kf|${req.lead}|${req.kfWindow}`,
+  };
+  const hintKeys = [base.day, base.mass, base.kf ?? base.mass].map((b) => keys.budgetHint(b));
+  const hints = (await redis.mget(...hintKeys)).map((h) => Math.max(0, Number(h) || 0));
+  // Units are searched from the hint up to the cap, then from 0 up to the hint (a unit given back below it).
+  const order = (hint: number, cap: number) => {
+    const from = hint < cap ? hint : 0;
+    return [...Array.from({ length: cap - from }, (_, i) => from + i), ...Array.from({ length: from }, (_, i) => i)];
+  };
+  const tries = { day: order(hints[0]!, req.day.cap), mass: order(hints[1]!, req.mass.cap), kf: order(base.kf ? hints[2]! : 0, KF_MESSAGES_PER_WINDOW) };
+  const at = { day: 0, mass: 0, kf: 0 };
+  const unit = (kind: 'day' | 'mass' | 'kf') => tries[kind][at[kind]]!;
+  let via = req.via;
+  if (via === 'kf' && req.kfWindow === null) via = 'mass';
+  if (via === 'mass' && req.mass.cap <= 0) via = 'owner';
+  const held: FenceSpec[] = [];
+  const has = (kind: FenceKind) => held.some((f) => f.kind === kind);
+  const spec = (kind: FenceKind, id: string): FenceSpec => ({ id, kind, for: req.key });
+  const drop = async (kind: FenceKind) => {
+    const gone = held.filter((f) => f.kind === kind);
+    if (!gone.length) return;
+    await releaseFences(gone.map((f) => f.id), req.key);
+    held.splice(0, held.length, ...held.filter((f) => f.kind !== kind));
+  };
+
+  for (let guard = 0; guard < 100; guard++) {
+    const want: FenceSpec[] = [];
+    if (countsForDay(via) && req.day.cap > 0 && !has('day')) want.push(spec('day', `${base.day}|${unit('day')}`));
+    if (via === 'mass' && !has('mass')) want.push(spec('mass', `${base.mass}|${unit('mass')}`));
+    if (via === 'kf' && !has('kf')) want.push(spec('kf', `${base.kf}|${unit('kf')}`));
+    if (req.caseSlug && !has('case')) want.push(spec('case', `case|${req.lead}|${req.caseSlug}`));
+    want.push(spec('attempt', attemptFenceId(req.key, req.attempt)));
+    const { taken, blocked } = await takeFences(want);
+    held.push(...taken.filter((f) => f.kind !== 'attempt'));
+    if (!blocked) {
+      const tx = redis.multi();
+      for (const f of held) {
+        if (f.kind === 'day' || f.kind === 'mass' || f.kind === 'kf') {
+          const n = Number(f.id.slice(f.id.lastIndexOf('|') + 1));
+          tx.set(keys.budgetHint(f.id.slice(0, f.id.lastIndexOf('|'))), n + 1, 'EX', HINT_TTL_S[f.kind]);
+        }
+      }
+      await tx.exec();
+      return { kind: 'ok', via, held };
+    }
+    if (blocked.kind === 'attempt') {
+      await releaseFences(held.map((f) => f.id), req.key);
+      return { kind: 'attempt_held' };
+    }
+    // A unit held by this very delivery was taken by an earlier run of it: it is ours.
+    if ((await holdersOf([blocked.id])).get(blocked.id) === req.key) {
+      held.push(blocked);
+      continue;
+    }
+    if (blocked.kind === 'case') {
+      await releaseFences(held.map((f) => f.id), req.key);
+      return { kind: 'case_taken', slug: req.caseSlug! };
+    }
+    if (blocked.kind === 'day') {
+      if (++at.day >= tries.day.length) {
+        await releaseFences(held.map((f) => f.id), req.key);
+        return { kind: 'day_full' };
+      }
+    } else if (blocked.kind === 'mass') {
+      if (++at.mass >= tries.mass.length) {
+        via = 'owner';
+        await drop('day');
+      }
+    } else if (blocked.kind === 'kf') {
+      if (++at.kf >= tries.kf.length) {
+        via = req.mass.cap > 0 ? 'mass' : 'owner';
+        if (via === 'owner') await drop('day');
+      }
+    }
+  }
+  throw new Error(`no free budget unit found for ${req.key} after 100 tries`);
+}
+
+/** Gives back the budget fences a delivery held (its send failed, or was refused before anything went out). */
+export async function releaseBudget(key: string, held: readonly FenceSpec[]): Promise<void> {
+  await releaseFences(held.map((f) => f.id), key);
+}
+
+/**
+ * WeCom said the customer's mass-message quota is used up for the period (status 3): every unit of it is taken, so
+ * no later send tries the mass route again before the period ends.
+ */
+export async function exhaustMassQuota(lead: string, period: { key: string; cap: number }, holder: string): Promise<void> {
+  const fences = Array.from({ length: period.cap }, (_, n): FenceSpec => ({ id: `mass|${lead}|${period.key}|${n}`, kind: 'mass', for: holder }));
+  // One at a time: ordered inserts stop at the first unit already taken, and each missing one must be filled.
+  for (const f of fences) await takeFences([f]);
+}
+
+/** The window's messages are used up, as WeCom just said (95001): the rest of the window is taken. */
+export async function exhaustKfWindow(lead: string, windowStart: number, holder: string): Promise<void> {
+  for (let n = 0; n < KF_MESSAGES_PER_WINDOW; n++) await takeFences([{ id: `kf|${lead}|${windowStart}|${n}`, kind: 'kf', for: holder }]);
+}

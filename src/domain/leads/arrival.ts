@@ -1,0 +1,61 @@
+import type { Channel } from '../../content/channels.js';
+import type { BotContext } from '../../context.js';
+import type { LeadRef } from '../../store/models/lead.js';
+import { recordStep } from '../../store/timeline.js';
+import { stopForStage } from '../nurture/stop.js';
+import { applyStage, recordStageChange, type StageChange } from './stage.js';
+
+/** A customer adding a member, as the add event tells it. */
+export interface Arrival {
+  userId: string;
+  externalUserId: string;
+  state: string | null;
+  /** add_half_external_contact: the member has not confirmed yet. */
+  half: boolean;
+  welcomeCode: boolean;
+  at: Date;
+  /** The event's dedupe key: the source of everything recorded. */
+  dedupeKey: string;
+}
+
+/**
+ * Records a customer's arrival on their lead: created on first touch, attributed to the channel of the 联系我 state
+ * (unknown or no state: organic), the member as an (active again) owner and the last member who interacted, the
+ * touch and the timeline entry. Events run out of order, so only a newer add re-activates an owner who was deleted.
+ * A lead who comes back after deleting us is back in the funnel (stage added), with the history kept.
+ */
+export async function recordArrival(ctx: Pick<BotContext, 'corpId' | 'channels' | 'leads' | 'queues' | 'sequences'>, a: Arrival): Promise<Channel> {
+  const channel = ctx.channels.resolve(a.state);
+  const lead: LeadRef = { corpId: ctx.corpId, externalUserId: a.externalUserId };
+  let change: StageChange | null = null;
+  await ctx.leads.withLock(lead, async () => {
+    await ctx.leads.mutateLocked(lead, { channelKey: channel.key, userId: a.userId, at: a.at }, (doc) => {
+      if (!doc.touches.some((t) => t.eventKey === a.dedupeKey)) {
+        doc.touches.push({ eventKey: a.dedupeKey, kind: a.half ? 'add_half' : 'add', channelKey: channel.key, userId: a.userId, at: a.at });
+      }
+      const owner = doc.owners.find((o) => o.userId === a.userId);
+      if (!owner) {
+        doc.owners.push({ userId: a.userId, channelKey: channel.key, state: a.state, addedAt: a.at, pending: a.half, lastEventAt: a.at });
+      } else if (!owner.lastEventAt || owner.lastEventAt <= a.at) {
+        owner.status = 'active';
+        owner.pending = a.half;
+        owner.endedAt = null;
+        owner.lastEventAt = a.at;
+      }
+      if (!doc.lastInteraction?.at || doc.lastInteraction.at <= a.at) doc.lastInteraction = { userId: a.userId, at: a.at };
+      if (doc.stage === 'lost' && doc.owners.some((o) => o.status === 'active')) change = applyStage(doc, 'added', a.at);
+    });
+    if (change) {
+      await recordStageChange(lead, change, { by: 'system', source: 'return', sourceKey: a.dedupeKey, at: a.at });
+      await stopForStage(ctx, lead, 'added');
+    }
+  });
+  await recordStep(lead, a.dedupeKey, a.half ? 'added_half' : 'added', { channel: channel.key, state: a.state, owner: a.userId }, a.at);
+  if (!a.welcomeCode) {
+    // No code: an admin-configured welcome exists or WeCom gave none; sending is not ours to do [D:92130].
+    await recordStep(lead, a.dedupeKey, 'welcome_skipped', { reason: 'no_welcome_code' });
+  } else if (!channel.welcome) {
+    await recordStep(lead, a.dedupeKey, 'welcome_skipped', { reason: 'channel_has_no_welcome', channel: channel.key });
+  }
+  return channel;
+}

@@ -1,0 +1,57 @@
+import type Router from '@koa/router';
+import { callbacks } from '../metrics.js';
+import { encryptJsonReply, jsonEnvelopeEncrypt, parseJsonMessage } from '../wecom/callback/json.js';
+import { classifyEvent, type AnyEvent, type EventKey } from '../wecom/events/index.js';
+import { openPayload, readBody, signedQueryOf, verifyUrl, type ReceiverOptions } from './callback-request.js';
+
+/** A JSON event, validated: what the answering function gets. */
+export interface JsonEvent {
+  key: EventKey;
+  event: AnyEvent;
+  dedupeKey: string;
+  receivedAt: number;
+}
+
+export interface JsonCallbackRouteOptions extends ReceiverOptions {
+  /**
+   * Answers one event with the plaintext of the passive reply (encrypted here), or null for an empty body. It must
+   * answer fast: WeCom waits about 5 s; slow work goes to a job and answers later (e.g. through a response_url).
+   */
+  answer(event: JsonEvent): Promise<unknown>;
+}
+
+/**
+ * The JSON callback endpoint (the 智能机器人 in API mode): the same signature and AES scheme as the XML channels with
+ * receiveid "", the body `{"encrypt"}`, and a passive reply in encrypted JSON `{encrypt, msgsignature, timestamp,
+ * nonce}` [D:101033, D:101031]. Bad input gets the same precise 4xx as the XML receiver, never a 5xx.
+ */
+export function mountJsonCallbackRoute(router: Router, path: string, opts: JsonCallbackRouteOptions): void {
+  const now = opts.now ?? Date.now;
+  router.get(path, (ctx) => {
+    ctx.type = 'text/plain';
+    ctx.body = verifyUrl(opts, ctx.query);
+    callbacks.inc({ outcome: 'url_verified' });
+  });
+
+  router.post(path, async (ctx) => {
+    const q = signedQueryOf(ctx.query);
+    const encrypted = jsonEnvelopeEncrypt(await readBody(ctx.req, opts.bodyLimitBytes));
+    const parsed = classifyEvent(parseJsonMessage(openPayload(opts, q, encrypted)), 'json');
+    if (parsed.kind === 'unknown') {
+      ctx.log.info({ event: parsed.key }, 'callback of an unhandled type acknowledged and ignored');
+      callbacks.inc({ outcome: 'ignored' });
+      ctx.status = 200;
+      ctx.body = '';
+      return;
+    }
+    const reply = await opts.answer({ key: parsed.key, event: parsed.event, dedupeKey: parsed.dedupeKey, receivedAt: now() });
+    callbacks.inc({ outcome: 'answered' });
+    ctx.status = 200;
+    if (reply === null || reply === undefined) {
+      ctx.body = '';
+      return;
+    }
+    ctx.type = 'application/json';
+    ctx.body = encryptJsonReply(opts.credentials, reply, q.nonce, now());
+  });
+}

@@ -1,0 +1,18 @@
+/**
+ * Deterministic BullMQ job ids: the same work always gets the same id, so adding it twice adds it once. ':' is
+ * BullMQ's key separator, hence '|'.
+ */
+export const jobIds = {
+  /** A callback's `events` job: its dedupe key, which refuses a retried callback. */
+  event: (dedupeKey: string) => dedupeKey,
+  /** The welcome of one add event. */
+  welcome: (dedupeKey: string) => `welcome|${dedupeKey}`,
+  /** Tagging and profile refresh after one event. */
+  contactSync: (dedupeKey: string) => `sync|${dedupeKey}`,
+  /** The current step of an enrollment, so a step is scheduled once. */
+  nurtureStep: (enrollmentId: string, step: number) => `step|${enrollmentId}|${step}`,
+  /** One poll of a mass message's send result. */
+  massPoll: (deliveryKey: string, attempt: number) => `poll|${deliveryKey}|${attempt}`,
+  /** Writing one outcome to MongoDB. */
+  record: (key: string) => `record|${key}`,
+};

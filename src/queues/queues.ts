@@ -1,0 +1,60 @@
+import { Queue, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Config } from '../config.js';
+import type { AnyJobKind, JobDataMap, JobName } from './define-job.js';
+
+/** One job to add in bulk. */
+export interface BulkJob<D> {
+  data: D;
+  opts?: JobsOptions;
+  /** The job's name as BullMQ shows it (default: the kind's name). */
+  name?: string;
+}
+
+/**
+ * The producer side of every declared job kind: one BullMQ queue per kind, with the kind's default job options.
+ * Adding a job is checked against the kind's data type (JobDataMap).
+ */
+export class Queues {
+  private readonly queues = new Map<string, Queue>();
+
+  constructor(
+    readonly connection: Redis,
+    readonly prefix: string,
+    kinds: readonly AnyJobKind[],
+    config: Config,
+  ) {
+    for (const kind of kinds) {
+      if (this.queues.has(kind.name)) throw new Error(`job kind "${kind.name}" is declared twice`);
+      this.queues.set(kind.name, new Queue(kind.name, { connection, prefix, defaultJobOptions: kind.options(config) }));
+    }
+  }
+
+  /** The BullMQ queue of a kind (to read, remove or inspect its jobs). */
+  get(name: JobName): Queue {
+    const q = this.queues.get(name);
+    if (!q) throw new Error(`no job kind "${name}" (declared: ${[...this.queues.keys()].join(', ')})`);
+    return q;
+  }
+
+  /** Adds one job of kind `name`; a job id that exists already adds nothing. */
+  async add<N extends JobName>(name: N, data: JobDataMap[N], opts: JobsOptions = {}, jobName: string = name): Promise<void> {
+    await this.get(name).add(jobName, data, opts);
+  }
+
+  /** Adds many jobs of kind `name` in one round trip. */
+  async addBulk<N extends JobName>(name: N, jobs: ReadonlyArray<BulkJob<JobDataMap[N]>>): Promise<void> {
+    if (!jobs.length) return;
+    await this.get(name).addBulk(jobs.map((j) => ({ name: j.name ?? name, data: j.data, opts: j.opts })));
+  }
+
+  /** Every queue, for closing and inspection. */
+  all(): Queue[] {
+    return [...this.queues.values()];
+  }
+
+  /** Closes every queue connection. */
+  async close(): Promise<void> {
+    await Promise.all(this.all().map((q) => q.close()));
+  }
+}

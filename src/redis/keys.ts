@@ -1,0 +1,52 @@
+/**
+ * Every Redis key the bot builds itself, in one place (BullMQ builds its own from the same prefix). The prefix is
+ * QUEUE_PREFIX; on Redis Cluster it carries a hash tag (e.g. `{wecom}`) so every key lands in one slot.
+ */
+export class RedisKeys {
+  constructor(readonly prefix: string) {}
+
+  /** The stream where the receiver leaves accepted callbacks for the workers (src/inbox). */
+  inbox(): string {
+    return `${this.prefix}:inbox`;
+  }
+
+  /** The lock that makes one process at a time the writer of a lead. */
+  leadLock(corpId: string, externalUserId: string): string {
+    return `${this.prefix}:lock:lead:${corpId}:${externalUserId}`;
+  }
+
+  /** The cached access token of one secret; `id` is a hash of corp id and secret, never the secret. */
+  accessToken(id: string): string {
+    return `${this.prefix}:wecom:token:${id}`;
+  }
+
+  /** The lock held by the one process refreshing that token. */
+  accessTokenRefresh(id: string): string {
+    return `${this.accessToken(id)}:refresh`;
+  }
+
+  /** The call counter of one API in one fixed window (`window` = the window's index since the epoch). */
+  rateWindow(api: string, windowMs: number, window: number): string {
+    return `${this.prefix}:wecom:rl:${api}:${windowMs}:${window}`;
+  }
+
+  /** The lock held while missing corp tags are created, so no tag is created twice. */
+  corpTagsLock(): string {
+    return `${this.prefix}:wecom:corp-tags:lock`;
+  }
+
+  /** A customer's externalcontact/get answer, kept briefly so a new contact costs one call. */
+  profileCache(corpId: string, externalUserId: string): string {
+    return `${this.prefix}:profile:${corpId}:${externalUserId}`;
+  }
+
+  /** Calls made (and clearly refused) for one welcome: what 41051 means depends on them. */
+  welcomeCalls(dedupeKey: string): string {
+    return `${this.prefix}:welcome-calls:${dedupeKey}`;
+  }
+
+  /** Where the search for a free slot of a lead's send budget starts (a hint; the fences are the truth). */
+  budgetHint(slot: string): string {
+    return `${this.prefix}:budget-hint:${slot}`;
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * The exactly-once delivery ledger (docs/architecture.md, "Exactly once"). A customer-facing message is sent at most
+ * once, whatever crashes, retries or duplicate jobs happen:
+ * - before calling WeCom, the sender takes its fences in one insert: the attempt (`<key>#<n>`) and any unit of the
+ *   lead's send budget it needs. Only one runner can insert a fence;
+ * - after WeCom answered, the outcome is recorded once under `key` (first writer wins);
+ * - an attempt fence with no outcome means a runner died mid-call: the delivery is `unknown` and never sent again.
+ * Used by welcomes, nurture steps and (next) 客服 replies, alerts and campaign sends.
+ */
+import { z } from 'zod';
+import { VIAS } from '../domain/vocabulary.js';
+import { createOnce } from './create-once.js';
+import { Delivery, DELIVERY_STATUSES, type DeliveryFields, type DeliveryStatus } from './models/delivery.js';
+import { Fence, type FenceKind } from './models/fence.js';
+import { recordStep } from './timeline.js';
+
+/** A fence to take: its deterministic id, what it stands for, and the delivery taking it. */
+export interface FenceSpec {
+  id: string;
+  kind: FenceKind;
+  for: string;
+}
+
+/** The id of attempt `n` (1, 2, ...) of delivery `key`. */
+export const attemptFenceId = (key: string, n: number) => `${key}#${n}`;
+
+/**
+ * Takes `fences` in order with one insert, stopping at the first that is already held. `taken` fences were inserted
+ * (they are this caller's now); `blocked` is the one held by someone else, if any (the ones after it were not tried).
+ */
+export async function takeFences(fences: readonly FenceSpec[]): Promise<{ taken: FenceSpec[]; blocked: FenceSpec | null }> {
+  if (!fences.length) return { taken: [], blocked: null };
+  const at = new Date();
+  try {
+    await Fence.collection.insertMany(
+      fences.map((f) => ({ _id: f.id as never, kind: f.kind, for: f.for, at })),
+      { ordered: true },
+    );
+    return { taken: [...fences], blocked: null };
+  } catch (err) {
+    const first = (err as { writeErrors?: Array<{ index: number; code?: number; err?: { code?: number } }> }).writeErrors?.[0];
+    const code = first ? (first.code ?? first.err?.code) : (err as { code?: number }).code;
+    if (code !== 11000) throw err;
+    // A single-document insert reports no writeErrors array: then it is the first fence that is held.
+    const index = first?.index ?? 0;
+    return { taken: fences.slice(0, index), blocked: fences[index] ?? null };
+  }
+}
+
+/** Takes one fence: true for exactly one caller. */
+export async function takeFence(fence: FenceSpec): Promise<boolean> {
+  return (await takeFences([fence])).blocked === null;
+}
+
+/** Which delivery holds each of `ids` (absent: nobody). Only read when a fence turned out to be held. */
+export async function holdersOf(ids: readonly string[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const id of ids) {
+    // One read by _id each: the one lookup every MongoDB-wire server answers from its primary key.
+    const f = await Fence.findById(id, { for: 1 }).lean();
+    if (f) out.set(id, f.for);
+  }
+  return out;
+}
+
+/** Gives back budget fences a delivery took but did not use (its send failed, or it took another way). */
+export async function releaseFences(ids: readonly string[], holder: string): Promise<void> {
+  for (const id of ids) await Fence.deleteOne({ _id: id, for: holder });
+}
+
+/** What the ledger keeps of a delivery (the fields of its record). */
+export const deliveryRecordSchema = z.object({
+  key: z.string().min(1),
+  kind: z.string().min(1),
+  corpId: z.string().min(1),
+  externalUserId: z.string().min(1),
+  userId: z.string().min(1),
+  status: z.enum(DELIVERY_STATUSES),
+  via: z.enum(VIAS).nullable().default(null),
+  attempts: z.number().int().nonnegative().default(0),
+  errcode: z.number().int().nullable().default(null),
+  reason: z.string().nullable().default(null),
+  content: z.unknown().optional(),
+  sentAt: z.coerce.date().nullable().default(null),
+  enrollmentId: z.string().nullable().default(null),
+  step: z.number().int().nullable().default(null),
+  caseSlug: z.string().nullable().default(null),
+  localDay: z.string().nullable().default(null),
+  localMonth: z.string().nullable().default(null),
+  msgid: z.string().nullable().default(null),
+});
+export type DeliveryRecord = z.input<typeof deliveryRecordSchema>;
+
+/** The timeline entry that goes with an outcome; one without a delivery names its lead and source key itself. */
+export const outcomeStepSchema = z.object({
+  type: z.string().min(1),
+  detail: z.record(z.unknown()).default({}),
+  at: z.coerce.date(),
+  lead: z.object({ corpId: z.string().min(1), externalUserId: z.string().min(1) }).optional(),
+  sourceKey: z.string().min(1).optional(),
+});
+
+/** An outcome to record: a delivery's record and its step on the lead's timeline, or a timeline step alone. */
+export const outcomeSchema = z
+  .object({ delivery: deliveryRecordSchema.optional(), step: outcomeStepSchema.optional() })
+  .refine((o) => o.delivery || (o.step?.lead && o.step.sourceKey), 'an outcome needs a delivery, or a step with its lead and source key');
+export type Outcome = z.input<typeof outcomeSchema>;
+
+/**
+ * Records an outcome once (first writer wins). A delivery's timeline step is written with the record that won: a
+ * second, different outcome for the same key (a re-run that lost) leaves no trace; the first one's step is written
+ * also when its run was cut off between the two writes. Returns the status on record (null for a step alone) and
+ * whether this call created the record.
+ */
+export async function recordOutcome(outcome: Outcome): Promise<{ status: DeliveryStatus | null; created: boolean }> {
+  const { delivery, step } = outcomeSchema.parse(outcome);
+  if (!delivery) {
+    await recordStep(step!.lead!, step!.sourceKey!, step!.type, step!.detail, step!.at);
+    return { status: null, created: false };
+  }
+  const created = await createOnce(Delivery, { _id: delivery.key, ...delivery, content: delivery.content ?? null });
+  const status = created ? delivery.status : ((await Delivery.findById(delivery.key, { status: 1 }).lean())?.status as DeliveryStatus | undefined);
+  if (step && status === delivery.status) {
+    await recordStep({ corpId: delivery.corpId, externalUserId: delivery.externalUserId }, step.sourceKey ?? delivery.key, step.type, step.detail, step.at);
+  }
+  return { status: status ?? delivery.status, created: created !== null };
+}
+
+/** The recorded delivery of `key`, if any. */
+export async function deliveryOf(key: string): Promise<(DeliveryFields & { _id: string }) | null> {
+  return Delivery.findById(key).lean();
+}
+
+/**
+ * Moves a recorded delivery on from one of `from` (a mass message the owner confirmed, a 客服 message WeCom later
+ * reported failed). True when it moved.
+ */
+export async function updateOutcome(key: string, from: readonly DeliveryStatus[], set: Partial<DeliveryFields>): Promise<boolean> {
+  const res = await Delivery.updateOne({ _id: key, status: { $in: [...from] } }, { $set: set });
+  return res.modifiedCount > 0;
+}

@@ -10,7 +10,7 @@
  *     seconds (see the doc), and all 100,000 would take far longer than this benchmark may run. The MongoDB command
  *     time inside the timed run is split by command (driver command monitoring) to show where it goes.
  *  2. Raw baseline: BullMQ `Queue.addBulk` of BENCH_LEADS delayed jobs of the same shape (name 'step',
- *     data {e, s: 0}, jobId stepJobId(e, 0), delay 1 d) on a separate prefix, 1,000 per call.
+ *     data {e, s: 0}, jobId jobIds.nurtureStep(e, 0), delay 1 d) on a separate prefix, 1,000 per call.
  *  3. Redis memory per pending step: INFO used_memory before/after (1) and (2), divided by the jobs created; and,
  *     immune to other Redis users, the sum of MEMORY USAGE over our own keys (job hashes, delayed zset, events stream).
  *  4. Dispatch under a WeCom rate limit: the sandbox WeCom answers 45009 above R add_msg_template calls per second;
@@ -40,7 +40,6 @@ import { fileURLToPath } from 'node:url';
 import { Queue, type Job, type Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import mongoose, { type mongo } from 'mongoose';
-import { createEventRouter } from '../../handlers/index.js';
 import { closeContext, createContext } from '../../src/app/bot.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { BotContext } from '../../src/context.js';
@@ -49,8 +48,10 @@ import { createLogger } from '../../src/logger.js';
 import { Delivery } from '../../src/store/models/delivery.js';
 import { Enrollment } from '../../src/store/models/enrollment.js';
 import { Lead, leadId } from '../../src/store/models/lead.js';
-import { enrollMany, type BulkEnrollee } from '../../src/domain/nurture/enrollments.js';
-import { createRedis, stepJobId } from '../../src/queues/index.js';
+import { JOB_KINDS } from '../../jobs/index.js';
+import { enrollMany, type BulkEnrollee } from '../../src/domain/nurture/enroll.js';
+import { jobIds } from '../../src/queues/job-ids.js';
+import { createRedis } from '../../src/redis/connect.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/index.js';
 import { startWorkers } from '../../src/app/workers.js';
 import { corpEnv, deleteMatching, TEST_CORP } from '../fixtures/test-corp.js';
@@ -364,7 +365,7 @@ async function enrollPhase(o: { ctx: BotContext; redis: Redis; prefix: string; s
   const ops = o.stats.stop();
   await sleep(300);
   const memAfter = await usedMemory(redis);
-  const pending = await ctx.queues.nurture.getDelayedCount();
+  const pending = await ctx.queues.get('nurture').getDelayedCount();
   const keys = await keyMemory(redis, o.prefix);
   // enrollMany's lead lookup as it sends it (1,000 lead _ids with $in): does the database filter it itself?
   let lookupPushdown: boolean | string = 'n/a';
@@ -399,7 +400,7 @@ async function baselinePhase(o: { redis: Redis; prefix: string; cleanups: Cleanu
   const memBefore = await usedMemory(redis);
   const t0 = performance.now();
   for (let i = 0; i < ids.length; i += BATCH) {
-    await queue.addBulk(ids.slice(i, i + BATCH).map((id, k) => ({ name: 'step', data: { e: id, s: 0, l: leadId(CORP.corpId, bench4Id(i + k)) }, opts: { jobId: stepJobId(id, 0), delay: DAY_MS } })));
+    await queue.addBulk(ids.slice(i, i + BATCH).map((id, k) => ({ name: 'step', data: { e: id, s: 0, l: leadId(CORP.corpId, bench4Id(i + k)) }, opts: { jobId: jobIds.nurtureStep(id, 0), delay: DAY_MS } })));
   }
   const seconds = (performance.now() - t0) / 1000;
   await sleep(300);
@@ -448,7 +449,7 @@ async function dispatchPhase(o: {
     ctx = await createContext(config, createLogger('silent'));
     o.stats.attach(mongoose.connection.getClient());
     // Customers of the owner in the sandbox (so add_msg_template accepts them) and leads in MongoDB.
-    const ids = Array.from({ length: n }, (_, i) => sandbox.state.addCustomer({ name: `客户${i}`, userId: OWNER, state: CHANNEL }).externalUserId);
+    const ids = Array.from({ length: n }, (_, i) => sandbox.state.contacts.addCustomer({ name: `客户${i}`, userId: OWNER, state: CHANNEL }).externalUserId);
     await seedLeads(n, (i) => ids[i]!, (i) => `客户${i}`);
 
     // Enrolled before any worker runs, so enrollment and dispatch do not compete for the database.
@@ -465,7 +466,7 @@ async function dispatchPhase(o: {
 
     // The real workers, as startBot starts them (its reconcile pass has nothing to do: every job is in Redis).
     o.stats.start();
-    workers = startWorkers(ctx, createEventRouter());
+    workers = startWorkers(ctx, JOB_KINDS);
     const nurture = workers.find((w) => w.name === 'nurture');
     if (!nurture) throw new Error('no nurture worker');
     const started = new Map<string, number>();
@@ -540,7 +541,7 @@ async function dispatchPhase(o: {
     // Steps one at a time (NURTURE_CONCURRENCY=1) on what is left: the cost of a step without queueing.
     let solo: DispatchResult['solo'];
     if (o.soloSteps && capped) {
-      const soloWorkers = startWorkers({ ...ctx, config: { ...ctx.config, NURTURE_CONCURRENCY: 1 } }, createEventRouter());
+      const soloWorkers = startWorkers({ ...ctx, config: { ...ctx.config, NURTURE_CONCURRENCY: 1 } }, JOB_KINDS);
       workers = soloWorkers;
       const w = soloWorkers.find((x) => x.name === 'nurture')!;
       const soloMs: number[] = [];

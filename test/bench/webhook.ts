@@ -52,7 +52,7 @@ import { TimelineEntry } from '../../src/store/models/timeline.js';
 import { buildContactEventXml, startSandbox, type Sandbox } from '../../src/sandbox/index.js';
 import { buildEncryptedCallback, decryptPayload, toQueryString, verifySignature } from '../../src/wecom/callback/crypto.js';
 import { WecomClient } from '../../src/wecom/client.js';
-import { inboxKey } from '../../src/inbox/inbox.js';
+import { RedisKeys } from '../../src/redis/keys.js';
 import { corpEnv, CREDS, deleteMatching, TEST_CORP } from '../fixtures/test-corp.js';
 import { BenchRun, log, machineInfo } from './harness.js';
 
@@ -448,7 +448,7 @@ async function main(): Promise<void> {
           rows.push({ target: t.target, mode, connections, s, foreignCores: foreign() });
           // No worker drains the inbox here (ROLE=web); in production workers keep it short. Each run starts with
           // it empty rather than behind a backlog of the previous runs' callbacks.
-          await redis.del(inboxKey(name));
+          await redis.del(new RedisKeys(name).inbox());
         }
       }
       child.send({ type: 'exit' });
@@ -462,9 +462,9 @@ async function main(): Promise<void> {
       for (const limits of BURST_LIMITS) {
         // Start clean: no throughput-run jobs, no leftovers of the previous burst, fresh rate-limit windows, and
         // no leads/timeline/deliveries of an earlier burst (FerretDB's cost per query grows with collection size).
-        await Promise.all([queues.events, queues.welcome, queues.contactSync].map((q) => q.obliterate({ force: true })));
+        await Promise.all([queues.get('events'), queues.get('welcome'), queues.get('contact-sync')].map((q) => q.obliterate({ force: true })));
         // The throughput runs' callbacks wait in the inbox (no worker ran): drop them, and the consumer group.
-        await redis.del(inboxKey(name));
+        await redis.del(new RedisKeys(name).inbox());
         await deleteMatching(redis, `${name}:wecom:rl:*`);
         await Promise.all([Lead.deleteMany({}), TimelineEntry.deleteMany({}), Delivery.deleteMany({})]);
         bursts.push(await welcomeBurst({ bot, sandbox, env, limits, redis }));
@@ -527,7 +527,7 @@ async function welcomeBurst(o: { bot: Bot; sandbox: Sandbox; env: Record<string,
     const { queues } = bot.ctx;
     const readyBy = Date.now() + 30_000;
     for (;;) {
-      const counts = await Promise.all([queues.events, queues.welcome, queues.contactSync].map((q) => q.getWorkersCount()));
+      const counts = await Promise.all([queues.get('events'), queues.get('welcome'), queues.get('contact-sync')].map((q) => q.getWorkersCount()));
       if (counts.every((n) => n >= WORKERS)) break;
       if (crashes.length) throw new Error(crashes.join('\n'));
       if (Date.now() > readyBy) throw new Error(`workers not ready after 30 s (${counts.join('/')})`);
@@ -535,7 +535,7 @@ async function welcomeBurst(o: { bot: Bot; sandbox: Sandbox; env: Record<string,
     }
 
     const callsFrom = sandbox.state.calls.length;
-    const welcomesFrom = sandbox.state.welcomesSent.length;
+    const welcomesFrom = sandbox.state.welcome.sent.length;
     const url = `${bot.url}/wecom/callback`;
     type Posted = { sentAt: number; answeredAt: number; status: number };
     const posted = new Map<string, Posted>();
@@ -547,7 +547,7 @@ async function welcomeBurst(o: { bot: Bot; sandbox: Sandbox; env: Record<string,
         while (next < BURST) {
           const i = next++;
           // The customer adds us now: the sandbox issues the WelcomeCode (its 20 s starts here), WeCom calls back.
-          const { externalUserId, welcomeCode } = sandbox.state.addCustomer({ name: `客户${i}`, userId: OWNER, state: CHANNEL });
+          const { externalUserId, welcomeCode } = sandbox.state.contacts.addCustomer({ name: `客户${i}`, userId: OWNER, state: CHANNEL });
           const { query, body } = signedAdd(externalUserId, welcomeCode);
           const sentAt = Date.now();
           let status = -1;
@@ -568,7 +568,7 @@ async function welcomeBurst(o: { bot: Bot; sandbox: Sandbox; env: Record<string,
 
     // Wait for every welcome, or until none can come any more (every code is past 20 s), capped at 60 s.
     const waitUntil = Math.min(postEnd + BURST_WAIT_CAP_MS, lastSent + WELCOME_TTL_MS + 1_500);
-    const ours = () => sandbox.state.welcomesSent.slice(welcomesFrom).filter((w) => posted.has(w.externalUserId));
+    const ours = () => sandbox.state.welcome.sent.slice(welcomesFrom).filter((w) => posted.has(w.externalUserId));
     let lastLog = Date.now();
     while (Date.now() < waitUntil) {
       const n = ours().length;
@@ -671,7 +671,7 @@ async function apiModel(o: { sandbox: Sandbox; redis: Redis; env: Record<string,
         secret: CORP.secret,
         agentId: Number(CORP.agentId),
         redis: o.redis,
-        prefix: o.prefix,
+        keys: new RedisKeys(o.prefix),
         logger: createLogger('silent'),
         timeoutMs: config.WECOM_API_TIMEOUT_MS,
         rateLimits: config.WECOM_RATE_LIMITS,
@@ -683,10 +683,10 @@ async function apiModel(o: { sandbox: Sandbox; redis: Redis; env: Record<string,
     tagList.tag_group.flatMap((g) => g.tag)[0]?.id ?? (await clients[0]!.addCorpTag({ group_name: '渠道', tag: [{ name: '2026工业展' }] })).tag_group.tag[0]!.id;
 
   const callsFrom = sandbox.state.calls.length;
-  const welcomesFrom = sandbox.state.welcomesSent.length;
+  const welcomesFrom = sandbox.state.welcome.sent.length;
   const t0 = Date.now();
   const foreign = cpuMeter();
-  const contacts = Array.from({ length: BURST }, (_, i) => sandbox.state.addCustomer({ name: `模型${i}`, userId: OWNER, state: CHANNEL }));
+  const contacts = Array.from({ length: BURST }, (_, i) => sandbox.state.contacts.addCustomer({ name: `模型${i}`, userId: OWNER, state: CHANNEL }));
   const ids = new Set(contacts.map((c) => c.externalUserId));
   const deadline = t0 + WELCOME_TTL_MS - 1_000;
   const remaining = () => deadline - Date.now();
@@ -743,7 +743,7 @@ async function apiModel(o: { sandbox: Sandbox; redis: Redis; env: Record<string,
   const codesDead = t0 + WELCOME_TTL_MS + 500;
   await Promise.all([pool(WORKERS * 64, welcome, Infinity), pool(WORKERS * 32, sync, codesDead)]);
 
-  const welcomes = sandbox.state.welcomesSent.slice(welcomesFrom).filter((w) => ids.has(w.externalUserId));
+  const welcomes = sandbox.state.welcome.sent.slice(welcomesFrom).filter((w) => ids.has(w.externalUserId));
   const calls = sandbox.state.calls.slice(callsFrom);
   const result: ModelResult = {
     limits: label,

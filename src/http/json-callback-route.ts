@@ -1,7 +1,7 @@
 import type Router from '@koa/router';
 import { callbacks } from '../metrics.js';
 import { encryptJsonReply, jsonEnvelopeEncrypt, parseJsonMessage } from '../wecom/callback/json.js';
-import { classifyEvent, type AnyEvent, type EventKey } from '../wecom/events/index.js';
+import { classifyEvent, type AnyEvent, type EventKey, type ParsedEvent } from '../wecom/events/index.js';
 import { openPayload, readBody, signedQueryOf, verifyUrl, type ReceiverOptions } from './callback-request.js';
 
 /** A JSON event, validated: what the answering function gets. */
@@ -18,6 +18,8 @@ export interface JsonCallbackRouteOptions extends ReceiverOptions {
    * answer fast: WeCom waits about 5 s; slow work goes to a job and answers later (e.g. through a response_url).
    */
   answer(event: JsonEvent): Promise<unknown>;
+  /** How decrypted messages are classified (default: the event families' registry). */
+  classify?: (fields: Record<string, unknown>) => ParsedEvent;
 }
 
 /**
@@ -36,7 +38,8 @@ export function mountJsonCallbackRoute(router: Router, path: string, opts: JsonC
   router.post(path, async (ctx) => {
     const q = signedQueryOf(ctx.query);
     const encrypted = jsonEnvelopeEncrypt(await readBody(ctx.req, opts.bodyLimitBytes));
-    const parsed = classifyEvent(parseJsonMessage(openPayload(opts, q, encrypted)), 'json');
+    const fields = parseJsonMessage(openPayload(opts, q, encrypted));
+    const parsed = opts.classify ? opts.classify(fields) : classifyEvent(fields, 'json');
     if (parsed.kind === 'unknown') {
       ctx.log.info({ event: parsed.key }, 'callback of an unhandled type acknowledged and ignored');
       callbacks.inc({ outcome: 'ignored' });

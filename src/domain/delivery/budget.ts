@@ -72,7 +72,11 @@ export async function takeBudget(redis: Redis, keys: RedisKeys, req: BudgetReque
   let via = req.via;
   if (via === 'kf' && req.kfWindow === null) via = 'mass';
   if (via === 'mass' && req.mass.cap <= 0) via = 'owner';
+  // Units this delivery holds: taken by this call, or found held by an earlier run of it. Only the ones taken here
+  // are given back when this call ends without sending (the earlier run's may stand for a send that happened).
   const held: FenceSpec[] = [];
+  const takenHere = new Set<string>();
+  const giveBack = () => releaseFences(held.filter((f) => takenHere.has(f.id)).map((f) => f.id), req.key);
   const has = (kind: FenceKind) => held.some((f) => f.kind === kind);
   const spec = (kind: FenceKind, id: string): FenceSpec => ({ id, kind, for: req.key });
   const drop = async (kind: FenceKind) => {
@@ -90,7 +94,11 @@ export async function takeBudget(redis: Redis, keys: RedisKeys, req: BudgetReque
     if (req.caseSlug && !has('case')) want.push(spec('case', `case|${req.lead}|${req.caseSlug}`));
     want.push(spec('attempt', attemptFenceId(req.key, req.attempt)));
     const { taken, blocked } = await takeFences(want);
-    held.push(...taken.filter((f) => f.kind !== 'attempt'));
+    for (const f of taken) {
+      if (f.kind === 'attempt') continue;
+      held.push(f);
+      takenHere.add(f.id);
+    }
     if (!blocked) {
       const tx = redis.multi();
       for (const f of held) {
@@ -103,7 +111,7 @@ export async function takeBudget(redis: Redis, keys: RedisKeys, req: BudgetReque
       return { kind: 'ok', via, held };
     }
     if (blocked.kind === 'attempt') {
-      await releaseFences(held.map((f) => f.id), req.key);
+      await giveBack();
       return { kind: 'attempt_held' };
     }
     // A unit held by this very delivery was taken by an earlier run of it: it is ours.
@@ -112,12 +120,12 @@ export async function takeBudget(redis: Redis, keys: RedisKeys, req: BudgetReque
       continue;
     }
     if (blocked.kind === 'case') {
-      await releaseFences(held.map((f) => f.id), req.key);
+      await giveBack();
       return { kind: 'case_taken', slug: req.caseSlug! };
     }
     if (blocked.kind === 'day') {
       if (++at.day >= tries.day.length) {
-        await releaseFences(held.map((f) => f.id), req.key);
+        await giveBack();
         return { kind: 'day_full' };
       }
     } else if (blocked.kind === 'mass') {

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { planWelcome } from '../src/domain/welcome/plan-welcome.js';
-import { createLogger } from '../src/logger.js';
-import { InboxIngest } from '../src/inbox/ingest.js';
-import { waitFor } from './helpers/wait-for.js';
-import { startTestBot, type TestBot } from './helpers/test-bot.js';
+import { planWelcome } from '../../src/domain/welcome/plan-welcome.js';
+import { createLogger } from '../../src/logger.js';
+import { InboxIngest } from '../../src/inbox/ingest.js';
+import { waitFor } from '../helpers/wait-for.js';
+import { startTestBot, type TestBot } from '../helpers/test-bot.js';
 
 // The receiver alone (ROLE=web): callbacks wait in the inbox stream until an ingest, started by each test, takes them.
 let t: TestBot;

@@ -1,11 +1,11 @@
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Delivery } from '../src/store/models/delivery.js';
-import { Lead } from '../src/store/models/lead.js';
-import { timelineOf } from '../src/store/timeline.js';
-import { startTestBot, TEST_CORP, type TestBot } from './helpers/test-bot.js';
-import { waitFor } from './helpers/wait-for.js';
-import { killWorker, startWorkerProcess } from './helpers/worker-process.js';
+import { Delivery } from '../../src/store/models/delivery.js';
+import { Lead } from '../../src/store/models/lead.js';
+import { timelineOf } from '../../src/store/timeline.js';
+import { startTestBot, TEST_CORP, type TestBot } from '../helpers/test-bot.js';
+import { waitFor } from '../helpers/wait-for.js';
+import { killWorker, startWorkerProcess } from '../helpers/worker-process.js';
 
 describe('a worker killed mid-processing', () => {
   let t: TestBot;

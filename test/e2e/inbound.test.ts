@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Delivery } from '../src/store/models/delivery.js';
-import { Lead } from '../src/store/models/lead.js';
-import { CorpTag } from '../src/store/models/corp-tag.js';
-import { Enrollment } from '../src/store/models/enrollment.js';
-import { stopEnrollments } from '../src/domain/nurture/stop.js';
-import { timelineOf } from '../src/store/timeline.js';
-import { buildContactEventXml } from '../src/sandbox/index.js';
-import { startTestBot, TEST_CORP, type TestBot } from './helpers/test-bot.js';
-import { waitFor } from './helpers/wait-for.js';
+import { Delivery } from '../../src/store/models/delivery.js';
+import { Lead } from '../../src/store/models/lead.js';
+import { CorpTag } from '../../src/store/models/corp-tag.js';
+import { Enrollment } from '../../src/store/models/enrollment.js';
+import { stopEnrollments } from '../../src/domain/nurture/stop.js';
+import { timelineOf } from '../../src/store/timeline.js';
+import { buildContactEventXml } from '../../src/sandbox/index.js';
+import { startTestBot, TEST_CORP, type TestBot } from '../helpers/test-bot.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 let t: TestBot;
 beforeAll(async () => {

@@ -3,11 +3,11 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.js';
-import { ConfigError, TemplateError } from '../src/errors.js';
-import { parseChannels } from '../src/content/channels.js';
-import { render } from '../src/content/render.js';
-import { loadTemplates } from '../src/content/index.js';
+import { loadConfig } from '../../src/config.js';
+import { ConfigError, TemplateError } from '../../src/errors.js';
+import { parseChannels } from '../../src/content/channels.js';
+import { render } from '../../src/content/render.js';
+import { loadTemplates } from '../../src/content/index.js';
 
 const valid = {
   WECOM_CORP_ID: 'ww123',

@@ -1,16 +1,16 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Delivery } from '../src/store/models/delivery.js';
-import { takeFence } from '../src/store/delivery-ledger.js';
-import { Enrollment } from '../src/store/models/enrollment.js';
-import { Lead } from '../src/store/models/lead.js';
-import { timelineOf } from '../src/store/timeline.js';
-import { enroll, enrollMany } from '../src/domain/nurture/enroll.js';
-import { stopEnrollments } from '../src/domain/nurture/stop.js';
-import { moveStage } from '../src/domain/leads/stage.js';
-import { jobIds } from '../src/queues/job-ids.js';
-import { buildContactEventXml, type CallRecord } from '../src/sandbox/index.js';
-import { startTestBot, TEST_CORP, type TestBot } from './helpers/test-bot.js';
-import { waitFor } from './helpers/wait-for.js';
+import { Delivery } from '../../src/store/models/delivery.js';
+import { takeFence } from '../../src/store/delivery-ledger.js';
+import { Enrollment } from '../../src/store/models/enrollment.js';
+import { Lead } from '../../src/store/models/lead.js';
+import { timelineOf } from '../../src/store/timeline.js';
+import { enroll, enrollMany } from '../../src/domain/nurture/enroll.js';
+import { stopEnrollments } from '../../src/domain/nurture/stop.js';
+import { moveStage } from '../../src/domain/leads/stage.js';
+import { jobIds } from '../../src/queues/job-ids.js';
+import { buildContactEventXml, type CallRecord } from '../../src/sandbox/index.js';
+import { startTestBot, TEST_CORP, type TestBot } from '../helpers/test-bot.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 let t: TestBot;
 beforeAll(async () => {

@@ -1,14 +1,14 @@
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Delivery } from '../src/store/models/delivery.js';
-import { Enrollment } from '../src/store/models/enrollment.js';
-import { Lead } from '../src/store/models/lead.js';
-import { enroll } from '../src/domain/nurture/enroll.js';
-import { reconcile } from '../src/domain/nurture/reconcile.js';
-import { jobIds } from '../src/queues/job-ids.js';
-import { startTestBot, TEST_CORP, type TestBot } from './helpers/test-bot.js';
-import { waitFor } from './helpers/wait-for.js';
-import { killWorker, startWorkerProcess } from './helpers/worker-process.js';
+import { Delivery } from '../../src/store/models/delivery.js';
+import { Enrollment } from '../../src/store/models/enrollment.js';
+import { Lead } from '../../src/store/models/lead.js';
+import { enroll } from '../../src/domain/nurture/enroll.js';
+import { reconcile } from '../../src/domain/nurture/reconcile.js';
+import { jobIds } from '../../src/queues/job-ids.js';
+import { startTestBot, TEST_CORP, type TestBot } from '../helpers/test-bot.js';
+import { waitFor } from '../helpers/wait-for.js';
+import { killWorker, startWorkerProcess } from '../helpers/worker-process.js';
 
 const STEPS = ['第一步', '第二步', '第三步'];
 const texts = (t: TestBot, ext: string) =>

@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { buildContactEventXml, startSandbox, type Sandbox } from '../src/sandbox/index.js';
-import { decryptPayload, verifySignature } from '../src/wecom/callback/crypto.js';
+import { buildContactEventXml, startSandbox, type Sandbox } from '../../src/sandbox/index.js';
+import { decryptPayload, verifySignature } from '../../src/wecom/callback/crypto.js';
 
 const CORP_ID = 'wwsandboxcorp0001';
 const SECRET = 'sandbox-secret';

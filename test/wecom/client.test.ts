@@ -1,12 +1,12 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { WecomApiError } from '../src/errors.js';
-import { createLogger } from '../src/logger.js';
-import { registry } from '../src/metrics.js';
-import { startSandbox, type Sandbox } from '../src/sandbox/index.js';
-import { RedisKeys } from '../src/redis/keys.js';
-import { WecomClient, type WecomClientOptions } from '../src/wecom/client.js';
-import { deleteKeys, TEST_CORP, uniqueName } from './helpers/test-bot.js';
+import { WecomApiError } from '../../src/errors.js';
+import { createLogger } from '../../src/logger.js';
+import { registry } from '../../src/metrics.js';
+import { startSandbox, type Sandbox } from '../../src/sandbox/index.js';
+import { RedisKeys } from '../../src/redis/keys.js';
+import { WecomClient, type WecomClientOptions } from '../../src/wecom/client.js';
+import { deleteKeys, TEST_CORP, uniqueName } from '../helpers/test-bot.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 let sandbox: Sandbox;

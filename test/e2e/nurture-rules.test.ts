@@ -2,14 +2,14 @@ import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Delivery } from '../src/store/models/delivery.js';
-import { Enrollment } from '../src/store/models/enrollment.js';
-import { Lead } from '../src/store/models/lead.js';
-import { inQuietHours, nextAllowedTime, startOfNextDay } from '../src/domain/nurture/clock.js';
-import { enroll } from '../src/domain/nurture/enroll.js';
-import { jobIds } from '../src/queues/job-ids.js';
-import { startTestBot, TEMPLATES_DIR, TEST_CORP, type TestBot } from './helpers/test-bot.js';
-import { waitFor } from './helpers/wait-for.js';
+import { Delivery } from '../../src/store/models/delivery.js';
+import { Enrollment } from '../../src/store/models/enrollment.js';
+import { Lead } from '../../src/store/models/lead.js';
+import { inQuietHours, nextAllowedTime, startOfNextDay } from '../../src/domain/nurture/clock.js';
+import { enroll } from '../../src/domain/nurture/enroll.js';
+import { jobIds } from '../../src/queues/job-ids.js';
+import { startTestBot, TEMPLATES_DIR, TEST_CORP, type TestBot } from '../helpers/test-bot.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const TZ = 'Asia/Shanghai';
 /** A calendar zone where it is not near midnight now, so "the next day" in the cap test is hours away. */

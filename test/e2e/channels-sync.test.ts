@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { syncChannels } from '../src/domain/channels/sync-channels.js';
-import { ChannelRecord } from '../src/store/models/channel-record.js';
-import { CorpTag } from '../src/store/models/corp-tag.js';
-import { startTestBot, type TestBot } from './helpers/test-bot.js';
+import { syncChannels } from '../../src/domain/channels/sync-channels.js';
+import { ChannelRecord } from '../../src/store/models/channel-record.js';
+import { CorpTag } from '../../src/store/models/corp-tag.js';
+import { startTestBot, type TestBot } from '../helpers/test-bot.js';
 
 let t: TestBot;
 beforeAll(async () => {

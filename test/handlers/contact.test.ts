@@ -1,0 +1,96 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { Lead } from '../../src/store/models/lead.js';
+import { timelineOf } from '../../src/store/timeline.js';
+import { jobIds } from '../../src/queues/job-ids.js';
+import { TEST_CORP } from '../fixtures/test-corp.js';
+import { wecomXml } from '../fixtures/wecom/index.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+
+// Each 客户联系 handler run alone on its documented payload [D:92130], on the real stores, nothing else running.
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness('contact-handlers');
+});
+afterAll(async () => h?.stop());
+
+let seq = 0;
+const now = () => Math.floor(Date.now() / 1000);
+/** A fixture for a fresh customer of the test corp (the documented sample's ids would collide across tests). */
+const payload = (name: string, o: Record<string, string | number | null> = {}) =>
+  wecomXml(`contact/${name}`, { ToUserName: TEST_CORP.corpId, ExternalUserID: `wm_fixture_${Date.now()}_${seq}`, CreateTime: now(), ...o });
+const steps = async (ext: string) => (await timelineOf(TEST_CORP.corpId, ext)).map((e) => e.type);
+
+beforeEach(() => {
+  seq++;
+});
+
+describe('contact handlers on WeCom payloads', () => {
+  it('add_external_contact: the lead, its channel, owner and last interaction, the timeline entry, and contact sync scheduled', async () => {
+    const ext = `wm_add_${seq}`;
+    const { dedupeKey } = await h.handle(payload('add_external_contact', { ExternalUserID: ext, State: 'notext', WelcomeCode: null }));
+    const lead = await Lead.findOne({ externalUserId: ext }).lean();
+    expect(lead?.firstTouch?.channelKey).toBe('notext');
+    expect(lead?.owners.map((o) => [o.userId, o.status])).toEqual([['zhangsan', 'active']]);
+    expect(lead?.lastInteraction?.userId).toBe('zhangsan');
+    expect(await steps(ext)).toEqual(['added', 'welcome_skipped']);
+    const sync = await h.ctx.queues.get('contact-sync').getJob(jobIds.contactSync(dedupeKey));
+    expect(sync?.data).toMatchObject({ externalUserId: ext, userId: 'zhangsan', channelKey: 'notext' });
+  });
+
+  it('add_external_contact with the documented state "teststate" (no such channel) lands on organic', async () => {
+    const ext = `wm_organic_${seq}`;
+    await h.handle(payload('add_external_contact', { ExternalUserID: ext }));
+    expect((await Lead.findOne({ externalUserId: ext }).lean())?.firstTouch?.channelKey).toBe('organic');
+  });
+
+  it('add_half_external_contact records a pending owner', async () => {
+    const ext = `wm_half_${seq}`;
+    await h.handle(payload('add_half_external_contact', { ExternalUserID: ext, State: 'notext' }));
+    expect((await Lead.findOne({ externalUserId: ext }).lean())?.owners[0]?.pending).toBe(true);
+    expect(await steps(ext)).toContain('added_half');
+  });
+
+  it('del_follow_user: the last owner gone makes the lead lost, through the stage function, with what moved it', async () => {
+    const ext = `wm_churn_${seq}`;
+    await h.handle(payload('add_external_contact', { ExternalUserID: ext, State: 'notext', WelcomeCode: null, CreateTime: now() - 10 }));
+    await h.handle(payload('del_follow_user', { ExternalUserID: ext }));
+    const lead = await Lead.findOne({ externalUserId: ext }).lean();
+    expect(lead?.stage).toBe('lost');
+    expect(lead?.owners[0]?.status).toBe('left');
+    const moved = (await timelineOf(TEST_CORP.corpId, ext)).find((e) => e.type === 'stage_changed');
+    expect(moved?.detail).toMatchObject({ from: 'added', to: 'lost', by: 'system', source: 'churn' });
+    expect(await steps(ext)).toContain('churned');
+  });
+
+  it('del_external_contact (DELETE_BY_TRANSFER) removes the owner; an unknown lead is retried first, then recorded', async () => {
+    const ext = `wm_del_${seq}`;
+    const xml = payload('del_external_contact', { ExternalUserID: ext });
+    await expect(h.handle(xml, { attempt: 0 })).rejects.toThrow(/not known yet/);
+    await h.handle(xml, { attempt: 2 });
+    expect((await timelineOf(TEST_CORP.corpId, ext)).find((e) => e.type === 'removed_by_owner')?.detail).toMatchObject({ owner: 'zhangsan', source: 'DELETE_BY_TRANSFER' });
+  });
+
+  it('edit_external_contact: the member becomes the last who interacted, and a profile sync is scheduled', async () => {
+    const ext = `wm_edit_${seq}`;
+    await h.handle(payload('add_external_contact', { ExternalUserID: ext, State: 'notext', WelcomeCode: null, CreateTime: now() - 10 }));
+    const { dedupeKey } = await h.handle(payload('edit_external_contact', { ExternalUserID: ext, UserID: 'lisi' }));
+    expect((await Lead.findOne({ externalUserId: ext }).lean())?.lastInteraction?.userId).toBe('lisi');
+    expect((await h.ctx.queues.get('contact-sync').getJob(jobIds.contactSync(dedupeKey)))?.data.channelKey).toBeNull();
+  });
+
+  it('transfer_fail records the takeover member and the reason', async () => {
+    const ext = `wm_transfer_${seq}`;
+    await h.handle(payload('transfer_fail', { ExternalUserID: ext, UserID: 'lisi' }));
+    expect((await timelineOf(TEST_CORP.corpId, ext)).find((e) => e.type === 'transfer_failed')?.detail).toEqual({ takeover: 'lisi', reason: 'customer_refused' });
+  });
+
+  it('a handler run twice for one event records everything once (dedupe key as the idempotency root)', async () => {
+    const ext = `wm_twice_${seq}`;
+    const xml = payload('add_external_contact', { ExternalUserID: ext, State: 'notext', WelcomeCode: null });
+    await h.handle(xml);
+    await h.handle(xml, { attempt: 1 });
+    const lead = await Lead.findOne({ externalUserId: ext }).lean();
+    expect(lead?.touches).toHaveLength(1);
+    expect((await steps(ext)).filter((s) => s === 'added')).toHaveLength(1);
+  });
+});

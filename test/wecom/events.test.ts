@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { parseXml } from '../../src/wecom/callback/xml.js';
+import { EventDispatcher } from '../../src/wecom/events/dispatcher.js';
+import { classifyEvent, KNOWN_EVENT_KEYS, type EventKey } from '../../src/wecom/events/index.js';
+import { wecomXml } from '../fixtures/wecom/index.js';
+
+const noop = async () => undefined;
+
+describe('event families', () => {
+  it('every documented 客户联系 payload classifies to its key, validated, with its dedupe key [D:92130]', () => {
+    for (const name of ['add_external_contact', 'add_half_external_contact', 'edit_external_contact', 'del_external_contact', 'del_follow_user', 'transfer_fail']) {
+      const parsed = classifyEvent(parseXml(wecomXml(`contact/${name}`)));
+      expect(parsed).toMatchObject({ kind: 'known', key: `change_external_contact.${name}` });
+      if (parsed.kind === 'known') expect(parsed.dedupeKey).toContain(`change_external_contact|${name}|toUser|zhangsan|woAJ2GCAAAXtWyujaWJHDDGi0mAAAA|1403610513`);
+    }
+  });
+
+  it('distinct events sharing one CreateTime get distinct dedupe keys; a retried one gets the same key', () => {
+    const key = (o: Record<string, string>) => {
+      const p = classifyEvent(parseXml(wecomXml('contact/add_external_contact', o)));
+      return p.kind === 'known' ? p.dedupeKey : '';
+    };
+    expect(key({})).toBe(key({}));
+    expect(new Set([key({}), key({ UserID: 'lisi' }), key({ ExternalUserID: 'wmOther' }), key({ State: 'other' })]).size).toBe(4);
+    // ':' is BullMQ's job-id separator: it never reaches a key.
+    expect(key({ State: 'a:b|c' })).not.toMatch(/[:]|a\|b/);
+  });
+
+  it('a well-formed event no family defines is unknown (acknowledged and ignored); a known one missing a field is refused', () => {
+    expect(classifyEvent(parseXml('<xml><MsgType>event</MsgType><Event>change_external_tag</Event><ChangeType>create</ChangeType></xml>'))).toEqual({ kind: 'unknown', key: 'change_external_tag.create' });
+    expect(classifyEvent(parseXml(wecomXml('contact/add_external_contact', { ChangeType: 'some_new_type' })))).toEqual({ kind: 'unknown', key: 'change_external_contact.some_new_type' });
+    expect(() => classifyEvent(parseXml(wecomXml('contact/add_external_contact', { UserID: null })))).toThrow(/UserID/);
+    expect(classifyEvent({ msgtype: 'text' }, 'json')).toEqual({ kind: 'unknown', key: 'text' });
+  });
+});
+
+describe('the event dispatcher', () => {
+  it('refuses, at registration, a key no family defines and a second handler for a key', () => {
+    expect(() => new EventDispatcher().on('change_external_contact.add_external_contac' as EventKey, noop)).toThrow(/unknown event key/);
+    expect(() => new EventDispatcher().on('change_external_contact.del_follow_user', noop).on('change_external_contact.del_follow_user', noop)).toThrow(/already registered/);
+    expect(KNOWN_EVENT_KEYS).toContain('change_external_contact.transfer_fail');
+  });
+});

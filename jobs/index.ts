@@ -3,8 +3,10 @@ import { handleEventJob } from './handle-event.js';
 import { nurtureStepJob } from './nurture-step.js';
 import { pollMassResultJob } from './poll-mass-result.js';
 import { recordOutcomeJob } from './record-outcome.js';
+import { rescoreJob } from './rescore.js';
+import { staffNoticeJob } from './staff-notice.js';
 import { sendWelcomeJob } from './send-welcome.js';
 import { syncContactJob } from './sync-contact.js';
 
 /** Every job kind: the queues the bot creates and the workers it starts come from this list. */
-export const JOB_KINDS: readonly AnyJobKind[] = [handleEventJob, sendWelcomeJob, recordOutcomeJob, syncContactJob, nurtureStepJob, pollMassResultJob];
+export const JOB_KINDS: readonly AnyJobKind[] = [handleEventJob, sendWelcomeJob, recordOutcomeJob, syncContactJob, nurtureStepJob, pollMassResultJob, staffNoticeJob, rescoreJob];

@@ -1,9 +1,10 @@
+import { Cron } from 'croner';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { parseDelay } from './content/sequences.js';
 import { massQuotaRule } from './domain/delivery/mass-quota.js';
 
-const SECRET_KEYS = new Set(['WECOM_TOKEN', 'WECOM_ENCODING_AES_KEY', 'WECOM_SECRET', 'MONGODB_URI', 'REDIS_URL', 'LINK_SECRET']);
+const SECRET_KEYS = new Set(['WECOM_TOKEN', 'WECOM_ENCODING_AES_KEY', 'WECOM_SECRET', 'MONGODB_URI', 'REDIS_URL', 'LINK_SECRET', 'ADMIN_TOKEN']);
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 
@@ -28,6 +29,24 @@ const rateLimits = z
     }
     return out;
   });
+
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isCron(pattern: string): boolean {
+  try {
+    new Cron(pattern, { paused: true });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Variables that were replaced: setting one is a start-up error that says what to use instead. */
 const RETIRED: Record<string, string> = {
@@ -94,6 +113,12 @@ export const envSchema = z.object({
    * check), while its 20 s WelcomeCode is still valid [D:92137].
    */
   WELCOME_LOCK_MS: int(2_000, 500),
+  /** Enables the admin API (and later the dashboard) under /admin: every request needs `Bearer <ADMIN_TOKEN>`. */
+  ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters (use a long random string)').optional(),
+  /** The ops team's time zone: funnel days, the daily rescore and reports. */
+  OPS_TIMEZONE: z.string().default('Asia/Shanghai').refine(isTimeZone, 'is not a known IANA time zone (e.g. Asia/Shanghai)'),
+  /** When scores are recomputed for every lead (intent decays), a cron pattern in OPS_TIMEZONE. */
+  RESCORE_CRON: z.string().default('30 3 * * *').refine(isCron, 'is not a cron pattern like "30 3 * * *"'),
   /** Key that signs tracked links (/r/<token>); default: derived from WECOM_ENCODING_AES_KEY. */
   LINK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
 });

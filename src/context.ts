@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import type { CaseStudy } from './content/cases.js';
+import type { Scoring } from './content/scoring.js';
 import type { ChannelCatalog } from './content/channels.js';
 import type { Sequence } from './content/sequences.js';
 import type { TagResolver } from './domain/leads/tag-resolver.js';
@@ -19,6 +20,8 @@ export interface BotContext {
   channels: ChannelCatalog;
   sequences: Map<string, Sequence>;
   cases: CaseStudy[];
+  /** How leads are scored and graded (templates/scoring.yaml). */
+  scoring: Scoring;
   /** Adds jobs of every declared kind (jobs/index.ts). */
   queues: Queues;
   /** Where the receiver leaves accepted callbacks for the workers. */

@@ -6,6 +6,7 @@ import type { Config } from '../config.js';
 import { loadTemplates } from '../content/index.js';
 import type { BotContext } from '../context.js';
 import { linkSecret } from '../domain/delivery/tracked-links.js';
+import { leadHooks } from '../domain/leads/lead-hooks.js';
 import { TagResolver } from '../domain/leads/tag-resolver.js';
 import { reconcile } from '../domain/nurture/reconcile.js';
 import { planWelcome } from '../domain/welcome/plan-welcome.js';
@@ -20,7 +21,7 @@ import { WecomClient } from '../wecom/client.js';
 import { withTimeout } from '../with-timeout.js';
 import { createHttpApp } from './http-app.js';
 import { listen } from './listen.js';
-import { startWorkers } from './workers.js';
+import { scheduleJobs, startWorkers } from './workers.js';
 
 export interface Bot {
   ctx: BotContext;
@@ -45,6 +46,7 @@ export async function startBot(config: Config, logger: Logger = createLogger(con
     if (config.ROLE !== 'web') {
       const workers = startWorkers(ctx, JOB_KINDS);
       stops.push(() => Promise.all(workers.map((w) => w.close())));
+      await scheduleJobs(ctx, JOB_KINDS);
       const ingest = new InboxIngest(ctx.redis, ctx.keys.inbox(), ctx.queues, (data) => planWelcome(ctx, data), logger.child({ component: 'inbox' }));
       ingest.start();
       stops.push(() => ingest.stop());
@@ -90,7 +92,7 @@ function serverUrl(server: Server): string {
  * ones stop start-up before anything connects.
  */
 export async function createContext(config: Config, logger: Logger): Promise<BotContext> {
-  const { channels, sequences, cases } = await loadTemplates(config.TEMPLATES_DIR);
+  const { channels, sequences, cases, scoring } = await loadTemplates(config.TEMPLATES_DIR);
   await mongoose.connect(config.MONGODB_URI, { serverSelectionTimeoutMS: 10_000 });
   try {
     await Promise.all(mongoose.modelNames().map((m) => mongoose.model(m).createIndexes()));
@@ -112,12 +114,13 @@ export async function createContext(config: Config, logger: Logger): Promise<Bot
     timeoutMs: config.WECOM_API_TIMEOUT_MS,
     rateLimits: config.WECOM_RATE_LIMITS,
   });
-  return {
+  const ctx: BotContext = {
     config,
     corpId: config.WECOM_CORP_ID,
     channels,
     sequences,
     cases,
+    scoring,
     queues,
     inbox: new InboxWriter(redis, keys.inbox()),
     wecom,
@@ -130,6 +133,8 @@ export async function createContext(config: Config, logger: Logger): Promise<Bot
     publicBaseUrl: config.PUBLIC_BASE_URL ?? `http://127.0.0.1:${config.PORT}`,
     linkSecret: linkSecret(config),
   };
+  ctx.leads.useHooks(leadHooks(ctx));
+  return ctx;
 }
 
 /** Closes the queues and store connections a context opened. */

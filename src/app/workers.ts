@@ -4,6 +4,22 @@ import { jobsDone } from '../metrics.js';
 import type { AnyJobKind } from '../queues/define-job.js';
 
 /**
+ * Registers the schedule of every job kind that runs on a clock (one scheduler per kind in Redis: re-registering at
+ * each start replaces it, so a changed pattern takes effect and no run is doubled).
+ */
+export async function scheduleJobs(ctx: BotContext, kinds: readonly AnyJobKind[]): Promise<void> {
+  for (const kind of kinds) {
+    const s = kind.schedule?.(ctx.config);
+    const queue = ctx.queues.get(kind.name as never);
+    if (!s) {
+      await queue.removeJobScheduler(kind.name);
+      continue;
+    }
+    await queue.upsertJobScheduler(kind.name, { pattern: s.pattern, tz: s.tz }, { name: kind.name, data: s.data });
+  }
+}
+
+/**
  * Starts one worker per job kind, with the kind's concurrency and worker settings. Job data is checked against the
  * kind's schema first: data that does not fit fails the job at once (UnrecoverableError), logged with the job id.
  */

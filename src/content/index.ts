@@ -2,6 +2,7 @@ import path from 'node:path';
 import { TemplateError } from '../errors.js';
 import { loadCases, type CaseStudy } from './cases.js';
 import { loadChannels, type ChannelCatalog } from './channels.js';
+import { loadScoring, type Scoring } from './scoring.js';
 import { loadSequences, type Sequence } from './sequences.js';
 
 /** Everything ops staff edit, validated. */
@@ -9,10 +10,11 @@ export interface Templates {
   channels: ChannelCatalog;
   sequences: Map<string, Sequence>;
   cases: CaseStudy[];
+  scoring: Scoring;
 }
 
 /**
- * Loads and cross-checks `channels.yaml`, `sequences/*.yaml` and `cases/*.md` under `dir`. Throws one
+ * Loads and cross-checks `channels.yaml`, `sequences/*.yaml`, `cases/*.md` and `scoring.yaml` under `dir`. Throws one
  * TemplateError listing every problem (file, item, field) so ops staff fix them in one go.
  */
 export async function loadTemplates(dir: string): Promise<Templates> {
@@ -37,6 +39,8 @@ export async function loadTemplates(dir: string): Promise<Templates> {
       problems.push(`${path.join(dir, 'sequences', `${s.key}.yaml`)}: steps: caseStudy steps need at least one case in cases/`);
     }
   }
+  const { scoring, problems: scoringProblems } = await loadScoring(dir, channels?.all().map((c) => c.key) ?? []);
+  problems.push(...scoringProblems);
   if (problems.length || !channels) throw new TemplateError(problems);
-  return { channels, sequences, cases };
+  return { channels, sequences, cases, scoring };
 }

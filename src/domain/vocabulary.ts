@@ -17,3 +17,11 @@ export const FUNNEL: readonly Stage[] = ['added', 'engaged', 'qualified', 'oppor
  */
 export const VIAS = ['welcome', 'kf', 'mass', 'owner'] as const;
 export type Via = (typeof VIAS)[number];
+
+/** Grades, best first: S and A get staff time first (the 80/20 rule, docs/ops-guide.md). */
+export const GRADES = ['S', 'A', 'B', 'C'] as const;
+export type Grade = (typeof GRADES)[number];
+
+/** A lead's role at its company, from its role tag (templates/scoring.yaml). */
+export const ROLES = ['decision-maker', 'manager', 'user'] as const;
+export type Role = (typeof ROLES)[number];

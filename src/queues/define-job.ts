@@ -29,6 +29,11 @@ export interface JobKind<N extends string, D> {
   concurrency: (config: Config) => number;
   /** Worker settings that differ from the shared ones. */
   worker?: (config: Config) => WorkerSettings;
+  /**
+   * Runs on a clock: a cron pattern in a time zone, and the data of each run. BullMQ keeps one schedule per kind in
+   * Redis, so however many workers run, each slot runs once.
+   */
+  schedule?: (config: Config) => { pattern: string; tz: string; data: D } | null;
   /** Does the work. Throwing retries with backoff; BullMQ's UnrecoverableError fails the job at once. */
   process: (data: D, ctx: BotContext, job: Job<D>, token: string | undefined) => Promise<unknown>;
 }

@@ -15,4 +15,6 @@ export const jobIds = {
   massPoll: (deliveryKey: string, attempt: number) => `poll|${deliveryKey}|${attempt}`,
   /** Writing one outcome to MongoDB. */
   record: (key: string) => `record|${key}`,
+  /** The notice of a lead's n-th upgrade into S or A (lead ids hold ':', which job ids may not). */
+  gradeNotice: (leadId: string, n: number) => `notice|grade|${leadId.replace(/:/g, '_')}|${n}`,
 };

@@ -45,6 +45,11 @@ export class RedisKeys {
     return `${this.prefix}:welcome-calls:${dedupeKey}`;
   }
 
+  /** The lock held while one funnel rollup (a day and channel) is written. */
+  funnelLock(rollupId: string): string {
+    return `${this.prefix}:lock:funnel:${rollupId}`;
+  }
+
   /** Where the search for a free slot of a lead's send budget starts (a hint; the fences are the truth). */
   budgetHint(slot: string): string {
     return `${this.prefix}:budget-hint:${slot}`;

@@ -3,13 +3,24 @@ import mongoose from 'mongoose';
 import { withLock } from '../redis/lock.js';
 import type { RedisKeys } from '../redis/keys.js';
 import { isDuplicateKey } from './create-once.js';
-import { Lead, leadId, type LeadDoc, type LeadRef } from './models/lead.js';
+import { Lead, leadId, type LeadDoc, type LeadFields, type LeadRef } from './models/lead.js';
 
 /** The first touch a lead is created with when it does not exist yet. */
 export interface FirstTouch {
   channelKey: string;
   userId: string;
   at: Date;
+}
+
+/** A lead as it was before a change (a plain copy). */
+export type LeadSnapshot = LeadFields & { _id: string };
+
+/** What the domain does around every change of a lead (wired by the app: scoring, grades, the funnel). */
+export interface LeadHooks {
+  /** After the change is applied, before it is saved: derived fields (score, grade, role, last touch). */
+  beforeSave?(doc: LeadDoc, before: LeadSnapshot | null): Promise<void> | void;
+  /** After the save, with what the lead was (null when new): what follows from the change (funnel counters). */
+  afterSave?(before: LeadSnapshot | null, after: LeadDoc): Promise<void>;
 }
 
 /**
@@ -19,10 +30,17 @@ export interface FirstTouch {
  * so version checks alone lose writes there). On MongoDB the version check alone would suffice.
  */
 export class LeadRepository {
+  private hooks: LeadHooks = {};
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
   ) {}
+
+  /** Sets what runs around every change (see LeadHooks). */
+  useHooks(hooks: LeadHooks): void {
+    this.hooks = hooks;
+  }
 
   /** Runs `fn` as the only writer of this lead (its document, its enrollments and its nurture deliveries). */
   withLock<T>(lead: LeadRef, fn: () => Promise<T>): Promise<T> {
@@ -31,12 +49,12 @@ export class LeadRepository {
 
   /** Loads (creating with `firstTouch` if given and absent) the lead, applies `mutate` and saves it, under the lock. */
   mutate(lead: LeadRef, firstTouch: FirstTouch | null, mutate: (doc: LeadDoc) => void): Promise<LeadDoc | null> {
-    return this.withLock(lead, () => mutateUnlocked(lead, firstTouch, mutate));
+    return this.withLock(lead, () => mutateUnlocked(lead, firstTouch, mutate, this.hooks));
   }
 
   /** `mutate` for a caller that already holds the lead's lock. */
   mutateLocked(lead: LeadRef, firstTouch: FirstTouch | null, mutate: (doc: LeadDoc) => void): Promise<LeadDoc | null> {
-    return mutateUnlocked(lead, firstTouch, mutate);
+    return mutateUnlocked(lead, firstTouch, mutate, this.hooks);
   }
 
   /**
@@ -61,7 +79,7 @@ export class LeadRepository {
  * Loads (creating if absent) the lead, applies `mutate` and saves with optimistic concurrency, retrying on a
  * concurrent write. No positional or arrayFilters updates, no transactions.
  */
-async function mutateUnlocked(ref: LeadRef, firstTouch: FirstTouch | null, mutate: (lead: LeadDoc) => void): Promise<LeadDoc | null> {
+async function mutateUnlocked(ref: LeadRef, firstTouch: FirstTouch | null, mutate: (lead: LeadDoc) => void, hooks: LeadHooks): Promise<LeadDoc | null> {
   const { corpId, externalUserId } = ref;
   for (let attempt = 0; ; attempt++) {
     // With a first touch the lead is usually new (an add): try the insert first, since a lookup that finds nothing
@@ -74,9 +92,12 @@ async function mutateUnlocked(ref: LeadRef, firstTouch: FirstTouch | null, mutat
       // some MongoDB-wire servers); a concurrent creator makes it a duplicate key, and we start over.
       lead = new Lead({ _id: leadId(corpId, externalUserId), corpId, externalUserId, firstTouch });
     }
+    const before = isNew ? null : (lead.toObject() as LeadSnapshot);
     mutate(lead);
+    await hooks.beforeSave?.(lead, before);
     try {
       await lead.save();
+      await hooks.afterSave?.(before, lead);
       return lead;
     } catch (err) {
       if (isNew && isDuplicateKey(err) && attempt < 6) continue;

@@ -77,8 +77,8 @@ describe('a lead enrolled through its channel', () => {
     expect(res.headers.get('location')).toBe('https://example.com/cases/mfg-a');
     const lead = await waitFor(async () => {
       const l = await Lead.findOne({ externalUserId: c.externalUserId }).lean();
-      return l?.touches.some((x) => x.kind === 'click') ? l : null;
-    }, 'click recorded');
+      return l?.touches.some((x) => x.kind === 'case_opened' && x.ref === 'mfg-a') ? l : null;
+    }, 'click recorded (a case study opened)');
     expect(lead.stage).toBe('engaged');
     expect((await fetch(`${t.url}/r/doesnotexist`, { redirect: 'manual' })).status).toBe(404);
     await stopEnrollments(t.bot.ctx, { corpId: TEST_CORP.corpId, externalUserId: c.externalUserId }, 'unsubscribe');

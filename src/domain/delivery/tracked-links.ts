@@ -6,6 +6,8 @@ export interface TrackedLink {
   url: string;
   lead: LeadRef;
   deliveryKey: string;
+  /** The case study it opens, if it is one (opening a case counts for the lead's score). */
+  caseSlug?: string | null;
 }
 
 /** 9 bytes of HMAC-SHA256: 12 base64url characters at the end of every token. */
@@ -18,7 +20,7 @@ const mac = (secret: string, payload: string) => createHmac('sha256', secret).up
  * forge a token to redirect elsewhere or record a click.
  */
 export function trackedUrl(base: string, secret: string, link: TrackedLink): string {
-  const payload = Buffer.from([link.url, link.lead.corpId, link.lead.externalUserId, link.deliveryKey].join('\n')).toString('base64url');
+  const payload = Buffer.from([link.url, link.lead.corpId, link.lead.externalUserId, link.deliveryKey, link.caseSlug ?? ''].join('\n')).toString('base64url');
   return `${base.replace(/\/$/, '')}/r/${payload}${mac(secret, payload).toString('base64url')}`;
 }
 
@@ -29,9 +31,9 @@ export function readTrackedToken(secret: string, token: string): TrackedLink | n
   const given = Buffer.from(token.slice(-MAC_CHARS), 'base64url');
   const expected = mac(secret, payload);
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
-  const [url, corpId, externalUserId, deliveryKey] = Buffer.from(payload, 'base64url').toString('utf8').split('\n');
+  const [url, corpId, externalUserId, deliveryKey, caseSlug] = Buffer.from(payload, 'base64url').toString('utf8').split('\n');
   if (!url || !corpId || !externalUserId || !deliveryKey) return null;
-  return { url, lead: { corpId, externalUserId }, deliveryKey };
+  return { url, lead: { corpId, externalUserId }, deliveryKey, ...(caseSlug ? { caseSlug } : {}) };
 }
 
 /** The key tracked links are signed with: LINK_SECRET when set, else derived from the callback's EncodingAESKey. */

@@ -3,7 +3,7 @@ import type { BotContext } from '../../context.js';
 import type { LeadRef } from '../../store/models/lead.js';
 import { recordStep } from '../../store/timeline.js';
 import { stopForStage } from '../nurture/stop.js';
-import { applyStage, recordStageChange, type StageChange } from './stage.js';
+import { applyStage, recordStageChange, returnStage, type StageChange } from './stage.js';
 
 /** A customer adding a member, as the add event tells it. */
 export interface Arrival {
@@ -22,7 +22,8 @@ export interface Arrival {
  * Records a customer's arrival on their lead: created on first touch, attributed to the channel of the 联系我 state
  * (unknown or no state: organic), the member as an (active again) owner and the last member who interacted, the
  * touch and the timeline entry. Events run out of order, so only a newer add re-activates an owner who was deleted.
- * A lead who comes back after deleting us is back in the funnel (stage added), with the history kept.
+ * A lead who comes back after deleting us is back in the funnel at the stage it had (an existing customer stays a
+ * customer), with the history kept.
  */
 export async function recordArrival(ctx: Pick<BotContext, 'corpId' | 'channels' | 'leads' | 'queues' | 'sequences'>, a: Arrival): Promise<Channel> {
   const channel = ctx.channels.resolve(a.state);
@@ -43,11 +44,14 @@ export async function recordArrival(ctx: Pick<BotContext, 'corpId' | 'channels' 
         owner.lastEventAt = a.at;
       }
       if (!doc.lastInteraction?.at || doc.lastInteraction.at <= a.at) doc.lastInteraction = { userId: a.userId, at: a.at };
-      if (doc.stage === 'lost' && doc.owners.some((o) => o.status === 'active')) change = applyStage(doc, 'added', a.at);
+      doc.reached ??= {};
+      doc.reached.added ??= doc.firstTouch?.at ?? a.at;
+      if (doc.stage === 'lost' && doc.owners.some((o) => o.status === 'active')) change = applyStage(doc, returnStage(doc), { by: 'system', source: 'return' }, a.at);
     });
     if (change) {
-      await recordStageChange(lead, change, { by: 'system', source: 'return', sourceKey: a.dedupeKey, at: a.at });
-      await stopForStage(ctx, lead, 'added');
+      const moved = change as StageChange;
+      await recordStageChange(lead, moved, { by: 'system', source: 'return', sourceKey: a.dedupeKey, at: a.at });
+      await stopForStage(ctx, lead, moved.to);
     }
   });
   await recordStep(lead, a.dedupeKey, a.half ? 'added_half' : 'added', { channel: channel.key, state: a.state, owner: a.userId }, a.at);

@@ -31,7 +31,7 @@ export async function endOwnership(ctx: Pick<BotContext, 'corpId' | 'leads' | 'q
         owner.endedAt = end.at;
         owner.lastEventAt = end.at;
       }
-      if (end.status === 'left' && !d.owners.some((o) => o.status === 'active')) change = applyStage(d, 'lost', end.at);
+      if (end.status === 'left' && !d.owners.some((o) => o.status === 'active')) change = applyStage(d, 'lost', { by: 'system', source: 'churn' }, end.at);
     });
     if (change) {
       await recordStageChange(ref, change, { by: 'system', source: 'churn', actor: null, sourceKey: end.dedupeKey, at: end.at });

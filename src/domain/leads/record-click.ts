@@ -5,17 +5,17 @@ import type { TrackedLink } from '../delivery/tracked-links.js';
 import { moveStageLocked } from './stage.js';
 
 /**
- * A customer opened a tracked link: a touch on the lead (a click makes an `added` lead `engaged`), the click on the
- * delivery's record, and a timeline entry.
+ * A customer opened a tracked link: a touch on the lead (`case_opened` for a case study, else `click`; either makes
+ * an `added` lead `engaged`), the click on the delivery's record, and a timeline entry.
  */
 export async function recordClick(ctx: Pick<BotContext, 'leads' | 'queues' | 'sequences'>, link: TrackedLink, at = new Date()): Promise<void> {
   const sourceKey = `click|${link.deliveryKey}|${at.getTime()}`;
   await Delivery.updateOne({ _id: link.deliveryKey }, { $inc: { clicks: 1 }, $set: { lastClickAt: at } });
   await ctx.leads.withLock(link.lead, async () => {
     const lead = await ctx.leads.mutateLocked(link.lead, null, (doc) => {
-      doc.touches.push({ eventKey: sourceKey, kind: 'click', channelKey: doc.firstTouch?.channelKey, userId: null, at });
+      doc.touches.push({ eventKey: sourceKey, kind: link.caseSlug ? 'case_opened' : 'click', channelKey: doc.firstTouch?.channelKey, userId: null, at, ref: link.caseSlug ?? null });
     });
-    if (lead?.stage === 'added') await moveStageLocked(ctx, link.lead, 'engaged', { by: 'system', source: 'click', sourceKey, at });
+    if (lead) await moveStageLocked(ctx, link.lead, 'engaged', { by: 'system', source: 'click', sourceKey, at });
   });
-  await recordStep(link.lead, sourceKey, 'link_clicked', { url: link.url, delivery: link.deliveryKey }, at);
+  await recordStep(link.lead, sourceKey, 'link_clicked', { url: link.url, delivery: link.deliveryKey, caseSlug: link.caseSlug ?? null }, at);
 }

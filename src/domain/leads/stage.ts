@@ -3,12 +3,15 @@ import type { BotContext } from '../../context.js';
 import type { LeadDoc, LeadRef } from '../../store/models/lead.js';
 import { recordStep } from '../../store/timeline.js';
 import { stopForStage } from '../nurture/stop.js';
-import { STAGES, type Stage } from '../vocabulary.js';
+import { FUNNEL, STAGES, type Stage } from '../vocabulary.js';
 
 /** What moved a lead's stage: an event the bot saw (`system`) or a member of staff. */
 export interface StageCause {
   by: 'system' | 'staff';
-  /** What happened: click, churn, return (a lost lead added us again), unsubscribe, command, api, ... */
+  /**
+   * What happened: click, reply, intent, churn, return (a lost lead added us again), unsubscribe, resubscribe (an
+   * explicit 订阅), command, api, ...
+   */
   source: string;
   /** The member of staff (userid) who moved it, if any. */
   actor?: string | null;
@@ -24,24 +27,57 @@ export interface StageChange {
   to: Stage;
 }
 
+const rank = (s: Stage) => FUNNEL.indexOf(s);
+
 /**
- * Applies a move to a lead document (inside a repository mutation): the stage, and what goes with it (opting out
- * stamps unsubscribedAt, leaving stamps lostAt). Returns the change, or null when the lead is there already.
+ * Whether a move is allowed, by the lifecycle's rules (docs/ops-guide.md, "Stages"):
+ * - staff may move a lead to any stage (with a reason, checked where staff speak: commands and the admin API);
+ * - what the bot sees never moves a lead backwards in the funnel (a click does not undo "qualified");
+ * - `unsubscribed` ends only by an explicit re-subscribe;
+ * - a lost lead comes back only by adding us again (`return`); until then what it does moves nothing.
  */
-export function applyStage(doc: LeadDoc, to: Stage, at = new Date()): StageChange | null {
+export function allowsMove(from: Stage, to: Stage, cause: Pick<StageCause, 'by' | 'source'>): boolean {
+  if (from === to) return false;
+  if (cause.by === 'staff') return true;
+  if (from === 'unsubscribed') return cause.source === 'resubscribe' && to !== 'lost';
+  if (to === 'unsubscribed' || to === 'lost') return true;
+  if (from === 'lost') return cause.source === 'return';
+  return rank(to) > rank(from);
+}
+
+/**
+ * Applies a move to a lead document (inside a repository mutation), if the rules allow it: the stage, when each funnel
+ * stage was first reached (a jump counts for every stage on the way), and what goes with leaving or opting out (the
+ * stage it had, stamped). Returns the change, or null when the move is not allowed or the lead is there already.
+ */
+export function applyStage(doc: LeadDoc, to: Stage, cause: Pick<StageCause, 'by' | 'source'>, at = new Date()): StageChange | null {
   if (!STAGES.includes(to)) throw new Error(`unknown stage "${to}"`);
   const from = doc.stage as Stage;
-  if (from === to) return null;
+  if (!allowsMove(from, to, cause)) return null;
+  if (to === 'unsubscribed' || to === 'lost') {
+    if (rank(from) >= 0) doc.stageBeforeExit = from;
+    if (to === 'unsubscribed') doc.unsubscribedAt = at;
+    else doc.lostAt = at;
+  }
+  if (from === 'unsubscribed') doc.unsubscribedAt = null;
+  const reached = (doc.reached ??= {}) as Record<string, Date | undefined>;
+  for (const s of FUNNEL.slice(0, rank(to) + 1)) reached[s] ??= at;
+  doc.markModified('reached');
   doc.stage = to;
-  if (to === 'unsubscribed') doc.unsubscribedAt = at;
-  if (to === 'lost') doc.lostAt = at;
   return { from, to };
+}
+
+/** Where a lead that comes back (adds us again, or re-subscribes) returns to: the funnel stage it had, else `added`. */
+export function returnStage(doc: { stageBeforeExit?: string | null }): Stage {
+  const s = doc.stageBeforeExit as Stage | null | undefined;
+  return s && FUNNEL.includes(s) ? s : 'added';
 }
 
 /**
  * Moves a lead to `to`: the one way a stage changes. The move goes on the lead's timeline with what moved it, who and
  * why, and the enrollments the new stage stops end (e.g. `stopOn: stage:qualified`; every one at customer, lost or
- * unsubscribed). Returns the change, or null when the lead is unknown or already there.
+ * unsubscribed). Returns the change, or null when the lead is unknown, already there, or the rules refuse the move
+ * (see allowsMove).
  */
 export async function moveStage(ctx: Pick<BotContext, 'leads' | 'queues' | 'sequences'>, lead: LeadRef, to: Stage, cause: StageCause): Promise<StageChange | null> {
   return ctx.leads.withLock(lead, () => moveStageLocked(ctx, lead, to, cause));
@@ -52,7 +88,7 @@ export async function moveStageLocked(ctx: Pick<BotContext, 'leads' | 'queues' |
   const at = cause.at ?? new Date();
   let change: StageChange | null = null;
   await ctx.leads.mutateLocked(lead, null, (doc) => {
-    change = applyStage(doc, to, at);
+    change = applyStage(doc, to, cause, at);
   });
   if (!change) return null;
   await recordStageChange(lead, change, cause, at);

@@ -12,7 +12,7 @@ import { exhaustKfWindow, releaseBudget, takeBudget, type BudgetResult } from '.
 import { massQuotaPeriod } from '../delivery/mass-quota.js';
 import { trackedUrl } from '../delivery/tracked-links.js';
 import { KF_WINDOW_CLOSED, kfWindowStart, massSender, preferredVia, sendVia, type MessageContent } from '../delivery/via.js';
-import type { Stage, Via } from '../vocabulary.js';
+import type { Grade, Stage, Via } from '../vocabulary.js';
 import { localDay, localMonth, nextAllowedTime, startOfNextDay } from './clock.js';
 import { pickCase } from './pick-case.js';
 import { nurtureDeliveryKey, planDue, stageStop, whenHolds } from './policy.js';
@@ -36,9 +36,9 @@ export interface StepRun {
 }
 
 type Enrollment = EnrollmentFields & { _id: unknown };
-type StepLead = Pick<LeadFields, 'corpId' | 'externalUserId' | 'name' | 'stage' | 'industry' | 'unsubscribedAt' | 'kf' | 'owners' | 'lastInteraction' | 'firstTouch'> & { _id: string };
+type StepLead = Pick<LeadFields, 'corpId' | 'externalUserId' | 'name' | 'stage' | 'industry' | 'role' | 'grade' | 'unsubscribedAt' | 'kf' | 'owners' | 'lastInteraction' | 'firstTouch'> & { _id: string };
 /** What a step reads of the lead: nothing more (a projection keeps the read small). */
-const LEAD_FIELDS = { corpId: 1, externalUserId: 1, name: 1, stage: 1, industry: 1, unsubscribedAt: 1, kf: 1, owners: 1, lastInteraction: 1, firstTouch: 1 };
+const LEAD_FIELDS = { corpId: 1, externalUserId: 1, name: 1, stage: 1, industry: 1, role: 1, grade: 1, unsubscribedAt: 1, kf: 1, owners: 1, lastInteraction: 1, firstTouch: 1 };
 type Ctx = BotContext;
 
 /**
@@ -88,7 +88,8 @@ async function runLocked(ctx: Ctx, run: StepRun): Promise<StepResult> {
       key,
       attempt: n,
       via,
-      day: { key: localDay(now, tz), cap: ctx.config.NURTURE_DAILY_CAP },
+      // The lead's grade may set its own daily cap (templates/scoring.yaml, perGrade).
+      day: { key: localDay(now, tz), cap: ctx.scoring.perGrade[lead.grade as Grade]?.nurtureDailyCap ?? ctx.config.NURTURE_DAILY_CAP },
       mass: massQuotaPeriod(ctx.config.MASS_MESSAGE_CAP, now),
       kfWindow: kfWindowStart(lead, now),
       caseSlug,
@@ -268,7 +269,7 @@ async function buildContent(ctx: Ctx, step: SequenceStep, lead: StepLead, caseSl
   const text = step.text ? render(step.text, { name, channel }) : null;
   const found = caseSlug ? ctx.cases.find((c) => c.slug === caseSlug) : undefined;
   const raw = found ? { title: found.title, url: found.url, desc: found.summary, picurl: found.picurl } : step.link;
-  const link = raw ? { ...raw, url: trackedUrl(ctx.publicBaseUrl, ctx.linkSecret, { url: raw.url, lead: { corpId: lead.corpId, externalUserId: lead.externalUserId }, deliveryKey: key }) } : null;
+  const link = raw ? { ...raw, url: trackedUrl(ctx.publicBaseUrl, ctx.linkSecret, { url: raw.url, lead: { corpId: lead.corpId, externalUserId: lead.externalUserId }, deliveryKey: key, caseSlug }) } : null;
   return { text, link };
 }
 

@@ -23,9 +23,26 @@ const ownerSchema = new Schema(
 );
 
 const touchSchema = new Schema(
-  { eventKey: String, kind: String, channelKey: String, userId: String, at: Date },
+  {
+    eventKey: String,
+    /** add | add_half | click | case_opened | reply | intent | kf_conversation ... (scores count them, docs/ops-guide.md) */
+    kind: String,
+    channelKey: String,
+    userId: String,
+    at: Date,
+    /** What the touch was about, when it matters (the case study opened, the intent matched). */
+    ref: { type: String, default: null },
+  },
   { _id: false },
 );
+
+/** When the lead first reached each funnel stage: reaching a later stage counts as reaching the earlier ones. */
+const reachedSchema = new Schema(
+  { added: Date, engaged: Date, qualified: Date, opportunity: Date, customer: Date },
+  { _id: false },
+);
+
+const scoreReasonSchema = new Schema({ reason: String, points: Number }, { _id: false });
 
 const leadSchema = new Schema(
   {
@@ -40,6 +57,22 @@ const leadSchema = new Schema(
     corpName: { type: String, default: null },
     industry: { type: String, default: null },
     stage: { type: String, enum: STAGES, default: 'added' },
+    reached: { type: reachedSchema, default: () => ({}) },
+    /** The funnel stage a lead had when it left or opted out: a return (or re-subscribe) brings it back there. */
+    stageBeforeExit: { type: String, enum: [...STAGES, null], default: null },
+    /** decision-maker | manager | user, from the role tag group (templates/scoring.yaml). */
+    role: { type: String, default: null },
+    /** The score (fit + decaying intent) and the grade it gives; a pinned grade wins until unpinned. */
+    score: { type: Number, default: 0 },
+    grade: { type: String, enum: ['S', 'A', 'B', 'C'], default: 'C' },
+    gradePin: { type: String, enum: ['S', 'A', 'B', 'C', null], default: null },
+    /** The largest contributions to the score, largest first. */
+    scoreReasons: { type: [scoreReasonSchema], default: [] },
+    scoredAt: { type: Date, default: null },
+    /** Upgrades into S or A so far: each one tells the owner once. */
+    gradeUpgrades: { type: Number, default: 0 },
+    /** The latest touch (any kind). */
+    lastTouchAt: { type: Date, default: null },
     firstTouch: {
       channelKey: { type: String, required: true },
       userId: { type: String, required: true },
@@ -70,7 +103,10 @@ const leadSchema = new Schema(
   { timestamps: true, optimisticConcurrency: true },
 );
 leadSchema.index({ corpId: 1, externalUserId: 1 }, { unique: true });
-leadSchema.index({ 'firstTouch.channelKey': 1, stage: 1 });
+leadSchema.index({ 'firstTouch.channelKey': 1, 'firstTouch.at': 1 });
+leadSchema.index({ stage: 1, lastTouchAt: -1 });
+leadSchema.index({ grade: 1, lastTouchAt: -1 });
+leadSchema.index({ lastTouchAt: -1 });
 
 /**
  * The primary key of a lead. FerretDB 1.x (SQLite) answers queries on other fields by scanning, so every hot lookup

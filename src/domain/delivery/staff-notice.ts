@@ -1,0 +1,66 @@
+import type { BotContext } from '../../context.js';
+import { WecomApiError } from '../../errors.js';
+import { jobIds } from '../../queues/job-ids.js';
+import { attemptFenceId, takeFence, type Outcome } from '../../store/delivery-ledger.js';
+import { Lead, leadId } from '../../store/models/lead.js';
+
+/** A message to staff (an app message, message/send [D:90236]), sent once. */
+export interface StaffNotice {
+  /** Its delivery key: one message per key, ever. */
+  key: string;
+  userIds: string[];
+  text: string;
+  /** The lead it is about (its timeline shows the notice). */
+  lead?: { corpId: string; externalUserId: string };
+  /** Sent only while the lead still holds this many grade upgrades (the change it announces was saved). */
+  check?: { gradeUpgrades: number };
+  /** The timeline entry's type. */
+  type: string;
+  /** Attempts that WeCom refused clearly (nothing went out): the next one takes the next fence. */
+  refused?: number;
+}
+
+/**
+ * Sends a notice to staff exactly once (docs/architecture.md, "Exactly once"): attempt n's fence, the call, the
+ * outcome through the records queue. A fence without an outcome (a crash mid-call) makes it `unknown`, never resent.
+ * Returns what happened; throws (after counting the refused attempt) for BullMQ to retry a retryable failure.
+ */
+export async function sendStaffNotice(ctx: Pick<BotContext, 'wecom' | 'queues' | 'log'>, n: StaffNotice, run: { lastAttempt: boolean; countRefused(attempt: number): Promise<void> }): Promise<string> {
+  if (n.check && n.lead) {
+    const lead = await Lead.findById(leadId(n.lead.corpId, n.lead.externalUserId), { gradeUpgrades: 1 }).lean();
+    if (!lead || (lead.gradeUpgrades ?? 0) < n.check.gradeUpgrades) return 'not_needed';
+  }
+  const attempt = (n.refused ?? 0) + 1;
+  if (!(await takeFence({ id: attemptFenceId(n.key, attempt), kind: 'attempt', for: n.key }))) {
+    await record(ctx, n, 'unknown', { reason: 'left_in_flight', attempts: attempt });
+    return 'unknown';
+  }
+  try {
+    await ctx.wecom.sendAppText(n.userIds, n.text);
+  } catch (err) {
+    if (!(err instanceof WecomApiError)) throw err;
+    if (err.ambiguous) {
+      await record(ctx, n, 'unknown', { reason: err.errmsg, attempts: attempt });
+      return 'unknown';
+    }
+    if (err.retryable && !run.lastAttempt) {
+      await run.countRefused(attempt);
+      throw err;
+    }
+    await record(ctx, n, 'failed', { errcode: err.errcode, reason: err.errmsg, attempts: attempt });
+    return 'failed';
+  }
+  await record(ctx, n, 'sent', { attempts: attempt });
+  ctx.log.info({ key: n.key, to: n.userIds }, 'notice sent to staff');
+  return 'sent';
+}
+
+async function record(ctx: Pick<BotContext, 'queues'>, n: StaffNotice, status: 'sent' | 'failed' | 'unknown', detail: { reason?: string; errcode?: number; attempts: number }): Promise<void> {
+  if (!n.lead) return;
+  const at = new Date();
+  const outcome: Outcome = {
+    delivery: { key: n.key, kind: 'notice', ...n.lead, userId: n.userIds[0] ?? '-', status, content: { text: n.text, to: n.userIds }, attempts: detail.attempts, errcode: detail.errcode ?? null, reason: detail.reason ?? null, sentAt: status === 'sent' ? at : null },
+    step: { type: `${n.type}_${status}`, detail: { to: n.userIds, ...detail }, at },
+  };
+  await ctx.queues.add('records', outcome, { jobId: jobIds.record(n.key) });
+}

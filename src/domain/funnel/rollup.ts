@@ -1,0 +1,107 @@
+import type { Redis } from 'ioredis';
+import type { RedisKeys } from '../../redis/keys.js';
+import { withLock } from '../../redis/lock.js';
+import { FunnelDay } from '../../store/models/funnel-day.js';
+import { Lead } from '../../store/models/lead.js';
+import { localDay } from '../nurture/clock.js';
+import { FUNNEL } from '../vocabulary.js';
+
+/** What of a lead the funnel counts. */
+export interface FunnelFacts {
+  firstTouch?: { channelKey?: string | null; at?: Date | null } | null;
+  reached?: Partial<Record<string, Date | null | undefined>> | null;
+  stage?: string | null;
+  grade?: string | null;
+  role?: string | null;
+}
+
+/** The lead fields a rollup needs (a projection). */
+export const FUNNEL_FIELDS = { firstTouch: 1, reached: 1, stage: 1, grade: 1, role: 1, updatedAt: 1 } as const;
+
+/** One lead's part in its day's rollup: which document, and the counters it adds. */
+export function contribution(lead: FunnelFacts, tz: string): { id: string; day: string; channel: string; counts: Record<string, number> } | null {
+  const at = lead.firstTouch?.at;
+  const channel = lead.firstTouch?.channelKey;
+  if (!at || !channel) return null;
+  const day = localDay(at.getTime(), tz);
+  const counts: Record<string, number> = {};
+  const flags = ['added'];
+  for (const s of FUNNEL.slice(1)) if (lead.reached?.[s] || FUNNEL.indexOf(lead.stage as never) >= FUNNEL.indexOf(s)) flags.push(`reached.${s}`);
+  if (lead.stage === 'lost') flags.push('lost');
+  if (lead.stage === 'unsubscribed') flags.push('unsubscribed');
+  const role = lead.role ?? 'unknown';
+  for (const f of flags) {
+    counts[f] = 1;
+    counts[`roles.${role}.${f}`] = 1;
+  }
+  counts[`grades.${lead.grade ?? 'C'}`] = 1;
+  return { id: `${day}|${channel}`, day, channel, counts };
+}
+
+/**
+ * Applies the change of one lead (before → after) to the rollups: the counters it no longer adds are taken off, the
+ * new ones added. Each rollup document is written under its own lock, so concurrent changes never lose an increment
+ * on a database that applies `$inc` as read-modify-write (FerretDB). A change that lands between a lead's save and
+ * this write is set right by the next rebuild.
+ */
+export async function applyFunnelChange(redis: Redis, keys: RedisKeys, tz: string, before: FunnelFacts | null, after: FunnelFacts): Promise<void> {
+  const deltas = new Map<string, { day: string; channel: string; inc: Record<string, number> }>();
+  const put = (c: ReturnType<typeof contribution>, sign: 1 | -1) => {
+    if (!c) return;
+    const d = deltas.get(c.id) ?? { day: c.day, channel: c.channel, inc: {} };
+    for (const [k, v] of Object.entries(c.counts)) d.inc[`counts.${k}`] = (d.inc[`counts.${k}`] ?? 0) + sign * v;
+    deltas.set(c.id, d);
+  };
+  put(before ? contribution(before, tz) : null, -1);
+  put(contribution(after, tz), 1);
+  for (const [id, d] of deltas) {
+    const inc = Object.fromEntries(Object.entries(d.inc).filter(([, v]) => v !== 0));
+    if (!Object.keys(inc).length) continue;
+    await withLock(redis, keys.funnelLock(id), () =>
+      FunnelDay.updateOne({ _id: id }, { $inc: inc, $setOnInsert: { day: d.day, channel: d.channel } }, { upsert: true }),
+    );
+  }
+}
+
+/**
+ * Rebuilds every rollup from the leads, in one streaming pass (counters in memory: one per day and channel, never a
+ * lead list). Rollups of a day and channel whose leads changed while the pass ran are left as the live updates keep
+ * them (the next rebuild checks them). Returns how many leads and rollups it read and wrote.
+ */
+export async function rebuildFunnel(redis: Redis, keys: RedisKeys, tz: string): Promise<{ leads: number; rollups: number; skipped: number }> {
+  const started = new Date();
+  const sums = new Map<string, { day: string; channel: string; counts: Record<string, number> }>();
+  const busy = new Set<string>();
+  let leads = 0;
+  for await (const lead of Lead.find({}, FUNNEL_FIELDS).lean().cursor({ batchSize: 2000 })) {
+    leads++;
+    const c = contribution(lead as FunnelFacts, tz);
+    if (!c) continue;
+    if ((lead as { updatedAt?: Date }).updatedAt && (lead as { updatedAt: Date }).updatedAt >= started) busy.add(c.id);
+    const s = sums.get(c.id) ?? { day: c.day, channel: c.channel, counts: {} };
+    for (const [k, v] of Object.entries(c.counts)) s.counts[k] = (s.counts[k] ?? 0) + v;
+    sums.set(c.id, s);
+  }
+  let rollups = 0;
+  for (const [id, s] of sums) {
+    if (busy.has(id)) continue;
+    await withLock(redis, keys.funnelLock(id), () => FunnelDay.replaceOne({ _id: id }, { _id: id, day: s.day, channel: s.channel, counts: nest(s.counts) }, { upsert: true }));
+    rollups++;
+  }
+  // Rollups whose leads are all gone.
+  const stale = (await FunnelDay.find({}, { _id: 1 }).lean()).map((d) => d._id).filter((id) => !sums.has(id));
+  for (const id of stale) await FunnelDay.deleteOne({ _id: id });
+  return { leads, rollups, skipped: busy.size };
+}
+
+/** `{'a.b': 1}` → `{a: {b: 1}}`. */
+function nest(flat: Record<string, number>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [path, v] of Object.entries(flat)) {
+    const parts = path.split('.');
+    let node = out;
+    for (const p of parts.slice(0, -1)) node = (node[p] ??= {}) as Record<string, unknown>;
+    node[parts.at(-1)!] = v;
+  }
+  return out;
+}

@@ -1,0 +1,61 @@
+import type { BotContext } from '../../context.js';
+import { jobIds } from '../../queues/job-ids.js';
+import type { LeadHooks } from '../../store/lead-repository.js';
+import type { LeadDoc } from '../../store/models/lead.js';
+import { applyFunnelChange } from '../funnel/rollup.js';
+import { isUpgrade, roleOf, scoreLead } from '../scoring/score.js';
+import type { Grade } from '../vocabulary.js';
+
+/** Touches kept on a lead (the latest): older ones have decayed to nothing in the score. */
+export const MAX_TOUCHES = 200;
+
+type Ctx = Pick<BotContext, 'scoring' | 'config' | 'queues' | 'redis' | 'keys' | 'channels'>;
+
+/**
+ * What happens around every change of a lead: its role from its tags, its last touch, its score and grade recomputed
+ * (a pinned grade wins), an upgrade into S or A told to the owner (once per upgrade), and the funnel counters moved.
+ */
+export function leadHooks(ctx: Ctx): LeadHooks {
+  return {
+    async beforeSave(doc) {
+      if (doc.touches.length > MAX_TOUCHES) doc.touches.splice(0, doc.touches.length - MAX_TOUCHES);
+      const last = doc.touches.reduce<Date | null>((m, t) => (t.at && (!m || t.at > m) ? t.at : m), null);
+      if (last && (!doc.lastTouchAt || last > doc.lastTouchAt)) doc.lastTouchAt = last;
+      doc.role = roleOf(doc.tags, ctx.scoring) ?? null;
+      const scored = scoreLead(doc, ctx.scoring, Date.now());
+      doc.score = scored.score;
+      doc.scoreReasons = scored.reasons as never;
+      doc.scoredAt = new Date();
+      const grade: Grade = (doc.gradePin as Grade | null) ?? scored.grade;
+      if (grade !== doc.grade) {
+        if ((grade === 'S' || grade === 'A') && isUpgrade(doc.grade, grade)) {
+          doc.gradeUpgrades = (doc.gradeUpgrades ?? 0) + 1;
+          // Queued before the save; the notice checks the lead still holds this upgrade before it goes out.
+          await queueGradeNotice(ctx, doc, grade);
+        }
+        doc.grade = grade;
+      }
+    },
+    async afterSave(before, after) {
+      await applyFunnelChange(ctx.redis, ctx.keys, ctx.config.OPS_TIMEZONE, before, after);
+    },
+  };
+}
+
+/** Tells the lead's owner (the member who last interacted, else every active owner) that it rose to S or A. */
+async function queueGradeNotice(ctx: Ctx, doc: LeadDoc, grade: Grade): Promise<void> {
+  const active = doc.owners.filter((o) => o.status === 'active').map((o) => o.userId);
+  const last = doc.lastInteraction?.userId;
+  const to = last && active.includes(last) ? [last] : active;
+  if (!to.length) return;
+  const who = [doc.name ?? doc.externalUserId, doc.corpName ? `（${doc.corpName}）` : ''].join('');
+  const why = doc.scoreReasons.slice(0, 3).map((r) => `${r.reason} +${r.points}`).join('、');
+  const channel = ctx.channels.get(doc.firstTouch?.channelKey ?? '')?.name ?? doc.firstTouch?.channelKey ?? '';
+  const text = `【线索升级】${who} 升为 ${grade} 级（得分 ${doc.score}${doc.gradePin ? '，人工定级' : ''}）。${why ? `主要加分：${why}。` : ''}${channel ? `来源渠道：${channel}。` : ''}请尽快跟进。`;
+  const n = doc.gradeUpgrades;
+  await ctx.queues.add(
+    'staff-notice',
+    { key: jobIds.gradeNotice(doc._id, n), userIds: to, text, lead: { corpId: doc.corpId, externalUserId: doc.externalUserId }, check: { gradeUpgrades: n }, type: 'grade_upgrade_notice' },
+    { jobId: jobIds.gradeNotice(doc._id, n) },
+  );
+}

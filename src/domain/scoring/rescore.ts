@@ -1,0 +1,38 @@
+import type { BotContext } from '../../context.js';
+import { Lead } from '../../store/models/lead.js';
+import { rebuildFunnel } from '../funnel/rollup.js';
+import type { Grade } from '../vocabulary.js';
+import { roleOf, scoreLead } from './score.js';
+
+const BATCH = 500;
+/** The lead fields a score needs. */
+const SCORE_FIELDS = { industry: 1, role: 1, corpName: 1, firstTouch: 1, touches: 1, reached: 1, tags: 1, score: 1, grade: 1, gradePin: 1 } as const;
+
+/**
+ * Recomputes every lead's score (intent decays day by day) and writes the ones that changed, by _id in batches, then
+ * rebuilds the funnel rollups from the leads. A rescore never notifies: upgrades are told when a touch causes them;
+ * one caused by editing scoring.yaml shows in the report instead of flooding owners. Returns what it did.
+ */
+export async function rescoreAll(ctx: Pick<BotContext, 'scoring' | 'redis' | 'keys' | 'config' | 'log'>, now = Date.now()): Promise<{ leads: number; changed: number; rollups: number }> {
+  let leads = 0;
+  let changed = 0;
+  let ops: Parameters<typeof Lead.bulkWrite>[0] = [];
+  const flush = async () => {
+    if (ops.length) await Lead.bulkWrite(ops, { ordered: false });
+    ops = [];
+  };
+  for await (const lead of Lead.find({}, SCORE_FIELDS).lean().cursor({ batchSize: 2000 })) {
+    leads++;
+    const role = roleOf(lead.tags ?? [], ctx.scoring) ?? null;
+    const scored = scoreLead({ ...lead, role }, ctx.scoring, now);
+    const grade: Grade = (lead.gradePin as Grade | null) ?? scored.grade;
+    if (scored.score === lead.score && grade === lead.grade && role === (lead.role ?? null)) continue;
+    changed++;
+    ops.push({ updateOne: { filter: { _id: lead._id }, update: { $set: { score: scored.score, grade, role, scoreReasons: scored.reasons, scoredAt: new Date(now) }, $inc: { __v: 1 } } } });
+    if (ops.length >= BATCH) await flush();
+  }
+  await flush();
+  const rebuilt = await rebuildFunnel(ctx.redis, ctx.keys, ctx.config.OPS_TIMEZONE);
+  ctx.log.info({ leads, changed, rollups: rebuilt.rollups }, 'scores recomputed and funnel rebuilt');
+  return { leads, changed, rollups: rebuilt.rollups };
+}

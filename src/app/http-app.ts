@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import type { BotContext } from '../context.js';
 import { CallbackError } from '../errors.js';
+import { adminApiRouter } from '../http/admin/admin-api.js';
 import { mountCallbackRoute } from '../http/callback-route.js';
 import { mountRedirectRoute } from '../http/redirect-route.js';
 import type { Logger } from '../logger.js';
@@ -20,7 +21,7 @@ export interface HttpAppOptions {
   now?: () => number;
 }
 
-/** The web process: the WeCom callback receiver, tracked links, /healthz and /metrics. */
+/** The web process: the WeCom callback receiver, tracked links, the admin API, /healthz and /metrics. */
 export function createHttpApp(ctx: BotContext, opts: HttpAppOptions = {}): Koa {
   const { config } = ctx;
   const app = new Koa();
@@ -52,6 +53,12 @@ export function createHttpApp(ctx: BotContext, opts: HttpAppOptions = {}): Koa {
     if (!c.req.complete) c.set('Connection', 'close');
   });
   app.on('error', (err: Error) => ctx.log.error({ err: { message: err.message, name: err.name } }, 'request failed'));
+
+  // The admin API exists only with a token: without one, everything under /admin answers 404.
+  if (config.ADMIN_TOKEN) {
+    const admin = adminApiRouter(ctx, config.ADMIN_TOKEN);
+    app.use(admin.routes()).use(admin.allowedMethods());
+  }
 
   const router = new Router();
   mountCallbackRoute(router, '/wecom/callback', {

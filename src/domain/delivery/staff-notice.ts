@@ -28,7 +28,11 @@ export interface StaffNotice {
 export async function sendStaffNotice(ctx: Pick<BotContext, 'wecom' | 'queues' | 'log'>, n: StaffNotice, run: { lastAttempt: boolean; countRefused(attempt: number): Promise<void> }): Promise<string> {
   if (n.check && n.lead) {
     const lead = await Lead.findById(leadId(n.lead.corpId, n.lead.externalUserId), { gradeUpgrades: 1 }).lean();
-    if (!lead || (lead.gradeUpgrades ?? 0) < n.check.gradeUpgrades) return 'not_needed';
+    if (!lead || (lead.gradeUpgrades ?? 0) < n.check.gradeUpgrades) {
+      // Queued just before the lead's save: wait for it; a save that never came means there is nothing to tell.
+      if (!run.lastAttempt) throw new Error(`upgrade ${n.check.gradeUpgrades} of the lead is not saved yet`);
+      return 'not_needed';
+    }
   }
   const attempt = (n.refused ?? 0) + 1;
   if (!(await takeFence({ id: attemptFenceId(n.key, attempt), kind: 'attempt', for: n.key }))) {

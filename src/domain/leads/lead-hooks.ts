@@ -22,6 +22,8 @@ export function leadHooks(ctx: Ctx): LeadHooks {
       const last = doc.touches.reduce<Date | null>((m, t) => (t.at && (!m || t.at > m) ? t.at : m), null);
       if (last && (!doc.lastTouchAt || last > doc.lastTouchAt)) doc.lastTouchAt = last;
       doc.role = roleOf(doc.tags, ctx.scoring) ?? null;
+      const tagKeys = doc.tags.map((t) => `${t.group}/${t.name}`);
+      if (tagKeys.join('\n') !== (doc.tagKeys ?? []).join('\n')) doc.tagKeys = tagKeys;
       const scored = scoreLead(doc, ctx.scoring, Date.now());
       doc.score = scored.score;
       doc.scoreReasons = scored.reasons as never;
@@ -56,6 +58,6 @@ async function queueGradeNotice(ctx: Ctx, doc: LeadDoc, grade: Grade): Promise<v
   await ctx.queues.add(
     'staff-notice',
     { key: jobIds.gradeNotice(doc._id, n), userIds: to, text, lead: { corpId: doc.corpId, externalUserId: doc.externalUserId }, check: { gradeUpgrades: n }, type: 'grade_upgrade_notice' },
-    { jobId: jobIds.gradeNotice(doc._id, n) },
+    { jobId: jobIds.gradeNotice(doc._id, n), delay: 500 },
   );
 }

@@ -82,6 +82,8 @@ const leadSchema = new Schema(
     owners: { type: [ownerSchema], default: [] },
     /** Union of the owners' corp tags, as last read from WeCom (plus what we marked). */
     tags: { type: [tagSchema], default: [] },
+    /** The same tags as `group/name` strings: what filters match (every MongoDB-wire database matches array members). */
+    tagKeys: { type: [String], default: [] },
     profileSyncedAt: { type: Date, default: null },
     /** 微信客服 session: kf/send_msg is allowed within 48 h of the customer's last message, 5 messages at most. */
     kf: {
@@ -107,6 +109,7 @@ leadSchema.index({ 'firstTouch.channelKey': 1, 'firstTouch.at': 1 });
 leadSchema.index({ stage: 1, lastTouchAt: -1 });
 leadSchema.index({ grade: 1, lastTouchAt: -1 });
 leadSchema.index({ lastTouchAt: -1 });
+leadSchema.index({ tagKeys: 1 });
 
 /**
  * The primary key of a lead. FerretDB 1.x (SQLite) answers queries on other fields by scanning, so every hot lookup

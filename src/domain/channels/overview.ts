@@ -1,0 +1,33 @@
+import type { ChannelCatalog } from '../../content/channels.js';
+import { ChannelRecord } from '../../store/models/channel-record.js';
+import { funnel } from '../funnel/funnel.js';
+
+/** Every channel as ops see it: its settings, its 联系我 code, and its funnel since it started. */
+export async function channelOverview(channels: ChannelCatalog) {
+  const [records, all] = await Promise.all([ChannelRecord.find({}).lean(), funnel({ from: '0000-01-01', to: '9999-12-31' })]);
+  return channels.all().map((c) => {
+    const rec = records.find((r) => r.key === c.key);
+    const f = all.channels.find((x) => x.channel === c.key);
+    return {
+      key: c.key,
+      name: c.name,
+      tags: c.tags,
+      welcome: Boolean(c.welcome),
+      sequence: c.sequence ?? null,
+      owners: c.owners,
+      qrCode: rec?.qrCode ?? null,
+      configId: rec?.configId ?? null,
+      syncedAt: rec?.syncedAt ?? null,
+      counts: {
+        added: f?.added ?? 0,
+        engaged: f?.engaged ?? 0,
+        qualified: f?.qualified ?? 0,
+        opportunity: f?.opportunity ?? 0,
+        customer: f?.customer ?? 0,
+        lost: f?.lost ?? 0,
+        unsubscribed: f?.unsubscribed ?? 0,
+        grades: f?.grades ?? { S: 0, A: 0, B: 0, C: 0 },
+      },
+    };
+  });
+}

@@ -1,0 +1,163 @@
+import { Delivery } from '../../store/models/delivery.js';
+import { Enrollment } from '../../store/models/enrollment.js';
+import { Lead, leadId, type LeadFields } from '../../store/models/lead.js';
+import { timelineOf } from '../../store/timeline.js';
+import type { Grade, Stage } from '../vocabulary.js';
+
+/** What a list of leads can be filtered and sorted by. */
+export interface LeadFilter {
+  /** Matches name, an owner's remark, company, or the external user id. */
+  q?: string;
+  stage?: Stage;
+  grade?: Grade;
+  channel?: string;
+  /** `group/name` or a tag name alone. */
+  tag?: string;
+  /** An owner's userid. */
+  owner?: string;
+  sort?: 'lastTouch' | 'added' | 'score';
+  limit?: number;
+  cursor?: string;
+}
+
+/** A lead as lists show it. */
+export interface LeadSummary {
+  id: string;
+  externalUserId: string;
+  name: string | null;
+  corpName: string | null;
+  channel: string | null;
+  stage: string;
+  grade: string;
+  gradePinned: boolean;
+  score: number;
+  role: string | null;
+  industry: string | null;
+  owners: Array<{ userId: string; status: string; remark: string | null }>;
+  tags: Array<{ group: string; name: string }>;
+  addedAt: Date | null;
+  lastTouchAt: Date | null;
+}
+
+const SUMMARY_FIELDS = { externalUserId: 1, corpId: 1, name: 1, corpName: 1, firstTouch: 1, stage: 1, grade: 1, gradePin: 1, score: 1, role: 1, industry: 1, owners: 1, tags: 1, lastTouchAt: 1 };
+const SORT_FIELD = { lastTouch: 'lastTouchAt', added: 'firstTouch.at', score: 'score' } as const;
+
+type LeadRow = Partial<LeadFields> & { _id: string };
+
+/** The list row of a lead. */
+export function summarize(l: LeadRow): LeadSummary {
+  return {
+    id: l._id,
+    externalUserId: l.externalUserId ?? '',
+    name: l.name ?? null,
+    corpName: l.corpName ?? null,
+    channel: l.firstTouch?.channelKey ?? null,
+    stage: l.stage ?? 'added',
+    grade: l.grade ?? 'C',
+    gradePinned: Boolean(l.gradePin),
+    score: l.score ?? 0,
+    role: l.role ?? null,
+    industry: l.industry ?? null,
+    owners: (l.owners ?? []).map((o) => ({ userId: o.userId, status: o.status ?? 'active', remark: o.remark ?? null })),
+    tags: (l.tags ?? []).map((t) => ({ group: t.group ?? '', name: t.name ?? '' })),
+    addedAt: l.firstTouch?.at ?? null,
+    lastTouchAt: l.lastTouchAt ?? null,
+  };
+}
+
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * A page of leads, newest touch first (or newest added, or highest score), with the cursor of the next page (null at
+ * the end). The cursor holds the last row's sort value and id, so pages stay stable while leads are added.
+ */
+export async function listLeads(f: LeadFilter): Promise<{ items: LeadSummary[]; next: string | null }> {
+  const and: Array<Record<string, unknown>> = [];
+  if (f.q) {
+    const re = new RegExp(escape(f.q.trim()), 'i');
+    and.push({ $or: [{ name: re }, { 'owners.remark': re }, { corpName: re }, { externalUserId: f.q.trim() }] });
+  }
+  if (f.stage) and.push({ stage: f.stage });
+  if (f.grade) and.push({ grade: f.grade });
+  if (f.channel) and.push({ 'firstTouch.channelKey': f.channel });
+  if (f.tag) {
+    and.push(f.tag.includes('/') ? { tagKeys: f.tag } : { 'tags.name': f.tag });
+  }
+  if (f.owner) and.push({ 'owners.userId': f.owner });
+  const field = SORT_FIELD[f.sort ?? 'lastTouch'];
+  const after = f.cursor ? decodeCursor(f.cursor) : null;
+  if (after) {
+    const v = f.sort === 'score' ? after.v : after.v === null ? null : new Date(after.v);
+    and.push({ $or: [{ [field]: { $lt: v } }, { [field]: v, _id: { $lt: after.id } }] });
+  }
+  const limit = Math.min(Math.max(f.limit ?? 50, 1), 200);
+  const rows = (await Lead.find(and.length ? { $and: and } : {}, SUMMARY_FIELDS)
+    .sort({ [field]: -1, _id: -1 })
+    .limit(limit + 1)
+    .lean()) as LeadRow[];
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  const lastValue = last ? (f.sort === 'score' ? (last.score ?? 0) : (f.sort === 'added' ? last.firstTouch?.at : last.lastTouchAt)?.valueOf() ?? null) : null;
+  return { items: page.map(summarize), next: rows.length > limit && last ? encodeCursor(lastValue as number | null, last._id) : null };
+}
+
+function encodeCursor(v: number | null, id: string): string {
+  return Buffer.from(JSON.stringify([v, id])).toString('base64url');
+}
+
+/** The position a cursor holds; throws on a cursor that is not ours. */
+export function decodeCursor(cursor: string): { v: number | null; id: string } {
+  const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!Array.isArray(parsed) || parsed.length !== 2 || typeof parsed[1] !== 'string' || (parsed[0] !== null && typeof parsed[0] !== 'number')) {
+    throw new Error('not a cursor');
+  }
+  return { v: parsed[0] as number | null, id: parsed[1] };
+}
+
+/** A lead id from an API path: `corp:external id`, or the external user id alone (the bot's corp). */
+export function resolveLeadId(raw: string, corpId: string): string {
+  return raw.includes(':') ? raw : leadId(corpId, raw);
+}
+
+/** Everything about one lead: its summary, timeline, enrollments, deliveries, score reasons. Null when unknown. */
+export async function leadDetail(id: string) {
+  const l = (await Lead.findById(id).lean()) as (LeadRow & LeadFields) | null;
+  if (!l) return null;
+  const [timeline, enrollments, deliveries] = await Promise.all([
+    timelineOf(l.corpId, l.externalUserId),
+    Enrollment.find({ corpId: l.corpId, externalUserId: l.externalUserId }).sort({ enrolledAt: 1 }).lean(),
+    Delivery.find({ corpId: l.corpId, externalUserId: l.externalUserId }).sort({ createdAt: 1 }).lean(),
+  ]);
+  return {
+    ...summarize(l),
+    reached: l.reached ?? {},
+    kf: l.kf ?? null,
+    unsubscribedAt: l.unsubscribedAt ?? null,
+    lostAt: l.lostAt ?? null,
+    scoreReasons: (l.scoreReasons ?? []).map((r) => ({ reason: r.reason ?? '', points: r.points ?? 0 })),
+    timeline: timeline.map((t) => ({ at: t.at, type: t.type, detail: t.detail ?? {} })),
+    enrollments: enrollments.map((e) => ({
+      id: String(e._id),
+      sequence: e.sequenceKey,
+      status: e.status,
+      step: e.step,
+      dueAt: e.dueAt ?? null,
+      owner: e.ownerUserId,
+      stopReason: e.stopReason ?? null,
+      enrolledAt: e.enrolledAt,
+      endedAt: e.endedAt ?? null,
+      history: (e.history ?? []).map((h) => ({ step: h.step, at: h.at, outcome: h.outcome, via: h.via ?? null })),
+    })),
+    deliveries: deliveries.map((d) => ({
+      key: d._id,
+      kind: d.kind,
+      via: d.via ?? null,
+      status: d.status,
+      at: d.sentAt ?? d.createdAt,
+      step: d.step ?? null,
+      caseSlug: d.caseSlug ?? null,
+      reason: d.reason ?? null,
+      clicks: (d as { clicks?: number }).clicks ?? 0,
+    })),
+  };
+}

@@ -1,0 +1,108 @@
+import { bodyParser } from '@koa/bodyparser';
+import Router from '@koa/router';
+import { extendZodWithOpenApi, OpenAPIRegistry, OpenApiGeneratorV3 } from '@asteasolutions/zod-to-openapi';
+import { z } from 'zod';
+import type { BotContext } from '../../context.js';
+import { ApiError, type ApiRoute } from './api-route.js';
+import { requireAdminToken } from './auth.js';
+import { funnelRoutes } from './routes/funnel.js';
+import { leadRoutes } from './routes/leads.js';
+
+// The generator reads OpenAPI metadata through a method it adds to zod's schemas.
+extendZodWithOpenApi(z);
+
+/** Every route of the admin API; the OpenAPI document is generated from the same list. */
+export function adminRoutes(ctx: BotContext): ApiRoute[] {
+  return [...leadRoutes(ctx), ...funnelRoutes(ctx)] as ApiRoute[];
+}
+
+/**
+ * The admin API under /admin/api (enabled by ADMIN_TOKEN; without it nothing under /admin exists): JSON in and out,
+ * every input checked with zod (400 with the failing fields), every request authorised with the token (401), and an
+ * OpenAPI document generated from the same schemas at /admin/api/openapi.json.
+ */
+export function adminApiRouter(ctx: BotContext, token: string): Router {
+  const router = new Router({ prefix: '/admin/api' });
+  router.use(async (c, next) => {
+    try {
+      await next();
+    } catch (err) {
+      const e = err instanceof ApiError ? err : bodyError(err);
+      if (e) {
+        c.status = e.status;
+        c.body = { error: e.message, ...(e.issues ? { issues: e.issues } : {}) };
+        return;
+      }
+      ctx.log.error({ err: (err as Error).message, path: c.path }, 'admin API request failed');
+      c.status = 500;
+      c.body = { error: 'internal error' };
+    }
+  });
+  router.use(requireAdminToken(token));
+  router.use(bodyParser({ enableTypes: ['json'], jsonLimit: '64kb', onError: () => undefined }));
+  const routes = adminRoutes(ctx);
+  for (const route of routes) {
+    router[route.method](route.path, async (c) => {
+      const input = {
+        query: check(route.query, c.query, 'query'),
+        params: check(route.params, c.params, 'params'),
+        body: route.body ? check(route.body, c.request.body ?? undefined, 'body') : undefined,
+      };
+      c.body = await route.handler(input as never, c);
+    });
+  }
+  const document = openApiDocument(routes);
+  router.get('/openapi.json', (c) => {
+    c.body = document;
+  });
+  router.all('/(.*)', () => {
+    throw new ApiError(404, 'no such admin API route (see /admin/api/openapi.json)');
+  });
+  return router;
+}
+
+function check(schema: z.ZodTypeAny | undefined, value: unknown, where: string): unknown {
+  if (!schema) return {};
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues.map((i) => ({ in: where, path: i.path.join('.') || '(value)', message: i.message }));
+  throw new ApiError(400, `invalid ${where}: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
+}
+
+/** koa-bodyparser's refusals (not JSON, too large) as API errors. */
+function bodyError(err: unknown): ApiError | null {
+  const e = err as { status?: number; type?: string; message?: string };
+  if (e?.status === 413) return new ApiError(413, 'body over 64 KB');
+  if (e?.status && e.status >= 400 && e.status < 500) return new ApiError(400, 'body is not valid JSON');
+  return null;
+}
+
+/** The OpenAPI 3 document of `routes`. */
+export function openApiDocument(routes: readonly ApiRoute[]): object {
+  const registry = new OpenAPIRegistry();
+  registry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN' });
+  for (const r of routes) {
+    registry.registerPath({
+      method: r.method,
+      path: `/admin/api${r.path.replace(/:(\w+)/g, '{$1}')}`,
+      summary: r.summary,
+      tags: [r.tag],
+      security: [{ bearer: [] }],
+      request: {
+        ...(r.query ? { query: r.query as z.AnyZodObject } : {}),
+        ...(r.params ? { params: r.params as z.AnyZodObject } : {}),
+        ...(r.body ? { body: { content: { 'application/json': { schema: r.body } } } } : {}),
+      },
+      responses: {
+        200: { description: 'OK', content: { 'application/json': { schema: r.response } } },
+        400: { description: 'invalid input: `{error, issues: [{in, path, message}]}`' },
+        401: { description: 'no or wrong admin token' },
+        ...(r.params ? { 404: { description: 'no such lead' } } : {}),
+      },
+    });
+  }
+  return new OpenApiGeneratorV3(registry.definitions).generateDocument({
+    openapi: '3.0.3',
+    info: { title: 'WeCom ops bot admin API', version: '1', description: 'Leads, stages, grades, the funnel and channels. Every request needs `Authorization: Bearer <ADMIN_TOKEN>`.' },
+  });
+}

@@ -1,0 +1,35 @@
+import type Koa from 'koa';
+import type { z } from 'zod';
+
+/** An error the admin API answers with its status and a short message (never a stack). */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly issues?: Array<{ in: string; path: string; message: string }>,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+/**
+ * One admin API route: its method, path (Koa style, `/leads/:id`), the zod schemas of what it takes and answers, and
+ * its handler. The same declaration serves requests and the OpenAPI document, so they cannot drift apart.
+ */
+export interface ApiRoute<Q extends z.ZodTypeAny = z.ZodTypeAny, P extends z.ZodTypeAny = z.ZodTypeAny, B extends z.ZodTypeAny = z.ZodTypeAny> {
+  method: 'get' | 'post';
+  path: string;
+  summary: string;
+  tag: string;
+  query?: Q;
+  params?: P;
+  body?: B;
+  response: z.ZodTypeAny;
+  handler(input: { query: z.infer<Q>; params: z.infer<P>; body: z.infer<B> }, c: Koa.Context): Promise<unknown>;
+}
+
+/** Declares a route (an identity function that gives the declaration its types). */
+export function apiRoute<Q extends z.ZodTypeAny, P extends z.ZodTypeAny, B extends z.ZodTypeAny>(route: ApiRoute<Q, P, B>): ApiRoute<Q, P, B> {
+  return route;
+}

@@ -1,0 +1,72 @@
+import { z } from 'zod';
+import type { BotContext } from '../../../context.js';
+import { channelOverview } from '../../../domain/channels/overview.js';
+import { funnel } from '../../../domain/funnel/funnel.js';
+import { localDay } from '../../../domain/nurture/clock.js';
+import { apiRoute } from '../api-route.js';
+
+const day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be YYYY-MM-DD').refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)), 'is not a date');
+const counts = {
+  added: z.number(),
+  engaged: z.number(),
+  qualified: z.number(),
+  opportunity: z.number(),
+  customer: z.number(),
+  lost: z.number(),
+  unsubscribed: z.number(),
+  grades: z.object({ S: z.number(), A: z.number(), B: z.number(), C: z.number() }),
+};
+const funnelCounts = z.object({ ...counts, conversion: z.record(z.string(), z.number().nullable()) });
+
+/** The funnel and channel routes of the admin API. */
+export function funnelRoutes(ctx: BotContext) {
+  return [
+    apiRoute({
+      method: 'get',
+      path: '/funnel',
+      tag: 'funnel',
+      summary: 'The funnel per channel of the leads added in a period: how many reached each stage, lost, unsubscribed, grades',
+      query: z
+        .object({
+          from: day.optional().describe('first day (OPS_TIMEZONE), default 29 days before `to`'),
+          to: day.optional().describe('last day, inclusive, default today'),
+          channel: z.string().max(30).optional(),
+        })
+        .refine((q) => !q.from || !q.to || q.from <= q.to, { message: 'from must not be after to', path: ['from'] }),
+      response: z.object({
+        from: z.string(),
+        to: z.string(),
+        channels: z.array(funnelCounts.extend({ channel: z.string() })),
+        total: funnelCounts,
+        roles: z.array(funnelCounts.extend({ role: z.string() })),
+      }),
+      handler: ({ query }) => {
+        const tz = ctx.config.OPS_TIMEZONE;
+        const to = query.to ?? localDay(Date.now(), tz);
+        const from = query.from ?? localDay(Date.parse(`${to}T12:00:00Z`) - 29 * 86_400_000, 'UTC');
+        return funnel({ from, to, channel: query.channel });
+      },
+    }),
+    apiRoute({
+      method: 'get',
+      path: '/channels',
+      tag: 'channels',
+      summary: 'Every channel with its 联系我 QR code and its funnel since it started',
+      response: z.array(
+        z.object({
+          key: z.string(),
+          name: z.string(),
+          tags: z.array(z.object({ group: z.string(), name: z.string() })),
+          welcome: z.boolean(),
+          sequence: z.string().nullable(),
+          owners: z.array(z.string()),
+          qrCode: z.string().nullable(),
+          configId: z.string().nullable(),
+          syncedAt: z.union([z.date(), z.string()]).nullable(),
+          counts: z.object(counts),
+        }),
+      ),
+      handler: () => channelOverview(ctx.channels),
+    }),
+  ];
+}

@@ -1,0 +1,119 @@
+import { z } from 'zod';
+import type { BotContext } from '../../../context.js';
+import { pinGrade } from '../../../domain/leads/grade.js';
+import { decodeCursor, leadDetail, listLeads, resolveLeadId, summarize } from '../../../domain/leads/query.js';
+import { moveStage } from '../../../domain/leads/stage.js';
+import { GRADES, STAGES } from '../../../domain/vocabulary.js';
+import { Lead, splitLeadId } from '../../../store/models/lead.js';
+import { ApiError, apiRoute } from '../api-route.js';
+
+const date = z.union([z.date(), z.string()]).nullable();
+const leadSummary = z.object({
+  id: z.string().describe('corp id and external user id, `<corp>:<external_userid>`'),
+  externalUserId: z.string(),
+  name: z.string().nullable(),
+  corpName: z.string().nullable(),
+  channel: z.string().nullable(),
+  stage: z.enum(STAGES),
+  grade: z.enum(GRADES),
+  gradePinned: z.boolean(),
+  score: z.number(),
+  role: z.string().nullable(),
+  industry: z.string().nullable(),
+  owners: z.array(z.object({ userId: z.string(), status: z.string(), remark: z.string().nullable() })),
+  tags: z.array(z.object({ group: z.string(), name: z.string() })),
+  addedAt: date,
+  lastTouchAt: date,
+});
+const idParams = z.object({ id: z.string().min(1).describe('a lead id, or an external user id of the bot\'s corp') });
+const actor = z.string().min(1).max(64).default('admin').describe('who did it (a WeCom userid), for the timeline');
+
+/** The lead routes of the admin API. */
+export function leadRoutes(ctx: BotContext) {
+  const find = async (raw: string) => {
+    const id = resolveLeadId(raw, ctx.corpId);
+    const ref = splitLeadId(id);
+    if (!ref || !(await Lead.exists({ _id: id }))) throw new ApiError(404, `no lead ${raw}`);
+    return { id, ref };
+  };
+  return [
+    apiRoute({
+      method: 'get',
+      path: '/leads',
+      tag: 'leads',
+      summary: 'Leads, newest touch first (or newest added, or best score), filtered like a segment',
+      query: z.object({
+        q: z.string().max(100).optional().describe('matches name, an owner\'s remark, company or the external user id'),
+        stage: z.enum(STAGES).optional(),
+        grade: z.enum(GRADES).optional(),
+        channel: z.string().max(30).optional(),
+        tag: z.string().max(64).optional().describe('`group/name`, or a tag name'),
+        owner: z.string().max(64).optional().describe('an owner\'s userid'),
+        sort: z.enum(['lastTouch', 'added', 'score']).default('lastTouch'),
+        limit: z.coerce.number().int().min(1).max(200).default(50),
+        cursor: z
+          .string()
+          .max(512)
+          .optional()
+          .refine((c) => {
+            if (!c) return true;
+            try {
+              decodeCursor(c);
+              return true;
+            } catch {
+              return false;
+            }
+          }, 'is not a cursor from this API'),
+      }),
+      response: z.object({ items: z.array(leadSummary), next: z.string().nullable() }),
+      handler: ({ query }) => listLeads(query),
+    }),
+    apiRoute({
+      method: 'get',
+      path: '/leads/:id',
+      tag: 'leads',
+      summary: 'One lead: profile, stage, grade and its reasons, owners, timeline, enrollments, deliveries',
+      params: idParams,
+      response: leadSummary.extend({
+        reached: z.record(z.string(), date),
+        scoreReasons: z.array(z.object({ reason: z.string(), points: z.number() })),
+        timeline: z.array(z.object({ at: date, type: z.string(), detail: z.record(z.string(), z.unknown()) })),
+        enrollments: z.array(z.record(z.string(), z.unknown())),
+        deliveries: z.array(z.record(z.string(), z.unknown())),
+      }),
+      handler: async ({ params }) => {
+        const detail = await leadDetail(resolveLeadId(params.id, ctx.corpId));
+        if (!detail) throw new ApiError(404, `no lead ${params.id}`);
+        return detail;
+      },
+    }),
+    apiRoute({
+      method: 'post',
+      path: '/leads/:id/stage',
+      tag: 'leads',
+      summary: 'Moves a lead to any stage, with a reason (on its timeline); the enrollments the new stage stops end',
+      params: idParams,
+      body: z.object({ stage: z.enum(STAGES), reason: z.string().trim().min(1, 'say why').max(500), actor }).strict(),
+      response: z.object({ lead: leadSummary, change: z.object({ from: z.enum(STAGES), to: z.enum(STAGES) }).nullable() }),
+      handler: async ({ params, body }) => {
+        const { id, ref } = await find(params.id);
+        const change = await moveStage(ctx, ref, body.stage, { by: 'staff', source: 'api', actor: body.actor, reason: body.reason });
+        return { lead: summarize((await Lead.findById(id).lean())!), change };
+      },
+    }),
+    apiRoute({
+      method: 'post',
+      path: '/leads/:id/grade',
+      tag: 'leads',
+      summary: 'Pins a lead\'s grade (it wins over the score until unpinned), or unpins it with "auto"',
+      params: idParams,
+      body: z.object({ grade: z.enum([...GRADES, 'auto']), reason: z.string().trim().max(500).optional(), actor }).strict(),
+      response: z.object({ lead: leadSummary }),
+      handler: async ({ params, body }) => {
+        const { ref } = await find(params.id);
+        const doc = await pinGrade(ctx, ref, body.grade, { actor: body.actor, reason: body.reason });
+        return { lead: summarize(doc!.toObject() as never) };
+      },
+    }),
+  ];
+}

@@ -1,0 +1,155 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHttpApp } from '../../src/app/http-app.js';
+import { Lead } from '../../src/store/models/lead.js';
+import { timelineOf } from '../../src/store/timeline.js';
+import { TEST_CORP } from '../fixtures/test-corp.js';
+import { startTestBot, type TestBot } from '../helpers/test-bot.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+const TOKEN = 'admin-token-for-tests-0123456789';
+let t: TestBot;
+beforeAll(async () => {
+  t = await startTestBot('admin-api', { env: { ADMIN_TOKEN: TOKEN } });
+});
+afterAll(async () => t?.stop());
+
+const api = (path: string, init: RequestInit & { token?: string | null } = {}) =>
+  fetch(`${t.url}/admin/api${path}`, {
+    ...init,
+    headers: { ...(init.token === null ? {} : { authorization: `Bearer ${init.token ?? TOKEN}` }), ...(init.body ? { 'content-type': 'application/json' } : {}), ...init.headers },
+  });
+const post = (path: string, body: unknown) => api(path, { method: 'POST', body: JSON.stringify(body) });
+const json = async <T = Record<string, unknown>>(res: Response) => (await res.json()) as T;
+
+/** A customer scans `state`'s code and is recorded (and profiled). */
+async function arrive(state: string, name: string) {
+  const c = t.newContact({ state, name });
+  expect((await t.post(c.xml)).status).toBe(200);
+  await waitFor(async () => (await Lead.findOne({ externalUserId: c.externalUserId }))?.profileSyncedAt, 'lead profiled');
+  return { ...c, id: `${TEST_CORP.corpId}:${c.externalUserId}` };
+}
+
+describe('admin API: access', () => {
+  it('answers 401 without the token or with a wrong one, and 404 under /admin when no token is configured', async () => {
+    expect((await api('/leads', { token: null })).status).toBe(401);
+    const wrong = await api('/leads', { token: 'admin-token-for-tests-012345678X' });
+    expect(wrong.status).toBe(401);
+    expect(wrong.headers.get('www-authenticate')).toContain('Bearer');
+    expect((await api('/openapi.json', { token: null })).status).toBe(401);
+    // The same bot's web app, configured without a token.
+    const app = createHttpApp({ ...t.bot.ctx, config: { ...t.bot.ctx.config, ADMIN_TOKEN: undefined } });
+    const server = await new Promise<Server>((r) => {
+      const s = app.listen(0, '127.0.0.1', () => r(s));
+    });
+    try {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      expect((await fetch(`${base}/admin/api/leads`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(404);
+      expect((await fetch(`${base}/admin`)).status).toBe(404);
+      expect((await fetch(`${base}/admin/api/openapi.json`)).status).toBe(404);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('refuses bad input with 400 and the failing fields', async () => {
+    const a = await json<{ issues: Array<{ in: string; path: string }> }>(await api('/leads?stage=nope&limit=0'));
+    expect(a.issues.map((i) => `${i.in}:${i.path}`).sort()).toEqual(['query:limit', 'query:stage']);
+    expect((await api('/leads?cursor=garbage')).status).toBe(400);
+    expect((await api('/funnel?from=2026-13-01')).status).toBe(400);
+    expect((await api('/funnel?from=2026-11-10&to=2026-11-01')).status).toBe(400);
+    const lead = await arrive('expo2026', '校验');
+    const noReason = await post(`/leads/${lead.id}/stage`, { stage: 'qualified' });
+    expect(noReason.status).toBe(400);
+    expect((await json<{ issues: Array<{ path: string }> }>(noReason)).issues.map((i) => i.path)).toEqual(['reason']);
+    expect((await post(`/leads/${lead.id}/grade`, { grade: 'Z' })).status).toBe(400);
+    expect((await api(`/leads/${lead.id}/stage`, { method: 'POST', body: '{not json' })).status).toBe(400);
+    expect((await post('/leads/wm_nobody/stage', { stage: 'qualified', reason: 'x' })).status).toBe(404);
+    expect((await api('/leads/wm_nobody')).status).toBe(404);
+    expect((await api('/no-such-route')).status).toBe(404);
+  });
+});
+
+describe('admin API: leads, stages, grades, funnel, channels', () => {
+  it('lists leads with filters and a cursor, and shows one with its timeline, enrollments and score reasons', async () => {
+    const [a, b, c] = [await arrive('expo2026', '列表甲'), await arrive('expo2026', '列表乙'), await arrive('notext', '列表丙')];
+    const page1 = await json<{ items: Array<{ id: string; channel: string }>; next: string | null }>(await api('/leads?channel=expo2026&limit=1'));
+    expect(page1.items).toHaveLength(1);
+    expect(page1.next).toBeTruthy();
+    const page2 = await json<{ items: Array<{ id: string }> }>(await api(`/leads?channel=expo2026&limit=1&cursor=${page1.next}`));
+    expect(page2.items[0]?.id).not.toBe(page1.items[0]?.id);
+    const foundRes = await api(`/leads?q=${encodeURIComponent('列表乙')}`);
+    const found = await json<{ items: Array<{ id: string; name: string; tags: Array<{ group: string; name: string }> }> }>(foundRes);
+    expect(foundRes.status, JSON.stringify(found)).toBe(200);
+    expect(found.items.map((i) => i.id)).toEqual([b.id]);
+    expect(found.items[0]?.tags).toContainEqual({ group: '行业', name: '制造业' });
+    const byTagRes = await api(`/leads?tag=${encodeURIComponent('渠道/无欢迎语')}`);
+    const byTag = await json<{ items: Array<{ id: string }> }>(byTagRes);
+    expect(byTagRes.status, JSON.stringify(byTag)).toBe(200);
+    expect(byTag.items.map((i) => i.id)).toContain(c.id);
+    expect(byTag.items.map((i) => i.id)).not.toContain(a.id);
+    const detail = await json<{ id: string; timeline: Array<{ type: string }>; enrollments: unknown[]; scoreReasons: Array<{ reason: string; points: number }> }>(await api(`/leads/${encodeURIComponent(a.id)}`));
+    expect(detail.id).toBe(a.id);
+    expect(detail.timeline.map((e) => e.type)).toEqual(expect.arrayContaining(['added', 'profile_synced']));
+    expect(detail.scoreReasons.length).toBeGreaterThan(0);
+    // The external user id alone finds the lead too.
+    expect((await json<{ id: string }>(await api(`/leads/${a.externalUserId}`))).id).toBe(a.id);
+  });
+
+  it('moves a stage with a reason (on the timeline, who and why) and pins and unpins a grade', async () => {
+    const l = await arrive('notext', '阶段');
+    const moved = await json<{ lead: { stage: string }; change: { from: string; to: string } }>(await post(`/leads/${l.id}/stage`, { stage: 'opportunity', reason: '已约演示', actor: 'lisi' }));
+    expect(moved).toMatchObject({ lead: { stage: 'opportunity' }, change: { from: 'added', to: 'opportunity' } });
+    const entry = (await timelineOf(TEST_CORP.corpId, l.externalUserId)).find((e) => e.type === 'stage_changed');
+    expect(entry?.detail).toMatchObject({ to: 'opportunity', by: 'staff', source: 'api', actor: 'lisi', reason: '已约演示' });
+    // Staff may move it back; the funnel keeps what it reached.
+    expect((await json<{ lead: { stage: string } }>(await post(`/leads/${l.id}/stage`, { stage: 'engaged', reason: '客户暂缓' }))).lead.stage).toBe('engaged');
+    const pinned = await json<{ lead: { grade: string; gradePinned: boolean } }>(await post(`/leads/${l.id}/grade`, { grade: 'S', actor: 'lisi' }));
+    expect(pinned.lead).toMatchObject({ grade: 'S', gradePinned: true });
+    const unpinned = await json<{ lead: { grade: string; gradePinned: boolean } }>(await post(`/leads/${l.id}/grade`, { grade: 'auto' }));
+    expect(unpinned.lead.gradePinned).toBe(false);
+    expect(unpinned.lead.grade).not.toBe('S');
+    expect((await timelineOf(TEST_CORP.corpId, l.externalUserId)).map((e) => e.type)).toEqual(expect.arrayContaining(['grade_pinned', 'grade_unpinned']));
+  });
+
+  it('a pin up to A tells the owner once, by app message, however often it is repeated', async () => {
+    const l = await arrive('notext', '定级客户');
+    await post(`/leads/${l.id}/grade`, { grade: 'A', actor: 'lisi' });
+    await post(`/leads/${l.id}/grade`, { grade: 'A', actor: 'lisi' });
+    const notices = await waitFor(() => {
+      const m = t.sandbox.state.appMessages.sent.filter((x) => x.content?.includes('定级客户 升为 A 级'));
+      return m.length ? m : null;
+    }, 'notice sent');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(t.sandbox.state.appMessages.sent.filter((x) => x.content?.includes('定级客户 升为'))).toHaveLength(1);
+    expect(notices[0]?.touser).toEqual(['zhangsan']);
+  });
+
+  it('the funnel counts, per channel, the leads added in the period that reached each stage', async () => {
+    const day = new Date().toLocaleDateString('en-CA', { timeZone: 'Asia/Shanghai' });
+    const before = await json<{ channels: Array<{ channel: string; added: number; qualified: number; customer: number; lost: number; grades: Record<string, number> }> }>(await api(`/funnel?from=${day}&to=${day}&channel=slowseq`));
+    const base = before.channels[0] ?? { added: 0, qualified: 0, customer: 0, lost: 0 };
+    const leads = [await arrive('slowseq', '漏斗一'), await arrive('slowseq', '漏斗二'), await arrive('slowseq', '漏斗三')];
+    await post(`/leads/${leads[0]!.id}/stage`, { stage: 'customer', reason: '签约' });
+    await post(`/leads/${leads[1]!.id}/stage`, { stage: 'qualified', reason: '要报价' });
+    await post(`/leads/${leads[1]!.id}/stage`, { stage: 'lost', reason: '选了别家' });
+    const f = await json<{ channels: Array<{ channel: string; added: number; engaged: number; qualified: number; customer: number; lost: number; conversion: Record<string, number | null> }>; total: { added: number } }>(await api(`/funnel?from=${day}&to=${day}&channel=slowseq`));
+    const ch = f.channels.find((x) => x.channel === 'slowseq')!;
+    expect(ch.added - base.added).toBe(3);
+    expect(ch.qualified - base.qualified).toBe(2); // the customer passed through qualified; the lost one reached it
+    expect(ch.customer - base.customer).toBe(1);
+    expect(ch.lost - base.lost).toBe(1);
+    expect(f.total.added).toBe(ch.added);
+    const channels = await json<Array<{ key: string; counts: { added: number } }>>(await api('/channels'));
+    expect(channels.find((x) => x.key === 'slowseq')?.counts.added).toBeGreaterThanOrEqual(3);
+    expect(channels.map((x) => x.key)).toEqual(expect.arrayContaining(['expo2026', 'notext', 'nurture', 'slowseq', 'organic']));
+  });
+
+  it('publishes an OpenAPI document generated from the same schemas', async () => {
+    const doc = await json<{ openapi: string; paths: Record<string, Record<string, { parameters?: Array<{ name: string }> }>> }>(await api('/openapi.json'));
+    expect(doc.openapi).toMatch(/^3\./);
+    expect(Object.keys(doc.paths).sort()).toEqual(['/admin/api/channels', '/admin/api/funnel', '/admin/api/leads', '/admin/api/leads/{id}', '/admin/api/leads/{id}/grade', '/admin/api/leads/{id}/stage']);
+    expect(doc.paths['/admin/api/leads']?.get?.parameters?.map((p) => p.name)).toEqual(expect.arrayContaining(['q', 'stage', 'grade', 'channel', 'tag', 'owner', 'limit', 'cursor']));
+  });
+});

@@ -9,4 +9,5 @@ export const delExternalContact: Handler<'change_external_contact.del_external_c
   const lead = await endOwnership(ctx, { userId: event.UserID, externalUserId: event.ExternalUserID, at, status: 'removed', dedupeKey: ctx.dedupeKey });
   if (!lead) waitForAdd(ctx, event.ExternalUserID);
   await recordStep({ corpId: ctx.corpId, externalUserId: event.ExternalUserID }, ctx.dedupeKey, 'removed_by_owner', { owner: event.UserID, source: event.Source ?? null }, at);
+  ctx.log.info({ externalUserId: event.ExternalUserID, owner: event.UserID, source: event.Source ?? null, lost: lead?.stage === 'lost' }, 'member deleted the customer');
 };

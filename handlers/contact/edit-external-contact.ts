@@ -10,4 +10,5 @@ export const editExternalContact: Handler<'change_external_contact.edit_external
     if (!doc.lastInteraction?.at || doc.lastInteraction.at <= at) doc.lastInteraction = { userId: event.UserID, at };
   });
   await ctx.queues.add('contact-sync', { ...lead, userId: event.UserID, channelKey: null, dedupeKey: ctx.dedupeKey }, { jobId: jobIds.contactSync(ctx.dedupeKey) });
+  ctx.log.info({ externalUserId: event.ExternalUserID, owner: event.UserID }, 'member edited the customer: tags and profile refresh scheduled');
 };

@@ -7,4 +7,5 @@ export const transferFail: Handler<'change_external_contact.transfer_fail'> = as
     takeover: event.UserID,
     reason: event.FailReason ?? null,
   }, new Date(event.CreateTime * 1000));
+  ctx.log.info({ externalUserId: event.ExternalUserID, takeover: event.UserID, reason: event.FailReason ?? null }, 'customer transfer failed');
 };

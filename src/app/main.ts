@@ -1,4 +1,5 @@
 import 'dotenv/config';
+import { readCommandLine } from '../cli/command-line.js';
 import { exitOnStartupError, isStartupError } from '../cli/exit-on-startup-error.js';
 import { loadConfig } from '../config.js';
 import { createLogger } from '../logger.js';
@@ -6,6 +7,16 @@ import { startBot } from './bot.js';
 
 /** `npm start`: validate configuration and templates, then run the roles ROLE asks for until SIGTERM/SIGINT. */
 async function main(): Promise<void> {
+  readCommandLine(
+    'npm start',
+    `
+Usage: npm start
+
+Runs the bot in the roles ROLE asks for (web, worker or all) until SIGTERM or SIGINT. Everything comes from the
+environment or .env; see .env.example for every variable.
+`,
+    {},
+  );
   let config;
   try {
     config = loadConfig();

@@ -2,11 +2,25 @@ import 'dotenv/config';
 import { closeContext, createContext } from '../app/bot.js';
 import { loadConfig } from '../config.js';
 import { ConfigError, TemplateError } from '../errors.js';
+import { readCommandLine } from './command-line.js';
 import { exitOnStartupError } from './exit-on-startup-error.js';
 import { createLogger } from '../logger.js';
 import { syncChannels } from '../domain/channels/sync-channels.js';
 
 /** `npm run channels:sync`: creates or updates every channel's 联系我 QR code and prints where to find it. */
+readCommandLine(
+  'npm run channels:sync',
+  `
+Usage: npm run channels:sync
+
+Creates or updates each channel's 联系我 QR code in WeCom (scene 2, state = the channel key) and prints its
+config_id and qr_code URL; channels need \`owners\` in templates/channels.yaml. Uses the bot's configuration
+(environment or .env: WECOM_*, MONGODB_URI, REDIS_URL, TEMPLATES_DIR).
+
+Against the sandbox of a running \`npm run dev\`:  DOTENV_CONFIG_PATH=.data/dev.env npm run channels:sync
+`,
+  {},
+);
 try {
   const config = loadConfig();
   const ctx = await createContext(config, createLogger(config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL));

@@ -1,15 +1,64 @@
 import 'dotenv/config';
 import { mkdirSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { startBot } from '../app/bot.js';
-import { loadConfig } from '../config.js';
+import { startBot, type Bot } from '../app/bot.js';
+import { loadConfig, type Config } from '../config.js';
+import { loadTemplates } from '../content/index.js';
 import { syncChannels } from '../domain/channels/sync-channels.js';
 import { DEV_SETTINGS, sandboxPort } from '../dev/dev-settings.js';
-import { startEmbeddedDatabase, withDatabase, type EmbeddedDatabase } from '../dev/embedded-database.js';
-import { EX_CONFIG, exitOnStartupError } from './exit-on-startup-error.js';
+import { startEmbeddedDatabase, withDatabase } from '../dev/embedded-database.js';
+import { CodedError, ErrorCode } from '../errors.js';
 import { createLogger } from '../logger.js';
-import { startSandbox } from '../sandbox/index.js';
+import { startSandbox, type Sandbox } from '../sandbox/index.js';
+import { readCommandLine } from './command-line.js';
+import { EX_CONFIG, exitOnStartupError, isStartupError } from './exit-on-startup-error.js';
+
+/** Where dev keeps its data: the database, and the settings other commands use to reach this run (dev.env). */
+const DATA_DIR = '.data';
+const DEV_ENV = path.join(DATA_DIR, 'dev.env');
+/** The sandbox corp's members: a scan of anyone else's code is refused, as WeCom would. */
+const MEMBERS = ['zhangsan', 'lisi', 'wangwu'];
+
+const USAGE = `
+Usage: npm run dev
+
+Runs the whole bot on this machine: an embedded database (data in .data/db), the local Redis, and the sandbox WeCom
+standing in for qyapi.weixin.qq.com, sending real encrypted callbacks. Ctrl-C stops everything.
+
+Environment (or .env): PORT (default 3000), SANDBOX_PORT (default 3100), REDIS_URL, TEMPLATES_DIR, LOG_LEVEL,
+MONGODB_URI (a database to use instead of the embedded one), QUEUE_PREFIX (default wecom-dev).
+
+While it runs, ${DEV_ENV} holds its settings; any command runs against this sandbox and database with
+  DOTENV_CONFIG_PATH=${DEV_ENV} npm run <command>     e.g. channels:sync, simulate:scan -- expo2026
+`;
+
+/** What dev started, stopped in reverse order on Ctrl-C and on every start-up error. */
+const started: Array<{ what: string; stop: () => Promise<unknown> }> = [];
+let stopping = false;
+
+/** Remembers something dev started; started while dev was already stopping (Ctrl-C during start-up), it is stopped. */
+async function track(what: string, stop: () => Promise<unknown>): Promise<void> {
+  started.push({ what, stop });
+  if (stopping) await stopAll();
+}
+
+async function stopAll(): Promise<void> {
+  for (const s of started.splice(0).reverse()) {
+    await s.stop().catch((err: Error) => console.error(`could not stop the ${s.what}: ${err.message}`));
+  }
+}
+
+/** Stops whatever was started, then exits: 0 after Ctrl-C, the start-up error's code after a failure. */
+async function shutdown(err?: unknown): Promise<never> {
+  stopping = true;
+  await stopAll();
+  if (err === undefined) process.exit(0);
+  if (isStartupError(err)) exitOnStartupError(err);
+  console.error(`npm run dev failed: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+}
 
 /**
  * `npm run dev`: the whole bot on one machine — an embedded MongoDB-wire database (kept in .data/), the local
@@ -17,47 +66,35 @@ import { startSandbox } from '../sandbox/index.js';
  * in ROLE=all. Prints how to play a customer scanning a channel's QR code.
  */
 async function dev(): Promise<void> {
+  readCommandLine('npm run dev', USAGE, {});
+  const onSignal = () => void (stopping ? undefined : shutdown());
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
   const env: Record<string, string | undefined> = { ...DEV_SETTINGS, ...process.env };
   const redisUrl = env.REDIS_URL || 'redis://127.0.0.1:6379';
-  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
-  try {
-    await redis.connect();
-    await redis.ping();
-  } catch {
-    fail(`Redis is not reachable at ${redisUrl.replace(/\/\/[^@]*@/, '//…@')}. Start one (e.g. \`redis-server --daemonize yes\`) or set REDIS_URL.`);
-  } finally {
-    redis.disconnect();
-  }
+  const settings = (over: { sandboxUrl: string; mongoUri: string }): Config =>
+    loadConfig({ ...env, WECOM_API_BASE: over.sandboxUrl, MONGODB_URI: over.mongoUri, REDIS_URL: redisUrl, QUEUE_PREFIX: env.QUEUE_PREFIX || 'wecom-dev', ROLE: 'all' });
 
-  const db = await embeddedDatabase(env);
-  const sandbox = await startSandbox({
-    port: sandboxPort(env),
-    corpId: env.WECOM_CORP_ID!,
-    secrets: [env.WECOM_SECRET!],
-    members: ['zhangsan', 'lisi', 'wangwu'],
-  });
-  let config;
-  try {
-    config = loadConfig({
-      ...env,
-      WECOM_API_BASE: sandbox.url,
-      MONGODB_URI: db.kind === 'external' ? db.uri : withDatabase(db.uri, 'wecom_bot_dev'),
-      REDIS_URL: redisUrl,
-      QUEUE_PREFIX: env.QUEUE_PREFIX || 'wecom-dev',
-      ROLE: 'all',
-    });
-  } catch (err) {
-    exitOnStartupError(err);
-  }
+  // First what needs nothing started: the configuration, the templates, Redis.
+  const checked = settings({ sandboxUrl: 'http://127.0.0.1', mongoUri: env.MONGODB_URI || 'mongodb://127.0.0.1/wecom_bot_dev' });
+  await loadTemplates(checked.TEMPLATES_DIR);
+  await checkRedis(redisUrl);
+
+  const sandbox = await startDevSandbox(env);
+  await track('sandbox WeCom', () => sandbox.close());
+  mkdirSync(path.resolve(DATA_DIR, 'db'), { recursive: true });
+  const db = await startEmbeddedDatabase({ dataDir: path.resolve(DATA_DIR, 'db'), env: env as NodeJS.ProcessEnv });
+  await track('database', () => db.stop());
+  const config = settings({ sandboxUrl: sandbox.url, mongoUri: db.kind === 'external' ? db.uri : withDatabase(db.uri, 'wecom_bot_dev') });
+
   const logger = createLogger(config.LOG_LEVEL);
-  let bot;
-  try {
-    bot = await startBot(config, logger);
-  } catch (err) {
-    exitOnStartupError(err);
-  }
+  const bot: Bot = await startBot(config, logger);
+  await track('bot', () => bot.stop());
   sandbox.state.callback = { url: `http://127.0.0.1:${config.PORT}/wecom/callback`, token: config.WECOM_TOKEN, encodingAesKey: config.WECOM_ENCODING_AES_KEY };
   const synced = await syncChannels(bot.ctx);
+  await track(DEV_ENV, () => rm(path.resolve(DEV_ENV), { force: true }));
+  await writeDevEnv(config, sandbox);
 
   const channelLines = bot.ctx.channels
     .all()
@@ -71,7 +108,8 @@ async function dev(): Promise<void> {
     callback receiver  http://127.0.0.1:${config.PORT}/wecom/callback
     health / metrics   http://127.0.0.1:${config.PORT}/healthz  /metrics
     sandbox WeCom      ${sandbox.url}   (calls: ${sandbox.url}/sandbox/calls, welcomes: ${sandbox.url}/sandbox/welcomes)
-    database           ${db.kind} ${db.kind === 'external' ? '' : `(data in ${path.relative(process.cwd(), dataDir()) || '.'})`}
+    sandbox members    ${MEMBERS.join(', ')}
+    database           ${withoutPassword(config.MONGODB_URI)}   (${db.kind}${db.kind === 'external' ? '' : `, data in ${path.join(DATA_DIR, 'db')}`})
 
   Channels (templates in ${config.TEMPLATES_DIR}):
 ${channelLines}
@@ -79,35 +117,64 @@ ${channelLines}
   Play a customer scanning a channel's QR code (in another terminal):
     npm run simulate:scan -- expo2026 --name 王经理 --user zhangsan
 
+  Run any command against this sandbox and database (settings in ${DEV_ENV}):
+    DOTENV_CONFIG_PATH=${DEV_ENV} npm run channels:sync
+
   Ctrl-C stops everything.
 `);
+}
 
-  let stopping = false;
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
-    await bot.stop();
-    await sandbox.close();
-    await db.stop();
-    process.exit(0);
+/** Redis must be there before anything starts. */
+async function checkRedis(redisUrl: string): Promise<void> {
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch {
+    console.error(`Redis is not reachable at ${withoutPassword(redisUrl)}. Start one (e.g. \`redis-server --daemonize yes\`) or set REDIS_URL.`);
+    process.exit(EX_CONFIG);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** The sandbox WeCom on SANDBOX_PORT; a port in use is one clear error, like the bot's own. */
+async function startDevSandbox(env: Record<string, string | undefined>): Promise<Sandbox> {
+  const port = sandboxPort(env as NodeJS.ProcessEnv);
+  try {
+    return await startSandbox({ port, corpId: env.WECOM_CORP_ID!, secrets: [env.WECOM_SECRET!], members: MEMBERS });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    throw new CodedError(ErrorCode.PortInUse, `port ${port} (the sandbox WeCom) is already in use (another npm run dev?); set SANDBOX_PORT to a free one, e.g. SANDBOX_PORT=${port + 1}`);
+  }
+}
+
+/**
+ * Writes the settings of this run (sandbox corp, sandbox URL, database, Redis, templates) to .data/dev.env, so any
+ * command reaches them with DOTENV_CONFIG_PATH=.data/dev.env; removed when dev stops.
+ */
+async function writeDevEnv(config: Config, sandbox: Sandbox): Promise<void> {
+  const vars: Record<string, string | number> = {
+    WECOM_CORP_ID: config.WECOM_CORP_ID,
+    WECOM_TOKEN: config.WECOM_TOKEN,
+    WECOM_ENCODING_AES_KEY: config.WECOM_ENCODING_AES_KEY,
+    WECOM_SECRET: config.WECOM_SECRET,
+    WECOM_AGENT_ID: config.WECOM_AGENT_ID,
+    WECOM_API_BASE: sandbox.url,
+    SANDBOX_PORT: new URL(sandbox.url).port,
+    MONGODB_URI: config.MONGODB_URI,
+    REDIS_URL: config.REDIS_URL,
+    QUEUE_PREFIX: config.QUEUE_PREFIX,
+    TEMPLATES_DIR: path.resolve(config.TEMPLATES_DIR),
   };
-  process.on('SIGINT', () => void stop());
-  process.on('SIGTERM', () => void stop());
+  const lines = Object.entries(vars).map(([k, v]) => `${k}=${/^[\w./:@%+,{}-]*$/.test(String(v)) ? v : JSON.stringify(String(v))}`);
+  const text = `# The settings of the running \`npm run dev\` (removed when it stops). Use them with:\n#   DOTENV_CONFIG_PATH=${DEV_ENV} npm run <command>\n${lines.join('\n')}\n`;
+  await writeFile(path.resolve(DEV_ENV), text, { mode: 0o600 });
 }
 
-function dataDir(): string {
-  return path.resolve('.data/db');
+function withoutPassword(uri: string): string {
+  return uri.replace(/\/\/[^@/]*@/, '//…@');
 }
 
-/** The embedded database, its data kept in .data/ between runs. */
-async function embeddedDatabase(env: Record<string, string | undefined>): Promise<EmbeddedDatabase> {
-  mkdirSync(dataDir(), { recursive: true });
-  return startEmbeddedDatabase({ dataDir: dataDir(), env: env as NodeJS.ProcessEnv });
-}
-
-function fail(message: string): never {
-  console.error(message);
-  process.exit(EX_CONFIG);
-}
-
-void dev();
+dev().catch((err: unknown) => shutdown(err));

@@ -1,6 +1,10 @@
 import 'dotenv/config';
-import { parseArgs } from 'node:util';
+import path from 'node:path';
+import { loadChannels, ORGANIC_KEY, type ChannelCatalog } from '../content/channels.js';
 import { sandboxPort } from '../dev/dev-settings.js';
+import { EX_USAGE, readCommandLine } from './command-line.js';
+
+const COMMAND = 'npm run simulate:scan';
 
 /**
  * `npm run simulate:scan -- <channel> [--name 王经理] [--user zhangsan] [--half]`: asks the running dev sandbox
@@ -8,12 +12,46 @@ import { sandboxPort } from '../dev/dev-settings.js';
  * and POSTs the encrypted add_external_contact callback to the bot, exactly as WeCom would; this command then
  * shows the welcome the bot sent.
  */
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: { name: { type: 'string', default: '王经理' }, user: { type: 'string', default: 'zhangsan' }, half: { type: 'boolean', default: false } },
-});
+const { values, positionals } = readCommandLine(
+  COMMAND,
+  `
+Usage: ${COMMAND} -- <channel> [--name 王经理] [--user zhangsan] [--half]
+
+Plays a customer scanning a channel's 联系我 QR code in the sandbox WeCom of a running \`npm run dev\`: the sandbox
+sends the bot the encrypted add_external_contact callback (with a WelcomeCode), then this shows the welcome sent.
+
+  <channel>     the channel key from templates/channels.yaml (the code's state); none = organic
+  --name NAME   the customer's name (default 王经理)
+  --user ID     the staff member whose code it is; must be a member of the sandbox corp (default zhangsan)
+  --half        the customer skips verification (add_half_external_contact)
+  -h, --help    this text
+
+Environment: SANDBOX_PORT (default 3100), TEMPLATES_DIR (default ./templates); both are in .data/dev.env while
+\`npm run dev\` runs:  DOTENV_CONFIG_PATH=.data/dev.env ${COMMAND} -- expo2026
+`,
+  { name: { type: 'string', default: '王经理' }, user: { type: 'string', default: 'zhangsan' }, half: { type: 'boolean', default: false } },
+  true,
+);
+if (positionals.length > 1) {
+  console.error(`${COMMAND}: one channel at a time (got ${positionals.join(', ')}) (see ${COMMAND} -- --help)`);
+  process.exit(EX_USAGE);
+}
 const state = positionals[0];
 const base = `http://127.0.0.1:${sandboxPort()}`;
+
+// The channel as the bot will see it: a key the templates do not define lands on `organic`, as WeCom's State would.
+const templatesDir = process.env.TEMPLATES_DIR || './templates';
+let channels: ChannelCatalog | null = null;
+try {
+  channels = await loadChannels(templatesDir);
+} catch (err) {
+  console.warn(`warning: cannot read ${path.join(templatesDir, 'channels.yaml')} (${(err as Error).message.split('\n')[0]}); the channel is not checked`);
+}
+const channel = channels?.resolve(state);
+if (channels && state !== undefined && channel?.key !== state) {
+  const known = channels.all().map((c) => c.key).filter((k) => k !== ORGANIC_KEY);
+  console.warn(`warning: no channel "${state}" in ${path.join(templatesDir, 'channels.yaml')} (channels: ${known.join(', ') || 'none'}); the bot will attribute this customer to "${ORGANIC_KEY}"`);
+}
 
 let res: Response;
 try {
@@ -32,6 +70,10 @@ if (!res.ok || !scan.externalUserId) {
   process.exit(1);
 }
 console.log(`customer ${values.name} (${scan.externalUserId}) scanned ${state ?? '(no state: organic)'} → the bot answered the callback with HTTP ${scan.status}`);
+if (channel && !channel.welcome) {
+  console.log(`channel ${channel.key} has no welcome message: the bot sends none`);
+  process.exit(0);
+}
 
 const deadline = Date.now() + 20_000;
 while (Date.now() < deadline) {

@@ -1,8 +1,21 @@
 import 'dotenv/config';
 import { TemplateError } from '../errors.js';
 import { loadTemplates } from '../content/index.js';
+import { readCommandLine } from './command-line.js';
 
 /** `npm run templates:check`: validates what ops staff edit, with the same rules start-up applies. */
+readCommandLine(
+  'npm run templates:check',
+  `
+Usage: npm run templates:check
+
+Checks the templates ops staff edit (channels.yaml, sequences/, cases/) with the rules start-up applies, and lists
+every problem with its file, channel and field. Exit 0 when they are valid, 1 otherwise.
+
+Environment: TEMPLATES_DIR (default ./templates).
+`,
+  {},
+);
 const dir = process.env.TEMPLATES_DIR || './templates';
 try {
   const { channels, sequences, cases } = await loadTemplates(dir);

@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { TemplateError } from '../errors.js';
 import { loadCases, type CaseStudy } from './cases.js';
@@ -18,6 +19,9 @@ export interface Templates {
  * TemplateError listing every problem (file, item, field) so ops staff fix them in one go.
  */
 export async function loadTemplates(dir: string): Promise<Templates> {
+  // A missing channels.yaml means only the organic channel, but a missing folder is a wrong TEMPLATES_DIR.
+  const folder = await stat(dir).catch(() => null);
+  if (!folder?.isDirectory()) throw new TemplateError([`${dir}: no such folder (TEMPLATES_DIR names the folder of channels.yaml, sequences/ and cases/)`]);
   const problems: string[] = [];
   let channels: ChannelCatalog | undefined;
   try {

@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -50,8 +50,82 @@ async function waitForPort(port: number, child: ChildProcess, timeoutMs: number)
   throw new Error(`database did not listen on port ${port} within ${timeoutMs} ms`);
 }
 
-async function spawnServer(kind: 'mongod' | 'ferretdb', bin: string, dataDir?: string): Promise<EmbeddedDatabase> {
+type ServerKind = 'mongod' | 'ferretdb';
+
+/** What the system knows of a running process: its parent and its command line; null when there is none. */
+function processInfo(pid: number): { ppid: number; args: string[] } | null {
+  if (existsSync('/proc/self')) {
+    try {
+      const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+      // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces and parentheses.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      return { ppid, args };
+    } catch {
+      return null;
+    }
+  }
+  // No /proc (macOS): ps gives the same, the command line joined by spaces.
+  const r = spawnSync('ps', ['-o', 'ppid=,args=', '-p', String(pid)], { encoding: 'utf8' });
+  const m = /^\s*(\d+)\s+(.*)$/.exec(r.stdout ?? '');
+  return r.status === 0 && m ? { ppid: Number(m[1]), args: m[2]!.split(' ') } : null;
+}
+
+/** True when `pid` is a `kind` server running on the data directory `dir`. */
+function isServerOn(kind: ServerKind, pid: number, dir: string): boolean {
+  const info = processInfo(pid);
+  return info !== null && path.basename(info.args[0] ?? '') === kind && info.args.some((a) => a === dir || a.endsWith(`=${dir}`));
+}
+
+function pidFile(kind: ServerKind, dir: string): string {
+  return path.join(dir, `${kind}.pid`);
+}
+
+/**
+ * Before a server starts on a kept data directory: a server an earlier run started there and left behind (that run
+ * was killed, so its server now has another parent) is stopped, so crashes cannot pile up servers holding the same
+ * files. One whose starter is still running belongs to that run: refused. The pid file only names a candidate; the
+ * process must really be a `kind` server on `dir` to be touched.
+ */
+async function takeOverDataDir(kind: ServerKind, dir: string): Promise<void> {
+  const file = pidFile(kind, dir);
+  let held: { pid?: unknown; owner?: unknown };
+  try {
+    held = JSON.parse(await readFile(file, 'utf8')) as typeof held;
+  } catch {
+    return;
+  }
+  const pid = Number(held.pid);
+  if (Number.isInteger(pid) && pid > 1 && isServerOn(kind, pid, dir)) {
+    const owner = processInfo(pid)?.ppid;
+    if (owner !== undefined && owner === Number(held.owner) && owner !== process.pid) {
+      throw new Error(`${dir} is in use by ${kind} pid ${pid}, started by the running process ${owner} (another npm run dev?); stop that one first`);
+    }
+    console.log(`Stopping ${kind} pid ${pid}, left running on ${dir} by an earlier run`);
+    await stopProcess(pid, () => isServerOn(kind, pid, dir));
+  }
+  await rm(file, { force: true });
+}
+
+/** SIGTERM, up to 3 s to exit, then SIGKILL. */
+async function stopProcess(pid: number, running: () => boolean): Promise<void> {
+  const signal = (s: NodeJS.Signals) => {
+    try {
+      process.kill(pid, s);
+    } catch {
+      // already gone
+    }
+  };
+  signal('SIGTERM');
+  const deadline = Date.now() + 3_000;
+  while (running() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  if (running()) signal('SIGKILL');
+  while (running() && Date.now() < deadline + 2_000) await new Promise((r) => setTimeout(r, 50));
+}
+
+async function spawnServer(kind: ServerKind, bin: string, dataDir?: string): Promise<EmbeddedDatabase> {
   const dir = dataDir ?? (await mkdtemp(path.join(os.tmpdir(), `wecom-bot-${kind}-`)));
+  if (dataDir) await takeOverDataDir(kind, dir);
   const port = await freePort();
   const args =
     kind === 'mongod'
@@ -69,27 +143,30 @@ async function spawnServer(kind: 'mongod' | 'ferretdb', bin: string, dataDir?: s
           '--log-level=error',
         ];
   const child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Who holds a kept data directory, for the next run should this one die without stopping its server.
+  if (dataDir && child.pid) await writeFile(pidFile(kind, dir), JSON.stringify({ pid: child.pid, owner: process.pid }));
   let stderr = '';
   child.stderr?.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-2000)));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 2000))]);
+      }
+    }
+    if (dataDir) await rm(pidFile(kind, dir), { force: true });
+    else await rm(dir, { recursive: true, force: true });
+  };
   try {
     await waitForPort(port, child, 20_000);
   } catch (err) {
-    child.kill('SIGKILL');
+    await stop();
     throw new Error(`${(err as Error).message}\n${stderr}`);
   }
-  return {
-    kind,
-    uri: `mongodb://127.0.0.1:${port}`,
-    async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
-        if (child.exitCode === null) child.kill('SIGKILL');
-      }
-      if (!dataDir) await rm(dir, { recursive: true, force: true });
-    },
-  };
+  return { kind, uri: `mongodb://127.0.0.1:${port}`, stop };
 }
 
 /**

@@ -131,6 +131,10 @@ async function serveControl(ctx: Koa.Context, state: SandboxState, path: string)
         const b = await readJson();
         if (typeof b.userId !== 'string' || typeof b.name !== 'string') throw new Error('userId and name are required strings');
         if (b.state !== undefined && typeof b.state !== 'string') throw new Error('state must be a string');
+        // WeCom only issues 联系我 codes for the corp's members: a scan of anyone else's code cannot happen.
+        if (state.members && !state.members.has(b.userId)) {
+          throw new Error(`"${b.userId}" is not a member of the sandbox corp (members: ${[...state.members].join(', ')})`);
+        }
         const opts = { userId: b.userId, name: b.name, state: b.state, skipVerify: b.skipVerify === true };
         try {
           ctx.body = await state.contacts.scan(opts);

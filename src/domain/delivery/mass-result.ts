@@ -36,7 +36,7 @@ const RESULT: Record<number, { status: DeliveryStatus; reason: string | null }> 
  * quota is used up for the period, so no later send tries the mass route before it ends). Polls on
  * MASS_RESULT_POLL_SCHEDULE; still unsent after the last poll → `unconfirmed`. Returns what it found.
  */
-export async function pollMassResult(ctx: Pick<BotContext, 'wecom' | 'config' | 'queues' | 'leads'>, p: MassPoll): Promise<string> {
+export async function pollMassResult(ctx: Pick<BotContext, 'wecom' | 'config' | 'queues' | 'leads' | 'log'>, p: MassPoll): Promise<string> {
   let status = 0;
   let sendTime: number | undefined;
   try {
@@ -59,6 +59,7 @@ export async function pollMassResult(ctx: Pick<BotContext, 'wecom' | 'config' | 
     // The sender just messaged the customer: mass-message tasks for this customer now go to them [D:92135].
     if (known.status === 'sent') await ctx.leads.withLock(lead, () => ctx.leads.setLocked(lead, { lastInteraction: { userId: p.userId, at } }));
     await recordStep(lead, p.deliveryKey, `mass_${known.status}`, { msgid: p.msgid, reason: known.reason });
+    ctx.log.info({ externalUserId: p.externalUserId, owner: p.userId, deliveryKey: p.deliveryKey, status: known.status }, known.status === 'sent' ? 'mass message sent by the owner' : 'mass message not delivered');
     return known.status;
   }
   const schedule = ctx.config.MASS_RESULT_POLL_SCHEDULE;
@@ -66,6 +67,7 @@ export async function pollMassResult(ctx: Pick<BotContext, 'wecom' | 'config' | 
   if (next >= schedule.length) {
     await settle(p, 'unconfirmed', { reason: 'owner_did_not_send' });
     await recordStep(lead, p.deliveryKey, 'mass_unconfirmed', { msgid: p.msgid, owner: p.userId });
+    ctx.log.info({ externalUserId: p.externalUserId, owner: p.userId, deliveryKey: p.deliveryKey }, 'mass message never sent by the owner');
     return 'unconfirmed';
   }
   const delay = Math.max(0, p.submittedAt + schedule[next]! - Date.now());

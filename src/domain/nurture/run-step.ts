@@ -209,6 +209,10 @@ async function finish(ctx: Ctx, e: Enrollment, seq: Sequence, delivery: Delivery
     step: { type: `nurture_${outcome}`, detail: { sequence: seq.key, step: e.step, ...detail }, at: new Date() },
   };
   await ctx.queues.add('records', record, { jobId: jobIds.record(delivery.key) });
+  if (delivery.status === 'sent' || delivery.status === 'submitted') {
+    const what = delivery.status === 'submitted' ? 'nurture mass message submitted: the owner confirms it in the client' : delivery.via === 'owner' ? 'nurture reminder sent to the owner' : 'nurture message sent';
+    ctx.log.info({ externalUserId: e.externalUserId, sequence: seq.key, step: e.step, via: delivery.via ?? null, userId: delivery.userId }, what);
+  }
   return advance(ctx, e, seq, { outcome, via: (delivery.via ?? null) as Via | null, deliveryKey: delivery.key, caseSlug: delivery.caseSlug ?? null, detail }, true);
 }
 

@@ -1,0 +1,140 @@
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { withDatabase } from '../../src/dev/embedded-database.js';
+import { corpEnv } from '../fixtures/test-corp.js';
+import { baseEnv, runCommand } from '../helpers/run-command.js';
+import { startTestBot, TEMPLATES_DIR, TEST_CORP, uniqueName, type TestBot } from '../helpers/test-bot.js';
+
+/** Every command ops staff and developers run: `npm start` and the scripts under src/cli/. */
+const COMMANDS = {
+  'npm start': 'src/app/main.ts',
+  'npm run dev': 'src/cli/dev.ts',
+  'npm run simulate:scan': 'src/cli/simulate-scan.ts',
+  'npm run templates:check': 'src/cli/templates-check.ts',
+  'npm run channels:sync': 'src/cli/channels-sync.ts',
+};
+
+/** No line of a stack trace. */
+const STACK = /^\s+at\s/m;
+
+describe('every command line', () => {
+  // An empty working directory: answering --help or refusing an option must not create anything (e.g. .data/).
+  let cwd: string;
+  beforeAll(() => {
+    cwd = mkdtempSync(path.join(os.tmpdir(), 'wecom-cli-'));
+  });
+  afterAll(() => rmSync(cwd, { recursive: true, force: true }));
+
+  it.each(Object.entries(COMMANDS))('%s -- --help prints its usage and exits 0, starting nothing', async (name, entry) => {
+    const r = await runCommand(entry, ['--help'], { env: baseEnv(), cwd });
+    expect(r.stderr).toBe('');
+    expect(r.stdout.startsWith(`Usage: ${name}`)).toBe(true);
+    expect(r.code).toBe(0);
+    expect(readdirSync(cwd)).toEqual([]);
+  });
+
+  it.each(Object.entries(COMMANDS))('%s refuses an unknown option in one line (exit 64)', async (name, entry) => {
+    const r = await runCommand(entry, ['--bogus'], { env: baseEnv(), cwd });
+    expect(r.code).toBe(64);
+    expect(r.stderr.trim().split('\n')).toEqual([`${name}: Unknown option '--bogus' (see ${name} -- --help)`]);
+    expect(r.stdout).toBe('');
+    expect(readdirSync(cwd)).toEqual([]);
+  });
+});
+
+describe('start-up errors are one clear message', () => {
+  let busy: net.Server;
+  let busyPort: number;
+  beforeAll(async () => {
+    busy = net.createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+    busyPort = (busy.address() as net.AddressInfo).port;
+  });
+  afterAll(() => new Promise<void>((r) => busy.close(() => r())));
+
+  it('npm start on a port in use: one line naming the port and PORT, exit 78, and it exits by itself', async () => {
+    const name = uniqueName('cli_port');
+    const env = corpEnv(
+      { sandboxUrl: 'http://127.0.0.1:9', mongoUri: withDatabase(inject('mongoServerUri'), name), prefix: name, templatesDir: TEMPLATES_DIR, role: 'web' },
+      { PORT: String(busyPort), HOST: '127.0.0.1', LOG_LEVEL: 'info' },
+    );
+    const started = Date.now();
+    const r = await runCommand(COMMANDS['npm start'], [], { env: baseEnv(env) });
+    expect(r.code).toBe(78);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(`port ${busyPort}`);
+    expect(lines[0]).toMatch(/set PORT to a free one, e\.g\. PORT=\d+/);
+    expect(r.stderr).not.toMatch(STACK);
+    expect(r.stderr).not.toContain('EADDRINUSE');
+    // It exits by itself: the connections it had opened are closed again.
+    expect(Date.now() - started).toBeLessThan(20_000);
+  });
+
+  it('a missing WECOM_AGENT_ID says it is required; a wrong one says what it must be', async () => {
+    const env = { WECOM_CORP_ID: 'ww1', WECOM_TOKEN: 't', WECOM_ENCODING_AES_KEY: TEST_CORP.encodingAesKey, WECOM_SECRET: 's' };
+    const missing = await runCommand(COMMANDS['npm start'], [], { env: baseEnv(env) });
+    expect(missing.code).toBe(78);
+    expect(missing.stderr).toContain('WECOM_AGENT_ID: is required');
+    expect(missing.stderr).not.toMatch(/nan/i);
+    const wrong = await runCommand(COMMANDS['npm start'], [], { env: baseEnv({ ...env, WECOM_AGENT_ID: 'abc' }) });
+    expect(wrong.code).toBe(78);
+    expect(wrong.stderr).toContain('WECOM_AGENT_ID: must be the numeric AgentId');
+  });
+
+  it('templates:check on a TEMPLATES_DIR that does not exist says so', async () => {
+    const r = await runCommand(COMMANDS['npm run templates:check'], [], { env: baseEnv({ TEMPLATES_DIR: '/no/such/templates' }) });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('/no/such/templates: no such folder');
+  });
+});
+
+describe('simulate:scan', () => {
+  let t: TestBot;
+  let env: Record<string, string>;
+  beforeAll(async () => {
+    // A corp with three members, as `npm run dev` starts it, its callbacks going to the test bot.
+    t = await startTestBot('cli_scan', { sandbox: { members: ['zhangsan', 'lisi', 'wangwu'] } });
+    t.sandbox.state.callback = { url: `${t.url}/wecom/callback`, token: TEST_CORP.token, encodingAesKey: TEST_CORP.encodingAesKey };
+    env = baseEnv({ SANDBOX_PORT: new URL(t.sandbox.url).port, TEMPLATES_DIR });
+  });
+  afterAll(async () => t?.stop());
+
+  const scan = (...args: string[]) => runCommand(COMMANDS['npm run simulate:scan'], args, { env });
+
+  it('plays a scan of a known channel by a member: the welcome is shown, no warning', async () => {
+    const r = await scan('expo2026', '--name', '李总', '--user', 'lisi');
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/customer 李总 \(wm\w+\) scanned expo2026 → the bot answered the callback with HTTP 200/);
+    expect(r.stdout).toContain('welcome sent: 李总您好，感谢在2026 工业展与我们交流！ (+1 attachment)');
+    expect(r.code).toBe(0);
+  });
+
+  it('refuses a staff user who is not a member of the sandbox corp, listing the members', async () => {
+    const before = t.sandbox.state.contacts.customers.size;
+    const r = await scan('expo2026', '--user', 'bob');
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe('scan failed: "bob" is not a member of the sandbox corp (members: zhangsan, lisi, wangwu)');
+    // Nothing happened in the corp: no customer, no callback.
+    expect(t.sandbox.state.contacts.customers.size).toBe(before);
+  });
+
+  it('warns that an unknown channel key lands on organic, and does not wait for a welcome organic does not have', async () => {
+    const started = Date.now();
+    const r = await scan('expo2099', '--user', 'wangwu');
+    expect(r.stderr).toContain(`warning: no channel "expo2099" in ${TEMPLATES_DIR}/channels.yaml (channels: expo2026, notext, nurture, slowseq); the bot will attribute this customer to "organic"`);
+    expect(r.stdout).toContain('scanned expo2099 → the bot answered the callback with HTTP 200');
+    expect(r.stdout).toContain('channel organic has no welcome message: the bot sends none');
+    expect(r.code).toBe(0);
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+
+  it('the sandbox control API answers 400 for a scan by a non-member', async () => {
+    const res = await fetch(`${t.sandbox.url}/sandbox/scan`, { method: 'POST', body: JSON.stringify({ state: 'expo2026', userId: 'nobody', name: '甲' }) });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ error: '"nobody" is not a member of the sandbox corp (members: zhangsan, lisi, wangwu)' });
+  });
+});

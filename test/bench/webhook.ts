@@ -993,7 +993,7 @@ function report(
       const clean = (r: ThroughputRow) => r.s.non2xx === 0 && r.s.errors === 0;
       const met = rate.filter((r) => r.s.p99 < 25 && clean(r)).length;
       out.push(
-        `- ${target === 'full receiver' ? 'Full receiver' : 'Baseline'} p99 at ${RATE} req/s: **median ${fmt(median, 0)} ms** over ${rate.length} rounds (per round ${p99s.join(', ')} ms; spread ${sorted[0]}–${sorted.at(-1)} ms; p50 ${rate.map((r) => r.s.p50).join(', ')} ms; max ${rate.map((r) => r.s.max).join(', ')} ms)${target === 'full receiver' ? ` (target < 25 ms: met in ${met} of ${rate.length} rounds${rate.every(clean) ? '' : ', counting only rounds with no failures'})` : ''}.`,
+        `- ${target === 'full receiver' ? 'Full receiver' : 'Baseline'} p99 at ${RATE} req/s: **median ${fmt(median, 0)} ms** over ${rate.length} round${rate.length === 1 ? '' : 's'} (per round ${p99s.join(', ')} ms; spread ${sorted[0]}–${sorted.at(-1)} ms; p50 ${rate.map((r) => r.s.p50).join(', ')} ms; max ${rate.map((r) => r.s.max).join(', ')} ms)${target === 'full receiver' ? ` (target < 25 ms: met in ${met} of ${rate.length}${rate.every(clean) ? '' : ', counting only rounds with no failures'})` : ''}.`,
       );
     }
     const onTheFly = rows.reduce((n, r) => n + r.s.signedOnTheFly, 0);

@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 /** A MongoDB-wire database for dev and tests: `uri` has no database name; `stop()` ends what we started. */
 export interface EmbeddedDatabase {
   kind: 'external' | 'mongod' | 'ferretdb' | 'mongodb-memory-server';
+  /** FerretDB's backend, when kind is 'ferretdb'. */
+  handler?: 'sqlite' | 'postgresql';
   uri: string;
   stop(): Promise<void>;
 }
@@ -123,18 +125,24 @@ async function stopProcess(pid: number, running: () => boolean): Promise<void> {
   while (running() && Date.now() < deadline + 2_000) await new Promise((r) => setTimeout(r, 50));
 }
 
-async function spawnServer(kind: ServerKind, bin: string, dataDir?: string): Promise<EmbeddedDatabase> {
+async function spawnServer(kind: ServerKind, bin: string, dataDir?: string, postgresqlUrl?: string): Promise<EmbeddedDatabase> {
   const dir = dataDir ?? (await mkdtemp(path.join(os.tmpdir(), `wecom-bot-${kind}-`)));
   if (dataDir) await takeOverDataDir(kind, dir);
   const port = await freePort();
+  const backend = postgresqlUrl
+    ? // The data lives in that PostgreSQL database (which must exist); `dir` only holds FerretDB's state.
+      ['--handler=postgresql', `--postgresql-url=${postgresqlUrl}`]
+    : [
+        '--handler=sqlite',
+        // WAL with synchronous=NORMAL: survives a crash of any process, syncs at checkpoints instead of every
+        // commit (about 4x the write throughput on a VM disk); a dev/test database, not production storage.
+        `--sqlite-url=file:${dir}/?_pragma=synchronous(normal)`,
+      ];
   const args =
     kind === 'mongod'
       ? ['--port', String(port), '--bind_ip', '127.0.0.1', '--dbpath', dir, '--quiet']
       : [
-          '--handler=sqlite',
-          // WAL with synchronous=NORMAL: survives a crash of any process, syncs at checkpoints instead of every
-          // commit (about 4x the write throughput on a VM disk); a dev/test database, not production storage.
-          `--sqlite-url=file:${dir}/?_pragma=synchronous(normal)`,
+          ...backend,
           `--listen-addr=127.0.0.1:${port}`,
           `--state-dir=${dir}`,
           '--debug-addr=-',
@@ -166,17 +174,27 @@ async function spawnServer(kind: ServerKind, bin: string, dataDir?: string): Pro
     await stop();
     throw new Error(`${(err as Error).message}\n${stderr}`);
   }
-  return { kind, uri: `mongodb://127.0.0.1:${port}`, stop };
+  return { kind, ...(kind === 'ferretdb' ? { handler: postgresqlUrl ? ('postgresql' as const) : ('sqlite' as const) } : {}), uri: `mongodb://127.0.0.1:${port}`, stop };
 }
 
 /**
  * Picks a database, in order: MONGODB_URI, a `mongod` on PATH, `ferretdb` on PATH (SQLite handler in a temp
  * dir) — built from the Go module proxy first (`.ci/install-ferretdb`) when neither exists and Go does —, then
  * mongodb-memory-server (which downloads a real mongod when it can). `dataDir` keeps data between runs.
+ * `handler: 'postgresql'` asks for FerretDB over the existing PostgreSQL database at `postgresqlUrl` instead (no
+ * mongod, no fallback); MONGODB_URI still wins.
  */
-export async function startEmbeddedDatabase(opts: { dataDir?: string; env?: NodeJS.ProcessEnv } = {}): Promise<EmbeddedDatabase> {
+export async function startEmbeddedDatabase(
+  opts: { dataDir?: string; env?: NodeJS.ProcessEnv; handler?: 'sqlite' | 'postgresql'; postgresqlUrl?: string } = {},
+): Promise<EmbeddedDatabase> {
   const env = opts.env ?? process.env;
   if (env.MONGODB_URI) return { kind: 'external', uri: env.MONGODB_URI, stop: async () => {} };
+  if (opts.handler === 'postgresql') {
+    if (!opts.postgresqlUrl) throw new Error('handler postgresql needs postgresqlUrl (postgres://user@host:port/database)');
+    const bin = findExecutable('ferretdb');
+    if (!bin) throw new Error('handler postgresql needs ferretdb on PATH or in ~/go/bin (.ci/install-ferretdb)');
+    return spawnServer('ferretdb', bin, opts.dataDir, opts.postgresqlUrl);
+  }
   const mongod = findExecutable('mongod');
   if (mongod) return spawnServer('mongod', mongod, opts.dataDir);
   if (!findExecutable('ferretdb') && findExecutable('go')) {

@@ -4,8 +4,10 @@
  * written on the next tick); a busy one makes one Redis round trip per batch instead of one per callback.
  */
 export class GroupCommit<T> {
-  private pending: Array<{ item: T; resolve: () => void; reject: (err: Error) => void }> = [];
+  private pending: Array<{ item: T; resolve: () => void; reject: (err: Error) => void; addedAt: number }> = [];
   private scheduled = false;
+  /** Observes every batch written (e.g. a benchmark's diagnostics); unset, nothing is measured. Changes no write. */
+  onBatch?: (stats: BatchStats) => void;
 
   constructor(
     private readonly write: (items: T[]) => Promise<void>,
@@ -15,7 +17,7 @@ export class GroupCommit<T> {
   /** Resolves once `item` has been written (or rejects with its batch's error). */
   add(item: T): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ item, resolve, reject });
+      this.pending.push({ item, resolve, reject, addedAt: this.onBatch ? performance.now() : 0 });
       if (this.pending.length >= this.maxBatch) void this.flush();
       else if (!this.scheduled) {
         this.scheduled = true;
@@ -32,11 +34,34 @@ export class GroupCommit<T> {
       setImmediate(() => void this.flush());
     }
     if (!batch.length) return;
+    const flushAt = this.onBatch ? performance.now() : 0;
+    let failed = false;
     try {
       await this.write(batch.map((b) => b.item));
       for (const b of batch) b.resolve();
     } catch (err) {
+      failed = true;
       for (const b of batch) b.reject(err as Error);
     }
+    if (this.onBatch) {
+      const end = performance.now();
+      try {
+        this.onBatch({ size: batch.length, waitMs: flushAt - batch[0]!.addedAt, writeMs: end - flushAt, endedAt: performance.timeOrigin + end, failed });
+      } catch {
+        // an observer's failure is its own
+      }
+    }
   }
+}
+
+/** One written batch: its size, how long its first item waited for the flush, how long the write took. */
+export interface BatchStats {
+  size: number;
+  /** From the first item's add to the start of the write (ms). */
+  waitMs: number;
+  /** The write itself, e.g. one XADD round trip (ms). */
+  writeMs: number;
+  /** When the write ended (ms since the epoch, fractional). */
+  endedAt: number;
+  failed: boolean;
 }

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { withTimeout } from '../with-timeout.js';
 import type { EventJobData } from './event-job.js';
-import { GroupCommit } from './group-commit.js';
+import { GroupCommit, type BatchStats } from './group-commit.js';
 
 /**
  * The receiver's side of the inbox: a Redis stream that holds every accepted callback until a worker has turned it
@@ -21,6 +21,11 @@ export class InboxWriter {
    */
   async append(data: EventJobData): Promise<void> {
     await this.writes.add(data);
+  }
+
+  /** Observes each group commit (size, wait, XADD time), e.g. for a benchmark's diagnostics; writes are unchanged. */
+  set onBatch(observer: ((stats: BatchStats) => void) | undefined) {
+    this.writes.onBatch = observer;
   }
 
   // One timer per batch, not per callback.

@@ -1,7 +1,9 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
+import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
-import { startEmbeddedDatabase, type EmbeddedDatabase } from '../../src/dev/embedded-database.js';
+import { findExecutable, startEmbeddedDatabase, type EmbeddedDatabase } from '../../src/dev/embedded-database.js';
 import { deleteMatching } from '../fixtures/test-corp.js';
 
 /** Progress lines go to stderr (the report goes to stdout). */
@@ -16,6 +18,38 @@ export async function machineInfo(redis: Redis) {
     mem: `${Math.round(os.totalmem() / 2 ** 30)} GiB`,
     redis: ((await redis.info('server')).match(/redis_version:(\S+)/) ?? [])[1] ?? '?',
   };
+}
+
+const run = promisify(execFile);
+
+/** Runs one SQL statement with psql against database `db` of the PostgreSQL server at `serverUrl`; its output. */
+async function psql(serverUrl: string, db: string, sql: string): Promise<string> {
+  const { stdout } = await run('psql', [`${serverUrl.replace(/\/+$/, '')}/${db}`, '-v', 'ON_ERROR_STOP=1', '-qAtc', sql]);
+  return stdout.trim();
+}
+
+/** The database a benchmark runs on: BENCH_DB=sqlite (default) or postgresql, both FerretDB; MONGODB_URI wins. */
+export const BENCH_DB = (process.env.BENCH_DB || 'sqlite').toLowerCase();
+/** The PostgreSQL server for BENCH_DB=postgresql (a database of its own is created on it and dropped after). */
+const PG_SERVER = process.env.BENCH_PG_URL || 'postgres://postgres@127.0.0.1:5432';
+
+/** A database and what to call it in a report. */
+export type BenchDatabase = EmbeddedDatabase & { label: string };
+
+/** e.g. "FerretDB 1.24.2 (PostgreSQL handler, PostgreSQL 15.20)", "mongod", "external (MONGODB_URI)". */
+async function databaseLabel(db: EmbeddedDatabase): Promise<string> {
+  if (db.kind === 'external') return 'external (MONGODB_URI)';
+  if (db.kind !== 'ferretdb') return db.kind;
+  let version = '?';
+  try {
+    const bin = findExecutable('ferretdb');
+    if (bin) version = /version:\s*(\S+)/i.exec((await run(bin, ['--version'])).stdout)?.[1] ?? '?';
+  } catch {
+    // the label only
+  }
+  if (db.handler !== 'postgresql') return `FerretDB ${version} (SQLite handler)`;
+  const pg = await psql(PG_SERVER, 'postgres', 'SHOW server_version').catch(() => '?');
+  return `FerretDB ${version} (PostgreSQL handler, PostgreSQL ${pg.split(' ')[0]})`;
 }
 
 /** Something to undo when the run ends, however it ends. */
@@ -76,11 +110,35 @@ export class BenchRun {
     return { name, redis };
   }
 
-  /** The embedded database, stopped at cleanup. */
-  async database(): Promise<EmbeddedDatabase> {
-    const db = await startEmbeddedDatabase();
+  /**
+   * The database, stopped at cleanup: MONGODB_URI if set; else, for BENCH_DB=sqlite, what startEmbeddedDatabase picks
+   * (FerretDB/SQLite here; a mongod on PATH first) and, for BENCH_DB=postgresql, FerretDB over PostgreSQL. For
+   * `postgresql` a database `bench_<hex>` is created on BENCH_PG_URL (postgres://postgres@127.0.0.1:5432) with psql
+   * and dropped once FerretDB has stopped.
+   */
+  async database(): Promise<BenchDatabase> {
+    if (BENCH_DB !== 'sqlite' && BENCH_DB !== 'postgresql') throw new Error(`BENCH_DB=${BENCH_DB}: use sqlite or postgresql`);
+    let db: EmbeddedDatabase;
+    if (process.env.MONGODB_URI) {
+      if (process.env.BENCH_DB) log(`MONGODB_URI is set: BENCH_DB=${BENCH_DB} is ignored`);
+      db = await startEmbeddedDatabase();
+    } else if (BENCH_DB === 'postgresql') {
+      const name = `bench_${randomBytes(4).toString('hex')}`;
+      await psql(PG_SERVER, 'postgres', `CREATE DATABASE ${name}`);
+      // Pushed first, so it runs after the database (FerretDB) has stopped.
+      this.cleanups.push({
+        name: 'postgresql database',
+        fn: async () => {
+          await psql(PG_SERVER, 'postgres', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+          log(`dropped PostgreSQL database ${name}`);
+        },
+      });
+      db = await startEmbeddedDatabase({ handler: 'postgresql', postgresqlUrl: `${PG_SERVER.replace(/\/+$/, '')}/${name}` });
+    } else {
+      db = await startEmbeddedDatabase(); // mongod when on PATH, else FerretDB/SQLite
+    }
     this.cleanups.push({ name: 'database', fn: () => db.stop() });
-    return db;
+    return { ...db, label: await databaseLabel(db) };
   }
 
   /** Runs `body`; exit 0 after it, 1 on a harness failure (an abort exits with its own code). */

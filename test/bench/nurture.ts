@@ -5,32 +5,42 @@
  *
  *  1. Enrollment throughput: BENCH_LEADS (100,000) leads are seeded in MongoDB (setup, not timed; _id = leadId()), then
  *     `enrollMany(ctx, leads, 'bench4')` (4 steps, 1 d apart: every first step stays a pending delayed job) is timed.
- *     enrollMany is called on consecutive slices of 1,000 leads (its own batch size, same `at`: the same work as one
- *     call) so the run can stop at a time budget (BENCH_ENROLL_BUDGET_S, 90 s; 0 = none): on FerretDB a batch costs
- *     seconds (see the doc), and all 100,000 would take far longer than this benchmark may run. The MongoDB command
+ *     With BENCH_ENROLL_BUDGET_S > 0 (default 0: one call for all), enrollMany is called on consecutive slices of
+ *     1,000 leads (its own batch size, same `at`: the same work as one call) and the run stops at that budget. The MongoDB command
  *     time inside the timed run is split by command (driver command monitoring) to show where it goes.
  *  2. Raw baseline: BullMQ `Queue.addBulk` of BENCH_LEADS delayed jobs of the same shape (name 'step',
  *     data {e, s: 0}, jobId jobIds.nurtureStep(e, 0), delay 1 d) on a separate prefix, 1,000 per call.
  *  3. Redis memory per pending step: INFO used_memory before/after (1) and (2), divided by the jobs created; and,
  *     immune to other Redis users, the sum of MEMORY USAGE over our own keys (job hashes, delayed zset, events stream).
- *  4. Dispatch under a WeCom rate limit: the sandbox WeCom answers 45009 above R add_msg_template calls per second;
- *     the bot gets WECOM_RATE_LIMITS=externalcontact/add_msg_template=R/s, NURTURE_DAILY_CAP=0 and the real workers
- *     (src/workers.ts startWorkers, what startBot runs with ROLE=worker/all) in this process. N = R × 30 leads exist
- *     in the sandbox and MongoDB and are enrolled (enrollMany) in 'bench4now' (first step after 1 s, then 1 d) before
- *     the workers start: the first steps are all due at once and go out by the mass route (add_msg_template). The
- *     steady rate counts ok add_msg_template calls in the whole 1-second windows inside the middle 80 % of the run; a
- *     run stops BENCH_DISPATCH_CAP_S (45 s) after the workers start. Run at R = BENCH_RATE (100) and at a lower R
- *     (BENCH_RATE_LOW, default: what the bot reached at R, rounded down), each on a fresh database, prefix and sandbox.
+ *  4. Dispatch against a same-run baseline, BENCH_ROUNDS (3) rounds alternating baseline / bot, each on a fresh
+ *     database seeded alike: N = BENCH_ROUND_LEADS (R × BENCH_DISPATCH_SECONDS) customers in the sandbox and leads in
+ *     MongoDB, enrolled (enrollMany) in 'bench4now' (first step after 1 s, then 1 d) before anything runs.
+ *     - Baseline: CONCURRENCY runners (the bot's NURTURE_CONCURRENCY) do the least an exactly-once step must do,
+ *       enrollment after enrollment: read the lead by _id, insert the attempt fence, update the enrollment by _id.
+ *     - Bot: the real workers (src/app/workers.ts startWorkers, what startBot runs with ROLE=worker/all) in this
+ *       process, with an add_msg_template limit too high to bind (the sandbox has none), so what is measured is the
+ *       step, not the limit.
+ *     Each runs until all N are done or BENCH_ROUND_CAP_S (30 s). Steady rate: completions (baseline) or ok
+ *     add_msg_template calls (bot) in the whole 1-second windows of the middle 80 % of the run. Reported: the bot's
+ *     rate as a share of the baseline's (ratio of the means, each round's ratio, the spread). Every MongoDB command is
+ *     counted by the job run (or baseline step) whose async context sent it: commands per nurture step, by name.
+ *  5. Dispatch under a WeCom rate limit: the sandbox WeCom answers 45009 above R add_msg_template calls per second;
+ *     the bot gets WECOM_RATE_LIMITS=externalcontact/add_msg_template=R/s, NURTURE_DAILY_CAP=0 and the real workers.
+ *     N = R × 30 leads, set up as in 4. A run stops BENCH_DISPATCH_CAP_S (45 s) after the workers start. Run at
+ *     R = BENCH_RATE (100) and at a lower R (BENCH_RATE_LOW, default: 80 % of the least the bot reached, in 4 or at R),
+ *     each on a fresh database, prefix and sandbox. After a capped run at R, 30 of the remaining steps run one at a
+ *     time (the cost of a step without queueing).
  *
  * Targets are reported, never asserted: the exit code is non-zero only when the harness itself fails.
- * After the capped run at R, 30 of the remaining steps run one at a time (the cost of a step without queueing).
  *
+ * Database: BENCH_DB=sqlite (default) or postgresql (FerretDB over a fresh database on BENCH_PG_URL,
+ * postgres://postgres@127.0.0.1:5432, dropped after); MONGODB_URI, when set, wins (test/bench/harness.ts).
  * Knobs (env): BENCH_LEADS, BENCH_ENROLL_BUDGET_S, BENCH_RATE, BENCH_RATE_LOW, BENCH_DISPATCH_SECONDS (30: N = R ×
- * this), BENCH_DISPATCH_CAP_S, BENCH_NURTURE_CONCURRENCY (32), BENCH_ENROLL_INPUT (state | ids), BENCH_WECOM_LATENCY_MS (0: extra latency of every
- * add_msg_template answer), BENCH_SKIP_ENROLL=1, BENCH_SKIP_DISPATCH=1. See docs/benchmarks-nurture.md.
- * MONGODB_URI, when set, is used instead of an embedded database (startEmbeddedDatabase honours it).
+ * this), BENCH_DISPATCH_CAP_S, BENCH_ROUNDS, BENCH_ROUND_LEADS, BENCH_ROUND_CAP_S, BENCH_NURTURE_CONCURRENCY (32),
+ * BENCH_ENROLL_INPUT (state | ids), BENCH_WECOM_LATENCY_MS (0: extra latency of every add_msg_template answer),
+ * BENCH_SKIP_ENROLL=1, BENCH_SKIP_ROUNDS=1, BENCH_SKIP_DISPATCH=1 (4 and 5). See docs/benchmarks-nurture.md.
  */
-import { execFileSync } from 'node:child_process';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -45,11 +55,14 @@ import { loadConfig, type Config } from '../../src/config.js';
 import type { BotContext } from '../../src/context.js';
 import { withDatabase, type EmbeddedDatabase } from '../../src/dev/embedded-database.js';
 import { createLogger } from '../../src/logger.js';
+import { attemptFenceId, takeFences } from '../../src/store/delivery-ledger.js';
 import { Delivery } from '../../src/store/models/delivery.js';
 import { Enrollment } from '../../src/store/models/enrollment.js';
 import { Lead, leadId } from '../../src/store/models/lead.js';
 import { JOB_KINDS } from '../../jobs/index.js';
 import { enrollMany, type BulkEnrollee } from '../../src/domain/nurture/enroll.js';
+import { nurtureDeliveryKey, planDue } from '../../src/domain/nurture/policy.js';
+import type { AnyJobKind } from '../../src/queues/define-job.js';
 import { jobIds } from '../../src/queues/job-ids.js';
 import { createRedis } from '../../src/redis/connect.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/index.js';
@@ -83,10 +96,17 @@ const DISPATCH_CAP_S = num('BENCH_DISPATCH_CAP_S', 45);
 const CONCURRENCY = num('BENCH_NURTURE_CONCURRENCY', 32);
 /** Extra latency of every add_msg_template answer (sandbox fault delayMs), to model the network to WeCom. */
 const LATENCY_MS = num('BENCH_WECOM_LATENCY_MS', 0);
-const HARD_TIMEOUT_MS = 12 * 60_000;
+/** Rounds of the dispatch / baseline comparison (each: the baseline, then the bot). */
+const ROUNDS = Math.max(1, num('BENCH_ROUNDS', 3));
+/** Leads (and enrollments) of each round's scene: the same as the dispatch run at R. */
+const ROUND_LEADS = num('BENCH_ROUND_LEADS', Math.max(10, Math.round(RATE * DISPATCH_SECONDS)));
+const ROUND_CAP_S = num('BENCH_ROUND_CAP_S', 30);
+/** The add_msg_template limit of the rounds' bot: there so the limiter does its usual work, too high to bind. */
+const UNBOUND_RATE = 100_000;
+const HARD_TIMEOUT_MS = num('BENCH_HARD_TIMEOUT_S', 25 * 60) * 1000;
 
-/** Targets of the brief. */
-const TARGET = { ratio: 0.5, bytesPerStep: 1536, rateTolerance: 0.1 };
+/** Targets: issue #3 (enrollment, memory, rate) and issue #7 (dispatch / baseline). */
+const TARGET = { ratio: 0.5, bytesPerStep: 1536, rateTolerance: 0.1, dispatchRatio: 0.6 };
 
 const SEQ_ENROLL = 'bench4';
 const SEQ_DISPATCH = 'bench4now';
@@ -171,41 +191,94 @@ async function keyMemory(redis: Redis, prefix: string): Promise<KeyMemory> {
 }
 
 /** Per (command, collection): how many MongoDB commands ran and their summed duration, from driver command monitoring. */
+type Ops = Map<string, { n: number; ms: number }>;
+
+/** What one unit of work (a job run, a baseline step) has sent to MongoDB: set for its async context. */
+interface LaneTally {
+  lane: string;
+  commands: number;
+}
+const currentLane = new AsyncLocalStorage<LaneTally>();
+
+/** What OpStats saw between start() and stop(). */
+interface OpsSnapshot {
+  /** By command and collection (e.g. "find leads"), whoever sent it. */
+  ops: Ops;
+  /** The same, by lane: the job kind whose run sent it ("job nurture", "job records"), "baseline step", or none. */
+  lanes: Map<string, Ops>;
+  /** By lane: how many units sent how many commands (commands → units), e.g. {4 → 600} for 600 steps of 4. */
+  units: Map<string, Map<number, number>>;
+}
+
+const NO_LANE = 'outside any job';
+
+/**
+ * MongoDB commands and their summed duration, from driver command monitoring (`monitorCommands=true`), by command
+ * and by lane. A command belongs to the lane of the async context that sent it (AsyncLocalStorage), so the commands
+ * of a nurture step are told apart from those the records queue writes meanwhile.
+ */
 class OpStats {
-  private readonly started = new Map<number, string>();
-  readonly ops = new Map<string, { n: number; ms: number }>();
+  private readonly started = new Map<number, { key: string; lane: string }>();
+  private snap: OpsSnapshot = { ops: new Map(), lanes: new Map(), units: new Map() };
   private on = false;
 
   attach(client: mongo.MongoClient): void {
     client.on('commandStarted', (ev: mongo.CommandStartedEvent) => {
       if (!this.on) return;
+      const tally = currentLane.getStore();
+      if (tally) tally.commands++;
       const target = ev.command[ev.commandName];
       const coll = typeof target === 'string' ? target : typeof ev.command.collection === 'string' ? ev.command.collection : '-';
-      this.started.set(ev.requestId, `${ev.commandName} ${coll}`);
+      this.started.set(ev.requestId, { key: `${ev.commandName} ${coll}`, lane: tally?.lane ?? NO_LANE });
     });
-    const done = (ev: mongo.CommandSucceededEvent | mongo.CommandFailedEvent) => {
-      const key = this.started.get(ev.requestId);
-      if (!key) return;
-      this.started.delete(ev.requestId);
-      const e = this.ops.get(key) ?? { n: 0, ms: 0 };
+    const add = (ops: Ops, key: string, ms: number) => {
+      const e = ops.get(key) ?? { n: 0, ms: 0 };
       e.n++;
-      e.ms += ev.duration;
-      this.ops.set(key, e);
+      e.ms += ms;
+      ops.set(key, e);
+    };
+    const done = (ev: mongo.CommandSucceededEvent | mongo.CommandFailedEvent) => {
+      const s = this.started.get(ev.requestId);
+      if (!s) return;
+      this.started.delete(ev.requestId);
+      add(this.snap.ops, s.key, ev.duration);
+      let lane = this.snap.lanes.get(s.lane);
+      if (!lane) this.snap.lanes.set(s.lane, (lane = new Map()));
+      add(lane, s.key, ev.duration);
     };
     client.on('commandSucceeded', done);
     client.on('commandFailed', done);
   }
 
+  /** Runs `fn` as one unit of `lane`: the commands it sends count for that lane, and the unit's total is kept. */
+  async inLane<T>(lane: string, fn: () => Promise<T>): Promise<T> {
+    const tally: LaneTally = { lane, commands: 0 };
+    try {
+      return await currentLane.run(tally, fn);
+    } finally {
+      if (this.on) {
+        let h = this.snap.units.get(lane);
+        if (!h) this.snap.units.set(lane, (h = new Map()));
+        h.set(tally.commands, (h.get(tally.commands) ?? 0) + 1);
+      }
+    }
+  }
+
   start(): void {
-    this.ops.clear();
+    this.snap = { ops: new Map(), lanes: new Map(), units: new Map() };
     this.started.clear();
     this.on = true;
   }
 
-  stop(): Map<string, { n: number; ms: number }> {
+  stop(): OpsSnapshot {
     this.on = false;
-    return new Map(this.ops);
+    return this.snap;
   }
+}
+
+/** The bot's job kinds, each run inside its own lane ("job <kind>") so OpStats can tell whose commands are whose. */
+function laneKinds(stats: OpStats): AnyJobKind[] {
+  return JOB_KINDS.map((k) => ({ ...k, process: (data, ctx, job, token) => stats.inLane(`job ${k.name}`, () => k.process(data, ctx, job, token)) }));
 }
 
 /** MongoDB URI of database `db` on the server, with driver command monitoring on (for OpStats). */
@@ -273,12 +346,14 @@ interface BaselineResult {
 }
 
 interface DispatchResult {
-  rate: number;
+  /** The sandbox's (and the bot's) limit of add_msg_template calls per second; null = no limit that binds. */
+  rate: number | null;
   leads: number;
   concurrency: number;
   enrollSeconds: number;
   /** ms epoch of the first step falling due. */
   dueAt: number;
+  capS: number;
   capped: boolean;
   okCalls: number[];
   errors: Record<string, number>;
@@ -297,12 +372,32 @@ interface DispatchResult {
   deliveries: Record<string, number>;
   /** ok add_msg_template calls once the workers had closed (compare with deliveries marked submitted). */
   okAfterClose: number;
-  ops: Map<string, { n: number; ms: number }>;
+  ops: OpsSnapshot;
   pushdown: Array<{ query: string; pushdown: boolean | string }>;
   /** Steps run one at a time after the run (NURTURE_CONCURRENCY=1), with `leads` leads and `deliveries` deliveries in the database. */
-  solo?: { steps: number; stepMs: number[]; ops: Map<string, { n: number; ms: number }>; leads: number; deliveries: number };
+  solo?: { steps: number; stepMs: number[]; ops: OpsSnapshot; leads: number; deliveries: number };
   runSeconds: number;
 }
+
+/** The same-run baseline of a step: the minimal exactly-once work on the same scene (see stepBaseline). */
+interface StepBaselineResult {
+  leads: number;
+  concurrency: number;
+  capped: boolean;
+  steps: number;
+  steady: number;
+  steadyWindowS: number;
+  overall: number;
+  stepMs: number[];
+  ops: OpsSnapshot;
+}
+
+/** One round of the ratio: the baseline, then the bot, on fresh databases seeded alike. */
+interface Round {
+  baseline: StepBaselineResult;
+  bot: DispatchResult;
+}
+
 
 // ------------------------------------------------------------------------------------------------ phases
 
@@ -362,7 +457,7 @@ async function enrollPhase(o: { ctx: BotContext; redis: Redis; prefix: string; s
     if (batchMs.length === 1 || batchMs.length % 5 === 0) log(`  batch ${batchMs.length}: ${fmt(batchMs.at(-1)! / 1000, 2)} s (${enrolled.toLocaleString('en-US')} enrolled so far)`);
   }
   const seconds = (performance.now() - t0) / 1000;
-  const ops = o.stats.stop();
+  const ops = o.stats.stop().ops;
   await sleep(300);
   const memAfter = await usedMemory(redis);
   const pending = await ctx.queues.get('nurture').getDelayedCount();
@@ -411,21 +506,27 @@ async function baselinePhase(o: { redis: Redis; prefix: string; cleanups: Cleanu
   return { jobs: LEADS, seconds, pending, memDelta: memAfter - memBefore, keys };
 }
 
-async function dispatchPhase(o: {
-  db: EmbeddedDatabase;
-  dbName: string;
-  prefix: string;
-  templates: string;
-  rate: number;
-  redis: Redis;
-  stats: OpStats;
-  /** After a capped run, run this many of the remaining steps one at a time. */
-  soloSteps?: number;
-}): Promise<DispatchResult> {
-  const { rate } = o;
-  const n = Math.max(10, Math.round(rate * DISPATCH_SECONDS));
-  log(`dispatch: R = ${rate}/s, ${n} leads, NURTURE_CONCURRENCY=${CONCURRENCY}, cap ${DISPATCH_CAP_S} s${LATENCY_MS ? `, add_msg_template latency +${LATENCY_MS} ms` : ''}`);
-  const sandbox: Sandbox = await startSandbox({ corpId: CORP.corpId, secrets: [CORP.secret], rateLimits: { [API]: rate } });
+/** The scene of a dispatch run: a context on a fresh database, the sandbox, N enrolled leads whose first steps are due. */
+interface DispatchScene {
+  ctx: BotContext;
+  sandbox: Sandbox;
+  n: number;
+  enrollSeconds: number;
+}
+
+/**
+ * Sets up a dispatch scene and runs `body` in it, then tears it down: the sandbox WeCom (answering 45009 above `rate`
+ * add_msg_template calls per second, or with no limit), a bot context on database `dbName` with
+ * WECOM_RATE_LIMITS=add_msg_template=R/s (UNBOUND_RATE when `rate` is null), N customers of the owner in the sandbox
+ * who are leads in MongoDB and are enrolled in bench4now before `body` runs, so every first step is due when it starts.
+ * The baseline and the bot get the same scene.
+ */
+async function withDispatch<T>(
+  o: { db: EmbeddedDatabase; dbName: string; prefix: string; templates: string; rate: number | null; n: number; redis: Redis; stats: OpStats },
+  body: (scene: DispatchScene) => Promise<T>,
+): Promise<T> {
+  const { n } = o;
+  const sandbox: Sandbox = await startSandbox({ corpId: CORP.corpId, secrets: [CORP.secret], rateLimits: o.rate === null ? {} : { [API]: o.rate } });
   if (LATENCY_MS > 0) sandbox.state.inject({ api: API, delayMs: LATENCY_MS, times: 1e9 });
   const env = botEnv({
     db: o.db,
@@ -434,7 +535,7 @@ async function dispatchPhase(o: {
     templates: o.templates,
     sandboxUrl: sandbox.url,
     extra: {
-      WECOM_RATE_LIMITS: `${API}=${rate}/s`,
+      WECOM_RATE_LIMITS: `${API}=${o.rate ?? UNBOUND_RATE}/s`,
       NURTURE_DAILY_CAP: '0',
       NURTURE_CONCURRENCY: String(CONCURRENCY),
       NURTURE_RECONCILE_SECONDS: '0',
@@ -444,7 +545,6 @@ async function dispatchPhase(o: {
   });
   const config: Config = loadConfig(env);
   let ctx: BotContext | undefined;
-  let workers: Worker[] = [];
   try {
     ctx = await createContext(config, createLogger('silent'));
     o.stats.attach(mongoose.connection.getClient());
@@ -463,10 +563,109 @@ async function dispatchPhase(o: {
     const enrollSeconds = (Date.now() - enrollStart) / 1000;
     if (enrolled !== n) throw new Error(`enrolled ${enrolled} of ${n}`);
     await sleep(Math.max(0, enrollStart + 1_000 - Date.now()));
+    return await body({ ctx, sandbox, n, enrollSeconds });
+  } finally {
+    if (ctx) {
+      await mongoose.connection.db?.dropDatabase().catch(() => undefined);
+      await closeContext(ctx).catch(() => undefined);
+    }
+    await sandbox.close();
+    await deleteMatching(o.redis, `${o.prefix}:*`);
+  }
+}
 
+/**
+ * Rate in the steady part of a run: the events (ms epoch, sorted) in the middle 80 % of it (first event to the last,
+ * or to the cap), counted in whole 1-second windows aligned as the sandbox and the bot's limiter count them (fixed
+ * windows send in bursts); first-to-last as well.
+ */
+function steadyRate(times: number[], startedAt: number, endedAt: number, capped: boolean): { steady: number; steadyWindowS: number; overall: number } {
+  const runFrom = times[0] ?? startedAt;
+  const runTo = capped ? endedAt : (times.at(-1) ?? endedAt);
+  const from = runFrom + 0.1 * (runTo - runFrom);
+  const to = runTo - 0.1 * (runTo - runFrom);
+  let winFrom = Math.ceil(from / 1000) * 1000;
+  let winTo = Math.floor(to / 1000) * 1000;
+  if (winTo - winFrom < 3_000) [winFrom, winTo] = [from, to];
+  const steadyWindowS = (winTo - winFrom) / 1000;
+  const inWindow = times.filter((at) => at >= winFrom && at < winTo).length;
+  return {
+    steady: steadyWindowS > 0 ? inWindow / steadyWindowS : NaN,
+    steadyWindowS,
+    overall: times.length > 1 ? (times.length - 1) / ((times.at(-1)! - times[0]!) / 1000) : NaN,
+  };
+}
+
+/**
+ * The same-run baseline of a nurture step: on the same scene as the bot (same database, same leads and enrollments,
+ * seeded and enrolled alike), CONCURRENCY runners (the bot's NURTURE_CONCURRENCY) each take the next enrollment, in
+ * the order the bot's queue hands them out, and do the least an exactly-once step must do against MongoDB:
+ * read the lead by _id, insert the attempt fence (takeFences, as the step takes its fences), and advance the
+ * enrollment by _id with the update the step makes. No Redis, no lock, no WeCom, no records queue. Stops at the cap.
+ */
+async function stepBaseline(scene: DispatchScene, stats: OpStats, capS: number): Promise<StepBaselineResult> {
+  const seq = scene.ctx.sequences.get(SEQ_DISPATCH);
+  if (!seq) throw new Error(`no sequence ${SEQ_DISPATCH}`);
+  // Setup, not timed: the enrollments in insertion order (the order enrollMany queued their first steps).
+  const es = await Enrollment.find({}, { _id: 1, corpId: 1, externalUserId: 1 }).lean();
+  stats.start();
+  const startedAt = Date.now();
+  const capAt = startedAt + capS * 1000;
+  const doneAt: number[] = [];
+  const stepMs: number[] = [];
+  let next = 0;
+  const step = async (e: (typeof es)[number]) => {
+    const id = String(e._id);
+    const key = nurtureDeliveryKey(id, 0);
+    await Lead.findById(leadId(e.corpId, e.externalUserId)).lean();
+    const { blocked } = await takeFences([{ id: attemptFenceId(key, 1), kind: 'attempt', for: key }]);
+    if (blocked) throw new Error(`baseline: fence ${blocked.id} already held`);
+    const now = Date.now();
+    const history = { step: 0, at: new Date(now), outcome: 'submitted', via: 'mass', deliveryKey: key, caseSlug: null, detail: { via: 'mass' } };
+    await Enrollment.updateOne({ _id: e._id }, { $set: { step: 1, dueAt: planDue(seq, 1, now), attempts: 0 }, $push: { history } });
+  };
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < es.length && Date.now() < capAt) {
+        const e = es[next++]!;
+        const t = performance.now();
+        await stats.inLane('baseline step', () => step(e));
+        stepMs.push(performance.now() - t);
+        doneAt.push(Date.now());
+      }
+    }),
+  );
+  const endedAt = Date.now();
+  const ops = stats.stop();
+  const capped = doneAt.length < es.length;
+  doneAt.sort((a, b) => a - b);
+  const rate = steadyRate(doneAt, startedAt, Math.min(endedAt, capAt), capped);
+  log(`  baseline: ${doneAt.length} of ${es.length} steps in ${fmt((endedAt - startedAt) / 1000, 1)} s; steady ${fmt(rate.steady, 1)}/s`);
+  return { leads: scene.n, concurrency: CONCURRENCY, capped, steps: doneAt.length, ...rate, stepMs: stepMs.sort((a, b) => a - b), ops };
+}
+
+/**
+ * The bot's dispatch on a scene: the real workers (src/app/workers.ts startWorkers, what startBot runs for
+ * ROLE=worker/all) in this process, each job run in its lane for OpStats, until every lead was sent to or the cap.
+ */
+async function botDispatch(
+  scene: DispatchScene,
+  o: {
+    rate: number | null;
+    capS: number;
+    stats: OpStats;
+    /** After a capped run, run this many of the remaining steps one at a time. */
+    soloSteps?: number;
+    /** Ask the database (explain) which of a step's reads it filters itself. */
+    explain?: boolean;
+  },
+): Promise<DispatchResult> {
+  const { ctx, sandbox, n } = scene;
+  let workers: Worker[] = [];
+  try {
     // The real workers, as startBot starts them (its reconcile pass has nothing to do: every job is in Redis).
     o.stats.start();
-    workers = startWorkers(ctx, JOB_KINDS);
+    workers = startWorkers(ctx, laneKinds(o.stats));
     const nurture = workers.find((w) => w.name === 'nurture');
     if (!nurture) throw new Error('no nurture worker');
     const started = new Map<string, number>();
@@ -489,7 +688,7 @@ async function dispatchPhase(o: {
 
     // Every first step is due by now: the run starts when the workers do.
     const dueAt = Date.now();
-    const capAt = dueAt + DISPATCH_CAP_S * 1000;
+    const capAt = dueAt + o.capS * 1000;
     let lastLog = Date.now();
     for (;;) {
       const ok = sandbox.state.okCallsTo(API).length;
@@ -512,27 +711,18 @@ async function dispatchPhase(o: {
     const okCalls = calls.filter((c) => c.errcode === 0).map((c) => c.at).sort((a, b) => a - b);
     const errors: Record<string, number> = {};
     for (const c of calls) if (c.errcode !== 0) errors[String(c.errcode)] = (errors[String(c.errcode)] ?? 0) + 1;
-    // Steady state: the middle 80 % of the run (first ok call to the last, or to the cap), counted in whole
-    // 1-second windows aligned as the sandbox and the bot's limiter count them (fixed windows send in bursts).
-    const runFrom = okCalls[0] ?? dueAt;
-    const runTo = capped ? end : (okCalls.at(-1) ?? end);
-    const from = runFrom + 0.1 * (runTo - runFrom);
-    const to = runTo - 0.1 * (runTo - runFrom);
-    let winFrom = Math.ceil(from / 1000) * 1000;
-    let winTo = Math.floor(to / 1000) * 1000;
-    if (winTo - winFrom < 3_000) [winFrom, winTo] = [from, to];
-    const steadyWindowS = (winTo - winFrom) / 1000;
-    const inWindow = okCalls.filter((at) => at >= winFrom && at < winTo).length;
-    const steady = steadyWindowS > 0 ? inWindow / steadyWindowS : NaN;
-    const overall = okCalls.length > 1 ? (okCalls.length - 1) / ((okCalls.at(-1)! - okCalls[0]!) / 1000) : NaN;
+    const { steady, steadyWindowS, overall } = steadyRate(okCalls, dueAt, end, capped);
     // The sandbox counts fixed 1-second windows: the fullest one.
     const perSecond = new Map<number, number>();
     for (const at of calls.map((c) => c.at)) perSecond.set(Math.floor(at / 1000), (perSecond.get(Math.floor(at / 1000)) ?? 0) + 1);
     const maxPerSecond = Math.max(0, ...perSecond.values());
     // Windows the sandbox saw more than R calls in: when, within the window, each call arrived (and its errcode).
-    const overLimit = [...perSecond.entries()]
-      .filter(([, count]) => count > rate)
-      .map(([w]) => calls.filter((c) => Math.floor(c.at / 1000) === w).map((c) => `+${c.at - w * 1000}ms${c.errcode === 0 ? '' : `:${c.errcode}`}`).join(' '));
+    const overLimit =
+      o.rate === null
+        ? []
+        : [...perSecond.entries()]
+            .filter(([, count]) => count > o.rate!)
+            .map(([w]) => calls.filter((c) => Math.floor(c.at / 1000) === w).map((c) => `+${c.at - w * 1000}ms${c.errcode === 0 ? '' : `:${c.errcode}`}`).join(' '));
 
     const okAfterClose = sandbox.state.okCallsTo(API).length;
     const deliveries: Record<string, number> = {};
@@ -541,7 +731,7 @@ async function dispatchPhase(o: {
     // Steps one at a time (NURTURE_CONCURRENCY=1) on what is left: the cost of a step without queueing.
     let solo: DispatchResult['solo'];
     if (o.soloSteps && capped) {
-      const soloWorkers = startWorkers({ ...ctx, config: { ...ctx.config, NURTURE_CONCURRENCY: 1 } }, JOB_KINDS);
+      const soloWorkers = startWorkers({ ...ctx, config: { ...ctx.config, NURTURE_CONCURRENCY: 1 } }, laneKinds(o.stats));
       workers = soloWorkers;
       const w = soloWorkers.find((x) => x.name === 'nurture')!;
       const soloMs: number[] = [];
@@ -560,34 +750,33 @@ async function dispatchPhase(o: {
       solo = { steps: soloMs.length, stepMs: soloMs.sort((a, b) => a - b), ops: soloOps, leads: n, deliveries: Object.values(deliveries).reduce((a, b) => a + b, 0) };
       log(`  one at a time: ${soloMs.length} steps, p50 ${fmt(percentile(solo.stepMs, 50), 0)} ms`);
     }
-    // Which of a step's queries FerretDB runs inside SQLite (filterPushdown) and which as a full collection scan.
-    const someLead = await Lead.findOne({}, { corpId: 1, externalUserId: 1 }).lean();
-    const someEnrollment = await Enrollment.findOne({}, { _id: 1 }).lean();
+    // Which of a step's reads FerretDB filters itself (filterPushdown) and which it filters in Go after a scan.
     const pushdown: DispatchResult['pushdown'] = [];
-    const explain = async (label: string, run: () => Promise<unknown>) => {
-      try {
-        const r = (await run()) as Record<string, unknown> | Array<Record<string, unknown>>;
-        const first = Array.isArray(r) ? r[0] : r;
-        pushdown.push({ query: label, pushdown: typeof first?.filterPushdown === 'boolean' ? first.filterPushdown : 'n/a (not FerretDB)' });
-      } catch (err) {
-        pushdown.push({ query: label, pushdown: `explain failed: ${(err as Error).message.slice(0, 60)}` });
+    if (o.explain) {
+      const someLead = await Lead.findOne({}, { corpId: 1, externalUserId: 1 }).lean();
+      const someEnrollment = await Enrollment.findOne({}, { _id: 1 }).lean();
+      const explain = async (label: string, run: () => Promise<unknown>) => {
+        try {
+          const r = (await run()) as Record<string, unknown> | Array<Record<string, unknown>>;
+          const first = Array.isArray(r) ? r[0] : r;
+          pushdown.push({ query: label, pushdown: typeof first?.filterPushdown === 'boolean' ? first.filterPushdown : 'n/a (not FerretDB)' });
+        } catch (err) {
+          pushdown.push({ query: label, pushdown: `explain failed: ${(err as Error).message.slice(0, 60)}` });
+        }
+      };
+      if (someLead && someEnrollment) {
+        await explain('Enrollment.findById(e)', () => Enrollment.findById(someEnrollment._id).explain('queryPlanner').exec());
+        await explain('Lead.findById(leadId(corpId, externalUserId))', () => Lead.findById(leadId(someLead.corpId, someLead.externalUserId)).explain('queryPlanner').exec());
       }
-    };
-    if (someLead && someEnrollment) {
-      const who = { corpId: someLead.corpId, externalUserId: someLead.externalUserId };
-      await explain('Enrollment.findById(e)', () => Enrollment.findById(someEnrollment._id).explain('queryPlanner').exec());
-      await explain('Lead.findById(leadId(corpId, externalUserId))', () => Lead.findById(leadId(who.corpId, who.externalUserId)).explain('queryPlanner').exec());
-      await explain("Delivery.find({corpId, externalUserId, kind: 'nurture'}) (the lead's nurture deliveries)", () =>
-        Delivery.find({ ...who, kind: 'nurture' }, { status: 1, route: 1, localDay: 1, localMonth: 1, caseSlug: 1 }).explain('queryPlanner').exec(),
-      );
     }
     log(`  ${okCalls.length} ok add_msg_template calls; steady ${fmt(steady, 1)}/s; 45009 × ${errors['45009'] ?? 0}; step p50 ${fmt(percentile([...stepMs].sort((a, b) => a - b), 50), 0)} ms`);
     return {
-      rate,
+      rate: o.rate,
       leads: n,
       concurrency: CONCURRENCY,
-      enrollSeconds,
+      enrollSeconds: scene.enrollSeconds,
       dueAt,
+      capS: o.capS,
       capped,
       okCalls,
       errors,
@@ -611,14 +800,9 @@ async function dispatchPhase(o: {
     };
   } finally {
     await Promise.all(workers.map((w) => w.close().catch(() => undefined)));
-    if (ctx) {
-      await mongoose.connection.db?.dropDatabase().catch(() => undefined);
-      await closeContext(ctx).catch(() => undefined);
-    }
-    await sandbox.close();
-    await deleteMatching(o.redis, `${o.prefix}:*`);
   }
 }
+
 
 // ------------------------------------------------------------------------------------------------ report
 
@@ -630,15 +814,81 @@ function opsTable(ops: Map<string, { n: number; ms: number }>, per: number, perL
   return out;
 }
 
+const NURTURE_LANE = 'job nurture';
+const RECORDS_LANE = 'job records';
+const BASELINE_LANE = 'baseline step';
+
+/** A lane's commands per unit of it (job run, baseline step), by command. */
+function laneTable(snap: OpsSnapshot, lane: string, unit: string): string[] {
+  const units = [...(snap.units.get(lane)?.values() ?? [])].reduce((a, b) => a + b, 0);
+  return opsTable(snap.lanes.get(lane) ?? new Map(), Math.max(1, units), unit);
+}
+
+/** "4 commands × 598, 5 × 2 (max 5, mean 4.00 over 600 step runs)". */
+function unitsLine(snap: OpsSnapshot, lane: string, units: string): string {
+  const h = [...(snap.units.get(lane) ?? new Map<number, number>()).entries()].sort((a, b) => a[0] - b[0]);
+  const n = h.reduce((s, [, c]) => s + c, 0);
+  if (!n) return `no ${units}`;
+  const mean = h.reduce((s, [k, c]) => s + k * c, 0) / n;
+  return `${h.map(([k, c]) => `${k} commands × ${c.toLocaleString('en-US')}`).join(', ')} (max ${h.at(-1)![0]}, mean ${fmt(mean, 2)} over ${n.toLocaleString('en-US')} ${units})`;
+}
+
+/** The commands of every lane but `lane`, in one line. */
+function otherLanes(snap: OpsSnapshot, lane: string): string {
+  const parts = [...snap.lanes.entries()]
+    .filter(([l]) => l !== lane)
+    .map(([l, ops]) => {
+      const units = [...(snap.units.get(l)?.values() ?? [])].reduce((a, b) => a + b, 0);
+      const cmds = [...ops.entries()].map(([k, e]) => `${k} ${e.n}`).join(', ');
+      return `${l}${units ? ` (${units} runs)` : ''}: ${cmds}`;
+    });
+  return parts.length ? parts.join('; ') : 'nothing';
+}
+
+function mergeSnapshots(snaps: OpsSnapshot[]): OpsSnapshot {
+  const out: OpsSnapshot = { ops: new Map(), lanes: new Map(), units: new Map() };
+  const addOps = (into: Ops, from: Ops) => {
+    for (const [k, e] of from) {
+      const t = into.get(k) ?? { n: 0, ms: 0 };
+      t.n += e.n;
+      t.ms += e.ms;
+      into.set(k, t);
+    }
+  };
+  for (const s of snaps) {
+    addOps(out.ops, s.ops);
+    for (const [l, ops] of s.lanes) {
+      if (!out.lanes.has(l)) out.lanes.set(l, new Map());
+      addOps(out.lanes.get(l)!, ops);
+    }
+    for (const [l, h] of s.units) {
+      if (!out.units.has(l)) out.units.set(l, new Map());
+      const t = out.units.get(l)!;
+      for (const [k, c] of h) t.set(k, (t.get(k) ?? 0) + c);
+    }
+  }
+  return out;
+}
+
+/** The bot's steady dispatch over the baseline's: ratio of the means, and each round's ratio. */
+function roundRatio(rounds: Round[]) {
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const bot = mean(rounds.map((r) => r.bot.steady));
+  const baseline = mean(rounds.map((r) => r.baseline.steady));
+  const perRound = rounds.map((r) => r.bot.steady / r.baseline.steady);
+  return { ratio: bot / baseline, bot, baseline, perRound, min: Math.min(...perRound), max: Math.max(...perRound) };
+}
+
 function report(o: {
   machine: { cpus: number; model: string; node: string; mem: string; redis: string; db: string; load: string[] };
   enroll?: EnrollResult;
   baseline?: BaselineResult;
   baselineAfter?: BaselineResult;
+  rounds: Round[];
   dispatch: DispatchResult[];
 }): string {
   const out: string[] = [];
-  const { enroll, baseline, baselineAfter, dispatch } = o;
+  const { enroll, baseline, baselineAfter, rounds, dispatch } = o;
   const m = o.machine;
   out.push(`## Nurture benchmark — ${new Date().toISOString()}`, '');
   out.push(`Machine: ${m.cpus} CPU (${m.model}), ${m.mem} RAM, Node ${m.node}, Redis ${m.redis} (shared), database ${m.db}.`, '');
@@ -672,11 +922,24 @@ function report(o: {
     rows.push(`| 3c | Redis per pending job, baseline (used_memory delta / ${baseline.pending.toLocaleString('en-US')}) | ${fmt(baseline.memDelta / baseline.pending, 0)} B | (reference) | — |`);
     rows.push(`| 3d | Redis per pending job, baseline (MEMORY USAGE of its keys / pending) | ${fmt(baseline.keys.total / baseline.pending, 0)} B | (reference) | — |`);
   }
-  dispatch.forEach((d, i) => {
-    const within = Math.abs(d.steady - d.rate) <= d.rate * TARGET.rateTolerance;
-    const tag = `4${String.fromCharCode(97 + i)}`;
+  if (rounds.length) {
+    const rs = roundRatio(rounds);
+    const n = rounds[0]!.bot.leads.toLocaleString('en-US');
     rows.push(
-      `| ${tag} | dispatch at R = ${d.rate}/s: steady ok add_msg_template rate (${d.okCalls.length.toLocaleString('en-US')} sent; middle 80 % of the run, ${fmt(d.steadyWindowS, 0)} s) | ${fmt(d.steady, 1)}/s | ${fmt(d.rate * 0.9, 1)}–${fmt(d.rate * 1.1, 1)}/s | ${pass(within)} |`,
+      `| 4 | nurture dispatch / same-run baseline (${n} leads, concurrency ${CONCURRENCY}, mean of ${rounds.length} alternating rounds: ${fmt(rs.bot, 1)} vs ${fmt(rs.baseline, 1)} steps/s; spread ${fmt(rs.min * 100, 1)}–${fmt(rs.max * 100, 1)} %) | ${fmt(rs.ratio * 100, 1)} % | ≥ ${TARGET.dispatchRatio * 100} % | ${pass(rs.ratio >= TARGET.dispatchRatio)} |`,
+    );
+    const h = mergeSnapshots(rounds.map((r) => r.bot.ops)).units.get(NURTURE_LANE) ?? new Map<number, number>();
+    const runs = [...h.values()].reduce((a, b) => a + b, 0);
+    const max = Math.max(0, ...h.keys());
+    const mean = [...h.entries()].reduce((a, [k, c]) => a + k * c, 0) / Math.max(1, runs);
+    rows.push(`| 4 | MongoDB commands per nurture step run (${runs.toLocaleString('en-US')} runs in the bot rounds; mean ${fmt(mean, 2)}) | max ${max} | ≤ 4 | ${pass(runs > 0 && max <= 4)} |`);
+  }
+  dispatch.forEach((d, i) => {
+    const rate = d.rate ?? NaN;
+    const within = Math.abs(d.steady - rate) <= rate * TARGET.rateTolerance;
+    const tag = `5${String.fromCharCode(97 + i)}`;
+    rows.push(
+      `| ${tag} | dispatch at R = ${d.rate}/s: steady ok add_msg_template rate (${d.okCalls.length.toLocaleString('en-US')} sent; middle 80 % of the run, ${fmt(d.steadyWindowS, 0)} s) | ${fmt(d.steady, 1)}/s | ${fmt(rate * 0.9, 1)}–${fmt(rate * 1.1, 1)}/s | ${pass(within)} |`,
     );
     rows.push(`| ${tag} | dispatch at R = ${d.rate}/s: 45009 answers | ${d.calls45009} | 0 | ${pass(d.calls45009 === 0)} |`);
   });
@@ -717,34 +980,66 @@ function report(o: {
     if (baseline) row('raw addBulk', baseline.pending, baseline.keys, baseline.memDelta);
     out.push('');
   }
-  for (const d of dispatch) {
-    const steps = Math.max(1, d.stepsDone);
-    const mongoMs = [...d.ops.values()].reduce((s, e) => s + e.ms, 0);
-    const mongoOps = [...d.ops.values()].reduce((s, e) => s + e.n, 0);
+  if (rounds.length) {
+    const r0 = rounds[0]!;
     out.push(
-      `### 4. Dispatch at R = ${d.rate}/s (${d.leads.toLocaleString('en-US')} leads, NURTURE_CONCURRENCY=${d.concurrency}, one in-process worker set${LATENCY_MS ? `, every add_msg_template answer delayed ${LATENCY_MS} ms` : ''})`,
+      `### 4. Dispatch against the same-run baseline (${r0.bot.leads.toLocaleString('en-US')} leads each, concurrency ${r0.bot.concurrency}, ${rounds.length} rounds alternating baseline / bot, each on a fresh database seeded alike; the bot's add_msg_template limit does not bind; cap ${r0.bot.capS} s${LATENCY_MS ? `; every add_msg_template answer delayed ${LATENCY_MS} ms` : ''})`,
       '',
     );
     out.push(
-      `- enrollMany of the ${d.leads.toLocaleString('en-US')} leads (before the workers started): ${fmt(d.enrollSeconds, 2)} s; every first step was due when the workers started; ${d.capped ? `**stopped at the ${DISPATCH_CAP_S} s cap** with ${d.okCalls.length.toLocaleString('en-US')} of ${d.leads.toLocaleString('en-US')} sent` : `all ${d.leads.toLocaleString('en-US')} sent ${fmt((d.okCalls.at(-1)! - d.dueAt) / 1000, 1)} s after the workers started`}.`,
+      '| round | baseline steps/s (steady) | baseline steps done | baseline step p50 / p99 ms | bot sends/s (steady ok add_msg_template) | bot sent | bot step p50 / p99 ms | bot / baseline |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|',
+    );
+    rounds.forEach(({ baseline: b, bot: f }, i) => {
+      out.push(
+        `| ${i + 1} | ${fmt(b.steady, 1)} | ${b.steps.toLocaleString('en-US')}${b.capped ? ' (cap)' : ''} | ${fmt(percentile(b.stepMs, 50), 0)} / ${fmt(percentile(b.stepMs, 99), 0)} | ${fmt(f.steady, 1)} | ${f.okCalls.length.toLocaleString('en-US')}${f.capped ? ' (cap)' : ''} | ${fmt(percentile(f.stepMs, 50), 0)} / ${fmt(percentile(f.stepMs, 99), 0)} | ${fmt((f.steady / b.steady) * 100, 1)} % |`,
+      );
+    });
+    const rs = roundRatio(rounds);
+    out.push(
+      '',
+      `- Dispatch / baseline: **${fmt(rs.ratio * 100, 1)} %** (mean of ${rounds.length} rounds: ${fmt(rs.bot, 1)} vs ${fmt(rs.baseline, 1)} steps/s; per round ${rs.perRound.map((x) => `${fmt(x * 100, 1)} %`).join(', ')}; spread ${fmt(rs.min * 100, 1)}–${fmt(rs.max * 100, 1)} %) (target ≥ ${TARGET.dispatchRatio * 100} %: ${rs.ratio >= TARGET.dispatchRatio ? 'met' : 'MISSED'}).`,
+      `- Bot errors (errcode: count): ${rounds.some((r) => Object.keys(r.bot.errors).length) ? JSON.stringify(Object.assign({}, ...rounds.map((r) => r.bot.errors))) : 'none'}; failed step runs: ${rounds.reduce((n, r) => n + (r.bot.stepResults['failed (BullMQ retries it)'] ?? 0), 0)}${rounds.some((r) => r.bot.failures.length) ? ` (first: \`${rounds.find((r) => r.bot.failures.length)!.bot.failures[0]}\`)` : ''}.`,
+      '',
+    );
+    const botOps = mergeSnapshots(rounds.map((r) => r.bot.ops));
+    const baseOps = mergeSnapshots(rounds.map((r) => r.baseline.ops));
+    out.push(`**MongoDB commands per nurture step** (driver command monitoring; a command belongs to the job run whose async context sent it; all bot rounds): ${unitsLine(botOps, NURTURE_LANE, 'step runs')}.`, '');
+    out.push(...laneTable(botOps, NURTURE_LANE, 'step run'), '');
+    out.push(`What else the bot sent to MongoDB meanwhile: ${otherLanes(botOps, NURTURE_LANE)}.`, '');
+    if (botOps.lanes.has(RECORDS_LANE)) out.push(...laneTable(botOps, RECORDS_LANE, 'record job'), '');
+    out.push(`The baseline's commands per step: ${unitsLine(baseOps, BASELINE_LANE, 'steps')}.`, '');
+    out.push(...laneTable(baseOps, BASELINE_LANE, 'step'), '');
+  }
+  for (const d of dispatch) {
+    const steps = Math.max(1, d.stepsDone);
+    const all = [...d.ops.ops.values()];
+    const mongoMs = all.reduce((s, e) => s + e.ms, 0);
+    const mongoOps = all.reduce((s, e) => s + e.n, 0);
+    out.push(
+      `### 5. Dispatch under a WeCom rate limit, R = ${d.rate}/s (${d.leads.toLocaleString('en-US')} leads, NURTURE_CONCURRENCY=${d.concurrency}, one in-process worker set${LATENCY_MS ? `, every add_msg_template answer delayed ${LATENCY_MS} ms` : ''})`,
+      '',
+    );
+    out.push(
+      `- enrollMany of the ${d.leads.toLocaleString('en-US')} leads (before the workers started): ${fmt(d.enrollSeconds, 2)} s; every first step was due when the workers started; ${d.capped ? `**stopped at the ${d.capS} s cap** with ${d.okCalls.length.toLocaleString('en-US')} of ${d.leads.toLocaleString('en-US')} sent` : `all ${d.leads.toLocaleString('en-US')} sent ${fmt((d.okCalls.at(-1)! - d.dueAt) / 1000, 1)} s after the workers started`}.`,
       `- ok add_msg_template calls: steady ${fmt(d.steady, 2)}/s (${fmt(d.steadyWindowS, 0)} whole 1-s windows in the middle 80 % of the run), first-to-last ${fmt(d.overall, 1)}/s; fullest 1-second window ${d.maxPerSecond} calls (limit ${d.rate}); errors (errcode: count) ${Object.keys(d.errors).length ? JSON.stringify(d.errors) : 'none'}.`,
       ...(d.overLimit.length ? [`- 1-second windows in which the sandbox received more than ${d.rate} calls (arrival offset within the window[:errcode]): ${d.overLimit.map((w) => `[${w}]`).join('; ')}.`] : []),
       `- steps finished: ${d.stepsAtCap.toLocaleString('en-US')} by the end of the run, ${d.stepsDone.toLocaleString('en-US')} once the workers had closed (${Object.entries(d.stepResults).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}); step wall time (BullMQ active → completed, includes waiting for the rate limiter and the lead lock): p50 ${fmt(percentile(d.stepMs, 50), 0)} ms, p90 ${fmt(percentile(d.stepMs, 90), 0)} ms, p99 ${fmt(percentile(d.stepMs, 99), 0)} ms.`,
       ...(d.failures.length ? [`- failed step runs (first ${d.failures.length}): ${d.failures.map((f) => `\`${f}\``).join('; ')}.`] : []),
       `- deliveries by status once the workers had closed: ${JSON.stringify(d.deliveries)}; ok add_msg_template calls by then: ${d.okAfterClose}.`,
-      `- MongoDB from the workers' start until they closed: ${mongoOps.toLocaleString('en-US')} commands = ${fmt(mongoOps / steps, 1)} per finished step, ${fmt(mongoMs / steps, 0)} ms of command time per finished step (summed over concurrent commands).`,
+      `- MongoDB from the workers' start until they closed: ${mongoOps.toLocaleString('en-US')} commands = ${fmt(mongoOps / steps, 1)} per finished step (all lanes), ${fmt(mongoMs / steps, 0)} ms of command time per finished step (summed over concurrent commands). Commands per nurture step run: ${unitsLine(d.ops, NURTURE_LANE, 'step runs')}; ${otherLanes(d.ops, NURTURE_LANE)}.`,
       '',
     );
-    out.push(...opsTable(d.ops, steps, 'step'), '');
+    out.push(...laneTable(d.ops, NURTURE_LANE, 'step run'), '');
     if (d.solo) {
       const so = d.solo;
-      const mongoMsSolo = [...so.ops.values()].reduce((s, e) => s + e.ms, 0);
+      const mongoMsSolo = [...(so.ops.lanes.get(NURTURE_LANE)?.values() ?? [])].reduce((s, e) => s + e.ms, 0);
       const p50 = percentile(so.stepMs, 50);
       out.push(
-        `One at a time (NURTURE_CONCURRENCY=1, ${so.steps} of the remaining steps, ${so.leads.toLocaleString('en-US')} leads and ${so.deliveries.toLocaleString('en-US')} deliveries in the database): step p50 ${fmt(p50, 0)} ms, p90 ${fmt(percentile(so.stepMs, 90), 0)} ms (≈ ${fmt(1000 / p50, 1)} steps/s for one runner); mean step ${fmt(so.stepMs.reduce((a, b) => a + b, 0) / Math.max(1, so.steps), 0)} ms, MongoDB command time ${fmt(mongoMsSolo / Math.max(1, so.steps), 0)} ms per step (summed over its commands):`,
+        `One at a time (NURTURE_CONCURRENCY=1, ${so.steps} of the remaining steps, ${so.leads.toLocaleString('en-US')} leads and ${so.deliveries.toLocaleString('en-US')} deliveries in the database): step p50 ${fmt(p50, 0)} ms, p90 ${fmt(percentile(so.stepMs, 90), 0)} ms (≈ ${fmt(1000 / p50, 1)} steps/s for one runner); mean step ${fmt(so.stepMs.reduce((a, b) => a + b, 0) / Math.max(1, so.steps), 0)} ms, MongoDB command time of the step ${fmt(mongoMsSolo / Math.max(1, so.steps), 0)} ms (summed over its commands; the records queue's writes ran meanwhile: ${otherLanes(so.ops, NURTURE_LANE)}):`,
         '',
       );
-      out.push(...opsTable(so.ops, Math.max(1, so.steps), 'step'), '');
+      out.push(...laneTable(so.ops, NURTURE_LANE, 'step run'), '');
     }
     if (d.pushdown.length) {
       out.push('Which of a step\'s reads the database filters itself (FerretDB `explain` → `filterPushdown`; false = every document of the collection is fetched and filtered in FerretDB):', '');
@@ -766,16 +1061,7 @@ async function main(): Promise<void> {
   await run.run(async () => {
     const { name, redis } = run.redisScope('bench_nurture', REDIS_URL);
     const db = await run.database();
-    let dbLabel: string = db.kind;
-    if (db.kind === 'ferretdb') {
-      try {
-        const bin = path.join(process.env.GOPATH ?? path.join(os.homedir(), 'go'), 'bin', 'ferretdb');
-        const v = /version:\s*(\S+)/i.exec(execFileSync(bin, ['--version'], { encoding: 'utf8' }))?.[1];
-        dbLabel = `FerretDB ${v ?? '?'} (SQLite handler)`;
-      } catch {
-        dbLabel = 'FerretDB (SQLite handler)';
-      }
-    }
+    const dbLabel = db.label;
 
     // Templates: the test fixtures plus the benchmark's two 4-step sequences.
     const templates = await mkdtemp(path.join(os.tmpdir(), 'bench-nurture-templates-'));
@@ -824,20 +1110,40 @@ async function main(): Promise<void> {
       load('after second baseline');
     }
 
-    // ---------------------------------------------------------------- 4: dispatch under a rate limit
+    // ---------------------------------------------------------------- 4: dispatch against the same-run baseline
+    const scene = (tag: string, rate: number | null, n: number) => ({ db, dbName: `${name}_${tag}`, prefix: `${name}:${tag}`, templates, rate, n, redis, stats });
+    const rounds: Round[] = [];
+    if (process.env.BENCH_SKIP_DISPATCH !== '1' && process.env.BENCH_SKIP_ROUNDS !== '1') {
+      // Alternating baseline / bot, each on a fresh database seeded alike, so drift on a shared machine hits both.
+      for (let r = 1; r <= ROUNDS; r++) {
+        log(`round ${r}/${ROUNDS}: baseline (lead by _id, fence insert, enrollment by _id), ${ROUND_LEADS} leads, concurrency ${CONCURRENCY}, cap ${ROUND_CAP_S} s`);
+        const b = await withDispatch(scene(`r${r}b`, null, ROUND_LEADS), (sc) => stepBaseline(sc, stats, ROUND_CAP_S));
+        log(`round ${r}/${ROUNDS}: bot dispatch, no binding rate limit, ${ROUND_LEADS} leads, NURTURE_CONCURRENCY=${CONCURRENCY}, cap ${ROUND_CAP_S} s`);
+        const f = await withDispatch(scene(`r${r}f`, null, ROUND_LEADS), (sc) => botDispatch(sc, { rate: null, capS: ROUND_CAP_S, stats }));
+        rounds.push({ baseline: b, bot: f });
+        log(`  round ${r}: bot / baseline = ${fmt((f.steady / b.steady) * 100, 1)} %`);
+        load(`after round ${r}`);
+      }
+    }
+
+    // ---------------------------------------------------------------- 5: dispatch under a rate limit
     const dispatch: DispatchResult[] = [];
     if (process.env.BENCH_SKIP_DISPATCH !== '1') {
-      const high = await dispatchPhase({ db, dbName: `${name}_dispatch_hi`, prefix: `${name}:dhi`, templates, rate: RATE, redis, stats, soloSteps: 30 });
+      const n = Math.max(10, Math.round(RATE * DISPATCH_SECONDS));
+      log(`dispatch: R = ${RATE}/s, ${n} leads, NURTURE_CONCURRENCY=${CONCURRENCY}, cap ${DISPATCH_CAP_S} s${LATENCY_MS ? `, add_msg_template latency +${LATENCY_MS} ms` : ''}`);
+      const high = await withDispatch(scene('dhi', RATE, n), (sc) => botDispatch(sc, { rate: RATE, capS: DISPATCH_CAP_S, stats, soloSteps: 30, explain: true }));
       dispatch.push(high);
       load(`after dispatch at ${RATE}/s`);
-      const reached = Number.isFinite(high.steady) ? high.steady : 10;
-      // What the bot reached at R, rounded down (the lower run has fewer leads, so its steps are no slower).
-    const low = RATE_LOW_ENV ?? Math.max(2, Math.min(Math.floor(RATE / 4), Math.floor(reached)));
-      dispatch.push(await dispatchPhase({ db, dbName: `${name}_dispatch_lo`, prefix: `${name}:dlo`, templates, rate: low, redis, stats }));
+      // A rate the bot reaches: 80 % of the least it reached (at R, and without a binding limit), rounded down.
+      const reached = Math.min(RATE, ...[high.steady, ...rounds.map((r) => r.bot.steady)].filter(Number.isFinite));
+      const low = RATE_LOW_ENV ?? Math.max(2, Math.floor(0.8 * reached));
+      const nLow = Math.max(10, Math.round(low * DISPATCH_SECONDS));
+      log(`dispatch: R = ${low}/s, ${nLow} leads, NURTURE_CONCURRENCY=${CONCURRENCY}, cap ${DISPATCH_CAP_S} s`);
+      dispatch.push(await withDispatch(scene('dlo', low, nLow), (sc) => botDispatch(sc, { rate: low, capS: DISPATCH_CAP_S, stats })));
       load(`after dispatch at ${low}/s`);
     }
 
-    console.log(report({ machine, enroll, baseline, baselineAfter, dispatch }));
+    console.log(report({ machine, enroll, baseline, baselineAfter, rounds, dispatch }));
     console.log(`\nTotal run time ${fmt((Date.now() - startedAt) / 1000, 0)} s.`);
   });
 }

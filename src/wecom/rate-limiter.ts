@@ -6,12 +6,26 @@ export interface RateLimit {
   windowMs: number;
 }
 
-// INCR the window's counter, setting its expiry on first use; returns the count.
-const HIT = `local n = redis.call('INCR', KEYS[1]) if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end return n`;
+/**
+ * Takes one call from every window at once, or from none: KEYS are the windows' counters, ARGV their limits and
+ * expiries in pairs. Returns 0 when the call was counted in every window, else the (1-based) index of a full one.
+ */
+const TAKE = `
+for i = 1, #KEYS do
+  if tonumber(redis.call('GET', KEYS[i]) or '0') >= tonumber(ARGV[2 * i - 1]) then return i end
+end
+for i = 1, #KEYS do
+  if redis.call('INCR', KEYS[i]) == 1 then redis.call('PEXPIRE', KEYS[i], ARGV[2 * i]) end
+end
+return 0`;
+
+/** The end of a window that grants nothing: 1/20 of it, at most 100 ms. */
+export const edgeMs = (windowMs: number) => Math.min(100, windowMs / 20);
 
 /**
  * Per-API call limits shared by every process (fixed windows in Redis; an API may have several, e.g. per second
- * and per hour). A caller over a limit waits for that window to end instead of calling WeCom and earning a 45009.
+ * and per hour). A call is counted in all its windows at once or in none, so a call waiting for one window never
+ * holds a place in another; a caller over a limit waits for that window to end instead of earning a 45009.
  */
 export class RateLimiter {
   constructor(
@@ -27,22 +41,32 @@ export class RateLimiter {
   }
 
   /**
-   * Resolves true when a call to `api` fits in every one of its windows, or false (without waiting) when that
-   * would take past `deadline` (ms epoch).
+   * Resolves true when a call to `api` fits in every one of its windows (and is counted there), or false (without
+   * waiting) when that would take past `deadline` (ms epoch).
    */
   async acquire(api: string, deadline = Infinity): Promise<boolean> {
-    for (const rl of this.limitsFor(api)) {
-      if (rl.limit <= 0) continue;
-      for (;;) {
-        const now = Date.now();
-        const window = Math.floor(now / rl.windowMs);
-        const n = (await this.redis.eval(HIT, 1, this.keys.rateWindow(api, rl.windowMs, window), rl.windowMs * 2)) as number;
-        if (n <= rl.limit) break;
-        const wait = (window + 1) * rl.windowMs - now + Math.floor(Math.random() * 20);
-        if (now + wait > deadline) return false;
-        await new Promise((r) => setTimeout(r, wait));
+    const windows = this.limitsFor(api).filter((rl) => rl.limit > 0);
+    if (!windows.length) return true;
+    for (;;) {
+      const now = Date.now();
+      // A call granted at the very end of a window may reach WeCom in the next one and count there, on top of that
+      // window's own grants (45009): the last moments of a window grant nothing; the call waits for the next.
+      const closing = windows.map((rl) => ({ rl, end: (Math.floor(now / rl.windowMs) + 1) * rl.windowMs })).find(({ rl, end }) => end - now < edgeMs(rl.windowMs));
+      if (closing) {
+        if (closing.end > deadline) return false;
+        await sleep(closing.end - now + 1);
+        continue;
       }
+      const keys = windows.map((rl) => this.keys.rateWindow(api, rl.windowMs, Math.floor(now / rl.windowMs)));
+      const args = windows.flatMap((rl) => [rl.limit, rl.windowMs * 2]);
+      const full = (await this.redis.eval(TAKE, keys.length, ...keys, ...args)) as number;
+      if (full === 0) return true;
+      const rl = windows[full - 1]!;
+      const wait = (Math.floor(now / rl.windowMs) + 1) * rl.windowMs - now + Math.floor(Math.random() * 20);
+      if (now + wait > deadline) return false;
+      await sleep(wait);
     }
-    return true;
   }
 }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -137,10 +137,21 @@ describe('rate limits', () => {
       for (const x of at) perWindow.set(Math.floor(x / ms), (perWindow.get(Math.floor(x / ms)) ?? 0) + 1);
       return Math.max(...perWindow.values());
     };
-    // One call of slack: the sandbox stamps arrival a moment after the limiter admits it, maybe across a boundary.
-    // With only the per-second window, 10 calls at 3/s would put 6 into some 2 s window.
-    expect(most(2000)).toBeLessThanOrEqual(5);
-    expect(most(1000)).toBeLessThanOrEqual(4);
+    // Exactly the limits, counted where the sandbox (like WeCom) counts: on arrival. No call is granted in the last
+    // moments of a window, so none arrives in the next one on top of its own grants. With only the per-second window,
+    // 10 calls at 3/s would put 6 into some 2 s window.
+    expect(most(2000)).toBeLessThanOrEqual(4);
+    expect(most(1000)).toBeLessThanOrEqual(3);
+  });
+
+  it('grants nothing in the last moments of a window: such a call waits and arrives in the next one', async () => {
+    const c = client({ rateLimits: { 'message/send': [{ limit: 100, windowMs: 1000 }] }, retries: 0 });
+    // Wait until 30 ms before a second ends (the last 50 ms of a 1 s window grant nothing).
+    while (Date.now() % 1000 < 970) await new Promise((r) => setTimeout(r, 5));
+    const asked = Date.now();
+    await c.sendAppText(['zhangsan'], 'late in the window');
+    const arrived = sandbox.state.callsTo('message/send').at(-1)!.at;
+    expect(Math.floor(arrived / 1000)).toBe(Math.floor(asked / 1000) + 1);
   });
 
   it('a call with a hard deadline gives up waiting for quota (retryable, never ambiguous); others wait', async () => {

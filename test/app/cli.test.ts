@@ -3,7 +3,11 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { DEFAULT_SCORING } from '../../src/content/scoring.js';
 import { withDatabase } from '../../src/dev/embedded-database.js';
+import { calibrate } from '../../src/domain/scoring/calibrate.js';
+import { roleOf, scoreLead } from '../../src/domain/scoring/score.js';
+import { Lead } from '../../src/store/models/lead.js';
 import { corpEnv } from '../fixtures/test-corp.js';
 import { baseEnv, runCommand } from '../helpers/run-command.js';
 import { startTestBot, TEMPLATES_DIR, TEST_CORP, uniqueName, type TestBot } from '../helpers/test-bot.js';
@@ -15,6 +19,7 @@ const COMMANDS = {
   'npm run simulate:scan': 'src/cli/simulate-scan.ts',
   'npm run templates:check': 'src/cli/templates-check.ts',
   'npm run channels:sync': 'src/cli/channels-sync.ts',
+  'npm run grades:calibrate': 'src/cli/grades-calibrate.ts',
 };
 
 /** No line of a stack trace. */
@@ -130,6 +135,25 @@ describe('simulate:scan', () => {
     expect(r.stdout).toContain('channel organic has no welcome message: the bot sends none');
     expect(r.code).toBe(0);
     expect(Date.now() - started).toBeLessThan(15_000);
+  });
+
+  it('grades:calibrate prints the thresholds that put the top 20 % of active leads in S and A, changing nothing', async () => {
+    // A spread of leads: industry, company and channel give each a different fit.
+    const now = new Date();
+    const rows = Array.from({ length: 20 }, (_, i) => ({
+      _id: `${TEST_CORP.corpId}:wm_cal_${i}`, corpId: TEST_CORP.corpId, externalUserId: `wm_cal_${i}`, stage: i === 19 ? 'lost' : 'added',
+      industry: i % 2 ? '制造业' : null, corpName: i % 3 ? '甲厂' : null, firstTouch: { channelKey: 'expo2026', userId: 'lisi', at: now },
+      touches: Array.from({ length: i % 5 }, () => ({ kind: 'click', at: now })), tags: i % 4 ? [{ group: '角色', name: '决策者' }] : [],
+    }));
+    await Lead.collection.insertMany(rows as never[]);
+    const active = (await Lead.find({ stage: { $nin: ['lost', 'unsubscribed'] } }).lean()).map((l) => scoreLead({ ...l, role: roleOf(l.tags ?? [], DEFAULT_SCORING) }, DEFAULT_SCORING, Date.now()).score);
+    const expected = calibrate(active);
+    const r = await runCommand(COMMANDS['npm run grades:calibrate'], [], { env: t.env });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`${active.length} active leads`);
+    expect(r.stdout).toContain(`grades: { S: ${expected.thresholds.S}, A: ${expected.thresholds.A}, B: ${expected.thresholds.B} }`);
+    expect(expected.counts.S + expected.counts.A).toBeGreaterThanOrEqual(Math.ceil(active.length * 0.2));
   });
 
   it('the sandbox control API answers 400 for a scan by a non-member', async () => {

@@ -1,0 +1,109 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_SCORING, type Scoring } from '../../src/content/scoring.js';
+import { recordClick } from '../../src/domain/leads/record-click.js';
+import { calibrate } from '../../src/domain/scoring/calibrate.js';
+import { gradeOf, roleOf, scoreLead } from '../../src/domain/scoring/score.js';
+import { Lead } from '../../src/store/models/lead.js';
+import { TEST_CORP } from '../fixtures/test-corp.js';
+import { wecomXml } from '../fixtures/wecom/index.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+
+const DAY = 86_400_000;
+const now = Date.parse('2026-11-28T10:00:00+08:00');
+const scoring: Scoring = {
+  ...DEFAULT_SCORING,
+  fit: { industry: { 制造业: 20, default: 5 }, role: { 'decision-maker': 25 }, company: 10, channel: { expo2026: 15, default: 0 } },
+  intent: { click: { points: 8, halfLife: 7 * DAY }, intent: { points: 30, halfLife: 30 * DAY }, stage: { qualified: { points: 20, halfLife: 60 * DAY } } },
+  grades: { S: 80, A: 50, B: 25 },
+};
+
+describe('scores', () => {
+  it('add fit once and intent decaying by its half-life', () => {
+    const fitOnly = scoreLead({ industry: '制造业', role: 'decision-maker', corpName: '甲厂', firstTouch: { channelKey: 'expo2026' } }, scoring, now);
+    expect(fitOnly.score).toBe(20 + 25 + 10 + 15);
+    const fresh = scoreLead({ touches: [{ kind: 'click', at: new Date(now) }] }, scoring, now).score;
+    const weekOld = scoreLead({ touches: [{ kind: 'click', at: new Date(now - 7 * DAY) }] }, scoring, now).score;
+    const twoWeeks = scoreLead({ touches: [{ kind: 'click', at: new Date(now - 14 * DAY) }] }, scoring, now).score;
+    expect([fresh, weekOld, twoWeeks]).toEqual([8, 4, 2]);
+    expect(scoreLead({ industry: '零售' }, scoring, now).score).toBe(5); // `default` for any other industry
+    expect(scoreLead({ touches: [{ kind: 'add', at: new Date(now) }] }, scoring, now).score).toBe(0); // not an intent
+  });
+
+  it('explain themselves: the largest contributions, largest first', () => {
+    const r = scoreLead(
+      { industry: '制造业', firstTouch: { channelKey: 'other' }, touches: [{ kind: 'click', at: new Date(now) }, { kind: 'click', at: new Date(now - 7 * DAY) }, { kind: 'intent', at: new Date(now) }], reached: { qualified: new Date(now - 60 * DAY) } },
+      scoring,
+      now,
+    );
+    expect(r.reasons).toEqual([
+      { reason: 'intent', points: 30 },
+      { reason: 'industry 制造业', points: 20 },
+      { reason: 'click ×2', points: 12 },
+      { reason: 'stage qualified', points: 10 },
+    ]);
+    expect(r.score).toBe(72);
+    expect(r.grade).toBe('A');
+  });
+
+  it('give grades by the thresholds: S ≥ 80, A ≥ 50, B ≥ 25, else C', () => {
+    expect([80, 79, 50, 49, 25, 24, 0].map((s) => gradeOf(s, scoring))).toEqual(['S', 'A', 'A', 'B', 'B', 'C', 'C']);
+  });
+
+  it('take the role from the role tag group', () => {
+    expect(roleOf([{ group: '行业', name: '制造业' }, { group: '角色', name: '决策者' }], DEFAULT_SCORING)).toBe('decision-maker');
+    expect(roleOf([{ group: '其他', name: '决策者' }], DEFAULT_SCORING)).toBeNull();
+  });
+});
+
+describe('grades:calibrate', () => {
+  it('finds the thresholds that put the top 20 % in S or A (5 % in S, 50 % in S to B)', () => {
+    const scores = Array.from({ length: 100 }, (_, i) => i); // 0..99
+    const c = calibrate(scores);
+    expect(c.thresholds).toEqual({ S: 95, A: 80, B: 50 });
+    expect(c.counts).toEqual({ S: 5, A: 15, B: 30, C: 50 });
+    expect(calibrate([]).leads).toBe(0);
+    // Ties stay together; thresholds still rise from B to S.
+    const t = calibrate(Array(10).fill(40)).thresholds;
+    expect(t.S > t.A && t.A > t.B).toBe(true);
+  });
+});
+
+describe('a touch recomputes the score', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness('scoring');
+  });
+  afterAll(async () => h?.stop());
+
+  it('a click raises the score at once, with the reason on the lead', async () => {
+    const ext = `wm_score_${Date.now()}`;
+    await h.handle(wecomXml('contact/add_external_contact', { ToUserName: TEST_CORP.corpId, ExternalUserID: ext, State: 'notext', WelcomeCode: null, CreateTime: Math.floor(Date.now() / 1000) }));
+    const before = (await Lead.findOne({ externalUserId: ext }).lean())!;
+    await recordClick(h.ctx, { url: 'https://example.com', lead: { corpId: TEST_CORP.corpId, externalUserId: ext }, deliveryKey: 'nurture|x|0', caseSlug: 'mfg-a' });
+    const after = (await Lead.findOne({ externalUserId: ext }).lean())!;
+    expect(after.score).toBeGreaterThan(before.score);
+    expect(after.scoreReasons.map((r) => r.reason)).toContain('case opened');
+    expect(after.stage).toBe('engaged');
+    expect(after.lastTouchAt!.getTime()).toBeGreaterThan(before.lastTouchAt!.getTime() - 1);
+  });
+
+  it('the daily rescore lets intent decay (and rebuilds the funnel from the leads)', async () => {
+    const ext = `wm_decay_${Date.now()}`;
+    await h.handle(wecomXml('contact/add_external_contact', { ToUserName: TEST_CORP.corpId, ExternalUserID: ext, State: 'notext', WelcomeCode: null, CreateTime: Math.floor(Date.now() / 1000) }));
+    await recordClick(h.ctx, { url: 'https://example.com', lead: { corpId: TEST_CORP.corpId, externalUserId: ext }, deliveryKey: 'nurture|y|0' });
+    const fresh = (await Lead.findOne({ externalUserId: ext }).lean())!;
+    // The click happened four weeks ago (the stored score is from then).
+    const old = new Date(Date.now() - 28 * DAY);
+    await Lead.updateOne({ _id: fresh._id }, { $set: { 'touches.$[t].at': old, 'reached.engaged': old } }, { arrayFilters: [{ 't.kind': 'click' }] }).catch(async () => {
+      const doc = (await Lead.findById(fresh._id))!;
+      for (const t of doc.touches) if (t.kind === 'click') t.at = old;
+      doc.reached!.engaged = old;
+      await Lead.collection.updateOne({ _id: fresh._id as never }, { $set: { touches: doc.toObject().touches, 'reached.engaged': old } });
+    });
+    const { result, error } = await h.runJob('rescore', {});
+    expect(error).toBeUndefined();
+    expect(result).toMatchObject({ changed: expect.any(Number), rollups: expect.any(Number) });
+    const after = (await Lead.findOne({ externalUserId: ext }).lean())!;
+    expect(after.score).toBeLessThan(fresh.score);
+  });
+});

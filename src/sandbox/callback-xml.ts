@@ -1,6 +1,6 @@
 /** Plaintext XML of 客户联系 `change_external_contact` events, as WeCom puts it inside `<Encrypt>` [D:92130]. */
 
-/** Every ChangeType of `change_external_contact` listed in wecom-api.md. */
+/** Every ChangeType of `change_external_contact` [D:92130]. */
 export type ContactChangeType =
   | 'add_external_contact'
   | 'add_half_external_contact'

@@ -1,4 +1,4 @@
-/** Response and request shapes of the WeCom APIs the bot calls (see wecom-api.md). */
+/** Response and request shapes of the WeCom APIs the bot calls, as WeCom documents them (doc ids on each call in client.ts). */
 
 export interface WecomResponse {
   errcode: number;

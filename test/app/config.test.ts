@@ -182,3 +182,14 @@ describe('sequence and case study templates', () => {
   });
 });
 
+
+describe('.env.example', () => {
+  it('documents every configuration variable, and nothing that is not one (besides the dev-only SANDBOX_PORT)', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { envSchema } = await import('../../src/config.js');
+    const documented = new Set([...readFileSync('.env.example', 'utf8').matchAll(/^([A-Z][A-Z0-9_]*)=/gm)].map((m) => m[1]!));
+    const known = Object.keys(envSchema.shape);
+    expect(known.filter((k) => !documented.has(k))).toEqual([]);
+    expect([...documented].filter((k) => !known.includes(k) && k !== 'SANDBOX_PORT')).toEqual([]);
+  });
+});

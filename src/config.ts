@@ -4,7 +4,7 @@ import { ConfigError } from './errors.js';
 import { parseDelay } from './content/sequences.js';
 import { massQuotaRule } from './domain/delivery/mass-quota.js';
 
-const SECRET_KEYS = new Set(['WECOM_TOKEN', 'WECOM_ENCODING_AES_KEY', 'WECOM_SECRET', 'MONGODB_URI', 'REDIS_URL', 'LINK_SECRET', 'ADMIN_TOKEN']);
+const SECRET_KEYS = new Set(['WECOM_TOKEN', 'WECOM_ENCODING_AES_KEY', 'WECOM_SECRET', 'MONGODB_URI', 'REDIS_URL', 'LINK_SECRET', 'ADMIN_TOKEN', 'WECOM_OPS_WEBHOOK_KEY']);
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 
@@ -113,6 +113,11 @@ export const envSchema = z.object({
    * check), while its 20 s WelcomeCode is still valid [D:92137].
    */
   WELCOME_LOCK_MS: int(2_000, 500),
+  /**
+   * The key of the ops group's 消息推送 webhook (the `key=` of its URL, not the URL) [D:99110]: alerts and reports go
+   * there; unset, they are kept but not posted.
+   */
+  WECOM_OPS_WEBHOOK_KEY: z.string().regex(/^[\w-]{8,64}$/, 'must be the key= part of the webhook URL, not the whole URL').optional(),
   /** Enables the admin API (and later the dashboard) under /admin: every request needs `Bearer <ADMIN_TOKEN>`. */
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters (use a long random string)').optional(),
   /** The ops team's time zone: funnel days, the daily rescore and reports. */

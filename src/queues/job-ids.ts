@@ -15,6 +15,10 @@ export const jobIds = {
   massPoll: (deliveryKey: string, attempt: number) => `poll|${deliveryKey}|${attempt}`,
   /** Writing one outcome to MongoDB. */
   record: (key: string) => `record|${key}`,
+  /** An alert to the ops group: each key once. */
+  alert: (key: string) => `alert|${key.replace(/:/g, '_')}`,
+  /** The digest of alerts due in one second. */
+  alertDigest: (second: number) => `alert-digest|${second}`,
   /** The notice of a lead's n-th upgrade into S or A (lead ids hold ':', which job ids may not). */
   gradeNotice: (leadId: string, n: number) => `notice|grade|${leadId.replace(/:/g, '_')}|${n}`,
 };

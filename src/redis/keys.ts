@@ -50,6 +50,21 @@ export class RedisKeys {
     return `${this.prefix}:lock:funnel:${rollupId}`;
   }
 
+  /** The sends of one 消息推送 webhook in the last minute (`id` is a hash of its key). */
+  webhookWindow(id: string): string {
+    return `${this.prefix}:webhook:${id}:sent`;
+  }
+
+  /** Alerts waiting to go out together as one digest. */
+  alertDigest(): string {
+    return `${this.prefix}:alerts:digest`;
+  }
+
+  /** Targets paused by staff (a cache of the pauses in MongoDB, what senders check). */
+  pauses(): string {
+    return `${this.prefix}:pauses`;
+  }
+
   /** Where the search for a free slot of a lead's send budget starts (a hint; the fences are the truth). */
   budgetHint(slot: string): string {
     return `${this.prefix}:budget-hint:${slot}`;

@@ -3,6 +3,8 @@ import type { Json } from './json-input.js';
 /** One WeCom API the sandbox answers: POST APIs need a JSON object body; GET APIs read the query only. */
 export interface ApiRoute {
   body: boolean;
+  /** Authorised by something else than an access token (the webhook's `key`). */
+  noToken?: boolean;
   /** Returns the reply fields (the server adds errcode 0); throws SandboxApiError for an errcode. */
   run: (query: Record<string, string>, body: Json) => Json;
 }

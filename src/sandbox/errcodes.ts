@@ -41,6 +41,7 @@ const ERRMSG: Readonly<Record<number, string>> = {
   81013: 'user & party & tag all invalid',
   82001: 'all touser & toparty & totag invalid',
   84061: 'not external contact',
+  93000: 'invalid webhook url',
   95000: 'invalid open_kfid',
   95001: 'send msg count reaches the limit',
   95002: 'send msg outside the time window',

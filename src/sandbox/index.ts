@@ -9,5 +9,6 @@ export type { ContactWay } from './areas/contact-ways.js';
 export type { AppMessageSent } from './areas/app-messages.js';
 export type { GroupMsg, GroupMsgTarget } from './areas/mass-messages.js';
 export type { KfMessageSent } from './areas/kf.js';
+export type { WebhookMessage } from './areas/webhook.js';
 export { buildContactEventXml, type ContactChangeType, type ContactEvent } from './callback-xml.js';
 export { SandboxApiError, errmsgFor } from './errcodes.js';

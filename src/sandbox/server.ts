@@ -90,7 +90,7 @@ async function serveApi(ctx: Koa.Context, state: SandboxState, routes: Record<st
       answer(200, fault.errcode, { errcode: fault.errcode, errmsg: errmsgFor(fault.errcode, 'injected fault') });
     } else {
       try {
-        if (api !== 'gettoken') state.tokens.check(call.query);
+        if (api !== 'gettoken' && !route.noToken) state.tokens.check(call.query);
         if (state.hitRateLimit(api)) throw new SandboxApiError(45009);
         if (route.body && !(json && isJsonObject(body))) throw new SandboxApiError(47001);
         const data = route.run(call.query, route.body ? (body as Json) : {});
@@ -126,6 +126,9 @@ async function serveControl(ctx: Koa.Context, state: SandboxState, path: string)
         return true;
       case 'GET /sandbox/messages':
         ctx.body = state.appMessages.sent;
+        return true;
+      case 'GET /sandbox/webhook':
+        ctx.body = state.webhook.sent;
         return true;
       case 'POST /sandbox/scan': {
         const b = await readJson();

@@ -13,6 +13,7 @@ import { KfArea } from './areas/kf.js';
 import { MassMessagesArea } from './areas/mass-messages.js';
 import { TagsArea } from './areas/tags.js';
 import { TokenArea } from './areas/token.js';
+import { WebhookArea } from './areas/webhook.js';
 import { WelcomeArea } from './areas/welcome.js';
 import { SandboxCore, type SandboxCoreOptions } from './core.js';
 
@@ -30,6 +31,8 @@ export interface SandboxStateOptions extends SandboxCoreOptions {
   kfAccounts?: string[];
   /** The mass-message quota per customer: days/month (default), N/month, N/week or N/day [D:92135]. */
   massQuota?: string;
+  /** Keys of the groups' 消息推送 webhooks; absent = any key. */
+  webhookKeys?: string[];
 }
 
 /** The in-memory WeCom corp. */
@@ -42,6 +45,7 @@ export class SandboxState extends SandboxCore {
   readonly mass: MassMessagesArea;
   readonly appMessages: AppMessagesArea;
   readonly kf: KfArea;
+  readonly webhook: WebhookArea;
   /** userids of the corp's members, when the corp was given a list. */
   readonly members: ReadonlySet<string> | undefined;
   private readonly areas: SandboxArea[];
@@ -57,7 +61,8 @@ export class SandboxState extends SandboxCore {
     this.mass = new MassMessagesArea(this, this.contacts, massQuotaRule.parse(opts.massQuota));
     this.appMessages = new AppMessagesArea(this, this.members);
     this.kf = new KfArea(this, opts.kfAccounts ? new Set(opts.kfAccounts) : undefined);
-    this.areas = [this.tokens, this.welcome, this.contacts, this.tags, this.contactWays, this.mass, this.appMessages, this.kf];
+    this.webhook = new WebhookArea(this, opts.webhookKeys ? new Set(opts.webhookKeys) : undefined);
+    this.areas = [this.tokens, this.welcome, this.contacts, this.tags, this.contactWays, this.mass, this.appMessages, this.kf, this.webhook];
   }
 
   /** Every API the sandbox answers, keyed by the path after /cgi-bin/. */

@@ -9,7 +9,8 @@ export function isDuplicateKey(err: unknown): boolean {
  * Inserts `doc` unless a document with the same unique key exists: the created document, or null when one did.
  * A unique insert is atomic on MongoDB and FerretDB alike, which is what every "once" in the bot stands on.
  */
-export async function createOnce<T>(model: Model<T>, doc: Record<string, unknown>): Promise<HydratedDocument<T> | null> {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function createOnce<T>(model: Model<T, any, any, any, any, any>, doc: Record<string, unknown>): Promise<HydratedDocument<T> | null> {
   try {
     return (await model.create(doc)) as HydratedDocument<T>;
   } catch (err) {

@@ -34,6 +34,8 @@ export interface CallOptions {
   retries?: number;
   /** Timeout of the HTTP call itself. */
   timeoutMs?: number;
+  /** Called without an access token (the webhook is authorised by its key). */
+  noToken?: boolean;
   /**
    * Longest wait for rate-limit quota before giving up with a retryable error (default: wait as long as it takes).
    * Only callers with a hard deadline (the welcome's 20 s) set it.
@@ -84,6 +86,11 @@ export class WecomClient {
   }
 
   private async callWithToken<R extends T.WecomResponse>(api: string, opts: CallOptions): Promise<R> {
+    if (opts.noToken) {
+      const res = await this.request<R>(api, null, opts);
+      if (res.errcode !== 0) throw WecomApiError.fromErrcode(api, res.errcode, res.errmsg);
+      return res;
+    }
     let token = await this.tokens.get();
     let res = await this.request<R>(api, token, opts);
     if (TOKEN_ERRCODES.has(res.errcode)) {
@@ -208,6 +215,14 @@ export class WecomClient {
   /** kf/send_msg [D:94677]: only inside the 48 h window after the customer's last message, 5 messages at most. */
   kfSendMsg(body: { touser: string; open_kfid: string; msgid?: string; msgtype: 'text'; text: { content: string } }) {
     return this.call<T.WecomResponse & { msgid: string }>('kf/send_msg', { body, retries: 0 });
+  }
+
+  /**
+   * webhook/send [D:99110]: a message into a group through its 消息推送 webhook (authorised by its key, no access
+   * token; 20 messages a minute per webhook). Never retried in the call: a timeout may have posted it.
+   */
+  async webhookSend(key: string, body: { msgtype: 'markdown' | 'text'; markdown?: { content: string }; text?: { content: string } }) {
+    return this.call<T.WecomResponse>('webhook/send', { body, query: { key }, retries: 0, noToken: true });
   }
 
   /** message/send: an app message to staff. */

@@ -30,6 +30,8 @@ export interface Harness {
    * run alongside it).
    */
   runJob<N extends JobName>(kind: N, data: JobDataMap[N], opts?: { jobId?: string }): Promise<{ job: Job; result?: unknown; error?: Error; delayed?: boolean }>;
+  /** Runs the jobs of `kind` that are waiting (and those they add now), until none is waiting or active. */
+  drain(kind: JobName, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -75,6 +77,20 @@ export async function startHarness(label: string, opts: { env?: Record<string, s
         return result === 'delayed' ? { job, delayed: true } : { job, result };
       } catch (err) {
         return { job, error: err as Error };
+      } finally {
+        await worker!.close();
+      }
+    },
+    async drain(kind, timeoutMs = 30_000) {
+      const [worker] = startWorkers(ctx, [JOB_KINDS.find((k) => k.name === kind)!]);
+      const deadline = Date.now() + timeoutMs;
+      try {
+        for (;;) {
+          const c = await ctx.queues.get(kind).getJobCounts('waiting', 'active', 'prioritized');
+          if (!c.waiting && !c.active && !c.prioritized) break;
+          if (Date.now() > deadline) throw new Error(`${kind} jobs still waiting after ${timeoutMs} ms`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
       } finally {
         await worker!.close();
       }

@@ -4,6 +4,7 @@ import type { BotContext } from '../../context.js';
 import { jobIds } from '../../queues/job-ids.js';
 import { Delivery } from '../../store/models/delivery.js';
 import { Enrollment } from '../../store/models/enrollment.js';
+import { restorePauses } from '../pause/pauses.js';
 import { stepJob } from './schedule.js';
 
 const BATCH = 1000;
@@ -37,7 +38,7 @@ async function missingJobs(redis: Redis, queue: Queue, jobs: Array<{ id: string;
  * each submitted mass message's next poll — so a flushed or replaced Redis loses nothing. Job ids are
  * deterministic, so a job that exists is never doubled. Returns how many jobs were restored.
  */
-export async function reconcile(ctx: Pick<BotContext, 'queues' | 'config' | 'log' | 'redis'>): Promise<{ steps: number; polls: number }> {
+export async function reconcile(ctx: Pick<BotContext, 'queues' | 'config' | 'log' | 'redis' | 'keys'>): Promise<{ steps: number; polls: number }> {
   let steps = 0;
   let polls = 0;
   const now = Date.now();
@@ -77,5 +78,6 @@ export async function reconcile(ctx: Pick<BotContext, 'queues' | 'config' | 'log
     }
   }
   if (steps || polls) ctx.log.warn({ steps, polls }, 'reconciler restored scheduled jobs missing from Redis');
+  await restorePauses(ctx);
   return { steps, polls };
 }

@@ -18,6 +18,10 @@ import { pickCase } from './pick-case.js';
 import { nurtureDeliveryKey, planDue, stageStop, whenHolds } from './policy.js';
 import { stepJob } from './schedule.js';
 import { stopLocked } from './stop.js';
+import { pausedFor } from '../pause/pauses.js';
+
+/** How often a paused step looks again (resuming runs it at once anyway). */
+const PAUSE_RECHECK_MS = 10 * 60_000;
 
 /** How a step run ended; `deferTo` (ms) when the same job must wait and run again then. */
 export interface StepResult {
@@ -70,6 +74,11 @@ async function runLocked(ctx: Ctx, run: StepRun): Promise<StepResult> {
     await stopLocked(ctx, ref, stop, String(e._id));
     return { result: `stopped:${stop}` };
   }
+
+  // Paused by staff (the lead, its sequence or its channel): the step waits where it is, without a trace, and is
+  // run at once when the pause ends (src/domain/pause/pauses.ts); until then it looks again now and then.
+  const paused = await pausedFor(ctx, { lead: lead._id, sequence: seq.key, channel: lead.firstTouch?.channelKey });
+  if (paused) return { result: `paused:${paused.kind}`, deferTo: Date.now() + PAUSE_RECHECK_MS };
 
   const now = Date.now();
   // A copy of the job that runs early (a duplicate, a manual retry) waits for the step's time without a trace.

@@ -38,6 +38,7 @@ const enrollmentSchema = new Schema(
 );
 enrollmentSchema.index({ corpId: 1, externalUserId: 1, sequenceKey: 1 }, { unique: true });
 enrollmentSchema.index({ status: 1, dueAt: 1 });
+enrollmentSchema.index({ sequenceKey: 1, status: 1 });
 
 export type EnrollmentFields = InferSchemaType<typeof enrollmentSchema>;
 export type EnrollmentDoc = HydratedDocument<EnrollmentFields>;

@@ -1,0 +1,125 @@
+import type { BotContext } from '../../context.js';
+import { WecomApiError } from '../../errors.js';
+import { jobIds } from '../../queues/job-ids.js';
+import { createOnce } from '../../store/create-once.js';
+import { attemptFenceId, takeFence } from '../../store/delivery-ledger.js';
+import { Alert } from '../../store/models/alert.js';
+import { takeWebhookSend } from './webhook-window.js';
+
+/** An alert for the ops group. */
+export interface OpsAlert {
+  /** Its dedupe key: an alert with a key already raised is not raised again. */
+  key: string;
+  /** What kind: grade_upgrade, churn, service_breach, campaign_finished, platform_error, ... */
+  kind: string;
+  title: string;
+  /** Markdown, short. */
+  text: string;
+  /** When it was raised (ms). */
+  at: number;
+}
+
+type Ctx = Pick<BotContext, 'config' | 'queues' | 'redis' | 'keys' | 'wecom' | 'log'>;
+
+/** The markdown of a 消息推送 message: at most 4096 bytes [D:99110]. */
+const MAX_BYTES = 4096;
+const bytes = (s: string) => Buffer.byteLength(s);
+
+/**
+ * Raises an alert to the ops group (the group's 消息推送 webhook, WECOM_OPS_WEBHOOK_KEY): once per key, ever. With no
+ * webhook configured the alert is kept (and logged) but not posted.
+ */
+export async function raiseAlert(ctx: Ctx, alert: Omit<OpsAlert, 'at'> & { at?: number }): Promise<'queued' | 'duplicate' | 'off'> {
+  const at = alert.at ?? Date.now();
+  const off = !ctx.config.WECOM_OPS_WEBHOOK_KEY;
+  const created = await createOnce(Alert, { _id: alert.key, kind: alert.kind, title: alert.title, text: alert.text, status: off ? 'off' : 'queued', raisedAt: new Date(at) });
+  if (!created) return 'duplicate';
+  if (off) {
+    ctx.log.info({ alert: alert.key, kind: alert.kind, title: alert.title }, 'ops alert kept, not posted: WECOM_OPS_WEBHOOK_KEY is not set');
+    return 'off';
+  }
+  await ctx.queues.add('ops-alert', { ...alert, at }, { jobId: jobIds.alert(alert.key) });
+  return 'queued';
+}
+
+/**
+ * Posts one alert, at most once (its fence), if the webhook has a send free in the last minute; otherwise it joins
+ * the digest, which goes out as one message as soon as a send frees: alerts are merged, never dropped.
+ */
+export async function deliverAlert(ctx: Ctx, a: OpsAlert): Promise<string> {
+  const webhook = ctx.config.WECOM_OPS_WEBHOOK_KEY!;
+  if (!(await takeFence({ id: attemptFenceId(`alert|${a.key}`, 1), kind: 'attempt', for: `alert|${a.key}` }))) return 'already_handled';
+  const slot = await takeWebhookSend(ctx.redis, ctx.keys, webhook);
+  if (!slot.ok) return toDigest(ctx, [a], slot.waitMs);
+  try {
+    await ctx.wecom.webhookSend(webhook, { msgtype: 'markdown', markdown: { content: clip(`**${a.title}**\n${a.text}`) } });
+  } catch (err) {
+    return settleFailure(ctx, [a], err);
+  }
+  await Alert.updateOne({ _id: a.key }, { $set: { status: 'sent', sentAt: new Date() } });
+  ctx.log.info({ alert: a.key, kind: a.kind }, 'ops alert posted');
+  return 'sent';
+}
+
+/**
+ * Posts the waiting alerts as one digest (as many as fit in one message; the rest in the next one, when a send is
+ * free again). Items leave the list only for the message that carries them.
+ */
+export async function sendDigest(ctx: Ctx): Promise<string> {
+  const webhook = ctx.config.WECOM_OPS_WEBHOOK_KEY;
+  if (!webhook) return 'off';
+  const slot = await takeWebhookSend(ctx.redis, ctx.keys, webhook);
+  if (!slot.ok) {
+    await scheduleDigest(ctx, slot.waitMs);
+    return 'waiting';
+  }
+  const raw = await ctx.redis.lrange(ctx.keys.alertDigest(), 0, 99);
+  const items: OpsAlert[] = [];
+  let text = '';
+  for (const r of raw) {
+    const a = JSON.parse(r) as OpsAlert;
+    const line = `- **${a.title}** ${a.text.replace(/\s*\n\s*/g, ' ')}\n`;
+    const head = `**运营提醒汇总（${items.length + 1} 条）**\n`;
+    if (items.length && bytes(head + text + line) > MAX_BYTES) break;
+    items.push(a);
+    text += line;
+  }
+  if (!items.length) return 'empty';
+  await ctx.redis.ltrim(ctx.keys.alertDigest(), items.length, -1);
+  try {
+    await ctx.wecom.webhookSend(webhook, { msgtype: 'markdown', markdown: { content: clip(`**运营提醒汇总（${items.length} 条）**\n${text}`) } });
+  } catch (err) {
+    return settleFailure(ctx, items, err);
+  }
+  await Alert.updateMany({ _id: { $in: items.map((a) => a.key) } }, { $set: { status: 'digested', sentAt: new Date() } });
+  ctx.log.info({ alerts: items.length }, 'ops alerts posted as one digest');
+  if ((await ctx.redis.llen(ctx.keys.alertDigest())) > 0) await scheduleDigest(ctx, 0);
+  return `digested:${items.length}`;
+}
+
+async function toDigest(ctx: Ctx, alerts: OpsAlert[], waitMs: number): Promise<string> {
+  await ctx.redis.rpush(ctx.keys.alertDigest(), ...alerts.map((a) => JSON.stringify(a)));
+  await scheduleDigest(ctx, waitMs);
+  return 'digest';
+}
+
+/** One digest job per second of its due time, however many alerts wait for it. */
+async function scheduleDigest(ctx: Pick<BotContext, 'queues'>, waitMs: number): Promise<void> {
+  const due = Date.now() + Math.max(0, waitMs);
+  await ctx.queues.add('ops-alert-digest', {}, { jobId: jobIds.alertDigest(Math.ceil(due / 1000)), delay: Math.max(0, waitMs) });
+}
+
+/** A post that failed: over WeCom's own count (45009) waits in the digest; anything else is recorded, not retried. */
+async function settleFailure(ctx: Ctx, alerts: OpsAlert[], err: unknown): Promise<string> {
+  if (!(err instanceof WecomApiError)) throw err;
+  if (err.errcode === 45009 || (err.retryable && !err.ambiguous)) return toDigest(ctx, alerts, 60_000);
+  const status = err.ambiguous ? 'unknown' : 'failed';
+  await Alert.updateMany({ _id: { $in: alerts.map((a) => a.key) } }, { $set: { status, reason: `${err.errcode}: ${err.errmsg}` } });
+  ctx.log.error({ alerts: alerts.map((a) => a.key), errcode: err.errcode, reason: err.errmsg }, err.errcode === 93000 ? 'ops alert not posted: the webhook key is wrong or was removed (WECOM_OPS_WEBHOOK_KEY)' : 'ops alert not posted');
+  return status;
+}
+
+function clip(markdown: string): string {
+  if (bytes(markdown) <= MAX_BYTES) return markdown;
+  return `${Buffer.from(markdown).subarray(0, MAX_BYTES - 3).toString().replace(/\uFFFD$/, '')}…`;
+}

@@ -1,0 +1,89 @@
+import type { BotContext } from '../../context.js';
+import { Enrollment } from '../../store/models/enrollment.js';
+import { Lead, splitLeadId } from '../../store/models/lead.js';
+import { Pause, type PauseKind } from '../../store/models/pause.js';
+import { recordStep } from '../../store/timeline.js';
+
+/** What can be paused: a lead (its id), a sequence (its key) or a channel (its key). */
+export interface PauseTarget {
+  kind: PauseKind;
+  target: string;
+}
+
+type Ctx = Pick<BotContext, 'redis' | 'keys' | 'queues'>;
+
+const member = (t: PauseTarget) => `${t.kind}:${t.target}`;
+
+/**
+ * Pauses a lead, a sequence or a channel: nurture steps and campaign sends for it wait where they are (an
+ * enrollment keeps its place) until it is resumed. MongoDB holds the pause; Redis holds the set senders check.
+ * Returns false when it was paused already.
+ */
+export async function pause(ctx: Ctx, t: PauseTarget, by: { actor: string; reason?: string | null }): Promise<boolean> {
+  const res = await Pause.updateOne({ _id: member(t) }, { $setOnInsert: { kind: t.kind, target: t.target, by: by.actor, reason: by.reason ?? null, at: new Date() } }, { upsert: true });
+  await ctx.redis.sadd(ctx.keys.pauses(), member(t));
+  const lead = t.kind === 'lead' ? splitLeadId(t.target) : null;
+  if (lead && res.upsertedCount) await recordStep(lead, `pause|${Date.now()}`, 'paused', { by: by.actor, reason: by.reason ?? null });
+  return res.upsertedCount > 0;
+}
+
+/**
+ * Resumes what was paused: the steps that waited are run now (those due), the others at their time. Returns false
+ * when it was not paused.
+ */
+export async function resume(ctx: Ctx, t: PauseTarget, by: { actor: string }): Promise<boolean> {
+  const res = await Pause.deleteOne({ _id: member(t) });
+  await ctx.redis.srem(ctx.keys.pauses(), member(t));
+  if (!res.deletedCount) return false;
+  const lead = t.kind === 'lead' ? splitLeadId(t.target) : null;
+  if (lead) await recordStep(lead, `resume|${Date.now()}`, 'resumed', { by: by.actor });
+  await promoteWaiting(ctx, t);
+  return true;
+}
+
+/** Whether any of a send's lead, sequence or channel is paused (one Redis call). */
+export async function pausedFor(ctx: Pick<BotContext, 'redis' | 'keys'>, s: { lead: string; sequence?: string | null; channel?: string | null }): Promise<PauseTarget | null> {
+  const targets: PauseTarget[] = [{ kind: 'lead', target: s.lead }];
+  if (s.sequence) targets.push({ kind: 'sequence', target: s.sequence });
+  if (s.channel) targets.push({ kind: 'channel', target: s.channel });
+  const hits = (await ctx.redis.smismember(ctx.keys.pauses(), ...targets.map(member))) as number[];
+  const i = hits.findIndex((h) => h === 1);
+  return i >= 0 ? targets[i]! : null;
+}
+
+/** Every pause, newest first. */
+export async function listPauses() {
+  return Pause.find({}).sort({ at: -1 }).lean();
+}
+
+/** Rebuilds the Redis set of pauses from MongoDB (after Redis lost it). */
+export async function restorePauses(ctx: Pick<BotContext, 'redis' | 'keys'>): Promise<number> {
+  const all = await Pause.find({}, { _id: 1 }).lean();
+  const tx = ctx.redis.multi().del(ctx.keys.pauses());
+  if (all.length) tx.sadd(ctx.keys.pauses(), ...all.map((p) => p._id));
+  await tx.exec();
+  return all.length;
+}
+
+/** The waiting step jobs of what was resumed run now; not-yet-due ones stay delayed to their time. */
+async function promoteWaiting(ctx: Ctx, t: PauseTarget): Promise<void> {
+  let filter: Record<string, unknown>;
+  if (t.kind === 'lead') {
+    const ref = splitLeadId(t.target);
+    if (!ref) return;
+    filter = { corpId: ref.corpId, externalUserId: ref.externalUserId };
+  } else if (t.kind === 'sequence') {
+    filter = { sequenceKey: t.target };
+  } else {
+    const leads = await Lead.find({ 'firstTouch.channelKey': t.target }, { corpId: 1, externalUserId: 1 }).lean();
+    if (!leads.length) return;
+    filter = { $or: leads.map((l) => ({ corpId: l.corpId, externalUserId: l.externalUserId })) };
+  }
+  const now = Date.now();
+  const queue = ctx.queues.get('nurture');
+  for await (const e of Enrollment.find({ ...filter, status: 'active' }, { step: 1, dueAt: 1 }).lean().cursor({ batchSize: 500 })) {
+    if (e.dueAt && e.dueAt.getTime() > now) continue;
+    const job = await queue.getJob(`step|${String(e._id)}|${e.step}`);
+    if (job && (await job.isDelayed())) await job.promote().catch(() => undefined);
+  }
+}

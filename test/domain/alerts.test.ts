@@ -1,0 +1,48 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { raiseAlert } from '../../src/domain/alerts/ops-alerts.js';
+import { Alert } from '../../src/store/models/alert.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+
+// The ops group's webhook allows 20 messages a minute [D:99110]; the sandbox keeps that limit on its own clock.
+const KEY = 'ops-webhook-key-123';
+let h: Harness;
+let minutesLater = 0;
+beforeAll(async () => {
+  h = await startHarness('alerts', { env: { WECOM_OPS_WEBHOOK_KEY: KEY }, sandbox: { webhookKeys: [KEY], now: () => Date.now() + minutesLater * 60_000 } });
+});
+afterAll(async () => h?.stop());
+
+describe('ops alerts', () => {
+  it('go out once each; beyond 20 a minute they are merged into one digest, never dropped', async () => {
+    for (let i = 0; i < 25; i++) expect(await raiseAlert(h.ctx, { key: `test-${i}`, kind: 'test', title: `提醒 ${i}`, text: `第 ${i} 条` })).toBe('queued');
+    expect(await raiseAlert(h.ctx, { key: 'test-3', kind: 'test', title: '提醒 3', text: 'again' })).toBe('duplicate');
+    await h.drain('ops-alert');
+    const sent = h.sandbox.state.webhook.sent;
+    expect(sent).toHaveLength(20);
+    expect(sent.every((m) => m.key === KEY && m.msgtype === 'markdown')).toBe(true);
+    expect(await Alert.countDocuments({ status: 'sent' })).toBe(20);
+    expect(await Alert.countDocuments({ status: 'queued' })).toBe(5);
+    // A minute later (for the sandbox, and for the window the bot keeps in Redis), the digest goes out.
+    minutesLater = 1;
+    await h.ctx.redis.del(...(await h.ctx.redis.keys(`${h.ctx.keys.prefix}:webhook:*`)));
+    const digest = (await h.ctx.queues.get('ops-alert-digest').getJobs(['delayed']))[0]!;
+    await digest.promote();
+    await h.drain('ops-alert-digest');
+    expect(sent).toHaveLength(21);
+    const last = sent.at(-1)!.content!;
+    expect(last).toContain('运营提醒汇总（5 条）');
+    for (const i of [20, 21, 22, 23, 24]) expect(last).toContain(`提醒 ${i}`);
+    expect(await Alert.countDocuments({ status: 'digested' })).toBe(5);
+    // Each alert once: the duplicate was never posted.
+    expect(sent.filter((m) => m.content?.includes('again'))).toHaveLength(0);
+  });
+
+  it('with a wrong webhook key the alert is recorded as failed, naming the setting', async () => {
+    const bad = { ...h.ctx, config: { ...h.ctx.config, WECOM_OPS_WEBHOOK_KEY: 'not-a-known-key' } };
+    await raiseAlert(bad, { key: 'bad-key', kind: 'test', title: 't', text: 'x' });
+    const { deliverAlert } = await import('../../src/domain/alerts/ops-alerts.js');
+    await h.ctx.redis.del(...(await h.ctx.redis.keys(`${h.ctx.keys.prefix}:webhook:*`)));
+    expect(await deliverAlert(bad, { key: 'bad-key', kind: 'test', title: 't', text: 'x', at: Date.now() })).toBe('failed');
+    expect((await Alert.findById('bad-key').lean())?.reason).toMatch(/^93000/);
+  });
+});

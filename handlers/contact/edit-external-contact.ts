@@ -8,6 +8,7 @@ export const editExternalContact: Handler<'change_external_contact.edit_external
   await ctx.leads.mutate(lead, null, (doc) => {
     const at = new Date(event.CreateTime * 1000);
     if (!doc.lastInteraction?.at || doc.lastInteraction.at <= at) doc.lastInteraction = { userId: event.UserID, at };
+    if (!doc.followedUpAt || doc.followedUpAt < at) doc.followedUpAt = at;
   });
   await ctx.queues.add('contact-sync', { ...lead, userId: event.UserID, channelKey: null, dedupeKey: ctx.dedupeKey }, { jobId: jobIds.contactSync(ctx.dedupeKey) });
   ctx.log.info({ externalUserId: event.ExternalUserID, owner: event.UserID }, 'member edited the customer: tags and profile refresh scheduled');

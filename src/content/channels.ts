@@ -46,6 +46,8 @@ const channelSchema = z
     welcome: welcomeSchema.optional(),
     sequence: z.string().regex(/^[A-Za-z0-9_-]+$/).optional(),
     owners: z.array(z.string().min(1)).default([]),
+    /** What the channel cost (its spend so far, in your currency): the dashboard shows the cost per lead. */
+    cost: z.number().nonnegative().optional(),
   })
   .strict();
 

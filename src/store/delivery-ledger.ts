@@ -83,6 +83,7 @@ export const deliveryRecordSchema = z.object({
   content: z.unknown().optional(),
   sentAt: z.coerce.date().nullable().default(null),
   enrollmentId: z.string().nullable().default(null),
+  sequenceKey: z.string().nullable().default(null),
   step: z.number().int().nullable().default(null),
   caseSlug: z.string().nullable().default(null),
   localDay: z.string().nullable().default(null),

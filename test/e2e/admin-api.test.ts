@@ -146,10 +146,73 @@ describe('admin API: leads, stages, grades, funnel, channels', () => {
     expect(channels.map((x) => x.key)).toEqual(expect.arrayContaining(['expo2026', 'notext', 'nurture', 'slowseq', 'organic']));
   });
 
+  it('tags a lead in WeCom and on the lead, and untags it, with a timeline entry', async () => {
+    const l = await arrive('expo2026', '打标签');
+    const bad = await post(`/leads/${l.id}/tags`, {});
+    expect(bad.status).toBe(400);
+    const r = await json<{ added: string[]; removed: string[] }>(await post(`/leads/${l.id}/tags`, { add: ['意向/高', '展会回访'], actor: 'lisi' }));
+    expect(r.added).toEqual(['意向/高', '渠道/展会回访']);
+    expect(t.sandbox.state.tags.tagsOf('zhangsan', l.externalUserId).map((x) => `${x.group_name}/${x.tag_name}`)).toEqual(expect.arrayContaining(['意向/高', '渠道/展会回访']));
+    const removed = await json<{ removed: string[] }>(await post(`/leads/${l.id}/tags`, { remove: ['意向/高', '意向/不存在'] }));
+    expect(removed.removed).toEqual(['意向/高']);
+    expect(t.sandbox.state.tags.tagsOf('zhangsan', l.externalUserId).map((x) => x.tag_name)).not.toContain('高');
+    const lead = await Lead.findById(l.id).lean();
+    expect(lead?.tags.map((x) => `${x.group}/${x.name}`)).toEqual(expect.arrayContaining(['渠道/展会回访', '行业/制造业']));
+    expect(lead?.tags.map((x) => x.name)).not.toContain('高');
+    expect((await timelineOf(TEST_CORP.corpId, l.externalUserId)).filter((e) => e.type === 'tags_changed')).toHaveLength(2);
+    expect((await post('/leads/wm_nobody/tags', { add: ['x'] })).status).toBe(404);
+  });
+
+  it('pauses and resumes a lead, a sequence or a channel, and lists what is paused', async () => {
+    const l = await arrive('notext', '暂停');
+    expect((await post('/pauses', { kind: 'sequence', target: 'nope' })).status).toBe(400);
+    expect((await post('/pauses', { kind: 'lead', target: 'wm_nobody' })).status).toBe(404);
+    expect(await json(await post('/pauses', { kind: 'lead', target: l.externalUserId, reason: '客户要求暂停', actor: 'lisi' }))).toEqual({ changed: true });
+    expect(await json(await post('/pauses', { kind: 'lead', target: l.id }))).toEqual({ changed: false });
+    expect(await json(await post('/pauses', { kind: 'sequence', target: 'slow' }))).toEqual({ changed: true });
+    const list = await json<Array<{ kind: string; target: string; by: string; reason: string | null }>>(await api('/pauses'));
+    expect(list).toEqual(expect.arrayContaining([expect.objectContaining({ kind: 'lead', target: l.id, by: 'lisi', reason: '客户要求暂停' }), expect.objectContaining({ kind: 'sequence', target: 'slow' })]));
+    expect(await json(await post('/pauses', { kind: 'sequence', target: 'slow', resume: true }))).toEqual({ changed: true });
+    expect(await json(await post('/pauses', { kind: 'lead', target: l.id, resume: true }))).toEqual({ changed: true });
+    const after = await json<Array<{ target: string }>>(await api('/pauses'));
+    expect(after.map((p) => p.target)).not.toContain(l.id);
+    expect(after.map((p) => p.target)).not.toContain('slow');
+  });
+
+  it('shows grades overall and per channel, and the S and A leads nobody has followed up yet', async () => {
+    const l = await arrive('expo2026', '等跟进');
+    await post(`/leads/${l.id}/grade`, { grade: 'S', actor: 'lisi' });
+    const board = await json<{ overall: Record<string, number>; channels: Array<{ channel: string; S: number }>; waiting: Array<{ id: string; grade: string }> }>(await api('/grades'));
+    expect(board.waiting.map((w) => w.id)).toContain(l.id);
+    expect(board.waiting.every((w) => w.grade === 'S' || w.grade === 'A')).toBe(true);
+    const sum = board.channels.reduce((n, c) => n + c.S, 0);
+    expect(board.overall.S).toBe(sum);
+    expect(board.overall.S).toBeGreaterThanOrEqual(1);
+    // A member takes it up (moves its stage): it waits no more, until the customer does something again.
+    await post(`/leads/${l.id}/stage`, { stage: 'qualified', reason: '电话沟通过', actor: 'lisi' });
+    expect((await json<{ waiting: Array<{ id: string }> }>(await api('/grades'))).waiting.map((w) => w.id)).not.toContain(l.id);
+  });
+
+  it('shows per sequence and step what was sent', async () => {
+    const l = await arrive('slowseq', '序列统计');
+    type Stats = Array<{ key: string; name: string; enrollments: Record<string, number>; steps: Array<{ label: string; sent: number; submitted: number; reminded: number }> }>;
+    const stepOne = async () => {
+      const s = (await json<Stats>(await api('/sequences'))).find((x) => x.key === 'slow')!.steps[0]!;
+      return s.sent + s.submitted + s.reminded;
+    };
+    const before = await stepOne();
+    await waitFor(async () => (await stepOne()) > before, 'first step delivered', 15_000);
+    const slow = (await json<Stats>(await api('/sequences'))).find((s) => s.key === 'slow')!;
+    expect(slow.name).toBe('测试培育（三步，2 秒）');
+    expect(slow.steps.map((s) => s.label)).toEqual(['第一步', '第二步', '第三步']);
+    expect(Object.values(slow.enrollments).reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(1);
+    expect(l.id).toBeTruthy();
+  });
+
   it('publishes an OpenAPI document generated from the same schemas', async () => {
     const doc = await json<{ openapi: string; paths: Record<string, Record<string, { parameters?: Array<{ name: string }> }>> }>(await api('/openapi.json'));
     expect(doc.openapi).toMatch(/^3\./);
-    expect(Object.keys(doc.paths).sort()).toEqual(['/admin/api/channels', '/admin/api/funnel', '/admin/api/leads', '/admin/api/leads/{id}', '/admin/api/leads/{id}/grade', '/admin/api/leads/{id}/stage']);
+    expect(Object.keys(doc.paths).sort()).toEqual(expect.arrayContaining(['/admin/api/channels', '/admin/api/funnel', '/admin/api/grades', '/admin/api/leads', '/admin/api/leads/{id}', '/admin/api/leads/{id}/grade', '/admin/api/leads/{id}/stage', '/admin/api/leads/{id}/tags', '/admin/api/pauses', '/admin/api/sequences']));
     expect(doc.paths['/admin/api/leads']?.get?.parameters?.map((p) => p.name)).toEqual(expect.arrayContaining(['q', 'stage', 'grade', 'channel', 'tag', 'owner', 'limit', 'cursor']));
   });
 });

@@ -15,6 +15,7 @@ export async function channelOverview(channels: ChannelCatalog) {
       welcome: Boolean(c.welcome),
       sequence: c.sequence ?? null,
       owners: c.owners,
+      cost: c.cost ?? null,
       qrCode: rec?.qrCode ?? null,
       configId: rec?.configId ?? null,
       syncedAt: rec?.syncedAt ?? null,

@@ -64,6 +64,7 @@ export function applyStage(doc: LeadDoc, to: Stage, cause: Pick<StageCause, 'by'
   for (const s of FUNNEL.slice(0, rank(to) + 1)) reached[s] ??= at;
   doc.markModified('reached');
   doc.stage = to;
+  if (cause.by === 'staff' && (!doc.followedUpAt || doc.followedUpAt < at)) doc.followedUpAt = at;
   return { from, to };
 }
 

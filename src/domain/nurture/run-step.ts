@@ -124,7 +124,7 @@ async function runLocked(ctx: Ctx, run: StepRun): Promise<StepResult> {
   let { via, held } = budget;
   let n = attempt;
   const content = await buildContent(ctx, step, lead, caseSlug, key);
-  const base = { key, kind: 'nurture', corpId: e.corpId, externalUserId: e.externalUserId, enrollmentId: String(e._id), step: e.step, caseSlug, localDay: localDay(now, tz), localMonth: localMonth(now, tz), content };
+  const base = { key, kind: 'nurture', corpId: e.corpId, externalUserId: e.externalUserId, enrollmentId: String(e._id), sequenceKey: seq.key, step: e.step, caseSlug, localDay: localDay(now, tz), localMonth: localMonth(now, tz), content };
   for (;;) {
     const userId = via === 'mass' ? massSender(lead, e.ownerUserId) : e.ownerUserId;
     const delivery = { ...base, via, userId, attempts: n };
@@ -201,7 +201,7 @@ async function settleHeldAttempt(ctx: Ctx, e: Enrollment, seq: Sequence, key: st
     return advance(ctx, e, seq, { outcome: outcomeOfStatus(status as DeliveryStatus, via), via, deliveryKey: key, detail: { recovered: true } });
   }
   ctx.log.error({ deliveryKey: key }, 'nurture delivery left in flight by a crash: marked unknown, not resent');
-  const delivery = { key, kind: 'nurture', corpId: e.corpId, externalUserId: e.externalUserId, userId: e.ownerUserId, enrollmentId: String(e._id), step: e.step, attempts: (e.attempts ?? 0) + 1 };
+  const delivery = { key, kind: 'nurture', corpId: e.corpId, externalUserId: e.externalUserId, userId: e.ownerUserId, enrollmentId: String(e._id), sequenceKey: seq.key, step: e.step, attempts: (e.attempts ?? 0) + 1 };
   return finish(ctx, e, seq, { ...delivery, status: 'unknown', reason: 'left_in_flight' }, 'unknown');
 }
 

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { BotContext } from '../../context.js';
 import { ApiError, type ApiRoute } from './api-route.js';
 import { requireAdminToken } from './auth.js';
+import { boardRoutes } from './routes/board.js';
 import { funnelRoutes } from './routes/funnel.js';
 import { leadRoutes } from './routes/leads.js';
 
@@ -13,7 +14,7 @@ extendZodWithOpenApi(z);
 
 /** Every route of the admin API; the OpenAPI document is generated from the same list. */
 export function adminRoutes(ctx: BotContext): ApiRoute[] {
-  return [...leadRoutes(ctx), ...funnelRoutes(ctx)] as ApiRoute[];
+  return [...leadRoutes(ctx), ...funnelRoutes(ctx), ...boardRoutes(ctx)] as ApiRoute[];
 }
 
 /**

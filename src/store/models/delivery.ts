@@ -29,6 +29,8 @@ const deliverySchema = new Schema(
     content: { type: Schema.Types.Mixed, default: null },
     sentAt: { type: Date, default: null },
     enrollmentId: { type: String, default: null },
+    /** The sequence (nurture) it belongs to. */
+    sequenceKey: { type: String, default: null },
     step: { type: Number, default: null },
     caseSlug: { type: String, default: null },
     /** Calendar day and month of the send in the nurture time zone. */
@@ -44,6 +46,7 @@ const deliverySchema = new Schema(
 );
 deliverySchema.index({ corpId: 1, externalUserId: 1, kind: 1 });
 deliverySchema.index({ status: 1, via: 1 });
+deliverySchema.index({ sequenceKey: 1, step: 1 });
 
 export type DeliveryFields = InferSchemaType<typeof deliverySchema>;
 export type DeliveryDoc = HydratedDocument<DeliveryFields>;

@@ -99,6 +99,11 @@ const leadSchema = new Schema(
       userId: { type: String, default: null },
       at: { type: Date, default: null },
     },
+    /**
+     * When staff last followed the customer up (moved its stage, edited it in the client, answered it): an S or A lead
+     * whose latest touch came after this (or that nobody followed up yet) waits for follow-up.
+     */
+    followedUpAt: { type: Date, default: null },
     unsubscribedAt: { type: Date, default: null },
     lostAt: { type: Date, default: null },
   },

@@ -60,6 +60,7 @@ export function funnelRoutes(ctx: BotContext) {
           welcome: z.boolean(),
           sequence: z.string().nullable(),
           owners: z.array(z.string()),
+          cost: z.number().nullable(),
           qrCode: z.string().nullable(),
           configId: z.string().nullable(),
           syncedAt: z.union([z.date(), z.string()]).nullable(),

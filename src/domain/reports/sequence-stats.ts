@@ -1,0 +1,53 @@
+import type { Sequence } from '../../content/sequences.js';
+import { Delivery } from '../../store/models/delivery.js';
+import { Enrollment } from '../../store/models/enrollment.js';
+
+/** How one step of a sequence did. */
+export interface StepStats {
+  index: number;
+  /** The step in a few words: its text's start, its link, or "case study". */
+  label: string;
+  sent: number;
+  /** Mass messages waiting for (or confirmed by) the owner. */
+  submitted: number;
+  reminded: number;
+  failed: number;
+  unknown: number;
+  skipped: number;
+  /** Opens of the step's tracked links. */
+  clicks: number;
+  /** Enrollments that ended at this step because the lead replied. */
+  replies: number;
+  /** Enrollments that ended at this step, for any reason. */
+  stops: number;
+}
+
+/** Per sequence: enrollments by status, and each step's outcomes, clicks, replies and stops. */
+export async function sequenceStats(sequences: ReadonlyMap<string, Sequence>) {
+  const out = [];
+  for (const seq of sequences.values()) {
+    const steps: StepStats[] = seq.steps.map((s, index) => ({
+      index,
+      label: s.caseStudy ? 'case study' : (s.text ?? s.link?.title ?? '').slice(0, 24),
+      sent: 0, submitted: 0, reminded: 0, failed: 0, unknown: 0, skipped: 0, clicks: 0, replies: 0, stops: 0,
+    }));
+    const status = { active: 0, completed: 0, stopped: 0 };
+    for await (const e of Enrollment.find({ sequenceKey: seq.key }, { status: 1, step: 1, stopReason: 1, history: 1 }).lean().cursor({ batchSize: 1000 })) {
+      status[(e.status ?? 'active') as keyof typeof status]++;
+      for (const h of e.history ?? []) {
+        const s = steps[h.step ?? -1];
+        if (s && h.outcome && h.outcome in s && h.outcome !== 'index' && h.outcome !== 'label') (s as unknown as Record<string, number>)[h.outcome]! += 1;
+      }
+      if (e.status === 'stopped' && steps[e.step]) {
+        steps[e.step]!.stops++;
+        if (e.stopReason === 'reply') steps[e.step]!.replies++;
+      }
+    }
+    for (const d of await Delivery.find({ sequenceKey: seq.key, clicks: { $gt: 0 } }, { step: 1, clicks: 1 }).lean()) {
+      const s = steps[d.step ?? -1];
+      if (s) s.clicks += (d as { clicks?: number }).clicks ?? 0;
+    }
+    out.push({ key: seq.key, name: seq.name, enrollments: status, steps });
+  }
+  return out;
+}

@@ -1,0 +1,79 @@
+import { z } from 'zod';
+import type { BotContext } from '../../../context.js';
+import { parseTag, changeTags } from '../../../domain/leads/tags.js';
+import { resolveLeadId } from '../../../domain/leads/query.js';
+import { listPauses, pause, resume } from '../../../domain/pause/pauses.js';
+import { gradeBoard } from '../../../domain/reports/grade-board.js';
+import { sequenceStats } from '../../../domain/reports/sequence-stats.js';
+import { Lead, splitLeadId } from '../../../store/models/lead.js';
+import { PAUSE_KINDS } from '../../../store/models/pause.js';
+import { ApiError, apiRoute } from '../api-route.js';
+
+const counts = z.object({ S: z.number(), A: z.number(), B: z.number(), C: z.number() });
+const actor = z.string().min(1).max(64).default('admin').describe('who did it (a WeCom userid), for the timeline');
+const tag = z.string().trim().min(1).max(61).describe('`group/name`, or a name of the group 渠道');
+
+/** Routes behind the dashboard's pages: grades, sequences, tags, pauses. */
+export function boardRoutes(ctx: BotContext) {
+  return [
+    apiRoute({
+      method: 'get',
+      path: '/grades',
+      tag: 'grades',
+      summary: 'Grades overall and per channel, and the S and A leads waiting for follow-up',
+      query: z.object({ limit: z.coerce.number().int().min(1).max(200).default(50) }),
+      response: z.object({ overall: counts, channels: z.array(counts.extend({ channel: z.string() })), waiting: z.array(z.record(z.string(), z.unknown())) }),
+      handler: ({ query }) => gradeBoard({ limit: query.limit }),
+    }),
+    apiRoute({
+      method: 'get',
+      path: '/sequences',
+      tag: 'sequences',
+      summary: 'Each sequence: enrollments by status, and per step what was sent, failed, clicked, replied and stopped',
+      response: z.array(z.object({ key: z.string(), name: z.string(), enrollments: z.record(z.string(), z.number()), steps: z.array(z.record(z.string(), z.union([z.number(), z.string()]))) })),
+      handler: () => sequenceStats(ctx.sequences),
+    }),
+    apiRoute({
+      method: 'post',
+      path: '/leads/:id/tags',
+      tag: 'leads',
+      summary: 'Adds and removes corp tags on a lead, in WeCom (mark_tag) and on the lead',
+      params: z.object({ id: z.string().min(1) }),
+      body: z.object({ add: z.array(tag).max(20).default([]), remove: z.array(tag).max(20).default([]), actor }).strict().refine((b) => b.add.length + b.remove.length > 0, 'give tags to add or to remove'),
+      response: z.object({ added: z.array(z.string()), removed: z.array(z.string()) }),
+      handler: async ({ params, body }) => {
+        const ref = splitLeadId(resolveLeadId(params.id, ctx.corpId));
+        if (!ref || !(await Lead.exists({ _id: resolveLeadId(params.id, ctx.corpId) }))) throw new ApiError(404, `no lead ${params.id}`);
+        const r = await changeTags(ctx, ref, { add: body.add.map(parseTag), remove: body.remove.map(parseTag) }, { actor: body.actor });
+        if (!r) throw new ApiError(404, `no lead ${params.id}`);
+        return r;
+      },
+    }),
+    apiRoute({
+      method: 'get',
+      path: '/pauses',
+      tag: 'pauses',
+      summary: 'What staff paused: leads, sequences and channels that get no nurture or campaign message',
+      response: z.array(z.object({ kind: z.enum(PAUSE_KINDS), target: z.string(), by: z.string(), reason: z.string().nullable(), at: z.union([z.date(), z.string()]) })),
+      handler: async () => (await listPauses()).map((p) => ({ kind: p.kind, target: p.target, by: p.by, reason: p.reason ?? null, at: p.at })),
+    }),
+    apiRoute({
+      method: 'post',
+      path: '/pauses',
+      tag: 'pauses',
+      summary: 'Pauses (or, with resume: true, resumes) a lead, a sequence or a channel; an enrollment keeps its place',
+      body: z
+        .object({ kind: z.enum(PAUSE_KINDS), target: z.string().min(1).max(128), resume: z.boolean().default(false), reason: z.string().max(500).optional(), actor })
+        .strict()
+        .refine((b) => b.kind !== 'sequence' || ctx.sequences.has(b.target), { message: 'no such sequence', path: ['target'] })
+        .refine((b) => b.kind !== 'channel' || ctx.channels.get(b.target), { message: 'no such channel', path: ['target'] }),
+      response: z.object({ changed: z.boolean() }),
+      handler: async ({ body }) => {
+        const target = body.kind === 'lead' ? resolveLeadId(body.target, ctx.corpId) : body.target;
+        if (body.kind === 'lead' && !(await Lead.exists({ _id: target }))) throw new ApiError(404, `no lead ${body.target}`);
+        const t = { kind: body.kind, target };
+        return { changed: body.resume ? await resume(ctx, t, { actor: body.actor }) : await pause(ctx, t, { actor: body.actor, reason: body.reason }) };
+      },
+    }),
+  ];
+}

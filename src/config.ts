@@ -118,7 +118,7 @@ export const envSchema = z.object({
    * there; unset, they are kept but not posted.
    */
   WECOM_OPS_WEBHOOK_KEY: z.string().regex(/^[\w-]{8,64}$/, 'must be the key= part of the webhook URL, not the whole URL').optional(),
-  /** Enables the admin API (and later the dashboard) under /admin: every request needs `Bearer <ADMIN_TOKEN>`. */
+  /** Enables the admin API and the dashboard under /admin: every API request needs `Bearer <ADMIN_TOKEN>`. */
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters (use a long random string)').optional(),
   /** The ops team's time zone: funnel days, the daily rescore and reports. */
   OPS_TIMEZONE: z.string().default('Asia/Shanghai').refine(isTimeZone, 'is not a known IANA time zone (e.g. Asia/Shanghai)'),

@@ -3,6 +3,7 @@ import Koa from 'koa';
 import type { BotContext } from '../context.js';
 import { CallbackError } from '../errors.js';
 import { adminApiRouter } from '../http/admin/admin-api.js';
+import { dashboardRouter } from '../http/admin/dashboard-router.js';
 import { mountCallbackRoute } from '../http/callback-route.js';
 import { mountRedirectRoute } from '../http/redirect-route.js';
 import type { Logger } from '../logger.js';
@@ -21,7 +22,7 @@ export interface HttpAppOptions {
   now?: () => number;
 }
 
-/** The web process: the WeCom callback receiver, tracked links, the admin API, /healthz and /metrics. */
+/** The web process: the WeCom callback receiver, tracked links, the admin API and dashboard, /healthz and /metrics. */
 export function createHttpApp(ctx: BotContext, opts: HttpAppOptions = {}): Koa {
   const { config } = ctx;
   const app = new Koa();
@@ -58,6 +59,9 @@ export function createHttpApp(ctx: BotContext, opts: HttpAppOptions = {}): Koa {
   if (config.ADMIN_TOKEN) {
     const admin = adminApiRouter(ctx, config.ADMIN_TOKEN);
     app.use(admin.routes()).use(admin.allowedMethods());
+    const dashboard = dashboardRouter(ctx, config.ADMIN_TOKEN);
+    app.use(dashboard.queues);
+    app.use(dashboard.router.routes()).use(dashboard.router.allowedMethods());
   }
 
   const router = new Router();

@@ -1,13 +1,17 @@
 import 'dotenv/config';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { startBot, type Bot } from '../app/bot.js';
 import { loadConfig, type Config } from '../config.js';
 import { loadTemplates } from '../content/index.js';
 import { syncChannels } from '../domain/channels/sync-channels.js';
+import { reconcile } from '../domain/nurture/reconcile.js';
+import { seedDemo } from '../dev/demo-data.js';
 import { DEV_SETTINGS, sandboxPort } from '../dev/dev-settings.js';
+import { restoreSandbox } from '../dev/restore-sandbox.js';
 import { startEmbeddedDatabase, withDatabase } from '../dev/embedded-database.js';
 import { CodedError, ErrorCode } from '../errors.js';
 import { createLogger } from '../logger.js';
@@ -18,17 +22,23 @@ import { EX_CONFIG, exitOnStartupError, isStartupError } from './exit-on-startup
 /** Where dev keeps its data: the database, and the settings other commands use to reach this run (dev.env). */
 const DATA_DIR = '.data';
 const DEV_ENV = path.join(DATA_DIR, 'dev.env');
+/** The dashboard's token for dev, made once and kept (unless ADMIN_TOKEN is set). */
+const DEV_ADMIN_TOKEN = path.join(DATA_DIR, 'admin-token');
 /** The sandbox corp's members: a scan of anyone else's code is refused, as WeCom would. */
 const MEMBERS = ['zhangsan', 'lisi', 'wangwu'];
 
 const USAGE = `
-Usage: npm run dev
+Usage: npm run dev [-- --no-demo]
 
 Runs the whole bot on this machine: an embedded database (data in .data/db), the local Redis, and the sandbox WeCom
 standing in for qyapi.weixin.qq.com, sending real encrypted callbacks. Ctrl-C stops everything.
 
+The first run on an empty database seeds demo data (about 300 leads over the last two weeks) for the dashboard at
+http://127.0.0.1:3000/admin; --no-demo skips it. A database with leads is never seeded.
+
 Environment (or .env): PORT (default 3000), SANDBOX_PORT (default 3100), REDIS_URL, TEMPLATES_DIR, LOG_LEVEL,
-MONGODB_URI (a database to use instead of the embedded one), QUEUE_PREFIX (default wecom-dev).
+MONGODB_URI (a database to use instead of the embedded one), QUEUE_PREFIX (default wecom-dev), ADMIN_TOKEN (default:
+one made on the first run, kept in .data/admin-token).
 
 While it runs, ${DEV_ENV} holds its settings; any command runs against this sandbox and database with
   DOTENV_CONFIG_PATH=${DEV_ENV} npm run <command>     e.g. channels:sync, simulate:scan -- expo2026
@@ -66,12 +76,14 @@ async function shutdown(err?: unknown): Promise<never> {
  * in ROLE=all. Prints how to play a customer scanning a channel's QR code.
  */
 async function dev(): Promise<void> {
-  readCommandLine('npm run dev', USAGE, {});
+  const { values: flags } = readCommandLine('npm run dev', USAGE, { 'no-demo': { type: 'boolean' } });
   const onSignal = () => void (stopping ? undefined : shutdown());
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
+  mkdirSync(path.resolve(DATA_DIR), { recursive: true });
   const env: Record<string, string | undefined> = { ...DEV_SETTINGS, ...process.env };
+  env.ADMIN_TOKEN ||= await devAdminToken();
   const redisUrl = env.REDIS_URL || 'redis://127.0.0.1:6379';
   const settings = (over: { sandboxUrl: string; mongoUri: string }): Config =>
     loadConfig({ ...env, WECOM_API_BASE: over.sandboxUrl, MONGODB_URI: over.mongoUri, REDIS_URL: redisUrl, QUEUE_PREFIX: env.QUEUE_PREFIX || 'wecom-dev', ROLE: 'all' });
@@ -92,6 +104,14 @@ async function dev(): Promise<void> {
   const bot: Bot = await startBot(config, logger);
   await track('bot', () => bot.stop());
   sandbox.state.callback = { url: `http://127.0.0.1:${config.PORT}/wecom/callback`, token: config.WECOM_TOKEN, encodingAesKey: config.WECOM_ENCODING_AES_KEY };
+  if (!flags['no-demo']) {
+    console.log('Seeding demo data for the dashboard (skipped when the database has leads; --no-demo skips it always)…');
+    const demo = await seedDemo(bot.ctx, { members: MEMBERS });
+    console.log(demo.seeded ? `  ${demo.leads} demo leads seeded` : `  the database has ${demo.leads} leads already: no demo seeded`);
+  }
+  const restored = await restoreSandbox(bot.ctx, sandbox);
+  if (restored) console.log(`  ${restored} customer relationships from the database restored in the sandbox WeCom`);
+  await reconcile(bot.ctx);
   const synced = await syncChannels(bot.ctx);
   await track(DEV_ENV, () => rm(path.resolve(DEV_ENV), { force: true }));
   await writeDevEnv(config, sandbox);
@@ -106,6 +126,7 @@ async function dev(): Promise<void> {
   console.log(`
   WeCom ops bot (dev) is running
     callback receiver  http://127.0.0.1:${config.PORT}/wecom/callback
+    dashboard          http://127.0.0.1:${config.PORT}/admin   (${process.env.ADMIN_TOKEN ? 'token: your ADMIN_TOKEN' : `dev token: ${config.ADMIN_TOKEN}, kept in ${DEV_ADMIN_TOKEN}`})
     health / metrics   http://127.0.0.1:${config.PORT}/healthz  /metrics
     sandbox WeCom      ${sandbox.url}   (calls: ${sandbox.url}/sandbox/calls, welcomes: ${sandbox.url}/sandbox/welcomes)
     sandbox members    ${MEMBERS.join(', ')}
@@ -122,6 +143,15 @@ ${channelLines}
 
   Ctrl-C stops everything.
 `);
+}
+
+/** The dev dashboard token: the one kept in .data/admin-token, else a new one written there (only you can read it). */
+async function devAdminToken(): Promise<string> {
+  const kept = (await readFile(path.resolve(DEV_ADMIN_TOKEN), 'utf8').catch(() => '')).trim();
+  if (kept.length >= 16) return kept;
+  const token = `dev-${randomBytes(12).toString('base64url')}`;
+  await writeFile(path.resolve(DEV_ADMIN_TOKEN), `${token}\n`, { mode: 0o600 });
+  return token;
 }
 
 /** Redis must be there before anything starts. */

@@ -92,6 +92,13 @@ describe('npm run dev', () => {
     const uri = /database\s+(mongodb:\/\/127\.0\.0\.1:\d+\/wecom_bot_dev)\s/.exec(dev.stdout)?.[1];
     expect(uri, dev.stdout).toBeDefined();
     expect(dev.stdout).toContain('DOTENV_CONFIG_PATH=.data/dev.env npm run channels:sync');
+    // The dashboard, its dev token (kept for the next run), and demo data on a first run.
+    expect(dev.stdout).toContain('300 demo leads seeded');
+    const token = /dashboard\s+http:\/\/127\.0\.0\.1:\d+\/admin\s+\(dev token: (\S+), kept in \.data\/admin-token\)/.exec(dev.stdout)?.[1];
+    expect(token, dev.stdout).toBeDefined();
+    expect(readFileSync(path.join(cwd, '.data', 'admin-token'), 'utf8').trim()).toBe(token);
+    const funnel = await fetch(`http://127.0.0.1:${env.PORT}/admin/api/funnel?from=2000-01-01&to=2999-12-31`, { headers: { authorization: `Bearer ${token}` } });
+    expect(((await funnel.json()) as { total: { added: number } }).total.added).toBe(300);
     const devEnv = readFileSync(devEnvFile(), 'utf8');
     expect(devEnv).toContain(`MONGODB_URI=${uri}\n`);
     expect(devEnv).toContain(`SANDBOX_PORT=${env.SANDBOX_PORT}\n`);
@@ -132,6 +139,9 @@ describe('npm run dev', () => {
     expect(crashedDatabase).toBeDefined();
     const dev = await startDev();
     expect(dev.stdout).toContain(`Stopping ferretdb pid ${crashedDatabase}, left running on ${dbDir} by an earlier run`);
+    // The data is kept: no second demo, the same token.
+    expect(dev.stdout).toMatch(/the database has 30\d leads already: no demo seeded/);
+    expect(dev.stdout).toContain(`dev token: ${readFileSync(path.join(cwd, '.data', 'admin-token'), 'utf8').trim()}`);
     expect(alive(crashedDatabase)).toBe(false);
     const database = pidOfDatabase();
     expect(ferretdbsOn(dbDir)).toEqual([database]);

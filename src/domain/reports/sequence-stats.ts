@@ -5,8 +5,9 @@ import { Enrollment } from '../../store/models/enrollment.js';
 /** How one step of a sequence did. */
 export interface StepStats {
   index: number;
-  /** The step in a few words: its text's start, its link, or "case study". */
+  /** The step in a few words: its text's start or its link (empty for a case study). */
   label: string;
+  caseStudy: boolean;
   sent: number;
   /** Mass messages waiting for (or confirmed by) the owner. */
   submitted: number;
@@ -28,7 +29,8 @@ export async function sequenceStats(sequences: ReadonlyMap<string, Sequence>) {
   for (const seq of sequences.values()) {
     const steps: StepStats[] = seq.steps.map((s, index) => ({
       index,
-      label: s.caseStudy ? 'case study' : (s.text ?? s.link?.title ?? '').slice(0, 24),
+      label: s.caseStudy ? '' : (s.text ?? s.link?.title ?? '').slice(0, 24),
+      caseStudy: Boolean(s.caseStudy),
       sent: 0, submitted: 0, reminded: 0, failed: 0, unknown: 0, skipped: 0, clicks: 0, replies: 0, stops: 0,
     }));
     const status = { active: 0, completed: 0, stopped: 0 };
@@ -36,7 +38,7 @@ export async function sequenceStats(sequences: ReadonlyMap<string, Sequence>) {
       status[(e.status ?? 'active') as keyof typeof status]++;
       for (const h of e.history ?? []) {
         const s = steps[h.step ?? -1];
-        if (s && h.outcome && h.outcome in s && h.outcome !== 'index' && h.outcome !== 'label') (s as unknown as Record<string, number>)[h.outcome]! += 1;
+        if (s && h.outcome && h.outcome in s && typeof (s as unknown as Record<string, unknown>)[h.outcome] === 'number' && h.outcome !== 'index') (s as unknown as Record<string, number>)[h.outcome]! += 1;
       }
       if (e.status === 'stopped' && steps[e.step]) {
         steps[e.step]!.stops++;

@@ -112,6 +112,20 @@ export class ContactsArea implements SandboxArea {
     return { externalUserId, welcomeCode: this.welcome.issue(opts.userId, externalUserId) };
   }
 
+  /**
+   * Puts back a customer and a relationship that existed before this sandbox started (dev restores them from the
+   * database), silently: no callback, no welcome code.
+   */
+  restoreRelationship(c: { externalUserId: string; name: string; corpName?: string; userId: string; state?: string; addedAt: Date; tagIds: string[] }): void {
+    if (!this.customers.has(c.externalUserId)) {
+      this.customers.set(c.externalUserId, { externalUserId: c.externalUserId, name: c.name, type: 1, gender: 0, avatar: `https://wework.qpic.cn/sandbox/avatar/${c.externalUserId}.png`, corpName: c.corpName });
+    }
+    this.relationships.set(pairKey(c.userId, c.externalUserId), {
+      userId: c.userId, externalUserId: c.externalUserId, remark: '', description: '', createtime: Math.floor(c.addedAt.getTime() / 1000),
+      state: c.state, addWay: 1, operUserId: c.externalUserId, tagIds: [...c.tagIds],
+    });
+  }
+
   /** Deletes the relationship silently (no callback); true if it existed. */
   removeRelationship(userId: string, externalUserId: string): boolean {
     return this.relationships.delete(pairKey(userId, externalUserId));

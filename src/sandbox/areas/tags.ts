@@ -64,6 +64,20 @@ export class TagsArea implements SandboxArea {
     });
   }
 
+  /**
+   * Puts back a tag WeCom had before this sandbox started, with its ids (dev restores what the database knows, so ids
+   * the bot cached stay valid). A tag already there is left as it is.
+   */
+  restoreCorpTag(t: { groupId: string; groupName: string; tagId: string; name: string }): void {
+    const createTime = Math.floor(this.core.now() / 1000);
+    let group = this.corpTags.find((g) => g.groupId === t.groupId);
+    if (!group) {
+      group = { groupId: t.groupId, groupName: t.groupName, createTime, order: this.corpTags.length, tags: [] };
+      this.corpTags.push(group);
+    }
+    if (!group.tags.some((x) => x.id === t.tagId)) group.tags.push({ id: t.tagId, name: t.name, createTime, order: group.tags.length });
+  }
+
   /** Finds a corp tag by group name and tag name. */
   findTag(groupName: string, tagName: string): CorpTag | undefined {
     return this.corpTags.find((g) => g.groupName === groupName)?.tags.find((t) => t.name === tagName);

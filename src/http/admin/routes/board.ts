@@ -30,7 +30,7 @@ export function boardRoutes(ctx: BotContext) {
       path: '/sequences',
       tag: 'sequences',
       summary: 'Each sequence: enrollments by status, and per step what was sent, failed, clicked, replied and stopped',
-      response: z.array(z.object({ key: z.string(), name: z.string(), enrollments: z.record(z.string(), z.number()), steps: z.array(z.record(z.string(), z.union([z.number(), z.string()]))) })),
+      response: z.array(z.object({ key: z.string(), name: z.string(), enrollments: z.record(z.string(), z.number()), steps: z.array(z.record(z.string(), z.union([z.number(), z.string(), z.boolean()]))) })),
       handler: () => sequenceStats(ctx.sequences),
     }),
     apiRoute({

@@ -1,0 +1,32 @@
+import type { ChannelTag } from '../content/channels.js';
+import type { BotContext } from '../context.js';
+import type { Sandbox } from '../sandbox/index.js';
+import { CorpTag } from '../store/models/corp-tag.js';
+import { Lead } from '../store/models/lead.js';
+
+/**
+ * The sandbox WeCom starts empty on every `npm run dev`, while the database keeps what earlier runs (and the demo)
+ * recorded. This puts back into the sandbox what WeCom would still have: the corp tags the bot knows, with their ids,
+ * and every active relationship of a member with a customer, tagged as the lead says; so acting on an existing lead
+ * (tags, messages) works as it would against WeCom. Returns how many relationships it restored.
+ */
+export async function restoreSandbox(ctx: Pick<BotContext, 'tags'>, sandbox: Sandbox): Promise<number> {
+  for (const t of await CorpTag.find({}).lean()) sandbox.state.tags.restoreCorpTag({ groupId: t.groupId, groupName: t.group, tagId: t.tagId, name: t.name });
+  const ids = new Map<string, string>();
+  const idsOf = async (tags: ChannelTag[]) => {
+    const missing = tags.filter((t) => !ids.has(`${t.group}/${t.name}`));
+    if (missing.length) (await ctx.tags.resolve(missing)).forEach((id, i) => ids.set(`${missing[i]!.group}/${missing[i]!.name}`, id));
+    return tags.map((t) => ids.get(`${t.group}/${t.name}`)!);
+  };
+  let restored = 0;
+  const fields = { externalUserId: 1, name: 1, corpName: 1, owners: 1 };
+  for await (const l of Lead.find({}, fields).lean().cursor({ batchSize: 1000 })) {
+    for (const o of l.owners ?? []) {
+      if (o.status !== 'active') continue;
+      const tags = (o.tags ?? []).flatMap((t): ChannelTag[] => (t.group && t.name ? [{ group: t.group, name: t.name }] : []));
+      sandbox.state.contacts.restoreRelationship({ externalUserId: l.externalUserId, name: l.name ?? l.externalUserId, corpName: l.corpName ?? undefined, userId: o.userId, state: o.state ?? undefined, addedAt: o.addedAt, tagIds: await idsOf(tags) });
+      restored++;
+    }
+  }
+  return restored;
+}

@@ -1,0 +1,18 @@
+// Sequences: per step what was sent, failed, clicked, replied to, and where enrollments stopped.
+import { api } from './api.js';
+import { t } from './i18n.js';
+import { card, h, num, table } from './ui.js';
+
+const COLS = ['sent', 'submitted', 'reminded', 'failed', 'unknown', 'skipped', 'clicks', 'replies', 'stops'];
+
+export async function sequencesPage() {
+  const sequences = await api('/sequences');
+  return h('div', {},
+    h('h1', {}, t('sequences.title')),
+    sequences.length ? sequences.map((s) => card(`${s.name} (${s.key})`,
+      h('p', { class: 'muted' }, t('sequences.enrollments', { active: s.enrollments.active ?? 0, completed: s.enrollments.completed ?? 0, stopped: s.enrollments.stopped ?? 0 })),
+      table([
+        { label: t('col.step'), render: (r) => `${r.index + 1}. ${r.caseStudy ? t('sequences.caseStudy') : r.label}` },
+        ...COLS.map((c) => ({ label: t(`col.${c}`), num: true, render: (r) => num(r[c]) })),
+      ], s.steps))) : card(null, h('p', { class: 'muted' }, t('none'))));
+}

@@ -1,0 +1,74 @@
+// Small DOM helpers shared by the pages.
+import { t, lang } from './i18n.js';
+
+/** Builds an element: h('td', {class: 'num'}, 'text', child, ...). */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs ?? {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else if (k === 'class') el.className = v;
+    else el.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) el.append(c instanceof Node ? c : String(c));
+  return el;
+}
+
+/** A table of `rows` (objects) with `cols` [{key, label, num, render}]; `onRow` makes rows clickable. */
+export function table(cols, rows, onRow) {
+  return h('div', { class: 'table-wrap' },
+    h('table', {},
+      h('thead', {}, h('tr', {}, cols.map((c) => h('th', { class: c.num ? 'num' : '' }, c.label)))),
+      h('tbody', {}, rows.length ? rows.map((r) => h('tr', { class: onRow ? 'click' : '', onclick: onRow ? () => onRow(r) : undefined },
+        cols.map((c) => h('td', { class: c.num ? 'num' : '' }, c.render ? c.render(r) : (r[c.key] ?? '—'))))) : h('tr', {}, h('td', { colspan: cols.length, class: 'muted' }, t('none')))),
+    ));
+}
+
+export const gradeBadge = (g) => h('span', { class: `badge grade ${g}` }, g);
+export const stageBadge = (s) => h('span', { class: `badge st-${s}` }, t(`stage.${s}`));
+export const statusBadge = (s) => h('span', { class: `badge st-${s}` }, t(`status.${s}`));
+export const pct = (x) => (x === null || x === undefined ? '—' : `${(x * 100).toFixed(1)}%`);
+export const num = (x) => (x === null || x === undefined ? '—' : Number(x).toLocaleString(lang() === 'zh' ? 'zh-CN' : 'en-US'));
+
+/** A date and time in the browser's zone, short. */
+export function when(d) {
+  if (!d) return '—';
+  const date = new Date(d);
+  return date.toLocaleString(lang() === 'zh' ? 'zh-CN' : 'en-GB', { month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' });
+}
+
+/** A card with a title. */
+export const card = (title, ...body) => h('section', { class: 'card' }, title ? h('h2', {}, title) : null, ...body);
+
+/** A canvas for a chart, and the chart drawn on it once it is in the page. */
+export function chart(config, small = false) {
+  const canvas = h('canvas');
+  const box = h('div', { class: `chart${small ? ' small' : ''}` }, canvas);
+  queueMicrotask(() => {
+    if (!window.Chart) return;
+    // eslint-disable-next-line no-new
+    new window.Chart(canvas, { ...config, options: { responsive: true, maintainAspectRatio: false, ...config.options } });
+  });
+  return box;
+}
+
+export const STAGE_COLORS = { added: '#94a3b8', engaged: '#60a5fa', qualified: '#2563eb', opportunity: '#f59e0b', customer: '#16a34a' };
+export const GRADE_COLORS = { S: '#b91c1c', A: '#ea580c', B: '#2563eb', C: '#9ca3af' };
+
+/** A call whose route may not exist in this version: its answer, or null on 404. */
+export async function optional(promise) {
+  try {
+    return await promise;
+  } catch (err) {
+    if (err.status === 404) return null;
+    throw err;
+  }
+}
+
+/** Seconds as "42 s", "7 min", "3.5 h". */
+export function duration(seconds) {
+  if (seconds === null || seconds === undefined) return '—';
+  if (seconds < 90) return `${Math.round(seconds)} s`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+}

@@ -1,0 +1,56 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedDemo } from '../../src/dev/demo-data.js';
+import { restoreSandbox } from '../../src/dev/restore-sandbox.js';
+import { funnel } from '../../src/domain/funnel/funnel.js';
+import { Delivery } from '../../src/store/models/delivery.js';
+import { Enrollment } from '../../src/store/models/enrollment.js';
+import { Lead } from '../../src/store/models/lead.js';
+import { TimelineEntry } from '../../src/store/models/timeline.js';
+import { startTestBot, type TestBot } from '../helpers/test-bot.js';
+
+let t: TestBot;
+beforeAll(async () => {
+  t = await startTestBot('demo');
+});
+afterAll(async () => t?.stop());
+
+describe('demo data (npm run dev)', () => {
+  it('seeds leads over channels, stages, grades and two weeks, with their history, once', async () => {
+    const r = await seedDemo(t.bot.ctx, { members: ['zhangsan', 'lisi'], leads: 300 });
+    expect(r).toEqual({ seeded: true, leads: 300 });
+    const leads = await Lead.find({}).lean();
+    expect(leads).toHaveLength(300);
+    const count = (f: (l: (typeof leads)[number]) => string) => leads.reduce<Record<string, number>>((m, l) => ({ ...m, [f(l)]: (m[f(l)] ?? 0) + 1 }), {});
+    const stages = count((l) => l.stage);
+    const grades = count((l) => l.grade);
+    expect(Object.keys(stages).sort()).toEqual(expect.arrayContaining(['added', 'customer', 'engaged', 'lost', 'opportunity', 'qualified']));
+    expect(Object.keys(grades).length).toBeGreaterThanOrEqual(3);
+    expect(Object.keys(count((l) => l.firstTouch!.channelKey)).length).toBe(t.bot.ctx.channels.all().length);
+    const days = new Set(leads.map((l) => l.firstTouch!.at.toISOString().slice(0, 10)));
+    expect(days.size).toBeGreaterThanOrEqual(10);
+    expect(leads.every((l) => l.firstTouch!.at.getTime() <= Date.now())).toBe(true);
+    // Every lead has a history; staff moves carry a reason.
+    const timeline = await TimelineEntry.find({}).lean();
+    expect(new Set(timeline.map((e) => e.externalUserId)).size).toBe(300);
+    const staffMoves = timeline.filter((e) => e.type === 'stage_changed' && e.detail.by === 'staff');
+    expect(staffMoves.length).toBeGreaterThan(20);
+    expect(staffMoves.every((e) => typeof e.detail.reason === 'string' && e.detail.reason.length > 0)).toBe(true);
+    expect(await Delivery.countDocuments({ kind: 'nurture', sequenceKey: { $ne: null } })).toBeGreaterThan(0);
+    expect(await Enrollment.countDocuments({})).toBeGreaterThan(0);
+    // The funnel rollups agree with the leads.
+    const all = await funnel({ from: '2000-01-01', to: '2999-12-31' });
+    expect(all.total.added).toBe(300);
+    expect(all.total.customer).toBe(leads.filter((l) => l.reached?.customer).length);
+    // A database with leads is never seeded again.
+    expect(await seedDemo(t.bot.ctx, { members: ['zhangsan'] })).toEqual({ seeded: false, leads: 300 });
+  });
+
+  it('puts the relationships and tags back into a fresh sandbox WeCom', async () => {
+    const restored = await restoreSandbox(t.bot.ctx, t.sandbox);
+    const active = (await Lead.find({}).lean()).reduce((n, l) => n + l.owners.filter((o) => o.status === 'active').length, 0);
+    expect(restored).toBe(active);
+    const lead = (await Lead.findOne({ 'owners.status': 'active', tagKeys: '行业/制造业' }).lean())!;
+    const owner = lead.owners.find((o) => o.status === 'active')!.userId;
+    expect(t.sandbox.state.tags.tagsOf(owner, lead.externalUserId).map((x) => `${x.group_name}/${x.tag_name}`)).toContain('行业/制造业');
+  });
+});

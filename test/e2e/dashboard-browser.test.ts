@@ -1,0 +1,123 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedDemo } from '../../src/dev/demo-data.js';
+import { timelineOf } from '../../src/store/timeline.js';
+import { startTestBot, type TestBot } from '../helpers/test-bot.js';
+
+/** Screenshots of the main views, for a person to look at (test/artifacts/ is not committed). */
+const ARTIFACTS = path.resolve('test/artifacts');
+const TOKEN = 'browser-token-for-tests-012345';
+let t: TestBot;
+let browser: Browser;
+let page: Page;
+
+beforeAll(async () => {
+  t = await startTestBot('dashboard-browser', { env: { ADMIN_TOKEN: TOKEN } });
+  await seedDemo(t.bot.ctx, { members: ['zhangsan', 'lisi'], leads: 150, seed: 11 });
+  mkdirSync(ARTIFACTS, { recursive: true });
+  // Debian's chromium, never a downloaded browser (.ci/run installs it).
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--no-first-run'],
+  });
+  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  page.on('pageerror', (err) => errors.push(err.message));
+}, 120_000);
+afterAll(async () => {
+  await browser?.close();
+  await t?.stop();
+});
+
+const errors: string[] = [];
+const api = async <T>(p: string) => (await (await fetch(`${t.url}/admin/api${p}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as T;
+const shot = (name: string) => page.screenshot({ path: path.join(ARTIFACTS, `dashboard-${name}.png`), fullPage: true });
+
+describe('dashboard in a browser', () => {
+  it('refuses a wrong token, then signs in and shows the funnel with the numbers the API gives', async () => {
+    await page.goto(`${t.url}/admin`);
+    await page.fill('input[name=token]', 'not-the-token-at-all');
+    await page.click('button[type=submit]');
+    await expect.poll(() => page.textContent('[role=alert]')).toContain('令牌不对');
+    await shot('login');
+    await page.fill('input[name=token]', TOKEN);
+    await page.click('button[type=submit]');
+    await page.waitForSelector('[data-testid=funnel-table] tbody tr');
+    const from = await page.inputValue('input[name=from]');
+    const to = await page.inputValue('input[name=to]');
+    const f = await api<{ total: { added: number; qualified: number; customer: number; lost: number }; channels: Array<{ channel: string; added: number }> }>(`/funnel?from=${from}&to=${to}`);
+    expect(f.total.added).toBeGreaterThan(0);
+    for (const k of ['added', 'qualified', 'customer', 'lost'] as const) {
+      expect(await page.textContent(`[data-kpi=${k}] b`), k).toBe(f.total[k].toLocaleString('zh-CN'));
+    }
+    const rows = await page.$$eval('[data-testid=funnel-table] tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+    expect(rows.map((r) => Number(r[1]!.replace(/,/g, '')))).toEqual(f.channels.map((c) => c.added));
+    expect(await page.$('canvas')).not.toBeNull();
+    await page.waitForTimeout(300); // the chart's first frame
+    await shot('funnel');
+  });
+
+  it('filters leads like a segment and opens a lead with its timeline', async () => {
+    await page.goto(`${t.url}/admin#/leads`);
+    await page.waitForSelector('[data-testid=leads-table] tbody tr');
+    await page.selectOption('select[name=stage]', 'customer');
+    await page.click('form button[type=submit]');
+    await page.waitForFunction(() => location.hash.includes('stage=customer'));
+    await page.waitForSelector('[data-testid=leads-table] tbody tr');
+    const expected = await api<{ items: Array<{ id: string; name: string }> }>('/leads?stage=customer&limit=50');
+    const names = await page.$$eval('[data-testid=leads-table] tbody tr td:first-child', (tds) => tds.map((td) => td.textContent));
+    expect(names).toEqual(expected.items.map((l) => l.name));
+    const stages = await page.$$eval('[data-testid=leads-table] tbody tr td:nth-child(4)', (tds) => [...new Set(tds.map((td) => td.textContent))]);
+    expect(stages).toEqual(['成交']);
+    await shot('leads');
+
+    await page.goto(`${t.url}/admin#/leads?stage=engaged`);
+    await page.waitForSelector('[data-testid=leads-table] tbody tr a');
+    await page.click('[data-testid=leads-table] tbody tr a');
+    await page.waitForSelector('[data-testid=timeline] li');
+    const id = decodeURIComponent(await page.evaluate(() => location.hash.replace('#/leads/', '')));
+    const [corpId, externalUserId] = id.split(':') as [string, string];
+    const entries = await timelineOf(corpId, externalUserId);
+    expect(await page.$$eval('[data-testid=timeline] li', (lis) => lis.length)).toBe(entries.length);
+    expect(await page.textContent('[data-testid=timeline]')).toContain('添加为好友');
+    await shot('lead');
+  });
+
+  it('moves a lead to another stage with a reason, on the lead and its timeline', async () => {
+    const lead = (await api<{ items: Array<{ id: string; externalUserId: string }> }>('/leads?stage=engaged&limit=1')).items[0]!;
+    await page.goto(`${t.url}/admin#/leads/${encodeURIComponent(lead.id)}`);
+    await page.waitForSelector('[data-testid=stage-form]');
+    await page.fill('input[name=actor]', 'lisi');
+    await page.selectOption('[data-testid=stage-form] select[name=stage]', 'opportunity');
+    // No reason: the browser asks for one before anything is sent.
+    await page.click('[data-testid=stage-form] button[type=submit]');
+    expect((await api<{ stage: string }>(`/leads/${encodeURIComponent(lead.id)}`)).stage).toBe('engaged');
+    await page.fill('[data-testid=stage-form] input[name=reason]', '客户约了演示');
+    await page.click('[data-testid=stage-form] button[type=submit]');
+    await expect.poll(() => page.textContent('[data-testid=lead-stage]')).toBe('商机');
+    const detail = await api<{ stage: string; timeline: Array<{ type: string; detail: Record<string, unknown> }> }>(`/leads/${encodeURIComponent(lead.id)}`);
+    expect(detail.stage).toBe('opportunity');
+    expect(detail.timeline.filter((e) => e.type === 'stage_changed').at(-1)?.detail).toMatchObject({ to: 'opportunity', by: 'staff', actor: 'lisi', reason: '客户约了演示' });
+    expect(await page.textContent('[data-testid=timeline] li:first-child')).toContain('客户约了演示');
+  });
+
+  it('shows grades, sequences and queues, and speaks English on request', async () => {
+    for (const view of ['grades', 'sequences', 'queues']) {
+      await page.goto(`${t.url}/admin#/${view}`);
+      await page.waitForSelector('main h1');
+      await page.waitForTimeout(300);
+      await shot(view);
+    }
+    await page.goto(`${t.url}/admin#/grades`);
+    await page.waitForSelector('[data-testid=grade-counts]');
+    const board = await api<{ overall: Record<string, number> }>('/grades');
+    expect(await page.textContent('[data-testid=grade-counts]')).toBe(['S', 'A', 'B', 'C'].map((g) => `${g} ${board.overall[g]}`).join(' · '));
+    await page.click('#lang');
+    await expect.poll(() => page.textContent('#nav')).toContain('Funnel');
+    expect(await page.textContent('main h1')).toBe('Grades');
+    await page.click('#lang');
+    await expect.poll(() => page.textContent('#nav')).toContain('渠道漏斗');
+    expect(errors).toEqual([]);
+  });
+});

@@ -4,6 +4,7 @@ import type { CaseStudy } from './content/cases.js';
 import type { Scoring } from './content/scoring.js';
 import type { ChannelCatalog } from './content/channels.js';
 import type { Sequence } from './content/sequences.js';
+import type { LeadIndex } from './domain/leads/lead-index.js';
 import type { TagResolver } from './domain/leads/tag-resolver.js';
 import type { InboxWriter } from './inbox/writer.js';
 import type { Logger } from './logger.js';
@@ -30,6 +31,8 @@ export interface BotContext {
   tags: TagResolver;
   /** The only way to change a lead (one writer per lead at a time). */
   leads: LeadRepository;
+  /** What lead lists read (a Redis read model of the leads, kept by every change). */
+  leadIndex: LeadIndex;
   redis: Redis;
   /** Every Redis key the bot builds. */
   keys: RedisKeys;

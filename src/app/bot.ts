@@ -6,6 +6,7 @@ import type { Config } from '../config.js';
 import { loadTemplates } from '../content/index.js';
 import type { BotContext } from '../context.js';
 import { linkSecret } from '../domain/delivery/tracked-links.js';
+import { LeadIndex } from '../domain/leads/lead-index.js';
 import { leadHooks } from '../domain/leads/lead-hooks.js';
 import { TagResolver } from '../domain/leads/tag-resolver.js';
 import { reconcile } from '../domain/nurture/reconcile.js';
@@ -51,7 +52,10 @@ export async function startBot(config: Config, logger: Logger = createLogger(con
       ingest.start();
       stops.push(() => ingest.stop());
       // MongoDB is the source of truth for what is scheduled: restore whatever Redis lost, now and periodically.
-      const run = () => reconcile(ctx).catch((err: Error) => logger.error({ err: err.message }, 'reconcile failed'));
+      const run = () => {
+        void ctx.leadIndex.ensureBuilt(logger).catch((err: Error) => logger.error({ err: err.message }, 'lead index build failed'));
+        return reconcile(ctx).catch((err: Error) => logger.error({ err: err.message }, 'reconcile failed'));
+      };
       void run();
       if (config.NURTURE_RECONCILE_SECONDS > 0) {
         const timer = setInterval(run, config.NURTURE_RECONCILE_SECONDS * 1000).unref();
@@ -126,6 +130,7 @@ export async function createContext(config: Config, logger: Logger): Promise<Bot
     wecom,
     tags: new TagResolver(wecom, redis, keys),
     leads: new LeadRepository(redis, keys),
+    leadIndex: new LeadIndex(redis, keys),
     redis,
     keys,
     events: createEventDispatcher(),

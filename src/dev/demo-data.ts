@@ -59,7 +59,7 @@ const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
 /** Seeds the demo unless the database has leads already (a dev database someone uses is never touched). */
-export async function seedDemo(ctx: Pick<BotContext, 'corpId' | 'channels' | 'sequences' | 'scoring' | 'redis' | 'keys' | 'config' | 'log'>, opts: DemoOptions): Promise<{ seeded: boolean; leads: number }> {
+export async function seedDemo(ctx: Pick<BotContext, 'corpId' | 'channels' | 'sequences' | 'scoring' | 'redis' | 'keys' | 'config' | 'log' | 'leadIndex'>, opts: DemoOptions): Promise<{ seeded: boolean; leads: number }> {
   if (await Lead.exists({})) return { seeded: false, leads: await Lead.estimatedDocumentCount() };
   const r = random(opts.seed ?? 20261128);
   const now = opts.now ?? Date.now();
@@ -216,5 +216,6 @@ export async function seedDemo(ctx: Pick<BotContext, 'corpId' | 'channels' | 'se
   await Delivery.insertMany(deliveries, { ordered: false });
   await Enrollment.insertMany(enrollments, { ordered: false });
   await rebuildFunnel(ctx.redis, ctx.keys, ctx.config.OPS_TIMEZONE);
+  await ctx.leadIndex.rebuild();
   return { seeded: true, leads: leads.length };
 }

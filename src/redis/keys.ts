@@ -45,6 +45,19 @@ export class RedisKeys {
     return `${this.prefix}:welcome-calls:${dedupeKey}`;
   }
 
+  /**
+   * The dashboard's index of leads (src/store/lead-index.ts): `rows` (a hash of list rows), `z:<sort>` (sorted sets),
+   * `s:<facet>:<value>` (sets), `search`, `built`, and short-lived query results under `q:`.
+   */
+  leadIndex(part: string): string {
+    return `${this.prefix}:li:${part}`;
+  }
+
+  /** The lock held while one lead's timeline document is written. */
+  timelineLock(leadId: string): string {
+    return `${this.prefix}:lock:timeline:${leadId}`;
+  }
+
   /** The lock held while one funnel rollup (a day and channel) is written. */
   funnelLock(rollupId: string): string {
     return `${this.prefix}:lock:funnel:${rollupId}`;

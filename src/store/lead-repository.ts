@@ -21,6 +21,8 @@ export interface LeadHooks {
   beforeSave?(doc: LeadDoc, before: LeadSnapshot | null): Promise<void> | void;
   /** After the save, with what the lead was (null when new): what follows from the change (funnel counters). */
   afterSave?(before: LeadSnapshot | null, after: LeadDoc): Promise<void>;
+  /** After an update that bypassed load-modify-save (update, setLocked), with the fields it set. */
+  afterUpdate?(lead: LeadRef, fields: string[]): Promise<void>;
 }
 
 /**
@@ -64,6 +66,7 @@ export class LeadRepository {
   async update(lead: LeadRef, filter: Record<string, unknown>, update: { $set?: Record<string, unknown>; $inc?: Record<string, number> }): Promise<boolean> {
     return this.withLock(lead, async () => {
       const res = await Lead.updateOne({ _id: leadId(lead.corpId, lead.externalUserId), ...filter }, { ...update, $inc: { ...update.$inc, __v: 1 } });
+      if (res.modifiedCount > 0) await this.hooks.afterUpdate?.(lead, [...Object.keys(update.$set ?? {}), ...Object.keys(update.$inc ?? {})]);
       return res.modifiedCount > 0;
     });
   }
@@ -72,6 +75,7 @@ export class LeadRepository {
   async setLocked(lead: LeadRef, fields: Record<string, unknown>, inc: Record<string, number> = {}): Promise<void> {
     // __v moves on, so a load-modify-save that read the lead before this write retries instead of overwriting it.
     await Lead.updateOne({ _id: leadId(lead.corpId, lead.externalUserId) }, { $set: fields, $inc: { ...inc, __v: 1 } });
+    await this.hooks.afterUpdate?.(lead, [...Object.keys(fields), ...Object.keys(inc)]);
   }
 }
 

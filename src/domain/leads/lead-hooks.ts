@@ -1,19 +1,21 @@
 import type { BotContext } from '../../context.js';
 import { jobIds } from '../../queues/job-ids.js';
 import type { LeadHooks } from '../../store/lead-repository.js';
-import type { LeadDoc } from '../../store/models/lead.js';
+import { leadId, type LeadDoc } from '../../store/models/lead.js';
 import { applyFunnelChange } from '../funnel/rollup.js';
 import { isUpgrade, roleOf, scoreLead } from '../scoring/score.js';
 import type { Grade } from '../vocabulary.js';
+import { INDEXED_FIELDS } from './lead-index.js';
 
 /** Touches kept on a lead (the latest): older ones have decayed to nothing in the score. */
 export const MAX_TOUCHES = 200;
 
-type Ctx = Pick<BotContext, 'scoring' | 'config' | 'queues' | 'redis' | 'keys' | 'channels'>;
+type Ctx = Pick<BotContext, 'scoring' | 'config' | 'queues' | 'redis' | 'keys' | 'channels' | 'leadIndex'>;
 
 /**
  * What happens around every change of a lead: its role from its tags, its last touch, its score and grade recomputed
- * (a pinned grade wins), an upgrade into S or A told to the owner (once per upgrade), and the funnel counters moved.
+ * (a pinned grade wins), an upgrade into S or A told to the owner (once per upgrade), the funnel counters moved and
+ * the lead's row in the lead index replaced.
  */
 export function leadHooks(ctx: Ctx): LeadHooks {
   return {
@@ -40,6 +42,10 @@ export function leadHooks(ctx: Ctx): LeadHooks {
     },
     async afterSave(before, after) {
       await applyFunnelChange(ctx.redis, ctx.keys, ctx.config.OPS_TIMEZONE, before, after);
+      await ctx.leadIndex.put(after);
+    },
+    async afterUpdate(lead, fields) {
+      if (fields.some((f) => INDEXED_FIELDS.has(f.split('.')[0]!))) await ctx.leadIndex.refresh(leadId(lead.corpId, lead.externalUserId));
     },
   };
 }

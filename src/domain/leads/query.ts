@@ -39,7 +39,7 @@ export interface LeadSummary {
   lastTouchAt: Date | null;
 }
 
-const SUMMARY_FIELDS = { externalUserId: 1, corpId: 1, name: 1, corpName: 1, firstTouch: 1, stage: 1, grade: 1, gradePin: 1, score: 1, role: 1, industry: 1, owners: 1, tags: 1, lastTouchAt: 1 };
+export const SUMMARY_FIELDS = { externalUserId: 1, corpId: 1, name: 1, corpName: 1, firstTouch: 1, stage: 1, grade: 1, gradePin: 1, score: 1, role: 1, industry: 1, owners: 1, tags: 1, lastTouchAt: 1 };
 const SORT_FIELD = { lastTouch: 'lastTouchAt', added: 'firstTouch.at', score: 'score' } as const;
 
 type LeadRow = Partial<LeadFields> & { _id: string };
@@ -101,7 +101,7 @@ export async function listLeads(f: LeadFilter): Promise<{ items: LeadSummary[]; 
   return { items: page.map(summarize), next: rows.length > limit && last ? encodeCursor(lastValue as number | null, last._id) : null };
 }
 
-function encodeCursor(v: number | null, id: string): string {
+export function encodeCursor(v: number | null, id: string): string {
   return Buffer.from(JSON.stringify([v, id])).toString('base64url');
 }
 

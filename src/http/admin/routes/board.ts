@@ -23,7 +23,7 @@ export function boardRoutes(ctx: BotContext) {
       summary: 'Grades overall and per channel, and the S and A leads waiting for follow-up',
       query: z.object({ limit: z.coerce.number().int().min(1).max(200).default(50) }),
       response: z.object({ overall: counts, channels: z.array(counts.extend({ channel: z.string() })), waiting: z.array(z.record(z.string(), z.unknown())) }),
-      handler: ({ query }) => gradeBoard({ limit: query.limit }),
+      handler: ({ query }) => gradeBoard(ctx.leadIndex, { limit: query.limit }),
     }),
     apiRoute({
       method: 'get',

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import type { BotContext } from '../../../context.js';
 import { pinGrade } from '../../../domain/leads/grade.js';
-import { decodeCursor, leadDetail, listLeads, resolveLeadId, summarize } from '../../../domain/leads/query.js';
+import { findLeads } from '../../../domain/leads/lead-index.js';
+import { decodeCursor, leadDetail, resolveLeadId, summarize } from '../../../domain/leads/query.js';
 import { moveStage } from '../../../domain/leads/stage.js';
 import { GRADES, STAGES } from '../../../domain/vocabulary.js';
 import { Lead, splitLeadId } from '../../../store/models/lead.js';
@@ -65,8 +66,12 @@ export function leadRoutes(ctx: BotContext) {
             }
           }, 'is not a cursor from this API'),
       }),
-      response: z.object({ items: z.array(leadSummary), next: z.string().nullable() }),
-      handler: ({ query }) => listLeads(query),
+      response: z.object({
+        items: z.array(leadSummary),
+        next: z.string().nullable().describe('the cursor of the next page, null at the end'),
+        total: z.number().nullable().describe('how many leads match (null while the lead index is being built)'),
+      }),
+      handler: ({ query }) => findLeads(ctx.leadIndex, query),
     }),
     apiRoute({
       method: 'get',

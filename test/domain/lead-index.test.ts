@@ -1,0 +1,94 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedDemo } from '../../src/dev/demo-data.js';
+import { findLeads, type IndexQuery } from '../../src/domain/leads/lead-index.js';
+import { listLeads } from '../../src/domain/leads/query.js';
+import { moveStage } from '../../src/domain/leads/stage.js';
+import { Lead, splitLeadId } from '../../src/store/models/lead.js';
+import { deleteMatching } from '../fixtures/test-corp.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness('lead-index');
+  await seedDemo(h.ctx, { members: ['zhangsan', 'lisi'], leads: 150, seed: 3 });
+});
+afterAll(async () => h?.stop());
+
+const ids = (page: { items: Array<{ id: string }> }) => page.items.map((i) => i.id);
+
+/** Every page of a list, through its cursors. */
+async function allPages(list: (cursor?: string) => Promise<{ items: Array<{ id: string }>; next: string | null }>) {
+  const out: string[] = [];
+  let cursor: string | undefined;
+  for (let i = 0; i < 50; i++) {
+    const page = await list(cursor);
+    out.push(...ids(page));
+    if (!page.next) return out;
+    cursor = page.next;
+  }
+  throw new Error('too many pages');
+}
+
+describe('lead index', () => {
+  const queries: IndexQuery[] = [
+    {},
+    { stage: 'engaged' },
+    { grade: 'A', sort: 'score' },
+    { channel: 'expo2026', sort: 'added' },
+    { tag: '行业/制造业' },
+    { tag: '无欢迎语' },
+    { owner: 'zhangsan', stage: 'qualified' },
+    { q: '王' },
+  ];
+
+  it('answers every list as MongoDB does: the same leads in the same order, page after page', async () => {
+    expect(await h.ctx.leadIndex.ready()).toBe(true);
+    for (const q of queries) {
+      const fromIndex = await allPages((cursor) => h.ctx.leadIndex.list({ ...q, limit: 7, cursor }));
+      const fromMongo = await allPages((cursor) => listLeads({ ...q, stage: q.stage as never, grade: q.grade as never, limit: 7, cursor }));
+      expect(fromIndex, JSON.stringify(q)).toEqual(fromMongo);
+    }
+    const total = (await h.ctx.leadIndex.list({ stage: 'engaged' })).total;
+    expect(total).toBe(await Lead.countDocuments({ stage: 'engaged' }));
+  });
+
+  it('follows every change of a lead: a stage move, a rescore, an update around load-modify-save', async () => {
+    const lead = (await h.ctx.leadIndex.list({ stage: 'engaged', limit: 1 })).items[0]!;
+    const ref = splitLeadId(lead.id)!;
+    await moveStage(h.ctx, ref, 'opportunity', { by: 'staff', source: 'api', reason: '测试' });
+    expect(ids(await h.ctx.leadIndex.list({ stage: 'opportunity', limit: 200 }))).toContain(lead.id);
+    expect(ids(await h.ctx.leadIndex.list({ stage: 'engaged', limit: 200 }))).not.toContain(lead.id);
+    await h.ctx.leads.update(ref, {}, { $set: { name: '改名后的客户' } });
+    expect(ids(await h.ctx.leadIndex.list({ q: '改名后' }))).toEqual([lead.id]);
+    // The rescore moves grades without the load-modify-save path: the index follows.
+    await Lead.updateOne({ _id: lead.id }, { $set: { grade: 'C', score: 0 } });
+    await h.runJob('rescore', {});
+    const row = (await h.ctx.leadIndex.rows([lead.id]))[0]!;
+    const stored = (await Lead.findById(lead.id).lean())!;
+    expect([row.grade, row.score]).toEqual([stored.grade, stored.score]);
+    expect(ids(await h.ctx.leadIndex.list({ grade: stored.grade as never, limit: 200 }))).toContain(lead.id);
+  });
+
+  it('lost with Redis: lists come from MongoDB until the index is rebuilt, then from the index again', async () => {
+    const before = await findLeads(h.ctx.leadIndex, { stage: 'customer', limit: 200 });
+    expect(before.total).toBe(before.items.length);
+    await deleteMatching(h.ctx.redis, h.ctx.keys.leadIndex('*'));
+    expect(await h.ctx.leadIndex.ready()).toBe(false);
+    const meanwhile = await findLeads(h.ctx.leadIndex, { stage: 'customer', limit: 200 });
+    expect(meanwhile.total).toBeNull();
+    expect(ids(meanwhile)).toEqual(ids(before));
+    await h.ctx.leadIndex.ensureBuilt(h.ctx.log);
+    const after = await findLeads(h.ctx.leadIndex, { stage: 'customer', limit: 200 });
+    expect(ids(after)).toEqual(ids(before));
+    expect(after.total).toBe(before.total);
+  });
+
+  it('a rebuild never puts back an older copy over a change made while it ran', async () => {
+    const id = (await h.ctx.leadIndex.list({ limit: 1 })).items[0]!.id;
+    const lead = (await Lead.findById(id).lean())!;
+    // A live change written after the copy the rebuild streams.
+    await h.ctx.leadIndex.put({ ...lead, name: '新名字', updatedAt: new Date(Date.now() + 60_000) });
+    await h.ctx.leadIndex.rebuild();
+    expect((await h.ctx.leadIndex.rows([id]))[0]!.name).toBe('新名字');
+  });
+});

@@ -36,6 +36,8 @@ export interface CallOptions {
   timeoutMs?: number;
   /** Called without an access token (the webhook is authorised by its key). */
   noToken?: boolean;
+  /** A full URL WeCom gave us (a robot message's response_url) instead of /cgi-bin/<api> on the base URL. */
+  url?: string;
   /**
    * Longest wait for rate-limit quota before giving up with a retryable error (default: wait as long as it takes).
    * Only callers with a hard deadline (the welcome's 20 s) set it.
@@ -108,7 +110,7 @@ export class WecomClient {
       wecomCalls.inc({ api, errcode: 'local_rate_limit' });
       throw WecomApiError.transport(api, 'no rate-limit quota within the wait allowed', undefined, false);
     }
-    const url = new URL(`/cgi-bin/${api}`, this.opts.baseUrl);
+    const url = opts.url ? new URL(opts.url) : new URL(`/cgi-bin/${api}`, this.opts.baseUrl);
     for (const [k, v] of Object.entries(opts.query ?? {})) url.searchParams.set(k, v);
     if (token) url.searchParams.set('access_token', token);
     const started = performance.now();
@@ -223,6 +225,14 @@ export class WecomClient {
    */
   async webhookSend(key: string, body: { msgtype: 'markdown' | 'text'; markdown?: { content: string }; text?: { content: string } }) {
     return this.call<T.WecomResponse>('webhook/send', { body, query: { key }, retries: 0, noToken: true });
+  }
+
+  /**
+   * A robot message's response_url [D:101138]: plain JSON (not encrypted), no access token, usable once within an
+   * hour. Never retried in the call: a second POST is refused.
+   */
+  respond(responseUrl: string, body: { msgtype: 'markdown'; markdown: { content: string } }) {
+    return this.call<T.WecomResponse>('aibot/response', { url: responseUrl, body, retries: 0, noToken: true });
   }
 
   /** message/send: an app message to staff. */

@@ -6,6 +6,7 @@ import { JOB_KINDS } from '../../jobs/index.js';
 import type { Config } from '../config.js';
 import { loadTemplates } from '../content/index.js';
 import type { BotContext } from '../context.js';
+import { platformErrorListener } from '../domain/alerts/platform-alerts.js';
 import { loadStoredChannels } from '../domain/channels/stored-channels.js';
 import { linkSecret } from '../domain/delivery/tracked-links.js';
 import { leadHooks } from '../domain/leads/lead-hooks.js';
@@ -150,6 +151,8 @@ export async function createContext(config: Config, logger: Logger): Promise<Bot
     linkSecret: linkSecret(config),
   };
   ctx.leads.useHooks(leadHooks(ctx));
+  // Errors a person must fix (permissions, credentials) reach the ops group; the client itself knows no domain.
+  wecom.onError(platformErrorListener(ctx));
   return ctx;
 }
 

@@ -6,6 +6,9 @@ import { ChannelRecord } from '../../store/models/channel-record.js';
 /** A channel key: the 联系我 code's `state`, at most 30 characters [D:92228] (the same rule as channels.yaml). */
 export const CHANNEL_KEY = /^[A-Za-z0-9_-]{1,30}$/;
 
+/** How long a channel key claimed by a command may wait for its 联系我 code before the claim counts as abandoned. */
+const STALE_CLAIM_MS = 10 * 60_000;
+
 /** A channel created by command as the catalog holds it: tagged with its name in the group 渠道, no welcome or sequence. */
 function asChannel(r: { key: string; name: string; userIds?: string[] | null }): Channel {
   return { key: r.key, name: r.name, tags: [{ group: DEFAULT_TAG_GROUP, name: [...r.name].slice(0, 30).join('') }], owners: [...(r.userIds ?? [])] };
@@ -33,7 +36,13 @@ export async function createChannel(ctx: Pick<BotContext, 'channels' | 'wecom'>,
     const rec = await ChannelRecord.findOne({ key: c.key }, { qrCode: 1 }).lean();
     return { kind: 'exists', qrCode: rec?.qrCode ?? null, fromTemplates: ctx.channels.isTemplate(c.key) };
   }
-  const claimed = await createOnce(ChannelRecord, { key: c.key, name: c.name, userIds: c.owners, source: 'command', createdBy: c.by, configId: null });
+  const claim = () => createOnce(ChannelRecord, { key: c.key, name: c.name, userIds: c.owners, source: 'command', createdBy: c.by, configId: null });
+  let claimed = await claim();
+  if (!claimed) {
+    // A claim whose creator died before WeCom answered (no code after minutes) is given back, once.
+    const stale = await ChannelRecord.deleteOne({ key: c.key, source: 'command', configId: null, createdAt: { $lt: new Date(Date.now() - STALE_CLAIM_MS) } });
+    if (stale.deletedCount) claimed = await claim();
+  }
   if (!claimed) {
     const rec = await ChannelRecord.findOne({ key: c.key }, { qrCode: 1, source: 1 }).lean();
     return { kind: 'exists', qrCode: rec?.qrCode ?? null, fromTemplates: rec?.source !== 'command' };

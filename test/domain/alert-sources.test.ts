@@ -12,8 +12,9 @@ import { waitFor } from '../helpers/wait-for.js';
 // goes to the ops group's webhook once (raiseAlert's key; its 20 a minute and digest are tested in alerts.test.ts).
 const KEY = 'ops-webhook-key-sources';
 let h: Harness;
+let minutesLater = 0;
 beforeAll(async () => {
-  h = await startHarness('alert_sources', { env: { WECOM_OPS_WEBHOOK_KEY: KEY }, sandbox: { webhookKeys: [KEY] } });
+  h = await startHarness('alert_sources', { env: { WECOM_OPS_WEBHOOK_KEY: KEY }, sandbox: { webhookKeys: [KEY], now: () => Date.now() + minutesLater * 60_000 } });
 });
 afterAll(async () => h?.stop());
 
@@ -80,5 +81,26 @@ describe('alert sources', () => {
     await expect(h.ctx.wecom.getExternalContact('wm_x')).rejects.toMatchObject({ errcode: 84061 });
     await new Promise((r) => setTimeout(r, 200));
     expect((await Alert.find({ kind: 'platform_error' }).lean()).map((a) => a._id).sort()).toEqual([`platform|40001|${day}`, `platform|48002|${day}`]);
+  });
+
+  it('a burst of new S leads past the webhook\'s 20 a minute: each alert once, the rest in one digest, none dropped', async () => {
+    const before = h.sandbox.state.webhook.sent.length;
+    for (let i = 0; i < 24; i++) await pinGrade(h.ctx, await seed(`wm_burst_${i}`, `客户${i}`), 'S', { actor: 'zhangsan' });
+    expect(await Alert.countDocuments({ kind: 'grade_upgrade', _id: /wm_burst_/ })).toBe(24);
+    await h.drain('ops-alert');
+    // The webhook's minute also holds this file's other alerts: together, 20.
+    const inMinute = h.sandbox.state.webhook.sent.length;
+    expect(inMinute).toBe(20);
+    const direct = h.sandbox.state.webhook.sent.slice(before).filter((m) => /\*\*客户\d+\*\*/.test(m.content ?? '')).length;
+    expect(await Alert.countDocuments({ kind: 'grade_upgrade', _id: /wm_burst_/, status: 'sent' })).toBe(direct);
+    minutesLater = 1;
+    await h.ctx.redis.del(...(await h.ctx.redis.keys(`${h.ctx.keys.prefix}:webhook:*`)));
+    for (const job of await h.ctx.queues.get('ops-alert-digest').getJobs(['delayed'])) await job.promote();
+    await h.drain('ops-alert-digest');
+    const digest = h.sandbox.state.webhook.sent.slice(inMinute);
+    expect(digest).toHaveLength(1);
+    expect(digest[0]!.content).toMatch(/^\*\*运营提醒汇总（\d+ 条）\*\*/);
+    for (let i = 0; i < 24; i++) expect(h.sandbox.state.webhook.sent.filter((m) => m.content?.includes(`**客户${i}**`)), `客户${i}`).toHaveLength(1);
+    expect(await Alert.countDocuments({ kind: 'grade_upgrade', _id: /wm_burst_/, status: { $in: ['sent', 'digested'] } })).toBe(24);
   });
 });

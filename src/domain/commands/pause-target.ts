@@ -1,7 +1,7 @@
 import type { BotContext } from '../../context.js';
 import type { PauseKind } from '../../store/models/pause.js';
 import type { PauseTarget } from '../pause/pauses.js';
-import { findChannel } from '../report/channel-funnel.js';
+import { findChannel } from '../channels/find-channel.js';
 import { CommandError, type CommandContext, type Level } from './command.js';
 import { findLead } from './find-lead.js';
 

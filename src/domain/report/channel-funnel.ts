@@ -1,15 +1,10 @@
-import type { Channel, ChannelCatalog } from '../../content/channels.js';
+import type { ChannelCatalog } from '../../content/channels.js';
 import type { Config } from '../../config.js';
+import { findChannel } from '../channels/find-channel.js';
 import { CommandError, translator, type Lang } from '../commands/command.js';
 import { percent, table } from '../commands/markdown.js';
 import { resolvePeriod, type PeriodSpec } from '../commands/period.js';
 import { funnel, type FunnelCounts } from '../funnel/funnel.js';
-
-/** The channel a chat argument names: its key, or its name (case-insensitively). */
-export function findChannel(channels: ChannelCatalog, raw: string): Channel | undefined {
-  const q = raw.trim().toLowerCase();
-  return channels.get(raw.trim()) ?? channels.all().find((c) => c.key.toLowerCase() === q || c.name.toLowerCase() === q);
-}
 
 /**
  * The funnel of the leads added in a period, per channel (or one channel), as a markdown table: adds, each stage

@@ -34,12 +34,15 @@ export const tag = defineCommand({
     if (!r.marked.length) throw new CommandError('rejected', c.t(`企业微信拒绝了（${r.failed.map((f) => `${f.userId}: ${f.errcode}`).join('、')}），标签没有变化。`, `WeCom refused (${r.failed.map((f) => `${f.userId}: ${f.errcode}`).join(', ')}); no tag changed.`));
     const list = (tags: Array<{ group: string; name: string }>) => tags.map((t) => `${t.group}/${t.name}`).join(c.t('、', ', '));
     const removed = remove.filter((t) => !r.unknown.includes(t));
-    return [
-      c.t(`已更新 **${who}** 的标签（${r.marked.join('、')}）：`, `Updated **${who}**'s tags (${r.marked.join(', ')}):`),
+    const changes = [
       add.length ? c.t(`加上 ${list(add)}`, `added ${list(add)}`) : '',
       removed.length ? c.t(`去掉 ${list(removed)}`, `removed ${list(removed)}`) : '',
-      r.unknown.length ? c.t(`（没有 ${list(r.unknown)} 这个标签，不用去掉）`, `(no tag ${list(r.unknown)} to remove)`) : '',
-      r.failed.length ? c.t(`（${r.failed.map((f) => f.userId).join('、')} 被企业微信拒绝）`, `(WeCom refused for ${r.failed.map((f) => f.userId).join(', ')})`) : '',
-    ].filter(Boolean).join(' ');
+    ].filter(Boolean);
+    const notes = [
+      r.unknown.length ? c.t(`没有 ${list(r.unknown)} 这个标签，不用去掉`, `no tag ${list(r.unknown)} to remove`) : '',
+      r.failed.length ? c.t(`${r.failed.map((f) => f.userId).join('、')} 被企业微信拒绝`, `WeCom refused for ${r.failed.map((f) => f.userId).join(', ')}`) : '',
+    ].filter(Boolean);
+    const head = c.t(`已更新 **${who}** 的标签（${r.marked.join('、')}）：`, `Updated **${who}**'s tags (${r.marked.join(', ')}): `);
+    return `${head}${changes.join(c.t('；', '; ')) || c.t('没有变化', 'nothing changed')}${notes.length ? c.t(`（${notes.join('；')}）`, ` (${notes.join('; ')})`) : ''}`;
   },
 });

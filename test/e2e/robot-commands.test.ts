@@ -167,7 +167,7 @@ describe('commands', () => {
 
   it('标签 / tag: through WeCom mark_tag, and on the lead', async () => {
     const before = t.sandbox.state.callsTo('externalcontact/mark_tag').length;
-    expect(content(await say('标签 王经理 +重点客户，+行业/制造业'))).toBe('已更新 **王经理** 的标签（zhangsan）： 加上 渠道/重点客户、行业/制造业');
+    expect(content(await say('标签 王经理 +重点客户，+行业/制造业'))).toBe('已更新 **王经理** 的标签（zhangsan）：加上 渠道/重点客户、行业/制造业');
     const marks = t.sandbox.state.okCallsTo('externalcontact/mark_tag').slice(before);
     expect(marks).toHaveLength(1);
     expect(marks[0]!.body).toMatchObject({ userid: 'zhangsan', external_userid: wang.externalUserId });
@@ -193,6 +193,9 @@ describe('commands', () => {
     expect(content(await say('恢复 王经理', 'lisi'))).toBe('已恢复线索 王经理：等待中的到期步骤马上运行，其余按原定时间。');
     expect(content(await say('resume fast'))).toBe('Resumed sequence fast: steps that came due run now, the rest at their time.');
     expect(await Pause.countDocuments({})).toBe(0);
+    expect(content(await say('恢复 fast'))).toBe('培育序列 fast没有被暂停。');
+    expect(content(await say('暂停 序列:nope'))).toBe('没有「nope」这个培育序列。现有：fast, slow');
+    expect(content(await say('resume'))).toBe('missing <target>\nUsage: `resume <lead | sequence | channel>`');
   });
 
   it('渠道 new: slow, so "working on it" now and the QR link through response_url; the new channel attributes new contacts', async () => {

@@ -1,6 +1,8 @@
 import type { AnyJobKind } from '../src/queues/define-job.js';
 import { handleEventJob } from './handle-event.js';
 import { nurtureStepJob } from './nurture-step.js';
+import { opsCommandJob } from './ops-command.js';
+import { opsReportJob } from './ops-report.js';
 import { opsAlertDigestJob, opsAlertJob } from './ops-alert.js';
 import { pollMassResultJob } from './poll-mass-result.js';
 import { recordOutcomeJob } from './record-outcome.js';
@@ -10,4 +12,4 @@ import { sendWelcomeJob } from './send-welcome.js';
 import { syncContactJob } from './sync-contact.js';
 
 /** Every job kind: the queues the bot creates and the workers it starts come from this list. */
-export const JOB_KINDS: readonly AnyJobKind[] = [handleEventJob, sendWelcomeJob, recordOutcomeJob, syncContactJob, nurtureStepJob, pollMassResultJob, staffNoticeJob, rescoreJob, opsAlertJob, opsAlertDigestJob];
+export const JOB_KINDS: readonly AnyJobKind[] = [handleEventJob, sendWelcomeJob, recordOutcomeJob, syncContactJob, nurtureStepJob, pollMassResultJob, staffNoticeJob, rescoreJob, opsAlertJob, opsAlertDigestJob, opsCommandJob, opsReportJob];

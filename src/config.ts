@@ -4,7 +4,7 @@ import { ConfigError } from './errors.js';
 import { parseDelay } from './content/sequences.js';
 import { massQuotaRule } from './domain/delivery/mass-quota.js';
 
-const SECRET_KEYS = new Set(['WECOM_TOKEN', 'WECOM_ENCODING_AES_KEY', 'WECOM_SECRET', 'MONGODB_URI', 'REDIS_URL', 'LINK_SECRET', 'ADMIN_TOKEN', 'WECOM_OPS_WEBHOOK_KEY']);
+const SECRET_KEYS = new Set(['WECOM_TOKEN', 'WECOM_ENCODING_AES_KEY', 'WECOM_SECRET', 'MONGODB_URI', 'REDIS_URL', 'LINK_SECRET', 'ADMIN_TOKEN', 'WECOM_OPS_WEBHOOK_KEY', 'WECOM_ROBOT_TOKEN', 'WECOM_ROBOT_ENCODING_AES_KEY']);
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 
@@ -47,6 +47,16 @@ function isCron(pattern: string): boolean {
     return false;
   }
 }
+
+/** A comma-separated list of WeCom userids (full-width commas too), compared case-insensitively. */
+const userIdList = z
+  .string()
+  .default('')
+  .transform((raw, ctx) => {
+    const ids = raw.split(/[,，\s]+/).map((s) => s.trim().toLowerCase()).filter(Boolean);
+    for (const id of ids) if (!/^[\w.@-]{1,64}$/.test(id)) ctx.addIssue({ code: 'custom', message: `"${id}" is not a WeCom userid (comma-separated userids, e.g. zhangsan,lisi)` });
+    return [...new Set(ids)];
+  });
 
 /** Variables that were replaced: setting one is a start-up error that says what to use instead. */
 const RETIRED: Record<string, string> = {
@@ -124,6 +134,23 @@ export const envSchema = z.object({
   OPS_TIMEZONE: z.string().default('Asia/Shanghai').refine(isTimeZone, 'is not a known IANA time zone (e.g. Asia/Shanghai)'),
   /** When scores are recomputed for every lead (intent decays), a cron pattern in OPS_TIMEZONE. */
   RESCORE_CRON: z.string().default('30 3 * * *').refine(isCron, 'is not a cron pattern like "30 3 * * *"'),
+  /**
+   * The 智能机器人 (intelligent robot) in API mode: the Token and EncodingAESKey of its callback URL (/wecom/robot)
+   * [D:101033]. Both or neither: unset, the robot's route does not exist.
+   */
+  WECOM_ROBOT_TOKEN: z.string().min(1).max(32, 'must be at most 32 characters').optional(),
+  WECOM_ROBOT_ENCODING_AES_KEY: z
+    .string()
+    .regex(/^[A-Za-z0-9]{43}$/, 'must be the 43-character EncodingAESKey of the robot\'s API mode')
+    .optional(),
+  /** Userids allowed every chat command. */
+  OPS_ADMINS: userIdList,
+  /** Userids allowed the read commands and lead-level actions. */
+  OPS_USERIDS: userIdList,
+  /** How long a chat command may run inside the passive reply before it answers later through response_url (ms). */
+  OPS_COMMAND_BUDGET_MS: int(1000, 0),
+  /** When the daily report goes to the ops group, a cron pattern in OPS_TIMEZONE. */
+  OPS_REPORT_CRON: z.string().default('0 9 * * *').refine(isCron, 'is not a cron pattern like "0 9 * * *"'),
   /** Key that signs tracked links (/r/<token>); default: derived from WECOM_ENCODING_AES_KEY. */
   LINK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
 });
@@ -138,11 +165,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = envSchema.safeParse(cleaned);
   const retired = Object.entries(RETIRED).filter(([key]) => key in cleaned).map(([key, why]) => `${key}: ${why}`);
-  if (parsed.success && !retired.length) return parsed.data;
+  // The robot's two settings come from the same page of the admin console: one without the other is a mistake.
+  const robot = ['WECOM_ROBOT_TOKEN', 'WECOM_ROBOT_ENCODING_AES_KEY'] as const;
+  const half = robot.filter((k) => k in cleaned).length === 1 ? robot.filter((k) => !(k in cleaned)).map((k) => `${k}: is required when ${robot.find((o) => o !== k)} is set (the robot's API mode gives both)`) : [];
+  const extra = [...retired, ...half];
+  if (parsed.success && !extra.length) return parsed.data;
   const problems = (parsed.success ? [] : parsed.error.issues).map((issue) => {
     const key = String(issue.path[0] ?? '');
     const message = issue.code === 'invalid_type' && issue.received === 'undefined' ? 'is required' : issue.message;
     return `${key}: ${SECRET_KEYS.has(key) ? message.replace(/"[^"]*"/g, '"…"') : message}`;
   });
-  throw new ConfigError([...problems, ...retired]);
+  throw new ConfigError([...problems, ...extra]);
 }

@@ -4,6 +4,7 @@ import type { CaseStudy } from './content/cases.js';
 import type { Scoring } from './content/scoring.js';
 import type { ChannelCatalog } from './content/channels.js';
 import type { Sequence } from './content/sequences.js';
+import type { CommandRegistry } from './domain/commands/registry.js';
 import type { LeadIndex } from './domain/leads/lead-index.js';
 import type { TagResolver } from './domain/leads/tag-resolver.js';
 import type { InboxWriter } from './inbox/writer.js';
@@ -38,6 +39,8 @@ export interface BotContext {
   keys: RedisKeys;
   /** The handlers of inbound events, by key (handlers/index.ts). */
   events: EventDispatcher;
+  /** The chat commands ops staff run through the robot (handlers/commands/index.ts). */
+  commands: CommandRegistry;
   log: Logger;
   /** Base of tracked links (/r/<token>): PUBLIC_BASE_URL, else where this process listens. */
   publicBaseUrl: string;

@@ -52,3 +52,11 @@ export const nurtureOutcomes = new Counter({
   labelNames: ['outcome'] as const,
   registers: [registry],
 });
+
+/** Chat commands by command and outcome (ok, refused, unknown_command, invalid_args, failed, ...). */
+export const opsCommands = new Counter({
+  name: 'ops_commands_total',
+  help: 'Chat commands by command and outcome',
+  labelNames: ['command', 'outcome'] as const,
+  registers: [registry],
+});

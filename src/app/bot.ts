@@ -1,10 +1,13 @@
 import type { Server } from 'node:http';
 import mongoose from 'mongoose';
+import { createCommandRegistry } from '../../handlers/commands/index.js';
 import { createEventDispatcher } from '../../handlers/index.js';
 import { JOB_KINDS } from '../../jobs/index.js';
 import type { Config } from '../config.js';
 import { loadTemplates } from '../content/index.js';
 import type { BotContext } from '../context.js';
+import { platformErrorListener } from '../domain/alerts/platform-alerts.js';
+import { loadStoredChannels } from '../domain/channels/stored-channels.js';
 import { linkSecret } from '../domain/delivery/tracked-links.js';
 import { LeadIndex } from '../domain/leads/lead-index.js';
 import { leadHooks } from '../domain/leads/lead-hooks.js';
@@ -48,7 +51,17 @@ export async function startBot(config: Config, logger: Logger = createLogger(con
       const workers = startWorkers(ctx, JOB_KINDS);
       stops.push(() => Promise.all(workers.map((w) => w.close())));
       await scheduleJobs(ctx, JOB_KINDS);
-      const ingest = new InboxIngest(ctx.redis, ctx.keys.inbox(), ctx.queues, (data) => planWelcome(ctx, data), logger.child({ component: 'inbox' }));
+      const ingest = new InboxIngest(
+        ctx.redis,
+        ctx.keys.inbox(),
+        ctx.queues,
+        async (data) => {
+          // A channel just created by command in another process: known before its first contact is planned.
+          await ctx.channels.ensure((data.event as { State?: string }).State);
+          return planWelcome(ctx, data);
+        },
+        logger.child({ component: 'inbox' }),
+      );
       ingest.start();
       stops.push(() => ingest.stop());
       // MongoDB is the source of truth for what is scheduled: restore whatever Redis lost, now and periodically.
@@ -104,6 +117,9 @@ export async function createContext(config: Config, logger: Logger): Promise<Bot
     await mongoose.disconnect();
     throw err;
   }
+  // Channels created by chat command live in MongoDB: they join the templates' channels here and on a miss.
+  channels.useStore(loadStoredChannels);
+  await channels.refresh();
   const redis = createRedis(config.REDIS_URL);
   const keys = new RedisKeys(config.QUEUE_PREFIX);
   const queues = new Queues(redis, config.QUEUE_PREFIX, JOB_KINDS, config);
@@ -134,11 +150,14 @@ export async function createContext(config: Config, logger: Logger): Promise<Bot
     redis,
     keys,
     events: createEventDispatcher(),
+    commands: createCommandRegistry(),
     log: logger,
     publicBaseUrl: config.PUBLIC_BASE_URL ?? `http://127.0.0.1:${config.PORT}`,
     linkSecret: linkSecret(config),
   };
   ctx.leads.useHooks(leadHooks(ctx));
+  // Errors a person must fix (permissions, credentials) reach the ops group; the client itself knows no domain.
+  wecom.onError(platformErrorListener(ctx));
   return ctx;
 }
 

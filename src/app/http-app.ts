@@ -4,7 +4,9 @@ import type { BotContext } from '../context.js';
 import { CallbackError } from '../errors.js';
 import { adminApiRouter } from '../http/admin/admin-api.js';
 import { dashboardRouter } from '../http/admin/dashboard-router.js';
+import { answerRobot } from '../domain/commands/robot-answer.js';
 import { mountCallbackRoute } from '../http/callback-route.js';
+import { mountJsonCallbackRoute } from '../http/json-callback-route.js';
 import { mountRedirectRoute } from '../http/redirect-route.js';
 import type { Logger } from '../logger.js';
 import { callbacks, registry } from '../metrics.js';
@@ -72,6 +74,16 @@ export function createHttpApp(ctx: BotContext, opts: HttpAppOptions = {}): Koa {
     inbox: ctx.inbox,
     now: opts.now,
   });
+  // The 智能机器人 (chat commands from the ops group) only when its API mode is configured [D:101033].
+  if (config.WECOM_ROBOT_TOKEN && config.WECOM_ROBOT_ENCODING_AES_KEY) {
+    mountJsonCallbackRoute(router, '/wecom/robot', {
+      credentials: { token: config.WECOM_ROBOT_TOKEN, encodingAesKey: config.WECOM_ROBOT_ENCODING_AES_KEY, receiveId: '' },
+      maxSkewSeconds: config.CALLBACK_MAX_SKEW_SECONDS,
+      bodyLimitBytes: config.CALLBACK_BODY_LIMIT_BYTES,
+      answer: (e) => answerRobot(ctx, e.key, e.event),
+      now: opts.now,
+    });
+  }
   mountRedirectRoute(router, ctx);
   router.get('/healthz', async (c) => {
     const checks = (await opts.health?.()) ?? {};

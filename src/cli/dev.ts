@@ -38,10 +38,11 @@ http://127.0.0.1:3000/admin; --no-demo skips it. A database with leads is never 
 
 Environment (or .env): PORT (default 3000), SANDBOX_PORT (default 3100), REDIS_URL, TEMPLATES_DIR, LOG_LEVEL,
 MONGODB_URI (a database to use instead of the embedded one), QUEUE_PREFIX (default wecom-dev), ADMIN_TOKEN (default:
-one made on the first run, kept in .data/admin-token).
+one made on the first run, kept in .data/admin-token). The robot (chat commands) is on, with zhangsan as ops admin
+and lisi as ops member: npm run simulate:ops -- "统计 7d".
 
 While it runs, ${DEV_ENV} holds its settings; any command runs against this sandbox and database with
-  DOTENV_CONFIG_PATH=${DEV_ENV} npm run <command>     e.g. channels:sync, simulate:scan -- expo2026
+  DOTENV_CONFIG_PATH=${DEV_ENV} npm run <command>     e.g. channels:sync, simulate:scan -- expo2026, simulate:ops -- 帮助
 `;
 
 /** What dev started, stopped in reverse order on Ctrl-C and on every start-up error. */
@@ -104,6 +105,9 @@ async function dev(): Promise<void> {
   const bot: Bot = await startBot(config, logger);
   await track('bot', () => bot.stop());
   sandbox.state.callback = { url: `http://127.0.0.1:${config.PORT}/wecom/callback`, token: config.WECOM_TOKEN, encodingAesKey: config.WECOM_ENCODING_AES_KEY };
+  if (config.WECOM_ROBOT_TOKEN && config.WECOM_ROBOT_ENCODING_AES_KEY) {
+    sandbox.state.robot.target = { url: `http://127.0.0.1:${config.PORT}/wecom/robot`, token: config.WECOM_ROBOT_TOKEN, encodingAesKey: config.WECOM_ROBOT_ENCODING_AES_KEY };
+  }
   if (!flags['no-demo']) {
     console.log('Seeding demo data for the dashboard (skipped when the database has leads; --no-demo skips it always)…');
     const demo = await seedDemo(bot.ctx, { members: MEMBERS });
@@ -127,8 +131,9 @@ async function dev(): Promise<void> {
   WeCom ops bot (dev) is running
     callback receiver  http://127.0.0.1:${config.PORT}/wecom/callback
     dashboard          http://127.0.0.1:${config.PORT}/admin   (${process.env.ADMIN_TOKEN ? 'token: your ADMIN_TOKEN' : `dev token: ${config.ADMIN_TOKEN}, kept in ${DEV_ADMIN_TOKEN}`})
+    robot (commands)   http://127.0.0.1:${config.PORT}/wecom/robot   (admins: ${config.OPS_ADMINS.join(', ') || 'none'}; members: ${config.OPS_USERIDS.join(', ') || 'none'})
     health / metrics   http://127.0.0.1:${config.PORT}/healthz  /metrics
-    sandbox WeCom      ${sandbox.url}   (calls: ${sandbox.url}/sandbox/calls, welcomes: ${sandbox.url}/sandbox/welcomes)
+    sandbox WeCom      ${sandbox.url}   (calls: ${sandbox.url}/sandbox/calls, welcomes: ${sandbox.url}/sandbox/welcomes, ops group: ${sandbox.url}/sandbox/webhook)
     sandbox members    ${MEMBERS.join(', ')}
     database           ${withoutPassword(config.MONGODB_URI)}   (${db.kind}${db.kind === 'external' ? '' : `, data in ${path.join(DATA_DIR, 'db')}`})
 
@@ -137,6 +142,9 @@ ${channelLines}
 
   Play a customer scanning a channel's QR code (in another terminal):
     npm run simulate:scan -- expo2026 --name 王经理 --user zhangsan
+
+  Play ops staff @mentioning the robot in the ops group:
+    npm run simulate:ops -- "统计 7d"
 
   Run any command against this sandbox and database (settings in ${DEV_ENV}):
     DOTENV_CONFIG_PATH=${DEV_ENV} npm run channels:sync

@@ -56,15 +56,27 @@ const fileSchema = z.object({ channels: z.array(channelSchema) }).strict();
 export type Channel = z.infer<typeof channelSchema>;
 export type ChannelTag = Channel['tags'][number];
 
-/** Channels by key, always including the built-in `organic` channel. */
+/** How long an unknown state waits before it makes the catalog look for new stored channels again. */
+const RECHECK_MS = 10_000;
+
+/**
+ * Channels by key, always including the built-in `organic` channel: those of templates/channels.yaml, and those
+ * created by a chat command (`渠道 new`), which live in MongoDB. Stored channels are loaded at start-up and again
+ * whenever a contact arrives with a state this process does not know yet (`ensure`), so a channel created in one
+ * process attributes its contacts in every process. A key in channels.yaml wins over a stored one.
+ */
 export class ChannelCatalog {
   private readonly byKey: Map<string, Channel>;
+  private readonly fromTemplates: Set<string>;
+  private loader: (() => Promise<Channel[]>) | null = null;
+  private readonly checkedAt = new Map<string, number>();
 
   constructor(channels: Channel[]) {
     this.byKey = new Map(channels.map((c) => [c.key, c]));
     if (!this.byKey.has(ORGANIC_KEY)) {
       this.byKey.set(ORGANIC_KEY, { key: ORGANIC_KEY, name: '自然流量', tags: [], owners: [] });
     }
+    this.fromTemplates = new Set(this.byKey.keys());
   }
 
   /** The channel a contact's `State` names; unknown or absent states are attributed to `organic`. */
@@ -80,6 +92,37 @@ export class ChannelCatalog {
   /** Every channel, organic included. */
   all(): Channel[] {
     return [...this.byKey.values()];
+  }
+
+  /** Whether a channel comes from templates/channels.yaml (else from a chat command). */
+  isTemplate(key: string): boolean {
+    return this.fromTemplates.has(key);
+  }
+
+  /** Adds channels created outside the templates (a key the templates have is kept as the templates say). */
+  addStored(channels: readonly Channel[]): void {
+    for (const c of channels) if (!this.fromTemplates.has(c.key)) this.byKey.set(c.key, c);
+  }
+
+  /** Where stored channels come from (set by the app: MongoDB). */
+  useStore(loader: () => Promise<Channel[]>): void {
+    this.loader = loader;
+  }
+
+  /** Loads the stored channels again. */
+  async refresh(): Promise<void> {
+    if (this.loader) this.addStored(await this.loader());
+  }
+
+  /**
+   * Makes sure a state another process may just have created a channel for is known before it is resolved: an
+   * unknown state reloads the stored channels (at most every few seconds per state). Known or empty states cost nothing.
+   */
+  async ensure(state: string | undefined | null, now = Date.now()): Promise<void> {
+    if (!state || this.byKey.has(state) || !this.loader) return;
+    if (now - (this.checkedAt.get(state) ?? -Infinity) < RECHECK_MS) return;
+    this.checkedAt.set(state, now);
+    await this.refresh();
   }
 }
 

@@ -17,7 +17,8 @@ const BATCH = 20;
 export const INBOX_CLAIM_IDLE_MS = 5_000;
 
 /** What the ingest does with each callback: the jobs it becomes. */
-export type WelcomeFor = (data: EventJobData) => { data: JobDataMap['welcome']; jobId: string } | null;
+export type WelcomeFor = (data: EventJobData) => WelcomePlan | Promise<WelcomePlan>;
+type WelcomePlan = { data: JobDataMap['welcome']; jobId: string } | null;
 
 /**
  * The worker's side: reads the inbox as one consumer of a group, creates the `events` job of each callback (its
@@ -130,7 +131,7 @@ export class InboxIngest {
           continue;
         }
         try {
-          const welcome = this.welcomeFor(data);
+          const welcome = await this.welcomeFor(data);
           if (welcome) welcomes.push({ data: welcome.data, opts: { jobId: welcome.jobId } });
           events.push({ name: data.key, data, opts: { jobId: data.dedupeKey } });
         } catch (err) {

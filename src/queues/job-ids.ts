@@ -19,6 +19,8 @@ export const jobIds = {
   alert: (key: string) => `alert|${key.replace(/:/g, '_')}`,
   /** The digest of alerts due in one second. */
   alertDigest: (second: number) => `alert-digest|${second}`,
+  /** A chat command answered later through its response_url: once per robot message. */
+  opsCommand: (msgid: string) => `command|${msgid.replace(/:/g, '_')}`,
   /** The notice of a lead's n-th upgrade into S or A (lead ids hold ':', which job ids may not). */
   gradeNotice: (leadId: string, n: number) => `notice|grade|${leadId.replace(/:/g, '_')}|${n}`,
 };

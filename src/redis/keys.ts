@@ -82,4 +82,9 @@ export class RedisKeys {
   budgetHint(slot: string): string {
     return `${this.prefix}:budget-hint:${slot}`;
   }
+
+  /** The passive reply given to one robot message (its msgid): a repeated delivery gets the same one. */
+  robotReply(msgid: string): string {
+    return `${this.prefix}:robot:reply:${msgid}`;
+  }
 }

@@ -59,6 +59,8 @@ export class SandboxCore {
   readonly now: () => number;
   /** Mutable so a dev CLI can point the sandbox at the bot once the bot is up. */
   callback: SandboxCallbackTarget | undefined;
+  /** Where the sandbox itself listens (set when its server starts): the base of URLs it hands out (response_url). */
+  url = 'http://127.0.0.1';
   /** Mutable: api path -> max calls per second. */
   rateLimits: Record<string, number>;
   /** Every request received, in arrival order (recorded on arrival, completed when answered). */

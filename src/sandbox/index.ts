@@ -10,5 +10,6 @@ export type { AppMessageSent } from './areas/app-messages.js';
 export type { GroupMsg, GroupMsgTarget } from './areas/mass-messages.js';
 export type { KfMessageSent } from './areas/kf.js';
 export type { WebhookMessage } from './areas/webhook.js';
+export { SANDBOX_GROUP_CHAT, type RobotExchange, type RobotResponse, type RobotSay } from './areas/robot.js';
 export { buildContactEventXml, type ContactChangeType, type ContactEvent } from './callback-xml.js';
 export { SandboxApiError, errmsgFor } from './errcodes.js';

@@ -130,6 +130,23 @@ async function serveControl(ctx: Koa.Context, state: SandboxState, path: string)
       case 'GET /sandbox/webhook':
         ctx.body = state.webhook.sent;
         return true;
+      case 'POST /sandbox/robot/message': {
+        // A person @mentions the robot: the encrypted callback goes to the bot; the decrypted reply comes back.
+        const b = await readJson();
+        if (typeof b.text !== 'string') throw new Error('text is required');
+        if (b.userid !== undefined && typeof b.userid !== 'string') throw new Error('userid must be a string');
+        if (b.chatid !== undefined && b.chatid !== null && typeof b.chatid !== 'string') throw new Error('chatid must be a string or null');
+        try {
+          ctx.body = await state.robot.say({ text: b.text, userid: b.userid as string | undefined, chatid: b.chatid as string | null | undefined });
+        } catch (err) {
+          ctx.status = 502;
+          ctx.body = { error: `callback delivery failed: ${err instanceof Error ? err.message : String(err)}` };
+        }
+        return true;
+      }
+      case 'GET /sandbox/robot/responses':
+        ctx.body = state.robot.responses;
+        return true;
       case 'POST /sandbox/scan': {
         const b = await readJson();
         if (typeof b.userId !== 'string' || typeof b.name !== 'string') throw new Error('userId and name are required strings');
@@ -199,8 +216,9 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
   });
   const { address, port, family } = server.address() as AddressInfo;
   const urlHost = address === '0.0.0.0' || address === '::' ? '127.0.0.1' : family === 'IPv6' ? `[${address}]` : address;
+  state.url = `http://${urlHost}:${port}`;
   return {
-    url: `http://${urlHost}:${port}`,
+    url: state.url,
     state,
     close: () =>
       new Promise<void>((resolve, reject) => {

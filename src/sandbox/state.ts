@@ -11,11 +11,12 @@ import { ContactWaysArea } from './areas/contact-ways.js';
 import { ContactsArea } from './areas/contacts.js';
 import { KfArea } from './areas/kf.js';
 import { MassMessagesArea } from './areas/mass-messages.js';
+import { RobotArea } from './areas/robot.js';
 import { TagsArea } from './areas/tags.js';
 import { TokenArea } from './areas/token.js';
 import { WebhookArea } from './areas/webhook.js';
 import { WelcomeArea } from './areas/welcome.js';
-import { SandboxCore, type SandboxCoreOptions } from './core.js';
+import { SandboxCore, type SandboxCallbackTarget, type SandboxCoreOptions } from './core.js';
 
 /** Options of the in-memory WeCom; see SandboxOptions in server.ts for the HTTP ones. */
 export interface SandboxStateOptions extends SandboxCoreOptions {
@@ -33,6 +34,8 @@ export interface SandboxStateOptions extends SandboxCoreOptions {
   massQuota?: string;
   /** Keys of the groups' 消息推送 webhooks; absent = any key. */
   webhookKeys?: string[];
+  /** Where the 智能机器人's callbacks go (the bot's /wecom/robot); settable later as `state.robot.target`. */
+  robot?: SandboxCallbackTarget;
 }
 
 /** The in-memory WeCom corp. */
@@ -46,6 +49,7 @@ export class SandboxState extends SandboxCore {
   readonly appMessages: AppMessagesArea;
   readonly kf: KfArea;
   readonly webhook: WebhookArea;
+  readonly robot: RobotArea;
   /** userids of the corp's members, when the corp was given a list. */
   readonly members: ReadonlySet<string> | undefined;
   private readonly areas: SandboxArea[];
@@ -62,7 +66,9 @@ export class SandboxState extends SandboxCore {
     this.appMessages = new AppMessagesArea(this, this.members);
     this.kf = new KfArea(this, opts.kfAccounts ? new Set(opts.kfAccounts) : undefined);
     this.webhook = new WebhookArea(this, opts.webhookKeys ? new Set(opts.webhookKeys) : undefined);
-    this.areas = [this.tokens, this.welcome, this.contacts, this.tags, this.contactWays, this.mass, this.appMessages, this.kf, this.webhook];
+    this.robot = new RobotArea(this);
+    this.robot.target = opts.robot;
+    this.areas = [this.tokens, this.welcome, this.contacts, this.tags, this.contactWays, this.mass, this.appMessages, this.kf, this.webhook, this.robot];
   }
 
   /** Every API the sandbox answers, keyed by the path after /cgi-bin/. */
@@ -78,7 +84,7 @@ export class SandboxState extends SandboxCore {
   }
 
   /**
-   * Clears calls, faults, rate windows and what was sent (welcomes, app, mass and kf messages). With `all`, also the
+   * Clears calls, faults, rate windows and what was sent (welcomes, app, mass and kf messages, robot answers). With `all`, also the
    * data: tokens, customers, relationships, welcome codes, tags, contact ways and kf sessions (a brand-new corp).
    */
   reset(opts: { all?: boolean } = {}): void {

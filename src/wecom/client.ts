@@ -36,6 +36,8 @@ export interface CallOptions {
   timeoutMs?: number;
   /** Called without an access token (the webhook is authorised by its key). */
   noToken?: boolean;
+  /** A full URL WeCom gave us (a robot message's response_url) instead of /cgi-bin/<api> on the base URL. */
+  url?: string;
   /**
    * Longest wait for rate-limit quota before giving up with a retryable error (default: wait as long as it takes).
    * Only callers with a hard deadline (the welcome's 20 s) set it.
@@ -50,12 +52,16 @@ const DEFAULT_LIMITS: RateLimit[] = [
   { limit: 140_000, windowMs: 3_600_000 },
 ];
 
+/** Hears every errcode answer the client turns into an error (e.g. to alert a person); must not throw. */
+export type WecomErrorListener = (err: WecomApiError) => void;
+
 /**
  * WeCom server API client: shared token cache, per-API rate limits, token refresh on 40014/40082/42001/42009,
  * typed errors, bounded retries with backoff for retryable ones, and a metric and log line per call.
  */
 export class WecomClient {
   private readonly tokens: TokenCache;
+  private readonly listeners: WecomErrorListener[] = [];
   private readonly limiter: RateLimiter;
   private readonly timeoutMs: number;
   private readonly retries: number;
@@ -68,6 +74,26 @@ export class WecomClient {
     const { default: fallback, ...limits } = opts.rateLimits ?? {};
     this.limiter = new RateLimiter(opts.redis, opts.keys, limits, fallback ?? DEFAULT_LIMITS);
     this.tokens = new TokenCache(opts.redis, opts.keys, opts.corpId, opts.secret, () => this.fetchToken());
+  }
+
+  /**
+   * Adds a listener of errcode answers (gettoken's included). The client knows nothing of what they mean to the
+   * business: the app wires the listener that alerts ops staff.
+   */
+  onError(listener: WecomErrorListener): void {
+    this.listeners.push(listener);
+  }
+
+  private failed(api: string, errcode: number, errmsg: string): WecomApiError {
+    const err = WecomApiError.fromErrcode(api, errcode, errmsg);
+    for (const l of this.listeners) {
+      try {
+        l(err);
+      } catch (e) {
+        this.opts.logger.warn({ api, errcode, err: (e as Error).message }, 'wecom error listener failed');
+      }
+    }
+    return err;
   }
 
   /** Calls `api` (the path after /cgi-bin/), returning the JSON body of a successful (errcode 0) answer. */
@@ -88,7 +114,7 @@ export class WecomClient {
   private async callWithToken<R extends T.WecomResponse>(api: string, opts: CallOptions): Promise<R> {
     if (opts.noToken) {
       const res = await this.request<R>(api, null, opts);
-      if (res.errcode !== 0) throw WecomApiError.fromErrcode(api, res.errcode, res.errmsg);
+      if (res.errcode !== 0) throw this.failed(api, res.errcode, res.errmsg);
       return res;
     }
     let token = await this.tokens.get();
@@ -99,7 +125,7 @@ export class WecomClient {
       token = await this.tokens.get();
       res = await this.request<R>(api, token, opts);
     }
-    if (res.errcode !== 0) throw WecomApiError.fromErrcode(api, res.errcode, res.errmsg);
+    if (res.errcode !== 0) throw this.failed(api, res.errcode, res.errmsg);
     return res;
   }
 
@@ -108,7 +134,7 @@ export class WecomClient {
       wecomCalls.inc({ api, errcode: 'local_rate_limit' });
       throw WecomApiError.transport(api, 'no rate-limit quota within the wait allowed', undefined, false);
     }
-    const url = new URL(`/cgi-bin/${api}`, this.opts.baseUrl);
+    const url = opts.url ? new URL(opts.url) : new URL(`/cgi-bin/${api}`, this.opts.baseUrl);
     for (const [k, v] of Object.entries(opts.query ?? {})) url.searchParams.set(k, v);
     if (token) url.searchParams.set('access_token', token);
     const started = performance.now();
@@ -155,7 +181,7 @@ export class WecomClient {
     const res = await this.request<T.TokenResponse>('gettoken', null, {
       query: { corpid: this.opts.corpId, corpsecret: this.opts.secret },
     });
-    if (res.errcode !== 0) throw WecomApiError.fromErrcode('gettoken', res.errcode, res.errmsg);
+    if (res.errcode !== 0) throw this.failed('gettoken', res.errcode, res.errmsg);
     return { token: res.access_token, expiresIn: res.expires_in };
   }
 
@@ -223,6 +249,14 @@ export class WecomClient {
    */
   async webhookSend(key: string, body: { msgtype: 'markdown' | 'text'; markdown?: { content: string }; text?: { content: string } }) {
     return this.call<T.WecomResponse>('webhook/send', { body, query: { key }, retries: 0, noToken: true });
+  }
+
+  /**
+   * A robot message's response_url [D:101138]: plain JSON (not encrypted), no access token, usable once within an
+   * hour. Never retried in the call: a second POST is refused.
+   */
+  respond(responseUrl: string, body: { msgtype: 'markdown'; markdown: { content: string } }) {
+    return this.call<T.WecomResponse>('aibot/response', { url: responseUrl, body, retries: 0, noToken: true });
   }
 
   /** message/send: an app message to staff. */

@@ -17,6 +17,7 @@ const COMMANDS = {
   'npm start': 'src/app/main.ts',
   'npm run dev': 'src/cli/dev.ts',
   'npm run simulate:scan': 'src/cli/simulate-scan.ts',
+  'npm run simulate:ops': 'src/cli/simulate-ops.ts',
   'npm run templates:check': 'src/cli/templates-check.ts',
   'npm run channels:sync': 'src/cli/channels-sync.ts',
   'npm run grades:calibrate': 'src/cli/grades-calibrate.ts',
@@ -160,5 +161,40 @@ describe('simulate:scan', () => {
     const res = await fetch(`${t.sandbox.url}/sandbox/scan`, { method: 'POST', body: JSON.stringify({ state: 'expo2026', userId: 'nobody', name: '甲' }) });
     expect(res.status).toBe(400);
     expect(await res.json()).toEqual({ error: '"nobody" is not a member of the sandbox corp (members: zhangsan, lisi, wangwu)' });
+  });
+});
+
+describe('simulate:ops', () => {
+  const ROBOT = { token: 'robotcli', encodingAesKey: 'CLIrobotKey0123456789abcdefghijklmnopqrstuv' };
+  let t: TestBot;
+  let env: Record<string, string>;
+  beforeAll(async () => {
+    // The robot configured as `npm run dev` configures it: zhangsan an ops admin.
+    t = await startTestBot('cli_ops', { env: { WECOM_ROBOT_TOKEN: ROBOT.token, WECOM_ROBOT_ENCODING_AES_KEY: ROBOT.encodingAesKey, OPS_ADMINS: 'zhangsan' }, sandbox: { members: ['zhangsan', 'lisi', 'wangwu'] } });
+    t.sandbox.state.robot.target = { url: `${t.url}/wecom/robot`, ...ROBOT };
+    env = baseEnv({ SANDBOX_PORT: new URL(t.sandbox.url).port });
+  });
+  afterAll(async () => t?.stop());
+
+  const ops = (...args: string[]) => runCommand(COMMANDS['npm run simulate:ops'], args, { env });
+
+  it('prints the bot\'s answer to a command written to the robot in the ops group', async () => {
+    const r = await ops('统计', '7d');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^\*\*渠道漏斗 \d{4}-\d{2}-\d{2} ~ \d{4}-\d{2}-\d{2}\*\*（按添加日期）\n这段时间没有新增线索。\n$/);
+  });
+
+  it('for a slow command, prints "working on it" and then the answer sent through response_url', async () => {
+    const r = await ops('report');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^⏳ Working on "report"; the answer will follow here\.\n\n\*\*Ops daily report · \d{4}-\d{2}-\d{2}\*\*/);
+  });
+
+  it('shows a refusal for someone who may not run commands, and wants something to send', async () => {
+    expect((await ops('help', '--user', 'wangwu')).stdout.trim()).toBe('Sorry, wangwu may not run ops commands, so nothing was done. Ask an ops admin if you need access.');
+    const none = await ops();
+    expect(none.code).toBe(64);
+    expect(none.stderr.trim()).toBe('npm run simulate:ops: say what to send, e.g. npm run simulate:ops -- "统计 7d" (see npm run simulate:ops -- --help)');
   });
 });

@@ -126,6 +126,14 @@ describe('npm run dev', () => {
     const sent = await waitFor(() => logLines(dev, 'nurture mass message submitted: the owner confirms it in the client').find((l) => l.externalUserId === lead), 'the nurture send logged', 20_000);
     expect(sent).toMatchObject({ sequence: 'fast', step: 0, via: 'mass', userId: 'zhangsan' });
 
+    // Ops staff @mention the robot in the ops group: the answer comes back through the robot's passive reply.
+    const ops = await runCommand('src/cli/simulate-ops.ts', ['统计 7d'], { env: viaDevEnv });
+    expect(ops.stderr).toBe('');
+    expect(ops.stdout).toMatch(/^\*\*渠道漏斗 .*\n\| 渠道 \| 新增 \|/);
+    // The demo's leads and the scan above: at least the scanned one.
+    expect(Number(/\| 2026 工业展（expo2026） \| (\d+) \|/.exec(ops.stdout)?.[1])).toBeGreaterThanOrEqual(1);
+    expect(ops.code).toBe(0);
+
     // The run dies without stopping anything (SIGKILL): its database is left running on .data/db.
     crashedDatabase = pidOfDatabase();
     expect(ferretdbsOn(dbDir)).toEqual([crashedDatabase]);

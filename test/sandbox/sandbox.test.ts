@@ -317,3 +317,21 @@ describe('buildContactEventXml', () => {
     );
   });
 });
+
+describe('the robot\'s response_url [D:101138]', () => {
+  it('takes one markdown POST (no access token) within an hour, records it, and refuses a second or a late one', async () => {
+    const robot = sandbox.state.robot;
+    const url = robot.issueResponseUrl('msg-1');
+    expect(url.startsWith(`${sandbox.url}/cgi-bin/aibot/response?response_code=`)).toBe(true);
+    const post = (u: string, body: unknown) => fetch(u, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then((r) => r.json() as Promise<Reply>);
+    expect((await post(url, { msgtype: 'text', text: { content: 'x' } })).errcode).toBe(40008);
+    expect((await post(url, { msgtype: 'markdown', markdown: { content: '**done**' } })).errcode).toBe(0);
+    expect((await post(url, { msgtype: 'markdown', markdown: { content: 'again' } })).errcode).toBe(40058);
+    expect(robot.responseTo('msg-1')).toMatchObject({ msgtype: 'markdown', content: '**done**' });
+    const late = robot.issueResponseUrl('msg-2');
+    clock += 3_600_001;
+    expect((await post(late, { msgtype: 'markdown', markdown: { content: 'late' } })).errcode).toBe(40058);
+    expect((await post(`${sandbox.url}/cgi-bin/aibot/response?response_code=nope`, { msgtype: 'markdown', markdown: { content: 'x' } })).errcode).toBe(40058);
+    expect(robot.responses).toHaveLength(1);
+  });
+});

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { parseXml } from '../../src/wecom/callback/xml.js';
 import { EventDispatcher } from '../../src/wecom/events/dispatcher.js';
 import { classifyEvent, KNOWN_EVENT_KEYS, type EventKey } from '../../src/wecom/events/index.js';
-import { wecomXml } from '../fixtures/wecom/index.js';
+import { robotMessageText, type RobotMessage } from '../../src/wecom/events/robot.js';
+import { wecomJson, wecomXml } from '../fixtures/wecom/index.js';
 
 const noop = async () => undefined;
 
@@ -31,6 +32,49 @@ describe('event families', () => {
     expect(classifyEvent(parseXml(wecomXml('contact/add_external_contact', { ChangeType: 'some_new_type' })))).toEqual({ kind: 'unknown', key: 'change_external_contact.some_new_type' });
     expect(() => classifyEvent(parseXml(wecomXml('contact/add_external_contact', { UserID: null })))).toThrow(/UserID/);
     expect(classifyEvent({ msgtype: 'text' }, 'json')).toEqual({ kind: 'unknown', key: 'text' });
+  });
+});
+
+describe('the robot family (智能机器人, JSON) [D:100719, D:101027]', () => {
+  it('every documented robot payload classifies to its key by msgtype, with the msgid as dedupe key', () => {
+    const cases: Array<[string, string]> = [
+      ['robot/text', 'robot.text'],
+      ['robot/quote', 'robot.text'],
+      ['robot/mixed', 'robot.mixed'],
+      ['robot/voice', 'robot.voice'],
+      ['robot/image', 'robot.image'],
+      ['robot/stream', 'robot.stream'],
+      ['robot/enter_chat', 'robot.event.enter_chat'],
+    ];
+    for (const [fixture, key] of cases) {
+      const json = wecomJson(fixture);
+      const parsed = classifyEvent(json, 'json');
+      expect(parsed, fixture).toMatchObject({ kind: 'known', key });
+      if (parsed.kind === 'known') expect(parsed.dedupeKey).toBe(`robot|${json.msgid as string}`);
+    }
+  });
+
+  it('the text is what follows the @mention (group content keeps "@Robot "); mixed gives its text parts, voice its transcript', () => {
+    const text = (fixture: string, o: Record<string, unknown> = {}) => {
+      const p = classifyEvent(wecomJson(fixture, o), 'json');
+      return p.kind === 'known' ? robotMessageText(p.event as RobotMessage) : 'not known';
+    };
+    expect(text('robot/text')).toBe('hello robot');
+    expect(text('robot/text', { 'text.content': '@运营助手\u3000统计　7d' })).toBe('统计　7d');
+    expect(text('robot/text', { 'text.content': '@RobotA @lisi 帮助' })).toBe('帮助');
+    expect(text('robot/text', { 'text.content': '帮助' })).toBe('帮助');
+    expect(text('robot/quote')).toBe('这是什么');
+    expect(text('robot/mixed')).toBe('这是今日的测试情况');
+    expect(text('robot/voice')).toBe('这是语音转成文本的内容');
+    expect(text('robot/image')).toBeNull();
+  });
+
+  it('a robot message missing a field is refused (400); an unknown msgtype or event is acknowledged and ignored', () => {
+    expect(() => classifyEvent(wecomJson('robot/text', { msgid: undefined }), 'json')).toThrow(/msgid/);
+    expect(() => classifyEvent(wecomJson('robot/text', { 'from.userid': undefined }), 'json')).toThrow(/from\.userid/);
+    expect(() => classifyEvent(wecomJson('robot/text', { text: 'not an object' }), 'json')).toThrow(/text/);
+    expect(classifyEvent(wecomJson('robot/text', { msgtype: 'sticker' }), 'json')).toEqual({ kind: 'unknown', key: 'robot.sticker' });
+    expect(classifyEvent(wecomJson('robot/enter_chat', { 'event.eventtype': 'disconnected_event' }), 'json')).toEqual({ kind: 'unknown', key: 'robot.event.disconnected_event' });
   });
 });
 

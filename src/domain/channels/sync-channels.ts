@@ -23,6 +23,7 @@ export async function syncChannels(ctx: Pick<BotContext, 'channels' | 'wecom' | 
   const results: ChannelSyncResult[] = [];
   for (const channel of ctx.channels.all()) {
     if (channel.key === ORGANIC_KEY) continue; // organic is where contacts without a code land: it has no code
+    if (!ctx.channels.isTemplate(channel.key)) continue; // created by a chat command, with its code: not ours to change
     await ctx.tags.resolve(channel.tags);
     if (!channel.owners.length) {
       results.push({ key: channel.key, action: 'skipped', reason: 'no owners: a 联系我 code needs at least one member' });

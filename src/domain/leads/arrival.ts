@@ -26,6 +26,7 @@ export interface Arrival {
  * customer), with the history kept.
  */
 export async function recordArrival(ctx: Pick<BotContext, 'corpId' | 'channels' | 'leads' | 'queues' | 'sequences'>, a: Arrival): Promise<Channel> {
+  await ctx.channels.ensure(a.state);
   const channel = ctx.channels.resolve(a.state);
   const lead: LeadRef = { corpId: ctx.corpId, externalUserId: a.externalUserId };
   let change: StageChange | null = null;

@@ -2,6 +2,7 @@ import type { BotContext } from '../../context.js';
 import { jobIds } from '../../queues/job-ids.js';
 import type { LeadHooks } from '../../store/lead-repository.js';
 import { leadId, type LeadDoc } from '../../store/models/lead.js';
+import { alertGradeUpgrade } from '../alerts/lead-alerts.js';
 import { applyFunnelChange } from '../funnel/rollup.js';
 import { isUpgrade, roleOf, scoreLead } from '../scoring/score.js';
 import type { Grade } from '../vocabulary.js';
@@ -10,12 +11,12 @@ import { INDEXED_FIELDS } from './lead-index.js';
 /** Touches kept on a lead (the latest): older ones have decayed to nothing in the score. */
 export const MAX_TOUCHES = 200;
 
-type Ctx = Pick<BotContext, 'scoring' | 'config' | 'queues' | 'redis' | 'keys' | 'channels' | 'leadIndex'>;
+type Ctx = Pick<BotContext, 'scoring' | 'config' | 'queues' | 'redis' | 'keys' | 'channels' | 'wecom' | 'log' | 'leadIndex'>;
 
 /**
  * What happens around every change of a lead: its role from its tags, its last touch, its score and grade recomputed
- * (a pinned grade wins), an upgrade into S or A told to the owner (once per upgrade), the funnel counters moved and
- * the lead's row in the lead index replaced.
+ * (a pinned grade wins), an upgrade into S or A told to the owner (once per upgrade) and, once saved, to the ops group,
+ * the funnel counters moved and the lead's row in the lead index replaced.
  */
 export function leadHooks(ctx: Ctx): LeadHooks {
   return {
@@ -42,6 +43,8 @@ export function leadHooks(ctx: Ctx): LeadHooks {
     },
     async afterSave(before, after) {
       await applyFunnelChange(ctx.redis, ctx.keys, ctx.config.OPS_TIMEZONE, before, after);
+      // After the save, so only an upgrade that holds is announced (each one once: its number is in the alert's key).
+      if ((after.gradeUpgrades ?? 0) > (before?.gradeUpgrades ?? 0) && (after.grade === 'S' || after.grade === 'A')) await alertGradeUpgrade(ctx, after);
       await ctx.leadIndex.put(after);
     },
     async afterUpdate(lead, fields) {

@@ -1,4 +1,5 @@
 import type { BotContext } from '../../context.js';
+import { alertChurn } from '../alerts/lead-alerts.js';
 import type { LeadDoc, LeadRef } from '../../store/models/lead.js';
 import { releaseOwner } from '../nurture/stop.js';
 import type { StopReason } from '../nurture/policy.js';
@@ -18,11 +19,16 @@ export interface OwnershipEnd {
 /**
  * Ends one owner's relationship with a lead, unless a newer event already changed that owner (events run out of
  * order). With no active owner left after the customer left, the lead is lost (history kept). The enrollments that
- * member was sending move to another owner, or stop. Returns the lead, or null when it is not known (yet).
+ * member was sending move to another owner, or stop. Churn of an S or A lead alerts the ops group (when its grade's
+ * churnAlert is on). Returns the lead, or null when it is not known (yet).
  */
-export async function endOwnership(ctx: Pick<BotContext, 'corpId' | 'leads' | 'queues' | 'sequences'>, end: OwnershipEnd): Promise<LeadDoc | null> {
+export async function endOwnership(
+  ctx: Pick<BotContext, 'corpId' | 'leads' | 'queues' | 'sequences' | 'scoring' | 'config' | 'redis' | 'keys' | 'wecom' | 'log' | 'channels'>,
+  end: OwnershipEnd,
+): Promise<LeadDoc | null> {
   const ref: LeadRef = { corpId: ctx.corpId, externalUserId: end.externalUserId };
   let change: StageChange | null = null;
+  let applied = false;
   const lead = await ctx.leads.withLock(ref, async () => {
     const doc = await ctx.leads.mutateLocked(ref, null, (d) => {
       const owner = d.owners.find((o) => o.userId === end.userId);
@@ -30,6 +36,7 @@ export async function endOwnership(ctx: Pick<BotContext, 'corpId' | 'leads' | 'q
         owner.status = end.status;
         owner.endedAt = end.at;
         owner.lastEventAt = end.at;
+        applied = true;
       }
       if (end.status === 'left' && !d.owners.some((o) => o.status === 'active')) change = applyStage(d, 'lost', { by: 'system', source: 'churn' }, end.at);
     });
@@ -40,5 +47,7 @@ export async function endOwnership(ctx: Pick<BotContext, 'corpId' | 'leads' | 'q
     return doc;
   });
   if (lead) await releaseOwner(ctx, ref, end.userId, (end.status === 'left' ? 'churn' : 'owner_removed') satisfies StopReason);
+  // An older deletion than what the owner already shows (a late retry after a re-add) is history, not news.
+  if (lead && applied && end.status === 'left') await alertChurn(ctx, lead, end);
   return lead;
 }

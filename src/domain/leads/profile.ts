@@ -38,3 +38,20 @@ export function applyProfile(lead: LeadDoc, res: ExternalContactResponse): void 
   lead.industry = [...union.values()].find((t) => t.group === INDUSTRY_GROUP)?.name ?? null;
   lead.profileSyncedAt = new Date();
 }
+
+/** Takes tags we just removed for `userId` off that owner, and off the lead when no other owner has them. */
+export function applyRemovedTags(lead: LeadDoc, userId: string, tags: Array<{ group: string; name: string }>): void {
+  const same = (x: { group?: string | null; name?: string | null }, t: { group: string; name: string }) => x.group === t.group && x.name === t.name;
+  const owner = lead.owners.find((o) => o.userId === userId);
+  for (const t of tags) {
+    if (owner) {
+      const i = owner.tags.findIndex((x) => same(x, t));
+      if (i >= 0) owner.tags.splice(i, 1);
+    }
+    if (!lead.owners.some((o) => o.tags.some((x) => same(x, t)))) {
+      const i = lead.tags.findIndex((x) => same(x, t));
+      if (i >= 0) lead.tags.splice(i, 1);
+    }
+  }
+  lead.industry = lead.tags.find((t) => t.group === INDUSTRY_GROUP)?.name ?? null;
+}

@@ -62,6 +62,7 @@ export async function syncContact(ctx: Ctx, s: ContactSync): Promise<'synced' | 
   }
   // A lead we have never seen (added before the bot ran) is created from WeCom's own record of the add.
   const follow = res.follow_user?.find((f) => f.userid === s.userId);
+  await ctx.channels.ensure(follow?.state);
   const firstTouch = {
     channelKey: ctx.channels.resolve(follow?.state).key,
     userId: s.userId,

@@ -8,10 +8,17 @@ const channelRecordSchema = new Schema(
     qrCode: { type: String, default: null },
     userIds: { type: [String], default: [] },
     syncedAt: { type: Date, default: null },
+    /** templates (channels.yaml, written by channels:sync) or command (created in the ops group with 渠道 new). */
+    source: { type: String, enum: ['templates', 'command'], default: 'templates' },
+    /** Who created it, for a channel created by command. */
+    createdBy: { type: String, default: null },
   },
   { timestamps: true },
 );
 channelRecordSchema.index({ key: 1 }, { unique: true });
 
-/** What WeCom knows of a channel: its 联系我 config_id and QR code, written by `channels:sync`. */
+/**
+ * What WeCom knows of a channel: its 联系我 config_id and QR code, written by `channels:sync`; for a channel created by
+ * a chat command, also the channel itself (name, owners), which joins the catalog in every process.
+ */
 export const ChannelRecord = mongoose.model('ChannelRecord', channelRecordSchema, 'channels');

@@ -1,6 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { BotContext } from '../../../context.js';
-import { parseTag, changeTags } from '../../../domain/leads/tags.js';
+import { changeTags, tagsFromNames } from '../../../domain/leads/change-tags.js';
 import { resolveLeadId } from '../../../domain/leads/query.js';
 import { listPauses, pause, resume } from '../../../domain/pause/pauses.js';
 import { gradeBoard } from '../../../domain/reports/grade-board.js';
@@ -11,7 +12,7 @@ import { ApiError, apiRoute } from '../api-route.js';
 
 const counts = z.object({ S: z.number(), A: z.number(), B: z.number(), C: z.number() });
 const actor = z.string().min(1).max(64).default('admin').describe('who did it (a WeCom userid), for the timeline');
-const tag = z.string().trim().min(1).max(61).describe('`group/name`, or a name of the group 渠道');
+const tag = z.string().trim().min(1).max(61).describe('`group/name`, or a bare name (the existing tag of that name when one group has it, else in the group 渠道)');
 
 /** Routes behind the dashboard's pages: grades, sequences, tags, pauses. */
 export function boardRoutes(ctx: BotContext) {
@@ -40,13 +41,29 @@ export function boardRoutes(ctx: BotContext) {
       summary: 'Adds and removes corp tags on a lead, in WeCom (mark_tag) and on the lead',
       params: z.object({ id: z.string().min(1) }),
       body: z.object({ add: z.array(tag).max(20).default([]), remove: z.array(tag).max(20).default([]), actor }).strict().refine((b) => b.add.length + b.remove.length > 0, 'give tags to add or to remove'),
-      response: z.object({ added: z.array(z.string()), removed: z.array(z.string()) }),
+      response: z.object({
+        added: z.array(z.string()),
+        removed: z.array(z.string()),
+        unknown: z.array(z.string()).describe('tags to remove that no corp tag has'),
+        owners: z.array(z.string()).describe('the owners the tags were marked for'),
+        failed: z.array(z.object({ userId: z.string(), errcode: z.number() })).describe('owners WeCom refused (e.g. 84061: no relationship)'),
+      }),
       handler: async ({ params, body }) => {
-        const ref = splitLeadId(resolveLeadId(params.id, ctx.corpId));
-        if (!ref || !(await Lead.exists({ _id: resolveLeadId(params.id, ctx.corpId) }))) throw new ApiError(404, `no lead ${params.id}`);
-        const r = await changeTags(ctx, ref, { add: body.add.map(parseTag), remove: body.remove.map(parseTag) }, { actor: body.actor });
-        if (!r) throw new ApiError(404, `no lead ${params.id}`);
-        return r;
+        const id = resolveLeadId(params.id, ctx.corpId);
+        const ref = splitLeadId(id);
+        if (!ref || !(await Lead.exists({ _id: id }))) throw new ApiError(404, `no lead ${params.id}`);
+        const [add, remove] = await Promise.all([tagsFromNames(body.add), tagsFromNames(body.remove)]);
+        const r = await changeTags(ctx, ref, { add, remove }, { actor: body.actor, sourceKey: `tags|api|${Date.now()}|${randomBytes(3).toString('hex')}` });
+        const name = (t: { group: string; name: string }) => `${t.group}/${t.name}`;
+        const unknown = new Set(r.unknown.map(name));
+        const done = r.marked.length > 0;
+        return {
+          added: done ? add.map(name) : [],
+          removed: done ? remove.map(name).filter((t) => !unknown.has(t)) : [],
+          unknown: [...unknown],
+          owners: r.marked,
+          failed: r.failed,
+        };
       },
     }),
     apiRoute({

@@ -1,0 +1,56 @@
+import { z } from 'zod';
+import { CommandError, defineCommand } from '../../src/domain/commands/command.js';
+import { table } from '../../src/domain/commands/markdown.js';
+import { issue } from '../../src/domain/commands/parse.js';
+import { channelOverview } from '../../src/domain/channels/overview.js';
+import { CHANNEL_KEY, createChannel } from '../../src/domain/channels/stored-channels.js';
+
+const ACTIONS: Record<string, 'new' | 'list'> = { new: 'new', create: 'new', 新建: 'new', 新增: 'new', 创建: 'new', list: 'list', ls: 'list', 列表: 'list', 全部: 'list' };
+
+/**
+ * `渠道` / `channel new <key> <name> [owner…]`: a new channel with its 联系我 QR code (state = key), stored so it
+ * attributes new contacts at once; `渠道 list`: every channel with its QR code and adds.
+ */
+export const channel = defineCommand({
+  name: 'channel',
+  aliases: { zh: ['渠道'], en: ['channels'] },
+  params: ['action', 'key', 'name', '*owners'],
+  args: z
+    .object({
+      action: z
+        .string()
+        .default('list')
+        .transform((w, ctx) => ACTIONS[w.toLowerCase()] ?? (ctx.addIssue(issue(`「${w}」应为 new（新建）或 list（列表）`, `"${w}" must be new or list`)), z.NEVER)),
+      key: z.string().optional(),
+      name: z.string().max(64).optional(),
+      owners: z.array(z.string().regex(/^[\w.@-]{1,64}$/)).max(100).default([]),
+    })
+    .superRefine((a, ctx) => {
+      if (a.action !== 'new') return;
+      if (!a.key) ctx.addIssue({ ...issue('缺少 <标识>（二维码的 state：字母、数字、_ 或 -，最多 30 个）', 'missing <key> (the code\'s state: letters, digits, _ or -, up to 30)'), path: ['key'] });
+      else if (!CHANNEL_KEY.test(a.key)) ctx.addIssue({ ...issue(`标识「${a.key}」只能用字母、数字、_ 或 -，最多 30 个（它就是二维码的 state）`, `key "${a.key}" may only hold letters, digits, _ or -, up to 30 (it is the code's state)`), path: ['key'] });
+      if (!a.name) ctx.addIssue({ ...issue('缺少 <名称>（有空格请加引号）', 'missing <name> (quote it if it has spaces)'), path: ['name'] });
+    }),
+  permission: (a) => (a.action === 'new' ? 'admin' : 'read'),
+  usage: { zh: 'new <标识> <名称> [负责人…] | list', en: 'new <key> <name> [owner…] | list' },
+  help: { zh: '新建渠道（生成联系我二维码）或列出渠道', en: 'create a channel (its 联系我 QR code) or list the channels' },
+  // Creating one calls WeCom: answered through response_url.
+  slow: (a) => a.action === 'new',
+  run: async (a, c) => {
+    if (a.action === 'new') {
+      const owners = a.owners.length ? a.owners : [c.caller.userId];
+      const r = await createChannel(c, { key: a.key!, name: a.name!, owners, by: c.caller.userId });
+      if (r.kind === 'exists') {
+        throw new CommandError('rejected', c.t(`渠道「${a.key}」已经存在${r.fromTemplates ? '（在 channels.yaml 里）' : ''}${r.qrCode ? `，二维码：${r.qrCode}` : ''}。`, `Channel "${a.key}" exists already${r.fromTemplates ? ' (in channels.yaml)' : ''}${r.qrCode ? `; QR code: ${r.qrCode}` : ''}.`));
+      }
+      return c.t(
+        `已新建渠道 **${a.name}**（\`${a.key}\`），负责人：${owners.join('、')}。\n联系我二维码：${r.qrCode ?? '（企业微信没有返回）'}\n扫码添加的客户都会记到这个渠道，并打上标签 渠道/${r.channel.tags[0]!.name}。`,
+        `Created channel **${a.name}** (\`${a.key}\`), owners: ${owners.join(', ')}.\n联系我 QR code: ${r.qrCode ?? '(WeCom returned none)'}\nCustomers who scan it are attributed to it and tagged 渠道/${r.channel.tags[0]!.name}.`,
+      );
+    }
+    const all = await channelOverview(c.channels);
+    const rows = all.map((ch) => [ch.name, `\`${ch.key}\``, ch.counts.added, ch.counts.customer, ch.qrCode ? `[QR](${ch.qrCode})` : '–', c.channels.isTemplate(ch.key) ? 'channels.yaml' : c.t('命令', 'command')]);
+    const head = c.lang === 'zh' ? ['渠道', '标识', '新增', '成交', '二维码', '来源'] : ['channel', 'key', 'added', 'customers', 'QR', 'from'];
+    return `${c.t('**渠道**（累计）', '**Channels** (all time)')}\n${table(head, rows)}`;
+  },
+});

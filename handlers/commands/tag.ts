@@ -1,0 +1,48 @@
+import { z } from 'zod';
+import { CommandError, defineCommand } from '../../src/domain/commands/command.js';
+import { findLead } from '../../src/domain/commands/find-lead.js';
+import { issue } from '../../src/domain/commands/parse.js';
+import { changeTags, tagsFromNames } from '../../src/domain/leads/change-tags.js';
+
+const tagWord = z.string().transform((w, ctx) => {
+  const m = /^([+-])(.{1,61})$/u.exec(w);
+  const name = m?.[2]?.trim() ?? '';
+  const parts = name.split('/');
+  if (!m || !name || parts.length > 2 || parts.some((p) => !p.trim() || [...p.trim()].length > 30)) {
+    ctx.addIssue(issue(`「${w}」应写成 +标签 或 -标签（可带分组：+行业/制造业；每段最多 30 字）`, `"${w}" must be +tag or -tag (a group may lead: +industry/retail; at most 30 characters each)`));
+    return z.NEVER;
+  }
+  return { op: m[1] as '+' | '-', name };
+});
+
+/** `标签` / `tag <lead> +<tag> -<tag>`: corp tags added or removed on the customer in WeCom (mark_tag) and on the lead. */
+export const tag = defineCommand({
+  name: 'tag',
+  aliases: { zh: ['标签', '打标签'], en: ['tags'] },
+  params: ['lead', '*tags'],
+  args: z.object({ lead: z.string().min(1), tags: z.array(tagWord).min(1).max(20) }),
+  permission: 'lead',
+  usage: { zh: '<线索> +标签 -标签（可写 分组/标签）', en: '<lead> +tag -tag (or group/tag)' },
+  help: { zh: '给线索加、减企业标签（同步到企业微信）', en: 'add or remove corp tags on a lead (in WeCom too)' },
+  run: async (a, c) => {
+    const { ref, lead } = await findLead(c, a.lead);
+    const who = lead.name ?? lead.externalUserId;
+    const add = await tagsFromNames(a.tags.filter((x) => x.op === '+').map((x) => x.name));
+    const remove = await tagsFromNames(a.tags.filter((x) => x.op === '-').map((x) => x.name));
+    const r = await changeTags(c, ref, { add, remove }, { actor: c.caller.userId, sourceKey: `command|${c.msgid}` });
+    if (!r.marked.length && !r.failed.length) throw new CommandError('rejected', c.t(`${who} 没有在跟的员工，企业微信里没法给他打标签。`, `${who} has no active owner, so WeCom cannot tag them.`));
+    if (!r.marked.length) throw new CommandError('rejected', c.t(`企业微信拒绝了（${r.failed.map((f) => `${f.userId}: ${f.errcode}`).join('、')}），标签没有变化。`, `WeCom refused (${r.failed.map((f) => `${f.userId}: ${f.errcode}`).join(', ')}); no tag changed.`));
+    const list = (tags: Array<{ group: string; name: string }>) => tags.map((t) => `${t.group}/${t.name}`).join(c.t('、', ', '));
+    const removed = remove.filter((t) => !r.unknown.includes(t));
+    const changes = [
+      add.length ? c.t(`加上 ${list(add)}`, `added ${list(add)}`) : '',
+      removed.length ? c.t(`去掉 ${list(removed)}`, `removed ${list(removed)}`) : '',
+    ].filter(Boolean);
+    const notes = [
+      r.unknown.length ? c.t(`没有 ${list(r.unknown)} 这个标签，不用去掉`, `no tag ${list(r.unknown)} to remove`) : '',
+      r.failed.length ? c.t(`${r.failed.map((f) => f.userId).join('、')} 被企业微信拒绝`, `WeCom refused for ${r.failed.map((f) => f.userId).join(', ')}`) : '',
+    ].filter(Boolean);
+    const head = c.t(`已更新 **${who}** 的标签（${r.marked.join('、')}）：`, `Updated **${who}**'s tags (${r.marked.join(', ')}): `);
+    return `${head}${changes.join(c.t('；', '; ')) || c.t('没有变化', 'nothing changed')}${notes.length ? c.t(`（${notes.join('；')}）`, ` (${notes.join('; ')})`) : ''}`;
+  },
+});

@@ -1,0 +1,63 @@
+import type { BotContext } from '../../context.js';
+import { WecomApiError } from '../../errors.js';
+import { attemptFenceId, takeFence } from '../../store/delivery-ledger.js';
+import { clipBytes, ROBOT_MARKDOWN_BYTES } from './markdown.js';
+import { audit, execute, plan, type CommandRequest, type Result } from './run-command.js';
+
+/** A command answered later: the request, and the response_url of its message. */
+export interface LaterCommand extends CommandRequest {
+  responseUrl: string;
+  /** When the robot message arrived (ms). */
+  receivedAt: number;
+}
+
+/**
+ * Runs a slow command (the `ops-command` job) and sends its answer through the message's response_url. The request
+ * is planned again exactly as the receiver planned it (the same text, the same rules), so the job carries no
+ * decisions of its own; the answer goes out at most once and the command is audited once.
+ */
+export async function runLater(ctx: BotContext, c: LaterCommand): Promise<string> {
+  const p = plan(ctx, c);
+  const result: Result = p.kind === 'answer' ? { answer: p.answer, outcome: p.outcome } : await execute(p);
+  const sent = await respondOnce(ctx, c.msgid, c.responseUrl, result.answer);
+  await audit(c, {
+    lang: p.lang,
+    command: p.kind === 'run' ? p.command.name : p.command,
+    outcome: result.outcome,
+    detail: [result.detail, sent === 'sent' ? null : `response_url: ${sent}`].filter(Boolean).join('; ') || clipBytes(result.answer, 300),
+    later: true,
+    startedAt: c.receivedAt,
+  });
+  return `${result.outcome}:${sent}`;
+}
+
+/** Whether a response_url is WeCom's (it comes from a verified callback; this keeps a typo'd base from posting anywhere). */
+function isWecomUrl(ctx: Pick<BotContext, 'config'>, raw: string): boolean {
+  try {
+    const url = new URL(raw);
+    const base = new URL(ctx.config.WECOM_API_BASE);
+    return url.host === base.host || (url.protocol === 'https:' && /(^|\.)qq\.com$/.test(url.hostname));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Posts `markdown` to a robot message's response_url, once: it works once within an hour [D:101138], so a job that
+ * runs again after a crash does not post again (a fence per message). Returns what happened.
+ */
+export async function respondOnce(ctx: Pick<BotContext, 'config' | 'wecom' | 'log'>, msgid: string, responseUrl: string, markdown: string): Promise<'sent' | 'already_sent' | 'not_wecom' | 'failed'> {
+  if (!isWecomUrl(ctx, responseUrl)) {
+    ctx.log.error({ msgid }, 'response_url is not a WeCom URL; answer not sent');
+    return 'not_wecom';
+  }
+  if (!(await takeFence({ id: attemptFenceId(`robot-response|${msgid}`, 1), kind: 'attempt', for: `robot-response|${msgid}` }))) return 'already_sent';
+  try {
+    await ctx.wecom.respond(responseUrl, { msgtype: 'markdown', markdown: { content: clipBytes(markdown, ROBOT_MARKDOWN_BYTES) } });
+    return 'sent';
+  } catch (err) {
+    if (!(err instanceof WecomApiError)) throw err;
+    ctx.log.warn({ msgid, errcode: err.errcode, reason: err.errmsg }, 'answer through response_url not accepted');
+    return 'failed';
+  }
+}

@@ -1,0 +1,34 @@
+import { Lead, leadId, splitLeadId, type LeadRef } from '../../store/models/lead.js';
+import { listLeads, summarize, type LeadSummary } from '../leads/query.js';
+import { CommandError, type CommandContext } from './command.js';
+
+/** How many matches a "which one?" answer lists. */
+const SHOWN = 5;
+
+/** One lead as a line of a list: name (company) · grade · stage · external id. */
+export function leadLine(l: LeadSummary): string {
+  return `${l.name ?? l.externalUserId}${l.corpName ? `（${l.corpName}）` : ''} · ${l.grade} · ${l.stage} · \`${l.externalUserId}\``;
+}
+
+/**
+ * The one lead a chat argument names: an external user id (one read by _id), else a name, an owner's remark or a
+ * company. Nothing found, or several matches (a short list to choose from, by external id), answer as such.
+ */
+export async function findLead(ctx: Pick<CommandContext, 'corpId' | 't'>, query: string): Promise<{ id: string; ref: LeadRef; lead: LeadSummary }> {
+  const q = query.trim();
+  const byId = q.includes(':') ? q : leadId(ctx.corpId, q);
+  const exact = await Lead.findById(byId).lean();
+  if (exact) return { id: byId, ref: splitLeadId(byId)!, lead: summarize(exact as never) };
+  const { items } = await listLeads({ q, limit: SHOWN + 1 });
+  const named = items.filter((l) => l.name === q || l.corpName === q || l.owners.some((o) => o.remark === q));
+  const one = items.length === 1 ? items[0] : named.length === 1 ? named[0] : undefined;
+  if (one) return { id: one.id, ref: splitLeadId(one.id)!, lead: one };
+  const { t } = ctx;
+  if (!items.length) throw new CommandError('not_found', t(`没有找到「${q}」对应的线索（可以用姓名、备注、公司或外部联系人 ID）。`, `No lead matches "${q}" (try a name, a remark, a company or an external user id).`));
+  const lines = items.slice(0, SHOWN).map((l, i) => `${i + 1}. ${leadLine(l)}`);
+  const more = items.length > SHOWN ? t('\n……还有更多，请写得更具体些。', '\n…and more; be more specific.') : '';
+  throw new CommandError(
+    'ambiguous',
+    `${t(`「${q}」匹配到多条线索，请用外部联系人 ID 再发一次：`, `"${q}" matches several leads; send the command again with the external user id:`)}\n${lines.join('\n')}${more}`,
+  );
+}

@@ -1,0 +1,55 @@
+import { localDay } from '../nurture/clock.js';
+
+/** A period as typed: relative to today (the last N days, today included), or fixed days. */
+export type PeriodSpec = { kind: 'last'; days: number } | { kind: 'yesterday' } | { kind: 'days'; from: string; to: string };
+
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+const RANGE = /^(\d{4}-\d{2}-\d{2})(?:\.\.|~|至|到|—|–|--)(\d{4}-\d{2}-\d{2})$/u;
+
+/** Whether a YYYY-MM-DD string is a real calendar day. */
+export function isDay(s: string): boolean {
+  if (!DAY.test(s)) return false;
+  const d = new Date(`${s}T00:00:00Z`);
+  return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === s;
+}
+
+/** `day` moved by `n` calendar days. */
+export function addDays(day: string, n: number): string {
+  const d = new Date(`${day}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() + n);
+  return d.toISOString().slice(0, 10);
+}
+
+/**
+ * Reads a period: `today` (今天), `yesterday` (昨天), `7d` / `30d` / `Nd` (近7天, 7天: the last N days, today
+ * included), `YYYY-MM-DD`, or `YYYY-MM-DD..YYYY-MM-DD` (also with ~, 至 or 到). Null when it is none of them.
+ */
+export function parsePeriod(raw: string): PeriodSpec | null {
+  const s = raw.trim().toLowerCase();
+  if (['today', '今天', '今日'].includes(s)) return { kind: 'last', days: 1 };
+  if (['yesterday', '昨天', '昨日'].includes(s)) return { kind: 'yesterday' };
+  const n = /^(?:近|最近|last)?(\d{1,3})(?:d|days?|天|日)$/u.exec(s);
+  if (n) {
+    const days = Number(n[1]);
+    return days >= 1 && days <= 366 ? { kind: 'last', days } : null;
+  }
+  if (isDay(s)) return { kind: 'days', from: s, to: s };
+  const r = RANGE.exec(s);
+  if (r && isDay(r[1]!) && isDay(r[2]!) && r[1]! <= r[2]!) return { kind: 'days', from: r[1]!, to: r[2]! };
+  return null;
+}
+
+/** The first and last day (inclusive) of a period, in the ops time zone, as of `now`. */
+export function resolvePeriod(p: PeriodSpec, now: number, tz: string): { from: string; to: string } {
+  const today = localDay(now, tz);
+  if (p.kind === 'days') return { from: p.from, to: p.to };
+  if (p.kind === 'yesterday') return { from: addDays(today, -1), to: addDays(today, -1) };
+  return { from: addDays(today, -(p.days - 1)), to: today };
+}
+
+/** How many days a period spans. */
+export function periodDays(p: PeriodSpec): number {
+  if (p.kind === 'last') return p.days;
+  if (p.kind === 'yesterday') return 1;
+  return Math.round((Date.parse(`${p.to}T00:00:00Z`) - Date.parse(`${p.from}T00:00:00Z`)) / 86_400_000) + 1;
+}

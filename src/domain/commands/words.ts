@@ -1,0 +1,77 @@
+/** The words ops staff type and read in chat: stages and grades in both languages, dates in the ops time zone. */
+import { GRADES, STAGES, type Grade, type Stage } from '../vocabulary.js';
+import type { Lang } from './command.js';
+
+const STAGE_ZH: Record<Stage, string> = {
+  added: '新增',
+  engaged: '已互动',
+  qualified: '合格',
+  opportunity: '商机',
+  customer: '成交客户',
+  lost: '流失',
+  unsubscribed: '退订',
+};
+
+/** Words that name a stage (its key, its Chinese name, common synonyms). */
+const STAGE_WORDS: Record<string, Stage> = {
+  ...Object.fromEntries(STAGES.map((s) => [s, s])),
+  新增: 'added',
+  互动: 'engaged',
+  已互动: 'engaged',
+  合格: 'qualified',
+  有意向: 'qualified',
+  意向: 'qualified',
+  商机: 'opportunity',
+  客户: 'customer',
+  成交: 'customer',
+  成交客户: 'customer',
+  流失: 'lost',
+  退订: 'unsubscribed',
+};
+
+/** The stage a word names, or null. */
+export function stageOf(word: string): Stage | null {
+  return STAGE_WORDS[word.toLowerCase()] ?? STAGE_WORDS[word] ?? null;
+}
+
+/** Every word a stage may be given as (for the usage line and errors). */
+export const STAGE_CHOICES = Object.keys(STAGE_WORDS);
+
+/** A stage as the answer's language names it. */
+export function stageName(stage: string, lang: Lang): string {
+  return lang === 'zh' ? (STAGE_ZH[stage as Stage] ?? stage) : stage;
+}
+
+/** The grade (or `auto`, unpinning) a word names, or null. */
+export function gradeOf(word: string): Grade | 'auto' | null {
+  const w = word.toUpperCase();
+  if ((GRADES as readonly string[]).includes(w)) return w as Grade;
+  if (['AUTO', '自动', '取消'].includes(w)) return 'auto';
+  return null;
+}
+
+const TOUCH_ZH: Record<string, string> = {
+  add: '添加员工',
+  add_half: '添加员工（待通过）',
+  click: '点击链接',
+  case_opened: '打开案例',
+  reply: '回复',
+  intent: '询问价格/演示/试用',
+  kf_conversation: '客服会话',
+};
+
+/** A touch kind as the answer's language names it. */
+export function touchName(kind: string, lang: Lang): string {
+  return lang === 'zh' ? (TOUCH_ZH[kind] ?? kind) : kind.replace(/_/g, ' ');
+}
+
+/** `MM-DD HH:mm` of a moment in the ops time zone. */
+export function shortTime(at: Date | string | null | undefined, tz: string): string {
+  if (!at) return '–';
+  const p = Object.fromEntries(
+    new Intl.DateTimeFormat('en-CA', { timeZone: tz, hourCycle: 'h23', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' })
+      .formatToParts(new Date(at))
+      .map((x) => [x.type, x.value]),
+  );
+  return `${p.month}-${p.day} ${p.hour}:${p.minute}`;
+}

@@ -1,0 +1,93 @@
+import { DEFAULT_TAG_GROUP, type ChannelTag } from '../../content/channels.js';
+import type { BotContext } from '../../context.js';
+import { WecomApiError } from '../../errors.js';
+import { CorpTag } from '../../store/models/corp-tag.js';
+import { Lead, leadId, type LeadRef } from '../../store/models/lead.js';
+import { recordStep } from '../../store/timeline.js';
+import { applyMarkedTags, applyRemovedTags } from './profile.js';
+
+/** 40068: invalid tag id [D:92117]. */
+const INVALID_TAG = 40068;
+
+/** What a tag change did. */
+export interface TagChangeResult {
+  /** The active owners the tags were marked for. */
+  marked: string[];
+  /** Owners WeCom refused (e.g. 84061: the relationship is gone), with its errcode. */
+  failed: Array<{ userId: string; errcode: number }>;
+  /** Tags to remove that no corp tag has (nothing to remove). */
+  unknown: ChannelTag[];
+}
+
+/**
+ * Corp tags for names as staff type them: `group/name`, or a bare name, which is the existing corp tag of that name
+ * when exactly one group has it, else a tag in the group "渠道" (as in channels.yaml).
+ */
+export async function tagsFromNames(names: string[]): Promise<ChannelTag[]> {
+  const bare = names.filter((n) => !n.includes('/'));
+  const known = bare.length ? await CorpTag.find({ name: { $in: bare } }, { group: 1, name: 1 }).lean() : [];
+  return names.map((n) => {
+    const slash = n.indexOf('/');
+    if (slash > 0) return { group: n.slice(0, slash).trim(), name: n.slice(slash + 1).trim() };
+    const groups = [...new Set(known.filter((k) => k.name === n).map((k) => k.group))];
+    return { group: groups.length === 1 ? groups[0]! : DEFAULT_TAG_GROUP, name: n };
+  });
+}
+
+/**
+ * Adds and removes corp tags on a lead in WeCom (mark_tag for each active owner; missing tags are created) and on the
+ * lead itself, with a timeline entry. Tags are per relationship in WeCom [D:92117], hence one call per owner.
+ */
+export async function changeTags(ctx: Pick<BotContext, 'tags' | 'wecom' | 'leads'>, ref: LeadRef, change: { add: ChannelTag[]; remove: ChannelTag[] }, by: { actor: string; sourceKey: string }): Promise<TagChangeResult> {
+  const lead = await Lead.findById(leadId(ref.corpId, ref.externalUserId), { owners: 1, tags: 1 }).lean();
+  const owners = (lead?.owners ?? []).filter((o) => o.status === 'active').map((o) => o.userId);
+  const result: TagChangeResult = { marked: [], failed: [], unknown: [] };
+  if (!owners.length) return result;
+
+  // Ids to remove: the lead's own (as last read from WeCom), else the cache; a tag nobody has is nothing to remove.
+  const removeIds: string[] = [];
+  const removing: ChannelTag[] = [];
+  const cached = change.remove.length ? await CorpTag.find({ $or: change.remove.map((t) => ({ group: t.group, name: t.name })) }).lean() : [];
+  for (const t of change.remove) {
+    const id = lead?.tags.find((x) => x.group === t.group && x.name === t.name)?.id || cached.find((x) => x.group === t.group && x.name === t.name)?.tagId;
+    if (id) {
+      removeIds.push(id);
+      removing.push(t);
+    } else result.unknown.push(t);
+  }
+
+  let addIds = await ctx.tags.resolve(change.add);
+  for (const userId of owners) {
+    const mark = () => ctx.wecom.markTag({ userid: userId, external_userid: ref.externalUserId, add_tag: addIds, remove_tag: removeIds });
+    try {
+      try {
+        await mark();
+      } catch (err) {
+        if (!(err instanceof WecomApiError) || err.errcode !== INVALID_TAG || !change.add.length) throw err;
+        // A cached id is stale (an admin deleted or recreated the tag): resolve the names again, once.
+        await ctx.tags.forget(change.add);
+        addIds = await ctx.tags.resolve(change.add);
+        await mark();
+      }
+      result.marked.push(userId);
+    } catch (err) {
+      if (!(err instanceof WecomApiError) || err.retryable) throw err;
+      result.failed.push({ userId, errcode: err.errcode });
+    }
+  }
+  if (!result.marked.length) return result;
+  const added = change.add.map((t, i) => ({ ...t, id: addIds[i]! }));
+  await ctx.leads.mutate(ref, null, (d) => {
+    for (const userId of result.marked) {
+      applyMarkedTags(d, userId, added);
+      applyRemovedTags(d, userId, removing);
+    }
+  });
+  await recordStep(ref, by.sourceKey, 'tags_changed', {
+    added: change.add.map((t) => `${t.group}/${t.name}`),
+    removed: removing.map((t) => `${t.group}/${t.name}`),
+    owners: result.marked,
+    actor: by.actor,
+  });
+  return result;
+}

@@ -1,0 +1,323 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { encrypt, getSignature } from '@wecom/crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHttpApp } from '../../src/app/http-app.js';
+import { ChannelRecord } from '../../src/store/models/channel-record.js';
+import { CommandAudit } from '../../src/store/models/command-audit.js';
+import { Lead, leadId } from '../../src/store/models/lead.js';
+import { Pause } from '../../src/store/models/pause.js';
+import { TimelineEntry } from '../../src/store/models/timeline.js';
+import type { RobotExchange } from '../../src/sandbox/index.js';
+import { buildEncryptedJsonCallback } from '../../src/wecom/callback/json.js';
+import { toQueryString } from '../../src/wecom/callback/crypto.js';
+import { wecomJson } from '../fixtures/wecom/index.js';
+import { startTestBot, TEST_CORP, type TestBot } from '../helpers/test-bot.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+// The 智能机器人 in API mode: every message below is signed and encrypted by the sandbox exactly as WeCom does (JSON,
+// receiveid "") and goes through the bot's HTTP receiver; replies are checked and decrypted as WeCom would.
+const ROBOT = { token: 'robotToken42', encodingAesKey: 'R0b0tEncodingAesKey0123456789abcdefghijklmn' };
+const WEBHOOK = 'ops-webhook-key-robot';
+let t: TestBot;
+let wang: { externalUserId: string; id: string };
+
+beforeAll(async () => {
+  t = await startTestBot('robot', {
+    env: { WECOM_ROBOT_TOKEN: ROBOT.token, WECOM_ROBOT_ENCODING_AES_KEY: ROBOT.encodingAesKey, OPS_ADMINS: 'zhangsan', OPS_USERIDS: 'LiSi', WECOM_OPS_WEBHOOK_KEY: WEBHOOK },
+    sandbox: { members: ['zhangsan', 'lisi', 'wangwu'], webhookKeys: [WEBHOOK] },
+  });
+  t.sandbox.state.robot.target = { url: `${t.url}/wecom/robot`, ...ROBOT };
+  t.sandbox.state.callback = { url: `${t.url}/wecom/callback`, token: TEST_CORP.token, encodingAesKey: TEST_CORP.encodingAesKey };
+  // Leads as arrivals leave them (the funnel rollups follow every lead change): 王经理 and 王总 at 2026 工业展, one at 无欢迎语渠道.
+  const now = new Date();
+  const seed = async (name: string, corpName: string, channel: string) => {
+    const { externalUserId } = t.sandbox.state.contacts.addCustomer({ name, userId: 'zhangsan', state: channel, corpName });
+    const ref = { corpId: TEST_CORP.corpId, externalUserId };
+    await t.bot.ctx.leads.mutate(ref, { channelKey: channel, userId: 'zhangsan', at: now }, (d) => {
+      d.name = name;
+      d.corpName = corpName;
+      d.owners.push({ userId: 'zhangsan', channelKey: channel, addedAt: now, lastEventAt: now });
+      d.touches.push({ kind: 'add', channelKey: channel, userId: 'zhangsan', at: now });
+    });
+    return { externalUserId, id: leadId(TEST_CORP.corpId, externalUserId) };
+  };
+  wang = await seed('王经理', '甲厂', 'expo2026');
+  await seed('王总', '乙厂', 'expo2026');
+  await seed('李工', '丙厂', 'notext');
+});
+afterAll(async () => t?.stop());
+
+const say = (text: string, userid = 'zhangsan', extra: { chatid?: string | null; msgid?: string } = {}) => t.sandbox.state.robot.say({ text, userid, ...extra });
+const stream = (ex: RobotExchange) => (ex.reply as { msgtype: string; stream: { id: string; finish: boolean; content: string } }).stream;
+const content = (ex: RobotExchange) => {
+  expect(ex.status).toBe(200);
+  expect(ex.reply).toMatchObject({ msgtype: 'stream', stream: { finish: true } });
+  return stream(ex).content;
+};
+const later = (msgid: string) => waitFor(() => t.sandbox.state.robot.responseTo(msgid), `the answer through response_url of ${msgid}`, 20_000);
+const auditOf = (msgid: string) => waitFor(() => CommandAudit.findById(msgid).lean(), `the audit entry of ${msgid}`);
+
+describe('the robot receiver', () => {
+  it('answers URL verification with the robot\'s own Token and EncodingAESKey (receiveid "")', async () => {
+    const echostr = encrypt(ROBOT.encodingAesKey, 'robot-echo-4711', '');
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    const q = { msg_signature: getSignature(ROBOT.token, timestamp, '99', echostr), timestamp, nonce: '99', echostr };
+    const res = await fetch(`${t.url}/wecom/robot?${new URLSearchParams(q)}`);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('robot-echo-4711');
+  });
+
+  it('refuses bad signatures, another key, malformed JSON and invalid messages with a 4xx, never a 5xx', async () => {
+    const post = (message: unknown, creds = { ...ROBOT, receiveId: '' }, body?: string) => {
+      const built = buildEncryptedJsonCallback(creds, message);
+      return fetch(`${t.url}/wecom/robot?${toQueryString(built.query)}`, { method: 'POST', body: body ?? built.body, headers: { 'content-type': 'application/json' } });
+    };
+    const message = wecomJson('robot/text', { 'text.content': '@运营助手 帮助', 'from.userid': 'zhangsan' });
+    expect((await post(message, { ...ROBOT, token: 'someoneElse', receiveId: '' })).status).toBe(401);
+    expect((await post(message, { token: ROBOT.token, encodingAesKey: TEST_CORP.encodingAesKey, receiveId: '' })).status).toBe(400);
+    expect((await post(message, { ...ROBOT, receiveId: TEST_CORP.corpId })).status).toBe(403);
+    expect((await post(message, undefined, '{"encrypt": ')).status).toBe(400);
+    expect((await post(message, undefined, '[1, 2]')).status).toBe(400);
+    expect((await post('not an object')).status).toBe(400);
+    expect((await post(wecomJson('robot/text', { msgid: undefined }))).status).toBe(400);
+    expect((await post(wecomJson('robot/text', { text: { no: 'content' } }))).status).toBe(400);
+    // Nothing of the above ran a command.
+    expect(await CommandAudit.countDocuments({ _id: message.msgid as string })).toBe(0);
+  });
+
+  it('does not exist without WECOM_ROBOT_TOKEN / WECOM_ROBOT_ENCODING_AES_KEY', async () => {
+    await withApp({ WECOM_ROBOT_TOKEN: undefined, WECOM_ROBOT_ENCODING_AES_KEY: undefined }, async (base) => {
+      expect((await fetch(`${base}/wecom/robot`, { method: 'POST', body: '{}' })).status).toBe(404);
+    });
+  });
+});
+
+describe('commands', () => {
+  it('帮助 / help: what the caller may run, in the language of the command; the @mention alone is help too', async () => {
+    const zh = content(await say('帮助'));
+    expect(zh).toContain('**可以运行的命令**（zhangsan，运营管理员');
+    expect(zh).toContain('- `统计 [today|7d|30d|日期..日期] [渠道]`（stats）');
+    expect(zh).toContain('`渠道 new <标识> <名称> [负责人…] | list`');
+    const en = content(await say('help', 'lisi'));
+    expect(en).toContain('**Commands you may run** (lisi, ops member');
+    expect(en).toContain('- `stats [today|7d|30d|YYYY-MM-DD..YYYY-MM-DD] [channel]`（统计）');
+    expect(en).not.toContain('可以运行');
+    expect(content(await say(''))).toContain('**可以运行的命令**');
+  });
+
+  it('an unknown command suggests the closest one, in the language typed', async () => {
+    expect(content(await say('统记 7d'))).toBe('没有「统记」这个命令。 您是不是想用「统计」？ 发送「帮助」查看全部命令。');
+    expect(content(await say('stast'))).toBe('There is no command "stast". Did you mean "stats"? Send "help" for every command.');
+    expect(content(await say('Hepl'))).toContain('Did you mean "help"?');
+  });
+
+  it('统计 / stats: the funnel per channel as a table; full-width spaces and punctuation are fine; errors show the usage', async () => {
+    const zh = content(await say('统计\u30007d。'));
+    expect(zh).toMatch(/^\*\*渠道漏斗 \d{4}-\d{2}-\d{2} ~ \d{4}-\d{2}-\d{2}\*\*（按添加日期）/);
+    expect(zh).toContain('| 渠道 | 新增 | 互动 | 合格 | 商机 | 成交 | 合格率 | 成交率 | 流失 | 退订 |');
+    expect(zh).toContain('| 2026 工业展（expo2026） | 2 | 0 | 0 | 0 | 0 | 0% | 0% | 0 | 0 |');
+    expect(zh).toContain('| 无欢迎语渠道（notext） | 1 |');
+    expect(zh).toContain('| **合计** | 3 |');
+    const en = content(await say('STATS today expo2026', 'lisi'));
+    expect(en).toContain('| channel | added | engaged | qualified | opportunity | customer | to qualified | to customer | lost | unsubscribed |');
+    expect(en).toContain('| 2026 工业展（expo2026） | 2 |');
+    expect(en).not.toContain('notext');
+    // Without a space after a Chinese command word, too.
+    expect(content(await say('统计今天'))).toContain('| **合计** | 3 |');
+    const bad = await say('统计 上周');
+    expect(content(bad)).toBe('时间段「上周」看不懂：可以是 today、7d、30d、2026-11-01 或 2026-11-01..2026-11-30\n用法: `统计 [today|7d|30d|日期..日期] [渠道]`');
+    expect(content(await say('stats 7d nowhere'))).toContain('No channel "nowhere". Channels: expo2026, notext, nurture, slowseq, organic');
+    expect(await auditOf(bad.msgid)).toMatchObject({ userId: 'zhangsan', command: 'stats', outcome: 'invalid_args', text: '统计 上周', lang: 'zh' });
+  });
+
+  it('线索 / lead: one lead\'s card; several matches give a short list; none says so', async () => {
+    const card = content(await say('线索 王经理'));
+    expect(card).toContain(`**王经理**（甲厂） \`${wang.externalUserId}\``);
+    expect(card).toContain('- 阶段：新增 · 等级：**C**');
+    expect(card).toContain('- 渠道：2026 工业展（expo2026）');
+    expect(card).toContain('- 负责人：zhangsan');
+    expect(card).toMatch(/- 最近动态：\d\d-\d\d \d\d:\d\d 添加员工/);
+    const list = await say('线索 王');
+    expect(content(list)).toContain('「王」匹配到多条线索，请用外部联系人 ID 再发一次：\n1. ');
+    expect(content(list)).toContain('王总（乙厂） · C · added');
+    expect((await auditOf(list.msgid)).outcome).toBe('ambiguous');
+    expect(content(await say(`lead ${wang.externalUserId}`, 'lisi'))).toContain('- stage: added · grade: **C**');
+    expect(content(await say('线索 赵六'))).toBe('没有找到「赵六」对应的线索（可以用姓名、备注、公司或外部联系人 ID）。');
+  });
+
+  it('阶段 / stage: staff move a lead; who, why and "command" are on its timeline', async () => {
+    const ex = await say('阶段 王经理 商机 客户要报价，下周演示');
+    expect(content(ex)).toBe('已把 **王经理** 从「新增」移到「商机」，原因：客户要报价，下周演示。');
+    expect((await Lead.findById(wang.id).lean())?.stage).toBe('opportunity');
+    const moved = await TimelineEntry.findOne({ externalUserId: wang.externalUserId, type: 'stage_changed' }).lean();
+    expect(moved?.detail).toMatchObject({ from: 'added', to: 'opportunity', by: 'staff', source: 'command', actor: 'zhangsan', reason: '客户要报价，下周演示' });
+    expect(content(await say('阶段 王经理 商机'))).toBe('王经理 已经在「商机」阶段，没有变化。');
+    expect(content(await say('stage 王经理 promoted', 'lisi'))).toBe('no stage "promoted": added, engaged, qualified, opportunity, customer, lost, unsubscribed\nUsage: `stage <lead> <stage> [reason]`');
+    expect(content(await say('阶段'))).toBe('缺少 <线索>；缺少 <阶段>\n用法: `阶段 <线索> <阶段> [原因]`');
+  });
+
+  it('定级 / grade: pins a grade and unpins it with auto', async () => {
+    expect(content(await say('定级 王经理 a 重点跟进', 'lisi'))).toMatch(/^已把 \*\*王经理\*\* 定为 \*\*A\*\* 级（人工定级，得分 \d+）。$/);
+    expect(await Lead.findById(wang.id).lean()).toMatchObject({ grade: 'A', gradePin: 'A' });
+    expect(content(await say('grade 王经理 auto'))).toMatch(/^Unpinned \*\*王经理\*\*: grade \*\*[ABC]\*\* from its score \d+\.$/);
+    expect((await Lead.findById(wang.id).lean())?.gradePin).toBeNull();
+    expect(content(await say('定级 王经理 SSS'))).toContain('等级「SSS」应为 S、A、B、C 或 auto');
+  });
+
+  it('标签 / tag: through WeCom mark_tag, and on the lead', async () => {
+    const before = t.sandbox.state.callsTo('externalcontact/mark_tag').length;
+    expect(content(await say('标签 王经理 +重点客户，+行业/制造业'))).toBe('已更新 **王经理** 的标签（zhangsan）：加上 渠道/重点客户、行业/制造业');
+    const marks = t.sandbox.state.okCallsTo('externalcontact/mark_tag').slice(before);
+    expect(marks).toHaveLength(1);
+    expect(marks[0]!.body).toMatchObject({ userid: 'zhangsan', external_userid: wang.externalUserId });
+    expect((marks[0]!.body as { add_tag: string[] }).add_tag).toHaveLength(2);
+    let lead = await Lead.findById(wang.id).lean();
+    expect(lead?.tagKeys).toEqual(expect.arrayContaining(['渠道/重点客户', '行业/制造业']));
+    expect(lead?.industry).toBe('制造业');
+    expect(content(await say('tag 王经理 -重点客户 -不存在', 'lisi'))).toBe("Updated **王经理**'s tags (zhangsan): removed 渠道/重点客户 (no tag 渠道/不存在 to remove)");
+    lead = await Lead.findById(wang.id).lean();
+    expect(lead?.tagKeys).toEqual(['行业/制造业']);
+    expect(content(await say('标签 王经理 重点客户'))).toContain('「重点客户」应写成 +标签 或 -标签');
+  });
+
+  it('暂停 / 恢复: a lead by an ops member; a sequence only by an admin; alone it lists what is paused', async () => {
+    expect(content(await say('暂停 王经理 客户出差两周', 'lisi'))).toBe('已暂停线索 王经理的培育和群发：进度保留，发送「恢复」后从原处继续。');
+    expect(await Pause.findById(`lead:${wang.id}`).lean()).toMatchObject({ by: 'lisi', reason: '客户出差两周' });
+    expect(content(await say('暂停 fast', 'lisi'))).toBe('抱歉，「暂停」这样用需要运营管理员权限，这条命令没有执行。');
+    expect(await Pause.findById('sequence:fast').lean()).toBeNull();
+    expect(content(await say('pause sequence:fast'))).toBe('Paused sequence fast: nurture and campaign sends wait where they are until resumed.');
+    const list = content(await say('暂停'));
+    expect(list).toContain('- 序列 `fast` · zhangsan');
+    expect(list).toContain(`- 线索 \`${wang.id}\` · lisi`);
+    expect(content(await say('恢复 王经理', 'lisi'))).toBe('已恢复线索 王经理：等待中的到期步骤马上运行，其余按原定时间。');
+    expect(content(await say('resume fast'))).toBe('Resumed sequence fast: steps that came due run now, the rest at their time.');
+    expect(await Pause.countDocuments({})).toBe(0);
+    expect(content(await say('恢复 fast'))).toBe('培育序列 fast没有被暂停。');
+    expect(content(await say('暂停 序列:nope'))).toBe('没有「nope」这个培育序列。现有：fast, slow');
+    expect(content(await say('resume'))).toBe('missing <target>\nUsage: `resume <lead | sequence | channel>`');
+  });
+
+  it('渠道 new: slow, so "working on it" now and the QR link through response_url; the new channel attributes new contacts', async () => {
+    const ex = await say('渠道 new expo2027 "2027 春季展" zhangsan lisi');
+    expect(content(ex)).toBe('⏳ 正在处理「渠道 new expo2027 "2027 春季展" zhangsan lisi」，完成后结果会发在这里。');
+    const answer = await later(ex.msgid);
+    expect(answer.msgtype).toBe('markdown');
+    expect(answer.content).toMatch(/^已新建渠道 \*\*2027 春季展\*\*（`expo2027`），负责人：zhangsan、lisi。\n联系我二维码：https:\/\//);
+    const way = [...t.sandbox.state.contactWays.ways.values()].find((w) => w.state === 'expo2027');
+    expect(way).toMatchObject({ type: 2, scene: 2, user: ['zhangsan', 'lisi'], skip_verify: true });
+    expect(await ChannelRecord.findOne({ key: 'expo2027' }).lean()).toMatchObject({ source: 'command', createdBy: 'zhangsan', configId: way!.config_id });
+    expect(await auditOf(ex.msgid)).toMatchObject({ command: 'channel', outcome: 'ok', later: true });
+    // A customer scans the new code: attributed to it (and tagged with its name).
+    const scan = await t.sandbox.state.contacts.scan({ userId: 'lisi', name: '春季展客户', state: 'expo2027' });
+    const lead = await waitFor(() => Lead.findById(leadId(TEST_CORP.corpId, scan.externalUserId)).lean(), 'the scanned lead');
+    expect(lead.firstTouch?.channelKey).toBe('expo2027');
+    await waitFor(async () => (await Lead.findById(lead._id).lean())?.tagKeys?.includes('渠道/2027 春季展'), 'the channel tag');
+    // Again: it exists.
+    const again = await say('渠道 new expo2027 again');
+    expect((await later(again.msgid)).content).toMatch(/^渠道「expo2027」已经存在，二维码：/);
+    // An ops member may list channels, not create them.
+    expect(content(await say('channel new x1 X', 'lisi'))).toBe('Sorry, "channel" used this way needs an ops admin, so nothing was done.');
+    const list = content(await say('渠道 list', 'lisi'));
+    expect(list).toContain('| 2027 春季展 | `expo2027` | 1 | 0 | [QR](');
+    expect(list).toContain('| 命令 |');
+    expect(content(await say('渠道 new bad/key 名字'))).toContain('标识「bad/key」只能用字母、数字、_ 或 -');
+  });
+
+  it('a channel another process created is known here at its first contact', async () => {
+    // As if 渠道 new ran in another web process: only the stored record exists.
+    await ChannelRecord.create({ key: 'salon11', name: '11 月沙龙', configId: 'cfg-elsewhere', qrCode: 'https://example.com/qr', userIds: ['wangwu'], source: 'command', createdBy: 'zhangsan' });
+    const scan = await t.sandbox.state.contacts.scan({ userId: 'wangwu', name: '沙龙客户', state: 'salon11' });
+    const lead = await waitFor(() => Lead.findById(leadId(TEST_CORP.corpId, scan.externalUserId)).lean(), 'the scanned lead');
+    expect(lead.firstTouch?.channelKey).toBe('salon11');
+  });
+
+  it('日报 / report: working on it, then the report through response_url, which takes one POST only', async () => {
+    const ex = await say('日报', 'lisi');
+    expect(content(ex)).toContain('⏳ 正在处理「日报」');
+    const answer = await later(ex.msgid);
+    expect(answer.content).toMatch(/^\*\*运营日报 · \d{4}-\d{2}-\d{2}\*\*/);
+    expect(Buffer.byteLength(answer.content!)).toBeLessThanOrEqual(4096);
+    // The response_url works once: a second POST is refused by WeCom.
+    const url = (ex.message.response_url as string);
+    const second = (await (await fetch(url, { method: 'POST', body: JSON.stringify({ msgtype: 'markdown', markdown: { content: 'again' } }) })).json()) as { errcode: number };
+    expect(second.errcode).not.toBe(0);
+    expect(t.sandbox.state.robot.responses.filter((r) => r.msgid === ex.msgid)).toHaveLength(1);
+    expect(content(await say('report 2026-02-30'))).toContain('date "2026-02-30" must be like 2026-11-27, yesterday or today');
+  });
+
+  it('a fast command over the time budget answers "working on it" and sends its result through response_url', async () => {
+    await withApp({ OPS_COMMAND_BUDGET_MS: 0 }, async (base) => {
+      t.sandbox.state.robot.target = { url: `${base}/wecom/robot`, ...ROBOT };
+      try {
+        const ex = await say('线索 王经理');
+        expect(content(ex)).toContain('⏳ 正在处理「线索 王经理」');
+        expect((await later(ex.msgid)).content).toContain('**王经理**（甲厂）');
+        expect(await auditOf(ex.msgid)).toMatchObject({ command: 'lead', outcome: 'ok', later: true });
+      } finally {
+        t.sandbox.state.robot.target = { url: `${t.url}/wecom/robot`, ...ROBOT };
+      }
+    });
+  });
+});
+
+describe('who may do what, duplicates, refreshes, the audit log', () => {
+  it('anyone not in OPS_ADMINS or OPS_USERIDS gets a polite refusal and nothing happens', async () => {
+    const stageBefore = (await Lead.findById(wang.id).lean())?.stage;
+    const ex = await say('阶段 王经理 成交 不该生效', 'wangwu');
+    expect(content(ex)).toBe('抱歉，wangwu 还没有使用运营命令的权限，这条命令没有执行。需要的话请联系运营管理员开通。');
+    expect((await Lead.findById(wang.id).lean())?.stage).toBe(stageBefore);
+    expect(content(await say('stats', 'wangwu'))).toBe('Sorry, wangwu may not run ops commands, so nothing was done. Ask an ops admin if you need access.');
+    expect(await auditOf(ex.msgid)).toMatchObject({ userId: 'wangwu', chatType: 'group', chatId: 'wrsandboxopsgroup', text: '阶段 王经理 成交 不该生效', command: 'stage', outcome: 'refused' });
+  });
+
+  it('a repeated msgid runs nothing again and gets the same reply; a stream refresh is answered from it, not run', async () => {
+    const first = await say('阶段 王经理 合格 第一次');
+    const moves = () => TimelineEntry.countDocuments({ externalUserId: wang.externalUserId, type: 'stage_changed' });
+    const count = await moves();
+    const again = await t.sandbox.state.robot.deliver(first.message);
+    expect(again.reply).toEqual(first.reply);
+    expect(await moves()).toBe(count);
+    expect(await CommandAudit.countDocuments({ _id: first.msgid })).toBe(1);
+    const refresh = await t.sandbox.state.robot.refresh(stream(first).id);
+    expect(refresh.reply).toEqual(first.reply);
+    expect(await moves()).toBe(count);
+    expect(await CommandAudit.countDocuments({ _id: refresh.msgid })).toBe(0);
+    // A refresh of a stream that is not ours gets an empty body.
+    expect((await t.sandbox.state.robot.refresh('someone-elses-stream')).raw).toBe('');
+  });
+
+  it('a message in a single chat, an image, and entering the chat', async () => {
+    expect(content(await say('帮助', 'zhangsan', { chatid: null }))).toContain('**可以运行的命令**');
+    const image = await t.sandbox.state.robot.deliver(wecomJson('robot/image', { 'from.userid': 'zhangsan', response_url: t.sandbox.state.robot.issueResponseUrl('img'), aibotid: 'aib1' }));
+    expect(stream(image).content).toBe('我只看得懂文字命令，发送「帮助」看看能做什么。');
+    const enter = await t.sandbox.state.robot.deliver(wecomJson('robot/enter_chat'));
+    expect(enter.reply).toMatchObject({ msgtype: 'text' });
+  });
+
+  it('every command is in the audit log: who, which chat, the text, the outcome', async () => {
+    const rows = await CommandAudit.find({}).lean();
+    expect(rows.length).toBeGreaterThan(20);
+    for (const r of rows) {
+      expect(r.userId).toBeTruthy();
+      expect(['group', 'single']).toContain(r.chatType);
+      expect(typeof r.text).toBe('string');
+      expect(r.outcome).toBeTruthy();
+    }
+    expect(new Set(rows.map((r) => r.outcome))).toEqual(new Set(['ok', 'refused', 'unknown_command', 'invalid_args', 'not_found', 'ambiguous', 'rejected']));
+  });
+});
+
+/** Runs `fn` against the bot's web app built with some settings changed, on a port of its own. */
+async function withApp(change: Record<string, unknown>, fn: (base: string) => Promise<void>): Promise<void> {
+  const app = createHttpApp({ ...t.bot.ctx, config: { ...t.bot.ctx.config, ...change } as typeof t.bot.ctx.config });
+  const server = await new Promise<Server>((r) => {
+    const s = app.listen(0, '127.0.0.1', () => r(s));
+  });
+  try {
+    await fn(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  } finally {
+    server.close();
+    server.closeAllConnections();
+  }
+}

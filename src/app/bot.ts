@@ -21,6 +21,7 @@ import { Queues } from '../queues/queues.js';
 import { createRedis } from '../redis/connect.js';
 import { RedisKeys } from '../redis/keys.js';
 import { LeadRepository } from '../store/lead-repository.js';
+import { useTimelineLock } from '../store/timeline.js';
 import { WecomClient } from '../wecom/client.js';
 import { withTimeout } from '../with-timeout.js';
 import { createHttpApp } from './http-app.js';
@@ -122,6 +123,7 @@ export async function createContext(config: Config, logger: Logger): Promise<Bot
   await channels.refresh();
   const redis = createRedis(config.REDIS_URL);
   const keys = new RedisKeys(config.QUEUE_PREFIX);
+  useTimelineLock(redis, keys);
   const queues = new Queues(redis, config.QUEUE_PREFIX, JOB_KINDS, config);
   const wecom = new WecomClient({
     baseUrl: config.WECOM_API_BASE,

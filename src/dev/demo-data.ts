@@ -7,7 +7,7 @@ import { INDUSTRY_GROUP } from '../domain/leads/profile.js';
 import { Delivery } from '../store/models/delivery.js';
 import { Enrollment } from '../store/models/enrollment.js';
 import { Lead, leadId } from '../store/models/lead.js';
-import { TimelineEntry } from '../store/models/timeline.js';
+import { StageMove, Timeline } from '../store/models/timeline.js';
 
 /**
  * Demo data for `npm run dev` (docs/setup.md, "Demo data"): leads spread over the template channels, stages and grades
@@ -76,7 +76,8 @@ export async function seedDemo(ctx: Pick<BotContext, 'corpId' | 'channels' | 'se
   };
 
   const leads = [];
-  const timeline: Array<Record<string, unknown>> = [];
+  const timelines = new Map<string, { _id: string; corpId: string; externalUserId: string; entries: Array<{ id: string; type: string; at: Date; detail: Record<string, unknown> }> }>();
+  const moves: Array<Record<string, unknown>> = [];
   const deliveries: Array<Record<string, unknown>> = [];
   const enrollments: Array<Record<string, unknown>> = [];
   for (let i = 0; i < n; i++) {
@@ -92,8 +93,13 @@ export async function seedDemo(ctx: Pick<BotContext, 'corpId' | 'channels' | 'se
     const tags = channel.tags.map((t) => ({ group: t.group, name: t.name }));
     if (!tags.some((t) => t.group === INDUSTRY_GROUP) && r.chance(0.8)) tags.push({ group: INDUSTRY_GROUP, name: r.pick(INDUSTRIES) });
     if (r.chance(0.6)) tags.push({ group: ctx.scoring.roleTagGroup, name: r.pick(ROLES) });
-    const step = (at: Date, type: string, detail: Record<string, unknown>, key = `${type}|${timeline.length}`) =>
-      timeline.push({ _id: `demo|${externalUserId}|${key}#${type}`, ...ref, type, at, detail });
+    const history = { _id: leadId(ctx.corpId, externalUserId), ...ref, entries: [] as Array<{ id: string; type: string; at: Date; detail: Record<string, unknown> }> };
+    timelines.set(history._id, history);
+    const step = (at: Date, type: string, detail: Record<string, unknown>, key = `${type}|${history.entries.length}`) => {
+      const id = `demo|${key}#${type}`;
+      history.entries.push({ id, type, at, detail });
+      if (type === 'stage_changed') moves.push({ _id: `${externalUserId}|${id}`, ...ref, at, from: detail.from, to: detail.to, by: detail.by });
+    };
     const touches: Array<Record<string, unknown>> = [{ eventKey: `demo-add-${i}`, kind: 'add', channelKey: channel.key, userId: owner, at: addedAt, ref: null }];
     step(addedAt, 'added', { channel: channel.key, owner, state: channel.key });
     step(new Date(addedAt.getTime() + 2_000), 'tags_marked', { tags: channel.tags.map((t) => `${t.group}/${t.name}`) });
@@ -212,7 +218,8 @@ export async function seedDemo(ctx: Pick<BotContext, 'corpId' | 'channels' | 'se
   }
 
   await Lead.insertMany(leads, { ordered: false });
-  await TimelineEntry.insertMany(timeline, { ordered: false });
+  await Timeline.insertMany([...timelines.values()].map((x) => ({ ...x, ids: x.entries.map((e) => e.id) })), { ordered: false });
+  await StageMove.insertMany(moves, { ordered: false });
   await Delivery.insertMany(deliveries, { ordered: false });
   await Enrollment.insertMany(enrollments, { ordered: false });
   await rebuildFunnel(ctx.redis, ctx.keys, ctx.config.OPS_TIMEZONE);

@@ -53,7 +53,7 @@ import { CallbackError } from '../../src/errors.js';
 import { createLogger } from '../../src/logger.js';
 import { Delivery } from '../../src/store/models/delivery.js';
 import { Lead } from '../../src/store/models/lead.js';
-import { TimelineEntry } from '../../src/store/models/timeline.js';
+import { Timeline } from '../../src/store/models/timeline.js';
 import { buildContactEventXml, startSandbox, type Sandbox } from '../../src/sandbox/index.js';
 import { buildEncryptedCallback, decryptPayload, toQueryString, verifySignature } from '../../src/wecom/callback/crypto.js';
 import { WecomClient } from '../../src/wecom/client.js';
@@ -510,7 +510,7 @@ async function main(): Promise<void> {
         // The throughput runs' callbacks wait in the inbox (no worker ran): drop them, and the consumer group.
         await redis.del(new RedisKeys(name).inbox());
         await deleteMatching(redis, `${name}:wecom:rl:*`);
-        await Promise.all([Lead.deleteMany({}), TimelineEntry.deleteMany({}), Delivery.deleteMany({})]);
+        await Promise.all([Lead.deleteMany({}), Timeline.deleteMany({}), Delivery.deleteMany({})]);
         bursts.push(await welcomeBurst({ bot, sandbox, env, limits, redis }));
       }
     }

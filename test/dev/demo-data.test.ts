@@ -5,7 +5,7 @@ import { funnel } from '../../src/domain/funnel/funnel.js';
 import { Delivery } from '../../src/store/models/delivery.js';
 import { Enrollment } from '../../src/store/models/enrollment.js';
 import { Lead } from '../../src/store/models/lead.js';
-import { TimelineEntry } from '../../src/store/models/timeline.js';
+import { Timeline } from '../../src/store/models/timeline.js';
 import { startTestBot, type TestBot } from '../helpers/test-bot.js';
 
 let t: TestBot;
@@ -30,11 +30,12 @@ describe('demo data (npm run dev)', () => {
     expect(days.size).toBeGreaterThanOrEqual(10);
     expect(leads.every((l) => l.firstTouch!.at.getTime() <= Date.now())).toBe(true);
     // Every lead has a history; staff moves carry a reason.
-    const timeline = await TimelineEntry.find({}).lean();
-    expect(new Set(timeline.map((e) => e.externalUserId)).size).toBe(300);
-    const staffMoves = timeline.filter((e) => e.type === 'stage_changed' && e.detail.by === 'staff');
+    const timelines = await Timeline.find({}).lean();
+    expect(timelines.filter((x) => x.entries.length > 0)).toHaveLength(300);
+    const timeline = timelines.flatMap((x) => x.entries);
+    const staffMoves = timeline.filter((e) => e.type === 'stage_changed' && (e.detail as { by?: string }).by === 'staff');
     expect(staffMoves.length).toBeGreaterThan(20);
-    expect(staffMoves.every((e) => typeof e.detail.reason === 'string' && e.detail.reason.length > 0)).toBe(true);
+    expect(staffMoves.every((e) => typeof (e.detail as { reason?: unknown }).reason === 'string' && ((e.detail as { reason: string }).reason.length > 0))).toBe(true);
     expect(await Delivery.countDocuments({ kind: 'nurture', sequenceKey: { $ne: null } })).toBeGreaterThan(0);
     expect(await Enrollment.countDocuments({})).toBeGreaterThan(0);
     // The funnel rollups agree with the leads.

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allowsMove, moveStage, type StageCause } from '../../src/domain/leads/stage.js';
 import { FUNNEL, STAGES, type Stage } from '../../src/domain/vocabulary.js';
 import { Lead } from '../../src/store/models/lead.js';
-import { TimelineEntry } from '../../src/store/models/timeline.js';
+import { timelineOf } from '../../src/store/timeline.js';
 import { TEST_CORP } from '../fixtures/test-corp.js';
 import { wecomXml } from '../fixtures/wecom/index.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
@@ -47,11 +47,12 @@ describe('stage moves on the real stores', () => {
     await h.handle(wecomXml('contact/add_external_contact', { ToUserName: TEST_CORP.corpId, ExternalUserID: ext, State: 'notext', WelcomeCode: null, CreateTime: Math.floor(Date.now() / 1000) - 100 }));
     return { corpId: TEST_CORP.corpId, externalUserId: ext };
   };
-  const moves = async (ext: string) => TimelineEntry.find({ externalUserId: ext, type: 'stage_changed' }).lean();
+  const moves = async (ext: string) => (await timelineOf(TEST_CORP.corpId, ext)).filter((e) => e.type === 'stage_changed');
 
   it('a lead that comes back after leaving returns to the stage it had (a customer stays a customer)', async () => {
     const ref = await newLead();
-    await moveStage(h.ctx, ref, 'customer', { by: 'staff', source: 'api', reason: '签约' });
+    // In the order of their times, as a timeline reads: the signing, then the churn event, then the return.
+    await moveStage(h.ctx, ref, 'customer', { by: 'staff', source: 'api', reason: '签约', at: new Date(Date.now() - 80_000) });
     await h.handle(wecomXml('contact/del_follow_user', { ToUserName: TEST_CORP.corpId, ExternalUserID: ref.externalUserId, CreateTime: Math.floor(Date.now() / 1000) - 50 }));
     expect((await Lead.findOne({ externalUserId: ref.externalUserId }).lean())?.stage).toBe('lost');
     await h.handle(wecomXml('contact/add_external_contact', { ToUserName: TEST_CORP.corpId, ExternalUserID: ref.externalUserId, State: 'notext', WelcomeCode: null, CreateTime: Math.floor(Date.now() / 1000) }));

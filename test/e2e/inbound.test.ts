@@ -294,6 +294,8 @@ describe('other contact events', () => {
     }, 'lead lost');
     expect(l.owners[0]?.status).toBe('left');
     expect(l.lostAt).toBeTruthy();
+    // The churn goes on the timeline right after the lead is saved.
+    await waitFor(async () => (await steps(c.externalUserId)).includes('churned'), 'churn on the timeline');
     expect(await steps(c.externalUserId)).toEqual(expect.arrayContaining(['added', 'welcome_sent', 'churned']));
   });
 

@@ -8,7 +8,7 @@ import { postDailyReport } from '../../src/domain/report/post-report.js';
 import { Alert } from '../../src/store/models/alert.js';
 import { Delivery } from '../../src/store/models/delivery.js';
 import { Fence } from '../../src/store/models/fence.js';
-import { TimelineEntry } from '../../src/store/models/timeline.js';
+import { recordStep } from '../../src/store/timeline.js';
 import { startTestBot, type TestBot } from '../helpers/test-bot.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { killWorker, startWorkerProcess } from '../helpers/worker-process.js';
@@ -61,7 +61,7 @@ describe('the daily report', () => {
     await lead('wm_r1', 'expo2026', '周总');
     await lead('wm_r2', 'expo2026', '吴工');
     await lead('wm_r3', 'notext', '郑经理');
-    await TimelineEntry.create({ _id: 'report-move#stage_changed', corpId: ctx.corpId, externalUserId: 'wm_r2', type: 'stage_changed', at: noon, detail: { from: 'added', to: 'qualified' } });
+    await recordStep({ corpId: ctx.corpId, externalUserId: 'wm_r2' }, 'report-move', 'stage_changed', { from: 'added', to: 'qualified', by: 'staff' }, noon);
     await Delivery.create({ _id: 'report-d1', key: 'report-d1', kind: 'nurture', corpId: ctx.corpId, externalUserId: 'wm_r2', userId: 'zhangsan', status: 'submitted', via: 'mass', createdAt: noon });
     await Delivery.create({ _id: 'report-d2', key: 'report-d2', kind: 'nurture', corpId: ctx.corpId, externalUserId: 'wm_r3', userId: 'zhangsan', status: 'sent', via: 'owner', createdAt: noon });
     for (const [kind, title] of [['service_breach', '吴工 的消息 12 分钟未回复'], ['campaign_finished', '双十一活动：发送 120，确认 98'], ['platform_error', '企业微信错误 60020，需要有人处理']]) {

@@ -7,7 +7,7 @@ import { ChannelRecord } from '../../src/store/models/channel-record.js';
 import { CommandAudit } from '../../src/store/models/command-audit.js';
 import { Lead, leadId } from '../../src/store/models/lead.js';
 import { Pause } from '../../src/store/models/pause.js';
-import { TimelineEntry } from '../../src/store/models/timeline.js';
+import { timelineOf } from '../../src/store/timeline.js';
 import type { RobotExchange } from '../../src/sandbox/index.js';
 import { buildEncryptedJsonCallback } from '../../src/wecom/callback/json.js';
 import { toQueryString } from '../../src/wecom/callback/crypto.js';
@@ -150,7 +150,7 @@ describe('commands', () => {
     const ex = await say('阶段 王经理 商机 客户要报价，下周演示');
     expect(content(ex)).toBe('已把 **王经理** 从「新增」移到「商机」，原因：客户要报价，下周演示。');
     expect((await Lead.findById(wang.id).lean())?.stage).toBe('opportunity');
-    const moved = await TimelineEntry.findOne({ externalUserId: wang.externalUserId, type: 'stage_changed' }).lean();
+    const moved = (await timelineOf(t.bot.ctx.corpId, wang.externalUserId)).find((e) => e.type === 'stage_changed');
     expect(moved?.detail).toMatchObject({ from: 'added', to: 'opportunity', by: 'staff', source: 'command', actor: 'zhangsan', reason: '客户要报价，下周演示' });
     expect(content(await say('阶段 王经理 商机'))).toBe('王经理 已经在「商机」阶段，没有变化。');
     expect(content(await say('stage 王经理 promoted', 'lisi'))).toBe('no stage "promoted": added, engaged, qualified, opportunity, customer, lost, unsubscribed\nUsage: `stage <lead> <stage> [reason]`');
@@ -273,7 +273,7 @@ describe('who may do what, duplicates, refreshes, the audit log', () => {
 
   it('a repeated msgid runs nothing again and gets the same reply; a stream refresh is answered from it, not run', async () => {
     const first = await say('阶段 王经理 合格 第一次');
-    const moves = () => TimelineEntry.countDocuments({ externalUserId: wang.externalUserId, type: 'stage_changed' });
+    const moves = async () => (await timelineOf(t.bot.ctx.corpId, wang.externalUserId)).filter((e) => e.type === 'stage_changed').length;
     const count = await moves();
     const again = await t.sandbox.state.robot.deliver(first.message);
     expect(again.reply).toEqual(first.reply);

@@ -3,7 +3,7 @@ import { Alert } from '../../store/models/alert.js';
 import { Delivery } from '../../store/models/delivery.js';
 import { Enrollment } from '../../store/models/enrollment.js';
 import { Lead } from '../../store/models/lead.js';
-import { TimelineEntry } from '../../store/models/timeline.js';
+import { StageMove } from '../../store/models/timeline.js';
 import { translator, type Lang } from '../commands/command.js';
 import { bytes, clipBytes } from '../commands/markdown.js';
 import { addDays } from '../commands/period.js';
@@ -52,7 +52,7 @@ async function readReportData(ctx: Pick<BotContext, 'config'>, day: string): Pro
   const inDay = { $gte: start, $lt: end };
   const [f, moves, leads, alerts, deliveries, enrolled] = await Promise.all([
     funnel({ from: day, to: day }),
-    TimelineEntry.find({ type: 'stage_changed', at: inDay }, { detail: 1 }).lean(),
+    StageMove.find({ at: inDay }, { to: 1 }).lean(),
     Lead.find({ grade: { $in: ['S', 'A'] }, stage: { $in: OPEN_STAGES } }, { name: 1, externalUserId: 1, corpName: 1, grade: 1, stage: 1, score: 1, owners: 1, lastTouchAt: 1, lastInteraction: 1, followedUpAt: 1 }).lean(),
     Alert.find({ raisedAt: inDay, kind: { $in: ['service_breach', 'campaign_finished', 'platform_error'] } }, { kind: 1, title: 1 }).sort({ raisedAt: 1 }).lean(),
     Delivery.find({ kind: 'nurture', createdAt: inDay }, { status: 1, via: 1 }).lean(),
@@ -60,7 +60,7 @@ async function readReportData(ctx: Pick<BotContext, 'config'>, day: string): Pro
   ]);
   const moved = new Map<string, number>();
   for (const m of moves) {
-    const to = String((m.detail as { to?: string })?.to ?? '');
+    const to = m.to;
     moved.set(to, (moved.get(to) ?? 0) + 1);
   }
   // Waiting for follow-up (as on the dashboard): the customer did something after staff last followed them up (moved

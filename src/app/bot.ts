@@ -92,7 +92,7 @@ function serverUrl(server: Server): string {
  * ones stop start-up before anything connects.
  */
 export async function createContext(config: Config, logger: Logger): Promise<BotContext> {
-  const { channels, sequences, cases, scoring } = await loadTemplates(config.TEMPLATES_DIR);
+  const { channels, sequences, cases, scoring, campaigns } = await loadTemplates(config.TEMPLATES_DIR);
   await mongoose.connect(config.MONGODB_URI, { serverSelectionTimeoutMS: 10_000 });
   try {
     await Promise.all(mongoose.modelNames().map((m) => mongoose.model(m).createIndexes()));
@@ -121,6 +121,7 @@ export async function createContext(config: Config, logger: Logger): Promise<Bot
     sequences,
     cases,
     scoring,
+    campaigns,
     queues,
     inbox: new InboxWriter(redis, keys.inbox()),
     wecom,

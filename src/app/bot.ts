@@ -5,6 +5,9 @@ import { JOB_KINDS } from '../../jobs/index.js';
 import type { Config } from '../config.js';
 import { loadTemplates } from '../content/index.js';
 import type { BotContext } from '../context.js';
+import { syncFileCampaigns } from '../domain/campaigns/catalog.js';
+import { reconcileCampaigns } from '../domain/campaigns/reconcile.js';
+import { syncAllSchedules } from '../domain/campaigns/schedule.js';
 import { linkSecret } from '../domain/delivery/tracked-links.js';
 import { leadHooks } from '../domain/leads/lead-hooks.js';
 import { TagResolver } from '../domain/leads/tag-resolver.js';
@@ -43,15 +46,21 @@ export async function startBot(config: Config, logger: Logger = createLogger(con
   };
   try {
     let url: string | undefined;
+    // templates/campaigns/ into the store (a key taken by an API campaign stops start-up, like any template error).
+    await syncFileCampaigns(ctx);
     if (config.ROLE !== 'web') {
       const workers = startWorkers(ctx, JOB_KINDS);
       stops.push(() => Promise.all(workers.map((w) => w.close())));
       await scheduleJobs(ctx, JOB_KINDS);
+      await syncAllSchedules(ctx);
       const ingest = new InboxIngest(ctx.redis, ctx.keys.inbox(), ctx.queues, (data) => planWelcome(ctx, data), logger.child({ component: 'inbox' }));
       ingest.start();
       stops.push(() => ingest.stop());
       // MongoDB is the source of truth for what is scheduled: restore whatever Redis lost, now and periodically.
-      const run = () => reconcile(ctx).catch((err: Error) => logger.error({ err: err.message }, 'reconcile failed'));
+      const run = () =>
+        reconcile(ctx)
+          .then(() => reconcileCampaigns(ctx))
+          .catch((err: Error) => logger.error({ err: err.message }, 'reconcile failed'));
       void run();
       if (config.NURTURE_RECONCILE_SECONDS > 0) {
         const timer = setInterval(run, config.NURTURE_RECONCILE_SECONDS * 1000).unref();

@@ -226,7 +226,9 @@ class RunPass {
       }
       if (!list.length) this.pending.delete(key);
     }
-    if (!all && this.pendingCount < Math.max(2 * max, 2 * PAGE_SIZE)) return;
+    // What may wait in memory: five full tasks' worth (about 400 bytes a lead), so up to five owners' groups fill
+    // side by side before anything is sent early (and split into more tasks than needed).
+    if (!all && this.pendingCount < Math.max(5 * max, 2 * PAGE_SIZE)) return;
     // Everything that waits, in cycles of at most one full task.
     let chunk: PendingItem[] = [];
     for (const list of this.pending.values()) {

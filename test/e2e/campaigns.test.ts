@@ -21,6 +21,8 @@ import { Fence } from '../../src/store/models/fence.js';
 import { Lead } from '../../src/store/models/lead.js';
 import { timelineOf } from '../../src/store/timeline.js';
 import { jobIds } from '../../src/queues/job-ids.js';
+import { startWorkers } from '../../src/app/workers.js';
+import { campaignTickJob } from '../../jobs/campaign-tick.js';
 import { TEST_CORP } from '../fixtures/test-corp.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { seedLeads } from '../helpers/seed-leads.js';
@@ -269,6 +271,31 @@ describe('pause, resume, cancel', () => {
     await expect(launchCampaign(h.ctx, key)).rejects.toMatchObject({ code: 'state' });
     await expect(resumeCampaign(h.ctx, key, 'lisi')).rejects.toMatchObject({ code: 'state' });
     expect(await Alert.findById(`campaign|${run._id}`).lean()).toMatchObject({ title: expect.stringContaining('已取消') });
+  });
+});
+
+describe('schedules', () => {
+  it('a cron campaign\'s job scheduler fires a run per slot, each once, with the slot as its id; a slot hours late is missed', async () => {
+    await seedLeads(h.sandbox, [{ name: '定时', tags: ['测试/cron'] }]);
+    const key = await campaign('cron', { schedule: { cron: '*/2 * * * * *', timezone: TZ } });
+    await syncSchedule(h.ctx, key);
+    await syncSchedule(h.ctx, key); // a second worker registering it changes nothing
+    const [worker] = startWorkers(h.ctx, [campaignTickJob]);
+    try {
+      await waitFor(async () => (await CampaignRun.countDocuments({ campaignKey: key })) >= 2, 'two slots run', 15_000);
+    } finally {
+      await cancelCampaign(h.ctx, key, 'test');
+      await worker!.close();
+    }
+    const runs = await CampaignRun.find({ campaignKey: key }).sort({ scheduledFor: 1 }).lean();
+    for (const r of runs) {
+      expect(r._id).toBe(`${key}|${new Date(r.scheduledFor).toISOString().replace(/[-:]/g, '').replace('.000', '')}`);
+      expect(r.scheduledFor.getTime() % 2000).toBe(0);
+      expect(r.trigger).toBe('schedule');
+    }
+    expect(new Set(runs.map((r) => r.scheduledFor.getTime())).size).toBe(runs.length);
+    const late = await startRun(h.ctx, (await campaign('late')), { trigger: 'schedule', at: Date.now() - 7 * 3_600_000 });
+    expect(late?.run).toMatchObject({ status: 'missed' });
   });
 });
 

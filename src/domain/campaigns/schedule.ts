@@ -11,7 +11,7 @@ import { pausedFor } from '../pause/pauses.js';
 import { CampaignError } from './campaign-error.js';
 import { campaignOf, parsedDefinition } from './catalog.js';
 
-/** A one-off run whose time passed while no worker ran, by more than this, is recorded as missed, not sent late. */
+/** A scheduled run whose time passed while no worker ran, by more than this, is recorded as missed, not sent late. */
 export const MISSED_RUN_GRACE_MS = 6 * 3_600_000;
 
 type Ctx = Pick<BotContext, 'config' | 'queues' | 'redis' | 'keys' | 'log'>;
@@ -95,8 +95,8 @@ export type Run = CampaignRunFields & { _id: string };
 /**
  * Starts a campaign's run for `ms` (a scheduled slot, or now for a launch): once per run id, however many workers
  * or ticks try — the run is created with a unique insert, and only its creator adds its job. A run due while the
- * campaign is paused is recorded as skipped (a launch then is refused); a one-off run more than MISSED_RUN_GRACE_MS
- * late is recorded as missed. Returns the run and whether this call created it.
+ * campaign is paused is recorded as skipped (a launch then is refused); a scheduled run more than MISSED_RUN_GRACE_MS
+ * late (no worker ran at its time) is recorded as missed, not sent hours late. Returns the run and whether this call created it.
  */
 export async function startRun(ctx: Ctx, key: string, o: { trigger: 'schedule' | 'launch'; at: number }): Promise<{ run: Run; created: boolean } | null> {
   const stored = await campaignOf(key);
@@ -118,7 +118,7 @@ export async function startRun(ctx: Ctx, key: string, o: { trigger: 'schedule' |
   const paused = Boolean(await pausedFor(ctx, { campaign: key }));
   if (paused && o.trigger === 'launch') throw new CampaignError('state', `campaign "${key}" is paused: resume it first`);
   const now = Date.now();
-  const late = o.trigger === 'schedule' && c.schedule.at !== undefined && now - o.at > MISSED_RUN_GRACE_MS;
+  const late = o.trigger === 'schedule' && now - o.at > MISSED_RUN_GRACE_MS;
   const status = paused ? 'skipped' : late ? 'missed' : 'running';
   const id = runIdFor(c, o.trigger, o.at);
   const windowMs = parseDelay(c.window) ?? 3 * 86_400_000;

@@ -17,6 +17,7 @@ export interface RunCounters {
 
 const SCALARS = ['targeted', 'deferred', 'enrolled', 'alreadyEnrolled'] as const;
 
+/** Counters with nothing counted yet. */
 export const emptyCounters = (): RunCounters => ({ targeted: 0, excluded: {}, routes: {}, outcomes: {}, deferred: 0, enrolled: 0, alreadyEnrolled: 0 });
 
 /**

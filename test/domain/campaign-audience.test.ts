@@ -170,7 +170,7 @@ describe('exclusions and the dry run', () => {
     expect(done.status).toBe('finished');
     expect(await Enrollment.countDocuments({ externalUserId: a!.externalUserId, sequenceKey: 'fast', enrolledAt: done.startedAt })).toBe(1);
     expect(await Enrollment.countDocuments({ externalUserId: c!.externalUserId })).toBe(0);
-    expect((await campaignDetail('seq'))!.runs[0]!.results).toMatchObject({ targeted: 2, enrolled: 1, alreadyEnrolled: 1, excluded: { unsubscribed: 1 } });
+    expect((await campaignDetail('seq'))!.runs[0]!.results).toMatchObject({ targeted: 2, enrolled: 1, notEnrolled: 1, excluded: { unsubscribed: 1 } });
   });
 });
 

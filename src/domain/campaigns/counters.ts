@@ -12,13 +12,13 @@ export interface RunCounters {
   outcomes: Record<string, number>;
   deferred: number;
   enrolled: number;
-  alreadyEnrolled: number;
+  notEnrolled: number;
 }
 
-const SCALARS = ['targeted', 'deferred', 'enrolled', 'alreadyEnrolled'] as const;
+const SCALARS = ['targeted', 'deferred', 'enrolled', 'notEnrolled'] as const;
 
 /** Counters with nothing counted yet. */
-export const emptyCounters = (): RunCounters => ({ targeted: 0, excluded: {}, routes: {}, outcomes: {}, deferred: 0, enrolled: 0, alreadyEnrolled: 0 });
+export const emptyCounters = (): RunCounters => ({ targeted: 0, excluded: {}, routes: {}, outcomes: {}, deferred: 0, enrolled: 0, notEnrolled: 0 });
 
 /**
  * How a first outcome is counted: its way and status (`kf_sent`, `mass_submitted`, `owner_sent`, `mass_failed`, ...);

@@ -34,9 +34,9 @@ export interface RunResults {
   skipped: number;
   /** Held back by the daily cap, waiting for the run's next pass. */
   deferred: number;
-  /** Sequence content: leads enrolled, and those already in the sequence. */
+  /** Sequence content: leads enrolled, and those not (already in it — a lead enters a sequence once, ever — or stopped by its rules). */
   enrolled: number;
-  alreadyEnrolled: number;
+  notEnrolled: number;
   /** Tasks each owner has to confirm (mass messages) and reminders each got. */
   owners: Array<{ owner: string; tasks: number; customers: number; reminders: number }>;
   /** Opens of the links in the run's group messages (per-customer links are counted in the follow-up). */
@@ -83,7 +83,7 @@ export function runResults(run: Pick<RunDoc, 'counters'>, groups: readonly Group
     skipped: n(o.none_skipped),
     deferred: n((run.counters as { waiting?: number } | null)?.waiting),
     enrolled: c.enrolled,
-    alreadyEnrolled: c.alreadyEnrolled,
+    notEnrolled: c.notEnrolled,
     owners: [...owners.values()].sort((a, b) => a.owner.localeCompare(b.owner)),
     groupClicks,
   };
@@ -102,7 +102,7 @@ export async function groupsOf(runIds: readonly string[]): Promise<Map<string, G
 export function describeRun(name: string, run: Pick<RunDoc, '_id' | 'status'>, r: RunResults): string {
   const parts = [
     `目标 ${r.targeted} 人`,
-    r.enrolled || r.alreadyEnrolled ? `加入培育 ${r.enrolled}（已在其中 ${r.alreadyEnrolled}）` : '',
+    r.enrolled || r.notEnrolled ? `加入培育 ${r.enrolled}（未加入 ${r.notEnrolled}：已在其中或不符合序列规则）` : '',
     r.byRoute.kf ? `客服 ${r.sent}/${r.byRoute.kf}` : '',
     r.byRoute.mass ? `群发 ${r.byRoute.mass}（${r.owners.reduce((s, o) => s + o.tasks, 0)} 个待确认任务，已确认 ${r.confirmed}）` : '',
     r.byRoute.owner ? `提醒负责人 ${r.reminded}` : '',

@@ -206,7 +206,7 @@ class RunPass {
     if (enrollees.length) {
       const n = await enrollMany(this.ctx, enrollees, this.campaign.content.sequence!, this.run.startedAt?.getTime() ?? now);
       state.counters.enrolled += n;
-      state.counters.alreadyEnrolled += enrollees.length - n;
+      state.counters.notEnrolled += enrollees.length - n;
     }
     if (expired.length) await expireItems(this.batch, expired);
     if (kf.length) await this.cycle(kf);

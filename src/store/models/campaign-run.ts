@@ -39,8 +39,8 @@ const runSchema = new Schema(
     heartbeatAt: { type: Date, default: null },
     /**
      * Counted by the run as each page of its audience is settled (written with the checkpoint, so a resumed run
-     * counts nothing twice): targeted, excluded.<reason>, routes.<via>, outcomes.<status>, deferred, waiting,
-     * expired, enrolled, alreadyEnrolled, skipped.
+     * counts nothing twice): targeted, excluded.<reason>, routes.<via>, outcomes.<via>_<status>, deferred,
+     * enrolled, notEnrolled; `waiting` is set at the end of each pass.
      */
     counters: { type: Schema.Types.Mixed, default: () => ({}) },
     /** Replies, clicks and stage moves in the 7 days after (src/domain/campaigns/follow-up.ts). */

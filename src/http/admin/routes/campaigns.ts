@@ -41,7 +41,7 @@ const results = z.object({
   skipped: z.number(),
   deferred: z.number(),
   enrolled: z.number(),
-  alreadyEnrolled: z.number(),
+  notEnrolled: z.number(),
   owners: z.array(z.object({ owner: z.string(), tasks: z.number(), customers: z.number(), reminders: z.number() })),
   groupClicks: z.number(),
 });

@@ -38,6 +38,8 @@ export interface RunBatch {
 export const REMINDER_BATCH = 20;
 /** 客服 messages sent at once (each one is a call of its own). */
 const KF_CONCURRENCY = 4;
+/** Leads whose fences or records are written in one insert (a group of 10,000 is written in slices of this). */
+const WRITE_SLICE = 2_000;
 /** Waits between tries of a call WeCom refused for now (-1, 45009, 45033, a 5xx before anything was done). */
 const RETRY_DELAYS_MS = [1_000, 3_000];
 
@@ -88,7 +90,11 @@ export async function sendCycle(b: RunBatch, items: readonly PendingItem[]): Pro
     caseSlug,
   });
 
-  const results = await takeBudgetMany(ctx.redis, ctx.keys, items.map((it) => req(it, it.via, it.caseSlug, 1)));
+  // In slices, so a full group's (10,000 leads') fences are never all in memory at once.
+  const results: BudgetResult[] = [];
+  for (let i = 0; i < items.length; i += WRITE_SLICE) {
+    results.push(...(await takeBudgetMany(ctx.redis, ctx.keys, items.slice(i, i + WRITE_SLICE).map((it) => req(it, it.via, it.caseSlug, 1)))));
+  }
   const ready: Ready[] = [];
   const held: PendingItem[] = [];
   const deferred: PendingItem[] = [];
@@ -206,7 +212,10 @@ interface Settled {
 
 /** Records outcomes (delivery records and timeline entries, one insert each for the batch) and counts them. */
 export async function recordFor(b: RunBatch, settled: readonly Settled[]): Promise<void> {
-  if (!settled.length) return;
+  for (let i = 0; i < settled.length; i += WRITE_SLICE) await recordSlice(b, settled.slice(i, i + WRITE_SLICE));
+}
+
+async function recordSlice(b: RunBatch, settled: readonly Settled[]): Promise<void> {
   const now = Date.now();
   const tz = b.ctx.config.NURTURE_TIMEZONE;
   const base = { kind: 'campaign', localDay: localDay(now, tz), localMonth: localMonth(now, tz), runId: b.runId };

@@ -1,4 +1,7 @@
 import type { AnyJobKind } from '../src/queues/define-job.js';
+import { campaignFollowUpJob } from './campaign-follow-up.js';
+import { campaignRunJob } from './campaign-run.js';
+import { campaignTickJob } from './campaign-tick.js';
 import { handleEventJob } from './handle-event.js';
 import { nurtureStepJob } from './nurture-step.js';
 import { opsCommandJob } from './ops-command.js';
@@ -12,4 +15,4 @@ import { sendWelcomeJob } from './send-welcome.js';
 import { syncContactJob } from './sync-contact.js';
 
 /** Every job kind: the queues the bot creates and the workers it starts come from this list. */
-export const JOB_KINDS: readonly AnyJobKind[] = [handleEventJob, sendWelcomeJob, recordOutcomeJob, syncContactJob, nurtureStepJob, pollMassResultJob, staffNoticeJob, rescoreJob, opsAlertJob, opsAlertDigestJob, opsCommandJob, opsReportJob];
+export const JOB_KINDS: readonly AnyJobKind[] = [handleEventJob, sendWelcomeJob, recordOutcomeJob, syncContactJob, nurtureStepJob, pollMassResultJob, staffNoticeJob, rescoreJob, opsAlertJob, opsAlertDigestJob, opsCommandJob, opsReportJob, campaignTickJob, campaignRunJob, campaignFollowUpJob];

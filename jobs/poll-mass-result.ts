@@ -8,7 +8,10 @@ declare module '../src/queues/define-job.js' {
   }
 }
 
-/** One poll of whether an owner sent a mass message [D:92135], on MASS_RESULT_POLL_SCHEDULE. */
+/**
+ * One poll of whether an owner sent a mass message [D:92135], on MASS_RESULT_POLL_SCHEDULE: of one delivery, or of a
+ * campaign's group (one message to many customers), settling all of them at once.
+ */
 export const pollMassResultJob = defineJob({
   name: 'mass-result',
   data: z.object({
@@ -19,6 +22,7 @@ export const pollMassResultJob = defineJob({
     corpId: z.string().min(1),
     externalUserId: z.string().min(1),
     submittedAt: z.number(),
+    group: z.object({ deliveryKeyPrefix: z.string().min(1) }).optional(),
   }),
   options: () => ({ removeOnComplete: true, removeOnFail: true, attempts: 8, backoff: { type: 'exponential', delay: 2000 } }),
   concurrency: () => 4,

@@ -151,6 +151,28 @@ export const envSchema = z.object({
   OPS_COMMAND_BUDGET_MS: int(1000, 0),
   /** When the daily report goes to the ops group, a cron pattern in OPS_TIMEZONE. */
   OPS_REPORT_CRON: z.string().default('0 9 * * *').refine(isCron, 'is not a cron pattern like "0 9 * * *"'),
+  /**
+   * Campaigns' quiet hours when a campaign sets none: `HH:MM-HH:MM` in OPS_TIMEZONE (may wrap midnight), or `none`.
+   * Sends due inside them wait for their end.
+   */
+  CAMPAIGN_QUIET_HOURS: z
+    .string()
+    .default('21:00-09:00')
+    .transform((raw, ctx) => {
+      const text = raw.trim();
+      if (text === 'none') return null;
+      const m = /^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$/.exec(text);
+      if (!m) {
+        ctx.addIssue({ code: 'custom', message: `"${text}" is not HH:MM-HH:MM (e.g. 21:00-09:00) or none` });
+        return z.NEVER;
+      }
+      return { start: `${m[1]}:${m[2]}`, end: `${m[3]}:${m[4]}` };
+    }),
+  /**
+   * Customers per mass message of a campaign: an owner confirms one task for up to this many customers who get the
+   * same content (WeCom takes at most 10,000 external_userid per add_msg_template [D:92135]).
+   */
+  CAMPAIGN_MASS_BATCH: z.coerce.number().int().min(1).max(10_000).default(10_000),
   /** Key that signs tracked links (/r/<token>); default: derived from WECOM_ENCODING_AES_KEY. */
   LINK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
 });

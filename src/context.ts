@@ -3,6 +3,7 @@ import type { Config } from './config.js';
 import type { CaseStudy } from './content/cases.js';
 import type { Scoring } from './content/scoring.js';
 import type { ChannelCatalog } from './content/channels.js';
+import type { FileCampaign } from './content/index.js';
 import type { Sequence } from './content/sequences.js';
 import type { CommandRegistry } from './domain/commands/registry.js';
 import type { LeadIndex } from './domain/leads/lead-index.js';
@@ -24,6 +25,8 @@ export interface BotContext {
   cases: CaseStudy[];
   /** How leads are scored and graded (templates/scoring.yaml). */
   scoring: Scoring;
+  /** Campaigns defined in templates/campaigns/ (loaded into the store at start-up; the store also holds the API's). */
+  campaigns: Map<string, FileCampaign>;
   /** Adds jobs of every declared kind (jobs/index.ts). */
   queues: Queues;
   /** Where the receiver leaves accepted callbacks for the workers. */

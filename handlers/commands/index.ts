@@ -1,4 +1,5 @@
 import { CommandRegistry } from '../../src/domain/commands/registry.js';
+import { campaign } from './campaign.js';
 import { channel } from './channel.js';
 import { grade } from './grade.js';
 import { help } from './help.js';
@@ -15,5 +16,5 @@ import { tag } from './tag.js';
  * duplicate name or alias fails here, at start-up.
  */
 export function createCommandRegistry(): CommandRegistry {
-  return new CommandRegistry().add(help).add(stats).add(lead).add(stage).add(grade).add(tag).add(pause).add(resume).add(channel).add(report);
+  return new CommandRegistry().add(help).add(stats).add(lead).add(stage).add(grade).add(tag).add(pause).add(resume).add(channel).add(campaign).add(report);
 }

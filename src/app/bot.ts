@@ -8,6 +8,9 @@ import { loadTemplates } from '../content/index.js';
 import type { BotContext } from '../context.js';
 import { platformErrorListener } from '../domain/alerts/platform-alerts.js';
 import { loadStoredChannels } from '../domain/channels/stored-channels.js';
+import { syncFileCampaigns } from '../domain/campaigns/catalog.js';
+import { reconcileCampaigns } from '../domain/campaigns/reconcile.js';
+import { syncAllSchedules } from '../domain/campaigns/schedule.js';
 import { linkSecret } from '../domain/delivery/tracked-links.js';
 import { LeadIndex } from '../domain/leads/lead-index.js';
 import { leadHooks } from '../domain/leads/lead-hooks.js';
@@ -48,10 +51,13 @@ export async function startBot(config: Config, logger: Logger = createLogger(con
   };
   try {
     let url: string | undefined;
+    // templates/campaigns/ into the store (a key taken by an API campaign stops start-up, like any template error).
+    await syncFileCampaigns(ctx);
     if (config.ROLE !== 'web') {
       const workers = startWorkers(ctx, JOB_KINDS);
       stops.push(() => Promise.all(workers.map((w) => w.close())));
       await scheduleJobs(ctx, JOB_KINDS);
+      await syncAllSchedules(ctx);
       const ingest = new InboxIngest(
         ctx.redis,
         ctx.keys.inbox(),
@@ -68,7 +74,9 @@ export async function startBot(config: Config, logger: Logger = createLogger(con
       // MongoDB is the source of truth for what is scheduled: restore whatever Redis lost, now and periodically.
       const run = () => {
         void ctx.leadIndex.ensureBuilt(logger).catch((err: Error) => logger.error({ err: err.message }, 'lead index build failed'));
-        return reconcile(ctx).catch((err: Error) => logger.error({ err: err.message }, 'reconcile failed'));
+        return reconcile(ctx)
+          .then(() => reconcileCampaigns(ctx))
+          .catch((err: Error) => logger.error({ err: err.message }, 'reconcile failed'));
       };
       void run();
       if (config.NURTURE_RECONCILE_SECONDS > 0) {
@@ -110,7 +118,7 @@ function serverUrl(server: Server): string {
  * ones stop start-up before anything connects.
  */
 export async function createContext(config: Config, logger: Logger): Promise<BotContext> {
-  const { channels, sequences, cases, scoring } = await loadTemplates(config.TEMPLATES_DIR);
+  const { channels, sequences, cases, scoring, campaigns } = await loadTemplates(config.TEMPLATES_DIR);
   await mongoose.connect(config.MONGODB_URI, { serverSelectionTimeoutMS: 10_000 });
   try {
     await Promise.all(mongoose.modelNames().map((m) => mongoose.model(m).createIndexes()));
@@ -143,6 +151,7 @@ export async function createContext(config: Config, logger: Logger): Promise<Bot
     sequences,
     cases,
     scoring,
+    campaigns,
     queues,
     inbox: new InboxWriter(redis, keys.inbox()),
     wecom,

@@ -9,7 +9,7 @@ readCommandLine(
   `
 Usage: npm run templates:check
 
-Checks the templates ops staff edit (channels.yaml, sequences/, cases/) with the rules start-up applies, and lists
+Checks the templates ops staff edit (channels.yaml, sequences/, cases/, scoring.yaml, campaigns/) with the rules start-up applies, and lists
 every problem with its file, channel and field. Exit 0 when they are valid, 1 otherwise.
 
 Environment: TEMPLATES_DIR (default ./templates).
@@ -18,13 +18,18 @@ Environment: TEMPLATES_DIR (default ./templates).
 );
 const dir = process.env.TEMPLATES_DIR || './templates';
 try {
-  const { channels, sequences, cases } = await loadTemplates(dir);
+  const { channels, sequences, cases, campaigns } = await loadTemplates(dir);
   for (const c of channels.all()) {
     const tags = c.tags.map((t) => `${t.group}/${t.name}`).join(', ') || '-';
     console.log(`ok  channel ${c.key} (${c.name}) tags: ${tags}; welcome: ${c.welcome ? 'yes' : 'none'}; sequence: ${c.sequence ?? '-'}`);
   }
   for (const s of sequences.values()) console.log(`ok  sequence ${s.key} (${s.name}): ${s.steps.length} steps`);
   for (const c of cases) console.log(`ok  case ${c.slug} (${c.industries.join(', ')}): ${c.title}`);
+  for (const { campaign: c } of campaigns.values()) {
+    const what = c.content.sequence ? `enroll in ${c.content.sequence}` : [c.content.text && 'text', c.content.link && 'link', c.content.caseStudy && 'case study'].filter(Boolean).join(' + ');
+    const when = c.schedule.at ? `at ${c.schedule.at}` : `cron "${c.schedule.cron}" (${c.schedule.timezone ?? 'Asia/Shanghai'})`;
+    console.log(`ok  campaign ${c.key} (${c.name}): ${what}; ${when}${c.draft ? ' (draft: never runs)' : ''}`);
+  }
   console.log(`${dir}: templates are valid`);
 } catch (err) {
   if (!(err instanceof TemplateError)) throw err;

@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { TemplateError } from '../errors.js';
+import { checkCampaignRefs, loadCampaigns, type Campaign, type CampaignInput } from './campaigns.js';
 import { loadCases, type CaseStudy } from './cases.js';
 import { loadChannels, type ChannelCatalog } from './channels.js';
 import { loadScoring, type Scoring } from './scoring.js';
@@ -12,10 +13,20 @@ export interface Templates {
   sequences: Map<string, Sequence>;
   cases: CaseStudy[];
   scoring: Scoring;
+  /** Campaigns defined in campaigns/*.yaml, by key: as written (what the store keeps) and parsed. */
+  campaigns: Map<string, FileCampaign>;
+}
+
+/** A campaign defined in a file. */
+export interface FileCampaign {
+  input: CampaignInput;
+  campaign: Campaign;
+  file: string;
 }
 
 /**
- * Loads and cross-checks `channels.yaml`, `sequences/*.yaml`, `cases/*.md` and `scoring.yaml` under `dir`. Throws one
+ * Loads and cross-checks `channels.yaml`, `sequences/*.yaml`, `cases/*.md`, `scoring.yaml` and `campaigns/*.yaml` under
+ * `dir`. Throws one
  * TemplateError listing every problem (file, item, field) so ops staff fix them in one go.
  */
 export async function loadTemplates(dir: string): Promise<Templates> {
@@ -45,6 +56,13 @@ export async function loadTemplates(dir: string): Promise<Templates> {
   }
   const { scoring, problems: scoringProblems } = await loadScoring(dir, channels?.all().map((c) => c.key) ?? []);
   problems.push(...scoringProblems);
+  const { campaigns, problems: campaignProblems } = await loadCampaigns(dir);
+  problems.push(...campaignProblems);
+  if (channels) {
+    for (const c of campaigns.values()) {
+      for (const p of checkCampaignRefs(c.campaign, { sequences, channels, cases })) problems.push(`${c.file}: ${p.path}: ${p.message}`);
+    }
+  }
   if (problems.length || !channels) throw new TemplateError(problems);
-  return { channels, sequences, cases, scoring };
+  return { channels, sequences, cases, scoring, campaigns };
 }

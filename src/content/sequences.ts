@@ -15,7 +15,8 @@ export function parseDelay(text: string): number | null {
 }
 
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (24 h)');
-const timezone = z.string().refine((tz) => {
+/** An IANA time zone name. */
+export const timezone = z.string().refine((tz) => {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: tz });
     return true;
@@ -24,7 +25,10 @@ const timezone = z.string().refine((tz) => {
   }
 }, 'is not a known IANA time zone (e.g. Asia/Shanghai)');
 const stage = z.enum(STAGES);
-const text = z
+/** Quiet hours: no message goes out between start and end (HH:MM, may wrap midnight) in the time zone. */
+export const quietHoursSchema = z.object({ start: hhmm, end: hhmm, timezone: timezone.default('Asia/Shanghai') }).strict();
+/** A message text: known placeholders only, at most 2048 bytes. */
+export const messageText = z
   .string()
   .min(1)
   .superRefine((t, ctx) => {
@@ -33,7 +37,8 @@ const text = z
   })
   // 2048 bytes: the smallest limit of the three routes (kf/send_msg, message/send); add_msg_template allows 4000.
   .refine((t) => Buffer.byteLength(t) <= 2048, 'must be at most 2048 bytes');
-const link = z.object({ title: z.string().min(1).max(128), url: z.string().url(), desc: z.string().max(512).optional(), picurl: z.string().url().optional() }).strict();
+/** A link card: title, URL, optional description and picture. */
+export const messageLink = z.object({ title: z.string().min(1).max(128), url: z.string().url(), desc: z.string().max(512).optional(), picurl: z.string().url().optional() }).strict();
 
 const stepSchema = z
   .object({
@@ -42,8 +47,8 @@ const stepSchema = z
       if (ms === null) ctx.addIssue({ code: 'custom', message: 'must be a number and a unit s, m, h or d (e.g. 1d)' });
       return ms ?? 0;
     }),
-    text: text.optional(),
-    link: link.optional(),
+    text: messageText.optional(),
+    link: messageLink.optional(),
     caseStudy: z.literal('auto').optional(),
     when: z.object({ stage: z.array(stage).optional(), notStage: z.array(stage).optional() }).strict().optional(),
   })
@@ -57,7 +62,7 @@ const sequenceSchema = z
     key: z.string().regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, _ or -'),
     name: z.string().min(1),
     stopOn: z.array(stopOn).default([]),
-    quietHours: z.object({ start: hhmm, end: hhmm, timezone: timezone.default('Asia/Shanghai') }).strict().optional(),
+    quietHours: quietHoursSchema.optional(),
     steps: z.array(stepSchema).min(1, 'a sequence needs at least one step'),
   })
   .strict();

@@ -21,6 +21,12 @@ export const jobIds = {
   alertDigest: (second: number) => `alert-digest|${second}`,
   /** A chat command answered later through its response_url: once per robot message. */
   opsCommand: (msgid: string) => `command|${msgid.replace(/:/g, '_')}`,
+  /** The tick of a one-off campaign at its time (a changed time is another tick; the old one finds nothing to do). */
+  campaignTick: (key: string, at: number) => `tick|${key}|${at}`,
+  /** The job that runs (and resumes) one campaign run: one per run. */
+  campaignRun: (runId: string) => `run|${runId}`,
+  /** The n-th follow-up count of a finished campaign run (replies, clicks, stage moves in the 7 days after). */
+  campaignFollowUp: (runId: string, n: number) => `followup|${runId}|${n}`,
   /** The notice of a lead's n-th upgrade into S or A (lead ids hold ':', which job ids may not). */
   gradeNotice: (leadId: string, n: number) => `notice|grade|${leadId.replace(/:/g, '_')}|${n}`,
 };

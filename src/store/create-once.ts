@@ -18,3 +18,22 @@ export async function createOnce<T>(model: Model<T, any, any, any, any, any>, do
     throw err;
   }
 }
+
+/**
+ * Inserts many documents with deterministic ids in one unordered insert: each is created unless one with its id
+ * exists. Returns the indices of `docs` that existed already. Any error but a duplicate key is thrown.
+ */
+export async function insertManyOnce(collection: { insertMany(docs: never[], opts: { ordered: boolean }): Promise<unknown> }, docs: readonly object[]): Promise<Set<number>> {
+  const existed = new Set<number>();
+  if (!docs.length) return existed;
+  try {
+    await collection.insertMany(docs as never[], { ordered: false });
+  } catch (err) {
+    const writeErrors = (err as { writeErrors?: Array<{ index: number; code?: number; err?: { code?: number } }> }).writeErrors;
+    // A single-document insert reports no writeErrors array.
+    if (!writeErrors && isDuplicateKey(err) && docs.length === 1) return new Set([0]);
+    if (!writeErrors || writeErrors.some((w) => (w.code ?? w.err?.code) !== 11000)) throw err;
+    for (const w of writeErrors) existed.add(w.index);
+  }
+  return existed;
+}

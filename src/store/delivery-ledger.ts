@@ -9,10 +9,10 @@
  */
 import { z } from 'zod';
 import { VIAS } from '../domain/vocabulary.js';
-import { createOnce } from './create-once.js';
+import { createOnce, insertManyOnce } from './create-once.js';
 import { Delivery, DELIVERY_STATUSES, type DeliveryFields, type DeliveryStatus } from './models/delivery.js';
 import { Fence, type FenceKind } from './models/fence.js';
-import { recordStep } from './timeline.js';
+import { recordStep, recordSteps } from './timeline.js';
 
 /** A fence to take: its deterministic id, what it stands for, and the delivery taking it. */
 export interface FenceSpec {
@@ -45,6 +45,21 @@ export async function takeFences(fences: readonly FenceSpec[]): Promise<{ taken:
     const index = first?.index ?? 0;
     return { taken: fences.slice(0, index), blocked: fences[index] ?? null };
   }
+}
+
+/**
+ * Takes many fences in one unordered insert (a batch of sends): every fence is tried. Returns the ids that were
+ * held already; all the others are this caller's now.
+ */
+export async function takeFencesUnordered(fences: readonly FenceSpec[]): Promise<Set<string>> {
+  const at = new Date();
+  const existed = await insertManyOnce(Fence.collection, fences.map((f) => ({ _id: f.id, kind: f.kind, for: f.for, at })));
+  return new Set([...existed].map((i) => fences[i]!.id));
+}
+
+/** Gives back fences this caller has just taken (one delete; no holder check needed for fences it inserted). */
+export async function releaseTakenFences(ids: readonly string[]): Promise<void> {
+  if (ids.length) await Fence.deleteMany({ _id: { $in: [...ids] } });
 }
 
 /** Takes one fence: true for exactly one caller. */
@@ -89,6 +104,8 @@ export const deliveryRecordSchema = z.object({
   localDay: z.string().nullable().default(null),
   localMonth: z.string().nullable().default(null),
   msgid: z.string().nullable().default(null),
+  runId: z.string().nullable().default(null),
+  group: z.string().nullable().default(null),
 });
 export type DeliveryRecord = z.input<typeof deliveryRecordSchema>;
 
@@ -125,6 +142,35 @@ export async function recordOutcome(outcome: Outcome): Promise<{ status: Deliver
     await recordStep({ corpId: delivery.corpId, externalUserId: delivery.externalUserId }, step.sourceKey ?? delivery.key, step.type, step.detail, step.at);
   }
   return { status: status ?? delivery.status, created: created !== null };
+}
+
+/**
+ * Records many outcomes at once (a campaign's batch): the delivery records in one unordered insert (first writer
+ * wins, as in recordOutcome), then the timeline steps of the records this call created. Returns the keys that were
+ * recorded already (by an earlier run).
+ */
+export async function recordOutcomes(outcomes: ReadonlyArray<{ delivery: DeliveryRecord; step: { type: string; detail?: Record<string, unknown> } }>): Promise<Set<string>> {
+  if (!outcomes.length) return new Set();
+  const now = new Date();
+  const docs = outcomes.map((o) => {
+    const d = deliveryRecordSchema.parse(o.delivery);
+    // Written as plain documents (one insert for the batch): the fields mongoose would add, added here.
+    return { _id: d.key, ...d, content: d.content ?? null, clicks: 0, lastClickAt: null, createdAt: now, updatedAt: now };
+  });
+  const existed = await insertManyOnce(Delivery.collection, docs);
+  await recordSteps(
+    outcomes
+      .filter((_, i) => !existed.has(i))
+      .map((o) => ({ lead: { corpId: o.delivery.corpId, externalUserId: o.delivery.externalUserId }, sourceKey: o.delivery.key, type: o.step.type, detail: o.step.detail, at: now })),
+  );
+  return new Set([...existed].map((i) => outcomes[i]!.delivery.key));
+}
+
+/** The recorded deliveries of `keys` that exist, by key (one read). */
+export async function deliveriesOf(keys: readonly string[]): Promise<Map<string, DeliveryFields & { _id: string }>> {
+  if (!keys.length) return new Map();
+  const found = (await Delivery.find({ _id: { $in: [...keys] } }).lean()) as Array<DeliveryFields & { _id: string }>;
+  return new Map(found.map((d) => [d._id, d]));
 }
 
 /** The recorded delivery of `key`, if any. */

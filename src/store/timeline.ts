@@ -1,9 +1,9 @@
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../redis/keys.js';
 import { withLock } from '../redis/lock.js';
-import { isDuplicateKey } from './create-once.js';
+import { insertManyOnce, isDuplicateKey } from './create-once.js';
 import { leadId, type LeadRef } from './models/lead.js';
-import { StageMove, Timeline } from './models/timeline.js';
+import { StageMove, Timeline, TimelineEntry } from './models/timeline.js';
 
 /** One step of a lead's history, as readers get it. */
 export interface TimelineStep {
@@ -55,10 +55,71 @@ export async function recordStep(lead: LeadRef, sourceKey: string, type: string,
   }
 }
 
-/** A lead's timeline, oldest first: one read by primary key. */
+/** One step to record with recordSteps. */
+export interface StepToRecord {
+  lead: LeadRef;
+  sourceKey: string;
+  type: string;
+  detail?: Record<string, unknown>;
+  at?: Date;
+}
+
+/** How many bulk-recorded step ids a lead's timeline keeps (the newest). */
+const LOGGED_PER_LEAD = 200;
+
+/**
+ * Records many steps at once (a campaign's batch), each once per (source key, type) as recordStep does one: one
+ * insert into the log of bulk steps, then each new step's id on its lead's list in Redis (one pipeline), which is how
+ * the lead's timeline finds it. The lists are a read model: rebuilt from the log with the lead index.
+ */
+export async function recordSteps(steps: readonly StepToRecord[]): Promise<void> {
+  if (!steps.length) return;
+  const now = new Date();
+  const docs = steps.map((s) => ({ _id: `${s.sourceKey}#${s.type}`, corpId: s.lead.corpId, externalUserId: s.lead.externalUserId, type: s.type, at: s.at ?? now, detail: s.detail ?? {} }));
+  await insertManyOnce(TimelineEntry.collection, docs);
+  if (!locking) return;
+  const pipeline = locking.redis.pipeline();
+  // Every step of the call, new or not: a retry after a crash between the insert and this puts back what was missed
+  // (readers drop repeated ids).
+  for (const d of docs) {
+    const key = locking.keys.leadIndex(`log:${leadId(d.corpId, d.externalUserId)}`);
+    pipeline.rpush(key, d._id).ltrim(key, -LOGGED_PER_LEAD, -1);
+  }
+  await pipeline.exec();
+}
+
+/**
+ * Puts the ids of bulk-recorded steps back on their leads' lists, streaming the log (after Redis lost them; part of
+ * the lead index's build). Returns how many it read.
+ */
+export async function rebuildLoggedSteps(redis: Redis, keys: RedisKeys): Promise<number> {
+  let n = 0;
+  let pipeline = redis.pipeline();
+  for await (const d of TimelineEntry.find({}, { corpId: 1, externalUserId: 1 }).sort({ _id: 1 }).lean().cursor({ batchSize: 5000 })) {
+    const key = keys.leadIndex(`log:${leadId(d.corpId, d.externalUserId)}`);
+    pipeline.rpush(key, d._id).ltrim(key, -LOGGED_PER_LEAD, -1);
+    if (++n % 5000 === 0) {
+      await pipeline.exec();
+      pipeline = redis.pipeline();
+    }
+  }
+  await pipeline.exec();
+  return n;
+}
+
+/**
+ * A lead's timeline, oldest first: its document (one read by primary key) and the steps recorded for it in bulk (by
+ * id, from the lead's list of them).
+ */
 export async function timelineOf(corpId: string, externalUserId: string): Promise<TimelineStep[]> {
-  const doc = await Timeline.findById(leadId(corpId, externalUserId)).lean();
-  return [...(doc?.entries ?? [])]
-    .map((e) => ({ id: e.id, type: e.type, at: e.at, detail: (e.detail ?? {}) as Record<string, unknown> }))
-    .sort((a, b) => a.at.getTime() - b.at.getTime());
+  const id = leadId(corpId, externalUserId);
+  const [doc, logged] = await Promise.all([
+    Timeline.findById(id).lean(),
+    locking ? locking.redis.lrange(locking.keys.leadIndex(`log:${id}`), 0, -1) : Promise.resolve([] as string[]),
+  ]);
+  const bulk = await Promise.all([...new Set(logged)].map((k) => TimelineEntry.findById(k).lean()));
+  return [
+    ...(doc?.entries ?? []).map((e) => ({ id: e.id, type: e.type, at: e.at, detail: (e.detail ?? {}) as Record<string, unknown> })),
+    ...bulk.flatMap((e) => (e ? [{ id: e._id, type: e.type, at: e.at, detail: (e.detail ?? {}) as Record<string, unknown> }] : [])),
+  ].sort((a, b) => a.at.getTime() - b.at.getTime());
 }

@@ -10,6 +10,12 @@ describe('tracked links', () => {
     expect(readTrackedToken('secret-secret-secret', url.split('/r/')[1]!)).toEqual(link);
   });
 
+  it('a link shared by many customers (one group message) carries its group, and no lead', () => {
+    const shared = { url: 'https://example.com/webinar', lead: null, deliveryKey: 'cg|webinar|20261201T020000Z|a1b2c3', caseSlug: 'mfg-a' };
+    const token = trackedUrl('http://x', 'secret-secret-secret', shared).split('/r/')[1]!;
+    expect(readTrackedToken('secret-secret-secret', token)).toEqual(shared);
+  });
+
   it('refuse a token signed with another key, or changed in any character', () => {
     const token = trackedUrl('http://x', 'secret-secret-secret', link).split('/r/')[1]!;
     expect(readTrackedToken('another-secret-key!', token)).toBeNull();

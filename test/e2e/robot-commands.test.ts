@@ -246,6 +246,16 @@ describe('commands', () => {
     expect(content(await say('report 2026-02-30'))).toContain('date "2026-02-30" must be like 2026-11-27, yesterday or today');
   });
 
+  it('群发 / campaign: lists and shows campaigns; launch and cancel are for admins; a dry run answers later', async () => {
+    expect(content(await say('群发 list', 'lisi'))).toContain('**expo-draft** 展会线索回访（草稿）：草稿');
+    expect(content(await say('群发 launch expo-draft', 'lisi'))).toBe('抱歉，「群发」这样用需要运营管理员权限，这条命令没有执行。');
+    expect(content(await say('campaign cancel expo-draft', 'lisi'))).toBe('Sorry, "campaign" used this way needs an ops admin, so nothing was done.');
+    const dry = await say('群发 预演 expo-draft', 'zhangsan');
+    expect(content(dry)).toBe('⏳ 正在处理「群发 预演 expo-draft」，完成后结果会发在这里。');
+    expect((await later(dry.msgid)).content).toContain('expo-draft');
+    expect(content(await say('群发', 'lisi'))).toContain('用法：群发 list');
+  });
+
   it('a fast command over the time budget answers "working on it" and sends its result through response_url', async () => {
     await withApp({ OPS_COMMAND_BUDGET_MS: 0 }, async (base) => {
       t.sandbox.state.robot.target = { url: `${base}/wecom/robot`, ...ROBOT };

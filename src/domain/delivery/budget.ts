@@ -10,7 +10,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../../redis/keys.js';
-import { attemptFenceId, holdersOf, releaseFences, takeFences, type FenceSpec } from '../../store/delivery-ledger.js';
+import { attemptFenceId, holdersOf, releaseFences, releaseTakenFences, takeFences, takeFencesUnordered, type FenceSpec } from '../../store/delivery-ledger.js';
 import type { FenceKind } from '../../store/models/fence.js';
 import type { Via } from '../vocabulary.js';
 
@@ -143,6 +143,66 @@ export async function takeBudget(redis: Redis, keys: RedisKeys, req: BudgetReque
   throw new Error(`no free budget unit found for ${req.key} after 100 tries`);
 }
 
+/**
+ * takeBudget for many sends at once (a campaign's batch): each send's first choice of units (where the hints say the
+ * free ones start) and its attempt are taken in one unordered insert for the whole batch. A send that got all of
+ * them is done; one that found any held gives back what it took and goes through takeBudget alone, which searches
+ * further, falls back, or reports the attempt held. Same outcome per send as takeBudget, far fewer round trips.
+ */
+export async function takeBudgetMany(redis: Redis, keys: RedisKeys, reqs: readonly BudgetRequest[], concurrency = 8): Promise<BudgetResult[]> {
+  if (!reqs.length) return [];
+  const bases = reqs.map((req) => ({
+    day: `day|${req.lead}|${req.day.key}`,
+    mass: `mass|${req.lead}|${req.mass.key}`,
+    kf: req.kfWindow === null ? null : `kf|${req.lead}|${req.kfWindow}`,
+  }));
+  const hints = (await redis.mget(...bases.flatMap((b) => [b.day, b.mass, b.kf ?? b.mass].map((x) => keys.budgetHint(x))))).map((h) => Math.max(0, Number(h) || 0));
+  const first = (hint: number, cap: number) => (hint < cap ? hint : 0);
+  const plans = reqs.map((req, i) => {
+    const b = bases[i]!;
+    let via = req.via;
+    if (via === 'kf' && req.kfWindow === null) via = 'mass';
+    if (via === 'mass' && req.mass.cap <= 0) via = 'owner';
+    const spec = (kind: FenceKind, id: string): FenceSpec => ({ id, kind, for: req.key });
+    const want: FenceSpec[] = [];
+    if (countsForDay(via) && req.day.cap > 0) want.push(spec('day', `${b.day}|${first(hints[3 * i]!, req.day.cap)}`));
+    if (via === 'mass') want.push(spec('mass', `${b.mass}|${first(hints[3 * i + 1]!, req.mass.cap)}`));
+    if (via === 'kf') want.push(spec('kf', `${b.kf}|${first(hints[3 * i + 2]!, KF_MESSAGES_PER_WINDOW)}`));
+    if (req.caseSlug) want.push(spec('case', `case|${req.lead}|${req.caseSlug}`));
+    want.push(spec('attempt', attemptFenceId(req.key, req.attempt)));
+    return { via, want };
+  });
+  const blocked = await takeFencesUnordered(plans.flatMap((p) => p.want));
+  const results: Array<BudgetResult | null> = [];
+  const giveBack: string[] = [];
+  const slow: number[] = [];
+  const tx = redis.multi();
+  plans.forEach((p, i) => {
+    if (p.want.some((f) => blocked.has(f.id))) {
+      giveBack.push(...p.want.filter((f) => !blocked.has(f.id)).map((f) => f.id));
+      slow.push(i);
+      results.push(null);
+      return;
+    }
+    const held = p.want.filter((f) => f.kind !== 'attempt');
+    for (const f of held) {
+      if (f.kind === 'day' || f.kind === 'mass' || f.kind === 'kf') {
+        const at = f.id.lastIndexOf('|');
+        tx.set(keys.budgetHint(f.id.slice(0, at)), Number(f.id.slice(at + 1)) + 1, 'EX', HINT_TTL_S[f.kind]);
+      }
+    }
+    results.push({ kind: 'ok', via: p.via, held });
+  });
+  await Promise.all([releaseTakenFences(giveBack), tx.exec()]);
+  // The rest one by one (a few at a time): units in use, a fallback, or an attempt taken by an earlier run.
+  for (let at = 0; at < slow.length; at += concurrency) {
+    await Promise.all(slow.slice(at, at + concurrency).map(async (i) => {
+      results[i] = await takeBudget(redis, keys, reqs[i]!);
+    }));
+  }
+  return results as BudgetResult[];
+}
+
 /** Gives back the budget fences a delivery held (its send failed, or was refused before anything went out). */
 export async function releaseBudget(key: string, held: readonly FenceSpec[]): Promise<void> {
   await releaseFences(held.map((f) => f.id), key);
@@ -156,6 +216,15 @@ export async function exhaustMassQuota(lead: string, period: { key: string; cap:
   const fences = Array.from({ length: period.cap }, (_, n): FenceSpec => ({ id: `mass|${lead}|${period.key}|${n}`, kind: 'mass', for: holder }));
   // One at a time: ordered inserts stop at the first unit already taken, and each missing one must be filled.
   for (const f of fences) await takeFences([f]);
+}
+
+/**
+ * exhaustMassQuota for many leads at once (WeCom answered status 3 for them in one mass message's results): every
+ * unit of each one's period, in one unordered insert.
+ */
+export async function exhaustMassQuotaMany(leads: ReadonlyArray<{ lead: string; holder: string }>, period: { key: string; cap: number }): Promise<void> {
+  const fences = leads.flatMap(({ lead, holder }) => Array.from({ length: period.cap }, (_, n): FenceSpec => ({ id: `mass|${lead}|${period.key}|${n}`, kind: 'mass', for: holder })));
+  for (let i = 0; i < fences.length; i += 5000) await takeFencesUnordered(fences.slice(i, i + 5000));
 }
 
 /** The window's messages are used up, as WeCom just said (95001): the rest of the window is taken. */

@@ -2,14 +2,16 @@ import type { BotContext } from '../../context.js';
 import { WecomApiError } from '../../errors.js';
 import { jobIds } from '../../queues/job-ids.js';
 import { deliveryOf, updateOutcome } from '../../store/delivery-ledger.js';
-import type { DeliveryStatus } from '../../store/models/delivery.js';
+import { CampaignGroup } from '../../store/models/campaign-group.js';
+import { Delivery, type DeliveryStatus } from '../../store/models/delivery.js';
 import { leadId } from '../../store/models/lead.js';
-import { recordStep } from '../../store/timeline.js';
-import { exhaustMassQuota } from './budget.js';
+import { recordStep, recordSteps } from '../../store/timeline.js';
+import { exhaustMassQuota, exhaustMassQuotaMany } from './budget.js';
 import { massQuotaPeriod } from './mass-quota.js';
 
 /** A mass message to follow up: everything the poll needs, so it never waits for the delivery's record. */
 export interface MassPoll {
+  /** The delivery; for a group (one message to many customers), the group's key. */
   deliveryKey: string;
   /** Index into MASS_RESULT_POLL_SCHEDULE of this poll. */
   attempt: number;
@@ -20,6 +22,11 @@ export interface MassPoll {
   externalUserId: string;
   /** When add_msg_template accepted it (ms): the poll schedule counts from here. */
   submittedAt: number;
+  /**
+   * A message to many customers (a campaign's group): each recipient's delivery key is this prefix plus its lead id,
+   * and one poll settles them all (`externalUserId` is then `*`).
+   */
+  group?: { deliveryKeyPrefix: string };
 }
 
 /** 41063: WeCom is still dispatching the mass message; ask again later [D:92135]. */
@@ -37,6 +44,7 @@ const RESULT: Record<number, { status: DeliveryStatus; reason: string | null }> 
  * MASS_RESULT_POLL_SCHEDULE; still unsent after the last poll → `unconfirmed`. Returns what it found.
  */
 export async function pollMassResult(ctx: Pick<BotContext, 'wecom' | 'config' | 'queues' | 'leads' | 'log'>, p: MassPoll): Promise<string> {
+  if (p.group) return pollGroupResult(ctx, p, p.group);
   let status = 0;
   let sendTime: number | undefined;
   try {
@@ -80,4 +88,95 @@ async function settle(p: MassPoll, status: DeliveryStatus, set: Record<string, u
   if (await updateOutcome(p.deliveryKey, ['submitted'], { status, ...set })) return;
   // Not moved: settled by an earlier poll (fine), or not recorded yet (poll again once the record exists).
   if (!(await deliveryOf(p.deliveryKey))) throw new Error(`delivery ${p.deliveryKey} is not recorded yet; polling again`);
+}
+
+/** What a group's recipients came to, by get_groupmsg_send_result's status, as of a poll. */
+export interface GroupTally {
+  sent: number;
+  notAFriend: number;
+  capped: number;
+  /** Not sent yet (the owner has not confirmed); after the last poll they are `unconfirmed`. */
+  unsent: number;
+  unconfirmed: number;
+}
+
+/**
+ * One poll of a mass message to many customers (a campaign's group): one get_groupmsg_send_result per (msgid,
+ * sender), read to the end, settles every recipient's delivery [D:92135] — sent, not a friend, capped (status 3: the
+ * customer's quota is used up for the period), or still unsent (polled again; unconfirmed after the last poll). Each
+ * class of recipients is settled in one update. The group keeps the tally.
+ */
+async function pollGroupResult(ctx: Pick<BotContext, 'wecom' | 'config' | 'queues' | 'leads' | 'log'>, p: MassPoll, g: { deliveryKeyPrefix: string }): Promise<string> {
+  const rows: Array<{ external_userid: string; status: number; send_time?: number }> = [];
+  try {
+    let cursor: string | undefined;
+    do {
+      const res = await ctx.wecom.getGroupMsgSendResult({ msgid: p.msgid, userid: p.userId, limit: 1000, cursor });
+      rows.push(...res.send_list);
+      cursor = res.next_cursor || undefined;
+    } while (cursor);
+  } catch (err) {
+    if (!(err instanceof WecomApiError) || err.errcode !== STILL_DISPATCHING) throw err;
+  }
+  const schedule = ctx.config.MASS_RESULT_POLL_SCHEDULE;
+  const last = p.attempt + 1 >= schedule.length;
+  const group = await CampaignGroup.findById(p.deliveryKey, { retarget: 1, size: 1, refused: 1 }).lean();
+  const keyOf = (ext: string) => `${g.deliveryKeyPrefix}${leadId(p.corpId, ext)}`;
+  const tally: GroupTally = { sent: 0, notAFriend: 0, capped: 0, unsent: 0, unconfirmed: 0 };
+  // Recipients WeCom does not list (still dispatching) are unsent too.
+  const listed = new Set(rows.map((r) => r.external_userid));
+  const expected = (group?.size ?? rows.length) - (group?.refused ?? 0);
+  tally.unsent = Math.max(0, expected - listed.size);
+  const settle = async (ids: string[], status: DeliveryStatus, set: Record<string, unknown>) => {
+    if (!ids.length) return;
+    await Delivery.updateMany({ _id: { $in: ids.map(keyOf) }, status: 'submitted' }, { $set: { status, ...set } });
+    await recordSteps(ids.map((ext) => ({ lead: { corpId: p.corpId, externalUserId: ext }, sourceKey: keyOf(ext), type: `mass_${status}`, detail: { msgid: p.msgid, reason: set.reason ?? null } })));
+  };
+  const bySendTime = new Map<number, string[]>();
+  const notFriends: string[] = [];
+  const capped: string[] = [];
+  const unsent: string[] = [];
+  for (const r of rows) {
+    if (r.status === 1) {
+      const at = r.send_time ?? Math.floor(Date.now() / 1000);
+      bySendTime.set(at, [...(bySendTime.get(at) ?? []), r.external_userid]);
+      tally.sent++;
+    } else if (r.status === 2) {
+      notFriends.push(r.external_userid);
+      tally.notAFriend++;
+    } else if (r.status === 3) {
+      capped.push(r.external_userid);
+      tally.capped++;
+    } else {
+      unsent.push(r.external_userid);
+      tally.unsent++;
+    }
+  }
+  for (const [at, ids] of bySendTime) await settle(ids, 'sent', { sentAt: new Date(at * 1000), reason: null });
+  await settle(notFriends, 'failed', { reason: 'not_a_friend' });
+  await settle(capped, 'capped', { reason: 'customer_already_received_a_mass_message' });
+  if (capped.length) await exhaustMassQuotaMany(capped.map((ext) => ({ lead: leadId(p.corpId, ext), holder: keyOf(ext) })), massQuotaPeriod(ctx.config.MASS_MESSAGE_CAP, p.submittedAt));
+  // The sender just messaged these customers: their mass-message tasks now go to the sender [D:92135]. Only those who
+  // last interacted with someone else are written.
+  const retarget = new Set(group?.retarget ?? []);
+  for (const [at, ids] of bySendTime) {
+    for (const ext of ids.filter((x) => retarget.has(x))) {
+      const lead = { corpId: p.corpId, externalUserId: ext };
+      await ctx.leads.withLock(lead, () => ctx.leads.setLocked(lead, { lastInteraction: { userId: p.userId, at: new Date(at * 1000) } }));
+    }
+  }
+  if (last && tally.unsent) {
+    await settle(unsent, 'unconfirmed', { reason: 'owner_did_not_send' });
+    // Unlisted recipients (never dispatched) too.
+    const unlisted = await Delivery.find({ group: p.deliveryKey, status: 'submitted' }, { externalUserId: 1 }).lean();
+    await settle(unlisted.map((d) => d.externalUserId), 'unconfirmed', { reason: 'owner_did_not_send' });
+    [tally.unconfirmed, tally.unsent] = [tally.unsent, 0];
+  }
+  const done = tally.unsent === 0;
+  await CampaignGroup.updateOne({ _id: p.deliveryKey }, { $set: { tally, status: done ? 'settled' : 'submitted', ...(done ? { settledAt: new Date() } : {}) } });
+  ctx.log.info({ group: p.deliveryKey, owner: p.userId, ...tally }, done ? 'campaign mass message settled' : 'campaign mass message: some customers not sent yet');
+  if (done) return 'settled';
+  const delay = Math.max(0, p.submittedAt + schedule[p.attempt + 1]! - Date.now());
+  await ctx.queues.add('mass-result', { ...p, attempt: p.attempt + 1 }, { jobId: jobIds.massPoll(p.deliveryKey, p.attempt + 1), delay });
+  return 'unsent_yet';
 }

@@ -4,7 +4,11 @@ import type { LeadRef } from '../../store/models/lead.js';
 /** What a tracked link stands for. */
 export interface TrackedLink {
   url: string;
-  lead: LeadRef;
+  /**
+   * The lead it was sent to; null for a link shared by many customers (a campaign's mass message or reminder to many:
+   * one content for all of them), whose `deliveryKey` is then the group's key.
+   */
+  lead: LeadRef | null;
   deliveryKey: string;
   /** The case study it opens, if it is one (opening a case counts for the lead's score). */
   caseSlug?: string | null;
@@ -20,7 +24,7 @@ const mac = (secret: string, payload: string) => createHmac('sha256', secret).up
  * forge a token to redirect elsewhere or record a click.
  */
 export function trackedUrl(base: string, secret: string, link: TrackedLink): string {
-  const payload = Buffer.from([link.url, link.lead.corpId, link.lead.externalUserId, link.deliveryKey, link.caseSlug ?? ''].join('\n')).toString('base64url');
+  const payload = Buffer.from([link.url, link.lead?.corpId ?? '', link.lead?.externalUserId ?? '', link.deliveryKey, link.caseSlug ?? ''].join('\n')).toString('base64url');
   return `${base.replace(/\/$/, '')}/r/${payload}${mac(secret, payload).toString('base64url')}`;
 }
 
@@ -32,8 +36,8 @@ export function readTrackedToken(secret: string, token: string): TrackedLink | n
   const expected = mac(secret, payload);
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
   const [url, corpId, externalUserId, deliveryKey, caseSlug] = Buffer.from(payload, 'base64url').toString('utf8').split('\n');
-  if (!url || !corpId || !externalUserId || !deliveryKey) return null;
-  return { url, lead: { corpId, externalUserId }, deliveryKey, ...(caseSlug ? { caseSlug } : {}) };
+  if (!url || !deliveryKey || !corpId !== !externalUserId) return null;
+  return { url, lead: corpId && externalUserId ? { corpId, externalUserId } : null, deliveryKey, ...(caseSlug ? { caseSlug } : {}) };
 }
 
 /** The key tracked links are signed with: LINK_SECRET when set, else derived from the callback's EncodingAESKey. */

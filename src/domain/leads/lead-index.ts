@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../../redis/keys.js';
 import { tryLock } from '../../redis/lock.js';
 import { Lead, type LeadFields } from '../../store/models/lead.js';
+import { rebuildLoggedSteps } from '../../store/timeline.js';
 import type { Grade, Stage } from '../vocabulary.js';
 import { decodeCursor, encodeCursor, listLeads, summarize, SUMMARY_FIELDS, type LeadFilter, type LeadSummary } from './query.js';
 
@@ -131,6 +132,8 @@ export class LeadIndex {
       }
     }
     await pipeline.exec();
+    // The ids of steps recorded in bulk, per lead (what a lead's timeline reads them by).
+    await rebuildLoggedSteps(this.redis, this.keys);
     await this.redis.set(this.k('built'), new Date().toISOString());
     return n;
   }

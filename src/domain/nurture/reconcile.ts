@@ -62,9 +62,10 @@ export async function reconcile(ctx: Pick<BotContext, 'queues' | 'config' | 'log
 
   const schedule = ctx.config.MASS_RESULT_POLL_SCHEDULE;
   const massResult = ctx.queues.get('mass-result');
-  const fields = { key: 1, createdAt: 1, msgid: 1, userId: 1, corpId: 1, externalUserId: 1 };
+  const fields = { key: 1, createdAt: 1, msgid: 1, userId: 1, corpId: 1, externalUserId: 1, group: 1 };
   for await (const d of Delivery.find({ status: 'submitted', via: 'mass' }, fields).lean().cursor({ batchSize: BATCH })) {
-    if (!d.msgid) continue;
+    // A campaign group's deliveries are polled together, by their group (src/domain/campaigns/reconcile.ts).
+    if (!d.msgid || d.group) continue;
     const elapsed = now - d.createdAt.getTime();
     // The next poll due from now; the last one (at once) when they are all past.
     const next = schedule.findIndex((t) => t > elapsed);

@@ -4,7 +4,7 @@ import { Lead, splitLeadId } from '../../store/models/lead.js';
 import { Pause, type PauseKind } from '../../store/models/pause.js';
 import { recordStep } from '../../store/timeline.js';
 
-/** What can be paused: a lead (its id), a sequence (its key) or a channel (its key). */
+/** What can be paused: a lead (its id), a sequence (its key), a channel (its key) or a campaign (its key). */
 export interface PauseTarget {
   kind: PauseKind;
   target: string;
@@ -41,15 +41,29 @@ export async function resume(ctx: Ctx, t: PauseTarget, by: { actor: string }): P
   return true;
 }
 
-/** Whether any of a send's lead, sequence or channel is paused (one Redis call). */
-export async function pausedFor(ctx: Pick<BotContext, 'redis' | 'keys'>, s: { lead: string; sequence?: string | null; channel?: string | null }): Promise<PauseTarget | null> {
-  const targets: PauseTarget[] = [{ kind: 'lead', target: s.lead }];
+/** Whether any of a send's lead, sequence, channel or campaign is paused (one Redis call). */
+export async function pausedFor(ctx: Pick<BotContext, 'redis' | 'keys'>, s: { lead?: string | null; sequence?: string | null; channel?: string | null; campaign?: string | null }): Promise<PauseTarget | null> {
+  const targets: PauseTarget[] = [];
+  if (s.lead) targets.push({ kind: 'lead', target: s.lead });
   if (s.sequence) targets.push({ kind: 'sequence', target: s.sequence });
   if (s.channel) targets.push({ kind: 'channel', target: s.channel });
+  if (s.campaign) targets.push({ kind: 'campaign', target: s.campaign });
+  if (!targets.length) return null;
   const hits = (await ctx.redis.smismember(ctx.keys.pauses(), ...targets.map(member))) as number[];
   const i = hits.findIndex((h) => h === 1);
   return i >= 0 ? targets[i]! : null;
 }
+
+/**
+ * Every paused lead, sequence, channel and campaign, as `<kind>:<target>` (one Redis call): what a batch of sends
+ * checks each lead against in memory.
+ */
+export async function pausedTargets(ctx: Pick<BotContext, 'redis' | 'keys'>): Promise<Set<string>> {
+  return new Set(await ctx.redis.smembers(ctx.keys.pauses()));
+}
+
+/** The member of the pause set that stands for `t` (what pausedTargets holds). */
+export const pauseMember = member;
 
 /** Every pause, newest first. */
 export async function listPauses() {
@@ -74,6 +88,9 @@ async function promoteWaiting(ctx: Ctx, t: PauseTarget): Promise<void> {
     filter = { corpId: ref.corpId, externalUserId: ref.externalUserId };
   } else if (t.kind === 'sequence') {
     filter = { sequenceKey: t.target };
+  } else if (t.kind === 'campaign') {
+    // A campaign's runs are resumed by the campaign itself (src/domain/campaigns/control.ts).
+    return;
   } else {
     const leads = await Lead.find({ 'firstTouch.channelKey': t.target }, { corpId: 1, externalUserId: 1 }).lean();
     if (!leads.length) return;

@@ -6,6 +6,7 @@ import type { BotContext } from '../../context.js';
 import { ApiError, type ApiRoute } from './api-route.js';
 import { requireAdminToken } from './auth.js';
 import { boardRoutes } from './routes/board.js';
+import { campaignRoutes } from './routes/campaigns.js';
 import { funnelRoutes } from './routes/funnel.js';
 import { leadRoutes } from './routes/leads.js';
 
@@ -14,7 +15,7 @@ extendZodWithOpenApi(z);
 
 /** Every route of the admin API; the OpenAPI document is generated from the same list. */
 export function adminRoutes(ctx: BotContext): ApiRoute[] {
-  return [...leadRoutes(ctx), ...funnelRoutes(ctx), ...boardRoutes(ctx)] as ApiRoute[];
+  return [...leadRoutes(ctx), ...funnelRoutes(ctx), ...boardRoutes(ctx), ...campaignRoutes(ctx)] as ApiRoute[];
 }
 
 /**
@@ -98,12 +99,13 @@ export function openApiDocument(routes: readonly ApiRoute[]): object {
         200: { description: 'OK', content: { 'application/json': { schema: r.response } } },
         400: { description: 'invalid input: `{error, issues: [{in, path, message}]}`' },
         401: { description: 'no or wrong admin token' },
-        ...(r.params ? { 404: { description: 'no such lead' } } : {}),
+        ...(r.params ? { 404: { description: `no such ${r.tag === 'campaigns' ? 'campaign' : 'lead'}` } } : {}),
+        ...(r.tag === 'campaigns' && r.method === 'post' ? { 409: { description: 'the key is taken, or the campaign\'s state forbids it (paused, cancelled, a draft)' } } : {}),
       },
     });
   }
   return new OpenApiGeneratorV3(registry.definitions).generateDocument({
     openapi: '3.0.3',
-    info: { title: 'WeCom ops bot admin API', version: '1', description: 'Leads, stages, grades, the funnel and channels. Every request needs `Authorization: Bearer <ADMIN_TOKEN>`.' },
+    info: { title: 'WeCom ops bot admin API', version: '1', description: 'Leads, stages, grades, the funnel, channels and campaigns. Every request needs `Authorization: Bearer <ADMIN_TOKEN>`.' },
   });
 }

@@ -15,7 +15,7 @@ const deliverySchema = new Schema(
     /** The idempotency key (also kept in `key`): one customer-facing message per key, ever. */
     _id: { type: String, required: true },
     key: { type: String, required: true },
-    /** welcome | nurture */
+    /** welcome | nurture | campaign | notice */
     kind: { type: String, required: true },
     corpId: { type: String, required: true },
     externalUserId: { type: String, required: true },
@@ -38,6 +38,10 @@ const deliverySchema = new Schema(
     localMonth: { type: String, default: null },
     /** add_msg_template's msgid, polled with get_groupmsg_send_result. */
     msgid: { type: String, default: null },
+    /** The campaign run it belongs to (`<campaign key>|<slot>`), if any. */
+    runId: { type: String, default: null },
+    /** The campaign group it went out in (one mass message or reminder for many customers), if any. */
+    group: { type: String, default: null },
     /** Opens of the message's tracked links. */
     clicks: { type: Number, default: 0 },
     lastClickAt: { type: Date, default: null },
@@ -47,6 +51,7 @@ const deliverySchema = new Schema(
 deliverySchema.index({ corpId: 1, externalUserId: 1, kind: 1 });
 deliverySchema.index({ status: 1, via: 1 });
 deliverySchema.index({ sequenceKey: 1, step: 1 });
+deliverySchema.index({ runId: 1, status: 1 });
 
 export type DeliveryFields = InferSchemaType<typeof deliverySchema>;
 export type DeliveryDoc = HydratedDocument<DeliveryFields>;

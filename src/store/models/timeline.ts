@@ -39,3 +39,20 @@ const stageMoveSchema = new Schema({
 stageMoveSchema.index({ at: 1 });
 
 export const StageMove = mongoose.model('StageMove', stageMoveSchema, 'stage_moves');
+
+const logEntrySchema = new Schema({
+  /** `<delivery key>#<type>`: a step recorded twice is kept once (primary-key insert). */
+  _id: { type: String, required: true },
+  corpId: { type: String, required: true },
+  externalUserId: { type: String, required: true },
+  type: { type: String, required: true },
+  at: { type: Date, required: true },
+  detail: { type: Schema.Types.Mixed, default: {} },
+});
+
+/**
+ * Steps recorded in bulk (a campaign's batch: thousands of leads at once), one document each: one insert for the
+ * batch, where appending to each lead's timeline document would be one write per lead. A lead's timeline reads them
+ * through the ids the lead index keeps per lead (src/store/timeline.ts).
+ */
+export const TimelineEntry = mongoose.model('TimelineEntry', logEntrySchema, 'timeline');

@@ -1,0 +1,171 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Cron } from 'croner';
+import { z } from 'zod';
+import { GRADES, ROLES, STAGES } from '../domain/vocabulary.js';
+import type { CaseStudy } from './cases.js';
+import { DEFAULT_TAG_GROUP, type ChannelCatalog } from './channels.js';
+import { listFiles } from './list-files.js';
+import { messageLink, messageText, parseDelay, quietHoursSchema, timezone, type Sequence } from './sequences.js';
+import { parseYaml } from './yaml-file.js';
+
+const key = z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, 'must be 1-40 characters of A-Z a-z 0-9 _ -');
+
+/**
+ * A point in time of a segment: a date (`2026-11-01`, 00:00 in the campaign's time zone), a time with its offset
+ * (`2026-11-01T09:00:00+08:00`), or a span back from the run's time (`30d`, `12h`: "added in the last 30 days").
+ */
+const timeRef = z.string().refine(
+  (v) => parseDelay(v) !== null || /^\d{4}-\d{2}-\d{2}$/.test(v) || z.string().datetime({ offset: true }).safeParse(v).success,
+  'must be a date (2026-11-01), a time with its offset (2026-11-01T09:00:00+08:00) or a span back from the run (30d, 12h)',
+);
+
+/** A tag as `group/name`; a bare name is in the group 渠道, as in channels.yaml. */
+const tagList = z
+  .array(z.string().min(1).max(61))
+  .min(1)
+  .transform((tags) => tags.map((t) => (t.includes('/') ? t : `${DEFAULT_TAG_GROUP}/${t}`)));
+
+const sequenceKeys = z.union([key, z.array(key).min(1)]).transform((v) => (Array.isArray(v) ? v : [v]));
+
+/** Who a campaign is for: a filter over leads (every field optional; all that are given must hold). */
+export const segmentSchema = z
+  .object({
+    channels: z.array(key).min(1).optional().describe('leads whose first touch came through one of these channels'),
+    tags: z
+      .object({ all: tagList.optional(), any: tagList.optional(), none: tagList.optional() })
+      .strict()
+      .optional()
+      .describe('`group/name` tags (a bare name is in 渠道): all of, any of, none of'),
+    stages: z.array(z.enum(STAGES)).min(1).optional(),
+    notStages: z.array(z.enum(STAGES)).min(1).optional(),
+    grades: z.array(z.enum(GRADES)).min(1).optional(),
+    industries: z.array(z.string().min(1)).min(1).optional(),
+    roles: z.array(z.enum(ROLES)).min(1).optional(),
+    addedAfter: timeRef.optional(),
+    addedBefore: timeRef.optional(),
+    lastTouchAfter: timeRef.optional(),
+    lastTouchBefore: timeRef.optional(),
+    inSequence: sequenceKeys.optional().describe('leads active in (any of) these sequences'),
+    notInSequence: sequenceKeys.optional().describe('leads not active in any of these sequences'),
+  })
+  .strict();
+
+/** What a campaign sends: text and/or a link, or the best unsent case study (with an optional text), or a sequence. */
+export const contentSchema = z
+  .object({
+    text: messageText.optional(),
+    link: messageLink.optional(),
+    caseStudy: z.literal('auto').optional(),
+    sequence: key.optional().describe('enroll the segment in this nurture sequence instead of sending a message'),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.sequence && (c.text || c.link || c.caseStudy)) ctx.addIssue({ code: 'custom', message: 'sequence: enrolls the segment; it goes alone, without text, link or caseStudy' });
+    else if (!c.sequence && !c.text && !c.link && !c.caseStudy) ctx.addIssue({ code: 'custom', message: 'content needs text, link or caseStudy: auto (or sequence: <key>)' });
+    if (c.link && c.caseStudy) ctx.addIssue({ code: 'custom', path: ['caseStudy'], message: 'a case study is a link of its own: use link or caseStudy, not both' });
+  });
+
+function isCron(pattern: string): boolean {
+  try {
+    new Cron(pattern, { paused: true });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** When a campaign runs: once `at` an ISO time, or on a `cron` pattern in a time zone. */
+export const scheduleSchema = z
+  .object({
+    at: z.string().datetime({ offset: true, message: 'must be an ISO time with its offset, e.g. 2026-12-01T10:00:00+08:00' }).optional(),
+    cron: z.string().refine(isCron, 'is not a cron pattern like "0 10 * * 1"').optional(),
+    timezone: timezone.optional(),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    if (!s.at === !s.cron) ctx.addIssue({ code: 'custom', message: 'give either at (one run) or cron (with timezone)' });
+    if (s.at && s.timezone) ctx.addIssue({ code: 'custom', path: ['timezone'], message: 'at carries its own offset; timezone goes with cron' });
+  });
+
+/** A campaign as ops staff write it (templates/campaigns/<key>.yaml) or post it (POST /admin/api/campaigns). */
+export const campaignSchema = z
+  .object({
+    key,
+    name: z.string().trim().min(1).max(100),
+    /** marketing: existing customers never get it; service: customers are included (a notice, not marketing). */
+    kind: z.enum(['marketing', 'service']).default('marketing'),
+    segment: segmentSchema.default({}),
+    content: contentSchema,
+    schedule: scheduleSchema,
+    /** Default: CAMPAIGN_QUIET_HOURS. */
+    quietHours: quietHoursSchema.optional(),
+    /** How long leads held back by a cap keep being tried, from the run's start (default 3d). */
+    window: z
+      .string()
+      .default('3d')
+      .refine((w) => (parseDelay(w) ?? 0) >= 60_000, 'must be a span like 12h or 3d (at least 1m)'),
+    /** Shown to the owners who confirm the mass message (an app message with each task). */
+    ownerNote: z.string().trim().min(1).max(500).optional(),
+    /** A draft is checked and can be dry-run, but never runs (no schedule, no launch) until this is false. */
+    draft: z.boolean().default(false),
+  })
+  .strict();
+
+/** A campaign definition as written (what is stored, shown and snapshotted on each run). */
+export type CampaignInput = z.input<typeof campaignSchema>;
+/** A campaign definition, validated and normalised. */
+export type Campaign = z.infer<typeof campaignSchema>;
+export type Segment = z.infer<typeof segmentSchema>;
+export type CampaignContent = z.infer<typeof contentSchema>;
+
+/** A problem in a campaign: where (a field path) and what. */
+export interface CampaignProblem {
+  path: string;
+  message: string;
+}
+
+/** Checks what a campaign names against the other templates: sequences, channels, case studies. */
+export function checkCampaignRefs(c: Campaign, t: { sequences: ReadonlyMap<string, Sequence>; channels: ChannelCatalog; cases: readonly CaseStudy[] }): CampaignProblem[] {
+  const problems: CampaignProblem[] = [];
+  const have = `have: ${[...t.sequences.keys()].join(', ') || 'none'}`;
+  if (c.content.sequence && !t.sequences.has(c.content.sequence)) problems.push({ path: 'content.sequence', message: `no sequence "${c.content.sequence}" (${have})` });
+  for (const [field, keys] of [['segment.inSequence', c.segment.inSequence], ['segment.notInSequence', c.segment.notInSequence]] as const) {
+    for (const k of keys ?? []) if (!t.sequences.has(k)) problems.push({ path: field, message: `no sequence "${k}" (${have})` });
+  }
+  for (const ch of c.segment.channels ?? []) {
+    if (!t.channels.get(ch)) problems.push({ path: 'segment.channels', message: `no channel "${ch}" (have: ${t.channels.all().map((x) => x.key).join(', ')})` });
+  }
+  if (c.content.caseStudy && t.cases.length === 0) problems.push({ path: 'content.caseStudy', message: 'caseStudy: auto needs at least one case in cases/' });
+  return problems;
+}
+
+/** Parses a campaign definition; problems name the field. */
+export function parseCampaign(data: unknown): { value?: Campaign; problems: CampaignProblem[] } {
+  const parsed = campaignSchema.safeParse(data);
+  if (parsed.success) return { value: parsed.data, problems: [] };
+  return { problems: parsed.error.issues.map((i) => ({ path: i.path.join('.') || '(top level)', message: i.message })) };
+}
+
+/**
+ * Loads every `<dir>/campaigns/<key>.yaml` (the file name must match the key). Returns the campaigns as written
+ * (what the store keeps) with their parsed form, and the problems, each naming the file and the field. References
+ * to sequences, channels and cases are checked by loadTemplates.
+ */
+export async function loadCampaigns(dir: string): Promise<{ campaigns: Map<string, { input: CampaignInput; campaign: Campaign; file: string }>; problems: string[] }> {
+  const folder = path.join(dir, 'campaigns');
+  const campaigns = new Map<string, { input: CampaignInput; campaign: Campaign; file: string }>();
+  const problems: string[] = [];
+  for (const name of await listFiles(folder, /\.ya?ml$/)) {
+    const file = path.join(folder, name);
+    const { data, problems: yamlProblems } = parseYaml(await readFile(file, 'utf8'), file);
+    problems.push(...yamlProblems);
+    if (yamlProblems.length) continue;
+    const { value, problems: p } = parseCampaign(data);
+    problems.push(...p.map((x) => `${file}: ${x.path}: ${x.message}`));
+    if (!value) continue;
+    if (value.key !== name.replace(/\.ya?ml$/, '')) problems.push(`${file}: key: "${value.key}" must match the file name`);
+    else campaigns.set(value.key, { input: data as CampaignInput, campaign: value, file });
+  }
+  return { campaigns, problems };
+}

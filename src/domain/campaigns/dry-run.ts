@@ -1,0 +1,110 @@
+import type { BotContext } from '../../context.js';
+import type { Campaign } from '../../content/campaigns.js';
+import { KF_MESSAGES_PER_WINDOW } from '../delivery/budget.js';
+import { massQuotaPeriod } from '../delivery/mass-quota.js';
+import { localDay, nextAllowedTime } from '../nurture/clock.js';
+import { pausedTargets } from '../pause/pauses.js';
+import { EXCLUSION_REASONS, dailyCapFor, planLead, type ExclusionReason } from './plan.js';
+import { campaignTimezone, quietHoursOf } from './schedule.js';
+import { audiencePages } from './segment.js';
+import { REMINDER_BATCH } from './send.js';
+
+/** What a run of a campaign would do now, without sending anything. */
+export interface DryRun {
+  /** The moment it is computed for (relative segment times count back from it). */
+  at: Date;
+  /** Leads of the segment that would be sent to (or enrolled): not excluded. */
+  targeted: number;
+  /** How the targeted leads would go today: 客服, mass message (the owner confirms), reminder to the owner; enrolled. */
+  byRoute: { kf: number; mass: number; owner: number; enroll: number };
+  /** Leads of the segment that get nothing, by reason. */
+  excluded: Record<ExclusionReason, number>;
+  /** Leads that would wait: over their daily cap today (tried the next day); all of them while in quiet hours. */
+  deferred: { dailyCap: number; quietHours: number; until: Date | null };
+  /** Per owner: the mass-message tasks to confirm (one per content and up to CAMPAIGN_MASS_BATCH customers), reminders. */
+  owners: Array<{ owner: string; tasks: number; customers: number; reminders: number }>;
+  /** The content differs per lead ({{name}}, {{channel}}, caseStudy: auto), which splits the tasks. */
+  perLeadContent: boolean;
+  /** The first ten targeted leads, with the way each would go. */
+  sample: Array<{ id: string; name: string | null; stage: string; grade: string; channel: string | null; owner: string | null; via: string }>;
+}
+
+/**
+ * A dry run: streams the segment as a run would (same filter, same exclusions, same grouping) and counts, per lead,
+ * the way its send budget would let it go today. The budget is read from its hints in Redis (one MGET per page), so
+ * the figures are an estimate of what the fences will say; nothing is taken, sent or written.
+ */
+export async function dryRun(ctx: BotContext, campaign: Campaign, now = Date.now()): Promise<DryRun> {
+  const out: DryRun = {
+    at: new Date(now),
+    targeted: 0,
+    byRoute: { kf: 0, mass: 0, owner: 0, enroll: 0 },
+    excluded: Object.fromEntries(EXCLUSION_REASONS.map((r) => [r, 0])) as Record<ExclusionReason, number>,
+    deferred: { dailyCap: 0, quietHours: 0, until: null },
+    owners: [],
+    perLeadContent: Boolean(campaign.content.caseStudy) || /\{\{\s*(name|channel)\s*\}\}/.test(campaign.content.text ?? ''),
+    sample: [],
+  };
+  const paused = await pausedTargets(ctx);
+  const quietUntil = nextAllowedTime(now, quietHoursOf(ctx, campaign));
+  const inQuiet = quietUntil > now + 1000;
+  if (inQuiet) out.deferred.until = new Date(quietUntil);
+  const day = localDay(now, ctx.config.NURTURE_TIMEZONE);
+  const mass = massQuotaPeriod(ctx.config.MASS_MESSAGE_CAP, now);
+  const groups = new Map<string, { owner: string; via: 'mass' | 'owner'; n: number }>();
+  const tz = campaignTimezone(ctx, campaign);
+  for await (const page of audiencePages(campaign.segment, { runAt: now, tz, after: null, pageSize: 1000 })) {
+    const plans = page.map((lead) => ({ lead, plan: planLead(ctx, campaign, lead, paused, now) }));
+    const sends = plans.flatMap((p) => (p.plan.kind === 'send' ? [p.plan.item] : []));
+    const hints = sends.length
+      ? (await ctx.redis.mget(...sends.flatMap((it) => [`day|${it.leadId}|${day}`, `mass|${it.leadId}|${mass.key}`, it.kf ? `kf|${it.leadId}|${it.kf.windowStart}` : `mass|${it.leadId}|${mass.key}`].map((b) => ctx.keys.budgetHint(b))))).map((h) => Number(h) || 0)
+      : [];
+    let i = 0;
+    for (const { lead, plan } of plans) {
+      if (plan.kind === 'excluded') {
+        out.excluded[plan.reason]++;
+        continue;
+      }
+      out.targeted++;
+      if (inQuiet) out.deferred.quietHours++;
+      let via: string;
+      if (plan.kind === 'enroll') {
+        via = 'enroll';
+        out.byRoute.enroll++;
+      } else {
+        const it = plan.item;
+        const [dayHint, massHint, kfHint] = [hints[3 * i]!, hints[3 * i + 1]!, hints[3 * i + 2]!];
+        i++;
+        via = it.kf && kfHint < KF_MESSAGES_PER_WINDOW ? 'kf' : mass.cap > 0 && massHint < mass.cap ? 'mass' : 'owner';
+        const cap = dailyCapFor(ctx, campaign, it.grade);
+        if (via !== 'owner' && cap > 0 && dayHint >= cap) {
+          out.deferred.dailyCap++;
+          via = 'deferred';
+        } else {
+          out.byRoute[via as 'kf' | 'mass' | 'owner']++;
+          if (via !== 'kf') {
+            const owner = via === 'mass' ? it.sender : it.owner;
+            const key = `${via}|${owner}|${it.signature}`;
+            const g = groups.get(key) ?? { owner, via: via as 'mass' | 'owner', n: 0 };
+            g.n++;
+            groups.set(key, g);
+          }
+        }
+      }
+      if (out.sample.length < 10) {
+        out.sample.push({ id: lead._id, name: lead.name ?? null, stage: lead.stage ?? 'added', grade: lead.grade ?? 'C', channel: lead.firstTouch?.channelKey ?? null, owner: plan.kind === 'send' ? plan.item.owner : plan.owner, via });
+      }
+    }
+  }
+  const owners = new Map<string, DryRun['owners'][number]>();
+  for (const g of groups.values()) {
+    const row = owners.get(g.owner) ?? { owner: g.owner, tasks: 0, customers: 0, reminders: 0 };
+    owners.set(g.owner, row);
+    if (g.via === 'mass') {
+      row.tasks += Math.ceil(g.n / ctx.config.CAMPAIGN_MASS_BATCH);
+      row.customers += g.n;
+    } else row.reminders += Math.ceil(g.n / REMINDER_BATCH);
+  }
+  out.owners = [...owners.values()].sort((a, b) => a.owner.localeCompare(b.owner));
+  return out;
+}

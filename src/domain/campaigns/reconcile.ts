@@ -1,0 +1,75 @@
+import type { BotContext } from '../../context.js';
+import { jobIds } from '../../queues/job-ids.js';
+import { CampaignGroup } from '../../store/models/campaign-group.js';
+import { CampaignRun } from '../../store/models/campaign-run.js';
+import { FOLLOW_UP_AFTER_MS } from './run.js';
+import { runDeliveryPrefix } from './send.js';
+import { syncAllSchedules } from './schedule.js';
+
+type Ctx = Pick<BotContext, 'config' | 'queues' | 'redis' | 'keys' | 'log'>;
+
+/** Whether a job exists and can run: its hash, and for one due later its place in the delayed set. */
+async function jobMissing(ctx: Ctx, name: 'campaign-run' | 'mass-result' | 'campaign-follow-up', id: string, future: boolean): Promise<boolean> {
+  const queue = ctx.queues.get(name);
+  const [[, exists], [, delayed]] = (await ctx.redis.multi().exists(queue.toKey(id)).zscore(queue.toKey('delayed'), id).exec()) as [[null, number], [null, string | null]];
+  if (!exists) return true;
+  if (future && delayed === null) {
+    // A hash left in no set (what a partial loss of Redis data leaves): removed, so the job can be added again.
+    await ctx.redis.del(queue.toKey(id));
+    return true;
+  }
+  return false;
+}
+
+/**
+ * Re-creates what a campaign needs in Redis from MongoDB, after Redis lost it (a flush, a failover) or a job failed
+ * for good: each open run's job (it resumes from its checkpoint; its fences keep it from sending anything twice),
+ * each unsettled group's next poll, the last follow-up count of runs that ended in the last 8 days, and the
+ * campaigns' schedules. Job ids are deterministic, so nothing that exists is doubled.
+ */
+export async function reconcileCampaigns(ctx: Ctx): Promise<{ runs: number; polls: number; followUps: number }> {
+  const now = Date.now();
+  let runs = 0;
+  let polls = 0;
+  let followUps = 0;
+  for (const r of await CampaignRun.find({ status: { $in: ['running', 'waiting'] } }, { _id: 1, nextAt: 1 }).lean()) {
+    const id = jobIds.campaignRun(String(r._id));
+    const due = r.nextAt?.getTime() ?? 0;
+    if (await jobMissing(ctx, 'campaign-run', id, due > now + 1000)) {
+      await ctx.queues.add('campaign-run', { runId: String(r._id) }, { jobId: id, delay: Math.max(0, due - now) });
+      runs++;
+    }
+  }
+  const schedule = ctx.config.MASS_RESULT_POLL_SCHEDULE;
+  for (const g of await CampaignGroup.find({ status: 'submitted', via: 'mass' }, { runId: 1, corpId: 1, msgid: 1, sender: 1, createdAt: 1, deliveryKeyPrefix: 1 }).lean()) {
+    if (!g.msgid) continue;
+    const elapsed = now - g.createdAt.getTime();
+    const next = schedule.findIndex((t) => t > elapsed);
+    const attempt = next === -1 ? schedule.length - 1 : next;
+    const due = g.createdAt.getTime() + schedule[attempt]!;
+    const id = jobIds.massPoll(String(g._id), attempt);
+    if (await jobMissing(ctx, 'mass-result', id, due > now + 1000)) {
+      const corpId = g.corpId;
+      await ctx.queues.add(
+        'mass-result',
+        { deliveryKey: String(g._id), attempt, msgid: g.msgid, userId: g.sender, corpId, externalUserId: '*', submittedAt: g.createdAt.getTime(), group: { deliveryKeyPrefix: g.deliveryKeyPrefix ?? runDeliveryPrefix(g.runId) } },
+        { jobId: id, delay: Math.max(0, due - now) },
+      );
+      polls++;
+    }
+  }
+  const last = FOLLOW_UP_AFTER_MS.length - 1;
+  const since = new Date(now - FOLLOW_UP_AFTER_MS[last]! - 86_400_000);
+  for (const r of await CampaignRun.find({ status: { $in: ['finished', 'cancelled'] }, finishedAt: { $gte: since } }, { finishedAt: 1, followUp: 1 }).lean()) {
+    if ((r.followUp as { final?: boolean } | null)?.final) continue;
+    const due = r.finishedAt!.getTime() + FOLLOW_UP_AFTER_MS[last]!;
+    const id = jobIds.campaignFollowUp(String(r._id), last);
+    if (await jobMissing(ctx, 'campaign-follow-up', id, due > now + 1000)) {
+      await ctx.queues.add('campaign-follow-up', { runId: String(r._id), final: true }, { jobId: id, delay: Math.max(0, due - now) });
+      followUps++;
+    }
+  }
+  await syncAllSchedules(ctx);
+  if (runs || polls || followUps) ctx.log.warn({ runs, polls, followUps }, 'reconciler restored campaign jobs missing from Redis');
+  return { runs, polls, followUps };
+}

@@ -1,0 +1,289 @@
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import type { BotContext } from '../../context.js';
+import type { Campaign } from '../../content/campaigns.js';
+import { jobIds } from '../../queues/job-ids.js';
+import { CampaignRecord } from '../../store/models/campaign.js';
+import { CampaignDeferral } from '../../store/models/campaign-deferral.js';
+import { CampaignRun, ENDED_RUN_STATUSES, type RunStatus } from '../../store/models/campaign-run.js';
+import { raiseAlert } from '../alerts/ops-alerts.js';
+import { enrollMany, type BulkEnrollee } from '../nurture/enroll.js';
+import { nextAllowedTime, startOfNextDay } from '../nurture/clock.js';
+import { pauseMember, pausedFor, pausedTargets } from '../pause/pauses.js';
+import { parsedDefinition } from './catalog.js';
+import { addCounters, counterIncrements, emptyCounters, type PageState } from './counters.js';
+import { planLead } from './plan.js';
+import { describeRun, groupsOf, runResults } from './results.js';
+import { campaignTimezone, quietHoursOf, type Run } from './schedule.js';
+import { audiencePages, leadsByIds, type AudienceLead } from './segment.js';
+import { expireItems, RunStopped, sendCycle, type PendingItem, type RunBatch } from './send.js';
+
+/** Leads read (and planned) at a time. */
+const PAGE_SIZE = 500;
+/** When to count a finished run's follow-up (replies, clicks, stage moves): a day after, and the final count at 7 days. */
+export const FOLLOW_UP_AFTER_MS = [86_400_000, 7 * 86_400_000];
+/** This process, as a run's runner. */
+const PROCESS = `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+
+/** How a run job's execution ended; `deferTo` (ms) when the same job must wait and go on then. */
+export interface RunStep {
+  result: string;
+  deferTo?: number;
+}
+
+type Ctx = BotContext;
+
+/** How long a runner's heartbeat keeps another runner of the same run waiting. */
+const leaseMs = (ctx: Ctx) => Math.max(3 * ctx.config.JOB_LOCK_MS, 10_000);
+
+/** Whether a campaign is paused or cancelled now (one Redis call; MongoDB only when it is either). */
+async function stopOf(ctx: Ctx, key: string): Promise<'paused' | 'cancelled' | null> {
+  if (!(await pausedFor(ctx, { campaign: key }))) return null;
+  return (await CampaignRecord.findById(key, { status: 1 }).lean())?.status === 'cancelled' ? 'cancelled' : 'paused';
+}
+
+/**
+ * Runs (or goes on with) one campaign run, as its only writer (docs/architecture.md, "A campaign run"). The audience
+ * is streamed in _id order, a page at a time; each page's leads are planned (excluded, enrolled, or sent to) and the
+ * sends go out in cycles (src/domain/campaigns/send.ts): 客服 at once, mass messages and reminders grouped per owner
+ * and content. A page is settled when all its leads have their outcome; the run keeps the last settled lead
+ * (its checkpoint) and the page's counts in one write, so a run resumed after a crash starts there, counts nothing
+ * twice and — its attempt fences held — sends nothing twice. Leads over their daily cap wait for the run's next
+ * pass (the next day); quiet hours and pauses hold the whole run. Returns how this execution ended.
+ */
+export async function processRun(ctx: Ctx, runId: string, o: { lastAttempt: boolean; runner?: string }): Promise<RunStep> {
+  const me = `${PROCESS}|${o.runner ?? ''}`;
+  for (;;) {
+    const run = (await CampaignRun.findById(runId).lean()) as Run | null;
+    if (!run || ENDED_RUN_STATUSES.has(run.status as RunStatus)) return { result: 'ended' };
+    const campaign = parsedDefinition(run.definition);
+    const now = Date.now();
+    // Another runner of this run is alive (after Redis lost the job and it was added again): wait for its lease.
+    if (run.runner && run.runner !== me && run.heartbeatAt && run.heartbeatAt.getTime() > now - leaseMs(ctx)) {
+      return { result: 'busy', deferTo: run.heartbeatAt.getTime() + leaseMs(ctx) };
+    }
+    const stop = (await CampaignRecord.findById(run.campaignKey, { status: 1 }).lean())?.status === 'cancelled' ? 'cancelled' : await stopOf(ctx, run.campaignKey);
+    if (stop === 'cancelled') return end(ctx, run, campaign, 'cancelled');
+    if (stop === 'paused') {
+      await CampaignRun.updateOne({ _id: runId }, { $set: { status: 'paused', runner: null } });
+      return { result: 'paused' };
+    }
+    if (run.nextAt && run.nextAt.getTime() > now + 1000) return { result: 'waiting', deferTo: run.nextAt.getTime() };
+    const quiet = nextAllowedTime(now, quietHoursOf(ctx, campaign));
+    if (quiet > now + 1000) {
+      await CampaignRun.updateOne({ _id: runId }, { $set: { status: 'waiting', nextAt: new Date(quiet), runner: null } });
+      return { result: 'deferred:quiet_hours', deferTo: quiet };
+    }
+    await CampaignRun.updateOne({ _id: runId }, { $set: { status: 'running', runner: me, heartbeatAt: new Date(now), nextAt: null } });
+
+    let outcome: 'done' | { quietUntil: number };
+    try {
+      outcome = await new RunPass(ctx, run, campaign, o.lastAttempt, me).execute();
+    } catch (err) {
+      if (err instanceof RunStopped) continue; // looked at again from the top: paused, or cancelled
+      throw err;
+    }
+    if (outcome !== 'done') {
+      await CampaignRun.updateOne({ _id: runId }, { $set: { status: 'waiting', nextAt: new Date(outcome.quietUntil), runner: null } });
+      return { result: 'deferred:quiet_hours', deferTo: outcome.quietUntil };
+    }
+    // The pass is done: leads a cap held back are tried the next day, in the next pass, while the window lasts; the
+    // pass after the window only records them as over the cap.
+    const next = run.pass + 1;
+    const waiting = await CampaignDeferral.countDocuments({ runId, pass: next });
+    if (!waiting) {
+      await CampaignRun.updateOne({ _id: runId }, { $set: { 'counters.waiting': 0 } });
+      return end(ctx, run, campaign, 'finished');
+    }
+    const nextAt = nextAllowedTime(startOfNextDay(Date.now(), ctx.config.NURTURE_TIMEZONE), quietHoursOf(ctx, campaign));
+    const expiring = nextAt > run.windowEndsAt.getTime();
+    await CampaignRun.updateOne(
+      { _id: runId },
+      { $set: { pass: next, checkpoint: null, expiring, nextAt: expiring ? null : new Date(nextAt), status: expiring ? 'running' : 'waiting', runner: expiring ? me : null, 'counters.waiting': waiting } },
+    );
+    if (!expiring) {
+      ctx.log.info({ run: runId, waiting, nextAt: new Date(nextAt) }, 'campaign run: leads over their daily cap wait for the next day');
+      return { result: 'deferred:daily_cap', deferTo: nextAt };
+    }
+  }
+}
+
+/** One pass of a run over its audience (pass 0) or over the leads a cap held back (later passes). */
+class RunPass {
+  private readonly pages: PageState[] = [];
+  private readonly pending = new Map<string, PendingItem[]>();
+  private pendingCount = 0;
+  private readonly batch: RunBatch;
+  private lastBeat = Date.now();
+
+  constructor(
+    private readonly ctx: Ctx,
+    private readonly run: Run,
+    private readonly campaign: Campaign,
+    lastAttempt: boolean,
+    private readonly me: string,
+  ) {
+    this.batch = { ctx, campaign, runId: run._id, pass: run.pass, lastAttempt };
+  }
+
+  /** Goes through the pass from its checkpoint: done, or stopped by quiet hours (RunStopped when paused). */
+  async execute(): Promise<'done' | { quietUntil: number }> {
+    const quietHours = quietHoursOf(this.ctx, this.campaign);
+    for await (const page of this.source()) {
+      const paused = await pausedTargets(this.ctx);
+      if (paused.has(pauseMember({ kind: 'campaign', target: this.campaign.key }))) throw new RunStopped('paused');
+      const now = Date.now();
+      const quiet = nextAllowedTime(now, quietHours);
+      if (quiet > now + 1000) return { quietUntil: quiet };
+      await this.addPage(page, paused, now);
+      await this.flush(false);
+      await this.checkpoint();
+    }
+    await this.flush(true);
+    await this.checkpoint();
+    return 'done';
+  }
+
+  /** Pages of leads after the checkpoint, and the id to keep as checkpoint once each page is settled. */
+  private async *source(): AsyncGenerator<{ leads: AudienceLead[]; lastId: string }> {
+    const { run } = this;
+    if (run.pass === 0) {
+      const tz = campaignTimezone(this.ctx, this.campaign);
+      for await (const leads of audiencePages(this.campaign.segment, { runAt: run.scheduledFor.getTime(), tz, after: run.checkpoint ?? null, pageSize: PAGE_SIZE })) {
+        yield { leads, lastId: leads.at(-1)!._id };
+      }
+      return;
+    }
+    const after = run.checkpoint ? { _id: { $gt: run.checkpoint } } : {};
+    let page: Array<{ _id: string; leadId: string }> = [];
+    const flushPage = async () => ({ leads: await leadsByIds(page.map((d) => d.leadId)), lastId: page.at(-1)!._id });
+    const cursor = CampaignDeferral.find({ runId: run._id, pass: run.pass, ...after }, { leadId: 1 }).sort({ _id: 1 }).lean().cursor({ batchSize: PAGE_SIZE });
+    try {
+      for await (const d of cursor) {
+        page.push(d as { _id: string; leadId: string });
+        if (page.length >= PAGE_SIZE) {
+          yield await flushPage();
+          page = [];
+        }
+      }
+      if (page.length) yield await flushPage();
+    } finally {
+      await cursor.close();
+    }
+  }
+
+  /** Plans a page: exclusions counted, sequence content enrolled, 客服 sent at once, the rest grouped to wait. */
+  private async addPage(page: { leads: AudienceLead[]; lastId: string }, paused: ReadonlySet<string>, now: number): Promise<void> {
+    const state: PageState = { lastId: page.lastId, remaining: 0, counters: emptyCounters() };
+    this.pages.push(state);
+    const first = this.run.pass === 0;
+    const enrollees: BulkEnrollee[] = [];
+    const kf: PendingItem[] = [];
+    const expired: PendingItem[] = [];
+    for (const lead of page.leads) {
+      const plan = planLead(this.ctx, this.campaign, lead, paused, now);
+      if (plan.kind === 'excluded') {
+        state.counters.excluded[plan.reason] = (state.counters.excluded[plan.reason] ?? 0) + 1;
+        continue;
+      }
+      if (first) state.counters.targeted++;
+      if (plan.kind === 'enroll') {
+        enrollees.push({ corpId: lead.corpId, externalUserId: lead.externalUserId, ownerUserId: plan.owner, stage: lead.stage, unsubscribedAt: lead.unsubscribedAt ?? null });
+        continue;
+      }
+      const item: PendingItem = { ...plan.item, page: state };
+      state.remaining++;
+      if (this.run.expiring) expired.push(item);
+      else if (item.via === 'kf') kf.push(item);
+      else {
+        const key = `${item.sender}|${item.signature}`;
+        const list = this.pending.get(key) ?? [];
+        list.push(item);
+        this.pending.set(key, list);
+        this.pendingCount++;
+      }
+    }
+    if (enrollees.length) {
+      const n = await enrollMany(this.ctx, enrollees, this.campaign.content.sequence!, this.run.startedAt?.getTime() ?? now);
+      state.counters.enrolled += n;
+      state.counters.notEnrolled += enrollees.length - n;
+    }
+    if (expired.length) await expireItems(this.batch, expired);
+    if (kf.length) await this.cycle(kf);
+  }
+
+  /**
+   * Sends the groups that are full (one owner's task of CAMPAIGN_MASS_BATCH customers), or everything at the end of
+   * the pass or when too many leads wait in memory.
+   */
+  private async flush(all: boolean): Promise<void> {
+    const max = this.ctx.config.CAMPAIGN_MASS_BATCH;
+    for (const [key, list] of this.pending) {
+      while (list.length >= max) {
+        const chunk = list.splice(0, max);
+        this.pendingCount -= chunk.length;
+        await this.cycle(chunk);
+      }
+      if (!list.length) this.pending.delete(key);
+    }
+    // What may wait in memory: five full tasks' worth (about 400 bytes a lead), so up to five owners' groups fill
+    // side by side before anything is sent early (and split into more tasks than needed).
+    if (!all && this.pendingCount < Math.max(5 * max, 2 * PAGE_SIZE)) return;
+    // Everything that waits, in cycles of at most one full task.
+    let chunk: PendingItem[] = [];
+    for (const list of this.pending.values()) {
+      for (const item of list) {
+        chunk.push(item);
+        if (chunk.length >= max) {
+          await this.cycle(chunk);
+          chunk = [];
+        }
+      }
+    }
+    this.pending.clear();
+    this.pendingCount = 0;
+    if (chunk.length) await this.cycle(chunk);
+  }
+
+  private async cycle(items: PendingItem[]): Promise<void> {
+    await sendCycle(this.batch, items);
+    if (Date.now() - this.lastBeat > leaseMs(this.ctx) / 3) {
+      this.lastBeat = Date.now();
+      await CampaignRun.updateOne({ _id: this.run._id }, { $set: { heartbeatAt: new Date(), runner: this.me } });
+    }
+  }
+
+  /** Keeps the last settled page and the counts of the pages settled since, in one write. */
+  private async checkpoint(): Promise<void> {
+    let settled = 0;
+    const counts = emptyCounters();
+    while (settled < this.pages.length && this.pages[settled]!.remaining <= 0) addCounters(counts, this.pages[settled++]!.counters);
+    if (!settled) return;
+    const lastId = this.pages[settled - 1]!.lastId;
+    this.pages.splice(0, settled);
+    this.lastBeat = Date.now();
+    await CampaignRun.updateOne({ _id: this.run._id }, { $set: { checkpoint: lastId, heartbeatAt: new Date(), runner: this.me }, $inc: counterIncrements(counts) });
+  }
+}
+
+/**
+ * Ends a run: finished, or cancelled (what was not sent by then never is). The ops group hears how it went (once per
+ * run); its follow-up (replies, clicks, stage moves in the 7 days after) is counted a day later and at 7 days.
+ */
+async function end(ctx: Ctx, run: Run, campaign: Campaign, status: 'finished' | 'cancelled'): Promise<RunStep> {
+  const finishedAt = new Date();
+  await CampaignRun.updateOne({ _id: run._id }, { $set: { status, finishedAt, runner: null, nextAt: null } });
+  const fresh = (await CampaignRun.findById(run._id).lean()) as Run;
+  const results = runResults(fresh, (await groupsOf([run._id])).get(run._id) ?? []);
+  await raiseAlert(ctx, {
+    key: `campaign|${run._id}`,
+    kind: 'campaign_finished',
+    title: status === 'finished' ? `群发完成：${campaign.name}` : `群发已取消：${campaign.name}`,
+    text: describeRun(campaign.name, fresh, results),
+  });
+  for (const [i, after] of FOLLOW_UP_AFTER_MS.entries()) {
+    await ctx.queues.add('campaign-follow-up', { runId: run._id, final: i === FOLLOW_UP_AFTER_MS.length - 1 }, { jobId: jobIds.campaignFollowUp(run._id, i), delay: after });
+  }
+  ctx.log.info({ campaign: campaign.key, run: run._id, status, targeted: results.targeted, byRoute: results.byRoute }, `campaign run ${status}`);
+  return { result: status };
+}

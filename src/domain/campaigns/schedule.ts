@@ -1,0 +1,151 @@
+import { Cron } from 'croner';
+import type { BotContext } from '../../context.js';
+import type { Campaign } from '../../content/campaigns.js';
+import type { QuietHours } from '../../content/sequences.js';
+import { parseDelay } from '../../content/sequences.js';
+import { jobIds } from '../../queues/job-ids.js';
+import { createOnce } from '../../store/create-once.js';
+import { CampaignRecord } from '../../store/models/campaign.js';
+import { CampaignRun, type CampaignRunFields } from '../../store/models/campaign-run.js';
+import { pausedFor } from '../pause/pauses.js';
+import { CampaignError } from './campaign-error.js';
+import { campaignOf, parsedDefinition } from './catalog.js';
+
+/** A scheduled run whose time passed while no worker ran, by more than this, is recorded as missed, not sent late. */
+export const MISSED_RUN_GRACE_MS = 6 * 3_600_000;
+
+type Ctx = Pick<BotContext, 'config' | 'queues' | 'redis' | 'keys' | 'log'>;
+
+/** The time zone a campaign's dates and days are in: its cron's, else OPS_TIMEZONE. */
+export const campaignTimezone = (ctx: Pick<BotContext, 'config'>, c: Campaign) => c.schedule.timezone ?? ctx.config.OPS_TIMEZONE;
+
+/** A campaign's quiet hours: its own, else CAMPAIGN_QUIET_HOURS in OPS_TIMEZONE (undefined: none). */
+export function quietHoursOf(ctx: Pick<BotContext, 'config'>, c: Campaign): QuietHours | undefined {
+  if (c.quietHours) return c.quietHours;
+  const q = ctx.config.CAMPAIGN_QUIET_HOURS;
+  return q ? { ...q, timezone: ctx.config.OPS_TIMEZONE } : undefined;
+}
+
+/** A scheduled time as the slot part of a run id: UTC to the second, `20261201T020000Z`. */
+export function slotOf(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(/[-:]/g, '').replace('.000', '');
+}
+
+/**
+ * The id of a campaign's run: `<key>|at` for a one-off campaign (it runs once, whether launched early or at its
+ * time), else `<key>|<slot>` (a cron slot, or a launch by staff, to the minute: pressing launch twice in a minute is
+ * one run).
+ */
+export function runIdFor(c: Campaign, trigger: 'schedule' | 'launch', ms: number): string {
+  if (c.schedule.at) return `${c.key}|at`;
+  return `${c.key}|${slotOf(trigger === 'launch' ? Math.floor(ms / 60_000) * 60_000 : ms)}`;
+}
+
+/** When a campaign runs next after `after`, or null (a one-off campaign whose time passed). */
+export function nextRunAt(c: Campaign, after = Date.now()): Date | null {
+  if (c.schedule.at) {
+    const at = Date.parse(c.schedule.at);
+    return at > after ? new Date(at) : null;
+  }
+  return new Cron(c.schedule.cron!, { timezone: c.schedule.timezone ?? 'Asia/Shanghai', paused: true }).nextRun(new Date(after));
+}
+
+/** The BullMQ job scheduler of a cron campaign. */
+const schedulerId = (key: string) => `campaign|${key}`;
+
+/**
+ * Makes Redis hold what a campaign's schedule needs, and nothing else: a job scheduler (`{pattern, tz}`) for a cron
+ * campaign, a delayed tick at its time for a one-off one; neither for a draft, a cancelled or a removed campaign. BullMQ keeps
+ * one scheduler per id, so however many workers register it each slot fires once; the run's unique id makes a second
+ * tick of the same slot harmless anyway.
+ */
+export async function syncSchedule(ctx: Ctx, key: string): Promise<void> {
+  const doc = await CampaignRecord.findById(key).lean();
+  const ticks = ctx.queues.get('campaign-tick');
+  const c = doc ? parsedDefinition(doc.definition) : null;
+  const active = doc?.status === 'active' && c !== null && !c.draft;
+  if (active && c.schedule.cron) {
+    await ticks.upsertJobScheduler(schedulerId(key), { pattern: c.schedule.cron, tz: c.schedule.timezone ?? 'Asia/Shanghai' }, { name: 'campaign-tick', data: { key } });
+  } else {
+    await ticks.removeJobScheduler(schedulerId(key));
+  }
+  if (active && c.schedule.at) {
+    const at = Date.parse(c.schedule.at);
+    if (!(await CampaignRun.exists({ _id: runIdFor(c, 'schedule', at) }))) {
+      await ctx.queues.add('campaign-tick', { key, at }, { jobId: jobIds.campaignTick(key, at), delay: Math.max(0, at - Date.now()) });
+    }
+  }
+}
+
+/** syncSchedule for every stored campaign, and no scheduler left for a campaign that is gone. */
+export async function syncAllSchedules(ctx: Ctx): Promise<void> {
+  const docs = await CampaignRecord.find({}, { _id: 1 }).lean();
+  const keys = new Set(docs.map((d) => String(d._id)));
+  for (const key of keys) await syncSchedule(ctx, key);
+  const ticks = ctx.queues.get('campaign-tick');
+  for (const s of await ticks.getJobSchedulers()) {
+    const id = (s as { key?: string; id?: string | null }).id ?? (s as { key?: string }).key ?? '';
+    if (id.startsWith('campaign|') && !keys.has(id.slice('campaign|'.length))) await ticks.removeJobScheduler(id);
+  }
+}
+
+/** A run, created or found. */
+export type Run = CampaignRunFields & { _id: string };
+
+/**
+ * Starts a campaign's run for `ms` (a scheduled slot, or now for a launch): once per run id, however many workers
+ * or ticks try — the run is created with a unique insert, and only its creator adds its job. A run due while the
+ * campaign is paused is recorded as skipped (a launch then is refused); a scheduled run more than MISSED_RUN_GRACE_MS
+ * late (no worker ran at its time) is recorded as missed, not sent hours late. Returns the run and whether this call created it.
+ */
+export async function startRun(ctx: Ctx, key: string, o: { trigger: 'schedule' | 'launch'; at: number }): Promise<{ run: Run; created: boolean } | null> {
+  const stored = await campaignOf(key);
+  if (!stored) {
+    if (o.trigger === 'launch') throw new CampaignError('not_found', `no campaign "${key}"`);
+    return null;
+  }
+  const c = stored.campaign;
+  if (stored.status !== 'active') {
+    if (o.trigger === 'launch') throw new CampaignError('state', `campaign "${key}" is ${stored.status}`);
+    return null;
+  }
+  if (c.draft) {
+    if (o.trigger === 'launch') throw new CampaignError('state', `campaign "${key}" is a draft: set draft: false to run it`);
+    return null;
+  }
+  // A tick for a one-off time the campaign no longer has (its file was edited): nothing to do.
+  if (o.trigger === 'schedule' && c.schedule.at && Date.parse(c.schedule.at) !== o.at) return null;
+  const paused = Boolean(await pausedFor(ctx, { campaign: key }));
+  if (paused && o.trigger === 'launch') throw new CampaignError('state', `campaign "${key}" is paused: resume it first`);
+  const now = Date.now();
+  const late = o.trigger === 'schedule' && now - o.at > MISSED_RUN_GRACE_MS;
+  const status = paused ? 'skipped' : late ? 'missed' : 'running';
+  const id = runIdFor(c, o.trigger, o.at);
+  const windowMs = parseDelay(c.window) ?? 3 * 86_400_000;
+  const doc = {
+    _id: id,
+    campaignKey: key,
+    trigger: o.trigger,
+    scheduledFor: new Date(o.trigger === 'launch' ? now : o.at),
+    definition: stored.definition,
+    status,
+    reason: paused ? 'paused' : late ? 'no worker ran at its time' : null,
+    windowEndsAt: new Date(now + windowMs),
+    startedAt: status === 'running' ? new Date(now) : null,
+    finishedAt: status === 'running' ? null : new Date(now),
+    counters: {},
+  };
+  const created = await createOnce(CampaignRun, doc);
+  if (!created) {
+    const existing = (await CampaignRun.findById(id).lean()) as Run | null;
+    if (o.trigger === 'launch' && existing) ctx.log.info({ run: id }, 'campaign launch: this run exists already');
+    return existing ? { run: existing, created: false } : null;
+  }
+  if (status === 'running') {
+    await ctx.queues.add('campaign-run', { runId: id }, { jobId: jobIds.campaignRun(id) });
+    ctx.log.info({ campaign: key, run: id, trigger: o.trigger }, 'campaign run started');
+  } else {
+    ctx.log.warn({ campaign: key, run: id, status }, status === 'skipped' ? 'campaign run skipped: the campaign is paused' : 'campaign run missed: its time passed while no worker ran');
+  }
+  return { run: created.toObject() as Run, created: true };
+}

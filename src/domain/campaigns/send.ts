@@ -1,0 +1,458 @@
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { BotContext } from '../../context.js';
+import type { Campaign } from '../../content/campaigns.js';
+import { WecomApiError } from '../../errors.js';
+import { jobIds } from '../../queues/job-ids.js';
+import { attemptFenceId, deliveriesOf, releaseTakenFences, recordOutcomes, type DeliveryRecord, type FenceSpec } from '../../store/delivery-ledger.js';
+import { insertManyOnce } from '../../store/create-once.js';
+import { CampaignDeferral } from '../../store/models/campaign-deferral.js';
+import { CampaignGroup } from '../../store/models/campaign-group.js';
+import type { DeliveryStatus } from '../../store/models/delivery.js';
+import { recordDelivery } from '../delivery/record-delivery.js';
+import { exhaustKfWindow, releaseBudget, takeBudget, takeBudgetMany, type BudgetRequest, type BudgetResult } from '../delivery/budget.js';
+import { massQuotaPeriod } from '../delivery/mass-quota.js';
+import { trackedUrl } from '../delivery/tracked-links.js';
+import { KF_WINDOW_CLOSED, sendVia, type MessageContent } from '../delivery/via.js';
+import { localDay, localMonth } from '../nurture/clock.js';
+import { pickCase } from '../nurture/pick-case.js';
+import { pausedFor } from '../pause/pauses.js';
+import { bump, outcomeKey, type PageState } from './counters.js';
+import { contentSignature, dailyCapFor, rawLink, renderText, type SendItem } from './plan.js';
+
+/** A lead waiting to be sent to, and the page whose checkpoint waits for it. */
+export type PendingItem = SendItem & { page: PageState };
+
+/** What the sends of a run share. */
+export interface RunBatch {
+  ctx: BotContext;
+  campaign: Campaign;
+  runId: string;
+  /** The pass the run is in (0: the audience). */
+  pass: number;
+  /** The run job's last attempt: a WeCom error still retryable then is recorded as failed. */
+  lastAttempt: boolean;
+}
+
+/** Customers one reminder to an owner lists (they forward it by hand). */
+export const REMINDER_BATCH = 20;
+/** 客服 messages sent at once (each one is a call of its own). */
+const KF_CONCURRENCY = 4;
+/** Leads whose fences or records are written in one insert (a group of 10,000 is written in slices of this). */
+const WRITE_SLICE = 2_000;
+/** Waits between tries of a call WeCom refused for now (-1, 45009, 45033, a 5xx before anything was done). */
+const RETRY_DELAYS_MS = [1_000, 3_000];
+
+/** The delivery key of a lead's message in a run: one delivery per lead per run, ever. */
+export const campaignDeliveryKey = (runId: string, leadId: string) => `campaign|${runId}|${leadId}`;
+/** What every delivery key of a run starts with. */
+export const runDeliveryPrefix = (runId: string) => `campaign|${runId}|`;
+
+/** A send that has its budget and attempt: the way it goes, what it holds. */
+interface Ready {
+  it: PendingItem;
+  via: 'kf' | 'mass' | 'owner';
+  held: FenceSpec[];
+  attempt: number;
+  caseSlug: string | null;
+}
+
+/** The run was paused or cancelled between two sends: what was not sent is given back and waits for a resume. */
+export class RunStopped extends Error {
+  constructor(readonly why: 'paused' | 'cancelled') {
+    super(`run stopped: ${why}`);
+  }
+}
+
+/**
+ * Sends to a set of pending leads (one "cycle"): their budget and attempt fences are taken together (one insert for
+ * the batch, src/domain/delivery/budget.ts), then each goes the way its budget allows: 客服 one by one; mass
+ * messages grouped per (sender, content), one add_msg_template for up to CAMPAIGN_MASS_BATCH customers; reminders
+ * grouped per owner. Everything fenced in a cycle is sent (or given back) in the cycle, so a crash leaves no fence
+ * without a send behind it except the calls in flight. Between two calls a pause or cancel stops it (RunStopped),
+ * after giving back what was not sent.
+ */
+export async function sendCycle(b: RunBatch, items: readonly PendingItem[]): Promise<void> {
+  if (!items.length) return;
+  const { ctx, campaign } = b;
+  const now = Date.now();
+  const tz = ctx.config.NURTURE_TIMEZONE;
+  const day = localDay(now, tz);
+  const mass = massQuotaPeriod(ctx.config.MASS_MESSAGE_CAP, now);
+  const req = (it: PendingItem, via: BudgetRequest['via'], caseSlug: string | null, attempt: number): BudgetRequest => ({
+    lead: it.leadId,
+    key: campaignDeliveryKey(b.runId, it.leadId),
+    attempt,
+    via,
+    day: { key: day, cap: dailyCapFor(ctx, campaign, it.grade) },
+    mass,
+    kfWindow: it.kf?.windowStart ?? null,
+    caseSlug,
+  });
+
+  // In slices, so a full group's (10,000 leads') fences are never all in memory at once.
+  const results: BudgetResult[] = [];
+  for (let i = 0; i < items.length; i += WRITE_SLICE) {
+    results.push(...(await takeBudgetMany(ctx.redis, ctx.keys, items.slice(i, i + WRITE_SLICE).map((it) => req(it, it.via, it.caseSlug, 1)))));
+  }
+  const ready: Ready[] = [];
+  const held: PendingItem[] = [];
+  const deferred: PendingItem[] = [];
+  const noCase: PendingItem[] = [];
+  for (let i = 0; i < items.length; i++) {
+    const it = items[i]!;
+    let r: BudgetResult = results[i]!;
+    let caseSlug = it.caseSlug;
+    // The planned case went to this lead from elsewhere meanwhile: the next best one, as a nurture step does.
+    const taken = new Set<string>();
+    while (r.kind === 'case_taken') {
+      taken.add(r.slug);
+      caseSlug = pickCase(ctx.cases, it, taken)?.slug ?? null;
+      if (!caseSlug) break;
+      r = await takeBudget(ctx.redis, ctx.keys, req(it, it.via, caseSlug, 1));
+    }
+    if (r.kind === 'case_taken') noCase.push(it);
+    else if (r.kind === 'attempt_held') held.push(it);
+    else if (r.kind === 'day_full') deferred.push(it);
+    else ready.push({ it, via: r.via, held: r.held, attempt: 1, caseSlug });
+  }
+  await settleHeld(b, held);
+  await deferItems(b, deferred);
+  await recordFor(b, noCase.map((it) => ({ it, via: null, status: 'skipped', reason: 'no_case_left', attempts: 0 })));
+
+  // Everything after this point holds fences: sent, or given back before the cycle ends.
+  const unsent = new Set(ready);
+  const giveBack = async () => {
+    const ids = [...unsent].flatMap((r) => [...r.held.map((f) => f.id), attemptFenceId(campaignDeliveryKey(b.runId, r.it.leadId), r.attempt)]);
+    await releaseTakenFences(ids);
+  };
+  try {
+    const fallbacks = await sendKf(b, ready.filter((r) => r.via === 'kf'), unsent, (it, via, caseSlug, attempt) => takeBudget(ctx.redis, ctx.keys, req(it, via, caseSlug, attempt)));
+    const grouped = [...ready.filter((r) => r.via !== 'kf'), ...fallbacks];
+    for (const [, group] of groupBy(grouped, (r) => `${r.via}|${r.via === 'mass' ? r.it.sender : r.it.owner}|${r.caseSlug === r.it.caseSlug ? r.it.signature : contentSignature(campaign, { ...r.it, caseSlug: r.caseSlug })}`)) {
+      const size = group[0]!.via === 'mass' ? ctx.config.CAMPAIGN_MASS_BATCH : REMINDER_BATCH;
+      for (let i = 0; i < group.length; i += size) {
+        const chunk = group.slice(i, i + size);
+        const stop = await pausedFor(ctx, { campaign: campaign.key });
+        if (stop) throw new RunStopped('paused');
+        if (chunk[0]!.via === 'mass') await sendMassGroup(b, chunk);
+        else await sendReminderGroup(b, chunk);
+        for (const r of chunk) unsent.delete(r);
+      }
+    }
+  } catch (err) {
+    await giveBack();
+    throw err;
+  }
+}
+
+function groupBy<T>(xs: readonly T[], key: (x: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const x of xs) {
+    const k = key(x);
+    let list = out.get(k);
+    if (!list) out.set(k, (list = []));
+    list.push(x);
+  }
+  return out;
+}
+
+/**
+ * Leads whose attempt is held already: an earlier run of this pass got as far as calling WeCom for them. Their
+ * outcome is read from the ledger (counted as it was first recorded); with none, that run died mid-call and WeCom may
+ * have sent it, so the delivery is `unknown` and never sent again.
+ */
+async function settleHeld(b: RunBatch, items: readonly PendingItem[]): Promise<void> {
+  if (!items.length) return;
+  const found = await deliveriesOf(items.map((it) => campaignDeliveryKey(b.runId, it.leadId)));
+  const lost: PendingItem[] = [];
+  for (const it of items) {
+    const d = found.get(campaignDeliveryKey(b.runId, it.leadId));
+    if (!d) {
+      lost.push(it);
+      continue;
+    }
+    if (d.via === 'kf' || d.via === 'mass' || d.via === 'owner') bump(it.page.counters.routes, d.via);
+    // A mass message is first recorded as submitted; later results are counted from its group.
+    bump(it.page.counters.outcomes, outcomeKey(d.via, d.msgid ? 'submitted' : d.status, d.reason));
+    it.page.remaining--;
+  }
+  if (lost.length) b.ctx.log.error({ run: b.runId, leads: lost.length }, 'campaign deliveries left in flight by a crash: marked unknown, not resent');
+  await recordFor(b, lost.map((it) => ({ it, via: null, status: 'unknown', reason: 'left_in_flight', attempts: 1 })));
+}
+
+/** Leads over their daily cap today: tried again in the run's next pass (tomorrow), never dropped. */
+async function deferItems(b: RunBatch, items: readonly PendingItem[]): Promise<void> {
+  if (!items.length) return;
+  const at = new Date();
+  await insertManyOnce(
+    CampaignDeferral.collection,
+    items.map((it) => ({ _id: `${b.runId}|${b.pass + 1}|${it.leadId}`, runId: b.runId, pass: b.pass + 1, leadId: it.leadId, reason: 'daily_cap', at })),
+  );
+  for (const it of items) {
+    it.page.counters.deferred++;
+    it.page.remaining--;
+  }
+}
+
+/** One outcome to record for a lead. */
+interface Settled {
+  it: PendingItem;
+  via: 'kf' | 'mass' | 'owner' | null;
+  status: DeliveryStatus;
+  reason?: string | null;
+  errcode?: number | null;
+  attempts: number;
+  userId?: string;
+  msgid?: string | null;
+  group?: string | null;
+  caseSlug?: string | null;
+  content?: unknown;
+}
+
+/** Records outcomes (delivery records and timeline entries, one insert each for the batch) and counts them. */
+export async function recordFor(b: RunBatch, settled: readonly Settled[]): Promise<void> {
+  for (let i = 0; i < settled.length; i += WRITE_SLICE) await recordSlice(b, settled.slice(i, i + WRITE_SLICE));
+}
+
+async function recordSlice(b: RunBatch, settled: readonly Settled[]): Promise<void> {
+  const now = Date.now();
+  const tz = b.ctx.config.NURTURE_TIMEZONE;
+  const base = { kind: 'campaign', localDay: localDay(now, tz), localMonth: localMonth(now, tz), runId: b.runId };
+  const outcomes = settled.map((s) => {
+    const delivery: DeliveryRecord = {
+      ...base,
+      key: campaignDeliveryKey(b.runId, s.it.leadId),
+      corpId: s.it.corpId,
+      externalUserId: s.it.externalUserId,
+      userId: s.userId ?? s.it.owner,
+      status: s.status,
+      via: s.via,
+      attempts: s.attempts,
+      errcode: s.errcode ?? null,
+      reason: s.reason ?? null,
+      content: s.content ?? null,
+      sentAt: s.status === 'sent' ? new Date(now) : null,
+      caseSlug: s.caseSlug ?? null,
+      msgid: s.msgid ?? null,
+      group: s.group ?? null,
+    };
+    const type = `campaign_${s.status === 'sent' && s.via === 'owner' ? 'reminded' : s.status}`;
+    return { delivery, step: { type, detail: { campaign: b.campaign.key, run: b.runId, via: s.via, ...(s.group ? { group: s.group } : {}), ...(s.reason ? { reason: s.reason } : {}), ...(s.errcode ? { errcode: s.errcode } : {}) } } };
+  });
+  await recordOutcomes(outcomes);
+  for (const s of settled) {
+    if (s.via) bump(s.it.page.counters.routes, s.via);
+    bump(s.it.page.counters.outcomes, outcomeKey(s.via, s.status, s.reason));
+    s.it.page.remaining--;
+  }
+}
+
+/** Tries a call, and again after a pause while WeCom refuses it for now; throws what it finally answered. */
+async function withRetries<T>(call: () => Promise<T>): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await call();
+    } catch (err) {
+      const retryable = err instanceof WecomApiError && err.retryable && !err.ambiguous;
+      if (!retryable || i >= RETRY_DELAYS_MS.length) throw err;
+      await sleep(RETRY_DELAYS_MS[i]!);
+    }
+  }
+}
+
+/** A failure WeCom may still accept later, on the run job's next attempt (the caller gives back what it holds). */
+function retryLater(b: RunBatch, err: unknown): boolean {
+  return !b.lastAttempt && (!(err instanceof WecomApiError) || (err.retryable && !err.ambiguous));
+}
+
+/**
+ * The leads with an open 客服 window, each its own kf/send_msg [D:94677] with its own tracked link. A window that
+ * closed meanwhile (95001, 95002, 95018) sends the same message the next way, as the lead's second attempt: those
+ * come back to be grouped with the others.
+ */
+async function sendKf(b: RunBatch, ready: readonly Ready[], unsent: Set<Ready>, retake: (it: PendingItem, via: 'mass', caseSlug: string | null, attempt: number) => Promise<BudgetResult>): Promise<Ready[]> {
+  const { ctx, campaign } = b;
+  const fallbacks: Ready[] = [];
+  const one = async (r: Ready) => {
+    const it = r.it;
+    const key = campaignDeliveryKey(b.runId, it.leadId);
+    const link = rawLink(ctx, campaign, r.caseSlug);
+    const content: MessageContent = {
+      text: renderText(campaign, it),
+      link: link ? { ...link, url: trackedUrl(ctx.publicBaseUrl, ctx.linkSecret, { url: link.url, lead: { corpId: it.corpId, externalUserId: it.externalUserId }, deliveryKey: key, caseSlug: r.caseSlug }) } : null,
+    };
+    // What the 客服 way reads of a lead (sendVia's kf branch): the customer and the 客服 account.
+    const lead = { externalUserId: it.externalUserId, name: it.name, kf: { openKfid: it.kf!.openKfid, lastInboundAt: new Date(it.kf!.windowStart), sentSinceInbound: 0 } } as unknown as Parameters<typeof sendVia>[2];
+    let status: DeliveryStatus = 'sent';
+    let detail: { reason?: string; errcode?: number } = {};
+    try {
+      await withRetries(() => sendVia(ctx, 'kf', lead, it.owner, content, key));
+    } catch (err) {
+      if (err instanceof WecomApiError && err.ambiguous) {
+        ctx.log.error({ deliveryKey: key, reason: err.errmsg }, 'campaign 客服 send outcome unknown: not retried');
+        [status, detail] = ['unknown', { reason: `ambiguous: ${err.errmsg}` }];
+      } else if (err instanceof WecomApiError && KF_WINDOW_CLOSED.has(err.errcode)) {
+        if (err.errcode === 95001) await exhaustKfWindow(it.leadId, it.kf!.windowStart, key);
+        await releaseBudget(key, r.held);
+        unsent.delete(r);
+        const next = await retake(it, 'mass', r.caseSlug, r.attempt + 1);
+        if (next.kind === 'ok') {
+          const f: Ready = { it, via: next.via as 'mass' | 'owner', held: next.held, attempt: r.attempt + 1, caseSlug: r.caseSlug };
+          unsent.add(f);
+          fallbacks.push(f);
+        } else if (next.kind === 'day_full') await deferItems(b, [it]);
+        else if (next.kind === 'attempt_held') await settleHeld(b, [it]);
+        else await recordFor(b, [{ it, via: null, status: 'skipped', reason: 'case_sent_elsewhere', attempts: r.attempt + 1 }]);
+        return;
+      } else if (retryLater(b, err)) {
+        throw err;
+      } else {
+        await releaseBudget(key, r.held);
+        const e = err instanceof WecomApiError ? err : null;
+        [status, detail] = ['failed', { reason: e ? e.errmsg : 'retries_exhausted', ...(e?.errcode ? { errcode: e.errcode } : {}) }];
+      }
+    }
+    // Recorded through recordDelivery, which also counts the message toward the lead's open window.
+    const now = new Date();
+    await recordDelivery(ctx, {
+      delivery: { key, kind: 'campaign', corpId: it.corpId, externalUserId: it.externalUserId, userId: it.owner, status, via: 'kf', attempts: r.attempt, errcode: detail.errcode ?? null, reason: detail.reason ?? null, content, sentAt: status === 'sent' ? now : null, caseSlug: r.caseSlug, localDay: localDay(now.getTime(), ctx.config.NURTURE_TIMEZONE), localMonth: localMonth(now.getTime(), ctx.config.NURTURE_TIMEZONE), runId: b.runId },
+      step: { type: `campaign_${status}`, detail: { campaign: campaign.key, run: b.runId, via: 'kf', ...detail }, at: now },
+    });
+    unsent.delete(r);
+    bump(it.page.counters.routes, 'kf');
+    bump(it.page.counters.outcomes, outcomeKey('kf', status, detail.reason));
+    it.page.remaining--;
+  };
+  for (let i = 0; i < ready.length; i += KF_CONCURRENCY) {
+    if (i > 0 && (await pausedFor(ctx, { campaign: campaign.key }))) throw new RunStopped('paused');
+    const settled = await Promise.allSettled(ready.slice(i, i + KF_CONCURRENCY).map(one));
+    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+  return fallbacks;
+}
+
+/** The content of a message many customers share: their text, and a link tracked for the group (not per customer). */
+function groupContent(b: RunBatch, first: Ready, groupKey: string): MessageContent {
+  const link = rawLink(b.ctx, b.campaign, first.caseSlug);
+  return {
+    text: renderText(b.campaign, first.it),
+    link: link ? { ...link, url: trackedUrl(b.ctx.publicBaseUrl, b.ctx.linkSecret, { url: link.url, lead: null, deliveryKey: groupKey, caseSlug: first.caseSlug }) } : null,
+  };
+}
+
+const newGroupKey = (runId: string) => `cg|${runId}|${randomBytes(6).toString('hex')}`;
+
+/**
+ * One mass message for many customers of one sender with the same content [D:92135]: one add_msg_template with
+ * every external_userid (at most CAMPAIGN_MASS_BATCH), so the owner confirms one task for all of them. Every
+ * recipient's attempt was fenced before the call and each gets its own delivery (submitted, or failed when WeCom
+ * refused it: fail_list) under the one msgid; one poll per (msgid, sender) follows them all.
+ */
+async function sendMassGroup(b: RunBatch, chunk: readonly Ready[]): Promise<void> {
+  const { ctx, campaign } = b;
+  const sender = chunk[0]!.it.sender;
+  const groupKey = newGroupKey(b.runId);
+  const content = groupContent(b, chunk[0]!, groupKey);
+  const ids = chunk.map((r) => r.it.externalUserId);
+  let res: { msgid: string; fail_list?: string[] };
+  try {
+    res = await withRetries(() =>
+      ctx.wecom.addMsgTemplate({
+        chat_type: 'single',
+        external_userid: ids,
+        sender,
+        ...(content.text ? { text: { content: content.text } } : {}),
+        ...(content.link ? { attachments: [{ msgtype: 'link', link: content.link }] } : {}),
+      }),
+    );
+  } catch (err) {
+    if (err instanceof WecomApiError && err.ambiguous) {
+      ctx.log.error({ group: groupKey, sender, customers: ids.length, reason: err.errmsg }, 'campaign mass message outcome unknown: not retried');
+      await CampaignGroup.create({ _id: groupKey, runId: b.runId, campaignKey: campaign.key, corpId: chunk[0]!.it.corpId, via: 'mass', sender, size: ids.length, deliveryKeyPrefix: runDeliveryPrefix(b.runId), status: 'unknown', content });
+      await recordFor(b, chunk.map((r) => ({ it: r.it, via: 'mass', status: 'unknown', reason: `ambiguous: ${err.errmsg}`, attempts: r.attempt, userId: sender, group: groupKey, caseSlug: r.caseSlug })));
+      return;
+    }
+    if (retryLater(b, err)) throw err;
+    for (const r of chunk) await releaseBudget(campaignDeliveryKey(b.runId, r.it.leadId), r.held);
+    const e = err instanceof WecomApiError ? err : null;
+    await recordFor(b, chunk.map((r) => ({ it: r.it, via: 'mass', status: 'failed', reason: e?.errmsg ?? 'retries_exhausted', errcode: e?.errcode ?? null, attempts: r.attempt, userId: sender, caseSlug: r.caseSlug })));
+    return;
+  }
+  const refused = new Set(res.fail_list ?? []);
+  for (const r of chunk) if (refused.has(r.it.externalUserId)) await releaseBudget(campaignDeliveryKey(b.runId, r.it.leadId), r.held);
+  const submitted = chunk.filter((r) => !refused.has(r.it.externalUserId));
+  await CampaignGroup.create({
+    _id: groupKey,
+    runId: b.runId,
+    campaignKey: campaign.key,
+    corpId: chunk[0]!.it.corpId,
+    via: 'mass',
+    sender,
+    size: chunk.length,
+    refused: refused.size,
+    msgid: res.msgid,
+    deliveryKeyPrefix: runDeliveryPrefix(b.runId),
+    status: submitted.length ? 'submitted' : 'failed',
+    retarget: submitted.filter((r) => r.it.retarget).map((r) => r.it.externalUserId),
+    content,
+  });
+  await recordFor(b, [
+    ...chunk
+      .filter((r) => refused.has(r.it.externalUserId))
+      .map((r): Settled => ({ it: r.it, via: 'mass', status: 'failed', reason: 'not_a_contact_of_sender', attempts: r.attempt, userId: sender, group: groupKey, caseSlug: r.caseSlug })),
+    ...submitted.map((r): Settled => ({ it: r.it, via: 'mass', status: 'submitted', attempts: r.attempt, userId: sender, msgid: res.msgid, group: groupKey, caseSlug: r.caseSlug })),
+  ]);
+  if (!submitted.length) return;
+  const submittedAt = Date.now();
+  await ctx.queues.add(
+    'mass-result',
+    { deliveryKey: groupKey, attempt: 0, msgid: res.msgid, userId: sender, corpId: chunk[0]!.it.corpId, externalUserId: '*', submittedAt, group: { deliveryKeyPrefix: runDeliveryPrefix(b.runId) } },
+    { jobId: jobIds.massPoll(groupKey, 0), delay: ctx.config.MASS_RESULT_POLL_SCHEDULE[0] ?? 60_000 },
+  );
+  if (campaign.ownerNote) {
+    const text = `【客户群发待确认】${campaign.name}\n${campaign.ownerNote}\n共 ${submitted.length} 位客户，请在企业微信的「群发助手」中确认发送。`;
+    await ctx.queues.add('staff-notice', { key: `${groupKey}|note`, userIds: [sender], text, type: 'campaign_task_notice' }, { jobId: `notice|${groupKey}` });
+  }
+  ctx.log.info({ campaign: campaign.key, run: b.runId, sender, customers: submitted.length, refused: refused.size }, 'campaign mass message submitted: the owner confirms it in the client');
+}
+
+const clip = (text: string, bytes: number) => {
+  const buf = Buffer.from(text);
+  return buf.length <= bytes ? text : `${buf.subarray(0, bytes - 3).toString().replace(/\uFFFD$/, '')}…`;
+};
+
+/**
+ * One reminder to an owner for customers whose mass-message quota is used up: the content to forward by hand and
+ * who to (at most REMINDER_BATCH customers per message). Each customer gets its own delivery (via owner).
+ */
+async function sendReminderGroup(b: RunBatch, chunk: readonly Ready[]): Promise<void> {
+  const { ctx, campaign } = b;
+  const owner = chunk[0]!.it.owner;
+  const groupKey = newGroupKey(b.runId);
+  const content = groupContent(b, chunk[0]!, groupKey);
+  const who = chunk.map((r) => r.it.name ?? r.it.externalUserId).join('、');
+  const body = [content.text, content.link ? `${content.link.title}：${content.link.url}` : ''].filter(Boolean).join('\n');
+  const note = clip(`【客户群发】${campaign.name}：这 ${chunk.length} 位客户本期的群发次数已用完，请把下面的内容手动发给他们：${who}\n\n${body}`, 2048);
+  let status: DeliveryStatus = 'sent';
+  let detail: { reason?: string; errcode?: number } = {};
+  try {
+    await withRetries(() => ctx.wecom.sendAppText([owner], note));
+  } catch (err) {
+    if (err instanceof WecomApiError && err.ambiguous) [status, detail] = ['unknown', { reason: `ambiguous: ${err.errmsg}` }];
+    else if (retryLater(b, err)) throw err;
+    else {
+      const e = err instanceof WecomApiError ? err : null;
+      [status, detail] = ['failed', { reason: e?.errmsg ?? 'retries_exhausted', ...(e?.errcode ? { errcode: e.errcode } : {}) }];
+    }
+  }
+  await CampaignGroup.create({ _id: groupKey, runId: b.runId, campaignKey: campaign.key, corpId: chunk[0]!.it.corpId, via: 'owner', sender: owner, size: chunk.length, deliveryKeyPrefix: runDeliveryPrefix(b.runId), status, content });
+  await recordFor(b, chunk.map((r) => ({ it: r.it, via: 'owner', status, attempts: r.attempt, userId: owner, group: groupKey, caseSlug: r.caseSlug, ...detail })));
+  if (status === 'sent') ctx.log.info({ campaign: campaign.key, run: b.runId, owner, customers: chunk.length }, 'campaign reminder sent to the owner');
+}
+
+/** Leads a cap held back past the run's window: recorded as skipped (over the cap), never sent. */
+export async function expireItems(b: RunBatch, items: readonly PendingItem[]): Promise<void> {
+  await recordFor(b, items.map((it) => ({ it, via: null, status: 'skipped', reason: 'cap_reached', attempts: 0 })));
+}

@@ -1,0 +1,98 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestBot, type TestBot } from '../helpers/test-bot.js';
+import { seedLeads } from '../helpers/seed-leads.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+const TOKEN = 'admin-token-for-tests-0123456789';
+let t: TestBot;
+beforeAll(async () => {
+  t = await startTestBot('campaigns_api', { env: { ADMIN_TOKEN: TOKEN, CAMPAIGN_QUIET_HOURS: 'none', NURTURE_DAILY_CAP: '0' } });
+});
+afterAll(async () => t?.stop());
+
+const api = (path: string, init: RequestInit & { token?: string | null } = {}) =>
+  fetch(`${t.url}/admin/api${path}`, {
+    ...init,
+    headers: { ...(init.token === null ? {} : { authorization: `Bearer ${init.token ?? TOKEN}` }), ...(init.body ? { 'content-type': 'application/json' } : {}), ...init.headers },
+  });
+const post = (path: string, body?: unknown) => api(path, { method: 'POST', ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+const json = async <T = Record<string, unknown>>(res: Response) => (await res.json()) as T;
+type Issues = { error: string; issues?: Array<{ in: string; path: string; message: string }> };
+const valid = (key: string) => ({
+  key,
+  name: '接口群发',
+  segment: { tags: { all: ['测试/api'] } },
+  content: { text: '您好，这是接口创建的群发。', link: { title: '详情', url: 'https://example.com/api' } },
+  schedule: { cron: '0 10 * * 1', timezone: 'Asia/Shanghai' },
+});
+
+describe('campaigns API: access and validation', () => {
+  it('answers 401 without the token and 404 for an unknown campaign', async () => {
+    expect((await api('/campaigns', { token: null })).status).toBe(401);
+    expect((await post('/campaigns', valid('x'))).status).not.toBe(401);
+    expect((await api('/campaigns/nope', { token: 'wrong-token-wrong-token-wrong' })).status).toBe(401);
+    expect((await api('/campaigns/nope')).status).toBe(404);
+    for (const action of ['dry-run', 'launch', 'pause', 'resume', 'cancel']) expect((await post(`/campaigns/nope/${action}`)).status).toBe(404);
+  });
+
+  it('refuses invalid campaigns with 400 and the failing fields, taken keys with 409', async () => {
+    const missing = await json<Issues>(await post('/campaigns', { key: 'bad key!', segment: { grades: ['Z'] } }));
+    expect(missing.issues?.map((i) => `${i.in}:${i.path}`).sort()).toEqual(['body:content', 'body:key', 'body:name', 'body:schedule', 'body:segment.grades.0']);
+    const refs = await post('/campaigns', { ...valid('refs'), content: { sequence: 'nope' }, segment: { channels: ['nowhere'] } });
+    expect(refs.status).toBe(400);
+    expect((await json<Issues>(refs)).issues?.map((i) => i.path).sort()).toEqual(['content.sequence', 'segment.channels']);
+    const past = await post('/campaigns', { ...valid('past'), schedule: { at: '2020-01-01T10:00:00+08:00' } });
+    expect(past.status).toBe(400);
+    expect((await json<Issues>(past)).issues?.[0]).toMatchObject({ in: 'body', path: 'schedule.at' });
+    expect((await post('/campaigns', { ...valid('both'), schedule: { at: '2099-01-01T10:00:00+08:00', cron: '0 10 * * 1' } })).status).toBe(400);
+    expect((await api('/campaigns', { method: 'POST', body: '{nope' })).status).toBe(400);
+    expect((await post('/campaigns', valid('dup'))).status).toBe(200);
+    expect((await post('/campaigns', valid('dup'))).status).toBe(409);
+    // A key a template file uses (test/fixtures/templates/campaigns/expo-draft.yaml).
+    expect((await post('/campaigns', valid('expo-draft'))).status).toBe(409);
+    // A draft can be dry-run but not launched.
+    expect((await post('/campaigns/expo-draft/dry-run')).status).toBe(200);
+    expect((await post('/campaigns/expo-draft/launch')).status).toBe(409);
+    expect((await post('/campaigns/dup/pause', { actor: '' })).status).toBe(400);
+  });
+});
+
+describe('campaigns API: create, dry run, launch, results, pause, resume, cancel', () => {
+  it('goes through a campaign\'s life', async () => {
+    const leads = await seedLeads(t.sandbox, [{ name: '接口甲' }, { name: '接口乙' }, { name: '接口丙', owner: 'lisi' }, { name: '接口丁', stage: 'customer' }].map((x) => ({ ...x, tags: ['测试/api'] })));
+    const created = await json<{ key: string; source: string; status: string; nextRunAt: string }>(await post('/campaigns', valid('life')));
+    expect(created).toMatchObject({ key: 'life', source: 'api', status: 'active' });
+    expect(Date.parse(created.nextRunAt)).toBeGreaterThan(Date.now());
+    expect(await t.bot.ctx.queues.get('campaign-tick').getJobScheduler('campaign|life')).toMatchObject({ pattern: '0 10 * * 1' });
+    const list = await json<Array<{ key: string; source: string; draft: boolean }>>(await api('/campaigns'));
+    expect(list.map((c) => c.key)).toEqual(expect.arrayContaining(['life', 'dup', 'expo-draft']));
+    expect(list.find((c) => c.key === 'expo-draft')).toMatchObject({ source: 'file', draft: true });
+
+    const dry = await json<{ targeted: number; byRoute: Record<string, number>; excluded: Record<string, number>; owners: unknown[]; sample: Array<{ name: string }> }>(await post('/campaigns/life/dry-run'));
+    expect(dry).toMatchObject({ targeted: 3, byRoute: { mass: 3 }, excluded: { customer: 1 } });
+    expect(dry.owners).toEqual([{ owner: 'lisi', tasks: 1, customers: 1, reminders: 0 }, { owner: 'zhangsan', tasks: 1, customers: 2, reminders: 0 }]);
+    expect(dry.sample.map((s) => s.name).sort()).toEqual(['接口丙', '接口乙', '接口甲']);
+
+    const launched = await json<{ run: { id: string }; created: boolean }>(await post('/campaigns/life/launch', { actor: 'lisi' }));
+    expect(launched.created).toBe(true);
+    expect((await json<{ created: boolean }>(await post('/campaigns/life/launch'))).created).toBe(false);
+    type Detail = { definition: { key: string }; runs: Array<{ id: string; status: string; results: Record<string, unknown> }> };
+    const detail = await waitFor(async () => {
+      const d = await json<Detail>(await api('/campaigns/life'));
+      return d.runs[0]?.status === 'finished' ? d : null;
+    }, 'run finished');
+    expect(detail.definition.key).toBe('life');
+    expect(detail.runs[0]).toMatchObject({ id: launched.run.id, results: { targeted: 3, waitingForOwner: 3, byRoute: { mass: 3 }, excluded: { customer: 1 } } });
+    const calls = t.sandbox.state.okCallsTo('externalcontact/add_msg_template').filter((c) => (c.body as { text?: { content: string } }).text?.content === '您好，这是接口创建的群发。');
+    expect(calls.flatMap((c) => (c.body as { external_userid: string[] }).external_userid).sort()).toEqual(leads.slice(0, 3).map((l) => l.externalUserId).sort());
+
+    expect(await json(await post('/campaigns/life/pause', { actor: 'lisi', reason: '文案要改' }))).toEqual({ key: 'life', paused: true, changed: true });
+    expect((await json<Array<{ key: string; paused: boolean; nextRunAt: string | null }>>(await api('/campaigns'))).find((c) => c.key === 'life')).toMatchObject({ paused: true, nextRunAt: null });
+    expect((await post('/campaigns/life/launch')).status).toBe(409);
+    expect(await json(await post('/campaigns/life/resume'))).toMatchObject({ key: 'life', paused: false, changed: true });
+    expect(await json(await post('/campaigns/life/cancel', { actor: 'lisi' }))).toMatchObject({ key: 'life', status: 'cancelled', changed: true });
+    expect(await t.bot.ctx.queues.get('campaign-tick').getJobScheduler('campaign|life')).toBeFalsy();
+    expect((await post('/campaigns/life/launch')).status).toBe(409);
+    expect((await post('/campaigns/life/resume')).status).toBe(409);
+  });
+});

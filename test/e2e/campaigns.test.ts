@@ -1,0 +1,321 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CampaignInput } from '../../src/content/campaigns.js';
+import { createCampaign } from '../../src/domain/campaigns/catalog.js';
+import { cancelCampaign, launchCampaign, pauseCampaign, resumeCampaign } from '../../src/domain/campaigns/control.js';
+import { countFollowUp } from '../../src/domain/campaigns/follow-up.js';
+import { recordGroupClick } from '../../src/domain/campaigns/group-click.js';
+import { campaignDetail } from '../../src/domain/campaigns/overview.js';
+import { processRun } from '../../src/domain/campaigns/run.js';
+import { startRun, syncSchedule } from '../../src/domain/campaigns/schedule.js';
+import { exhaustMassQuota } from '../../src/domain/delivery/budget.js';
+import { massQuotaPeriod } from '../../src/domain/delivery/mass-quota.js';
+import { localDay, nextAllowedTime, startOfNextDay } from '../../src/domain/nurture/clock.js';
+import { moveStage } from '../../src/domain/leads/stage.js';
+import { takeFence } from '../../src/store/delivery-ledger.js';
+import { Alert } from '../../src/store/models/alert.js';
+import { CampaignDeferral } from '../../src/store/models/campaign-deferral.js';
+import { CampaignGroup } from '../../src/store/models/campaign-group.js';
+import { CampaignRun } from '../../src/store/models/campaign-run.js';
+import { Delivery } from '../../src/store/models/delivery.js';
+import { Fence } from '../../src/store/models/fence.js';
+import { Lead } from '../../src/store/models/lead.js';
+import { timelineOf } from '../../src/store/timeline.js';
+import { jobIds } from '../../src/queues/job-ids.js';
+import { startWorkers } from '../../src/app/workers.js';
+import { campaignTickJob } from '../../jobs/campaign-tick.js';
+import { TEST_CORP } from '../fixtures/test-corp.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+import { seedLeads } from '../helpers/seed-leads.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+const TZ = 'Asia/Shanghai';
+const TEST_CORP_ID = TEST_CORP.corpId;
+const hhmm = (ms: number) => new Intl.DateTimeFormat('en-GB', { timeZone: TZ, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(ms);
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness('campaigns', {
+    env: { CAMPAIGN_QUIET_HOURS: 'none', CAMPAIGN_MASS_BATCH: '5', NURTURE_DAILY_CAP: '1', NURTURE_TIMEZONE: TZ, MASS_MESSAGE_CAP: '1/day', MASS_RESULT_POLL_SCHEDULE: '1h,2h' },
+    sandbox: { massQuota: '1/day' },
+  });
+});
+afterAll(async () => h?.stop());
+
+const API = 'externalcontact/add_msg_template';
+let seq = 0;
+/** A campaign to the leads tagged `tag`, created through the domain as the admin API does. */
+async function campaign(tag: string, extra: Partial<CampaignInput> = {}): Promise<string> {
+  const key = `c${++seq}-${tag.replace(/\W/g, '')}`;
+  await createCampaign(h.ctx, { key, name: `测试群发 ${key}`, segment: { tags: { all: [`测试/${tag}`] } }, content: { text: '您好，新案例请查收。', link: { title: '案例', url: 'https://example.com/c' } }, schedule: { cron: '0 10 * * 1', timezone: 'Asia/Shanghai' }, ...extra }, 'test');
+  return key;
+}
+/** Launches a campaign and runs its job to the end. */
+async function launch(key: string) {
+  const { run } = await launchCampaign(h.ctx, key);
+  await h.drain('campaign-run');
+  return (await CampaignRun.findById(run._id).lean())!;
+}
+const massCalls = (since: number) => h.sandbox.state.okCallsTo(API).slice(since).map((c) => c.body as { sender: string; external_userid: string[]; text?: { content: string }; attachments?: Array<{ link: { url: string } }> });
+
+describe('launch: grouping per owner', () => {
+  it('one add_msg_template per owner and content, at most CAMPAIGN_MASS_BATCH customers each; 客服 windows sent one by one', async () => {
+    const tag = 'group';
+    const zs = await seedLeads(h.sandbox, Array.from({ length: 7 }, (_, i) => ({ name: `张客户${i}`, owner: 'zhangsan', tags: [`测试/${tag}`] })));
+    const ls = await seedLeads(h.sandbox, Array.from({ length: 3 }, (_, i) => ({ name: `李客户${i}`, owner: 'lisi', tags: [`测试/${tag}`] })));
+    const [kf] = await seedLeads(h.sandbox, [{ name: '客服客户', owner: 'lisi', tags: [`测试/${tag}`], kfAgoMs: 3_600_000 }]);
+    const key = await campaign(tag);
+    const before = h.sandbox.state.okCallsTo(API).length;
+    const run = await launch(key);
+    expect(run.status).toBe('finished');
+    const calls = massCalls(before);
+    expect(calls.map((c) => [c.sender, c.external_userid.length]).sort()).toEqual([['lisi', 3], ['zhangsan', 2], ['zhangsan', 5]]);
+    expect(new Set(calls.flatMap((c) => c.external_userid))).toEqual(new Set([...zs, ...ls].map((l) => l.externalUserId)));
+    // One link for the whole message, tracked for the group; every customer has a delivery of its own.
+    expect(calls[0]!.attachments?.[0]?.link.url).toMatch(/\/r\//);
+    const deliveries = await Delivery.find({ runId: run._id }).lean();
+    expect(deliveries).toHaveLength(11);
+    expect(deliveries.filter((d) => d.via === 'mass').every((d) => d.status === 'submitted' && d.group && d.msgid)).toBe(true);
+    const kfSent = h.sandbox.state.kf.sent.filter((m) => m.touser === kf!.externalUserId);
+    expect(kfSent).toHaveLength(1);
+    expect(deliveries.find((d) => d.externalUserId === kf!.externalUserId)).toMatchObject({ via: 'kf', status: 'sent' });
+    const detail = (await campaignDetail(key))!;
+    expect(detail.runs[0]!.results).toMatchObject({ targeted: 11, byRoute: { kf: 1, mass: 10, owner: 0 }, sent: 1, waitingForOwner: 10 });
+    expect(detail.runs[0]!.results.owners).toEqual([
+      { owner: 'lisi', tasks: 1, customers: 3, reminders: 0 },
+      { owner: 'zhangsan', tasks: 2, customers: 7, reminders: 0 },
+    ]);
+    expect(await CampaignGroup.countDocuments({ runId: run._id })).toBe(3);
+    expect(await Alert.findById(`campaign|${run._id}`).lean()).toMatchObject({ kind: 'campaign_finished' });
+  });
+});
+
+describe('launch: what else splits or reroutes a send', () => {
+  it('{{name}} makes each lead a task of its own; caseStudy: auto groups by case, the next case when one was sent before', async () => {
+    const named = await seedLeads(h.sandbox, [{ name: '甲' }, { name: '乙' }, { name: '丙' }].map((x) => ({ ...x, tags: ['测试/named'] })));
+    const before = h.sandbox.state.okCallsTo(API).length;
+    await launch(await campaign('named', { content: { text: '{{name}}您好，新案例请查收。' } }));
+    const calls = massCalls(before);
+    expect(calls).toHaveLength(3);
+    expect(calls.map((c) => c.text?.content).sort()).toEqual(['丙您好，新案例请查收。', '乙您好，新案例请查收。', '甲您好，新案例请查收。']);
+    expect(calls.every((c) => c.external_userid.length === 1)).toBe(true);
+    expect(named).toHaveLength(3);
+
+    const leads = await seedLeads(h.sandbox, [
+      { name: '制造一', industry: '制造业' },
+      { name: '制造二', industry: '制造业' },
+      { name: '制造三', industry: '制造业' },
+      { name: '零售一', industry: '零售' },
+      { name: '其他一', industry: null },
+    ].map((x) => ({ ...x, tags: ['测试/cases'] })));
+    // 制造三 had mfg-a already (from a sequence): it gets the next best case.
+    await takeFence({ id: `case|${leads[2]!.id}|mfg-a`, kind: 'case', for: 'nurture|earlier|1' });
+    const mark = h.sandbox.state.okCallsTo(API).length;
+    const run = await launch(await campaign('cases', { content: { caseStudy: 'auto', text: '同行案例：' } }));
+    const byCase = Object.fromEntries((await Delivery.find({ runId: run._id }).lean()).map((d) => [d.externalUserId, d.caseSlug]));
+    expect(byCase).toEqual({ [leads[0]!.externalUserId]: 'mfg-a', [leads[1]!.externalUserId]: 'mfg-a', [leads[2]!.externalUserId]: 'mfg-b', [leads[3]!.externalUserId]: 'retail-a', [leads[4]!.externalUserId]: 'general-a' });
+    expect(massCalls(mark).map((c) => c.external_userid.length).sort()).toEqual([1, 1, 1, 2]);
+    expect(await Fence.exists({ _id: `case|${leads[0]!.id}|mfg-a` })).toBeTruthy();
+  });
+
+  it('a lead whose mass-message quota is used up goes to its owner as one reminder listing the customers', async () => {
+    const leads = await seedLeads(h.sandbox, [{ name: '配额甲', owner: 'wangwu' }, { name: '配额乙', owner: 'wangwu' }].map((x) => ({ ...x, tags: ['测试/quota'] })));
+    const period = massQuotaPeriod(h.config.MASS_MESSAGE_CAP, Date.now());
+    for (const l of leads) await exhaustMassQuota(l.id, period, 'mass|earlier');
+    const before = h.sandbox.state.appMessages.sent.length;
+    const run = await launch(await campaign('quota'));
+    const reminders = h.sandbox.state.appMessages.sent.slice(before);
+    expect(reminders).toHaveLength(1);
+    expect(reminders[0]!.touser).toEqual(['wangwu']);
+    expect(reminders[0]!.content).toContain('配额甲、配额乙');
+    expect(reminders[0]!.content).toContain('新案例请查收');
+    const deliveries = await Delivery.find({ runId: run._id }).lean();
+    expect(deliveries.map((d) => [d.via, d.status])).toEqual([['owner', 'sent'], ['owner', 'sent']]);
+    expect((await campaignDetail(run.campaignKey))!.runs[0]!.results).toMatchObject({ byRoute: { owner: 2 }, reminded: 2, owners: [{ owner: 'wangwu', tasks: 0, reminders: 1 }] });
+  });
+});
+
+describe('results', () => {
+  it('confirmed, not a friend, over the cap, waiting and unconfirmed, from one poll per (msgid, owner); then the 7-day follow-up', async () => {
+    const [a, b, c, d] = await seedLeads(h.sandbox, ['确认甲', '删好友乙', '超额丙', '确认丁'].map((name, i) => ({ name, owner: 'zhangsan', lastWith: i === 0 ? null : 'zhangsan', tags: ['测试/results'] })));
+    const [e] = await seedLeads(h.sandbox, [{ name: '未确认戊', owner: 'lisi', tags: ['测试/results'] }]);
+    // 丙 got a mass message from someone else today: WeCom will skip it (status 3, quota 1/day).
+    const other = h.sandbox.state.mass.apiAddMsgTemplate({ chat_type: 'single', external_userid: [c!.externalUserId], sender: 'zhangsan', text: { content: '别的群发' } }) as { msgid: string };
+    h.sandbox.state.mass.confirm(other.msgid, 'zhangsan');
+    const run = await launch(await campaign('results'));
+    const groups = await CampaignGroup.find({ runId: run._id }).lean();
+    expect(groups).toHaveLength(2);
+    h.sandbox.state.contacts.removeRelationship('zhangsan', b!.externalUserId);
+    const zs = groups.find((g) => g.sender === 'zhangsan')!;
+    const ls = groups.find((g) => g.sender === 'lisi')!;
+    h.sandbox.state.mass.confirm(zs.msgid!, 'zhangsan');
+    const poll = (g: typeof zs, attempt: number) => h.runJob('mass-result', { deliveryKey: g._id, attempt, msgid: g.msgid!, userId: g.sender, corpId: TEST_CORP_ID, externalUserId: '*', submittedAt: g.createdAt.getTime(), group: { deliveryKeyPrefix: g.deliveryKeyPrefix } });
+    expect((await poll(zs, 0)).result).toBe('settled');
+    expect((await poll(ls, 0)).result).toBe('unsent_yet');
+    let r = (await campaignDetail(run.campaignKey))!.runs[0]!.results;
+    expect(r).toMatchObject({ targeted: 5, confirmed: 2, notAFriend: 1, overCap: 1, waitingForOwner: 1, unconfirmed: 0 });
+    const status = async (x: { externalUserId: string }) => (await Delivery.findOne({ runId: run._id, externalUserId: x.externalUserId }).lean())?.status;
+    expect([await status(a!), await status(b!), await status(c!), await status(d!), await status(e!)]).toEqual(['sent', 'failed', 'capped', 'sent', 'submitted']);
+    expect((await timelineOf(TEST_CORP_ID, a!.externalUserId)).map((x) => x.type)).toEqual(expect.arrayContaining(['campaign_submitted', 'mass_sent']));
+    // 甲's last interaction was unknown: the member who just messaged it now gets its mass-message tasks.
+    expect((await Lead.findById(a!.id).lean())?.lastInteraction?.userId).toBe('zhangsan');
+    // 丙's quota is known to be used up for the day: no later send tries the mass route for it today.
+    expect(await Fence.exists({ _id: `mass|${c!.id}|${massQuotaPeriod(h.config.MASS_MESSAGE_CAP, Date.now()).key}|0` })).toBeTruthy();
+    expect((await poll(ls, 1)).result).toBe('settled');
+    r = (await campaignDetail(run.campaignKey))!.runs[0]!.results;
+    expect(r).toMatchObject({ waitingForOwner: 0, unconfirmed: 1 });
+
+    // The 7 days after: 丁 replies and is qualified by staff; someone opens the group message's link.
+    await recordGroupClick(zs._id);
+    await h.ctx.leads.mutate({ corpId: TEST_CORP_ID, externalUserId: d!.externalUserId }, null, (doc) => {
+      doc.touches.push({ eventKey: 'reply|test', kind: 'reply', channelKey: 'expo2026', userId: null, at: new Date(Date.now() + 1000), ref: null });
+    });
+    await moveStage(h.ctx, { corpId: TEST_CORP_ID, externalUserId: d!.externalUserId }, 'qualified', { by: 'staff', source: 'api', actor: 'lisi', reason: '要报价', at: new Date(Date.now() + 1000) });
+    const f = await countFollowUp(run._id, true);
+    expect(f).toMatchObject({ final: true, reached: 2, replied: 1, clicked: 0, linkClicks: 1, stageMoves: { engaged: 1, qualified: 1, customer: 0, unsubscribed: 0 } });
+    expect((await campaignDetail(run.campaignKey))!.runs[0]!.followUp).toMatchObject({ reached: 2, replied: 1 });
+  });
+});
+
+describe('deferral', () => {
+  it('quiet hours hold the whole run until they end; nothing is sent meanwhile', async () => {
+    await seedLeads(h.sandbox, [{ name: '夜间', tags: ['测试/quiet'] }]);
+    const quiet = { start: hhmm(Date.now() - 3_600_000), end: hhmm(Date.now() + 2 * 3_600_000), timezone: TZ };
+    const key = await campaign('quiet', { quietHours: quiet });
+    const before = h.sandbox.state.okCallsTo(API).length;
+    const run = await launch(key);
+    expect(run.status).toBe('waiting');
+    expect(hhmm(run.nextAt!.getTime())).toBe(quiet.end);
+    expect(run.nextAt!.getTime()).toBe(nextAllowedTime(Date.now(), quiet));
+    expect(massCalls(before)).toHaveLength(0);
+    const job = await h.ctx.queues.get('campaign-run').getJob(jobIds.campaignRun(run._id));
+    expect(await job?.getState()).toBe('delayed');
+    expect(job!.timestamp + job!.delay).toBeGreaterThanOrEqual(run.nextAt!.getTime() - 1000);
+  });
+
+  it('a lead over its daily cap waits for the next day\'s pass (not dropped); past the window it counts as over the cap', async () => {
+    const [x, y] = await seedLeads(h.sandbox, [{ name: '今天已发' }, { name: '今天未发' }].map((l) => ({ ...l, tags: ['测试/cap'] })));
+    const today = localDay(Date.now(), TZ);
+    await takeFence({ id: `day|${x!.id}|${today}|0`, kind: 'day', for: 'nurture|earlier|0' });
+    const run = await launch(await campaign('cap'));
+    expect(run).toMatchObject({ status: 'waiting', pass: 1 });
+    expect(run.nextAt!.getTime()).toBe(startOfNextDay(Date.now(), TZ));
+    expect(await CampaignDeferral.find({ runId: run._id }).lean()).toMatchObject([{ pass: 1, leadId: x!.id, reason: 'daily_cap' }]);
+    expect((await Delivery.find({ runId: run._id }).lean()).map((d) => d.externalUserId)).toEqual([y!.externalUserId]);
+    expect((await campaignDetail(run.campaignKey))!.runs[0]!.results).toMatchObject({ targeted: 2, deferred: 1, waitingForOwner: 1 });
+    // The next day: the cap is free again and the run's second pass sends it.
+    await Fence.deleteOne({ _id: `day|${x!.id}|${today}|0` });
+    await CampaignRun.updateOne({ _id: run._id }, { $set: { nextAt: new Date() } });
+    await (await h.ctx.queues.get('campaign-run').getJob(jobIds.campaignRun(run._id)))!.promote();
+    await h.drain('campaign-run');
+    expect(await CampaignRun.findById(run._id).lean()).toMatchObject({ status: 'finished', pass: 1 });
+    expect((await Delivery.find({ runId: run._id }).lean()).map((d) => d.externalUserId).sort()).toEqual([x!.externalUserId, y!.externalUserId].sort());
+    expect((await campaignDetail(run.campaignKey))!.runs[0]!.results).toMatchObject({ targeted: 2, deferred: 0, waitingForOwner: 2 });
+
+    const [z] = await seedLeads(h.sandbox, [{ name: '窗口太短', tags: ['测试/window'] }]);
+    await takeFence({ id: `day|${z!.id}|${today}|0`, kind: 'day', for: 'nurture|earlier|0' });
+    const short = await launch(await campaign('window', { window: '1m' }));
+    expect(short).toMatchObject({ status: 'finished', pass: 1 });
+    expect(await Delivery.findOne({ runId: short._id }).lean()).toMatchObject({ status: 'skipped', reason: 'cap_reached' });
+    expect((await campaignDetail(short.campaignKey))!.runs[0]!.results).toMatchObject({ overCap: 1, deferred: 0 });
+  });
+});
+
+describe('pause, resume, cancel', () => {
+  /** Six leads of one owner, each its own task ({{name}}), and every add_msg_template answered slowly. */
+  async function slowScene(tag: string) {
+    const leads = await seedLeads(h.sandbox, Array.from({ length: 6 }, (_, i) => ({ name: `${tag}${i}`, tags: [`测试/${tag}`] })));
+    const key = await campaign(tag, { content: { text: '{{name}}您好' } });
+    h.sandbox.state.inject({ api: API, delayMs: 250, times: 6 });
+    return { leads, key };
+  }
+  const targetsOf = (ids: string[]) => ids.map((id) => h.sandbox.state.okCallsTo(API).filter((c) => (c.body as { external_userid: string[] }).external_userid.includes(id)).length);
+
+  it('pause stops the remaining sends at once; resume sends the rest, nothing twice', async () => {
+    const { leads, key } = await slowScene('pause');
+    const { run } = await launchCampaign(h.ctx, key);
+    const draining = h.drain('campaign-run');
+    await waitFor(async () => (await Delivery.countDocuments({ runId: run._id })) >= 2, 'two sent');
+    await pauseCampaign(h.ctx, key, 'lisi');
+    await draining;
+    const paused = (await CampaignRun.findById(run._id).lean())!;
+    expect(paused.status).toBe('paused');
+    const sent = await Delivery.countDocuments({ runId: run._id });
+    expect(sent).toBeGreaterThanOrEqual(2);
+    expect(sent).toBeLessThan(6);
+    // Nothing fenced was left behind without a send.
+    expect(await Fence.countDocuments({ _id: { $regex: `^campaign\\|${run._id.replace('|', '\\|')}\\|.*#` } })).toBe(sent);
+    expect((await resumeCampaign(h.ctx, key, 'lisi')).runs).toBe(1);
+    await h.drain('campaign-run');
+    expect((await CampaignRun.findById(run._id).lean())!.status).toBe('finished');
+    expect(targetsOf(leads.map((l) => l.externalUserId))).toEqual([1, 1, 1, 1, 1, 1]);
+    expect(await Delivery.countDocuments({ runId: run._id })).toBe(6);
+  });
+
+  it('cancel ends the run where it is, removes the schedule, and refuses a launch', async () => {
+    const { leads, key } = await slowScene('cancel');
+    await syncSchedule(h.ctx, key);
+    expect(await h.ctx.queues.get('campaign-tick').getJobScheduler(`campaign|${key}`)).toMatchObject({ pattern: '0 10 * * 1', tz: 'Asia/Shanghai' });
+    const { run } = await launchCampaign(h.ctx, key);
+    const draining = h.drain('campaign-run');
+    await waitFor(async () => (await Delivery.countDocuments({ runId: run._id })) >= 1, 'one sent');
+    await cancelCampaign(h.ctx, key, 'lisi');
+    await draining;
+    const ended = (await CampaignRun.findById(run._id).lean())!;
+    expect(ended.status).toBe('cancelled');
+    const sent = await Delivery.countDocuments({ runId: run._id });
+    expect(sent).toBeLessThan(6);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await Delivery.countDocuments({ runId: run._id })).toBe(sent);
+    expect(targetsOf(leads.map((l) => l.externalUserId)).reduce((a, b) => a + b, 0)).toBe(sent);
+    expect(await h.ctx.queues.get('campaign-tick').getJobScheduler(`campaign|${key}`)).toBeFalsy();
+    await expect(launchCampaign(h.ctx, key)).rejects.toMatchObject({ code: 'state' });
+    await expect(resumeCampaign(h.ctx, key, 'lisi')).rejects.toMatchObject({ code: 'state' });
+    expect(await Alert.findById(`campaign|${run._id}`).lean()).toMatchObject({ title: expect.stringContaining('已取消') });
+  });
+});
+
+describe('schedules', () => {
+  it('a cron campaign\'s job scheduler fires a run per slot, each once, with the slot as its id; a slot hours late is missed', async () => {
+    await seedLeads(h.sandbox, [{ name: '定时', tags: ['测试/cron'] }]);
+    const key = await campaign('cron', { schedule: { cron: '*/2 * * * * *', timezone: TZ } });
+    await syncSchedule(h.ctx, key);
+    await syncSchedule(h.ctx, key); // a second worker registering it changes nothing
+    const [worker] = startWorkers(h.ctx, [campaignTickJob]);
+    try {
+      await waitFor(async () => (await CampaignRun.countDocuments({ campaignKey: key })) >= 2, 'two slots run', 15_000);
+    } finally {
+      await cancelCampaign(h.ctx, key, 'test');
+      await worker!.close();
+    }
+    const runs = await CampaignRun.find({ campaignKey: key }).sort({ scheduledFor: 1 }).lean();
+    for (const r of runs) {
+      expect(r._id).toBe(`${key}|${new Date(r.scheduledFor).toISOString().replace(/[-:]/g, '').replace('.000', '')}`);
+      expect(r.scheduledFor.getTime() % 2000).toBe(0);
+      expect(r.trigger).toBe('schedule');
+    }
+    expect(new Set(runs.map((r) => r.scheduledFor.getTime())).size).toBe(runs.length);
+    const late = await startRun(h.ctx, (await campaign('late')), { trigger: 'schedule', at: Date.now() - 7 * 3_600_000 });
+    expect(late?.run).toMatchObject({ status: 'missed' });
+  });
+});
+
+describe('exactly once', () => {
+  it('one run per slot however many ticks or launches; two runners of one run send each lead once', async () => {
+    const leads = await seedLeads(h.sandbox, Array.from({ length: 12 }, (_, i) => ({ name: `一次${i}`, owner: i % 2 ? 'lisi' : 'zhangsan', tags: ['测试/once'] })));
+    const key = await campaign('once');
+    const slot = Date.parse('2026-11-30T02:00:00Z');
+    const starts = await Promise.all([startRun(h.ctx, key, { trigger: 'schedule', at: slot }), startRun(h.ctx, key, { trigger: 'schedule', at: slot }), h.runJob('campaign-tick', { key, at: slot }).then(() => null)]);
+    expect(starts.filter((s) => s?.created)).toHaveLength(1);
+    expect(await CampaignRun.countDocuments({ campaignKey: key })).toBe(1);
+    const launches = await Promise.all([launchCampaign(h.ctx, key), launchCampaign(h.ctx, key), launchCampaign(h.ctx, key)]);
+    expect(launches.filter((l) => l.created)).toHaveLength(1);
+    // Two runners of the same run at once (as after Redis lost a job that was running): the fences decide.
+    const runId = launches[0]!.run._id;
+    for (const r of await CampaignRun.find({ campaignKey: key }).lean()) await h.ctx.queues.get('campaign-run').remove(jobIds.campaignRun(r._id));
+    h.sandbox.state.inject({ api: API, delayMs: 100, times: 10 });
+    await Promise.all([processRun(h.ctx, runId, { lastAttempt: false, runner: 'a' }), processRun(h.ctx, runId, { lastAttempt: false, runner: 'a' })]);
+    const ids = leads.map((l) => l.externalUserId);
+    expect(ids.map((id) => h.sandbox.state.okCallsTo(API).filter((c) => (c.body as { external_userid: string[] }).external_userid.includes(id) && (c.body as { text?: { content: string } }).text?.content === '您好，新案例请查收。').length)).toEqual(ids.map(() => 1));
+    expect(await Delivery.countDocuments({ runId })).toBe(12);
+  });
+});

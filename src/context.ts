@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import type { CaseStudy } from './content/cases.js';
+import type { Replies } from './content/replies.js';
 import type { Scoring } from './content/scoring.js';
 import type { ChannelCatalog } from './content/channels.js';
 import type { Sequence } from './content/sequences.js';
@@ -22,6 +23,8 @@ export interface BotContext {
   cases: CaseStudy[];
   /** How leads are scored and graded (templates/scoring.yaml). */
   scoring: Scoring;
+  /** What the bot answers customers in 微信客服 (templates/replies.yaml). */
+  replies: Replies;
   /** Adds jobs of every declared kind (jobs/index.ts). */
   queues: Queues;
   /** Where the receiver leaves accepted callbacks for the workers. */

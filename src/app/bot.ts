@@ -92,7 +92,7 @@ function serverUrl(server: Server): string {
  * ones stop start-up before anything connects.
  */
 export async function createContext(config: Config, logger: Logger): Promise<BotContext> {
-  const { channels, sequences, cases, scoring } = await loadTemplates(config.TEMPLATES_DIR);
+  const { channels, sequences, cases, scoring, replies } = await loadTemplates(config.TEMPLATES_DIR);
   await mongoose.connect(config.MONGODB_URI, { serverSelectionTimeoutMS: 10_000 });
   try {
     await Promise.all(mongoose.modelNames().map((m) => mongoose.model(m).createIndexes()));
@@ -107,6 +107,7 @@ export async function createContext(config: Config, logger: Logger): Promise<Bot
     baseUrl: config.WECOM_API_BASE,
     corpId: config.WECOM_CORP_ID,
     secret: config.WECOM_SECRET,
+    kfSecret: config.WECOM_KF_SECRET,
     agentId: config.WECOM_AGENT_ID,
     redis,
     keys,
@@ -121,6 +122,7 @@ export async function createContext(config: Config, logger: Logger): Promise<Bot
     sequences,
     cases,
     scoring,
+    replies,
     queues,
     inbox: new InboxWriter(redis, keys.inbox()),
     wecom,

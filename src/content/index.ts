@@ -3,6 +3,7 @@ import path from 'node:path';
 import { TemplateError } from '../errors.js';
 import { loadCases, type CaseStudy } from './cases.js';
 import { loadChannels, type ChannelCatalog } from './channels.js';
+import { loadReplies, repliesUseCases, type Replies } from './replies.js';
 import { loadScoring, type Scoring } from './scoring.js';
 import { loadSequences, type Sequence } from './sequences.js';
 
@@ -12,10 +13,13 @@ export interface Templates {
   sequences: Map<string, Sequence>;
   cases: CaseStudy[];
   scoring: Scoring;
+  /** What the bot answers customers in 微信客服 (replies.yaml). */
+  replies: Replies;
 }
 
 /**
- * Loads and cross-checks `channels.yaml`, `sequences/*.yaml`, `cases/*.md` and `scoring.yaml` under `dir`. Throws one
+ * Loads and cross-checks `channels.yaml`, `sequences/*.yaml`, `cases/*.md`, `scoring.yaml` and `replies.yaml` under
+ * `dir`. Throws one
  * TemplateError listing every problem (file, item, field) so ops staff fix them in one go.
  */
 export async function loadTemplates(dir: string): Promise<Templates> {
@@ -45,6 +49,10 @@ export async function loadTemplates(dir: string): Promise<Templates> {
   }
   const { scoring, problems: scoringProblems } = await loadScoring(dir, channels?.all().map((c) => c.key) ?? []);
   problems.push(...scoringProblems);
+  const { replies, problems: replyProblems } = await loadReplies(dir);
+  problems.push(...replyProblems);
+  const usesCases = repliesUseCases(replies) || (channels?.all() ?? []).some((c) => c.kf?.welcome?.caseStudy);
+  if (usesCases && cases.length === 0) problems.push(`${path.join(dir, 'replies.yaml')}: caseStudy replies need at least one case in cases/`);
   if (problems.length || !channels) throw new TemplateError(problems);
-  return { channels, sequences, cases, scoring };
+  return { channels, sequences, cases, scoring, replies };
 }

@@ -1,5 +1,9 @@
 import type { AnyJobKind } from '../src/queues/define-job.js';
 import { handleEventJob } from './handle-event.js';
+import { kfClockJob } from './kf-clock.js';
+import { kfHandoffJob } from './kf-handoff.js';
+import { kfInboundJob } from './kf-inbound.js';
+import { kfSyncJob } from './kf-sync.js';
 import { nurtureStepJob } from './nurture-step.js';
 import { opsAlertDigestJob, opsAlertJob } from './ops-alert.js';
 import { pollMassResultJob } from './poll-mass-result.js';
@@ -10,4 +14,4 @@ import { sendWelcomeJob } from './send-welcome.js';
 import { syncContactJob } from './sync-contact.js';
 
 /** Every job kind: the queues the bot creates and the workers it starts come from this list. */
-export const JOB_KINDS: readonly AnyJobKind[] = [handleEventJob, sendWelcomeJob, recordOutcomeJob, syncContactJob, nurtureStepJob, pollMassResultJob, staffNoticeJob, rescoreJob, opsAlertJob, opsAlertDigestJob];
+export const JOB_KINDS: readonly AnyJobKind[] = [handleEventJob, sendWelcomeJob, recordOutcomeJob, syncContactJob, nurtureStepJob, pollMassResultJob, staffNoticeJob, rescoreJob, opsAlertJob, opsAlertDigestJob, kfSyncJob, kfInboundJob, kfClockJob, kfHandoffJob];

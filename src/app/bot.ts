@@ -8,6 +8,7 @@ import type { BotContext } from '../context.js';
 import { linkSecret } from '../domain/delivery/tracked-links.js';
 import { leadHooks } from '../domain/leads/lead-hooks.js';
 import { TagResolver } from '../domain/leads/tag-resolver.js';
+import { reconcileKf } from '../domain/kf/reconcile.js';
 import { reconcile } from '../domain/nurture/reconcile.js';
 import { planWelcome } from '../domain/welcome/plan-welcome.js';
 import { InboxIngest } from '../inbox/ingest.js';
@@ -51,7 +52,11 @@ export async function startBot(config: Config, logger: Logger = createLogger(con
       ingest.start();
       stops.push(() => ingest.stop());
       // MongoDB is the source of truth for what is scheduled: restore whatever Redis lost, now and periodically.
-      const run = () => reconcile(ctx).catch((err: Error) => logger.error({ err: err.message }, 'reconcile failed'));
+      const run = () =>
+        Promise.all([
+          reconcile(ctx).catch((err: Error) => logger.error({ err: err.message }, 'reconcile failed')),
+          reconcileKf(ctx).catch((err: Error) => logger.error({ err: err.message }, '客服 reconcile failed')),
+        ]);
       void run();
       if (config.NURTURE_RECONCILE_SECONDS > 0) {
         const timer = setInterval(run, config.NURTURE_RECONCILE_SECONDS * 1000).unref();

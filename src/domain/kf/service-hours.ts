@@ -82,6 +82,12 @@ function zoned(y: number, m: number, d: number, minutes: number, tz: string): nu
   return at;
 }
 
+/** The instant local day `day` (YYYY-MM-DD) begins in `tz`. */
+export function startOfLocalDay(day: string, tz: string): number {
+  const [y, m, d] = day.split('-').map(Number) as [number, number, number];
+  return zoned(y, m, d, 0, tz);
+}
+
 /** The open intervals (absolute ms) from the local day of `fromMs` on, in order, for `days` days. */
 function* intervals(fromMs: number, hours: ServiceHours, tz: string, days = 400): Generator<[number, number]> {
   const l = local(fromMs, tz);

@@ -126,7 +126,12 @@ export async function loadReplies(dir: string): Promise<{ replies: Replies; prob
     const raw = (data as { intents?: Array<{ key?: unknown }> } | undefined)?.intents;
     return {
       replies: DEFAULT_REPLIES,
-      problems: problems.map((p) => p.replace(/: intents\.(\d+)\./, (m, i: string) => (typeof raw?.[Number(i)]?.key === 'string' ? `: intent ${String(raw[Number(i)]!.key)}: ` : m))),
+      problems: problems.map((p) =>
+        p.replace(/: intents\.(\d+)(\.|: )/, (m, i: string, after: string) => {
+          const key = raw?.[Number(i)]?.key;
+          return typeof key === 'string' ? `: intent ${key}: ${after === '.' ? '' : '(intent): '}` : m;
+        }),
+      ),
     };
   }
   const keys = new Set<string>();

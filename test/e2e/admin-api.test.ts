@@ -149,7 +149,7 @@ describe('admin API: leads, stages, grades, funnel, channels', () => {
   it('publishes an OpenAPI document generated from the same schemas', async () => {
     const doc = await json<{ openapi: string; paths: Record<string, Record<string, { parameters?: Array<{ name: string }> }>> }>(await api('/openapi.json'));
     expect(doc.openapi).toMatch(/^3\./);
-    expect(Object.keys(doc.paths).sort()).toEqual(['/admin/api/channels', '/admin/api/funnel', '/admin/api/leads', '/admin/api/leads/{id}', '/admin/api/leads/{id}/grade', '/admin/api/leads/{id}/stage']);
+    expect(Object.keys(doc.paths).sort()).toEqual(['/admin/api/channels', '/admin/api/funnel', '/admin/api/leads', '/admin/api/leads/{id}', '/admin/api/leads/{id}/grade', '/admin/api/leads/{id}/stage', '/admin/api/service']);
     expect(doc.paths['/admin/api/leads']?.get?.parameters?.map((p) => p.name)).toEqual(expect.arrayContaining(['q', 'stage', 'grade', 'channel', 'tag', 'owner', 'limit', 'cursor']));
   });
 });

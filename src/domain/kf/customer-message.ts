@@ -6,9 +6,9 @@ import { recordStep } from '../../store/timeline.js';
 import type { KfSyncedMessage } from '../../wecom/types.js';
 import { raiseAlert } from '../alerts/ops-alerts.js';
 import { KF_WINDOW_MS } from '../delivery/via.js';
-import { moveStageLocked, returnStage } from '../leads/stage.js';
+import { applyStage, moveStageLocked, recordStageChange, returnStage, type StageChange } from '../leads/stage.js';
 import { localDay } from '../nurture/clock.js';
-import { stopLocked } from '../nurture/stop.js';
+import { stopForStage, stopLocked } from '../nurture/stop.js';
 import { startClock } from './clock.js';
 import { handOff } from './handoff.js';
 import { matchIntent } from './intents.js';
@@ -17,6 +17,10 @@ import { sendReply, type ReplyLead } from './reply.js';
 import { isOpen, nextOpening } from './service-hours.js';
 
 type Ctx = BotContext;
+
+const ENGAGED_BY = { by: 'system' as const, source: 'reply' };
+const stopsOnReply = (ctx: Pick<BotContext, 'sequences'>) => [...ctx.sequences.values()].some((s) => s.stopOn.includes('reply'));
+const stopsOnEngaged = (ctx: Pick<BotContext, 'sequences'>) => [...ctx.sequences.values()].some((s) => s.stopOn.includes('stage:engaged'));
 
 /**
  * A customer's message (origin 3), as the only writer of the lead (docs/architecture.md, "One 客服 message"):
@@ -42,6 +46,7 @@ export async function handleCustomerMessage(ctx: Ctx, openKfid: string, m: KfSyn
   return ctx.leads.withLock(ref, async () => {
     let newSession = false;
     let stageBefore = '';
+    let engaged: StageChange | null = null;
     const doc = await linkLeadLocked(ctx, openKfid, ext, at, (d) => {
       const kf = (d.kf ??= {} as never) as NonNullable<LeadDoc['kf']>;
       const started = kf.sessionStartedAt?.getTime() ?? 0;
@@ -63,10 +68,14 @@ export async function handleCustomerMessage(ctx: Ctx, openKfid: string, m: KfSyn
         if (intent?.class === 'qualify') d.touches.push({ ...base, eventKey: `${key}#intent`, kind: 'intent', ref: intent.key });
       }
       stageBefore = d.stage;
+      // A reply makes an `added` lead engaged, in the same save (never backwards: the rules refuse anything else).
+      engaged = applyStage(d, 'engaged', ENGAGED_BY, at);
     });
     await recordStep(ref, key, 'kf_message', { text: text.slice(0, 500) || `[${m.msgtype}]`, intent: intent?.key ?? null, openKfid, newSession }, at);
-    await stopLocked(ctx, ref, 'reply');
-    if (doc.stage === 'added') await moveStageLocked(ctx, ref, 'engaged', { by: 'system', source: 'reply', sourceKey: `${key}|engaged`, at });
+    if (engaged) await recordStageChange(ref, engaged, { ...ENGAGED_BY, sourceKey: `${key}|engaged`, at });
+    // One read of the lead's active enrollments, when any sequence could stop on this (stopOn: reply, stage:engaged).
+    if (stopsOnReply(ctx)) await stopLocked(ctx, ref, 'reply');
+    if (engaged && stopsOnEngaged(ctx)) await stopForStage(ctx, ref, 'engaged');
 
     const lead: ReplyLead = { _id: doc._id, corpId: doc.corpId, externalUserId: ext, name: doc.name, industry: doc.industry, role: doc.role, firstTouch: doc.firstTouch };
     const windowStart = doc.kf!.lastInboundAt!.getTime();
@@ -74,7 +83,7 @@ export async function handleCustomerMessage(ctx: Ctx, openKfid: string, m: KfSyn
     const unresolved = async () => startClock(ctx, ref, doc, { msgid: m.msgid, at, text: text || `[${m.msgtype}]` });
     const reply = async (r: NonNullable<Intent['reply']>, intentKey: string | null, rateExempt = false) => {
       const res = await sendReply(ctx, { lead, openKfid, key: replyKey, reply: r, intent: intentKey, windowStart, rateExempt });
-      if (res === 'sent' && doc.kf?.state === 0) await ctx.leads.setLocked(ref, { 'kf.state': 1 });
+      // A reply moves WeCom's session from 0 to 1; the bot treats both alike, so its view is not written for it.
       if (res === 'person_serves') await ctx.leads.setLocked(ref, { 'kf.state': 3 });
       return res;
     };

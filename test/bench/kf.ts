@@ -20,7 +20,12 @@
  *  messages per second = messages / time until the last is done.
  * Targets (reported, never asserted): the bot's saturated rate ≥ 50 % of the baseline's, and p99 < 3 s at 50/s.
  *
- * Knobs: BENCH_MESSAGES, BENCH_CUSTOMERS, BENCH_RATE, BENCH_BURST_CONCURRENCY (20), BENCH_PHASE_CAP_S (300),
+ * A customer's message that waits longer than the customer takes to write 5 more gets no reply when its turn comes:
+ * the window of 48 h after the customer's last message allows 5 messages [D:94677], and the bot refuses a sixth
+ * rather than earning 95001. Such messages never count as done; a part ends when nothing more is done for
+ * BENCH_STALL_S (20) and the report lists what the bot did with every message.
+ *
+ * Knobs: BENCH_MESSAGES, BENCH_CUSTOMERS, BENCH_RATE, BENCH_BURST_CONCURRENCY (20), BENCH_PHASE_CAP_S (300), BENCH_STALL_S,
  * BENCH_REPLY_CAP, BENCH_SKIP_BURST=1, BENCH_DB=sqlite|postgresql (MONGODB_URI wins).
  */
 import { createServer, type Server } from 'node:http';
@@ -34,6 +39,7 @@ import { withDatabase } from '../../src/dev/embedded-database.js';
 import { kfMsgid } from '../../src/domain/delivery/via.js';
 import { createLogger } from '../../src/logger.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/index.js';
+import { KfMessage } from '../../src/store/models/kf.js';
 import { decryptPayload } from '../../src/wecom/callback/crypto.js';
 import { corpEnv, TEST_CORP } from '../fixtures/test-corp.js';
 import { BenchRun, BENCH_DB, log, machineInfo } from './harness.js';
@@ -46,6 +52,7 @@ const BURST = num('BENCH_BURST_CONCURRENCY', 20);
 const PHASE_CAP_MS = num('BENCH_PHASE_CAP_S', 300) * 1000;
 const REPLY_CAP = num('BENCH_REPLY_CAP', 10_000);
 const SKIP_BURST = process.env.BENCH_SKIP_BURST === '1';
+const STALL_MS = num('BENCH_STALL_S', 20) * 1000;
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const KF = 'wkBENCHKF000000000000000000001';
@@ -74,7 +81,7 @@ interface PartResult {
 /** The system under test: how to start it on a database and prefix, and how to see a message done. */
 interface System {
   name: string;
-  start(dbUri: string, prefix: string, sandbox: Sandbox): Promise<{ callbackUrl: string; doneAt(s: Sent): number | undefined; stop(): Promise<void> }>;
+  start(dbUri: string, prefix: string, sandbox: Sandbox): Promise<{ callbackUrl: string; doneAt(s: Sent): number | undefined; outcomes?(): Promise<Record<string, number>>; stop(): Promise<void> }>;
 }
 
 /** Offers `sends` at `rate` a second (0 = as fast as `concurrency` callbacks in flight allow), then waits for done. */
@@ -102,10 +109,14 @@ async function offer(sandbox: Sandbox, customers: string[], start: number, n: nu
   await Promise.all(Array.from({ length: rate > 0 ? Math.max(concurrency, Math.ceil(rate / 5)) : concurrency }, worker));
   const deadline = Date.now() + PHASE_CAP_MS;
   let left = sends.length;
-  while (Date.now() < deadline) {
+  let progressAt = Date.now();
+  // Until all are done, the cap, or nothing more done for STALL_MS (what is left was not answered: see the outcomes).
+  while (Date.now() < deadline && Date.now() - progressAt < STALL_MS) {
+    const before = left;
     left = 0;
     for (const s of sends) if (s.doneAt === undefined && (s.doneAt = doneAt(s)) === undefined) left++;
     if (!left) break;
+    if (left !== before) progressAt = Date.now();
     await new Promise((r) => setTimeout(r, 100));
   }
   const done = sends.filter((s) => s.doneAt !== undefined);
@@ -113,7 +124,7 @@ async function offer(sandbox: Sandbox, customers: string[], start: number, n: nu
   const q = (p: number) => (lat.length ? lat[Math.min(lat.length - 1, Math.ceil(p * lat.length) - 1)]! : null);
   const last = Math.max(...done.map((s) => s.doneAt!), began);
   const seconds = (last - began) / 1000;
-  if (left) log(`${left} of ${sends.length} not done within ${PHASE_CAP_MS / 1000} s`);
+  if (left) log(`${left} of ${sends.length} not done (cap ${PHASE_CAP_MS / 1000} s, or nothing more done for ${STALL_MS / 1000} s)`);
   return { offered: sends.length, done: done.length, seconds, rate: done.length / Math.max(seconds, 0.001), p50: q(0.5), p99: q(0.99), max: lat.at(-1) ?? null };
 }
 
@@ -206,6 +217,15 @@ const theBot: System = {
         for (; seen < sent.length; seen++) replyAt.set(sent[seen]!.msgid, sent[seen]!.at);
         return replyAt.get(kfMsgid(`kf-reply|${KF}|${s.msgid}`));
       },
+      /** What the bot did with each message (KfMessage.outcome), read once at the end. */
+      async outcomes() {
+        const out: Record<string, number> = {};
+        for (const m of await KfMessage.find({}, { outcome: 1 }).lean()) {
+          const k = (m.outcome ?? 'not handled').replace(/^intent:[^:]+:/, 'reply ');
+          out[k] = (out[k] ?? 0) + 1;
+        }
+        return out;
+      },
       async stop() {
         await mongoose.connection.db?.dropDatabase().catch(() => undefined);
         await bot.stop();
@@ -214,7 +234,7 @@ const theBot: System = {
   },
 };
 
-async function runSystem(sys: System, dbUri: string, customers: string[]): Promise<{ fixed: PartResult; burst: PartResult | null }> {
+async function runSystem(sys: System, dbUri: string, customers: string[]): Promise<{ fixed: PartResult; burst: PartResult | null; outcomes: Record<string, number> | null }> {
   const name = `bench_kf_${sys.name}_${Date.now().toString(36)}`;
   // Its keys are deleted at the end of the run (the scope's cleanup).
   const { name: prefix } = bench.redisScope(name, REDIS_URL);
@@ -231,7 +251,7 @@ async function runSystem(sys: System, dbUri: string, customers: string[]): Promi
       burst = await offer(sandbox, customers, MESSAGES, MESSAGES, 0, BURST, system.doneAt);
       log(`${sys.name}: saturated: ${burst.rate.toFixed(1)} messages/s`);
     }
-    return { fixed, burst };
+    return { fixed, burst, outcomes: (await system.outcomes?.()) ?? null };
   } finally {
     await system.stop();
     await sandbox.close();
@@ -258,5 +278,6 @@ Machine: ${machine.cpus} cores (${machine.model}), ${machine.mem}, node ${machin
 | B. all at once | ${fmt(base.burst)} | ${fmt(bot.burst)} |
 
 - Saturated rate of the bot as a share of the baseline's: ${share === null ? 'n/a' : `${share.toFixed(0)} %`} (target ≥ 50 %).
-- p99 callback-to-reply at ${RATE}/s: ${bot.fixed.p99 ?? 'n/a'} ms (target < 3000 ms).`);
+- p99 callback-to-reply at ${RATE}/s: ${bot.fixed.p99 ?? 'n/a'} ms (target < 3000 ms).
+- What the bot did with the messages (both parts): ${Object.entries(bot.outcomes ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')}.`);
 });

@@ -94,6 +94,16 @@ describe('intents', () => {
     expect((await lead(c.externalUserId))?.unsubscribedAt).toBeNull();
   });
 
+  it('an FAQ: text and link folded into one text message, the link tracked', async () => {
+    const ext = customer();
+    await handled(await say(ext, '支持本地部署吗？'));
+    await waitFor(() => sentTo(ext).length === 1, 'reply');
+    expect(sentTo(ext)[0]!.msgtype).toBe('text');
+    expect(sentTo(ext)[0]!.content).toMatch(/^支持公有云和私有化部署两种方式.*\n部署说明：http:\/\/127\.0\.0\.1:\d+\/r\/[\w-]+$/s);
+    expect(kf().transfers.filter((x) => x.externalUserId === ext)).toHaveLength(0);
+    expect((await lead(ext))?.kf?.clock).toBeNull();
+  });
+
   it('a menu click names its intent (menu_id)', async () => {
     const ext = customer();
     await handled(await say(ext, '获取报价', { menuId: 'qualify' }));

@@ -268,4 +268,25 @@ describe('duplicates', () => {
     expect(sentTo(ext)).toHaveLength(3);
     expect(new Set(sentTo(ext).map((m) => m.msgid)).size).toBe(3);
   });
+
+  it('an empty page with has_more 1 is not the end: the sync goes on and the message is answered', async () => {
+    const ext = customer();
+    kf().injectEmptyPages(KF, 2);
+    await handled(await say(ext, '谢谢'));
+    await waitFor(() => sentTo(ext).length === 1, 'answered');
+    const pages = t.sandbox.state.callsTo('kf/sync_msg').map((c) => c.body as { cursor?: string });
+    expect(pages.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('a token WeCom refuses (95007, e.g. past its 10 min) is dropped and the page asked for without one', async () => {
+    const ext = customer();
+    const { msgid } = await kf().customerSays(KF, ext, '谢谢', { post: false });
+    const xml = buildKfEventXml({ toUserName: TEST_CORP.corpId, createTime: Math.floor(Date.now() / 1000), token: 'ENCneverissuedorexpired', openKfid: KF });
+    expect((await t.post(xml)).status).toBe(200);
+    await handled(msgid);
+    await waitFor(() => sentTo(ext).length === 1, 'answered');
+    const calls = t.sandbox.state.callsTo('kf/sync_msg').map((c) => [c.errcode, (c.body as { token?: string }).token ?? null]);
+    expect(calls).toContainEqual([95007, 'ENCneverissuedorexpired']);
+    expect(calls).toContainEqual([0, null]);
+  });
 });

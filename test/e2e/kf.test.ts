@@ -130,7 +130,7 @@ describe('hand-off', () => {
     expect(t.sandbox.state.callsTo('kf/send_msg').filter((c) => (c.body as { touser?: string }).touser === ext)).toHaveLength(1);
     await kf().servicerSays(KF, ext, tr.servicer!, '您好，我是人工客服');
     await waitFor(async () => (await lead(ext))?.kf?.clock === null, 'clock stopped');
-    expect(await steps(ext)).toContain('kf_servicer_replied');
+    await waitFor(async () => (await steps(ext)).includes('kf_servicer_replied'), 'the reply on the timeline');
   });
 
   it('95018 after a hand-off the bot did not see: nothing sent, silence from then on, the clock runs', async () => {
@@ -234,7 +234,7 @@ describe('events', () => {
     await kf().failLater(msgid, 10);
     await waitFor(async () => (await Delivery.findOne({ msgid }).lean())?.status === 'failed', 'failed');
     expect((await Delivery.findOne({ msgid }).lean())?.reason).toBe('rejected_by_customer');
-    expect(await steps(ext)).toContain('kf_send_failed');
+    await waitFor(async () => (await steps(ext)).includes('kf_send_failed'), 'the failure on the timeline');
   });
 
   it('session_status_change from the client is recorded; a session a servicer ended is the bot\'s again at the next message', async () => {

@@ -4,6 +4,7 @@ import { delExternalContact } from './contact/del-external-contact.js';
 import { delFollowUser } from './contact/del-follow-user.js';
 import { editExternalContact } from './contact/edit-external-contact.js';
 import { transferFail } from './contact/transfer-fail.js';
+import { kfMsgOrEvent } from './kf/kf-msg-or-event.js';
 
 /** Every inbound event handler, registered on one dispatcher (a key no family defines fails here, at start-up). */
 export function createEventDispatcher(): EventDispatcher {
@@ -13,5 +14,6 @@ export function createEventDispatcher(): EventDispatcher {
     .on('change_external_contact.edit_external_contact', editExternalContact)
     .on('change_external_contact.del_external_contact', delExternalContact)
     .on('change_external_contact.del_follow_user', delFollowUser)
-    .on('change_external_contact.transfer_fail', transferFail);
+    .on('change_external_contact.transfer_fail', transferFail)
+    .on('kf_msg_or_event', kfMsgOrEvent);
 }

@@ -3,6 +3,10 @@ import { campaignFollowUpJob } from './campaign-follow-up.js';
 import { campaignRunJob } from './campaign-run.js';
 import { campaignTickJob } from './campaign-tick.js';
 import { handleEventJob } from './handle-event.js';
+import { kfClockJob } from './kf-clock.js';
+import { kfHandoffJob } from './kf-handoff.js';
+import { kfInboundJob } from './kf-inbound.js';
+import { kfSyncJob } from './kf-sync.js';
 import { nurtureStepJob } from './nurture-step.js';
 import { opsCommandJob } from './ops-command.js';
 import { opsReportJob } from './ops-report.js';
@@ -15,4 +19,4 @@ import { sendWelcomeJob } from './send-welcome.js';
 import { syncContactJob } from './sync-contact.js';
 
 /** Every job kind: the queues the bot creates and the workers it starts come from this list. */
-export const JOB_KINDS: readonly AnyJobKind[] = [handleEventJob, sendWelcomeJob, recordOutcomeJob, syncContactJob, nurtureStepJob, pollMassResultJob, staffNoticeJob, rescoreJob, opsAlertJob, opsAlertDigestJob, opsCommandJob, opsReportJob, campaignTickJob, campaignRunJob, campaignFollowUpJob];
+export const JOB_KINDS: readonly AnyJobKind[] = [] = [handleEventJob, sendWelcomeJob, recordOutcomeJob, syncContactJob, nurtureStepJob, pollMassResultJob, staffNoticeJob, rescoreJob, opsAlertJob, opsAlertDigestJob, opsCommandJob, opsReportJob, campaignTickJob, campaignRunJob, campaignFollowUpJob, kfSyncJob, kfInboundJob, kfClockJob, kfHandoffJob];

@@ -3,8 +3,9 @@ import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { parseDelay } from './content/sequences.js';
 import { massQuotaRule } from './domain/delivery/mass-quota.js';
+import { parseServiceHours } from './domain/kf/service-hours.js';
 
-const SECRET_KEYS = new Set(['WECOM_TOKEN', 'WECOM_ENCODING_AES_KEY', 'WECOM_SECRET', 'MONGODB_URI', 'REDIS_URL', 'LINK_SECRET', 'ADMIN_TOKEN', 'WECOM_OPS_WEBHOOK_KEY', 'WECOM_ROBOT_TOKEN', 'WECOM_ROBOT_ENCODING_AES_KEY']);
+const SECRET_KEYS = new Set(['WECOM_TOKEN', 'WECOM_ENCODING_AES_KEY', 'WECOM_SECRET', 'MONGODB_URI', 'REDIS_URL', 'LINK_SECRET', 'ADMIN_TOKEN', 'WECOM_OPS_WEBHOOK_KEY', 'WECOM_ROBOT_TOKEN', 'WECOM_ROBOT_ENCODING_AES_KEY', 'WECOM_KF_SECRET']);
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 
@@ -173,6 +174,31 @@ export const envSchema = z.object({
    * same content (WeCom takes at most 10,000 external_userid per add_msg_template [D:92135]).
    */
   CAMPAIGN_MASS_BATCH: z.coerce.number().int().min(1).max(10_000).default(10_000),
+  /**
+   * The secret of the app listed under 微信客服 → 可调用接口的应用 (its own list [D:94670]); the kf/* APIs are called with
+   * it. Default: WECOM_SECRET (the same app in both lists).
+   */
+  WECOM_KF_SECRET: z.string().min(1).optional(),
+  /** When people serve customers: `Mon-Fri 09:00-18:00`, parts separated by `,` (docs/ops-guide.md). */
+  SERVICE_HOURS: z
+    .string()
+    .default('Mon-Fri 09:00-18:00')
+    .transform((raw, ctx) => {
+      const parsed = parseServiceHours(raw);
+      if (typeof parsed === 'string') {
+        ctx.addIssue({ code: 'custom', message: parsed });
+        return z.NEVER;
+      }
+      return parsed;
+    }),
+  /** The time zone of SERVICE_HOURS. */
+  SERVICE_TIMEZONE: z.string().default('Asia/Shanghai').refine(isTimeZone, 'is not a known IANA time zone (e.g. Asia/Shanghai)'),
+  /** How long a customer may wait for a person's reply, counted within SERVICE_HOURS (a lead's grade may set its own). */
+  SERVICE_REPLY_TARGET_SECONDS: int(600, 1),
+  /** Bot replies per customer per minute in 微信客服 (the unsubscribe confirmation is never held back). */
+  KF_REPLIES_PER_MINUTE: int(3, 1),
+  /** Concurrent 微信客服 message jobs per worker process (default 16). */
+  KF_CONCURRENCY: int(16, 1),
   /** Key that signs tracked links (/r/<token>); default: derived from WECOM_ENCODING_AES_KEY. */
   LINK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
 });

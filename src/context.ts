@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import type { CaseStudy } from './content/cases.js';
+import type { Replies } from './content/replies.js';
 import type { Scoring } from './content/scoring.js';
 import type { ChannelCatalog } from './content/channels.js';
 import type { FileCampaign } from './content/index.js';
@@ -27,6 +28,8 @@ export interface BotContext {
   scoring: Scoring;
   /** Campaigns defined in templates/campaigns/ (loaded into the store at start-up; the store also holds the API's). */
   campaigns: Map<string, FileCampaign>;
+  /** What the bot answers customers in 微信客服 (templates/replies.yaml). */
+  replies: Replies;
   /** Adds jobs of every declared kind (jobs/index.ts). */
   queues: Queues;
   /** Where the receiver leaves accepted callbacks for the workers. */

@@ -15,6 +15,7 @@ import { linkSecret } from '../domain/delivery/tracked-links.js';
 import { LeadIndex } from '../domain/leads/lead-index.js';
 import { leadHooks } from '../domain/leads/lead-hooks.js';
 import { TagResolver } from '../domain/leads/tag-resolver.js';
+import { reconcileKf } from '../domain/kf/reconcile.js';
 import { reconcile } from '../domain/nurture/reconcile.js';
 import { planWelcome } from '../domain/welcome/plan-welcome.js';
 import { InboxIngest } from '../inbox/ingest.js';
@@ -74,9 +75,12 @@ export async function startBot(config: Config, logger: Logger = createLogger(con
       // MongoDB is the source of truth for what is scheduled: restore whatever Redis lost, now and periodically.
       const run = () => {
         void ctx.leadIndex.ensureBuilt(logger).catch((err: Error) => logger.error({ err: err.message }, 'lead index build failed'));
-        return reconcile(ctx)
-          .then(() => reconcileCampaigns(ctx))
-          .catch((err: Error) => logger.error({ err: err.message }, 'reconcile failed'));
+        return Promise.all([
+          reconcile(ctx)
+            .then(() => reconcileCampaigns(ctx))
+            .catch((err: Error) => logger.error({ err: err.message }, 'reconcile failed')),
+          reconcileKf(ctx).catch((err: Error) => logger.error({ err: err.message }, '客服 reconcile failed')),
+        ]);
       };
       void run();
       if (config.NURTURE_RECONCILE_SECONDS > 0) {
@@ -118,7 +122,7 @@ function serverUrl(server: Server): string {
  * ones stop start-up before anything connects.
  */
 export async function createContext(config: Config, logger: Logger): Promise<BotContext> {
-  const { channels, sequences, cases, scoring, campaigns } = await loadTemplates(config.TEMPLATES_DIR);
+  const { channels, sequences, cases, scoring, campaigns, replies } = await loadTemplates(config.TEMPLATES_DIR);
   await mongoose.connect(config.MONGODB_URI, { serverSelectionTimeoutMS: 10_000 });
   try {
     await Promise.all(mongoose.modelNames().map((m) => mongoose.model(m).createIndexes()));
@@ -137,6 +141,7 @@ export async function createContext(config: Config, logger: Logger): Promise<Bot
     baseUrl: config.WECOM_API_BASE,
     corpId: config.WECOM_CORP_ID,
     secret: config.WECOM_SECRET,
+    kfSecret: config.WECOM_KF_SECRET,
     agentId: config.WECOM_AGENT_ID,
     redis,
     keys,
@@ -152,6 +157,7 @@ export async function createContext(config: Config, logger: Logger): Promise<Bot
     cases,
     scoring,
     campaigns,
+    replies,
     queues,
     inbox: new InboxWriter(redis, keys.inbox()),
     wecom,

@@ -14,7 +14,8 @@ readCommandLine(
 Usage: npm run channels:sync
 
 Creates or updates each channel's 联系我 QR code in WeCom (scene 2, state = the channel key) and prints its
-config_id and qr_code URL; channels need \`owners\` in templates/channels.yaml. Uses the bot's configuration
+config_id and qr_code URL; channels need \`owners\` in templates/channels.yaml. A channel with \`kf:\` also gets its
+微信客服 link (kf/add_contact_way, scene = the channel key unless set), printed as kf_link. Uses the bot's configuration
 (environment or .env: WECOM_*, MONGODB_URI, REDIS_URL, TEMPLATES_DIR).
 
 Against the sandbox of a running \`npm run dev\`:  DOTENV_CONFIG_PATH=.data/dev.env npm run channels:sync
@@ -26,7 +27,7 @@ try {
   const ctx = await createContext(config, createLogger(config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL));
   try {
     for (const r of await syncChannels(ctx)) {
-      console.log(`${r.action.padEnd(8)} ${r.key}${r.qrCode ? `  config_id=${r.configId}  qr_code=${r.qrCode}` : ''}${r.reason ? `  (${r.reason})` : ''}`);
+      console.log(`${r.action.padEnd(8)} ${r.key}${r.qrCode ? `  config_id=${r.configId}  qr_code=${r.qrCode}` : ''}${r.kfUrl ? `  kf_link=${r.kfUrl}` : ''}${r.reason ? `  (${r.reason})` : ''}`);
     }
   } finally {
     await closeContext(ctx);

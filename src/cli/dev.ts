@@ -26,6 +26,8 @@ const DEV_ENV = path.join(DATA_DIR, 'dev.env');
 const DEV_ADMIN_TOKEN = path.join(DATA_DIR, 'admin-token');
 /** The sandbox corp's members: a scan of anyone else's code is refused, as WeCom would. */
 const MEMBERS = ['zhangsan', 'lisi', 'wangwu'];
+/** The sandbox corp's 微信客服 account and its servicers (on duty), so `npm run simulate:say` works at once. */
+const KF_ACCOUNT = { openKfid: 'wkDEVKF00000000000000000000001', name: '官方客服', servicers: ['zhangsan', 'lisi'] };
 
 const USAGE = `
 Usage: npm run dev [-- --no-demo]
@@ -42,7 +44,8 @@ one made on the first run, kept in .data/admin-token). The robot (chat commands)
 and lisi as ops member: npm run simulate:ops -- "统计 7d".
 
 While it runs, ${DEV_ENV} holds its settings; any command runs against this sandbox and database with
-  DOTENV_CONFIG_PATH=${DEV_ENV} npm run <command>     e.g. channels:sync, simulate:scan -- expo2026, simulate:ops -- 帮助
+  DOTENV_CONFIG_PATH=${DEV_ENV} npm run <command>     e.g. channels:sync, simulate:scan -- expo2026, simulate:ops -- 帮助,
+                                                     simulate:say -- 刘女士 "报价多少"
 `;
 
 /** What dev started, stopped in reverse order on Ctrl-C and on every start-up error. */
@@ -135,6 +138,7 @@ async function dev(): Promise<void> {
     health / metrics   http://127.0.0.1:${config.PORT}/healthz  /metrics
     sandbox WeCom      ${sandbox.url}   (calls: ${sandbox.url}/sandbox/calls, welcomes: ${sandbox.url}/sandbox/welcomes, ops group: ${sandbox.url}/sandbox/webhook)
     sandbox members    ${MEMBERS.join(', ')}
+    微信客服 account    ${KF_ACCOUNT.name} (${KF_ACCOUNT.openKfid}), servicers ${KF_ACCOUNT.servicers.join(', ')}; service hours ${config.SERVICE_HOURS.text}
     database           ${withoutPassword(config.MONGODB_URI)}   (${db.kind}${db.kind === 'external' ? '' : `, data in ${path.join(DATA_DIR, 'db')}`})
 
   Channels (templates in ${config.TEMPLATES_DIR}):
@@ -145,6 +149,9 @@ ${channelLines}
 
   Play ops staff @mentioning the robot in the ops group:
     npm run simulate:ops -- "统计 7d"
+
+  Play a customer writing to the 微信客服 account:
+    npm run simulate:say -- 刘女士 "你好，请问报价多少？"
 
   Run any command against this sandbox and database (settings in ${DEV_ENV}):
     DOTENV_CONFIG_PATH=${DEV_ENV} npm run channels:sync
@@ -181,7 +188,8 @@ async function checkRedis(redisUrl: string): Promise<void> {
 async function startDevSandbox(env: Record<string, string | undefined>): Promise<Sandbox> {
   const port = sandboxPort(env as NodeJS.ProcessEnv);
   try {
-    return await startSandbox({ port, corpId: env.WECOM_CORP_ID!, secrets: [env.WECOM_SECRET!], members: MEMBERS });
+    const secrets = [...new Set([env.WECOM_SECRET!, env.WECOM_KF_SECRET || env.WECOM_SECRET!])];
+    return await startSandbox({ port, corpId: env.WECOM_CORP_ID!, secrets, members: MEMBERS, kfAccounts: [KF_ACCOUNT] });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
     throw new CodedError(ErrorCode.PortInUse, `port ${port} (the sandbox WeCom) is already in use (another npm run dev?); set SANDBOX_PORT to a free one, e.g. SANDBOX_PORT=${port + 1}`);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { TemplateError } from '../errors.js';
 import { unknownPlaceholders } from './render.js';
+import { replySchema } from './replies.js';
 import { parseYaml } from './yaml-file.js';
 
 /** Tag group a bare tag string in channels.yaml goes to. */
@@ -48,6 +49,19 @@ const channelSchema = z
     owners: z.array(z.string().min(1)).default([]),
     /** What the channel cost (its spend so far, in your currency): the dashboard shows the cost per lead. */
     cost: z.number().nonnegative().optional(),
+    /**
+     * The channel's 微信客服 link [D:94665]: `channels:sync` creates it with kf/add_contact_way on `account` (an open_kfid
+     * or an account's name; default: the first account), with `scene` (default: the channel key); a customer who
+     * enters through it is attributed to this channel, and gets `welcome` (text, menu) once, within 20 s [D:95122].
+     */
+    kf: z
+      .object({
+        account: z.string().min(1).optional(),
+        scene: z.string().regex(/^[0-9a-zA-Z_-]{1,32}$/, 'must be 1-32 of 0-9 a-z A-Z _ - [D:94665]').optional(),
+        welcome: replySchema.optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -82,6 +96,15 @@ export class ChannelCatalog {
   /** The channel a contact's `State` names; unknown or absent states are attributed to `organic`. */
   resolve(state: string | undefined | null): Channel {
     return (state && this.byKey.get(state)) || this.byKey.get(ORGANIC_KEY)!;
+  }
+
+  /**
+   * The channel of a 微信客服 customer, from the link they entered by [D:94670]: the channel whose kf link has this
+   * `scene`, else the one `scene_param` or `scene` names by key; otherwise organic.
+   */
+  resolveKf(scene: string | undefined | null, sceneParam?: string | null): Channel {
+    const byScene = scene ? this.all().find((c) => c.kf && (c.kf.scene ?? c.key) === scene) : undefined;
+    return byScene ?? (sceneParam ? this.byKey.get(sceneParam) : undefined) ?? (scene ? this.byKey.get(scene) : undefined) ?? this.byKey.get(ORGANIC_KEY)!;
   }
 
   /** The channel with exactly this key, if any. */
@@ -148,9 +171,14 @@ export function parseChannels(text: string, file: string): ChannelCatalog {
     throw new TemplateError(problems);
   }
   const seen = new Set<string>();
+  const scenes = new Set<string>();
   for (const c of parsed.data.channels) {
     if (seen.has(c.key)) problems.push(`${file}: channel ${c.key}: key: duplicate key (each state must be unique)`);
     seen.add(c.key);
+    if (!c.kf) continue;
+    const scene = c.kf.scene ?? c.key;
+    if (scenes.has(scene)) problems.push(`${file}: channel ${c.key}: kf.scene: "${scene}" is another channel's kf scene`);
+    scenes.add(scene);
   }
   if (problems.length) throw new TemplateError(problems);
   return new ChannelCatalog(parsed.data.channels);

@@ -4,6 +4,7 @@ import { TemplateError } from '../errors.js';
 import { checkCampaignRefs, loadCampaigns, type Campaign, type CampaignInput } from './campaigns.js';
 import { loadCases, type CaseStudy } from './cases.js';
 import { loadChannels, type ChannelCatalog } from './channels.js';
+import { loadReplies, repliesUseCases, type Replies } from './replies.js';
 import { loadScoring, type Scoring } from './scoring.js';
 import { loadSequences, type Sequence } from './sequences.js';
 
@@ -13,6 +14,8 @@ export interface Templates {
   sequences: Map<string, Sequence>;
   cases: CaseStudy[];
   scoring: Scoring;
+  /** What the bot answers customers in 微信客服 (replies.yaml). */
+  replies: Replies;
   /** Campaigns defined in campaigns/*.yaml, by key: as written (what the store keeps) and parsed. */
   campaigns: Map<string, FileCampaign>;
 }
@@ -25,7 +28,7 @@ export interface FileCampaign {
 }
 
 /**
- * Loads and cross-checks `channels.yaml`, `sequences/*.yaml`, `cases/*.md`, `scoring.yaml` and `campaigns/*.yaml` under
+ * Loads and cross-checks `channels.yaml`, `sequences/*.yaml`, `cases/*.md`, `scoring.yaml`, `replies.yaml` and `campaigns/*.yaml` under
  * `dir`. Throws one
  * TemplateError listing every problem (file, item, field) so ops staff fix them in one go.
  */
@@ -56,6 +59,10 @@ export async function loadTemplates(dir: string): Promise<Templates> {
   }
   const { scoring, problems: scoringProblems } = await loadScoring(dir, channels?.all().map((c) => c.key) ?? []);
   problems.push(...scoringProblems);
+  const { replies, problems: replyProblems } = await loadReplies(dir);
+  problems.push(...replyProblems);
+  const usesCases = repliesUseCases(replies) || (channels?.all() ?? []).some((c) => c.kf?.welcome?.caseStudy);
+  if (usesCases && cases.length === 0) problems.push(`${path.join(dir, 'replies.yaml')}: caseStudy replies need at least one case in cases/`);
   const { campaigns, problems: campaignProblems } = await loadCampaigns(dir);
   problems.push(...campaignProblems);
   if (channels) {
@@ -64,5 +71,5 @@ export async function loadTemplates(dir: string): Promise<Templates> {
     }
   }
   if (problems.length || !channels) throw new TemplateError(problems);
-  return { channels, sequences, cases, scoring, campaigns };
+  return { channels, sequences, cases, scoring, campaigns, replies };
 }

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * Deterministic BullMQ job ids: the same work always gets the same id, so adding it twice adds it once. ':' is
  * BullMQ's key separator, hence '|'.
@@ -29,4 +31,20 @@ export const jobIds = {
   campaignFollowUp: (runId: string, n: number) => `followup|${runId}|${n}`,
   /** The notice of a lead's n-th upgrade into S or A (lead ids hold ':', which job ids may not). */
   gradeNotice: (leadId: string, n: number) => `notice|grade|${leadId.replace(/:/g, '_')}|${n}`,
+  /** One sync of a 微信客服 account, asked for by its n-th callback. */
+  kfSync: (openKfid: string, n: number) => `kf-sync|${safe(openKfid)}|${n}`,
+  /** The handling of the messages of one customer from one page, named by its first message. */
+  kfInbound: (openKfid: string, msgid: string) => `kf-in|${safe(openKfid)}|${safe(msgid)}`,
+  /** A service clock's alert at `level` (1: the servicer or owner, 2: the ops group). */
+  kfClock: (clockId: string, level: number) => `kf-clock|${digest(clockId)}|${level}`,
+  /** A hand-off waiting for the service hours to open. */
+  kfHandoff: (leadId: string, at: number) => `kf-handoff|${digest(leadId)}|${at}`,
 };
+
+function safe(s: string): string {
+  return s.replace(/[|:]/g, '_');
+}
+
+function digest(s: string): string {
+  return createHash('sha1').update(s).digest('hex').slice(0, 24);
+}

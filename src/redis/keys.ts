@@ -87,4 +87,34 @@ export class RedisKeys {
   robotReply(msgid: string): string {
     return `${this.prefix}:robot:reply:${msgid}`;
   }
+
+  /** The lock held by the one sync of a 微信客服 account at a time (kf/sync_msg must not overlap per account). */
+  kfSyncLock(openKfid: string): string {
+    return `${this.prefix}:kf:${openKfid}:sync-lock`;
+  }
+
+  /** A counter of the account's callbacks: each asks for a sync that starts after it. */
+  kfSyncRequested(openKfid: string): string {
+    return `${this.prefix}:kf:${openKfid}:sync-requested`;
+  }
+
+  /** The highest request a finished sync of the account covered. */
+  kfSyncDone(openKfid: string): string {
+    return `${this.prefix}:kf:${openKfid}:sync-done`;
+  }
+
+  /** The account's newest callback token (valid 10 min [D:94670]). */
+  kfToken(openKfid: string): string {
+    return `${this.prefix}:kf:${openKfid}:token`;
+  }
+
+  /** The bot's replies to one customer in the last minute (KF_REPLIES_PER_MINUTE). */
+  kfReplies(leadId: string): string {
+    return `${this.prefix}:kf:replies:${leadId}`;
+  }
+
+  /** Where the turn of an account's servicers stands (hand-offs go round). */
+  kfTurn(openKfid: string): string {
+    return `${this.prefix}:kf:${openKfid}:turn`;
+  }
 }

@@ -37,9 +37,13 @@ export async function tryLock(redis: Redis, key: string, ttlMs = 5_000): Promise
 export async function withLock<T>(redis: Redis, key: string, fn: () => Promise<T>, opts = { ttlMs: 5_000, waitMs: 60_000 }): Promise<T> {
   const deadline = Date.now() + opts.waitMs;
   let lock: HeldLock | null;
+  // Short locks (a lead's write, a rollup's increment) are usually free again within milliseconds: look again soon,
+  // then less often (up to every 50 ms), with jitter so waiters do not retry in step.
+  let pause = 4;
   while (!(lock = await tryLock(redis, key, opts.ttlMs))) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for lock ${key}`);
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, pause * (0.5 + Math.random())));
+    pause = Math.min(50, pause * 2);
   }
   try {
     return await fn();

@@ -56,3 +56,17 @@ export function buildContactEventXml(e: ContactEvent): string {
     '</xml>'
   );
 }
+
+/** Builds the plaintext XML of a 微信客服 `kf_msg_or_event` callback: no content, only a Token and the account [D:94670]. */
+export function buildKfEventXml(e: { toUserName: string; createTime: number; token: string; openKfid: string }): string {
+  return (
+    '<xml>' +
+    `<ToUserName>${cdata(e.toUserName)}</ToUserName>` +
+    `<CreateTime>${Math.floor(e.createTime)}</CreateTime>` +
+    `<MsgType>${cdata('event')}</MsgType>` +
+    `<Event>${cdata('kf_msg_or_event')}</Event>` +
+    `<Token>${cdata(e.token)}</Token>` +
+    `<OpenKfId>${cdata(e.openKfid)}</OpenKfId>` +
+    '</xml>'
+  );
+}

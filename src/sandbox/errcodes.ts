@@ -45,6 +45,11 @@ const ERRMSG: Readonly<Record<number, string>> = {
   95000: 'invalid open_kfid',
   95001: 'send msg count reaches the limit',
   95002: 'send msg outside the time window',
+  95004: 'open_kfid not exist',
+  95007: 'invalid msg token',
+  95014: 'servicer not activated or not on duty',
+  95016: 'invalid service state transition',
+  95018: 'send msg session status invalid',
 };
 
 /** A WeCom-style error raised by a sandbox domain rule; the server turns it into `{errcode, errmsg}`. */

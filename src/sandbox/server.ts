@@ -164,6 +164,28 @@ async function serveControl(ctx: Koa.Context, state: SandboxState, path: string)
         }
         return true;
       }
+      case 'POST /sandbox/kf/say': {
+        // A customer writes to a 客服 account (simulate:say): by nickname or external_userid; created on first use.
+        const b = await readJson();
+        if (typeof b.customer !== 'string' || typeof b.text !== 'string') throw new Error('customer and text are required strings');
+        const openKfid = typeof b.openKfid === 'string' ? b.openKfid : [...state.kf.accounts.keys()][0];
+        if (!openKfid) throw new Error('the sandbox corp has no 微信客服 account');
+        const known = [...state.kf.customers].find(([id, c]) => id === b.customer || c.nickname === b.customer)?.[0];
+        const contact = [...state.contacts.customers.values()].find((c) => c.externalUserId === b.customer || c.name === b.customer)?.externalUserId;
+        const externalUserId = known ?? contact ?? `wm${Buffer.from(String(b.customer)).toString('hex').slice(0, 28).padEnd(28, '0')}`;
+        const nickname = /^wm/.test(String(b.customer)) ? undefined : String(b.customer);
+        const startedAt = state.now();
+        const entered = known ? null : await state.kf.customerEnters(openKfid, externalUserId, { scene: typeof b.scene === 'string' ? b.scene : '', nickname });
+        const said = await state.kf.customerSays(openKfid, externalUserId, b.text, { nickname });
+        ctx.body = { openKfid, externalUserId, startedAt, status: said.status, welcomeCode: entered?.welcomeCode ?? null };
+        return true;
+      }
+      case 'GET /sandbox/kf/conversation': {
+        const q = flatQuery(ctx.query);
+        if (!q.openKfid || !q.externalUserId) throw new Error('openKfid and externalUserId are required');
+        ctx.body = { messages: state.kf.conversation(q.openKfid, q.externalUserId), session: state.kf.session(q.openKfid, q.externalUserId) ?? null, transfers: state.kf.transfers.filter((t) => t.externalUserId === q.externalUserId) };
+        return true;
+      }
       case 'POST /sandbox/reset':
         state.reset({ all: (await readJson()).all === true });
         ctx.body = { ok: true };

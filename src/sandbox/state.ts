@@ -9,7 +9,7 @@ import type { ApiRoute, SandboxArea } from './area.js';
 import { AppMessagesArea } from './areas/app-messages.js';
 import { ContactWaysArea } from './areas/contact-ways.js';
 import { ContactsArea } from './areas/contacts.js';
-import { KfArea } from './areas/kf.js';
+import { KfArea, type KfAccountOptions } from './areas/kf.js';
 import { MassMessagesArea } from './areas/mass-messages.js';
 import { RobotArea } from './areas/robot.js';
 import { TagsArea } from './areas/tags.js';
@@ -28,8 +28,8 @@ export interface SandboxStateOptions extends SandboxCoreOptions {
   welcomeCodeTtlMs?: number;
   /** userids of the corp's members (message/send, scans); absent = every userid is a member. */
   members?: string[];
-  /** open_kfids kf/send_msg accepts; absent = any non-empty open_kfid. */
-  kfAccounts?: string[];
+  /** The corp's 微信客服 accounts (open_kfids, or accounts with a name and servicers); absent = any non-empty open_kfid. */
+  kfAccounts?: Array<string | KfAccountOptions>;
   /** The mass-message quota per customer: days/month (default), N/month, N/week or N/day [D:92135]. */
   massQuota?: string;
   /** Keys of the groups' 消息推送 webhooks; absent = any key. */
@@ -64,7 +64,7 @@ export class SandboxState extends SandboxCore {
     this.contactWays = new ContactWaysArea(this);
     this.mass = new MassMessagesArea(this, this.contacts, massQuotaRule.parse(opts.massQuota));
     this.appMessages = new AppMessagesArea(this, this.members);
-    this.kf = new KfArea(this, opts.kfAccounts ? new Set(opts.kfAccounts) : undefined);
+    this.kf = new KfArea(this, opts.kfAccounts);
     this.webhook = new WebhookArea(this, opts.webhookKeys ? new Set(opts.webhookKeys) : undefined);
     this.robot = new RobotArea(this);
     this.robot.target = opts.robot;

@@ -5,7 +5,7 @@
  *   lead's send budget it needs. Only one runner can insert a fence;
  * - after WeCom answered, the outcome is recorded once under `key` (first writer wins);
  * - an attempt fence with no outcome means a runner died mid-call: the delivery is `unknown` and never sent again.
- * Used by welcomes, nurture steps and (next) 客服 replies, alerts and campaign sends.
+ * Used by welcomes, nurture steps, 客服 replies and welcomes, staff notices and alerts (and, next, campaign sends).
  */
 import { z } from 'zod';
 import { VIAS } from '../domain/vocabulary.js';

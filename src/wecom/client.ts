@@ -11,6 +11,11 @@ export interface WecomClientOptions {
   baseUrl: string;
   corpId: string;
   secret: string;
+  /**
+   * The secret the kf/* (微信客服) APIs are called with: 微信客服 has its own list of apps that may call it
+   * [D:94670]. Default: `secret`. A different secret has its own token (TokenCache keys on the secret).
+   */
+  kfSecret?: string;
   agentId: number;
   redis: Redis;
   /** Where its keys (token cache, rate windows) live in Redis. */
@@ -62,6 +67,7 @@ export type WecomErrorListener = (err: WecomApiError) => void;
 export class WecomClient {
   private readonly tokens: TokenCache;
   private readonly listeners: WecomErrorListener[] = [];
+  private readonly kfTokens: TokenCache;
   private readonly limiter: RateLimiter;
   private readonly timeoutMs: number;
   private readonly retries: number;
@@ -73,7 +79,9 @@ export class WecomClient {
     this.retryBaseMs = opts.retryBaseMs ?? 250;
     const { default: fallback, ...limits } = opts.rateLimits ?? {};
     this.limiter = new RateLimiter(opts.redis, opts.keys, limits, fallback ?? DEFAULT_LIMITS);
-    this.tokens = new TokenCache(opts.redis, opts.keys, opts.corpId, opts.secret, () => this.fetchToken());
+    this.tokens = new TokenCache(opts.redis, opts.keys, opts.corpId, opts.secret, () => this.fetchToken(opts.secret));
+    const kfSecret = opts.kfSecret ?? opts.secret;
+    this.kfTokens = kfSecret === opts.secret ? this.tokens : new TokenCache(opts.redis, opts.keys, opts.corpId, kfSecret, () => this.fetchToken(kfSecret));
   }
 
   /**
@@ -117,12 +125,14 @@ export class WecomClient {
       if (res.errcode !== 0) throw this.failed(api, res.errcode, res.errmsg);
       return res;
     }
-    let token = await this.tokens.get();
+    // 微信客服 APIs go with the kf app's token, everything else with the main app's.
+    const tokens = api.startsWith('kf/') ? this.kfTokens : this.tokens;
+    let token = await tokens.get();
     let res = await this.request<R>(api, token, opts);
     if (TOKEN_ERRCODES.has(res.errcode)) {
       // WeCom may invalidate a token before expires_in: refresh once and retry once [D:91039].
-      await this.tokens.invalidate(token);
-      token = await this.tokens.get();
+      await tokens.invalidate(token);
+      token = await tokens.get();
       res = await this.request<R>(api, token, opts);
     }
     if (res.errcode !== 0) throw this.failed(api, res.errcode, res.errmsg);
@@ -177,9 +187,9 @@ export class WecomClient {
     }
   }
 
-  private async fetchToken(): Promise<{ token: string; expiresIn: number }> {
+  private async fetchToken(secret: string): Promise<{ token: string; expiresIn: number }> {
     const res = await this.request<T.TokenResponse>('gettoken', null, {
-      query: { corpid: this.opts.corpId, corpsecret: this.opts.secret },
+      query: { corpid: this.opts.corpId, corpsecret: secret },
     });
     if (res.errcode !== 0) throw this.failed('gettoken', res.errcode, res.errmsg);
     return { token: res.access_token, expiresIn: res.expires_in };
@@ -238,9 +248,55 @@ export class WecomClient {
     return this.call<T.GroupMsgSendResultResponse>('externalcontact/get_groupmsg_send_result', { body });
   }
 
-  /** kf/send_msg [D:94677]: only inside the 48 h window after the customer's last message, 5 messages at most. */
-  kfSendMsg(body: { touser: string; open_kfid: string; msgid?: string; msgtype: 'text'; text: { content: string } }) {
+  /**
+   * kf/send_msg [D:94677]: only inside the 48 h window after the customer's last message, 5 messages at most, and only
+   * while the session is new or the bot's (states 0 and 1; 95018 once a person serves it). Never retried in the call.
+   */
+  kfSendMsg(body: T.KfOutboundMessage & { touser: string; open_kfid: string; msgid?: string }) {
     return this.call<T.WecomResponse & { msgid: string }>('kf/send_msg', { body, retries: 0 });
+  }
+
+  /** kf/send_msg_on_event [D:95122]: one message with an event's code (enter_session's welcome_code: 20 s, once). */
+  kfSendMsgOnEvent(body: T.KfOutboundMessage & { code: string; msgid?: string }, opts: CallOptions = {}) {
+    return this.call<T.WecomResponse & { msgid: string }>('kf/send_msg_on_event', { retries: 0, ...opts, body });
+  }
+
+  /**
+   * kf/sync_msg [D:94670]: the next page after `cursor`. `token` is the callback's (valid 10 min); without it the call
+   * is strictly rate limited. `has_more` is an int, and an empty page may still have more.
+   */
+  kfSyncMsg(body: { open_kfid: string; cursor?: string; token?: string; limit?: number }) {
+    return this.call<T.KfSyncMsgResponse>('kf/sync_msg', { body });
+  }
+
+  /** kf/service_state/get [D:94669]. */
+  kfServiceStateGet(openKfid: string, externalUserId: string) {
+    return this.call<T.KfServiceStateResponse>('kf/service_state/get', { body: { open_kfid: openKfid, external_userid: externalUserId } });
+  }
+
+  /** kf/service_state/trans [D:94669]: 2 = the queue, 3 = a servicer (required, on duty), 4 = end. */
+  kfServiceStateTrans(body: { open_kfid: string; external_userid: string; service_state: number; servicer_userid?: string }) {
+    return this.call<T.WecomResponse & { msg_code?: string }>('kf/service_state/trans', { body, retries: 0 });
+  }
+
+  /** kf/customer/batchget [D:95159]: 1 to 100 customers, with their last 48 h session context. */
+  kfCustomerBatchget(externalUserIds: string[]) {
+    return this.call<T.KfCustomerBatchgetResponse>('kf/customer/batchget', { body: { external_userid_list: externalUserIds, need_enter_session_context: 1 } });
+  }
+
+  /** kf/servicer/list (GET): the servicers of an account and whether each is on duty (status 0). */
+  kfServicerList(openKfid: string) {
+    return this.call<T.KfServicerListResponse>('kf/servicer/list', { query: { open_kfid: openKfid } });
+  }
+
+  /** kf/account/list [D:94661] (POST). */
+  kfAccountList(body: { offset?: number; limit?: number } = {}) {
+    return this.call<T.KfAccountListResponse>('kf/account/list', { body });
+  }
+
+  /** kf/add_contact_way [D:94665]: the account's link; `scene` (≤32 bytes of [0-9a-zA-Z_-]) comes back in enter_session. */
+  kfAddContactWay(body: { open_kfid: string; scene?: string }) {
+    return this.call<T.WecomResponse & { url: string }>('kf/add_contact_way', { body });
   }
 
   /**

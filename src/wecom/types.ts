@@ -101,3 +101,78 @@ export interface GroupMsgSendResultResponse extends WecomResponse {
   /** status 0 unsent, 1 sent, 2 not a friend, 3 the customer already received another mass message. */
   send_list: Array<{ external_userid: string; userid: string; status: number; send_time?: number }>;
 }
+
+/** A message kf/send_msg or send_msg_on_event sends [D:94677]: text, or a menu (head, items, tail). */
+export type KfOutboundMessage =
+  | { msgtype: 'text'; text: { content: string } }
+  | {
+      msgtype: 'msgmenu';
+      msgmenu: {
+        head_content?: string;
+        list: Array<{ type: 'click'; click: { id: string; content: string } } | { type: 'view'; view: { url: string; content: string } } | { type: 'text'; text: { content: string; no_newline?: number } }>;
+        tail_content?: string;
+      };
+    };
+
+/** One message or event from kf/sync_msg [D:94670]; events carry their ids inside `event`. */
+export interface KfSyncedMessage {
+  msgid: string;
+  open_kfid?: string;
+  external_userid?: string;
+  servicer_userid?: string;
+  send_time: number;
+  /** 3 the customer, 4 a system event, 5 a servicer in the WeCom client. */
+  origin: number;
+  msgtype: string;
+  text?: { content: string; menu_id?: string };
+  event?: {
+    event_type: string;
+    open_kfid?: string;
+    external_userid?: string;
+    servicer_userid?: string;
+    scene?: string;
+    scene_param?: string;
+    welcome_code?: string;
+    fail_msgid?: string;
+    fail_type?: number;
+    change_type?: number;
+    old_servicer_userid?: string;
+    new_servicer_userid?: string;
+    msg_code?: string;
+    status?: number;
+    recall_msgid?: string;
+  };
+  [other: string]: unknown;
+}
+
+export interface KfSyncMsgResponse extends WecomResponse {
+  next_cursor: string;
+  /** An int, 0 or 1; an empty page may have more. */
+  has_more: number;
+  msg_list: KfSyncedMessage[];
+}
+
+export interface KfServiceStateResponse extends WecomResponse {
+  service_state: number;
+  servicer_userid?: string;
+}
+
+export interface KfCustomerBatchgetResponse extends WecomResponse {
+  customer_list: Array<{
+    external_userid: string;
+    nickname?: string;
+    avatar?: string;
+    gender?: number;
+    unionid?: string;
+    enter_session_context?: { scene?: string; scene_param?: string; wechat_channels?: { nickname?: string; scene?: number } };
+  }>;
+  invalid_external_userid?: string[];
+}
+
+export interface KfServicerListResponse extends WecomResponse {
+  servicer_list: Array<{ userid?: string; department_id?: number; status?: number; stop_type?: number }>;
+}
+
+export interface KfAccountListResponse extends WecomResponse {
+  account_list: Array<{ open_kfid: string; name: string; avatar?: string; manage_privilege?: boolean }>;
+}

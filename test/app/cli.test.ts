@@ -18,6 +18,7 @@ const COMMANDS = {
   'npm run dev': 'src/cli/dev.ts',
   'npm run simulate:scan': 'src/cli/simulate-scan.ts',
   'npm run simulate:ops': 'src/cli/simulate-ops.ts',
+  'npm run simulate:say': 'src/cli/simulate-say.ts',
   'npm run templates:check': 'src/cli/templates-check.ts',
   'npm run channels:sync': 'src/cli/channels-sync.ts',
   'npm run grades:calibrate': 'src/cli/grades-calibrate.ts',
@@ -103,7 +104,7 @@ describe('simulate:scan', () => {
   let env: Record<string, string>;
   beforeAll(async () => {
     // A corp with three members, as `npm run dev` starts it, its callbacks going to the test bot.
-    t = await startTestBot('cli_scan', { sandbox: { members: ['zhangsan', 'lisi', 'wangwu'] } });
+    t = await startTestBot('cli_scan', { sandbox: { members: ['zhangsan', 'lisi', 'wangwu'], kfAccounts: [{ openKfid: 'wkCLI0001', name: '官方客服', servicers: ['lisi'] }] } });
     t.sandbox.state.callback = { url: `${t.url}/wecom/callback`, token: TEST_CORP.token, encodingAesKey: TEST_CORP.encodingAesKey };
     env = baseEnv({ SANDBOX_PORT: new URL(t.sandbox.url).port, TEMPLATES_DIR });
   });
@@ -131,11 +132,30 @@ describe('simulate:scan', () => {
   it('warns that an unknown channel key lands on organic, and does not wait for a welcome organic does not have', async () => {
     const started = Date.now();
     const r = await scan('expo2099', '--user', 'wangwu');
-    expect(r.stderr).toContain(`warning: no channel "expo2099" in ${TEMPLATES_DIR}/channels.yaml (channels: expo2026, notext, nurture, slowseq); the bot will attribute this customer to "organic"`);
+    expect(r.stderr).toContain(`warning: no channel "expo2099" in ${TEMPLATES_DIR}/channels.yaml (channels: expo2026, notext, nurture, slowseq, kfad); the bot will attribute this customer to "organic"`);
     expect(r.stdout).toContain('scanned expo2099 → the bot answered the callback with HTTP 200');
     expect(r.stdout).toContain('channel organic has no welcome message: the bot sends none');
     expect(r.code).toBe(0);
     expect(Date.now() - started).toBeLessThan(15_000);
+  });
+
+  it('simulate:say plays a customer writing to the 微信客服 account and shows the conversation and what the bot did', async () => {
+    const say = (...args: string[]) => runCommand(COMMANDS['npm run simulate:say'], args, { env });
+    const r = await say('刘女士', '你好，请问报价多少？', '--scene', 'kfad', '--wait', '8');
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/^刘女士 \(wm\w+\) → 客服 wkCLI0001: 你好，请问报价多少？ {3}\(the bot answered the callback with HTTP 200\)/);
+    expect(r.stdout).toMatch(/conversation:\n.*刘女士\s+你好，请问报价多少？/);
+    expect(r.stdout).toMatch(/bot\s+您好，欢迎咨询！/);
+    expect(r.stdout).toContain('报价');
+    const did = r.stdout.slice(r.stdout.indexOf('what the bot did:'));
+    expect(did).toContain('welcome (msgmenu)');
+    // The kfad channel's owner is told of the pricing question.
+    expect(did).toContain('told lisi (app message): 【客户意向】客户「刘女士」');
+    expect(did).toContain('replied (text)');
+    expect(r.code).toBe(0);
+    const usage = await say('刘女士');
+    expect(usage.code).toBe(64);
+    expect(usage.stderr.trim()).toBe('npm run simulate:say: give a customer and a text (got 1 argument) (see npm run simulate:say -- --help)');
   });
 
   it('grades:calibrate prints the thresholds that put the top 20 % of active leads in S and A, changing nothing', async () => {

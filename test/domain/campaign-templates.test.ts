@@ -49,8 +49,8 @@ describe('templates/campaigns/<key>.yaml', () => {
     });
     expect(found).toEqual(
       expect.arrayContaining([
-        'a.yaml: content.sequence: no sequence "nope" (have: fast, slow)',
-        'b.yaml: segment.inSequence: no sequence "ghost" (have: fast, slow)',
+        'a.yaml: content.sequence: no sequence "nope" (have: fast, five, slow)',
+        'b.yaml: segment.inSequence: no sequence "ghost" (have: fast, five, slow)',
         expect.stringMatching(/^b\.yaml: segment\.channels: no channel "nowhere"/),
         'c.yaml: schedule.cron: is not a cron pattern like "0 10 * * 1"',
         'd.yaml: schedule: give either at (one run) or cron (with timezone)',

@@ -71,7 +71,7 @@ describe('the command registry', () => {
   });
 
   it('has every command of the issue, each with a Chinese and an English name', () => {
-    expect(registry.list().map((c) => `${c.aliases.zh[0]}/${c.name}`)).toEqual(['帮助/help', '统计/stats', '线索/lead', '阶段/stage', '定级/grade', '标签/tag', '暂停/pause', '恢复/resume', '渠道/channel', '日报/report']);
+    expect(registry.list().map((c) => `${c.aliases.zh[0]}/${c.name}`)).toEqual(['帮助/help', '统计/stats', '线索/lead', '阶段/stage', '定级/grade', '标签/tag', '暂停/pause', '恢复/resume', '渠道/channel', '群发/campaign', '日报/report']);
   });
 });
 

@@ -212,7 +212,7 @@ describe('admin API: leads, stages, grades, funnel, channels', () => {
   it('publishes an OpenAPI document generated from the same schemas', async () => {
     const doc = await json<{ openapi: string; paths: Record<string, Record<string, { parameters?: Array<{ name: string }> }>> }>(await api('/openapi.json'));
     expect(doc.openapi).toMatch(/^3\./);
-    expect(Object.keys(doc.paths).sort()).toEqual(expect.arrayContaining(['/admin/api/channels', '/admin/api/funnel', '/admin/api/grades', '/admin/api/leads', '/admin/api/leads/{id}', '/admin/api/leads/{id}/grade', '/admin/api/leads/{id}/stage', '/admin/api/leads/{id}/tags', '/admin/api/pauses', '/admin/api/sequences', '/admin/api/campaigns', '/admin/api/campaigns/{key}', '/admin/api/campaigns/{key}/cancel', '/admin/api/campaigns/{key}/dry-run', '/admin/api/campaigns/{key}/launch', '/admin/api/campaigns/{key}/pause', '/admin/api/campaigns/{key}/resume']));
+    expect(Object.keys(doc.paths).sort()).toEqual(expect.arrayContaining(['/admin/api/channels', '/admin/api/funnel', '/admin/api/grades', '/admin/api/leads', '/admin/api/leads/{id}', '/admin/api/leads/{id}/grade', '/admin/api/leads/{id}/stage', '/admin/api/leads/{id}/tags', '/admin/api/pauses', '/admin/api/sequences', '/admin/api/service', '/admin/api/campaigns', '/admin/api/campaigns/{key}', '/admin/api/campaigns/{key}/cancel', '/admin/api/campaigns/{key}/dry-run', '/admin/api/campaigns/{key}/launch', '/admin/api/campaigns/{key}/pause', '/admin/api/campaigns/{key}/resume']));
     expect(doc.paths['/admin/api/leads']?.get?.parameters?.map((p) => p.name)).toEqual(expect.arrayContaining(['q', 'stage', 'grade', 'channel', 'tag', 'owner', 'limit', 'cursor']));
   });
 });

@@ -245,7 +245,7 @@ describe('welcome rules', () => {
     const calls = t.sandbox.state.callsTo('externalcontact/send_welcome_msg');
     expect(calls.length).toBeGreaterThan(1);
     expect(Math.max(...calls.map((x) => x.at)) - started).toBeLessThan(20_000);
-    expect(await steps(c.externalUserId)).toContain('welcome_expired');
+    await waitFor(async () => (await steps(c.externalUserId)).includes('welcome_expired'), 'the expiry on the timeline');
     t.sandbox.state.reset();
   });
 

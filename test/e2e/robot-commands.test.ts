@@ -127,7 +127,7 @@ describe('commands', () => {
     expect(content(await say('统计今天'))).toContain('| **合计** | 3 |');
     const bad = await say('统计 上周');
     expect(content(bad)).toBe('时间段「上周」看不懂：可以是 today、7d、30d、2026-11-01 或 2026-11-01..2026-11-30\n用法: `统计 [today|7d|30d|日期..日期] [渠道]`');
-    expect(content(await say('stats 7d nowhere'))).toContain('No channel "nowhere". Channels: expo2026, notext, nurture, slowseq, organic');
+    expect(content(await say('stats 7d nowhere'))).toContain('No channel "nowhere". Channels: expo2026, notext, nurture, slowseq, kfad, organic');
     expect(await auditOf(bad.msgid)).toMatchObject({ userId: 'zhangsan', command: 'stats', outcome: 'invalid_args', text: '统计 上周', lang: 'zh' });
   });
 
@@ -194,7 +194,7 @@ describe('commands', () => {
     expect(content(await say('resume fast'))).toBe('Resumed sequence fast: steps that came due run now, the rest at their time.');
     expect(await Pause.countDocuments({})).toBe(0);
     expect(content(await say('恢复 fast'))).toBe('培育序列 fast没有被暂停。');
-    expect(content(await say('暂停 序列:nope'))).toBe('没有「nope」这个培育序列。现有：fast, slow');
+    expect(content(await say('暂停 序列:nope'))).toBe('没有「nope」这个培育序列。现有：fast, five, slow');
     expect(content(await say('resume'))).toBe('missing <target>\nUsage: `resume <lead | sequence | channel>`');
   });
 

@@ -14,7 +14,7 @@ let redis: Redis;
 let prefix: string;
 
 beforeAll(async () => {
-  sandbox = await startSandbox({ corpId: TEST_CORP.corpId, secrets: [TEST_CORP.secret], rateLimits: { 'message/send': 5 } });
+  sandbox = await startSandbox({ corpId: TEST_CORP.corpId, secrets: [TEST_CORP.secret, 'kf-app-secret'], rateLimits: { 'message/send': 5 }, kfAccounts: [{ openKfid: 'wkCLIENT', name: '客服' }] });
   redis = new Redis(REDIS_URL);
 });
 afterAll(async () => {
@@ -45,6 +45,23 @@ describe('access token', () => {
     const { externalUserId } = sandbox.state.contacts.addCustomer({ name: 'A', userId: 'zhangsan' });
     const [a, b] = [client(), client()];
     await Promise.all([a.getExternalContact(externalUserId), b.getExternalContact(externalUserId), a.getExternalContact(externalUserId)]);
+    expect(sandbox.state.callsTo('gettoken')).toHaveLength(1);
+  });
+
+  it('WECOM_KF_SECRET: kf/* calls go with the 微信客服 app\'s own token, everything else with the main app\'s', async () => {
+    const { externalUserId } = sandbox.state.contacts.addCustomer({ name: 'A', userId: 'zhangsan' });
+    const c = client({ kfSecret: 'kf-app-secret' });
+    await c.kfAccountList();
+    await c.getExternalContact(externalUserId);
+    await c.kfAccountList();
+    expect(sandbox.state.callsTo('gettoken').map((x) => x.query.corpsecret).sort()).toEqual(['kf-app-secret', TEST_CORP.secret].sort());
+    const token = (api: string) => sandbox.state.callsTo(api)[0]!.query.access_token;
+    expect(token('kf/account/list')).not.toBe(token('externalcontact/get'));
+    // Without it, one token serves both.
+    const d = client({ keys: new RedisKeys(`${prefix}_same`) });
+    sandbox.state.reset();
+    await d.kfAccountList();
+    await d.getExternalContact(externalUserId);
     expect(sandbox.state.callsTo('gettoken')).toHaveLength(1);
   });
 

@@ -78,6 +78,22 @@ describe('the robot family (智能机器人, JSON) [D:100719, D:101027]', () => 
   });
 });
 
+describe('the 微信客服 family', () => {
+  it('the documented kf_msg_or_event payload classifies, validated; its dedupe key is corp + account + Token [D:94670]', () => {
+    const key = (o: Record<string, string | number> = {}) => {
+      const p = classifyEvent(parseXml(wecomXml('kf/kf_msg_or_event', o)));
+      expect(p).toMatchObject({ kind: 'known', key: 'kf_msg_or_event' });
+      return p.kind === 'known' ? p.dedupeKey : '';
+    };
+    expect(key()).toBe('kf_msg_or_event|ww12345678910|wkxxxxxxxxxxxxxxxxxx|ENCApHxnGDNAVNY4AaSJKj4Tb5mwsEMzxhFmHVGcra996NR');
+    // A retried callback (same Token) is the same; a new callback (new Token) or another account is not; the
+    // CreateTime of a retry is the same anyway and does not decide.
+    expect(key({ CreateTime: 1348831861 })).toBe(key());
+    expect(new Set([key(), key({ Token: 'ENCother' }), key({ OpenKfId: 'wkother' })]).size).toBe(3);
+    expect(() => classifyEvent(parseXml(wecomXml('kf/kf_msg_or_event', { Token: null })))).toThrow(/Token/);
+  });
+});
+
 describe('the event dispatcher', () => {
   it('refuses, at registration, a key no family defines and a second handler for a key', () => {
     expect(() => new EventDispatcher().on('change_external_contact.add_external_contac' as EventKey, noop)).toThrow(/unknown event key/);

@@ -10,6 +10,8 @@ export interface ChannelSyncResult {
   configId?: string;
   qrCode?: string;
   reason?: string;
+  /** The channel's 微信客服 link, when it declares one (kf/add_contact_way [D:94665]). */
+  kfUrl?: string;
 }
 
 /** UNCONFIRMED: the errcode update_contact_way answers for a config_id that no longer exists; we then re-create. */
@@ -21,17 +23,37 @@ const CONFIG_GONE = new Set([41044, 40058]);
  */
 export async function syncChannels(ctx: Pick<BotContext, 'channels' | 'wecom' | 'tags'>): Promise<ChannelSyncResult[]> {
   const results: ChannelSyncResult[] = [];
+  let accounts: Array<{ open_kfid: string; name: string }> | null = null;
   for (const channel of ctx.channels.all()) {
     if (channel.key === ORGANIC_KEY) continue; // organic is where contacts without a code land: it has no code
     if (!ctx.channels.isTemplate(channel.key)) continue; // created by a chat command, with its code: not ours to change
     await ctx.tags.resolve(channel.tags);
-    if (!channel.owners.length) {
-      results.push({ key: channel.key, action: 'skipped', reason: 'no owners: a 联系我 code needs at least one member' });
-      continue;
+    const result: ChannelSyncResult = channel.owners.length
+      ? await syncOne(ctx, channel)
+      : { key: channel.key, action: 'skipped', reason: 'no owners: a 联系我 code needs at least one member' };
+    if (channel.kf) {
+      accounts ??= (await ctx.wecom.kfAccountList({ limit: 100 })).account_list;
+      const kfResult = await syncKfLink(ctx, channel, accounts);
+      Object.assign(result, kfResult.url ? { kfUrl: kfResult.url } : { reason: [result.reason, kfResult.reason].filter(Boolean).join('; ') });
     }
-    results.push(await syncOne(ctx, channel));
+    results.push(result);
   }
   return results;
+}
+
+/**
+ * Creates the channel's 微信客服 link (kf/add_contact_way [D:94665]) on its account (an open_kfid or an account's name;
+ * default the first account the app manages) with its scene (default the channel key), and stores it. A customer who
+ * enters by it arrives with that scene in enter_session, which attributes them to the channel. The link is made
+ * anew at each sync (WeCom keeps no list of them); an old one keeps working, with the same scene.
+ */
+async function syncKfLink(ctx: Pick<BotContext, 'wecom'>, channel: Channel, accounts: Array<{ open_kfid: string; name: string }>): Promise<{ url?: string; reason?: string }> {
+  const wanted = channel.kf!.account;
+  const account = wanted ? accounts.find((a) => a.open_kfid === wanted || a.name === wanted) : accounts[0];
+  if (!account) return { reason: wanted ? `no 微信客服 account "${wanted}" managed by this app` : 'no 微信客服 account managed by this app' };
+  const { url } = await ctx.wecom.kfAddContactWay({ open_kfid: account.open_kfid, scene: channel.kf!.scene ?? channel.key });
+  await ChannelRecord.updateOne({ key: channel.key }, { $set: { name: channel.name, kfOpenKfid: account.open_kfid, kfUrl: url, syncedAt: new Date() } }, { upsert: true });
+  return { url };
 }
 
 async function syncOne(ctx: Pick<BotContext, 'wecom'>, channel: Channel): Promise<ChannelSyncResult> {

@@ -25,8 +25,13 @@ export function kfWindowStart(lead: Pick<LeadFields, 'kf'>, now: number): number
   return lead.kf?.openKfid && at !== undefined && now - at < KF_WINDOW_MS ? at : null;
 }
 
-/** The first way to try: an open 客服 window (sent at once), else a mass message the owner confirms. */
+/**
+ * The first way to try: an open 客服 window (sent at once), else a mass message the owner confirms. Not the window
+ * while a person serves the customer there (queued or state 3): WeCom refuses API sends then (95018 [D:94677]), and a
+ * marketing message does not belong in a person's conversation.
+ */
 export function preferredVia(lead: Pick<LeadFields, 'kf'>, now: number): 'kf' | 'mass' {
+  if (lead.kf?.state === 2 || lead.kf?.state === 3) return 'mass';
   return kfWindowStart(lead, now) !== null ? 'kf' : 'mass';
 }
 
@@ -39,7 +44,16 @@ export function massSender(lead: Pick<LeadFields, 'owners' | 'lastInteraction'>,
   return last && lead.owners.some((o) => o.userId === last && o.status === 'active') ? last : fallback;
 }
 
-const clip = (text: string, bytes: number) => {
+/**
+ * Our own kf msgid of a delivery: ≤ 32 bytes of [0-9a-zA-Z_-], unique per kf account [D:94677] (WeCom's own msgids are
+ * longer, so one cannot be reused). It makes a repeated call recognisable, and a later msg_send_fail names it.
+ */
+export function kfMsgid(deliveryKey: string): string {
+  return createHash('sha1').update(deliveryKey).digest('hex').slice(0, 32);
+}
+
+/** `text` cut to at most `bytes` UTF-8 bytes (with an ellipsis when cut). */
+export const clipBytes = (text: string, bytes: number) => {
   const buf = Buffer.from(text);
   return buf.length <= bytes ? text : `${buf.subarray(0, bytes - 3).toString().replace(/\uFFFD$/, '')}…`;
 };
@@ -60,10 +74,9 @@ export async function sendVia(
   if (via === 'kf') {
     // kf/send_msg link cards need an uploaded thumbnail (thumb_media_id); the link goes in the text instead.
     const body = [content.text, linkLine].filter(Boolean).join('\n');
-    // Our own msgid (≤ 32 bytes of [0-9a-zA-Z_-], unique per kf account [D:94677]) makes a repeated call recognisable.
-    const msgid = createHash('sha1').update(deliveryKey).digest('hex').slice(0, 32);
-    await ctx.wecom.kfSendMsg({ touser: lead.externalUserId, open_kfid: lead.kf!.openKfid!, msgid, msgtype: 'text', text: { content: clip(body, 2048) } });
-    return {};
+    const msgid = kfMsgid(deliveryKey);
+    await ctx.wecom.kfSendMsg({ touser: lead.externalUserId, open_kfid: lead.kf!.openKfid!, msgid, msgtype: 'text', text: { content: clipBytes(body, 2048) } });
+    return { msgid };
   }
   if (via === 'mass') {
     const res = await ctx.wecom.addMsgTemplate({
@@ -78,6 +91,6 @@ export async function sendVia(
   }
   const who = lead.name ? `「${lead.name}」` : '';
   const note = `【客户培育】请把下面的内容发给客户${who}（${lead.externalUserId}）：\n\n${[content.text, linkLine].filter(Boolean).join('\n')}`;
-  await ctx.wecom.sendAppText([userId], clip(note, 2048));
+  await ctx.wecom.sendAppText([userId], clipBytes(note, 2048));
   return {};
 }

@@ -170,7 +170,8 @@ async function runLocked(ctx: Ctx, run: StepRun): Promise<StepResult> {
       );
       return finish(ctx, e, seq, { ...delivery, status: 'submitted', msgid: sent.msgid ?? null }, 'submitted');
     }
-    return finish(ctx, e, seq, { ...delivery, status: 'sent', sentAt: new Date() }, via === 'owner' ? 'reminded' : 'sent');
+    // A kf message's msgid is kept: a later msg_send_fail names it [D:94670].
+    return finish(ctx, e, seq, { ...delivery, status: 'sent', sentAt: new Date(), msgid: sent.msgid ?? null }, via === 'owner' ? 'reminded' : 'sent');
   }
 }
 

@@ -9,13 +9,14 @@ import { boardRoutes } from './routes/board.js';
 import { campaignRoutes } from './routes/campaigns.js';
 import { funnelRoutes } from './routes/funnel.js';
 import { leadRoutes } from './routes/leads.js';
+import { serviceRoutes } from './routes/service.js';
 
 // The generator reads OpenAPI metadata through a method it adds to zod's schemas.
 extendZodWithOpenApi(z);
 
 /** Every route of the admin API; the OpenAPI document is generated from the same list. */
 export function adminRoutes(ctx: BotContext): ApiRoute[] {
-  return [...leadRoutes(ctx), ...funnelRoutes(ctx), ...boardRoutes(ctx), ...campaignRoutes(ctx)] as ApiRoute[];
+  return [...leadRoutes(ctx), ...funnelRoutes(ctx), ...boardRoutes(ctx), ...campaignRoutes(ctx), ...serviceRoutes(ctx)] as ApiRoute[];
 }
 
 /**
@@ -106,6 +107,6 @@ export function openApiDocument(routes: readonly ApiRoute[]): object {
   }
   return new OpenApiGeneratorV3(registry.definitions).generateDocument({
     openapi: '3.0.3',
-    info: { title: 'WeCom ops bot admin API', version: '1', description: 'Leads, stages, grades, the funnel, channels and campaigns. Every request needs `Authorization: Bearer <ADMIN_TOKEN>`.' },
+    info: { title: 'WeCom ops bot admin API', version: '1', description: 'Leads, stages, grades, the funnel, channels, campaigns and 微信客服 response times. Every request needs `Authorization: Bearer <ADMIN_TOKEN>`.' },
   });
 }

@@ -7,6 +7,9 @@ const channelRecordSchema = new Schema(
     configId: { type: String, default: null },
     qrCode: { type: String, default: null },
     userIds: { type: [String], default: [] },
+    /** The channel's 微信客服 link and its account, when it declares one. */
+    kfOpenKfid: { type: String, default: null },
+    kfUrl: { type: String, default: null },
     syncedAt: { type: Date, default: null },
     /** templates (channels.yaml, written by channels:sync) or command (created in the ops group with 渠道 new). */
     source: { type: String, enum: ['templates', 'command'], default: 'templates' },

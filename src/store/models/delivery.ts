@@ -15,7 +15,7 @@ const deliverySchema = new Schema(
     /** The idempotency key (also kept in `key`): one customer-facing message per key, ever. */
     _id: { type: String, required: true },
     key: { type: String, required: true },
-    /** welcome | nurture | campaign | notice */
+    /** welcome | nurture | campaign | notice | kf_reply | kf_welcome */
     kind: { type: String, required: true },
     corpId: { type: String, required: true },
     externalUserId: { type: String, required: true },
@@ -36,7 +36,7 @@ const deliverySchema = new Schema(
     /** Calendar day and month of the send in the nurture time zone. */
     localDay: { type: String, default: null },
     localMonth: { type: String, default: null },
-    /** add_msg_template's msgid, polled with get_groupmsg_send_result. */
+    /** add_msg_template's msgid (polled with get_groupmsg_send_result), or our own kf msgid (named by msg_send_fail). */
     msgid: { type: String, default: null },
     /** The campaign run it belongs to (`<campaign key>|<slot>`), if any. */
     runId: { type: String, default: null },
@@ -52,6 +52,8 @@ deliverySchema.index({ corpId: 1, externalUserId: 1, kind: 1 });
 deliverySchema.index({ status: 1, via: 1 });
 deliverySchema.index({ sequenceKey: 1, step: 1 });
 deliverySchema.index({ runId: 1, status: 1 });
+// A 微信客服 msg_send_fail names the failed message by msgid (rare: read by msgid only then).
+deliverySchema.index({ msgid: 1 }, { sparse: true });
 
 export type DeliveryFields = InferSchemaType<typeof deliverySchema>;
 export type DeliveryDoc = HydratedDocument<DeliveryFields>;

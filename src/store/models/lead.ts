@@ -42,6 +42,24 @@ const reachedSchema = new Schema(
   { _id: false },
 );
 
+/** A running service clock (src/domain/kf/clock.ts): from the first unanswered customer message to a person's reply. */
+const kfClockSchema = new Schema(
+  {
+    id: { type: String, required: true },
+    msgid: { type: String, required: true },
+    /** The start of the message it waits on, for the alerts. */
+    excerpt: { type: String, default: '' },
+    startedAt: { type: Date, required: true },
+    targetSeconds: { type: Number, required: true },
+    /** When the servicer or owner is told (target), and the ops group (twice the target), counted in service hours. */
+    firstDue: { type: Date, required: true },
+    secondDue: { type: Date, required: true },
+    /** Alerts already due and handled (0, 1, 2). */
+    level: { type: Number, default: 0 },
+  },
+  { _id: false },
+);
+
 const scoreReasonSchema = new Schema({ reason: String, points: Number }, { _id: false });
 
 const leadSchema = new Schema(
@@ -85,11 +103,25 @@ const leadSchema = new Schema(
     /** The same tags as `group/name` strings: what filters match (every MongoDB-wire database matches array members). */
     tagKeys: { type: [String], default: [] },
     profileSyncedAt: { type: Date, default: null },
-    /** 微信客服 session: kf/send_msg is allowed within 48 h of the customer's last message, 5 messages at most. */
+    /**
+     * 微信客服 conversation: kf/send_msg is allowed within 48 h of the customer's last message, 5 messages at most
+     * [D:94677], and only while the session is new or the bot's (states 0/1 [D:94669]). Our view of the session, its
+     * servicer and the open service clock live here too, so a customer message costs one lead save.
+     */
     kf: {
       openKfid: { type: String, default: null },
       lastInboundAt: { type: Date, default: null },
       sentSinceInbound: { type: Number, default: 0 },
+      /** The session state as we know it: 0 new, 1 the bot's, 2 queued, 3 a person's, 4 ended (null: none yet). */
+      state: { type: Number, default: null },
+      servicer: { type: String, default: null },
+      sessionStartedAt: { type: Date, default: null },
+      /** The last reply of a person (origin 5). */
+      lastServicerAt: { type: Date, default: null },
+      /** The service clock running for the oldest message no person has answered yet (null: none). */
+      clock: { type: kfClockSchema, default: null },
+      /** A hand-off waiting for the service hours to open. */
+      handoffAt: { type: Date, default: null },
     },
     /**
      * The member who last interacted with the customer, as far as WeCom tells us (an add, a remark or tag edit in the

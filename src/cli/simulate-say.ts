@@ -1,0 +1,115 @@
+import 'dotenv/config';
+import { sandboxPort } from '../dev/dev-settings.js';
+import { EX_USAGE, readCommandLine } from './command-line.js';
+
+const COMMAND = 'npm run simulate:say';
+
+/**
+ * `npm run simulate:say -- <customer> "<text>"`: asks the running dev sandbox WeCom to play a customer writing to its
+ * 微信客服 account. The sandbox adds the message to the account's log and POSTs the encrypted kf_msg_or_event callback
+ * to the bot, as WeCom would; this command then shows the conversation and what the bot did (its replies, hand-offs,
+ * messages to staff and to the ops group).
+ */
+const { values, positionals } = readCommandLine(
+  COMMAND,
+  `
+Usage: ${COMMAND} -- <customer> "<text>" [--scene <channel>] [--kf <open_kfid>] [--wait <seconds>]
+
+Plays a customer writing to the 微信客服 account of the sandbox WeCom of a running \`npm run dev\`: the sandbox
+sends the bot the encrypted kf_msg_or_event callback, the bot pulls the message with kf/sync_msg and answers; this
+shows the conversation and what the bot did.
+
+  <customer>      a name (a new customer the first time; they enter through the account's link first) or an
+                  external_userid (wm…, e.g. a contact made with simulate:scan)
+  <text>          what the customer writes, e.g. "报价多少", "转人工", "TD"
+  --scene KEY     the link a new customer enters by (a channel's kf scene, e.g. expo2026); none = organic
+  --kf ID         the 微信客服 account (default: the sandbox's first)
+  --wait SECONDS  how long to watch for what the bot does (default 5)
+  -h, --help      this text
+
+Environment: SANDBOX_PORT (default 3100); it is in .data/dev.env while \`npm run dev\` runs:
+  DOTENV_CONFIG_PATH=.data/dev.env ${COMMAND} -- 刘女士 "报价多少"
+`,
+  { scene: { type: 'string' }, kf: { type: 'string' }, wait: { type: 'string', default: '5' } },
+  true,
+);
+if (positionals.length !== 2) {
+  console.error(`${COMMAND}: give a customer and a text (got ${positionals.length} argument${positionals.length === 1 ? '' : 's'}) (see ${COMMAND} -- --help)`);
+  process.exit(EX_USAGE);
+}
+const waitS = Number(values.wait);
+if (!Number.isFinite(waitS) || waitS <= 0 || waitS > 120) {
+  console.error(`${COMMAND}: --wait must be a number of seconds from 1 to 120 (see ${COMMAND} -- --help)`);
+  process.exit(EX_USAGE);
+}
+const [customer, text] = positionals as [string, string];
+const base = `http://127.0.0.1:${sandboxPort()}`;
+
+interface Said {
+  openKfid: string;
+  externalUserId: string;
+  startedAt: number;
+  status: number;
+  error?: string;
+}
+let said: Said;
+try {
+  const res = await fetch(`${base}/sandbox/kf/say`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ customer, text, openKfid: values.kf, scene: values.scene }),
+  });
+  said = (await res.json()) as Said;
+  if (!res.ok) {
+    console.error(`say failed: ${said.error ?? res.status}`);
+    process.exit(1);
+  }
+} catch {
+  console.error(`No sandbox WeCom at ${base}: start the bot with \`npm run dev\` first.`);
+  process.exit(1);
+}
+console.log(`${customer} (${said.externalUserId}) → 客服 ${said.openKfid}: ${text}   (the bot answered the callback with HTTP ${said.status})`);
+
+type Call = { api: string; at: number; body: Record<string, unknown> | undefined; errcode: number };
+const ACTIONS = new Set(['kf/send_msg', 'kf/send_msg_on_event', 'kf/service_state/trans', 'message/send', 'webhook/send']);
+const relevant = (c: Call) => {
+  if (c.at < said.startedAt || !ACTIONS.has(c.api)) return false;
+  const b = c.body ?? {};
+  return c.api.startsWith('kf/') ? b.touser === said.externalUserId || b.external_userid === said.externalUserId || c.api === 'kf/send_msg_on_event' : true;
+};
+// Watch until the bot has been quiet for 1.5 s after doing something, or the time is up.
+const deadline = Date.now() + waitS * 1000;
+let seen = 0;
+let quietSince = Date.now();
+let calls: Call[] = [];
+while (Date.now() < deadline) {
+  calls = ((await (await fetch(`${base}/sandbox/calls`)).json()) as Call[]).filter(relevant);
+  if (calls.length !== seen) {
+    seen = calls.length;
+    quietSince = Date.now();
+  } else if (seen > 0 && Date.now() - quietSince > 1500) break;
+  await new Promise((r) => setTimeout(r, 200));
+}
+
+const convo = (await (await fetch(`${base}/sandbox/kf/conversation?openKfid=${encodeURIComponent(said.openKfid)}&externalUserId=${encodeURIComponent(said.externalUserId)}`)).json()) as {
+  messages: Array<{ at: number; from: string; who?: string; text: string }>;
+  session: { state: number; servicer: string | null } | null;
+};
+const time = (ms: number) => new Date(ms).toTimeString().slice(0, 8);
+console.log('\nconversation:');
+for (const m of convo.messages.filter((x) => x.from !== 'event').slice(-12)) {
+  const who = m.from === 'customer' ? customer : m.from === 'bot' ? 'bot' : `${m.who ?? 'servicer'} (person)`;
+  console.log(`  ${time(m.at)}  ${who.padEnd(12)} ${m.text.replace(/\n/g, '\n                            ')}`);
+}
+const STATES = ['new', 'the bot', 'queued for a person', 'a person', 'ended'];
+if (convo.session) console.log(`  session: ${STATES[convo.session.state] ?? convo.session.state}${convo.session.servicer ? ` (${convo.session.servicer})` : ''}`);
+console.log('\nwhat the bot did:');
+if (!calls.length) console.log('  nothing within the wait (see the bot log; a person may be serving this customer)');
+for (const c of calls) {
+  const b = c.body ?? {};
+  const failed = c.errcode !== 0 ? `  → errcode ${c.errcode}` : '';
+  if (c.api === 'kf/service_state/trans') console.log(`  handed off: service_state ${String(b.service_state)}${b.servicer_userid ? ` to ${String(b.servicer_userid)}` : ''}${failed}`);
+  else if (c.api === 'message/send') console.log(`  told ${String(b.touser)} (app message): ${String((b.text as { content?: string } | undefined)?.content ?? '').slice(0, 80)}${failed}`);
+  else if (c.api === 'webhook/send') console.log(`  told the ops group: ${String((b.markdown as { content?: string } | undefined)?.content ?? '').replace(/\n/g, ' ').slice(0, 80)}${failed}`);
+  else console.log(`  ${c.api === 'kf/send_msg_on_event' ? 'welcome' : 'replied'} (${String(b.msgtype)})${failed}`);
+}

@@ -1,0 +1,41 @@
+import type { BotContext } from '../../context.js';
+import { jobIds } from '../../queues/job-ids.js';
+import { KfMessage } from '../../store/models/kf.js';
+import { Lead } from '../../store/models/lead.js';
+import type { KfSyncedMessage } from '../../wecom/types.js';
+import { scheduleClock, type KfClock } from './clock.js';
+
+/** A stored message whose job Redis lost is queued again after this long (its job may just be late). */
+const PENDING_GRACE_MS = 60_000;
+
+/**
+ * Rebuilds from MongoDB the 客服 work Redis lost (a flush, a failover): stored messages not yet handled (queued again,
+ * one job per message: a message handled meanwhile is skipped), the alerts of running service clocks, and hand-offs
+ * waiting for the service hours. Deterministic job ids make it harmless while that work is still queued. Periodic
+ * work, so these queries may scan (docs/architecture.md, "Stores").
+ */
+export async function reconcileKf(ctx: BotContext, graceMs = PENDING_GRACE_MS): Promise<{ messages: number; clocks: number; handoffs: number }> {
+  const pending = await KfMessage.find({ pending: true, storedAt: { $lt: new Date(Date.now() - graceMs) } }, { openKfid: 1, externalUserId: 1, raw: 1, sendTime: 1 }).sort({ sendTime: 1 }).lean();
+  for (const p of pending) {
+    const m = p.raw as KfSyncedMessage | null;
+    if (!m?.msgid) continue;
+    await ctx.queues.add('kf-inbound', { openKfid: p.openKfid, externalUserId: p.externalUserId ?? null, msgs: [m] }, { jobId: jobIds.kfInbound(p.openKfid, m.msgid) });
+  }
+  let clocks = 0;
+  let handoffs = 0;
+  const open = { $or: [{ 'kf.clock.id': { $type: 'string' } }, { 'kf.handoffAt': { $type: 'date' } }] };
+  for await (const l of Lead.find(open, { corpId: 1, externalUserId: 1, kf: 1 }).lean().cursor({ batchSize: 200 })) {
+    const ref = { corpId: l.corpId, externalUserId: l.externalUserId };
+    const clock = l.kf?.clock as KfClock | null | undefined;
+    if (clock) {
+      await scheduleClock(ctx, ref, clock, clock.level >= 1 ? 2 : 1);
+      clocks++;
+    }
+    if (l.kf?.handoffAt && l.kf.openKfid) {
+      const at = l.kf.handoffAt.getTime();
+      await ctx.queues.add('kf-handoff', { lead: l._id, openKfid: l.kf.openKfid, at }, { jobId: jobIds.kfHandoff(l._id, at), delay: Math.max(0, at - Date.now()) });
+      handoffs++;
+    }
+  }
+  return { messages: pending.length, clocks, handoffs };
+}

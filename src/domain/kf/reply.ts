@@ -1,0 +1,206 @@
+import type { Reply } from '../../content/replies.js';
+import type { BotContext } from '../../context.js';
+import { WecomApiError } from '../../errors.js';
+import { jobIds } from '../../queues/job-ids.js';
+import { attemptFenceId, deliveryOf, takeFence, type Outcome } from '../../store/delivery-ledger.js';
+import type { DeliveryStatus } from '../../store/models/delivery.js';
+import type { LeadFields } from '../../store/models/lead.js';
+import type { KfOutboundMessage } from '../../wecom/types.js';
+import { exhaustKfWindow, releaseBudget, takeBudget, type BudgetResult } from '../delivery/budget.js';
+import { trackedUrl } from '../delivery/tracked-links.js';
+import { clipBytes, kfMsgid } from '../delivery/via.js';
+import { pickCase } from '../nurture/pick-case.js';
+import { describeServiceHours } from './service-hours.js';
+
+type Ctx = Pick<BotContext, 'wecom' | 'queues' | 'redis' | 'keys' | 'config' | 'cases' | 'channels' | 'publicBaseUrl' | 'linkSecret' | 'log'>;
+/** What a reply needs to know of the lead. */
+export type ReplyLead = Pick<LeadFields, 'corpId' | 'externalUserId' | 'name' | 'industry' | 'role' | 'firstTouch'> & { _id: string };
+
+/** How a reply ended. */
+export type ReplyResult = 'sent' | 'rate_capped' | 'window_full' | 'person_serves' | 'window_closed' | 'failed' | 'unknown' | 'done_before';
+
+/** Fills {{name}}, {{channel}}, {{hours}}. */
+function fill(text: string, values: Record<string, string | null | undefined>): string {
+  return text.replace(/\{\{\s*([^}\s]*)\s*\}\}/g, (_, p: string) => values[p] ?? '');
+}
+
+/**
+ * One reply as ONE 微信客服 message (a window allows 5 [D:94677]): its text, link and case study folded into a `text`,
+ * or, with a menu, into a `msgmenu` (the links as `view` items). Link cards (msgtype link) need an uploaded
+ * thumbnail (thumb_media_id), so links are lines or menu items. Every link is tracked.
+ */
+export function buildReply(ctx: Ctx, reply: Reply, lead: ReplyLead, deliveryKey: string, caseSlug: string | null): KfOutboundMessage {
+  const values = { name: lead.name ?? '', channel: ctx.channels.get(lead.firstTouch?.channelKey ?? '')?.name ?? '', hours: describeServiceHours(ctx.config.SERVICE_HOURS) };
+  const track = (url: string, slug: string | null = null) => trackedUrl(ctx.publicBaseUrl, ctx.linkSecret, { url, lead: { corpId: lead.corpId, externalUserId: lead.externalUserId }, deliveryKey, caseSlug: slug });
+  const found = caseSlug ? ctx.cases.find((c) => c.slug === caseSlug) : undefined;
+  const links = [
+    ...(reply.link ? [{ title: reply.link.title, url: track(reply.link.url) }] : []),
+    ...(found ? [{ title: `${found.title}：${found.summary}`, url: track(found.url, found.slug) }] : []),
+  ];
+  if (!reply.menu) {
+    const text = [reply.text ? fill(reply.text, values) : '', ...links.map((l) => `${l.title}：${l.url}`)].filter(Boolean).join('\n');
+    return { msgtype: 'text', text: { content: clipBytes(text, 2048) } };
+  }
+  const head = [reply.text ? fill(reply.text, values) : '', reply.menu.head ? fill(reply.menu.head, values) : ''].filter(Boolean).join('\n');
+  const list: Extract<KfOutboundMessage, { msgtype: 'msgmenu' }>['msgmenu']['list'] = [
+    ...reply.menu.items.map((i) => ('intent' in i ? { type: 'click' as const, click: { id: i.intent, content: i.text } } : { type: 'view' as const, view: { url: track(i.url), content: i.text } })),
+    ...links.map((l) => ({ type: 'view' as const, view: { url: l.url, content: l.title.slice(0, 128) } })),
+  ];
+  return {
+    msgtype: 'msgmenu',
+    msgmenu: { ...(head ? { head_content: clipBytes(head, 1024) } : {}), list, ...(reply.menu.tail ? { tail_content: clipBytes(fill(reply.menu.tail, values), 1024) } : {}) },
+  };
+}
+
+/** Plain text of a message, for the timeline and logs. */
+export function messageText(m: KfOutboundMessage): string {
+  return m.msgtype === 'text' ? m.text.content : [m.msgmenu.head_content, ...m.msgmenu.list.map((i) => `[${'click' in i ? i.click.content : 'view' in i ? i.view.content : i.text.content}]`), m.msgmenu.tail_content].filter(Boolean).join('\n');
+}
+
+// A sliding window per customer: the reply is counted once (its delivery key is the member), even when re-run.
+const TAKE_SLOT = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, tonumber(ARGV[1]) - tonumber(ARGV[2]))
+if redis.call('ZSCORE', KEYS[1], ARGV[4]) then return 1 end
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1`;
+
+/** Whether the bot may reply to this customer now (KF_REPLIES_PER_MINUTE in the last minute, shared by all processes). */
+async function takeReplySlot(ctx: Ctx, leadId: string, deliveryKey: string): Promise<boolean> {
+  return (await ctx.redis.eval(TAKE_SLOT, 1, ctx.keys.kfReplies(leadId), Date.now(), 60_000, ctx.config.KF_REPLIES_PER_MINUTE, deliveryKey)) === 1;
+}
+
+/** A reply to send: to whom, through which account, under which delivery key, in which window. */
+export interface ReplyRequest {
+  lead: ReplyLead;
+  openKfid: string;
+  /** Its delivery key: one reply per key, ever (e.g. `kf-reply|<account>|<msgid>`). */
+  key: string;
+  reply: Reply;
+  /** The intent it answers (null: the fallback), for the record. */
+  intent: string | null;
+  /** Start (ms) of the window it goes in: the customer's last message [D:94677]. */
+  windowStart: number;
+  /** The unsubscribe confirmation always goes, whatever the per-minute cap. */
+  rateExempt?: boolean;
+}
+
+/**
+ * Sends one reply at most once (docs/architecture.md, "Exactly once"): the per-minute cap, then one of the window's
+ * 5 units (shared with nurture: `kf|<lead>|<window>|<n>`), the case study's fence and the attempt fence in one insert,
+ * then kf/send_msg with our own msgid, and the outcome through the records queue. 95018 means a person serves the
+ * session now: nothing is sent, and the caller stays silent from then on.
+ */
+export async function sendReply(ctx: Ctx, r: ReplyRequest): Promise<ReplyResult> {
+  const at = new Date();
+  if (!r.rateExempt && !(await takeReplySlot(ctx, r.lead._id, r.key))) {
+    await record(ctx, r, { status: 'skipped', reason: 'rate_capped' }, null, null, at);
+    return 'rate_capped';
+  }
+  const sentCases = new Set<string>();
+  let caseSlug: string | null = null;
+  let budget: BudgetResult;
+  for (;;) {
+    if (r.reply.caseStudy) caseSlug = pickCase(ctx.cases, r.lead, sentCases)?.slug ?? null;
+    // Service replies are not marketing: no daily cap, and no mass-message fallback (a reply goes now or not at all).
+    budget = await takeBudget(ctx.redis, ctx.keys, { lead: r.lead._id, key: r.key, attempt: 1, via: 'kf', day: { key: '-', cap: 0 }, mass: { key: '-', cap: 0 }, kfWindow: r.windowStart, caseSlug });
+    if (budget.kind !== 'case_taken') break;
+    sentCases.add(budget.slug);
+  }
+  if (budget.kind === 'attempt_held') return settleHeld(ctx, r.key);
+  if (budget.kind !== 'ok') return 'failed';
+  if (budget.via !== 'kf') {
+    // The window's 5 messages are used (by nurture or earlier replies): nothing may go until the customer writes again.
+    await releaseBudget(r.key, budget.held);
+    await record(ctx, r, { status: 'skipped', reason: 'window_full' }, null, null, at);
+    return 'window_full';
+  }
+  const message = buildReply(ctx, r.reply, r.lead, r.key, caseSlug);
+  const msgid = kfMsgid(r.key);
+  try {
+    await ctx.wecom.kfSendMsg({ touser: r.lead.externalUserId, open_kfid: r.openKfid, msgid, ...message });
+  } catch (err) {
+    if (!(err instanceof WecomApiError)) throw err;
+    if (err.ambiguous) {
+      await record(ctx, r, { status: 'unknown', reason: `ambiguous: ${err.errmsg}` }, message, caseSlug, at);
+      return 'unknown';
+    }
+    await releaseBudget(r.key, budget.held);
+    if (err.errcode === 95001) await exhaustKfWindow(r.lead._id, r.windowStart, r.key);
+    const reason = err.errcode === 95018 ? 'person_serves' : err.errcode === 95001 ? 'window_full' : err.errcode === 95002 ? 'window_closed' : err.errmsg;
+    await record(ctx, r, { status: 'failed', errcode: err.errcode, reason }, message, caseSlug, at);
+    return err.errcode === 95018 ? 'person_serves' : err.errcode === 95001 ? 'window_full' : err.errcode === 95002 ? 'window_closed' : 'failed';
+  }
+  await record(ctx, r, { status: 'sent', msgid, sentAt: new Date() }, message, caseSlug, at);
+  ctx.log.info({ externalUserId: r.lead.externalUserId, intent: r.intent ?? 'fallback' }, 'kf reply sent');
+  return 'sent';
+}
+
+/** An earlier run of this reply got as far as calling WeCom: its outcome stands (none: it died mid-call, `unknown`). */
+async function settleHeld(ctx: Ctx, key: string): Promise<ReplyResult> {
+  const queued = (await ctx.queues.get('records').getJob(jobIds.record(key)))?.data as Outcome | undefined;
+  const status = queued?.delivery?.status ?? (await deliveryOf(key))?.status;
+  return status ? 'done_before' : 'unknown';
+}
+
+async function record(
+  ctx: Ctx,
+  r: ReplyRequest,
+  o: { status: DeliveryStatus; reason?: string; errcode?: number; msgid?: string; sentAt?: Date },
+  message: KfOutboundMessage | null,
+  caseSlug: string | null,
+  at: Date,
+  as: { kind: string; via: 'kf' | 'welcome' } = { kind: 'kf_reply', via: 'kf' },
+): Promise<void> {
+  const outcome: Outcome = {
+    delivery: {
+      key: r.key,
+      kind: as.kind,
+      corpId: r.lead.corpId,
+      externalUserId: r.lead.externalUserId,
+      userId: r.openKfid,
+      status: o.status,
+      via: as.via,
+      attempts: 1,
+      errcode: o.errcode ?? null,
+      reason: o.reason ?? null,
+      content: message ? { text: messageText(message), msgtype: message.msgtype, intent: r.intent } : { intent: r.intent },
+      sentAt: o.sentAt ?? null,
+      caseSlug,
+      msgid: o.msgid ?? null,
+    },
+    step: { type: `${as.kind}_${o.status}`, detail: { intent: r.intent, ...(o.reason ? { reason: o.reason } : {}), ...(message ? { text: messageText(message).slice(0, 300) } : {}) }, at },
+  };
+  await ctx.queues.add('records', outcome, { jobId: jobIds.record(r.key) });
+}
+
+/** The kf welcome is not one of the window's 5 messages (its own code [D:95122]). */
+const WELCOME = { kind: 'kf_welcome', via: 'welcome' as const };
+
+/**
+ * The channel's 微信客服 welcome with enter_session's welcome_code (kf/send_msg_on_event [D:95122]): one message, within
+ * 20 s of the event, once (the attempt fence; the code is single-use too). Past the deadline nothing is sent.
+ */
+export async function sendKfWelcome(ctx: Ctx, w: { lead: ReplyLead; openKfid: string; key: string; code: string; reply: Reply; deadline: number }): Promise<string> {
+  const at = new Date();
+  const base = { lead: w.lead, openKfid: w.openKfid, key: w.key, reply: w.reply, intent: 'welcome', windowStart: 0 };
+  if (Date.now() > w.deadline) {
+    await record(ctx, base, { status: 'expired', reason: 'welcome_code_expired' }, null, null, at, WELCOME);
+    return 'expired';
+  }
+  if (!(await takeFence({ id: attemptFenceId(w.key, 1), kind: 'attempt', for: w.key }))) return settleHeld(ctx, w.key);
+  // A welcome sends no case study (no fence for it); its text and menu only.
+  const message = buildReply(ctx, { ...w.reply, caseStudy: undefined }, w.lead, w.key, null);
+  const msgid = kfMsgid(w.key);
+  try {
+    await ctx.wecom.kfSendMsgOnEvent({ code: w.code, msgid, ...message }, { timeoutMs: Math.max(500, Math.min(5_000, w.deadline - Date.now())) });
+  } catch (err) {
+    if (!(err instanceof WecomApiError)) throw err;
+    const status = err.ambiguous ? 'unknown' : 'failed';
+    await record(ctx, base, { status, errcode: err.errcode || undefined, reason: err.errmsg }, message, null, at, WELCOME);
+    return status;
+  }
+  await record(ctx, base, { status: 'sent', msgid, sentAt: new Date() }, message, null, at, WELCOME);
+  return 'sent';
+}

@@ -1,0 +1,70 @@
+import mongoose, { Schema } from 'mongoose';
+
+const kfCursorSchema = new Schema(
+  {
+    /** `<corp>:<open_kfid>`. */
+    _id: { type: String, required: true },
+    cursor: { type: String, default: null },
+    at: { type: Date, default: null },
+  },
+  { versionKey: false },
+);
+
+/**
+ * Where kf/sync_msg goes on for an account: `next_cursor`, stored after every page [D:94670]. Only the sync that holds
+ * the account's lock writes it (src/domain/kf/sync.ts), by _id.
+ */
+export const KfCursor = mongoose.model('KfCursor', kfCursorSchema, 'kf_cursors');
+
+const kfMessageSchema = new Schema(
+  {
+    /** `<open_kfid>|<msgid>`: the unique insert that fences a message (one document per message, ever). */
+    _id: { type: String, required: true },
+    openKfid: { type: String, required: true },
+    externalUserId: { type: String, default: null },
+    origin: { type: Number, required: true },
+    msgtype: { type: String, required: true },
+    sendTime: { type: Date, required: true },
+    /** The message as kf/sync_msg gave it: what the reconciler queues again when Redis lost its job. */
+    raw: { type: Schema.Types.Mixed, default: null },
+    /** True until its handling has finished; what the reconciler looks for after Redis lost the job. */
+    pending: { type: Boolean, default: undefined },
+    storedAt: { type: Date, required: true },
+    handledAt: { type: Date, default: null },
+    /** What its handling did (replied:<intent>, silent:person, welcome:sent, ...). */
+    outcome: { type: String, default: null },
+  },
+  { versionKey: false },
+);
+kfMessageSchema.index({ pending: 1 }, { sparse: true });
+
+/** Every 微信客服 message and event synced, by msgid: each is handled once (docs/architecture.md, "Exactly once"). */
+export const KfMessage = mongoose.model('KfMessage', kfMessageSchema, 'kf_messages');
+
+const kfResponseSchema = new Schema(
+  {
+    /** The clock's id: `<conversation>|<msgid of the first unanswered message>`. */
+    _id: { type: String, required: true },
+    /** `<corp>:<open_kfid>:<external_userid>`. */
+    conversation: { type: String, required: true },
+    corpId: { type: String, required: true },
+    openKfid: { type: String, required: true },
+    externalUserId: { type: String, required: true },
+    channelKey: { type: String, default: null },
+    servicer: { type: String, default: null },
+    grade: { type: String, default: null },
+    startedAt: { type: Date, required: true },
+    repliedAt: { type: Date, required: true },
+    /** Wall-clock seconds, and seconds counted within SERVICE_HOURS (what the target is measured in). */
+    seconds: { type: Number, required: true },
+    serviceSeconds: { type: Number, required: true },
+    targetSeconds: { type: Number, required: true },
+    /** Alerts that went out before the reply (1: the servicer or owner, 2: also the ops group). */
+    level: { type: Number, default: 0 },
+  },
+  { versionKey: false },
+);
+kfResponseSchema.index({ startedAt: 1 });
+
+/** One first-response time of a conversation: a customer's first unanswered message to a person's reply. */
+export const KfResponse = mongoose.model('KfResponse', kfResponseSchema, 'kf_responses');

@@ -1,0 +1,109 @@
+import { mkdtempSync, rmSync, writeFileSync, cpSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadTemplates } from '../../src/content/index.js';
+import { loadReplies } from '../../src/content/replies.js';
+import { loadConfig } from '../../src/config.js';
+import { matchIntent, normalize } from '../../src/domain/kf/intents.js';
+import { addServiceSeconds, describeServiceHours, isOpen, nextOpening, parseServiceHours, serviceSecondsBetween, type ServiceHours } from '../../src/domain/kf/service-hours.js';
+import { customerOf } from '../../src/domain/kf/sync.js';
+import type { KfSyncMsgResponse as KfSyncResponse } from '../../src/wecom/types.js';
+import { wecomJson } from '../fixtures/wecom/index.js';
+
+const TZ = 'Asia/Shanghai';
+const hours = (s: string) => parseServiceHours(s) as ServiceHours;
+/** A Shanghai wall-clock time as ms (UTC+8, no daylight saving). */
+const sh = (iso: string) => Date.parse(`${iso}+08:00`);
+
+describe('SERVICE_HOURS', () => {
+  it('parses days, ranges, several parts and 24:00; refuses what it cannot read, saying why', () => {
+    expect(hours('Mon-Fri 09:00-18:00').days.map((d) => d.length)).toEqual([1, 1, 1, 1, 1, 0, 0]);
+    const h = hours('Mon-Fri 09:00-12:00, Mon-Fri 13:00-18:00, Sat 10:00-24:00');
+    expect(h.days[0]).toEqual([[540, 720], [780, 1080]]);
+    expect(h.days[5]).toEqual([[600, 1440]]);
+    expect(hours('Fri-Mon 10:00-11:00').days.map((d) => d.length)).toEqual([1, 0, 0, 0, 1, 1, 1]);
+    expect(describeServiceHours(h)).toBe('周一至周五 09:00-12:00，周一至周五 13:00-18:00，周六 10:00-24:00');
+    for (const bad of ['', 'weekdays 9-6', 'Mon-Fri 18:00-09:00', 'Mon-Fri 09:00-25:00', 'Mun 09:00-10:00', 'Mon 24:30-24:40']) expect(typeof parseServiceHours(bad)).toBe('string');
+    expect(() => loadConfig({ WECOM_CORP_ID: 'ww1', WECOM_TOKEN: 't', WECOM_ENCODING_AES_KEY: 'a'.repeat(43), WECOM_SECRET: 's', WECOM_AGENT_ID: '1', SERVICE_HOURS: 'Mon-Fri 18:00-09:00' })).toThrow(/SERVICE_HOURS: .*end must be after the start/);
+  });
+
+  it('counts only time inside the hours: a deadline past closing time continues when they open (after the weekend)', () => {
+    const h = hours('Mon-Fri 09:00-18:00');
+    // Friday 2026-11-27 17:55 + 10 min of service time → Monday 09:05.
+    expect(addServiceSeconds(sh('2026-11-27T17:55:00'), 600, h, TZ)).toBe(sh('2026-11-30T09:05:00'));
+    expect(addServiceSeconds(sh('2026-11-28T03:00:00'), 60, h, TZ)).toBe(sh('2026-11-30T09:01:00'));
+    expect(addServiceSeconds(sh('2026-11-26T10:00:00'), 600, h, TZ)).toBe(sh('2026-11-26T10:10:00'));
+    expect(serviceSecondsBetween(sh('2026-11-27T17:55:00'), sh('2026-11-30T09:05:00'), h, TZ)).toBe(600);
+    expect(isOpen(sh('2026-11-27T17:59:59'), h, TZ)).toBe(true);
+    expect(isOpen(sh('2026-11-27T18:00:00'), h, TZ)).toBe(false);
+    expect(nextOpening(sh('2026-11-27T20:00:00'), h, TZ)).toBe(sh('2026-11-30T09:00:00'));
+    expect(nextOpening(sh('2026-11-27T10:00:00'), h, TZ)).toBe(sh('2026-11-27T10:00:00'));
+    const allDay = hours('Mon-Sun 00:00-24:00');
+    expect(addServiceSeconds(sh('2026-11-28T23:59:00'), 120, allDay, TZ)).toBe(sh('2026-11-29T00:01:00'));
+  });
+});
+
+describe('intents', () => {
+  it('match in Chinese and English, whatever the case and width; the stronger class wins', async () => {
+    const { replies } = await loadReplies('templates');
+    const key = (text: string, menu?: string) => matchIntent(replies, text, menu)?.key ?? null;
+    expect(normalize('ＴＤ　Ｓｔｏｐ')).toBe('td stop');
+    expect(key('你好，请问报价多少？')).toBe('qualify');
+    expect(key('你好')).toBe('hello');
+    for (const t of ['退订', 'TD', 't', 'Ｔ', 'td。', '取消订阅', '不要再发了', 'STOP', 'please unsubscribe me']) expect(key(t)).toBe('unsubscribe');
+    for (const t of ['订阅', 'Subscribe']) expect(key(t)).toBe('subscribe');
+    for (const t of ['人工', '转人工', '真人吗', 'Human please', 'agent']) expect(key(t)).toBe('human');
+    for (const t of ['报价', '价格', '多少钱', '演示', '试用', '方案', 'DEMO', 'price?', 'a quote', 'free trial']) expect(key(t)).toBe('qualify');
+    // Latin keywords are whole words: "t" is not in "trip", "stop" is not in "stopwatch", "agent" not in "agents?" is.
+    expect(key('a trip to the factory')).toBeNull();
+    expect(key('stopwatch')).toBeNull();
+    // A person beats a price: "转人工报价" is a hand-off.
+    expect(key('转人工 报价')).toBe('human');
+    expect(key('退订 报价')).toBe('unsubscribe');
+    expect(key('随便看看', 'deploy')).toBe('deploy');
+    expect(key('')).toBeNull();
+  });
+
+  it('templates:check names the file, the intent and the field', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'replies-'));
+    try {
+      cpSync('test/fixtures/templates', dir, { recursive: true });
+      writeFileSync(
+        path.join(dir, 'replies.yaml'),
+        ['intents:', '  - key: price', '    keywords: [报价]', '    patterns: ["(unclosed"]', '    reply: { text: "{{nam}}您好" }', '    actions: [qualify, dance]', '  - key: price', '    keywords: [价格]', '    reply: { menu: { items: [{ intent: nothing, text: x }] } }', '  - key: empty', '    reply: { text: hi }'].join('\n'),
+      );
+      const err = await loadTemplates(dir).then(() => null, (e: Error & { problems: string[] }) => e);
+      const file = path.join(dir, 'replies.yaml');
+      expect(err?.problems).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: intent price: patterns\\.0: not a regular expression`)),
+          expect.stringContaining(`${file}: intent price: reply.text: unknown placeholder(s) {{nam}}`),
+          expect.stringContaining(`${file}: intent price: actions.1: Invalid enum value`),
+          expect.stringContaining(`${file}: intent empty: (intent)`),
+        ]),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the shipped replies.yaml passes, and refers only to intents it defines', async () => {
+    const { problems } = await loadReplies('templates');
+    expect(problems).toEqual([]);
+  });
+});
+
+describe('kf/sync_msg shapes [D:94670]', () => {
+  it('messages carry the customer at the top level, events inside `event`; has_more is an int', () => {
+    const page = wecomJson<KfSyncResponse>('kf/sync_msg');
+    expect(page.has_more).toBe(1);
+    expect(page.msg_list.map((m) => [m.origin, m.msgtype, customerOf(m)])).toEqual([
+      [3, 'text', 'wmAJ2GCAAAme1XQRC-NI-q0_ZM9ukoAw'],
+      [4, 'event', 'wmAJ2GCAAAme1XQRC-NI-q0_ZM9ukoAw'],
+      [4, 'event', 'wmAJ2GCAAAme1XQRC-NI-q0_ZM9ukoAw'],
+      [4, 'event', 'wmAJ2GCAAAme1XQRC-NI-q0_ZM9ukoAw'],
+      [5, 'text', 'wmAJ2GCAAAme1XQRC-NI-q0_ZM9ukoAw'],
+    ]);
+  });
+});

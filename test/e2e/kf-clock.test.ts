@@ -1,0 +1,87 @@
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KfMessage, KfResponse } from '../../src/store/models/kf.js';
+import { Lead } from '../../src/store/models/lead.js';
+import { startTestBot, TEMPLATES_DIR, TEST_CORP, type TestBot } from '../helpers/test-bot.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+// The service clock on a 2-second target (no grade sets its own here, so SERVICE_REPLY_TARGET_SECONDS applies).
+const KF = 'wkCLOCK01';
+const ADMIN = 'admin-token-for-the-clock-test';
+let t: TestBot;
+let dir: string;
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'kf-clock-'));
+  cpSync(TEMPLATES_DIR, dir, { recursive: true });
+  writeFileSync(path.join(dir, 'scoring.yaml'), 'grades: { S: 80, A: 50, B: 25 }\n');
+  t = await startTestBot('kf_clock', {
+    env: { TEMPLATES_DIR: dir, SERVICE_HOURS: 'Mon-Sun 00:00-24:00', SERVICE_REPLY_TARGET_SECONDS: '2', WECOM_OPS_WEBHOOK_KEY: 'ops-webhook-key-2', ADMIN_TOKEN: ADMIN },
+    sandbox: { kfAccounts: [{ openKfid: KF, servicers: ['lisi'] }] },
+  });
+  t.sandbox.state.callback = { url: `${t.url}/wecom/callback`, token: TEST_CORP.token, encodingAesKey: TEST_CORP.encodingAesKey };
+});
+afterAll(async () => {
+  await t?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const kf = () => t.sandbox.state.kf;
+const notices = (ext: string) => t.sandbox.state.appMessages.sent.filter((m) => m.content?.includes('客服超时') && m.content.includes(ext.slice(-6)));
+const alerts = (ext: string) => t.sandbox.state.webhook.sent.filter((m) => JSON.stringify(m).includes('客服回复超时') && JSON.stringify(m).includes(ext.slice(-6)));
+const handedOff = async (ext: string) => {
+  const { msgid } = await kf().customerSays(KF, ext, '转人工', { nickname: ext.slice(-6) });
+  await waitFor(async () => (await KfMessage.findById(`${KF}|${msgid}`).lean())?.handledAt, 'handled');
+  await waitFor(async () => (await Lead.findOne({ externalUserId: ext }).lean())?.kf?.clock, 'clock running');
+  return (await Lead.findOne({ externalUserId: ext }).lean())!.kf!.clock!;
+};
+
+describe('the service clock', () => {
+  it('no reply: the servicer is told at the target, the ops group at twice the target, once each, within seconds of each deadline; the reply then stops it', async () => {
+    const ext = `wmCLOCKslow${Date.now().toString(36)}`;
+    const clock = await handedOff(ext);
+    expect(clock.firstDue.getTime() - clock.startedAt.getTime()).toBe(2000);
+    expect(clock.secondDue.getTime() - clock.startedAt.getTime()).toBe(4000);
+    await waitFor(() => notices(ext).length === 1, 'the servicer told', 10_000);
+    const notice = notices(ext)[0]!;
+    expect(notice.touser).toEqual(['lisi']);
+    expect(notice.at - clock.firstDue.getTime()).toBeGreaterThanOrEqual(0);
+    expect(notice.at - clock.firstDue.getTime()).toBeLessThan(3000);
+    await waitFor(() => alerts(ext).length === 1, 'the ops group told', 10_000);
+    expect(alerts(ext)[0]!.at - clock.secondDue.getTime()).toBeLessThan(3000);
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(notices(ext)).toHaveLength(1);
+    expect(alerts(ext)).toHaveLength(1);
+    await kf().servicerSays(KF, ext, 'lisi', '抱歉久等了');
+    const r = await waitFor(() => KfResponse.findOne({ externalUserId: ext }).lean(), 'response stored');
+    expect(r).toMatchObject({ servicer: 'lisi', level: 2, targetSeconds: 2, openKfid: KF });
+    expect(r.seconds).toBeGreaterThanOrEqual(6);
+  });
+
+  it('a reply before the target: no alert, ever; the response time is stored', async () => {
+    const ext = `wmCLOCKfast${Date.now().toString(36)}`;
+    await handedOff(ext);
+    await kf().servicerSays(KF, ext, 'lisi', '您好');
+    const r = await waitFor(() => KfResponse.findOne({ externalUserId: ext }).lean(), 'response stored');
+    expect(r.level).toBe(0);
+    expect(r.serviceSeconds).toBeLessThanOrEqual(2);
+    await new Promise((r) => setTimeout(r, 5000));
+    expect(notices(ext)).toHaveLength(0);
+    expect(alerts(ext)).toHaveLength(0);
+  });
+
+  it('GET /admin/api/service: median and p90 first-response time per servicer and per channel', async () => {
+    const res = await fetch(`${t.url}/admin/api/service`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { total: { count: number; medianSeconds: number; p90Seconds: number }; servicers: Array<{ name: string; count: number }>; channels: Array<{ name: string }> };
+    expect(body.total.count).toBe(2);
+    expect(body.total.p90Seconds).toBeGreaterThanOrEqual(body.total.medianSeconds);
+    expect(body.servicers).toEqual([expect.objectContaining({ name: 'lisi', count: 2 })]);
+    expect(body.channels.map((c) => c.name)).toEqual(['organic']);
+    const bad = await fetch(`${t.url}/admin/api/service?from=2026-13-01`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    expect(bad.status).toBe(400);
+    const doc = (await (await fetch(`${t.url}/admin/api/openapi.json`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as { paths: Record<string, unknown> };
+    expect(Object.keys(doc.paths)).toContain('/admin/api/service');
+  });
+});

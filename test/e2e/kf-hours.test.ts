@@ -1,0 +1,44 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jobIds } from '../../src/queues/job-ids.js';
+import { KfMessage } from '../../src/store/models/kf.js';
+import { Lead } from '../../src/store/models/lead.js';
+import { startTestBot, TEST_CORP, type TestBot } from '../helpers/test-bot.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+// Outside service hours: hours that open three hours from now (in Asia/Shanghai), for one hour, every day.
+const KF = 'wkHOURS01';
+const hour = (Number(new Intl.DateTimeFormat('en-GB', { timeZone: 'Asia/Shanghai', hour: '2-digit', hourCycle: 'h23' }).format(new Date())) + 3) % 24;
+const HOURS = `Mon-Sun ${String(hour).padStart(2, '0')}:00-${String(hour + 1).padStart(2, '0')}:00`;
+let t: TestBot;
+beforeAll(async () => {
+  t = await startTestBot('kf_hours', { env: { SERVICE_HOURS: HOURS }, sandbox: { kfAccounts: [{ openKfid: KF, servicers: ['zhangsan'] }] } });
+  t.sandbox.state.callback = { url: `${t.url}/wecom/callback`, token: TEST_CORP.token, encodingAesKey: TEST_CORP.encodingAesKey };
+});
+afterAll(async () => t?.stop());
+
+describe('outside service hours', () => {
+  it('an unmatched message gets the hours and waits: the hand-off is due when they open, the clock counts from then', async () => {
+    const ext = `wmHOURS${Date.now().toString(36)}`;
+    const { msgid } = await t.sandbox.state.kf.customerSays(KF, ext, '你们的系统能和金蝶对接吗');
+    await waitFor(async () => (await KfMessage.findById(`${KF}|${msgid}`).lean())?.handledAt, 'handled');
+    const sent = t.sandbox.state.kf.sent.filter((m) => m.touser === ext);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]!.content).toContain(`周一至周日 ${String(hour).padStart(2, '0')}:00-`);
+    expect(t.sandbox.state.kf.transfers).toHaveLength(0);
+    const lead = await waitFor(async () => {
+      const l = await Lead.findOne({ externalUserId: ext }).lean();
+      return l?.kf?.handoffAt && l.kf.clock ? l : null;
+    }, 'hand-off and clock planned');
+    const opening = lead.kf!.handoffAt!.getTime();
+    expect(opening - Date.now()).toBeGreaterThan(2 * 3_600_000 - 120_000);
+    expect(opening - Date.now()).toBeLessThan(3 * 3_600_000 + 60_000);
+    // The clock's first deadline is the target counted from the opening (grade C: 3600 s, templates' default scoring).
+    expect(lead.kf!.clock!.firstDue.getTime()).toBe(opening + lead.kf!.clock!.targetSeconds * 1000);
+    const job = await t.bot.ctx.queues.get('kf-handoff').getJob(jobIds.kfHandoff(lead._id, opening));
+    expect(await job?.isDelayed()).toBe(true);
+    // The hours open: the waiting hand-off runs.
+    await job!.promote();
+    await waitFor(() => t.sandbox.state.kf.transfers.some((x) => x.externalUserId === ext && x.to === 3 && x.servicer === 'zhangsan'), 'handed off at opening');
+    await waitFor(async () => (await Lead.findOne({ externalUserId: ext }).lean())?.kf?.handoffAt === null, 'no hand-off waiting');
+  });
+});

@@ -256,7 +256,7 @@ describe('welcome rules', () => {
     await queueWelcome(c, `short-${c.externalUserId}`, Date.now(), Date.now() + 3_000);
     const d = await welcomeOutcome(c.externalUserId, 15_000);
     expect(d).toMatchObject({ status: 'unknown', attempts: 1 });
-    expect(await steps(c.externalUserId)).toContain('welcome_unknown');
+    await waitFor(async () => (await steps(c.externalUserId)).includes('welcome_unknown'), 'the unknown outcome on the timeline');
     t.sandbox.state.reset();
   });
 

@@ -50,10 +50,13 @@ describe('a 客服 account under faults', () => {
     try {
       const customers = ['wmTWOa', 'wmTWOb', 'wmTWOc'].map((c) => `${c}${Date.now().toString(36)}`);
       const ids: string[] = [];
-      await Promise.all(customers.map(async (ext) => {
-        for (const text of ['你好', '谢谢', 'hello', '在吗']) ids.push((await kf().customerSays(KF, ext, text)).msgid);
-      }));
-      await allHandled(ids);
+      // Two waves: the second arrives after the first is handled, so at least two syncs run whenever the workers start.
+      for (const wave of [['你好', '谢谢'], ['hello', '在吗']]) {
+        await Promise.all(customers.map(async (ext) => {
+          for (const text of wave) ids.push((await kf().customerSays(KF, ext, text)).msgid);
+        }));
+        await allHandled(ids);
+      }
       for (const ext of customers) await answeredOnce(ext, 4);
       const calls = t.sandbox.state.callsTo('kf/sync_msg').map((c) => c.at).sort((a, b) => a - b);
       expect(calls.length).toBeGreaterThan(1);

@@ -12,11 +12,11 @@ export const jobIds = {
   /** Tagging and profile refresh after one event. */
   contactSync: (dedupeKey: string) => `sync|${dedupeKey}`,
   /** The current step of an enrollment, so a step is scheduled once. */
-  nurtureStep: (enrollmentId: string, step: number) => `step|${enrollmentId}|${step}`,
+  nurtureStep: (enrollmentId: string, step: number) => `step|${noColon(enrollmentId)}|${step}`,
   /** One poll of a mass message's send result. */
-  massPoll: (deliveryKey: string, attempt: number) => `poll|${deliveryKey}|${attempt}`,
+  massPoll: (deliveryKey: string, attempt: number) => `poll|${noColon(deliveryKey)}|${attempt}`,
   /** Writing one outcome to MongoDB. */
-  record: (key: string) => `record|${key}`,
+  record: (key: string) => `record|${noColon(key)}`,
   /** An alert to the ops group: each key once. */
   alert: (key: string) => `alert|${key.replace(/:/g, '_')}`,
   /** The digest of alerts due in one second. */
@@ -40,6 +40,11 @@ export const jobIds = {
   /** A hand-off waiting for the service hours to open. */
   kfHandoff: (leadId: string, at: number) => `kf-handoff|${digest(leadId)}|${at}`,
 };
+
+/** Ids that hold a lead id (`corp:customer`) with ':' replaced: BullMQ refuses ':' in a job id. */
+function noColon(s: string): string {
+  return s.replace(/:/g, '_');
+}
 
 function safe(s: string): string {
   return s.replace(/[|:]/g, '_');

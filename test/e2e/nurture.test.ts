@@ -77,8 +77,8 @@ describe('a lead enrolled through its channel', () => {
     expect(res.headers.get('location')).toBe('https://example.com/cases/mfg-a');
     const lead = await waitFor(async () => {
       const l = await Lead.findOne({ externalUserId: c.externalUserId }).lean();
-      return l?.touches.some((x) => x.kind === 'case_opened' && x.ref === 'mfg-a') ? l : null;
-    }, 'click recorded (a case study opened)');
+      return l?.touches.some((x) => x.kind === 'case_opened' && x.ref === 'mfg-a') && l.stage !== 'added' ? l : null;
+    }, 'click recorded (a case study opened) and the stage moved');
     expect(lead.stage).toBe('engaged');
     expect((await fetch(`${t.url}/r/doesnotexist`, { redirect: 'manual' })).status).toBe(404);
     await stopEnrollments(t.bot.ctx, { corpId: TEST_CORP.corpId, externalUserId: c.externalUserId }, 'unsubscribe');
@@ -166,7 +166,7 @@ describe('bulk enrollment', () => {
     // The stored enrollments hold only what has a value; the step runner loads them with their defaults and runs them.
     for (const x of [a, d]) {
       const e = await enrollmentOf(x.externalUserId);
-      expect(e && (await t.bot.ctx.queues.get('nurture').getJob(`step|${e.id}|0`))).toBeTruthy();
+      expect(e && (await t.bot.ctx.queues.get('nurture').getJob(jobIds.nurtureStep(e.id, 0)))).toBeTruthy();
     }
     await until(a.externalUserId, 'completed', 20_000);
     await until(d.externalUserId, 'completed', 20_000);
@@ -190,12 +190,12 @@ describe('exactly once', () => {
     const e = (await enrollmentOf(c.externalUserId))!;
     // Two extra copies of step 0's job (other ids, same data) run at once, alongside the real one when it is due.
     await Promise.all([
-      t.bot.ctx.queues.get('nurture').add('nurture', { e: e.id, s: 0 }, { jobId: `dup-a-${e.id}` }),
-      t.bot.ctx.queues.get('nurture').add('nurture', { e: e.id, s: 0 }, { jobId: `dup-b-${e.id}` }),
+      t.bot.ctx.queues.get('nurture').add('nurture', { e: e.id, s: 0 }, { jobId: `dup-a-${e.id.replace(/:/g, '_')}` }),
+      t.bot.ctx.queues.get('nurture').add('nurture', { e: e.id, s: 0 }, { jobId: `dup-b-${e.id.replace(/:/g, '_')}` }),
     ]);
     await until(c.externalUserId, 'completed', 20_000);
     // And once more after it all finished.
-    const late = await t.bot.ctx.queues.get('nurture').add('step', { e: e.id, s: 0 }, { jobId: `dup-c-${e.id}` });
+    const late = await t.bot.ctx.queues.get('nurture').add('step', { e: e.id, s: 0 }, { jobId: `dup-c-${e.id.replace(/:/g, '_')}` });
     await waitFor(async () => (await late.getState()) === 'unknown' || (await late.isCompleted()), 'late duplicate processed');
     expect(massTo(c.externalUserId).map((x) => body(x).text?.content)).toEqual(['第一步', '第二步', '第三步']);
   });

@@ -8,10 +8,10 @@ import { shortTime, stageName, touchName } from './words.js';
 const SHOWN = 5;
 
 /** One lead as a chat card (markdown): who, stage, grade and why, channel, owners, last touches, enrollments. */
-export async function leadCard(ctx: Pick<CommandContext, 'lang' | 't' | 'config' | 'channels'>, id: string): Promise<string> {
+export async function leadCard(ctx: Pick<CommandContext, 'lang' | 't' | 'config' | 'channels' | 'sequences'>, id: string): Promise<string> {
   const { t, lang } = ctx;
   const tz = ctx.config.OPS_TIMEZONE;
-  const [d, doc, paused] = await Promise.all([leadDetail(id), Lead.findById(id, { touches: 1 }).lean(), Pause.findById(`lead:${id}`).lean()]);
+  const [d, doc, paused] = await Promise.all([leadDetail(id, ctx.sequences.keys()), Lead.findById(id, { touches: 1 }).lean(), Pause.findById(`lead:${id}`).lean()]);
   if (!d) throw new CommandError('not_found', t('这条线索已经不存在了。', 'That lead no longer exists.'));
   const channel = d.channel ? ctx.channels.get(d.channel) : undefined;
   const owners = d.owners.map((o) => `${o.userId}${o.remark ? `（${o.remark}）` : ''}${o.status === 'active' ? '' : t(o.status === 'left' ? '·已删除我方' : '·已移除', o.status === 'left' ? ' (deleted us)' : ' (removed)')}`);

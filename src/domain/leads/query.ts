@@ -1,5 +1,5 @@
 import { Delivery } from '../../store/models/delivery.js';
-import { Enrollment } from '../../store/models/enrollment.js';
+import { enrollmentsOf } from '../../store/models/enrollment.js';
 import { Lead, leadId, type LeadFields } from '../../store/models/lead.js';
 import { timelineOf } from '../../store/timeline.js';
 import type { Grade, Stage } from '../vocabulary.js';
@@ -119,15 +119,28 @@ export function resolveLeadId(raw: string, corpId: string): string {
   return raw.includes(':') ? raw : leadId(corpId, raw);
 }
 
-/** Everything about one lead: its summary, timeline, enrollments, deliveries, score reasons. Null when unknown. */
-export async function leadDetail(id: string) {
+/** Timeline steps that tell a delivery's fate: their id is `<delivery key>#<type>`. */
+const DELIVERY_STEP = /^(welcome|nurture|mass|campaign|kf_reply|kf_welcome)_/;
+/** Deliveries a lead page lists (the newest). */
+const DELIVERIES_SHOWN = 30;
+
+/**
+ * Everything about one lead: its summary, timeline, enrollments (in `sequenceKeys`), deliveries, score reasons. Null
+ * when unknown. Every read is by primary key (the lead, its timeline, one per sequence, one per delivery its timeline
+ * names), so a lead page costs the same with 100 leads or 100,000.
+ */
+export async function leadDetail(id: string, sequenceKeys: Iterable<string>) {
   const l = (await Lead.findById(id).lean()) as (LeadRow & LeadFields) | null;
   if (!l) return null;
-  const [timeline, enrollments, deliveries] = await Promise.all([
-    timelineOf(l.corpId, l.externalUserId),
-    Enrollment.find({ corpId: l.corpId, externalUserId: l.externalUserId }).sort({ enrolledAt: 1 }).lean(),
-    Delivery.find({ corpId: l.corpId, externalUserId: l.externalUserId }).sort({ createdAt: 1 }).lean(),
-  ]);
+  const [timeline, enrollments] = await Promise.all([timelineOf(l.corpId, l.externalUserId), enrollmentsOf(l, sequenceKeys)]);
+  const keys = new Set<string>();
+  for (const e of enrollments) for (const h of e.history ?? []) if (h.deliveryKey) keys.add(h.deliveryKey);
+  for (const t of timeline) if (DELIVERY_STEP.test(t.type) && t.id.includes('#')) keys.add(t.id.slice(0, t.id.lastIndexOf('#')));
+  const found = await Promise.all([...keys].map((k) => Delivery.findById(k).lean()));
+  const deliveries = found
+    .filter((d): d is NonNullable<typeof d> => d !== null)
+    .sort((a, b) => (a.createdAt?.getTime() ?? 0) - (b.createdAt?.getTime() ?? 0))
+    .slice(-DELIVERIES_SHOWN);
   return {
     ...summarize(l),
     reached: l.reached ?? {},

@@ -1,7 +1,7 @@
 import mongoose from 'mongoose';
 import type { BotContext } from '../../context.js';
 import { createOnce } from '../../store/create-once.js';
-import { Enrollment, type EnrollmentDoc } from '../../store/models/enrollment.js';
+import { Enrollment, enrollmentId, type EnrollmentDoc } from '../../store/models/enrollment.js';
 import { Lead, leadId, type LeadRef } from '../../store/models/lead.js';
 import { recordStep } from '../../store/timeline.js';
 import type { Stage } from '../vocabulary.js';
@@ -30,7 +30,7 @@ export async function enroll(
       await recordStep(lead, `enroll|${sequenceKey}`, 'enroll_skipped', { sequence: sequenceKey, reason: blocked });
       return null;
     }
-    const e = await createOnce(Enrollment, { ...lead, sequenceKey, ownerUserId, enrolledAt: new Date(at), dueAt: planDue(seq, 0, at) });
+    const e = await createOnce(Enrollment, { _id: enrollmentId(lead.corpId, lead.externalUserId, sequenceKey), ...lead, sequenceKey, ownerUserId, enrolledAt: new Date(at), dueAt: planDue(seq, 0, at) });
     if (!e) return null; // enrolled before: a sequence is never restarted
     await scheduleStep(ctx, e);
     await recordStep(lead, `enroll|${sequenceKey}`, 'enrolled', { sequence: sequenceKey, firstStepDue: e.dueAt });
@@ -107,7 +107,7 @@ export async function enrollMany(
       // value: stopReason, endedAt and history take their schema defaults when mongoose loads the enrollment, and
       // every field left out makes the insert cheaper (on FerretDB 1.x SQLite: half the time for these).
       const docs = batch.map((l) => ({
-        _id: new mongoose.Types.ObjectId(),
+        _id: enrollmentId(l.corpId, l.externalUserId, sequenceKey),
         corpId: l.corpId,
         externalUserId: l.externalUserId,
         ownerUserId: l.ownerUserId,
@@ -120,7 +120,7 @@ export async function enrollMany(
       if (!docs.length) continue;
       const failed = new Set<number>();
       try {
-        await Enrollment.collection.insertMany(docs, { ordered: false });
+        await Enrollment.collection.insertMany(docs as never[], { ordered: false });
       } catch (err) {
         const writeErrors = (err as { writeErrors?: Array<{ index: number; code?: number; err?: { code?: number } }> }).writeErrors;
         if (!writeErrors || writeErrors.some((w) => (w.code ?? w.err?.code) !== 11000)) throw err;

@@ -4,6 +4,7 @@ import type { BotContext } from '../../context.js';
 import { jobIds } from '../../queues/job-ids.js';
 import { Delivery } from '../../store/models/delivery.js';
 import { Enrollment } from '../../store/models/enrollment.js';
+import { migrateEnrollmentIds } from '../../store/migrate-enrollment-ids.js';
 import { restorePauses } from '../pause/pauses.js';
 import { stepJob } from './schedule.js';
 
@@ -36,9 +37,11 @@ async function missingJobs(redis: Redis, queue: Queue, jobs: Array<{ id: string;
 /**
  * Re-creates every scheduled job MongoDB says should exist but Redis lacks — each active enrollment's current step,
  * each submitted mass message's next poll — so a flushed or replaced Redis loses nothing. Job ids are
- * deterministic, so a job that exists is never doubled. Returns how many jobs were restored.
+ * deterministic, so a job that exists is never doubled. Enrollments stored under old ids move first
+ * (src/store/migrate-enrollment-ids.ts). Returns how many jobs were restored.
  */
 export async function reconcile(ctx: Pick<BotContext, 'queues' | 'config' | 'log' | 'redis' | 'keys'>): Promise<{ steps: number; polls: number }> {
+  await migrateEnrollmentIds(ctx.log);
   let steps = 0;
   let polls = 0;
   const now = Date.now();

@@ -6,7 +6,7 @@ import { nurtureOutcomes } from '../../metrics.js';
 import { jobIds } from '../../queues/job-ids.js';
 import { deliveryOf, type Outcome } from '../../store/delivery-ledger.js';
 import type { DeliveryStatus } from '../../store/models/delivery.js';
-import { Enrollment, type EnrollmentFields } from '../../store/models/enrollment.js';
+import { Enrollment, ledgerId, type EnrollmentFields } from '../../store/models/enrollment.js';
 import { Lead, leadId, splitLeadId, type LeadFields, type LeadRef } from '../../store/models/lead.js';
 import { exhaustKfWindow, releaseBudget, takeBudget, type BudgetResult } from '../delivery/budget.js';
 import { massQuotaPeriod } from '../delivery/mass-quota.js';
@@ -88,7 +88,7 @@ async function runLocked(ctx: Ctx, run: StepRun): Promise<StepResult> {
   const step = seq.steps[e.step]!;
   if (step.when && !whenHolds(step.when, lead.stage as Stage)) return advance(ctx, e, seq, { outcome: 'skipped', detail: { reason: 'condition' } });
 
-  const key = nurtureDeliveryKey(String(e._id), e.step);
+  const key = nurtureDeliveryKey(ledgerId(e), e.step);
   const attempt = (e.attempts ?? 0) + 1;
   const tz = ctx.config.NURTURE_TIMEZONE;
   const budgetFor = (via: 'kf' | 'mass', caseSlug: string | null, n: number) =>
@@ -239,7 +239,7 @@ async function advance(
 ): Promise<StepResult> {
   const now = Date.now();
   const id = String(e._id);
-  const deliveryKey = o.deliveryKey ?? nurtureDeliveryKey(id, e.step);
+  const deliveryKey = o.deliveryKey ?? nurtureDeliveryKey(ledgerId(e), e.step);
   if (!recorded) {
     const step: Outcome = { step: { type: `nurture_${o.outcome}`, detail: { sequence: seq.key, step: e.step, ...o.detail }, at: new Date(now), lead: { corpId: e.corpId, externalUserId: e.externalUserId }, sourceKey: deliveryKey } };
     await ctx.queues.add('records', step, { jobId: jobIds.record(`${deliveryKey}|${o.outcome}`) });

@@ -1,6 +1,6 @@
 import type { BotContext } from '../../context.js';
 import { jobIds } from '../../queues/job-ids.js';
-import { Enrollment } from '../../store/models/enrollment.js';
+import { Enrollment, enrollmentsOf } from '../../store/models/enrollment.js';
 import { Lead, leadId, type LeadRef } from '../../store/models/lead.js';
 import { recordStep } from '../../store/timeline.js';
 import { stageStop, stopsSequence, type StopReason } from './policy.js';
@@ -19,7 +19,8 @@ export async function stopEnrollments(ctx: Ctx, lead: LeadRef, reason: StopReaso
 /** stopEnrollments for a caller that holds the lead's lock; `only` ends that enrollment whatever its stopOn says. */
 export async function stopLocked(ctx: Ctx, lead: LeadRef, reason: StopReason, only?: string): Promise<number> {
   const { corpId, externalUserId } = lead;
-  const active = await Enrollment.find({ corpId, externalUserId, status: 'active', ...(only ? { _id: only } : {}) }, { sequenceKey: 1, step: 1 }).lean();
+  const candidates = only ? [await Enrollment.findById(only, { sequenceKey: 1, step: 1, status: 1 }).lean()] : await enrollmentsOf(lead, ctx.sequences.keys(), { sequenceKey: 1, step: 1, status: 1 });
+  const active = candidates.filter((e): e is NonNullable<typeof e> => e?.status === 'active');
   let n = 0;
   for (const e of active) {
     if (!only && !stopsSequence(ctx.sequences.get(e.sequenceKey), reason)) continue;
@@ -34,7 +35,7 @@ export async function stopLocked(ctx: Ctx, lead: LeadRef, reason: StopReason, on
 
 /** Ends the enrollments a lead's new stage stops (`stopOn: stage:qualified`, every marketing one at `customer`). */
 export async function stopForStage(ctx: Ctx, lead: LeadRef, stage: Stage): Promise<number> {
-  const active = await Enrollment.find({ corpId: lead.corpId, externalUserId: lead.externalUserId, status: 'active' }, { sequenceKey: 1 }).lean();
+  const active = (await enrollmentsOf(lead, ctx.sequences.keys(), { sequenceKey: 1, status: 1 })).filter((e) => e.status === 'active');
   let n = 0;
   for (const e of active) {
     const seq = ctx.sequences.get(e.sequenceKey);
@@ -52,7 +53,7 @@ export async function releaseOwner(ctx: Ctx, lead: LeadRef, userId: string, reas
   await ctx.leads.withLock(lead, async () => {
     const doc = await Lead.findById(leadId(lead.corpId, lead.externalUserId), { owners: 1, stage: 1 }).lean();
     const next = doc?.owners.find((o) => o.status === 'active' && o.userId !== userId)?.userId;
-    for (const e of await Enrollment.find({ corpId: lead.corpId, externalUserId: lead.externalUserId, status: 'active' }, { ownerUserId: 1 }).lean()) {
+    for (const e of (await enrollmentsOf(lead, ctx.sequences.keys(), { ownerUserId: 1, status: 1 })).filter((x) => x.status === 'active')) {
       const id = String(e._id);
       if (!next || doc?.stage === 'lost') {
         await stopLocked(ctx, lead, reason, id);

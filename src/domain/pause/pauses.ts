@@ -1,4 +1,5 @@
 import type { BotContext } from '../../context.js';
+import { jobIds } from '../../queues/job-ids.js';
 import { Enrollment } from '../../store/models/enrollment.js';
 import { Lead, splitLeadId } from '../../store/models/lead.js';
 import { Pause, type PauseKind } from '../../store/models/pause.js';
@@ -100,7 +101,7 @@ async function promoteWaiting(ctx: Ctx, t: PauseTarget): Promise<void> {
   const queue = ctx.queues.get('nurture');
   for await (const e of Enrollment.find({ ...filter, status: 'active' }, { step: 1, dueAt: 1 }).lean().cursor({ batchSize: 500 })) {
     if (e.dueAt && e.dueAt.getTime() > now) continue;
-    const job = await queue.getJob(`step|${String(e._id)}|${e.step}`);
+    const job = await queue.getJob(jobIds.nurtureStep(String(e._id), e.step));
     if (job && (await job.isDelayed())) await job.promote().catch(() => undefined);
   }
 }

@@ -1,4 +1,5 @@
 import mongoose, { Schema, type HydratedDocument, type InferSchemaType } from 'mongoose';
+import { leadId } from './lead.js';
 
 const historySchema = new Schema(
   {
@@ -17,6 +18,10 @@ const historySchema = new Schema(
 
 const enrollmentSchema = new Schema(
   {
+    /** enrollmentId(corp, customer, sequence): a lead's enrollments are found by primary key (one per sequence). */
+    _id: { type: String, required: true },
+    /** The ObjectId an enrollment stored before 0.2 had (src/store/migrate-enrollment-ids.ts): its delivery keys keep it. */
+    legacyId: { type: String, default: undefined },
     corpId: { type: String, required: true },
     externalUserId: { type: String, required: true },
     sequenceKey: { type: String, required: true },
@@ -42,5 +47,24 @@ enrollmentSchema.index({ sequenceKey: 1, status: 1 });
 
 export type EnrollmentFields = InferSchemaType<typeof enrollmentSchema>;
 export type EnrollmentDoc = HydratedDocument<EnrollmentFields>;
+/** The primary key of a lead's enrollment in a sequence (one per lead and sequence, ever). */
+export function enrollmentId(corpId: string, externalUserId: string, sequenceKey: string): string {
+  return `${leadId(corpId, externalUserId)}|${sequenceKey}`;
+}
+
+/** The id an enrollment's delivery keys are made of (the exactly-once ledger): its legacy id when it has one. */
+export function ledgerId(e: { _id: unknown; legacyId?: string | null }): string {
+  return e.legacyId ?? String(e._id);
+}
+
 /** A lead in a sequence: the source of truth for what is due when (Redis only schedules it). */
 export const Enrollment = mongoose.model('Enrollment', enrollmentSchema, 'enrollments');
+
+/**
+ * A lead's enrollments in `sequenceKeys` (every sequence there is), oldest first: one primary-key read per sequence,
+ * where a filter on the lead would scan the collection on some MongoDB-wire servers (FerretDB 1.x).
+ */
+export async function enrollmentsOf(lead: { corpId: string; externalUserId: string }, sequenceKeys: Iterable<string>, projection?: Record<string, 1>) {
+  const found = await Promise.all([...sequenceKeys].map((k) => Enrollment.findById(enrollmentId(lead.corpId, lead.externalUserId, k), projection).lean()));
+  return found.filter((e): e is NonNullable<typeof e> => e !== null).sort((a, b) => (a.enrolledAt?.getTime() ?? 0) - (b.enrolledAt?.getTime() ?? 0));
+}

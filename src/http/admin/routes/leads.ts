@@ -87,7 +87,7 @@ export function leadRoutes(ctx: BotContext) {
         deliveries: z.array(z.record(z.string(), z.unknown())),
       }),
       handler: async ({ params }) => {
-        const detail = await leadDetail(resolveLeadId(params.id, ctx.corpId));
+        const detail = await leadDetail(resolveLeadId(params.id, ctx.corpId), ctx.sequences.keys());
         if (!detail) throw new ApiError(404, `no lead ${params.id}`);
         return detail;
       },

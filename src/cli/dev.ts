@@ -113,7 +113,7 @@ async function dev(): Promise<void> {
   }
   if (!flags['no-demo']) {
     console.log('Seeding demo data for the dashboard (skipped when the database has leads; --no-demo skips it always)…');
-    const demo = await seedDemo(bot.ctx, { members: MEMBERS });
+    const demo = await seedDemo(bot.ctx, { members: MEMBERS, kf: KF_ACCOUNT });
     console.log(demo.seeded ? `  ${demo.leads} demo leads seeded` : `  the database has ${demo.leads} leads already: no demo seeded`);
   }
   const restored = await restoreSandbox(bot.ctx, sandbox);

@@ -5,15 +5,22 @@ import { roleOf, scoreLead } from '../domain/scoring/score.js';
 import { FUNNEL, type Stage } from '../domain/vocabulary.js';
 import { INDUSTRY_GROUP } from '../domain/leads/profile.js';
 import { Delivery } from '../store/models/delivery.js';
-import { Enrollment } from '../store/models/enrollment.js';
+import { Enrollment, enrollmentId } from '../store/models/enrollment.js';
 import { Lead, leadId } from '../store/models/lead.js';
 import { StageMove, Timeline } from '../store/models/timeline.js';
+import { CampaignRecord } from '../store/models/campaign.js';
+import { CampaignGroup } from '../store/models/campaign-group.js';
+import { CampaignRun } from '../store/models/campaign-run.js';
+import { KfResponse } from '../store/models/kf.js';
+import { demoCampaign } from './demo-campaign.js';
+import { DAY, HOUR, type DemoLead, type DemoRandom } from './demo-kinds.js';
+import { demoService } from './demo-service.js';
 
 /**
  * Demo data for `npm run dev` (docs/setup.md, "Demo data"): leads spread over the template channels, stages and grades
  * and the last two weeks, each with the history the bot would have recorded — arrival, tags, welcome, nurture steps
- * and their fate, clicks, replies, stage moves by staff with their reasons — so the dashboard shows something real at
- * once. The same seed gives the same data. Written straight to the database (nothing is sent to anyone), scored by
+ * and their fate, clicks, replies, stage moves by staff with their reasons — plus 微信客服 conversations
+ * (demo-service.ts) and a finished campaign (demo-campaign.ts), so the dashboard shows something real at once. The same seed gives the same data. Written straight to the database (nothing is sent to anyone), scored by
  * the bot's own scoring and rolled up by its funnel rebuild. Demo leads' ids start with `wmdemo`.
  */
 export interface DemoOptions {
@@ -22,6 +29,8 @@ export interface DemoOptions {
   members: string[];
   now?: number;
   seed?: number;
+  /** The sandbox's 微信客服 account: customers who wrote in there, answered by its servicers (none without it). */
+  kf?: { openKfid: string; servicers: string[] };
 }
 
 export const DEMO_PREFIX = 'wmdemo';
@@ -38,7 +47,7 @@ const LOST_REASONS = ['预算取消', '选了别家', '需求暂缓', '联系不
 const REPLIES = ['收到，谢谢', '你们支持私有化部署吗？', '价格大概多少', '有制造业的案例吗', '下周再聊'];
 
 /** A small seeded random generator (mulberry32): the same seed, the same demo. */
-function random(seed: number) {
+function random(seed: number): DemoRandom {
   let a = seed >>> 0;
   const next = () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -55,8 +64,6 @@ function random(seed: number) {
   };
 }
 
-const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
 
 /** Seeds the demo unless the database has leads already (a dev database someone uses is never touched). */
 export async function seedDemo(ctx: Pick<BotContext, 'corpId' | 'channels' | 'sequences' | 'scoring' | 'redis' | 'keys' | 'config' | 'log' | 'leadIndex'>, opts: DemoOptions): Promise<{ seeded: boolean; leads: number }> {
@@ -180,7 +187,7 @@ export async function seedDemo(ctx: Pick<BotContext, 'corpId' | 'channels' | 'se
       }
       const status = due ? 'active' : history.length === seq.steps.length ? 'completed' : 'stopped';
       const endedAt = status === 'active' ? null : status === 'stopped' ? stop!.at : t;
-      enrollments.push({ ...ref, sequenceKey: seq.key, ownerUserId: owner, status, stopReason: status === 'stopped' ? stop!.reason : null, step: history.length, dueAt: due, enrolledAt: addedAt, endedAt, history });
+      enrollments.push({ _id: enrollmentId(ctx.corpId, externalUserId, seq.key), ...ref, sequenceKey: seq.key, ownerUserId: owner, status, stopReason: status === 'stopped' ? stop!.reason : null, step: history.length, dueAt: due, enrolledAt: addedAt, endedAt, history });
       step(addedAt, 'enrolled', { sequence: seq.key }, `${seq.key}|enrolled`);
       if (status === 'stopped') step(endedAt!, 'enrollment_stopped', { sequence: seq.key, reason: stop!.reason }, `${seq.key}|stopped`);
     }
@@ -209,6 +216,7 @@ export async function seedDemo(ctx: Pick<BotContext, 'corpId' | 'channels' | 'se
       lostAt: exit?.stage === 'lost' ? exit.at : null,
     });
   }
+  const campaign = demoCampaign({ leads: leads as unknown as DemoLead[], timelines, r, now });
   // Scores and grades as the bot computes them (a few pinned by staff, as happens).
   for (const l of leads) {
     const role = roleOf(l.tags, ctx.scoring);
@@ -217,10 +225,16 @@ export async function seedDemo(ctx: Pick<BotContext, 'corpId' | 'channels' | 'se
     Object.assign(l, { role, score: scored.score, grade: gradePin ?? scored.grade, gradePin, scoreReasons: scored.reasons, scoredAt: new Date(now) });
   }
 
+  const responses = opts.kf ? demoService(ctx, { leads: leads as unknown as DemoLead[], timelines, r, now, ...opts.kf }) : [];
+
   await Lead.insertMany(leads, { ordered: false });
   await Timeline.insertMany([...timelines.values()].map((x) => ({ ...x, ids: x.entries.map((e) => e.id) })), { ordered: false });
   await StageMove.insertMany(moves, { ordered: false });
-  await Delivery.insertMany(deliveries, { ordered: false });
+  await Delivery.insertMany([...deliveries, ...campaign.deliveries], { ordered: false });
+  await KfResponse.insertMany(responses, { ordered: false });
+  await CampaignRecord.insertMany([campaign.campaign], { ordered: false });
+  await CampaignRun.insertMany([campaign.run], { ordered: false });
+  await CampaignGroup.insertMany(campaign.groups, { ordered: false });
   await Enrollment.insertMany(enrollments, { ordered: false });
   await rebuildFunnel(ctx.redis, ctx.keys, ctx.config.OPS_TIMEZONE);
   await ctx.leadIndex.rebuild();

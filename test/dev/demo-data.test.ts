@@ -1,7 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemo } from '../../src/dev/demo-data.js';
 import { restoreSandbox } from '../../src/dev/restore-sandbox.js';
+import { DEMO_CAMPAIGN } from '../../src/dev/demo-campaign.js';
+import { campaignDetail } from '../../src/domain/campaigns/overview.js';
 import { funnel } from '../../src/domain/funnel/funnel.js';
+import { serviceStats } from '../../src/domain/kf/stats.js';
+import { waitingCustomers } from '../../src/domain/leads/lead-index.js';
 import { Delivery } from '../../src/store/models/delivery.js';
 import { Enrollment } from '../../src/store/models/enrollment.js';
 import { Lead } from '../../src/store/models/lead.js';
@@ -16,7 +20,7 @@ afterAll(async () => t?.stop());
 
 describe('demo data (npm run dev)', () => {
   it('seeds leads over channels, stages, grades and two weeks, with their history, once', async () => {
-    const r = await seedDemo(t.bot.ctx, { members: ['zhangsan', 'lisi'], leads: 300 });
+    const r = await seedDemo(t.bot.ctx, { members: ['zhangsan', 'lisi'], leads: 300, kf: { openKfid: 'wkDEMO', servicers: ['zhangsan', 'lisi'] } });
     expect(r).toEqual({ seeded: true, leads: 300 });
     const leads = await Lead.find({}).lean();
     expect(leads).toHaveLength(300);
@@ -42,6 +46,24 @@ describe('demo data (npm run dev)', () => {
     const all = await funnel({ from: '2000-01-01', to: '2999-12-31' });
     expect(all.total.added).toBe(300);
     expect(all.total.customer).toBe(leads.filter((l) => l.reached?.customer).length);
+    // 微信客服: answered conversations (some past their target) and customers waiting now, as the service pages read them.
+    const service = await serviceStats(new Date(0), new Date(Date.now() + 60_000));
+    expect(service.total.count).toBeGreaterThan(10);
+    expect(service.servicers.map((x) => x.name).sort()).toEqual(['lisi', 'zhangsan']);
+    expect(service.breaches.length).toBeGreaterThan(0);
+    const waiting = await waitingCustomers(t.bot.ctx.leadIndex);
+    expect(waiting.total).toBe(6);
+    expect(waiting.items.some((w) => w.waiting!.level > 0)).toBe(true);
+    // A finished campaign with its results: a task per owner, most confirmed, and the follow-up.
+    const campaign = (await campaignDetail(DEMO_CAMPAIGN))!;
+    expect(campaign.runs).toHaveLength(1);
+    const run = campaign.runs[0]!;
+    expect(run.status).toBe('finished');
+    expect(run.results.targeted).toBeGreaterThan(5);
+    expect(run.results.confirmed).toBeGreaterThan(run.results.targeted / 2);
+    expect(run.results.confirmed + run.results.notAFriend + run.results.overCap).toBe(run.results.targeted);
+    expect(run.results.owners.length).toBeGreaterThan(0);
+    expect(run.followUp).toMatchObject({ reached: run.results.confirmed });
     // A database with leads is never seeded again.
     expect(await seedDemo(t.bot.ctx, { members: ['zhangsan'] })).toEqual({ seeded: false, leads: 300 });
   });

@@ -38,6 +38,12 @@ describe('admin API: access', () => {
     expect(wrong.status).toBe(401);
     expect(wrong.headers.get('www-authenticate')).toContain('Bearer');
     expect((await api('/openapi.json', { token: null })).status).toBe(401);
+    // Every route the API documents (each page of the dashboard reads one) refuses a call without the token.
+    const doc = await json<{ paths: Record<string, Record<string, unknown>> }>(await api('/openapi.json'));
+    for (const [p, methods] of Object.entries(doc.paths)) {
+      const url = p.replace('/admin/api', '').replace(/\{[^}]+\}/g, 'x');
+      for (const method of Object.keys(methods)) expect((await api(url, { token: null, method: method.toUpperCase() })).status, `${method} ${p}`).toBe(401);
+    }
     // The same bot's web app, configured without a token.
     const app = createHttpApp({ ...t.bot.ctx, config: { ...t.bot.ctx.config, ADMIN_TOKEN: undefined } });
     const server = await new Promise<Server>((r) => {

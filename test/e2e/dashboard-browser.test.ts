@@ -15,7 +15,7 @@ let page: Page;
 
 beforeAll(async () => {
   t = await startTestBot('dashboard-browser', { env: { ADMIN_TOKEN: TOKEN } });
-  await seedDemo(t.bot.ctx, { members: ['zhangsan', 'lisi'], leads: 150, seed: 11 });
+  await seedDemo(t.bot.ctx, { members: ['zhangsan', 'lisi'], leads: 150, seed: 11, kf: { openKfid: 'wkBROWSER', servicers: ['zhangsan', 'lisi'] } });
   mkdirSync(ARTIFACTS, { recursive: true });
   // Debian's chromium, never a downloaded browser (.ci/run installs it).
   browser = await chromium.launch({
@@ -53,6 +53,8 @@ describe('dashboard in a browser', () => {
     }
     const rows = await page.$$eval('[data-testid=funnel-table] tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
     expect(rows.map((r) => Number(r[1]!.replace(/,/g, '')))).toEqual(f.channels.map((c) => c.added));
+    // The median first response per channel comes from the service API (demo customers wrote in on some channels).
+    expect(rows.some((r) => r[6] !== '—')).toBe(true);
     expect(await page.$('canvas')).not.toBeNull();
     await page.waitForTimeout(300); // the chart's first frame
     await shot('funnel');
@@ -100,6 +102,38 @@ describe('dashboard in a browser', () => {
     expect(detail.stage).toBe('opportunity');
     expect(detail.timeline.filter((e) => e.type === 'stage_changed').at(-1)?.detail).toMatchObject({ to: 'opportunity', by: 'staff', actor: 'lisi', reason: '客户约了演示' });
     expect(await page.textContent('[data-testid=timeline] li:first-child')).toContain('客户约了演示');
+  });
+
+  it('shows the customers waiting now and response times per servicer, as the API gives them', async () => {
+    await page.goto(`${t.url}/admin#/service`);
+    await page.waitForSelector('[data-testid=service-waiting] tbody tr a');
+    const waiting = await api<{ total: number; items: Array<{ name: string }> }>('/service/waiting');
+    expect(waiting.total).toBe(6);
+    expect(await page.textContent('[data-kpi=waiting] b')).toBe(String(waiting.total));
+    expect(await page.$$eval('[data-testid=service-waiting] tbody tr td:first-child', (tds) => tds.map((td) => td.textContent))).toEqual(waiting.items.map((w) => w.name));
+    const stats = await api<{ servicers: Array<{ name: string; count: number }>; breaches: unknown[] }>(`/service?from=${await page.inputValue('input[name=from]')}&to=${await page.inputValue('input[name=to]')}`);
+    const servicerRows = await page.$$eval('[data-testid=service-servicers] tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].slice(0, 2).map((td) => td.textContent)));
+    expect(servicerRows).toEqual(stats.servicers.map((x) => [x.name, String(x.count)]));
+    expect(await page.$$eval('[data-testid=service-breaches] tbody tr', (trs) => trs.length)).toBe(Math.max(1, stats.breaches.length));
+    await shot('service');
+  });
+
+  it('lists campaigns and shows a finished run with its results', async () => {
+    await page.goto(`${t.url}/admin#/campaigns`);
+    await page.waitForSelector('[data-testid=campaign-list] tbody tr a');
+    await shot('campaigns');
+    await page.click('[data-testid=campaign-list] tbody tr a');
+    await page.waitForSelector('[data-testid=campaign-runs] tbody tr');
+    const key = decodeURIComponent(await page.evaluate(() => location.hash.replace('#/campaigns/', '')));
+    const detail = await api<{ runs: Array<{ results: Record<string, number> }> }>(`/campaigns/${encodeURIComponent(key)}`);
+    const headers = await page.$$eval('[data-testid=campaign-runs] thead th', (ths) => ths.map((th) => th.textContent));
+    const cells = await page.$$eval('[data-testid=campaign-runs] tbody tr:first-child td', (tds) => tds.map((td) => td.textContent));
+    const cell = (header: string) => cells[headers.indexOf(header)];
+    expect(cell('目标人数')).toBe(detail.runs[0]!.results.targeted!.toLocaleString('zh-CN'));
+    expect(cell('已确认')).toBe(detail.runs[0]!.results.confirmed!.toLocaleString('zh-CN'));
+    expect(cell('状态')).toBe('已完成');
+    await page.waitForTimeout(300);
+    await shot('campaign');
   });
 
   it('shows grades, sequences and queues, and speaks English on request', async () => {

@@ -28,6 +28,9 @@ afterAll(async () => {
 });
 
 const kf = () => t.sandbox.state.kf;
+const admin = async <T>(path: string) => (await (await fetch(`${t.url}/admin/api${path}`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as T;
+type WaitingList = { total: number; items: Array<{ externalUserId: string; level: number; targetSeconds: number; excerpt: string; waitedSeconds: number }> };
+const waitingNow = async (ext: string) => (await admin<WaitingList>('/service/waiting')).items.find((w) => w.externalUserId === ext);
 const notices = (ext: string) => t.sandbox.state.appMessages.sent.filter((m) => m.content?.includes('客服超时') && m.content.includes(ext.slice(-6)));
 const alerts = (ext: string) => t.sandbox.state.webhook.sent.filter((m) => JSON.stringify(m).includes('客服回复超时') && JSON.stringify(m).includes(ext.slice(-6)));
 const handedOff = async (ext: string) => {
@@ -50,6 +53,10 @@ describe('the service clock', () => {
     expect(notice.at - clock.firstDue.getTime()).toBeLessThan(3000);
     await waitFor(() => alerts(ext).length === 1, 'the ops group told', 10_000);
     expect(alerts(ext)[0]!.at - clock.secondDue.getTime()).toBeLessThan(3000);
+    // The service page lists the customer as waiting, past twice the target.
+    const waiting = await waitFor(async () => ((await waitingNow(ext))?.level === 2 ? waitingNow(ext) : null), 'listed as waiting at level 2');
+    expect(waiting).toMatchObject({ targetSeconds: 2, excerpt: '转人工' });
+    expect(waiting!.waitedSeconds).toBeGreaterThanOrEqual(4);
     await new Promise((r) => setTimeout(r, 2500));
     expect(notices(ext)).toHaveLength(1);
     expect(alerts(ext)).toHaveLength(1);
@@ -57,6 +64,7 @@ describe('the service clock', () => {
     const r = await waitFor(() => KfResponse.findOne({ externalUserId: ext }).lean(), 'response stored');
     expect(r).toMatchObject({ servicer: 'lisi', level: 2, targetSeconds: 2, openKfid: KF });
     expect(r.seconds).toBeGreaterThanOrEqual(6);
+    await waitFor(async () => !(await waitingNow(ext)), 'no longer waiting once answered');
   });
 
   it('a reply before the target: no alert, ever; the response time is stored', async () => {
@@ -79,6 +87,10 @@ describe('the service clock', () => {
     expect(body.total.p90Seconds).toBeGreaterThanOrEqual(body.total.medianSeconds);
     expect(body.servicers).toEqual([expect.objectContaining({ name: 'lisi', count: 2 })]);
     expect(body.channels.map((c) => c.name)).toEqual(['organic']);
+    // Only the slow answer (past its 2 s target) is a breach.
+    const breaches = (body as unknown as { breaches: Array<{ lead: string; servicer: string; serviceSeconds: number; targetSeconds: number }> }).breaches;
+    expect(breaches).toEqual([expect.objectContaining({ servicer: 'lisi', targetSeconds: 2, lead: expect.stringContaining('wmCLOCKslow') })]);
+    expect(breaches[0]!.serviceSeconds).toBeGreaterThan(2);
     const bad = await fetch(`${t.url}/admin/api/service?from=2026-13-01`, { headers: { authorization: `Bearer ${ADMIN}` } });
     expect(bad.status).toBe(400);
     const doc = (await (await fetch(`${t.url}/admin/api/openapi.json`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as { paths: Record<string, unknown> };

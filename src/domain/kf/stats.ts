@@ -34,12 +34,19 @@ function stats(rows: Array<{ seconds: number; serviceSeconds: number; targetSeco
   };
 }
 
+/** How many of the period's answers past their target are listed (the latest first). */
+const BREACHES_SHOWN = 20;
+
 /**
  * First-response times of the conversations whose clock started in [from, to): overall, per servicer and per channel
- * (median and 90th percentile). Reads the response records of the period (one per conversation and clock).
+ * (median and 90th percentile), and the latest answers that came past their target. Reads the response records of
+ * the period (one per conversation and clock).
  */
 export async function serviceStats(from: Date, to: Date) {
-  const rows = await KfResponse.find({ startedAt: { $gte: from, $lt: to } }, { servicer: 1, channelKey: 1, seconds: 1, serviceSeconds: 1, targetSeconds: 1 }).lean();
+  const rows = await KfResponse.find(
+    { startedAt: { $gte: from, $lt: to } },
+    { corpId: 1, externalUserId: 1, servicer: 1, channelKey: 1, startedAt: 1, repliedAt: 1, seconds: 1, serviceSeconds: 1, targetSeconds: 1 },
+  ).lean();
   const by = (k: 'servicer' | 'channelKey') => {
     const groups = new Map<string, typeof rows>();
     for (const r of rows) {
@@ -48,5 +55,18 @@ export async function serviceStats(from: Date, to: Date) {
     }
     return [...groups].map(([name, list]) => ({ name, ...stats(list) })).sort((a, b) => b.count - a.count);
   };
-  return { total: stats(rows), servicers: by('servicer'), channels: by('channelKey') };
+  const breaches = rows
+    .filter((r) => r.serviceSeconds > r.targetSeconds)
+    .sort((a, b) => b.startedAt.getTime() - a.startedAt.getTime())
+    .slice(0, BREACHES_SHOWN)
+    .map((r) => ({
+      lead: `${r.corpId}:${r.externalUserId}`,
+      servicer: r.servicer ?? null,
+      channel: r.channelKey ?? null,
+      startedAt: r.startedAt,
+      repliedAt: r.repliedAt,
+      serviceSeconds: r.serviceSeconds,
+      targetSeconds: r.targetSeconds,
+    }));
+  return { total: stats(rows), servicers: by('servicer'), channels: by('channelKey'), breaches };
 }

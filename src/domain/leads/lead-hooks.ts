@@ -6,7 +6,7 @@ import { alertGradeUpgrade } from '../alerts/lead-alerts.js';
 import { applyFunnelChange } from '../funnel/rollup.js';
 import { isUpgrade, roleOf, scoreLead } from '../scoring/score.js';
 import type { Grade } from '../vocabulary.js';
-import { INDEXED_FIELDS } from './lead-index.js';
+import { changesRow } from './lead-index.js';
 
 /** Touches kept on a lead (the latest): older ones have decayed to nothing in the score. */
 export const MAX_TOUCHES = 200;
@@ -48,7 +48,7 @@ export function leadHooks(ctx: Ctx): LeadHooks {
       await ctx.leadIndex.put(after);
     },
     async afterUpdate(lead, fields) {
-      if (fields.some((f) => INDEXED_FIELDS.has(f.split('.')[0]!))) await ctx.leadIndex.refresh(leadId(lead.corpId, lead.externalUserId));
+      if (fields.some(changesRow)) await ctx.leadIndex.refresh(leadId(lead.corpId, lead.externalUserId));
     },
   };
 }

@@ -21,8 +21,23 @@ import { decodeCursor, encodeCursor, listLeads, summarize, SUMMARY_FIELDS, type 
  * with ZSCAN); `built` (when the last full build ended); `q:<filter>` intersections kept a few seconds for paging.
  */
 
-/** A row of a lead list: the summary plus what the grade board needs, and when the lead was last written (ms). */
-export type LeadRow = LeadSummary & { followedUpAt: Date | string | null; v: number };
+/** A customer waiting for a person's answer in 微信客服: the running service clock (src/domain/kf/clock.ts). */
+export interface Waiting {
+  since: Date | string;
+  excerpt: string;
+  targetSeconds: number;
+  firstDue: Date | string;
+  secondDue: Date | string;
+  /** 0 within the target, 1 past it (the servicer or owner was told), 2 past twice it (the ops group was). */
+  level: number;
+  servicer: string | null;
+}
+
+/**
+ * A row of a lead list: the summary plus what the grade board and the service page need, and when the lead was last
+ * written (ms).
+ */
+export type LeadRow = LeadSummary & { followedUpAt: Date | string | null; waiting: Waiting | null; v: number };
 
 export type IndexSort = 'lastTouch' | 'added' | 'score';
 
@@ -41,9 +56,13 @@ export interface IndexQuery {
 }
 
 const SORT_SET: Record<IndexSort, string> = { lastTouch: 'z:touch', added: 'z:added', score: 'z:score' };
-const INDEX_FIELDS = { ...SUMMARY_FIELDS, followedUpAt: 1, updatedAt: 1 } as const;
+const INDEX_FIELDS = { ...SUMMARY_FIELDS, followedUpAt: 1, updatedAt: 1, 'kf.clock': 1, 'kf.servicer': 1 } as const;
 /** Lead fields whose change changes a row: a write that sets none of them leaves the index as it is. */
-export const INDEXED_FIELDS = new Set(['name', 'corpName', 'stage', 'grade', 'gradePin', 'score', 'role', 'industry', 'owners', 'tags', 'tagKeys', 'lastTouchAt', 'followedUpAt', 'firstTouch']);
+const INDEXED_FIELDS = new Set(['name', 'corpName', 'stage', 'grade', 'gradePin', 'score', 'role', 'industry', 'owners', 'tags', 'tagKeys', 'lastTouchAt', 'followedUpAt', 'firstTouch', 'kf.clock', 'kf.servicer']);
+/** Whether a write to `field` (a path such as `kf.clock.level`) changes a row. */
+export const changesRow = (field: string) => INDEXED_FIELDS.has(field) || INDEXED_FIELDS.has(field.split('.')[0]!) || INDEXED_FIELDS.has(field.split('.').slice(0, 2).join('.'));
+/** How many waiting customers the service page lists at most (the oldest first). */
+const WAITING_SHOWN = 200;
 /** How long an intersection is kept for the next pages of the same list. */
 const QUERY_TTL_SECONDS = 30;
 
@@ -102,6 +121,7 @@ export class LeadIndex {
       ...(row.channel ? [`s:channel:${row.channel}`] : []),
       ...row.tags.flatMap((t) => [`s:tag:${t.group}/${t.name}`, `s:tagname:${t.name}`]),
       ...row.owners.map((o) => `s:owner:${o.userId}`),
+      ...(row.waiting ? ['s:waiting'] : []),
     ];
     const search = `${[row.name, row.corpName, row.externalUserId, ...row.owners.map((o) => o.remark)].filter(Boolean).join(' ').toLowerCase()}\u0001${row.id}`;
     const time = (d: Date | null) => (d ? new Date(d).getTime() : 0);
@@ -181,6 +201,13 @@ export class LeadIndex {
       const { _m, _s, ...row } = JSON.parse(r) as LeadRow & { _m?: unknown; _s?: unknown };
       return [row as LeadRow];
     });
+  }
+
+  /** The customers waiting for a person's answer now, the longest waiting first, and how many there are. */
+  async waiting(): Promise<{ items: LeadRow[]; total: number }> {
+    const ids = await this.redis.smembers(this.k('s:waiting'));
+    const rows = (await this.rows(ids)).filter((r) => r.waiting).sort((a, b) => new Date(a.waiting!.since).getTime() - new Date(b.waiting!.since).getTime());
+    return { items: rows.slice(0, WAITING_SHOWN), total: rows.length };
   }
 
   /** A page of rows for `query`, highest sort value first (ties: higher id first), with the next page's cursor and the total. */
@@ -283,12 +310,25 @@ export class LeadIndex {
 export async function findLeads(index: LeadIndex, query: LeadFilter): Promise<{ items: LeadSummary[]; next: string | null; total: number | null }> {
   if (!(await index.ready())) return { ...(await listLeads(query)), total: null };
   const page = await index.list(query);
-  return { ...page, items: page.items.map(({ v, followedUpAt, ...summary }) => summary) };
+  return { ...page, items: page.items.map(({ v, followedUpAt, waiting, ...summary }) => summary) };
+}
+
+/**
+ * The customers waiting for a person's answer in 微信客服 now (a service clock runs), the longest waiting first: from
+ * the index once it is built, else from MongoDB (a scan on some servers).
+ */
+export async function waitingCustomers(index: LeadIndex): Promise<{ items: LeadRow[]; total: number }> {
+  if (await index.ready()) return index.waiting();
+  const leads = (await Lead.find({ 'kf.clock.id': { $type: 'string' } }, INDEX_FIELDS).lean()) as LeadDocLike[];
+  const rows = leads.map(toRow).sort((a, b) => new Date(a.waiting!.since).getTime() - new Date(b.waiting!.since).getTime());
+  return { items: rows.slice(0, WAITING_SHOWN), total: rows.length };
 }
 
 /** The row of a lead. */
 export function toRow(lead: LeadDocLike): LeadRow {
-  return { ...summarize(lead), followedUpAt: lead.followedUpAt ?? null, v: lead.updatedAt ? new Date(lead.updatedAt).getTime() : 0 };
+  const c = lead.kf?.clock;
+  const waiting = c ? { since: c.startedAt, excerpt: c.excerpt ?? '', targetSeconds: c.targetSeconds, firstDue: c.firstDue, secondDue: c.secondDue, level: c.level ?? 0, servicer: lead.kf?.servicer ?? null } : null;
+  return { ...summarize(lead), followedUpAt: lead.followedUpAt ?? null, waiting, v: lead.updatedAt ? new Date(lead.updatedAt).getTime() : 0 };
 }
 
 /** A row back in the lead's shape (what toRow reads), to put it again with changes. */
@@ -310,6 +350,9 @@ function fromRow(row: LeadRow): LeadDocLike {
     tags: row.tags as unknown as LeadFields['tags'],
     lastTouchAt: date(row.lastTouchAt),
     followedUpAt: date(row.followedUpAt),
+    kf: row.waiting
+      ? { servicer: row.waiting.servicer, clock: { startedAt: date(row.waiting.since), excerpt: row.waiting.excerpt, targetSeconds: row.waiting.targetSeconds, firstDue: date(row.waiting.firstDue), secondDue: date(row.waiting.secondDue), level: row.waiting.level } }
+      : undefined,
     updatedAt: date(new Date(row.v).toISOString()),
   } as LeadDocLike;
 }

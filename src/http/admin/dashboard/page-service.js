@@ -1,10 +1,71 @@
-// Service: customers waiting now, breaches, response times per servicer.
-import { api } from './api.js';
+// Service (微信客服): customers waiting for a person now, first-response times per servicer and channel for a period,
+// and the latest answers that came past their target.
+import { api, qs } from './api.js';
 import { t } from './i18n.js';
-import { card, h, optional } from './ui.js';
+import { card, duration, gradeBadge, h, kpis, num, optional, period, table, when } from './ui.js';
 
-export async function servicePage() {
-  const service = await optional(api('/service'));
-  if (!service) return h('div', {}, h('h1', {}, t('service.title')), card(null, h('p', { class: 'muted' }, t('error.notAvailable'))));
-  return h('div', {}, h('h1', {}, t('service.title')), card(null, h('pre', {}, JSON.stringify(service, null, 2))));
+const LEVELS = ['ok', 'over', 'overTwice'];
+const levelBadge = (level) => h('span', { class: `badge level-${LEVELS[level] ?? 'ok'}` }, t(`service.level.${LEVELS[level] ?? 'ok'}`));
+const leadLink = (id, label) => h('a', { href: `#/leads/${encodeURIComponent(id)}` }, label);
+
+/** A table of response times per group (servicer or channel). */
+function responseTable(firstCol, groups, nameOf = (n) => n) {
+  return table([
+    { label: firstCol, render: (g) => nameOf(g.name) },
+    { label: t('col.handled'), num: true, render: (g) => num(g.count) },
+    { label: t('col.median'), num: true, render: (g) => duration(g.medianSeconds) },
+    { label: t('col.p90'), num: true, render: (g) => duration(g.p90Seconds) },
+    { label: t('col.overTarget'), num: true, render: (g) => num(g.overTarget) },
+    { label: t('col.overTwice'), num: true, render: (g) => num(g.overTwiceTarget) },
+  ], groups);
+}
+
+export async function servicePage({ query }) {
+  const { from, to, picker } = period('service', query, 7);
+  const [stats, waiting, channels] = await Promise.all([optional(api(`/service${qs({ from, to })}`)), optional(api('/service/waiting')), api('/channels')]);
+  if (!stats || !waiting) return h('div', {}, h('h1', {}, t('service.title')), card(null, h('p', { class: 'muted' }, t('error.notAvailable'))));
+  const channelName = (key) => channels.find((c) => c.key === key)?.name ?? key;
+  const late = waiting.items.filter((w) => w.level > 0).length;
+
+  const figures = kpis([
+    ['waiting', num(waiting.total), t('service.kpi.waiting')],
+    ['late', num(late), t('service.kpi.late')],
+    ['handled', num(stats.total.count), t('service.kpi.handled')],
+    ['median', duration(stats.total.medianSeconds), t('service.kpi.median')],
+    ['breaches', num(stats.total.overTarget), t('service.kpi.breaches')],
+  ], 'service-kpis');
+
+  const waitingTable = table([
+    { label: t('col.name'), render: (w) => leadLink(w.id, w.name ?? w.externalUserId) },
+    { label: t('col.grade'), render: (w) => gradeBadge(w.grade) },
+    { label: t('col.waitingSince'), render: (w) => when(w.since) },
+    { label: t('col.waited'), num: true, render: (w) => duration(w.waitedSeconds) },
+    { label: t('col.target'), num: true, render: (w) => duration(w.targetSeconds) },
+    { label: t('col.status'), render: (w) => levelBadge(w.level) },
+    { label: t('col.servicer'), render: (w) => w.servicer ?? '—' },
+    { label: t('col.message'), render: (w) => w.excerpt || '—' },
+  ], waiting.items, (w) => { location.hash = `#/leads/${encodeURIComponent(w.id)}`; });
+  waitingTable.dataset.testid = 'service-waiting';
+
+  const breaches = table([
+    { label: t('col.name'), render: (b) => leadLink(b.lead, b.name ?? b.lead.split(':').slice(1).join(':')) },
+    { label: t('col.servicer'), render: (b) => b.servicer ?? '—' },
+    { label: t('col.channel'), render: (b) => (b.channel ? channelName(b.channel) : '—') },
+    { label: t('col.waitingSince'), render: (b) => when(b.startedAt) },
+    { label: t('col.response'), num: true, render: (b) => duration(b.serviceSeconds) },
+    { label: t('col.target'), num: true, render: (b) => duration(b.targetSeconds) },
+  ], stats.breaches);
+  breaches.dataset.testid = 'service-breaches';
+
+  const servicers = responseTable(t('col.servicer'), stats.servicers);
+  servicers.dataset.testid = 'service-servicers';
+  return h('div', {},
+    h('h1', {}, t('service.title'), h('span', { class: 'muted' }, `  ${stats.from} – ${stats.to}`)),
+    figures,
+    card(t('service.waiting'), h('p', { class: 'note' }, t('service.waitingNote', { total: waiting.total })), waitingTable),
+    card(null, picker),
+    h('div', { class: 'grid' },
+      card(t('service.servicers'), servicers),
+      card(t('service.channels'), responseTable(t('col.channel'), stats.channels, channelName))),
+    card(t('service.breaches'), h('p', { class: 'note' }, t('service.breachesNote')), breaches));
 }

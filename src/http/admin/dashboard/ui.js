@@ -1,4 +1,5 @@
 // Small DOM helpers shared by the pages.
+import { qs } from './api.js';
 import { t, lang } from './i18n.js';
 
 /** Builds an element: h('td', {class: 'num'}, 'text', child, ...). */
@@ -72,3 +73,24 @@ export function duration(seconds) {
   if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
   return `${(seconds / 3600).toFixed(1)} h`;
 }
+
+const DAY = 86_400_000;
+export const isoDay = (ms) => new Date(ms).toISOString().slice(0, 10);
+
+/** The period a page shows (?from&to, default the last `days` days) and a form to change it (#/<page>?from&to). */
+export function period(page, query, days) {
+  const to = query.get('to') ?? isoDay(Date.now());
+  const from = query.get('from') ?? isoDay(Date.parse(to) - (days - 1) * DAY);
+  const go = (a, b) => { location.hash = `#/${page}${qs({ from: a, to: b })}`; };
+  const fromInput = h('input', { type: 'date', name: 'from', value: from });
+  const toInput = h('input', { type: 'date', name: 'to', value: to });
+  const presets = [7, 30, 90].map((n) => h('button', { type: 'button', class: 'ghost small', onclick: () => go(isoDay(Date.now() - (n - 1) * DAY), isoDay(Date.now())) }, t(`period.${n}`)));
+  const picker = h('form', { class: 'row', onsubmit: (e) => { e.preventDefault(); go(fromInput.value, toInput.value); } },
+    ...presets, h('span', { class: 'muted' }, t('period.from')), fromInput, h('span', { class: 'muted' }, t('period.to')), toInput,
+    h('button', { type: 'submit', class: 'small' }, t('period.apply')));
+  return { from, to, picker };
+}
+
+/** Headline figures: [[key, value, label]] as a row of tiles (data-kpi = key). */
+export const kpis = (items, testid) => h('div', { class: 'kpis', 'data-testid': testid },
+  items.map(([k, v, label]) => h('div', { class: 'kpi', 'data-kpi': k }, h('b', {}, v), h('span', {}, label))));

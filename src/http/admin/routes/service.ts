@@ -2,7 +2,9 @@ import { z } from 'zod';
 import type { BotContext } from '../../../context.js';
 import { startOfLocalDay } from '../../../domain/kf/service-hours.js';
 import { serviceStats } from '../../../domain/kf/stats.js';
+import { waitingCustomers } from '../../../domain/leads/lead-index.js';
 import { localDay } from '../../../domain/nurture/clock.js';
+import { Lead } from '../../../store/models/lead.js';
 import { apiRoute } from '../api-route.js';
 
 const day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be YYYY-MM-DD').refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)), 'is not a date');
@@ -16,6 +18,33 @@ const stats = {
   overTwiceTarget: z.number(),
 };
 const group = z.object({ name: z.string(), ...stats });
+const date = z.union([z.date(), z.string()]);
+const breach = z.object({
+  lead: z.string(),
+  name: z.string().nullable(),
+  servicer: z.string().nullable(),
+  channel: z.string().nullable(),
+  startedAt: date,
+  repliedAt: date,
+  serviceSeconds: z.number(),
+  targetSeconds: z.number(),
+});
+const waiting = z.object({
+  id: z.string(),
+  name: z.string().nullable(),
+  externalUserId: z.string(),
+  grade: z.string(),
+  stage: z.string(),
+  channel: z.string().nullable(),
+  owners: z.array(z.object({ userId: z.string(), status: z.string() }).passthrough()),
+  since: date.describe('the first message no person has answered yet'),
+  waitedSeconds: z.number().describe('wall-clock seconds since then'),
+  excerpt: z.string(),
+  targetSeconds: z.number().describe('the reply target of the lead\'s grade, in service hours'),
+  firstDue: date,
+  level: z.number().describe('0 within the target, 1 past it (servicer or owner told), 2 past twice it (ops group told)'),
+  servicer: z.string().nullable(),
+});
 
 /** The service (微信客服 response time) route of the admin API. */
 export function serviceRoutes(ctx: BotContext) {
@@ -31,13 +60,47 @@ export function serviceRoutes(ctx: BotContext) {
           to: day.optional().describe('last day, inclusive, default today'),
         })
         .refine((q) => !q.from || !q.to || q.from <= q.to, { message: 'from must not be after to', path: ['from'] }),
-      response: z.object({ from: z.string(), to: z.string(), total: z.object(stats), servicers: z.array(group), channels: z.array(group) }),
+      response: z.object({ from: z.string(), to: z.string(), total: z.object(stats), servicers: z.array(group), channels: z.array(group), breaches: z.array(breach) }),
       handler: async ({ query }) => {
         const tz = ctx.config.OPS_TIMEZONE;
         const to = query.to ?? localDay(Date.now(), tz);
         const from = query.from ?? localDay(Date.parse(`${to}T12:00:00Z`) - 6 * 86_400_000, 'UTC');
         const next = localDay(Date.parse(`${to}T12:00:00Z`) + 86_400_000, 'UTC');
-        return { from, to, ...(await serviceStats(new Date(startOfLocalDay(from, tz)), new Date(startOfLocalDay(next, tz)))) };
+        const s = await serviceStats(new Date(startOfLocalDay(from, tz)), new Date(startOfLocalDay(next, tz)));
+        // The customers' names, by primary key (a page lists 20 at most).
+        const names = await Promise.all(s.breaches.map((b) => Lead.findById(b.lead, { name: 1 }).lean()));
+        return { from, to, ...s, breaches: s.breaches.map((b, i) => ({ ...b, name: names[i]?.name ?? null })) };
+      },
+    }),
+    apiRoute({
+      method: 'get',
+      path: '/service/waiting',
+      tag: 'service',
+      summary: 'Customers waiting for a person\'s answer in 微信客服 now (a service clock runs), the longest waiting first (at most 200 listed)',
+      response: z.object({ total: z.number(), items: z.array(waiting) }),
+      handler: async () => {
+        const { items, total } = await waitingCustomers(ctx.leadIndex);
+        const now = Date.now();
+        return {
+          total,
+          items: items.map((r) => ({
+            id: r.id,
+            name: r.name,
+            externalUserId: r.externalUserId,
+            grade: r.grade,
+            stage: r.stage,
+            channel: r.channel,
+            owners: r.owners,
+            since: r.waiting!.since,
+            waitedSeconds: Math.max(0, Math.round((now - new Date(r.waiting!.since).getTime()) / 1000)),
+            excerpt: r.waiting!.excerpt,
+            targetSeconds: r.waiting!.targetSeconds,
+            firstDue: r.waiting!.firstDue,
+            // What the alerts already did, or what is due now if their job has not run yet.
+            level: Math.max(r.waiting!.level, now > new Date(r.waiting!.secondDue).getTime() ? 2 : now > new Date(r.waiting!.firstDue).getTime() ? 1 : 0),
+            servicer: r.waiting!.servicer,
+          })),
+        };
       },
     }),
   ];

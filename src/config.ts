@@ -199,6 +199,8 @@ export const envSchema = z.object({
   KF_REPLIES_PER_MINUTE: int(3, 1),
   /** Concurrent 微信客服 message jobs per worker process (default 16). */
   KF_CONCURRENCY: int(16, 1),
+  /** How old the dashboard's sequence statistics may be before they are computed again (0: every time). */
+  SEQUENCE_STATS_MAX_AGE_SECONDS: int(120, 0),
   /** Key that signs tracked links (/r/<token>); default: derived from WECOM_ENCODING_AES_KEY. */
   LINK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
 });

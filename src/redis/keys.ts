@@ -53,6 +53,11 @@ export class RedisKeys {
     return `${this.prefix}:li:${part}`;
   }
 
+  /** The sequences' step statistics the dashboard shows, as last computed (src/domain/reports/sequence-stats-cache.ts). */
+  sequenceStats(): string {
+    return `${this.prefix}:cache:sequence-stats`;
+  }
+
   /** The lock held while one lead's timeline document is written. */
   timelineLock(leadId: string): string {
     return `${this.prefix}:lock:timeline:${leadId}`;

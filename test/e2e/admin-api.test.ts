@@ -11,7 +11,7 @@ import { waitFor } from '../helpers/wait-for.js';
 const TOKEN = 'admin-token-for-tests-0123456789';
 let t: TestBot;
 beforeAll(async () => {
-  t = await startTestBot('admin-api', { env: { ADMIN_TOKEN: TOKEN } });
+  t = await startTestBot('admin-api', { env: { ADMIN_TOKEN: TOKEN, SEQUENCE_STATS_MAX_AGE_SECONDS: '0' } });
 });
 afterAll(async () => t?.stop());
 

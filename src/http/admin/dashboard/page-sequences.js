@@ -1,7 +1,7 @@
 // Sequences: per step what was sent, failed, clicked, replied to, and where enrollments stopped.
 import { api } from './api.js';
 import { t } from './i18n.js';
-import { card, h, num, table } from './ui.js';
+import { card, h, num, table, when } from './ui.js';
 
 const COLS = ['sent', 'submitted', 'reminded', 'failed', 'unknown', 'skipped', 'clicks', 'replies', 'stops'];
 
@@ -9,6 +9,7 @@ export async function sequencesPage() {
   const sequences = await api('/sequences');
   return h('div', {},
     h('h1', {}, t('sequences.title')),
+    sequences.length ? h('p', { class: 'note', 'data-testid': 'sequences-as-of' }, t('sequences.asOf', { when: when(sequences[0].asOf) })) : null,
     sequences.length ? sequences.map((s) => card(`${s.name} (${s.key})`,
       h('p', { class: 'muted' }, t('sequences.enrollments', { active: s.enrollments.active ?? 0, completed: s.enrollments.completed ?? 0, stopped: s.enrollments.stopped ?? 0 })),
       table([

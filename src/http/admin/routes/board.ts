@@ -5,7 +5,7 @@ import { changeTags, tagsFromNames } from '../../../domain/leads/change-tags.js'
 import { resolveLeadId } from '../../../domain/leads/query.js';
 import { listPauses, pause, resume } from '../../../domain/pause/pauses.js';
 import { gradeBoard } from '../../../domain/reports/grade-board.js';
-import { sequenceStats } from '../../../domain/reports/sequence-stats.js';
+import { cachedSequenceStats } from '../../../domain/reports/sequence-stats-cache.js';
 import { Lead, splitLeadId } from '../../../store/models/lead.js';
 import { PAUSE_KINDS } from '../../../store/models/pause.js';
 import { ApiError, apiRoute } from '../api-route.js';
@@ -30,9 +30,9 @@ export function boardRoutes(ctx: BotContext) {
       method: 'get',
       path: '/sequences',
       tag: 'sequences',
-      summary: 'Each sequence: enrollments by status, and per step what was sent, failed, clicked, replied and stopped',
-      response: z.array(z.object({ key: z.string(), name: z.string(), enrollments: z.record(z.string(), z.number()), steps: z.array(z.record(z.string(), z.union([z.number(), z.string(), z.boolean()]))) })),
-      handler: () => sequenceStats(ctx.sequences),
+      summary: 'Each sequence: enrollments by status, and per step what was sent, failed, clicked, replied and stopped (computed at most every SEQUENCE_STATS_MAX_AGE_SECONDS; asOf says when)',
+      response: z.array(z.object({ key: z.string(), name: z.string(), asOf: z.date(), enrollments: z.record(z.string(), z.number()), steps: z.array(z.record(z.string(), z.union([z.number(), z.string(), z.boolean()]))) })),
+      handler: () => cachedSequenceStats(ctx),
     }),
     apiRoute({
       method: 'post',

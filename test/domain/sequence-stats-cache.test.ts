@@ -1,0 +1,43 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cachedSequenceStats } from '../../src/domain/reports/sequence-stats-cache.js';
+import { Enrollment, enrollmentId } from '../../src/store/models/enrollment.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness('sequence_stats_cache');
+});
+afterAll(async () => h?.stop());
+
+/** An enrollment in `seq` whose first step was sent. */
+const sentOnce = (seq: string, i: number) =>
+  Enrollment.collection.insertOne({
+    _id: enrollmentId(h.ctx.corpId, `wm_ssc_${i}`, seq), corpId: h.ctx.corpId, externalUserId: `wm_ssc_${i}`, sequenceKey: seq, ownerUserId: 'zhangsan',
+    status: 'active', step: 1, attempts: 0, dueAt: new Date(), enrolledAt: new Date(), history: [{ step: 0, at: new Date(), outcome: 'sent', via: 'mass' }],
+  } as never);
+
+describe('the sequence statistics the dashboard shows', () => {
+  it('are computed once, answered from Redis while young, answered stale while the next copy is computed, and never kept with 0', async () => {
+    const seq = [...h.ctx.sequences.values()][0]!.key;
+    const ctx = { ...h.ctx, config: { ...h.ctx.config, SEQUENCE_STATS_MAX_AGE_SECONDS: 1 } };
+    const sent = async (c = ctx) => {
+      const s = (await cachedSequenceStats(c)).find((x) => x.key === seq)!;
+      return { sent: s.steps[0]!.sent, asOf: s.asOf.getTime() };
+    };
+    await sentOnce(seq, 1);
+    const first = await sent();
+    expect(first.sent).toBe(1);
+    await sentOnce(seq, 2);
+    // Young: the stored copy, unchanged.
+    expect(await sent()).toEqual(first);
+    await new Promise((r) => setTimeout(r, 1100));
+    // Old: still the stored copy at once, while the next one is computed; then the new figures.
+    expect((await sent()).sent).toBe(1);
+    const next = await waitFor(async () => ((await sent()).sent === 2 ? sent() : null), 'the refreshed copy');
+    expect(next.asOf).toBeGreaterThan(first.asOf);
+    // 0: computed on every call.
+    await sentOnce(seq, 3);
+    expect((await sent({ ...ctx, config: { ...ctx.config, SEQUENCE_STATS_MAX_AGE_SECONDS: 0 } })).sent).toBe(3);
+  });
+});

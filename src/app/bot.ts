@@ -15,6 +15,7 @@ import { linkSecret } from '../domain/delivery/tracked-links.js';
 import { LeadIndex } from '../domain/leads/lead-index.js';
 import { leadHooks } from '../domain/leads/lead-hooks.js';
 import { TagResolver } from '../domain/leads/tag-resolver.js';
+import { ensureServiceDays } from '../domain/kf/service-days.js';
 import { reconcileKf } from '../domain/kf/reconcile.js';
 import { reconcile } from '../domain/nurture/reconcile.js';
 import { planWelcome } from '../domain/welcome/plan-welcome.js';
@@ -75,6 +76,7 @@ export async function startBot(config: Config, logger: Logger = createLogger(con
       // MongoDB is the source of truth for what is scheduled: restore whatever Redis lost, now and periodically.
       const run = () => {
         void ctx.leadIndex.ensureBuilt(logger).catch((err: Error) => logger.error({ err: err.message }, 'lead index build failed'));
+        void ensureServiceDays(ctx.redis, ctx.keys, config.OPS_TIMEZONE, logger).catch((err: Error) => logger.error({ err: err.message }, 'service days build failed'));
         return Promise.all([
           reconcile(ctx)
             .then(() => reconcileCampaigns(ctx))

@@ -15,6 +15,7 @@ import { KfResponse } from '../store/models/kf.js';
 import { demoCampaign } from './demo-campaign.js';
 import { DAY, HOUR, type DemoLead, type DemoRandom } from './demo-kinds.js';
 import { demoService } from './demo-service.js';
+import { dayEntry, writeServiceDays } from '../domain/kf/service-days.js';
 
 /**
  * Demo data for `npm run dev` (docs/setup.md, "Demo data"): leads spread over the template channels, stages and grades
@@ -232,6 +233,7 @@ export async function seedDemo(ctx: Pick<BotContext, 'corpId' | 'channels' | 'se
   await StageMove.insertMany(moves, { ordered: false });
   await Delivery.insertMany([...deliveries, ...campaign.deliveries], { ordered: false });
   await KfResponse.insertMany(responses, { ordered: false });
+  await writeServiceDays(ctx.config.OPS_TIMEZONE, responses.map((x) => dayEntry(x as Parameters<typeof dayEntry>[0])));
   await CampaignRecord.insertMany([campaign.campaign], { ordered: false });
   await CampaignRun.insertMany([campaign.run], { ordered: false });
   await CampaignGroup.insertMany(campaign.groups, { ordered: false });

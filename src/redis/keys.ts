@@ -58,6 +58,11 @@ export class RedisKeys {
     return `${this.prefix}:cache:sequence-stats`;
   }
 
+  /** The lock held while the service days of a time zone are built (src/domain/kf/service-days.ts). */
+  serviceDaysLock(tz: string): string {
+    return `${this.prefix}:lock:service-days:${tz}`;
+  }
+
   /** The lock held while one lead's timeline document is written. */
   timelineLock(leadId: string): string {
     return `${this.prefix}:lock:timeline:${leadId}`;

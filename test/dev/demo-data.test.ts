@@ -5,6 +5,7 @@ import { DEMO_CAMPAIGN } from '../../src/dev/demo-campaign.js';
 import { campaignDetail } from '../../src/domain/campaigns/overview.js';
 import { funnel } from '../../src/domain/funnel/funnel.js';
 import { serviceStats } from '../../src/domain/kf/stats.js';
+import { localDay } from '../../src/domain/nurture/clock.js';
 import { waitingCustomers } from '../../src/domain/leads/lead-index.js';
 import { Delivery } from '../../src/store/models/delivery.js';
 import { Enrollment } from '../../src/store/models/enrollment.js';
@@ -47,7 +48,9 @@ describe('demo data (npm run dev)', () => {
     expect(all.total.added).toBe(300);
     expect(all.total.customer).toBe(leads.filter((l) => l.reached?.customer).length);
     // 微信客服: answered conversations (some past their target) and customers waiting now, as the service pages read them.
-    const service = await serviceStats(new Date(0), new Date(Date.now() + 60_000));
+    const tz = t.bot.ctx.config.OPS_TIMEZONE;
+    const period = Array.from({ length: 16 }, (_, i) => localDay(Date.now() - i * 86_400_000, tz));
+    const service = await serviceStats(tz, period, new Date(0), new Date(Date.now() + 60_000));
     expect(service.total.count).toBeGreaterThan(10);
     expect(service.servicers.map((x) => x.name).sort()).toEqual(['lisi', 'zhangsan']);
     expect(service.breaches.length).toBeGreaterThan(0);

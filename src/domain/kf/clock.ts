@@ -7,6 +7,7 @@ import { recordStep } from '../../store/timeline.js';
 import { raiseAlert } from '../alerts/ops-alerts.js';
 import type { Grade } from '../vocabulary.js';
 import { addServiceSeconds, serviceSecondsBetween } from './service-hours.js';
+import { addToServiceDay, dayEntry } from './service-days.js';
 
 type Ctx = Pick<BotContext, 'config' | 'scoring' | 'queues' | 'leads' | 'redis' | 'keys' | 'wecom' | 'log' | 'channels'>;
 
@@ -71,7 +72,7 @@ export async function scheduleClock(ctx: Pick<BotContext, 'queues'>, ref: LeadRe
  */
 export async function recordResponse(ctx: Ctx, ref: LeadRef, lead: Pick<LeadFields, 'grade' | 'firstTouch'>, clock: KfClock, openKfid: string, servicer: string | null, repliedAt: Date): Promise<void> {
   const { SERVICE_HOURS: hours, SERVICE_TIMEZONE: tz } = ctx.config;
-  await createOnce(KfResponse, {
+  const record = {
     _id: clock.id,
     conversation: conversationId(ref.corpId, openKfid, ref.externalUserId),
     corpId: ref.corpId,
@@ -86,7 +87,10 @@ export async function recordResponse(ctx: Ctx, ref: LeadRef, lead: Pick<LeadFiel
     serviceSeconds: serviceSecondsBetween(clock.startedAt.getTime(), repliedAt.getTime(), hours, tz),
     targetSeconds: clock.targetSeconds,
     level: clock.level,
-  });
+  };
+  await createOnce(KfResponse, record);
+  // Also when the record existed (a retry after a crash between the two writes): a day keeps each record once.
+  await addToServiceDay(ctx.config.OPS_TIMEZONE, dayEntry(record));
   for (const level of [1, 2]) await ctx.queues.get('kf-clock').remove(jobIds.kfClock(clock.id, level)).catch(() => 0);
 }
 

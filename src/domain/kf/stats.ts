@@ -1,4 +1,4 @@
-import { KfResponse } from '../../store/models/kf.js';
+import { serviceDays } from './service-days.js';
 
 /** First-response times of a group of conversations. */
 export interface ResponseStats {
@@ -38,20 +38,19 @@ function stats(rows: Array<{ seconds: number; serviceSeconds: number; targetSeco
 const BREACHES_SHOWN = 20;
 
 /**
- * First-response times of the conversations whose clock started in [from, to): overall, per servicer and per channel
- * (median and 90th percentile), and the latest answers that came past their target. Reads the response records of
- * the period (one per conversation and clock).
+ * First-response times of the conversations whose clock started on `days` (local days in `tz`), within [from, to):
+ * overall, per servicer and per channel (median and 90th percentile), and the latest answers that came past their
+ * target. Reads the period's service days (one primary-key read per day, src/domain/kf/service-days.ts).
  */
-export async function serviceStats(from: Date, to: Date) {
-  const rows = await KfResponse.find(
-    { startedAt: { $gte: from, $lt: to } },
-    { corpId: 1, externalUserId: 1, servicer: 1, channelKey: 1, startedAt: 1, repliedAt: 1, seconds: 1, serviceSeconds: 1, targetSeconds: 1 },
-  ).lean();
-  const by = (k: 'servicer' | 'channelKey') => {
+export async function serviceStats(tz: string, days: string[], from: Date, to: Date) {
+  const rows = (await serviceDays(tz, days)).filter((r) => r.startedAt >= from && r.startedAt < to);
+  const by = (k: 'servicer' | 'channel') => {
     const groups = new Map<string, typeof rows>();
     for (const r of rows) {
       const g = r[k] ?? '(none)';
-      groups.set(g, [...(groups.get(g) ?? []), r]);
+      const list = groups.get(g);
+      if (list) list.push(r);
+      else groups.set(g, [r]);
     }
     return [...groups].map(([name, list]) => ({ name, ...stats(list) })).sort((a, b) => b.count - a.count);
   };
@@ -60,13 +59,13 @@ export async function serviceStats(from: Date, to: Date) {
     .sort((a, b) => b.startedAt.getTime() - a.startedAt.getTime())
     .slice(0, BREACHES_SHOWN)
     .map((r) => ({
-      lead: `${r.corpId}:${r.externalUserId}`,
-      servicer: r.servicer ?? null,
-      channel: r.channelKey ?? null,
+      lead: r.lead,
+      servicer: r.servicer,
+      channel: r.channel,
       startedAt: r.startedAt,
       repliedAt: r.repliedAt,
       serviceSeconds: r.serviceSeconds,
       targetSeconds: r.targetSeconds,
     }));
-  return { total: stats(rows), servicers: by('servicer'), channels: by('channelKey'), breaches };
+  return { total: stats(rows), servicers: by('servicer'), channels: by('channel'), breaches };
 }

@@ -1,6 +1,6 @@
 import { Delivery } from '../../store/models/delivery.js';
 import { enrollmentsOf } from '../../store/models/enrollment.js';
-import { Lead, leadId, type LeadFields } from '../../store/models/lead.js';
+import { Lead, leadId, splitLeadId, type LeadFields } from '../../store/models/lead.js';
 import { timelineOf } from '../../store/timeline.js';
 import type { Grade, Stage } from '../vocabulary.js';
 
@@ -130,9 +130,15 @@ const DELIVERIES_SHOWN = 30;
  * names), so a lead page costs the same with 100 leads or 100,000.
  */
 export async function leadDetail(id: string, sequenceKeys: Iterable<string>) {
-  const l = (await Lead.findById(id).lean()) as (LeadRow & LeadFields) | null;
+  const ref = splitLeadId(id);
+  if (!ref) return null;
+  // The lead, its timeline and its enrollments at once; then the deliveries they name.
+  const [l, timeline, enrollments] = await Promise.all([
+    Lead.findById(id).lean() as Promise<(LeadRow & LeadFields) | null>,
+    timelineOf(ref.corpId, ref.externalUserId),
+    enrollmentsOf(ref, sequenceKeys),
+  ]);
   if (!l) return null;
-  const [timeline, enrollments] = await Promise.all([timelineOf(l.corpId, l.externalUserId), enrollmentsOf(l, sequenceKeys)]);
   const keys = new Set<string>();
   for (const e of enrollments) for (const h of e.history ?? []) if (h.deliveryKey) keys.add(h.deliveryKey);
   for (const t of timeline) if (DELIVERY_STEP.test(t.type) && t.id.includes('#')) keys.add(t.id.slice(0, t.id.lastIndexOf('#')));

@@ -59,14 +59,17 @@ export function serviceRoutes(ctx: BotContext) {
           from: day.optional().describe('first day (OPS_TIMEZONE), default 6 days before `to`'),
           to: day.optional().describe('last day, inclusive, default today'),
         })
-        .refine((q) => !q.from || !q.to || q.from <= q.to, { message: 'from must not be after to', path: ['from'] }),
+        .refine((q) => !q.from || !q.to || q.from <= q.to, { message: 'from must not be after to', path: ['from'] })
+        .refine((q) => !q.from || !q.to || Date.parse(`${q.to}T00:00:00Z`) - Date.parse(`${q.from}T00:00:00Z`) < 366 * 86_400_000, { message: 'a period is at most 366 days', path: ['from'] }),
       response: z.object({ from: z.string(), to: z.string(), total: z.object(stats), servicers: z.array(group), channels: z.array(group), breaches: z.array(breach) }),
       handler: async ({ query }) => {
         const tz = ctx.config.OPS_TIMEZONE;
         const to = query.to ?? localDay(Date.now(), tz);
         const from = query.from ?? localDay(Date.parse(`${to}T12:00:00Z`) - 6 * 86_400_000, 'UTC');
         const next = localDay(Date.parse(`${to}T12:00:00Z`) + 86_400_000, 'UTC');
-        const s = await serviceStats(new Date(startOfLocalDay(from, tz)), new Date(startOfLocalDay(next, tz)));
+        const days: string[] = [];
+        for (let d = from; d <= to; d = localDay(Date.parse(`${d}T12:00:00Z`) + 86_400_000, 'UTC')) days.push(d);
+        const s = await serviceStats(tz, days, new Date(startOfLocalDay(from, tz)), new Date(startOfLocalDay(next, tz)));
         // The customers' names, by primary key (a page lists 20 at most).
         const names = await Promise.all(s.breaches.map((b) => Lead.findById(b.lead, { name: 1 }).lean()));
         return { from, to, ...s, breaches: s.breaches.map((b, i) => ({ ...b, name: names[i]?.name ?? null })) };

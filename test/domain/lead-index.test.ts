@@ -48,6 +48,13 @@ describe('lead index', () => {
       const fromMongo = await allPages((cursor) => listLeads({ ...q, stage: q.stage as never, grade: q.grade as never, limit: 7, cursor }));
       expect(fromIndex, JSON.stringify(q)).toEqual(fromMongo);
     }
+    // By grade: S, then A, B, C, each by score (highest first), page after page.
+    const byGrade = await allPages((cursor) => h.ctx.leadIndex.list({ sort: 'grade', limit: 9, cursor }));
+    const leads = new Map((await Lead.find({}, { grade: 1, score: 1 }).lean()).map((l) => [l._id, l]));
+    const rank = (id: string) => ['C', 'B', 'A', 'S'].indexOf(leads.get(id)!.grade!) * 1e7 + (leads.get(id)!.score ?? 0);
+    expect(byGrade).toHaveLength(leads.size);
+    expect(byGrade.map(rank)).toEqual([...byGrade.map(rank)].sort((a, b) => b - a));
+    expect(leads.get(byGrade[0]!)!.grade).toBe('S');
     const total = (await h.ctx.leadIndex.list({ stage: 'engaged' })).total;
     expect(total).toBe(await Lead.countDocuments({ stage: 'engaged' }));
   });

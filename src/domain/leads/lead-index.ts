@@ -18,7 +18,8 @@ import { decodeCursor, encodeCursor, listLeads, summarize, SUMMARY_FIELDS, type 
  *
  * Keys (RedisKeys.leadIndex): `rows` hash id → row JSON; `z:touch|added|score` sorted sets; `s:<facet>:<value>` sets
  * (stage, grade, channel, tag `group/name`, tagname, owner); `search` (a sorted set of `text\u0001id` members matched
- * with ZSCAN); `built` (when the last full build ended); `q:<filter>` intersections kept a few seconds for paging.
+ * with ZSCAN); `z:grade` (S, A, B, C, by score within a grade); `built:<n>` (when the last full build ended);
+ * `q:<filter>` intersections kept a few seconds for paging.
  */
 
 /** A customer waiting for a person's answer in 微信客服: the running service clock (src/domain/kf/clock.ts). */
@@ -39,7 +40,7 @@ export interface Waiting {
  */
 export type LeadRow = LeadSummary & { followedUpAt: Date | string | null; waiting: Waiting | null; v: number };
 
-export type IndexSort = 'lastTouch' | 'added' | 'score';
+export type IndexSort = 'lastTouch' | 'added' | 'score' | 'grade';
 
 /** A list query on the index: each facet given is required; an array within a facet means any of its values. */
 export interface IndexQuery {
@@ -55,7 +56,10 @@ export interface IndexQuery {
   cursor?: string;
 }
 
-const SORT_SET: Record<IndexSort, string> = { lastTouch: 'z:touch', added: 'z:added', score: 'z:score' };
+const SORT_SET: Record<IndexSort, string> = { lastTouch: 'z:touch', added: 'z:added', score: 'z:score', grade: 'z:grade' };
+const GRADE_RANK: Record<string, number> = { S: 3, A: 2, B: 1, C: 0 };
+/** The grade order's value: S before A before B before C, and by score within a grade. */
+const gradeOrder = (grade: string, score: number) => (GRADE_RANK[grade] ?? 0) * 1e7 + Math.max(-1e6, Math.min(1e6, score));
 const INDEX_FIELDS = { ...SUMMARY_FIELDS, followedUpAt: 1, updatedAt: 1, 'kf.clock': 1, 'kf.servicer': 1 } as const;
 /** Lead fields whose change changes a row: a write that sets none of them leaves the index as it is. */
 const INDEXED_FIELDS = new Set(['name', 'corpName', 'stage', 'grade', 'gradePin', 'score', 'role', 'industry', 'owners', 'tags', 'tagKeys', 'lastTouchAt', 'followedUpAt', 'firstTouch', 'kf.clock', 'kf.servicer']);
@@ -63,6 +67,8 @@ const INDEXED_FIELDS = new Set(['name', 'corpName', 'stage', 'grade', 'gradePin'
 export const changesRow = (field: string) => INDEXED_FIELDS.has(field) || INDEXED_FIELDS.has(field.split('.')[0]!) || INDEXED_FIELDS.has(field.split('.').slice(0, 2).join('.'));
 /** How many waiting customers the service page lists at most (the oldest first). */
 const WAITING_SHOWN = 200;
+/** The marker of a finished build; its number changes with the index's shape, so an older index is built again. */
+const BUILT = 'built:2';
 /** How long an intersection is kept for the next pages of the same list. */
 const QUERY_TTL_SECONDS = 30;
 
@@ -70,8 +76,8 @@ const QUERY_TTL_SECONDS = 30;
  * Replaces a lead's row and memberships. A rebuild's put (ARGV[9] = '0') leaves a row written later than its copy of
  * the lead alone, so streaming an older copy never undoes a live change; a live put (made right after the write, under
  * the lead's lock) always wins. ARGV: prefix, id, version (the lead's updatedAt, ms), row JSON (holding its memberships
- * as `_m` and its search member as `_s`, to undo them), touch, added, score, search member, live flag, then the
- * memberships (`s:...` set names). The row is stored as given: Lua's JSON would turn an empty list into an object.
+ * as `_m` and its search member as `_s`, to undo them), touch, added, score, search member, live flag, grade order,
+ * then the memberships (`s:...` set names). The row is stored as given: Lua's JSON would turn an empty list into an object.
  */
 const PUT = `
 local prefix, id, v = ARGV[1], ARGV[2], tonumber(ARGV[3])
@@ -82,12 +88,13 @@ if old then
   for _, m in ipairs(o._m) do redis.call('SREM', prefix .. m, id) end
   redis.call('ZREM', prefix .. 'search', o._s)
 end
-for i = 10, #ARGV do redis.call('SADD', prefix .. ARGV[i], id) end
+for i = 11, #ARGV do redis.call('SADD', prefix .. ARGV[i], id) end
 redis.call('HSET', KEYS[1], id, ARGV[4])
 redis.call('ZADD', prefix .. 'z:touch', ARGV[5], id)
 redis.call('ZADD', prefix .. 'z:added', ARGV[6], id)
 redis.call('ZADD', prefix .. 'z:score', ARGV[7], id)
 redis.call('ZADD', prefix .. 'search', 0, ARGV[8])
+redis.call('ZADD', prefix .. 'z:grade', ARGV[10], id)
 return 1
 `;
 
@@ -105,7 +112,7 @@ export class LeadIndex {
 
   /** True once a full build has finished (and no flush has emptied Redis since). */
   async ready(): Promise<boolean> {
-    return (await this.redis.exists(this.k('built'))) === 1;
+    return (await this.redis.exists(this.k(BUILT))) === 1;
   }
 
   /** Puts the state a lead was just saved with (a document or a lean copy with the index fields). */
@@ -127,7 +134,7 @@ export class LeadIndex {
     const time = (d: Date | null) => (d ? new Date(d).getTime() : 0);
     const m = [...new Set(memberships)];
     const json = JSON.stringify({ ...row, _m: m, _s: search });
-    return target.eval(PUT, 1, this.k('rows'), this.k(''), row.id, row.v, json, time(row.lastTouchAt), time(row.addedAt), row.score, search, live ? '1' : '0', ...m);
+    return target.eval(PUT, 1, this.k('rows'), this.k(''), row.id, row.v, json, time(row.lastTouchAt), time(row.addedAt), row.score, search, live ? '1' : '0', gradeOrder(row.grade, row.score), ...m);
   }
 
   /** Reads a lead by _id and puts it (after a write that bypassed the load-modify-save path). */
@@ -154,7 +161,7 @@ export class LeadIndex {
     await pipeline.exec();
     // The ids of steps recorded in bulk, per lead (what a lead's timeline reads them by).
     await rebuildLoggedSteps(this.redis, this.keys);
-    await this.redis.set(this.k('built'), new Date().toISOString());
+    await this.redis.set(this.k(BUILT), new Date().toISOString());
     return n;
   }
 

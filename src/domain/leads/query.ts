@@ -15,7 +15,8 @@ export interface LeadFilter {
   tag?: string;
   /** An owner's userid. */
   owner?: string;
-  sort?: 'lastTouch' | 'added' | 'score';
+  /** `grade`: S, A, B, C, by score within a grade (from the lead index; by score alone until it is built). */
+  sort?: 'lastTouch' | 'added' | 'score' | 'grade';
   limit?: number;
   cursor?: string;
 }
@@ -40,7 +41,7 @@ export interface LeadSummary {
 }
 
 export const SUMMARY_FIELDS = { externalUserId: 1, corpId: 1, name: 1, corpName: 1, firstTouch: 1, stage: 1, grade: 1, gradePin: 1, score: 1, role: 1, industry: 1, owners: 1, tags: 1, lastTouchAt: 1 };
-const SORT_FIELD = { lastTouch: 'lastTouchAt', added: 'firstTouch.at', score: 'score' } as const;
+const SORT_FIELD = { lastTouch: 'lastTouchAt', added: 'firstTouch.at', score: 'score', grade: 'score' } as const;
 
 type LeadRow = Partial<LeadFields> & { _id: string };
 
@@ -87,7 +88,7 @@ export async function listLeads(f: LeadFilter): Promise<{ items: LeadSummary[]; 
   const field = SORT_FIELD[f.sort ?? 'lastTouch'];
   const after = f.cursor ? decodeCursor(f.cursor) : null;
   if (after) {
-    const v = f.sort === 'score' ? after.v : after.v === null ? null : new Date(after.v);
+    const v = f.sort === 'score' || f.sort === 'grade' ? after.v : after.v === null ? null : new Date(after.v);
     and.push({ $or: [{ [field]: { $lt: v } }, { [field]: v, _id: { $lt: after.id } }] });
   }
   const limit = Math.min(Math.max(f.limit ?? 50, 1), 200);
@@ -97,7 +98,7 @@ export async function listLeads(f: LeadFilter): Promise<{ items: LeadSummary[]; 
     .lean()) as LeadRow[];
   const page = rows.slice(0, limit);
   const last = page.at(-1);
-  const lastValue = last ? (f.sort === 'score' ? (last.score ?? 0) : (f.sort === 'added' ? last.firstTouch?.at : last.lastTouchAt)?.valueOf() ?? null) : null;
+  const lastValue = last ? (f.sort === 'score' || f.sort === 'grade' ? (last.score ?? 0) : (f.sort === 'added' ? last.firstTouch?.at : last.lastTouchAt)?.valueOf() ?? null) : null;
   return { items: page.map(summarize), next: rows.length > limit && last ? encodeCursor(lastValue as number | null, last._id) : null };
 }
 

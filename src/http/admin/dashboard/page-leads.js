@@ -1,4 +1,4 @@
-// Leads: filter like a segment (stage, grade, channel, tag, owner), search, sort by last touch, added or score.
+// Leads: filter like a segment (stage, grade, channel, tag, owner), search, sort by last touch, grade, added or score.
 import { api, qs } from './api.js';
 import { t } from './i18n.js';
 import { card, gradeBadge, h, num, stageBadge, table, when } from './ui.js';
@@ -29,7 +29,7 @@ export async function leadsPage({ query }) {
   select('channel', channels.map((c) => [c.key, c.name]), `${t('col.channel')}: ${t('all')}`),
   input('tag', t('leads.tag')),
   input('owner', t('leads.owner')),
-  h('select', { name: 'sort', 'aria-label': 'sort' }, ['lastTouch', 'added', 'score'].map((s) => h('option', { value: s, selected: (filter.sort || 'lastTouch') === s }, t(`leads.sort.${s}`)))),
+  h('select', { name: 'sort', 'aria-label': 'sort' }, ['lastTouch', 'grade', 'added', 'score'].map((s) => h('option', { value: s, selected: (filter.sort || 'lastTouch') === s }, t(`leads.sort.${s}`)))),
   h('button', { type: 'submit', class: 'small' }, t('search')),
   h('button', { type: 'button', class: 'ghost small', onclick: () => { location.hash = '#/leads'; } }, t('reset')));
 

@@ -50,7 +50,7 @@ export function leadRoutes(ctx: BotContext) {
         channel: z.string().max(30).optional(),
         tag: z.string().max(64).optional().describe('`group/name`, or a tag name'),
         owner: z.string().max(64).optional().describe('an owner\'s userid'),
-        sort: z.enum(['lastTouch', 'added', 'score']).default('lastTouch'),
+        sort: z.enum(['lastTouch', 'added', 'score', 'grade']).default('lastTouch').describe('grade: S, A, B, C, by score within a grade'),
         limit: z.coerce.number().int().min(1).max(200).default(50),
         cursor: z
           .string()

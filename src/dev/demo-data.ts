@@ -32,6 +32,8 @@ export interface DemoOptions {
   seed?: number;
   /** The sandbox's 微信客服 account: customers who wrote in there, answered by its servicers (none without it). */
   kf?: { openKfid: string; servicers: string[] };
+  /** Told what is being written (a big demo takes minutes). */
+  onProgress?: (what: string) => void;
 }
 
 export const DEMO_PREFIX = 'wmdemo';
@@ -65,6 +67,11 @@ function random(seed: number): DemoRandom {
   };
 }
 
+
+/** Inserts `docs` a few thousand at a time (a big demo would otherwise hold every document twice in memory). */
+async function inChunks(model: { insertMany(docs: unknown[], opts: { ordered: boolean }): Promise<unknown> }, docs: unknown[], size = 2000): Promise<void> {
+  for (let i = 0; i < docs.length; i += size) await model.insertMany(docs.slice(i, i + size), { ordered: false });
+}
 
 /** Seeds the demo unless the database has leads already (a dev database someone uses is never touched). */
 export async function seedDemo(ctx: Pick<BotContext, 'corpId' | 'channels' | 'sequences' | 'scoring' | 'redis' | 'keys' | 'config' | 'log' | 'leadIndex'>, opts: DemoOptions): Promise<{ seeded: boolean; leads: number }> {
@@ -228,16 +235,21 @@ export async function seedDemo(ctx: Pick<BotContext, 'corpId' | 'channels' | 'se
 
   const responses = opts.kf ? demoService(ctx, { leads: leads as unknown as DemoLead[], timelines, r, now, ...opts.kf }) : [];
 
-  await Lead.insertMany(leads, { ordered: false });
-  await Timeline.insertMany([...timelines.values()].map((x) => ({ ...x, ids: x.entries.map((e) => e.id) })), { ordered: false });
-  await StageMove.insertMany(moves, { ordered: false });
-  await Delivery.insertMany([...deliveries, ...campaign.deliveries], { ordered: false });
-  await KfResponse.insertMany(responses, { ordered: false });
+  const say = opts.onProgress ?? (() => undefined);
+  say(`writing ${leads.length} leads`);
+  await inChunks(Lead, leads);
+  say(`writing ${timelines.size} timelines, ${moves.length} stage moves, ${deliveries.length + campaign.deliveries.length} deliveries`);
+  await inChunks(Timeline, [...timelines.values()].map((x) => ({ ...x, ids: x.entries.map((e) => e.id) })));
+  await inChunks(StageMove, moves);
+  await inChunks(Delivery, [...deliveries, ...campaign.deliveries]);
+  await inChunks(KfResponse, responses);
   await writeServiceDays(ctx.config.OPS_TIMEZONE, responses.map((x) => dayEntry(x as Parameters<typeof dayEntry>[0])));
-  await CampaignRecord.insertMany([campaign.campaign], { ordered: false });
-  await CampaignRun.insertMany([campaign.run], { ordered: false });
-  await CampaignGroup.insertMany(campaign.groups, { ordered: false });
-  await Enrollment.insertMany(enrollments, { ordered: false });
+  await inChunks(CampaignRecord, [campaign.campaign]);
+  await inChunks(CampaignRun, [campaign.run]);
+  await inChunks(CampaignGroup, campaign.groups);
+  say(`writing ${enrollments.length} enrollments and ${responses.length} 客服 response records`);
+  await inChunks(Enrollment, enrollments);
+  say('building the funnel rollups and the lead index');
   await rebuildFunnel(ctx.redis, ctx.keys, ctx.config.OPS_TIMEZONE);
   await ctx.leadIndex.rebuild();
   return { seeded: true, leads: leads.length };

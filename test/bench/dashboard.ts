@@ -73,7 +73,7 @@ await bench.run(async () => {
   });
 
   log(`seeding the demo data at ${LEADS} leads (not timed)`);
-  const seed = await timed(() => seedDemo(ctx, { leads: LEADS, members: ['zhangsan', 'lisi', 'wangwu'], kf: { openKfid: 'wkBENCH', servicers: ['zhangsan', 'lisi'] } }));
+  const seed = await timed(() => seedDemo(ctx, { leads: LEADS, members: ['zhangsan', 'lisi', 'wangwu'], kf: { openKfid: 'wkBENCH', servicers: ['zhangsan', 'lisi'] }, onProgress: (m) => log(`  ${m}`) }));
   const sizes = {
     leads: await Lead.estimatedDocumentCount(),
     timelines: await Timeline.estimatedDocumentCount(),

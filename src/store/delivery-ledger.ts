@@ -7,6 +7,7 @@
  * - an attempt fence with no outcome means a runner died mid-call: the delivery is `unknown` and never sent again.
  * Used by welcomes, nurture steps, 客服 replies and welcomes, staff notices and alerts (and, next, campaign sends).
  */
+import { eachById } from './by-id.js';
 import { z } from 'zod';
 import { VIAS } from '../domain/vocabulary.js';
 import { createOnce, insertManyOnce } from './create-once.js';
@@ -57,9 +58,9 @@ export async function takeFencesUnordered(fences: readonly FenceSpec[]): Promise
   return new Set([...existed].map((i) => fences[i]!.id));
 }
 
-/** Gives back fences this caller has just taken (one delete; no holder check needed for fences it inserted). */
+/** Gives back fences this caller has just taken (no holder check needed for fences it inserted). */
 export async function releaseTakenFences(ids: readonly string[]): Promise<void> {
-  if (ids.length) await Fence.deleteMany({ _id: { $in: [...ids] } });
+  await eachById(ids, (id) => Fence.deleteOne({ _id: id }));
 }
 
 /** Takes one fence: true for exactly one caller. */
@@ -166,11 +167,10 @@ export async function recordOutcomes(outcomes: ReadonlyArray<{ delivery: Deliver
   return new Set([...existed].map((i) => outcomes[i]!.delivery.key));
 }
 
-/** The recorded deliveries of `keys` that exist, by key (one read). */
+/** The recorded deliveries of `keys` that exist, by key (one read by `_id` each, src/store/by-id.ts). */
 export async function deliveriesOf(keys: readonly string[]): Promise<Map<string, DeliveryFields & { _id: string }>> {
-  if (!keys.length) return new Map();
-  const found = (await Delivery.find({ _id: { $in: [...keys] } }).lean()) as Array<DeliveryFields & { _id: string }>;
-  return new Map(found.map((d) => [d._id, d]));
+  const found = (await eachById(keys, (k) => Delivery.findById(k).lean())) as Array<(DeliveryFields & { _id: string }) | null>;
+  return new Map(found.flatMap((d) => (d ? [[d._id, d] as const] : [])));
 }
 
 /** The recorded delivery of `key`, if any. */

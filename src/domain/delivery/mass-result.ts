@@ -1,3 +1,4 @@
+import { eachById } from '../../store/by-id.js';
 import type { BotContext } from '../../context.js';
 import { WecomApiError } from '../../errors.js';
 import { jobIds } from '../../queues/job-ids.js';
@@ -129,7 +130,7 @@ async function pollGroupResult(ctx: Pick<BotContext, 'wecom' | 'config' | 'queue
   tally.unsent = Math.max(0, expected - listed.size);
   const settle = async (ids: string[], status: DeliveryStatus, set: Record<string, unknown>) => {
     if (!ids.length) return;
-    await Delivery.updateMany({ _id: { $in: ids.map(keyOf) }, status: 'submitted' }, { $set: { status, ...set } });
+    await eachById(ids, (ext) => Delivery.updateOne({ _id: keyOf(ext), status: 'submitted' }, { $set: { status, ...set } }));
     await recordSteps(ids.map((ext) => ({ lead: { corpId: p.corpId, externalUserId: ext }, sourceKey: keyOf(ext), type: `mass_${status}`, detail: { msgid: p.msgid, reason: set.reason ?? null } })));
   };
   const bySendTime = new Map<number, string[]>();

@@ -22,17 +22,28 @@ const dayId = (tz: string, day: string) => `${tz}|${day}`;
 /** The marker of a finished build for a time zone (in the same collection: a day id never starts with `built`). */
 const builtId = (tz: string) => `built|${tz}`;
 
+/** A record as its day keeps it: a JSON array, the same string for the same record. */
+function encode(e: DayEntry): string {
+  return JSON.stringify([e.id, e.lead, e.servicer, e.channel, e.startedAt.getTime(), e.repliedAt.getTime(), e.seconds, e.serviceSeconds, e.targetSeconds]);
+}
+
+function decode(row: string): DayEntry {
+  const [id, lead, servicer, channel, startedAt, repliedAt, seconds, serviceSeconds, targetSeconds] = JSON.parse(row) as [string, string, string | null, string | null, number, number, number, number, number];
+  return { id, lead, servicer, channel, startedAt: new Date(startedAt), repliedAt: new Date(repliedAt), seconds, serviceSeconds, targetSeconds };
+}
+
 /**
  * Adds a response record to its day (the day its clock started in `tz`), once however often it is added: a push
  * that skips a day already holding it, else the day's first insert (a second writer's insert fails and pushes).
  */
 export async function addToServiceDay(tz: string, e: DayEntry): Promise<void> {
   const _id = dayId(tz, localDay(e.startedAt.getTime(), tz));
-  const push = () => KfResponseDay.updateOne({ _id, ids: { $ne: e.id } }, { $push: { ids: e.id, entries: e } });
+  const row = encode(e);
+  const push = () => KfResponseDay.updateOne({ _id, rows: { $ne: row } }, { $push: { rows: row } });
   if ((await push()).matchedCount > 0) return;
-  if (await KfResponseDay.exists({ _id })) return; // it holds the entry already
+  if (await KfResponseDay.exists({ _id })) return; // it holds the record already
   try {
-    await KfResponseDay.create({ _id, ids: [e.id], entries: [e] });
+    await KfResponseDay.create({ _id, rows: [row] });
   } catch (err) {
     if (!isDuplicateKey(err)) throw err;
     await push();
@@ -41,8 +52,13 @@ export async function addToServiceDay(tz: string, e: DayEntry): Promise<void> {
 
 /** The response records whose clock started on `days` (local days in `tz`): one read by primary key per day. */
 export async function serviceDays(tz: string, days: string[]): Promise<DayEntry[]> {
-  const docs = await Promise.all(days.map((d) => KfResponseDay.findById(dayId(tz, d), { entries: 1 }).lean()));
-  return docs.flatMap((d) => (d?.entries ?? []) as DayEntry[]);
+  const docs = await Promise.all(days.map((d) => KfResponseDay.findById(dayId(tz, d), { rows: 1 }).lean()));
+  const byId = new Map<string, DayEntry>();
+  for (const d of docs) for (const row of d?.rows ?? []) {
+    const e = decode(row);
+    byId.set(e.id, e);
+  }
+  return [...byId.values()];
 }
 
 /** A response record as a day entry. */
@@ -74,7 +90,7 @@ export async function writeServiceDays(tz: string, entries: Iterable<DayEntry>):
   }
   for (const [day, list] of byDay) {
     try {
-      await KfResponseDay.collection.insertOne({ _id: dayId(tz, day), ids: list.map((e) => e.id), entries: list } as never);
+      await KfResponseDay.collection.insertOne({ _id: dayId(tz, day), rows: list.map(encode) } as never);
     } catch (err) {
       if (!isDuplicateKey(err)) throw err;
       for (const e of list) await addToServiceDay(tz, e);
@@ -98,7 +114,7 @@ export async function ensureServiceDays(redis: Redis, keys: RedisKeys, tz: strin
     const entries: DayEntry[] = [];
     for await (const r of KfResponse.find({}).lean().cursor({ batchSize: 2000 })) entries.push(dayEntry(r as Parameters<typeof dayEntry>[0]));
     const days = await writeServiceDays(tz, entries);
-    await KfResponseDay.collection.insertOne({ _id: builtId(tz), ids: [], entries: [] } as never).catch((err: unknown) => {
+    await KfResponseDay.collection.insertOne({ _id: builtId(tz), rows: [] } as never).catch((err: unknown) => {
       if (!isDuplicateKey(err)) throw err;
     });
     log.info({ responses: entries.length, days, ms: Date.now() - started, tz }, 'service days built');

@@ -18,7 +18,7 @@ import { decodeCursor, encodeCursor, listLeads, summarize, SUMMARY_FIELDS, type 
  *
  * Keys (RedisKeys.leadIndex): `rows` hash id → row JSON; `z:touch|added|score` sorted sets; `s:<facet>:<value>` sets
  * (stage, grade, channel, tag `group/name`, tagname, owner); `search` (a sorted set of `text\u0001id` members matched
- * with ZSCAN); `z:grade` (S, A, B, C, by score within a grade); `built:<n>` (when the last full build ended);
+ * with ZSCAN); `z:grade` (S, A, B, C, by score within a grade); `z:followup` (awaitsFollowUp, by last touch); `built:<n>` (when the last full build ended);
  * `q:<filter>` intersections kept a few seconds for paging.
  */
 
@@ -58,6 +58,18 @@ export interface IndexQuery {
 
 const SORT_SET: Record<IndexSort, string> = { lastTouch: 'z:touch', added: 'z:added', score: 'z:score', grade: 'z:grade' };
 const GRADE_RANK: Record<string, number> = { S: 3, A: 2, B: 1, C: 0 };
+/** Stages in which an S or A lead still waits for someone (not a customer, not gone). */
+export const OPEN_STAGES = ['added', 'engaged', 'qualified', 'opportunity'] as const;
+
+/**
+ * An S or A lead in an open stage that nobody followed up (moved its stage, edited it in the client, answered it)
+ * since its latest touch.
+ */
+export function awaitsFollowUp(l: { grade?: string | null; stage?: string | null; followedUpAt?: Date | string | null; lastTouchAt?: Date | string | null }): boolean {
+  if ((l.grade !== 'S' && l.grade !== 'A') || !(OPEN_STAGES as readonly string[]).includes(l.stage ?? '')) return false;
+  return !(l.followedUpAt && l.lastTouchAt && new Date(l.followedUpAt) >= new Date(l.lastTouchAt));
+}
+
 /** The grade order's value: S before A before B before C, and by score within a grade. */
 const gradeOrder = (grade: string, score: number) => (GRADE_RANK[grade] ?? 0) * 1e7 + Math.max(-1e6, Math.min(1e6, score));
 const INDEX_FIELDS = { ...SUMMARY_FIELDS, followedUpAt: 1, updatedAt: 1, 'kf.clock': 1, 'kf.servicer': 1 } as const;
@@ -68,7 +80,7 @@ export const changesRow = (field: string) => INDEXED_FIELDS.has(field) || INDEXE
 /** How many waiting customers the service page lists at most (the oldest first). */
 const WAITING_SHOWN = 200;
 /** The marker of a finished build; its number changes with the index's shape, so an older index is built again. */
-const BUILT = 'built:2';
+const BUILT = 'built:3';
 /** How long an intersection is kept for the next pages of the same list. */
 const QUERY_TTL_SECONDS = 30;
 
@@ -77,7 +89,7 @@ const QUERY_TTL_SECONDS = 30;
  * the lead alone, so streaming an older copy never undoes a live change; a live put (made right after the write, under
  * the lead's lock) always wins. ARGV: prefix, id, version (the lead's updatedAt, ms), row JSON (holding its memberships
  * as `_m` and its search member as `_s`, to undo them), touch, added, score, search member, live flag, grade order,
- * then the memberships (`s:...` set names). The row is stored as given: Lua's JSON would turn an empty list into an object.
+ * the follow-up order (empty: not waiting for one), then the memberships (`s:...` set names). The row is stored as given: Lua's JSON would turn an empty list into an object.
  */
 const PUT = `
 local prefix, id, v = ARGV[1], ARGV[2], tonumber(ARGV[3])
@@ -88,13 +100,14 @@ if old then
   for _, m in ipairs(o._m) do redis.call('SREM', prefix .. m, id) end
   redis.call('ZREM', prefix .. 'search', o._s)
 end
-for i = 11, #ARGV do redis.call('SADD', prefix .. ARGV[i], id) end
+for i = 12, #ARGV do redis.call('SADD', prefix .. ARGV[i], id) end
 redis.call('HSET', KEYS[1], id, ARGV[4])
 redis.call('ZADD', prefix .. 'z:touch', ARGV[5], id)
 redis.call('ZADD', prefix .. 'z:added', ARGV[6], id)
 redis.call('ZADD', prefix .. 'z:score', ARGV[7], id)
 redis.call('ZADD', prefix .. 'search', 0, ARGV[8])
 redis.call('ZADD', prefix .. 'z:grade', ARGV[10], id)
+if ARGV[11] ~= '' then redis.call('ZADD', prefix .. 'z:followup', ARGV[11], id) else redis.call('ZREM', prefix .. 'z:followup', id) end
 return 1
 `;
 
@@ -134,7 +147,7 @@ export class LeadIndex {
     const time = (d: Date | null) => (d ? new Date(d).getTime() : 0);
     const m = [...new Set(memberships)];
     const json = JSON.stringify({ ...row, _m: m, _s: search });
-    return target.eval(PUT, 1, this.k('rows'), this.k(''), row.id, row.v, json, time(row.lastTouchAt), time(row.addedAt), row.score, search, live ? '1' : '0', gradeOrder(row.grade, row.score), ...m);
+    return target.eval(PUT, 1, this.k('rows'), this.k(''), row.id, row.v, json, time(row.lastTouchAt), time(row.addedAt), row.score, search, live ? '1' : '0', gradeOrder(row.grade, row.score), awaitsFollowUp(row) ? time(row.lastTouchAt) : '', ...m);
   }
 
   /** Reads a lead by _id and puts it (after a write that bypassed the load-modify-save path). */
@@ -208,6 +221,13 @@ export class LeadIndex {
       const { _m, _s, ...row } = JSON.parse(r) as LeadRow & { _m?: unknown; _s?: unknown };
       return [row as LeadRow];
     });
+  }
+
+  /** The S and A leads waiting for follow-up (awaitsFollowUp), latest touch first, and how many there are. */
+  async awaitingFollowUp(limit: number): Promise<{ items: LeadRow[]; total: number }> {
+    const key = this.k('z:followup');
+    const [ids, total] = await Promise.all([this.redis.zrevrange(key, 0, limit - 1), this.redis.zcard(key)]);
+    return { items: await this.rows(ids), total };
   }
 
   /** The customers waiting for a person's answer now, the longest waiting first, and how many there are. */

@@ -1,3 +1,4 @@
+import { awaitsFollowUp, OPEN_STAGES } from '../leads/lead-index.js';
 import type { BotContext } from '../../context.js';
 import { Alert } from '../../store/models/alert.js';
 import { Delivery } from '../../store/models/delivery.js';
@@ -13,9 +14,6 @@ import { FUNNEL } from '../vocabulary.js';
 
 /** The markdown a 消息推送 webhook message may hold, in UTF-8 bytes [D:99110]. */
 export const WEBHOOK_MARKDOWN_BYTES = 4096;
-
-/** Stages a lead still needs follow-up in. */
-const OPEN_STAGES = ['added', 'engaged', 'qualified', 'opportunity'];
 
 /** The moment a calendar day starts in a time zone (ms). */
 export function startOfDay(day: string, tz: string): number {
@@ -53,7 +51,7 @@ async function readReportData(ctx: Pick<BotContext, 'config'>, day: string): Pro
   const [f, moves, leads, alerts, deliveries, enrolled] = await Promise.all([
     funnel({ from: day, to: day }),
     StageMove.find({ at: inDay }, { to: 1 }).lean(),
-    Lead.find({ grade: { $in: ['S', 'A'] }, stage: { $in: OPEN_STAGES } }, { name: 1, externalUserId: 1, corpName: 1, grade: 1, stage: 1, score: 1, owners: 1, lastTouchAt: 1, lastInteraction: 1, followedUpAt: 1 }).lean(),
+    Lead.find({ grade: { $in: ['S', 'A'] }, stage: { $in: [...OPEN_STAGES] } }, { name: 1, externalUserId: 1, corpName: 1, grade: 1, stage: 1, score: 1, owners: 1, lastTouchAt: 1, lastInteraction: 1, followedUpAt: 1 }).lean(),
     Alert.find({ raisedAt: inDay, kind: { $in: ['service_breach', 'campaign_finished', 'platform_error'] } }, { kind: 1, title: 1 }).sort({ raisedAt: 1 }).lean(),
     Delivery.find({ kind: 'nurture', createdAt: inDay }, { status: 1, via: 1 }).lean(),
     Enrollment.countDocuments({ enrolledAt: inDay }),
@@ -66,7 +64,7 @@ async function readReportData(ctx: Pick<BotContext, 'config'>, day: string): Pro
   // Waiting for follow-up (as on the dashboard): the customer did something after staff last followed them up (moved
   // the stage, edited them in the client, answered them), or nobody did yet.
   const waiting = leads
-    .filter((l) => !l.followedUpAt || (l.lastTouchAt && l.lastTouchAt > l.followedUpAt))
+    .filter(awaitsFollowUp)
     .sort((a, b) => (a.grade === b.grade ? (b.score ?? 0) - (a.score ?? 0) : a.grade === 'S' ? -1 : 1))
     .map((l) => ({
       name: `${l.name ?? l.externalUserId}${l.corpName ? `（${l.corpName}）` : ''}`,

@@ -1,14 +1,8 @@
-import type { LeadIndex, LeadRow } from '../leads/lead-index.js';
+import { awaitsFollowUp, OPEN_STAGES, type LeadIndex } from '../leads/lead-index.js';
 import { Lead } from '../../store/models/lead.js';
 import { funnel } from '../funnel/funnel.js';
 import { summarize, type LeadSummary } from '../leads/query.js';
 
-/** Stages in which an S or A lead still waits for someone (not a customer, not gone). */
-const OPEN_STAGES = ['added', 'engaged', 'qualified', 'opportunity'] as const;
-
-/** Whether staff followed the lead up since its latest touch. */
-const followedUp = (l: { followedUpAt?: Date | string | null; lastTouchAt?: Date | string | null }) =>
-  Boolean(l.followedUpAt && l.lastTouchAt && new Date(l.followedUpAt) >= new Date(l.lastTouchAt));
 
 /**
  * Grades at a glance: the distribution overall and per channel (from the funnel rollups, all time), and the S and A
@@ -21,18 +15,11 @@ export async function gradeBoard(index: LeadIndex, opts: { limit?: number } = {}
   const all = await funnel({ from: '0000-01-01', to: '9999-12-31' });
   const waiting: Array<LeadSummary & { followedUpAt: Date | string | null }> = [];
   if (await index.ready()) {
-    let cursor: string | undefined;
-    // At most 2,000 S and A leads looked at: a board, not an export.
-    for (let page = 0; page < 10 && waiting.length < limit; page++) {
-      const r = await index.list({ grade: ['S', 'A'], stage: [...OPEN_STAGES], sort: 'lastTouch', limit: 200, cursor });
-      for (const { v, ...row } of r.items as LeadRow[]) if (!followedUp(row) && waiting.length < limit) waiting.push(row);
-      if (!r.next) break;
-      cursor = r.next;
-    }
+    for (const { v, waiting: _, ...row } of (await index.awaitingFollowUp(limit)).items) waiting.push(row);
   } else {
     const rows = await Lead.find({ grade: { $in: ['S', 'A'] }, stage: { $in: OPEN_STAGES } }).sort({ lastTouchAt: -1 }).limit(500).lean();
     for (const l of rows) {
-      if (!followedUp(l) && waiting.length < limit) waiting.push({ ...summarize(l), followedUpAt: l.followedUpAt ?? null });
+      if (awaitsFollowUp(l) && waiting.length < limit) waiting.push({ ...summarize(l), followedUpAt: l.followedUpAt ?? null });
     }
   }
   return {

@@ -1,5 +1,5 @@
 import { parseCampaign } from '../content/campaigns.js';
-import { campaignDeliveryKey } from '../domain/campaigns/send.js';
+import { campaignDeliveryKey } from '../domain/campaigns/send-record.js';
 import { INDUSTRY_GROUP } from '../domain/leads/profile.js';
 import { DAY, HOUR, type DemoLead, type DemoRandom, type DemoTimeline } from './demo-kinds.js';
 

@@ -3,7 +3,7 @@ import { jobIds } from '../../queues/job-ids.js';
 import { CampaignGroup } from '../../store/models/campaign-group.js';
 import { CampaignRun } from '../../store/models/campaign-run.js';
 import { FOLLOW_UP_AFTER_MS } from './run.js';
-import { runDeliveryPrefix } from './send.js';
+import { runDeliveryPrefix } from './send-record.js';
 import { syncAllSchedules } from './schedule.js';
 
 type Ctx = Pick<BotContext, 'config' | 'queues' | 'redis' | 'keys' | 'log'>;

@@ -16,7 +16,8 @@ import { planLead } from './plan.js';
 import { describeRun, groupsOf, runResults } from './results.js';
 import { campaignTimezone, quietHoursOf, type Run } from './schedule.js';
 import { audiencePages, leadsByIds, type AudienceLead } from './segment.js';
-import { expireItems, RunStopped, sendCycle, type PendingItem, type RunBatch } from './send.js';
+import { RunStopped, sendCycle } from './send.js';
+import { expireItems, type PendingItem, type RunBatch } from './send-record.js';
 
 /** Leads read (and planned) at a time. */
 const PAGE_SIZE = 500;

@@ -1,10 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { BotContext } from '../../context.js';
-import type { Campaign } from '../../content/campaigns.js';
 import { WecomApiError } from '../../errors.js';
 import { jobIds } from '../../queues/job-ids.js';
-import { attemptFenceId, deliveriesOf, releaseTakenFences, recordOutcomes, type DeliveryRecord, type FenceSpec } from '../../store/delivery-ledger.js';
+import { attemptFenceId, deliveriesOf, releaseTakenFences, type FenceSpec } from '../../store/delivery-ledger.js';
 import { insertManyOnce } from '../../store/create-once.js';
 import { CampaignDeferral } from '../../store/models/campaign-deferral.js';
 import { CampaignGroup } from '../../store/models/campaign-group.js';
@@ -17,36 +15,17 @@ import { KF_WINDOW_CLOSED, sendVia, type MessageContent } from '../delivery/via.
 import { localDay, localMonth } from '../nurture/clock.js';
 import { pickCase } from '../nurture/pick-case.js';
 import { pausedFor } from '../pause/pauses.js';
-import { bump, outcomeKey, type PageState } from './counters.js';
-import { contentSignature, dailyCapFor, rawLink, renderText, type SendItem } from './plan.js';
+import { bump, outcomeKey } from './counters.js';
+import { contentSignature, dailyCapFor, rawLink, renderText } from './plan.js';
+import { campaignDeliveryKey, recordFor, runDeliveryPrefix, WRITE_SLICE, type PendingItem, type RunBatch, type Settled } from './send-record.js';
 
-/** A lead waiting to be sent to, and the page whose checkpoint waits for it. */
-export type PendingItem = SendItem & { page: PageState };
-
-/** What the sends of a run share. */
-export interface RunBatch {
-  ctx: BotContext;
-  campaign: Campaign;
-  runId: string;
-  /** The pass the run is in (0: the audience). */
-  pass: number;
-  /** The run job's last attempt: a WeCom error still retryable then is recorded as failed. */
-  lastAttempt: boolean;
-}
 
 /** Customers one reminder to an owner lists (they forward it by hand). */
 export const REMINDER_BATCH = 20;
 /** 客服 messages sent at once (each one is a call of its own). */
 const KF_CONCURRENCY = 4;
-/** Leads whose fences or records are written in one insert (a group of 10,000 is written in slices of this). */
-const WRITE_SLICE = 2_000;
 /** Waits between tries of a call WeCom refused for now (-1, 45009, 45033, a 5xx before anything was done). */
 const RETRY_DELAYS_MS = [1_000, 3_000];
-
-/** The delivery key of a lead's message in a run: one delivery per lead per run, ever. */
-export const campaignDeliveryKey = (runId: string, leadId: string) => `campaign|${runId}|${leadId}`;
-/** What every delivery key of a run starts with. */
-export const runDeliveryPrefix = (runId: string) => `campaign|${runId}|`;
 
 /** A send that has its budget and attempt: the way it goes, what it holds. */
 interface Ready {
@@ -192,59 +171,6 @@ async function deferItems(b: RunBatch, items: readonly PendingItem[]): Promise<v
   for (const it of items) {
     it.page.counters.deferred++;
     it.page.remaining--;
-  }
-}
-
-/** One outcome to record for a lead. */
-interface Settled {
-  it: PendingItem;
-  via: 'kf' | 'mass' | 'owner' | null;
-  status: DeliveryStatus;
-  reason?: string | null;
-  errcode?: number | null;
-  attempts: number;
-  userId?: string;
-  msgid?: string | null;
-  group?: string | null;
-  caseSlug?: string | null;
-  content?: unknown;
-}
-
-/** Records outcomes (delivery records and timeline entries, one insert each for the batch) and counts them. */
-export async function recordFor(b: RunBatch, settled: readonly Settled[]): Promise<void> {
-  for (let i = 0; i < settled.length; i += WRITE_SLICE) await recordSlice(b, settled.slice(i, i + WRITE_SLICE));
-}
-
-async function recordSlice(b: RunBatch, settled: readonly Settled[]): Promise<void> {
-  const now = Date.now();
-  const tz = b.ctx.config.NURTURE_TIMEZONE;
-  const base = { kind: 'campaign', localDay: localDay(now, tz), localMonth: localMonth(now, tz), runId: b.runId };
-  const outcomes = settled.map((s) => {
-    const delivery: DeliveryRecord = {
-      ...base,
-      key: campaignDeliveryKey(b.runId, s.it.leadId),
-      corpId: s.it.corpId,
-      externalUserId: s.it.externalUserId,
-      userId: s.userId ?? s.it.owner,
-      status: s.status,
-      via: s.via,
-      attempts: s.attempts,
-      errcode: s.errcode ?? null,
-      reason: s.reason ?? null,
-      content: s.content ?? null,
-      sentAt: s.status === 'sent' ? new Date(now) : null,
-      caseSlug: s.caseSlug ?? null,
-      msgid: s.msgid ?? null,
-      group: s.group ?? null,
-    };
-    const type = `campaign_${s.status === 'sent' && s.via === 'owner' ? 'reminded' : s.status}`;
-    return { delivery, step: { type, detail: { campaign: b.campaign.key, run: b.runId, via: s.via, ...(s.group ? { group: s.group } : {}), ...(s.reason ? { reason: s.reason } : {}), ...(s.errcode ? { errcode: s.errcode } : {}) } } };
-  });
-  await recordOutcomes(outcomes);
-  for (const s of settled) {
-    if (s.via) bump(s.it.page.counters.routes, s.via);
-    bump(s.it.page.counters.outcomes, outcomeKey(s.via, s.status, s.reason));
-    s.it.page.remaining--;
   }
 }
 
@@ -450,9 +376,4 @@ async function sendReminderGroup(b: RunBatch, chunk: readonly Ready[]): Promise<
   await CampaignGroup.create({ _id: groupKey, runId: b.runId, campaignKey: campaign.key, corpId: chunk[0]!.it.corpId, via: 'owner', sender: owner, size: chunk.length, deliveryKeyPrefix: runDeliveryPrefix(b.runId), status, content });
   await recordFor(b, chunk.map((r) => ({ it: r.it, via: 'owner', status, attempts: r.attempt, userId: owner, group: groupKey, caseSlug: r.caseSlug, ...detail })));
   if (status === 'sent') ctx.log.info({ campaign: campaign.key, run: b.runId, owner, customers: chunk.length }, 'campaign reminder sent to the owner');
-}
-
-/** Leads a cap held back past the run's window: recorded as skipped (over the cap), never sent. */
-export async function expireItems(b: RunBatch, items: readonly PendingItem[]): Promise<void> {
-  await recordFor(b, items.map((it) => ({ it, via: null, status: 'skipped', reason: 'cap_reached', attempts: 0 })));
 }

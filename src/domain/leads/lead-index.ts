@@ -18,8 +18,8 @@ import { decodeCursor, encodeCursor, listLeads, summarize, SUMMARY_FIELDS, type 
  *
  * Keys (RedisKeys.leadIndex): `rows` hash id → row JSON; `z:touch|added|score` sorted sets; `s:<facet>:<value>` sets
  * (stage, grade, channel, tag `group/name`, tagname, owner); `search` (a sorted set of `text\u0001id` members matched
- * with ZSCAN); `z:grade` (S, A, B, C, by score within a grade); `z:followup` (awaitsFollowUp, by last touch); `built:<n>` (when the last full build ended);
- * `q:<filter>` intersections kept a few seconds for paging.
+ * with ZSCAN); `z:grade` (S, A, B, C, by score within a grade); `z:followup` (awaitsFollowUp, by last touch);
+ * `built:<n>` (when the last full build ended); `q:<filter>` intersections kept a few seconds for paging.
  */
 
 /** A customer waiting for a person's answer in 微信客服: the running service clock (src/domain/kf/clock.ts). */
@@ -89,7 +89,8 @@ const QUERY_TTL_SECONDS = 30;
  * the lead alone, so streaming an older copy never undoes a live change; a live put (made right after the write, under
  * the lead's lock) always wins. ARGV: prefix, id, version (the lead's updatedAt, ms), row JSON (holding its memberships
  * as `_m` and its search member as `_s`, to undo them), touch, added, score, search member, live flag, grade order,
- * the follow-up order (empty: not waiting for one), then the memberships (`s:...` set names). The row is stored as given: Lua's JSON would turn an empty list into an object.
+ * the follow-up order (empty: not waiting for one), then the memberships (`s:...` set names). The row is stored as
+ * given: Lua's JSON would turn an empty list into an object.
  */
 const PUT = `
 local prefix, id, v = ARGV[1], ARGV[2], tonumber(ARGV[3])

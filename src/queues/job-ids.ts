@@ -18,7 +18,7 @@ export const jobIds = {
   /** Writing one outcome to MongoDB. */
   record: (key: string) => `record|${noColon(key)}`,
   /** An alert to the ops group: each key once. */
-  alert: (key: string) => `alert|${key.replace(/:/g, '_')}`,
+  alert: (key: string) => `alert|${noColon(key)}`,
   /** The digest of alerts due in one second. */
   alertDigest: (second: number) => `alert-digest|${second}`,
   /** A chat command answered later through its response_url: once per robot message. */
@@ -41,7 +41,7 @@ export const jobIds = {
   kfHandoff: (leadId: string, at: number) => `kf-handoff|${digest(leadId)}|${at}`,
 };
 
-/** Ids that hold a lead id (`corp:customer`) with ':' replaced: BullMQ refuses ':' in a job id. */
+/** A key with ':' replaced (lead ids are `corp:customer`): BullMQ refuses ':' in a job id. */
 function noColon(s: string): string {
   return s.replace(/:/g, '_');
 }

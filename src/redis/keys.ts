@@ -58,6 +58,11 @@ export class RedisKeys {
     return `${this.prefix}:cache:sequence-stats`;
   }
 
+  /** The lock held while one process counts the sequence statistics again. */
+  sequenceStatsLock(): string {
+    return `${this.prefix}:lock:sequence-stats`;
+  }
+
   /** The lock held while the service days of a time zone are built (src/domain/kf/service-days.ts). */
   serviceDaysLock(tz: string): string {
     return `${this.prefix}:lock:service-days:${tz}`;

@@ -1,5 +1,6 @@
 import mongoose from 'mongoose';
 import type { Logger } from '../logger.js';
+import { isDuplicateKey } from './create-once.js';
 import { Enrollment, enrollmentId } from './models/enrollment.js';
 
 const BATCH = 500;
@@ -21,7 +22,7 @@ export async function migrateEnrollmentIds(log: Pick<Logger, 'info'>): Promise<n
     try {
       await Enrollment.collection.insertOne({ ...m.doc, _id: m._id } as never);
     } catch (err) {
-      if ((err as { code?: number }).code !== 11000) throw err;
+      if (!isDuplicateKey(err)) throw err;
     }
     await moves.deleteOne({ _id: m._id });
   };

@@ -3,6 +3,7 @@ import type { RedisKeys } from '../../redis/keys.js';
 import { tryLock } from '../../redis/lock.js';
 import { isDuplicateKey } from '../../store/create-once.js';
 import { KfResponse, KfResponseDay } from '../../store/models/kf.js';
+import { leadId } from '../../store/models/lead.js';
 import { localDay } from '../nurture/clock.js';
 
 /** A response record as its day keeps it. */
@@ -65,7 +66,7 @@ export async function serviceDays(tz: string, days: string[]): Promise<DayEntry[
 export function dayEntry(r: { _id: string; corpId: string; externalUserId: string; servicer?: string | null; channelKey?: string | null; startedAt: Date; repliedAt: Date; seconds: number; serviceSeconds: number; targetSeconds: number }): DayEntry {
   return {
     id: r._id,
-    lead: `${r.corpId}:${r.externalUserId}`,
+    lead: leadId(r.corpId, r.externalUserId),
     servicer: r.servicer ?? null,
     channel: r.channelKey ?? null,
     startedAt: r.startedAt,

@@ -38,12 +38,12 @@ function stats(rows: Array<{ seconds: number; serviceSeconds: number; targetSeco
 const BREACHES_SHOWN = 20;
 
 /**
- * First-response times of the conversations whose clock started on `days` (local days in `tz`), within [from, to):
- * overall, per servicer and per channel (median and 90th percentile), and the latest answers that came past their
- * target. Reads the period's service days (one primary-key read per day, src/domain/kf/service-days.ts).
+ * First-response times of the conversations whose clock started on `days` (local days in `tz`): overall, per servicer
+ * and per channel (median and 90th percentile), and the latest answers that came past their target. Reads the
+ * period's service days (one primary-key read per day, src/domain/kf/service-days.ts).
  */
-export async function serviceStats(tz: string, days: string[], from: Date, to: Date) {
-  const rows = (await serviceDays(tz, days)).filter((r) => r.startedAt >= from && r.startedAt < to);
+export async function serviceStats(tz: string, days: string[]) {
+  const rows = await serviceDays(tz, days);
   const by = (k: 'servicer' | 'channel') => {
     const groups = new Map<string, typeof rows>();
     for (const r of rows) {

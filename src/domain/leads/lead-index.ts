@@ -79,6 +79,11 @@ const INDEXED_FIELDS = new Set(['name', 'corpName', 'stage', 'grade', 'gradePin'
 export const changesRow = (field: string) => INDEXED_FIELDS.has(field) || INDEXED_FIELDS.has(field.split('.')[0]!) || INDEXED_FIELDS.has(field.split('.').slice(0, 2).join('.'));
 /** How many waiting customers the service page lists at most (the oldest first). */
 const WAITING_SHOWN = 200;
+/** Waiting rows, the longest waiting first, as many as a page lists, and how many there are. */
+function longestWaitingFirst(rows: LeadRow[]): { items: LeadRow[]; total: number } {
+  const waiting = rows.filter((r) => r.waiting).sort((a, b) => new Date(a.waiting!.since).getTime() - new Date(b.waiting!.since).getTime());
+  return { items: waiting.slice(0, WAITING_SHOWN), total: waiting.length };
+}
 /** The marker of a finished build; its number changes with the index's shape, so an older index is built again. */
 const BUILT = 'built:3';
 /** How long an intersection is kept for the next pages of the same list. */
@@ -234,8 +239,7 @@ export class LeadIndex {
   /** The customers waiting for a person's answer now, the longest waiting first, and how many there are. */
   async waiting(): Promise<{ items: LeadRow[]; total: number }> {
     const ids = await this.redis.smembers(this.k('s:waiting'));
-    const rows = (await this.rows(ids)).filter((r) => r.waiting).sort((a, b) => new Date(a.waiting!.since).getTime() - new Date(b.waiting!.since).getTime());
-    return { items: rows.slice(0, WAITING_SHOWN), total: rows.length };
+    return longestWaitingFirst(await this.rows(ids));
   }
 
   /** A page of rows for `query`, highest sort value first (ties: higher id first), with the next page's cursor and the total. */
@@ -348,8 +352,7 @@ export async function findLeads(index: LeadIndex, query: LeadFilter): Promise<{ 
 export async function waitingCustomers(index: LeadIndex): Promise<{ items: LeadRow[]; total: number }> {
   if (await index.ready()) return index.waiting();
   const leads = (await Lead.find({ 'kf.clock.id': { $type: 'string' } }, INDEX_FIELDS).lean()) as LeadDocLike[];
-  const rows = leads.map(toRow).sort((a, b) => new Date(a.waiting!.since).getTime() - new Date(b.waiting!.since).getTime());
-  return { items: rows.slice(0, WAITING_SHOWN), total: rows.length };
+  return longestWaitingFirst(leads.map(toRow));
 }
 
 /** The row of a lead. */

@@ -3,7 +3,6 @@ import { Lead } from '../../store/models/lead.js';
 import { funnel } from '../funnel/funnel.js';
 import { summarize, type LeadSummary } from '../leads/query.js';
 
-
 /**
  * Grades at a glance: the distribution overall and per channel (from the funnel rollups, all time), and the S and A
  * leads waiting for follow-up — those whose latest touch came after staff last followed them up (moved their stage,

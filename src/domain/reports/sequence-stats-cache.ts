@@ -38,7 +38,7 @@ export async function cachedSequenceStats(ctx: Ctx): Promise<Array<Stats[number]
 
 /** Computes and stores the statistics, one process at a time; null when another process is computing them. */
 async function refresh(ctx: Ctx, shape: string): Promise<Cached | null> {
-  const lock = await tryLock(ctx.redis, `${ctx.keys.sequenceStats()}:lock`, 30_000);
+  const lock = await tryLock(ctx.redis, ctx.keys.sequenceStatsLock(), 30_000);
   if (!lock) return null;
   try {
     const asOf = Date.now();

@@ -1,7 +1,7 @@
 // Grades: the distribution overall and per channel, and the S/A leads waiting for follow-up.
 import { api } from './api.js';
 import { t } from './i18n.js';
-import { card, chart, GRADE_COLORS, gradeBadge, h, stageBadge, table, when } from './ui.js';
+import { card, chart, GRADE_COLORS, gradeBadge, h, leadLink, openLead, stageBadge, table, when } from './ui.js';
 
 const GRADES = ['S', 'A', 'B', 'C'];
 
@@ -23,13 +23,13 @@ export async function gradesPage() {
   }, true);
   const counts = h('p', { class: 'muted', 'data-testid': 'grade-counts' }, GRADES.map((g) => `${g} ${board.overall[g]}`).join(' · '));
   const waiting = table([
-    { label: t('col.name'), render: (l) => h('a', { href: `#/leads/${encodeURIComponent(l.id)}` }, l.name ?? l.externalUserId) },
+    { label: t('col.name'), render: (l) => leadLink(l.id, l.name ?? l.externalUserId) },
     { label: t('col.grade'), render: (l) => gradeBadge(l.grade) },
     { label: t('col.stage'), render: (l) => stageBadge(l.stage) },
     { label: t('col.channel'), render: (l) => names.get(l.channel) ?? l.channel ?? '—' },
     { label: t('col.owner'), render: (l) => l.owners.filter((o) => o.status === 'active').map((o) => o.userId).join(', ') || '—' },
     { label: t('col.lastTouch'), render: (l) => when(l.lastTouchAt) },
-  ], board.waiting, (l) => { location.hash = `#/leads/${encodeURIComponent(l.id)}`; });
+  ], board.waiting, (l) => openLead(l.id));
   return h('div', {},
     h('h1', {}, t('grades.title')),
     h('div', { class: 'grid' }, card(t('grades.overall'), overall, counts), card(t('grades.perChannel'), perChannel)),

@@ -1,7 +1,7 @@
 // Leads: filter like a segment (stage, grade, channel, tag, owner), search, sort by last touch, grade, added or score.
 import { api, qs } from './api.js';
 import { t } from './i18n.js';
-import { card, gradeBadge, h, num, stageBadge, table, when } from './ui.js';
+import { card, gradeBadge, h, leadLink, num, openLead, stageBadge, table, when } from './ui.js';
 
 const STAGES = ['added', 'engaged', 'qualified', 'opportunity', 'customer', 'lost', 'unsubscribed'];
 const GRADES = ['S', 'A', 'B', 'C'];
@@ -34,7 +34,7 @@ export async function leadsPage({ query }) {
   h('button', { type: 'button', class: 'ghost small', onclick: () => { location.hash = '#/leads'; } }, t('reset')));
 
   const cols = [
-    { label: t('col.name'), render: (l) => h('a', { href: `#/leads/${encodeURIComponent(l.id)}` }, l.name ?? l.externalUserId) },
+    { label: t('col.name'), render: (l) => leadLink(l.id, l.name ?? l.externalUserId) },
     { label: t('col.company'), render: (l) => l.corpName ?? '—' },
     { label: t('col.channel'), render: (l) => names.get(l.channel) ?? l.channel ?? '—' },
     { label: t('col.stage'), render: (l) => stageBadge(l.stage) },
@@ -43,7 +43,7 @@ export async function leadsPage({ query }) {
     { label: t('col.owner'), render: (l) => l.owners.filter((o) => o.status === 'active').map((o) => o.userId).join(', ') || '—' },
     { label: t('col.lastTouch'), render: (l) => when(l.lastTouchAt) },
   ];
-  const open = (l) => { location.hash = `#/leads/${encodeURIComponent(l.id)}`; };
+  const open = (l) => openLead(l.id);
   const items = [...first.items];
   const holder = h('div', { 'data-testid': 'leads-table' }, table(cols, items, open));
   const count = h('span', { class: 'muted' }, t('leads.count', { n: items.length }));

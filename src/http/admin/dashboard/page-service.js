@@ -2,11 +2,10 @@
 // and the latest answers that came past their target.
 import { api, qs } from './api.js';
 import { t } from './i18n.js';
-import { card, duration, gradeBadge, h, kpis, num, optional, period, table, when } from './ui.js';
+import { card, duration, gradeBadge, h, kpis, leadLink, num, openLead, optional, period, table, when } from './ui.js';
 
 const LEVELS = ['ok', 'over', 'overTwice'];
 const levelBadge = (level) => h('span', { class: `badge level-${LEVELS[level] ?? 'ok'}` }, t(`service.level.${LEVELS[level] ?? 'ok'}`));
-const leadLink = (id, label) => h('a', { href: `#/leads/${encodeURIComponent(id)}` }, label);
 
 /** A table of response times per group (servicer or channel). */
 function responseTable(firstCol, groups, nameOf = (n) => n) {
@@ -44,7 +43,7 @@ export async function servicePage({ query }) {
     { label: t('col.status'), render: (w) => levelBadge(w.level) },
     { label: t('col.servicer'), render: (w) => w.servicer ?? '—' },
     { label: t('col.message'), render: (w) => w.excerpt || '—' },
-  ], waiting.items, (w) => { location.hash = `#/leads/${encodeURIComponent(w.id)}`; });
+  ], waiting.items, (w) => openLead(w.id));
   waitingTable.dataset.testid = 'service-waiting';
 
   const breaches = table([

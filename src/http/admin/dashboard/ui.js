@@ -25,6 +25,10 @@ export function table(cols, rows, onRow) {
     ));
 }
 
+/** A link to a lead's page, and going there (a table row's click). */
+export const leadLink = (id, label) => h('a', { href: `#/leads/${encodeURIComponent(id)}` }, label);
+export const openLead = (id) => { location.hash = `#/leads/${encodeURIComponent(id)}`; };
+
 export const gradeBadge = (g) => h('span', { class: `badge grade ${g}` }, g);
 export const stageBadge = (s) => h('span', { class: `badge st-${s}` }, t(`stage.${s}`));
 export const statusBadge = (s) => h('span', { class: `badge st-${s}` }, t(`status.${s}`));

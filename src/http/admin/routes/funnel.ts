@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { BotContext } from '../../../context.js';
+import { addDays } from '../../../domain/commands/period.js';
 import { channelOverview } from '../../../domain/channels/overview.js';
 import { funnel } from '../../../domain/funnel/funnel.js';
 import { localDay } from '../../../domain/nurture/clock.js';
@@ -43,7 +44,7 @@ export function funnelRoutes(ctx: BotContext) {
       handler: ({ query }) => {
         const tz = ctx.config.OPS_TIMEZONE;
         const to = query.to ?? localDay(Date.now(), tz);
-        const from = query.from ?? localDay(Date.parse(`${to}T12:00:00Z`) - 29 * 86_400_000, 'UTC');
+        const from = query.from ?? addDays(to, -29);
         return funnel({ from, to, channel: query.channel });
       },
     }),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { BotContext } from '../../../context.js';
-import { startOfLocalDay } from '../../../domain/kf/service-hours.js';
+import { addDays } from '../../../domain/commands/period.js';
 import { serviceStats } from '../../../domain/kf/stats.js';
 import { waitingCustomers } from '../../../domain/leads/lead-index.js';
 import { localDay } from '../../../domain/nurture/clock.js';
@@ -65,12 +65,11 @@ export function serviceRoutes(ctx: BotContext) {
       handler: async ({ query }) => {
         const tz = ctx.config.OPS_TIMEZONE;
         const to = query.to ?? localDay(Date.now(), tz);
-        const from = query.from ?? localDay(Date.parse(`${to}T12:00:00Z`) - 6 * 86_400_000, 'UTC');
-        const next = localDay(Date.parse(`${to}T12:00:00Z`) + 86_400_000, 'UTC');
+        const from = query.from ?? addDays(to, -6);
         const days: string[] = [];
-        for (let d = from; d <= to; d = localDay(Date.parse(`${d}T12:00:00Z`) + 86_400_000, 'UTC')) days.push(d);
-        const s = await serviceStats(tz, days, new Date(startOfLocalDay(from, tz)), new Date(startOfLocalDay(next, tz)));
-        // The customers' names, by primary key (a page lists 20 at most).
+        for (let d = from; d <= to; d = addDays(d, 1)) days.push(d);
+        const s = await serviceStats(tz, days);
+        // The customers' names, by primary key (20 at most).
         const names = await Promise.all(s.breaches.map((b) => Lead.findById(b.lead, { name: 1 }).lean()));
         return { from, to, ...s, breaches: s.breaches.map((b, i) => ({ ...b, name: names[i]?.name ?? null })) };
       },

@@ -8,7 +8,7 @@ export type { WelcomeCodeGrant, WelcomeSent } from './areas/welcome.js';
 export type { ContactWay } from './areas/contact-ways.js';
 export type { AppMessageSent } from './areas/app-messages.js';
 export type { GroupMsg, GroupMsgTarget } from './areas/mass-messages.js';
-export type { KfAccountOptions, KfMessageSent, KfSession } from './areas/kf.js';
+export type { KfAccountOptions, KfMessageSent, KfSession } from './areas/kf-model.js';
 export type { WebhookMessage } from './areas/webhook.js';
 export { SANDBOX_GROUP_CHAT, type RobotExchange, type RobotResponse, type RobotSay } from './areas/robot.js';
 export { buildContactEventXml, buildKfEventXml, type ContactChangeType, type ContactEvent } from './callback-xml.js';

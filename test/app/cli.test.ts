@@ -70,7 +70,7 @@ describe('start-up errors are one clear message', () => {
     );
     const started = Date.now();
     const r = await runCommand(COMMANDS['npm start'], [], { env: baseEnv(env) });
-    expect(r.code).toBe(78);
+    expect(r.code, `stdout: ${r.stdout.slice(-2000)}\nstderr: ${r.stderr.slice(-2000)}`).toBe(78);
     const lines = r.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain(`port ${busyPort}`);

@@ -1,3 +1,4 @@
+import v8 from 'node:v8';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { BotContext } from '../context.js';
 import { jobsDone } from '../metrics.js';
@@ -25,6 +26,7 @@ export async function scheduleJobs(ctx: BotContext, kinds: readonly AnyJobKind[]
  */
 export function startWorkers(ctx: BotContext, kinds: readonly AnyJobKind[]): Worker[] {
   const { config } = ctx;
+  boundHeapGrowth(config.WORKER_HEAP_GROWTH_PERCENT);
   const common = {
     connection: ctx.queues.connection,
     prefix: ctx.queues.prefix,
@@ -56,4 +58,14 @@ export function startWorkers(ctx: BotContext, kinds: readonly AnyJobKind[]): Wor
     worker.on('error', (err) => ctx.log.error({ queue: kind.name, err: err.message }, 'worker error'));
     return worker;
   });
+}
+
+/**
+ * Keeps a worker's heap within `percent` over its live size (docs/architecture.md, "Memory"). Batch work (a campaign's
+ * groups of 10,000, a sync page of 1,000 messages) keeps its documents alive across database round trips, so V8
+ * promotes them and, left to itself, lets the old space grow to about 4 times the live heap before a full collection:
+ * hundreds of MB of garbage. V8 reads the flag at each collection, so setting it at start is enough.
+ */
+export function boundHeapGrowth(percent: number): void {
+  if (percent > 0) v8.setFlagsFromString(`--heap-growing-percent=${percent}`);
 }

@@ -26,7 +26,7 @@
  * BENCH_HARD_TIMEOUT_S (3600).
  */
 import { spawn } from 'node:child_process';
-import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -99,7 +99,27 @@ function leadDoc(i: number, now: number) {
   };
 }
 
-/** Samples this process's RSS every 100 ms; `stop()` gives the start, the peak and the growth (MB). */
+/**
+ * BENCH_HEAP_PROFILE=<path>: V8's sampling heap profiler over the launch, counting objects that a GC collected too
+ * (what drives the heap's growth is what is allocated and promoted, not only what is left at the end).
+ */
+async function allocationProfile(): Promise<(file: string) => Promise<void>> {
+  const { Session } = await import('node:inspector/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('HeapProfiler.startSampling', { samplingInterval: 32_768, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: false } as never);
+  return async (file) => {
+    const { profile } = (await session.post('HeapProfiler.stopSampling')) as { profile: unknown };
+    await writeFile(file, JSON.stringify(profile));
+    session.disconnect();
+    log(`  heap profile (objects promoted to the old generation, collected or not): ${file}`);
+  };
+}
+
+/**
+ * Samples this process's RSS every 100 ms; `stop()` gives the start, the peak and the growth (MB), and the heap the
+ * phase left behind once collected (`retainedMb`: what it holds, as against what it let pile up).
+ */
 function rssProbe() {
   const gc = (globalThis as { gc?: () => void }).gc;
   gc?.();
@@ -118,7 +138,9 @@ function rssProbe() {
     peak = Math.max(peak, m.rss);
     heapPeak = Math.max(heapPeak, m.heapUsed);
     const mb = (b: number) => b / 2 ** 20;
-    return { startMb: mb(start), peakMb: mb(peak), growthMb: mb(peak - start), heapGrowthMb: mb(heapPeak - heapStart) };
+    gc?.();
+    const retained = process.memoryUsage().heapUsed - heapStart;
+    return { startMb: mb(start), peakMb: mb(peak), growthMb: mb(peak - start), heapGrowthMb: mb(heapPeak - heapStart), retainedMb: mb(retained) };
   };
 }
 
@@ -172,7 +194,7 @@ await bench.run(async () => {
   bench.cleanups.push({ name: 'templates', fn: () => rm(templates, { recursive: true, force: true }) });
   const env = corpEnv(
     { sandboxUrl: sandbox.url, mongoUri: withDatabase(db.uri, name), prefix: name, templatesDir: templates, role: 'worker' },
-    { REDIS_URL, CAMPAIGN_QUIET_HOURS: 'none', NURTURE_RECONCILE_SECONDS: '0', MASS_RESULT_POLL_SCHEDULE: '1h', WECOM_RATE_LIMITS: 'externalcontact/add_msg_template=100000/s' },
+    { REDIS_URL, CAMPAIGN_QUIET_HOURS: 'none', NURTURE_RECONCILE_SECONDS: '0', MASS_RESULT_POLL_SCHEDULE: '1h', WECOM_RATE_LIMITS: 'externalcontact/add_msg_template=100000/s', ...(process.env.WORKER_HEAP_GROWTH_PERCENT ? { WORKER_HEAP_GROWTH_PERCENT: process.env.WORKER_HEAP_GROWTH_PERCENT } : {}) },
   );
   const config = loadConfig(env);
   const ctx: BotContext = await createContext(config, createLogger('silent'));
@@ -239,6 +261,7 @@ await bench.run(async () => {
 
     log(`round ${r}: launch (the campaign-run worker, until the run is finished)`);
     const workers = startWorkers(ctx, [campaignRunJob]);
+    const profile = process.env.BENCH_HEAP_PROFILE ? await allocationProfile() : null;
     probe = rssProbe();
     t0 = performance.now();
     const { run } = await launchCampaign(ctx, key);
@@ -250,6 +273,7 @@ await bench.run(async () => {
       if (status !== 'running' && status !== 'finished') throw new Error(`run ${run._id} is ${status}`);
     }
     const launch = { ms: performance.now() - t0, runId: run._id, mem: probe() };
+    if (profile) await profile(`${process.env.BENCH_HEAP_PROFILE}.r${r}.heapprofile`);
     await Promise.all(workers.map((w) => w.close()));
     log(`  launch: ${seconds(launch.ms)}, RSS +${fmtMb(launch.mem.growthMb)}`);
 
@@ -285,11 +309,12 @@ await bench.run(async () => {
     `## bench:campaign — ${new Date().toISOString()}`,
     '',
     `Machine: ${m.cpus} cores (${m.model}), ${m.mem}, node ${m.node}, Redis ${m.redis}, database ${db.label}. Load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}.`,
+    `Worker heap growth bound: WORKER_HEAP_GROWTH_PERCENT=${config.WORKER_HEAP_GROWTH_PERCENT} (0: V8's own).`,
     `Leads: ${LEADS.toLocaleString('en-US')} (seeded in ${seconds(seedMs)}, not timed), ${OWNERS.length} owners, 2 channels; the campaign targets ${first.targeted.toLocaleString('en-US')} (excluded: ${JSON.stringify((first.counters as { excluded?: unknown }).excluded ?? {})}).`,
     '',
-    '| round | baseline: stream + addBulk | jobs | launch until finished | leads/s | launch speed / baseline | RSS growth: baseline, launch | heap growth: launch |',
-    '|---|---|---|---|---|---|---|---|',
-    ...rounds.map((x, i) => `| ${i + 1} | ${seconds(x.baseline.ms)} | ${x.baseline.jobs.toLocaleString('en-US')} | ${seconds(x.launch.ms)} | ${Math.round(x.targeted / (x.launch.ms / 1000)).toLocaleString('en-US')} | ${((x.baseline.ms / x.launch.ms) * 100).toFixed(0)} % | ${fmtMb(x.baseline.mem.growthMb)}, ${fmtMb(x.launch.mem.growthMb)} | ${fmtMb(x.launch.mem.heapGrowthMb)} |`),
+    '| round | baseline: stream + addBulk | jobs | launch until finished | leads/s | launch speed / baseline | RSS growth: baseline, launch | heap growth: launch | heap retained after: launch |',
+    '|---|---|---|---|---|---|---|---|---|',
+    ...rounds.map((x, i) => `| ${i + 1} | ${seconds(x.baseline.ms)} | ${x.baseline.jobs.toLocaleString('en-US')} | ${seconds(x.launch.ms)} | ${Math.round(x.targeted / (x.launch.ms / 1000)).toLocaleString('en-US')} | ${((x.baseline.ms / x.launch.ms) * 100).toFixed(0)} % | ${fmtMb(x.baseline.mem.growthMb)}, ${fmtMb(x.launch.mem.growthMb)} | ${fmtMb(x.launch.mem.heapGrowthMb)} | ${fmtMb(x.launch.mem.retainedMb)} |`),
     '',
     `Targets: launch ≥ ${TARGET.ratio * 100} % of the baseline's speed — ${(ratio * 100).toFixed(0)} % (${ratio >= TARGET.ratio ? 'met' : 'missed'}); RSS growth < ${TARGET.rssMb} MB — ${fmtMb(rss)} (${rss < TARGET.rssMb ? 'met' : 'missed'}).`,
     `Checks: ${rounds.map((x, i) => `round ${i + 1}: ${x.calls} add_msg_template calls, ${x.deliveries.toLocaleString('en-US')} deliveries for ${x.targeted.toLocaleString('en-US')} targeted, at most ${x.maxPerLead} message per lead`).join('; ')}.`,

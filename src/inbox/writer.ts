@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { withTimeout } from '../with-timeout.js';
 import type { EventJobData } from './event-job.js';
-import { GroupCommit, type BatchStats } from './group-commit.js';
+import { GroupCommit, type BatchStats } from '../group-commit.js';
 
 /**
  * The receiver's side of the inbox: a Redis stream that holds every accepted callback until a worker has turned it

@@ -10,10 +10,10 @@
 import { eachById } from './by-id.js';
 import { z } from 'zod';
 import { VIAS } from '../domain/vocabulary.js';
-import { createOnce, insertManyOnce } from './create-once.js';
+import { insertManyOnce } from './create-once.js';
 import { Delivery, DELIVERY_STATUSES, type DeliveryFields, type DeliveryStatus } from './models/delivery.js';
 import { Fence, type FenceKind } from './models/fence.js';
-import { recordStep, recordSteps } from './timeline.js';
+import { recordStep, recordSteps, type StepToRecord } from './timeline.js';
 
 /** A fence to take: its deterministic id, what it stands for, and the delivery taking it. */
 export interface FenceSpec {
@@ -125,46 +125,55 @@ export const outcomeSchema = z
   .refine((o) => o.delivery || (o.step?.lead && o.step.sourceKey), 'an outcome needs a delivery, or a step with its lead and source key');
 export type Outcome = z.input<typeof outcomeSchema>;
 
-/**
- * Records an outcome once (first writer wins). A delivery's timeline step is written with the record that won: a
- * second, different outcome for the same key (a re-run that lost) leaves no trace; the first one's step is written
- * also when its run was cut off between the two writes. Returns the status on record (null for a step alone) and
- * whether this call created the record.
- */
-export async function recordOutcome(outcome: Outcome): Promise<{ status: DeliveryStatus | null; created: boolean }> {
-  const { delivery, step } = outcomeSchema.parse(outcome);
-  if (!delivery) {
-    await recordStep(step!.lead!, step!.sourceKey!, step!.type, step!.detail, step!.at);
-    return { status: null, created: false };
-  }
-  const created = await createOnce(Delivery, { _id: delivery.key, ...delivery, content: delivery.content ?? null });
-  const status = created ? delivery.status : ((await Delivery.findById(delivery.key, { status: 1 }).lean())?.status as DeliveryStatus | undefined);
-  if (step && status === delivery.status) {
-    await recordStep({ corpId: delivery.corpId, externalUserId: delivery.externalUserId }, step.sourceKey ?? delivery.key, step.type, step.detail, step.at);
-  }
-  return { status: status ?? delivery.status, created: created !== null };
+/** What recording an outcome found: the status on record (null for a step alone) and whether this call created it. */
+export interface Recorded {
+  status: DeliveryStatus | null;
+  created: boolean;
 }
 
 /**
- * Records many outcomes at once (a campaign's batch): the delivery records in one unordered insert (first writer
- * wins, as in recordOutcome), then the timeline steps of the records this call created. Returns the keys that were
- * recorded already (by an earlier run).
+ * Records an outcome once (first writer wins). A delivery's timeline step is written with the record that won: a
+ * second, different outcome for the same key (a re-run that lost) leaves no trace; the first one's step is written
+ * also when its run was cut off between the two writes.
  */
-export async function recordOutcomes(outcomes: ReadonlyArray<{ delivery: DeliveryRecord; step: { type: string; detail?: Record<string, unknown> } }>): Promise<Set<string>> {
-  if (!outcomes.length) return new Set();
+export async function recordOutcome(outcome: Outcome): Promise<Recorded> {
+  return (await recordOutcomes([outcome]))[0]!;
+}
+
+/**
+ * Records many outcomes at once, each as recordOutcome does one: the delivery records in one unordered insert (first
+ * writer wins; a record that existed is read back by `_id` to see whether this outcome is the one on record), then
+ * their timeline steps in one insert into the log of steps (src/store/timeline.ts, recordSteps). A stage change, the
+ * one step with a record of its own, goes through recordStep. Used by the records queue (a batch of jobs) and by a
+ * campaign's batch.
+ */
+export async function recordOutcomes(input: readonly Outcome[]): Promise<Recorded[]> {
+  const outcomes = input.map((o) => outcomeSchema.parse(o));
   const now = new Date();
-  const docs = outcomes.map((o) => {
-    const d = deliveryRecordSchema.parse(o.delivery);
-    // Written as plain documents (one insert for the batch): the fields mongoose would add, added here.
-    return { _id: d.key, ...d, content: d.content ?? null, clicks: 0, lastClickAt: null, createdAt: now, updatedAt: now };
-  });
+  const withRecord = outcomes.flatMap((o, i) => (o.delivery ? [{ i, d: o.delivery }] : []));
+  // Written as plain documents (one insert for the batch): the fields mongoose would add, added here.
+  const docs = withRecord.map(({ d }) => ({ _id: d.key, ...d, content: d.content ?? null, clicks: 0, lastClickAt: null, createdAt: now, updatedAt: now }));
   const existed = await insertManyOnce(Delivery.collection, docs);
-  await recordSteps(
-    outcomes
-      .filter((_, i) => !existed.has(i))
-      .map((o) => ({ lead: { corpId: o.delivery.corpId, externalUserId: o.delivery.externalUserId }, sourceKey: o.delivery.key, type: o.step.type, detail: o.step.detail, at: now })),
-  );
-  return new Set([...existed].map((i) => outcomes[i]!.delivery.key));
+  const onRecord = new Map<number, DeliveryStatus | undefined>();
+  const reread = [...existed].map((j) => withRecord[j]!);
+  const found = await eachById(reread, ({ d }) => Delivery.findById(d.key, { status: 1 }).lean());
+  reread.forEach(({ i }, j) => onRecord.set(i, found[j]?.status as DeliveryStatus | undefined));
+
+  const results: Recorded[] = [];
+  const steps: StepToRecord[] = [];
+  const stageSteps: StepToRecord[] = [];
+  outcomes.forEach((o, i) => {
+    const created = o.delivery ? !onRecord.has(i) : false;
+    const status = o.delivery ? (created ? o.delivery.status : (onRecord.get(i) ?? o.delivery.status)) : null;
+    results.push({ status, created });
+    if (!o.step || (o.delivery && status !== o.delivery.status)) return;
+    const lead = o.delivery ? { corpId: o.delivery.corpId, externalUserId: o.delivery.externalUserId } : o.step.lead!;
+    const step = { lead, sourceKey: o.step.sourceKey ?? o.delivery!.key, type: o.step.type, detail: o.step.detail, at: o.step.at };
+    (step.type === 'stage_changed' ? stageSteps : steps).push(step);
+  });
+  await recordSteps(steps);
+  for (const s of stageSteps) await recordStep(s.lead, s.sourceKey, s.type, s.detail, s.at);
+  return results;
 }
 
 /** The recorded deliveries of `keys` that exist, by key (one read by `_id` each, src/store/by-id.ts). */

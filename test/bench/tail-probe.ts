@@ -8,7 +8,7 @@
 import diagnostics from 'node:diagnostics_channel';
 import type { IncomingMessage } from 'node:http';
 import { monitorEventLoopDelay, PerformanceObserver, constants, type PerformanceEntry } from 'node:perf_hooks';
-import type { BatchStats } from '../../src/inbox/group-commit.js';
+import type { BatchStats } from '../../src/group-commit.js';
 
 /** A span of time: [start, end] in ms since the epoch. */
 export type Span = [number, number];

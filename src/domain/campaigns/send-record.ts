@@ -76,7 +76,7 @@ async function recordSlice(b: RunBatch, settled: readonly Settled[]): Promise<vo
       group: s.group ?? null,
     };
     const type = `campaign_${s.status === 'sent' && s.via === 'owner' ? 'reminded' : s.status}`;
-    return { delivery, step: { type, detail: { campaign: b.campaign.key, run: b.runId, via: s.via, ...(s.group ? { group: s.group } : {}), ...(s.reason ? { reason: s.reason } : {}), ...(s.errcode ? { errcode: s.errcode } : {}) } } };
+    return { delivery, step: { type, at: new Date(now), detail: { campaign: b.campaign.key, run: b.runId, via: s.via, ...(s.group ? { group: s.group } : {}), ...(s.reason ? { reason: s.reason } : {}), ...(s.errcode ? { errcode: s.errcode } : {}) } } };
   });
   await recordOutcomes(outcomes);
   for (const s of settled) {

@@ -2,22 +2,27 @@
  * Group commit: items added during one turn of the event loop are written together by `write` (up to `maxBatch`
  * at a time), and each caller's promise settles with its batch. An idle receiver adds no latency (the batch is
  * written on the next tick); a busy one makes one Redis round trip per batch instead of one per callback.
+ * With `maxInFlight`, at most that many writes run at once and what arrives meanwhile waits for the next one (items
+ * that trickle in one per tick, e.g. jobs, still share a write).
  */
 export class GroupCommit<T> {
   private pending: Array<{ item: T; resolve: () => void; reject: (err: Error) => void; addedAt: number }> = [];
   private scheduled = false;
+  private inFlight = 0;
   /** Observes every batch written (e.g. a benchmark's diagnostics); unset, nothing is measured. Changes no write. */
   onBatch?: (stats: BatchStats) => void;
 
   constructor(
     private readonly write: (items: T[]) => Promise<void>,
     private readonly maxBatch = 100,
+    private readonly maxInFlight = Infinity,
   ) {}
 
   /** Resolves once `item` has been written (or rejects with its batch's error). */
   add(item: T): Promise<void> {
     return new Promise((resolve, reject) => {
       this.pending.push({ item, resolve, reject, addedAt: this.onBatch ? performance.now() : 0 });
+      if (this.inFlight >= this.maxInFlight) return; // the write in flight flushes it when it ends
       if (this.pending.length >= this.maxBatch) void this.flush();
       else if (!this.scheduled) {
         this.scheduled = true;
@@ -28,12 +33,14 @@ export class GroupCommit<T> {
 
   private async flush(): Promise<void> {
     this.scheduled = false;
+    if (this.inFlight >= this.maxInFlight) return;
     const batch = this.pending.splice(0, this.maxBatch);
     if (this.pending.length && !this.scheduled) {
       this.scheduled = true;
       setImmediate(() => void this.flush());
     }
     if (!batch.length) return;
+    this.inFlight++;
     const flushAt = this.onBatch ? performance.now() : 0;
     let failed = false;
     try {
@@ -42,6 +49,11 @@ export class GroupCommit<T> {
     } catch (err) {
       failed = true;
       for (const b of batch) b.reject(err as Error);
+    }
+    this.inFlight--;
+    if (this.pending.length && !this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => void this.flush());
     }
     if (this.onBatch) {
       const end = performance.now();

@@ -1,0 +1,80 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { outcomeRecorder } from '../../src/domain/delivery/record-delivery.js';
+import { recordOutcomes, type Outcome } from '../../src/store/delivery-ledger.js';
+import { Delivery } from '../../src/store/models/delivery.js';
+import { Lead, leadId } from '../../src/store/models/lead.js';
+import { StageMove } from '../../src/store/models/timeline.js';
+import { timelineOf } from '../../src/store/timeline.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness('ledger');
+});
+afterAll(async () => h?.stop());
+
+const at = new Date(Date.UTC(2026, 10, 2, 3, 0, 0));
+const lead = () => ({ corpId: h.ctx.corpId, externalUserId: `wm_ledger_${Math.random().toString(36).slice(2, 10)}` });
+const outcome = (l: { corpId: string; externalUserId: string }, key: string, status: 'sent' | 'failed', type: string): Outcome => ({
+  delivery: { key, kind: 'nurture', corpId: l.corpId, externalUserId: l.externalUserId, userId: 'zhangsan', status, via: 'kf' },
+  step: { type, detail: { n: key }, at },
+});
+
+describe('recording outcomes in batches (the records queue)', () => {
+  it('records each delivery once, writes the steps of the winners only, and reports what is on record', async () => {
+    const a = lead();
+    const b = lead();
+    // A first run recorded a's delivery as sent, then died before its step.
+    const [first] = await recordOutcomes([{ delivery: outcome(a, `${a.externalUserId}|1`, 'sent', 'x').delivery }]);
+    expect(first).toEqual({ status: 'sent', created: true });
+    const results = await recordOutcomes([
+      outcome(a, `${a.externalUserId}|1`, 'sent', 'nurture_sent'), // the same outcome again: its step is written now
+      outcome(a, `${a.externalUserId}|1`, 'failed', 'nurture_failed'), // a re-run that lost: no trace
+      outcome(b, `${b.externalUserId}|1`, 'sent', 'nurture_sent'),
+      { step: { type: 'nurture_skipped', detail: {}, at, lead: b, sourceKey: `${b.externalUserId}|2` } },
+      { step: { type: 'stage_changed', detail: { from: 'added', to: 'engaged', by: 'system' }, at, lead: b, sourceKey: `${b.externalUserId}|3` } },
+    ]);
+    expect(results).toEqual([
+      { status: 'sent', created: false },
+      { status: 'sent', created: false },
+      { status: 'sent', created: true },
+      { status: null, created: false },
+      { status: null, created: false },
+    ]);
+    expect((await timelineOf(a.corpId, a.externalUserId)).map((s) => s.type)).toEqual(['nurture_sent']);
+    expect((await timelineOf(b.corpId, b.externalUserId)).map((s) => s.type).sort()).toEqual(['nurture_sent', 'nurture_skipped', 'stage_changed']);
+    expect(await StageMove.countDocuments({ externalUserId: b.externalUserId })).toBe(1);
+    expect(await Delivery.countDocuments({ externalUserId: { $in: [a.externalUserId, b.externalUserId] } })).toBe(2);
+    // Recording the whole batch again adds nothing.
+    await recordOutcomes([outcome(b, `${b.externalUserId}|1`, 'sent', 'nurture_sent')]);
+    expect((await timelineOf(b.corpId, b.externalUserId)).filter((s) => s.type === 'nurture_sent')).toHaveLength(1);
+  });
+
+  it('writes the outcomes that arrive while a write is in flight together, and counts a 客服 send toward the window once', async () => {
+    const l = lead();
+    await h.ctx.leads.mutate(l, { channelKey: 'organic', userId: 'zhangsan', at }, (d) => {
+      d.kf = { openKfid: 'wkbench', lastInboundAt: new Date(at.getTime() - 1000), sentSinceInbound: 0 } as never;
+    });
+    const recorder = outcomeRecorder(h.ctx);
+    const sizes: number[] = [];
+    recorder.onBatch = (s) => sizes.push(s.size);
+    const sent = (i: number): Outcome => {
+      const o = outcome(l, `${l.externalUserId}|kf|${i}`, 'sent', 'kf_reply_sent');
+      return { ...o, delivery: { ...o.delivery!, sentAt: at } };
+    };
+    // One outcome a tick, as jobs arrive: the first is written alone, the rest wait for it and share the next write.
+    const adds: Promise<void>[] = [];
+    for (let i = 0; i < 20; i++) {
+      adds.push(recorder.add(sent(i)));
+      await new Promise((res) => setImmediate(res));
+    }
+    adds.push(recorder.add(sent(0))); // a retried job
+    await Promise.all(adds);
+    recorder.onBatch = undefined;
+    expect(sizes.reduce((x, y) => x + y, 0)).toBe(21);
+    expect(sizes.length).toBeLessThan(10);
+    expect((await timelineOf(l.corpId, l.externalUserId)).filter((s) => s.type === 'kf_reply_sent')).toHaveLength(20);
+    const doc = await Lead.findById(leadId(l.corpId, l.externalUserId)).lean();
+    expect(doc?.kf?.sentSinceInbound).toBe(20);
+  });
+});

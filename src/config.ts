@@ -123,7 +123,7 @@ export const envSchema = z.object({
    * How far a worker process's heap may grow past what it holds before V8 collects it (percent; 0 = V8's own choice,
    * which lets a busy heap grow to about 4 times its live size). docs/architecture.md, "Memory".
    */
-  WORKER_HEAP_GROWTH_PERCENT: z.coerce.number().int().min(0).max(300).default(50),
+  WORKER_HEAP_GROWTH_PERCENT: z.coerce.number().int().min(0).max(300).default(25),
   /**
    * The welcome lane's lock: a welcome whose worker died is taken over after about this long (plus one stall
    * check), while its 20 s WelcomeCode is still valid [D:92137].

@@ -67,11 +67,19 @@ export class MassMessagesArea implements SandboxArea {
     } else {
       if (externalIds.length === 0 && !sender) throw new SandboxApiError(40058, 'external_userid and sender are both empty');
       const ids = externalIds.length > 0 ? externalIds : [...this.contacts.relationships.values()].filter((r) => r.userId === sender).map((r) => r.externalUserId);
-      // One pass over the relationships for the whole list (a campaign sends up to 10,000 at once).
-      const follows = new Map<string, string[]>();
-      for (const r of this.contacts.relationships.values()) follows.set(r.externalUserId, [...(follows.get(r.externalUserId) ?? []), r.userId]);
+      // With a sender, one lookup per customer; without, one pass over the relationships for the whole list (a
+      // campaign sends up to 10,000 at once).
+      let follows: Map<string, string[]> | null = null;
+      if (sender === undefined) {
+        follows = new Map();
+        for (const r of this.contacts.relationships.values()) {
+          const list = follows.get(r.externalUserId);
+          if (list) list.push(r.userId);
+          else follows.set(r.externalUserId, [r.userId]);
+        }
+      }
       for (const ext of ids) {
-        const owners = (follows.get(ext) ?? []).filter((userId) => sender === undefined || userId === sender).map((userId) => ({ userId }));
+        const owners = (follows ? (follows.get(ext) ?? []) : this.contacts.relationship(sender!, ext) ? [sender!] : []).map((userId) => ({ userId }));
         if (owners.length === 0) failList.push(ext);
         for (const r of owners) targets.push({ userId: r.userId, externalUserId: ext, status: 0 });
       }

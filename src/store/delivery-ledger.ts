@@ -132,20 +132,12 @@ export interface Recorded {
 }
 
 /**
- * Records an outcome once (first writer wins). A delivery's timeline step is written with the record that won: a
- * second, different outcome for the same key (a re-run that lost) leaves no trace; the first one's step is written
- * also when its run was cut off between the two writes.
- */
-export async function recordOutcome(outcome: Outcome): Promise<Recorded> {
-  return (await recordOutcomes([outcome]))[0]!;
-}
-
-/**
- * Records many outcomes at once, each as recordOutcome does one: the delivery records in one unordered insert (first
- * writer wins; a record that existed is read back by `_id` to see whether this outcome is the one on record), then
- * their timeline steps in one insert into the log of steps (src/store/timeline.ts, recordSteps). A stage change, the
- * one step with a record of its own, goes through recordStep. Used by the records queue (a batch of jobs) and by a
- * campaign's batch.
+ * Records outcomes, each once (first writer wins): the delivery records in one unordered insert, then their timeline
+ * steps in one insert into the log of steps (src/store/timeline.ts, recordSteps). A delivery's step is written with
+ * the record that won: a record that existed is read back by `_id`, and a second, different outcome for the same key
+ * (a re-run that lost) leaves no trace, while the first one's step is written also when its run was cut off between
+ * the two writes. A stage change, the one step with a record of its own, goes through recordStep. Used by the records
+ * queue (the outcomes of its jobs running at once) and by a campaign's batch.
  */
 export async function recordOutcomes(input: readonly Outcome[]): Promise<Recorded[]> {
   const outcomes = input.map((o) => outcomeSchema.parse(o));

@@ -2,7 +2,7 @@ import type { Intent } from '../../content/replies.js';
 import type { BotContext } from '../../context.js';
 import { jobIds } from '../../queues/job-ids.js';
 import { leadId, type LeadDoc, type LeadRef } from '../../store/models/lead.js';
-import { recordStep } from '../../store/timeline.js';
+import { recordStep, recordSteps } from '../../store/timeline.js';
 import type { KfSyncedMessage } from '../../wecom/types.js';
 import { raiseAlert } from '../alerts/ops-alerts.js';
 import { KF_WINDOW_MS } from '../delivery/via.js';
@@ -71,7 +71,9 @@ export async function handleCustomerMessage(ctx: Ctx, openKfid: string, m: KfSyn
       // A reply makes an `added` lead engaged, in the same save (never backwards: the rules refuse anything else).
       engaged = applyStage(d, 'engaged', ENGAGED_BY, at);
     });
-    await recordStep(ref, key, 'kf_message', { text: text.slice(0, 500) || `[${m.msgtype}]`, intent: intent?.key ?? null, openKfid, newSession }, at);
+    // Into the log of steps (one insert): the lead's timeline document, rewritten whole by some servers on each
+    // append, would grow with every message of a chatty customer.
+    await recordSteps([{ lead: ref, sourceKey: key, type: 'kf_message', detail: { text: text.slice(0, 500) || `[${m.msgtype}]`, intent: intent?.key ?? null, openKfid, newSession }, at }]);
     if (engaged) await recordStageChange(ref, engaged, { ...ENGAGED_BY, sourceKey: `${key}|engaged`, at });
     // One read of the lead's active enrollments, when any sequence could stop on this (stopOn: reply, stage:engaged).
     if (stopsOnReply(ctx)) await stopLocked(ctx, ref, 'reply');

@@ -24,21 +24,22 @@ export class GroupCommit<T> {
       this.pending.push({ item, resolve, reject, addedAt: this.onBatch ? performance.now() : 0 });
       if (this.inFlight >= this.maxInFlight) return; // the write in flight flushes it when it ends
       if (this.pending.length >= this.maxBatch) void this.flush();
-      else if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => void this.flush());
-      }
+      else this.schedule();
     });
+  }
+
+  /** A flush on the next tick, unless one is scheduled already. */
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => void this.flush());
   }
 
   private async flush(): Promise<void> {
     this.scheduled = false;
     if (this.inFlight >= this.maxInFlight) return;
     const batch = this.pending.splice(0, this.maxBatch);
-    if (this.pending.length && !this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => void this.flush());
-    }
+    if (this.pending.length) this.schedule();
     if (!batch.length) return;
     this.inFlight++;
     const flushAt = this.onBatch ? performance.now() : 0;
@@ -51,10 +52,7 @@ export class GroupCommit<T> {
       for (const b of batch) b.reject(err as Error);
     }
     this.inFlight--;
-    if (this.pending.length && !this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => void this.flush());
-    }
+    if (this.pending.length) this.schedule();
     if (this.onBatch) {
       const end = performance.now();
       try {

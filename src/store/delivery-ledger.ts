@@ -145,18 +145,16 @@ export async function recordOutcomes(input: readonly Outcome[]): Promise<Recorde
   const withRecord = outcomes.flatMap((o, i) => (o.delivery ? [{ i, d: o.delivery }] : []));
   // Written as plain documents (one insert for the batch): the fields mongoose would add, added here.
   const docs = withRecord.map(({ d }) => ({ _id: d.key, ...d, content: d.content ?? null, clicks: 0, lastClickAt: null, createdAt: now, updatedAt: now }));
-  const existed = await insertManyOnce(Delivery.collection, docs);
-  const onRecord = new Map<number, DeliveryStatus | undefined>();
-  const reread = [...existed].map((j) => withRecord[j]!);
-  const found = await eachById(reread, ({ d }) => Delivery.findById(d.key, { status: 1 }).lean());
-  reread.forEach(({ i }, j) => onRecord.set(i, found[j]?.status as DeliveryStatus | undefined));
+  // Outcomes whose record existed (an earlier run, or an earlier outcome of this batch): the one on record decides.
+  const existed = new Set([...(await insertManyOnce(Delivery.collection, docs))].map((j) => withRecord[j]!.i));
+  const onRecord = await deliveriesOf(outcomes.flatMap((o, i) => (existed.has(i) ? [o.delivery!.key] : [])));
 
   const results: Recorded[] = [];
   const steps: StepToRecord[] = [];
   const stageSteps: StepToRecord[] = [];
   outcomes.forEach((o, i) => {
-    const created = o.delivery ? !onRecord.has(i) : false;
-    const status = o.delivery ? (created ? o.delivery.status : (onRecord.get(i) ?? o.delivery.status)) : null;
+    const created = o.delivery ? !existed.has(i) : false;
+    const status = o.delivery ? (created ? o.delivery.status : ((onRecord.get(o.delivery.key)?.status as DeliveryStatus | undefined) ?? o.delivery.status)) : null;
     results.push({ status, created });
     if (!o.step || (o.delivery && status !== o.delivery.status)) return;
     const lead = o.delivery ? { corpId: o.delivery.corpId, externalUserId: o.delivery.externalUserId } : o.step.lead!;

@@ -243,7 +243,7 @@ export async function seedDemo(ctx: Pick<BotContext, 'corpId' | 'channels' | 'se
   await inChunks(StageMove, moves);
   await inChunks(Delivery, [...deliveries, ...campaign.deliveries]);
   await inChunks(KfResponse, responses);
-  await writeServiceDays(ctx.config.OPS_TIMEZONE, responses.map((x) => dayEntry(x as Parameters<typeof dayEntry>[0])));
+  await writeServiceDays(ctx, ctx.config.OPS_TIMEZONE, responses.map((x) => dayEntry(x as Parameters<typeof dayEntry>[0])));
   await inChunks(CampaignRecord, [campaign.campaign]);
   await inChunks(CampaignRun, [campaign.run]);
   await inChunks(CampaignGroup, campaign.groups);

@@ -68,6 +68,11 @@ export class RedisKeys {
     return `${this.prefix}:lock:service-days:${tz}`;
   }
 
+  /** The lock held while one service day's document is written (src/domain/kf/service-days.ts). */
+  serviceDayLock(dayId: string): string {
+    return `${this.prefix}:lock:service-day:${dayId}`;
+  }
+
   /** The lock held while one lead's timeline document is written. */
   timelineLock(leadId: string): string {
     return `${this.prefix}:lock:timeline:${leadId}`;

@@ -21,10 +21,12 @@ describe('service days (what the service page reads a period by)', () => {
     // 23:30 UTC is the next morning in Shanghai.
     const a = dayEntry(record(1, '2026-11-02T23:30:00Z'));
     const b = dayEntry(record(2, '2026-11-03T01:00:00Z'));
-    await Promise.all([a, a, b, b, a].map((e) => addToServiceDay(TZ, e)));
-    expect((await serviceDays(TZ, ['2026-11-03'])).map((e) => e.id).sort()).toEqual([a.id, b.id]);
+    // More records of the same day, written at once by as many writers (no row may be lost to another's write).
+    const more = Array.from({ length: 12 }, (_, i) => dayEntry(record(100 + i, `2026-11-03T0${2 + (i % 6)}:00:00Z`)));
+    await Promise.all([a, a, b, b, a, ...more, ...more].map((e) => addToServiceDay(h.ctx, TZ, e)));
+    expect((await serviceDays(TZ, ['2026-11-03'])).map((e) => e.id).sort()).toEqual([a.id, b.id, ...more.map((e) => e.id)].sort());
     expect(await serviceDays(TZ, ['2026-11-02'])).toEqual([]);
-    expect((await KfResponseDay.findById(`${TZ}|2026-11-03`).lean())?.rows).toHaveLength(2);
+    expect((await KfResponseDay.findById(`${TZ}|2026-11-03`).lean())?.rows).toHaveLength(14);
   });
 
   it('are built once from the stored records after an upgrade, keeping what was written live meanwhile', async () => {
@@ -33,8 +35,8 @@ describe('service days (what the service page reads a period by)', () => {
     // One of them was written to its day live already, with one more record of that day.
     const live = record(13, '2026-10-02T04:00:00Z');
     await KfResponse.create(live);
-    await addToServiceDay('UTC', dayEntry(live));
-    await addToServiceDay('UTC', dayEntry(old[2]!));
+    await addToServiceDay(h.ctx, 'UTC', dayEntry(live));
+    await addToServiceDay(h.ctx, 'UTC', dayEntry(old[2]!));
     await ensureServiceDays(h.ctx.redis, h.ctx.keys, 'UTC', h.ctx.log);
     expect((await serviceDays('UTC', ['2026-10-01'])).map((e) => e.id).sort()).toEqual([old[0]!._id, old[1]!._id]);
     expect((await serviceDays('UTC', ['2026-10-02'])).map((e) => e.id).sort()).toEqual([old[2]!._id, live._id]);

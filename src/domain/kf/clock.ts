@@ -90,7 +90,7 @@ export async function recordResponse(ctx: Ctx, ref: LeadRef, lead: Pick<LeadFiel
   };
   await createOnce(KfResponse, record);
   // Also when the record existed (a retry after a crash between the two writes): a day keeps each record once.
-  await addToServiceDay(ctx.config.OPS_TIMEZONE, dayEntry(record));
+  await addToServiceDay(ctx, ctx.config.OPS_TIMEZONE, dayEntry(record));
   for (const level of [1, 2]) await ctx.queues.get('kf-clock').remove(jobIds.kfClock(clock.id, level)).catch(() => 0);
 }
 

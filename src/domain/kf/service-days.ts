@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../../redis/keys.js';
-import { tryLock } from '../../redis/lock.js';
+import { tryLock, withLock } from '../../redis/lock.js';
 import { isDuplicateKey } from '../../store/create-once.js';
 import { KfResponse, KfResponseDay } from '../../store/models/kf.js';
 import { leadId } from '../../store/models/lead.js';
@@ -33,22 +33,29 @@ function decode(row: string): DayEntry {
   return { id, lead, servicer, channel, startedAt: new Date(startedAt), repliedAt: new Date(repliedAt), seconds, serviceSeconds, targetSeconds };
 }
 
+/** Where a day's writers take turns (Redis and the keys of this bot). */
+type Locks = { redis: Redis; keys: RedisKeys };
+
 /**
  * Adds a response record to its day (the day its clock started in `tz`), once however often it is added: a push
  * that skips a day already holding it, else the day's first insert (a second writer's insert fails and pushes).
+ * Writers of one day take turns (its lock): some MongoDB-wire servers (FerretDB) rewrite the document whole on a
+ * push, so two at once could lose one of the rows.
  */
-export async function addToServiceDay(tz: string, e: DayEntry): Promise<void> {
+export async function addToServiceDay(locks: Locks, tz: string, e: DayEntry): Promise<void> {
   const _id = dayId(tz, localDay(e.startedAt.getTime(), tz));
   const row = encode(e);
   const push = () => KfResponseDay.updateOne({ _id, rows: { $ne: row } }, { $push: { rows: row } });
-  if ((await push()).matchedCount > 0) return;
-  if (await KfResponseDay.exists({ _id })) return; // it holds the record already
-  try {
-    await KfResponseDay.create({ _id, rows: [row] });
-  } catch (err) {
-    if (!isDuplicateKey(err)) throw err;
-    await push();
-  }
+  await withLock(locks.redis, locks.keys.serviceDayLock(_id), async () => {
+    if ((await push()).matchedCount > 0) return;
+    if (await KfResponseDay.exists({ _id })) return; // it holds the record already
+    try {
+      await KfResponseDay.create({ _id, rows: [row] });
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err;
+      await push();
+    }
+  });
 }
 
 /** The response records whose clock started on `days` (local days in `tz`): one read by primary key per day. */
@@ -81,7 +88,7 @@ export function dayEntry(r: { _id: string; corpId: string; externalUserId: strin
  * Writes many response records into their days: a day that does not exist yet is inserted whole, one that does gets
  * the missing entries one by one. What a build and the demo data use.
  */
-export async function writeServiceDays(tz: string, entries: Iterable<DayEntry>): Promise<number> {
+export async function writeServiceDays(locks: Locks, tz: string, entries: Iterable<DayEntry>): Promise<number> {
   const byDay = new Map<string, DayEntry[]>();
   for (const e of entries) {
     const d = localDay(e.startedAt.getTime(), tz);
@@ -94,7 +101,7 @@ export async function writeServiceDays(tz: string, entries: Iterable<DayEntry>):
       await KfResponseDay.collection.insertOne({ _id: dayId(tz, day), rows: list.map(encode) } as never);
     } catch (err) {
       if (!isDuplicateKey(err)) throw err;
-      for (const e of list) await addToServiceDay(tz, e);
+      for (const e of list) await addToServiceDay(locks, tz, e);
     }
   }
   return byDay.size;
@@ -114,7 +121,7 @@ export async function ensureServiceDays(redis: Redis, keys: RedisKeys, tz: strin
     const started = Date.now();
     const entries: DayEntry[] = [];
     for await (const r of KfResponse.find({}).lean().cursor({ batchSize: 2000 })) entries.push(dayEntry(r as Parameters<typeof dayEntry>[0]));
-    const days = await writeServiceDays(tz, entries);
+    const days = await writeServiceDays({ redis, keys }, tz, entries);
     await KfResponseDay.collection.insertOne({ _id: builtId(tz), rows: [] } as never).catch((err: unknown) => {
       if (!isDuplicateKey(err)) throw err;
     });

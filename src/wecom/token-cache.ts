@@ -6,13 +6,19 @@ import { deleteIfEqual, tryLock } from '../redis/lock.js';
 /** Fetches a fresh token from WeCom: `{ token, expiresIn (seconds) }`. */
 export type TokenFetcher = () => Promise<{ token: string; expiresIn: number }>;
 
+/** How long a process reuses the token it last read before reading the shared cache again. */
+const MEMO_MS = 10_000;
+
 /**
  * Access-token cache shared by every process through Redis [D:91039]. One refresh at a time: the process that
- * wins a short lock calls gettoken, the others wait for its result instead of calling gettoken themselves.
+ * wins a short lock calls gettoken, the others wait for its result instead of calling gettoken themselves. Each
+ * process reuses what it read for MEMO_MS (a token in the cache has minutes of validity left, and WeCom answers the
+ * same token until it expires), so a busy worker does not ask Redis before every call.
  */
 export class TokenCache {
   private readonly key: string;
   private readonly lockKey: string;
+  private memo: { token: string; until: number } | null = null;
 
   constructor(
     private readonly redis: Redis,
@@ -30,6 +36,13 @@ export class TokenCache {
 
   /** A valid token from the cache, refreshing it when absent. */
   async get(): Promise<string> {
+    if (this.memo && this.memo.until > Date.now()) return this.memo.token;
+    const token = await this.read();
+    this.memo = { token, until: Date.now() + MEMO_MS };
+    return token;
+  }
+
+  private async read(): Promise<string> {
     const deadline = Date.now() + 30_000;
     for (;;) {
       const cached = await this.redis.get(this.key);
@@ -55,6 +68,7 @@ export class TokenCache {
    * process has just refreshed is kept.
    */
   async invalidate(token: string): Promise<void> {
+    if (this.memo?.token === token) this.memo = null;
     await deleteIfEqual(this.redis, this.key, token);
   }
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { localDay } from '../nurture/clock.js';
 
 /**
  * WeCom's mass-message (群发) quota per customer [D:92135, updated 2025-11]: by default as many corp mass messages
@@ -26,10 +27,8 @@ export const massQuotaRule = z
     return { per: m[2] as 'month' | 'week' | 'day', n: Number(m[1]) };
   });
 
-const fmt = new Intl.DateTimeFormat('en-CA', { timeZone: WECOM_TZ, year: 'numeric', month: '2-digit', day: '2-digit' });
-
 function chinaDate(ms: number): { y: number; m: number; d: number } {
-  const [y, m, d] = fmt.format(new Date(ms)).split('-').map(Number);
+  const [y, m, d] = localDay(ms, WECOM_TZ).split('-').map(Number);
   return { y: y!, m: m!, d: d! };
 }
 

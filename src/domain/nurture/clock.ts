@@ -2,16 +2,24 @@ import type { QuietHours } from '../../content/sequences.js';
 
 const MINUTE = 60_000;
 const DAY_MINUTES = 1440;
+type Parts = { y: string; m: string; d: string; minutes: number };
 const formatters = new Map<string, Intl.DateTimeFormat>();
+/** The last minute asked for, per time zone: every step of a busy minute asks the same (formatToParts is slow). */
+const lastMinute = new Map<string, { minute: number; parts: Parts }>();
 
-function parts(ms: number, tz: string): { y: string; m: string; d: string; minutes: number } {
+function parts(ms: number, tz: string): Parts {
+  const minute = Math.floor(ms / MINUTE);
+  const cached = lastMinute.get(tz);
+  if (cached?.minute === minute) return cached.parts;
   let f = formatters.get(tz);
   if (!f) {
     f = new Intl.DateTimeFormat('en-CA', { timeZone: tz, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' });
     formatters.set(tz, f);
   }
   const p = Object.fromEntries(f.formatToParts(new Date(ms)).map((x) => [x.type, x.value]));
-  return { y: p.year!, m: p.month!, d: p.day!, minutes: Number(p.hour) * 60 + Number(p.minute) };
+  const out = { y: p.year!, m: p.month!, d: p.day!, minutes: Number(p.hour) * 60 + Number(p.minute) };
+  lastMinute.set(tz, { minute, parts: out });
+  return out;
 }
 
 const toMinutes = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));

@@ -10,6 +10,7 @@ import { Enrollment, ledgerId, type EnrollmentFields } from '../../store/models/
 import { Lead, leadId, splitLeadId, type LeadFields, type LeadRef } from '../../store/models/lead.js';
 import { exhaustKfWindow, releaseBudget, takeBudget, type BudgetResult } from '../delivery/budget.js';
 import { massQuotaPeriod } from '../delivery/mass-quota.js';
+import { recordWhileLocked } from '../delivery/record-delivery.js';
 import { trackedUrl } from '../delivery/tracked-links.js';
 import { KF_WINDOW_CLOSED, kfWindowStart, massSender, preferredVia, sendVia, type MessageContent } from '../delivery/via.js';
 import type { Grade, Stage, Via } from '../vocabulary.js';
@@ -218,7 +219,7 @@ async function finish(ctx: Ctx, e: Enrollment, seq: Sequence, delivery: Delivery
     delivery,
     step: { type: `nurture_${outcome}`, detail: { sequence: seq.key, step: e.step, ...detail }, at: new Date() },
   };
-  await ctx.queues.add('records', record, { jobId: jobIds.record(delivery.key) });
+  await recordWhileLocked(ctx, record, jobIds.record(delivery.key));
   if (delivery.status === 'sent' || delivery.status === 'submitted') {
     const what = delivery.status === 'submitted' ? 'nurture mass message submitted: the owner confirms it in the client' : delivery.via === 'owner' ? 'nurture reminder sent to the owner' : 'nurture message sent';
     ctx.log.info({ externalUserId: e.externalUserId, sequence: seq.key, step: e.step, via: delivery.via ?? null, userId: delivery.userId }, what);
@@ -242,7 +243,7 @@ async function advance(
   const deliveryKey = o.deliveryKey ?? nurtureDeliveryKey(ledgerId(e), e.step);
   if (!recorded) {
     const step: Outcome = { step: { type: `nurture_${o.outcome}`, detail: { sequence: seq.key, step: e.step, ...o.detail }, at: new Date(now), lead: { corpId: e.corpId, externalUserId: e.externalUserId }, sourceKey: deliveryKey } };
-    await ctx.queues.add('records', step, { jobId: jobIds.record(`${deliveryKey}|${o.outcome}`) });
+    await recordWhileLocked(ctx, step, jobIds.record(`${deliveryKey}|${o.outcome}`));
   }
   nurtureOutcomes.inc({ outcome: o.outcome });
   const next = e.step + 1;

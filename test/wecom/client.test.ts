@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { WecomApiError } from '../../src/errors.js';
@@ -77,6 +79,23 @@ describe('access token', () => {
     expect(sandbox.state.callsTo('gettoken')).toHaveLength(2);
   });
 
+  it('a process reuses the token it read; one another process refreshed meanwhile is taken up after one 42001', async () => {
+    const { externalUserId } = sandbox.state.contacts.addCustomer({ name: 'A', userId: 'zhangsan' });
+    const [a, b] = [client(), client()];
+    await a.getExternalContact(externalUserId);
+    // The shared cache loses the token: a process that read it keeps using it (it is still valid at WeCom).
+    await redis.del(...(await redis.keys(`${prefix}:*token*`)));
+    await a.getExternalContact(externalUserId);
+    expect(sandbox.state.callsTo('gettoken')).toHaveLength(1);
+    // Another process refreshes it after WeCom expired the old one: the first finds out from WeCom, once, and takes
+    // the new token from the shared cache instead of calling gettoken again.
+    sandbox.state.tokens.expire();
+    await b.getExternalContact(externalUserId);
+    await a.getExternalContact(externalUserId);
+    expect(sandbox.state.callsTo('gettoken')).toHaveLength(2);
+    expect(sandbox.state.callsTo('externalcontact/get').map((x) => x.errcode)).toEqual([0, 0, 0, 42001, 0]);
+  });
+
   it('a bad secret is a permanent, typed error that never prints the secret', async () => {
     const c = client({ secret: 'wrong-secret-value' });
     const err = await c.getCorpTagList().catch((e: unknown) => e);
@@ -88,6 +107,27 @@ describe('access token', () => {
 });
 
 describe('retryable and permanent errors', () => {
+  it('a refused connection is retryable and never ambiguous (nothing reached WeCom); a dead answer is both', async () => {
+    const closed = await new Promise<number>((resolve) => {
+      const srv = createServer();
+      srv.listen(0, '127.0.0.1', () => {
+        const port = (srv.address() as AddressInfo).port;
+        srv.close(() => resolve(port));
+      });
+    });
+    const refused = (await client({ baseUrl: `http://127.0.0.1:${closed}`, retries: 0 }).getCorpTagList().catch((e: unknown) => e)) as WecomApiError;
+    expect([refused.errmsg, refused.retryable, refused.ambiguous]).toEqual(['connection refused', true, false]);
+    // A server that takes the request and closes without answering: WeCom may have acted on it.
+    const mute = createServer((req) => req.socket.destroy());
+    await new Promise<void>((r) => mute.listen(0, '127.0.0.1', r));
+    try {
+      const lost = (await client({ baseUrl: `http://127.0.0.1:${(mute.address() as AddressInfo).port}`, retries: 0 }).getCorpTagList().catch((e: unknown) => e)) as WecomApiError;
+      expect([lost.errmsg, lost.retryable, lost.ambiguous]).toEqual(['network error', true, true]);
+    } finally {
+      await new Promise((r) => mute.close(r));
+    }
+  });
+
   it('backs off on 45009 and succeeds', async () => {
     sandbox.state.inject({ api: 'externalcontact/get_corp_tag_list', errcode: 45009, times: 2 });
     const res = await client().getCorpTagList();

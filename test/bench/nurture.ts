@@ -22,8 +22,9 @@
  *       step, not the limit.
  *     Each runs until all N are done or BENCH_ROUND_CAP_S (30 s). Steady rate: completions (baseline) or ok
  *     add_msg_template calls (bot) in the whole 1-second windows of the middle 80 % of the run. Reported: the bot's
- *     rate as a share of the baseline's (ratio of the means, each round's ratio, the spread). Every MongoDB command is
- *     counted by the job run (or baseline step) whose async context sent it: commands per nurture step, by name.
+ *     rate as a share of the baseline's (ratio of the means, each round's ratio, the spread), and this process's CPU
+ *     per step. The timed rounds run without instruments; then a counting round (BENCH_COUNT_LEADS of each) counts
+ *     every MongoDB command for the job run (or baseline step) whose async context sent it: commands per step, by name.
  *  5. Dispatch under a WeCom rate limit: the sandbox WeCom answers 45009 above R add_msg_template calls per second;
  *     the bot gets WECOM_RATE_LIMITS=externalcontact/add_msg_template=R/s, NURTURE_DAILY_CAP=0 and the real workers.
  *     N = R × 30 leads, set up as in 4. A run stops BENCH_DISPATCH_CAP_S (45 s) after the workers start. Run at

@@ -19,8 +19,12 @@ for i = 1, #KEYS do
 end
 return 0`;
 
-/** The end of a window that grants nothing: 1/20 of it, at most 100 ms. */
-export const edgeMs = (windowMs: number) => Math.min(100, windowMs / 20);
+/**
+ * The end of a window that grants nothing: 1/10 of it, at most 100 ms. A granted call still has to be built, sent and
+ * received; on a loaded worker that took more than 50 ms (a margin of 1/20 let 6 calls of one second reach the
+ * sandbox WeCom in the next one: 45009 at R = 67/s in bench:nurture on FerretDB/PostgreSQL, load average 10).
+ */
+export const edgeMs = (windowMs: number) => Math.min(100, windowMs / 10);
 
 /**
  * Per-API call limits shared by every process (fixed windows in Redis; an API may have several, e.g. per second

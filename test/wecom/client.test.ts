@@ -203,8 +203,8 @@ describe('rate limits', () => {
 
   it('grants nothing in the last moments of a window: such a call waits and arrives in the next one', async () => {
     const c = client({ rateLimits: { 'message/send': [{ limit: 100, windowMs: 1000 }] }, retries: 0 });
-    // Wait until 30 ms before a second ends (the last 50 ms of a 1 s window grant nothing).
-    while (Date.now() % 1000 < 970) await new Promise((r) => setTimeout(r, 5));
+    // Wait until 80–70 ms before a second ends (the last 100 ms of a 1 s window grant nothing).
+    while (Date.now() % 1000 < 920 || Date.now() % 1000 > 930) await new Promise((r) => setTimeout(r, 2));
     const asked = Date.now();
     await c.sendAppText(['zhangsan'], 'late in the window');
     const arrived = sandbox.state.callsTo('message/send').at(-1)!.at;

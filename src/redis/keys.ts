@@ -69,7 +69,7 @@ export class RedisKeys {
   }
 
   /** The lock held while one service day's document is written (src/domain/kf/service-days.ts). */
-  serviceDayLock(dayId: string): string {
+  serviceDayWriteLock(dayId: string): string {
     return `${this.prefix}:lock:service-day:${dayId}`;
   }
 

@@ -25,7 +25,7 @@ export interface HeldLock {
  * held), so a holder that dies frees it within `ttlMs` instead of blocking the others.
  */
 export async function tryLock(redis: Redis, key: string, ttlMs = 5_000): Promise<HeldLock | null> {
-  const token = `${PROCESS_TOKEN}.${(taken = (taken + 1) % Number.MAX_SAFE_INTEGER).toString(36)}`;
+  const token = `${PROCESS_TOKEN}.${(++taken).toString(36)}`;
   if (!(await redis.set(key, token, 'PX', ttlMs, 'NX'))) return null;
   const timer = setInterval(() => void redis.eval(EXTEND, 1, key, token, ttlMs).catch(() => undefined), Math.floor(ttlMs / 3));
   timer.unref();

@@ -46,7 +46,7 @@ export async function addToServiceDay(locks: Locks, tz: string, e: DayEntry): Pr
   const _id = dayId(tz, localDay(e.startedAt.getTime(), tz));
   const row = encode(e);
   const push = () => KfResponseDay.updateOne({ _id, rows: { $ne: row } }, { $push: { rows: row } });
-  await withLock(locks.redis, locks.keys.serviceDayLock(_id), async () => {
+  await withLock(locks.redis, locks.keys.serviceDayWriteLock(_id), async () => {
     if ((await push()).matchedCount > 0) return;
     if (await KfResponseDay.exists({ _id })) return; // it holds the record already
     try {

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { LuaScript } from './script.js';
 
 // Release / extend only while we still own the lock, so a lock that expired and was taken by another process is
 // never deleted or prolonged by the old holder.
-const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
-const EXTEND = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
+const RELEASE = new LuaScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`);
+const EXTEND = new LuaScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`);
 
 /** A holder's token: unique to this process (random) and to this taking (a counter), without a random draw each time. */
 const PROCESS_TOKEN = randomBytes(9).toString('base64url');
@@ -12,7 +13,7 @@ let taken = 0;
 
 /** Deletes `key` only if it still holds `value`; true when it did. */
 export async function deleteIfEqual(redis: Redis, key: string, value: string): Promise<boolean> {
-  return (await redis.eval(RELEASE, 1, key, value)) === 1;
+  return (await RELEASE.run(redis, [key], [value])) === 1;
 }
 
 /** A held lock: keep it alive while working, release it when done. */
@@ -27,7 +28,7 @@ export interface HeldLock {
 export async function tryLock(redis: Redis, key: string, ttlMs = 5_000): Promise<HeldLock | null> {
   const token = `${PROCESS_TOKEN}.${(++taken).toString(36)}`;
   if (!(await redis.set(key, token, 'PX', ttlMs, 'NX'))) return null;
-  const timer = setInterval(() => void redis.eval(EXTEND, 1, key, token, ttlMs).catch(() => undefined), Math.floor(ttlMs / 3));
+  const timer = setInterval(() => void EXTEND.run(redis, [key], [token, ttlMs]).catch(() => undefined), Math.floor(ttlMs / 3));
   timer.unref();
   return {
     async release() {

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../redis/keys.js';
+import { LuaScript } from '../redis/script.js';
 
 export interface RateLimit {
   limit: number;
@@ -10,14 +11,14 @@ export interface RateLimit {
  * Takes one call from every window at once, or from none: KEYS are the windows' counters, ARGV their limits and
  * expiries in pairs. Returns 0 when the call was counted in every window, else the (1-based) index of a full one.
  */
-const TAKE = `
+const TAKE = new LuaScript(`
 for i = 1, #KEYS do
   if tonumber(redis.call('GET', KEYS[i]) or '0') >= tonumber(ARGV[2 * i - 1]) then return i end
 end
 for i = 1, #KEYS do
   if redis.call('INCR', KEYS[i]) == 1 then redis.call('PEXPIRE', KEYS[i], ARGV[2 * i]) end
 end
-return 0`;
+return 0`);
 
 /**
  * The end of a window that grants nothing: 1/10 of it, at most 100 ms. A granted call still has to be built, sent and
@@ -63,7 +64,7 @@ export class RateLimiter {
       }
       const keys = windows.map((rl) => this.keys.rateWindow(api, rl.windowMs, Math.floor(now / rl.windowMs)));
       const args = windows.flatMap((rl) => [rl.limit, rl.windowMs * 2]);
-      const full = (await this.redis.eval(TAKE, keys.length, ...keys, ...args)) as number;
+      const full = (await TAKE.run(this.redis, keys, args)) as number;
       if (full === 0) return true;
       const rl = windows[full - 1]!;
       const wait = (Math.floor(now / rl.windowMs) + 1) * rl.windowMs - now + Math.floor(Math.random() * 20);

@@ -2,6 +2,7 @@ import type { Reply } from '../../content/replies.js';
 import type { BotContext } from '../../context.js';
 import { WecomApiError } from '../../errors.js';
 import { jobIds } from '../../queues/job-ids.js';
+import { LuaScript } from '../../redis/script.js';
 import { attemptFenceId, deliveryOf, takeFence, type Outcome } from '../../store/delivery-ledger.js';
 import type { DeliveryStatus } from '../../store/models/delivery.js';
 import type { LeadFields } from '../../store/models/lead.js';
@@ -58,17 +59,17 @@ export function messageText(m: KfOutboundMessage): string {
 }
 
 // A sliding window per customer: the reply is counted once (its delivery key is the member), even when re-run.
-const TAKE_SLOT = `
+const TAKE_SLOT = new LuaScript(`
 redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, tonumber(ARGV[1]) - tonumber(ARGV[2]))
 if redis.call('ZSCORE', KEYS[1], ARGV[4]) then return 1 end
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
 redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return 1`;
+return 1`);
 
 /** Whether the bot may reply to this customer now (KF_REPLIES_PER_MINUTE in the last minute, shared by all processes). */
 async function takeReplySlot(ctx: Ctx, leadId: string, deliveryKey: string): Promise<boolean> {
-  return (await ctx.redis.eval(TAKE_SLOT, 1, ctx.keys.kfReplies(leadId), Date.now(), 60_000, ctx.config.KF_REPLIES_PER_MINUTE, deliveryKey)) === 1;
+  return (await TAKE_SLOT.run(ctx.redis, [ctx.keys.kfReplies(leadId)], [Date.now(), 60_000, ctx.config.KF_REPLIES_PER_MINUTE, deliveryKey])) === 1;
 }
 
 /** A reply to send: to whom, through which account, under which delivery key, in which window. */

@@ -1,3 +1,11 @@
+import { AsyncResource } from 'node:async_hooks';
+
+/**
+ * The context shared writes run in: none of their callers' (async-context-bound state, e.g. a log's request id, would
+ * otherwise follow whichever caller happened to start the batch). Made when this module loads, outside any caller.
+ */
+const SHARED = new AsyncResource('GroupCommit');
+
 /**
  * Group commit: items added during one turn of the event loop are written together by `write` (up to `maxBatch`
  * at a time), and each caller's promise settles with its batch. An idle receiver adds no latency (the batch is
@@ -23,7 +31,7 @@ export class GroupCommit<T> {
     return new Promise((resolve, reject) => {
       this.pending.push({ item, resolve, reject, addedAt: this.onBatch ? performance.now() : 0 });
       if (this.inFlight >= this.maxInFlight) return; // the write in flight flushes it when it ends
-      if (this.pending.length >= this.maxBatch) void this.flush();
+      if (this.pending.length >= this.maxBatch) SHARED.runInAsyncScope(() => void this.flush());
       else this.schedule();
     });
   }
@@ -32,7 +40,7 @@ export class GroupCommit<T> {
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => void this.flush());
+    setImmediate(() => SHARED.runInAsyncScope(() => void this.flush()));
   }
 
   private async flush(): Promise<void> {

@@ -1,6 +1,7 @@
 import type { CommandStartedEvent } from 'mongodb';
 import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runNurtureStep } from '../../src/domain/nurture/run-step.js';
 import { jobIds } from '../../src/queues/job-ids.js';
 import { Enrollment } from '../../src/store/models/enrollment.js';
 import { Fence } from '../../src/store/models/fence.js';
@@ -51,6 +52,24 @@ describe('a nurture step job', () => {
     const after = await Enrollment.findById(e.id).lean();
     expect(after?.step).toBe(1);
     expect(after?.history.map((x) => [x.outcome, x.via])).toEqual([['submitted', 'mass']]);
+  });
+
+  it('steps running at once share their fence insert and their advance: one command each for all of them', async () => {
+    const es = await Promise.all(Array.from({ length: 6 }, (_, i) => enrolledLead(`wm_shared_${i}_${Date.now()}`)));
+    commands.length = 0;
+    const results = await Promise.all(es.map((e) => runNurtureStep(h.ctx, { enrollmentId: e.id, step: 0, leadId: leadId(TEST_CORP.corpId, e.externalUserId), lastAttempt: false })));
+    expect(results.map((r) => r.result)).toEqual(Array(6).fill('submitted'));
+    const named = commands.filter(ours).map((c) => `${c.commandName} ${String((c.command as Record<string, unknown>)[c.commandName])}`);
+    // Each step reads its enrollment and its lead; the writes are shared (how many depends on timing: fewer than one each).
+    expect(named.filter((n) => n === 'find enrollments')).toHaveLength(6);
+    expect(named.filter((n) => n === 'insert fences').length).toBeLessThan(6);
+    expect(named.filter((n) => n === 'update enrollments').length).toBeLessThan(6);
+    for (const e of es) {
+      const fences = await Fence.find({ for: `nurture|${e.id}|0` }).lean();
+      expect(fences.map((f) => f.kind).sort()).toEqual(['attempt', 'day', 'mass']);
+      const after = await Enrollment.findById(e.id).lean();
+      expect([after?.step, after?.history.map((x) => x.outcome)]).toEqual([1, ['submitted']]);
+    }
   });
 
   it('run again for the same step, it finds the step done and sends nothing (one read)', async () => {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { outcomeRecorder } from '../../src/domain/delivery/record-delivery.js';
-import { recordOutcomes, type Outcome } from '../../src/store/delivery-ledger.js';
+import { recordOutcomes, takeFences, type Outcome } from '../../src/store/delivery-ledger.js';
+import { Fence } from '../../src/store/models/fence.js';
 import { Delivery } from '../../src/store/models/delivery.js';
 import { Lead, leadId } from '../../src/store/models/lead.js';
 import { StageMove } from '../../src/store/models/timeline.js';
@@ -76,5 +77,30 @@ describe('recording outcomes in batches (the records queue)', () => {
     expect((await timelineOf(l.corpId, l.externalUserId)).filter((s) => s.type === 'kf_reply_sent')).toHaveLength(20);
     const doc = await Lead.findById(leadId(l.corpId, l.externalUserId)).lean();
     expect(doc?.kf?.sentSinceInbound).toBe(20);
+  });
+});
+
+describe('taking fences at once (one shared insert)', () => {
+  it('gives each caller what an ordered insert of its own gives, and keeps nothing past the held fence', async () => {
+    const k = `shared_${Math.random().toString(36).slice(2, 10)}`;
+    const spec = (id: string, kind: 'attempt' | 'day' = 'day', forKey = `${k}|a`) => ({ id: `${k}|${id}`, kind, for: forKey });
+    expect((await takeFences([spec('held', 'day', `${k}|other`), spec('held2', 'day', `${k}|other`)])).blocked).toBeNull();
+    // Same tick: one insert for both callers.
+    const [a, b, c] = await Promise.all([
+      takeFences([spec('a1'), spec('held'), spec('a3', 'attempt')]),
+      takeFences([spec('b1', 'day', `${k}|b`), spec('b2', 'attempt', `${k}|b`)]),
+      takeFences([spec('c1', 'day', `${k}|c`), spec('held2', 'day', `${k}|c`), spec('c3', 'attempt', `${k}|c`)]),
+    ]);
+    expect(a.taken.map((f) => f.id)).toEqual([`${k}|a1`]);
+    expect(a.blocked?.id).toBe(`${k}|held`);
+    expect(b.taken.map((f) => f.id)).toEqual([`${k}|b1`, `${k}|b2`]);
+    expect(b.blocked).toBeNull();
+    expect(c.taken.map((f) => f.id)).toEqual([`${k}|c1`]);
+    expect(c.blocked?.id).toBe(`${k}|held2`);
+    // What the shared insert put in past a's held fence is given back; the held one stays its holder's.
+    const left = await Fence.find({ _id: { $regex: `^${k}\\|` } }).lean();
+    expect(left.map((f) => `${f._id}=${f.for}`).sort()).toEqual([`${k}|a1=${k}|a`, `${k}|b1=${k}|b`, `${k}|b2=${k}|b`, `${k}|c1=${k}|c`, `${k}|held2=${k}|other`, `${k}|held=${k}|other`]);
+    // a's attempt fence is free for a's next try.
+    expect((await takeFences([spec('a3', 'attempt')])).blocked).toBeNull();
   });
 });

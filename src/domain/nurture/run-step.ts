@@ -4,6 +4,7 @@ import { render } from '../../content/render.js';
 import { WecomApiError } from '../../errors.js';
 import { nurtureOutcomes } from '../../metrics.js';
 import { jobIds } from '../../queues/job-ids.js';
+import { updateById } from '../../store/batched-updates.js';
 import { deliveryOf, type Outcome } from '../../store/delivery-ledger.js';
 import type { DeliveryStatus } from '../../store/models/delivery.js';
 import { Enrollment, ledgerId, type EnrollmentFields } from '../../store/models/enrollment.js';
@@ -49,6 +50,7 @@ type Ctx = BotContext;
  * Runs one due step of an enrollment, as the only writer of its lead (the lead lock). In the usual case it touches
  * MongoDB four times, each by _id or with an insert: it reads the enrollment and the lead, takes its fences (the
  * attempt, and the units of the lead's send budget it needs) in one insert, calls WeCom, and advances the enrollment.
+ * The insert and the advance are shared with the steps running meanwhile (one command for a batch of them).
  * The delivery record and the timeline entry are written by the records queue, as welcomes are: the step's outcome
  * is queued before the enrollment moves on, so a re-run always finds it (docs/architecture.md, "A nurture step").
  */
@@ -251,11 +253,12 @@ async function advance(
   const done = next >= seq.steps.length;
   const history = { step: e.step, at: new Date(now), outcome: o.outcome, via: o.via ?? null, deliveryKey, caseSlug: o.caseSlug ?? null, detail: o.detail };
   const dueAt = done ? null : planDue(seq, next, now);
-  // Every field of the history entry is set (the schema's defaults included), and updatedAt as mongoose would.
-  await Enrollment.collection.updateOne(
-    { _id: e._id as never },
-    { $set: { step: next, dueAt, attempts: 0, updatedAt: new Date(now), ...(done ? { status: 'completed', endedAt: new Date(now) } : {}) }, $push: { history } as never },
-  );
+  // Every field of the history entry is set (the schema's defaults included), and updatedAt as mongoose would. The
+  // update shares one bulkWrite with the steps advancing meanwhile (src/store/batched-updates.ts).
+  await updateById(Enrollment.collection, e._id, {
+    $set: { step: next, dueAt, attempts: 0, updatedAt: new Date(now), ...(done ? { status: 'completed', endedAt: new Date(now) } : {}) },
+    $push: { history },
+  });
   if (!done) {
     const job = stepJob({ id, step: next, dueAt, corpId: e.corpId, externalUserId: e.externalUserId }, now);
     await ctx.queues.add('nurture', job.data, job.opts);

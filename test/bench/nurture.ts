@@ -56,7 +56,8 @@ import { loadConfig, type Config } from '../../src/config.js';
 import type { BotContext } from '../../src/context.js';
 import { withDatabase, type EmbeddedDatabase } from '../../src/dev/embedded-database.js';
 import { createLogger } from '../../src/logger.js';
-import { attemptFenceId, takeFences } from '../../src/store/delivery-ledger.js';
+import { attemptFenceId } from '../../src/store/delivery-ledger.js';
+import { Fence } from '../../src/store/models/fence.js';
 import { Delivery } from '../../src/store/models/delivery.js';
 import { Enrollment } from '../../src/store/models/enrollment.js';
 import { Lead, leadId } from '../../src/store/models/lead.js';
@@ -620,8 +621,9 @@ function steadyRate(times: number[], startedAt: number, endedAt: number, capped:
  * The same-run baseline of a nurture step: on the same scene as the bot (same database, same leads and enrollments,
  * seeded and enrolled alike), CONCURRENCY runners (the bot's NURTURE_CONCURRENCY) each take the next enrollment, in
  * the order the bot's queue hands them out, and do the least an exactly-once step must do against MongoDB:
- * read the lead by _id, insert the attempt fence (takeFences, as the step takes its fences), and advance the
- * enrollment by _id with the update the step makes. No Redis, no lock, no WeCom, no records queue. Stops at the cap.
+ * read the lead by _id, insert the attempt fence, and advance the enrollment by _id with the update the step makes,
+ * each a command of its own (the bot shares its insert and its update with the steps running meanwhile:
+ * src/store/batched-updates.ts, takeFences). No Redis, no lock, no WeCom, no records queue. Stops at the cap.
  */
 async function stepBaseline(scene: DispatchScene, stats: OpStats, capS: number): Promise<StepBaselineResult> {
   const seq = scene.ctx.sequences.get(SEQ_DISPATCH);
@@ -639,8 +641,8 @@ async function stepBaseline(scene: DispatchScene, stats: OpStats, capS: number):
     const id = String(e._id);
     const key = nurtureDeliveryKey(id, 0);
     await Lead.findById(leadId(e.corpId, e.externalUserId)).lean();
-    const { blocked } = await takeFences([{ id: attemptFenceId(key, 1), kind: 'attempt', for: key }]);
-    if (blocked) throw new Error(`baseline: fence ${blocked.id} already held`);
+    // One insert of its own (a duplicate key throws: the scene is fresh, so none is held).
+    await Fence.collection.insertOne({ _id: attemptFenceId(key, 1) as never, kind: 'attempt', for: key, at: new Date() });
     const now = Date.now();
     const history = { step: 0, at: new Date(now), outcome: 'submitted', via: 'mass', deliveryKey: key, caseSlug: null, detail: { via: 'mass' } };
     await Enrollment.updateOne({ _id: e._id }, { $set: { step: 1, dueAt: planDue(seq, 1, now), attempts: 0 }, $push: { history } });
@@ -960,7 +962,12 @@ function report(o: {
     const runs = [...h.values()].reduce((a, b) => a + b, 0);
     const max = Math.max(0, ...h.keys());
     const mean = [...h.entries()].reduce((a, [k, c]) => a + k * c, 0) / Math.max(1, runs);
-    rows.push(`| 4 | MongoDB commands per nurture step run (${runs.toLocaleString('en-US')} runs in the counting round; mean ${fmt(mean, 2)}) | max ${max} | ≤ 4 | ${pass(runs > 0 && max <= 4)} |`);
+    // A step's fence insert and its advance are shared writes (one command for the steps of the moment): each step takes
+    // part in one of each, counted outside its own lane.
+    const shared = [...(counted?.bot.ops.lanes.get(NO_LANE) ?? new Map<string, { n: number }>()).entries()].filter(([k]) => k === 'insert fences' || k === 'update enrollments').reduce((a, [, e]) => a + e.n, 0);
+    rows.push(
+      `| 4 | MongoDB commands per nurture step run (${runs.toLocaleString('en-US')} runs in the counting round): its own (mean ${fmt(mean, 2)}), plus its part in 2 shared writes (a fence insert, an advance: ${fmt(shared / Math.max(1, runs), 2)} commands per step) | max ${max} + 2 | ≤ 4 | ${pass(runs > 0 && max + 2 <= 4)} |`,
+    );
   }
   dispatch.forEach((d, i) => {
     const rate = d.rate ?? NaN;
@@ -1035,6 +1042,15 @@ function report(o: {
     out.push(`**MongoDB commands per nurture step** (driver command monitoring; a command belongs to the job run whose async context sent it; the counting round, ${COUNT_LEADS} leads, run after the timed rounds with the instruments on): ${unitsLine(botOps, NURTURE_LANE, 'step runs')}.`, '');
     out.push(...laneTable(botOps, NURTURE_LANE, 'step run'), '');
     out.push(`What else the bot sent to MongoDB meanwhile: ${otherLanes(botOps, NURTURE_LANE)}.`, '');
+    if (botOps.lanes.has(NO_LANE)) {
+      // Group commits write outside any job's context: the steps' fences and advances, the records queue's outcomes.
+      const runs = [...(botOps.units.get(NURTURE_LANE)?.values() ?? [])].reduce((a, b) => a + b, 0);
+      out.push(
+        `Shared writes (src/group-commit.ts: a step's fence insert and its advance, and the records queue's outcomes, each one command for the callers of the moment; run outside any job's context, so counted here), per nurture step run:`,
+        '',
+      );
+      out.push(...opsTable(botOps.lanes.get(NO_LANE)!, Math.max(1, runs), 'step run'), '');
+    }
     if (botOps.lanes.has(RECORDS_LANE)) out.push(...laneTable(botOps, RECORDS_LANE, 'record job'), '');
     out.push(`The baseline's commands per step: ${unitsLine(baseOps, BASELINE_LANE, 'steps')}.`, '');
     out.push(...laneTable(baseOps, BASELINE_LANE, 'step'), '');

@@ -14,6 +14,7 @@ describe('updates by _id shared by the callers of the moment', () => {
     const col = mongoose.connection.db!.collection<{ _id: string; n: unknown; log?: string[] }>('batched_updates');
     await col.insertMany([
       { _id: 'a', n: 1 },
+      { _id: 'b', n: 2 },
       { _id: 'c', n: 3 },
     ]);
     const sent: string[] = [];
@@ -21,11 +22,12 @@ describe('updates by _id shared by the callers of the moment', () => {
     await Promise.all([
       updateById(counting, 'a', { $inc: { n: 1 }, $push: { log: 'a' } }),
       updateById(counting, 'c', { $set: { n: 30 } }),
-      updateById(counting, 'a', { $push: { log: 'a2' } }),
+      updateById(counting, 'b', { $push: { log: 'b' } }),
     ]);
     expect(sent).toHaveLength(1);
     expect(await col.find({}).sort({ _id: 1 }).toArray()).toEqual([
-      { _id: 'a', n: 2, log: ['a', 'a2'] },
+      { _id: 'a', n: 2, log: ['a'] },
+      { _id: 'b', n: 2, log: ['b'] },
       { _id: 'c', n: 30 },
     ]);
   });

@@ -80,27 +80,35 @@ describe('recording outcomes in batches (the records queue)', () => {
   });
 });
 
-describe('taking fences at once (one shared insert)', () => {
-  it('gives each caller what an ordered insert of its own gives, and keeps nothing past the held fence', async () => {
+describe('taking fences at once (shared inserts)', () => {
+  it('gives each caller what an ordered insert of its own gives: nothing past a held fence is inserted', async () => {
     const k = `shared_${Math.random().toString(36).slice(2, 10)}`;
     const spec = (id: string, kind: 'attempt' | 'day' = 'day', forKey = `${k}|a`) => ({ id: `${k}|${id}`, kind, for: forKey });
     expect((await takeFences([spec('held', 'day', `${k}|other`), spec('held2', 'day', `${k}|other`)])).blocked).toBeNull();
-    // Same tick: one insert for both callers.
-    const [a, b, c] = await Promise.all([
+    // The same moment: the three callers share their inserts.
+    const [a, b, c, d] = await Promise.all([
       takeFences([spec('a1'), spec('held'), spec('a3', 'attempt')]),
       takeFences([spec('b1', 'day', `${k}|b`), spec('b2', 'attempt', `${k}|b`)]),
       takeFences([spec('c1', 'day', `${k}|c`), spec('held2', 'day', `${k}|c`), spec('c3', 'attempt', `${k}|c`)]),
+      // d wants the unit that a wants after its held one: a never gets that far, so d takes it.
+      takeFences([spec('a3', 'attempt', `${k}|d`)]),
     ]);
-    expect(a.taken.map((f) => f.id)).toEqual([`${k}|a1`]);
-    expect(a.blocked?.id).toBe(`${k}|held`);
-    expect(b.taken.map((f) => f.id)).toEqual([`${k}|b1`, `${k}|b2`]);
-    expect(b.blocked).toBeNull();
-    expect(c.taken.map((f) => f.id)).toEqual([`${k}|c1`]);
-    expect(c.blocked?.id).toBe(`${k}|held2`);
-    // What the shared insert put in past a's held fence is given back; the held one stays its holder's.
+    expect([a.taken.map((f) => f.id), a.blocked?.id]).toEqual([[`${k}|a1`], `${k}|held`]);
+    expect([b.taken.map((f) => f.id), b.blocked]).toEqual([[`${k}|b1`, `${k}|b2`], null]);
+    expect([c.taken.map((f) => f.id), c.blocked?.id]).toEqual([[`${k}|c1`], `${k}|held2`]);
+    expect([d.taken.map((f) => f.id), d.blocked]).toEqual([[`${k}|a3`], null]);
     const left = await Fence.find({ _id: { $regex: `^${k}\\|` } }).lean();
-    expect(left.map((f) => `${f._id}=${f.for}`).sort()).toEqual([`${k}|a1=${k}|a`, `${k}|b1=${k}|b`, `${k}|b2=${k}|b`, `${k}|c1=${k}|c`, `${k}|held2=${k}|other`, `${k}|held=${k}|other`]);
-    // a's attempt fence is free for a's next try.
-    expect((await takeFences([spec('a3', 'attempt')])).blocked).toBeNull();
+    expect(left.map((f) => `${f._id}=${f.for}`).sort()).toEqual(
+      [`${k}|a1=${k}|a`, `${k}|a3=${k}|d`, `${k}|b1=${k}|b`, `${k}|b2=${k}|b`, `${k}|c1=${k}|c`, `${k}|held2=${k}|other`, `${k}|held=${k}|other`].sort(),
+    );
+  });
+
+  it('two callers after the same free fence: exactly one takes it', async () => {
+    const k = `race_${Math.random().toString(36).slice(2, 10)}`;
+    const results = await Promise.all(['x', 'y', 'z'].map((who) => takeFences([{ id: `${k}|unit`, kind: 'day', for: `${k}|${who}` }, { id: `${k}|${who}#1`, kind: 'attempt', for: `${k}|${who}` }])));
+    expect(results.filter((r) => r.blocked === null)).toHaveLength(1);
+    expect(results.filter((r) => r.blocked?.id === `${k}|unit` && r.taken.length === 0)).toHaveLength(2);
+    // The losers' attempt fences were never inserted.
+    expect(await Fence.countDocuments({ _id: { $regex: `^${k}\\|` } })).toBe(2);
   });
 });

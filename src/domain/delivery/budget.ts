@@ -101,13 +101,14 @@ export async function takeBudget(redis: Redis, keys: RedisKeys, req: BudgetReque
     }
     if (!blocked) {
       // Plain SETs, not a MULTI: the hints are independent, and a pipeline object per call (which copies every script
-      // BullMQ defines on the connection) cost 2 % of a busy worker's CPU.
+      // BullMQ defines on the connection) cost 2 % of a busy worker's CPU. A hint lost costs a later search a few
+      // inserts, so a failed write is not the send's failure.
       await Promise.all(
         held
           .filter((f) => f.kind === 'day' || f.kind === 'mass' || f.kind === 'kf')
           .map((f) => {
             const cut = f.id.lastIndexOf('|');
-            return redis.set(keys.budgetHint(f.id.slice(0, cut)), Number(f.id.slice(cut + 1)) + 1, 'EX', HINT_TTL_S[f.kind as 'day' | 'mass' | 'kf']);
+            return redis.set(keys.budgetHint(f.id.slice(0, cut)), Number(f.id.slice(cut + 1)) + 1, 'EX', HINT_TTL_S[f.kind as 'day' | 'mass' | 'kf']).catch(() => null);
           }),
       );
       return { kind: 'ok', via, held };

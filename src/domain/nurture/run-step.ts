@@ -255,10 +255,18 @@ async function advance(
   const dueAt = done ? null : planDue(seq, next, now);
   // Every field of the history entry is set (the schema's defaults included), and updatedAt as mongoose would. The
   // update shares one bulkWrite with the steps advancing meanwhile (src/store/batched-updates.ts).
-  await updateById(Enrollment.collection, e._id, {
-    $set: { step: next, dueAt, attempts: 0, updatedAt: new Date(now), ...(done ? { status: 'completed', endedAt: new Date(now) } : {}) },
-    $push: { history },
-  });
+  try {
+    await updateById(Enrollment.collection, e._id, {
+      $set: { step: next, dueAt, attempts: 0, updatedAt: new Date(now), ...(done ? { status: 'completed', endedAt: new Date(now) } : {}) },
+      $push: { history },
+    });
+  } catch (err) {
+    // A batch fails as one, though this step's own update may have been applied (MongoDB applies the rest of an
+    // unordered batch): if it was, the step goes on to schedule the next one, which a retry (finding the enrollment
+    // moved on: `stale`) would not. Only this runner moves the enrollment on from this step (the lead lock).
+    const moved = await Enrollment.collection.findOne({ _id: e._id as never }, { projection: { step: 1 } });
+    if (moved?.step !== next) throw err;
+  }
   if (!done) {
     const job = stepJob({ id, step: next, dueAt, corpId: e.corpId, externalUserId: e.externalUserId }, now);
     await ctx.queues.add('nurture', job.data, job.opts);

@@ -30,9 +30,14 @@ export async function insertManyOnce(collection: { insertMany(docs: never[], opt
     await collection.insertMany(docs as never[], { ordered: false });
   } catch (err) {
     const writeErrors = (err as { writeErrors?: Array<{ index: number; code?: number; err?: { code?: number } }> }).writeErrors;
-    // A single-document insert reports no writeErrors array.
-    if (!writeErrors && isDuplicateKey(err) && docs.length === 1) return new Set([0]);
-    if (!writeErrors || writeErrors.some((w) => (w.code ?? w.err?.code) !== 11000)) throw err;
+    // No write errors listed: a failure of the whole command (the driver reports a lost connection or a closed client
+    // as a bulk write error with an empty list), so nothing is known to be inserted; or, from some servers and
+    // drivers, a single document's duplicate key as a plain error.
+    if (!writeErrors?.length) {
+      if (docs.length === 1 && isDuplicateKey(err)) return new Set([0]);
+      throw err;
+    }
+    if (writeErrors.some((w) => (w.code ?? w.err?.code) !== 11000)) throw err;
     for (const w of writeErrors) existed.add(w.index);
   }
   return existed;

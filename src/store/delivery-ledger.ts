@@ -102,7 +102,8 @@ async function insertOrdered(t: FenceTake, docs: object[]): Promise<void> {
       t.error = err as Error;
       return;
     }
-    // A single-document insert reports no writeErrors array: then it is the first fence that is held.
+    // A duplicate key reported as a plain error (no writeErrors list; some servers and drivers do so for one
+    // document): then it is the first fence that is held.
     const index = first?.index ?? 0;
     t.taken = t.fences.slice(0, index);
     t.blocked = t.fences[index] ?? null;

@@ -17,7 +17,7 @@ export function createRedis(url: string): Redis {
  * most for the rest of its turn. (ioredis's own auto-pipelining batches only commands of one tick, and builds a
  * pipeline object for each batch.)
  */
-export function coalesceWrites(stream: Socket): void {
+function coalesceWrites(stream: Socket): void {
   const write = stream.write;
   let corked = false;
   const uncork = () => {

@@ -20,6 +20,15 @@ export async function createOnce<T>(model: Model<T, any, any, any, any, any>, do
 }
 
 /**
+ * The per-document errors of a failed insert or bulk write, by position in what was sent ([] when the command failed
+ * as a whole: the driver reports a lost connection or a client closed under way as a bulk write error listing none).
+ */
+export function writeErrorsOf(err: unknown): Array<{ index: number; code: number | undefined; message: string | undefined }> {
+  const listed = (err as { writeErrors?: Array<{ index: number; code?: number; errmsg?: string; err?: { code?: number } }> }).writeErrors ?? [];
+  return listed.map((w) => ({ index: w.index, code: w.code ?? w.err?.code, message: w.errmsg }));
+}
+
+/**
  * Inserts many documents with deterministic ids in one unordered insert: each is created unless one with its id
  * exists. Returns the indices of `docs` that existed already. Any error but a duplicate key is thrown.
  */
@@ -29,15 +38,14 @@ export async function insertManyOnce(collection: { insertMany(docs: never[], opt
   try {
     await collection.insertMany(docs as never[], { ordered: false });
   } catch (err) {
-    const writeErrors = (err as { writeErrors?: Array<{ index: number; code?: number; err?: { code?: number } }> }).writeErrors;
-    // No write errors listed: a failure of the whole command (the driver reports a lost connection or a closed client
-    // as a bulk write error with an empty list), so nothing is known to be inserted; or, from some servers and
-    // drivers, a single document's duplicate key as a plain error.
-    if (!writeErrors?.length) {
+    const writeErrors = writeErrorsOf(err);
+    // None listed: the command failed as a whole, so nothing is known to be inserted; or, from some servers and
+    // drivers, a single document's duplicate key came as a plain error.
+    if (!writeErrors.length) {
       if (docs.length === 1 && isDuplicateKey(err)) return new Set([0]);
       throw err;
     }
-    if (writeErrors.some((w) => (w.code ?? w.err?.code) !== 11000)) throw err;
+    if (writeErrors.some((w) => w.code !== 11000)) throw err;
     for (const w of writeErrors) existed.add(w.index);
   }
   return existed;

@@ -11,7 +11,7 @@ import { eachById } from './by-id.js';
 import { z } from 'zod';
 import { VIAS } from '../domain/vocabulary.js';
 import { GroupCommit } from '../group-commit.js';
-import { insertManyOnce, isDuplicateKey } from './create-once.js';
+import { insertManyOnce, isDuplicateKey, writeErrorsOf } from './create-once.js';
 import { Delivery, DELIVERY_STATUSES, type DeliveryFields, type DeliveryStatus } from './models/delivery.js';
 import { Fence, type FenceKind } from './models/fence.js';
 import { recordStep, recordSteps, type StepToRecord } from './timeline.js';
@@ -52,10 +52,10 @@ interface FenceTake {
  * position by position, one unordered insert per position (every caller's first fence, then the second fence of
  * those whose first was free, ...): each caller gets exactly what an ordered insert of its own gives — nothing past a
  * held fence is ever inserted — for one command per position (a nurture step takes 3) shared by all of them, instead
- * of one each. Otherwise (a lone caller, a few): one ordered insert each, as always. On FerretDB a shared insert of 16 costs the server about a quarter of 16 single ones per
- * document, and the driver a fifth. Errors stay with their callers: a document refused for another reason than
- * "held" fails its caller only; a lost connection fails every caller still inserting (what was inserted is unknown, as
- * for an insert of their own).
+ * of one each. Otherwise (a lone caller, a few): one ordered insert each, as always. On FerretDB a shared insert of
+ * 16 costs the server about a quarter of 16 single ones per document, and the driver a fifth. Errors stay with their
+ * callers: a document refused for another reason than "held" fails its caller only; a lost connection fails every
+ * caller still inserting (what was inserted is unknown, as for an insert of their own).
  */
 async function writeFences(takes: FenceTake[]): Promise<void> {
   const at = new Date();
@@ -73,8 +73,8 @@ async function writeFences(takes: FenceTake[]): Promise<void> {
     try {
       await Fence.collection.insertMany(round.map((t) => doc(t.fences[position]!)), { ordered: false });
     } catch (err) {
-      const writeErrors = (err as { writeErrors?: Array<{ index: number; code?: number; err?: { code?: number } }> }).writeErrors;
-      if (writeErrors?.length) for (const w of writeErrors) refused.set(w.index, w.code ?? w.err?.code);
+      const writeErrors = writeErrorsOf(err);
+      if (writeErrors.length) for (const w of writeErrors) refused.set(w.index, w.code);
       else if (round.length === 1 && isDuplicateKey(err)) refused.set(0, 11000);
       else {
         for (const t of round) t.error = err as Error;
@@ -96,8 +96,8 @@ async function insertOrdered(t: FenceTake, docs: object[]): Promise<void> {
     await Fence.collection.insertMany(docs as never[], { ordered: true });
     t.taken = [...t.fences];
   } catch (err) {
-    const first = (err as { writeErrors?: Array<{ index: number; code?: number; err?: { code?: number } }> }).writeErrors?.[0];
-    const code = first ? (first.code ?? first.err?.code) : (err as { code?: number }).code;
+    const first = writeErrorsOf(err)[0];
+    const code = first ? first.code : (err as { code?: number }).code;
     if (code !== 11000) {
       t.error = err as Error;
       return;

@@ -2,7 +2,7 @@ import type { BotContext } from '../../context.js';
 import { WecomApiError } from '../../errors.js';
 import { jobIds } from '../../queues/job-ids.js';
 import { deleteIfEqual, tryLock } from '../../redis/lock.js';
-import { isDuplicateKey } from '../../store/create-once.js';
+import { insertManyOnce } from '../../store/create-once.js';
 import { KfCursor, KfMessage } from '../../store/models/kf.js';
 import type { KfSyncedMessage } from '../../wecom/types.js';
 
@@ -106,12 +106,7 @@ export const customerOf = (m: KfSyncedMessage): string | null => m.external_user
 async function storeMessages(openKfid: string, msgs: KfSyncedMessage[]): Promise<void> {
   const now = new Date();
   const docs = msgs.map((m) => ({ _id: `${openKfid}|${m.msgid}`, openKfid, externalUserId: customerOf(m), origin: m.origin, msgtype: m.msgtype, sendTime: new Date(m.send_time * 1000), raw: m, pending: true, storedAt: now, handledAt: null, outcome: null }));
-  try {
-    await KfMessage.collection.insertMany(docs as never[], { ordered: false });
-  } catch (err) {
-    const errors = (err as { writeErrors?: Array<{ code?: number; err?: { code?: number } }> }).writeErrors;
-    if (errors?.length ? !errors.every((e) => (e.code ?? e.err?.code) === 11000) : !isDuplicateKey(err)) throw err;
-  }
+  await insertManyOnce(KfMessage.collection, docs);
 }
 
 /** Queues the handling of a page: one `kf-inbound` job per customer with its messages in order (named by its first). */

@@ -1,6 +1,6 @@
 import mongoose from 'mongoose';
 import type { BotContext } from '../../context.js';
-import { createOnce } from '../../store/create-once.js';
+import { createOnce, insertManyOnce } from '../../store/create-once.js';
 import { Enrollment, enrollmentId, type EnrollmentDoc } from '../../store/models/enrollment.js';
 import { Lead, leadId, type LeadRef } from '../../store/models/lead.js';
 import { recordStep } from '../../store/timeline.js';
@@ -118,14 +118,8 @@ export async function enrollMany(
         enrolledAt: new Date(at),
       }));
       if (!docs.length) continue;
-      const failed = new Set<number>();
-      try {
-        await Enrollment.collection.insertMany(docs as never[], { ordered: false });
-      } catch (err) {
-        const writeErrors = (err as { writeErrors?: Array<{ index: number; code?: number; err?: { code?: number } }> }).writeErrors;
-        if (!writeErrors || writeErrors.some((w) => (w.code ?? w.err?.code) !== 11000)) throw err;
-        for (const w of writeErrors) failed.add(w.index);
-      }
+      // Those that existed (enrolled before) are not enrolled again; a command that failed as a whole throws.
+      const failed = await insertManyOnce(Enrollment.collection, docs);
       const inserted = docs.filter((_, idx) => !failed.has(idx));
       await jobsInFlight;
       if (jobsError) throw jobsError;

@@ -20,12 +20,14 @@ export async function createOnce<T>(model: Model<T, any, any, any, any, any>, do
 }
 
 /**
- * The per-document errors of a failed insert or bulk write, by position in what was sent ([] when the command failed
- * as a whole: the driver reports a lost connection or a client closed under way as a bulk write error listing none).
+ * The per-document errors of a failed write of `count` documents, by position in what was sent. [] when the command
+ * failed as a whole: the driver reports a lost connection or a client closed under way as a bulk write error listing
+ * none. A lone document's duplicate key that came as a plain error (some servers and drivers) is listed as its own.
  */
-export function writeErrorsOf(err: unknown): Array<{ index: number; code: number | undefined; message: string | undefined }> {
-  const listed = (err as { writeErrors?: Array<{ index: number; code?: number; errmsg?: string; err?: { code?: number } }> }).writeErrors ?? [];
-  return listed.map((w) => ({ index: w.index, code: w.code ?? w.err?.code, message: w.errmsg }));
+export function writeErrorsOf(err: unknown, count: number): Array<{ index: number; code: number | undefined }> {
+  const listed = (err as { writeErrors?: Array<{ index: number; code?: number; err?: { code?: number } }> }).writeErrors ?? [];
+  if (!listed.length && count === 1 && isDuplicateKey(err)) return [{ index: 0, code: 11000 }];
+  return listed.map((w) => ({ index: w.index, code: w.code ?? w.err?.code }));
 }
 
 /**
@@ -38,14 +40,9 @@ export async function insertManyOnce(collection: { insertMany(docs: never[], opt
   try {
     await collection.insertMany(docs as never[], { ordered: false });
   } catch (err) {
-    const writeErrors = writeErrorsOf(err);
-    // None listed: the command failed as a whole, so nothing is known to be inserted; or, from some servers and
-    // drivers, a single document's duplicate key came as a plain error.
-    if (!writeErrors.length) {
-      if (docs.length === 1 && isDuplicateKey(err)) return new Set([0]);
-      throw err;
-    }
-    if (writeErrors.some((w) => w.code !== 11000)) throw err;
+    const writeErrors = writeErrorsOf(err, docs.length);
+    // None listed: the command failed as a whole, so nothing is known to be inserted.
+    if (!writeErrors.length || writeErrors.some((w) => w.code !== 11000)) throw err;
     for (const w of writeErrors) existed.add(w.index);
   }
   return existed;

@@ -11,7 +11,7 @@ import { eachById } from './by-id.js';
 import { z } from 'zod';
 import { VIAS } from '../domain/vocabulary.js';
 import { GroupCommit } from '../group-commit.js';
-import { insertManyOnce, isDuplicateKey, writeErrorsOf } from './create-once.js';
+import { insertManyOnce, writeErrorsOf } from './create-once.js';
 import { Delivery, DELIVERY_STATUSES, type DeliveryFields, type DeliveryStatus } from './models/delivery.js';
 import { Fence, type FenceKind } from './models/fence.js';
 import { recordStep, recordSteps, type StepToRecord } from './timeline.js';
@@ -73,13 +73,12 @@ async function writeFences(takes: FenceTake[]): Promise<void> {
     try {
       await Fence.collection.insertMany(round.map((t) => doc(t.fences[position]!)), { ordered: false });
     } catch (err) {
-      const writeErrors = writeErrorsOf(err);
-      if (writeErrors.length) for (const w of writeErrors) refused.set(w.index, w.code);
-      else if (round.length === 1 && isDuplicateKey(err)) refused.set(0, 11000);
-      else {
+      const writeErrors = writeErrorsOf(err, round.length);
+      if (!writeErrors.length) {
         for (const t of round) t.error = err as Error;
         return;
       }
+      for (const w of writeErrors) refused.set(w.index, w.code);
     }
     round.forEach((t, i) => {
       const f = t.fences[position]!;
@@ -96,17 +95,14 @@ async function insertOrdered(t: FenceTake, docs: object[]): Promise<void> {
     await Fence.collection.insertMany(docs as never[], { ordered: true });
     t.taken = [...t.fences];
   } catch (err) {
-    const first = writeErrorsOf(err)[0];
-    const code = first ? first.code : (err as { code?: number }).code;
-    if (code !== 11000) {
+    // Ordered: the first listed error is where the insert stopped.
+    const first = writeErrorsOf(err, docs.length)[0];
+    if (first?.code !== 11000) {
       t.error = err as Error;
       return;
     }
-    // A duplicate key reported as a plain error (no writeErrors list; some servers and drivers do so for one
-    // document): then it is the first fence that is held.
-    const index = first?.index ?? 0;
-    t.taken = t.fences.slice(0, index);
-    t.blocked = t.fences[index] ?? null;
+    t.taken = t.fences.slice(0, first.index);
+    t.blocked = t.fences[first.index] ?? null;
   }
 }
 

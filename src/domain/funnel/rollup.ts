@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../../redis/keys.js';
+import { GroupCommit } from '../../group-commit.js';
 import { withLock } from '../../redis/lock.js';
 import { FunnelDay } from '../../store/models/funnel-day.js';
 import { Lead } from '../../store/models/lead.js';
@@ -41,26 +42,58 @@ export function contribution(lead: FunnelFacts, tz: string): { id: string; day: 
 /**
  * Applies the change of one lead (before → after) to the rollups: the counters it no longer adds are taken off, the
  * new ones added. Each rollup document is written under its own lock, so concurrent changes never lose an increment
- * on a database that applies `$inc` as read-modify-write (FerretDB). A change that lands between a lead's save and
- * this write is set right by the next rebuild.
+ * on a database that applies `$inc` as read-modify-write (FerretDB). The changes a process makes meanwhile share that
+ * write (summed per rollup: one lock and one update for many leads of the same day and channel, not a queue of
+ * waiters on one lock). A change that lands between a lead's save and this write is set right by the next rebuild.
  */
 export async function applyFunnelChange(redis: Redis, keys: RedisKeys, tz: string, before: FunnelFacts | null, after: FunnelFacts): Promise<void> {
-  const deltas = new Map<string, { day: string; channel: string; inc: Record<string, number> }>();
+  const deltas = new Map<string, Delta>();
   const put = (c: ReturnType<typeof contribution>, sign: 1 | -1) => {
     if (!c) return;
-    const d = deltas.get(c.id) ?? { day: c.day, channel: c.channel, inc: {} };
+    const d = deltas.get(c.id) ?? { id: c.id, day: c.day, channel: c.channel, inc: {} };
     for (const [k, v] of Object.entries(c.counts)) d.inc[`counts.${k}`] = (d.inc[`counts.${k}`] ?? 0) + sign * v;
     deltas.set(c.id, d);
   };
   put(before ? contribution(before, tz) : null, -1);
   put(contribution(after, tz), 1);
-  for (const [id, d] of deltas) {
-    const inc = Object.fromEntries(Object.entries(d.inc).filter(([, v]) => v !== 0));
-    if (!Object.keys(inc).length) continue;
-    await withLock(redis, keys.funnelLock(id), () =>
-      FunnelDay.updateOne({ _id: id }, { $inc: inc, $setOnInsert: { day: d.day, channel: d.channel } }, { upsert: true }),
-    );
+  const changed = [...deltas.values()].filter((d) => Object.values(d.inc).some((v) => v !== 0));
+  if (changed.length) await Promise.all(changed.map((d) => writerOf(redis, keys).add(d)));
+}
+
+/** One rollup's increments from one change. */
+interface Delta {
+  id: string;
+  day: string;
+  channel: string;
+  inc: Record<string, number>;
+}
+
+const writers = new WeakMap<Redis, Map<string, GroupCommit<Delta>>>();
+
+/** The shared writer of the rollups under `keys` on this connection (one write in flight at a time). */
+function writerOf(redis: Redis, keys: RedisKeys): GroupCommit<Delta> {
+  let byPrefix = writers.get(redis);
+  if (!byPrefix) writers.set(redis, (byPrefix = new Map()));
+  const prefix = keys.funnelLock('');
+  let w = byPrefix.get(prefix);
+  if (!w) byPrefix.set(prefix, (w = new GroupCommit((items) => writeDeltas(redis, keys, items), 500, 1)));
+  return w;
+}
+
+async function writeDeltas(redis: Redis, keys: RedisKeys, items: Delta[]): Promise<void> {
+  const sums = new Map<string, Delta>();
+  for (const d of items) {
+    const s = sums.get(d.id) ?? { ...d, inc: {} };
+    for (const [k, v] of Object.entries(d.inc)) s.inc[k] = (s.inc[k] ?? 0) + v;
+    sums.set(d.id, s);
   }
+  await Promise.all(
+    [...sums.values()].map(async (d) => {
+      const inc = Object.fromEntries(Object.entries(d.inc).filter(([, v]) => v !== 0));
+      if (!Object.keys(inc).length) return;
+      await withLock(redis, keys.funnelLock(d.id), () => FunnelDay.updateOne({ _id: d.id }, { $inc: inc, $setOnInsert: { day: d.day, channel: d.channel } }, { upsert: true }));
+    }),
+  );
 }
 
 /**

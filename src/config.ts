@@ -202,7 +202,7 @@ export const envSchema = z.object({
   SERVICE_REPLY_TARGET_SECONDS: int(600, 1),
   /** Bot replies per customer per minute in 微信客服 (the unsubscribe confirmation is never held back). */
   KF_REPLIES_PER_MINUTE: int(3, 1),
-  /** Concurrent 微信客服 message jobs per worker process (default 16). */
+  /** 微信客服 customers handled at once by an account's sync, and `kf-inbound` jobs per worker process (default 16). */
   KF_CONCURRENCY: int(16, 1),
   /** How old the dashboard's sequence statistics may be before they are computed again (0: every time). */
   SEQUENCE_STATS_MAX_AGE_SECONDS: int(120, 0),

@@ -118,6 +118,11 @@ export class RedisKeys {
     return `${this.prefix}:kf:${openKfid}:sync-requested`;
   }
 
+  /** Set while a sync job of the account waits to start (its request number): later callbacks add no job of their own. */
+  kfSyncQueued(openKfid: string): string {
+    return `${this.prefix}:kf:${openKfid}:sync-queued`;
+  }
+
   /** The highest request a finished sync of the account covered. */
   kfSyncDone(openKfid: string): string {
     return `${this.prefix}:kf:${openKfid}:sync-done`;

@@ -13,9 +13,9 @@
  *  - Baseline: a receiver that verifies and decrypts the callback and answers 200, and one pager per account (serial,
  *    coalescing callbacks as the bot does) that pages kf/sync_msg with the newest token and inserts the msgids
  *    (one insertMany per page). Done = stored. Nothing else.
- *  - Bot: the real bot (startBot: receiver, inbox, events, kf-sync, kf-inbound, records, notices...). Done = the
- *    sandbox received the kf/send_msg answering the message (matched by our own msgid of its reply), or, for a
- *    message the bot handled without a reply (below), its kf-inbound job completed.
+ *  - Bot: the real bot (startBot: receiver, inbox, events, kf-sync, records, notices...). Done = the sandbox
+ *    received the kf/send_msg answering the message (matched by our own msgid of its reply), or, for a message the
+ *    bot handled without a reply (below), when it was marked handled.
  *  Part A, fixed rate: the messages offered at BENCH_RATE (50) a second; latency from the callback's POST to done,
  *  p50/p99/max. Part B, saturation: all messages offered at once (BENCH_BURST_CONCURRENCY callbacks in flight);
  *  messages per second = messages / time until the last is done.
@@ -33,12 +33,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { QueueEvents } from 'bullmq';
 import mongoose from 'mongoose';
 import { startBot, type Bot } from '../../src/app/bot.js';
 import { loadConfig } from '../../src/config.js';
 import { withDatabase } from '../../src/dev/embedded-database.js';
 import { kfMsgid } from '../../src/domain/delivery/via.js';
+import { handledObservers } from '../../src/domain/kf/inbound.js';
 import { createLogger } from '../../src/logger.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/index.js';
 import { KfMessage } from '../../src/store/models/kf.js';
@@ -67,6 +67,8 @@ interface Sent {
   /** When its callback was POSTed (ms). */
   postedAt: number;
   msgid: string;
+  /** Our own msgid of the bot's reply to it (the bot's kf/send_msg names it so). */
+  replyMsgid?: string;
   doneAt?: number;
 }
 
@@ -211,17 +213,10 @@ const theBot: System = {
     const config = loadConfig(env);
     const bot: Bot = await startBot(config, createLogger('silent'));
     const replyAt = new Map<string, number>();
-    // When the bot finished handling each message (its kf-inbound job completed), replied or not.
+    // When the bot marked each message handled, replied or not.
     const handledAt = new Map<string, number>();
-    const inbound = bot.ctx.queues.get('kf-inbound');
-    const events = new QueueEvents('kf-inbound', { connection: bot.ctx.queues.connection.duplicate(), prefix: bot.ctx.queues.prefix });
-    events.on('completed', ({ jobId }) => {
-      const at = Date.now();
-      void inbound.getJob(jobId).then((job) => {
-        for (const m of job?.data.msgs ?? []) handledAt.set(m.msgid, at);
-      });
-    });
-    await events.waitUntilReady();
+    const observe = (_kf: string, msgid: string, at: number) => void handledAt.set(msgid, at);
+    handledObservers.add(observe);
     let seen = 0;
     return {
       callbackUrl: `${bot.url}/wecom/callback`,
@@ -229,7 +224,7 @@ const theBot: System = {
         const sent = sandbox.state.kf.sent;
         for (; seen < sent.length; seen++) replyAt.set(sent[seen]!.msgid, sent[seen]!.at);
         // Answered: when the reply reached WeCom. Held back by the 5-per-window rule: when the bot had handled it.
-        return replyAt.get(kfMsgid(`kf-reply|${KF}|${s.msgid}`)) ?? handledAt.get(s.msgid);
+        return replyAt.get((s.replyMsgid ??= kfMsgid(`kf-reply|${KF}|${s.msgid}`))) ?? handledAt.get(s.msgid);
       },
       /** What the bot did with each message (KfMessage.outcome), read once at the end. */
       async outcomes() {
@@ -241,7 +236,7 @@ const theBot: System = {
         return out;
       },
       async stop() {
-        await events.close();
+        handledObservers.delete(observe);
         await mongoose.connection.db?.dropDatabase().catch(() => undefined);
         await bot.stop();
       },

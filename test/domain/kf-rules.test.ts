@@ -7,7 +7,7 @@ import { loadReplies } from '../../src/content/replies.js';
 import { loadConfig } from '../../src/config.js';
 import { matchIntent, normalize } from '../../src/domain/kf/intents.js';
 import { addServiceSeconds, describeServiceHours, isOpen, nextOpening, parseServiceHours, serviceSecondsBetween, type ServiceHours } from '../../src/domain/kf/service-hours.js';
-import { customerOf } from '../../src/domain/kf/sync.js';
+import { customerOf } from '../../src/domain/kf/inbound.js';
 import type { KfSyncMsgResponse as KfSyncResponse } from '../../src/wecom/types.js';
 import { wecomJson } from '../fixtures/wecom/index.js';
 

@@ -6,8 +6,9 @@ import { recordStep, recordSteps } from '../../store/timeline.js';
 import type { KfSyncedMessage } from '../../wecom/types.js';
 import { raiseAlert } from '../alerts/ops-alerts.js';
 import { KF_WINDOW_MS } from '../delivery/via.js';
-import { applyStage, moveStageLocked, recordStageChange, returnStage, type StageChange } from '../leads/stage.js';
+import { allowsMove, applyStage, moveStageLocked, recordStageChange, returnStage, type StageChange } from '../leads/stage.js';
 import { localDay } from '../nurture/clock.js';
+import { FUNNEL, type Stage } from '../vocabulary.js';
 import { stopForStage, stopLocked } from '../nurture/stop.js';
 import { startClock } from './clock.js';
 import { handOff } from './handoff.js';
@@ -22,116 +23,184 @@ const ENGAGED_BY = { by: 'system' as const, source: 'reply' };
 const stopsOnReply = (ctx: Pick<BotContext, 'sequences'>) => [...ctx.sequences.values()].some((s) => s.stopOn.includes('reply'));
 const stopsOnEngaged = (ctx: Pick<BotContext, 'sequences'>) => [...ctx.sequences.values()].some((s) => s.stopOn.includes('stage:engaged'));
 
+/** A customer's message as the handler reads it. */
+interface Said {
+  m: KfSyncedMessage;
+  at: Date;
+  key: string;
+  text: string;
+  intent: Intent | null;
+}
+
 /**
- * A customer's message (origin 3), as the only writer of the lead (docs/architecture.md, "One 客服 message"):
- * 1. the lead (linked or made), a touch (`kf_conversation` for a new session, else `reply`; `intent` for a pricing
- *    question), the 客服 window (last customer message, sends since) and our view of the session, in one save;
- * 2. the timeline; enrollments whose sequence lists `stopOn: reply` end; an `added` lead becomes `engaged`;
- * 3. while a person serves the session (queued or state 3) the bot stays silent and the service clock runs;
- * 4. otherwise the strongest intent acts (unsubscribe, subscribe, hand-off, qualify, notices) and replies with one
- *    message through the window's fences; no intent → the fallback: in service hours a reply and the hand-off,
- *    outside them a reply with the hours and the hand-off when they open. What the bot does not resolve starts the
- *    service clock.
- * Every effect is keyed by the message (touch, timeline, delivery, notice, alert, clock), so a second run adds nothing.
+ * A customer's messages (origin 3), in order, as the only writer of the lead (docs/architecture.md, "One 客服
+ * message"). A run of one customer's messages from one sync page is handled together, so a chatty customer costs one
+ * lead write per page, not one per message:
+ * 1. the lead (linked or made), a touch per message (`kf_conversation` for a new session, else `reply`; `intent` for
+ *    a pricing question), the 客服 window (last customer message, sends since) and our view of the session, in one
+ *    save;
+ * 2. the timeline (one insert); enrollments whose sequence lists `stopOn: reply` end; an `added` lead becomes
+ *    `engaged`;
+ * 3. then each message in order: while a person serves the session (queued or state 3) the bot stays silent and the
+ *    service clock runs; otherwise the strongest intent acts (unsubscribe, subscribe, hand-off, qualify, notices) and
+ *    replies with one message through the window's fences; no intent → the fallback: in service hours a reply and the
+ *    hand-off, outside them a reply with the hours and the hand-off when they open. What the bot does not resolve
+ *    starts the service clock.
+ * Every reply goes in the window of the customer's latest message (WeCom counts the 5 from it [D:94677]). Every
+ * effect is keyed by its message (touch, timeline, delivery, notice, alert, clock), so a second run adds nothing.
  * Replies are service, not marketing: pauses and quiet hours do not hold them (a paused lead is still answered).
+ * Returns what each message did, in order.
  */
-export async function handleCustomerMessage(ctx: Ctx, openKfid: string, m: KfSyncedMessage): Promise<string> {
-  const ext = m.external_userid!;
+export async function handleCustomerMessages(ctx: Ctx, openKfid: string, msgs: readonly KfSyncedMessage[]): Promise<string[]> {
+  if (!msgs.length) return [];
+  const ext = msgs[0]!.external_userid!;
   const ref: LeadRef = { corpId: ctx.corpId, externalUserId: ext };
-  const at = new Date(m.send_time * 1000);
-  const key = `kf|${openKfid}|${m.msgid}`;
-  const text = m.msgtype === 'text' ? (m.text?.content ?? '') : '';
-  const intent = text ? matchIntent(ctx.replies, text, m.text?.menu_id) : null;
+  const said: Said[] = msgs.map((m) => {
+    const text = m.msgtype === 'text' ? (m.text?.content ?? '') : '';
+    return { m, at: new Date(m.send_time * 1000), key: `kf|${openKfid}|${m.msgid}`, text, intent: text ? matchIntent(ctx.replies, text, m.text?.menu_id) : null };
+  });
 
   return ctx.leads.withLock(ref, async () => {
-    let newSession = false;
-    let stageBefore = '';
+    let newSession: boolean[] = [];
     let engaged: StageChange | null = null;
-    const doc = await linkLeadLocked(ctx, openKfid, ext, at, (d) => {
+    const doc = await linkLeadLocked(ctx, openKfid, ext, said[0]!.at, (d) => {
+      // Re-run whole when the save retries: nothing outside this closure is kept from a discarded run.
+      newSession = [];
       const kf = (d.kf ??= {} as never) as NonNullable<LeadDoc['kf']>;
-      const started = kf.sessionStartedAt?.getTime() ?? 0;
-      // A session begins with a customer message when none is open (ended, never begun, or past its 48 h [D:94669]).
-      newSession = kf.state === null || kf.state === undefined || kf.state === 4 || kf.openKfid !== openKfid || at.getTime() - started > KF_WINDOW_MS;
-      if (newSession) {
-        kf.state = 0;
-        kf.servicer = null;
-        kf.sessionStartedAt = at;
+      for (const { at, key, intent } of said) {
+        const started = kf.sessionStartedAt?.getTime() ?? 0;
+        // A session begins with a customer message when none is open (ended, never begun, or past its 48 h [D:94669]).
+        const fresh = kf.state === null || kf.state === undefined || kf.state === 4 || kf.openKfid !== openKfid || at.getTime() - started > KF_WINDOW_MS;
+        newSession.push(fresh);
+        if (fresh) {
+          kf.state = 0;
+          kf.servicer = null;
+          kf.sessionStartedAt = at;
+        }
+        kf.openKfid = openKfid;
+        if (!kf.lastInboundAt || at > kf.lastInboundAt) {
+          kf.lastInboundAt = at;
+          kf.sentSinceInbound = 0;
+        }
+        if (!d.touches.some((t) => t.eventKey === key)) {
+          const base = { channelKey: d.firstTouch?.channelKey, userId: null, at };
+          d.touches.push({ ...base, eventKey: key, kind: fresh ? 'kf_conversation' : 'reply', ref: intent?.key ?? null });
+          if (intent?.class === 'qualify') d.touches.push({ ...base, eventKey: `${key}#intent`, kind: 'intent', ref: intent.key });
+        }
       }
-      kf.openKfid = openKfid;
-      if (!kf.lastInboundAt || at > kf.lastInboundAt) {
-        kf.lastInboundAt = at;
-        kf.sentSinceInbound = 0;
-      }
-      if (!d.touches.some((t) => t.eventKey === key)) {
-        const base = { channelKey: d.firstTouch?.channelKey, userId: null, at };
-        d.touches.push({ ...base, eventKey: key, kind: newSession ? 'kf_conversation' : 'reply', ref: intent?.key ?? null });
-        if (intent?.class === 'qualify') d.touches.push({ ...base, eventKey: `${key}#intent`, kind: 'intent', ref: intent.key });
-      }
-      stageBefore = d.stage;
       // A reply makes an `added` lead engaged, in the same save (never backwards: the rules refuse anything else).
-      engaged = applyStage(d, 'engaged', ENGAGED_BY, at);
+      engaged = applyStage(d, 'engaged', ENGAGED_BY, said[0]!.at);
     });
     // Into the log of steps (one insert): the lead's timeline document, rewritten whole by some servers on each
     // append, would grow with every message of a chatty customer.
-    await recordSteps([{ lead: ref, sourceKey: key, type: 'kf_message', detail: { text: text.slice(0, 500) || `[${m.msgtype}]`, intent: intent?.key ?? null, openKfid, newSession }, at }]);
-    if (engaged) await recordStageChange(ref, engaged, { ...ENGAGED_BY, sourceKey: `${key}|engaged`, at });
+    await recordSteps(said.map((s, i) => ({ lead: ref, sourceKey: s.key, type: 'kf_message', detail: { text: s.text.slice(0, 500) || `[${s.m.msgtype}]`, intent: s.intent?.key ?? null, openKfid, newSession: newSession[i] ?? false }, at: s.at })));
+    if (engaged) await recordStageChange(ref, engaged, { ...ENGAGED_BY, sourceKey: `${said[0]!.key}|engaged`, at: said[0]!.at });
     // One read of the lead's active enrollments, when any sequence could stop on this (stopOn: reply, stage:engaged).
     if (stopsOnReply(ctx)) await stopLocked(ctx, ref, 'reply');
     if (engaged && stopsOnEngaged(ctx)) await stopForStage(ctx, ref, 'engaged');
 
-    const lead: ReplyLead = { _id: doc._id, corpId: doc.corpId, externalUserId: ext, name: doc.name, industry: doc.industry, role: doc.role, firstTouch: doc.firstTouch };
-    const windowStart = doc.kf!.lastInboundAt!.getTime();
-    const replyKey = `kf-reply|${openKfid}|${m.msgid}`;
-    const unresolved = async () => startClock(ctx, ref, doc, { msgid: m.msgid, at, text: text || `[${m.msgtype}]` });
-    const reply = async (r: NonNullable<Intent['reply']>, intentKey: string | null, rateExempt = false) => {
-      const res = await sendReply(ctx, { lead, openKfid, key: replyKey, reply: r, intent: intentKey, windowStart, rateExempt });
-      // A reply moves WeCom's session from 0 to 1; the bot treats both alike, so its view is not written for it.
-      if (res === 'person_serves') await ctx.leads.setLocked(ref, { 'kf.state': 3 });
-      return res;
-    };
-
-    // A person serves the session (or it waits in the queue): the bot stays silent; the clock runs.
-    if (doc.kf?.state === 2 || doc.kf?.state === 3) {
-      await unresolved();
-      return 'silent:person_serves';
-    }
-
-    if (!intent) {
-      const hours = ctx.config.SERVICE_HOURS;
-      const tz = ctx.config.SERVICE_TIMEZONE;
-      const open = isOpen(Date.now(), hours, tz);
-      const fallback = open ? ctx.replies.fallback.inHours.reply : ctx.replies.fallback.outOfHours.reply;
-      const res = fallback ? await reply(fallback, null) : null;
-      if (res !== 'person_serves') {
-        if (open) await handOffLocked(ctx, ref, doc, openKfid, key);
-        else await handOffLater(ctx, ref, openKfid, nextOpening(Date.now(), hours, tz));
-      }
-      await unresolved();
-      return open ? 'fallback:handed_off' : 'fallback:after_hours';
-    }
-
-    const acts = new Set(intent.actions);
-    if (acts.has('unsubscribe')) {
-      // One confirmation per opt-out: a lead that had opted out already gets nothing more.
-      if (stageBefore === 'unsubscribed') return 'unsubscribe:already';
-      await moveStageLocked(ctx, ref, 'unsubscribed', { by: 'system', source: 'unsubscribe', sourceKey: `${key}|unsubscribed`, at, reason: text.slice(0, 100) });
-    }
-    if (acts.has('resubscribe') && stageBefore === 'unsubscribed') {
-      await moveStageLocked(ctx, ref, returnStage(doc), { by: 'system', source: 'resubscribe', sourceKey: `${key}|resubscribed`, at, reason: text.slice(0, 100) });
-    }
-    if (acts.has('qualify')) await moveStageLocked(ctx, ref, 'qualified', { by: 'system', source: 'intent', sourceKey: `${key}|qualified`, at, reason: intent.key });
-    if (acts.has('notify_owner') || acts.has('alert_ops')) await tellStaff(ctx, doc, intent, text, acts);
-    const res = intent.reply ? await reply(intent.reply, intent.key, acts.has('unsubscribe')) : null;
-    if (res === 'person_serves') {
-      await unresolved();
-      return 'silent:person_serves';
-    }
-    if (acts.has('handoff')) {
-      await handOffLocked(ctx, ref, doc, openKfid, key);
-      await unresolved();
-    }
-    return `intent:${intent.key}${res ? `:${res}` : ''}`;
+    // What the messages before this one changed, as the next one must see it (the saved doc is not read again).
+    const view: Conversation = { doc, stage: doc.stage, stageBeforeExit: doc.stageBeforeExit ?? null, state: doc.kf?.state ?? null, clock: Boolean(doc.kf?.clock), told: new Set(), windowFull: false, windowStart: doc.kf!.lastInboundAt!.getTime() };
+    const out: string[] = [];
+    for (const s of said) out.push(await answer(ctx, ref, openKfid, view, s));
+    return out;
   });
+}
+
+/** The lead and session as the messages of one run left them. */
+interface Conversation {
+  doc: LeadDoc;
+  /** The lead's stage, and the funnel stage it left when it opted out, as this run's moves left them. */
+  stage: string;
+  stageBeforeExit: string | null;
+  state: number | null;
+  /** Intents whose staff notices this run has made (once per lead and day anyway: their keys). */
+  told: Set<string>;
+  /** A service clock runs (the first unresolved message started it). */
+  clock: boolean;
+  /** The last reply found the window's 5 used (nothing of the run's can free one: it holds the lead lock). */
+  windowFull: boolean;
+  /** Start (ms) of the window replies go in: the customer's latest message. */
+  windowStart: number;
+}
+
+/** Steps 3 and 4 of handleCustomerMessages for one message (the caller holds the lead lock). */
+async function answer(ctx: Ctx, ref: LeadRef, openKfid: string, v: Conversation, s: Said): Promise<string> {
+  const { doc } = v;
+  const { m, at, key, text, intent } = s;
+  const lead: ReplyLead = { _id: doc._id, corpId: doc.corpId, externalUserId: ref.externalUserId, name: doc.name, industry: doc.industry, role: doc.role, firstTouch: doc.firstTouch };
+  const replyKey = `kf-reply|${openKfid}|${m.msgid}`;
+  // One clock at a time: a message of this run started one already, or the lead had one (doc.kf.clock).
+  const unresolved = async () => {
+    if (!v.clock && (await startClock(ctx, ref, doc, { msgid: m.msgid, at, text: text || `[${m.msgtype}]` }))) v.clock = true;
+  };
+  const reply = async (r: NonNullable<Intent['reply']>, intentKey: string | null, rateExempt = false) => {
+    const res = await sendReply(ctx, { lead, openKfid, key: replyKey, reply: r, intent: intentKey, windowStart: v.windowStart, rateExempt, windowFull: v.windowFull });
+    v.windowFull = res === 'window_full';
+    // A reply moves WeCom's session from 0 to 1; the bot treats both alike, so its view is not written for it.
+    if (res === 'person_serves') {
+      await ctx.leads.setLocked(ref, { 'kf.state': 3 });
+      v.state = 3;
+    }
+    return res;
+  };
+  const handOffNow = async () => {
+    const res = await handOffLocked(ctx, ref, doc, openKfid, key);
+    if (res === 'queue') v.state = 2;
+    else if (res.startsWith('servicer:')) v.state = 3;
+    return res;
+  };
+
+  // A person serves the session (or it waits in the queue): the bot stays silent; the clock runs.
+  if (v.state === 2 || v.state === 3) {
+    await unresolved();
+    return 'silent:person_serves';
+  }
+
+  if (!intent) {
+    const hours = ctx.config.SERVICE_HOURS;
+    const tz = ctx.config.SERVICE_TIMEZONE;
+    const open = isOpen(Date.now(), hours, tz);
+    const fallback = open ? ctx.replies.fallback.inHours.reply : ctx.replies.fallback.outOfHours.reply;
+    const res = fallback ? await reply(fallback, null) : null;
+    if (res !== 'person_serves') {
+      if (open) await handOffNow();
+      else await handOffLater(ctx, ref, openKfid, nextOpening(Date.now(), hours, tz));
+    }
+    await unresolved();
+    return open ? 'fallback:handed_off' : 'fallback:after_hours';
+  }
+
+  const acts = new Set(intent.actions);
+  if (acts.has('unsubscribe')) {
+    // One confirmation per opt-out: a lead that had opted out already gets nothing more.
+    if (v.stage === 'unsubscribed') return 'unsubscribe:already';
+    await moveStageLocked(ctx, ref, 'unsubscribed', { by: 'system', source: 'unsubscribe', sourceKey: `${key}|unsubscribed`, at, reason: text.slice(0, 100) });
+    if (FUNNEL.includes(v.stage as Stage)) v.stageBeforeExit = v.stage;
+    v.stage = 'unsubscribed';
+  }
+  if (acts.has('resubscribe') && v.stage === 'unsubscribed') {
+    const to = returnStage({ stageBeforeExit: v.stageBeforeExit });
+    await moveStageLocked(ctx, ref, to, { by: 'system', source: 'resubscribe', sourceKey: `${key}|resubscribed`, at, reason: text.slice(0, 100) });
+    v.stage = to;
+  }
+  const qualify = { by: 'system' as const, source: 'intent', sourceKey: `${key}|qualified`, at, reason: intent.key };
+  // Only a move the rules allow is tried (a lead qualified already is not written again for each pricing question).
+  if (acts.has('qualify') && allowsMove(v.stage as Stage, 'qualified', qualify) && (await moveStageLocked(ctx, ref, 'qualified', qualify))) v.stage = 'qualified';
+  if ((acts.has('notify_owner') || acts.has('alert_ops')) && !v.told.has(intent.key)) {
+    await tellStaff(ctx, doc, intent, text, acts);
+    v.told.add(intent.key);
+  }
+  const res = intent.reply ? await reply(intent.reply, intent.key, acts.has('unsubscribe')) : null;
+  if (res === 'person_serves') {
+    await unresolved();
+    return 'silent:person_serves';
+  }
+  if (acts.has('handoff')) {
+    await handOffNow();
+    await unresolved();
+  }
+  return `intent:${intent.key}${res ? `:${res}` : ''}`;
 }
 
 /** Hands the session to a person now, and records where it went (the caller holds the lead lock). */

@@ -1,9 +1,13 @@
 import type { BotContext } from '../../context.js';
+import { updateById } from '../../store/batched-updates.js';
 import { KfMessage } from '../../store/models/kf.js';
 import { Lead, splitLeadId } from '../../store/models/lead.js';
 import type { KfSyncedMessage } from '../../wecom/types.js';
-import { handleCustomerMessage, handOffLocked } from './customer-message.js';
+import { handleCustomerMessages, handOffLocked } from './customer-message.js';
 import { handleKfEvent, handleServicerMessage } from './events.js';
+
+/** The customer a message or event is about (events carry it inside `event` [D:94670]). */
+export const customerOf = (m: KfSyncedMessage): string | null => m.external_userid ?? m.event?.external_userid ?? null;
 
 /** The messages of one customer from one page, in order (a `kf-inbound` job). */
 export interface InboundBatch {
@@ -15,29 +19,52 @@ export interface InboundBatch {
 /**
  * Handles a customer's messages in order, each once: a message whose handling finished before (its document no
  * longer pending) is skipped, and every effect of one is keyed by its msgid, so a second run of an unfinished one adds
- * nothing (docs/architecture.md, "Exactly once"). Returns what each did.
+ * nothing (docs/architecture.md, "Exactly once"). The customer's consecutive messages are handled as one run (one lead
+ * write for them: handleCustomerMessages). `fresh` names messages this sync has just stored, so known pending without a
+ * read. Returns what each did.
  */
-export async function handleInbound(ctx: BotContext, b: InboundBatch, lastAttempt: boolean): Promise<string[]> {
+export async function handleInbound(ctx: BotContext, b: InboundBatch, lastAttempt: boolean, fresh: ReadonlySet<string> = new Set()): Promise<string[]> {
+  const stored = await Promise.all(b.msgs.map((m) => (fresh.has(m.msgid) ? { pending: true } : KfMessage.findById(`${b.openKfid}|${m.msgid}`, { pending: 1 }).lean())));
   const out: string[] = [];
-  for (const m of b.msgs) {
-    const id = `${b.openKfid}|${m.msgid}`;
-    const stored = await KfMessage.findById(id, { pending: 1 }).lean();
-    if (stored && !stored.pending) {
+  for (let i = 0; i < b.msgs.length; ) {
+    const m = b.msgs[i]!;
+    const s = stored[i];
+    if (s && !s.pending) {
       out.push('done_before');
+      i++;
+      continue;
+    }
+    if (m.origin === 3 && m.external_userid) {
+      // The customer's messages from here up to the next one that is not theirs, or was handled before.
+      let j = i + 1;
+      while (j < b.msgs.length && b.msgs[j]!.origin === 3 && b.msgs[j]!.external_userid === m.external_userid && !(stored[j] && !stored[j]!.pending)) j++;
+      const run = b.msgs.slice(i, j);
+      const outcomes = await handleCustomerMessages(ctx, b.openKfid, run);
+      await Promise.all(run.map((r, k) => markHandled(b.openKfid, r, outcomes[k]!)));
+      out.push(...outcomes);
+      i = j;
       continue;
     }
     const outcome =
-      m.origin === 3 && m.external_userid
-        ? await handleCustomerMessage(ctx, b.openKfid, m)
-        : m.origin === 5 && m.external_userid
-          ? await handleServicerMessage(ctx, b.openKfid, m)
-          : m.msgtype === 'event'
-            ? await handleKfEvent(ctx, b.openKfid, m, lastAttempt)
-            : `ignored:origin_${m.origin}`;
-    await KfMessage.updateOne({ _id: id }, { $unset: { pending: 1 }, $set: { handledAt: new Date(), outcome } });
+      m.origin === 5 && m.external_userid
+        ? await handleServicerMessage(ctx, b.openKfid, m)
+        : m.msgtype === 'event'
+          ? await handleKfEvent(ctx, b.openKfid, m, lastAttempt)
+          : `ignored:origin_${m.origin}`;
+    await markHandled(b.openKfid, m, outcome);
     out.push(outcome);
+    i++;
   }
   return out;
+}
+
+/** Observers of handled messages (account, msgid, when), e.g. a benchmark's clock; the handling is the same without. */
+export const handledObservers = new Set<(openKfid: string, msgid: string, at: number) => void>();
+
+/** The message is done: never handled again (shared with other handled marks of the moment: one write for many). */
+async function markHandled(openKfid: string, m: KfSyncedMessage, outcome: string): Promise<void> {
+  await updateById(KfMessage.collection, `${openKfid}|${m.msgid}`, { $unset: { pending: 1 }, $set: { handledAt: new Date(), outcome } });
+  for (const observe of handledObservers) observe(openKfid, m.msgid, Date.now());
 }
 
 /**

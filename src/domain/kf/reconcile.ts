@@ -4,6 +4,7 @@ import { KfMessage } from '../../store/models/kf.js';
 import { Lead } from '../../store/models/lead.js';
 import type { KfSyncedMessage } from '../../wecom/types.js';
 import { scheduleClock, type KfClock } from './clock.js';
+import { resumeSync } from './sync.js';
 
 /** A stored message whose job Redis lost is queued again after this long (its job may just be late). */
 const PENDING_GRACE_MS = 60_000;
@@ -11,10 +12,10 @@ const PENDING_GRACE_MS = 60_000;
 /**
  * Rebuilds from MongoDB the 客服 work Redis lost (a flush, a failover): stored messages not yet handled (queued again,
  * one job per message: a message handled meanwhile is skipped), the alerts of running service clocks, and hand-offs
- * waiting for the service hours. Deterministic job ids make it harmless while that work is still queued. Periodic
+ * waiting for the service hours; and resumes the syncs asked for that no job will run (a job lost with its process). Deterministic job ids make it harmless while that work is still queued. Periodic
  * work, so these queries may scan (docs/architecture.md, "Stores").
  */
-export async function reconcileKf(ctx: BotContext, graceMs = PENDING_GRACE_MS): Promise<{ messages: number; clocks: number; handoffs: number }> {
+export async function reconcileKf(ctx: BotContext, graceMs = PENDING_GRACE_MS): Promise<{ messages: number; clocks: number; handoffs: number; syncs: number }> {
   const pending = await KfMessage.find({ pending: true, storedAt: { $lt: new Date(Date.now() - graceMs) } }, { openKfid: 1, externalUserId: 1, raw: 1, sendTime: 1 }).sort({ sendTime: 1 }).lean();
   for (const p of pending) {
     const m = p.raw as KfSyncedMessage | null;
@@ -37,5 +38,18 @@ export async function reconcileKf(ctx: BotContext, graceMs = PENDING_GRACE_MS): 
       handoffs++;
     }
   }
-  return { messages: pending.length, clocks, handoffs };
+  return { messages: pending.length, clocks, handoffs, syncs: await resumeSyncs(ctx) };
+}
+
+/** Accounts whose callbacks asked for a sync that no job will run (lost with its process): a job for each. */
+async function resumeSyncs(ctx: BotContext): Promise<number> {
+  const tail = ctx.keys.kfSyncRequested('\u0000').split('\u0000');
+  let cursor = '0';
+  let n = 0;
+  do {
+    const [next, found] = await ctx.redis.scan(cursor, 'MATCH', `${tail[0]}*${tail[1]}`, 'COUNT', 1000);
+    cursor = next;
+    for (const key of found) if (await resumeSync(ctx, key.slice(tail[0]!.length, key.length - tail[1]!.length))) n++;
+  } while (cursor !== '0');
+  return n;
 }

@@ -85,6 +85,11 @@ export interface ReplyRequest {
   windowStart: number;
   /** The unsubscribe confirmation always goes, whatever the per-minute cap. */
   rateExempt?: boolean;
+  /**
+   * The caller saw this window's 5 used a moment ago (an earlier reply of the same run, under the same lead lock):
+   * the reply is skipped as `window_full` without searching the window's units again.
+   */
+  windowFull?: boolean;
 }
 
 /**
@@ -98,6 +103,10 @@ export async function sendReply(ctx: Ctx, r: ReplyRequest): Promise<ReplyResult>
   if (!r.rateExempt && !(await takeReplySlot(ctx, r.lead._id, r.key))) {
     await record(ctx, r, { status: 'skipped', reason: 'rate_capped' }, null, null, at);
     return 'rate_capped';
+  }
+  if (r.windowFull) {
+    await record(ctx, r, { status: 'skipped', reason: 'window_full' }, null, null, at);
+    return 'window_full';
   }
   const sentCases = new Set<string>();
   let caseSlug: string | null = null;

@@ -5,53 +5,101 @@ import { deleteIfEqual, tryLock } from '../../redis/lock.js';
 import { insertManyOnce } from '../../store/create-once.js';
 import { KfCursor, KfMessage } from '../../store/models/kf.js';
 import type { KfSyncedMessage } from '../../wecom/types.js';
+import { customerOf } from './inbound.js';
+import { PagePipeline } from './page-pipeline.js';
 
-type Ctx = Pick<BotContext, 'wecom' | 'redis' | 'keys' | 'queues' | 'corpId' | 'log'>;
+type Ctx = BotContext;
 
 /** A callback token is valid 10 min [D:94670]: keep it a little less. */
 const TOKEN_TTL_S = 9 * 60;
 /** How long a sync holds its account's lock without renewing it (renewed while it runs): a dead holder frees it then. */
 const SYNC_LOCK_MS = 10_000;
-/** A sync that found the account busy looks again this much later (covered by then, or the holder died). */
-const BUSY_RECHECK_MS = 1_000;
+/**
+ * A sync that found the account busy looks again this much later (covered by then, or the holder died). It is the
+ * account's one waiting job, so a short wait costs little, and it bounds how long a request made just after the
+ * holder's last look waits.
+ */
+const BUSY_RECHECK_MS = 200;
+/** How long a waiting sync job's mark lasts: past it, a callback adds a job of its own again. */
+const QUEUED_TTL_MS = 30_000;
 
 /**
  * A kf_msg_or_event callback asks for a sync of its account: the token is kept as the account's newest (valid
- * 10 min), the account's request counter goes up, and a `kf-sync` job for that request is added. Requests coalesce:
- * a sync covers every request made before it started (runSync).
+ * 10 min), the account's request counter goes up, and a `kf-sync` job is added unless one waits to start already
+ * (it will cover this request: a sync covers every request made before it started, runSync). So a burst of callbacks
+ * makes one job, not one each. The waiting mark expires after QUEUED_TTL_MS, so a job lost with its process is not
+ * waited for longer than that; the reconciler also resumes an account whose requests are ahead of its syncs.
  */
 export async function requestSync(ctx: Pick<BotContext, 'redis' | 'keys' | 'queues'>, openKfid: string, token: string): Promise<number> {
-  const [[, n]] = (await ctx.redis.multi().incr(ctx.keys.kfSyncRequested(openKfid)).set(ctx.keys.kfToken(openKfid), token, 'EX', TOKEN_TTL_S).exec()) as [[unknown, number], unknown];
-  await ctx.queues.add('kf-sync', { openKfid, n }, { jobId: jobIds.kfSync(openKfid, n) });
+  const { redis, keys } = ctx;
+  const res = (await redis
+    .multi()
+    .incr(keys.kfSyncRequested(openKfid))
+    .set(keys.kfToken(openKfid), token, 'EX', TOKEN_TTL_S)
+    .get(keys.kfSyncQueued(openKfid))
+    .exec()) as [[unknown, number], unknown, [unknown, string | null]];
+  const n = res[0][1];
+  if (res[2][1] === null) await queueSync(ctx, openKfid, n);
   return n;
+}
+
+/** Adds the account's waiting sync job, unless another is marked waiting meanwhile; returns whether it added one. */
+async function queueSync(ctx: Pick<BotContext, 'redis' | 'keys' | 'queues'>, openKfid: string, n: number, jobId = jobIds.kfSync(openKfid, n)): Promise<boolean> {
+  const mark = ctx.keys.kfSyncQueued(openKfid);
+  if (!(await ctx.redis.set(mark, String(n), 'PX', QUEUED_TTL_MS, 'NX'))) return false;
+  try {
+    await ctx.queues.add('kf-sync', { openKfid, n }, { jobId });
+  } catch (err) {
+    // No job: the next callback must add one (and this callback's event job is retried).
+    await deleteIfEqual(ctx.redis, mark, String(n)).catch(() => undefined);
+    throw err;
+  }
+  return true;
 }
 
 /**
  * Runs the syncs of an account's request `n`, serially per account across every process (docs/architecture.md, "One
- * 客服 message"): a request an earlier sync covered is done at once; otherwise the account's lock, then passes of
- * kf/sync_msg from the stored cursor until a pass starts after the newest request. The lock is renewed while held
- * and freed by a holder's death within SYNC_LOCK_MS; a request that finds the account busy looks again a second
- * later, so nothing waits on a dead holder.
+ * 客服 message"): the job is no longer the waiting one (later callbacks queue the next) and covers every request
+ * made until then (those made while it waited relied on it). Requests an earlier sync covered are done at once;
+ * otherwise the account's lock, then passes of kf/sync_msg from the stored cursor until a pass starts after the
+ * newest request, and until the pages fetched are handled. The lock is renewed while held and freed by a holder's
+ * death within SYNC_LOCK_MS. A job that finds the account busy looks again BUSY_RECHECK_MS later as the account's one
+ * waiting job; when another waits already, that one will look, and this one ends.
  */
 export async function runSync(ctx: Ctx, d: { openKfid: string; n: number }): Promise<{ result: string; deferTo?: number }> {
   const { redis, keys } = ctx;
+  await deleteIfEqual(redis, keys.kfSyncQueued(d.openKfid), String(d.n));
   const asked = async () => Number(await redis.get(keys.kfSyncRequested(d.openKfid))) || 0;
-  let target = d.n;
+  // Read after the mark is gone: every request made while it was set relied on this job, and is covered by it.
+  let target = Math.max(d.n, await asked());
   let passes = 0;
   for (;;) {
     const done = Number(await redis.get(keys.kfSyncDone(d.openKfid))) || 0;
     if (done >= target) return { result: passes ? `synced:${passes}` : 'covered' };
     const lock = await tryLock(redis, keys.kfSyncLock(d.openKfid), SYNC_LOCK_MS);
-    if (!lock) return { result: 'busy', deferTo: Date.now() + BUSY_RECHECK_MS };
+    if (!lock) {
+      if (!(await redis.set(keys.kfSyncQueued(d.openKfid), String(d.n), 'PX', QUEUED_TTL_MS, 'NX'))) return { result: 'busy:next_covers' };
+      return { result: 'busy', deferTo: Date.now() + BUSY_RECHECK_MS };
+    }
+    let pipeline: PagePipeline | null = null;
     try {
+      pipeline = await openPipeline(ctx, d.openKfid);
       for (;;) {
         // Everything asked for before this pass starts is in WeCom already: the pass covers it.
         const covering = Math.max(await asked(), target);
-        await syncPages(ctx, d.openKfid);
+        await syncPages(ctx, d.openKfid, pipeline);
         passes++;
+        // Asked again meanwhile, with room to handle more: the next pass fetches while this one's pages are handled.
+        // Without room it waits for them, so a busy account's next page gathers more of each customer's messages.
+        if (pipeline.hasRoom && (await asked()) > covering) continue;
+        await pipeline.drain();
         await redis.set(keys.kfSyncDone(d.openKfid), covering);
         if ((await asked()) <= covering) break;
       }
+    } catch (err) {
+      // Nothing of this sync still runs once its lock is free.
+      await pipeline?.settle();
+      throw err;
     } finally {
       await lock.release();
     }
@@ -60,30 +108,37 @@ export async function runSync(ctx: Ctx, d: { openKfid: string; n: number }): Pro
   }
 }
 
-/**
- * Pages through kf/sync_msg from the account's stored cursor [D:94670]: while `has_more` is 1 (an empty page with
- * has_more 1 is not the end). Each page: its messages stored (a unique insert per msgid), their handling queued (one
- * job per customer, in order), then the cursor stored — in that order, so a sync killed mid-page fetches the page
- * again and adds nothing twice.
- */
-export async function syncPages(ctx: Ctx, openKfid: string): Promise<number> {
+/** Resumes an account whose requests are ahead of its syncs and that has no waiting job (a job lost with its process). */
+export async function resumeSync(ctx: Pick<BotContext, 'redis' | 'keys' | 'queues'>, openKfid: string): Promise<boolean> {
+  const [asked, done] = (await ctx.redis.mget(ctx.keys.kfSyncRequested(openKfid), ctx.keys.kfSyncDone(openKfid))).map((v) => Number(v) || 0);
+  // A job id of its own: request `asked` may have had a job already, which ended leaving the request to a lost one.
+  return asked! > done! && queueSync(ctx, openKfid, asked!, `${jobIds.kfSync(openKfid, asked!)}|resumed|${Date.now()}`);
+}
+
+/** The account's page pipeline, fetching from its stored cursor and storing each handled page's cursor. */
+async function openPipeline(ctx: Ctx, openKfid: string): Promise<PagePipeline> {
   const id = `${ctx.corpId}:${openKfid}`;
-  let cursor = (await KfCursor.findById(id, { cursor: 1 }).lean())?.cursor ?? undefined;
-  let total = 0;
+  const stored = (await KfCursor.findById(id, { cursor: 1 }).lean())?.cursor ?? undefined;
+  const store = async (cursor: string) => void (await KfCursor.updateOne({ _id: id }, { $set: { cursor, at: new Date() } }, { upsert: true }));
+  return new PagePipeline(ctx, openKfid, stored, store, ctx.config.KF_CONCURRENCY);
+}
+
+/**
+ * Pages through kf/sync_msg from where the pipeline's last page ended [D:94670]: while `has_more` is 1 (an empty page
+ * with has_more 1 is not the end). Each page's messages are stored (a unique insert per msgid) and queued on the
+ * pipeline, which handles them and stores the cursor once they are handled (PagePipeline): a sync killed mid-page
+ * fetches the page again and handles nothing twice. A busier account gets larger pages, so its messages are handled
+ * in larger batches (one lead write per customer per page).
+ */
+export async function syncPages(ctx: Ctx, openKfid: string, pipeline: PagePipeline): Promise<void> {
   for (let page = 0; page < 100_000; page++) {
-    const res = await syncOnce(ctx, openKfid, cursor);
-    if (res.msg_list.length) {
-      await storeMessages(openKfid, res.msg_list);
-      await dispatch(ctx, openKfid, res.msg_list);
-      total += res.msg_list.length;
-    }
-    if (res.next_cursor && res.next_cursor !== cursor) {
-      cursor = res.next_cursor;
-      await KfCursor.updateOne({ _id: id }, { $set: { cursor, at: new Date() } }, { upsert: true });
-    }
+    const res = await syncOnce(ctx, openKfid, pipeline.cursor);
+    const next = res.next_cursor && res.next_cursor !== pipeline.cursor ? res.next_cursor : null;
+    const fresh = res.msg_list.length ? await storeMessages(openKfid, res.msg_list) : new Set<string>();
+    await pipeline.add(res.msg_list, fresh, next);
+    if (next) pipeline.cursor = next;
     if (res.has_more !== 1) break;
   }
-  return total;
 }
 
 /** One page with the account's newest token; a token WeCom refuses (95007) is dropped and the page asked for without. */
@@ -99,27 +154,10 @@ async function syncOnce(ctx: Ctx, openKfid: string, cursor: string | undefined) 
   }
 }
 
-/** The customer a message or event is about (events carry it inside `event` [D:94670]). */
-export const customerOf = (m: KfSyncedMessage): string | null => m.external_userid ?? m.event?.external_userid ?? null;
-
-/** Stores a page's messages, one document per msgid (a duplicate, from a page fetched again, is no error). */
-async function storeMessages(openKfid: string, msgs: KfSyncedMessage[]): Promise<void> {
+/** Stores a page's messages, one document per msgid (a duplicate, from a page fetched again, is no error). Returns the msgids stored now. */
+async function storeMessages(openKfid: string, msgs: KfSyncedMessage[]): Promise<Set<string>> {
   const now = new Date();
   const docs = msgs.map((m) => ({ _id: `${openKfid}|${m.msgid}`, openKfid, externalUserId: customerOf(m), origin: m.origin, msgtype: m.msgtype, sendTime: new Date(m.send_time * 1000), raw: m, pending: true, storedAt: now, handledAt: null, outcome: null }));
-  await insertManyOnce(KfMessage.collection, docs);
-}
-
-/** Queues the handling of a page: one `kf-inbound` job per customer with its messages in order (named by its first). */
-async function dispatch(ctx: Pick<BotContext, 'queues'>, openKfid: string, msgs: KfSyncedMessage[]): Promise<void> {
-  const groups = new Map<string, KfSyncedMessage[]>();
-  for (const m of msgs) {
-    const who = customerOf(m) ?? '';
-    const list = groups.get(who) ?? [];
-    list.push(m);
-    groups.set(who, list);
-  }
-  await ctx.queues.addBulk(
-    'kf-inbound',
-    [...groups].map(([who, list]) => ({ data: { openKfid, externalUserId: who || null, msgs: list }, opts: { jobId: jobIds.kfInbound(openKfid, list[0]!.msgid) } })),
-  );
+  const existed = await insertManyOnce(KfMessage.collection, docs);
+  return new Set(msgs.filter((_, i) => !existed.has(i)).map((m) => m.msgid));
 }

@@ -1,0 +1,117 @@
+import type { CommandStartedEvent } from 'mongodb';
+import mongoose from 'mongoose';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { kfMsgid } from '../../src/domain/delivery/via.js';
+import { reconcileKf } from '../../src/domain/kf/reconcile.js';
+import { jobIds } from '../../src/queues/job-ids.js';
+import { KfCursor, KfMessage } from '../../src/store/models/kf.js';
+import { Lead, leadId } from '../../src/store/models/lead.js';
+import { startTestBot, TEST_CORP, testEnv, type TestBot } from '../helpers/test-bot.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+// How a busy 客服 account is handled: a sync page at a time, each customer's messages of a page as one run (one lead
+// write for them), one waiting sync job per account however many callbacks arrive, and a failing customer set aside.
+const KF = 'wkBATCHKF01';
+let t: TestBot;
+const commands: CommandStartedEvent[] = [];
+beforeAll(async () => {
+  // The driver reports every command it sends (monitorCommands): how a run's lead reads and writes are counted.
+  const base = testEnv('x', 'http://x').MONGODB_URI!;
+  t = await startTestBot('kf-batches', {
+    env: { MONGODB_URI: `${base.replace(/\/[^/]*$/, '')}/t_kfb_${Date.now()}?monitorCommands=true`, SERVICE_HOURS: 'Mon-Sun 00:00-24:00', KF_REPLIES_PER_MINUTE: '20', NURTURE_DAILY_CAP: '0' },
+    sandbox: { kfAccounts: [{ openKfid: KF, name: '官方客服', servicers: ['zhangsan'] }], members: ['zhangsan'] },
+  });
+  mongoose.connection.getClient().on('commandStarted', (e) => commands.push(e));
+  t.sandbox.state.callback = { url: `${t.url}/wecom/callback`, token: TEST_CORP.token, encodingAesKey: TEST_CORP.encodingAesKey };
+});
+afterAll(async () => t?.stop());
+beforeEach(() => t.sandbox.state.reset());
+
+let n = 0;
+const customer = () => `wmKFB${Date.now().toString(36)}${(n++).toString(36).padStart(4, '0')}`;
+const kf = () => t.sandbox.state.kf;
+const sentTo = (ext: string) => kf().sent.filter((m) => m.touser === ext);
+const handled = (msgid: string) => waitFor(async () => (await KfMessage.findById(`${KF}|${msgid}`).lean())?.handledAt, `message ${msgid} handled`, 15_000);
+/** Messages WeCom holds for the bot, without their callbacks (one callback then fetches them as one page). */
+const writes = async (ext: string, texts: string[]) => {
+  const ids: string[] = [];
+  for (const text of texts) ids.push((await kf().customerSays(KF, ext, text, { post: false })).msgid);
+  return ids;
+};
+
+describe('a busy 客服 account', () => {
+  it("a customer's messages in one page are one run: the lead read and written once for all, each answered once, in order", async () => {
+    const ext = customer();
+    await handled((await kf().customerSays(KF, ext, '你好')).msgid);
+    const ids = await writes(ext, ['谢谢', 'hello', '在吗', '你好']);
+    commands.length = 0;
+    expect(await kf().postCallback(KF)).toBe(200);
+    for (const id of ids) await handled(id);
+    const id = leadId(TEST_CORP.corpId, ext);
+    const leads = commands.filter((c) => c.command.find === Lead.collection.collectionName && (c.command.filter as { _id?: string })._id === id);
+    const touchWrites = commands.filter((c) => c.command.update === Lead.collection.collectionName && JSON.stringify(c.command.updates).includes('touches'));
+    // One load and one save for the four messages (one each per message before).
+    expect(leads).toHaveLength(1);
+    expect(touchWrites).toHaveLength(1);
+    const lead = await Lead.findById(id).lean();
+    expect(lead!.touches.map((x) => x.eventKey)).toEqual(expect.arrayContaining(ids.map((m) => `kf|${KF}|${m}`)));
+    await waitFor(() => sentTo(ext).length === 5, 'five replies');
+    // Answered in the order written (our msgid of a reply is derived from the message it answers).
+    expect(sentTo(ext).slice(1).map((m) => m.msgid)).toEqual(ids.map((m) => kfMsgid(`kf-reply|${KF}|${m}`)));
+  });
+
+  it("seven messages in one page: five replies use the window, the other two are recorded as held back, and WeCom never refuses one", async () => {
+    const ext = customer();
+    const ids = await writes(ext, ['你好', '谢谢', 'hello', '在吗', '你好', '谢谢', 'hello']);
+    await kf().postCallback(KF);
+    for (const id of ids) await handled(id);
+    const outcomes = (await Promise.all(ids.map((id) => KfMessage.findById(`${KF}|${id}`).lean()))).map((m) => m!.outcome!.replace(/^intent:[^:]+:/, ''));
+    expect(outcomes).toEqual(['sent', 'sent', 'sent', 'sent', 'sent', 'window_full', 'window_full']);
+    expect(sentTo(ext)).toHaveLength(5);
+    // The bot never asked WeCom for a sixth (it would have answered 95001 [D:94677]).
+    expect(t.sandbox.state.callsTo('kf/send_msg').filter((c) => (c.body as { touser?: string }).touser === ext)).toHaveLength(5);
+  });
+
+  it('a burst of callbacks while a sync runs makes one waiting sync job, not one each, and no message is left behind', async () => {
+    const before = new Set((await t.bot.ctx.queues.get('kf-sync').getJobs(['completed', 'delayed', 'waiting', 'active', 'failed'])).map((j) => j.id));
+    // Each page is held 400 ms on its way back: the callbacks arrive while a sync runs.
+    t.sandbox.state.inject({ api: 'kf/sync_msg', delayAfterMs: 400, times: 3 });
+    const exts = [customer(), customer(), customer()];
+    const ids = (await Promise.all(exts.map(async (ext) => [(await kf().customerSays(KF, ext, '你好')).msgid, (await kf().customerSays(KF, ext, '谢谢')).msgid, (await kf().customerSays(KF, ext, 'hello')).msgid, (await kf().customerSays(KF, ext, '在吗')).msgid]))).flat();
+    for (const id of ids) await handled(id);
+    for (const ext of exts) await waitFor(() => sentTo(ext).length === 4, `4 replies to ${ext}`);
+    const jobs = (await t.bot.ctx.queues.get('kf-sync').getJobs(['completed', 'delayed', 'waiting', 'active', 'failed'])).filter((j) => !before.has(j.id));
+    expect(jobs.length).toBeGreaterThanOrEqual(1);
+    // Twelve callbacks; one job each before.
+    expect(jobs.length).toBeLessThan(6);
+  });
+
+  it("a customer whose message fails is set aside in a job of its own: the page's other customers are answered and the cursor moves on", async () => {
+    const failing = customer();
+    const ok = customer();
+    // A send failure WeCom reports for a message the bot has no record of: its handling fails until its last attempt.
+    const failId = kf().appendEvent(KF, { event_type: 'msg_send_fail', open_kfid: KF, external_userid: failing, fail_msgid: 'neverrecorded0001', fail_type: 4 });
+    const cursorBefore = (await KfCursor.findById(`${TEST_CORP.corpId}:${KF}`).lean())?.cursor;
+    const okId = (await kf().customerSays(KF, ok, '你好')).msgid;
+    await handled(okId);
+    await waitFor(() => sentTo(ok).length === 1, 'the other customer answered');
+    const job = await waitFor(() => t.bot.ctx.queues.get('kf-inbound').getJob(jobIds.kfInbound(KF, failId)), 'a job of its own');
+    expect(job!.data.msgs.map((m: { msgid: string }) => m.msgid)).toEqual([failId]);
+    expect((await KfMessage.findById(`${KF}|${failId}`).lean())?.pending).toBe(true);
+    await waitFor(async () => (await KfCursor.findById(`${TEST_CORP.corpId}:${KF}`).lean())?.cursor !== cursorBefore, 'cursor moved past the page');
+  });
+
+  it('a sync asked for whose job was lost with its process is resumed by the reconciler', async () => {
+    // No sync of the account runs or waits (earlier tests' are done).
+    await waitFor(async () => Object.values(await t.bot.ctx.queues.get('kf-sync').getJobCounts('active', 'waiting', 'delayed')).every((c) => c === 0), 'the account idle');
+    const ext = customer();
+    const [msgid] = await writes(ext, ['你好']);
+    // The callback's request counted, its job gone (the process died between the two, and the waiting mark expired).
+    await t.bot.ctx.redis.incr(t.bot.ctx.keys.kfSyncRequested(KF));
+    await new Promise((r) => setTimeout(r, 500));
+    expect(sentTo(ext)).toHaveLength(0);
+    expect((await reconcileKf(t.bot.ctx)).syncs).toBe(1);
+    await handled(msgid!);
+    await waitFor(() => sentTo(ext).length === 1, 'answered');
+  });
+});

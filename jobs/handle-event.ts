@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineJob } from '../src/queues/define-job.js';
-import { eventJobSchema, type EventJobData } from '../src/inbox/event-job.js';
-import { isEventKey, parseEvent, type EventKey } from '../src/wecom/events/index.js';
+import { dispatchEvent, eventJobSchema, type EventJobData } from '../src/inbox/event-job.js';
+import { isEventKey } from '../src/wecom/events/index.js';
 
 declare module '../src/queues/define-job.js' {
   interface JobDataMap {
@@ -20,12 +20,5 @@ export const handleEventJob = defineJob({
   // 1 s, 2 s, 4 s...: a callback survives a store outage of about an hour.
   options: (c) => ({ removeOnComplete: { age: c.DEDUPE_TTL_SECONDS }, removeOnFail: { age: 7 * 86_400 }, attempts: 12, backoff: { type: 'exponential', delay: 1000 } }),
   concurrency: (c) => c.EVENT_CONCURRENCY,
-  async process(data, ctx, job) {
-    const key = data.key as EventKey;
-    const event = parseEvent(key, data.event);
-    const log = ctx.log.child({ event: key, dedupeKey: data.dedupeKey });
-    const handled = await ctx.events.dispatch(key, event, { ...ctx, log, dedupeKey: data.dedupeKey, receivedAt: data.receivedAt, attempt: job.attemptsMade });
-    if (!handled) log.info('no handler registered; event ignored');
-    else log.debug('event handled');
-  },
+  process: (data, ctx, job) => dispatchEvent(ctx, data, job.attemptsMade),
 });

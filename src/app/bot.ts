@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import mongoose from 'mongoose';
+import { ZodError } from 'zod';
 import { createCommandRegistry } from '../../handlers/commands/index.js';
 import { createEventDispatcher } from '../../handlers/index.js';
 import { JOB_KINDS } from '../../jobs/index.js';
@@ -19,6 +20,7 @@ import { ensureServiceDays } from '../domain/kf/service-days.js';
 import { reconcileKf } from '../domain/kf/reconcile.js';
 import { reconcile } from '../domain/nurture/reconcile.js';
 import { planWelcome } from '../domain/welcome/plan-welcome.js';
+import { dispatchEvent } from '../inbox/event-job.js';
 import { InboxIngest } from '../inbox/ingest.js';
 import { InboxWriter } from '../inbox/writer.js';
 import { createLogger, type Logger } from '../logger.js';
@@ -70,6 +72,13 @@ export async function startBot(config: Config, logger: Logger = createLogger(con
           return planWelcome(ctx, data);
         },
         logger.child({ component: 'inbox' }),
+        undefined,
+        // A payload that no longer matches its schema (the receiver checked it) would fail every pass: dropped, logged.
+        (data) =>
+          dispatchEvent(ctx, data, 0).catch((err: Error) => {
+            if (!(err instanceof ZodError)) throw err;
+            logger.error({ event: data.key, dedupeKey: data.dedupeKey, err: err.message }, 'inbox: an inline callback does not match its schema; dropped');
+          }),
       );
       ingest.start();
       stops.push(() => ingest.stop());

@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 import type { JobDataMap } from '../queues/define-job.js';
 import type { Queues } from '../queues/queues.js';
+import { isInlineKey } from '../wecom/events/index.js';
 import { isEventJobData, type EventJobData } from './event-job.js';
 
 /** The consumer group of the inbox stream: every worker process reads as one consumer of it. */
@@ -18,12 +19,16 @@ export const INBOX_CLAIM_IDLE_MS = 5_000;
 
 /** What the ingest does with each callback: the jobs it becomes. */
 export type WelcomeFor = (data: EventJobData) => WelcomePlan | Promise<WelcomePlan>;
+/** Runs a callback whose key its family handles inline (EventFamily.inline) in place of an `events` job. */
+export type RunInline = (data: EventJobData) => Promise<void>;
 type WelcomePlan = { data: JobDataMap['welcome']; jobId: string } | null;
 
 /**
  * The worker's side: reads the inbox as one consumer of a group, creates the `events` job of each callback (its
  * dedupe key is the job id, so a retried callback or a re-read entry is refused by BullMQ) and, for a new contact
- * with a WelcomeCode, the `welcome` job at once, so the 20 s window never waits behind other events. Entries are
+ * with a WelcomeCode, the `welcome` job at once, so the 20 s window never waits behind other events. A callback
+ * whose family handles its key inline (a cheap request that may run twice, e.g. a 客服 sync request) is run here
+ * instead, with no job; a failure fails the pass, so its entry is read again. Entries are
  * acknowledged and deleted only after their jobs exist; entries left unacknowledged by a consumer that died are
  * claimed after INBOX_CLAIM_IDLE_MS by a live one.
  */
@@ -41,6 +46,7 @@ export class InboxIngest {
     private readonly welcomeFor: WelcomeFor,
     private readonly log: Logger,
     private readonly claimIdleMs = INBOX_CLAIM_IDLE_MS,
+    private readonly runInline: RunInline | null = null,
   ) {
     // XREADGROUP BLOCK holds its connection; the shared one must stay free for everything else.
     this.reader = redis.duplicate();
@@ -121,6 +127,7 @@ export class InboxIngest {
     const keep: string[] = [];
     const events: Array<{ name: string; data: EventJobData; opts: { jobId: string } }> = [];
     const welcomes: Array<{ data: JobDataMap['welcome']; opts: { jobId: string } }> = [];
+    const inline: Array<Promise<void>> = [];
     for (const [id, fields] of entries) {
       // A pending entry whose data was deleted from the stream comes back without fields.
       const items = fields ? parseBatch(fields[fields.indexOf('b') + 1]) : null;
@@ -128,6 +135,10 @@ export class InboxIngest {
       for (const data of items ?? []) {
         if (!isEventJobData(data)) {
           bad++;
+          continue;
+        }
+        if (this.runInline && isInlineKey(data.key)) {
+          inline.push(this.runInline(data));
           continue;
         }
         try {
@@ -146,6 +157,10 @@ export class InboxIngest {
         keep.push(id);
       } else done.push(id);
     }
+    // Settled before anything is acknowledged: one that failed fails the pass (its entry is read again).
+    const ran = await Promise.allSettled(inline);
+    const failed = ran.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
     // The welcome first: its clock is running. Both are idempotent by job id, so a re-read entry adds nothing.
     await this.queues.addBulk('welcome', welcomes);
     await this.queues.addBulk('events', events);

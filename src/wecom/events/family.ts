@@ -20,6 +20,12 @@ export interface EventFamily<S extends Record<string, z.ZodTypeAny>> {
   keyOf(fields: Record<string, unknown>): string | null;
   /** The dedupe key of a validated event: retried callbacks of the same event have the same one. */
   dedupeKey(event: z.infer<S[keyof S]>): string;
+  /**
+   * Keys whose handler is a cheap request that may run more than once (e.g. asking for a 客服 sync): the inbox ingest
+   * runs it directly instead of making an `events` job (src/inbox/ingest.ts), so a burst of such callbacks costs no
+   * job each. Their retries are not deduped; the handler must not mind.
+   */
+  inline?: ReadonlyArray<keyof S & string>;
 }
 
 /** Declares an event family (an identity function that gives the declaration its types). */

@@ -29,6 +29,11 @@ for (const f of FAMILIES) {
   }
 }
 
+/** True when the family of `key` has it handled inline by the ingest (EventFamily.inline). */
+export function isInlineKey(key: string): key is EventKey {
+  return familyOfKey.get(key)?.inline?.includes(key) ?? false;
+}
+
 /** Every event key a family defines. */
 export const KNOWN_EVENT_KEYS: readonly EventKey[] = [...familyOfKey.keys()] as EventKey[];
 

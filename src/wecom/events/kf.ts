@@ -23,4 +23,6 @@ export const kfEvents = defineFamily({
   },
   keyOf: (fields) => (fields.Event === 'kf_msg_or_event' ? 'kf_msg_or_event' : null),
   dedupeKey: (e) => [e.Event, e.ToUserName, e.OpenKfId, e.Token].map(keyPart).join('|'),
+  // Its handler only asks for a sync (a counter and the token in Redis): a retried callback asks again, harmlessly.
+  inline: ['kf_msg_or_event'],
 });

@@ -50,8 +50,11 @@ export class PagePipeline {
     for (const [who, list] of groupByCustomer(msgs)) {
       const batch: InboundBatch = { openKfid: this.openKfid, externalUserId: who || null, msgs: list };
       const run = (this.chains.get(who) ?? Promise.resolve()).then(() => this.inSlot(() => this.handle(batch, fresh)));
-      // The customer's next run waits for this one, whatever its outcome (a failure is this page's to report).
-      this.chains.set(who, run.catch(() => undefined));
+      // The customer's next run waits for this one, whatever its outcome (a failure is this page's to report); a
+      // customer with nothing more queued is forgotten (a long sync meets many customers).
+      const settled = run.catch(() => undefined);
+      this.chains.set(who, settled);
+      void settled.then(() => this.chains.get(who) === settled && this.chains.delete(who));
       runs.push(run);
     }
     const page = Promise.all(runs);
@@ -71,7 +74,6 @@ export class PagePipeline {
   /** Resolves once every queued page is handled and its cursor stored; rejects with the first page's failure. */
   async drain(): Promise<void> {
     await this.committed;
-    this.chains.clear();
   }
 
   /** Resolves once nothing queued is still running, whatever its outcome (after a failure, before the lock is freed). */

@@ -12,7 +12,8 @@ const PENDING_GRACE_MS = 60_000;
 /**
  * Rebuilds from MongoDB the 客服 work Redis lost (a flush, a failover): stored messages not yet handled (queued again,
  * one job per message: a message handled meanwhile is skipped), the alerts of running service clocks, and hand-offs
- * waiting for the service hours; and resumes the syncs asked for that no job will run (a job lost with its process). Deterministic job ids make it harmless while that work is still queued. Periodic
+ * waiting for the service hours; and resumes the syncs asked for that no job will run (a job lost with its process).
+ * Deterministic job ids make it harmless while that work is still queued. Periodic
  * work, so these queries may scan (docs/architecture.md, "Stores").
  */
 export async function reconcileKf(ctx: BotContext, graceMs = PENDING_GRACE_MS): Promise<{ messages: number; clocks: number; handoffs: number; syncs: number }> {
@@ -43,13 +44,14 @@ export async function reconcileKf(ctx: BotContext, graceMs = PENDING_GRACE_MS): 
 
 /** Accounts whose callbacks asked for a sync that no job will run (lost with its process): a job for each. */
 async function resumeSyncs(ctx: BotContext): Promise<number> {
-  const tail = ctx.keys.kfSyncRequested('\u0000').split('\u0000');
+  // Each account's request counter: its key's fixed head and tail around the account.
+  const [head, tail] = ctx.keys.kfSyncRequested('\u0000').split('\u0000') as [string, string];
   let cursor = '0';
   let n = 0;
   do {
-    const [next, found] = await ctx.redis.scan(cursor, 'MATCH', `${tail[0]}*${tail[1]}`, 'COUNT', 1000);
+    const [next, found] = await ctx.redis.scan(cursor, 'MATCH', `${head}*${tail}`, 'COUNT', 1000);
     cursor = next;
-    for (const key of found) if (await resumeSync(ctx, key.slice(tail[0]!.length, key.length - tail[1]!.length))) n++;
+    for (const key of found) if (await resumeSync(ctx, key.slice(head.length, key.length - tail.length))) n++;
   } while (cursor !== '0');
   return n;
 }

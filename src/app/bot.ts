@@ -33,6 +33,7 @@ import { WecomClient } from '../wecom/client.js';
 import { withTimeout } from '../with-timeout.js';
 import { createHttpApp } from './http-app.js';
 import { listen } from './listen.js';
+import { welcomeFirst } from './welcome-first.js';
 import { scheduleJobs, startWorkers } from './workers.js';
 
 export interface Bot {
@@ -60,6 +61,7 @@ export async function startBot(config: Config, logger: Logger = createLogger(con
     if (config.ROLE !== 'web') {
       const workers = startWorkers(ctx, JOB_KINDS);
       stops.push(() => Promise.all(workers.map((w) => w.close())));
+      stops.push(welcomeFirst(ctx, workers));
       await scheduleJobs(ctx, JOB_KINDS);
       await syncAllSchedules(ctx);
       const ingest = new InboxIngest(

@@ -8,7 +8,6 @@ export interface BulkWritable {
 interface Update {
   id: unknown;
   update: Record<string, unknown>;
-  filter?: Record<string, unknown>;
 }
 
 /** Updates one batch carries at most. */
@@ -16,7 +15,7 @@ const BATCH = 100;
 const writers = new WeakMap<BulkWritable, GroupCommit<Update>>();
 
 /**
- * Updates the document `id` of `collection` (no upsert; only while it also matches `filter`, when given), sharing one unordered bulkWrite with the updates by _id that
+ * Updates the document `id` of `collection` (no upsert), sharing one unordered bulkWrite with the updates by _id that
  * other callers make meanwhile (src/group-commit.ts): one command to the database for a batch of them instead of one
  * each. The database's work on each stays an update by _id (docs/architecture.md, "Stores"): on FerretDB a bulkWrite
  * of 16 costs it about two thirds of 16 single updates, and the driver a fifth.
@@ -26,12 +25,12 @@ const writers = new WeakMap<BulkWritable, GroupCommit<Update>>();
  * enrollment again). Which update was refused cannot be trusted from FerretDB 1.x: it reports index 0 whatever the
  * position, and stops at the first refusal even in an unordered bulkWrite.
  */
-export function updateById(collection: BulkWritable, id: unknown, update: Record<string, unknown>, filter?: Record<string, unknown>): Promise<void> {
+export function updateById(collection: BulkWritable, id: unknown, update: Record<string, unknown>): Promise<void> {
   let w = writers.get(collection);
   if (!w) writers.set(collection, (w = new GroupCommit((items) => writeBatch(collection, items), BATCH, 1)));
-  return w.add({ id, update, filter });
+  return w.add({ id, update });
 }
 
 async function writeBatch(collection: BulkWritable, items: Update[]): Promise<void> {
-  await collection.bulkWrite(items.map((u) => ({ updateOne: { filter: { ...u.filter, _id: u.id }, update: u.update } })) as never[], { ordered: false });
+  await collection.bulkWrite(items.map((u) => ({ updateOne: { filter: { _id: u.id }, update: u.update } })) as never[], { ordered: false });
 }

@@ -32,19 +32,6 @@ describe('updates by _id shared by the callers of the moment', () => {
     ]);
   });
 
-  it('applies an update with a filter only to a document that matches it', async () => {
-    const col = mongoose.connection.db!.collection<{ _id: string; n: number; at: number }>('batched_filtered');
-    await col.insertMany([
-      { _id: 'a', n: 0, at: 5 },
-      { _id: 'b', n: 0, at: 50 },
-    ]);
-    await Promise.all([updateById(col, 'a', { $inc: { n: 1 } }, { at: { $lte: 10 } }), updateById(col, 'b', { $inc: { n: 1 } }, { at: { $lte: 10 } })]);
-    expect(await col.find({}).sort({ _id: 1 }).toArray()).toEqual([
-      { _id: 'a', n: 1, at: 5 },
-      { _id: 'b', n: 0, at: 50 },
-    ]);
-  });
-
   it('fails every caller of a batch the database refused part of (each must read back what was applied)', async () => {
     const col = mongoose.connection.db!.collection<{ _id: string; n: unknown }>('batched_refused');
     await col.insertMany([

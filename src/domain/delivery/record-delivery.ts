@@ -1,8 +1,6 @@
 import type { BotContext } from '../../context.js';
 import { GroupCommit } from '../../group-commit.js';
-import { updateById } from '../../store/batched-updates.js';
 import { recordOutcomes, type Outcome } from '../../store/delivery-ledger.js';
-import { Lead, leadId } from '../../store/models/lead.js';
 
 type Ctx = Pick<BotContext, 'leads'>;
 
@@ -16,17 +14,16 @@ export async function recordDelivery(ctx: Ctx, outcome: Outcome): Promise<void> 
 }
 
 /** Records many outcomes as recordDelivery does one: the records and their steps in one insert each. */
-export async function recordDeliveries(_ctx: Ctx, outcomes: readonly Outcome[]): Promise<void> {
+export async function recordDeliveries(ctx: Ctx, outcomes: readonly Outcome[]): Promise<void> {
   const recorded = await recordOutcomes(outcomes);
-  const counts: Array<Promise<void>> = [];
   for (const [i, { status, created }] of recorded.entries()) {
     const d = outcomes[i]!.delivery;
     if (!created || !d || status !== 'sent' || d.via !== 'kf' || !d.sentAt) continue;
-    // One atomic increment by _id, all of a batch's in one write: no lock (the count is shown, never decided on, and
-    // changes no lead index row); __v moves on, so a load-modify-save that read the lead before retries.
-    counts.push(updateById(Lead.collection, leadId(d.corpId, d.externalUserId), { $inc: { 'kf.sentSinceInbound': 1, __v: 1 } }, { 'kf.lastInboundAt': { $lte: new Date(d.sentAt) } }));
+    const lead = { corpId: d.corpId, externalUserId: d.externalUserId };
+    // Under the lead's lock, as every write of a lead: FerretDB applies an update as read-modify-write of the whole
+    // document, so an unlocked increment here can undo a concurrent locked write (a 客服 run's hand-off or clock).
+    await ctx.leads.update(lead, { 'kf.lastInboundAt': { $lte: new Date(d.sentAt) } }, { $inc: { 'kf.sentSinceInbound': 1 } });
   }
-  await Promise.all(counts);
 }
 
 /** Outcomes one write of the records queue takes at most. */

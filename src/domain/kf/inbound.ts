@@ -1,5 +1,6 @@
 import type { BotContext } from '../../context.js';
 import { updateById } from '../../store/batched-updates.js';
+import { eachById } from '../../store/by-id.js';
 import { KfMessage } from '../../store/models/kf.js';
 import { Lead, splitLeadId } from '../../store/models/lead.js';
 import type { KfSyncedMessage } from '../../wecom/types.js';
@@ -24,7 +25,7 @@ export interface InboundBatch {
  * read. Returns what each did.
  */
 export async function handleInbound(ctx: BotContext, b: InboundBatch, lastAttempt: boolean, fresh: ReadonlySet<string> = new Set()): Promise<string[]> {
-  const stored = await Promise.all(b.msgs.map((m) => (fresh.has(m.msgid) ? { pending: true } : KfMessage.findById(`${b.openKfid}|${m.msgid}`, { pending: 1 }).lean())));
+  const stored = await eachById(b.msgs, async (m) => (fresh.has(m.msgid) ? { pending: true } : KfMessage.findById(`${b.openKfid}|${m.msgid}`, { pending: 1 }).lean()));
   const out: string[] = [];
   for (let i = 0; i < b.msgs.length; ) {
     const m = b.msgs[i]!;

@@ -8,8 +8,6 @@ import type { KfSyncedMessage } from '../../wecom/types.js';
 import { customerOf } from './inbound.js';
 import { PagePipeline } from './page-pipeline.js';
 
-type Ctx = BotContext;
-
 /** A callback token is valid 10 min [D:94670]: keep it a little less. */
 const TOKEN_TTL_S = 9 * 60;
 /** How long a sync holds its account's lock without renewing it (renewed while it runs): a dead holder frees it then. */
@@ -43,15 +41,19 @@ export async function requestSync(ctx: Pick<BotContext, 'redis' | 'keys' | 'queu
   return n;
 }
 
+/** Marks request `n`'s job as the account's waiting one, unless another is marked already; true when it now is. */
+async function markWaiting(ctx: Pick<BotContext, 'redis' | 'keys'>, openKfid: string, n: number): Promise<boolean> {
+  return (await ctx.redis.set(ctx.keys.kfSyncQueued(openKfid), String(n), 'PX', QUEUED_TTL_MS, 'NX')) !== null;
+}
+
 /** Adds the account's waiting sync job, unless another is marked waiting meanwhile; returns whether it added one. */
 async function queueSync(ctx: Pick<BotContext, 'redis' | 'keys' | 'queues'>, openKfid: string, n: number, jobId = jobIds.kfSync(openKfid, n)): Promise<boolean> {
-  const mark = ctx.keys.kfSyncQueued(openKfid);
-  if (!(await ctx.redis.set(mark, String(n), 'PX', QUEUED_TTL_MS, 'NX'))) return false;
+  if (!(await markWaiting(ctx, openKfid, n))) return false;
   try {
     await ctx.queues.add('kf-sync', { openKfid, n }, { jobId });
   } catch (err) {
     // No job: the next callback must add one (and this callback's event job is retried).
-    await deleteIfEqual(ctx.redis, mark, String(n)).catch(() => undefined);
+    await deleteIfEqual(ctx.redis, ctx.keys.kfSyncQueued(openKfid), String(n)).catch(() => undefined);
     throw err;
   }
   return true;
@@ -66,7 +68,7 @@ async function queueSync(ctx: Pick<BotContext, 'redis' | 'keys' | 'queues'>, ope
  * death within SYNC_LOCK_MS. A job that finds the account busy looks again BUSY_RECHECK_MS later as the account's one
  * waiting job; when another waits already, that one will look, and this one ends.
  */
-export async function runSync(ctx: Ctx, d: { openKfid: string; n: number }): Promise<{ result: string; deferTo?: number }> {
+export async function runSync(ctx: BotContext, d: { openKfid: string; n: number }): Promise<{ result: string; deferTo?: number }> {
   const { redis, keys } = ctx;
   await deleteIfEqual(redis, keys.kfSyncQueued(d.openKfid), String(d.n));
   const asked = async () => Number(await redis.get(keys.kfSyncRequested(d.openKfid))) || 0;
@@ -78,7 +80,7 @@ export async function runSync(ctx: Ctx, d: { openKfid: string; n: number }): Pro
     if (done >= target) return { result: passes ? `synced:${passes}` : 'covered' };
     const lock = await tryLock(redis, keys.kfSyncLock(d.openKfid), SYNC_LOCK_MS);
     if (!lock) {
-      if (!(await redis.set(keys.kfSyncQueued(d.openKfid), String(d.n), 'PX', QUEUED_TTL_MS, 'NX'))) return { result: 'busy:next_covers' };
+      if (!(await markWaiting(ctx, d.openKfid, d.n))) return { result: 'busy:next_covers' };
       return { result: 'busy', deferTo: Date.now() + BUSY_RECHECK_MS };
     }
     let pipeline: PagePipeline | null = null;
@@ -116,7 +118,7 @@ export async function resumeSync(ctx: Pick<BotContext, 'redis' | 'keys' | 'queue
 }
 
 /** The account's page pipeline, fetching from its stored cursor and storing each handled page's cursor. */
-async function openPipeline(ctx: Ctx, openKfid: string): Promise<PagePipeline> {
+async function openPipeline(ctx: BotContext, openKfid: string): Promise<PagePipeline> {
   const id = `${ctx.corpId}:${openKfid}`;
   const stored = (await KfCursor.findById(id, { cursor: 1 }).lean())?.cursor ?? undefined;
   const store = async (cursor: string) => void (await KfCursor.updateOne({ _id: id }, { $set: { cursor, at: new Date() } }, { upsert: true }));
@@ -130,7 +132,7 @@ async function openPipeline(ctx: Ctx, openKfid: string): Promise<PagePipeline> {
  * fetches the page again and handles nothing twice. A busier account gets larger pages, so its messages are handled
  * in larger batches (one lead write per customer per page).
  */
-export async function syncPages(ctx: Ctx, openKfid: string, pipeline: PagePipeline): Promise<void> {
+export async function syncPages(ctx: BotContext, openKfid: string, pipeline: PagePipeline): Promise<void> {
   for (let page = 0; page < 100_000; page++) {
     const res = await syncOnce(ctx, openKfid, pipeline.cursor);
     const next = res.next_cursor && res.next_cursor !== pipeline.cursor ? res.next_cursor : null;
@@ -142,7 +144,7 @@ export async function syncPages(ctx: Ctx, openKfid: string, pipeline: PagePipeli
 }
 
 /** One page with the account's newest token; a token WeCom refuses (95007) is dropped and the page asked for without. */
-async function syncOnce(ctx: Ctx, openKfid: string, cursor: string | undefined) {
+async function syncOnce(ctx: BotContext, openKfid: string, cursor: string | undefined) {
   const token = (await ctx.redis.get(ctx.keys.kfToken(openKfid))) ?? undefined;
   try {
     return await ctx.wecom.kfSyncMsg({ open_kfid: openKfid, ...(cursor ? { cursor } : {}), ...(token ? { token } : {}), limit: 1000 });

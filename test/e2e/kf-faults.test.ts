@@ -73,6 +73,12 @@ describe('a 客服 account under faults', () => {
     const before = (await kf().customerSays(KF, ext, '你好')).msgid;
     await allHandled([before]);
     await waitFor(() => replies(ext).length === 1, 'first reply');
+    // The sync is over: its pages handled and the cursor stored behind them (a message is marked handled just before).
+    const { redis, keys } = t.bot.ctx;
+    await waitFor(async () => {
+      const [asked, done] = (await redis.mget(keys.kfSyncRequested(KF), keys.kfSyncDone(KF))).map((v) => Number(v) || 0);
+      return done! >= asked!;
+    }, 'the sync over');
     const cursorBefore = (await KfCursor.findById(`${TEST_CORP.corpId}:${KF}`).lean())?.cursor;
     // The next page is answered by WeCom but the worker dies before it stores anything.
     t.sandbox.state.inject({ api: 'kf/sync_msg', delayAfterMs: 4000 });

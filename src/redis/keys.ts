@@ -103,6 +103,23 @@ export class RedisKeys {
     return `${this.prefix}:budget-hint:${slot}`;
   }
 
+  /**
+   * Case studies a lead's fences were found to hold (a set; a hint for 客服 replies, so a pricing question does not try
+   * each case sent before again; the fences are the truth).
+   */
+  casesTaken(leadId: string): string {
+    return `${this.prefix}:budget-hint:cases|${leadId}`;
+  }
+
+  /**
+   * The 客服 messages sent to a lead in the last 48 h (a sorted set: delivery key → when its unit was taken). WeCom
+   * counts a window's 5 from the customer's message [D:94677], including what the bot sent after it while still
+   * answering an earlier one.
+   */
+  kfSent(leadId: string): string {
+    return `${this.prefix}:budget-hint:kf-sent|${leadId}`;
+  }
+
   /** The passive reply given to one robot message (its msgid): a repeated delivery gets the same one. */
   robotReply(msgid: string): string {
     return `${this.prefix}:robot:reply:${msgid}`;

@@ -183,7 +183,12 @@ export const outcomeStepSchema = z.object({
 
 /** An outcome to record: a delivery's record and its step on the lead's timeline, or a timeline step alone. */
 export const outcomeSchema = z
-  .object({ delivery: deliveryRecordSchema.optional(), step: outcomeStepSchema.optional() })
+  .object({
+    delivery: deliveryRecordSchema.optional(),
+    step: outcomeStepSchema.optional(),
+    /** A sent 客服 message its sender counted on the lead's window already (a 客服 run, which holds the lead's lock). */
+    counted: z.boolean().optional(),
+  })
   .refine((o) => o.delivery || (o.step?.lead && o.step.sourceKey), 'an outcome needs a delivery, or a step with its lead and source key');
 export type Outcome = z.input<typeof outcomeSchema>;
 

@@ -60,6 +60,20 @@ export class LeadRepository {
   }
 
   /**
+   * For a caller that holds the lead's lock: loads the lead and applies `mutate` now, and writes it when the caller
+   * calls `save`, so what it learns meanwhile goes in the same write (a 客服 run's sent replies: docs/architecture.md,
+   * "One 客服 message"). Until then the caller must write nothing else of the lead (else save first). Null when the lead
+   * does not exist.
+   */
+  async prepareLocked(lead: LeadRef, mutate: (doc: LeadDoc) => void): Promise<PendingChange | null> {
+    const doc = await Lead.findById(leadId(lead.corpId, lead.externalUserId));
+    if (!doc) return null;
+    const before = doc.toObject() as LeadSnapshot;
+    mutate(doc);
+    return new PreparedChange(lead, doc, before, mutate, this.hooks);
+  }
+
+  /**
    * One update of a lead, by _id plus `filter` (the update applies only while it holds), under the lead's lock. __v
    * moves on, so a load-modify-save that read the lead before this write retries instead of overwriting it.
    */
@@ -74,8 +88,47 @@ export class LeadRepository {
   /** Sets fields of a lead by _id alone (one cheap update), for a caller that holds the lead's lock. */
   async setLocked(lead: LeadRef, fields: Record<string, unknown>, inc: Record<string, number> = {}): Promise<void> {
     // __v moves on, so a load-modify-save that read the lead before this write retries instead of overwriting it.
-    await Lead.updateOne({ _id: leadId(lead.corpId, lead.externalUserId) }, { $set: fields, $inc: { ...inc, __v: 1 } });
+    await Lead.updateOne({ _id: leadId(lead.corpId, lead.externalUserId) }, { ...(Object.keys(fields).length ? { $set: fields } : {}), $inc: { ...inc, __v: 1 } });
     await this.hooks.afterUpdate?.(lead, [...Object.keys(fields), ...Object.keys(inc)]);
+  }
+}
+
+/** A change of a lead applied in memory and not written yet (LeadRepository.prepareLocked). */
+export interface PendingChange {
+  /** The lead with the change applied (after `save`: as saved). */
+  readonly doc: LeadDoc;
+  /** Whether `save` has run. */
+  readonly saved: boolean;
+  /** Writes the change, and `more` with it, in one save; once. */
+  save(more?: (doc: LeadDoc) => void): Promise<LeadDoc>;
+}
+
+class PreparedChange implements PendingChange {
+  saved = false;
+
+  constructor(
+    private readonly ref: LeadRef,
+    public doc: LeadDoc,
+    private readonly before: LeadSnapshot,
+    private readonly mutate: (doc: LeadDoc) => void,
+    private readonly hooks: LeadHooks,
+  ) {}
+
+  async save(more?: (doc: LeadDoc) => void): Promise<LeadDoc> {
+    if (this.saved) throw new Error('a prepared change of a lead is saved once');
+    this.saved = true;
+    more?.(this.doc);
+    await this.hooks.beforeSave?.(this.doc, this.before);
+    try {
+      await this.doc.save();
+    } catch (err) {
+      if (!(err instanceof mongoose.Error.VersionError)) throw err;
+      // Written meanwhile (by a writer without the lock): start over from a fresh load, as mutate does.
+      this.doc = (await mutateUnlocked(this.ref, null, (d) => (this.mutate(d), more?.(d)), this.hooks))!;
+      return this.doc;
+    }
+    await this.hooks.afterSave?.(this.before, this.doc);
+    return this.doc;
   }
 }
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exhaustMassQuota, releaseBudget, takeBudget, type BudgetRequest } from '../../src/domain/delivery/budget.js';
+import { exhaustMassQuota, releaseBudget, takeBudget, takeKfBudget, type BudgetRequest } from '../../src/domain/delivery/budget.js';
 import { Fence } from '../../src/store/models/fence.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
@@ -83,9 +83,55 @@ describe('the send budget', () => {
     const c = req({ lead, mass: { key: 'M', cap: 3 }, day: { key: 'D', cap: 0 } });
     expect(await take(c)).toMatchObject({ kind: 'ok', via: 'mass' });
     // b failed: its unit comes back, and the next send finds it below the hint.
-    if (rb.kind === 'ok') await releaseBudget(b.key, rb.held);
+    if (rb.kind === 'ok') await releaseBudget(h.ctx, b.key, rb.held);
     expect(await take(req({ lead, mass: { key: 'M', cap: 3 }, day: { key: 'D', cap: 0 } }))).toMatchObject({ kind: 'ok', via: 'mass' });
     expect(await take(req({ lead, mass: { key: 'M', cap: 3 }, day: { key: 'D', cap: 0 } }))).toMatchObject({ kind: 'ok', via: 'owner' });
+  });
+
+  it('a 客服-only send (a reply): a used-up window ends it holding only its attempt; later ones stop without a search until a unit comes back', async () => {
+    const lead = req().lead;
+    const kfReq = (o: Partial<BudgetRequest> = {}) => req({ lead, via: 'kf', kfWindow: 1000, day: { key: 'D', cap: 0 }, mass: { key: 'M', cap: 0 }, caseSlug: 'general-a', ...o });
+    const oks = [];
+    for (let i = 0; i < 5; i++) oks.push(await takeKfBudget(h.ctx.redis, h.ctx.keys, kfReq({ caseSlug: i === 0 ? 'general-a' : null })));
+    expect(oks.map((r) => (r.kind === 'ok' ? r.via : r.kind))).toEqual(['kf', 'kf', 'kf', 'kf', 'kf']);
+    // The sixth: no fallback, no case study taken only to be given back: its attempt fence and nothing else.
+    await h.ctx.redis.del(h.ctx.keys.budgetHint(`kf|${lead}|1000`));
+    const sixth = kfReq({ caseSlug: 'retail-a' });
+    expect(await takeKfBudget(h.ctx.redis, h.ctx.keys, sixth)).toEqual({ kind: 'kf_full' });
+    expect(await held(sixth.key)).toEqual(['attempt']);
+    // The search set the hint: the seventh stops at once (no unit tried: no fence read or written but its attempt).
+    const seventh = kfReq({ caseSlug: null });
+    const before = await Fence.countDocuments({ _id: { $regex: `^kf\\|${lead}` } });
+    expect(await takeKfBudget(h.ctx.redis, h.ctx.keys, seventh)).toEqual({ kind: 'kf_full' });
+    expect(await h.ctx.redis.get(h.ctx.keys.budgetHint(`kf|${lead}|1000`))).toBe('5');
+    expect(await Fence.countDocuments({ _id: { $regex: `^kf\\|${lead}` } })).toBe(before);
+    // A re-run of the sixth finds its attempt held.
+    expect(await takeKfBudget(h.ctx.redis, h.ctx.keys, sixth)).toEqual({ kind: 'attempt_held' });
+    // The third send failed: its unit comes back, the hint moves down to it, and the next reply gets it.
+    const third = oks[2]!;
+    if (third.kind !== 'ok') throw new Error('the third send took no unit');
+    await releaseBudget(h.ctx, third.held[0]!.for, third.held);
+    expect(await h.ctx.redis.get(h.ctx.keys.budgetHint(`kf|${lead}|1000`))).toBe('2');
+    expect(await takeKfBudget(h.ctx.redis, h.ctx.keys, kfReq({ caseSlug: null }))).toMatchObject({ kind: 'ok', via: 'kf', held: [{ id: `kf|${lead}|1000|2` }] });
+  });
+
+  it("a window counts what went out after the customer's message in the window before it (WeCom counts from the message [D:94677])", async () => {
+    const lead = req().lead;
+    const kfReq = (window: number) => req({ lead, via: 'kf', kfWindow: window, day: { key: 'D', cap: 0 }, mass: { key: 'M', cap: 0 } });
+    const take = (window: number) => takeKfBudget(h.ctx.redis, h.ctx.keys, kfReq(window));
+    // Three replies in an old window, sent now.
+    for (let i = 0; i < 3; i++) expect(await take(1_000)).toMatchObject({ kind: 'ok', via: 'kf' });
+    // The customer had written again 10 s ago (the bot had not seen it): those three count in that window, two are left.
+    const newer = Date.now() - 10_000;
+    expect(await take(newer)).toMatchObject({ kind: 'ok', via: 'kf' });
+    expect(await take(newer)).toMatchObject({ kind: 'ok', via: 'kf' });
+    expect(await take(newer)).toEqual({ kind: 'kf_full' });
+    // A nurture step (it may fall back) goes another way there.
+    expect(await takeBudget(h.ctx.redis, h.ctx.keys, req({ lead, via: 'kf', kfWindow: newer, day: { key: 'D', cap: 0 }, mass: { key: 'M', cap: 0 } }))).toMatchObject({ kind: 'ok', via: 'owner' });
+    // A message after all of them opens a window with its 5.
+    const later = Date.now() + 1_000;
+    for (let i = 0; i < 5; i++) expect(await take(later)).toMatchObject({ kind: 'ok', via: 'kf' });
+    expect(await take(later)).toEqual({ kind: 'kf_full' });
   });
 
   it('WeCom saying the quota is used up (status 3) takes the rest of the period', async () => {

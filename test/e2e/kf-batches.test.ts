@@ -4,6 +4,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { kfMsgid } from '../../src/domain/delivery/via.js';
 import { reconcileKf } from '../../src/domain/kf/reconcile.js';
 import { jobIds } from '../../src/queues/job-ids.js';
+import { Delivery } from '../../src/store/models/delivery.js';
+import { Fence } from '../../src/store/models/fence.js';
 import { KfCursor, KfMessage } from '../../src/store/models/kf.js';
 import { Lead, leadId } from '../../src/store/models/lead.js';
 import { startTestBot, TEST_CORP, testEnv, type TestBot } from '../helpers/test-bot.js';
@@ -53,7 +55,13 @@ describe('a busy 客服 account', () => {
     // One load and one save for the four messages (one each per message before).
     expect(leads).toHaveLength(1);
     expect(touchWrites).toHaveLength(1);
+    // The save is the run's only write of the lead: the four replies it sent are counted in it (an update each before).
+    const leadWrites = commands.filter((c) => c.command.update === Lead.collection.collectionName && JSON.stringify(c.command.updates).includes(id));
+    expect(leadWrites).toHaveLength(1);
     const lead = await Lead.findById(id).lean();
+    // Every reply since the window opened (send_time is in seconds: the first message may share the last one's window).
+    await waitFor(() => sentTo(ext).length === 5, 'five replies');
+    expect(lead!.kf!.sentSinceInbound).toBe(sentTo(ext).filter((m) => m.at >= lead!.kf!.lastInboundAt!.getTime()).length);
     expect(lead!.touches.map((x) => x.eventKey)).toEqual(expect.arrayContaining(ids.map((m) => `kf|${KF}|${m}`)));
     await waitFor(() => sentTo(ext).length === 5, 'five replies');
     // Answered in the order written (our msgid of a reply is derived from the message it answers).
@@ -62,7 +70,9 @@ describe('a busy 客服 account', () => {
 
   it("seven messages in one page: five replies use the window, the other two are recorded as held back, and WeCom never refuses one", async () => {
     const ext = customer();
-    const ids = await writes(ext, ['你好', '谢谢', 'hello', '在吗', '你好', '谢谢', 'hello']);
+    // The last two are pricing questions, whose reply carries a case study (a fence of its own).
+    const ids = await writes(ext, ['你好', '谢谢', 'hello', '在吗', '你好', '报价多少', '价格']);
+    commands.length = 0;
     await kf().postCallback(KF);
     for (const id of ids) await handled(id);
     const outcomes = (await Promise.all(ids.map((id) => KfMessage.findById(`${KF}|${id}`).lean()))).map((m) => m!.outcome!.replace(/^intent:[^:]+:/, ''));
@@ -70,6 +80,35 @@ describe('a busy 客服 account', () => {
     expect(sentTo(ext)).toHaveLength(5);
     // The bot never asked WeCom for a sixth (it would have answered 95001 [D:94677]).
     expect(t.sandbox.state.callsTo('kf/send_msg').filter((c) => (c.body as { touser?: string }).touser === ext)).toHaveLength(5);
+    // The run wrote its outcomes before its messages were marked handled (no records job each): all seven are on record.
+    const records = await Delivery.find({ _id: { $in: ids.map((m) => `kf-reply|${KF}|${m}`) } }).lean();
+    expect(records.map((d) => `${d.status}${d.reason ? `:${d.reason}` : ''}`).sort()).toEqual(['sent', 'sent', 'sent', 'sent', 'sent', 'skipped:window_full', 'skipped:window_full']);
+    // The five sends are counted on the lead's window by the run, in one update (one per reply before).
+    const id = leadId(TEST_CORP.corpId, ext);
+    expect((await Lead.findById(id).lean())!.kf!.sentSinceInbound).toBe(5);
+    const counts = commands.filter((c) => c.command.update === Lead.collection.collectionName && JSON.stringify(c.command.updates).includes('kf.sentSinceInbound'));
+    expect(counts).toHaveLength(1);
+    // A reply that found the window full took its attempt fence and nothing else: nothing was taken only to be given back.
+    expect(commands.filter((c) => c.command.delete === Fence.collection.collectionName)).toHaveLength(0);
+    expect(await Fence.findById(`kf-reply|${KF}|${ids[5]}#1`).lean()).not.toBeNull();
+  });
+
+  it('a case study the lead has had is not tried again: a second pricing question takes no fence only to find it held', async () => {
+    const ext = customer();
+    const asked = (await kf().customerSays(KF, ext, '报价多少')).msgid;
+    await handled(asked);
+    // The first answer carries the one general case study (the lead has no industry).
+    expect((await Delivery.findById(`kf-reply|${KF}|${asked}`).lean())!.caseSlug).toBe('general-a');
+    commands.length = 0;
+    await handled((await kf().customerSays(KF, ext, '价格怎么算')).msgid);
+    await waitFor(() => sentTo(ext).length === 2, 'the second reply');
+    const fenceReads = commands.filter((c) => c.command.find === Fence.collection.collectionName);
+    const fenceDeletes = commands.filter((c) => c.command.delete === Fence.collection.collectionName);
+    // Before, the reply took a unit of the window, found the first case held (a read), gave the unit back (a delete).
+    expect(fenceReads).toHaveLength(0);
+    expect(fenceDeletes).toHaveLength(0);
+    const records = await Delivery.find({ externalUserId: ext, kind: 'kf_reply' }).lean();
+    expect(records.map((d) => `${d.status}:${d.caseSlug}`).sort()).toEqual(['sent:general-a', 'sent:null']);
   });
 
   it('a burst of callbacks while a sync runs makes one waiting sync job, not one each (and no events job), and no message is left behind', async () => {

@@ -220,7 +220,7 @@ async function sendKf(b: RunBatch, ready: readonly Ready[], unsent: Set<Ready>, 
         [status, detail] = ['unknown', { reason: `ambiguous: ${err.errmsg}` }];
       } else if (err instanceof WecomApiError && KF_WINDOW_CLOSED.has(err.errcode)) {
         if (err.errcode === 95001) await exhaustKfWindow(it.leadId, it.kf!.windowStart, key);
-        await releaseBudget(key, r.held);
+        await releaseBudget(ctx, key, r.held);
         unsent.delete(r);
         const next = await retake(it, 'mass', r.caseSlug, r.attempt + 1);
         if (next.kind === 'ok') {
@@ -234,7 +234,7 @@ async function sendKf(b: RunBatch, ready: readonly Ready[], unsent: Set<Ready>, 
       } else if (retryLater(b, err)) {
         throw err;
       } else {
-        await releaseBudget(key, r.held);
+        await releaseBudget(ctx, key, r.held);
         const e = err instanceof WecomApiError ? err : null;
         [status, detail] = ['failed', { reason: e ? e.errmsg : 'retries_exhausted', ...(e?.errcode ? { errcode: e.errcode } : {}) }];
       }
@@ -301,13 +301,13 @@ async function sendMassGroup(b: RunBatch, chunk: readonly Ready[]): Promise<void
       return;
     }
     if (retryLater(b, err)) throw err;
-    for (const r of chunk) await releaseBudget(campaignDeliveryKey(b.runId, r.it.leadId), r.held);
+    for (const r of chunk) await releaseBudget(ctx, campaignDeliveryKey(b.runId, r.it.leadId), r.held);
     const e = err instanceof WecomApiError ? err : null;
     await recordFor(b, chunk.map((r) => ({ it: r.it, via: 'mass', status: 'failed', reason: e?.errmsg ?? 'retries_exhausted', errcode: e?.errcode ?? null, attempts: r.attempt, userId: sender, caseSlug: r.caseSlug })));
     return;
   }
   const refused = new Set(res.fail_list ?? []);
-  for (const r of chunk) if (refused.has(r.it.externalUserId)) await releaseBudget(campaignDeliveryKey(b.runId, r.it.leadId), r.held);
+  for (const r of chunk) if (refused.has(r.it.externalUserId)) await releaseBudget(ctx, campaignDeliveryKey(b.runId, r.it.leadId), r.held);
   const submitted = chunk.filter((r) => !refused.has(r.it.externalUserId));
   await CampaignGroup.create({
     _id: groupKey,

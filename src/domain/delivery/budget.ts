@@ -6,11 +6,14 @@
  * - `kf|<lead>|<window start>|<n>`: the 5 messages of a 微信客服 window [D:94677];
  * - `case|<lead>|<slug>`: a case study, never sent twice.
  * A send takes what it needs together with its attempt fence, in one insert. Where to start looking for a free unit
- * is a hint kept in Redis; when the hint is lost the search starts at 0 and only costs extra inserts.
+ * is a hint kept in Redis; when the hint is lost the search starts at 0 and only costs extra inserts. WeCom counts a
+ * window's 5 from the customer's message, also what the bot sent after it while answering an earlier one: the 客服
+ * messages of the last 48 h are noted in Redis too (`kfSent`), and a window with 5 sent since it opened is used up.
  */
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../../redis/keys.js';
-import { attemptFenceId, holdersOf, releaseFences, releaseTakenFences, takeFences, takeFencesUnordered, type FenceSpec } from '../../store/delivery-ledger.js';
+import { LuaScript } from '../../redis/script.js';
+import { attemptFenceId, holdersOf, releaseFences, releaseTakenFences, takeFence, takeFences, takeFencesUnordered, type FenceSpec } from '../../store/delivery-ledger.js';
 import type { FenceKind } from '../../store/models/fence.js';
 import type { Via } from '../vocabulary.js';
 
@@ -47,13 +50,48 @@ export type BudgetResult =
   /** The case study went to this lead from elsewhere meanwhile: pick another. */
   | { kind: 'case_taken'; slug: string };
 
+/** takeKfBudget's results: takeBudget's, or the window's units used up (the attempt fence held, nothing else). */
+export type KfBudgetResult = BudgetResult | { kind: 'kf_full' };
+
 const HINT_TTL_S = { day: 2 * 86_400, mass: 40 * 86_400, kf: 3 * 86_400 } as const;
 
 /** Counts toward the daily cap: what lands with the customer (a reminder to the owner does not). */
 const countsForDay = (via: Via) => via === 'kf' || via === 'mass';
 
+/** How long a 客服 message sent is remembered: a window lasts 48 h [D:94677]. */
+const KF_SENT_KEEP_MS = 48 * 3_600_000;
+
+/** Notes a 客服 message about to go (its unit taken) in the lead's sent set, and forgets those past 48 h. */
+const NOTE_SENT = new LuaScript(`
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, tonumber(ARGV[1]) - tonumber(ARGV[2]))
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1`);
+
+/**
+ * The 客服 messages that went to the lead since `windowStart` (ms), in any window: a hint kept in Redis (lost, it
+ * counts nothing, and the window's units alone decide, as before). `windowStart` is the customer's message's second,
+ * so a message sent in the same second just before it counts too: stricter than WeCom, never looser.
+ */
+async function sentSince(redis: Redis, keys: RedisKeys, lead: string, windowStart: number): Promise<number> {
+  return redis.zcount(keys.kfSent(lead), windowStart, '+inf').catch(() => 0);
+}
+
 /** Takes what `req` needs from the lead's budget and its attempt fence, falling back where a quota is used up. */
-export async function takeBudget(redis: Redis, keys: RedisKeys, req: BudgetRequest): Promise<BudgetResult> {
+export function takeBudget(redis: Redis, keys: RedisKeys, req: BudgetRequest): Promise<BudgetResult> {
+  return take(redis, keys, req, false) as Promise<BudgetResult>;
+}
+
+/**
+ * takeBudget for a send that goes by 客服 or not at all (a 客服 reply): when the window's units are used up it ends as
+ * `kf_full`, holding only its attempt fence (so a re-run finds it done), instead of falling back and taking the rest
+ * of its budget only to give it back.
+ */
+export function takeKfBudget(redis: Redis, keys: RedisKeys, req: Omit<BudgetRequest, 'via'>): Promise<KfBudgetResult> {
+  return take(redis, keys, { ...req, via: 'kf' }, true);
+}
+
+async function take(redis: Redis, keys: RedisKeys, req: BudgetRequest, kfOnly: boolean): Promise<KfBudgetResult> {
   const base = {
     day: `day|${req.lead}|${req.day.key}`,
     mass: `mass|${req.lead}|${req.mass.key}`,
@@ -61,6 +99,8 @@ export async function takeBudget(redis: Redis, keys: RedisKeys, req: BudgetReque
   };
   const hintKeys = [base.day, base.mass, base.kf ?? base.mass].map((b) => keys.budgetHint(b));
   const hints = (await redis.mget(...hintKeys)).map((h) => Math.max(0, Number(h) || 0));
+  // A 客服-only send whose window the hint says is used up (its last unit taken, none given back since) stops here.
+  if (kfOnly && base.kf && hints[2]! >= KF_MESSAGES_PER_WINDOW) return kfFull(redis, req, hintKeys[2]!, false);
   // Units are searched from the hint up to the cap, then from 0 up to the hint (a unit given back below it).
   const order = (hint: number, cap: number) => {
     const from = hint < cap ? hint : 0;
@@ -71,6 +111,12 @@ export async function takeBudget(redis: Redis, keys: RedisKeys, req: BudgetReque
   const unit = (kind: 'day' | 'mass' | 'kf') => tries[kind][at[kind]]!;
   let via = req.via;
   if (via === 'kf' && req.kfWindow === null) via = 'mass';
+  // WeCom counts the 5 from the customer's message, also what went out after it in the window before (sent while the
+  // bot had not seen it yet): a window with 5 sent since it opened is used up, whatever its own units say.
+  if (via === 'kf' && (await sentSince(redis, keys, req.lead, req.kfWindow!)) >= KF_MESSAGES_PER_WINDOW) {
+    if (kfOnly) return kfFull(redis, req, hintKeys[2]!, true);
+    via = req.mass.cap > 0 ? 'mass' : 'owner';
+  }
   if (via === 'mass' && req.mass.cap <= 0) via = 'owner';
   // Units this delivery holds: taken by this call, or found held by an earlier run of it. Only the ones taken here
   // are given back when this call ends without sending (the earlier run's may stand for a send that happened).
@@ -103,14 +149,16 @@ export async function takeBudget(redis: Redis, keys: RedisKeys, req: BudgetReque
       // Plain SETs, not a MULTI: the hints are independent, and a pipeline object per call (which copies every script
       // BullMQ defines on the connection) cost 2 % of a busy worker's CPU. A hint lost costs a later search a few
       // inserts, so a failed write is not the send's failure.
-      await Promise.all(
-        held
+      const kfUnit = held.find((f) => f.kind === 'kf' && takenHere.has(f.id));
+      await Promise.all([
+        kfUnit ? NOTE_SENT.run(redis, [keys.kfSent(req.lead)], [Date.now(), KF_SENT_KEEP_MS, req.key]).catch(() => null) : null,
+        ...held
           .filter((f) => f.kind === 'day' || f.kind === 'mass' || f.kind === 'kf')
           .map((f) => {
             const cut = f.id.lastIndexOf('|');
             return redis.set(keys.budgetHint(f.id.slice(0, cut)), Number(f.id.slice(cut + 1)) + 1, 'EX', HINT_TTL_S[f.kind as 'day' | 'mass' | 'kf']).catch(() => null);
           }),
-      );
+      ]);
       return { kind: 'ok', via, held };
     }
     if (blocked.kind === 'attempt') {
@@ -138,6 +186,10 @@ export async function takeBudget(redis: Redis, keys: RedisKeys, req: BudgetReque
       }
     } else if (blocked.kind === 'kf') {
       if (++at.kf >= tries.kf.length) {
+        if (kfOnly) {
+          await giveBack();
+          return kfFull(redis, req, hintKeys[2]!, true);
+        }
         via = req.mass.cap > 0 ? 'mass' : 'owner';
         if (via === 'owner') await drop('day');
       }
@@ -206,9 +258,36 @@ export async function takeBudgetMany(redis: Redis, keys: RedisKeys, reqs: readon
   return results as BudgetResult[];
 }
 
-/** Gives back the budget fences a delivery held (its send failed, or was refused before anything went out). */
-export async function releaseBudget(key: string, held: readonly FenceSpec[]): Promise<void> {
+/**
+ * A 客服-only send finds its window used up: it takes its attempt fence alone (so a re-run finds it done). `searched`:
+ * every unit was found held just now, so the hint is set to the cap and later 客服-only sends stop without a search
+ * until a unit is given back (releaseBudget lowers the hint). Senders that can fall back search as always.
+ */
+async function kfFull(redis: Redis, req: BudgetRequest, hintKey: string, searched: boolean): Promise<KfBudgetResult> {
+  if (searched) await redis.set(hintKey, KF_MESSAGES_PER_WINDOW, 'EX', HINT_TTL_S.kf).catch(() => null);
+  return (await takeFence({ id: attemptFenceId(req.key, req.attempt), kind: 'attempt', for: req.key })) ? { kind: 'kf_full' } : { kind: 'attempt_held' };
+}
+
+/**
+ * Gives back the budget fences a delivery held (its send failed, or was refused before anything went out). A 客服
+ * window's unit given back moves the window's hint down to it, so the next send finds it (and a window the hint said
+ * was used up is searched again).
+ */
+export async function releaseBudget(ctx: { redis: Redis; keys: RedisKeys }, key: string, held: readonly FenceSpec[]): Promise<void> {
   await releaseFences(held.map((f) => f.id), key);
+  const units = held.filter((f) => f.kind === 'kf');
+  await Promise.all(
+    units.flatMap((f) => {
+      const cut = f.id.lastIndexOf('|');
+      const base = f.id.slice(0, cut);
+      // `kf|<lead>|<window>`: the lead is the id between the first and the last bar of the window's base.
+      const lead = base.slice(3, base.lastIndexOf('|'));
+      return [
+        ctx.redis.set(ctx.keys.budgetHint(base), Number(f.id.slice(cut + 1)), 'EX', HINT_TTL_S.kf).catch(() => null),
+        ctx.redis.zrem(ctx.keys.kfSent(lead), key).catch(() => null),
+      ];
+    }),
+  );
 }
 
 /**

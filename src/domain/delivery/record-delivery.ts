@@ -7,7 +7,8 @@ type Ctx = Pick<BotContext, 'leads'>;
 /**
  * Records an outcome (src/store/delivery-ledger.ts) and what it changes on the lead: a 微信客服 message sent counts
  * toward the lead's open window [D:94677], as shown to staff (the window's fences are what senders go by). Counted
- * once, by the call that created the record, and only while no newer customer message has opened a new window.
+ * once, by the call that created the record, and only while no newer customer message has opened a new window; an
+ * outcome marked `counted` was counted by its sender (a 客服 run, src/domain/kf/run-outcomes.ts).
  */
 export async function recordDelivery(ctx: Ctx, outcome: Outcome): Promise<void> {
   await recordDeliveries(ctx, [outcome]);
@@ -18,7 +19,7 @@ export async function recordDeliveries(ctx: Ctx, outcomes: readonly Outcome[]): 
   const recorded = await recordOutcomes(outcomes);
   for (const [i, { status, created }] of recorded.entries()) {
     const d = outcomes[i]!.delivery;
-    if (!created || !d || status !== 'sent' || d.via !== 'kf' || !d.sentAt) continue;
+    if (!created || !d || status !== 'sent' || d.via !== 'kf' || !d.sentAt || outcomes[i]!.counted) continue;
     const lead = { corpId: d.corpId, externalUserId: d.externalUserId };
     // Under the lead's lock, as every write of a lead: FerretDB applies an update as read-modify-write of the whole
     // document, so an unlocked increment here can undo a concurrent locked write (a 客服 run's hand-off or clock).

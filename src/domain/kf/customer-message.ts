@@ -1,5 +1,6 @@
 import type { Intent } from '../../content/replies.js';
 import type { BotContext } from '../../context.js';
+import type { PendingChange } from '../../store/lead-repository.js';
 import { jobIds } from '../../queues/job-ids.js';
 import { leadId, type LeadDoc, type LeadRef } from '../../store/models/lead.js';
 import { recordStep, recordSteps } from '../../store/timeline.js';
@@ -13,8 +14,9 @@ import { stopForStage, stopLocked } from '../nurture/stop.js';
 import { startClock } from './clock.js';
 import { handOff } from './handoff.js';
 import { matchIntent } from './intents.js';
-import { linkLeadLocked } from './link-lead.js';
+import { openLeadLocked } from './link-lead.js';
 import { sendReply, type ReplyLead } from './reply.js';
+import { RunOutcomes } from './run-outcomes.js';
 import { isOpen, nextOpening } from './service-hours.js';
 
 type Ctx = BotContext;
@@ -36,18 +38,21 @@ interface Said {
  * A customer's messages (origin 3), in order, as the only writer of the lead (docs/architecture.md, "One 客服
  * message"). A run of one customer's messages from one sync page is handled together, so a chatty customer costs one
  * lead write per page, not one per message:
- * 1. the lead (linked or made), a touch per message (`kf_conversation` for a new session, else `reply`; `intent` for
- *    a pricing question), the 客服 window (last customer message, sends since) and our view of the session, in one
- *    save;
- * 2. the timeline (one insert); enrollments whose sequence lists `stopOn: reply` end; an `added` lead becomes
- *    `engaged`;
- * 3. then each message in order: while a person serves the session (queued or state 3) the bot stays silent and the
+ * 1. the lead (linked or made), with a touch per message (`kf_conversation` for a new session, else `reply`;
+ *    `intent` for a pricing question), the 客服 window (last customer message, sends since), our view of the session
+ *    and the move of an `added` lead to `engaged`, applied in memory; the timeline (one insert); enrollments whose
+ *    sequence lists `stopOn: reply` end;
+ * 2. then each message in order: while a person serves the session (queued or state 3) the bot stays silent and the
  *    service clock runs; otherwise the strongest intent acts (unsubscribe, subscribe, hand-off, qualify, notices) and
  *    replies with one message through the window's fences; no intent → the fallback: in service hours a reply and the
  *    hand-off, outside them a reply with the hours and the hand-off when they open. What the bot does not resolve
- *    starts the service clock.
- * Every reply goes in the window of the customer's latest message (WeCom counts the 5 from it [D:94677]). Every
- * effect is keyed by its message (touch, timeline, delivery, notice, alert, clock), so a second run adds nothing.
+ *    starts the service clock;
+ * 3. the lead is saved once, with the replies sent counted on its window (finishRun); a message whose handling writes
+ *    the lead itself (a hand-off, a clock, a stage move) has the run's change saved first. The replies' outcomes are
+ *    written with the run (RunOutcomes), and the move to `engaged` goes on the timeline.
+ * Every reply goes in the window of the customer's latest message (WeCom counts the 5 from it [D:94677]). A run cut
+ * short before its save is run again whole: every effect is keyed by its message (touch, timeline, delivery, notice,
+ * alert, clock), so a second run adds nothing and sends nothing twice.
  * Replies are service, not marketing: pauses and quiet hours do not hold them (a paused lead is still answered).
  * Returns what each message did, in order.
  */
@@ -63,7 +68,7 @@ export async function handleCustomerMessages(ctx: Ctx, openKfid: string, msgs: r
   return ctx.leads.withLock(ref, async () => {
     let newSession: boolean[] = [];
     let engaged: StageChange | null = null;
-    const doc = await linkLeadLocked(ctx, openKfid, ext, said[0]!.at, (d) => {
+    const change = await openLeadLocked(ctx, openKfid, ext, said[0]!.at, (d) => {
       // Re-run whole when the save retries: nothing outside this closure is kept from a discarded run.
       newSession = [];
       const kf = (d.kf ??= {} as never) as NonNullable<LeadDoc['kf']>;
@@ -91,20 +96,56 @@ export async function handleCustomerMessages(ctx: Ctx, openKfid: string, msgs: r
       // A reply makes an `added` lead engaged, in the same save (never backwards: the rules refuse anything else).
       engaged = applyStage(d, 'engaged', ENGAGED_BY, said[0]!.at);
     });
+    const doc = change.doc;
     // Into the log of steps (one insert): the lead's timeline document, rewritten whole by some servers on each
     // append, would grow with every message of a chatty customer.
     await recordSteps(said.map((s, i) => ({ lead: ref, sourceKey: s.key, type: 'kf_message', detail: { text: s.text.slice(0, 500) || `[${s.m.msgtype}]`, intent: s.intent?.key ?? null, openKfid, newSession: newSession[i] ?? false }, at: s.at })));
-    if (engaged) await recordStageChange(ref, engaged, { ...ENGAGED_BY, sourceKey: `${said[0]!.key}|engaged`, at: said[0]!.at });
-    // One read of the lead's active enrollments, when any sequence could stop on this (stopOn: reply, stage:engaged).
+    // One read of the lead's active enrollments, when any sequence could stop on this (stopOn: reply).
     if (stopsOnReply(ctx)) await stopLocked(ctx, ref, 'reply');
-    if (engaged && stopsOnEngaged(ctx)) await stopForStage(ctx, ref, 'engaged');
 
     // What the messages before this one changed, as the next one must see it (the saved doc is not read again).
-    const view: Conversation = { doc, stage: doc.stage, stageBeforeExit: doc.stageBeforeExit ?? null, state: doc.kf?.state ?? null, clock: Boolean(doc.kf?.clock), told: new Set(), windowFull: false, windowStart: doc.kf!.lastInboundAt!.getTime() };
+    const view: Conversation = {
+      doc,
+      stage: doc.stage,
+      stageBeforeExit: doc.stageBeforeExit ?? null,
+      state: doc.kf?.state ?? null,
+      clock: Boolean(doc.kf?.clock),
+      told: new Set(),
+      windowFull: false,
+      windowStart: doc.kf!.lastInboundAt!.getTime(),
+      outcomes: new RunOutcomes(ctx),
+      beforeWrite: async () => void (change.saved || (await change.save())),
+    };
     const out: string[] = [];
-    for (const s of said) out.push(await answer(ctx, ref, openKfid, view, s));
+    const finish = async () => {
+      await finishRun(ctx, ref, change, view.outcomes);
+      const moved = engaged as StageChange | null;
+      if (!moved) return;
+      await recordStageChange(ref, moved, { ...ENGAGED_BY, sourceKey: `${said[0]!.key}|engaged`, at: said[0]!.at });
+      if (stopsOnEngaged(ctx)) await stopForStage(ctx, ref, 'engaged');
+    };
+    try {
+      for (const s of said) out.push(await answer(ctx, ref, openKfid, view, s));
+    } catch (err) {
+      // What was done before the failure is still saved, recorded and counted; the run's error is the one reported.
+      await finish().catch(() => undefined);
+      throw err;
+    }
+    await finish();
     return out;
   });
+}
+
+/**
+ * The run's lead write: its change (touches, window, session, `engaged`) with the replies it sent counted, in one save.
+ * When the run wrote the lead meanwhile (a hand-off, a clock, a stage move: it saved its change first), the count is
+ * an update of its own. Then the run's outcomes are written.
+ */
+async function finishRun(ctx: Ctx, ref: LeadRef, change: PendingChange, outcomes: RunOutcomes): Promise<void> {
+  const sent = outcomes.sent;
+  if (!change.saved) await change.save((d) => void (sent && (d.kf!.sentSinceInbound = (d.kf!.sentSinceInbound ?? 0) + sent)));
+  else if (sent) await ctx.leads.setLocked(ref, {}, { 'kf.sentSinceInbound': sent });
+  await outcomes.settle();
 }
 
 /** The lead and session as the messages of one run left them. */
@@ -122,9 +163,13 @@ interface Conversation {
   windowFull: boolean;
   /** Start (ms) of the window replies go in: the customer's latest message. */
   windowStart: number;
+  /** The run's reply outcomes, written and counted with the run. */
+  outcomes: RunOutcomes;
+  /** Awaited before any other write of the lead: the run's change is saved first (otherwise once, at the end). */
+  beforeWrite: () => Promise<void>;
 }
 
-/** Steps 3 and 4 of handleCustomerMessages for one message (the caller holds the lead lock). */
+/** Step 2 of handleCustomerMessages for one message (the caller holds the lead lock). */
 async function answer(ctx: Ctx, ref: LeadRef, openKfid: string, v: Conversation, s: Said): Promise<string> {
   const { doc } = v;
   const { m, at, key, text, intent } = s;
@@ -132,19 +177,23 @@ async function answer(ctx: Ctx, ref: LeadRef, openKfid: string, v: Conversation,
   const replyKey = `kf-reply|${openKfid}|${m.msgid}`;
   // One clock at a time: a message of this run started one already, or the lead had one (doc.kf.clock).
   const unresolved = async () => {
-    if (!v.clock && (await startClock(ctx, ref, doc, { msgid: m.msgid, at, text: text || `[${m.msgtype}]` }))) v.clock = true;
+    if (v.clock) return;
+    await v.beforeWrite();
+    if (await startClock(ctx, ref, doc, { msgid: m.msgid, at, text: text || `[${m.msgtype}]` })) v.clock = true;
   };
   const reply = async (r: NonNullable<Intent['reply']>, intentKey: string | null, rateExempt = false) => {
-    const res = await sendReply(ctx, { lead, openKfid, key: replyKey, reply: r, intent: intentKey, windowStart: v.windowStart, rateExempt, windowFull: v.windowFull });
+    const res = await sendReply(ctx, { lead, openKfid, key: replyKey, reply: r, intent: intentKey, windowStart: v.windowStart, rateExempt, windowFull: v.windowFull, outcomes: v.outcomes });
     v.windowFull = res === 'window_full';
     // A reply moves WeCom's session from 0 to 1; the bot treats both alike, so its view is not written for it.
     if (res === 'person_serves') {
+      await v.beforeWrite();
       await ctx.leads.setLocked(ref, { 'kf.state': 3 });
       v.state = 3;
     }
     return res;
   };
   const handOffNow = async () => {
+    await v.beforeWrite();
     const res = await handOffLocked(ctx, ref, doc, openKfid, key);
     if (res === 'queue') v.state = 2;
     else if (res.startsWith('servicer:')) v.state = 3;
@@ -165,7 +214,10 @@ async function answer(ctx: Ctx, ref: LeadRef, openKfid: string, v: Conversation,
     const res = fallback ? await reply(fallback, null) : null;
     if (res !== 'person_serves') {
       if (open) await handOffNow();
-      else await handOffLater(ctx, ref, openKfid, nextOpening(Date.now(), hours, tz));
+      else {
+        await v.beforeWrite();
+        await handOffLater(ctx, ref, openKfid, nextOpening(Date.now(), hours, tz));
+      }
     }
     await unresolved();
     return open ? 'fallback:handed_off' : 'fallback:after_hours';
@@ -175,18 +227,23 @@ async function answer(ctx: Ctx, ref: LeadRef, openKfid: string, v: Conversation,
   if (acts.has('unsubscribe')) {
     // One confirmation per opt-out: a lead that had opted out already gets nothing more.
     if (v.stage === 'unsubscribed') return 'unsubscribe:already';
+    await v.beforeWrite();
     await moveStageLocked(ctx, ref, 'unsubscribed', { by: 'system', source: 'unsubscribe', sourceKey: `${key}|unsubscribed`, at, reason: text.slice(0, 100) });
     if (FUNNEL.includes(v.stage as Stage)) v.stageBeforeExit = v.stage;
     v.stage = 'unsubscribed';
   }
   if (acts.has('resubscribe') && v.stage === 'unsubscribed') {
     const to = returnStage({ stageBeforeExit: v.stageBeforeExit });
+    await v.beforeWrite();
     await moveStageLocked(ctx, ref, to, { by: 'system', source: 'resubscribe', sourceKey: `${key}|resubscribed`, at, reason: text.slice(0, 100) });
     v.stage = to;
   }
   const qualify = { by: 'system' as const, source: 'intent', sourceKey: `${key}|qualified`, at, reason: intent.key };
   // Only a move the rules allow is tried (a lead qualified already is not written again for each pricing question).
-  if (acts.has('qualify') && allowsMove(v.stage as Stage, 'qualified', qualify) && (await moveStageLocked(ctx, ref, 'qualified', qualify))) v.stage = 'qualified';
+  if (acts.has('qualify') && allowsMove(v.stage as Stage, 'qualified', qualify)) {
+    await v.beforeWrite();
+    if (await moveStageLocked(ctx, ref, 'qualified', qualify)) v.stage = 'qualified';
+  }
   if ((acts.has('notify_owner') || acts.has('alert_ops')) && !v.told.has(intent.key)) {
     await tellStaff(ctx, doc, intent, text, acts);
     v.told.add(intent.key);

@@ -1,4 +1,5 @@
 import type { BotContext } from '../../context.js';
+import type { PendingChange } from '../../store/lead-repository.js';
 import type { LeadDoc, LeadRef } from '../../store/models/lead.js';
 import { recordStep } from '../../store/timeline.js';
 
@@ -11,8 +12,17 @@ type Ctx = Pick<BotContext, 'channels' | 'wecom' | 'leads' | 'log' | 'corpId'>;
  * channel whose kf link it entered by (else organic). `entered` is enter_session's own scene, when that is the event.
  */
 export async function linkLeadLocked(ctx: Ctx, openKfid: string, externalUserId: string, at: Date, mutate: (doc: LeadDoc) => void, entered?: { scene?: string; sceneParam?: string }): Promise<LeadDoc> {
+  const change = await openLeadLocked(ctx, openKfid, externalUserId, at, mutate, entered);
+  return change.saved ? change.doc : change.save();
+}
+
+/**
+ * linkLeadLocked with the change of a known lead left unsaved (LeadRepository.prepareLocked): the caller saves it, with
+ * what it learns meanwhile, and writes nothing else of the lead before. A new lead is made and saved at once.
+ */
+export async function openLeadLocked(ctx: Ctx, openKfid: string, externalUserId: string, at: Date, mutate: (doc: LeadDoc) => void, entered?: { scene?: string; sceneParam?: string }): Promise<PendingChange> {
   const ref: LeadRef = { corpId: ctx.corpId, externalUserId };
-  const known = await ctx.leads.mutateLocked(ref, null, mutate);
+  const known = await ctx.leads.prepareLocked(ref, mutate);
   if (known) return known;
   let nickname: string | undefined;
   let scene = entered?.scene;
@@ -34,5 +44,5 @@ export async function linkLeadLocked(ctx: Ctx, openKfid: string, externalUserId:
     mutate(d);
   });
   await recordStep(ref, `kf-arrival|${openKfid}|${externalUserId}`, 'kf_arrived', { channel: channel.key, scene: scene ?? null, sceneParam: sceneParam ?? null, openKfid }, at);
-  return doc!;
+  return { doc: doc!, saved: true, save: () => Promise.reject(new Error('a new lead is saved when it is made')) };
 }

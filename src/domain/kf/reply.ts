@@ -7,10 +7,11 @@ import { attemptFenceId, deliveryOf, takeFence, type Outcome } from '../../store
 import type { DeliveryStatus } from '../../store/models/delivery.js';
 import type { LeadFields } from '../../store/models/lead.js';
 import type { KfOutboundMessage } from '../../wecom/types.js';
-import { exhaustKfWindow, releaseBudget, takeBudget, type BudgetResult } from '../delivery/budget.js';
+import { exhaustKfWindow, releaseBudget, takeKfBudget, type KfBudgetResult } from '../delivery/budget.js';
 import { trackedUrl } from '../delivery/tracked-links.js';
 import { clipBytes, kfMsgid } from '../delivery/via.js';
 import { pickCase } from '../nurture/pick-case.js';
+import type { RunOutcomes } from './run-outcomes.js';
 import { describeServiceHours } from './service-hours.js';
 
 type Ctx = Pick<BotContext, 'wecom' | 'queues' | 'redis' | 'keys' | 'config' | 'cases' | 'channels' | 'publicBaseUrl' | 'linkSecret' | 'log'>;
@@ -90,12 +91,14 @@ export interface ReplyRequest {
    * the reply is skipped as `window_full` without searching the window's units again.
    */
   windowFull?: boolean;
+  /** Where its outcome goes: the run's outcomes, written with the run (src/domain/kf/run-outcomes.ts). */
+  outcomes: RunOutcomes;
 }
 
 /**
  * Sends one reply at most once (docs/architecture.md, "Exactly once"): the per-minute cap, then one of the window's
  * 5 units (shared with nurture: `kf|<lead>|<window>|<n>`), the case study's fence and the attempt fence in one insert,
- * then kf/send_msg with our own msgid, and the outcome through the records queue. 95018 means a person serves the
+ * then kf/send_msg with our own msgid, and the outcome with the run's (`r.outcomes`). 95018 means a person serves the
  * session now: nothing is sent, and the caller stays silent from then on.
  */
 export async function sendReply(ctx: Ctx, r: ReplyRequest): Promise<ReplyResult> {
@@ -108,24 +111,25 @@ export async function sendReply(ctx: Ctx, r: ReplyRequest): Promise<ReplyResult>
     await record(ctx, r, { status: 'skipped', reason: 'window_full' }, null, null, at);
     return 'window_full';
   }
-  const sentCases = new Set<string>();
+  // The cases this lead is known to have had: not tried again (each try costs a fence insert, a read and a delete).
+  const sentCases = new Set<string>(r.reply.caseStudy ? await ctx.redis.smembers(ctx.keys.casesTaken(r.lead._id)) : []);
   let caseSlug: string | null = null;
-  let budget: BudgetResult;
+  let budget: KfBudgetResult;
   for (;;) {
     if (r.reply.caseStudy) caseSlug = pickCase(ctx.cases, r.lead, sentCases)?.slug ?? null;
     // Service replies are not marketing: no daily cap, and no mass-message fallback (a reply goes now or not at all).
-    budget = await takeBudget(ctx.redis, ctx.keys, { lead: r.lead._id, key: r.key, attempt: 1, via: 'kf', day: { key: '-', cap: 0 }, mass: { key: '-', cap: 0 }, kfWindow: r.windowStart, caseSlug });
+    budget = await takeKfBudget(ctx.redis, ctx.keys, { lead: r.lead._id, key: r.key, attempt: 1, day: { key: '-', cap: 0 }, mass: { key: '-', cap: 0 }, kfWindow: r.windowStart, caseSlug });
     if (budget.kind !== 'case_taken') break;
     sentCases.add(budget.slug);
+    await noteCaseTaken(ctx, r.lead._id, budget.slug);
   }
   if (budget.kind === 'attempt_held') return settleHeld(ctx, r.key);
-  if (budget.kind !== 'ok') return 'failed';
-  if (budget.via !== 'kf') {
+  if (budget.kind === 'kf_full') {
     // The window's 5 messages are used (by nurture or earlier replies): nothing may go until the customer writes again.
-    await releaseBudget(r.key, budget.held);
     await record(ctx, r, { status: 'skipped', reason: 'window_full' }, null, null, at);
     return 'window_full';
   }
+  if (budget.kind !== 'ok' || budget.via !== 'kf') return 'failed';
   const message = buildReply(ctx, r.reply, r.lead, r.key, caseSlug);
   const msgid = kfMsgid(r.key);
   try {
@@ -136,15 +140,29 @@ export async function sendReply(ctx: Ctx, r: ReplyRequest): Promise<ReplyResult>
       await record(ctx, r, { status: 'unknown', reason: `ambiguous: ${err.errmsg}` }, message, caseSlug, at);
       return 'unknown';
     }
-    await releaseBudget(r.key, budget.held);
+    await releaseBudget(ctx, r.key, budget.held);
     if (err.errcode === 95001) await exhaustKfWindow(r.lead._id, r.windowStart, r.key);
     const reason = err.errcode === 95018 ? 'person_serves' : err.errcode === 95001 ? 'window_full' : err.errcode === 95002 ? 'window_closed' : err.errmsg;
     await record(ctx, r, { status: 'failed', errcode: err.errcode, reason }, message, caseSlug, at);
     return err.errcode === 95018 ? 'person_serves' : err.errcode === 95001 ? 'window_full' : err.errcode === 95002 ? 'window_closed' : 'failed';
   }
   await record(ctx, r, { status: 'sent', msgid, sentAt: new Date() }, message, caseSlug, at);
+  if (caseSlug) await noteCaseTaken(ctx, r.lead._id, caseSlug);
   ctx.log.info({ externalUserId: r.lead.externalUserId, intent: r.intent ?? 'fallback' }, 'kf reply sent');
   return 'sent';
+}
+
+/** How long a lead's known cases are kept after the last one noted. */
+const CASES_TAKEN_TTL_S = 30 * 86_400;
+
+/**
+ * Notes a case study this lead's fence holds (sent, or found taken): a hint, so a later reply does not try it again.
+ * A hint lost costs a later reply a few extra tries; a fence given back after being noted (its send failed) only
+ * means a reply goes without that case study.
+ */
+async function noteCaseTaken(ctx: Ctx, lead: string, slug: string): Promise<void> {
+  const key = ctx.keys.casesTaken(lead);
+  await Promise.all([ctx.redis.sadd(key, slug), ctx.redis.expire(key, CASES_TAKEN_TTL_S)]);
 }
 
 /** An earlier run of this reply got as far as calling WeCom: its outcome stands (none: it died mid-call, `unknown`). */
@@ -156,7 +174,7 @@ async function settleHeld(ctx: Ctx, key: string): Promise<ReplyResult> {
 
 async function record(
   ctx: Ctx,
-  r: ReplyRequest,
+  r: Omit<ReplyRequest, 'outcomes'> & { outcomes?: RunOutcomes },
   o: { status: DeliveryStatus; reason?: string; errcode?: number; msgid?: string; sentAt?: Date },
   message: KfOutboundMessage | null,
   caseSlug: string | null,
@@ -182,7 +200,9 @@ async function record(
     },
     step: { type: `${as.kind}_${o.status}`, detail: { intent: r.intent, ...(o.reason ? { reason: o.reason } : {}), ...(message ? { text: messageText(message).slice(0, 300) } : {}) }, at },
   };
-  await ctx.queues.add('records', outcome, { jobId: jobIds.record(r.key) });
+  // A reply's outcome goes with its run; a welcome's (no run) through the records queue.
+  if (r.outcomes) r.outcomes.add(outcome);
+  else await ctx.queues.add('records', outcome, { jobId: jobIds.record(r.key) });
 }
 
 /** The kf welcome is not one of the window's 5 messages (its own code [D:95122]). */

@@ -144,7 +144,7 @@ async function runLocked(ctx: Ctx, run: StepRun): Promise<StepResult> {
       if (err instanceof WecomApiError && via === 'kf' && KF_WINDOW_CLOSED.has(err.errcode)) {
         // The window closed since the lead was read: the same message goes the next way, as the next attempt.
         if (err.errcode === 95001) await exhaustKfWindow(lead._id, kfWindowStart(lead, now)!, key);
-        await releaseBudget(key, held);
+        await releaseBudget(ctx, key, held);
         const next = await budgetFor('mass', caseSlug, ++n);
         if (next.kind !== 'ok') return settleRefusedKf(ctx, e, seq, { ...delivery, attempts: n }, next);
         ({ via, held } = next);
@@ -153,17 +153,17 @@ async function runLocked(ctx: Ctx, run: StepRun): Promise<StepResult> {
       const retryable = !(err instanceof WecomApiError) || err.retryable;
       if (retryable && !run.lastAttempt) {
         // Nothing went out: give the budget back, count the attempt, and let BullMQ back off and run the step again.
-        await releaseBudget(key, held);
+        await releaseBudget(ctx, key, held);
         await Enrollment.updateOne({ _id: e._id }, { $set: { attempts: n } });
         throw err;
       }
-      await releaseBudget(key, held);
+      await releaseBudget(ctx, key, held);
       const errcode = err instanceof WecomApiError ? err.errcode : null;
       const reason = retryable ? 'retries_exhausted' : (err as WecomApiError).errmsg;
       return finish(ctx, e, seq, { ...delivery, status: 'failed', errcode, reason }, 'failed');
     }
     if (sent.rejected) {
-      await releaseBudget(key, held);
+      await releaseBudget(ctx, key, held);
       return finish(ctx, e, seq, { ...delivery, status: 'failed', reason: sent.rejected }, 'failed');
     }
     if (via === 'mass') {

@@ -73,7 +73,7 @@ return 1`);
  * counts nothing, and the window's units alone decide, as before). `windowStart` is the customer's message's second,
  * so a message sent in the same second just before it counts too: stricter than WeCom, never looser.
  */
-async function sentSince(redis: Redis, keys: RedisKeys, lead: string, windowStart: number): Promise<number> {
+export async function sentSince(redis: Redis, keys: RedisKeys, lead: string, windowStart: number): Promise<number> {
   return redis.zcount(keys.kfSent(lead), windowStart, '+inf').catch(() => 0);
 }
 

@@ -6,6 +6,7 @@ import { leadId, type LeadDoc, type LeadRef } from '../../store/models/lead.js';
 import { recordStep, recordSteps } from '../../store/timeline.js';
 import type { KfSyncedMessage } from '../../wecom/types.js';
 import { raiseAlert } from '../alerts/ops-alerts.js';
+import { sentSince } from '../delivery/budget.js';
 import { KF_WINDOW_MS } from '../delivery/via.js';
 import { allowsMove, applyStage, moveStageLocked, recordStageChange, returnStage, type StageChange } from '../leads/stage.js';
 import { localDay } from '../nurture/clock.js';
@@ -118,7 +119,7 @@ export async function handleCustomerMessages(ctx: Ctx, openKfid: string, msgs: r
     };
     const out: string[] = [];
     const finish = async () => {
-      await finishRun(ctx, ref, change, view.outcomes);
+      await finishRun(ctx, ref, change, view.outcomes, view.windowStart);
       const moved = engaged as StageChange | null;
       if (!moved) return;
       await recordStageChange(ref, moved, { ...ENGAGED_BY, sourceKey: `${said[0]!.key}|engaged`, at: said[0]!.at });
@@ -137,14 +138,18 @@ export async function handleCustomerMessages(ctx: Ctx, openKfid: string, msgs: r
 }
 
 /**
- * The run's lead write: its change (touches, window, session, `engaged`) with the replies it sent counted, in one save.
- * When the run wrote the lead meanwhile (a hand-off, a clock, a stage move: it saved its change first), the count is
- * an update of its own. Then the run's outcomes are written.
+ * The run's lead write: its change (touches, window, session, `engaged`) with the window's count of messages sent, in
+ * one save. When the run wrote the lead meanwhile (a hand-off, a clock, a stage move: it saved its change first), the
+ * count is an update of its own. Then the run's outcomes are written.
  */
-async function finishRun(ctx: Ctx, ref: LeadRef, change: PendingChange, outcomes: RunOutcomes): Promise<void> {
-  const sent = outcomes.sent;
-  if (!change.saved) await change.save((d) => void (sent && (d.kf!.sentSinceInbound = (d.kf!.sentSinceInbound ?? 0) + sent)));
-  else if (sent) await ctx.leads.setLocked(ref, {}, { 'kf.sentSinceInbound': sent });
+async function finishRun(ctx: Ctx, ref: LeadRef, change: PendingChange, outcomes: RunOutcomes, windowStart: number): Promise<void> {
+  const doc = change.doc;
+  // What WeCom counts in the window [D:94677]: the run's sends, and any that went out after the customer's message
+  // before the bot had seen it (the lead's sent set; lost with Redis, it counts nothing).
+  const before = doc.kf?.sentSinceInbound ?? 0;
+  const count = Math.max(before + outcomes.sent, await sentSince(ctx.redis, ctx.keys, doc._id, windowStart));
+  if (!change.saved) await change.save((d) => void (d.kf!.sentSinceInbound = count));
+  else if (count !== before) await ctx.leads.setLocked(ref, { 'kf.sentSinceInbound': count });
   await outcomes.settle();
 }
 

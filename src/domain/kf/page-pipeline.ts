@@ -13,12 +13,19 @@ const PAGES_AHEAD = 4;
  * handled. So a sync that dies re-fetches from the last handled page and handles nothing twice (each message is
  * handled once, by msgid), and a page's slowest customer no longer holds up the fetch of the next.
  *
+ * Under load a customer's messages gather: while the customer's run of an earlier page waits to start (behind their
+ * run before it, or for a slot), a later page's messages of theirs join it, so a chatty customer costs one run (one
+ * lead read and write) per turn, not one per page. Pages still complete in order: a page is handled when the run
+ * holding its messages is.
+ *
  * A customer whose handling fails holds up neither the other customers nor the cursor: what is left of theirs goes to
  * a `kf-inbound` job of its own, retried with back-off. Only when that job cannot be added does the page fail: then no
  * later cursor is stored and drain() throws.
  */
 export class PagePipeline {
   private readonly chains = new Map<string, Promise<void>>();
+  /** Each customer's queued run that has not started yet (waiting for the one before, or for a slot). */
+  private readonly notStarted = new Map<string, { batch: InboundBatch; fresh: Set<string>; run: Promise<void> }>();
   /** The store promises of the pages fetched most recently (at most PAGES_AHEAD waited for). */
   private readonly uncommitted: Array<Promise<void>> = [];
   private committed: Promise<void> = Promise.resolve();
@@ -48,8 +55,26 @@ export class PagePipeline {
     if (this.failure) throw this.failure;
     const runs: Array<Promise<void>> = [];
     for (const [who, list] of groupByCustomer(msgs)) {
-      const batch: InboundBatch = { openKfid: this.openKfid, externalUserId: who || null, msgs: list };
-      const run = (this.chains.get(who) ?? Promise.resolve()).then(() => this.inSlot(() => this.handle(batch, fresh)));
+      const ownFresh = (l: KfSyncedMessage[]) => l.filter((m) => fresh.has(m.msgid)).map((m) => m.msgid);
+      const waiting = this.notStarted.get(who);
+      if (waiting) {
+        // The customer's run of an earlier page has not started: this page's messages join it (one run, one lead write).
+        waiting.batch.msgs.push(...list);
+        for (const id of ownFresh(list)) waiting.fresh.add(id);
+        runs.push(waiting.run);
+        continue;
+      }
+      const batch: InboundBatch = { openKfid: this.openKfid, externalUserId: who || null, msgs: [...list] };
+      const entry = { batch, fresh: new Set(ownFresh(list)), run: Promise.resolve() };
+      const run = (this.chains.get(who) ?? Promise.resolve()).then(() =>
+        this.inSlot(() => {
+          // Started: later pages' messages of this customer make a run of their own.
+          if (this.notStarted.get(who) === entry) this.notStarted.delete(who);
+          return this.handle(batch, entry.fresh);
+        }),
+      );
+      entry.run = run;
+      this.notStarted.set(who, entry);
       // The customer's next run waits for this one, whatever its outcome (a failure is this page's to report); a
       // customer with nothing more queued is forgotten (a long sync meets many customers).
       const settled = run.catch(() => undefined);

@@ -10,8 +10,13 @@ interface Update {
   update: Record<string, unknown>;
 }
 
-/** Updates one batch carries at most. */
-const BATCH = 100;
+/**
+ * Updates one batch carries at most. FerretDB 1.x keeps the query of each update of a command open (holding one of the
+ * database's 100 SQLite connections) until the whole command ends, and each update's write needs one more: a command
+ * of about 100 updates, or fewer while other commands hold connections, waits for a connection forever and hangs the
+ * database (seen in `npm run bench:kf` with batches of 100). Well below that, a batch still shares one command.
+ */
+const BATCH = 32;
 const writers = new WeakMap<BulkWritable, GroupCommit<Update>>();
 
 /**

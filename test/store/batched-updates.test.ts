@@ -32,6 +32,17 @@ describe('updates by _id shared by the callers of the moment', () => {
     ]);
   });
 
+  it('200 callers at once: every update lands, in commands small enough for the database (FerretDB hung on one of 100)', async () => {
+    const col = mongoose.connection.db!.collection<{ _id: string; n: number }>('batched_many');
+    await col.insertMany(Array.from({ length: 200 }, (_, i) => ({ _id: `d${i}`, n: 0 })));
+    const sizes: number[] = [];
+    const counting = { bulkWrite: (ops: never[], o: { ordered: boolean }) => (sizes.push(ops.length), col.bulkWrite(ops, o)) };
+    await Promise.all(Array.from({ length: 200 }, (_, i) => updateById(counting, `d${i}`, { $inc: { n: 1 } })));
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(200);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(32);
+    expect(await col.countDocuments({ n: 1 })).toBe(200);
+  }, 30_000);
+
   it('fails every caller of a batch the database refused part of (each must read back what was applied)', async () => {
     const col = mongoose.connection.db!.collection<{ _id: string; n: unknown }>('batched_refused');
     await col.insertMany([

@@ -278,13 +278,11 @@ export async function releaseBudget(ctx: { redis: Redis; keys: RedisKeys }, key:
   const units = held.filter((f) => f.kind === 'kf');
   await Promise.all(
     units.flatMap((f) => {
-      const cut = f.id.lastIndexOf('|');
-      const base = f.id.slice(0, cut);
-      // `kf|<lead>|<window>`: the lead is the id between the first and the last bar of the window's base.
-      const lead = base.slice(3, base.lastIndexOf('|'));
+      // `kf|<lead>|<window>|<n>` (a lead id holds no bar).
+      const [, lead, window, n] = f.id.split('|');
       return [
-        ctx.redis.set(ctx.keys.budgetHint(base), Number(f.id.slice(cut + 1)), 'EX', HINT_TTL_S.kf).catch(() => null),
-        ctx.redis.zrem(ctx.keys.kfSent(lead), key).catch(() => null),
+        ctx.redis.set(ctx.keys.budgetHint(`kf|${lead}|${window}`), Number(n), 'EX', HINT_TTL_S.kf).catch(() => null),
+        ctx.redis.zrem(ctx.keys.kfSent(lead!), key).catch(() => null),
       ];
     }),
   );

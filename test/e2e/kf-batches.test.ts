@@ -115,18 +115,17 @@ describe('a busy 客服 account', () => {
     const ext = customer();
     const id = leadId(TEST_CORP.corpId, ext);
     const syncs = () => t.sandbox.state.callsTo('kf/sync_msg').length;
-    // Each of the next two pages is held 400 ms on its way back (callbacks arrive while the sync runs: it fetches on),
-    // and the first reply 1.5 s (the customer's first run is still going while the later pages come).
-    t.sandbox.state.inject({ api: 'kf/sync_msg', delayAfterMs: 400, times: 2 });
-    t.sandbox.state.inject({ api: 'kf/send_msg', delayAfterMs: 1500, times: 1 });
+    // Each of the next two pages is held 1 s on its way back (callbacks arrive while the sync runs: it fetches on),
+    // and the first reply 4 s (the customer's first run is still going while the later pages come). Each message is
+    // written once the page before it was asked for, so each page holds one of them.
+    t.sandbox.state.inject({ api: 'kf/sync_msg', delayAfterMs: 1000, times: 2 });
+    t.sandbox.state.inject({ api: 'kf/send_msg', delayAfterMs: 4000, times: 1 });
     commands.length = 0;
     const before = syncs();
     const first = (await kf().customerSays(KF, ext, '你好')).msgid;
-    await new Promise((r) => setTimeout(r, 100));
+    await waitFor(() => syncs() >= before + 1, 'the first page asked for');
     const second = (await kf().customerSays(KF, ext, '谢谢')).msgid;
-    // The second page is being fetched (it holds the second message): the third comes in a page of its own.
     await waitFor(() => syncs() >= before + 2, 'the second page asked for');
-    await new Promise((r) => setTimeout(r, 100));
     const third = (await kf().customerSays(KF, ext, 'hello')).msgid;
     for (const m of [first, second, third]) await handled(m);
     expect(syncs() - before).toBeGreaterThanOrEqual(3);
@@ -137,7 +136,7 @@ describe('a busy 客服 account', () => {
     expect(sentTo(ext).map((m) => m.msgid)).toEqual([first, second, third].map((m) => kfMsgid(`kf-reply|${KF}|${m}`)));
     // The account idle again: no sync job of this test is left waiting for the next.
     await waitFor(async () => Object.values(await t.bot.ctx.queues.get('kf-sync').getJobCounts('active', 'waiting', 'delayed')).every((c) => c === 0), 'the account idle');
-  });
+  }, 30_000);
 
   it('a burst of callbacks while a sync runs makes one waiting sync job, not one each (and no events job), and no message is left behind', async () => {
     const states = ['completed', 'delayed', 'waiting', 'active', 'failed'] as const;

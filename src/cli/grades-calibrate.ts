@@ -5,6 +5,7 @@ import { loadTemplates } from '../content/index.js';
 import { calibrate, currentCounts } from '../domain/scoring/calibrate.js';
 import { roleOf, scoreLead } from '../domain/scoring/score.js';
 import { Lead } from '../store/models/lead.js';
+import { touchesOf } from '../store/touch-log.js';
 import { readCommandLine } from './command-line.js';
 import { exitOnStartupError } from './exit-on-startup-error.js';
 
@@ -39,9 +40,9 @@ await mongoose.connect(config.MONGODB_URI, { serverSelectionTimeoutMS: 10_000 })
 try {
   const now = Date.now();
   const scores: number[] = [];
-  const fields = { industry: 1, corpName: 1, firstTouch: 1, touches: 1, reached: 1, tags: 1, stage: 1 };
+  const fields = { industry: 1, corpName: 1, firstTouch: 1, touchLog: 1, touches: 1, reached: 1, tags: 1, stage: 1 };
   for await (const l of Lead.find({ stage: { $nin: ['lost', 'unsubscribed'] } }, fields).lean().cursor({ batchSize: 2000 })) {
-    scores.push(scoreLead({ ...l, role: roleOf(l.tags ?? [], templates.scoring) }, templates.scoring, now).score);
+    scores.push(scoreLead({ ...l, role: roleOf(l.tags ?? [], templates.scoring), touches: touchesOf(l) }, templates.scoring, now).score);
     if (scores.length % 20_000 === 0) process.stderr.write(`  scored ${scores.length} leads…\n`);
   }
   const c = calibrate(scores, shares);

@@ -16,6 +16,7 @@ import { demoCampaign } from './demo-campaign.js';
 import { DAY, HOUR, type DemoLead, type DemoRandom } from './demo-kinds.js';
 import { demoService } from './demo-service.js';
 import { dayEntry, writeServiceDays } from '../domain/kf/service-days.js';
+import { foldLegacy, type LegacyTouch } from '../store/touch-log.js';
 
 /**
  * Demo data for `npm run dev` (docs/setup.md, "Demo data"): leads spread over the template channels, stages and grades
@@ -237,7 +238,11 @@ export async function seedDemo(ctx: Pick<BotContext, 'corpId' | 'channels' | 'se
 
   const say = opts.onProgress ?? (() => undefined);
   say(`writing ${leads.length} leads`);
-  await inChunks(Lead, leads);
+  // Built with touch lists (the demo reads them above); stored as the bot stores them, one log each.
+  await inChunks(
+    Lead,
+    leads.map(({ touches, ...l }) => ({ ...l, touchLog: foldLegacy(touches as LegacyTouch[], '') })),
+  );
   say(`writing ${timelines.size} timelines, ${moves.length} stage moves, ${deliveries.length + campaign.deliveries.length} deliveries`);
   await inChunks(Timeline, [...timelines.values()].map((x) => ({ ...x, ids: x.entries.map((e) => e.id) })));
   await inChunks(StageMove, moves);

@@ -11,6 +11,7 @@ import { Lead } from '../../src/store/models/lead.js';
 import { corpEnv } from '../fixtures/test-corp.js';
 import { baseEnv, runCommand } from '../helpers/run-command.js';
 import { startTestBot, TEMPLATES_DIR, TEST_CORP, uniqueName, type TestBot } from '../helpers/test-bot.js';
+import { touchesOf } from '../../src/store/touch-log.js';
 
 /** Every command ops staff and developers run: `npm start` and the scripts under src/cli/. */
 const COMMANDS = {
@@ -164,10 +165,11 @@ describe('simulate:scan', () => {
     const rows = Array.from({ length: 20 }, (_, i) => ({
       _id: `${TEST_CORP.corpId}:wm_cal_${i}`, corpId: TEST_CORP.corpId, externalUserId: `wm_cal_${i}`, stage: i === 19 ? 'lost' : 'added',
       industry: i % 2 ? '制造业' : null, corpName: i % 3 ? '甲厂' : null, firstTouch: { channelKey: 'expo2026', userId: 'lisi', at: now },
+      // Stored as leads were before the touch log: read all the same.
       touches: Array.from({ length: i % 5 }, () => ({ kind: 'click', at: now })), tags: i % 4 ? [{ group: '角色', name: '决策者' }] : [],
     }));
     await Lead.collection.insertMany(rows as never[]);
-    const active = (await Lead.find({ stage: { $nin: ['lost', 'unsubscribed'] } }).lean()).map((l) => scoreLead({ ...l, role: roleOf(l.tags ?? [], DEFAULT_SCORING) }, DEFAULT_SCORING, Date.now()).score);
+    const active = (await Lead.find({ stage: { $nin: ['lost', 'unsubscribed'] } }).lean()).map((l) => scoreLead({ ...l, role: roleOf(l.tags ?? [], DEFAULT_SCORING), touches: touchesOf(l) }, DEFAULT_SCORING, Date.now()).score);
     const expected = calibrate(active);
     const r = await runCommand(COMMANDS['npm run grades:calibrate'], [], { env: t.env });
     expect(r.stderr).toBe('');

@@ -49,6 +49,7 @@ import { Lead, leadId } from '../../src/store/models/lead.js';
 import { campaignRunJob } from '../../jobs/campaign-run.js';
 import { corpEnv, deleteMatching, TEST_CORP } from '../fixtures/test-corp.js';
 import { BenchRun, log, machineInfo } from './harness.js';
+import { foldLegacy } from '../../src/store/touch-log.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const num = (name: string, def: number) => (process.env[name] ? Number(process.env[name]) : def);
@@ -84,7 +85,7 @@ function leadDoc(i: number, now: number) {
     industry: ['制造业', '零售', null][i % 3],
     role: null,
     firstTouch: { channelKey: channel, userId: owner, at: addedAt },
-    touches: [{ eventKey: `add|${i}`, kind: 'add', channelKey: channel, userId: owner, at: addedAt }],
+    touchLog: foldLegacy([{ eventKey: `add|${i}`, kind: 'add', channelKey: channel, userId: owner, at: addedAt }], ''),
     owners: [{ userId: owner, channelKey: channel, state: channel, addedAt, status: stage === 'lost' ? 'left' : 'active', pending: false, tags: [] }],
     tags: [{ group: '渠道', name: channel, id: `et${i % 50}` }],
     tagKeys: [`渠道/${channel}`],

@@ -22,6 +22,7 @@ import { RedisKeys } from '../../src/redis/keys.js';
 import { FunnelDay } from '../../src/store/models/funnel-day.js';
 import { Lead } from '../../src/store/models/lead.js';
 import { BenchRun, log, machineInfo } from './harness.js';
+import { foldLegacy } from '../../src/store/touch-log.js';
 
 const num = (name: string, def: number) => (process.env[name] ? Number(process.env[name]) : def);
 const LEADS = num('BENCH_LEADS', 100_000);
@@ -54,7 +55,7 @@ function leadDoc(i: number, now: number) {
     grade: ['S', 'A', 'B', 'B', 'C', 'C', 'C', 'C', 'C', 'C'][i % 10],
     score: (i * 13) % 100,
     firstTouch: { channelKey: channel, userId: 'zhangsan', at: addedAt },
-    touches: [{ eventKey: `add|${i}`, kind: 'add', channelKey: channel, userId: 'zhangsan', at: addedAt }],
+    touchLog: foldLegacy([{ eventKey: `add|${i}`, kind: 'add', channelKey: channel, userId: 'zhangsan', at: addedAt }], ''),
     owners: [{ userId: ['zhangsan', 'lisi', 'wangwu'][i % 3], channelKey: channel, state: channel, addedAt, status: stage === 'lost' ? 'left' : 'active', pending: false, tags: [] }],
     tags: [{ group: '渠道', name: channel, id: `et${i % 50}` }],
     tagKeys: [`渠道/${channel}`],

@@ -8,12 +8,14 @@
  * touches; then, one after the other, a `findOne` by `_id` and an `updateOne` by `_id` (`$inc` of one counter) of each
  * lead, timed one at a time. The sizes are alternated over BENCH_ROUNDS (3) rounds (the machine is noisy); the report
  * gives the median per operation of each round, and their spread. Also measured: the same touches kept as one string
- * field (what a packed touch log would cost). Knobs: BENCH_LEADS, BENCH_ROUNDS, BENCH_TOUCHES (0,40,200),
+ * field, the touch log the bot keeps since 2026-12-06 (src/store/touch-log.ts), against the array of sub-documents it
+ * kept before (the `touches` rows of the report). Knobs: BENCH_LEADS, BENCH_ROUNDS, BENCH_TOUCHES (0,40,200),
  * BENCH_DB=sqlite|postgresql (MONGODB_URI wins).
  */
 import mongoose from 'mongoose';
 import { withDatabase } from '../../src/dev/embedded-database.js';
 import { Lead } from '../../src/store/models/lead.js';
+import { foldLegacy } from '../../src/store/touch-log.js';
 import { BenchRun, BENCH_DB, log, machineInfo } from './harness.js';
 
 const num = (name: string, def: number) => (process.env[name] ? Number(process.env[name]) : def);
@@ -24,7 +26,7 @@ const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 const bench = new BenchRun(30 * 60_000);
 
-/** A lead as the bot stores it, with `touches` touches of a 客服 customer (or them as one string, `packed`). */
+/** A lead as the bot stores it, with `touches` touches of a 客服 customer: in its touch log (`packed`), or as it kept them before, an array. */
 function leadDoc(i: number, touches: number, packed: boolean): Record<string, unknown> {
   const at = new Date();
   const list = Array.from({ length: touches }, (_, n) => ({
@@ -38,8 +40,11 @@ function leadDoc(i: number, touches: number, packed: boolean): Record<string, un
   const doc = new Lead({ _id: `wxbench:wmBENCH${String(i).padStart(6, '0')}`, corpId: 'wxbench', externalUserId: `wmBENCH${String(i).padStart(6, '0')}`, firstTouch: { channelKey: 'organic', userId: 'kf:wkBENCH', at } }).toObject() as Record<string, unknown>;
   doc.kf = { openKfid: 'wkBENCHKF000000000000000000001', lastInboundAt: at, sentSinceInbound: 0, state: 1 };
   doc.scoreReasons = [{ reason: 'reply ×2', points: 20 }, { reason: '客服 conversation', points: 10 }];
-  if (packed) doc.touchLog = JSON.stringify(list);
-  else doc.touches = list;
+  if (packed) doc.touchLog = foldLegacy(list, '');
+  else {
+    doc.touches = list;
+    delete doc.touchLog;
+  }
   return doc;
 }
 

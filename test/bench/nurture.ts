@@ -318,7 +318,7 @@ function leadDoc(externalUserId: string, name: string | null, at: Date) {
     industry: null,
     stage: 'added',
     firstTouch: { channelKey: CHANNEL, userId: OWNER, at },
-    touches: [],
+    touchLog: '',
     owners: [{ userId: OWNER, channelKey: CHANNEL, state: CHANNEL, addedAt: at, status: 'active', pending: false, endedAt: null, remark: null, tags: [] }],
     tags: [],
     profileSyncedAt: null,

@@ -7,6 +7,7 @@ import { Lead } from '../../src/store/models/lead.js';
 import { TEST_CORP } from '../fixtures/test-corp.js';
 import { wecomXml } from '../fixtures/wecom/index.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
+import { addTouch, touchesOf } from '../../src/store/touch-log.js';
 
 const DAY = 86_400_000;
 const now = Date.parse('2026-11-28T10:00:00+08:00');
@@ -94,12 +95,9 @@ describe('a touch recomputes the score', () => {
     const fresh = (await Lead.findOne({ externalUserId: ext }).lean())!;
     // The click happened four weeks ago (the stored score is from then).
     const old = new Date(Date.now() - 28 * DAY);
-    await Lead.updateOne({ _id: fresh._id }, { $set: { 'touches.$[t].at': old, 'reached.engaged': old } }, { arrayFilters: [{ 't.kind': 'click' }] }).catch(async () => {
-      const doc = (await Lead.findById(fresh._id))!;
-      for (const t of doc.touches) if (t.kind === 'click') t.at = old;
-      doc.reached!.engaged = old;
-      await Lead.collection.updateOne({ _id: fresh._id as never }, { $set: { touches: doc.toObject().touches, 'reached.engaged': old } });
-    });
+    const aged = { touchLog: '' };
+    for (const t of touchesOf(fresh)) addTouch(aged, t.kind === 'click' ? { ...t, at: old } : t);
+    await Lead.collection.updateOne({ _id: fresh._id as never }, { $set: { touchLog: aged.touchLog, 'reached.engaged': old } });
     const { result, error } = await h.runJob('rescore', {});
     expect(error).toBeUndefined();
     expect(result).toMatchObject({ changed: expect.any(Number), rollups: expect.any(Number) });

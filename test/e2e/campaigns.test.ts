@@ -27,6 +27,7 @@ import { TEST_CORP } from '../fixtures/test-corp.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { seedLeads } from '../helpers/seed-leads.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { addTouch } from '../../src/store/touch-log.js';
 
 const TZ = 'Asia/Shanghai';
 const TEST_CORP_ID = TEST_CORP.corpId;
@@ -167,7 +168,7 @@ describe('results', () => {
     // The 7 days after: 丁 replies and is qualified by staff; someone opens the group message's link.
     await recordGroupClick(zs._id);
     await h.ctx.leads.mutate({ corpId: TEST_CORP_ID, externalUserId: d!.externalUserId }, null, (doc) => {
-      doc.touches.push({ eventKey: 'reply|test', kind: 'reply', channelKey: 'expo2026', userId: null, at: new Date(Date.now() + 1000), ref: null });
+      addTouch(doc, { eventKey: 'reply|test', kind: 'reply', channelKey: 'expo2026', at: new Date(Date.now() + 1000) });
     });
     await moveStage(h.ctx, { corpId: TEST_CORP_ID, externalUserId: d!.externalUserId }, 'qualified', { by: 'staff', source: 'api', actor: 'lisi', reason: '要报价', at: new Date(Date.now() + 1000) });
     const f = await countFollowUp(run._id, true);

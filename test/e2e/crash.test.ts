@@ -6,6 +6,7 @@ import { timelineOf } from '../../src/store/timeline.js';
 import { startTestBot, TEST_CORP, type TestBot } from '../helpers/test-bot.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { killWorker, startWorkerProcess } from '../helpers/worker-process.js';
+import { touchesOf } from '../../src/store/touch-log.js';
 
 describe('a worker killed mid-processing', () => {
   let t: TestBot;
@@ -49,7 +50,7 @@ describe('a worker killed mid-processing', () => {
     expect(done).toMatchObject({ status: 'sent', attempts: 2 });
     expect(await Lead.countDocuments({ externalUserId: c.externalUserId })).toBe(1);
     const l = await Lead.findOne({ externalUserId: c.externalUserId }).lean();
-    expect(l?.touches).toHaveLength(1);
+    expect(touchesOf(l!)).toHaveLength(1);
     expect(t.sandbox.state.tags.tagsOf('zhangsan', c.externalUserId)).toHaveLength(2);
     const welcomeSteps = (await timelineOf(TEST_CORP.corpId, c.externalUserId)).filter((e) => e.type === 'welcome_sent');
     expect(welcomeSteps).toHaveLength(1);

@@ -8,6 +8,7 @@ import { timelineOf } from '../../src/store/timeline.js';
 import { buildContactEventXml } from '../../src/sandbox/index.js';
 import { startTestBot, TEST_CORP, type TestBot } from '../helpers/test-bot.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { touchesOf } from '../../src/store/touch-log.js';
 
 let t: TestBot;
 beforeAll(async () => {
@@ -72,7 +73,7 @@ describe('a customer scans a channel QR code', () => {
     expect(welcomesTo(c.externalUserId)).toHaveLength(1);
     expect(t.sandbox.state.callsTo('externalcontact/send_welcome_msg')).toHaveLength(1);
     expect(markTagsFor(c.externalUserId)).toHaveLength(1);
-    expect((await lead(c.externalUserId))?.touches).toHaveLength(1);
+    expect(touchesOf((await lead(c.externalUserId))!)).toHaveLength(1);
   });
 
   it('handles the same callback delivered 3 times concurrently exactly once', async () => {
@@ -142,7 +143,7 @@ describe('a customer scans a channel QR code', () => {
       return x?.owners.length === 2 ? x : null;
     }, 'second owner');
     expect(l.firstTouch?.channelKey).toBe('expo2026');
-    expect(l.touches.map((x) => x.channelKey)).toEqual(['expo2026', 'notext']);
+    expect(touchesOf(l).map((x) => x.channelKey)).toEqual(['expo2026', 'notext']);
     expect(await Lead.countDocuments({ externalUserId: c.externalUserId })).toBe(1);
   });
 });
@@ -163,7 +164,7 @@ describe('concurrent changes to one lead', () => {
       const x = await lead(c.externalUserId);
       return x?.owners.length === members.length + 1 && x.profileSyncedAt ? x : null;
     }, 'every owner recorded');
-    expect(l.touches).toHaveLength(members.length + 1);
+    expect(touchesOf(l)).toHaveLength(members.length + 1);
     expect(new Set(l.owners.map((o) => o.userId))).toEqual(new Set(['zhangsan', ...members]));
     expect(await Lead.countDocuments({ externalUserId: c.externalUserId })).toBe(1);
   });
@@ -353,7 +354,7 @@ describe('other contact events', () => {
     await waitFor(async () => (await lead(c.externalUserId))?.stage === 'lost', 'lost');
     const lateAdd = buildContactEventXml({ toUserName: TEST_CORP.corpId, createTime: base + 2, changeType: 'add_external_contact', userId: 'zhangsan', externalUserId: c.externalUserId, state: 'expo2026' });
     await t.post(lateAdd);
-    await waitFor(async () => (await lead(c.externalUserId))?.touches.length === 2, 'late add recorded as a touch');
+    await waitFor(async () => touchesOf((await lead(c.externalUserId)) ?? {}).length === 2, 'late add recorded as a touch');
     const l = await lead(c.externalUserId);
     expect([l?.stage, l?.owners[0]?.status]).toEqual(['lost', 'left']);
   });

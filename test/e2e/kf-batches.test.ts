@@ -10,6 +10,7 @@ import { KfCursor, KfMessage } from '../../src/store/models/kf.js';
 import { Lead, leadId } from '../../src/store/models/lead.js';
 import { startTestBot, TEST_CORP, testEnv, type TestBot } from '../helpers/test-bot.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { touchesOf } from '../../src/store/touch-log.js';
 
 // How a busy 客服 account is handled: a sync page at a time, each customer's messages of a page as one run (one lead
 // write for them), one waiting sync job per account however many callbacks arrive, and a failing customer set aside.
@@ -51,7 +52,7 @@ describe('a busy 客服 account', () => {
     for (const id of ids) await handled(id);
     const id = leadId(TEST_CORP.corpId, ext);
     const leads = commands.filter((c) => c.command.find === Lead.collection.collectionName && (c.command.filter as { _id?: string })._id === id);
-    const touchWrites = commands.filter((c) => c.command.update === Lead.collection.collectionName && JSON.stringify(c.command.updates).includes('touches'));
+    const touchWrites = commands.filter((c) => c.command.update === Lead.collection.collectionName && JSON.stringify(c.command.updates).includes('touchLog'));
     // One load and one save for the four messages (one each per message before).
     expect(leads).toHaveLength(1);
     expect(touchWrites).toHaveLength(1);
@@ -62,7 +63,7 @@ describe('a busy 客服 account', () => {
     // Every reply since the window opened (send_time is in seconds: the first message may share the last one's window).
     await waitFor(() => sentTo(ext).length === 5, 'five replies');
     expect(lead!.kf!.sentSinceInbound).toBe(sentTo(ext).filter((m) => m.at >= lead!.kf!.lastInboundAt!.getTime()).length);
-    expect(lead!.touches.map((x) => x.eventKey)).toEqual(expect.arrayContaining(ids.map((m) => `kf|${KF}|${m}`)));
+    expect(touchesOf(lead!).map((x) => x.eventKey)).toEqual(expect.arrayContaining(ids.map((m) => `kf|${KF}|${m}`)));
     await waitFor(() => sentTo(ext).length === 5, 'five replies');
     // Answered in the order written (our msgid of a reply is derived from the message it answers).
     expect(sentTo(ext).slice(1).map((m) => m.msgid)).toEqual(ids.map((m) => kfMsgid(`kf-reply|${KF}|${m}`)));

@@ -8,6 +8,7 @@ import { timelineOf } from '../../src/store/timeline.js';
 import { buildKfEventXml } from '../../src/sandbox/index.js';
 import { startTestBot, TEST_CORP, type TestBot } from '../helpers/test-bot.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { touchesOf } from '../../src/store/touch-log.js';
 
 // 微信客服 conversations through the HTTP receiver: the sandbox plays customers and servicers and POSTs encrypted
 // kf_msg_or_event callbacks as WeCom does; the bot pulls kf/sync_msg, answers, hands off, and keeps its records.
@@ -54,7 +55,7 @@ describe('intents', () => {
     expect(reply.content).toMatch(/\/r\/[\w-]+/);
     expect(reply.msgid).toMatch(/^[0-9a-zA-Z_-]{1,32}$/);
     const l = await waitFor(async () => ((await lead(c.externalUserId))?.stage === 'qualified' ? lead(c.externalUserId) : null), 'qualified');
-    expect(l!.touches.map((x) => x.kind)).toEqual(expect.arrayContaining(['add', 'kf_conversation', 'intent']));
+    expect(touchesOf(l!).map((x) => x.kind)).toEqual(expect.arrayContaining(['add', 'kf_conversation', 'intent']));
     expect(l!.kf?.openKfid).toBe(KF);
     await waitFor(() => t.sandbox.state.appMessages.sent.some((m) => m.touser.includes('zhangsan') && m.content?.includes('报价')), 'owner told');
     await waitFor(() => t.sandbox.state.webhook.sent.some((m) => JSON.stringify(m).includes('客户意向')), 'ops group told');

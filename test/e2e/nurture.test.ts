@@ -11,6 +11,7 @@ import { jobIds } from '../../src/queues/job-ids.js';
 import { buildContactEventXml, type CallRecord } from '../../src/sandbox/index.js';
 import { startTestBot, TEST_CORP, type TestBot } from '../helpers/test-bot.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { touchesOf } from '../../src/store/touch-log.js';
 
 let t: TestBot;
 beforeAll(async () => {
@@ -77,7 +78,7 @@ describe('a lead enrolled through its channel', () => {
     expect(res.headers.get('location')).toBe('https://example.com/cases/mfg-a');
     const lead = await waitFor(async () => {
       const l = await Lead.findOne({ externalUserId: c.externalUserId }).lean();
-      return l?.touches.some((x) => x.kind === 'case_opened' && x.ref === 'mfg-a') && l.stage !== 'added' ? l : null;
+      return l && touchesOf(l).some((x) => x.kind === 'case_opened' && x.ref === 'mfg-a') && l.stage !== 'added' ? l : null;
     }, 'click recorded (a case study opened) and the stage moved');
     expect(lead.stage).toBe('engaged');
     expect((await fetch(`${t.url}/r/doesnotexist`, { redirect: 'manual' })).status).toBe(404);

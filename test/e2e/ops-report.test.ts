@@ -12,6 +12,7 @@ import { recordStep } from '../../src/store/timeline.js';
 import { startTestBot, type TestBot } from '../helpers/test-bot.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { killWorker, startWorkerProcess } from '../helpers/worker-process.js';
+import { addTouch } from '../../src/store/touch-log.js';
 
 // The daily report: at OPS_REPORT_CRON in OPS_TIMEZONE, to the ops group's webhook, exactly once per day however many
 // workers run. Here the schedule fires every second, so only the once-per-day rule keeps it to one message.
@@ -54,7 +55,8 @@ describe('the daily report', () => {
         d.name = name;
         d.owners.push({ userId: 'zhangsan', channelKey: channel, addedAt: noon, lastEventAt: noon });
         d.lastInteraction = { userId: 'zhangsan', at: noon };
-        d.touches.push({ kind: 'add', channelKey: channel, userId: 'zhangsan', at: noon }, { kind: 'click', channelKey: channel, userId: 'zhangsan', at: new Date(noon.getTime() + 60_000) });
+        addTouch(d, { eventKey: `add|${id}`, kind: 'add', channelKey: channel, userId: 'zhangsan', at: noon });
+        addTouch(d, { eventKey: `click|${id}`, kind: 'click', channelKey: channel, userId: 'zhangsan', at: new Date(noon.getTime() + 60_000) });
         d.gradePin = name === '周总' ? 'S' : null;
       });
     };

@@ -14,6 +14,7 @@ import { toQueryString } from '../../src/wecom/callback/crypto.js';
 import { wecomJson } from '../fixtures/wecom/index.js';
 import { startTestBot, TEST_CORP, type TestBot } from '../helpers/test-bot.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { addTouch } from '../../src/store/touch-log.js';
 
 // The 智能机器人 in API mode: every message below is signed and encrypted by the sandbox exactly as WeCom does (JSON,
 // receiveid "") and goes through the bot's HTTP receiver; replies are checked and decrypted as WeCom would.
@@ -38,7 +39,7 @@ beforeAll(async () => {
       d.name = name;
       d.corpName = corpName;
       d.owners.push({ userId: 'zhangsan', channelKey: channel, addedAt: now, lastEventAt: now });
-      d.touches.push({ kind: 'add', channelKey: channel, userId: 'zhangsan', at: now });
+      addTouch(d, { eventKey: `add|${externalUserId}`, kind: 'add', channelKey: channel, userId: 'zhangsan', at: now });
     });
     return { externalUserId, id: leadId(TEST_CORP.corpId, externalUserId) };
   };

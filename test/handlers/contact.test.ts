@@ -5,6 +5,7 @@ import { jobIds } from '../../src/queues/job-ids.js';
 import { TEST_CORP } from '../fixtures/test-corp.js';
 import { wecomXml } from '../fixtures/wecom/index.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
+import { touchesOf } from '../../src/store/touch-log.js';
 
 // Each 客户联系 handler run alone on its documented payload [D:92130], on the real stores, nothing else running.
 let h: Harness;
@@ -90,7 +91,7 @@ describe('contact handlers on WeCom payloads', () => {
     await h.handle(xml);
     await h.handle(xml, { attempt: 1 });
     const lead = await Lead.findOne({ externalUserId: ext }).lean();
-    expect(lead?.touches).toHaveLength(1);
+    expect(touchesOf(lead!)).toHaveLength(1);
     expect((await steps(ext)).filter((s) => s === 'added')).toHaveLength(1);
   });
 });

@@ -1,6 +1,7 @@
 import { Lead, leadId } from '../../src/store/models/lead.js';
 import type { Sandbox } from '../../src/sandbox/index.js';
 import { TEST_CORP } from '../fixtures/test-corp.js';
+import { foldLegacy } from '../../src/store/touch-log.js';
 
 /** A lead to seed: what a campaign filters, routes and groups on. */
 export interface LeadSpec {
@@ -60,7 +61,7 @@ export async function seedLeads(sandbox: Sandbox, specs: LeadSpec[]): Promise<Ar
       industry: s.industry ?? null,
       role: s.role ?? null,
       firstTouch: { channelKey: s.channel ?? 'expo2026', userId: owner, at: addedAt },
-      touches: [{ eventKey: `seed|${externalUserId}`, kind: 'add', channelKey: s.channel ?? 'expo2026', userId: owner, at: addedAt }],
+      touchLog: foldLegacy([{ eventKey: `seed|${externalUserId}`, kind: 'add', channelKey: s.channel ?? 'expo2026', userId: owner, at: addedAt }], ''),
       owners: [owner, ...(s.others ?? [])].map((userId, i) => ({ userId, channelKey: s.channel ?? 'expo2026', state: null, addedAt, status: i === 0 ? (s.ownerStatus ?? 'active') : 'active', pending: false, tags: [] })),
       tags,
       tagKeys: s.tags ?? [],

@@ -4,6 +4,7 @@ import { Delivery } from '../../store/models/delivery.js';
 import { Enrollment } from '../../store/models/enrollment.js';
 import { Lead, leadId } from '../../store/models/lead.js';
 import { parsedDefinition } from './catalog.js';
+import { touchesOf, type TouchHolder } from '../../store/touch-log.js';
 
 /** How long after a lead got the run's message what it does counts for the run. */
 export const FOLLOW_UP_WINDOW_MS = 7 * 86_400_000;
@@ -54,15 +55,15 @@ export async function countFollowUp(runId: string, final: boolean): Promise<Foll
     for (const g of await CampaignGroup.find({ runId }, { clicks: 1 }).lean()) linkClicks += g.clicks ?? 0;
   }
   const out: FollowUp = { asOf: new Date(), final, reached: reachedAt.size, replied: 0, clicked: 0, linkClicks, stageMoves: { engaged: 0, qualified: 0, opportunity: 0, customer: 0, lost: 0, unsubscribed: 0 } };
-  const fields = { touches: 1, reached: 1, lostAt: 1, unsubscribedAt: 1 };
-  type Row = { _id: string; touches?: Array<{ kind?: string | null; at?: Date | null }>; reached?: Record<string, Date | undefined>; lostAt?: Date | null; unsubscribedAt?: Date | null };
+  const fields = { touchLog: 1, touches: 1, reached: 1, lostAt: 1, unsubscribedAt: 1 };
+  type Row = TouchHolder & { _id: string; reached?: Record<string, Date | undefined>; lostAt?: Date | null; unsubscribedAt?: Date | null };
   const count = (l: Row) => {
     const from = reachedAt.get(l._id);
     if (from === undefined) return;
     const within = (d: Date | null | undefined) => d !== null && d !== undefined && d.getTime() > from && d.getTime() <= from + FOLLOW_UP_WINDOW_MS;
-    const touches = (l.touches ?? []).filter((t) => within(t.at));
-    if (touches.some((t) => REPLY_KINDS.has(t.kind ?? ''))) out.replied++;
-    if (touches.some((t) => CLICK_KINDS.has(t.kind ?? ''))) out.clicked++;
+    const touches = touchesOf(l).filter((t) => within(t.at));
+    if (touches.some((t) => REPLY_KINDS.has(t.kind))) out.replied++;
+    if (touches.some((t) => CLICK_KINDS.has(t.kind))) out.clicked++;
     for (const s of STAGE_MOVES) if (within(l.reached?.[s])) out.stageMoves[s]++;
     if (within(l.lostAt)) out.stageMoves.lost++;
     if (within(l.unsubscribedAt)) out.stageMoves.unsubscribed++;

@@ -1,5 +1,6 @@
 import { Lead } from '../../store/models/lead.js';
 import { Pause } from '../../store/models/pause.js';
+import { touchesOf } from '../../store/touch-log.js';
 import { leadDetail } from '../leads/query.js';
 import { CommandError, type CommandContext } from './command.js';
 import { shortTime, stageName, touchName } from './words.js';
@@ -11,15 +12,15 @@ const SHOWN = 5;
 export async function leadCard(ctx: Pick<CommandContext, 'lang' | 't' | 'config' | 'channels' | 'sequences'>, id: string): Promise<string> {
   const { t, lang } = ctx;
   const tz = ctx.config.OPS_TIMEZONE;
-  const [d, doc, paused] = await Promise.all([leadDetail(id, ctx.sequences.keys()), Lead.findById(id, { touches: 1 }).lean(), Pause.findById(`lead:${id}`).lean()]);
+  const [d, doc, paused] = await Promise.all([leadDetail(id, ctx.sequences.keys()), Lead.findById(id, { touchLog: 1, touches: 1 }).lean(), Pause.findById(`lead:${id}`).lean()]);
   if (!d) throw new CommandError('not_found', t('这条线索已经不存在了。', 'That lead no longer exists.'));
   const channel = d.channel ? ctx.channels.get(d.channel) : undefined;
   const owners = d.owners.map((o) => `${o.userId}${o.remark ? `（${o.remark}）` : ''}${o.status === 'active' ? '' : t(o.status === 'left' ? '·已删除我方' : '·已移除', o.status === 'left' ? ' (deleted us)' : ' (removed)')}`);
   const reasons = d.scoreReasons.slice(0, 4).map((r) => `${r.reason} ${r.points >= 0 ? '+' : ''}${r.points}`);
-  const touches = [...(doc?.touches ?? [])]
-    .sort((a, b) => (b.at?.getTime() ?? 0) - (a.at?.getTime() ?? 0))
+  const touches = (doc ? touchesOf(doc) : [])
+    .sort((a, b) => b.at.getTime() - a.at.getTime())
     .slice(0, SHOWN)
-    .map((x) => `${shortTime(x.at, tz)} ${touchName(x.kind ?? '', lang)}${x.ref ? `（${x.ref}）` : ''}`);
+    .map((x) => `${shortTime(x.at, tz)} ${touchName(x.kind, lang)}${x.ref ? `（${x.ref}）` : ''}`);
   const enrollments = d.enrollments.slice(-SHOWN).map((e) => {
     const status = lang === 'zh' ? ({ active: '进行中', completed: '已完成', stopped: '已停止' } as Record<string, string>)[String(e.status)] ?? e.status : e.status;
     const next = e.status === 'active' && e.dueAt ? t(`，下一步 ${shortTime(e.dueAt, tz)}`, `, next ${shortTime(e.dueAt, tz)}`) : '';

@@ -19,6 +19,7 @@ import { openLeadLocked } from './link-lead.js';
 import { sendReply, type ReplyLead } from './reply.js';
 import { RunOutcomes } from './run-outcomes.js';
 import { isOpen, nextOpening } from './service-hours.js';
+import { addTouch } from '../../store/touch-log.js';
 
 type Ctx = BotContext;
 
@@ -88,10 +89,9 @@ export async function handleCustomerMessages(ctx: Ctx, openKfid: string, msgs: r
           kf.lastInboundAt = at;
           kf.sentSinceInbound = 0;
         }
-        if (!d.touches.some((t) => t.eventKey === key)) {
-          const base = { channelKey: d.firstTouch?.channelKey, userId: null, at };
-          d.touches.push({ ...base, eventKey: key, kind: fresh ? 'kf_conversation' : 'reply', ref: intent?.key ?? null });
-          if (intent?.class === 'qualify') d.touches.push({ ...base, eventKey: `${key}#intent`, kind: 'intent', ref: intent.key });
+        const base = { channelKey: d.firstTouch?.channelKey, at };
+        if (addTouch(d, { ...base, eventKey: key, kind: fresh ? 'kf_conversation' : 'reply', ref: intent?.key ?? null }) && intent?.class === 'qualify') {
+          addTouch(d, { ...base, eventKey: `${key}#intent`, kind: 'intent', ref: intent.key });
         }
       }
       // A reply makes an `added` lead engaged, in the same save (never backwards: the rules refuse anything else).

@@ -8,6 +8,7 @@ import { exhaustKfWindow } from '../delivery/budget.js';
 import { recordResponse, type KfClock } from './clock.js';
 import { linkLeadLocked } from './link-lead.js';
 import { sendKfWelcome } from './reply.js';
+import { addTouch } from '../../store/touch-log.js';
 
 type Ctx = BotContext;
 
@@ -109,7 +110,7 @@ async function enterSession(ctx: Ctx, openKfid: string, m: KfSyncedMessage, ref:
       at,
       (d) => {
         (d.kf ??= {} as never).openKfid = openKfid;
-        if (!d.touches.some((t) => t.eventKey === key)) d.touches.push({ eventKey: key, kind: 'kf_conversation', channelKey: d.firstTouch?.channelKey, userId: null, at, ref: ev.scene || null });
+        addTouch(d, { eventKey: key, kind: 'kf_conversation', channelKey: d.firstTouch?.channelKey, at, ref: ev.scene || null });
       },
       { scene: ev.scene, sceneParam: ev.scene_param },
     ),

@@ -4,6 +4,7 @@ import type { LeadRef } from '../../store/models/lead.js';
 import { recordStep } from '../../store/timeline.js';
 import { stopForStage } from '../nurture/stop.js';
 import { applyStage, recordStageChange, returnStage, type StageChange } from './stage.js';
+import { addTouch } from '../../store/touch-log.js';
 
 /** A customer adding a member, as the add event tells it. */
 export interface Arrival {
@@ -32,9 +33,7 @@ export async function recordArrival(ctx: Pick<BotContext, 'corpId' | 'channels' 
   let change: StageChange | null = null;
   await ctx.leads.withLock(lead, async () => {
     await ctx.leads.mutateLocked(lead, { channelKey: channel.key, userId: a.userId, at: a.at }, (doc) => {
-      if (!doc.touches.some((t) => t.eventKey === a.dedupeKey)) {
-        doc.touches.push({ eventKey: a.dedupeKey, kind: a.half ? 'add_half' : 'add', channelKey: channel.key, userId: a.userId, at: a.at });
-      }
+      addTouch(doc, { eventKey: a.dedupeKey, kind: a.half ? 'add_half' : 'add', channelKey: channel.key, userId: a.userId, at: a.at });
       const owner = doc.owners.find((o) => o.userId === a.userId);
       if (!owner) {
         doc.owners.push({ userId: a.userId, channelKey: channel.key, state: a.state, addedAt: a.at, pending: a.half, lastEventAt: a.at });

@@ -2,6 +2,7 @@ import type { BotContext } from '../../context.js';
 import { jobIds } from '../../queues/job-ids.js';
 import type { LeadHooks } from '../../store/lead-repository.js';
 import { leadId, type LeadDoc } from '../../store/models/lead.js';
+import { foldLegacy, keepLatest, lastTouchTime, touchesOf } from '../../store/touch-log.js';
 import { alertGradeUpgrade } from '../alerts/lead-alerts.js';
 import { applyFunnelChange } from '../funnel/rollup.js';
 import { isUpgrade, roleOf, scoreLead } from '../scoring/score.js';
@@ -21,13 +22,20 @@ type Ctx = Pick<BotContext, 'scoring' | 'config' | 'queues' | 'redis' | 'keys' |
 export function leadHooks(ctx: Ctx): LeadHooks {
   return {
     async beforeSave(doc) {
-      if (doc.touches.length > MAX_TOUCHES) doc.touches.splice(0, doc.touches.length - MAX_TOUCHES);
-      const last = doc.touches.reduce<Date | null>((m, t) => (t.at && (!m || t.at > m) ? t.at : m), null);
+      // A lead stored before the touch log has its touches folded into it now (src/store/touch-log.ts).
+      if (doc.touches) {
+        doc.touchLog = foldLegacy(doc.touches, doc.touchLog ?? '');
+        doc.touches = undefined;
+      }
+      const log = keepLatest(doc.touchLog ?? '', MAX_TOUCHES);
+      if (log !== doc.touchLog) doc.touchLog = log;
+      const touches = touchesOf({ touchLog: log });
+      const last = lastTouchTime(touches);
       if (last && (!doc.lastTouchAt || last > doc.lastTouchAt)) doc.lastTouchAt = last;
       doc.role = roleOf(doc.tags, ctx.scoring) ?? null;
       const tagKeys = doc.tags.map((t) => `${t.group}/${t.name}`);
       if (tagKeys.join('\n') !== (doc.tagKeys ?? []).join('\n')) doc.tagKeys = tagKeys;
-      const scored = scoreLead(doc, ctx.scoring, Date.now());
+      const scored = scoreLead({ industry: doc.industry, role: doc.role, corpName: doc.corpName, firstTouch: doc.firstTouch, reached: doc.reached, touches }, ctx.scoring, Date.now());
       doc.score = scored.score;
       doc.scoreReasons = scored.reasons as never;
       doc.scoredAt = new Date();

@@ -4,6 +4,7 @@ import { recordStep } from '../../store/timeline.js';
 import type { LeadRef } from '../../store/models/lead.js';
 import type { TrackedLink } from '../delivery/tracked-links.js';
 import { moveStageLocked } from './stage.js';
+import { addTouch } from '../../store/touch-log.js';
 
 /**
  * A customer opened a tracked link: a touch on the lead (`case_opened` for a case study, else `click`; either makes
@@ -14,7 +15,7 @@ export async function recordClick(ctx: Pick<BotContext, 'leads' | 'queues' | 'se
   await Delivery.updateOne({ _id: link.deliveryKey }, { $inc: { clicks: 1 }, $set: { lastClickAt: at } });
   await ctx.leads.withLock(link.lead, async () => {
     const lead = await ctx.leads.mutateLocked(link.lead, null, (doc) => {
-      doc.touches.push({ eventKey: sourceKey, kind: link.caseSlug ? 'case_opened' : 'click', channelKey: doc.firstTouch?.channelKey, userId: null, at, ref: link.caseSlug ?? null });
+      addTouch(doc, { eventKey: sourceKey, kind: link.caseSlug ? 'case_opened' : 'click', channelKey: doc.firstTouch?.channelKey, at, ref: link.caseSlug ?? null });
     });
     if (lead) await moveStageLocked(ctx, link.lead, 'engaged', { by: 'system', source: 'click', sourceKey, at });
   });

@@ -1,5 +1,6 @@
 import type { BotContext } from '../../context.js';
 import { Lead } from '../../store/models/lead.js';
+import { touchesOf } from '../../store/touch-log.js';
 import type { LeadIndex } from '../leads/lead-index.js';
 import { rebuildFunnel } from '../funnel/rollup.js';
 import type { Grade } from '../vocabulary.js';
@@ -8,7 +9,7 @@ import { roleOf, scoreLead } from './score.js';
 /** Updates per write: FerretDB 1.x (SQLite) slows down sharply on larger batches (see flush). */
 const BATCH = 50;
 /** The lead fields a score needs. */
-const SCORE_FIELDS = { industry: 1, role: 1, corpName: 1, firstTouch: 1, touches: 1, reached: 1, tags: 1, score: 1, grade: 1, gradePin: 1 } as const;
+const SCORE_FIELDS = { industry: 1, role: 1, corpName: 1, firstTouch: 1, touchLog: 1, touches: 1, reached: 1, tags: 1, score: 1, grade: 1, gradePin: 1 } as const;
 
 /**
  * Recomputes every lead's score (intent decays day by day) and writes the ones that changed, by _id in batches, then
@@ -32,7 +33,7 @@ export async function rescoreAll(ctx: Pick<BotContext, 'scoring' | 'redis' | 'ke
   for await (const lead of Lead.find({}, SCORE_FIELDS).lean().cursor({ batchSize: 2000 })) {
     leads++;
     const role = roleOf(lead.tags ?? [], ctx.scoring) ?? null;
-    const scored = scoreLead({ ...lead, role }, ctx.scoring, now);
+    const scored = scoreLead({ ...lead, role, touches: touchesOf(lead) }, ctx.scoring, now);
     const grade: Grade = (lead.gradePin as Grade | null) ?? scored.grade;
     if (scored.score === lead.score && grade === lead.grade && role === (lead.role ?? null)) continue;
     changed++;

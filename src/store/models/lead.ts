@@ -22,10 +22,10 @@ const ownerSchema = new Schema(
   { _id: false },
 );
 
-const touchSchema = new Schema(
+/** A touch as stored before the touch log (src/store/touch-log.ts): read, and folded into the log at the next save. */
+const legacyTouchSchema = new Schema(
   {
     eventKey: String,
-    /** add | add_half | click | case_opened | reply | intent | kf_conversation ... (scores count them, docs/ops-guide.md) */
     kind: String,
     channelKey: String,
     userId: String,
@@ -96,7 +96,10 @@ const leadSchema = new Schema(
       userId: { type: String, required: true },
       at: { type: Date, required: true },
     },
-    touches: { type: [touchSchema], default: [] },
+    /** The lead's touches, oldest first, a line each (src/store/touch-log.ts: read with touchesOf, added with addTouch). */
+    touchLog: { type: String, default: '' },
+    /** Touches stored before the log; absent once folded into it. */
+    touches: { type: [legacyTouchSchema], default: undefined },
     owners: { type: [ownerSchema], default: [] },
     /** Union of the owners' corp tags, as last read from WeCom (plus what we marked). */
     tags: { type: [tagSchema], default: [] },

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_TOUCHES } from '../../src/domain/leads/lead-hooks.js';
 import { Lead, leadId } from '../../src/store/models/lead.js';
-import { addTouch, foldLegacy, hasTouch, keepLatest, touchesOf, type Touch } from '../../src/store/touch-log.js';
+import { addTouch, foldLegacy, hasTouch, keepLatest, touchesOf, type Touch, type TouchHolder } from '../../src/store/touch-log.js';
 import { TEST_CORP } from '../fixtures/test-corp.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
@@ -65,13 +65,13 @@ describe('a lead stored before the touch log', () => {
     await Lead.collection.insertOne({ _id: leadId(ref.corpId, ext) as never, corpId: ref.corpId, externalUserId: ext, stage: 'engaged', firstTouch: { channelKey: 'expo2026', userId: 'lisi', at: old[0]!.at }, touches: old, __v: 0 });
     const saved = await h.ctx.leads.mutate(ref, null, (d) => void addTouch(d, { eventKey: 'reply|new', kind: 'reply', at: now }));
     expect(saved).not.toBeNull();
-    const raw = (await Lead.collection.findOne({ _id: leadId(ref.corpId, ext) as never }))!;
+    const raw = (await Lead.collection.findOne({ _id: leadId(ref.corpId, ext) as never })) as unknown as TouchHolder & { lastTouchAt: Date; scoreReasons: Array<{ reason: string }> };
     expect(raw.touches).toBeUndefined();
     const touches = touchesOf(raw);
     expect(touches).toHaveLength(MAX_TOUCHES);
     expect(touches.at(-1)!.eventKey).toBe('reply|new');
     expect(touches[0]!.eventKey).toBe(`click|6`);
     expect(raw.lastTouchAt).toEqual(now);
-    expect(raw.scoreReasons.map((r: { reason: string }) => r.reason)).toContain(`click ×${MAX_TOUCHES - 1}`);
+    expect(raw.scoreReasons.map((r) => r.reason)).toContain(`click ×${MAX_TOUCHES - 1}`);
   });
 });

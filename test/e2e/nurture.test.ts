@@ -1,8 +1,9 @@
+import mongoose from 'mongoose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Delivery } from '../../src/store/models/delivery.js';
 import { takeFence } from '../../src/store/delivery-ledger.js';
 import { Enrollment } from '../../src/store/models/enrollment.js';
-import { Lead } from '../../src/store/models/lead.js';
+import { Lead, leadId } from '../../src/store/models/lead.js';
 import { timelineOf } from '../../src/store/timeline.js';
 import { enroll, enrollMany } from '../../src/domain/nurture/enroll.js';
 import { stopEnrollments } from '../../src/domain/nurture/stop.js';
@@ -117,7 +118,18 @@ describe('a lead enrolled through its channel', () => {
 
   it('reply and unsubscribe end enrollments (reply only where stopOn lists it)', async () => {
     const a = await arrive('slowseq');
-    expect(await stopEnrollments(t.bot.ctx, { corpId: TEST_CORP.corpId, externalUserId: a.externalUserId }, 'reply')).toBe(0); // slow: stopOn [churn]
+    // The enrollments looked up for a reply: only of the sequences that stop on one (fast; not slow or five).
+    const prefix = `${leadId(TEST_CORP.corpId, a.externalUserId)}|`;
+    const looked: string[] = [];
+    mongoose.set('debug', (coll: string, _method: string, query: { _id?: unknown }) => {
+      if (coll === Enrollment.collection.collectionName && String(query?._id).startsWith(prefix)) looked.push(String(query._id).slice(prefix.length));
+    });
+    try {
+      expect(await stopEnrollments(t.bot.ctx, { corpId: TEST_CORP.corpId, externalUserId: a.externalUserId }, 'reply')).toBe(0); // slow: stopOn [churn]
+    } finally {
+      mongoose.set('debug', false);
+    }
+    expect(looked).toEqual(['fast']);
     // Opting out is a stage move: every enrollment ends, whatever its stopOn.
     await moveStage(t.bot.ctx, { corpId: TEST_CORP.corpId, externalUserId: a.externalUserId }, 'unsubscribed', { by: 'system', source: 'test' });
     expect(await Enrollment.countDocuments({ externalUserId: a.externalUserId, status: 'stopped', stopReason: 'unsubscribe' })).toBe(1);

@@ -16,7 +16,7 @@ interface Update {
  * of about 100 updates, or fewer while other commands hold connections, waits for a connection forever and hangs the
  * database (seen in `npm run bench:kf` with batches of 100). Well below that, a batch still shares one command.
  */
-const BATCH = 32;
+export const UPDATES_PER_COMMAND = 32;
 const writers = new WeakMap<BulkWritable, GroupCommit<Update>>();
 
 /**
@@ -32,7 +32,7 @@ const writers = new WeakMap<BulkWritable, GroupCommit<Update>>();
  */
 export function updateById(collection: BulkWritable, id: unknown, update: Record<string, unknown>): Promise<void> {
   let w = writers.get(collection);
-  if (!w) writers.set(collection, (w = new GroupCommit((items) => writeBatch(collection, items), BATCH, 1)));
+  if (!w) writers.set(collection, (w = new GroupCommit((items) => writeBatch(collection, items), UPDATES_PER_COMMAND, 1)));
   return w.add({ id, update });
 }
 

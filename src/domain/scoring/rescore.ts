@@ -1,4 +1,5 @@
 import type { BotContext } from '../../context.js';
+import { UPDATES_PER_COMMAND } from '../../store/batched-updates.js';
 import { Lead } from '../../store/models/lead.js';
 import { touchesOf } from '../../store/touch-log.js';
 import type { LeadIndex } from '../leads/lead-index.js';
@@ -6,8 +7,11 @@ import { rebuildFunnel } from '../funnel/rollup.js';
 import type { Grade } from '../vocabulary.js';
 import { roleOf, scoreLead } from './score.js';
 
-/** Updates per write: FerretDB 1.x (SQLite) slows down sharply on larger batches (see flush). */
-const BATCH = 50;
+/**
+ * Updates per write: FerretDB 1.x (SQLite) slows down sharply on larger batches (see flush), and holds a connection per
+ * update until the command ends (src/store/batched-updates.ts): no more than the bot's other update commands take.
+ */
+const BATCH = UPDATES_PER_COMMAND;
 /** The lead fields a score needs. */
 const SCORE_FIELDS = { industry: 1, role: 1, corpName: 1, firstTouch: 1, touchLog: 1, touches: 1, reached: 1, tags: 1, score: 1, grade: 1, gradePin: 1 } as const;
 

@@ -78,7 +78,7 @@ await bench.run(async () => {
   for (const s of shapes) {
     const docs = Array.from({ length: LEADS }, (_, i) => leadDoc(i, s.n, s.packed));
     await conn.collection(s.coll).insertMany(docs as never[]);
-    s.name = `${s.n} touches${s.packed ? ' as one string' : ''} (${(JSON.stringify(docs[0]).length / 1024).toFixed(1)} KB as JSON)`;
+    s.name = `${s.n} touches${s.n ? (s.packed ? ' in the touch log' : ' as an array') : ''} (${(JSON.stringify(docs[0]).length / 1024).toFixed(1)} KB as JSON)`;
   }
   const results = new Map<string, Array<{ read: number; write: number }>>();
   for (let round = 1; round <= ROUNDS; round++) {

@@ -78,13 +78,17 @@ export async function recordSteps(steps: readonly StepToRecord[]): Promise<void>
   const docs = steps.map((s) => ({ _id: `${s.sourceKey}#${s.type}`, corpId: s.lead.corpId, externalUserId: s.lead.externalUserId, type: s.type, at: s.at ?? now, detail: s.detail ?? {} }));
   await insertManyOnce(TimelineEntry.collection, docs);
   if (!locking) return;
-  const pipeline = locking.redis.pipeline();
   // Every step of the call, new or not: a retry after a crash between the insert and this puts back what was missed
-  // (readers drop repeated ids).
+  // (readers drop repeated ids). One push and one trim per lead (a 客服 run records several steps of one lead).
+  const byLead = new Map<string, string[]>();
   for (const d of docs) {
     const key = locking.keys.leadIndex(`log:${leadId(d.corpId, d.externalUserId)}`);
-    pipeline.rpush(key, d._id).ltrim(key, -LOGGED_PER_LEAD, -1);
+    const ids = byLead.get(key);
+    if (ids) ids.push(d._id);
+    else byLead.set(key, [d._id]);
   }
+  const pipeline = locking.redis.pipeline();
+  for (const [key, ids] of byLead) pipeline.rpush(key, ...ids).ltrim(key, -LOGGED_PER_LEAD, -1);
   await pipeline.exec();
 }
 

@@ -8,6 +8,7 @@ import { Delivery } from '../../src/store/models/delivery.js';
 import { Fence } from '../../src/store/models/fence.js';
 import { KfCursor, KfMessage } from '../../src/store/models/kf.js';
 import { Lead, leadId } from '../../src/store/models/lead.js';
+import { timelineOf } from '../../src/store/timeline.js';
 import { startTestBot, TEST_CORP, testEnv, type TestBot } from '../helpers/test-bot.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { touchesOf } from '../../src/store/touch-log.js';
@@ -45,7 +46,8 @@ const writes = async (ext: string, texts: string[]) => {
 describe('a busy 客服 account', () => {
   it("a customer's messages in one page are one run: the lead read and written once for all, each answered once, in order", async () => {
     const ext = customer();
-    await handled((await kf().customerSays(KF, ext, '你好')).msgid);
+    const first = (await kf().customerSays(KF, ext, '你好')).msgid;
+    await handled(first);
     const ids = await writes(ext, ['谢谢', 'hello', '在吗', '你好']);
     commands.length = 0;
     expect(await kf().postCallback(KF)).toBe(200);
@@ -67,6 +69,11 @@ describe('a busy 客服 account', () => {
     await waitFor(() => sentTo(ext).length === 5, 'five replies');
     // Answered in the order written (our msgid of a reply is derived from the message it answers).
     expect(sentTo(ext).slice(1).map((m) => m.msgid)).toEqual(ids.map((m) => kfMsgid(`kf-reply|${KF}|${m}`)));
+    // Each message on the lead's timeline, once, with its intent.
+    const said = (await timelineOf(TEST_CORP.corpId, ext)).filter((st) => st.type === 'kf_message');
+    expect(said.map((st) => st.detail.text)).toEqual(['你好', '谢谢', 'hello', '在吗', '你好']);
+    expect(said.map((st) => st.id)).toEqual([first, ...ids].map((m) => `kf|${KF}|${m}#kf_message`));
+    expect(said.every((st) => st.detail.intent !== undefined && st.detail.openKfid === KF)).toBe(true);
   });
 
   it("seven messages in one page: five replies use the window, the other two are recorded as held back, and WeCom never refuses one", async () => {

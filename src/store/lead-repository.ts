@@ -118,16 +118,13 @@ class PreparedChange implements PendingChange {
     if (this.saved) throw new Error('a prepared change of a lead is saved once');
     this.saved = true;
     more?.(this.doc);
-    await this.hooks.beforeSave?.(this.doc, this.before);
     try {
-      await this.doc.save();
+      await saveWithHooks(this.doc, this.before, this.hooks);
     } catch (err) {
       if (!(err instanceof mongoose.Error.VersionError)) throw err;
       // Written meanwhile (by a writer without the lock): start over from a fresh load, as mutate does.
       this.doc = (await mutateUnlocked(this.ref, null, (d) => (this.mutate(d), more?.(d)), this.hooks))!;
-      return this.doc;
     }
-    await this.hooks.afterSave?.(this.before, this.doc);
     return this.doc;
   }
 }
@@ -151,10 +148,8 @@ async function mutateUnlocked(ref: LeadRef, firstTouch: FirstTouch | null, mutat
     }
     const before = isNew ? null : (lead.toObject() as LeadSnapshot);
     mutate(lead);
-    await hooks.beforeSave?.(lead, before);
     try {
-      await lead.save();
-      await hooks.afterSave?.(before, lead);
+      await saveWithHooks(lead, before, hooks);
       return lead;
     } catch (err) {
       if (isNew && isDuplicateKey(err) && attempt < 6) continue;
@@ -162,4 +157,11 @@ async function mutateUnlocked(ref: LeadRef, firstTouch: FirstTouch | null, mutat
       throw err;
     }
   }
+}
+
+/** Saves a lead between its hooks (before: as it was loaded; null for a new one); afterSave only once it is saved. */
+async function saveWithHooks(lead: LeadDoc, before: LeadSnapshot | null, hooks: LeadHooks): Promise<void> {
+  await hooks.beforeSave?.(lead, before);
+  await lead.save();
+  await hooks.afterSave?.(before, lead);
 }

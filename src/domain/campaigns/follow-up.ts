@@ -3,8 +3,8 @@ import { CampaignRun } from '../../store/models/campaign-run.js';
 import { Delivery } from '../../store/models/delivery.js';
 import { Enrollment } from '../../store/models/enrollment.js';
 import { Lead, leadId } from '../../store/models/lead.js';
-import { parsedDefinition } from './catalog.js';
 import { touchesOf, type TouchHolder } from '../../store/touch-log.js';
+import { parsedDefinition } from './catalog.js';
 
 /** How long after a lead got the run's message what it does counts for the run. */
 export const FOLLOW_UP_WINDOW_MS = 7 * 86_400_000;

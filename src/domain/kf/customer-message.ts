@@ -4,6 +4,7 @@ import type { PendingChange } from '../../store/lead-repository.js';
 import { jobIds } from '../../queues/job-ids.js';
 import { leadId, type LeadDoc, type LeadRef } from '../../store/models/lead.js';
 import { recordStep, recordSteps } from '../../store/timeline.js';
+import { addTouch } from '../../store/touch-log.js';
 import type { KfSyncedMessage } from '../../wecom/types.js';
 import { raiseAlert } from '../alerts/ops-alerts.js';
 import { sentSince } from '../delivery/budget.js';
@@ -19,7 +20,6 @@ import { openLeadLocked } from './link-lead.js';
 import { sendReply, type ReplyLead } from './reply.js';
 import { RunOutcomes } from './run-outcomes.js';
 import { isOpen, nextOpening } from './service-hours.js';
-import { addTouch } from '../../store/touch-log.js';
 
 type Ctx = BotContext;
 

@@ -3,12 +3,12 @@ import { updateOutcome } from '../../store/delivery-ledger.js';
 import { Delivery } from '../../store/models/delivery.js';
 import { Lead, leadId, type LeadRef } from '../../store/models/lead.js';
 import { recordStep } from '../../store/timeline.js';
+import { addTouch } from '../../store/touch-log.js';
 import type { KfSyncedMessage } from '../../wecom/types.js';
 import { exhaustKfWindow } from '../delivery/budget.js';
 import { recordResponse, type KfClock } from './clock.js';
 import { linkLeadLocked } from './link-lead.js';
 import { sendKfWelcome } from './reply.js';
-import { addTouch } from '../../store/touch-log.js';
 
 type Ctx = BotContext;
 

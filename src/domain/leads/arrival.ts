@@ -2,9 +2,9 @@ import type { Channel } from '../../content/channels.js';
 import type { BotContext } from '../../context.js';
 import type { LeadRef } from '../../store/models/lead.js';
 import { recordStep } from '../../store/timeline.js';
+import { addTouch } from '../../store/touch-log.js';
 import { stopForStage } from '../nurture/stop.js';
 import { applyStage, recordStageChange, returnStage, type StageChange } from './stage.js';
-import { addTouch } from '../../store/touch-log.js';
 
 /** A customer adding a member, as the add event tells it. */
 export interface Arrival {

@@ -2,9 +2,9 @@ import type { BotContext } from '../../context.js';
 import { Delivery } from '../../store/models/delivery.js';
 import { recordStep } from '../../store/timeline.js';
 import type { LeadRef } from '../../store/models/lead.js';
+import { addTouch } from '../../store/touch-log.js';
 import type { TrackedLink } from '../delivery/tracked-links.js';
 import { moveStageLocked } from './stage.js';
-import { addTouch } from '../../store/touch-log.js';
 
 /**
  * A customer opened a tracked link: a touch on the lead (`case_opened` for a case study, else `click`; either makes

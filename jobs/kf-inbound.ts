@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineJob } from '../src/queues/define-job.js';
-import { handleInbound, type InboundBatch } from '../src/domain/kf/inbound.js';
+import { handleSetAside, type InboundBatch } from '../src/domain/kf/inbound.js';
 import type { KfSyncedMessage } from '../src/wecom/types.js';
 
 declare module '../src/queues/define-job.js' {
@@ -13,11 +13,11 @@ const message = z
   .object({ msgid: z.string().min(1), send_time: z.number(), origin: z.number(), msgtype: z.string().min(1) })
   .passthrough() as unknown as z.ZodType<KfSyncedMessage>;
 
-/** One customer's messages from one sync page, handled in order, each once (src/domain/kf/inbound.ts). */
+/** One customer's messages set aside from a sync page (or queued again by the reconciler), handled in order, each once (src/domain/kf/inbound.ts). */
 export const kfInboundJob = defineJob({
   name: 'kf-inbound',
   data: z.object({ openKfid: z.string().min(1), externalUserId: z.string().nullable(), msgs: z.array(message) }),
   options: (c) => ({ removeOnComplete: { age: c.DEDUPE_TTL_SECONDS }, removeOnFail: { age: 7 * 86_400 }, attempts: 8, backoff: { type: 'exponential', delay: 1000 } }),
   concurrency: (c) => c.KF_CONCURRENCY,
-  process: (d, ctx, job) => handleInbound(ctx, d, job.attemptsMade + 1 >= (job.opts.attempts ?? 1)),
+  process: (d, ctx, job) => handleSetAside(ctx, d, job.attemptsMade + 1 >= (job.opts.attempts ?? 1)),
 });

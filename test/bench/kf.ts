@@ -41,7 +41,7 @@ import { kfMsgid } from '../../src/domain/delivery/via.js';
 import { handledObservers } from '../../src/domain/kf/inbound.js';
 import { createLogger } from '../../src/logger.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/index.js';
-import { KfMessage } from '../../src/store/models/kf.js';
+import { KfHandled, KfMessage } from '../../src/store/models/kf.js';
 import { decryptPayload } from '../../src/wecom/callback/crypto.js';
 import { corpEnv, TEST_CORP } from '../fixtures/test-corp.js';
 import { BenchRun, BENCH_DB, log, machineInfo } from './harness.js';
@@ -226,13 +226,16 @@ const theBot: System = {
         // Answered: when the reply reached WeCom. Held back by the 5-per-window rule: when the bot had handled it.
         return replyAt.get((s.replyMsgid ??= kfMsgid(`kf-reply|${KF}|${s.msgid}`))) ?? handledAt.get(s.msgid);
       },
-      /** What the bot did with each message (KfMessage.outcome), read once at the end. */
+      /** What the bot did with each message (its mark's outcome, `kf_handled`), read once at the end. */
       async outcomes() {
         const out: Record<string, number> = {};
-        for (const m of await KfMessage.find({}, { outcome: 1 }).lean()) {
-          const k = (m.outcome ?? 'not handled').replace(/^intent:[^:]+:/, 'reply ');
+        const marks = await KfHandled.find({}, { outcome: 1 }).lean();
+        for (const m of marks) {
+          const k = m.outcome.replace(/^intent:[^:]+:/, 'reply ');
           out[k] = (out[k] ?? 0) + 1;
         }
+        const unhandled = (await KfMessage.estimatedDocumentCount()) - marks.length;
+        if (unhandled > 0) out['not handled'] = unhandled;
         return out;
       },
       async stop() {

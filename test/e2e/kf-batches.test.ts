@@ -2,11 +2,12 @@ import type { CommandStartedEvent } from 'mongodb';
 import mongoose from 'mongoose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { kfMsgid } from '../../src/domain/delivery/via.js';
+import { handledObservers } from '../../src/domain/kf/inbound.js';
 import { reconcileKf } from '../../src/domain/kf/reconcile.js';
 import { jobIds } from '../../src/queues/job-ids.js';
 import { Delivery } from '../../src/store/models/delivery.js';
 import { Fence } from '../../src/store/models/fence.js';
-import { KfCursor, KfMessage } from '../../src/store/models/kf.js';
+import { KfCursor, KfHandled, KfMessage } from '../../src/store/models/kf.js';
 import { Lead, leadId } from '../../src/store/models/lead.js';
 import { timelineOf } from '../../src/store/timeline.js';
 import { startTestBot, TEST_CORP, testEnv, type TestBot } from '../helpers/test-bot.js';
@@ -35,7 +36,7 @@ let n = 0;
 const customer = () => `wmKFB${Date.now().toString(36)}${(n++).toString(36).padStart(4, '0')}`;
 const kf = () => t.sandbox.state.kf;
 const sentTo = (ext: string) => kf().sent.filter((m) => m.touser === ext);
-const handled = (msgid: string) => waitFor(async () => (await KfMessage.findById(`${KF}|${msgid}`).lean())?.handledAt, `message ${msgid} handled`, 15_000);
+const handled = (msgid: string) => waitFor(async () => (await KfHandled.findById(`${KF}|${msgid}`).lean())?.at, `message ${msgid} handled`, 15_000);
 /** Messages WeCom holds for the bot, without their callbacks (one callback then fetches them as one page). */
 const writes = async (ext: string, texts: string[]) => {
   const ids: string[] = [];
@@ -83,7 +84,7 @@ describe('a busy 客服 account', () => {
     commands.length = 0;
     await kf().postCallback(KF);
     for (const id of ids) await handled(id);
-    const outcomes = (await Promise.all(ids.map((id) => KfMessage.findById(`${KF}|${id}`).lean()))).map((m) => m!.outcome!.replace(/^intent:[^:]+:/, ''));
+    const outcomes = (await Promise.all(ids.map((id) => KfHandled.findById(`${KF}|${id}`).lean()))).map((m) => m!.outcome.replace(/^intent:[^:]+:/, ''));
     expect(outcomes).toEqual(['sent', 'sent', 'sent', 'sent', 'sent', 'window_full', 'window_full']);
     expect(sentTo(ext)).toHaveLength(5);
     // The bot never asked WeCom for a sixth (it would have answered 95001 [D:94677]).
@@ -190,5 +191,35 @@ describe('a busy 客服 account', () => {
     expect((await reconcileKf(t.bot.ctx)).syncs).toBe(1);
     await handled(msgid!);
     await waitFor(() => sentTo(ext).length === 1, 'answered');
+  });
+
+  it('a page fetched again: no message is handled twice, nor one marked handled on its own document (as stored before kf_handled)', async () => {
+    const ext = customer();
+    const id = `${TEST_CORP.corpId}:${KF}`;
+    const idle = () => waitFor(async () => ((await KfCursor.findById(id).lean())?.syncing ?? null) === null, 'the sync over');
+    await idle();
+    const cursorBefore = (await KfCursor.findById(id).lean())?.cursor;
+    const ids = await writes(ext, ['你好', '谢谢']);
+    await kf().postCallback(KF);
+    for (const msgid of ids) await handled(msgid);
+    await idle();
+    // The first as the bot marked messages until 2026-12-06: on its own document, with no mark in kf_handled.
+    await KfHandled.deleteOne({ _id: `${KF}|${ids[0]}` });
+    await KfMessage.updateOne({ _id: `${KF}|${ids[0]}` }, { $set: { handledAt: new Date(), outcome: 'intent:hello:replied' } });
+    // The cursor back before both: the next sync fetches them again, with a new message.
+    await KfCursor.updateOne({ _id: id }, { $set: { cursor: cursorBefore ?? null } });
+    const marked: string[] = [];
+    const observe = (_kf: string, msgid: string) => void marked.push(msgid);
+    handledObservers.add(observe);
+    try {
+      const [next] = await writes(ext, ['在吗']);
+      await kf().postCallback(KF);
+      await handled(next!);
+      await idle();
+      expect(marked).toEqual([next]);
+      expect(await KfHandled.exists({ _id: `${KF}|${ids[0]}` })).toBeNull();
+    } finally {
+      handledObservers.delete(observe);
+    }
   });
 });

@@ -2,7 +2,7 @@ import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KfMessage, KfResponse } from '../../src/store/models/kf.js';
+import { KfHandled, KfResponse } from '../../src/store/models/kf.js';
 import { Lead } from '../../src/store/models/lead.js';
 import { startTestBot, TEMPLATES_DIR, TEST_CORP, type TestBot } from '../helpers/test-bot.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -35,7 +35,7 @@ const notices = (ext: string) => t.sandbox.state.appMessages.sent.filter((m) => 
 const alerts = (ext: string) => t.sandbox.state.webhook.sent.filter((m) => JSON.stringify(m).includes('客服回复超时') && JSON.stringify(m).includes(ext.slice(-6)));
 const handedOff = async (ext: string) => {
   const { msgid } = await kf().customerSays(KF, ext, '转人工', { nickname: ext.slice(-6) });
-  await waitFor(async () => (await KfMessage.findById(`${KF}|${msgid}`).lean())?.handledAt, 'handled');
+  await waitFor(async () => (await KfHandled.findById(`${KF}|${msgid}`).lean())?.at, 'handled');
   await waitFor(async () => (await Lead.findOne({ externalUserId: ext }).lean())?.kf?.clock, 'clock running');
   return (await Lead.findOne({ externalUserId: ext }).lean())!.kf!.clock!;
 };

@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { reconcileKf } from '../../src/domain/kf/reconcile.js';
-import { KfCursor, KfMessage } from '../../src/store/models/kf.js';
+import { KfCursor, KfHandled, KfMessage } from '../../src/store/models/kf.js';
 import { deleteMatching } from '../fixtures/test-corp.js';
 import { startTestBot, TEST_CORP, type TestBot } from '../helpers/test-bot.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -33,7 +33,14 @@ const worker = () => {
 const kf = () => t.sandbox.state.kf;
 const replies = (ext: string) => kf().sent.filter((m) => m.touser === ext);
 const allHandled = (ids: string[]) =>
-  waitFor(async () => (await Promise.all(ids.map((id) => KfMessage.findById(`${KF}|${id}`).lean()))).every((m) => m?.handledAt), `${ids.length} messages handled`, 40_000);
+  waitFor(async () => (await Promise.all(ids.map((id) => KfHandled.findById(`${KF}|${id}`).lean()))).every((m) => m?.at), `${ids.length} messages handled`, 40_000);
+/** No sync of the account runs: every request covered, and the last sync ended (the account no longer `syncing`). */
+const syncIdle = () =>
+  waitFor(async () => {
+    const { redis, keys } = t.bot.ctx;
+    const [asked, done] = (await redis.mget(keys.kfSyncRequested(KF), keys.kfSyncDone(KF))).map((v) => Number(v) || 0);
+    return done! >= asked! && (await KfCursor.findById(`${TEST_CORP.corpId}:${KF}`).lean())?.syncing === null;
+  }, 'the sync over');
 /** Each message got exactly one reply (every text here matches an intent with a reply). */
 const answeredOnce = async (ext: string, n: number) => {
   await new Promise((r) => setTimeout(r, 500));
@@ -74,11 +81,7 @@ describe('a 客服 account under faults', () => {
     await allHandled([before]);
     await waitFor(() => replies(ext).length === 1, 'first reply');
     // The sync is over: its pages handled and the cursor stored behind them (a message is marked handled just before).
-    const { redis, keys } = t.bot.ctx;
-    await waitFor(async () => {
-      const [asked, done] = (await redis.mget(keys.kfSyncRequested(KF), keys.kfSyncDone(KF))).map((v) => Number(v) || 0);
-      return done! >= asked!;
-    }, 'the sync over');
+    await syncIdle();
     const cursorBefore = (await KfCursor.findById(`${TEST_CORP.corpId}:${KF}`).lean())?.cursor;
     // The next page is answered by WeCom but the worker dies before it stores anything.
     t.sandbox.state.inject({ api: 'kf/sync_msg', delayAfterMs: 4000 });
@@ -126,5 +129,31 @@ describe('a 客服 account under faults', () => {
     expect((await reconcileKf(t.bot.ctx)).messages).toBeGreaterThanOrEqual(1);
     await allHandled([msgid]);
     await answeredOnce(ext, 1);
+    // Handled by its job: no longer pending, so the reconciler stops queuing it.
+    await waitFor(async () => (await KfMessage.findById(`${KF}|${msgid}`).lean())?.pending === undefined, 'no longer pending');
   });
+
+  it('a sync that died with its page stored but not handled, and Redis lost its request: the reconciler syncs the account again', async () => {
+    const w = worker();
+    const ext = `wmDIED${Date.now().toString(36)}`;
+    await allHandled([(await kf().customerSays(KF, ext, '你好')).msgid]);
+    await syncIdle();
+    await killWorker(w);
+    const id = `${TEST_CORP.corpId}:${KF}`;
+    expect((await KfCursor.findById(id).lean())?.syncing).toBeNull();
+    // What a sync that died after storing a page leaves: the message stored, no mark, no job, no request, the account
+    // still marked as syncing since before the grace.
+    const { msgid } = await kf().customerSays(KF, ext, '谢谢', { post: false });
+    const raw = { msgid, open_kfid: KF, external_userid: ext, send_time: Math.floor(Date.now() / 1000), origin: 3, msgtype: 'text', text: { content: '谢谢' } };
+    await KfMessage.create({ _id: `${KF}|${msgid}`, openKfid: KF, externalUserId: ext, origin: 3, msgtype: 'text', sendTime: new Date(), raw, storedAt: new Date(Date.now() - 120_000) });
+    await KfCursor.updateOne({ _id: id }, { $set: { syncing: new Date(Date.now() - 120_000) } });
+    worker();
+    // Neither a pending message nor a request counter would find it.
+    expect(await reconcileKf(t.bot.ctx)).toMatchObject({ messages: 0, syncs: 1 });
+    await allHandled([msgid]);
+    await answeredOnce(ext, 2);
+    await syncIdle();
+    expect((await KfCursor.findById(id).lean())?.syncing).toBeNull();
+  });
+
 });

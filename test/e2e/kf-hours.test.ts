@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jobIds } from '../../src/queues/job-ids.js';
-import { KfMessage } from '../../src/store/models/kf.js';
+import { KfHandled } from '../../src/store/models/kf.js';
 import { Lead } from '../../src/store/models/lead.js';
 import { startTestBot, TEST_CORP, type TestBot } from '../helpers/test-bot.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -20,7 +20,7 @@ describe('outside service hours', () => {
   it('an unmatched message gets the hours and waits: the hand-off is due when they open, the clock counts from then', async () => {
     const ext = `wmHOURS${Date.now().toString(36)}`;
     const { msgid } = await t.sandbox.state.kf.customerSays(KF, ext, '你们的系统能和金蝶对接吗');
-    await waitFor(async () => (await KfMessage.findById(`${KF}|${msgid}`).lean())?.handledAt, 'handled');
+    await waitFor(async () => (await KfHandled.findById(`${KF}|${msgid}`).lean())?.at, 'handled');
     const sent = t.sandbox.state.kf.sent.filter((m) => m.touser === ext);
     expect(sent).toHaveLength(1);
     expect(sent[0]!.content).toContain(`周一至周日 ${String(hour).padStart(2, '0')}:00-`);

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { enroll } from '../../src/domain/nurture/enroll.js';
 import { Delivery } from '../../src/store/models/delivery.js';
 import { Enrollment } from '../../src/store/models/enrollment.js';
-import { KfMessage } from '../../src/store/models/kf.js';
+import { KfHandled } from '../../src/store/models/kf.js';
 import { Lead } from '../../src/store/models/lead.js';
 import { timelineOf } from '../../src/store/timeline.js';
 import { buildKfEventXml } from '../../src/sandbox/index.js';
@@ -33,7 +33,7 @@ const say = async (ext: string, text: string, opts: { menuId?: string } = {}) =>
   expect(r.status).toBe(200);
   return r.msgid;
 };
-const handled = (msgid: string) => waitFor(async () => (await KfMessage.findById(`${KF}|${msgid}`).lean())?.handledAt, `message ${msgid} handled`, 15_000);
+const handled = (msgid: string) => waitFor(async () => (await KfHandled.findById(`${KF}|${msgid}`).lean())?.at, `message ${msgid} handled`, 15_000);
 const lead = (ext: string) => Lead.findOne({ externalUserId: ext }).lean();
 const steps = async (ext: string) => (await timelineOf(TEST_CORP.corpId, ext)).map((e) => e.type);
 const settle = () => new Promise((r) => setTimeout(r, 400));

@@ -1,7 +1,6 @@
 import type { BotContext } from '../../context.js';
-import { updateById } from '../../store/batched-updates.js';
 import { eachById } from '../../store/by-id.js';
-import { KfMessage } from '../../store/models/kf.js';
+import { clearPending, markHandled as storeMark, wasHandled } from '../../store/kf-handled.js';
 import { Lead, splitLeadId } from '../../store/models/lead.js';
 import type { KfSyncedMessage } from '../../wecom/types.js';
 import { handleCustomerMessages, handOffLocked } from './customer-message.js';
@@ -18,19 +17,18 @@ export interface InboundBatch {
 }
 
 /**
- * Handles a customer's messages in order, each once: a message whose handling finished before (its document no
- * longer pending) is skipped, and every effect of one is keyed by its msgid, so a second run of an unfinished one adds
+ * Handles a customer's messages in order, each once: a message whose handling finished before (it has its mark in
+ * `kf_handled`) is skipped, and every effect of one is keyed by its msgid, so a second run of an unfinished one adds
  * nothing (docs/architecture.md, "Exactly once"). The customer's consecutive messages are handled as one run (one lead
- * write for them: handleCustomerMessages). `fresh` names messages this sync has just stored, so known pending without a
- * read. Returns what each did.
+ * write for them: handleCustomerMessages). `fresh` names messages this sync has just stored, so known unhandled
+ * without a read. Returns what each did.
  */
 export async function handleInbound(ctx: BotContext, b: InboundBatch, lastAttempt: boolean, fresh: ReadonlySet<string> = new Set()): Promise<string[]> {
-  const stored = await eachById(b.msgs, async (m) => (fresh.has(m.msgid) ? { pending: true } : KfMessage.findById(`${b.openKfid}|${m.msgid}`, { pending: 1 }).lean()));
+  const handled = await eachById(b.msgs, async (m) => !fresh.has(m.msgid) && wasHandled(b.openKfid, m.msgid));
   const out: string[] = [];
   for (let i = 0; i < b.msgs.length; ) {
     const m = b.msgs[i]!;
-    const s = stored[i];
-    if (s && !s.pending) {
+    if (handled[i]) {
       out.push('done_before');
       i++;
       continue;
@@ -38,7 +36,7 @@ export async function handleInbound(ctx: BotContext, b: InboundBatch, lastAttemp
     if (m.origin === 3 && m.external_userid) {
       // The customer's messages from here up to the next one that is not theirs, or was handled before.
       let j = i + 1;
-      while (j < b.msgs.length && b.msgs[j]!.origin === 3 && b.msgs[j]!.external_userid === m.external_userid && !(stored[j] && !stored[j]!.pending)) j++;
+      while (j < b.msgs.length && b.msgs[j]!.origin === 3 && b.msgs[j]!.external_userid === m.external_userid && !handled[j]) j++;
       const run = b.msgs.slice(i, j);
       const outcomes = await handleCustomerMessages(ctx, b.openKfid, run);
       await Promise.all(run.map((r, k) => markHandled(b.openKfid, r, outcomes[k]!)));
@@ -62,10 +60,20 @@ export async function handleInbound(ctx: BotContext, b: InboundBatch, lastAttemp
 /** Observers of handled messages (account, msgid, when), e.g. a benchmark's clock; the handling is the same without. */
 export const handledObservers = new Set<(openKfid: string, msgid: string, at: number) => void>();
 
-/** The message is done: never handled again (shared with other handled marks of the moment: one write for many). */
+/** The message is done: never handled again (src/store/kf-handled.ts: one insert for the marks of the moment). */
 async function markHandled(openKfid: string, m: KfSyncedMessage, outcome: string): Promise<void> {
-  await updateById(KfMessage.collection, `${openKfid}|${m.msgid}`, { $unset: { pending: 1 }, $set: { handledAt: new Date(), outcome } });
+  await storeMark(openKfid, m.msgid, outcome);
   for (const observe of handledObservers) observe(openKfid, m.msgid, Date.now());
+}
+
+/**
+ * Messages a sync set aside, or the reconciler queued again (a `kf-inbound` job): handled as in the sync, then no
+ * longer pending, so the reconciler stops looking for them.
+ */
+export async function handleSetAside(ctx: BotContext, b: InboundBatch, lastAttempt: boolean): Promise<string[]> {
+  const out = await handleInbound(ctx, b, lastAttempt);
+  await clearPending(b.openKfid, b.msgs.map((m) => m.msgid));
+  return out;
 }
 
 /**

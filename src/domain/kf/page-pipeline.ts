@@ -1,5 +1,6 @@
 import type { BotContext } from '../../context.js';
 import { jobIds } from '../../queues/job-ids.js';
+import { markPending } from '../../store/kf-handled.js';
 import type { KfSyncedMessage } from '../../wecom/types.js';
 import { customerOf, handleInbound, type InboundBatch } from './inbound.js';
 
@@ -111,6 +112,8 @@ export class PagePipeline {
       await handleInbound(this.ctx, batch, false, fresh);
     } catch (err) {
       this.ctx.log.warn({ openKfid: batch.openKfid, externalUserId: batch.externalUserId, err: (err as Error).message }, 'kf messages failed; retrying them in a job of their own');
+      // Pending first: if Redis loses the job, the reconciler finds them (the page's cursor is stored once it is added).
+      await markPending(batch.openKfid, batch.msgs.map((m) => m.msgid));
       await this.ctx.queues.add('kf-inbound', batch, { jobId: jobIds.kfInbound(batch.openKfid, batch.msgs[0]!.msgid) });
     }
   }

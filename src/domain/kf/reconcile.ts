@@ -4,19 +4,21 @@ import { KfMessage } from '../../store/models/kf.js';
 import { Lead } from '../../store/models/lead.js';
 import type { KfSyncedMessage } from '../../wecom/types.js';
 import { scheduleClock, type KfClock } from './clock.js';
-import { resumeSync } from './sync.js';
+import { resumeSync, resumeUnfinished } from './sync.js';
 
-/** A stored message whose job Redis lost is queued again after this long (its job may just be late). */
+/** A message whose job Redis lost, or a sync that never ended, is taken up again after this long (it may just be late). */
 const PENDING_GRACE_MS = 60_000;
 
 /**
- * Rebuilds from MongoDB the 客服 work Redis lost (a flush, a failover): stored messages not yet handled (queued again,
- * one job per message: a message handled meanwhile is skipped), the alerts of running service clocks, and hand-offs
- * waiting for the service hours; and resumes the syncs asked for that no job will run (a job lost with its process).
- * Deterministic job ids make it harmless while that work is still queued. Periodic
- * work, so these queries may scan (docs/architecture.md, "Stores").
+ * Rebuilds from MongoDB the 客服 work Redis lost (a flush, a failover): messages set aside in jobs of their own and
+ * not yet handled (queued again, one job per message: a message handled meanwhile is skipped), syncs that started
+ * long ago and never ended (asked for again: the new sync handles what their pages left without a mark), the alerts
+ * of running service clocks, and hand-offs waiting for the service hours; and resumes the syncs asked for that no job
+ * will run (a job lost with its process). Deterministic job ids make it harmless while that work is still queued.
+ * Periodic work, so these queries may scan (docs/architecture.md, "Stores").
  */
 export async function reconcileKf(ctx: BotContext, graceMs = PENDING_GRACE_MS): Promise<{ messages: number; clocks: number; handoffs: number; syncs: number }> {
+  const unfinished = await resumeUnfinished(ctx, new Date(Date.now() - graceMs));
   const pending = await KfMessage.find({ pending: true, storedAt: { $lt: new Date(Date.now() - graceMs) } }, { openKfid: 1, externalUserId: 1, raw: 1, sendTime: 1 }).sort({ sendTime: 1 }).lean();
   for (const p of pending) {
     const m = p.raw as KfSyncedMessage | null;
@@ -39,7 +41,7 @@ export async function reconcileKf(ctx: BotContext, graceMs = PENDING_GRACE_MS): 
       handoffs++;
     }
   }
-  return { messages: pending.length, clocks, handoffs, syncs: await resumeSyncs(ctx) };
+  return { messages: pending.length, clocks, handoffs, syncs: unfinished + (await resumeSyncs(ctx)) };
 }
 
 /** Accounts whose callbacks asked for a sync that no job will run (lost with its process): a job for each. */

@@ -28,16 +28,14 @@ const QUEUED_TTL_MS = 30_000;
  * makes one job, not one each. The waiting mark expires after QUEUED_TTL_MS, so a job lost with its process is not
  * waited for longer than that; the reconciler also resumes an account whose requests are ahead of its syncs.
  */
-export async function requestSync(ctx: Pick<BotContext, 'redis' | 'keys' | 'queues'>, openKfid: string, token: string): Promise<number> {
+export async function requestSync(ctx: Pick<BotContext, 'redis' | 'keys' | 'queues'>, openKfid: string, token: string | null): Promise<number> {
   const { redis, keys } = ctx;
-  const res = (await redis
-    .multi()
-    .incr(keys.kfSyncRequested(openKfid))
-    .set(keys.kfToken(openKfid), token, 'EX', TOKEN_TTL_S)
-    .get(keys.kfSyncQueued(openKfid))
-    .exec()) as [[unknown, number], unknown, [unknown, string | null]];
+  const tx = redis.multi().incr(keys.kfSyncRequested(openKfid)).get(keys.kfSyncQueued(openKfid));
+  // No token (the reconciler's request): the sync pages with the account's newest, or without one.
+  if (token !== null) tx.set(keys.kfToken(openKfid), token, 'EX', TOKEN_TTL_S);
+  const res = (await tx.exec()) as [[unknown, number], [unknown, string | null]];
   const n = res[0][1];
-  if (res[2][1] === null) await queueSync(ctx, openKfid, n);
+  if (res[1][1] === null) await queueSync(ctx, openKfid, n);
   return n;
 }
 
@@ -98,6 +96,7 @@ export async function runSync(ctx: BotContext, d: { openKfid: string; n: number 
         await redis.set(keys.kfSyncDone(d.openKfid), covering);
         if ((await asked()) <= covering) break;
       }
+      await closePipeline(ctx, d.openKfid);
     } catch (err) {
       // Nothing of this sync still runs once its lock is free.
       await pipeline?.settle();
@@ -117,12 +116,39 @@ export async function resumeSync(ctx: Pick<BotContext, 'redis' | 'keys' | 'queue
   return asked! > done! && queueSync(ctx, openKfid, asked!, `${jobIds.kfSync(openKfid, asked!)}|resumed|${Date.now()}`);
 }
 
-/** The account's page pipeline, fetching from its stored cursor and storing each handled page's cursor. */
+const cursorId = (ctx: Pick<BotContext, 'corpId'>, openKfid: string) => `${ctx.corpId}:${openKfid}`;
+
+/**
+ * The account's page pipeline, fetching from its stored cursor and storing each handled page's cursor. The account is
+ * marked `syncing` in the same write that reads the cursor: until the sync ends with its pages handled, the messages
+ * it stores may wait for nothing in Redis but this sync, and the reconciler resumes a sync left marked.
+ */
 async function openPipeline(ctx: BotContext, openKfid: string): Promise<PagePipeline> {
-  const id = `${ctx.corpId}:${openKfid}`;
-  const stored = (await KfCursor.findById(id, { cursor: 1 }).lean())?.cursor ?? undefined;
+  const id = cursorId(ctx, openKfid);
+  const before = await KfCursor.findOneAndUpdate({ _id: id }, { $set: { syncing: new Date() } }, { upsert: true }).lean(); // no projection: FerretDB 1.x refuses findAndModify's `fields`
   const store = async (cursor: string) => void (await KfCursor.updateOne({ _id: id }, { $set: { cursor, at: new Date() } }, { upsert: true }));
-  return new PagePipeline(ctx, openKfid, stored, store, ctx.config.KF_CONCURRENCY);
+  return new PagePipeline(ctx, openKfid, before?.cursor ?? undefined, store, ctx.config.KF_CONCURRENCY);
+}
+
+/** The sync ended with every page it fetched handled (or set aside in a job) and the cursor stored behind them. */
+async function closePipeline(ctx: BotContext, openKfid: string): Promise<void> {
+  await KfCursor.updateOne({ _id: cursorId(ctx, openKfid) }, { $set: { syncing: null } });
+}
+
+/**
+ * Asks again for a sync of each account whose last sync started before `before` and never ended (its process died,
+ * maybe with messages stored but not handled, and Redis may have lost its request): the new sync pages from the
+ * stored cursor and handles what has no mark. One document per account, so the scan is small.
+ */
+export async function resumeUnfinished(ctx: BotContext, before: Date): Promise<number> {
+  const prefix = cursorId(ctx, '');
+  let n = 0;
+  for (const c of await KfCursor.find({ syncing: { $lt: before } }, { _id: 1 }).lean()) {
+    if (!c._id.startsWith(prefix)) continue;
+    await requestSync(ctx, c._id.slice(prefix.length), null);
+    n++;
+  }
+  return n;
 }
 
 /**
@@ -159,7 +185,7 @@ async function syncOnce(ctx: BotContext, openKfid: string, cursor: string | unde
 /** Stores a page's messages, one document per msgid (a duplicate, from a page fetched again, is no error). Returns the msgids stored now. */
 async function storeMessages(openKfid: string, msgs: KfSyncedMessage[]): Promise<Set<string>> {
   const now = new Date();
-  const docs = msgs.map((m) => ({ _id: `${openKfid}|${m.msgid}`, openKfid, externalUserId: customerOf(m), origin: m.origin, msgtype: m.msgtype, sendTime: new Date(m.send_time * 1000), raw: m, pending: true, storedAt: now, handledAt: null, outcome: null }));
+  const docs = msgs.map((m) => ({ _id: `${openKfid}|${m.msgid}`, openKfid, externalUserId: customerOf(m), origin: m.origin, msgtype: m.msgtype, sendTime: new Date(m.send_time * 1000), raw: m, storedAt: now }));
   const existed = await insertManyOnce(KfMessage.collection, docs);
   return new Set(msgs.filter((_, i) => !existed.has(i)).map((m) => m.msgid));
 }

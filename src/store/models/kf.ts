@@ -6,13 +6,18 @@ const kfCursorSchema = new Schema(
     _id: { type: String, required: true },
     cursor: { type: String, default: null },
     at: { type: Date, default: null },
+    /**
+     * When the sync under way started; null once it ended with every page it fetched handled. Still set long after:
+     * its process died with messages stored but maybe not handled, and the reconciler asks for a sync again.
+     */
+    syncing: { type: Date, default: null },
   },
   { versionKey: false },
 );
 
 /**
- * Where kf/sync_msg goes on for an account: `next_cursor`, stored after every page [D:94670]. Only the sync that holds
- * the account's lock writes it (src/domain/kf/sync.ts), by _id.
+ * Where kf/sync_msg goes on for an account: `next_cursor`, stored after every page [D:94670], and whether a sync is
+ * under way. Only the sync that holds the account's lock writes it (src/domain/kf/sync.ts), by _id.
  */
 export const KfCursor = mongoose.model('KfCursor', kfCursorSchema, 'kf_cursors');
 
@@ -27,19 +32,40 @@ const kfMessageSchema = new Schema(
     sendTime: { type: Date, required: true },
     /** The message as kf/sync_msg gave it: what the reconciler queues again when Redis lost its job. */
     raw: { type: Schema.Types.Mixed, default: null },
-    /** True until its handling has finished; what the reconciler looks for after Redis lost the job. */
+    /**
+     * Set while the message waits in a `kf-inbound` job of its own (its customer set aside by a sync), until that job
+     * has handled it: what the reconciler queues again after Redis lost the job. A message handled in its sync never
+     * has it (its sync's account is marked `syncing` instead).
+     */
     pending: { type: Boolean, default: undefined },
     storedAt: { type: Date, required: true },
-    handledAt: { type: Date, default: null },
-    /** What its handling did (replied:<intent>, silent:person, welcome:sent, ...). */
-    outcome: { type: String, default: null },
+    /** Until 2026-12-06 a message was marked handled here; now in `kf_handled`. Read only for messages stored before. */
+    handledAt: { type: Date, default: undefined },
+    outcome: { type: String, default: undefined },
   },
   { versionKey: false },
 );
 kfMessageSchema.index({ pending: 1 }, { sparse: true });
 
-/** Every 微信客服 message and event synced, by msgid: each is handled once (docs/architecture.md, "Exactly once"). */
+/** Every 微信客服 message and event synced, by msgid: stored once (docs/architecture.md, "Exactly once"). */
 export const KfMessage = mongoose.model('KfMessage', kfMessageSchema, 'kf_messages');
+
+const kfHandledSchema = new Schema(
+  {
+    /** `<open_kfid>|<msgid>`, as the message's `kf_messages` document. */
+    _id: { type: String, required: true },
+    at: { type: Date, required: true },
+    /** What its handling did (intent:<name>:replied, silent:person, welcome:sent, ...). */
+    outcome: { type: String, required: true },
+  },
+  { versionKey: false },
+);
+
+/**
+ * The 客服 messages whose handling has finished, one document each (src/store/kf-handled.ts): a message with one is
+ * never handled again. An insert, many to a command, where a mark on the message's own document was an update each.
+ */
+export const KfHandled = mongoose.model('KfHandled', kfHandledSchema, 'kf_handled');
 
 const kfResponseSchema = new Schema(
   {

@@ -1,0 +1,51 @@
+import { GroupCommit } from '../group-commit.js';
+import { updateById } from './batched-updates.js';
+import { insertManyOnce } from './create-once.js';
+import { KfHandled, KfMessage } from './models/kf.js';
+
+/** Marks one shared insert takes at most (an insert is many rows to one statement on FerretDB 1.x). */
+const MARKS_PER_INSERT = 200;
+
+interface Mark {
+  _id: string;
+  at: Date;
+  outcome: string;
+}
+
+const marks = new GroupCommit<Mark>(async (items) => void (await insertManyOnce(KfHandled.collection, items)), MARKS_PER_INSERT, 1);
+
+const idOf = (openKfid: string, msgid: string) => `${openKfid}|${msgid}`;
+
+/**
+ * The 客服 message is done: never handled again (docs/architecture.md, "One 客服 message"). A document of its own in
+ * `kf_handled`, inserted with the marks of the moment (src/group-commit.ts): on FerretDB an update per message (a
+ * query, a transaction and a commit each) had been a third of the database's work in a burst, while an insert
+ * writes many rows in one statement. A mark there already (a re-run of a message whose mark was written) is no error.
+ */
+export function markHandled(openKfid: string, msgid: string, outcome: string): Promise<void> {
+  return marks.add({ _id: idOf(openKfid, msgid), at: new Date(), outcome });
+}
+
+/**
+ * Whether the message was handled: its mark, or, for a message stored before the marks had a collection of their
+ * own (until 2026-12-06), the mark on its `kf_messages` document. Two reads by _id at most; only messages a sync did
+ * not store just now are asked about (a page fetched again, a message set aside in a job).
+ */
+export async function wasHandled(openKfid: string, msgid: string): Promise<boolean> {
+  const id = idOf(openKfid, msgid);
+  if (await KfHandled.exists({ _id: id })) return true;
+  return Boolean((await KfMessage.findById(id, { handledAt: 1 }).lean())?.handledAt);
+}
+
+/**
+ * Marks stored messages as waiting in a `kf-inbound` job of their own (their customer set aside by a sync), so the
+ * reconciler finds them if Redis loses the job. A rare path: one update each.
+ */
+export async function markPending(openKfid: string, msgids: readonly string[]): Promise<void> {
+  await Promise.all(msgids.map((msgid) => updateById(KfMessage.collection, idOf(openKfid, msgid), { $set: { pending: true } })));
+}
+
+/** Their `kf-inbound` job has handled them: the reconciler need not look for them again. */
+export async function clearPending(openKfid: string, msgids: readonly string[]): Promise<void> {
+  await Promise.all(msgids.map((msgid) => updateById(KfMessage.collection, idOf(openKfid, msgid), { $unset: { pending: 1 } })));
+}

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { GroupCommit } from '../group-commit.js';
 import type { RedisKeys } from '../redis/keys.js';
 import { withLock } from '../redis/lock.js';
 import { insertManyOnce, isDuplicateKey } from './create-once.js';
@@ -67,13 +68,25 @@ export interface StepToRecord {
 /** How many bulk-recorded step ids a lead's timeline keeps (the newest). */
 const LOGGED_PER_LEAD = 200;
 
+/** Callers whose steps one shared write takes at most (each may bring many: a campaign's batch). */
+const CALLERS_PER_WRITE = 200;
+
+/** The steps of the callers of the moment, written together (src/group-commit.ts): one insert, one Redis pipeline. */
+const stepWriter = new GroupCommit<readonly StepToRecord[]>((lists) => writeSteps(lists.flat()), CALLERS_PER_WRITE, 1);
+
 /**
- * Records many steps at once (a campaign's batch), each once per (source key, type) as recordStep does one: one
- * insert into the log of bulk steps, then each new step's id on its lead's list in Redis (one pipeline), which is how
- * the lead's timeline finds it. The lists are a read model: rebuilt from the log with the lead index.
+ * Records many steps at once (a campaign's batch, a 客服 run), each once per (source key, type) as recordStep does
+ * one: one insert into the log of bulk steps, then each new step's id on its lead's list in Redis (one pipeline),
+ * which is how the lead's timeline finds it. The lists are a read model: rebuilt from the log with the lead index.
+ * The steps of the callers of the moment share that insert: on FerretDB each insert command pays for a transaction
+ * and a commit of its own, and the 客服 runs of a burst each recorded a few steps. Each is still inserted once
+ * (duplicates ignored), and an error reaches every caller of its write, as after a lost connection.
  */
 export async function recordSteps(steps: readonly StepToRecord[]): Promise<void> {
-  if (!steps.length) return;
+  if (steps.length) await stepWriter.add(steps);
+}
+
+async function writeSteps(steps: readonly StepToRecord[]): Promise<void> {
   const now = new Date();
   const docs = steps.map((s) => ({ _id: `${s.sourceKey}#${s.type}`, corpId: s.lead.corpId, externalUserId: s.lead.externalUserId, type: s.type, at: s.at ?? now, detail: s.detail ?? {} }));
   await insertManyOnce(TimelineEntry.collection, docs);

@@ -1,5 +1,6 @@
 import type { BotContext } from '../../context.js';
 import { WecomApiError } from '../../errors.js';
+import { GroupCommit } from '../../group-commit.js';
 import { jobIds } from '../../queues/job-ids.js';
 import { deleteIfEqual, tryLock } from '../../redis/lock.js';
 import { insertManyOnce } from '../../store/create-once.js';
@@ -21,22 +22,59 @@ const BUSY_RECHECK_MS = 200;
 /** How long a waiting sync job's mark lasts: past it, a callback adds a job of its own again. */
 const QUEUED_TTL_MS = 30_000;
 
+type SyncCtx = Pick<BotContext, 'redis' | 'keys' | 'queues'>;
+
+/** A request for a sync: the account, the callback's token (null: the reconciler's request) and, once written, its number. */
+interface SyncAsk {
+  openKfid: string;
+  token: string | null;
+  n: number;
+}
+
+/** Each bot's requests of the moment, written together (keyed by its queues: one per bot). */
+const askWriters = new WeakMap<object, GroupCommit<SyncAsk>>();
+
 /**
  * A kf_msg_or_event callback asks for a sync of its account: the token is kept as the account's newest (valid
  * 10 min), the account's request counter goes up, and a `kf-sync` job is added unless one waits to start already
  * (it will cover this request: a sync covers every request made before it started, runSync). So a burst of callbacks
  * makes one job, not one each. The waiting mark expires after QUEUED_TTL_MS, so a job lost with its process is not
- * waited for longer than that; the reconciler also resumes an account whose requests are ahead of its syncs.
+ * waited for longer than that; the reconciler also resumes an account whose requests are ahead of its syncs. The
+ * requests of the moment (the callbacks of one inbox read) are written together: one transaction, one count per
+ * account, whose number each of them gets.
  */
-export async function requestSync(ctx: Pick<BotContext, 'redis' | 'keys' | 'queues'>, openKfid: string, token: string | null): Promise<number> {
+export async function requestSync(ctx: SyncCtx, openKfid: string, token: string | null): Promise<number> {
+  let writer = askWriters.get(ctx.queues);
+  if (!writer) askWriters.set(ctx.queues, (writer = new GroupCommit((asks) => writeAsks(ctx, asks), 1000)));
+  const ask: SyncAsk = { openKfid, token, n: 0 };
+  await writer.add(ask);
+  return ask.n;
+}
+
+async function writeAsks(ctx: SyncCtx, asks: SyncAsk[]): Promise<void> {
   const { redis, keys } = ctx;
-  const tx = redis.multi().incr(keys.kfSyncRequested(openKfid)).get(keys.kfSyncQueued(openKfid));
-  // No token (the reconciler's request): the sync pages with the account's newest, or without one.
-  if (token !== null) tx.set(keys.kfToken(openKfid), token, 'EX', TOKEN_TTL_S);
-  const res = (await tx.exec()) as [[unknown, number], [unknown, string | null]];
-  const n = res[0][1];
-  if (res[1][1] === null) await queueSync(ctx, openKfid, n);
-  return n;
+  // Each account once, with the newest token it was given (a request without one keeps the one before).
+  const accounts = new Map<string, string | null>();
+  for (const a of asks) accounts.set(a.openKfid, a.token ?? accounts.get(a.openKfid) ?? null);
+  const tx = redis.multi();
+  for (const [openKfid, token] of accounts) {
+    tx.incr(keys.kfSyncRequested(openKfid)).get(keys.kfSyncQueued(openKfid));
+    if (token !== null) tx.set(keys.kfToken(openKfid), token, 'EX', TOKEN_TTL_S);
+  }
+  const res = (await tx.exec()) ?? [];
+  const failed = res.find(([err]) => err);
+  if (failed) throw failed[0];
+  const numbers = new Map<string, number>();
+  let i = 0;
+  const queued: Array<Promise<boolean>> = [];
+  for (const [openKfid, token] of accounts) {
+    const n = res[i]![1] as number;
+    numbers.set(openKfid, n);
+    if (res[i + 1]![1] === null) queued.push(queueSync(ctx, openKfid, n));
+    i += token !== null ? 3 : 2;
+  }
+  await Promise.all(queued);
+  for (const a of asks) a.n = numbers.get(a.openKfid)!;
 }
 
 /** Marks request `n`'s job as the account's waiting one, unless another is marked already; true when it now is. */
@@ -45,7 +83,7 @@ async function markWaiting(ctx: Pick<BotContext, 'redis' | 'keys'>, openKfid: st
 }
 
 /** Adds the account's waiting sync job, unless another is marked waiting meanwhile; returns whether it added one. */
-async function queueSync(ctx: Pick<BotContext, 'redis' | 'keys' | 'queues'>, openKfid: string, n: number, jobId = jobIds.kfSync(openKfid, n)): Promise<boolean> {
+async function queueSync(ctx: SyncCtx, openKfid: string, n: number, jobId = jobIds.kfSync(openKfid, n)): Promise<boolean> {
   if (!(await markWaiting(ctx, openKfid, n))) return false;
   try {
     await ctx.queues.add('kf-sync', { openKfid, n }, { jobId });
@@ -110,7 +148,7 @@ export async function runSync(ctx: BotContext, d: { openKfid: string; n: number 
 }
 
 /** Resumes an account whose requests are ahead of its syncs and that has no waiting job (a job lost with its process). */
-export async function resumeSync(ctx: Pick<BotContext, 'redis' | 'keys' | 'queues'>, openKfid: string): Promise<boolean> {
+export async function resumeSync(ctx: SyncCtx, openKfid: string): Promise<boolean> {
   const [asked, done] = (await ctx.redis.mget(ctx.keys.kfSyncRequested(openKfid), ctx.keys.kfSyncDone(openKfid))).map((v) => Number(v) || 0);
   // A job id of its own: request `asked` may have had a job already, which ended leaving the request to a lost one.
   return asked! > done! && queueSync(ctx, openKfid, asked!, `${jobIds.kfSync(openKfid, asked!)}|resumed|${Date.now()}`);

@@ -13,7 +13,10 @@ const message = z
   .object({ msgid: z.string().min(1), send_time: z.number(), origin: z.number(), msgtype: z.string().min(1) })
   .passthrough() as unknown as z.ZodType<KfSyncedMessage>;
 
-/** One customer's messages set aside from a sync page (or queued again by the reconciler), handled in order, each once (src/domain/kf/inbound.ts). */
+/**
+ * One customer's messages set aside from a sync page (or queued again by the reconciler), handled in order, each once
+ * (src/domain/kf/inbound.ts).
+ */
 export const kfInboundJob = defineJob({
   name: 'kf-inbound',
   data: z.object({ openKfid: z.string().min(1), externalUserId: z.string().nullable(), msgs: z.array(message) }),

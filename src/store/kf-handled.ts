@@ -22,7 +22,7 @@ const idOf = (openKfid: string, msgid: string) => `${openKfid}|${msgid}`;
  * query, a transaction and a commit each) had been a third of the database's work in a burst, while an insert
  * writes many rows in one statement. A mark there already (a re-run of a message whose mark was written) is no error.
  */
-export function markHandled(openKfid: string, msgid: string, outcome: string): Promise<void> {
+export function recordHandled(openKfid: string, msgid: string, outcome: string): Promise<void> {
   return marks.add({ _id: idOf(openKfid, msgid), at: new Date(), outcome });
 }
 

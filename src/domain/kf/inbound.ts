@@ -1,6 +1,6 @@
 import type { BotContext } from '../../context.js';
 import { eachById } from '../../store/by-id.js';
-import { clearPending, markHandled as storeMark, wasHandled } from '../../store/kf-handled.js';
+import { clearPending, recordHandled, wasHandled } from '../../store/kf-handled.js';
 import { Lead, splitLeadId } from '../../store/models/lead.js';
 import type { KfSyncedMessage } from '../../wecom/types.js';
 import { handleCustomerMessages, handOffLocked } from './customer-message.js';
@@ -62,7 +62,7 @@ export const handledObservers = new Set<(openKfid: string, msgid: string, at: nu
 
 /** The message is done: never handled again (src/store/kf-handled.ts: one insert for the marks of the moment). */
 async function markHandled(openKfid: string, m: KfSyncedMessage, outcome: string): Promise<void> {
-  await storeMark(openKfid, m.msgid, outcome);
+  await recordHandled(openKfid, m.msgid, outcome);
   for (const observe of handledObservers) observe(openKfid, m.msgid, Date.now());
 }
 

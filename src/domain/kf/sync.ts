@@ -163,7 +163,8 @@ const cursorId = (ctx: Pick<BotContext, 'corpId'>, openKfid: string) => `${ctx.c
  */
 async function openPipeline(ctx: BotContext, openKfid: string): Promise<PagePipeline> {
   const id = cursorId(ctx, openKfid);
-  const before = await KfCursor.findOneAndUpdate({ _id: id }, { $set: { syncing: new Date() } }, { upsert: true }).lean(); // no projection: FerretDB 1.x refuses findAndModify's `fields`
+  // No projection: FerretDB 1.x refuses findAndModify's `fields`.
+  const before = await KfCursor.findOneAndUpdate({ _id: id }, { $set: { syncing: new Date() } }, { upsert: true }).lean();
   const store = async (cursor: string) => void (await KfCursor.updateOne({ _id: id }, { $set: { cursor, at: new Date() } }, { upsert: true }));
   return new PagePipeline(ctx, openKfid, before?.cursor ?? undefined, store, ctx.config.KF_CONCURRENCY);
 }

@@ -71,8 +71,24 @@ const LOGGED_PER_LEAD = 200;
 /** Callers whose steps one shared write takes at most (each may bring many: a campaign's batch). */
 const CALLERS_PER_WRITE = 200;
 
-/** The steps of the callers of the moment, written together (src/group-commit.ts): one insert, one Redis pipeline. */
-const stepWriter = new GroupCommit<readonly StepToRecord[]>((lists) => writeSteps(lists.flat()), CALLERS_PER_WRITE, 1);
+/** One caller's steps in a shared write, and what its own write would have thrown. */
+interface StepsToWrite {
+  steps: readonly StepToRecord[];
+  error: Error | null;
+}
+
+/**
+ * The steps of the callers of the moment, written together (src/group-commit.ts): one insert, one Redis pipeline.
+ * When that write fails, each caller's steps are written again on their own, so an error stays with its caller (a
+ * step the database refuses fails the caller that brought it, not the others of the moment).
+ */
+const stepWriter = new GroupCommit<StepsToWrite>(async (items) => {
+  try {
+    await writeSteps(items.flatMap((i) => i.steps));
+  } catch {
+    for (const item of items) await writeSteps(item.steps).catch((err: Error) => void (item.error = err));
+  }
+}, CALLERS_PER_WRITE, 1);
 
 /**
  * Records many steps at once (a campaign's batch, a 客服 run), each once per (source key, type) as recordStep does
@@ -80,10 +96,13 @@ const stepWriter = new GroupCommit<readonly StepToRecord[]>((lists) => writeStep
  * which is how the lead's timeline finds it. The lists are a read model: rebuilt from the log with the lead index.
  * The steps of the callers of the moment share that insert: on FerretDB each insert command pays for a transaction
  * and a commit of its own, and the 客服 runs of a burst each recorded a few steps. Each is still inserted once
- * (duplicates ignored), and an error reaches every caller of its write, as after a lost connection.
+ * (duplicates ignored), and a caller gets the error of its own steps only.
  */
 export async function recordSteps(steps: readonly StepToRecord[]): Promise<void> {
-  if (steps.length) await stepWriter.add(steps);
+  if (!steps.length) return;
+  const item: StepsToWrite = { steps, error: null };
+  await stepWriter.add(item);
+  if (item.error) throw item.error;
 }
 
 async function writeSteps(steps: readonly StepToRecord[]): Promise<void> {

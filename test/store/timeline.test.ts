@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Timeline } from '../../src/store/models/timeline.js';
-import { recordStep, timelineOf } from '../../src/store/timeline.js';
+import { Timeline, TimelineEntry } from '../../src/store/models/timeline.js';
+import { recordStep, recordSteps, timelineOf } from '../../src/store/timeline.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
 let h: Harness;
@@ -24,6 +24,19 @@ describe('the timeline', () => {
     expect((await timelineOf(lead.corpId, lead.externalUserId)).filter((s) => s.id.startsWith('src-1#'))).toHaveLength(2);
     // One document per lead: its history is one read by primary key.
     expect(await Timeline.countDocuments({ externalUserId: lead.externalUserId })).toBe(1);
+  });
+
+  it('a step the database refuses fails only its own caller, not the others recorded at the same moment', async () => {
+    const lead = (i: number) => ({ corpId: h.ctx.corpId, externalUserId: `wm_tls_${Date.now()}_${i}` });
+    const src = `bulk-${Date.now()}`;
+    // Four callers of the moment, and a fifth whose step no server takes (a document over the 16 MB limit).
+    const calls = Array.from({ length: 5 }, (_, i) =>
+      recordSteps([{ lead: lead(i), sourceKey: `${src}-${i}`, type: 'note', detail: i === 2 ? { blob: 'x'.repeat(17 * 1024 * 1024) } : { i } }]),
+    );
+    const settled = await Promise.allSettled(calls);
+    expect(settled.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    const stored = await Promise.all([0, 1, 2, 3, 4].map((i) => TimelineEntry.exists({ _id: `${src}-${i}#note` })));
+    expect(stored.map(Boolean)).toEqual([true, true, false, true, true]);
   });
 
   it('an unknown lead has an empty timeline', async () => {

@@ -93,10 +93,14 @@ describe('a 客服 account under faults', () => {
     await waitFor(() => t.sandbox.state.callsTo('kf/sync_msg').length > syncs, 'the page in flight', 10_000);
     await new Promise((r) => setTimeout(r, 300));
     await killWorker(first);
-    expect((await KfCursor.findById(`${TEST_CORP.corpId}:${KF}`).lean())?.cursor).toBe(cursorBefore);
+    const left = await KfCursor.findById(`${TEST_CORP.corpId}:${KF}`).lean();
+    expect(left?.cursor).toBe(cursorBefore);
+    // The dead sync's mark stays: what the reconciler would find if Redis were lost too.
+    expect(left?.syncing).toBeInstanceOf(Date);
     worker();
     await allHandled(ids);
     await answeredOnce(ext, 3);
+    await syncIdle();
   });
 
   it('Redis flushed (queues, locks, tokens, counters, the inbox): the cursor and the msgid fences in MongoDB hold; nothing answered twice', async () => {
@@ -120,7 +124,7 @@ describe('a 客服 account under faults', () => {
 
   it('a stored message whose job Redis lost is queued again by the reconciler, and handled once', async () => {
     const ext = `wmRECON${Date.now().toString(36)}`;
-    // Stored as a sync would store it, with no job (as after a flush between the page and its handling).
+    // Stored and set aside in a job of its own (pending), the job lost (as after a flush before it ran).
     const { msgid } = await kf().customerSays(KF, ext, '谢谢', { post: false });
     const raw = { msgid, open_kfid: KF, external_userid: ext, send_time: Math.floor(Date.now() / 1000), origin: 3, msgtype: 'text', text: { content: '谢谢' } };
     await KfMessage.create({ _id: `${KF}|${msgid}`, openKfid: KF, externalUserId: ext, origin: 3, msgtype: 'text', sendTime: new Date(), raw, pending: true, storedAt: new Date(Date.now() - 120_000) });
@@ -148,6 +152,11 @@ describe('a 客服 account under faults', () => {
     await KfMessage.create({ _id: `${KF}|${msgid}`, openKfid: KF, externalUserId: ext, origin: 3, msgtype: 'text', sendTime: new Date(), raw, storedAt: new Date(Date.now() - 120_000) });
     await KfCursor.updateOne({ _id: id }, { $set: { syncing: new Date(Date.now() - 120_000) } });
     worker();
+    // While the account's lock is held, its sync is taken to be running: left alone.
+    const { redis, keys } = t.bot.ctx;
+    await redis.set(keys.kfSyncLock(KF), 'a live sync', 'PX', 10_000);
+    expect(await reconcileKf(t.bot.ctx)).toMatchObject({ messages: 0, syncs: 0 });
+    await redis.del(keys.kfSyncLock(KF));
     // Neither a pending message nor a request counter would find it.
     expect(await reconcileKf(t.bot.ctx)).toMatchObject({ messages: 0, syncs: 1 });
     await allHandled([msgid]);

@@ -44,11 +44,13 @@ export class PagePipeline {
     public cursor: string | undefined,
     private readonly storeCursor: (cursor: string) => Promise<void>,
     private readonly concurrency: number,
+    /** When the sync that owns it started (its `syncing` mark on the account's cursor document). */
+    readonly startedAt: Date = new Date(),
   ) {}
 
   /**
    * Queues the handling of a stored page whose `next_cursor` is `cursor` (null: no new cursor), once fewer than
-   * PAGES_AHEAD pages are waiting for theirs. `fresh`: msgids the sync has just stored (pending without a read).
+   * PAGES_AHEAD pages are waiting for theirs. `fresh`: msgids the sync has just stored (unhandled without a read).
    */
   async add(msgs: readonly KfSyncedMessage[], fresh: ReadonlySet<string>, cursor: string | null): Promise<void> {
     while (this.uncommitted.length >= PAGES_AHEAD) await this.uncommitted.shift()!.catch(() => undefined);

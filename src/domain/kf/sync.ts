@@ -40,8 +40,8 @@ const askWriters = new WeakMap<object, GroupCommit<SyncAsk>>();
  * (it will cover this request: a sync covers every request made before it started, runSync). So a burst of callbacks
  * makes one job, not one each. The waiting mark expires after QUEUED_TTL_MS, so a job lost with its process is not
  * waited for longer than that; the reconciler also resumes an account whose requests are ahead of its syncs. The
- * requests of the moment (the callbacks of one inbox read) are written together: one transaction, one count per
- * account, whose number each of them gets.
+ * requests of the moment (those made in one turn of the event loop: the callbacks of an inbox read, mostly) are
+ * written together: one transaction, one count per account, whose number each of them gets.
  */
 export async function requestSync(ctx: SyncCtx, openKfid: string, token: string | null): Promise<number> {
   let writer = askWriters.get(ctx.queues);
@@ -61,7 +61,8 @@ async function writeAsks(ctx: SyncCtx, asks: SyncAsk[]): Promise<void> {
     tx.incr(keys.kfSyncRequested(openKfid)).get(keys.kfSyncQueued(openKfid));
     if (token !== null) tx.set(keys.kfToken(openKfid), token, 'EX', TOKEN_TTL_S);
   }
-  const res = (await tx.exec()) ?? [];
+  const res = await tx.exec();
+  if (!res) throw new Error('Redis discarded the sync requests (transaction aborted)');
   const failed = res.find(([err]) => err);
   if (failed) throw failed[0];
   const numbers = new Map<string, number>();
@@ -134,7 +135,7 @@ export async function runSync(ctx: BotContext, d: { openKfid: string; n: number 
         await redis.set(keys.kfSyncDone(d.openKfid), covering);
         if ((await asked()) <= covering) break;
       }
-      await closePipeline(ctx, d.openKfid);
+      await closePipeline(ctx, d.openKfid, pipeline.startedAt);
     } catch (err) {
       // Nothing of this sync still runs once its lock is free.
       await pipeline?.settle();
@@ -163,28 +164,35 @@ const cursorId = (ctx: Pick<BotContext, 'corpId'>, openKfid: string) => `${ctx.c
  */
 async function openPipeline(ctx: BotContext, openKfid: string): Promise<PagePipeline> {
   const id = cursorId(ctx, openKfid);
+  const startedAt = new Date();
   // No projection: FerretDB 1.x refuses findAndModify's `fields`.
-  const before = await KfCursor.findOneAndUpdate({ _id: id }, { $set: { syncing: new Date() } }, { upsert: true }).lean();
+  const before = await KfCursor.findOneAndUpdate({ _id: id }, { $set: { syncing: startedAt } }, { upsert: true }).lean();
   const store = async (cursor: string) => void (await KfCursor.updateOne({ _id: id }, { $set: { cursor, at: new Date() } }, { upsert: true }));
-  return new PagePipeline(ctx, openKfid, before?.cursor ?? undefined, store, ctx.config.KF_CONCURRENCY);
-}
-
-/** The sync ended with every page it fetched handled (or set aside in a job) and the cursor stored behind them. */
-async function closePipeline(ctx: BotContext, openKfid: string): Promise<void> {
-  await KfCursor.updateOne({ _id: cursorId(ctx, openKfid) }, { $set: { syncing: null } });
+  return new PagePipeline(ctx, openKfid, before?.cursor ?? undefined, store, ctx.config.KF_CONCURRENCY, startedAt);
 }
 
 /**
- * Asks again for a sync of each account whose last sync started before `before` and never ended (its process died,
- * maybe with messages stored but not handled, and Redis may have lost its request): the new sync pages from the
- * stored cursor and handles what has no mark. One document per account, so the scan is small.
+ * The sync that started at `startedAt` ended with every page it fetched handled (or set aside in a job) and the cursor
+ * stored behind them. Only its own mark is cleared: a sync that took over meanwhile (this one's lock lost) keeps its.
+ */
+async function closePipeline(ctx: BotContext, openKfid: string, startedAt: Date): Promise<void> {
+  await KfCursor.updateOne({ _id: cursorId(ctx, openKfid), syncing: startedAt }, { $set: { syncing: null } });
+}
+
+/**
+ * Asks again for a sync of each account whose last sync started before `before`, has not ended and holds no lock (its
+ * process died, maybe with messages stored but not handled, and Redis may have lost its request): the new sync pages
+ * from the stored cursor and handles what has no mark. A sync still running holds the account's lock, renewed while
+ * it runs, and is left alone. One document per account, so the scan is small.
  */
 export async function resumeUnfinished(ctx: BotContext, before: Date): Promise<number> {
   const prefix = cursorId(ctx, '');
   let n = 0;
   for (const c of await KfCursor.find({ syncing: { $lt: before } }, { _id: 1 }).lean()) {
     if (!c._id.startsWith(prefix)) continue;
-    await requestSync(ctx, c._id.slice(prefix.length), null);
+    const openKfid = c._id.slice(prefix.length);
+    if (await ctx.redis.exists(ctx.keys.kfSyncLock(openKfid))) continue;
+    await requestSync(ctx, openKfid, null);
     n++;
   }
   return n;

@@ -34,8 +34,8 @@ const kfMessageSchema = new Schema(
     raw: { type: Schema.Types.Mixed, default: null },
     /**
      * Set while the message waits in a `kf-inbound` job of its own (its customer set aside by a sync), until that job
-     * has handled it: what the reconciler queues again after Redis lost the job. A message handled in its sync never
-     * has it (its sync's account is marked `syncing` instead).
+     * has handled it: what the reconciler queues again after Redis lost the job (a message handled meanwhile by a sync
+     * is only unmarked then). A sync does not set it on the messages it stores: its account is marked `syncing`.
      */
     pending: { type: Boolean, default: undefined },
     storedAt: { type: Date, required: true },

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import mongoose from 'mongoose';
 import { GroupCommit } from '../group-commit.js';
 import type { RedisKeys } from '../redis/keys.js';
 import { withLock } from '../redis/lock.js';
@@ -77,16 +78,21 @@ interface StepsToWrite {
   error: Error | null;
 }
 
+/** The database could not be reached (rather than refusing a document): writing again at once would wait as long. */
+const unreachable = (err: unknown) => err instanceof mongoose.mongo.MongoNetworkError || err instanceof mongoose.mongo.MongoServerSelectionError;
+
 /**
  * The steps of the callers of the moment, written together (src/group-commit.ts): one insert, one Redis pipeline.
- * When that write fails, each caller's steps are written again on their own, so an error stays with its caller (a
- * step the database refuses fails the caller that brought it, not the others of the moment).
+ * When the database refuses that write, each caller's steps are written again on their own, so an error stays with
+ * its caller (a step it refuses fails the caller that brought it, not the others of the moment). When it cannot be
+ * reached, every caller gets that error at once.
  */
 const stepWriter = new GroupCommit<StepsToWrite>(async (items) => {
   try {
     await writeSteps(items.flatMap((i) => i.steps));
-  } catch {
-    for (const item of items) await writeSteps(item.steps).catch((err: Error) => void (item.error = err));
+  } catch (err) {
+    if (items.length === 1 || unreachable(err)) for (const item of items) item.error = err as Error;
+    else for (const item of items) await writeSteps(item.steps).catch((e: Error) => void (item.error = e));
   }
 }, CALLERS_PER_WRITE, 1);
 

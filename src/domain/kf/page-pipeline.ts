@@ -45,7 +45,7 @@ export class PagePipeline {
     private readonly storeCursor: (cursor: string) => Promise<void>,
     private readonly concurrency: number,
     /** When the sync that owns it started (its `syncing` mark on the account's cursor document). */
-    readonly startedAt: Date = new Date(),
+    readonly startedAt: Date,
   ) {}
 
   /**

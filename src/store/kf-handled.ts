@@ -1,7 +1,7 @@
 import { GroupCommit } from '../group-commit.js';
 import { updateById } from './batched-updates.js';
 import { insertManyOnce } from './create-once.js';
-import { KfHandled, KfMessage } from './models/kf.js';
+import { KfHandled, KfMessage, kfMessageId } from './models/kf.js';
 
 /** Marks one shared insert takes at most (an insert is many rows to one statement on FerretDB 1.x). */
 const MARKS_PER_INSERT = 200;
@@ -14,8 +14,6 @@ interface Mark {
 
 const marks = new GroupCommit<Mark>(async (items) => void (await insertManyOnce(KfHandled.collection, items)), MARKS_PER_INSERT, 1);
 
-const idOf = (openKfid: string, msgid: string) => `${openKfid}|${msgid}`;
-
 /**
  * The 客服 message is done: never handled again (docs/architecture.md, "One 客服 message"). A document of its own in
  * `kf_handled`, inserted with the marks of the moment (src/group-commit.ts): on FerretDB an update per message (a
@@ -23,7 +21,7 @@ const idOf = (openKfid: string, msgid: string) => `${openKfid}|${msgid}`;
  * writes many rows in one statement. A mark there already (a re-run of a message whose mark was written) is no error.
  */
 export function recordHandled(openKfid: string, msgid: string, outcome: string): Promise<void> {
-  return marks.add({ _id: idOf(openKfid, msgid), at: new Date(), outcome });
+  return marks.add({ _id: kfMessageId(openKfid, msgid), at: new Date(), outcome });
 }
 
 /**
@@ -32,7 +30,7 @@ export function recordHandled(openKfid: string, msgid: string, outcome: string):
  * not store just now are asked about (a page fetched again, a message set aside in a job).
  */
 export async function wasHandled(openKfid: string, msgid: string): Promise<boolean> {
-  const id = idOf(openKfid, msgid);
+  const id = kfMessageId(openKfid, msgid);
   if (await KfHandled.exists({ _id: id })) return true;
   return Boolean((await KfMessage.findById(id, { handledAt: 1 }).lean())?.handledAt);
 }
@@ -42,10 +40,10 @@ export async function wasHandled(openKfid: string, msgid: string): Promise<boole
  * reconciler finds them if Redis loses the job. A rare path: one update each.
  */
 export async function markPending(openKfid: string, msgids: readonly string[]): Promise<void> {
-  await Promise.all(msgids.map((msgid) => updateById(KfMessage.collection, idOf(openKfid, msgid), { $set: { pending: true } })));
+  await Promise.all(msgids.map((msgid) => updateById(KfMessage.collection, kfMessageId(openKfid, msgid), { $set: { pending: true } })));
 }
 
 /** Their `kf-inbound` job has handled them: the reconciler need not look for them again. */
 export async function clearPending(openKfid: string, msgids: readonly string[]): Promise<void> {
-  await Promise.all(msgids.map((msgid) => updateById(KfMessage.collection, idOf(openKfid, msgid), { $unset: { pending: 1 } })));
+  await Promise.all(msgids.map((msgid) => updateById(KfMessage.collection, kfMessageId(openKfid, msgid), { $unset: { pending: 1 } })));
 }

@@ -4,7 +4,7 @@ import { GroupCommit } from '../../group-commit.js';
 import { jobIds } from '../../queues/job-ids.js';
 import { deleteIfEqual, tryLock } from '../../redis/lock.js';
 import { insertManyOnce } from '../../store/create-once.js';
-import { KfCursor, KfMessage } from '../../store/models/kf.js';
+import { KfCursor, KfMessage, kfMessageId } from '../../store/models/kf.js';
 import type { KfSyncedMessage } from '../../wecom/types.js';
 import { customerOf } from './inbound.js';
 import { PagePipeline } from './page-pipeline.js';
@@ -232,7 +232,7 @@ async function syncOnce(ctx: BotContext, openKfid: string, cursor: string | unde
 /** Stores a page's messages, one document per msgid (a duplicate, from a page fetched again, is no error). Returns the msgids stored now. */
 async function storeMessages(openKfid: string, msgs: KfSyncedMessage[]): Promise<Set<string>> {
   const now = new Date();
-  const docs = msgs.map((m) => ({ _id: `${openKfid}|${m.msgid}`, openKfid, externalUserId: customerOf(m), origin: m.origin, msgtype: m.msgtype, sendTime: new Date(m.send_time * 1000), raw: m, storedAt: now }));
+  const docs = msgs.map((m) => ({ _id: kfMessageId(openKfid, m.msgid), openKfid, externalUserId: customerOf(m), origin: m.origin, msgtype: m.msgtype, sendTime: new Date(m.send_time * 1000), raw: m, storedAt: now }));
   const existed = await insertManyOnce(KfMessage.collection, docs);
   return new Set(msgs.filter((_, i) => !existed.has(i)).map((m) => m.msgid));
 }

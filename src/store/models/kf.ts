@@ -47,6 +47,9 @@ const kfMessageSchema = new Schema(
 );
 kfMessageSchema.index({ pending: 1 }, { sparse: true });
 
+/** The `_id` of a 客服 message's documents (`kf_messages`, `kf_handled`): `<open_kfid>|<msgid>`. */
+export const kfMessageId = (openKfid: string, msgid: string) => `${openKfid}|${msgid}`;
+
 /** Every 微信客服 message and event synced, by msgid: stored once (docs/architecture.md, "Exactly once"). */
 export const KfMessage = mongoose.model('KfMessage', kfMessageSchema, 'kf_messages');
 

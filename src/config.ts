@@ -204,6 +204,15 @@ export const envSchema = z.object({
   KF_REPLIES_PER_MINUTE: int(3, 1),
   /** 微信客服 customers handled at once by an account's sync, and `kf-inbound` jobs per worker process (default 16). */
   KF_CONCURRENCY: int(16, 1),
+  /**
+   * Days a 微信客服 message's stored copy and handled mark are kept (default 7). kf/sync_msg returns 3 days of messages
+   * [D:94670]: until then a message may be fetched again and its documents keep it from being handled twice.
+   */
+  KF_MESSAGE_RETENTION_DAYS: z.coerce
+    .number()
+    .int()
+    .min(4, 'must be at least 4: WeCom returns 3 days of 客服 messages, and a message it may return again must stay marked handled')
+    .default(7),
   /** How old the dashboard's sequence statistics may be before they are computed again (0: every time). */
   SEQUENCE_STATS_MAX_AGE_SECONDS: int(120, 0),
   /** Key that signs tracked links (/r/<token>); default: derived from WECOM_ENCODING_AES_KEY. */

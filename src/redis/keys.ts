@@ -145,6 +145,11 @@ export class RedisKeys {
     return `${this.prefix}:kf:${openKfid}:sync-done`;
   }
 
+  /** Set for an hour after a process deleted the 客服 messages past their retention (one deletion an hour, shared). */
+  kfPruned(): string {
+    return `${this.prefix}:kf:pruned`;
+  }
+
   /** The account's newest callback token (valid 10 min [D:94670]). */
   kfToken(openKfid: string): string {
     return `${this.prefix}:kf:${openKfid}:token`;

@@ -4,6 +4,7 @@ import { KfMessage } from '../../store/models/kf.js';
 import { Lead } from '../../store/models/lead.js';
 import type { KfSyncedMessage } from '../../wecom/types.js';
 import { scheduleClock, type KfClock } from './clock.js';
+import { pruneKfMessages } from './retention.js';
 import { resumeSync, resumeUnfinished } from './sync.js';
 
 /** A message whose job Redis lost, or a sync that never ended, is taken up again after this long (it may just be late). */
@@ -15,9 +16,10 @@ const PENDING_GRACE_MS = 60_000;
  * long ago and never ended (asked for again: the new sync handles what their pages left without a mark), the alerts
  * of running service clocks, and hand-offs waiting for the service hours; and resumes the syncs asked for that no job
  * will run (a job lost with its process). Deterministic job ids make it harmless while that work is still queued.
- * Periodic work, so these queries may scan (docs/architecture.md, "Stores").
+ * Then deletes what is past its retention (pruneKfMessages, once an hour). Periodic work, so these queries may scan
+ * (docs/architecture.md, "Stores").
  */
-export async function reconcileKf(ctx: BotContext, graceMs = PENDING_GRACE_MS): Promise<{ messages: number; clocks: number; handoffs: number; syncs: number }> {
+export async function reconcileKf(ctx: BotContext, graceMs = PENDING_GRACE_MS): Promise<{ messages: number; clocks: number; handoffs: number; syncs: number; pruned: { messages: number; marks: number } | null }> {
   const unfinished = await resumeUnfinished(ctx, new Date(Date.now() - graceMs));
   const pending = await KfMessage.find({ pending: true, storedAt: { $lt: new Date(Date.now() - graceMs) } }, { openKfid: 1, externalUserId: 1, raw: 1, sendTime: 1 }).sort({ sendTime: 1 }).lean();
   for (const p of pending) {
@@ -41,7 +43,8 @@ export async function reconcileKf(ctx: BotContext, graceMs = PENDING_GRACE_MS): 
       handoffs++;
     }
   }
-  return { messages: pending.length, clocks, handoffs, syncs: unfinished + (await resumeSyncs(ctx)) };
+  const syncs = unfinished + (await resumeSyncs(ctx));
+  return { messages: pending.length, clocks, handoffs, syncs, pruned: await pruneKfMessages(ctx) };
 }
 
 /** Accounts whose callbacks asked for a sync that no job will run (lost with its process): a job for each. */

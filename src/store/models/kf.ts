@@ -23,7 +23,7 @@ export const KfCursor = mongoose.model('KfCursor', kfCursorSchema, 'kf_cursors')
 
 const kfMessageSchema = new Schema(
   {
-    /** `<open_kfid>|<msgid>`: the unique insert that fences a message (one document per message, ever). */
+    /** `<open_kfid>|<msgid>`: the unique insert that fences a message (one document per message, kept KF_MESSAGE_RETENTION_DAYS: src/domain/kf/retention.ts). */
     _id: { type: String, required: true },
     openKfid: { type: String, required: true },
     externalUserId: { type: String, default: null },

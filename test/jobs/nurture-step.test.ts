@@ -55,22 +55,31 @@ describe('a nurture step job', () => {
   });
 
   it('steps running at once share their fence inserts and their advance: fewer commands than one each', async () => {
-    const es = await Promise.all(Array.from({ length: 12 }, (_, i) => enrolledLead(`wm_shared_${i}_${Date.now()}`)));
-    commands.length = 0;
-    const results = await Promise.all(es.map((e) => runNurtureStep(h.ctx, { enrollmentId: e.id, step: 0, leadId: leadId(TEST_CORP.corpId, e.externalUserId), lastAttempt: false })));
-    expect(results.map((r) => r.result)).toEqual(Array(12).fill('submitted'));
-    const named = commands.filter(ours).map((c) => `${c.commandName} ${String((c.command as Record<string, unknown>)[c.commandName])}`);
-    // Each step reads its enrollment and its lead; the writes are shared (how many depends on timing: fewer than one
-    // each; the fences of a batch go position by position, 3 inserts for all of its steps).
-    expect(named.filter((n) => n === 'find enrollments')).toHaveLength(12);
-    expect(named.filter((n) => n === 'insert fences').length).toBeLessThan(12);
-    expect(named.filter((n) => n === 'update enrollments').length).toBeLessThan(12);
-    for (const e of es) {
-      const fences = await Fence.find({ for: `nurture|${e.id}|0` }).lean();
-      expect(fences.map((f) => f.kind).sort()).toEqual(['attempt', 'day', 'mass']);
-      const after = await Enrollment.findById(e.id).lean();
-      expect([after?.step, after?.history.map((x) => x.outcome)]).toEqual([1, ['submitted']]);
+    // How many share a write depends on when each step reaches it: on a loaded machine 12 steps can each arrive alone.
+    // Up to three rounds of 12; every round must be right, and one must show the writes shared (each step writing
+    // alone in every round means they are not).
+    const shared: string[] = [];
+    for (let round = 0; round < 3 && !shared.length; round++) {
+      const es = await Promise.all(Array.from({ length: 12 }, (_, i) => enrolledLead(`wm_shared_${round}_${i}_${Date.now()}`)));
+      commands.length = 0;
+      const results = await Promise.all(es.map((e) => runNurtureStep(h.ctx, { enrollmentId: e.id, step: 0, leadId: leadId(TEST_CORP.corpId, e.externalUserId), lastAttempt: false })));
+      expect(results.map((r) => r.result)).toEqual(Array(12).fill('submitted'));
+      const named = commands.filter(ours).map((c) => `${c.commandName} ${String((c.command as Record<string, unknown>)[c.commandName])}`);
+      // Each step reads its enrollment and its lead; the writes are shared (the fences of a batch go position by
+      // position, 3 inserts for all of its steps).
+      expect(named.filter((n) => n === 'find enrollments')).toHaveLength(12);
+      const fenceInserts = named.filter((n) => n === 'insert fences').length;
+      const advances = named.filter((n) => n === 'update enrollments').length;
+      expect(fenceInserts).toBeLessThanOrEqual(12);
+      if (fenceInserts < 12 && advances < 12) shared.push(`round ${round}: ${fenceInserts} fence inserts, ${advances} advances`);
+      for (const e of es) {
+        const fences = await Fence.find({ for: `nurture|${e.id}|0` }).lean();
+        expect(fences.map((f) => f.kind).sort()).toEqual(['attempt', 'day', 'mass']);
+        const after = await Enrollment.findById(e.id).lean();
+        expect([after?.step, after?.history.map((x) => x.outcome)]).toEqual([1, ['submitted']]);
+      }
     }
+    expect(shared).toHaveLength(1);
   });
 
   it('run again for the same step, it finds the step done and sends nothing (one read)', async () => {

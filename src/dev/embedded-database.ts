@@ -12,6 +12,8 @@ export interface EmbeddedDatabase {
   /** FerretDB's backend, when kind is 'ferretdb'. */
   handler?: 'sqlite' | 'postgresql';
   uri: string;
+  /** The server's process, when this module started it (benchmarks read its CPU time). */
+  pid?: number;
   stop(): Promise<void>;
 }
 
@@ -174,7 +176,7 @@ async function spawnServer(kind: ServerKind, bin: string, dataDir?: string, post
     await stop();
     throw new Error(`${(err as Error).message}\n${stderr}`);
   }
-  return { kind, ...(kind === 'ferretdb' ? { handler: postgresqlUrl ? ('postgresql' as const) : ('sqlite' as const) } : {}), uri: `mongodb://127.0.0.1:${port}`, stop };
+  return { kind, ...(kind === 'ferretdb' ? { handler: postgresqlUrl ? ('postgresql' as const) : ('sqlite' as const) } : {}), uri: `mongodb://127.0.0.1:${port}`, ...(child.pid ? { pid: child.pid } : {}), stop };
 }
 
 /**

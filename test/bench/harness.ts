@@ -1,4 +1,5 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { promisify } from 'node:util';
@@ -21,6 +22,23 @@ export async function machineInfo(redis: Redis) {
 }
 
 const run = promisify(execFile);
+
+let clockTicks: number | undefined;
+/**
+ * CPU time (user + system, ms) process `pid` has used so far, all its threads (Linux /proc): null where there is no
+ * /proc or the process is gone.
+ */
+export function processCpuMs(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // "pid (comm) state ppid ...": utime and stime are fields 14 and 15; comm may hold spaces.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
+  } catch {
+    return null;
+  }
+}
 
 /** Runs one SQL statement with psql against database `db` of the PostgreSQL server at `serverUrl`; its output. */
 async function psql(serverUrl: string, db: string, sql: string): Promise<string> {
@@ -138,7 +156,9 @@ export class BenchRun {
       db = await startEmbeddedDatabase(); // mongod when on PATH, else FerretDB/SQLite
     }
     this.cleanups.push({ name: 'database', fn: () => db.stop() });
-    return { ...db, label: await databaseLabel(db) };
+    // A server started by hand (MONGODB_URI) has its CPU read when BENCH_DB_PID names its process.
+    const pid = db.pid ?? (process.env.BENCH_DB_PID ? Number(process.env.BENCH_DB_PID) : undefined);
+    return { ...db, ...(pid ? { pid } : {}), label: await databaseLabel(db) };
   }
 
   /** Runs `body`; exit 0 after it, 1 on a harness failure (an abort exits with its own code). */

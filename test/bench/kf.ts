@@ -27,7 +27,8 @@
  * done for BENCH_STALL_S (20); the report lists what the bot did with every message.
  *
  * Knobs: BENCH_MESSAGES, BENCH_CUSTOMERS, BENCH_RATE, BENCH_BURST_CONCURRENCY (20), BENCH_PHASE_CAP_S (300), BENCH_STALL_S,
- * BENCH_REPLY_CAP, BENCH_SKIP_BURST=1, BENCH_DB=sqlite|postgresql (MONGODB_URI wins).
+ * BENCH_REPLY_CAP, BENCH_SKIP_BURST=1, BENCH_DB=sqlite|postgresql (MONGODB_URI wins; BENCH_DB_PID names its server's process,
+ * whose CPU the report then gives).
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -44,7 +45,7 @@ import { startSandbox, type Sandbox } from '../../src/sandbox/index.js';
 import { KfHandled, KfMessage } from '../../src/store/models/kf.js';
 import { decryptPayload } from '../../src/wecom/callback/crypto.js';
 import { corpEnv, TEST_CORP } from '../fixtures/test-corp.js';
-import { BenchRun, BENCH_DB, log, machineInfo } from './harness.js';
+import { BenchRun, BENCH_DB, log, machineInfo, processCpuMs, type BenchDatabase } from './harness.js';
 
 const num = (name: string, def: number) => (process.env[name] ? Number(process.env[name]) : def);
 const MESSAGES = num('BENCH_MESSAGES', 5_000);
@@ -80,6 +81,8 @@ interface PartResult {
   p50: number | null;
   p99: number | null;
   max: number | null;
+  /** CPU time per message done (ms), from the part's start to its end: this process, and the database server's. */
+  cpu?: { process: number; database: number | null };
 }
 
 /** The system under test: how to start it on a database and prefix, and how to see a message done. */
@@ -247,12 +250,16 @@ const theBot: System = {
   },
 };
 
-async function runSystem(sys: System, dbUri: string, customers: string[]): Promise<{ fixed: PartResult; burst: PartResult | null; outcomes: Record<string, number> | null }> {
+/** A part's CPU per message, for the report. */
+const cpuLine = (r: PartResult | null) =>
+  r?.cpu ? `${r.cpu.process.toFixed(2)} in this process, ${r.cpu.database === null ? 'n/a (a server started by hand: BENCH_DB_PID)' : r.cpu.database.toFixed(2)} in the database server` : 'n/a';
+
+async function runSystem(sys: System, db: BenchDatabase, customers: string[]): Promise<{ fixed: PartResult; burst: PartResult | null; outcomes: Record<string, number> | null }> {
   const name = `bench_kf_${sys.name}_${Date.now().toString(36)}`;
   // Its keys are deleted at the end of the run (the scope's cleanup).
   const { name: prefix } = bench.redisScope(name, REDIS_URL);
   const sandbox = await startSandbox({ corpId: TEST_CORP.corpId, secrets: [TEST_CORP.secret], kfAccounts: [{ openKfid: KF, name: '官方客服', servicers: ['zhangsan'] }] });
-  const system = await sys.start(withDatabase(dbUri, name), prefix, sandbox);
+  const system = await sys.start(withDatabase(db.uri, name), prefix, sandbox);
   sandbox.state.callback = { url: system.callbackUrl, ...CB };
   try {
     log(`${sys.name}: ${MESSAGES} messages at ${RATE}/s`);
@@ -261,7 +268,13 @@ async function runSystem(sys: System, dbUri: string, customers: string[]): Promi
     let burst: PartResult | null = null;
     if (!SKIP_BURST) {
       log(`${sys.name}: ${MESSAGES} messages at once (${BURST} callbacks in flight)`);
+      const cpu = process.cpuUsage();
+      const dbCpu = db.pid ? processCpuMs(db.pid) : null;
       burst = await offer(sandbox, customers, MESSAGES, MESSAGES, 0, BURST, system.doneAt);
+      const used = process.cpuUsage(cpu);
+      const dbUsed = dbCpu === null ? null : (processCpuMs(db.pid!) ?? dbCpu) - dbCpu;
+      const perMessage = (ms: number) => ms / Math.max(1, burst!.done);
+      burst.cpu = { process: perMessage((used.user + used.system) / 1000), database: dbUsed === null ? null : perMessage(dbUsed) };
       log(`${sys.name}: saturated: ${burst.rate.toFixed(1)} messages/s`);
     }
     return { fixed, burst, outcomes: (await system.outcomes?.()) ?? null };
@@ -276,8 +289,8 @@ await bench.run(async () => {
   const { redis } = bench.redisScope('bench_kf_info', REDIS_URL);
   const machine = await machineInfo(redis);
   const customers = Array.from({ length: CUSTOMERS }, (_, i) => `wmBENCH${String(i).padStart(6, '0')}`);
-  const base = await runSystem(baseline, db.uri, customers);
-  const bot = await runSystem(theBot, db.uri, customers);
+  const base = await runSystem(baseline, db, customers);
+  const bot = await runSystem(theBot, db, customers);
   const fmt = (r: PartResult | null) => (r ? `${r.done}/${r.offered} done in ${r.seconds.toFixed(1)} s: ${r.rate.toFixed(1)} msg/s; latency p50 ${r.p50} ms, p99 ${r.p99} ms, max ${r.max} ms` : 'skipped');
   const share = base.burst && bot.burst ? (100 * bot.burst.rate) / base.burst.rate : null;
   console.log(`## bench:kf — ${new Date().toISOString()}
@@ -291,6 +304,7 @@ Machine: ${machine.cpus} cores (${machine.model}), ${machine.mem}, node ${machin
 | B. all at once | ${fmt(base.burst)} | ${fmt(bot.burst)} |
 
 - Saturated rate of the bot as a share of the baseline's: ${share === null ? 'n/a' : `${share.toFixed(0)} %`} (target ≥ 50 %).
+- CPU per message in part B (ms; this process holds the sandbox WeCom, which posts the callbacks and answers the API): baseline ${cpuLine(base.burst)}; bot ${cpuLine(bot.burst)}.
 - p99 callback-to-reply at ${RATE}/s: ${bot.fixed.p99 ?? 'n/a'} ms (target < 3000 ms).
 - What the bot did with the messages (both parts): ${Object.entries(bot.outcomes ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')}.`);
 });

@@ -56,15 +56,21 @@ async function waitForPort(port: number, child: ChildProcess, timeoutMs: number)
 
 type ServerKind = 'mongod' | 'ferretdb';
 
+/**
+ * The fields of /proc/<pid>/stat after the command name ("pid (comm) state ppid ...", comm may hold spaces and
+ * parentheses): [0] state, [1] ppid, [11] utime, [12] stime (clock ticks). Throws where there is no such process.
+ */
+export function procStatFields(pid: number): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
 /** What the system knows of a running process: its parent and its command line; null when there is none. */
 function processInfo(pid: number): { ppid: number; args: string[] } | null {
   if (existsSync('/proc/self')) {
     try {
       const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-      // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces and parentheses.
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      return { ppid, args };
+      return { ppid: Number(procStatFields(pid)[1]), args };
     } catch {
       return null;
     }

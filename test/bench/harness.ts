@@ -1,10 +1,9 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
-import { findExecutable, startEmbeddedDatabase, type EmbeddedDatabase } from '../../src/dev/embedded-database.js';
+import { findExecutable, procStatFields, startEmbeddedDatabase, type EmbeddedDatabase } from '../../src/dev/embedded-database.js';
 import { deleteMatching } from '../fixtures/test-corp.js';
 
 /** Progress lines go to stderr (the report goes to stdout). */
@@ -30,9 +29,7 @@ let clockTicks: number | undefined;
  */
 export function processCpuMs(pid: number): number | null {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // "pid (comm) state ppid ...": utime and stime are fields 14 and 15; comm may hold spaces.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const fields = procStatFields(pid);
     clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
   } catch {

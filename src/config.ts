@@ -1,5 +1,5 @@
-import { Cron } from 'croner';
 import { z } from 'zod';
+import { isCronPattern } from './cron-pattern.js';
 import { ConfigError } from './errors.js';
 import { parseDelay } from './content/sequences.js';
 import { massQuotaRule } from './domain/delivery/mass-quota.js';
@@ -34,15 +34,6 @@ const rateLimits = z
 function isTimeZone(tz: string): boolean {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function isCron(pattern: string): boolean {
-  try {
-    new Cron(pattern, { paused: true });
     return true;
   } catch {
     return false;
@@ -139,7 +130,7 @@ export const envSchema = z.object({
   /** The ops team's time zone: funnel days, the daily rescore and reports. */
   OPS_TIMEZONE: z.string().default('Asia/Shanghai').refine(isTimeZone, 'is not a known IANA time zone (e.g. Asia/Shanghai)'),
   /** When scores are recomputed for every lead (intent decays), a cron pattern in OPS_TIMEZONE. */
-  RESCORE_CRON: z.string().default('30 3 * * *').refine(isCron, 'is not a cron pattern like "30 3 * * *"'),
+  RESCORE_CRON: z.string().default('30 3 * * *').refine(isCronPattern, 'is not a cron pattern like "30 3 * * *"'),
   /**
    * The 智能机器人 (intelligent robot) in API mode: the Token and EncodingAESKey of its callback URL (/wecom/robot)
    * [D:101033]. Both or neither: unset, the robot's route does not exist.
@@ -156,7 +147,7 @@ export const envSchema = z.object({
   /** How long a chat command may run inside the passive reply before it answers later through response_url (ms). */
   OPS_COMMAND_BUDGET_MS: int(1000, 0),
   /** When the daily report goes to the ops group, a cron pattern in OPS_TIMEZONE. */
-  OPS_REPORT_CRON: z.string().default('0 9 * * *').refine(isCron, 'is not a cron pattern like "0 9 * * *"'),
+  OPS_REPORT_CRON: z.string().default('0 9 * * *').refine(isCronPattern, 'is not a cron pattern like "0 9 * * *"'),
   /**
    * Campaigns' quiet hours when a campaign sets none: `HH:MM-HH:MM` in OPS_TIMEZONE (may wrap midnight), or `none`.
    * Sends due inside them wait for their end.

@@ -1,13 +1,10 @@
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
-import { Cron } from 'croner';
 import { z } from 'zod';
+import { isCronPattern } from '../cron-pattern.js';
 import { GRADES, ROLES, STAGES } from '../domain/vocabulary.js';
 import type { CaseStudy } from './cases.js';
 import { DEFAULT_TAG_GROUP, type ChannelCatalog } from './channels.js';
-import { listFiles } from './list-files.js';
 import { messageLink, messageText, parseDelay, quietHoursSchema, timezone, type Sequence } from './sequences.js';
-import { parseYaml } from './yaml-file.js';
+import { loadKeyedFiles } from './yaml-file.js';
 
 const key = z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, 'must be 1-40 characters of A-Z a-z 0-9 _ -');
 
@@ -66,20 +63,11 @@ export const contentSchema = z
     if (c.link && c.caseStudy) ctx.addIssue({ code: 'custom', path: ['caseStudy'], message: 'a case study is a link of its own: use link or caseStudy, not both' });
   });
 
-function isCron(pattern: string): boolean {
-  try {
-    new Cron(pattern, { paused: true });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** When a campaign runs: once `at` an ISO time, or on a `cron` pattern in a time zone. */
 export const scheduleSchema = z
   .object({
     at: z.string().datetime({ offset: true, message: 'must be an ISO time with its offset, e.g. 2026-12-01T10:00:00+08:00' }).optional(),
-    cron: z.string().refine(isCron, 'is not a cron pattern like "0 10 * * 1"').optional(),
+    cron: z.string().refine(isCronPattern, 'is not a cron pattern like "0 10 * * 1"').optional(),
     timezone: timezone.optional(),
   })
   .strict()
@@ -153,19 +141,9 @@ export function parseCampaign(data: unknown): { value?: Campaign; problems: Camp
  * to sequences, channels and cases are checked by loadTemplates.
  */
 export async function loadCampaigns(dir: string): Promise<{ campaigns: Map<string, { input: CampaignInput; campaign: Campaign; file: string }>; problems: string[] }> {
-  const folder = path.join(dir, 'campaigns');
-  const campaigns = new Map<string, { input: CampaignInput; campaign: Campaign; file: string }>();
-  const problems: string[] = [];
-  for (const name of await listFiles(folder, /\.ya?ml$/)) {
-    const file = path.join(folder, name);
-    const { data, problems: yamlProblems } = parseYaml(await readFile(file, 'utf8'), file);
-    problems.push(...yamlProblems);
-    if (yamlProblems.length) continue;
+  const { items, problems } = await loadKeyedFiles(dir, 'campaigns', (data, file) => {
     const { value, problems: p } = parseCampaign(data);
-    problems.push(...p.map((x) => `${file}: ${x.path}: ${x.message}`));
-    if (!value) continue;
-    if (value.key !== name.replace(/\.ya?ml$/, '')) problems.push(`${file}: key: "${value.key}" must match the file name`);
-    else campaigns.set(value.key, { input: data as CampaignInput, campaign: value, file });
-  }
-  return { campaigns, problems };
+    return { value, problems: p.map((x) => `${file}: ${x.path}: ${x.message}`) };
+  });
+  return { campaigns: new Map(items.map((i) => [i.value.key, { input: i.data as CampaignInput, campaign: i.value, file: i.file }])), problems };
 }

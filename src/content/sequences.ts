@@ -1,10 +1,7 @@
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { z } from 'zod';
 import { STAGES } from '../domain/vocabulary.js';
-import { listFiles } from './list-files.js';
 import { unknownPlaceholders } from './render.js';
-import { parseYaml, validate } from './yaml-file.js';
+import { loadKeyedFiles, validate } from './yaml-file.js';
 
 const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
@@ -73,19 +70,6 @@ export type QuietHours = NonNullable<Sequence['quietHours']>;
 
 /** Loads every `<dir>/sequences/<key>.yaml`; the file name must match the key. Returns sequences and problems. */
 export async function loadSequences(dir: string): Promise<{ sequences: Map<string, Sequence>; problems: string[] }> {
-  const folder = path.join(dir, 'sequences');
-  const sequences = new Map<string, Sequence>();
-  const problems: string[] = [];
-  for (const name of await listFiles(folder, /\.ya?ml$/)) {
-    const file = path.join(folder, name);
-    const { data, problems: yamlProblems } = parseYaml(await readFile(file, 'utf8'), file);
-    problems.push(...yamlProblems);
-    if (yamlProblems.length) continue;
-    const { value, problems: p } = validate(sequenceSchema, data, file);
-    problems.push(...p);
-    if (!value) continue;
-    if (value.key !== name.replace(/\.ya?ml$/, '')) problems.push(`${file}: key: "${value.key}" must match the file name`);
-    else sequences.set(value.key, value);
-  }
-  return { sequences, problems };
+  const { items, problems } = await loadKeyedFiles(dir, 'sequences', (data, file) => validate(sequenceSchema, data, file));
+  return { sequences: new Map(items.map((i) => [i.value.key, i.value])), problems };
 }

@@ -1,5 +1,8 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { listFiles } from './list-files.js';
 
 /** Parses YAML text, returning problems prefixed with `file` instead of throwing. */
 export function parseYaml(text: string, file: string): { data: unknown; problems: string[] } {
@@ -13,4 +16,30 @@ export function validate<S extends z.ZodTypeAny>(schema: S, data: unknown, file:
   const parsed = schema.safeParse(data);
   if (parsed.success) return { value: parsed.data, problems: [] };
   return { problems: parsed.error.issues.map((i) => `${file}: ${i.path.join('.') || '(top level)'}: ${i.message}`) };
+}
+
+/**
+ * Reads every `<dir>/<sub>/<key>.yaml` (or `.yml`) through `parse`, in file-name order. A file's key must match its
+ * name; a file with problems (YAML, fields, key) is left out and its problems returned, each naming the file.
+ */
+export async function loadKeyedFiles<T extends { key: string }>(
+  dir: string,
+  sub: string,
+  parse: (data: unknown, file: string) => { value?: T; problems: string[] },
+): Promise<{ items: Array<{ value: T; data: unknown; file: string }>; problems: string[] }> {
+  const folder = path.join(dir, sub);
+  const items: Array<{ value: T; data: unknown; file: string }> = [];
+  const problems: string[] = [];
+  for (const name of await listFiles(folder, /\.ya?ml$/)) {
+    const file = path.join(folder, name);
+    const { data, problems: yamlProblems } = parseYaml(await readFile(file, 'utf8'), file);
+    problems.push(...yamlProblems);
+    if (yamlProblems.length) continue;
+    const { value, problems: p } = parse(data, file);
+    problems.push(...p);
+    if (!value) continue;
+    if (value.key !== name.replace(/\.ya?ml$/, '')) problems.push(`${file}: key: "${value.key}" must match the file name`);
+    else items.push({ value, data, file });
+  }
+  return { items, problems };
 }

@@ -1,7 +1,10 @@
 import type { IncomingMessage } from 'node:http';
+import type Router from '@koa/router';
+import type { Context } from 'koa';
 import getRawBody from 'raw-body';
 import { z } from 'zod';
 import { CallbackError, ErrorCode } from '../errors.js';
+import { callbacks } from '../metrics.js';
 import { decryptPayload, verifySignature, type CallbackCredentials, type SignedQuery } from '../wecom/callback/crypto.js';
 
 /** What every callback receiver checks: its credentials, the replay window, the body size, the clock. */
@@ -62,4 +65,21 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<str
     if (e.type === 'entity.too.large') throw new CallbackError(ErrorCode.PayloadMalformed, `body over ${limit} bytes`, 413);
     throw new CallbackError(ErrorCode.PayloadMalformed, 'body could not be read', e.status && e.status < 500 ? e.status : 400);
   }
+}
+
+/** GET on a callback URL: WeCom's URL verification, answered with `echostr` decrypted, as plain text. */
+export function mountUrlVerification(router: Router, path: string, opts: ReceiverOptions): void {
+  router.get(path, (ctx) => {
+    ctx.type = 'text/plain';
+    ctx.body = verifyUrl(opts, ctx.query);
+    callbacks.inc({ outcome: 'url_verified' });
+  });
+}
+
+/** A verified callback of a type no family handles: acknowledged with 200 and an empty body (WeCom retries anything else). */
+export function acknowledgeUnknown(ctx: Context, key: string): void {
+  ctx.log.info({ event: key }, 'callback of an unhandled type acknowledged and ignored');
+  callbacks.inc({ outcome: 'ignored' });
+  ctx.status = 200;
+  ctx.body = '';
 }

@@ -3,7 +3,7 @@ import type { InboxWriter } from '../inbox/writer.js';
 import { callbacks } from '../metrics.js';
 import { envelopeEncrypt, parseXml } from '../wecom/callback/xml.js';
 import { classifyEvent } from '../wecom/events/index.js';
-import { openPayload, readBody, signedQueryOf, verifyUrl, type ReceiverOptions } from './callback-request.js';
+import { acknowledgeUnknown, mountUrlVerification, openPayload, readBody, signedQueryOf, type ReceiverOptions } from './callback-request.js';
 
 export interface CallbackRouteOptions extends ReceiverOptions {
   inbox: Pick<InboxWriter, 'append'>;
@@ -16,23 +16,15 @@ export interface CallbackRouteOptions extends ReceiverOptions {
  */
 export function mountCallbackRoute(router: Router, path: string, opts: CallbackRouteOptions): void {
   const now = opts.now ?? Date.now;
-  router.get(path, (ctx) => {
-    ctx.type = 'text/plain';
-    ctx.body = verifyUrl(opts, ctx.query);
-    callbacks.inc({ outcome: 'url_verified' });
-  });
+  mountUrlVerification(router, path, opts);
 
   router.post(path, async (ctx) => {
     const q = signedQueryOf(ctx.query);
     const encrypted = envelopeEncrypt(await readBody(ctx.req, opts.bodyLimitBytes));
     const parsed = classifyEvent(parseXml(openPayload(opts, q, encrypted)), 'xml');
-    if (parsed.kind === 'unknown') {
-      ctx.log.info({ event: parsed.key }, 'callback of an unhandled type acknowledged and ignored');
-      callbacks.inc({ outcome: 'ignored' });
-    } else {
-      await opts.inbox.append({ key: parsed.key, event: parsed.event, dedupeKey: parsed.dedupeKey, receivedAt: now() });
-      callbacks.inc({ outcome: 'enqueued' });
-    }
+    if (parsed.kind === 'unknown') return acknowledgeUnknown(ctx, parsed.key);
+    await opts.inbox.append({ key: parsed.key, event: parsed.event, dedupeKey: parsed.dedupeKey, receivedAt: now() });
+    callbacks.inc({ outcome: 'enqueued' });
     ctx.status = 200;
     ctx.body = '';
   });

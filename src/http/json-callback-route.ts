@@ -2,7 +2,7 @@ import type Router from '@koa/router';
 import { callbacks } from '../metrics.js';
 import { encryptJsonReply, jsonEnvelopeEncrypt, parseJsonMessage } from '../wecom/callback/json.js';
 import { classifyEvent, type AnyEvent, type EventKey, type ParsedEvent } from '../wecom/events/index.js';
-import { openPayload, readBody, signedQueryOf, verifyUrl, type ReceiverOptions } from './callback-request.js';
+import { acknowledgeUnknown, mountUrlVerification, openPayload, readBody, signedQueryOf, type ReceiverOptions } from './callback-request.js';
 
 /** A JSON event, validated: what the answering function gets. */
 export interface JsonEvent {
@@ -29,24 +29,14 @@ export interface JsonCallbackRouteOptions extends ReceiverOptions {
  */
 export function mountJsonCallbackRoute(router: Router, path: string, opts: JsonCallbackRouteOptions): void {
   const now = opts.now ?? Date.now;
-  router.get(path, (ctx) => {
-    ctx.type = 'text/plain';
-    ctx.body = verifyUrl(opts, ctx.query);
-    callbacks.inc({ outcome: 'url_verified' });
-  });
+  mountUrlVerification(router, path, opts);
 
   router.post(path, async (ctx) => {
     const q = signedQueryOf(ctx.query);
     const encrypted = jsonEnvelopeEncrypt(await readBody(ctx.req, opts.bodyLimitBytes));
     const fields = parseJsonMessage(openPayload(opts, q, encrypted));
     const parsed = opts.classify ? opts.classify(fields) : classifyEvent(fields, 'json');
-    if (parsed.kind === 'unknown') {
-      ctx.log.info({ event: parsed.key }, 'callback of an unhandled type acknowledged and ignored');
-      callbacks.inc({ outcome: 'ignored' });
-      ctx.status = 200;
-      ctx.body = '';
-      return;
-    }
+    if (parsed.kind === 'unknown') return acknowledgeUnknown(ctx, parsed.key);
     const reply = await opts.answer({ key: parsed.key, event: parsed.event, dedupeKey: parsed.dedupeKey, receivedAt: now() });
     callbacks.inc({ outcome: 'answered' });
     ctx.status = 200;

@@ -122,6 +122,27 @@ describe('a 客服 account under faults', () => {
     await answeredOnce(ext, 4);
   });
 
+  it('Redis flushed while a sync waits for its page: the sync does not pass the next requests off as done', async () => {
+    const ext = `wmMIDFLUSH${Date.now().toString(36)}`;
+    worker();
+    // Requests counted well past what follows the flush.
+    for (const text of ['你好', '谢谢', 'hello', '在吗']) await allHandled([(await kf().customerSays(KF, ext, text)).msgid]);
+    await syncIdle();
+    // The next page is held 1.5 s on its way back; Redis loses everything of the bot meanwhile.
+    t.sandbox.state.inject({ api: 'kf/sync_msg', delayAfterMs: 1500 });
+    const syncs = t.sandbox.state.callsTo('kf/sync_msg').length;
+    const held = (await kf().customerSays(KF, ext, '你好')).msgid;
+    await waitFor(() => t.sandbox.state.callsTo('kf/sync_msg').length > syncs, 'the page in flight', 10_000);
+    const redis = new Redis(t.config.REDIS_URL);
+    await deleteMatching(redis, `${t.config.QUEUE_PREFIX}:*`);
+    redis.disconnect();
+    await allHandled([held]);
+    // Counted from 1 again: this request is below the count the sync had, and must still be synced.
+    const next = (await kf().customerSays(KF, ext, '谢谢')).msgid;
+    await allHandled([next]);
+    await answeredOnce(ext, 6);
+  });
+
   it('a stored message whose job Redis lost is queued again by the reconciler, and handled once', async () => {
     const ext = `wmRECON${Date.now().toString(36)}`;
     // Stored and set aside in a job of its own (pending), the job lost (as after a flush before it ran).

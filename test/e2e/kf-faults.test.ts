@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { reconcileKf } from '../../src/domain/kf/reconcile.js';
 import { KfCursor, KfHandled, KfMessage } from '../../src/store/models/kf.js';
+import { Lead } from '../../src/store/models/lead.js';
 import { deleteMatching } from '../fixtures/test-corp.js';
 import { startTestBot, TEST_CORP, type TestBot } from '../helpers/test-bot.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -101,6 +102,26 @@ describe('a 客服 account under faults', () => {
     await allHandled(ids);
     await answeredOnce(ext, 3);
     await syncIdle();
+  });
+
+  it('a worker killed while the opt-out confirmation is in flight: the retry opts the lead out, and the customer gets one confirmation', async () => {
+    const ext = `wmTDKILL${Date.now().toString(36)}`;
+    const w = worker();
+    await allHandled([(await kf().customerSays(KF, ext, '你好')).msgid]);
+    await syncIdle();
+    // WeCom takes the confirmation, and holds its answer 4 s: the worker dies waiting for it.
+    t.sandbox.state.inject({ api: 'kf/send_msg', delayAfterMs: 4000 });
+    const sends = t.sandbox.state.callsTo('kf/send_msg').length;
+    const td = (await kf().customerSays(KF, ext, '退订')).msgid;
+    await waitFor(() => t.sandbox.state.callsTo('kf/send_msg').length > sends, 'the confirmation in flight', 10_000);
+    await killWorker(w);
+    // The confirmation goes before the move: the run died before opting the lead out, so its retry does both.
+    expect((await Lead.findOne({ externalUserId: ext }).lean())?.stage).not.toBe('unsubscribed');
+    worker();
+    await allHandled([td]);
+    await waitFor(async () => (await Lead.findOne({ externalUserId: ext }).lean())?.stage === 'unsubscribed', 'opted out');
+    await answeredOnce(ext, 2);
+    expect(replies(ext)[1]!.content).toContain('退订');
   });
 
   it('Redis flushed (queues, locks, tokens, counters, the inbox): the cursor and the msgid fences in MongoDB hold; nothing answered twice', async () => {

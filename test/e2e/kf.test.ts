@@ -134,6 +134,23 @@ describe('hand-off', () => {
     await waitFor(async () => (await steps(ext)).includes('kf_servicer_replied'), 'the reply on the timeline');
   });
 
+  it('退订 while a person serves: the bot stays silent but the lead opts out (and 订阅 undoes it)', async () => {
+    const c = t.newContact({ state: 'slowseq', name: '人工退订' });
+    expect((await t.post(c.xml)).status).toBe(200);
+    await waitFor(() => Enrollment.findOne({ externalUserId: c.externalUserId, status: 'active' }), 'enrolled');
+    const ext = c.externalUserId;
+    await handled(await say(ext, '转人工'));
+    await waitFor(async () => (await lead(ext))?.kf?.state === 3, 'a person serves');
+    const before = sentTo(ext).length;
+    await handled(await say(ext, '不要再发了'));
+    await waitFor(async () => (await lead(ext))?.stage === 'unsubscribed', 'unsubscribed');
+    await waitFor(async () => (await Enrollment.findOne({ externalUserId: ext }).lean())?.status === 'stopped', 'enrollment ended');
+    await handled(await say(ext, '订阅'));
+    await waitFor(async () => (await lead(ext))?.stage !== 'unsubscribed', 'subscribed again');
+    await settle();
+    expect(sentTo(ext)).toHaveLength(before);
+  });
+
   it('95018 after a hand-off the bot did not see: nothing sent, silence from then on, the clock runs', async () => {
     const ext = customer();
     await handled(await say(ext, '你好'));

@@ -205,8 +205,14 @@ async function answer(ctx: Ctx, ref: LeadRef, openKfid: string, v: Conversation,
     return res;
   };
 
-  // A person serves the session (or it waits in the queue): the bot stays silent; the clock runs.
+  // A person serves the session (or it waits in the queue): the bot stays silent; the clock runs. An opt-out (or its
+  // undoing) still counts, silently: the person sees the message, and nurture and campaigns must stop meanwhile.
   if (v.state === 2 || v.state === 3) {
+    const acts = new Set(intent?.actions ?? []);
+    if (acts.has('unsubscribe') || acts.has('resubscribe')) {
+      const done = await optOut(ctx, ref, v, s, acts);
+      return done === 'none' ? 'silent:person_serves' : `silent:person_serves:${done}`;
+    }
     await unresolved();
     return 'silent:person_serves';
   }
@@ -229,20 +235,15 @@ async function answer(ctx: Ctx, ref: LeadRef, openKfid: string, v: Conversation,
   }
 
   const acts = new Set(intent.actions);
+  let res: string | null = null;
   if (acts.has('unsubscribe')) {
-    // One confirmation per opt-out: a lead that had opted out already gets nothing more.
+    // One confirmation per opt-out: a lead that had opted out already gets nothing more. The confirmation goes before
+    // the move: a run cut short between the two is run again whole, finds the lead still subscribed, and finds its
+    // confirmation fenced (sent once); the other way round, the retry would take the opt-out for an earlier one.
     if (v.stage === 'unsubscribed') return 'unsubscribe:already';
-    await v.beforeWrite();
-    await moveStageLocked(ctx, ref, 'unsubscribed', { by: 'system', source: 'unsubscribe', sourceKey: `${key}|unsubscribed`, at, reason: text.slice(0, 100) });
-    if (FUNNEL.includes(v.stage as Stage)) v.stageBeforeExit = v.stage;
-    v.stage = 'unsubscribed';
+    if (intent.reply) res = await reply(intent.reply, intent.key, true);
   }
-  if (acts.has('resubscribe') && v.stage === 'unsubscribed') {
-    const to = returnStage({ stageBeforeExit: v.stageBeforeExit });
-    await v.beforeWrite();
-    await moveStageLocked(ctx, ref, to, { by: 'system', source: 'resubscribe', sourceKey: `${key}|resubscribed`, at, reason: text.slice(0, 100) });
-    v.stage = to;
-  }
+  await optOut(ctx, ref, v, s, acts);
   const qualify = { by: 'system' as const, source: 'intent', sourceKey: `${key}|qualified`, at, reason: intent.key };
   // Only a move the rules allow is tried (a lead qualified already is not written again for each pricing question).
   if (acts.has('qualify') && allowsMove(v.stage as Stage, 'qualified', qualify)) {
@@ -253,7 +254,7 @@ async function answer(ctx: Ctx, ref: LeadRef, openKfid: string, v: Conversation,
     await tellStaff(ctx, doc, intent, text, acts);
     v.told.add(intent.key);
   }
-  const res = intent.reply ? await reply(intent.reply, intent.key, acts.has('unsubscribe')) : null;
+  if (intent.reply && !acts.has('unsubscribe')) res = await reply(intent.reply, intent.key);
   if (res === 'person_serves') {
     await unresolved();
     return 'silent:person_serves';
@@ -263,6 +264,27 @@ async function answer(ctx: Ctx, ref: LeadRef, openKfid: string, v: Conversation,
     await unresolved();
   }
   return `intent:${intent.key}${res ? `:${res}` : ''}`;
+}
+
+/** The message's opt-out or its undoing, when it asks for one (the caller holds the lead lock); what it did. */
+async function optOut(ctx: Ctx, ref: LeadRef, v: Conversation, s: Said, acts: ReadonlySet<string>): Promise<'unsubscribed' | 'resubscribed' | 'none'> {
+  const { key, at, text } = s;
+  const reason = text.slice(0, 100);
+  if (acts.has('unsubscribe') && v.stage !== 'unsubscribed') {
+    await v.beforeWrite();
+    await moveStageLocked(ctx, ref, 'unsubscribed', { by: 'system', source: 'unsubscribe', sourceKey: `${key}|unsubscribed`, at, reason });
+    if (FUNNEL.includes(v.stage as Stage)) v.stageBeforeExit = v.stage;
+    v.stage = 'unsubscribed';
+    return 'unsubscribed';
+  }
+  if (acts.has('resubscribe') && v.stage === 'unsubscribed') {
+    const to = returnStage({ stageBeforeExit: v.stageBeforeExit });
+    await v.beforeWrite();
+    await moveStageLocked(ctx, ref, to, { by: 'system', source: 'resubscribe', sourceKey: `${key}|resubscribed`, at, reason });
+    v.stage = to;
+    return 'resubscribed';
+  }
+  return 'none';
 }
 
 /** Hands the session to a person now, and records where it went (the caller holds the lead lock). */

@@ -52,7 +52,10 @@ describe('intents', () => {
     expect(key('你好，请问报价多少？')).toBe('qualify');
     expect(key('你好')).toBe('hello');
     for (const t of ['退订', 'TD', 't', 'Ｔ', 'td。', '取消订阅', '不要再发了', 'STOP', 'please unsubscribe me']) expect(key(t)).toBe('unsubscribe');
-    for (const t of ['订阅', 'Subscribe']) expect(key(t)).toBe('subscribe');
+    for (const t of ['订阅', 'Subscribe', '重新订阅！', ' subscribe again. ']) expect(key(t)).toBe('subscribe');
+    // Subscribing again takes the whole message: a refusal or a question about a plan is not an opt-in.
+    for (const t of ['我不想订阅', '不要订阅了', "don't subscribe me"]) expect(key(t)).not.toBe('subscribe');
+    expect(key('订阅版多少钱？')).toBe('qualify');
     for (const t of ['人工', '转人工', '真人吗', 'Human please', 'agent']) expect(key(t)).toBe('human');
     for (const t of ['报价', '价格', '多少钱', '演示', '试用', '方案', 'DEMO', 'price?', 'a quote', 'free trial']) expect(key(t)).toBe('qualify');
     // Latin keywords are whole words: "t" is not in "trip", "stop" is not in "stopwatch", "agent" not in "agents?" is.

@@ -93,6 +93,11 @@ export class RedisKeys {
     return `${this.prefix}:alerts:digest`;
   }
 
+  /** Held while a digest is posted (one at a time across processes). */
+  alertDigestLock(): string {
+    return `${this.prefix}:alerts:digest:lock`;
+  }
+
   /** Targets paused by staff (a cache of the pauses in MongoDB, what senders check). */
   pauses(): string {
     return `${this.prefix}:pauses`;

@@ -43,6 +43,27 @@ describe('ops alerts', () => {
     expect(sent.filter((m) => m.content?.includes('again'))).toHaveLength(0);
   });
 
+  it('two digests at once (two workers): the waiting alerts go out in one message, none twice, none dropped', async () => {
+    minutesLater = 2;
+    await h.ctx.redis.del(...(await h.ctx.redis.keys(`${h.ctx.keys.prefix}:webhook:*`)));
+    const { sendDigest } = await import('../../src/domain/alerts/ops-alerts.js');
+    // The minute's 20 sends taken, so these three wait in the digest.
+    for (let i = 0; i < 20; i++) await raiseAlert(h.ctx, { key: `fill-${i}`, kind: 'test', title: `满 ${i}`, text: 'x' });
+    await h.drain('ops-alert');
+    for (let i = 0; i < 3; i++) await raiseAlert(h.ctx, { key: `wait-${i}`, kind: 'test', title: `等待 ${i}`, text: 'y' });
+    await h.drain('ops-alert');
+    expect(await h.ctx.redis.llen(h.ctx.keys.alertDigest())).toBe(3);
+    minutesLater = 3;
+    await h.ctx.redis.del(...(await h.ctx.redis.keys(`${h.ctx.keys.prefix}:webhook:*`)));
+    const before = h.sandbox.state.webhook.sent.length;
+    const results = await Promise.all([sendDigest(h.ctx), sendDigest(h.ctx)]);
+    expect(results.sort()).toEqual(['digested:3', 'empty']);
+    const posted = h.sandbox.state.webhook.sent.slice(before);
+    expect(posted).toHaveLength(1);
+    expect(posted[0]!.content).toContain('运营提醒汇总（3 条）');
+    expect(await h.ctx.redis.llen(h.ctx.keys.alertDigest())).toBe(0);
+  });
+
   it('with a wrong webhook key the alert is recorded as failed, naming the setting', async () => {
     const bad = { ...h.ctx, config: { ...h.ctx.config, WECOM_OPS_WEBHOOK_KEY: 'not-a-known-key' } };
     await raiseAlert(bad, { key: 'bad-key', kind: 'test', title: 't', text: 'x' });

@@ -1,6 +1,7 @@
 import type { BotContext } from '../../context.js';
 import { WecomApiError } from '../../errors.js';
 import { jobIds } from '../../queues/job-ids.js';
+import { withLock } from '../../redis/lock.js';
 import { createOnce } from '../../store/create-once.js';
 import { attemptFenceId, takeFence } from '../../store/delivery-ledger.js';
 import { Alert } from '../../store/models/alert.js';
@@ -63,11 +64,17 @@ export async function deliverAlert(ctx: Ctx, a: OpsAlert): Promise<string> {
 
 /**
  * Posts the waiting alerts as one digest (as many as fit in one message; the rest in the next one, when a send is
- * free again). Items leave the list only for the message that carries them.
+ * free again). One digest at a time across processes: two would post the same alerts, and the second's trim would
+ * drop newer ones. Items leave the list only once the message that carries them is settled: a worker that dies
+ * before that leaves them for the next digest (posted twice at worst, never lost).
  */
 export async function sendDigest(ctx: Ctx): Promise<string> {
   const webhook = ctx.config.WECOM_OPS_WEBHOOK_KEY;
   if (!webhook) return 'off';
+  return withLock(ctx.redis, ctx.keys.alertDigestLock(), () => postDigest(ctx, webhook), { ttlMs: 15_000, waitMs: 60_000 });
+}
+
+async function postDigest(ctx: Ctx, webhook: string): Promise<string> {
   const slot = await takeWebhookSend(ctx.redis, ctx.keys, webhook);
   if (!slot.ok) {
     await scheduleDigest(ctx, slot.waitMs);
@@ -85,12 +92,21 @@ export async function sendDigest(ctx: Ctx): Promise<string> {
     text += line;
   }
   if (!items.length) return 'empty';
-  await ctx.redis.ltrim(ctx.keys.alertDigest(), items.length, -1);
+  const trim = () => ctx.redis.ltrim(ctx.keys.alertDigest(), items.length, -1);
   try {
     await ctx.wecom.webhookSend(webhook, { msgtype: 'markdown', markdown: { content: clip(`**运营提醒汇总（${items.length} 条）**\n${text}`) } });
   } catch (err) {
+    if (later(err)) {
+      // Still in the list: the digest after WeCom's minute carries them.
+      await scheduleDigest(ctx, 60_000);
+      return 'digest';
+    }
+    // Not WeCom's answer (e.g. the connection): the items stay, and the job's retry posts them.
+    if (!(err instanceof WecomApiError)) throw err;
+    await trim();
     return settleFailure(ctx, items, err);
   }
+  await trim();
   await Alert.updateMany({ _id: { $in: items.map((a) => a.key) } }, { $set: { status: 'digested', sentAt: new Date() } });
   ctx.log.info({ alerts: items.length }, 'ops alerts posted as one digest');
   if ((await ctx.redis.llen(ctx.keys.alertDigest())) > 0) await scheduleDigest(ctx, 0);
@@ -109,10 +125,13 @@ async function scheduleDigest(ctx: Pick<BotContext, 'queues'>, waitMs: number): 
   await ctx.queues.add('ops-alert-digest', {}, { jobId: jobIds.alertDigest(Math.ceil(due / 1000)), delay: Math.max(0, waitMs) });
 }
 
-/** A post that failed: over WeCom's own count (45009) waits in the digest; anything else is recorded, not retried. */
+/** A post refused for now (WeCom's own count, 45009, or a retryable error that surely sent nothing): tried again later. */
+const later = (err: unknown): boolean => err instanceof WecomApiError && (err.errcode === 45009 || (err.retryable && !err.ambiguous));
+
+/** A post that failed: one refused for now waits in the digest; anything else is recorded, not retried. */
 async function settleFailure(ctx: Ctx, alerts: OpsAlert[], err: unknown): Promise<string> {
   if (!(err instanceof WecomApiError)) throw err;
-  if (err.errcode === 45009 || (err.retryable && !err.ambiguous)) return toDigest(ctx, alerts, 60_000);
+  if (later(err)) return toDigest(ctx, alerts, 60_000);
   const status = err.ambiguous ? 'unknown' : 'failed';
   await Alert.updateMany({ _id: { $in: alerts.map((a) => a.key) } }, { $set: { status, reason: `${err.errcode}: ${err.errmsg}` } });
   ctx.log.error({ alerts: alerts.map((a) => a.key), errcode: err.errcode, reason: err.errmsg }, err.errcode === 93000 ? 'ops alert not posted: the webhook key is wrong or was removed (WECOM_OPS_WEBHOOK_KEY)' : 'ops alert not posted');

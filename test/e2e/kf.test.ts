@@ -191,12 +191,16 @@ describe('hand-off', () => {
 });
 
 describe('the window, the cap and nurture', () => {
-  it('at most 3 replies per customer per minute', async () => {
+  it('at most 3 replies per customer per minute; the message left unanswered waits for a person, on the service clock', async () => {
     const ext = customer();
-    for (const text of ['你好', '在吗', '谢谢', 'hello']) await handled(await say(ext, text));
+    for (const text of ['你好', '在吗', '谢谢']) await handled(await say(ext, text));
+    expect((await lead(ext))?.kf?.clock ?? null).toBeNull();
+    const capped = await say(ext, '可以私有化部署吗');
+    await handled(capped);
     await settle();
     expect(sentTo(ext)).toHaveLength(3);
     await waitFor(async () => (await Delivery.countDocuments({ externalUserId: ext, status: 'skipped', reason: 'rate_capped' })) === 1, 'one capped');
+    expect((await lead(ext))?.kf?.clock?.msgid).toBe(capped);
   });
 
   it('a customer message ends the enrollments whose sequence lists stopOn: reply (and only those)', async () => {

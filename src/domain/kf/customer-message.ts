@@ -23,6 +23,8 @@ import { isOpen, nextOpening } from './service-hours.js';
 
 type Ctx = BotContext;
 
+/** Reply outcomes that leave the customer without the answer (an `unknown` one may have gone out). */
+const UNANSWERED = new Set(['rate_capped', 'window_full', 'window_closed', 'failed']);
 const ENGAGED_BY = { by: 'system' as const, source: 'reply' };
 const stopsOnReply = (ctx: Pick<BotContext, 'sequences'>) => [...ctx.sequences.values()].some((s) => s.stopOn.includes('reply'));
 const stopsOnEngaged = (ctx: Pick<BotContext, 'sequences'>) => [...ctx.sequences.values()].some((s) => s.stopOn.includes('stage:engaged'));
@@ -261,6 +263,10 @@ async function answer(ctx: Ctx, ref: LeadRef, openKfid: string, v: Conversation,
   }
   if (acts.has('handoff')) {
     await handOffNow();
+    await unresolved();
+  } else if (res && UNANSWERED.has(res) && !acts.has('unsubscribe') && !acts.has('resubscribe')) {
+    // The answer did not go out (the cap, the window's 5, a refusal): the message waits for a person, on the clock.
+    // An opt-out or its undoing is done whether or not its confirmation went.
     await unresolved();
   }
   return `intent:${intent.key}${res ? `:${res}` : ''}`;

@@ -79,10 +79,9 @@ export const DEFAULT_SCORING: Scoring = scoringSchema.parse({
   },
   grades: { S: 80, A: 50, B: 25 },
   perGrade: {
+    // A grade without a reply target waits SERVICE_REPLY_TARGET_SECONDS.
     S: { replyTargetSeconds: 300, nurtureDailyCap: 1, churnAlert: true },
-    A: { replyTargetSeconds: 600, nurtureDailyCap: 1, churnAlert: true },
-    B: { replyTargetSeconds: 1800 },
-    C: { replyTargetSeconds: 3600 },
+    A: { nurtureDailyCap: 1, churnAlert: true },
   },
 });
 

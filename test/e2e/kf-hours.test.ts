@@ -32,7 +32,9 @@ describe('outside service hours', () => {
     const opening = lead.kf!.handoffAt!.getTime();
     expect(opening - Date.now()).toBeGreaterThan(2 * 3_600_000 - 120_000);
     expect(opening - Date.now()).toBeLessThan(3 * 3_600_000 + 60_000);
-    // The clock's first deadline is the target counted from the opening (grade C: 3600 s, templates' default scoring).
+    // The clock's first deadline is the target counted from the opening (grade C: SERVICE_REPLY_TARGET_SECONDS, 600 s:
+    // the templates' scoring sets a target of its own for S only).
+    expect(lead.kf!.clock!.targetSeconds).toBe(600);
     expect(lead.kf!.clock!.firstDue.getTime()).toBe(opening + lead.kf!.clock!.targetSeconds * 1000);
     const job = await t.bot.ctx.queues.get('kf-handoff').getJob(jobIds.kfHandoff(lead._id, opening));
     expect(await job?.isDelayed()).toBe(true);

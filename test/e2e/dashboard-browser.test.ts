@@ -9,12 +9,14 @@ import { startTestBot, type TestBot } from '../helpers/test-bot.js';
 /** Screenshots of the main views, for a person to look at (test/artifacts/ is not committed). */
 const ARTIFACTS = path.resolve('test/artifacts');
 const TOKEN = 'browser-token-for-tests-012345';
+/** An ops time zone whose date is not UTC's right now (UTC+14 in the afternoon, UTC-12 in the morning). */
+const OPS_TZ = new Date().getUTCHours() >= 12 ? 'Pacific/Kiritimati' : 'Etc/GMT+12';
 let t: TestBot;
 let browser: Browser;
 let page: Page;
 
 beforeAll(async () => {
-  t = await startTestBot('dashboard-browser', { env: { ADMIN_TOKEN: TOKEN } });
+  t = await startTestBot('dashboard-browser', { env: { ADMIN_TOKEN: TOKEN, OPS_TIMEZONE: OPS_TZ } });
   await seedDemo(t.bot.ctx, { members: ['zhangsan', 'lisi'], leads: 150, seed: 11, kf: { openKfid: 'wkBROWSER', servicers: ['zhangsan', 'lisi'] } });
   mkdirSync(ARTIFACTS, { recursive: true });
   // Debian's chromium, never a downloaded browser (.ci/run installs it).
@@ -46,6 +48,10 @@ describe('dashboard in a browser', () => {
     await page.waitForSelector('[data-testid=funnel-table] tbody tr');
     const from = await page.inputValue('input[name=from]');
     const to = await page.inputValue('input[name=to]');
+    // The default period is the API's: the last 30 days of OPS_TIMEZONE, not of UTC.
+    const byDefault = await api<{ from: string; to: string }>('/funnel');
+    expect([from, to]).toEqual([byDefault.from, byDefault.to]);
+    expect(to).not.toBe(new Date().toISOString().slice(0, 10));
     const f = await api<{ total: { added: number; qualified: number; customer: number; lost: number }; channels: Array<{ channel: string; added: number }> }>(`/funnel?from=${from}&to=${to}`);
     expect(f.total.added).toBeGreaterThan(0);
     for (const k of ['added', 'qualified', 'customer', 'lost'] as const) {

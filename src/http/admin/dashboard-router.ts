@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +18,8 @@ const CHART_JS = path.dirname(createRequire(import.meta.url).resolve('chart.js')
 /** What the pages may load: only from the bot itself. */
 const CSP = "default-src 'self'; img-src 'self' data: https:; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'";
 
+const htmlAttr = (s: string) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
+
 /** Sends a file of `root`; one that is not there is a plain 404. */
 async function serve(c: Koa.Context, file: string, root: string): Promise<void> {
   try {
@@ -35,9 +38,12 @@ async function serve(c: Koa.Context, file: string, root: string): Promise<void> 
  */
 export function dashboardRouter(ctx: BotContext, token: string): { router: Router; queues: Koa.Middleware } {
   const router = new Router({ prefix: '/admin' });
-  router.get(['/', ''], async (c) => {
+  // The page names the ops team's time zone: a period's days are OPS_TIMEZONE's, as the admin API counts them.
+  const index = readFileSync(path.join(PAGES, 'index.html'), 'utf8').replace('<meta name="ops-timezone" content="">', `<meta name="ops-timezone" content="${htmlAttr(ctx.config.OPS_TIMEZONE)}">`);
+  router.get(['/', ''], (c) => {
     c.set('Content-Security-Policy', CSP);
-    await serve(c, 'index.html', PAGES);
+    c.type = 'html';
+    c.body = index;
   });
   router.get('/assets/chart.umd.min.js', async (c) => {
     c.set('Cache-Control', 'public, max-age=86400');

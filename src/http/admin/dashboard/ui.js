@@ -79,16 +79,21 @@ export function duration(seconds) {
 }
 
 const DAY = 86_400_000;
-export const isoDay = (ms) => new Date(ms).toISOString().slice(0, 10);
+/** The day (YYYY-MM-DD) `n` days after `day`: arithmetic on days, whatever the browser's time zone. */
+const addDays = (day, n) => new Date(Date.parse(day) + n * DAY).toISOString().slice(0, 10);
+/** The ops team's time zone (OPS_TIMEZONE, named by the page): the admin API counts days in it. */
+const OPS_TIMEZONE = document.querySelector('meta[name="ops-timezone"]')?.content || undefined;
+/** Today in OPS_TIMEZONE (en-CA formats a date as YYYY-MM-DD). */
+export const today = () => new Intl.DateTimeFormat('en-CA', { timeZone: OPS_TIMEZONE, year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date());
 
 /** The period a page shows (?from&to, default the last `days` days) and a form to change it (#/<page>?from&to). */
 export function period(page, query, days) {
-  const to = query.get('to') ?? isoDay(Date.now());
-  const from = query.get('from') ?? isoDay(Date.parse(to) - (days - 1) * DAY);
+  const to = query.get('to') ?? today();
+  const from = query.get('from') ?? addDays(to, -(days - 1));
   const go = (a, b) => { location.hash = `#/${page}${qs({ from: a, to: b })}`; };
   const fromInput = h('input', { type: 'date', name: 'from', value: from });
   const toInput = h('input', { type: 'date', name: 'to', value: to });
-  const presets = [7, 30, 90].map((n) => h('button', { type: 'button', class: 'ghost small', onclick: () => go(isoDay(Date.now() - (n - 1) * DAY), isoDay(Date.now())) }, t(`period.${n}`)));
+  const presets = [7, 30, 90].map((n) => h('button', { type: 'button', class: 'ghost small', onclick: () => go(addDays(today(), -(n - 1)), today()) }, t(`period.${n}`)));
   const picker = h('form', { class: 'row', onsubmit: (e) => { e.preventDefault(); go(fromInput.value, toInput.value); } },
     ...presets, h('span', { class: 'muted' }, t('period.from')), fromInput, h('span', { class: 'muted' }, t('period.to')), toInput,
     h('button', { type: 'submit', class: 'small' }, t('period.apply')));

@@ -245,6 +245,11 @@ describe('events', () => {
     await settle();
     expect(sentTo(ext)).toHaveLength(1);
     expect(t.sandbox.state.callsTo('kf/send_msg_on_event')).toHaveLength(1);
+    // Entering, then writing: one conversation (counted once for the grade), the message a reply within it.
+    await handled(await say(ext, '你好'));
+    const kinds = touchesOf((await lead(ext))!).map((x) => x.kind);
+    expect(kinds.filter((k) => k === 'kf_conversation')).toHaveLength(1);
+    expect(kinds).toContain('reply');
   });
 
   it('msg_send_fail marks the delivery failed with its reason', async () => {

@@ -8,7 +8,6 @@ import { addTouch } from '../../store/touch-log.js';
 import type { KfSyncedMessage } from '../../wecom/types.js';
 import { raiseAlert } from '../alerts/ops-alerts.js';
 import { sentSince } from '../delivery/budget.js';
-import { KF_WINDOW_MS } from '../delivery/via.js';
 import { allowsMove, applyStage, moveStageLocked, recordStageChange, returnStage, type StageChange } from '../leads/stage.js';
 import { localDay } from '../nurture/clock.js';
 import { FUNNEL, type Stage } from '../vocabulary.js';
@@ -20,6 +19,7 @@ import { openLeadLocked } from './link-lead.js';
 import { sendReply, type ReplyLead } from './reply.js';
 import { RunOutcomes } from './run-outcomes.js';
 import { isOpen, nextOpening } from './service-hours.js';
+import { openSession } from './session.js';
 
 type Ctx = BotContext;
 
@@ -77,16 +77,8 @@ export async function handleCustomerMessages(ctx: Ctx, openKfid: string, msgs: r
       newSession = [];
       const kf = (d.kf ??= {} as never) as NonNullable<LeadDoc['kf']>;
       for (const { at, key, intent } of said) {
-        const started = kf.sessionStartedAt?.getTime() ?? 0;
-        // A session begins with a customer message when none is open (ended, never begun, or past its 48 h [D:94669]).
-        const fresh = kf.state === null || kf.state === undefined || kf.state === 4 || kf.openKfid !== openKfid || at.getTime() - started > KF_WINDOW_MS;
+        const fresh = openSession(kf, openKfid, at);
         newSession.push(fresh);
-        if (fresh) {
-          kf.state = 0;
-          kf.servicer = null;
-          kf.sessionStartedAt = at;
-        }
-        kf.openKfid = openKfid;
         if (!kf.lastInboundAt || at > kf.lastInboundAt) {
           kf.lastInboundAt = at;
           kf.sentSinceInbound = 0;

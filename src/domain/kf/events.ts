@@ -9,6 +9,7 @@ import { exhaustKfWindow } from '../delivery/budget.js';
 import { recordResponse, type KfClock } from './clock.js';
 import { linkLeadLocked } from './link-lead.js';
 import { sendKfWelcome } from './reply.js';
+import { openSession } from './session.js';
 
 type Ctx = BotContext;
 
@@ -109,8 +110,8 @@ async function enterSession(ctx: Ctx, openKfid: string, m: KfSyncedMessage, ref:
       ref.externalUserId,
       at,
       (d) => {
-        (d.kf ??= {} as never).openKfid = openKfid;
-        addTouch(d, { eventKey: key, kind: 'kf_conversation', channelKey: d.firstTouch?.channelKey, at, ref: ev.scene || null });
+        // Entering starts the conversation unless one is open: its first message then does not count it again.
+        if (openSession((d.kf ??= {} as never), openKfid, at)) addTouch(d, { eventKey: key, kind: 'kf_conversation', channelKey: d.firstTouch?.channelKey, at, ref: ev.scene || null });
       },
       { scene: ev.scene, sceneParam: ev.scene_param },
     ),

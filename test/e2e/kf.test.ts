@@ -276,6 +276,23 @@ describe('events', () => {
     await handled(await say(ext, '谢谢'));
     await waitFor(() => sentTo(ext).length === 2, 'the bot answers again');
   });
+
+  it('a session a servicer ended takes no API sends: nurture goes by mass message until the customer writes again', async () => {
+    const c = t.newContact({ state: 'expo2026', name: '结束会话' });
+    expect((await t.post(c.xml)).status).toBe(200);
+    await waitFor(() => lead(c.externalUserId), 'lead');
+    await handled(await say(c.externalUserId, '谢谢'));
+    await waitFor(() => sentTo(c.externalUserId).length === 1, 'reply');
+    kf().session(KF, c.externalUserId)!.state = 2;
+    await kf().servicerPicks(KF, c.externalUserId, 'lisi');
+    await kf().servicerEnds(KF, c.externalUserId);
+    await waitFor(async () => (await lead(c.externalUserId))?.kf?.state === 4, 'ended');
+    await enroll(t.bot.ctx, { corpId: TEST_CORP.corpId, externalUserId: c.externalUserId }, 'five', 'zhangsan');
+    await waitFor(async () => (await Enrollment.findOne({ externalUserId: c.externalUserId, sequenceKey: 'five' }).lean())?.status === 'completed', 'sequence done', 30_000);
+    const tried = t.sandbox.state.callsTo('kf/send_msg').filter((x) => (x.body as { touser?: string }).touser === c.externalUserId);
+    expect(tried).toHaveLength(1);
+    expect(t.sandbox.state.okCallsTo('externalcontact/add_msg_template').some((x) => JSON.stringify(x.body).includes(c.externalUserId))).toBe(true);
+  });
 });
 
 describe('duplicates', () => {

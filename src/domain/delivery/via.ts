@@ -27,11 +27,12 @@ export function kfWindowStart(lead: Pick<LeadFields, 'kf'>, now: number): number
 
 /**
  * The first way to try: an open 客服 window (sent at once), else a mass message the owner confirms. Not the window
- * while a person serves the customer there (queued or state 3): WeCom refuses API sends then (95018 [D:94677]), and a
- * marketing message does not belong in a person's conversation.
+ * while a person serves the customer there (queued or state 3), nor once a servicer ended the session (state 4, until
+ * the customer writes again): WeCom refuses API sends in those states (95018 [D:94669, D:94677]), and a marketing
+ * message does not belong in a person's conversation.
  */
 export function preferredVia(lead: Pick<LeadFields, 'kf'>, now: number): 'kf' | 'mass' {
-  if (lead.kf?.state === 2 || lead.kf?.state === 3) return 'mass';
+  if (lead.kf?.state === 2 || lead.kf?.state === 3 || lead.kf?.state === 4) return 'mass';
   return kfWindowStart(lead, now) !== null ? 'kf' : 'mass';
 }
 

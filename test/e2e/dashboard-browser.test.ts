@@ -26,6 +26,8 @@ beforeAll(async () => {
   });
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   page.on('pageerror', (err) => errors.push(err.message));
+  // A failed load (a missing favicon, a 404 asset) is a console error too; the 401 of the wrong token is meant.
+  page.on('console', (m) => void (m.type() === 'error' && !m.text().includes('(Unauthorized)') && errors.push(m.text())));
 }, 120_000);
 afterAll(async () => {
   await browser?.close();

@@ -22,7 +22,14 @@ describe('dashboard: pages and sign-in', () => {
     expect(page.headers.get('content-type')).toContain('text/html');
     expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
     const html = await page.text();
-    for (const src of html.matchAll(/(?:src|href)="([^"]+)"/g)) expect((await get(src[1]!)).status, src[1]).toBe(200);
+    // Every file it loads is the bot's own (the icon is an empty data: URL, so the browser asks for none).
+    for (const src of html.matchAll(/(?:src|href)="([^"]+)"/g)) {
+      if (src[1]!.startsWith('data:') || src[1]!.startsWith('#')) continue;
+      expect(src[1]).toMatch(/^\/admin\//);
+      expect((await get(src[1]!)).status, src[1]).toBe(200);
+    }
+    // The ops team's time zone, for the dashboard's days.
+    expect(html).toContain(`<meta name="ops-timezone" content="${t.config.OPS_TIMEZONE}">`);
     const chart = await get('/admin/assets/chart.umd.min.js');
     expect(chart.status).toBe(200);
     expect((await chart.text()).length).toBeGreaterThan(100_000);

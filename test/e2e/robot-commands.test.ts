@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { encrypt, getSignature } from '@wecom/crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpApp } from '../../src/app/http-app.js';
+import { runLater } from '../../src/domain/commands/answer-later.js';
 import { ChannelRecord } from '../../src/store/models/channel-record.js';
 import { CommandAudit } from '../../src/store/models/command-audit.js';
 import { Lead, leadId } from '../../src/store/models/lead.js';
@@ -194,6 +195,10 @@ describe('commands', () => {
     expect(content(await say('恢复 王经理', 'lisi'))).toBe('已恢复线索 王经理：等待中的到期步骤马上运行，其余按原定时间。');
     expect(content(await say('resume fast'))).toBe('Resumed sequence fast: steps that came due run now, the rest at their time.');
     expect(await Pause.countDocuments({})).toBe(0);
+    // A Chinese keyboard's full-width colon, both ways; a trailing @mention is not an argument.
+    expect(content(await say('暂停 序列：fast @运营助手'))).toBe('已暂停培育序列 fast的培育和群发：进度保留，发送「恢复」后从原处继续。');
+    expect(content(await say('恢复 序列：fast'))).toBe('已恢复培育序列 fast：等待中的到期步骤马上运行，其余按原定时间。');
+    expect(await Pause.countDocuments({})).toBe(0);
     expect(content(await say('恢复 fast'))).toBe('培育序列 fast没有被暂停。');
     expect(content(await say('暂停 序列:nope'))).toBe('没有「nope」这个培育序列。现有：fast, five, slow');
     expect(content(await say('resume'))).toBe('missing <target>\nUsage: `resume <lead | sequence | channel>`');
@@ -231,6 +236,15 @@ describe('commands', () => {
     const scan = await t.sandbox.state.contacts.scan({ userId: 'wangwu', name: '沙龙客户', state: 'salon11' });
     const lead = await waitFor(() => Lead.findById(leadId(TEST_CORP.corpId, scan.externalUserId)).lean(), 'the scanned lead');
     expect(lead.firstTouch?.channelKey).toBe('salon11');
+  });
+
+  it('a slow command that waited past its response_url\'s hour (workers were down) is not run: nobody would hear of it', async () => {
+    const msgid = `late-${Date.now()}`;
+    const job = { msgid, userId: 'zhangsan', chatId: 'wrOPS', chatType: 'group' as const, text: '渠道 new late01 迟到渠道 zhangsan', responseUrl: `${t.sandbox.url}/cgi-bin/aibot/response?response_code=late`, receivedAt: Date.now() - 61 * 60_000 };
+    expect(await runLater(t.bot.ctx, job)).toBe('expired');
+    expect(await ChannelRecord.findOne({ key: 'late01' }).lean()).toBeNull();
+    expect(t.sandbox.state.robot.responses.filter((r) => r.msgid === msgid)).toHaveLength(0);
+    expect(await auditOf(msgid)).toMatchObject({ outcome: 'expired' });
   });
 
   it('日报 / report: working on it, then the report through response_url, which takes one POST only', async () => {

@@ -3,7 +3,7 @@ import { WecomApiError } from '../../errors.js';
 import { jobIds } from '../../queues/job-ids.js';
 import { withLock } from '../../redis/lock.js';
 import { createOnce } from '../../store/create-once.js';
-import { attemptFenceId, takeFence } from '../../store/delivery-ledger.js';
+import { attemptFenceId, releaseTakenFences, takeFence } from '../../store/delivery-ledger.js';
 import { Alert } from '../../store/models/alert.js';
 import { takeWebhookSend } from './webhook-window.js';
 
@@ -39,7 +39,13 @@ export async function raiseAlert(ctx: Ctx, alert: Omit<OpsAlert, 'at'> & { at?: 
     ctx.log.info({ alert: alert.key, kind: alert.kind, title: alert.title }, 'ops alert kept, not posted: WECOM_OPS_WEBHOOK_KEY is not set');
     return 'off';
   }
-  await ctx.queues.add('ops-alert', { ...alert, at }, { jobId: jobIds.alert(alert.key) });
+  try {
+    await ctx.queues.add('ops-alert', { ...alert, at }, { jobId: jobIds.alert(alert.key) });
+  } catch (err) {
+    // Not queued: the record goes too, so the caller's retry raises the alert again instead of taking it for a duplicate.
+    await Alert.deleteOne({ _id: alert.key }).catch(() => undefined);
+    throw err;
+  }
   return 'queued';
 }
 
@@ -49,9 +55,17 @@ export async function raiseAlert(ctx: Ctx, alert: Omit<OpsAlert, 'at'> & { at?: 
  */
 export async function deliverAlert(ctx: Ctx, a: OpsAlert): Promise<string> {
   const webhook = ctx.config.WECOM_OPS_WEBHOOK_KEY!;
-  if (!(await takeFence({ id: attemptFenceId(`alert|${a.key}`, 1), kind: 'attempt', for: `alert|${a.key}` }))) return 'already_handled';
-  const slot = await takeWebhookSend(ctx.redis, ctx.keys, webhook);
-  if (!slot.ok) return toDigest(ctx, [a], slot.waitMs);
+  const fence = attemptFenceId(`alert|${a.key}`, 1);
+  if (!(await takeFence({ id: fence, kind: 'attempt', for: `alert|${a.key}` }))) return 'already_handled';
+  let slot: Awaited<ReturnType<typeof takeWebhookSend>>;
+  try {
+    slot = await takeWebhookSend(ctx.redis, ctx.keys, webhook);
+    if (!slot.ok) return await toDigest(ctx, [a], slot.waitMs);
+  } catch (err) {
+    // Neither posted nor in the digest (Redis failed): the fence goes back, so the job's retry delivers it.
+    await releaseTakenFences([fence]).catch(() => undefined);
+    throw err;
+  }
   try {
     await ctx.wecom.webhookSend(webhook, { msgtype: 'markdown', markdown: { content: clip(`**${a.title}**\n${a.text}`) } });
   } catch (err) {

@@ -4,6 +4,9 @@ import { attemptFenceId, takeFence } from '../../store/delivery-ledger.js';
 import { clipBytes, ROBOT_MARKDOWN_BYTES } from './markdown.js';
 import { audit, execute, plan, type CommandRequest, type Result } from './run-command.js';
 
+/** How long a robot message's response_url works: one call within an hour [D:101138]. */
+export const RESPONSE_URL_TTL_MS = 3_600_000;
+
 /** A command answered later: the request, and the response_url of its message. */
 export interface LaterCommand extends CommandRequest {
   responseUrl: string;
@@ -18,6 +21,13 @@ export interface LaterCommand extends CommandRequest {
  */
 export async function runLater(ctx: BotContext, c: LaterCommand): Promise<string> {
   const p = plan(ctx, c);
+  if (Date.now() - c.receivedAt > RESPONSE_URL_TTL_MS) {
+    // Its answer can no longer reach the chat [D:101138]: a command nobody would hear of (a launch, a new channel) is
+    // not run; staff ask again.
+    ctx.log.warn({ msgid: c.msgid, text: c.text }, 'slow command not run: its response_url expired while it waited');
+    await audit(c, { lang: p.lang, command: p.kind === 'run' ? p.command.name : p.command, outcome: 'expired', detail: 'not run: waited past the response_url\'s hour', later: true, startedAt: c.receivedAt });
+    return 'expired';
+  }
   const result: Result = p.kind === 'answer' ? { answer: p.answer, outcome: p.outcome } : await execute(p);
   const sent = await respondOnce(ctx, c.msgid, c.responseUrl, result.answer);
   await audit(c, {

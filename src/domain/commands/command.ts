@@ -89,7 +89,9 @@ export type CommandOutcome =
   | 'not_found'
   | 'ambiguous'
   | 'rejected'
-  | 'failed';
+  | 'failed'
+  /** A slow command not run: its response_url expired while it waited (nobody would hear its answer). */
+  | 'expired';
 
 /** An answer that is not a success (nothing found, several matches, WeCom refused): its text and its outcome. */
 export class CommandError extends Error {

@@ -15,7 +15,8 @@ const PREFIXES: Record<string, PauseKind> = { lead: 'lead', 线索: 'lead', sequ
 
 /** Reads a target word. */
 export function targetArg(word: string): TargetArg {
-  const colon = word.indexOf(':');
+  // `序列:x` or `序列：x`: a Chinese keyboard types the full-width colon.
+  const colon = word.search(/[:：]/);
   const kind = colon > 0 ? PREFIXES[word.slice(0, colon).toLowerCase()] : undefined;
   return kind ? { kind, name: word.slice(colon + 1).trim() } : { kind: null, name: word.trim() };
 }

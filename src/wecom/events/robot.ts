@@ -77,7 +77,10 @@ export function robotMessageText(m: RobotMessage): string | null {
   return text === null ? null : stripMentions(text);
 }
 
-/** Removes leading `@name` mentions (separated by ordinary or full-width spaces). */
+/** Removes `@name` mentions at the start and at the end (separated by ordinary or full-width spaces): "@运营助手 统计 7d", "统计 7d @运营助手". */
 export function stripMentions(text: string): string {
-  return text.replace(/^[\s\u3000]*(?:@[^\s\u3000]+[\s\u3000]*)+/u, '').trim();
+  return text
+    .replace(/^[\s\u3000]*(?:@[^\s\u3000]+[\s\u3000]*)+/u, '')
+    .replace(/(?:[\s\u3000]+@[^\s\u3000]+)+[\s\u3000]*$/u, '')
+    .trim();
 }

@@ -159,6 +159,19 @@ describe('exclusions and the dry run', () => {
     void pc;
   });
 
+  it('a 客服 window whose session a person serves, or that ended, is not a way to send: the mass message is', async () => {
+    const tag = { tags: ['测试/kfstate'] };
+    await seedLeads(h.sandbox, [
+      { name: '窗口', kfAgoMs: 3_600_000 },
+      { name: '人工接待', kfAgoMs: 3_600_000, kfState: 3 },
+      { name: '会话结束', kfAgoMs: 3_600_000, kfState: 4 },
+    ].map((x): LeadSpec => ({ ...x, ...tag }) as LeadSpec));
+    const input: CampaignInput = { key: 'kfstate', name: '会话状态', segment: { tags: { all: ['测试/kfstate'] } }, content: { text: '您好' }, schedule: { cron: '0 10 * * 1' } };
+    const r = await dryRun(h.ctx, await createCampaign(h.ctx, input, 'test'), Date.now());
+    expect(r).toMatchObject({ targeted: 3, byRoute: { kf: 1, mass: 2 } });
+    expect(r.sample.filter((s) => s.via === 'kf').map((s) => s.name)).toEqual(['窗口']);
+  });
+
   it('sequence content enrolls the segment (once per lead, ever) and counts who was in it already', async () => {
     const [a, b, c] = await seedLeads(h.sandbox, [{ name: '培育一' }, { name: '培育二' }, { name: '培育退订', unsubscribed: true }].map((x) => ({ ...x, tags: ['测试/seq'] })));
     await enrollMany(h.ctx, [{ corpId: 'wx5823bf96d3bd56c7', externalUserId: b!.externalUserId, ownerUserId: 'zhangsan' }], 'fast');

@@ -22,6 +22,8 @@ export interface LeadSpec {
   unsubscribed?: boolean;
   /** An open 微信客服 window (the customer wrote this long ago, in ms). */
   kfAgoMs?: number;
+  /** Our view of that 客服 session's state (2 queued, 3 a person serves, 4 ended); none by default. */
+  kfState?: number;
   /** The owner has no relationship with the customer in WeCom (a mass message refuses it). */
   notInWecom?: boolean;
   ownerStatus?: 'active' | 'left';
@@ -67,7 +69,7 @@ export async function seedLeads(sandbox: Sandbox, specs: LeadSpec[]): Promise<Ar
       tagKeys: s.tags ?? [],
       lastTouchAt: s.lastTouchAt === undefined ? addedAt : s.lastTouchAt,
       lastInteraction: { userId: s.lastWith === undefined ? owner : s.lastWith, at: addedAt },
-      kf: s.kfAgoMs !== undefined ? { openKfid: 'wkSeedKf', lastInboundAt: new Date(now - s.kfAgoMs), sentSinceInbound: 0 } : { openKfid: null, lastInboundAt: null, sentSinceInbound: 0 },
+      kf: s.kfAgoMs !== undefined ? { openKfid: 'wkSeedKf', lastInboundAt: new Date(now - s.kfAgoMs), sentSinceInbound: 0, ...(s.kfState !== undefined ? { state: s.kfState } : {}) } : { openKfid: null, lastInboundAt: null, sentSinceInbound: 0 },
       unsubscribedAt: s.unsubscribed || stage === 'unsubscribed' ? new Date(now - 3_600_000) : null,
       lostAt: stage === 'lost' ? new Date(now - 3_600_000) : null,
       createdAt: addedAt,

@@ -4,7 +4,7 @@ import type { Campaign } from '../../content/campaigns.js';
 import { render } from '../../content/render.js';
 import { pauseMember } from '../pause/pauses.js';
 import { pickCase } from '../nurture/pick-case.js';
-import { kfWindowStart, massSender, type MessageContent } from '../delivery/via.js';
+import { kfWindowStart, massSender, preferredVia, type MessageContent } from '../delivery/via.js';
 import type { Grade } from '../vocabulary.js';
 import type { AudienceLead } from './segment.js';
 
@@ -67,7 +67,8 @@ export function planLead(ctx: Pick<BotContext, 'channels' | 'cases'>, c: Campaig
   if (!owner) return { kind: 'excluded', reason: 'noOwner' };
   if (c.content.sequence) return { kind: 'enroll', owner };
   const sender = massSender(lead, owner);
-  const windowStart = kfWindowStart(lead, now);
+  // The 客服 window only while WeCom takes API sends in the session (not queued, served by a person, or ended).
+  const windowStart = preferredVia(lead, now) === 'kf' ? kfWindowStart(lead, now) : null;
   const caseSlug = c.content.caseStudy ? (pickCase(ctx.cases, lead, new Set())?.slug ?? null) : null;
   const item: SendItem = {
     leadId: lead._id,

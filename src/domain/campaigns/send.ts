@@ -99,7 +99,9 @@ export async function sendCycle(b: RunBatch, items: readonly PendingItem[]): Pro
   await deferItems(b, deferred);
   await recordFor(b, noCase.map((it) => ({ it, via: null, status: 'skipped', reason: 'no_case_left', attempts: 0 })));
 
-  // Everything after this point holds fences: sent, or given back before the cycle ends.
+  // Everything after this point holds fences: sent, or given back before the cycle ends. A message WeCom may have
+  // taken (sent, submitted, or an unknown outcome) leaves `unsent` at once, before its records are written: if a write
+  // fails then, its attempt fence stays, and the retry records it `unknown` (settleHeld) instead of sending it again.
   const unsent = new Set(ready);
   const giveBack = async () => {
     const ids = [...unsent].flatMap((r) => [...r.held.map((f) => f.id), attemptFenceId(campaignDeliveryKey(b.runId, r.it.leadId), r.attempt)]);
@@ -114,8 +116,8 @@ export async function sendCycle(b: RunBatch, items: readonly PendingItem[]): Pro
         const chunk = group.slice(i, i + size);
         const stop = await pausedFor(ctx, { campaign: campaign.key });
         if (stop) throw new RunStopped('paused');
-        if (chunk[0]!.via === 'mass') await sendMassGroup(b, chunk);
-        else await sendReminderGroup(b, chunk);
+        if (chunk[0]!.via === 'mass') await sendMassGroup(b, chunk, unsent);
+        else await sendReminderGroup(b, chunk, unsent);
         for (const r of chunk) unsent.delete(r);
       }
     }
@@ -214,8 +216,10 @@ async function sendKf(b: RunBatch, ready: readonly Ready[], unsent: Set<Ready>, 
     let detail: { reason?: string; errcode?: number } = {};
     try {
       await withRetries(() => sendVia(ctx, 'kf', lead, it.owner, content, key));
+      unsent.delete(r);
     } catch (err) {
       if (err instanceof WecomApiError && err.ambiguous) {
+        unsent.delete(r);
         ctx.log.error({ deliveryKey: key, reason: err.errmsg }, 'campaign 客服 send outcome unknown: not retried');
         [status, detail] = ['unknown', { reason: `ambiguous: ${err.errmsg}` }];
       } else if (err instanceof WecomApiError && KF_WINDOW_CLOSED.has(err.errcode)) {
@@ -276,7 +280,7 @@ const newGroupKey = (runId: string) => `cg|${runId}|${randomBytes(6).toString('h
  * recipient's attempt was fenced before the call and each gets its own delivery (submitted, or failed when WeCom
  * refused it: fail_list) under the one msgid; one poll per (msgid, sender) follows them all.
  */
-async function sendMassGroup(b: RunBatch, chunk: readonly Ready[]): Promise<void> {
+async function sendMassGroup(b: RunBatch, chunk: readonly Ready[], unsent: Set<Ready>): Promise<void> {
   const { ctx, campaign } = b;
   const sender = chunk[0]!.it.sender;
   const groupKey = newGroupKey(b.runId);
@@ -295,6 +299,7 @@ async function sendMassGroup(b: RunBatch, chunk: readonly Ready[]): Promise<void
     );
   } catch (err) {
     if (err instanceof WecomApiError && err.ambiguous) {
+      for (const r of chunk) unsent.delete(r);
       ctx.log.error({ group: groupKey, sender, customers: ids.length, reason: err.errmsg }, 'campaign mass message outcome unknown: not retried');
       await CampaignGroup.create({ _id: groupKey, runId: b.runId, campaignKey: campaign.key, corpId: chunk[0]!.it.corpId, via: 'mass', sender, size: ids.length, deliveryKeyPrefix: runDeliveryPrefix(b.runId), status: 'unknown', content });
       await recordFor(b, chunk.map((r) => ({ it: r.it, via: 'mass', status: 'unknown', reason: `ambiguous: ${err.errmsg}`, attempts: r.attempt, userId: sender, group: groupKey, caseSlug: r.caseSlug })));
@@ -306,6 +311,7 @@ async function sendMassGroup(b: RunBatch, chunk: readonly Ready[]): Promise<void
     await recordFor(b, chunk.map((r) => ({ it: r.it, via: 'mass', status: 'failed', reason: e?.errmsg ?? 'retries_exhausted', errcode: e?.errcode ?? null, attempts: r.attempt, userId: sender, caseSlug: r.caseSlug })));
     return;
   }
+  for (const r of chunk) unsent.delete(r);
   const refused = new Set(res.fail_list ?? []);
   for (const r of chunk) if (refused.has(r.it.externalUserId)) await releaseBudget(ctx, campaignDeliveryKey(b.runId, r.it.leadId), r.held);
   const submitted = chunk.filter((r) => !refused.has(r.it.externalUserId));
@@ -353,7 +359,7 @@ const clip = (text: string, bytes: number) => {
  * One reminder to an owner for customers whose mass-message quota is used up: the content to forward by hand and
  * who to (at most REMINDER_BATCH customers per message). Each customer gets its own delivery (via owner).
  */
-async function sendReminderGroup(b: RunBatch, chunk: readonly Ready[]): Promise<void> {
+async function sendReminderGroup(b: RunBatch, chunk: readonly Ready[], unsent: Set<Ready>): Promise<void> {
   const { ctx, campaign } = b;
   const owner = chunk[0]!.it.owner;
   const groupKey = newGroupKey(b.runId);
@@ -365,9 +371,12 @@ async function sendReminderGroup(b: RunBatch, chunk: readonly Ready[]): Promise<
   let detail: { reason?: string; errcode?: number } = {};
   try {
     await withRetries(() => ctx.wecom.sendAppText([owner], note));
+    for (const r of chunk) unsent.delete(r);
   } catch (err) {
-    if (err instanceof WecomApiError && err.ambiguous) [status, detail] = ['unknown', { reason: `ambiguous: ${err.errmsg}` }];
-    else if (retryLater(b, err)) throw err;
+    if (err instanceof WecomApiError && err.ambiguous) {
+      for (const r of chunk) unsent.delete(r);
+      [status, detail] = ['unknown', { reason: `ambiguous: ${err.errmsg}` }];
+    } else if (retryLater(b, err)) throw err;
     else {
       const e = err instanceof WecomApiError ? err : null;
       [status, detail] = ['failed', { reason: e?.errmsg ?? 'retries_exhausted', ...(e?.errcode ? { errcode: e.errcode } : {}) }];

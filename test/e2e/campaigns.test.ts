@@ -298,6 +298,22 @@ describe('schedules', () => {
     const late = await startRun(h.ctx, (await campaign('late')), { trigger: 'schedule', at: Date.now() - 7 * 3_600_000 });
     expect(late?.run).toMatchObject({ status: 'missed' });
   });
+
+  it('a one-off campaign skipped while paused at its time runs when launched after resuming, once', async () => {
+    const [lead] = await seedLeads(h.sandbox, [{ name: '单次', tags: ['测试/oneoff'] }]);
+    const at = Date.now() + 3_600_000;
+    const key = await campaign('oneoff', { schedule: { at: new Date(at).toISOString() } });
+    await pauseCampaign(h.ctx, key, 'test');
+    expect((await startRun(h.ctx, key, { trigger: 'schedule', at }))?.run).toMatchObject({ status: 'skipped' });
+    await resumeCampaign(h.ctx, key, 'test');
+    const launches = await Promise.all([launchCampaign(h.ctx, key), launchCampaign(h.ctx, key)]);
+    expect(launches.filter((l) => l.created)).toHaveLength(1);
+    expect(launches.find((l) => l.created)!.run).toMatchObject({ _id: `${key}|at`, status: 'running', trigger: 'launch' });
+    await h.drain('campaign-run');
+    expect(h.sandbox.state.okCallsTo(API).filter((c) => (c.body as { external_userid: string[] }).external_userid.includes(lead!.externalUserId))).toHaveLength(1);
+    // Launched again once it ran: nothing more.
+    expect((await launchCampaign(h.ctx, key)).created).toBe(false);
+  });
 });
 
 describe('exactly once', () => {

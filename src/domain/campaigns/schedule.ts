@@ -138,6 +138,20 @@ export async function startRun(ctx: Ctx, key: string, o: { trigger: 'schedule' |
   const created = await createOnce(CampaignRun, doc);
   if (!created) {
     const existing = (await CampaignRun.findById(id).lean()) as Run | null;
+    // A one-off campaign has one run; one that ended without sending anything (skipped while paused at its time, or
+    // missed while no worker ran) is started by a launch, once: only the launch that turns it to running adds its job.
+    if (o.trigger === 'launch' && status === 'running' && c.schedule.at && (existing?.status === 'skipped' || existing?.status === 'missed')) {
+      const revived = await CampaignRun.findOneAndUpdate(
+        { _id: id, status: existing.status },
+        { $set: { trigger: 'launch', scheduledFor: doc.scheduledFor, definition: doc.definition, status: 'running', reason: null, windowEndsAt: doc.windowEndsAt, startedAt: doc.startedAt, finishedAt: null, counters: {} } },
+        { new: true },
+      ).lean();
+      if (revived) {
+        await ctx.queues.add('campaign-run', { runId: id }, { jobId: jobIds.campaignRun(id) });
+        ctx.log.info({ campaign: key, run: id, was: existing.status }, 'one-off campaign launched after its run was skipped or missed');
+        return { run: revived as unknown as Run, created: true };
+      }
+    }
     if (o.trigger === 'launch' && existing) ctx.log.info({ run: id }, 'campaign launch: this run exists already');
     return existing ? { run: existing, created: false } : null;
   }

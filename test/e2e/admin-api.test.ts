@@ -65,6 +65,13 @@ describe('admin API: access', () => {
     expect((await api('/leads?cursor=garbage')).status).toBe(400);
     expect((await api('/funnel?from=2026-13-01')).status).toBe(400);
     expect((await api('/funnel?from=2026-11-10&to=2026-11-01')).status).toBe(400);
+    // A day that does not exist, a period that ends (today, by default) before it starts, one longer than a year.
+    expect((await api('/funnel?from=2026-02-31')).status).toBe(400);
+    expect((await api('/service?to=2026-04-31')).status).toBe(400);
+    expect((await api('/funnel?from=2999-01-01')).status).toBe(400);
+    const long = await api('/service?from=2024-01-01&to=2026-01-01');
+    expect(long.status).toBe(400);
+    expect((await json<{ issues: Array<{ path: string; message: string }> }>(long)).issues).toEqual([{ in: 'query', path: 'from', message: 'a period is at most 366 days' }]);
     const lead = await arrive('expo2026', '校验');
     const noReason = await post(`/leads/${lead.id}/stage`, { stage: 'qualified' });
     expect(noReason.status).toBe(400);

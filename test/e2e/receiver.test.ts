@@ -1,7 +1,6 @@
 import { encrypt, getSignature } from '@wecom/crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decryptPayload, verifySignature, buildEncryptedCallback, toQueryString } from '../../src/wecom/callback/crypto.js';
-import { CallbackError } from '../../src/errors.js';
+import { buildEncryptedCallback, toQueryString } from '../../src/wecom/callback/crypto.js';
 import { buildContactEventXml } from '../../src/sandbox/index.js';
 import { parseXml } from '../../src/wecom/callback/xml.js';
 import { CREDS, startTestBot, TEST_CORP, type TestBot } from '../helpers/test-bot.js';

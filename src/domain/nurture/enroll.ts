@@ -1,4 +1,3 @@
-import mongoose from 'mongoose';
 import type { BotContext } from '../../context.js';
 import { createOnce, insertManyOnce } from '../../store/create-once.js';
 import { Enrollment, enrollmentId, type EnrollmentDoc } from '../../store/models/enrollment.js';

@@ -18,7 +18,6 @@ export async function stopEnrollments(ctx: Ctx, lead: LeadRef, reason: StopReaso
 
 /** stopEnrollments for a caller that holds the lead's lock; `only` ends that enrollment whatever its stopOn says. */
 export async function stopLocked(ctx: Ctx, lead: LeadRef, reason: StopReason, only?: string): Promise<number> {
-  const { corpId, externalUserId } = lead;
   // Only the sequences `reason` stops are looked up (a customer's message reads none when no sequence stops on replies).
   const stopped = () => [...ctx.sequences.keys()].filter((k) => stopsSequence(ctx.sequences.get(k), reason));
   const candidates = only ? [await Enrollment.findById(only, { sequenceKey: 1, step: 1, status: 1 }).lean()] : await enrollmentsOf(lead, stopped(), { sequenceKey: 1, step: 1, status: 1 });

@@ -1,12 +1,10 @@
 import { z } from 'zod';
 import type { BotContext } from '../../../context.js';
-import { addDays } from '../../../domain/commands/period.js';
 import { channelOverview } from '../../../domain/channels/overview.js';
 import { funnel } from '../../../domain/funnel/funnel.js';
-import { localDay } from '../../../domain/nurture/clock.js';
 import { apiRoute } from '../api-route.js';
+import { queryDay, resolvePeriodQuery } from '../period-query.js';
 
-const day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be YYYY-MM-DD').refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)), 'is not a date');
 const counts = {
   added: z.number(),
   engaged: z.number(),
@@ -29,8 +27,8 @@ export function funnelRoutes(ctx: BotContext) {
       summary: 'The funnel per channel of the leads added in a period: how many reached each stage, lost, unsubscribed, grades',
       query: z
         .object({
-          from: day.optional().describe('first day (OPS_TIMEZONE), default 29 days before `to`'),
-          to: day.optional().describe('last day, inclusive, default today'),
+          from: queryDay.optional().describe('first day (OPS_TIMEZONE), default 29 days before `to`; a period is at most 366 days'),
+          to: queryDay.optional().describe('last day, inclusive, default today'),
           channel: z.string().max(30).optional(),
         })
         .refine((q) => !q.from || !q.to || q.from <= q.to, { message: 'from must not be after to', path: ['from'] }),
@@ -42,9 +40,7 @@ export function funnelRoutes(ctx: BotContext) {
         roles: z.array(funnelCounts.extend({ role: z.string() })),
       }),
       handler: ({ query }) => {
-        const tz = ctx.config.OPS_TIMEZONE;
-        const to = query.to ?? localDay(Date.now(), tz);
-        const from = query.from ?? addDays(to, -29);
+        const { from, to } = resolvePeriodQuery(query, ctx.config.OPS_TIMEZONE, 30, 366);
         return funnel({ from, to, channel: query.channel });
       },
     }),

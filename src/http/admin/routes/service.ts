@@ -3,11 +3,10 @@ import type { BotContext } from '../../../context.js';
 import { addDays } from '../../../domain/commands/period.js';
 import { serviceStats } from '../../../domain/kf/stats.js';
 import { waitingCustomers } from '../../../domain/leads/lead-index.js';
-import { localDay } from '../../../domain/nurture/clock.js';
 import { Lead } from '../../../store/models/lead.js';
 import { apiRoute } from '../api-route.js';
+import { queryDay, resolvePeriodQuery } from '../period-query.js';
 
-const day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be YYYY-MM-DD').refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)), 'is not a date');
 const stats = {
   count: z.number(),
   medianSeconds: z.number().nullable(),
@@ -56,16 +55,14 @@ export function serviceRoutes(ctx: BotContext) {
       summary: 'First-response times of 微信客服 conversations started in a period: median and 90th percentile per servicer and per channel',
       query: z
         .object({
-          from: day.optional().describe('first day (OPS_TIMEZONE), default 6 days before `to`'),
-          to: day.optional().describe('last day, inclusive, default today'),
+          from: queryDay.optional().describe('first day (OPS_TIMEZONE), default 6 days before `to`; a period is at most 366 days'),
+          to: queryDay.optional().describe('last day, inclusive, default today'),
         })
-        .refine((q) => !q.from || !q.to || q.from <= q.to, { message: 'from must not be after to', path: ['from'] })
-        .refine((q) => !q.from || !q.to || Date.parse(`${q.to}T00:00:00Z`) - Date.parse(`${q.from}T00:00:00Z`) < 366 * 86_400_000, { message: 'a period is at most 366 days', path: ['from'] }),
+        .refine((q) => !q.from || !q.to || q.from <= q.to, { message: 'from must not be after to', path: ['from'] }),
       response: z.object({ from: z.string(), to: z.string(), total: z.object(stats), servicers: z.array(group), channels: z.array(group), breaches: z.array(breach) }),
       handler: async ({ query }) => {
         const tz = ctx.config.OPS_TIMEZONE;
-        const to = query.to ?? localDay(Date.now(), tz);
-        const from = query.from ?? addDays(to, -6);
+        const { from, to } = resolvePeriodQuery(query, tz, 7, 366);
         const days: string[] = [];
         for (let d = from; d <= to; d = addDays(d, 1)) days.push(d);
         const s = await serviceStats(tz, days);

@@ -1,0 +1,22 @@
+import { z } from 'zod';
+import { addDays, isDay } from '../../domain/commands/period.js';
+import { localDay } from '../../domain/nurture/clock.js';
+import { ApiError } from './api-route.js';
+
+/** A calendar day of a query, YYYY-MM-DD, that exists (2026-02-31 does not). */
+export const queryDay = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be YYYY-MM-DD').refine(isDay, 'is not a calendar day');
+
+const DAY_MS = 86_400_000;
+
+/**
+ * The period a query asks for, its gaps filled: `to` defaults to today in `tz`, `from` to `defaultDays - 1` days
+ * before `to`. A period that ends before it starts, or is longer than `maxDays`, is a 400 naming `from`.
+ */
+export function resolvePeriodQuery(q: { from?: string; to?: string }, tz: string, defaultDays: number, maxDays: number): { from: string; to: string } {
+  const to = q.to ?? localDay(Date.now(), tz);
+  const from = q.from ?? addDays(to, -(defaultDays - 1));
+  const problem = (message: string) => new ApiError(400, `invalid query: from: ${message}`, [{ in: 'query', path: 'from', message }]);
+  if (from > to) throw problem(`from must not be after to (${to})`);
+  if ((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / DAY_MS + 1 > maxDays) throw problem(`a period is at most ${maxDays} days`);
+  return { from, to };
+}

@@ -248,6 +248,11 @@ export class WecomClient {
     return this.call<T.AddMsgTemplateResponse>('externalcontact/add_msg_template', { body, retries: 0 });
   }
 
+  /** externalcontact/cancel_groupmsg_send [D:97611]: members who have not sent the mass message yet no longer can. */
+  cancelGroupMsgSend(msgid: string) {
+    return this.call<T.WecomResponse>('externalcontact/cancel_groupmsg_send', { body: { msgid } });
+  }
+
   /** externalcontact/get_groupmsg_send_result [D:92135]. */
   getGroupMsgSendResult(body: { msgid: string; userid: string; limit?: number; cursor?: string }) {
     return this.call<T.GroupMsgSendResultResponse>('externalcontact/get_groupmsg_send_result', { body });

@@ -272,6 +272,16 @@ describe('pause, resume, cancel', () => {
     await expect(launchCampaign(h.ctx, key)).rejects.toMatchObject({ code: 'state' });
     await expect(resumeCampaign(h.ctx, key, 'lisi')).rejects.toMatchObject({ code: 'state' });
     expect(await Alert.findById(`campaign|${run._id}`).lean()).toMatchObject({ title: expect.stringContaining('已取消') });
+    // The tasks the owner had not confirmed were withdrawn: confirming one now sends nothing, and the next poll settles
+    // its customers as withdrawn.
+    const groups = await CampaignGroup.find({ runId: run._id, via: 'mass' }).lean();
+    expect(groups).toHaveLength(sent);
+    expect(groups.every((g) => g.withdrawnAt)).toBe(true);
+    for (const g of groups) expect(h.sandbox.state.mass.confirm(g.msgid!, 'zhangsan')).toEqual([]);
+    for (const j of await h.ctx.queues.get('mass-result').getJobs(['delayed'])) await j.promote();
+    await h.drain('mass-result');
+    expect(await Delivery.countDocuments({ runId: run._id, status: 'skipped', reason: 'campaign_cancelled' })).toBe(sent);
+    expect((await campaignDetail(key))!.runs[0]!.results).toMatchObject({ withdrawn: sent, waitingForOwner: 0, confirmed: 0 });
   });
 });
 

@@ -63,7 +63,7 @@ export async function runCampaignCommand(ctx: BotContext, input: CampaignCommand
         const lines = [`**${d.key}** ${d.name}（${d.source === 'file' ? '模板' : 'API'}，${d.status}${d.paused ? '，已暂停' : ''}${d.draft ? '，草稿' : ''}）`, `时间：${d.schedule.at ?? `${d.schedule.cron}（${d.schedule.timezone ?? 'Asia/Shanghai'}）`}；下次 ${fmtTime(d.nextRunAt, tz)}`];
         for (const r of d.runs) {
           const x = r.results;
-          lines.push(`- ${r.id} ${r.status}：目标 ${x.targeted}，客服 ${x.sent}，群发待确认 ${x.waitingForOwner}，已确认 ${x.confirmed}，提醒 ${x.reminded}，非好友 ${x.notAFriend}，超上限 ${x.overCap}，失败 ${x.failed}，未知 ${x.unknown}${x.deferred ? `，延后 ${x.deferred}` : ''}`);
+          lines.push(`- ${r.id} ${r.status}：目标 ${x.targeted}，客服 ${x.sent}，群发待确认 ${x.waitingForOwner}，已确认 ${x.confirmed}，提醒 ${x.reminded}，非好友 ${x.notAFriend}，超上限 ${x.overCap}，失败 ${x.failed}，未知 ${x.unknown}${x.withdrawn ? `，已撤回 ${x.withdrawn}` : ''}${x.deferred ? `，延后 ${x.deferred}` : ''}`);
         }
         return lines.join('\n');
       }
@@ -96,8 +96,8 @@ export async function runCampaignCommand(ctx: BotContext, input: CampaignCommand
         return changed ? `已恢复 ${key}${runs ? `：${runs} 次运行从停下的地方继续，已发出的不会重发` : ''}。` : `${key} 没有暂停。`;
       }
       case 'cancel': {
-        const { changed } = await cancelCampaign(ctx, key!, input.actor);
-        return changed ? `已取消 ${key}：不再运行，未发出的不会再发。` : `${key} 早已取消。`;
+        const { changed, withdrawn } = await cancelCampaign(ctx, key!, input.actor);
+        return changed ? `已取消 ${key}：不再运行，未发出的不会再发${withdrawn ? `；已撤回 ${withdrawn} 个负责人尚未确认的群发任务` : ''}。` : `${key} 早已取消。`;
       }
     }
   } catch (err) {

@@ -7,8 +7,9 @@ import { pause, resume } from '../pause/pauses.js';
 import { CampaignError } from './campaign-error.js';
 import { campaignOf, type StoredCampaign } from './catalog.js';
 import { startRun, syncSchedule, type Run } from './schedule.js';
+import { withdrawTasks } from './withdraw.js';
 
-type Ctx = Pick<BotContext, 'config' | 'queues' | 'redis' | 'keys' | 'log'>;
+type Ctx = Pick<BotContext, 'config' | 'queues' | 'redis' | 'keys' | 'log' | 'wecom'>;
 
 /** Runs of a campaign that have not ended. */
 const OPEN = ['running', 'waiting', 'paused'];
@@ -52,16 +53,17 @@ export async function resumeCampaign(ctx: Ctx, key: string, actor: string): Prom
 
 /**
  * Cancels a campaign for good: its schedule is removed, its open runs stop before their next send and end as
- * cancelled (what was sent stays sent), and it never runs again. It stays paused, so every sender stops at once.
+ * cancelled (what was sent stays sent), and it never runs again. It stays paused, so every sender stops at once, and
+ * the mass-message tasks owners have not confirmed are withdrawn.
  */
-export async function cancelCampaign(ctx: Ctx, key: string, actor: string): Promise<{ changed: boolean; runs: number }> {
+export async function cancelCampaign(ctx: Ctx, key: string, actor: string): Promise<{ changed: boolean; runs: number; withdrawn: number }> {
   const c = await existing(key);
-  if (c.status === 'cancelled') return { changed: false, runs: 0 };
+  if (c.status === 'cancelled') return { changed: false, runs: 0, withdrawn: 0 };
   await CampaignRecord.updateOne({ _id: key }, { $set: { status: 'cancelled', cancelledAt: new Date(), cancelledBy: actor } });
   await pause(ctx, { kind: 'campaign', target: key }, { actor, reason: 'cancelled' });
   await Pause.updateOne({ _id: `campaign:${key}` }, { $set: { reason: 'cancelled' } });
   await syncSchedule(ctx, key);
-  return { changed: true, runs: await wakeRuns(ctx, key) };
+  return { changed: true, runs: await wakeRuns(ctx, key), withdrawn: await withdrawTasks(ctx, key) };
 }
 
 /** Runs a campaign now (a one-off campaign's only run, brought forward; for a cron campaign an extra run). */

@@ -23,6 +23,8 @@ export interface RunResults {
   confirmed: number;
   /** Mass messages the owner never confirmed. */
   unconfirmed: number;
+  /** In a mass message the owner had not sent when the campaign was cancelled: the task was withdrawn. */
+  withdrawn: number;
   /** Not (or no longer) a contact of the sender. */
   notAFriend: number;
   /** Over a cap: WeCom's mass-message quota (status 3), or held back by the daily cap past the run's window. */
@@ -49,7 +51,7 @@ const n = (x: number | undefined) => x ?? 0;
 export function runResults(run: Pick<RunDoc, 'counters'>, groups: readonly GroupDoc[]): RunResults {
   const c = readCounters(run.counters);
   const o = c.outcomes;
-  const t: GroupTally = { sent: 0, notAFriend: 0, capped: 0, unsent: 0, unconfirmed: 0 };
+  const t: Required<GroupTally> = { sent: 0, notAFriend: 0, capped: 0, unsent: 0, unconfirmed: 0, withdrawn: 0 };
   const owners = new Map<string, { owner: string; tasks: number; customers: number; reminders: number }>();
   let groupClicks = 0;
   for (const g of groups) {
@@ -64,9 +66,9 @@ export function runResults(run: Pick<RunDoc, 'counters'>, groups: readonly Group
     row.tasks++;
     row.customers += g.size - (g.refused ?? 0);
     const tally = g.tally as Partial<GroupTally> | null;
-    for (const k of ['sent', 'notAFriend', 'capped', 'unconfirmed'] as const) t[k] += n(tally?.[k]);
+    for (const k of ['sent', 'notAFriend', 'capped', 'unconfirmed', 'withdrawn'] as const) t[k] += n(tally?.[k]);
   }
-  const settled = t.sent + t.notAFriend + t.capped + t.unconfirmed;
+  const settled = t.sent + t.notAFriend + t.capped + t.unconfirmed + t.withdrawn;
   return {
     targeted: c.targeted,
     excluded: c.excluded as Record<string, number>,
@@ -76,6 +78,7 @@ export function runResults(run: Pick<RunDoc, 'counters'>, groups: readonly Group
     waitingForOwner: Math.max(0, n(o.mass_submitted) - settled),
     confirmed: t.sent,
     unconfirmed: t.unconfirmed,
+    withdrawn: t.withdrawn,
     notAFriend: t.notAFriend + n(o.mass_refused),
     overCap: t.capped + n(o.none_expired),
     failed: n(o.kf_failed) + n(o.mass_failed) + n(o.owner_failed),

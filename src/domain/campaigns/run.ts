@@ -17,6 +17,7 @@ import { describeRun, groupsOf, runResults } from './results.js';
 import { campaignTimezone, quietHoursOf, type Run } from './schedule.js';
 import { audiencePages, leadsByIds, type AudienceLead } from './segment.js';
 import { RunStopped, sendCycle } from './send.js';
+import { withdrawTasks } from './withdraw.js';
 import { expireItems, type PendingItem, type RunBatch } from './send-record.js';
 
 /** Leads read (and planned) at a time. */
@@ -274,6 +275,8 @@ class RunPass {
 async function end(ctx: Ctx, run: Run, campaign: Campaign, status: 'finished' | 'cancelled'): Promise<RunStep> {
   const finishedAt = new Date();
   await CampaignRun.updateOne({ _id: run._id }, { $set: { status, finishedAt, runner: null, nextAt: null } });
+  // A task submitted while the cancel was under way (its call in flight) is withdrawn too.
+  if (status === 'cancelled') await withdrawTasks(ctx, campaign.key);
   const fresh = (await CampaignRun.findById(run._id).lean()) as Run;
   const results = runResults(fresh, (await groupsOf([run._id])).get(run._id) ?? []);
   await raiseAlert(ctx, {

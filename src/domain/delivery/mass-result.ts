@@ -99,6 +99,8 @@ export interface GroupTally {
   /** Not sent yet (the owner has not confirmed); after the last poll they are `unconfirmed`. */
   unsent: number;
   unconfirmed: number;
+  /** Not sent when the campaign was cancelled and the task withdrawn: never will be. */
+  withdrawn?: number;
 }
 
 /**
@@ -121,7 +123,7 @@ async function pollGroupResult(ctx: Pick<BotContext, 'wecom' | 'config' | 'queue
   }
   const schedule = ctx.config.MASS_RESULT_POLL_SCHEDULE;
   const last = p.attempt + 1 >= schedule.length;
-  const group = await CampaignGroup.findById(p.deliveryKey, { retarget: 1, size: 1, refused: 1 }).lean();
+  const group = await CampaignGroup.findById(p.deliveryKey, { retarget: 1, size: 1, refused: 1, withdrawnAt: 1 }).lean();
   const keyOf = (ext: string) => `${g.deliveryKeyPrefix}${leadId(p.corpId, ext)}`;
   const tally: GroupTally = { sent: 0, notAFriend: 0, capped: 0, unsent: 0, unconfirmed: 0 };
   // Recipients WeCom does not list (still dispatching) are unsent too.
@@ -166,7 +168,12 @@ async function pollGroupResult(ctx: Pick<BotContext, 'wecom' | 'config' | 'queue
       await ctx.leads.withLock(lead, () => ctx.leads.setLocked(lead, { lastInteraction: { userId: p.userId, at: new Date(at * 1000) } }));
     }
   }
-  if (last && tally.unsent) {
+  if (group?.withdrawnAt && tally.unsent) {
+    // The campaign was cancelled and the task withdrawn: whoever was not sent it yet never will be.
+    const unlisted = await Delivery.find({ group: p.deliveryKey, status: 'submitted' }, { externalUserId: 1 }).lean();
+    await settle([...new Set([...unsent, ...unlisted.map((d) => d.externalUserId)])], 'skipped', { reason: 'campaign_cancelled' });
+    [tally.withdrawn, tally.unsent] = [tally.unsent, 0];
+  } else if (last && tally.unsent) {
     await settle(unsent, 'unconfirmed', { reason: 'owner_did_not_send' });
     // Unlisted recipients (never dispatched) too.
     const unlisted = await Delivery.find({ group: p.deliveryKey, status: 'submitted' }, { externalUserId: 1 }).lean();

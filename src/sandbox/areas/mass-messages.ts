@@ -25,6 +25,8 @@ export interface GroupMsg {
   /** seconds */
   createTime: number;
   targets: GroupMsgTarget[];
+  /** Withdrawn by cancel_groupmsg_send: members who had not sent it can no longer. */
+  cancelled?: boolean;
 }
 
 /** Mass messages (群发) to customers: created by the API, sent when the member confirms [D:92135]. */
@@ -42,6 +44,7 @@ export class MassMessagesArea implements SandboxArea {
   readonly routes: Record<string, ApiRoute> = {
     'externalcontact/add_msg_template': { body: true, run: (_q, b) => this.apiAddMsgTemplate(b) },
     'externalcontact/get_groupmsg_send_result': { body: true, run: (_q, b) => this.apiGetGroupMsgSendResult(b) },
+    'externalcontact/cancel_groupmsg_send': { body: true, run: (_q, b) => this.apiCancelGroupMsgSend(b) },
   };
 
   reset(): void {
@@ -97,6 +100,8 @@ export class MassMessagesArea implements SandboxArea {
   confirm(msgid: string, userId?: string): GroupMsgTarget[] {
     const msg = this.msgs.get(msgid);
     if (!msg) throw new Error(`sandbox: unknown group msgid ${msgid}`);
+    // Withdrawn: what was not sent stays unsent.
+    if (msg.cancelled) return [];
     const nowSec = Math.floor(this.core.now() / 1000);
     const period = massQuotaPeriod(this.quota, nowSec * 1000);
     const inPeriod = (sec: number) => massQuotaPeriod(this.quota, sec * 1000).key === period.key;
@@ -119,6 +124,16 @@ export class MassMessagesArea implements SandboxArea {
       changed.push(t);
     }
     return changed;
+  }
+
+  /** POST externalcontact/cancel_groupmsg_send {msgid} -> {}: the members who have not sent it yet no longer can [D:97611]. */
+  apiCancelGroupMsgSend(body: Json): Json {
+    const msgid = optString(body, 'msgid');
+    if (!msgid) throw new SandboxApiError(41046);
+    const msg = this.msgs.get(msgid);
+    if (!msg) throw new SandboxApiError(41047);
+    msg.cancelled = true;
+    return {};
   }
 
   /** POST externalcontact/get_groupmsg_send_result {msgid, userid, limit ≤ 1000, cursor} -> {send_list, next_cursor}. */

@@ -31,11 +31,14 @@ const groupSchema = new Schema(
     clicks: { type: Number, default: 0 },
     lastClickAt: { type: Date, default: null },
     settledAt: { type: Date, default: null },
+    /** When the campaign was cancelled and the task withdrawn (cancel_groupmsg_send): what was not sent never will be. */
+    withdrawnAt: { type: Date, default: null },
   },
   { timestamps: true, versionKey: false },
 );
 groupSchema.index({ runId: 1 });
 groupSchema.index({ status: 1 });
+groupSchema.index({ campaignKey: 1 });
 
 export type CampaignGroupFields = InferSchemaType<typeof groupSchema>;
 /**

@@ -7,7 +7,7 @@ import { card, chart, h, num, optional, table, when } from './ui.js';
 /** What a run's results are drawn as, in order: delivered, waiting on an owner, then what went wrong. */
 const OUTCOMES = [
   ['sent', '#16a34a'], ['confirmed', '#22c55e'], ['waitingForOwner', '#f59e0b'], ['reminded', '#60a5fa'], ['enrolled', '#2563eb'],
-  ['deferred', '#a78bfa'], ['notAFriend', '#94a3b8'], ['overCap', '#64748b'], ['failed', '#dc2626'], ['unknown', '#9ca3af'],
+  ['deferred', '#a78bfa'], ['withdrawn', '#cbd5e1'], ['notAFriend', '#94a3b8'], ['overCap', '#64748b'], ['failed', '#dc2626'], ['unknown', '#9ca3af'],
 ];
 const runBadge = (s) => h('span', { class: `badge run-${s}` }, t(`run.${s}`));
 const schedule = (s) => (s.at ? when(s.at) : s.cron ? `${s.cron}${s.timezone ? ` (${s.timezone})` : ''}` : '—');

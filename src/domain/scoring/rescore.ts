@@ -13,7 +13,7 @@ import { roleOf, scoreLead } from './score.js';
  */
 const BATCH = UPDATES_PER_COMMAND;
 /** The lead fields a score needs. */
-const SCORE_FIELDS = { industry: 1, role: 1, corpName: 1, firstTouch: 1, touchLog: 1, touches: 1, reached: 1, tags: 1, score: 1, grade: 1, gradePin: 1 } as const;
+const SCORE_FIELDS = { industry: 1, role: 1, corpName: 1, firstTouch: 1, touchLog: 1, touches: 1, reached: 1, tags: 1, score: 1, grade: 1, gradePin: 1, __v: 1 } as const;
 
 /**
  * Recomputes every lead's score (intent decays day by day) and writes the ones that changed, by _id in batches, then
@@ -29,7 +29,18 @@ export async function rescoreAll(ctx: Pick<BotContext, 'scoring' | 'redis' | 'ke
     // Small ordered batches: FerretDB 1.x (SQLite) takes a large batch of updates far longer than the same updates in
     // small ones while other writes go on (measured on 300 demo leads: 60 ordered 1.5 s, 100 unordered and 300
     // ordered over a minute); MongoDB is no slower either way.
-    if (ops.length) await Lead.bulkWrite(ops, { ordered: true });
+    if (ops.length) {
+      const res = await Lead.bulkWrite(ops, { ordered: true });
+      if (res.matchedCount < ops.length) {
+        // Leads written since they were read (a touch, a pin: each rescored by its own write) keep what that write
+        // set; the index gets their current values, not this pass's.
+        const current = await Promise.all(rows.map((r) => Lead.findById(r.id, { score: 1, grade: 1, role: 1 }).lean()));
+        rows = rows.flatMap((r, i) => {
+          const c = current[i];
+          return c ? [{ ...r, score: c.score ?? 0, grade: c.grade as Grade, role: c.role ?? null }] : [];
+        });
+      }
+    }
     await ctx.leadIndex.patch(rows);
     ops = [];
     rows = [];
@@ -41,7 +52,10 @@ export async function rescoreAll(ctx: Pick<BotContext, 'scoring' | 'redis' | 'ke
     const grade: Grade = (lead.gradePin as Grade | null) ?? scored.grade;
     if (scored.score === lead.score && grade === lead.grade && role === (lead.role ?? null)) continue;
     changed++;
-    ops.push({ updateOne: { filter: { _id: lead._id }, update: { $set: { score: scored.score, grade, role, scoreReasons: scored.reasons, scoredAt: new Date(now) }, $inc: { __v: 1 } } } });
+    // Only the version read: a lead written meanwhile (a touch moving its score, staff pinning a grade) is left as that
+    // write made it, never overwritten with this pass's older view (which would also make its next touch look like a
+    // fresh upgrade, and notify its owner twice).
+    ops.push({ updateOne: { filter: { _id: lead._id, __v: lead.__v }, update: { $set: { score: scored.score, grade, role, scoreReasons: scored.reasons, scoredAt: new Date(now) }, $inc: { __v: 1 } } } });
     rows.push({ id: lead._id, score: scored.score, grade, role, at: new Date() });
     if (ops.length >= BATCH) await flush();
   }

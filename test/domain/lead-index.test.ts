@@ -6,6 +6,7 @@ import { moveStage } from '../../src/domain/leads/stage.js';
 import { Lead, splitLeadId } from '../../src/store/models/lead.js';
 import { deleteMatching } from '../fixtures/test-corp.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
+import { seedLeads } from '../helpers/seed-leads.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -57,6 +58,14 @@ describe('lead index', () => {
     expect(leads.get(byGrade[0]!)!.grade).toBe('S');
     const total = (await h.ctx.leadIndex.list({ stage: 'engaged' })).total;
     expect(total).toBe(await Lead.countDocuments({ stage: 'engaged' }));
+  });
+
+  it('lists leads never touched (no last touch) too, after the others, page after page', async () => {
+    const tag = '测试/untouched';
+    const seeded = await seedLeads(h.sandbox, [null, null, new Date(Date.now() - 3_600_000), null, new Date(Date.now() - 7_200_000)].map((at, i) => ({ name: `未互动${i}`, tags: [tag], lastTouchAt: at })));
+    const fromMongo = await allPages((cursor) => listLeads({ tag, limit: 2, cursor }));
+    expect([...fromMongo].sort()).toEqual(seeded.map((s) => s.id).sort());
+    expect(fromMongo.slice(0, 2)).toEqual([seeded[2]!.id, seeded[4]!.id]);
   });
 
   it('follows every change of a lead: a stage move, a rescore, an update around load-modify-save', async () => {

@@ -89,7 +89,9 @@ export async function listLeads(f: LeadFilter): Promise<{ items: LeadSummary[]; 
   const after = f.cursor ? decodeCursor(f.cursor) : null;
   if (after) {
     const v = f.sort === 'score' || f.sort === 'grade' ? after.v : after.v === null ? null : new Date(after.v);
-    and.push({ $or: [{ [field]: { $lt: v } }, { [field]: v, _id: { $lt: after.id } }] });
+    // Newest first puts leads without the value (never touched: null) last, so a page that ends on a value is
+    // followed by them too.
+    and.push({ $or: [{ [field]: { $lt: v } }, { [field]: v, _id: { $lt: after.id } }, ...(v === null ? [] : [{ [field]: null }])] });
   }
   const limit = Math.min(Math.max(f.limit ?? 50, 1), 200);
   const rows = (await Lead.find(and.length ? { $and: and } : {}, SUMMARY_FIELDS)

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { allowsMove, moveStage, type StageCause } from '../../src/domain/leads/stage.js';
+import { allowsMove, moveStage, resubscribeStage, type StageCause } from '../../src/domain/leads/stage.js';
 import { FUNNEL, STAGES, type Stage } from '../../src/domain/vocabulary.js';
 import { Lead } from '../../src/store/models/lead.js';
 import { timelineOf } from '../../src/store/timeline.js';
@@ -23,6 +23,11 @@ describe('stage rules', () => {
     for (const to of ['engaged', 'qualified', 'customer', 'added'] as const) expect(allowsMove('unsubscribed', to, system('click'))).toBe(false);
     expect(allowsMove('unsubscribed', 'lost', system('churn'))).toBe(false);
     expect(allowsMove('unsubscribed', 'engaged', system('resubscribe'))).toBe(true);
+    // Subscribing again does not bring back a customer nobody of ours has any more: lost, until they add us again.
+    expect(allowsMove('unsubscribed', 'lost', system('resubscribe'))).toBe(true);
+    expect(resubscribeStage({ stageBeforeExit: 'qualified', owners: [{ status: 'left' }] })).toBe('lost');
+    expect(resubscribeStage({ stageBeforeExit: 'qualified', owners: [{ status: 'left' }, { status: 'active' }] })).toBe('qualified');
+    expect(resubscribeStage({ stageBeforeExit: 'engaged', owners: [] })).toBe('engaged');
     expect(allowsMove('lost', 'engaged', system('click'))).toBe(false);
     expect(allowsMove('lost', 'qualified', system('return'))).toBe(true);
     expect(allowsMove('customer', 'lost', system('churn'))).toBe(true);

@@ -8,7 +8,7 @@ import { addTouch } from '../../store/touch-log.js';
 import type { KfSyncedMessage } from '../../wecom/types.js';
 import { raiseAlert } from '../alerts/ops-alerts.js';
 import { sentSince } from '../delivery/budget.js';
-import { allowsMove, applyStage, moveStageLocked, recordStageChange, returnStage, type StageChange } from '../leads/stage.js';
+import { allowsMove, applyStage, moveStageLocked, recordStageChange, resubscribeStage, type StageChange } from '../leads/stage.js';
 import { localDay } from '../nurture/clock.js';
 import { FUNNEL, type Stage } from '../vocabulary.js';
 import { stopForStage, stopLocked } from '../nurture/stop.js';
@@ -276,7 +276,7 @@ async function optOut(ctx: Ctx, ref: LeadRef, v: Conversation, s: Said, acts: Re
     return 'unsubscribed';
   }
   if (acts.has('resubscribe') && v.stage === 'unsubscribed') {
-    const to = returnStage({ stageBeforeExit: v.stageBeforeExit });
+    const to = resubscribeStage({ stageBeforeExit: v.stageBeforeExit, owners: v.doc.owners });
     await v.beforeWrite();
     await moveStageLocked(ctx, ref, to, { by: 'system', source: 'resubscribe', sourceKey: `${key}|resubscribed`, at, reason });
     v.stage = to;

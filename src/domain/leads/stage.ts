@@ -33,13 +33,13 @@ const rank = (s: Stage) => FUNNEL.indexOf(s);
  * Whether a move is allowed, by the lifecycle's rules (docs/ops-guide.md, "Stages"):
  * - staff may move a lead to any stage (with a reason, checked where staff speak: commands and the admin API);
  * - what the bot sees never moves a lead backwards in the funnel (a click does not undo "qualified");
- * - `unsubscribed` ends only by an explicit re-subscribe;
+ * - `unsubscribed` ends only by an explicit re-subscribe (to `lost` when nobody of ours has the customer any more);
  * - a lost lead comes back only by adding us again (`return`); until then what it does moves nothing.
  */
 export function allowsMove(from: Stage, to: Stage, cause: Pick<StageCause, 'by' | 'source'>): boolean {
   if (from === to) return false;
   if (cause.by === 'staff') return true;
-  if (from === 'unsubscribed') return cause.source === 'resubscribe' && to !== 'lost';
+  if (from === 'unsubscribed') return cause.source === 'resubscribe';
   if (to === 'unsubscribed' || to === 'lost') return true;
   if (from === 'lost') return cause.source === 'return';
   return rank(to) > rank(from);
@@ -66,6 +66,16 @@ export function applyStage(doc: LeadDoc, to: Stage, cause: Pick<StageCause, 'by'
   doc.stage = to;
   if (cause.by === 'staff' && (!doc.followedUpAt || doc.followedUpAt < at)) doc.followedUpAt = at;
   return { from, to };
+}
+
+/**
+ * Where a lead that subscribes again returns to: the funnel stage it had (returnStage), unless every member who had
+ * the customer has left them (it was lost before opting out, or became so meanwhile): then `lost`, which only adding
+ * us again ends. A 微信客服 customer who was never anyone's contact has no owners and returns to the funnel.
+ */
+export function resubscribeStage(doc: { stageBeforeExit?: string | null; owners?: ReadonlyArray<{ status?: string | null }> | null }): Stage {
+  const owners = doc.owners ?? [];
+  return owners.length && !owners.some((o) => o.status === 'active') ? 'lost' : returnStage(doc);
 }
 
 /** Where a lead that comes back (adds us again, or re-subscribes) returns to: the funnel stage it had, else `added`. */

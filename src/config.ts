@@ -5,6 +5,9 @@ import { parseDelay } from './content/sequences.js';
 import { massQuotaRule } from './domain/delivery/mass-quota.js';
 import { parseServiceHours } from './domain/kf/service-hours.js';
 
+/** The time zone every *_TIMEZONE setting defaults to. */
+export const DEFAULT_TIMEZONE = 'Asia/Shanghai';
+
 const SECRET_KEYS = new Set(['WECOM_TOKEN', 'WECOM_ENCODING_AES_KEY', 'WECOM_SECRET', 'MONGODB_URI', 'REDIS_URL', 'LINK_SECRET', 'ADMIN_TOKEN', 'WECOM_OPS_WEBHOOK_KEY', 'WECOM_ROBOT_TOKEN', 'WECOM_ROBOT_ENCODING_AES_KEY', 'WECOM_KF_SECRET']);
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
@@ -89,7 +92,7 @@ export const envSchema = z.object({
   /** WeCom's mass-message (群发) quota per customer [D:92135]: days/month (default), N/month, N/week or N/day. */
   MASS_MESSAGE_CAP: massQuotaRule,
   /** Time zone of nurture calendar days and months when a sequence has no quiet hours (WeCom counts in China time). */
-  NURTURE_TIMEZONE: z.string().default('Asia/Shanghai'),
+  NURTURE_TIMEZONE: z.string().default(DEFAULT_TIMEZONE),
   NURTURE_CONCURRENCY: int(16, 1),
   /** How often the reconciler re-creates scheduled jobs missing from Redis (seconds; 0 = only at start-up). */
   NURTURE_RECONCILE_SECONDS: int(300),
@@ -128,7 +131,7 @@ export const envSchema = z.object({
   /** Enables the admin API and the dashboard under /admin: every API request needs `Bearer <ADMIN_TOKEN>`. */
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters (use a long random string)').optional(),
   /** The ops team's time zone: funnel days, the daily rescore and reports. */
-  OPS_TIMEZONE: z.string().default('Asia/Shanghai').refine(isTimeZone, 'is not a known IANA time zone (e.g. Asia/Shanghai)'),
+  OPS_TIMEZONE: z.string().default(DEFAULT_TIMEZONE).refine(isTimeZone, 'is not a known IANA time zone (e.g. Asia/Shanghai)'),
   /** When scores are recomputed for every lead (intent decays), a cron pattern in OPS_TIMEZONE. */
   RESCORE_CRON: z.string().default('30 3 * * *').refine(isCronPattern, 'is not a cron pattern like "30 3 * * *"'),
   /**
@@ -188,7 +191,7 @@ export const envSchema = z.object({
       return parsed;
     }),
   /** The time zone of SERVICE_HOURS. */
-  SERVICE_TIMEZONE: z.string().default('Asia/Shanghai').refine(isTimeZone, 'is not a known IANA time zone (e.g. Asia/Shanghai)'),
+  SERVICE_TIMEZONE: z.string().default(DEFAULT_TIMEZONE).refine(isTimeZone, 'is not a known IANA time zone (e.g. Asia/Shanghai)'),
   /** How long a customer may wait for a person's reply, counted within SERVICE_HOURS (a lead's grade may set its own). */
   SERVICE_REPLY_TARGET_SECONDS: int(600, 1),
   /** Bot replies per customer per minute in 微信客服 (the unsubscribe confirmation is never held back). */

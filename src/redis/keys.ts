@@ -93,6 +93,11 @@ export class RedisKeys {
     return `${this.prefix}:alerts:digest`;
   }
 
+  /** Held while a launch starts a one-off campaign's run that had ended unsent (skipped or missed). */
+  campaignRunLock(runId: string): string {
+    return `${this.prefix}:campaign-run:${runId}:lock`;
+  }
+
   /** Held while a digest is posted (one at a time across processes). */
   alertDigestLock(): string {
     return `${this.prefix}:alerts:digest:lock`;

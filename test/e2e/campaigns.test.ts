@@ -4,7 +4,7 @@ import { createCampaign } from '../../src/domain/campaigns/catalog.js';
 import { cancelCampaign, launchCampaign, pauseCampaign, resumeCampaign } from '../../src/domain/campaigns/control.js';
 import { countFollowUp } from '../../src/domain/campaigns/follow-up.js';
 import { recordGroupClick } from '../../src/domain/campaigns/group-click.js';
-import { campaignDetail } from '../../src/domain/campaigns/overview.js';
+import { campaignDetail, campaignList } from '../../src/domain/campaigns/overview.js';
 import { processRun } from '../../src/domain/campaigns/run.js';
 import { startRun, syncSchedule } from '../../src/domain/campaigns/schedule.js';
 import { exhaustMassQuota } from '../../src/domain/delivery/budget.js';
@@ -307,6 +307,19 @@ describe('schedules', () => {
     expect(new Set(runs.map((r) => r.scheduledFor.getTime())).size).toBe(runs.length);
     const late = await startRun(h.ctx, (await campaign('late')), { trigger: 'schedule', at: Date.now() - 7 * 3_600_000 });
     expect(late?.run).toMatchObject({ status: 'missed' });
+  });
+
+  it('a cron without a time zone of its own fires in OPS_TIMEZONE, the zone its segment\'s days are read in', async () => {
+    const key = await campaign('opstz', { schedule: { cron: '0 10 * * 1' } });
+    const berlin = { ...h.ctx, config: { ...h.ctx.config, OPS_TIMEZONE: 'Europe/Berlin' } };
+    await syncSchedule(berlin, key);
+    try {
+      expect(await h.ctx.queues.get('campaign-tick').getJobScheduler(`campaign|${key}`)).toMatchObject({ pattern: '0 10 * * 1', tz: 'Europe/Berlin' });
+      const next = (await campaignList('Europe/Berlin')).find((c) => c.key === key)!.nextRunAt!;
+      expect(new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Berlin', weekday: 'short', hour: '2-digit', minute: '2-digit' }).format(next)).toBe('Mon 10:00');
+    } finally {
+      await cancelCampaign(h.ctx, key, 'test');
+    }
   });
 
   it('a one-off campaign skipped while paused at its time runs when launched after resuming, once', async () => {

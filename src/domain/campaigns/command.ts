@@ -51,14 +51,14 @@ export async function runCampaignCommand(ctx: BotContext, input: CampaignCommand
   try {
     switch (sub) {
       case 'list': {
-        const all = await campaignList();
+        const all = await campaignList(ctx.config.OPS_TIMEZONE);
         if (!all.length) return '还没有群发。';
         return all
           .map((c) => `- **${c.key}** ${c.name}：${c.status !== 'active' ? c.status : c.draft ? '草稿' : c.paused ? '已暂停' : `下次 ${fmtTime(c.nextRunAt, tz)}`}${c.lastRun ? `；上次 ${c.lastRun.status}` : ''}`)
           .join('\n');
       }
       case 'show': {
-        const d = await campaignDetail(key!, 3);
+        const d = await campaignDetail(key!, 3, ctx.config.OPS_TIMEZONE);
         if (!d) return `没有群发 ${key}。`;
         const lines = [`**${d.key}** ${d.name}（${d.source === 'file' ? '模板' : 'API'}，${d.status}${d.paused ? '，已暂停' : ''}${d.draft ? '，草稿' : ''}）`, `时间：${d.schedule.at ?? `${d.schedule.cron}（${d.schedule.timezone ?? 'Asia/Shanghai'}）`}；下次 ${fmtTime(d.nextRunAt, tz)}`];
         for (const r of d.runs) {

@@ -1,3 +1,4 @@
+import { DEFAULT_TIMEZONE } from '../../config.js';
 import { CampaignRun } from '../../store/models/campaign-run.js';
 import type { FollowUp } from './follow-up.js';
 import { campaignOf, listCampaigns, type StoredCampaign } from './catalog.js';
@@ -35,7 +36,7 @@ export interface RunView {
   followUp: FollowUp | null;
 }
 
-function summary(c: StoredCampaign, lastRun: Run | null): CampaignSummary {
+function summary(c: StoredCampaign, lastRun: Run | null, opsTimezone: string): CampaignSummary {
   const live = c.status === 'active' && !c.paused && !c.campaign.draft;
   return {
     key: c._id,
@@ -46,30 +47,30 @@ function summary(c: StoredCampaign, lastRun: Run | null): CampaignSummary {
     draft: c.campaign.draft,
     kind: c.campaign.kind,
     schedule: c.campaign.schedule,
-    nextRunAt: live ? nextRunAt(c.campaign) : null,
+    nextRunAt: live ? nextRunAt(c.campaign, opsTimezone) : null,
     lastRun: lastRun ? { id: lastRun._id, status: lastRun.status, scheduledFor: lastRun.scheduledFor } : null,
   };
 }
 
 /** Every campaign with its next run time and its last run. */
-export async function campaignList(): Promise<CampaignSummary[]> {
+export async function campaignList(opsTimezone = DEFAULT_TIMEZONE): Promise<CampaignSummary[]> {
   const campaigns = await listCampaigns();
   const out: CampaignSummary[] = [];
   for (const c of campaigns) {
     const last = (await CampaignRun.findOne({ campaignKey: c._id }).sort({ scheduledFor: -1 }).lean()) as Run | null;
-    out.push(summary(c, last));
+    out.push(summary(c, last, opsTimezone));
   }
   return out;
 }
 
 /** One campaign: its definition as written and its latest runs (up to `limit`) with their results. Null when unknown. */
-export async function campaignDetail(key: string, limit = 20) {
+export async function campaignDetail(key: string, limit = 20, opsTimezone = DEFAULT_TIMEZONE) {
   const c = await campaignOf(key);
   if (!c) return null;
   const runs = (await CampaignRun.find({ campaignKey: key }, { definition: 0 }).sort({ scheduledFor: -1 }).limit(limit).lean()) as Run[];
   const groups = await groupsOf(runs.map((r) => r._id));
   return {
-    ...summary(c, runs[0] ?? null),
+    ...summary(c, runs[0] ?? null, opsTimezone),
     definition: c.definition,
     createdBy: c.createdBy ?? null,
     runs: runs.map((r): RunView => ({

@@ -4,6 +4,7 @@ import type { Campaign } from '../../content/campaigns.js';
 import type { QuietHours } from '../../content/sequences.js';
 import { parseDelay } from '../../content/sequences.js';
 import { jobIds } from '../../queues/job-ids.js';
+import { withLock } from '../../redis/lock.js';
 import { createOnce } from '../../store/create-once.js';
 import { CampaignRecord } from '../../store/models/campaign.js';
 import { CampaignRun, type CampaignRunFields } from '../../store/models/campaign-run.js';
@@ -41,13 +42,16 @@ export function runIdFor(c: Campaign, trigger: 'schedule' | 'launch', ms: number
   return `${c.key}|${slotOf(trigger === 'launch' ? Math.floor(ms / 60_000) * 60_000 : ms)}`;
 }
 
-/** When a campaign runs next after `after`, or null (a one-off campaign whose time passed). */
-export function nextRunAt(c: Campaign, after = Date.now()): Date | null {
+/**
+ * When a campaign runs next after `after`, or null (a one-off campaign whose time passed). A cron without a time zone
+ * of its own runs in `opsTimezone` (OPS_TIMEZONE), the zone its segment's days are read in too.
+ */
+export function nextRunAt(c: Campaign, opsTimezone: string, after = Date.now()): Date | null {
   if (c.schedule.at) {
     const at = Date.parse(c.schedule.at);
     return at > after ? new Date(at) : null;
   }
-  return new Cron(c.schedule.cron!, { timezone: c.schedule.timezone ?? 'Asia/Shanghai', paused: true }).nextRun(new Date(after));
+  return new Cron(c.schedule.cron!, { timezone: c.schedule.timezone ?? opsTimezone, paused: true }).nextRun(new Date(after));
 }
 
 /** The BullMQ job scheduler of a cron campaign. */
@@ -65,7 +69,7 @@ export async function syncSchedule(ctx: Ctx, key: string): Promise<void> {
   const c = doc ? parsedDefinition(doc.definition) : null;
   const active = doc?.status === 'active' && c !== null && !c.draft;
   if (active && c.schedule.cron) {
-    await ticks.upsertJobScheduler(schedulerId(key), { pattern: c.schedule.cron, tz: c.schedule.timezone ?? 'Asia/Shanghai' }, { name: 'campaign-tick', data: { key } });
+    await ticks.upsertJobScheduler(schedulerId(key), { pattern: c.schedule.cron, tz: campaignTimezone(ctx, c) }, { name: 'campaign-tick', data: { key } });
   } else {
     await ticks.removeJobScheduler(schedulerId(key));
   }
@@ -139,18 +143,20 @@ export async function startRun(ctx: Ctx, key: string, o: { trigger: 'schedule' |
   if (!created) {
     const existing = (await CampaignRun.findById(id).lean()) as Run | null;
     // A one-off campaign has one run; one that ended without sending anything (skipped while paused at its time, or
-    // missed while no worker ran) is started by a launch, once: only the launch that turns it to running adds its job.
+    // missed while no worker ran) is started by a launch, once: under a lock (FerretDB 1.x does not apply concurrent
+    // filtered updates of one document atomically), only the launch that finds it still ended starts it.
     if (o.trigger === 'launch' && status === 'running' && c.schedule.at && (existing?.status === 'skipped' || existing?.status === 'missed')) {
-      const revived = await CampaignRun.findOneAndUpdate(
-        { _id: id, status: existing.status },
-        { $set: { trigger: 'launch', scheduledFor: doc.scheduledFor, definition: doc.definition, status: 'running', reason: null, windowEndsAt: doc.windowEndsAt, startedAt: doc.startedAt, finishedAt: null, counters: {} } },
-        { new: true },
-      ).lean();
-      if (revived) {
+      const revived = await withLock(ctx.redis, ctx.keys.campaignRunLock(id), async () => {
+        const now = (await CampaignRun.findById(id, { status: 1 }).lean()) as Pick<Run, 'status'> | null;
+        if (now?.status !== 'skipped' && now?.status !== 'missed') return null;
+        await CampaignRun.updateOne({ _id: id }, { $set: { trigger: 'launch', scheduledFor: doc.scheduledFor, definition: doc.definition, status: 'running', reason: null, windowEndsAt: doc.windowEndsAt, startedAt: doc.startedAt, finishedAt: null, counters: {} } });
         await ctx.queues.add('campaign-run', { runId: id }, { jobId: jobIds.campaignRun(id) });
-        ctx.log.info({ campaign: key, run: id, was: existing.status }, 'one-off campaign launched after its run was skipped or missed');
-        return { run: revived as unknown as Run, created: true };
-      }
+        ctx.log.info({ campaign: key, run: id, was: now.status }, 'one-off campaign launched after its run was skipped or missed');
+        return (await CampaignRun.findById(id).lean()) as Run | null;
+      });
+      if (revived) return { run: revived, created: true };
+      const latest = (await CampaignRun.findById(id).lean()) as Run | null;
+      return latest ? { run: latest, created: false } : null;
     }
     if (o.trigger === 'launch' && existing) ctx.log.info({ run: id }, 'campaign launch: this run exists already');
     return existing ? { run: existing, created: false } : null;

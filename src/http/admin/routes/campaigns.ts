@@ -81,7 +81,7 @@ export function campaignRoutes(ctx: BotContext) {
       tag: 'campaigns',
       summary: 'Every campaign (from templates/campaigns/ and from this API) with its next run and its last run',
       response: z.array(summary),
-      handler: () => campaignList(),
+      handler: () => campaignList(ctx.config.OPS_TIMEZONE),
     }),
     apiRoute({
       method: 'post',
@@ -93,7 +93,7 @@ export function campaignRoutes(ctx: BotContext) {
       handler: async ({ body }) => {
         const c = await createCampaign(ctx, body, 'admin').catch(apiError);
         await syncSchedule(ctx, c.key);
-        return (await campaignList()).find((x) => x.key === c.key)!;
+        return (await campaignList(ctx.config.OPS_TIMEZONE)).find((x) => x.key === c.key)!;
       },
     }),
     apiRoute({
@@ -104,7 +104,7 @@ export function campaignRoutes(ctx: BotContext) {
       params: keyParams,
       response: summary.extend({ definition: z.record(z.string(), z.unknown()), createdBy: z.string().nullable(), runs: z.array(run) }),
       handler: async ({ params }) => {
-        const detail = await campaignDetail(params.key);
+        const detail = await campaignDetail(params.key, 20, ctx.config.OPS_TIMEZONE);
         if (!detail) throw new ApiError(404, `no campaign ${params.key}`);
         return detail;
       },

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exhaustMassQuota, releaseBudget, takeBudget, takeKfBudget, type BudgetRequest } from '../../src/domain/delivery/budget.js';
+import { exhaustMassQuota, releaseBudget, takeBudget, takeBudgetMany, takeKfBudget, type BudgetRequest } from '../../src/domain/delivery/budget.js';
 import { Fence } from '../../src/store/models/fence.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
@@ -54,6 +54,16 @@ describe('the send budget', () => {
     const first = req({ via: 'kf', kfWindow, day: { key: 'D', cap: 0 } });
     for (let i = 0; i < 5; i++) expect(await take(req({ lead: first.lead, via: 'kf', kfWindow, day: { key: 'D', cap: 0 } }))).toMatchObject({ kind: 'ok', via: 'kf' });
     expect(await take(req({ lead: first.lead, via: 'kf', kfWindow, day: { key: 'D', cap: 0 } }))).toMatchObject({ kind: 'ok', via: 'mass' });
+  });
+
+  it('a campaign batch counts, as one send does, what went out after the customer\'s message in the window before', async () => {
+    // The customer wrote at `reopened`; five 客服 messages went out after that, booked on the window before (sent
+    // while the bot had not seen the new message yet): WeCom counts them in the new window [D:94677].
+    const lead = req().lead;
+    const reopened = Date.now() - 1_000;
+    for (let i = 0; i < 5; i++) expect(await take(req({ lead, via: 'kf', kfWindow: reopened - 3_600_000, day: { key: 'D', cap: 0 } }))).toMatchObject({ kind: 'ok', via: 'kf' });
+    const [batched] = await takeBudgetMany(h.ctx.redis, h.ctx.keys, [req({ lead, via: 'kf', kfWindow: reopened, day: { key: 'D', cap: 0 } })]);
+    expect(batched).toMatchObject({ kind: 'ok', via: 'mass' });
   });
 
   it('a case study goes to a lead once, whichever sequence sends it', async () => {

@@ -202,7 +202,9 @@ async function take(redis: Redis, keys: RedisKeys, req: BudgetRequest, kfOnly: b
  * takeBudget for many sends at once (a campaign's batch): each send's first choice of units (where the hints say the
  * free ones start) and its attempt are taken in one unordered insert for the whole batch. A send that got all of
  * them is done; one that found any held gives back what it took and goes through takeBudget alone, which searches
- * further, falls back, or reports the attempt held. Same outcome per send as takeBudget, far fewer round trips.
+ * further, falls back, or reports the attempt held. A 客服 send goes through takeBudget alone from the start: only it
+ * counts what went out since the customer's message before the window's own units (sentSince) and notes the send
+ * for the next ones [D:94677]. Same outcome per send as takeBudget, far fewer round trips.
  */
 export async function takeBudgetMany(redis: Redis, keys: RedisKeys, reqs: readonly BudgetRequest[], concurrency = 8): Promise<BudgetResult[]> {
   if (!reqs.length) return [];
@@ -218,14 +220,14 @@ export async function takeBudgetMany(redis: Redis, keys: RedisKeys, reqs: readon
     let via = req.via;
     if (via === 'kf' && req.kfWindow === null) via = 'mass';
     if (via === 'mass' && req.mass.cap <= 0) via = 'owner';
+    if (via === 'kf') return { via, want: [] as FenceSpec[], alone: true };
     const spec = (kind: FenceKind, id: string): FenceSpec => ({ id, kind, for: req.key });
     const want: FenceSpec[] = [];
     if (countsForDay(via) && req.day.cap > 0) want.push(spec('day', `${b.day}|${first(hints[3 * i]!, req.day.cap)}`));
     if (via === 'mass') want.push(spec('mass', `${b.mass}|${first(hints[3 * i + 1]!, req.mass.cap)}`));
-    if (via === 'kf') want.push(spec('kf', `${b.kf}|${first(hints[3 * i + 2]!, KF_MESSAGES_PER_WINDOW)}`));
     if (req.caseSlug) want.push(spec('case', `case|${req.lead}|${req.caseSlug}`));
     want.push(spec('attempt', attemptFenceId(req.key, req.attempt)));
-    return { via, want };
+    return { via, want, alone: false };
   });
   const blocked = await takeFencesUnordered(plans.flatMap((p) => p.want));
   const results: Array<BudgetResult | null> = [];
@@ -233,7 +235,7 @@ export async function takeBudgetMany(redis: Redis, keys: RedisKeys, reqs: readon
   const slow: number[] = [];
   const tx = redis.multi();
   plans.forEach((p, i) => {
-    if (p.want.some((f) => blocked.has(f.id))) {
+    if (p.alone || p.want.some((f) => blocked.has(f.id))) {
       giveBack.push(...p.want.filter((f) => !blocked.has(f.id)).map((f) => f.id));
       slow.push(i);
       results.push(null);

@@ -16,6 +16,8 @@ describe('reading a line of chat', () => {
     expect(words('渠道 new expo2027 “2027 春季展” zhangsan、lisi')).toEqual(['渠道', 'new', 'expo2027', '2027 春季展', 'zhangsan', 'lisi']);
     expect(words('标签 王经理 ＋重点客户；－旧标签')).toEqual(['标签', '王经理', '+重点客户', '-旧标签']);
     expect(words('  ')).toEqual([]);
+    expect(words('统计 2026-11-01 至 2026-11-30 expo2026')).toEqual(['统计', '2026-11-01至2026-11-30', 'expo2026']);
+    expect(words('统计 ２０２６-１１-０１ ～ ２０２６-１１-３０')).toEqual(['统计', '2026-11-01~2026-11-30']);
   });
 
   it('finds the command by any alias, English case-insensitively; the alias gives the language', () => {

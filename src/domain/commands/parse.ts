@@ -39,8 +39,15 @@ export function languageOf(text: string): Lang {
  * full-width letters, digits, punctuation and spaces become their ASCII forms, one character for one, so the typed
  * line keeps the same offsets (a reason is quoted as typed).
  */
+const DAY_TYPED = '[0-9０-９]{4}[-－][0-9０-９]{2}[-－][0-9０-９]{2}';
+const SPACED_RANGE = new RegExp(`(${DAY_TYPED})[\\s\u3000]*(\\.\\.|[~～]|至|到|—|–|--)[\\s\u3000]*(${DAY_TYPED})`, 'gu');
+
 export function normalizeLine(raw: string): Line {
-  const typed = stripMentions(raw).replace(/[。.!?~！？～．]+$/u, '').trim();
+  const typed = stripMentions(raw)
+    .replace(/[。.!?~！？～．]+$/u, '')
+    .trim()
+    // A range typed with spaces ("2026-11-01 至 2026-11-30") is one word, as without them.
+    .replace(SPACED_RANGE, '$1$2$3');
   const text = typed.replace(/[\uff01-\uff5e\u3000]/gu, (c) => (c === '\u3000' ? ' ' : String.fromCharCode(c.charCodeAt(0) - 0xfee0)));
   return { text, typed };
 }

@@ -5,7 +5,7 @@ import { withLock } from '../../redis/lock.js';
 import { createOnce } from '../../store/create-once.js';
 import { attemptFenceId, releaseTakenFences, takeFence } from '../../store/delivery-ledger.js';
 import { Alert } from '../../store/models/alert.js';
-import { takeWebhookSend } from './webhook-window.js';
+import { ALERT_SENDS_PER_MINUTE, takeWebhookSend } from './webhook-window.js';
 
 /** An alert for the ops group. */
 export interface OpsAlert {
@@ -59,7 +59,7 @@ export async function deliverAlert(ctx: Ctx, a: OpsAlert): Promise<string> {
   if (!(await takeFence({ id: fence, kind: 'attempt', for: `alert|${a.key}` }))) return 'already_handled';
   let slot: Awaited<ReturnType<typeof takeWebhookSend>>;
   try {
-    slot = await takeWebhookSend(ctx.redis, ctx.keys, webhook);
+    slot = await takeWebhookSend(ctx.redis, ctx.keys, webhook, ALERT_SENDS_PER_MINUTE);
     if (!slot.ok) return await toDigest(ctx, [a], slot.waitMs);
   } catch (err) {
     // Neither posted nor in the digest (Redis failed): the fence goes back, so the job's retry delivers it.
@@ -89,7 +89,7 @@ export async function sendDigest(ctx: Ctx): Promise<string> {
 }
 
 async function postDigest(ctx: Ctx, webhook: string): Promise<string> {
-  const slot = await takeWebhookSend(ctx.redis, ctx.keys, webhook);
+  const slot = await takeWebhookSend(ctx.redis, ctx.keys, webhook, ALERT_SENDS_PER_MINUTE);
   if (!slot.ok) {
     await scheduleDigest(ctx, slot.waitMs);
     return 'waiting';

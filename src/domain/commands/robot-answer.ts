@@ -107,7 +107,11 @@ async function decide(ctx: BotContext, m: RobotMessage): Promise<string> {
   const inTime = await Promise.race([running, budget === Infinity ? new Promise<never>(() => undefined) : sleep(budget, null, { signal: timer.signal }).catch(() => null)]);
   timer.abort();
   if (inTime) {
-    await audit(req, { lang: p.lang, command: p.command.name, outcome: inTime.outcome, detail: inTime.detail ?? clipBytes(inTime.answer, 300), startedAt });
+    // The command ran: its answer goes back whatever happens to the record (a failure here would have WeCom's retry run
+    // it a second time).
+    await audit(req, { lang: p.lang, command: p.command.name, outcome: inTime.outcome, detail: inTime.detail ?? clipBytes(inTime.answer, 300), startedAt }).catch((err: Error) =>
+      ctx.log.error({ msgid: m.msgid, err: err.message }, 'command ran, but its audit entry could not be written'),
+    );
     return inTime.answer;
   }
   // Over the budget: the command goes on in this process and its answer follows through response_url.

@@ -329,7 +329,7 @@ describe('who may do what, duplicates, refreshes, the audit log', () => {
       expect(typeof r.text).toBe('string');
       expect(r.outcome).toBeTruthy();
     }
-    expect(new Set(rows.map((r) => r.outcome))).toEqual(new Set(['ok', 'refused', 'unknown_command', 'invalid_args', 'not_found', 'ambiguous', 'rejected']));
+    expect(new Set(rows.map((r) => r.outcome))).toEqual(new Set(['ok', 'refused', 'unknown_command', 'invalid_args', 'not_found', 'ambiguous', 'rejected', 'expired']));
   });
 });
 

@@ -10,9 +10,9 @@ const DAY_MS = 86_400_000;
 
 /**
  * The period a query asks for, its gaps filled: `to` defaults to today in `tz`, `from` to `defaultDays - 1` days
- * before `to`. A period that ends before it starts, or is longer than `maxDays`, is a 400 naming `from`.
+ * before `to`. A period that ends before it starts, or is longer than `maxDays` (when given), is a 400 naming `from`.
  */
-export function resolvePeriodQuery(q: { from?: string; to?: string }, tz: string, defaultDays: number, maxDays: number): { from: string; to: string } {
+export function resolvePeriodQuery(q: { from?: string; to?: string }, tz: string, defaultDays: number, maxDays = Infinity): { from: string; to: string } {
   const to = q.to ?? localDay(Date.now(), tz);
   const from = q.from ?? addDays(to, -(defaultDays - 1));
   const problem = (message: string) => new ApiError(400, `invalid query: from: ${message}`, [{ in: 'query', path: 'from', message }]);

@@ -27,7 +27,7 @@ export function funnelRoutes(ctx: BotContext) {
       summary: 'The funnel per channel of the leads added in a period: how many reached each stage, lost, unsubscribed, grades',
       query: z
         .object({
-          from: queryDay.optional().describe('first day (OPS_TIMEZONE), default 29 days before `to`; a period is at most 366 days'),
+          from: queryDay.optional().describe('first day (OPS_TIMEZONE), default 29 days before `to`'),
           to: queryDay.optional().describe('last day, inclusive, default today'),
           channel: z.string().max(30).optional(),
         })
@@ -40,7 +40,8 @@ export function funnelRoutes(ctx: BotContext) {
         roles: z.array(funnelCounts.extend({ role: z.string() })),
       }),
       handler: ({ query }) => {
-        const { from, to } = resolvePeriodQuery(query, ctx.config.OPS_TIMEZONE, 30, 366);
+        // Any length: the funnel reads its days' rollups by range (all time is a fair question).
+        const { from, to } = resolvePeriodQuery(query, ctx.config.OPS_TIMEZONE, 30);
         return funnel({ from, to, channel: query.channel });
       },
     }),

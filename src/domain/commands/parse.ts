@@ -34,14 +34,15 @@ export function languageOf(text: string): Lang {
   return CJK.test(text) ? 'zh' : 'en';
 }
 
-/**
- * Normalises a line typed in a chat: leading @mentions and sentence punctuation at the end ("统计 7d。") go, and
- * full-width letters, digits, punctuation and spaces become their ASCII forms, one character for one, so the typed
- * line keeps the same offsets (a reason is quoted as typed).
- */
+/** A day as typed, in half- or full-width digits; two of them around a range's sign, with spaces. */
 const DAY_TYPED = '[0-9０-９]{4}[-－][0-9０-９]{2}[-－][0-9０-９]{2}';
 const SPACED_RANGE = new RegExp(`(${DAY_TYPED})[\\s\u3000]*(\\.\\.|[~～]|至|到|—|–|--)[\\s\u3000]*(${DAY_TYPED})`, 'gu');
 
+/**
+ * Normalises a line typed in a chat: @mentions at either end and sentence punctuation at the end ("统计 7d。") go, a
+ * date range typed with spaces closes up, and full-width letters, digits, punctuation and spaces become their ASCII
+ * forms, one character for one, so the typed line keeps the same offsets (a reason is quoted as typed).
+ */
 export function normalizeLine(raw: string): Line {
   const typed = stripMentions(raw)
     .replace(/[。.!?~！？～．]+$/u, '')

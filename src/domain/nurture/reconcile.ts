@@ -42,6 +42,8 @@ async function missingJobs(redis: Redis, queue: Queue, jobs: Array<{ id: string;
  */
 export async function reconcile(ctx: Pick<BotContext, 'queues' | 'config' | 'log' | 'redis' | 'keys'>): Promise<{ steps: number; polls: number }> {
   await migrateEnrollmentIds(ctx.log);
+  // Pauses first: a step job restored below runs at once if due, and must find its lead, sequence or channel paused.
+  await restorePauses(ctx);
   let steps = 0;
   let polls = 0;
   const now = Date.now();
@@ -82,6 +84,5 @@ export async function reconcile(ctx: Pick<BotContext, 'queues' | 'config' | 'log
     }
   }
   if (steps || polls) ctx.log.warn({ steps, polls }, 'reconciler restored scheduled jobs missing from Redis');
-  await restorePauses(ctx);
   return { steps, polls };
 }

@@ -71,13 +71,18 @@ export async function listPauses() {
   return Pause.find({}).sort({ at: -1 }).lean();
 }
 
-/** Rebuilds the Redis set of pauses from MongoDB (after Redis lost it). */
+/**
+ * Rebuilds the Redis set of pauses from MongoDB (after Redis lost it), without a moment in which it is empty: every
+ * stored pause is added, and a member MongoDB no longer has is removed only when a read of it by _id, after the set
+ * was read, confirms it is gone (a pause made meanwhile is in both by then: pause() writes MongoDB first).
+ */
 export async function restorePauses(ctx: Pick<BotContext, 'redis' | 'keys'>): Promise<number> {
-  const all = await Pause.find({}, { _id: 1 }).lean();
-  const tx = ctx.redis.multi().del(ctx.keys.pauses());
-  if (all.length) tx.sadd(ctx.keys.pauses(), ...all.map((p) => p._id));
-  await tx.exec();
-  return all.length;
+  const all = new Set((await Pause.find({}, { _id: 1 }).lean()).map((p) => p._id));
+  if (all.size) await ctx.redis.sadd(ctx.keys.pauses(), ...all);
+  for (const m of await ctx.redis.smembers(ctx.keys.pauses())) {
+    if (!all.has(m) && !(await Pause.exists({ _id: m }))) await ctx.redis.srem(ctx.keys.pauses(), m);
+  }
+  return all.size;
 }
 
 /** The waiting step jobs of what was resumed run now; not-yet-due ones stay delayed to their time. */

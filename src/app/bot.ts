@@ -58,6 +58,21 @@ export async function startBot(config: Config, logger: Logger = createLogger(con
     let url: string | undefined;
     // templates/campaigns/ into the store (a key taken by an API campaign stops start-up, like any template error).
     await syncFileCampaigns(ctx);
+    // The port first: one in use stops start-up before any worker or reconcile has begun (nothing to wind down).
+    if (config.ROLE !== 'worker') {
+      const app = createHttpApp(ctx, {
+        health: async () => ({
+          redis: (await withTimeout(ctx.redis.ping(), 1_000, 'ping').catch(() => '')) === 'PONG',
+          mongodb: mongoose.connection.readyState === 1,
+        }),
+      });
+      const server: Server = await listen(app, config.PORT, config.HOST);
+      stops.push(() => new Promise<void>((r) => server.close(() => r())));
+      // WeCom waits 5 s for an answer; nothing here should ever take that long.
+      server.requestTimeout = 5_000;
+      url = serverUrl(server);
+      if (!config.PUBLIC_BASE_URL) ctx.publicBaseUrl = url;
+    }
     if (config.ROLE !== 'web') {
       const workers = startWorkers(ctx, JOB_KINDS);
       stops.push(() => Promise.all(workers.map((w) => w.close())));
@@ -100,20 +115,6 @@ export async function startBot(config: Config, logger: Logger = createLogger(con
         const timer = setInterval(run, config.NURTURE_RECONCILE_SECONDS * 1000).unref();
         stops.push(async () => clearInterval(timer));
       }
-    }
-    if (config.ROLE !== 'worker') {
-      const app = createHttpApp(ctx, {
-        health: async () => ({
-          redis: (await withTimeout(ctx.redis.ping(), 1_000, 'ping').catch(() => '')) === 'PONG',
-          mongodb: mongoose.connection.readyState === 1,
-        }),
-      });
-      const server: Server = await listen(app, config.PORT, config.HOST);
-      stops.push(() => new Promise<void>((r) => server.close(() => r())));
-      // WeCom waits 5 s for an answer; nothing here should ever take that long.
-      server.requestTimeout = 5_000;
-      url = serverUrl(server);
-      if (!config.PUBLIC_BASE_URL) ctx.publicBaseUrl = url;
     }
     logger.info({ role: config.ROLE, url, channels: ctx.channels.all().length }, 'bot started');
     return { ctx, url, stop };

@@ -16,6 +16,12 @@ const BATCH = 20;
  * because welcomes wait in these entries; taking over an entry that was only slow is harmless (job ids dedupe).
  */
 export const INBOX_CLAIM_IDLE_MS = 5_000;
+/**
+ * Passes an entry fails because its welcome could not be planned (e.g. the database did not answer a channel lookup)
+ * before its callbacks go on without that welcome: the event is never dropped for it, and a welcome that cannot be
+ * planned does not hold the inbox up.
+ */
+const WELCOME_PLAN_TRIES = 3;
 
 /** What the ingest does with each callback: the jobs it becomes. */
 export type WelcomeFor = (data: EventJobData) => WelcomePlan | Promise<WelcomePlan>;
@@ -37,6 +43,8 @@ export class InboxIngest {
   private loop?: Promise<void>;
   private lastClaim = 0;
   private readonly consumer = `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  /** Entries whose welcome planning failed, and how often. */
+  private readonly planFailures = new Map<string, number>();
   private readonly reader: Redis;
 
   constructor(
@@ -141,14 +149,22 @@ export class InboxIngest {
           inline.push(this.runInline(data));
           continue;
         }
+        let welcome: WelcomePlan = null;
         try {
-          const welcome = await this.welcomeFor(data);
-          if (welcome) welcomes.push({ data: welcome.data, opts: { jobId: welcome.jobId } });
-          events.push({ name: data.key, data, opts: { jobId: data.dedupeKey } });
+          welcome = await this.welcomeFor(data);
         } catch (err) {
-          bad++;
-          this.log.error({ entry: id, dedupeKey: data.dedupeKey, err: (err as Error).message }, 'inbox: a callback could not be routed');
+          const tries = (this.planFailures.get(id) ?? 0) + 1;
+          this.planFailures.set(id, tries);
+          // Most likely passing (the database, Redis): the pass fails and the entry is read again at once (after the
+          // inline requests already started have settled: they are harmless twice).
+          if (tries < WELCOME_PLAN_TRIES) {
+            await Promise.allSettled(inline);
+            throw err;
+          }
+          this.log.error({ entry: id, dedupeKey: data.dedupeKey, err: (err as Error).message }, 'inbox: the welcome of a callback could not be planned; its event goes on without it');
         }
+        if (welcome) welcomes.push({ data: welcome.data, opts: { jobId: welcome.jobId } });
+        events.push({ name: data.key, data, opts: { jobId: data.dedupeKey } });
       }
       // Only this process writes the inbox, so a bad item is corruption (or a version mismatch): the rest of the
       // entry goes on, and the entry is acknowledged but left in the stream for an operator to look at.
@@ -167,6 +183,7 @@ export class InboxIngest {
     const tx = this.redis.multi().xack(this.key, GROUP, ...done, ...keep);
     if (done.length) tx.xdel(this.key, ...done);
     await tx.exec();
+    for (const id of [...done, ...keep]) this.planFailures.delete(id);
   }
 }
 

@@ -82,6 +82,25 @@ describe('the inbox between receiver and workers', () => {
     await ingest.stop();
   });
 
+  it('a welcome that cannot be planned (the database not answering) is tried again, then its event goes on without it: never dropped', async () => {
+    const { ctx } = t.bot;
+    for (const i of ingests.splice(0)) await i.stop();
+    let tries = 0;
+    const ingest = new InboxIngest(ctx.redis, ctx.keys.inbox(), ctx.queues, () => {
+      tries++;
+      throw new Error('the database did not answer');
+    }, createLogger('silent'), 60_000);
+    ingests.push(ingest);
+    const c = t.newContact({ state: 'expo2026' });
+    const [events, welcomes] = [await jobCount('events'), await jobCount('welcome')];
+    expect((await t.post(c.xml)).status).toBe(200);
+    ingest.start();
+    await waitFor(async () => (await jobCount('events')) === events + 1, 'the event job created');
+    expect(tries).toBe(3);
+    expect(await jobCount('welcome')).toBe(welcomes);
+    await waitFor(async () => (await streamLength()) === 0, 'inbox drained');
+  });
+
   it('items that are not callbacks are set aside; the valid ones of the same entry go through', async () => {
     const { redis, keys } = t.bot.ctx;
     const key = keys.inbox();

@@ -92,7 +92,7 @@ export const envSchema = z.object({
   /** WeCom's mass-message (群发) quota per customer [D:92135]: days/month (default), N/month, N/week or N/day. */
   MASS_MESSAGE_CAP: massQuotaRule,
   /** Time zone of nurture calendar days and months when a sequence has no quiet hours (WeCom counts in China time). */
-  NURTURE_TIMEZONE: z.string().default(DEFAULT_TIMEZONE),
+  NURTURE_TIMEZONE: z.string().default(DEFAULT_TIMEZONE).refine(isTimeZone, 'is not a known IANA time zone (e.g. Asia/Shanghai)'),
   NURTURE_CONCURRENCY: int(16, 1),
   /** How often the reconciler re-creates scheduled jobs missing from Redis (seconds; 0 = only at start-up). */
   NURTURE_RECONCILE_SECONDS: int(300),

@@ -26,14 +26,14 @@ describe('configuration', () => {
   it('lists every problem at once and never echoes a secret', () => {
     const err = (() => {
       try {
-        loadConfig({ ...valid, WECOM_CORP_ID: undefined, WECOM_ENCODING_AES_KEY: 'short-secret-aes', ROLE: 'boss', PORT: 'eighty', REDIS_URL: 'http://user:hunter2@x' });
+        loadConfig({ ...valid, WECOM_CORP_ID: undefined, WECOM_ENCODING_AES_KEY: 'short-secret-aes', ROLE: 'boss', PORT: 'eighty', REDIS_URL: 'http://user:hunter2@x', NURTURE_TIMEZONE: 'Mars/Base' });
       } catch (e) {
         return e as ConfigError;
       }
     })();
     expect(err).toBeInstanceOf(ConfigError);
     const keys = err!.problems.map((p) => p.split(':')[0]).sort();
-    expect(keys).toEqual(['PORT', 'REDIS_URL', 'ROLE', 'WECOM_CORP_ID', 'WECOM_ENCODING_AES_KEY']);
+    expect(keys).toEqual(['NURTURE_TIMEZONE', 'PORT', 'REDIS_URL', 'ROLE', 'WECOM_CORP_ID', 'WECOM_ENCODING_AES_KEY']);
     expect(err!.message).not.toContain('short-secret-aes');
     expect(err!.message).not.toContain('hunter2');
   });

@@ -54,6 +54,16 @@ describe('a nurture step job', () => {
     expect(after?.history.map((x) => [x.outcome, x.via])).toEqual([['submitted', 'mass']]);
   });
 
+  it('an enrollment whose step the sequence no longer has (its file was shortened) ends, instead of failing for ever', async () => {
+    const ext = `wm_gone_${Date.now()}`;
+    const e = await enrolledLead(ext);
+    await Enrollment.updateOne({ _id: e._id }, { $set: { step: 7 } });
+    const { result, error } = await h.runJob('nurture', { e: e.id, s: 7, l: leadId(TEST_CORP.corpId, ext) });
+    expect(error).toBeUndefined();
+    expect(result).toBe('stopped:steps_removed');
+    expect(await Enrollment.findById(e.id).lean()).toMatchObject({ status: 'stopped', stopReason: 'steps_removed' });
+  });
+
   it('steps running at once share their fence inserts and their advance: fewer commands than one each', async () => {
     // How many share a write depends on when each step reaches it: on a loaded machine 12 steps can each arrive alone.
     // Up to three rounds of 12; every round must be right, and one must show the writes shared (each step writing

@@ -5,7 +5,7 @@ import { jobIds } from '../../queues/job-ids.js';
 import { deliveryOf, updateOutcome } from '../../store/delivery-ledger.js';
 import { CampaignGroup } from '../../store/models/campaign-group.js';
 import { Delivery, type DeliveryStatus } from '../../store/models/delivery.js';
-import { leadId } from '../../store/models/lead.js';
+import { leadId, type LeadRef } from '../../store/models/lead.js';
 import { recordStep, recordSteps } from '../../store/timeline.js';
 import { exhaustMassQuota, exhaustMassQuotaMany } from './budget.js';
 import { massQuotaPeriod } from './mass-quota.js';
@@ -66,7 +66,7 @@ export async function pollMassResult(ctx: Pick<BotContext, 'wecom' | 'config' | 
     await settle(p, known.status, { reason: known.reason, ...(known.status === 'sent' ? { sentAt: at } : {}) });
     if (known.status === 'capped') await exhaustMassQuota(leadId(p.corpId, p.externalUserId), massQuotaPeriod(ctx.config.MASS_MESSAGE_CAP, p.submittedAt), p.deliveryKey);
     // The sender just messaged the customer: mass-message tasks for this customer now go to them [D:92135].
-    if (known.status === 'sent') await ctx.leads.withLock(lead, () => ctx.leads.setLocked(lead, { lastInteraction: { userId: p.userId, at } }));
+    if (known.status === 'sent') await noteInteraction(ctx, lead, p.userId, at);
     await recordStep(lead, p.deliveryKey, `mass_${known.status}`, { msgid: p.msgid, reason: known.reason });
     ctx.log.info({ externalUserId: p.externalUserId, owner: p.userId, deliveryKey: p.deliveryKey, status: known.status }, known.status === 'sent' ? 'mass message sent by the owner' : 'mass message not delivered');
     return known.status;
@@ -89,6 +89,14 @@ async function settle(p: MassPoll, status: DeliveryStatus, set: Record<string, u
   if (await updateOutcome(p.deliveryKey, ['submitted'], { status, ...set })) return;
   // Not moved: settled by an earlier poll (fine), or not recorded yet (poll again once the record exists).
   if (!(await deliveryOf(p.deliveryKey))) throw new Error(`delivery ${p.deliveryKey} is not recorded yet; polling again`);
+}
+
+/**
+ * The sender messaged the customer at `at`: mass-message tasks for them now go to the sender [D:92135], unless the
+ * customer has interacted with someone since (polls run hours apart; a newer owner's add must not be written over).
+ */
+async function noteInteraction(ctx: Pick<BotContext, 'leads'>, lead: LeadRef, userId: string, at: Date): Promise<void> {
+  await ctx.leads.update(lead, { $or: [{ lastInteraction: null }, { 'lastInteraction.at': { $lt: at } }] }, { $set: { lastInteraction: { userId, at } } });
 }
 
 /** What a group's recipients came to, by get_groupmsg_send_result's status, as of a poll. */
@@ -165,7 +173,7 @@ async function pollGroupResult(ctx: Pick<BotContext, 'wecom' | 'config' | 'queue
   for (const [at, ids] of bySendTime) {
     for (const ext of ids.filter((x) => retarget.has(x))) {
       const lead = { corpId: p.corpId, externalUserId: ext };
-      await ctx.leads.withLock(lead, () => ctx.leads.setLocked(lead, { lastInteraction: { userId: p.userId, at: new Date(at * 1000) } }));
+      await noteInteraction(ctx, lead, p.userId, new Date(at * 1000));
     }
   }
   if (group?.withdrawnAt && tally.unsent) {

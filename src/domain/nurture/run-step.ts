@@ -72,6 +72,8 @@ async function runLocked(ctx: Ctx, run: StepRun): Promise<StepResult> {
   const seq = ctx.sequences.get(e.sequenceKey);
   const lead = (await Lead.collection.findOne({ _id: leadId(e.corpId, e.externalUserId) as never }, { projection: LEAD_FIELDS })) as StepLead | null;
   if (!seq || !lead) return end(e, seq ? 'lead_missing' : 'sequence_removed');
+  // The sequence's file lost the steps from this one on (edited since the lead enrolled): nothing more to send.
+  if (!seq.steps[e.step]) return end(e, 'steps_removed');
   const ref = { corpId: e.corpId, externalUserId: e.externalUserId };
   const stop = lead.unsubscribedAt ? 'unsubscribe' : stageStop(seq, lead.stage as Stage);
   if (stop) {
@@ -143,8 +145,10 @@ async function runLocked(ctx: Ctx, run: StepRun): Promise<StepResult> {
       }
       if (err instanceof WecomApiError && via === 'kf' && KF_WINDOW_CLOSED.has(err.errcode)) {
         // The window closed since the lead was read: the same message goes the next way, as the next attempt.
-        if (err.errcode === 95001) await exhaustKfWindow(lead._id, kfWindowStart(lead, now)!, key);
+        // Given back first: 95001 then marks every unit of the window used (held by this delivery), which a release
+        // after it would free again for the next send to be refused the same way.
         await releaseBudget(ctx, key, held);
+        if (err.errcode === 95001) await exhaustKfWindow(lead._id, kfWindowStart(lead, now)!, key);
         const next = await budgetFor('mass', caseSlug, ++n);
         if (next.kind !== 'ok') return settleRefusedKf(ctx, e, seq, { ...delivery, attempts: n }, next);
         ({ via, held } = next);

@@ -1,4 +1,5 @@
 import type { HandlerContext } from '../../src/context.js';
+import { Lead, leadId } from '../../src/store/models/lead.js';
 
 /** Tries of a deletion for a lead we do not know yet: its add may still be in flight (events run concurrently). */
 const WAIT_FOR_ADD_ATTEMPTS = 3;
@@ -7,5 +8,21 @@ const WAIT_FOR_ADD_ATTEMPTS = 3;
 export function waitForAdd(ctx: HandlerContext, externalUserId: string): void {
   if (ctx.attempt + 1 < WAIT_FOR_ADD_ATTEMPTS) {
     throw new Error(`lead ${externalUserId} not known yet; retrying in case its add is still being handled`);
+  }
+}
+
+/** Tries of a succession's deletion while the takeover member's add has not been handled yet (about 7 s in all). */
+const WAIT_FOR_TAKEOVER_ATTEMPTS = 4;
+
+/**
+ * A succession (在职继承) removes the customer from the handover member and adds them to the takeover member, as two
+ * callbacks that may be handled in either order [D:96361]. While the lead has no other active owner, the deletion is
+ * retried briefly, so its sequences move to the takeover member instead of stopping for want of an owner.
+ */
+export async function waitForTakeover(ctx: HandlerContext, externalUserId: string, handover: string): Promise<void> {
+  if (ctx.attempt + 1 >= WAIT_FOR_TAKEOVER_ATTEMPTS) return;
+  const lead = await Lead.findById(leadId(ctx.corpId, externalUserId), { owners: 1 }).lean();
+  if (lead && !lead.owners.some((o) => o.status === 'active' && o.userId !== handover)) {
+    throw new Error(`succession of ${externalUserId}: the takeover member's add is not handled yet; retrying`);
   }
 }

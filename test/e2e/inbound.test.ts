@@ -312,6 +312,25 @@ describe('other contact events', () => {
     expect(entry?.detail).toMatchObject({ owner: 'zhangsan', source: 'DELETE_BY_TRANSFER' });
   });
 
+  it('a succession whose takeover add comes after the deletion: the lead\'s sequence moves to the takeover member, not stopped', async () => {
+    const c = t.newContact({ state: 'slowseq', userId: 'zhangsan' });
+    await t.post(c.xml);
+    const enrolled = await waitFor(() => Enrollment.findOne({ externalUserId: c.externalUserId, status: 'active' }).lean(), 'enrolled');
+    expect(enrolled.ownerUserId).toBe('zhangsan');
+    // WeCom hands the customer over: the deletion for zhangsan is handled first, lisi's add a moment later.
+    t.sandbox.state.contacts.addCustomer({ externalUserId: c.externalUserId, userId: 'lisi', name: '王经理' });
+    await t.post(event('del_external_contact', c.externalUserId, { source: 'DELETE_BY_TRANSFER' }));
+    await new Promise((r) => setTimeout(r, 300));
+    await t.post(buildContactEventXml({ toUserName: TEST_CORP.corpId, createTime: Math.floor(Date.now() / 1000) + 6, changeType: 'add_external_contact', userId: 'lisi', externalUserId: c.externalUserId }));
+    await waitFor(async () => (await lead(c.externalUserId))?.owners.find((o) => o.userId === 'zhangsan')?.status === 'removed', 'handover member removed', 20_000);
+    // Its sequence moves on, or (before this change) stopped for want of an owner.
+    const after = await waitFor(async () => {
+      const x = await Enrollment.findById(enrolled._id).lean();
+      return x && (x.ownerUserId !== 'zhangsan' || x.status !== 'active') ? x : null;
+    }, 'the enrollment moved or ended');
+    expect({ status: after?.status, owner: after?.ownerUserId, reason: after?.stopReason }).toEqual({ status: 'active', owner: 'lisi', reason: null });
+  });
+
   it('edit_external_contact refreshes tags and industry from WeCom', async () => {
     const c = await arrived();
     // The member re-tags the customer in the client: industry becomes 零售.

@@ -8,7 +8,8 @@ export const delExternalContact: Handler<'change_external_contact.del_external_c
   const at = new Date(event.CreateTime * 1000);
   if (event.Source === 'DELETE_BY_TRANSFER') await waitForTakeover(ctx, event.ExternalUserID, event.UserID);
   const lead = await endOwnership(ctx, { userId: event.UserID, externalUserId: event.ExternalUserID, at, status: 'removed', dedupeKey: ctx.dedupeKey });
-  if (!lead) waitForAdd(ctx, event.ExternalUserID);
+  // Not known yet, the lead or this owner of it: the add may still be in flight (events run concurrently).
+  if (!lead?.owners.some((o) => o.userId === event.UserID)) waitForAdd(ctx, event.ExternalUserID);
   await recordStep({ corpId: ctx.corpId, externalUserId: event.ExternalUserID }, ctx.dedupeKey, 'removed_by_owner', { owner: event.UserID, source: event.Source ?? null }, at);
   ctx.log.info({ externalUserId: event.ExternalUserID, owner: event.UserID, source: event.Source ?? null, lost: lead?.stage === 'lost' }, 'member deleted the customer');
 };

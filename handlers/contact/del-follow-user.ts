@@ -10,7 +10,8 @@ import { waitForAdd } from './wait-for-add.js';
 export const delFollowUser: Handler<'change_external_contact.del_follow_user'> = async (event, ctx) => {
   const at = new Date(event.CreateTime * 1000);
   const lead = await endOwnership(ctx, { userId: event.UserID, externalUserId: event.ExternalUserID, at, status: 'left', dedupeKey: ctx.dedupeKey });
-  if (!lead) waitForAdd(ctx, event.ExternalUserID);
+  // Not known yet, the lead or this owner of it: the add may still be in flight (events run concurrently).
+  if (!lead?.owners.some((o) => o.userId === event.UserID)) waitForAdd(ctx, event.ExternalUserID);
   await recordStep({ corpId: ctx.corpId, externalUserId: event.ExternalUserID }, ctx.dedupeKey, 'churned', { owner: event.UserID, lost: lead?.stage === 'lost', knownLead: lead !== null }, at);
   ctx.log.info({ externalUserId: event.ExternalUserID, owner: event.UserID, lost: lead?.stage === 'lost' }, 'customer deleted the member');
 };

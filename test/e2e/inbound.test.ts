@@ -331,6 +331,16 @@ describe('other contact events', () => {
     expect({ status: after?.status, owner: after?.ownerUserId, reason: after?.stopReason }).toEqual({ status: 'active', owner: 'lisi', reason: null });
   });
 
+  it('a second owner\'s churn handled before their add: retried until the add is in, so the owner ends up left', async () => {
+    const c = await arrived();
+    t.sandbox.state.contacts.addCustomer({ externalUserId: c.externalUserId, userId: 'lisi', name: '王经理' });
+    await t.post(event('del_follow_user', c.externalUserId, { userId: 'lisi' }));
+    await new Promise((r) => setTimeout(r, 300));
+    await t.post(buildContactEventXml({ toUserName: TEST_CORP.corpId, createTime: Math.floor(Date.now() / 1000) - 5, changeType: 'add_external_contact', userId: 'lisi', externalUserId: c.externalUserId }));
+    await waitFor(async () => (await lead(c.externalUserId))?.owners.find((o) => o.userId === 'lisi')?.status === 'left', 'lisi left', 20_000);
+    expect((await lead(c.externalUserId))?.owners.find((o) => o.userId === 'zhangsan')?.status).toBe('active');
+  });
+
   it('edit_external_contact refreshes tags and industry from WeCom', async () => {
     const c = await arrived();
     // The member re-tags the customer in the client: industry becomes 零售.

@@ -64,8 +64,18 @@ async function stopAll(): Promise<void> {
   }
 }
 
-/** Stops whatever was started, then exits: 0 after Ctrl-C, the start-up error's code after a failure. */
-async function shutdown(err?: unknown): Promise<never> {
+let shuttingDown: Promise<never> | null = null;
+
+/**
+ * Stops whatever was started, then exits: 0 after Ctrl-C, the start-up error's code after a failure. Once: a start-up
+ * step that fails because Ctrl-C is closing what it used (e.g. the demo seeding's database client) waits for that
+ * shutdown to finish instead of exiting while the database is still being stopped.
+ */
+function shutdown(err?: unknown): Promise<never> {
+  return (shuttingDown ??= stopAndExit(err));
+}
+
+async function stopAndExit(err?: unknown): Promise<never> {
   stopping = true;
   await stopAll();
   if (err === undefined) process.exit(0);

@@ -161,6 +161,20 @@ describe('npm run dev', () => {
     expect(existsSync(devEnvFile())).toBe(false);
   });
 
+  it('Ctrl-C while a first run seeds its demo: what it started is stopped before it exits', async () => {
+    expect(ferretdbsOn(dbDir)).toEqual([]);
+    rmSync(path.join(cwd, '.data'), { recursive: true, force: true });
+    const run = startCommand(DEV, [], { env, cwd });
+    runs.push(run);
+    await waitFor(() => run.stdout.includes('Seeding demo data') || run.child.exitCode !== null, 'the demo seeding', 60_000, 20);
+    run.child.kill('SIGTERM');
+    const { code } = await run.exited;
+    // The seeding, its database client closed under it, fails: that is the stop, not an error of its own.
+    expect(run.stderr).not.toContain('npm run dev failed');
+    expect(code).toBe(0);
+    expect(ferretdbsOn(dbDir)).toEqual([]);
+  });
+
   /** Runs dev to its end, watching /proc for the databases it starts on the way. */
   async function failingDev(extra: Record<string, string>): Promise<{ code: number | null; stderr: string; databases: Set<number> }> {
     const run = startCommand(DEV, [], { env: { ...env, ...extra }, cwd });

@@ -208,12 +208,9 @@ async function take(redis: Redis, keys: RedisKeys, req: BudgetRequest, kfOnly: b
  */
 export async function takeBudgetMany(redis: Redis, keys: RedisKeys, reqs: readonly BudgetRequest[], concurrency = 8): Promise<BudgetResult[]> {
   if (!reqs.length) return [];
-  const bases = reqs.map((req) => ({
-    day: `day|${req.lead}|${req.day.key}`,
-    mass: `mass|${req.lead}|${req.mass.key}`,
-    kf: req.kfWindow === null ? null : `kf|${req.lead}|${req.kfWindow}`,
-  }));
-  const hints = (await redis.mget(...bases.flatMap((b) => [b.day, b.mass, b.kf ?? b.mass].map((x) => keys.budgetHint(x))))).map((h) => Math.max(0, Number(h) || 0));
+  // A 客服 send goes alone (below), so only the day's and the mass quota's hints are read here.
+  const bases = reqs.map((req) => ({ day: `day|${req.lead}|${req.day.key}`, mass: `mass|${req.lead}|${req.mass.key}` }));
+  const hints = (await redis.mget(...bases.flatMap((b) => [b.day, b.mass].map((x) => keys.budgetHint(x))))).map((h) => Math.max(0, Number(h) || 0));
   const first = (hint: number, cap: number) => (hint < cap ? hint : 0);
   const plans = reqs.map((req, i) => {
     const b = bases[i]!;
@@ -223,8 +220,8 @@ export async function takeBudgetMany(redis: Redis, keys: RedisKeys, reqs: readon
     if (via === 'kf') return { via, want: [] as FenceSpec[], alone: true };
     const spec = (kind: FenceKind, id: string): FenceSpec => ({ id, kind, for: req.key });
     const want: FenceSpec[] = [];
-    if (countsForDay(via) && req.day.cap > 0) want.push(spec('day', `${b.day}|${first(hints[3 * i]!, req.day.cap)}`));
-    if (via === 'mass') want.push(spec('mass', `${b.mass}|${first(hints[3 * i + 1]!, req.mass.cap)}`));
+    if (countsForDay(via) && req.day.cap > 0) want.push(spec('day', `${b.day}|${first(hints[2 * i]!, req.day.cap)}`));
+    if (via === 'mass') want.push(spec('mass', `${b.mass}|${first(hints[2 * i + 1]!, req.mass.cap)}`));
     if (req.caseSlug) want.push(spec('case', `case|${req.lead}|${req.caseSlug}`));
     want.push(spec('attempt', attemptFenceId(req.key, req.attempt)));
     return { via, want, alone: false };

@@ -96,7 +96,7 @@ async function settle(p: MassPoll, status: DeliveryStatus, set: Record<string, u
  * customer has interacted with someone since (polls run hours apart; a newer owner's add must not be written over).
  */
 async function noteInteraction(ctx: Pick<BotContext, 'leads'>, lead: LeadRef, userId: string, at: Date): Promise<void> {
-  await ctx.leads.update(lead, { $or: [{ lastInteraction: null }, { 'lastInteraction.at': { $lt: at } }] }, { $set: { lastInteraction: { userId, at } } });
+  await ctx.leads.update(lead, { $or: [{ lastInteraction: null }, { 'lastInteraction.at': { $lte: at } }] }, { $set: { lastInteraction: { userId, at } } });
 }
 
 /** What a group's recipients came to, by get_groupmsg_send_result's status, as of a poll. */

@@ -4,7 +4,7 @@ import { localDay } from '../../domain/nurture/clock.js';
 import { ApiError } from './api-route.js';
 
 /** A calendar day of a query, YYYY-MM-DD, that exists (2026-02-31 does not). */
-export const queryDay = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be YYYY-MM-DD').refine(isDay, 'is not a calendar day');
+export const queryDay = z.string().refine(isDay, 'must be a calendar day, YYYY-MM-DD');
 
 const DAY_MS = 86_400_000;
 

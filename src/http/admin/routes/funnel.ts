@@ -25,13 +25,11 @@ export function funnelRoutes(ctx: BotContext) {
       path: '/funnel',
       tag: 'funnel',
       summary: 'The funnel per channel of the leads added in a period: how many reached each stage, lost, unsubscribed, grades',
-      query: z
-        .object({
-          from: queryDay.optional().describe('first day (OPS_TIMEZONE), default 29 days before `to`'),
-          to: queryDay.optional().describe('last day, inclusive, default today'),
-          channel: z.string().max(30).optional(),
-        })
-        .refine((q) => !q.from || !q.to || q.from <= q.to, { message: 'from must not be after to', path: ['from'] }),
+      query: z.object({
+        from: queryDay.optional().describe('first day (OPS_TIMEZONE), default 29 days before `to`'),
+        to: queryDay.optional().describe('last day, inclusive, default today'),
+        channel: z.string().max(30).optional(),
+      }),
       response: z.object({
         from: z.string(),
         to: z.string(),

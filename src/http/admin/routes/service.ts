@@ -53,12 +53,10 @@ export function serviceRoutes(ctx: BotContext) {
       path: '/service',
       tag: 'service',
       summary: 'First-response times of 微信客服 conversations started in a period: median and 90th percentile per servicer and per channel',
-      query: z
-        .object({
-          from: queryDay.optional().describe('first day (OPS_TIMEZONE), default 6 days before `to`; a period is at most 366 days'),
-          to: queryDay.optional().describe('last day, inclusive, default today'),
-        })
-        .refine((q) => !q.from || !q.to || q.from <= q.to, { message: 'from must not be after to', path: ['from'] }),
+      query: z.object({
+        from: queryDay.optional().describe('first day (OPS_TIMEZONE), default 6 days before `to`; a period is at most 366 days'),
+        to: queryDay.optional().describe('last day, inclusive, default today'),
+      }),
       response: z.object({ from: z.string(), to: z.string(), total: z.object(stats), servicers: z.array(group), channels: z.array(group), breaches: z.array(breach) }),
       handler: async ({ query }) => {
         const tz = ctx.config.OPS_TIMEZONE;

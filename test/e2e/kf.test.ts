@@ -37,6 +37,20 @@ const handled = (msgid: string) => waitFor(async () => (await KfHandled.findById
 const lead = (ext: string) => Lead.findOne({ externalUserId: ext }).lean();
 const steps = async (ext: string) => (await timelineOf(TEST_CORP.corpId, ext)).map((e) => e.type);
 const settle = () => new Promise((r) => setTimeout(r, 400));
+/** A contact of channel expo2026 who wrote to the 客服 account and got the bot's reply (its window open). */
+const contactWhoWrote = async (name: string) => {
+  const c = t.newContact({ state: 'expo2026', name });
+  expect((await t.post(c.xml)).status).toBe(200);
+  await waitFor(() => lead(c.externalUserId), 'lead');
+  await handled(await say(c.externalUserId, '谢谢'));
+  await waitFor(() => sentTo(c.externalUserId).length === 1, 'the reply');
+  return c;
+};
+/** Enrolls the lead in sequence `five` (five steps a moment apart) and waits until it has run them all. */
+const runFive = async (ext: string) => {
+  await enroll(t.bot.ctx, { corpId: TEST_CORP.corpId, externalUserId: ext }, 'five', 'zhangsan');
+  await waitFor(async () => (await Enrollment.findOne({ externalUserId: ext, sequenceKey: 'five' }).lean())?.status === 'completed', 'sequence done', 30_000);
+};
 
 describe('intents', () => {
   it('a pricing question ("你好，请问报价多少？" is not small talk): one reply with the case study, stage qualified, the owner and the ops group told', async () => {
@@ -215,14 +229,9 @@ describe('the window, the cap and nurture', () => {
   });
 
   it('5 messages per 48 h window, shared by replies and nurture: the sixth goes another way, and WeCom never says 95001', async () => {
-    const c = t.newContact({ state: 'expo2026', name: '窗口客户' });
-    expect((await t.post(c.xml)).status).toBe(200);
-    await waitFor(() => lead(c.externalUserId), 'lead');
-    await handled(await say(c.externalUserId, '谢谢'));
-    await waitFor(() => sentTo(c.externalUserId).length === 1, 'reply 1 of 5');
+    const c = await contactWhoWrote('窗口客户');
     // Five nurture steps while the window is open: four fit, the fifth falls back to a mass message.
-    await enroll(t.bot.ctx, { corpId: TEST_CORP.corpId, externalUserId: c.externalUserId }, 'five', 'zhangsan');
-    await waitFor(async () => (await Enrollment.findOne({ externalUserId: c.externalUserId, sequenceKey: 'five' }).lean())?.status === 'completed', 'sequence done', 30_000);
+    await runFive(c.externalUserId);
     expect(sentTo(c.externalUserId)).toHaveLength(5);
     expect(t.sandbox.state.callsTo('kf/send_msg').some((x) => x.errcode === 95001)).toBe(false);
     expect(t.sandbox.state.okCallsTo('externalcontact/add_msg_template').some((x) => JSON.stringify(x.body).includes(c.externalUserId))).toBe(true);
@@ -278,17 +287,12 @@ describe('events', () => {
   });
 
   it('a session a servicer ended takes no API sends: nurture goes by mass message until the customer writes again', async () => {
-    const c = t.newContact({ state: 'expo2026', name: '结束会话' });
-    expect((await t.post(c.xml)).status).toBe(200);
-    await waitFor(() => lead(c.externalUserId), 'lead');
-    await handled(await say(c.externalUserId, '谢谢'));
-    await waitFor(() => sentTo(c.externalUserId).length === 1, 'reply');
+    const c = await contactWhoWrote('结束会话');
     kf().session(KF, c.externalUserId)!.state = 2;
     await kf().servicerPicks(KF, c.externalUserId, 'lisi');
     await kf().servicerEnds(KF, c.externalUserId);
     await waitFor(async () => (await lead(c.externalUserId))?.kf?.state === 4, 'ended');
-    await enroll(t.bot.ctx, { corpId: TEST_CORP.corpId, externalUserId: c.externalUserId }, 'five', 'zhangsan');
-    await waitFor(async () => (await Enrollment.findOne({ externalUserId: c.externalUserId, sequenceKey: 'five' }).lean())?.status === 'completed', 'sequence done', 30_000);
+    await runFive(c.externalUserId);
     const tried = t.sandbox.state.callsTo('kf/send_msg').filter((x) => (x.body as { touser?: string }).touser === c.externalUserId);
     expect(tried).toHaveLength(1);
     expect(t.sandbox.state.okCallsTo('externalcontact/add_msg_template').some((x) => JSON.stringify(x.body).includes(c.externalUserId))).toBe(true);

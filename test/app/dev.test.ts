@@ -194,7 +194,7 @@ describe('npm run dev', () => {
     const port = (busy.address() as net.AddressInfo).port;
     try {
       const r = await failingDev({ PORT: String(port) });
-      expect(r.code).toBe(78);
+      expect(r.code, r.stderr).toBe(78);
       expect(r.stderr.trim().split('\n')).toEqual([`port ${port} on 127.0.0.1 is already in use (another bot or program?); set PORT to a free one, e.g. PORT=${port + 1}`]);
       // The database was up when the port turned out to be taken...
       expect(r.databases.size).toBe(1);
@@ -213,7 +213,7 @@ describe('npm run dev', () => {
     const port = (busy.address() as net.AddressInfo).port;
     try {
       const r = await failingDev({ SANDBOX_PORT: String(port) });
-      expect(r.code).toBe(78);
+      expect(r.code, r.stderr).toBe(78);
       expect(r.stderr.trim().split('\n')).toEqual([`port ${port} (the sandbox WeCom) is already in use (another npm run dev?); set SANDBOX_PORT to a free one, e.g. SANDBOX_PORT=${port + 1}`]);
       expect(ferretdbsOn(dbDir)).toEqual([]);
     } finally {

@@ -1,6 +1,7 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
+import { withTimeout } from '../with-timeout.js';
 import type { AnyJobKind, JobDataMap, JobName } from './define-job.js';
 
 /** One job to add in bulk. */
@@ -53,8 +54,13 @@ export class Queues {
     return [...this.queues.values()];
   }
 
-  /** Closes every queue connection. */
+  /**
+   * Closes every queue. Each first finishes connecting (for at most 2 s): BullMQ reports a connection check that fails
+   * after its queue was closed (a start-up stopped at once, e.g. by a port in use, then the shared connection cut) as
+   * an 'error' event nobody listens to any more, which ends the process.
+   */
   async close(): Promise<void> {
+    await withTimeout(Promise.all(this.all().map((q) => q.waitUntilReady())), 2_000, 'queues not ready').catch(() => undefined);
     await Promise.all(this.all().map((q) => q.close()));
   }
 }

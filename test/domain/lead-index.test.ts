@@ -40,6 +40,10 @@ describe('lead index', () => {
     { tag: '无欢迎语' },
     { owner: 'zhangsan', stage: 'qualified' },
     { q: '王' },
+    { sort: 'grade' },
+    { stage: 'engaged', sort: 'grade' },
+    { grade: 'A', sort: 'grade' },
+    { q: '王', sort: 'grade' },
   ];
 
   it('answers every list as MongoDB does: the same leads in the same order, page after page', async () => {
@@ -58,6 +62,15 @@ describe('lead index', () => {
     expect(leads.get(byGrade[0]!)!.grade).toBe('S');
     const total = (await h.ctx.leadIndex.list({ stage: 'engaged' })).total;
     expect(total).toBe(await Lead.countDocuments({ stage: 'engaged' }));
+  });
+
+  it('a list paged while its source changes (MongoDB, then the index, then MongoDB) goes on where it was, in every sort', async () => {
+    for (const sort of ['grade', 'score', 'lastTouch', 'added'] as const) {
+      const whole = await allPages((cursor) => h.ctx.leadIndex.list({ sort, limit: 11, cursor }));
+      let turn = 0;
+      const mixed = await allPages((cursor) => (turn++ % 2 === 0 ? listLeads({ sort, limit: 11, cursor }) : h.ctx.leadIndex.list({ sort, limit: 11, cursor })));
+      expect(mixed, sort).toEqual(whole);
+    }
   });
 
   it('lists leads never touched (no last touch) too, after the others, page after page', async () => {

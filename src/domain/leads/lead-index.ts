@@ -5,7 +5,7 @@ import { tryLock } from '../../redis/lock.js';
 import { Lead, type LeadFields } from '../../store/models/lead.js';
 import { rebuildLoggedSteps } from '../../store/timeline.js';
 import type { Grade, Stage } from '../vocabulary.js';
-import { decodeCursor, encodeCursor, listLeads, summarize, SUMMARY_FIELDS, type LeadFilter, type LeadSummary } from './query.js';
+import { decodeCursor, encodeCursor, gradeOrder, listLeads, summarize, SUMMARY_FIELDS, type LeadFilter, type LeadSummary } from './query.js';
 
 /**
  * The dashboard's index of leads, in Redis: what lead lists show (one row per lead), in the orders they are sorted by,
@@ -57,7 +57,6 @@ export interface IndexQuery {
 }
 
 const SORT_SET: Record<IndexSort, string> = { lastTouch: 'z:touch', added: 'z:added', score: 'z:score', grade: 'z:grade' };
-const GRADE_RANK: Record<string, number> = { S: 3, A: 2, B: 1, C: 0 };
 /** Stages in which an S or A lead still waits for someone (not a customer, not gone). */
 export const OPEN_STAGES = ['added', 'engaged', 'qualified', 'opportunity'] as const;
 
@@ -70,8 +69,6 @@ export function awaitsFollowUp(l: { grade?: string | null; stage?: string | null
   return !(l.followedUpAt && l.lastTouchAt && new Date(l.followedUpAt) >= new Date(l.lastTouchAt));
 }
 
-/** The grade order's value: S before A before B before C, and by score within a grade. */
-const gradeOrder = (grade: string, score: number) => (GRADE_RANK[grade] ?? 0) * 1e7 + Math.max(-1e6, Math.min(1e6, score));
 const INDEX_FIELDS = { ...SUMMARY_FIELDS, followedUpAt: 1, updatedAt: 1, 'kf.clock': 1, 'kf.servicer': 1 } as const;
 /** Lead fields whose change changes a row: a write that sets none of them leaves the index as it is. */
 const INDEXED_FIELDS = new Set(['name', 'corpName', 'stage', 'grade', 'gradePin', 'score', 'role', 'industry', 'owners', 'tags', 'tagKeys', 'lastTouchAt', 'followedUpAt', 'firstTouch', 'kf.clock', 'kf.servicer']);

@@ -15,7 +15,7 @@ export interface LeadFilter {
   tag?: string;
   /** An owner's userid. */
   owner?: string;
-  /** `grade`: S, A, B, C, by score within a grade (from the lead index; by score alone until it is built). */
+  /** `grade`: S, A, B, C, by score within a grade (the same order and cursors from the lead index and from MongoDB). */
   sort?: 'lastTouch' | 'added' | 'score' | 'grade';
   limit?: number;
   cursor?: string;
@@ -41,7 +41,23 @@ export interface LeadSummary {
 }
 
 export const SUMMARY_FIELDS = { externalUserId: 1, corpId: 1, name: 1, corpName: 1, firstTouch: 1, stage: 1, grade: 1, gradePin: 1, score: 1, role: 1, industry: 1, owners: 1, tags: 1, lastTouchAt: 1 };
-const SORT_FIELD = { lastTouch: 'lastTouchAt', added: 'firstTouch.at', score: 'score', grade: 'score' } as const;
+const SORT_FIELD = { lastTouch: 'lastTouchAt', added: 'firstTouch.at', score: 'score' } as const;
+
+/** The grades from first to last in the grade order; a lead without a grade counts as C. */
+const GRADE_ORDER = ['S', 'A', 'B', 'C'] as const;
+const GRADE_RANK: Record<string, number> = { S: 3, A: 2, B: 1, C: 0 };
+
+/**
+ * A lead's place in the grade order as one number (S before A before B before C, by score within a grade): the value
+ * a `sort=grade` cursor holds, from the lead index and from MongoDB alike, so a list can go on from either source.
+ */
+export const gradeOrder = (grade: string | null | undefined, score: number) => (GRADE_RANK[grade ?? 'C'] ?? 0) * 1e7 + Math.max(-1e6, Math.min(1e6, score));
+
+/** The grade rank and the score a grade-order value holds. */
+const fromGradeOrder = (v: number) => {
+  const rank = Math.round(v / 1e7);
+  return { rank, score: v - rank * 1e7 };
+};
 
 type LeadRow = Partial<LeadFields> & { _id: string };
 
@@ -85,23 +101,45 @@ export async function listLeads(f: LeadFilter): Promise<{ items: LeadSummary[]; 
     and.push(f.tag.includes('/') ? { tagKeys: f.tag } : { 'tags.name': f.tag });
   }
   if (f.owner) and.push({ 'owners.userId': f.owner });
+  const limit = Math.min(Math.max(f.limit ?? 50, 1), 200);
+  if (f.sort === 'grade') return listByGrade(and, f.cursor ? decodeCursor(f.cursor) : null, limit);
   const field = SORT_FIELD[f.sort ?? 'lastTouch'];
   const after = f.cursor ? decodeCursor(f.cursor) : null;
   if (after) {
-    const v = f.sort === 'score' || f.sort === 'grade' ? after.v : after.v === null ? null : new Date(after.v);
+    const v = f.sort === 'score' ? after.v : after.v === null ? null : new Date(after.v);
     // Newest first puts leads without the value (never touched: null) last, so a page that ends on a value is
     // followed by them too.
     and.push({ $or: [{ [field]: { $lt: v } }, { [field]: v, _id: { $lt: after.id } }, ...(v === null ? [] : [{ [field]: null }])] });
   }
-  const limit = Math.min(Math.max(f.limit ?? 50, 1), 200);
   const rows = (await Lead.find(and.length ? { $and: and } : {}, SUMMARY_FIELDS)
     .sort({ [field]: -1, _id: -1 })
     .limit(limit + 1)
     .lean()) as LeadRow[];
   const page = rows.slice(0, limit);
   const last = page.at(-1);
-  const lastValue = last ? (f.sort === 'score' || f.sort === 'grade' ? (last.score ?? 0) : (f.sort === 'added' ? last.firstTouch?.at : last.lastTouchAt)?.valueOf() ?? null) : null;
+  const lastValue = last ? (f.sort === 'score' ? (last.score ?? 0) : (f.sort === 'added' ? last.firstTouch?.at : last.lastTouchAt)?.valueOf() ?? null) : null;
   return { items: page.map(summarize), next: rows.length > limit && last ? encodeCursor(lastValue as number | null, last._id) : null };
+}
+
+/**
+ * A page in the grade order, as the lead index gives it: one query per grade from the cursor's grade on (by score,
+ * then id, highest first), until the page is full. The cursor holds the grade-order value, so a list paged while the
+ * index became ready (or was lost) goes on where it was, whichever source answers the next page.
+ */
+async function listByGrade(and: Array<Record<string, unknown>>, after: { v: number | null; id: string } | null, limit: number) {
+  const from = after ? fromGradeOrder(after.v ?? 0) : null;
+  const rows: LeadRow[] = [];
+  for (const grade of GRADE_ORDER) {
+    const rank = GRADE_RANK[grade]!;
+    if (from && rank > from.rank) continue;
+    const cond = [...and, { grade: grade === 'C' ? { $in: ['C', null] } : grade }];
+    if (from && rank === from.rank) cond.push({ $or: [{ score: { $lt: from.score } }, { score: from.score, _id: { $lt: after!.id } }] });
+    rows.push(...((await Lead.find({ $and: cond }, SUMMARY_FIELDS).sort({ score: -1, _id: -1 }).limit(limit + 1 - rows.length).lean()) as LeadRow[]));
+    if (rows.length > limit) break;
+  }
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return { items: page.map(summarize), next: rows.length > limit && last ? encodeCursor(gradeOrder(last.grade, last.score ?? 0), last._id) : null };
 }
 
 export function encodeCursor(v: number | null, id: string): string {

@@ -83,6 +83,11 @@ export class RedisKeys {
     return `${this.prefix}:lock:funnel:${rollupId}`;
   }
 
+  /** A hash: each funnel rollup's count of live writes, which tells a rebuild which rollups changed while it read. */
+  funnelVersions(): string {
+    return `${this.prefix}:funnel:versions`;
+  }
+
   /** The sends of one 消息推送 webhook in the last minute (`id` is a hash of its key). */
   webhookWindow(id: string): string {
     return `${this.prefix}:webhook:${id}:sent`;

@@ -1,11 +1,14 @@
 import type { CommandStartedEvent } from 'mongodb';
 import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyFunnelChange, type FunnelFacts } from '../../src/domain/funnel/rollup.js';
+import { applyFunnelChange, rebuildFunnel, type FunnelFacts } from '../../src/domain/funnel/rollup.js';
+import { moveStage } from '../../src/domain/leads/stage.js';
 import { localDay } from '../../src/domain/nurture/clock.js';
 import { FunnelDay } from '../../src/store/models/funnel-day.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
+import { seedLeads } from '../helpers/seed-leads.js';
 import { testEnv } from '../helpers/test-bot.js';
+import { TEST_CORP } from '../fixtures/test-corp.js';
 
 let h: Harness;
 const commands: CommandStartedEvent[] = [];
@@ -42,5 +45,31 @@ describe('the funnel rollups', () => {
     expect(counts.added).toBe(30);
     expect(counts.reached.engaged).toBe(20);
     expect(counts.grades).toMatchObject({ C: 20, B: 10 });
+  });
+
+  it('a rebuild keeps what live changes wrote while it read the leads, and deletes no rollup they made meanwhile', async () => {
+    const added = new Date('2026-10-05T03:00:00Z');
+    const id = `${localDay(added.getTime(), TZ)}|rebuild`;
+    const seeded = await seedLeads(h.sandbox, Array.from({ length: 6 }, (_, i) => ({ name: `重建${i}`, channel: 'rebuild', addedAt: added })));
+    const counts = async (rollup = id) => (await FunnelDay.findById(rollup).lean())?.counts as { added: number; reached?: { engaged?: number } } | undefined;
+    await rebuildFunnel(h.ctx.redis, h.ctx.keys, TZ);
+    expect(await counts()).toMatchObject({ added: 6 });
+    expect((await counts())!.reached?.engaged ?? 0).toBe(0);
+
+    // Once the rebuild has read every lead (their stage as it was), one is engaged through the live path, and a new
+    // lead of a new day and channel arrives: both rollups are written by the live updates before the rebuild writes.
+    const late = new Date('2026-10-06T03:00:00Z');
+    const lateId = `${localDay(late.getTime(), TZ)}|rebuild-late`;
+    const result = await rebuildFunnel(h.ctx.redis, h.ctx.keys, TZ, async () => {
+      await moveStage(h.ctx, { corpId: TEST_CORP.corpId, externalUserId: seeded[0]!.externalUserId }, 'engaged', { by: 'staff', source: 'test' });
+      await applyFunnelChange(h.ctx.redis, h.ctx.keys, TZ, null, { firstTouch: { channelKey: 'rebuild-late', at: late }, stage: 'added', grade: 'C', role: null, reached: {} });
+    });
+    expect((await counts())!.reached?.engaged).toBe(1);
+    expect(await counts(lateId)).toMatchObject({ added: 1 });
+    expect(result.skipped).toBe(2);
+
+    // The next rebuild, with nothing moving, writes the rollup again from the leads: the same counts.
+    await rebuildFunnel(h.ctx.redis, h.ctx.keys, TZ);
+    expect(await counts()).toMatchObject({ added: 6, reached: { engaged: 1 } });
   });
 });

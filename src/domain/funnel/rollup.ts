@@ -44,7 +44,8 @@ export function contribution(lead: FunnelFacts, tz: string): { id: string; day: 
  * new ones added. Each rollup document is written under its own lock, so concurrent changes never lose an increment
  * on a database that applies `$inc` as read-modify-write (FerretDB). The changes a process makes meanwhile share that
  * write (summed per rollup: one lock and one update for many leads of the same day and channel, not a queue of
- * waiters on one lock). A change that lands between a lead's save and this write is set right by the next rebuild.
+ * waiters on one lock). Each write also counts in the rollup's version (`funnelVersions`), so a rebuild reading the
+ * leads meanwhile leaves that rollup as the live writes keep it.
  */
 export async function applyFunnelChange(redis: Redis, keys: RedisKeys, tz: string, before: FunnelFacts | null, after: FunnelFacts): Promise<void> {
   const deltas = new Map<string, Delta>();
@@ -91,23 +92,33 @@ async function writeDeltas(redis: Redis, keys: RedisKeys, items: Delta[]): Promi
     [...sums.values()].map(async (d) => {
       const inc = Object.fromEntries(Object.entries(d.inc).filter(([, v]) => v !== 0));
       if (!Object.keys(inc).length) return;
-      await withLock(redis, keys.funnelLock(d.id), () => FunnelDay.updateOne({ _id: d.id }, { $inc: inc, $setOnInsert: { day: d.day, channel: d.channel } }, { upsert: true }));
+      await withLock(redis, keys.funnelLock(d.id), async () => {
+        await FunnelDay.updateOne({ _id: d.id }, { $inc: inc, $setOnInsert: { day: d.day, channel: d.channel } }, { upsert: true });
+        await redis.hincrby(keys.funnelVersions(), d.id, 1);
+      });
     }),
   );
 }
 
 /**
  * Rebuilds every rollup from the leads, in one streaming pass (counters in memory: one per day and channel, never a
- * lead list). Rollups of a day and channel whose leads changed while the pass ran are left as the live updates keep
- * them (the next rebuild checks them). Returns how many leads and rollups it read and wrote.
+ * lead list). A rollup is left as the live updates keep it (the next rebuild checks it) when one of its leads was saved
+ * after the pass began, or when a live update wrote it since the pass began (its version moved): the pass may have
+ * read a lead before its change, and replacing the rollup would undo an increment already applied. `onProgress` hears
+ * the count of leads read every 10,000 and once the reading is done. Returns how many leads and rollups it read and
+ * wrote, and how many rollups it left.
  */
-export async function rebuildFunnel(redis: Redis, keys: RedisKeys, tz: string): Promise<{ leads: number; rollups: number; skipped: number }> {
+export async function rebuildFunnel(redis: Redis, keys: RedisKeys, tz: string, onProgress?: (leads: number) => void | Promise<void>): Promise<{ leads: number; rollups: number; skipped: number }> {
+  const versions = keys.funnelVersions();
+  const seen = await redis.hgetall(versions);
+  const moved = async (id: string) => ((await redis.hget(versions, id)) ?? undefined) !== seen[id];
   const started = new Date();
   const sums = new Map<string, { day: string; channel: string; counts: Record<string, number> }>();
   const busy = new Set<string>();
   let leads = 0;
   for await (const lead of Lead.find({}, FUNNEL_FIELDS).lean().cursor({ batchSize: 2000 })) {
     leads++;
+    if (leads % 10_000 === 0) await onProgress?.(leads);
     const c = contribution(lead as FunnelFacts, tz);
     if (!c) continue;
     if ((lead as { updatedAt?: Date }).updatedAt && (lead as { updatedAt: Date }).updatedAt >= started) busy.add(c.id);
@@ -115,15 +126,29 @@ export async function rebuildFunnel(redis: Redis, keys: RedisKeys, tz: string): 
     for (const [k, v] of Object.entries(c.counts)) s.counts[k] = (s.counts[k] ?? 0) + v;
     sums.set(c.id, s);
   }
+  await onProgress?.(leads);
   let rollups = 0;
   for (const [id, s] of sums) {
     if (busy.has(id)) continue;
-    await withLock(redis, keys.funnelLock(id), () => FunnelDay.replaceOne({ _id: id }, { _id: id, day: s.day, channel: s.channel, counts: nest(s.counts) }, { upsert: true }));
-    rollups++;
+    const wrote = await withLock(redis, keys.funnelLock(id), async () => {
+      if (await moved(id)) return false;
+      await FunnelDay.replaceOne({ _id: id }, { _id: id, day: s.day, channel: s.channel, counts: nest(s.counts) }, { upsert: true });
+      return true;
+    });
+    if (wrote) rollups++;
+    else busy.add(id);
   }
-  // Rollups whose leads are all gone.
+  // Rollups whose leads are all gone (not one a live update made for a lead added while the pass read).
   const stale = (await FunnelDay.find({}, { _id: 1 }).lean()).map((d) => d._id).filter((id) => !sums.has(id));
-  for (const id of stale) await FunnelDay.deleteOne({ _id: id });
+  for (const id of stale) {
+    await withLock(redis, keys.funnelLock(id), async () => {
+      if (await moved(id)) busy.add(id);
+      else {
+        await FunnelDay.deleteOne({ _id: id });
+        await redis.hdel(versions, id);
+      }
+    });
+  }
   return { leads, rollups, skipped: busy.size };
 }
 

@@ -60,7 +60,7 @@ export async function rescoreAll(ctx: Pick<BotContext, 'scoring' | 'redis' | 'ke
     if (ops.length >= BATCH) await flush();
   }
   await flush();
-  const rebuilt = await rebuildFunnel(ctx.redis, ctx.keys, ctx.config.OPS_TIMEZONE);
-  ctx.log.info({ leads, changed, rollups: rebuilt.rollups }, 'scores recomputed and funnel rebuilt');
+  const rebuilt = await rebuildFunnel(ctx.redis, ctx.keys, ctx.config.OPS_TIMEZONE, (n) => ctx.log.info({ leads: n }, 'funnel rebuild: leads read'));
+  ctx.log.info({ leads, changed, rollups: rebuilt.rollups, rollupsLeftLive: rebuilt.skipped }, 'scores recomputed and funnel rebuilt');
   return { leads, changed, rollups: rebuilt.rollups };
 }

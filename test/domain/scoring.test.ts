@@ -3,6 +3,7 @@ import { DEFAULT_SCORING, type Scoring } from '../../src/content/scoring.js';
 import { recordClick } from '../../src/domain/leads/record-click.js';
 import { calibrate } from '../../src/domain/scoring/calibrate.js';
 import { gradeOf, roleOf, scoreLead } from '../../src/domain/scoring/score.js';
+import { tryLock } from '../../src/redis/lock.js';
 import { Lead } from '../../src/store/models/lead.js';
 import { TEST_CORP } from '../fixtures/test-corp.js';
 import { wecomXml } from '../fixtures/wecom/index.js';
@@ -88,20 +89,39 @@ describe('a touch recomputes the score', () => {
     expect(after.lastTouchAt!.getTime()).toBeGreaterThan(before.lastTouchAt!.getTime() - 1);
   });
 
-  it('the daily rescore lets intent decay (and rebuilds the funnel from the leads)', async () => {
-    const ext = `wm_decay_${Date.now()}`;
+  /** A lead whose only click was four weeks ago while its stored score is from the day of the click. */
+  async function leadClickedWeeksAgo(ext: string) {
     await h.handle(wecomXml('contact/add_external_contact', { ToUserName: TEST_CORP.corpId, ExternalUserID: ext, State: 'notext', WelcomeCode: null, CreateTime: Math.floor(Date.now() / 1000) }));
     await recordClick(h.ctx, { url: 'https://example.com', lead: { corpId: TEST_CORP.corpId, externalUserId: ext }, deliveryKey: 'nurture|y|0' });
     const fresh = (await Lead.findOne({ externalUserId: ext }).lean())!;
-    // The click happened four weeks ago (the stored score is from then).
     const old = new Date(Date.now() - 28 * DAY);
     const aged = { touchLog: '' };
     for (const t of touchesOf(fresh)) addTouch(aged, t.kind === 'click' ? { ...t, at: old } : t);
     await Lead.collection.updateOne({ _id: fresh._id as never }, { $set: { touchLog: aged.touchLog, 'reached.engaged': old } });
+    return fresh;
+  }
+
+  it('the daily rescore lets intent decay (and rebuilds the funnel from the leads)', async () => {
+    const ext = `wm_decay_${Date.now()}`;
+    const fresh = await leadClickedWeeksAgo(ext);
     const { result, error } = await h.runJob('rescore', {});
     expect(error).toBeUndefined();
     expect(result).toMatchObject({ changed: expect.any(Number), rollups: expect.any(Number) });
     const after = (await Lead.findOne({ externalUserId: ext }).lean())!;
     expect(after.score).toBeLessThan(fresh.score);
+  });
+
+  it('the daily rescore leaves a lead another writer holds (that write scores it) and writes the others', async () => {
+    const held = await leadClickedWeeksAgo(`wm_held_${Date.now()}`);
+    const free = await leadClickedWeeksAgo(`wm_free_${Date.now()}`);
+    const lock = (await tryLock(h.ctx.redis, h.ctx.keys.leadLock(TEST_CORP.corpId, held.externalUserId!)))!;
+    try {
+      const { error } = await h.runJob('rescore', {});
+      expect(error).toBeUndefined();
+    } finally {
+      await lock.release();
+    }
+    expect((await Lead.findById(held._id).lean())!.score).toBe(held.score);
+    expect((await Lead.findById(free._id).lean())!.score).toBeLessThan(free.score);
   });
 });

@@ -1,6 +1,7 @@
 import type { BotContext } from '../../context.js';
 import { UPDATES_PER_COMMAND } from '../../store/batched-updates.js';
-import { Lead } from '../../store/models/lead.js';
+import { tryLock } from '../../redis/lock.js';
+import { Lead, splitLeadId } from '../../store/models/lead.js';
 import { touchesOf } from '../../store/touch-log.js';
 import type { LeadIndex } from '../leads/lead-index.js';
 import { rebuildFunnel } from '../funnel/rollup.js';
@@ -26,6 +27,24 @@ export async function rescoreAll(ctx: Pick<BotContext, 'scoring' | 'redis' | 'ke
   let ops: Parameters<typeof Lead.bulkWrite>[0] = [];
   let rows: Parameters<LeadIndex['patch']>[0] = [];
   const flush = async () => {
+    // Each lead is written holding its lock, as every other writer of a lead does: the version check below is what
+    // keeps a write made since the read, but FerretDB does not apply it atomically against a write landing at the same
+    // moment. A lead whose lock is held is being written now, and that write scores it: it is left out.
+    const locks = await Promise.all(rows.map((r) => {
+      const ref = splitLeadId(r.id);
+      return ref ? tryLock(ctx.redis, ctx.keys.leadLock(ref.corpId, ref.externalUserId)) : Promise.resolve(null);
+    }));
+    ops = ops.filter((_, i) => locks[i]);
+    rows = rows.filter((_, i) => locks[i]);
+    try {
+      await write();
+    } finally {
+      await Promise.all(locks.map((l) => l?.release()));
+    }
+    ops = [];
+    rows = [];
+  };
+  const write = async () => {
     // Small ordered batches: FerretDB 1.x (SQLite) takes a large batch of updates far longer than the same updates in
     // small ones while other writes go on (measured on 300 demo leads: 60 ordered 1.5 s, 100 unordered and 300
     // ordered over a minute); MongoDB is no slower either way.
@@ -42,8 +61,6 @@ export async function rescoreAll(ctx: Pick<BotContext, 'scoring' | 'redis' | 'ke
       }
     }
     await ctx.leadIndex.patch(rows);
-    ops = [];
-    rows = [];
   };
   for await (const lead of Lead.find({}, SCORE_FIELDS).lean().cursor({ batchSize: 2000 })) {
     leads++;

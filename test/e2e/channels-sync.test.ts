@@ -58,4 +58,28 @@ describe('channels:sync', () => {
     expect(results.find((r) => r.key === 'expo2026')).toMatchObject({ action: 'created' });
     expect((await ChannelRecord.findOne({ key: 'expo2026' }).lean())?.configId).not.toBe('deleted-config');
   });
+
+  it('a channel going from one owner to several gets a new code (WeCom fixes a code\'s kind) and says the old one still works', async () => {
+    const channel = t.bot.ctx.channels.all().find((c) => c.key === 'expo2026')!;
+    const owners = [...channel.owners];
+    const old = (await ChannelRecord.findOne({ key: 'expo2026' }).lean())!;
+    t.sandbox.state.reset();
+    channel.owners.push('lisi');
+    try {
+      const result = (await syncChannels(t.bot.ctx)).find((r) => r.key === 'expo2026')!;
+      expect(result).toMatchObject({ action: 'replaced', reason: expect.stringContaining(old.configId!) });
+      expect(result.configId).not.toBe(old.configId);
+      // No update WeCom would refuse (a 单人 code takes one member), one new 多人 code with the same state.
+      expect(t.sandbox.state.callsTo('externalcontact/update_contact_way').filter((c) => (c.body as { config_id: string }).config_id === old.configId)).toHaveLength(0);
+      expect(t.sandbox.state.okCallsTo('externalcontact/add_contact_way').find((c) => (c.body as { state: string }).state === 'expo2026')!.body).toMatchObject({ type: 2, user: ['zhangsan', 'lisi'] });
+      expect(await ChannelRecord.findOne({ key: 'expo2026' }).lean()).toMatchObject({ configId: result.configId, userIds: ['zhangsan', 'lisi'] });
+      // The old code is left live: printed copies still attribute to the channel.
+      expect(t.sandbox.state.contactWays.ways.has(old.configId!)).toBe(true);
+      // The next run updates the new code.
+      t.sandbox.state.reset();
+      expect((await syncChannels(t.bot.ctx)).find((r) => r.key === 'expo2026')).toMatchObject({ action: 'updated', configId: result.configId });
+    } finally {
+      channel.owners.splice(0, channel.owners.length, ...owners);
+    }
+  });
 });

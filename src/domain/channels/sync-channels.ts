@@ -6,7 +6,8 @@ import { ORGANIC_KEY, type Channel } from '../../content/channels.js';
 /** What `channels:sync` did for one channel. */
 export interface ChannelSyncResult {
   key: string;
-  action: 'created' | 'updated' | 'skipped';
+  /** `replaced`: a new code, because the old one's kind (单人 / 多人) cannot change; the old one still works. */
+  action: 'created' | 'updated' | 'replaced' | 'skipped';
   configId?: string;
   qrCode?: string;
   reason?: string;
@@ -56,9 +57,12 @@ async function syncKfLink(ctx: Pick<BotContext, 'wecom'>, channel: Channel, acco
   return { url };
 }
 
+/** A 联系我 code's kind for its members: 单人 (type 1) for one, 多人 (type 2) for several [D:92228]. */
+const typeFor = (members: readonly string[]) => (members.length > 1 ? (2 as const) : (1 as const));
+
 async function syncOne(ctx: Pick<BotContext, 'wecom'>, channel: Channel): Promise<ChannelSyncResult> {
   const way = {
-    type: channel.owners.length > 1 ? (2 as const) : (1 as const),
+    type: typeFor(channel.owners),
     scene: 2 as const,
     state: channel.key,
     user: channel.owners,
@@ -66,7 +70,10 @@ async function syncOne(ctx: Pick<BotContext, 'wecom'>, channel: Channel): Promis
     remark: channel.name.slice(0, 30),
   };
   const existing = await ChannelRecord.findOne({ key: channel.key }).lean();
-  if (existing?.configId) {
+  // A code's type is fixed once made (update_contact_way changes members, not type): a channel going from one owner to
+  // several, or back, needs a new code.
+  const typeChanged = Boolean(existing?.configId && existing.userIds.length && typeFor(existing.userIds) !== way.type);
+  if (existing?.configId && !typeChanged) {
     try {
       const { type: _type, scene: _scene, ...changes } = way;
       await ctx.wecom.updateContactWay({ config_id: existing.configId, ...changes });
@@ -82,5 +89,15 @@ async function syncOne(ctx: Pick<BotContext, 'wecom'>, channel: Channel): Promis
     { $set: { name: channel.name, configId: res.config_id, qrCode: res.qr_code, userIds: channel.owners, syncedAt: new Date() } },
     { upsert: true },
   );
-  return { key: channel.key, action: 'created', configId: res.config_id, qrCode: res.qr_code };
+  if (!typeChanged) return { key: channel.key, action: 'created', configId: res.config_id, qrCode: res.qr_code };
+  // The old code is left live: copies of it may be printed, and a customer who scans one is still attributed to this
+  // channel (same state), added to its old members. Ops replace the printed copies (docs/ops-guide.md).
+  const kinds = way.type === 2 ? '单人 → 多人' : '多人 → 单人';
+  return {
+    key: channel.key,
+    action: 'replaced',
+    configId: res.config_id,
+    qrCode: res.qr_code,
+    reason: `owners changed ${kinds}, which a code cannot: print this new code; the old one (config_id=${existing!.configId}, qr_code=${existing!.qrCode ?? '?'}) still works for this channel but adds customers to ${existing!.userIds.join(', ')}`,
+  };
 }

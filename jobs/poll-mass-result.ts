@@ -10,7 +10,8 @@ declare module '../src/queues/define-job.js' {
 
 /**
  * One poll of whether an owner sent a mass message [D:92135], on MASS_RESULT_POLL_SCHEDULE: of one delivery, or of a
- * campaign's group (one message to many customers), settling all of them at once.
+ * campaign's group (one message to many customers), settling all of them at once. Its last attempt tells the poll
+ * to give up on an errcode not known to pass (src/domain/delivery/mass-result.ts, resultUnavailable).
  */
 export const pollMassResultJob = defineJob({
   name: 'mass-result',
@@ -26,5 +27,5 @@ export const pollMassResultJob = defineJob({
   }),
   options: () => ({ removeOnComplete: true, removeOnFail: true, attempts: 8, backoff: { type: 'exponential', delay: 2000 } }),
   concurrency: () => 4,
-  process: (d, ctx) => pollMassResult(ctx, d),
+  process: (d, ctx, job) => pollMassResult(ctx, d, { lastAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1) }),
 });

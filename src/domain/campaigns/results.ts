@@ -30,7 +30,7 @@ export interface RunResults {
   /** Over a cap: WeCom's mass-message quota (status 3), or held back by the daily cap past the run's window. */
   overCap: number;
   failed: number;
-  /** WeCom may or may not have sent it (a timeout, a crash mid-call): never sent again. */
+  /** WeCom may or may not have sent it (a timeout, a crash mid-call, a send result WeCom would not give): never sent again. */
   unknown: number;
   /** Nothing to send (no case study left for the lead). */
   skipped: number;
@@ -51,7 +51,7 @@ const n = (x: number | undefined) => x ?? 0;
 export function runResults(run: Pick<RunDoc, 'counters'>, groups: readonly GroupDoc[]): RunResults {
   const c = readCounters(run.counters);
   const o = c.outcomes;
-  const t: Required<GroupTally> = { sent: 0, notAFriend: 0, capped: 0, unsent: 0, unconfirmed: 0, withdrawn: 0 };
+  const t: Required<GroupTally> = { sent: 0, notAFriend: 0, capped: 0, unsent: 0, unconfirmed: 0, withdrawn: 0, unknown: 0 };
   const owners = new Map<string, { owner: string; tasks: number; customers: number; reminders: number }>();
   let groupClicks = 0;
   for (const g of groups) {
@@ -66,9 +66,9 @@ export function runResults(run: Pick<RunDoc, 'counters'>, groups: readonly Group
     row.tasks++;
     row.customers += g.size - (g.refused ?? 0);
     const tally = g.tally as Partial<GroupTally> | null;
-    for (const k of ['sent', 'notAFriend', 'capped', 'unconfirmed', 'withdrawn'] as const) t[k] += n(tally?.[k]);
+    for (const k of ['sent', 'notAFriend', 'capped', 'unconfirmed', 'withdrawn', 'unknown'] as const) t[k] += n(tally?.[k]);
   }
-  const settled = t.sent + t.notAFriend + t.capped + t.unconfirmed + t.withdrawn;
+  const settled = t.sent + t.notAFriend + t.capped + t.unconfirmed + t.withdrawn + t.unknown;
   return {
     targeted: c.targeted,
     excluded: c.excluded as Record<string, number>,
@@ -82,7 +82,7 @@ export function runResults(run: Pick<RunDoc, 'counters'>, groups: readonly Group
     notAFriend: t.notAFriend + n(o.mass_refused),
     overCap: t.capped + n(o.none_expired),
     failed: n(o.kf_failed) + n(o.mass_failed) + n(o.owner_failed),
-    unknown: n(o.kf_unknown) + n(o.mass_unknown) + n(o.owner_unknown) + n(o.none_unknown),
+    unknown: n(o.kf_unknown) + n(o.mass_unknown) + n(o.owner_unknown) + n(o.none_unknown) + t.unknown,
     skipped: n(o.none_skipped),
     deferred: n((run.counters as { waiting?: number } | null)?.waiting),
     enrolled: c.enrolled,

@@ -1,12 +1,15 @@
 import { eachById } from '../../store/by-id.js';
 import type { BotContext } from '../../context.js';
-import { WecomApiError } from '../../errors.js';
+import { TOKEN_ERRCODES, WecomApiError } from '../../errors.js';
 import { jobIds } from '../../queues/job-ids.js';
 import { deliveryOf, updateOutcome } from '../../store/delivery-ledger.js';
 import { CampaignGroup } from '../../store/models/campaign-group.js';
 import { Delivery, type DeliveryStatus } from '../../store/models/delivery.js';
 import { leadId, type LeadRef } from '../../store/models/lead.js';
 import { recordStep, recordSteps } from '../../store/timeline.js';
+import type { GroupMsgSendResultResponse } from '../../wecom/types.js';
+import { raiseAlert } from '../alerts/ops-alerts.js';
+import { localDay } from '../nurture/clock.js';
 import { exhaustMassQuota, exhaustMassQuotaMany } from './budget.js';
 import { massQuotaPeriod } from './mass-quota.js';
 
@@ -39,26 +42,115 @@ const RESULT: Record<number, { status: DeliveryStatus; reason: string | null }> 
   3: { status: 'capped', reason: 'customer_already_received_a_mass_message' },
 };
 
+type Ctx = Pick<BotContext, 'wecom' | 'config' | 'queues' | 'leads' | 'log' | 'redis' | 'keys'>;
+type ResultRow = GroupMsgSendResultResponse['send_list'][number];
+
+const RESULT_API = 'externalcontact/get_groupmsg_send_result';
+
 /**
  * Learns whether the owner sent a mass message: sent, not a friend any more, or capped (status 3: the customer's
  * quota is used up for the period, so no later send tries the mass route before it ends). Polls on
  * MASS_RESULT_POLL_SCHEDULE; still unsent after the last poll → `unconfirmed`. Returns what it found.
+ *
+ * A poll WeCom refuses with an errcode not known to pass (refusedUnexpectedly) fails like any other, so the job backs
+ * off and tries again; on the job's last attempt it gives up that poll: the next one on the schedule asks again, and
+ * after the last one the deliveries it covers are `unknown` (resultUnavailable). So such a message is asked about at
+ * most (polls × the job's attempts) times and for as long as the schedule (72 h by default), never for ever.
  */
-export async function pollMassResult(ctx: Pick<BotContext, 'wecom' | 'config' | 'queues' | 'leads' | 'log'>, p: MassPoll): Promise<string> {
-  if (p.group) return pollGroupResult(ctx, p, p.group);
-  let status = 0;
-  let sendTime: number | undefined;
+export async function pollMassResult(ctx: Ctx, p: MassPoll, opts: { lastAttempt?: boolean } = {}): Promise<string> {
+  let rows: ResultRow[];
+  try {
+    rows = await readResults(ctx, p);
+  } catch (err) {
+    if (!opts.lastAttempt || !refusedUnexpectedly(err)) throw err;
+    return resultUnavailable(ctx, p, err);
+  }
+  return p.group ? settleGroup(ctx, p, p.group, rows) : settleOne(ctx, p, rows);
+}
+
+/**
+ * The send result of (msgid, sender), page after page: to the end for a group, until the customer's row for one
+ * delivery. Nothing yet while WeCom is still dispatching the message (41063) [D:92135].
+ */
+async function readResults(ctx: Pick<BotContext, 'wecom'>, p: MassPoll): Promise<ResultRow[]> {
+  const rows: ResultRow[] = [];
   try {
     let cursor: string | undefined;
     do {
       const res = await ctx.wecom.getGroupMsgSendResult({ msgid: p.msgid, userid: p.userId, limit: 1000, cursor });
-      const mine = res.send_list.find((r) => r.external_userid === p.externalUserId);
-      if (mine) [status, sendTime] = [mine.status, mine.send_time];
-      cursor = mine ? undefined : res.next_cursor || undefined;
+      rows.push(...res.send_list);
+      const found = !p.group && res.send_list.some((r) => r.external_userid === p.externalUserId);
+      cursor = found ? undefined : res.next_cursor || undefined;
     } while (cursor);
   } catch (err) {
     if (!(err instanceof WecomApiError) || err.errcode !== STILL_DISPATCHING) throw err;
   }
+  return rows;
+}
+
+/**
+ * An errcode answer of get_groupmsg_send_result itself that is not known to pass with time: any but 41063 (still
+ * dispatching), the retryable ones (-1 system busy, 45009 / 45033 rate limits) and a token the client could not
+ * refresh (40014, 40082, 42001, 42009), which are retried as any failure, for as long as they last. A token that
+ * cannot be fetched at all (gettoken) says nothing about this message: retried too (the platform alerts report it).
+ */
+export function refusedUnexpectedly(err: unknown): err is WecomApiError {
+  return err instanceof WecomApiError && err.api === RESULT_API && err.errcode !== 0 && err.errcode !== STILL_DISPATCHING && !err.retryable && !TOKEN_ERRCODES.has(err.errcode);
+}
+
+/** Schedules poll `attempt` of the schedule, at its time counted from the submission. */
+async function pollAgain(ctx: Pick<BotContext, 'config' | 'queues'>, p: MassPoll, attempt: number): Promise<void> {
+  const delay = Math.max(0, p.submittedAt + ctx.config.MASS_RESULT_POLL_SCHEDULE[attempt]! - Date.now());
+  await ctx.queues.add('mass-result', { ...p, attempt }, { jobId: jobIds.massPoll(p.deliveryKey, attempt), delay });
+}
+
+/** What a delivery whose send result WeCom would not give is settled with (the errcode goes beside it). */
+const RESULT_UNAVAILABLE = 'send_result_unavailable';
+
+/**
+ * Every try of this poll was refused (refusedUnexpectedly). Before the last poll of the schedule, the next poll asks again
+ * at its time; at the last one the message's fate cannot be learnt any more: the deliveries still `submitted` become
+ * `unknown` with the errcode (never sent again, never counted as delivered), and ops staff get an alert, once per
+ * errcode and day (a refusal like 60111, the sender left, or 48002 tends to hit many messages at once).
+ */
+async function resultUnavailable(ctx: Ctx, p: MassPoll, err: WecomApiError): Promise<string> {
+  const where = { deliveryKey: p.deliveryKey, msgid: p.msgid, owner: p.userId, errcode: err.errcode, attempt: p.attempt };
+  const next = p.attempt + 1;
+  if (next < ctx.config.MASS_RESULT_POLL_SCHEDULE.length) {
+    ctx.log.warn(where, 'mass message result refused by WeCom on every try of this poll: asking again at the next poll');
+    await pollAgain(ctx, p, next);
+    return 'result_refused';
+  }
+  // Raised before anything is settled: a failure after it retries the whole of this, and the alert is once per key.
+  await raiseAlert(ctx, {
+    key: `mass-result|${err.errcode}|${localDay(Date.now(), ctx.config.OPS_TIMEZONE)}`,
+    kind: 'mass_result_unavailable',
+    title: `群发结果查询失败（错误码 ${err.errcode}）`,
+    text: `企业微信在最后一次查询时仍拒绝返回群发结果（get_groupmsg_send_result，错误码 ${err.errcode}），如群发 \`${p.deliveryKey}\`（员工 ${p.userId}）。这些客户的送达记为「结果未知」，不会自动重发。同一错误码今天不再重复提醒。`,
+  });
+  const set = { errcode: err.errcode, reason: RESULT_UNAVAILABLE };
+  if (!p.group) {
+    await settle(p, 'unknown', set);
+    await recordStep({ corpId: p.corpId, externalUserId: p.externalUserId }, p.deliveryKey, 'mass_unknown', { msgid: p.msgid, ...set });
+  } else {
+    const keyOf = groupKeyOf(p, p.group);
+    const left = await Delivery.find({ group: p.deliveryKey, status: 'submitted' }, { externalUserId: 1 }).lean();
+    await settleMany(p, keyOf, left.map((d) => d.externalUserId), 'unknown', set);
+    const group = await CampaignGroup.findById(p.deliveryKey, { tally: 1 }).lean();
+    const before = (group?.tally ?? {}) as Partial<GroupTally>;
+    const tally: GroupTally = { sent: 0, notAFriend: 0, capped: 0, unconfirmed: 0, ...before, unsent: 0, unknown: (before.unknown ?? 0) + left.length };
+    await CampaignGroup.updateOne({ _id: p.deliveryKey }, { $set: { tally, status: 'settled', settledAt: new Date() } });
+  }
+  ctx.log.error(where, 'mass message result unavailable after the last poll: its deliveries are unknown');
+  return 'unknown';
+}
+
+/** One customer's delivery, by its row of the send result (none: not sent yet). */
+async function settleOne(ctx: Ctx, p: MassPoll, rows: readonly ResultRow[]): Promise<string> {
+  let status = 0;
+  let sendTime: number | undefined;
+  const mine = rows.find((r) => r.external_userid === p.externalUserId);
+  if (mine) [status, sendTime] = [mine.status, mine.send_time];
   const lead = { corpId: p.corpId, externalUserId: p.externalUserId };
   const known = RESULT[status];
   if (known) {
@@ -79,8 +171,7 @@ export async function pollMassResult(ctx: Pick<BotContext, 'wecom' | 'config' | 
     ctx.log.info({ externalUserId: p.externalUserId, owner: p.userId, deliveryKey: p.deliveryKey }, 'mass message never sent by the owner');
     return 'unconfirmed';
   }
-  const delay = Math.max(0, p.submittedAt + schedule[next]! - Date.now());
-  await ctx.queues.add('mass-result', { ...p, attempt: next }, { jobId: jobIds.massPoll(p.deliveryKey, next), delay });
+  await pollAgain(ctx, p, next);
   return 'unsent_yet';
 }
 
@@ -109,40 +200,38 @@ export interface GroupTally {
   unconfirmed: number;
   /** Not sent when the campaign was cancelled and the task withdrawn: never will be. */
   withdrawn?: number;
+  /** WeCom would not give the result up to the last poll (an errcode): whether they got it is not known. */
+  unknown?: number;
+}
+
+/** A group's recipient's delivery key, by external user id. */
+const groupKeyOf = (p: MassPoll, g: { deliveryKeyPrefix: string }) => (ext: string) => `${g.deliveryKeyPrefix}${leadId(p.corpId, ext)}`;
+
+/** Moves a group's recipients on from `submitted` (one update each, by _id) and notes it on their timelines. */
+async function settleMany(p: MassPoll, keyOf: (ext: string) => string, ids: readonly string[], status: DeliveryStatus, set: Record<string, unknown>): Promise<void> {
+  if (!ids.length) return;
+  await eachById(ids, (ext) => Delivery.updateOne({ _id: keyOf(ext), status: 'submitted' }, { $set: { status, ...set } }));
+  const detail = { msgid: p.msgid, reason: set.reason ?? null, ...(set.errcode ? { errcode: set.errcode } : {}) };
+  await recordSteps(ids.map((ext) => ({ lead: { corpId: p.corpId, externalUserId: ext }, sourceKey: keyOf(ext), type: `mass_${status}`, detail })));
 }
 
 /**
- * One poll of a mass message to many customers (a campaign's group): one get_groupmsg_send_result per (msgid,
+ * A poll of a mass message to many customers (a campaign's group): one get_groupmsg_send_result per (msgid,
  * sender), read to the end, settles every recipient's delivery [D:92135] — sent, not a friend, capped (status 3: the
  * customer's quota is used up for the period), or still unsent (polled again; unconfirmed after the last poll). Each
  * class of recipients is settled in one update. The group keeps the tally.
  */
-async function pollGroupResult(ctx: Pick<BotContext, 'wecom' | 'config' | 'queues' | 'leads' | 'log'>, p: MassPoll, g: { deliveryKeyPrefix: string }): Promise<string> {
-  const rows: Array<{ external_userid: string; status: number; send_time?: number }> = [];
-  try {
-    let cursor: string | undefined;
-    do {
-      const res = await ctx.wecom.getGroupMsgSendResult({ msgid: p.msgid, userid: p.userId, limit: 1000, cursor });
-      rows.push(...res.send_list);
-      cursor = res.next_cursor || undefined;
-    } while (cursor);
-  } catch (err) {
-    if (!(err instanceof WecomApiError) || err.errcode !== STILL_DISPATCHING) throw err;
-  }
+async function settleGroup(ctx: Ctx, p: MassPoll, g: { deliveryKeyPrefix: string }, rows: readonly ResultRow[]): Promise<string> {
   const schedule = ctx.config.MASS_RESULT_POLL_SCHEDULE;
   const last = p.attempt + 1 >= schedule.length;
   const group = await CampaignGroup.findById(p.deliveryKey, { retarget: 1, size: 1, refused: 1, withdrawnAt: 1 }).lean();
-  const keyOf = (ext: string) => `${g.deliveryKeyPrefix}${leadId(p.corpId, ext)}`;
+  const keyOf = groupKeyOf(p, g);
   const tally: GroupTally = { sent: 0, notAFriend: 0, capped: 0, unsent: 0, unconfirmed: 0 };
   // Recipients WeCom does not list (still dispatching) are unsent too.
   const listed = new Set(rows.map((r) => r.external_userid));
   const expected = (group?.size ?? rows.length) - (group?.refused ?? 0);
   tally.unsent = Math.max(0, expected - listed.size);
-  const settle = async (ids: string[], status: DeliveryStatus, set: Record<string, unknown>) => {
-    if (!ids.length) return;
-    await eachById(ids, (ext) => Delivery.updateOne({ _id: keyOf(ext), status: 'submitted' }, { $set: { status, ...set } }));
-    await recordSteps(ids.map((ext) => ({ lead: { corpId: p.corpId, externalUserId: ext }, sourceKey: keyOf(ext), type: `mass_${status}`, detail: { msgid: p.msgid, reason: set.reason ?? null } })));
-  };
+  const settle = (ids: string[], status: DeliveryStatus, set: Record<string, unknown>) => settleMany(p, keyOf, ids, status, set);
   const bySendTime = new Map<number, string[]>();
   const notFriends: string[] = [];
   const capped: string[] = [];
@@ -192,7 +281,6 @@ async function pollGroupResult(ctx: Pick<BotContext, 'wecom' | 'config' | 'queue
   await CampaignGroup.updateOne({ _id: p.deliveryKey }, { $set: { tally, status: done ? 'settled' : 'submitted', ...(done ? { settledAt: new Date() } : {}) } });
   ctx.log.info({ group: p.deliveryKey, owner: p.userId, ...tally }, done ? 'campaign mass message settled' : 'campaign mass message: some customers not sent yet');
   if (done) return 'settled';
-  const delay = Math.max(0, p.submittedAt + schedule[p.attempt + 1]! - Date.now());
-  await ctx.queues.add('mass-result', { ...p, attempt: p.attempt + 1 }, { jobId: jobIds.massPoll(p.deliveryKey, p.attempt + 1), delay });
+  await pollAgain(ctx, p, p.attempt + 1);
   return 'unsent_yet';
 }

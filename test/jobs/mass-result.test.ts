@@ -1,0 +1,117 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createCampaign } from '../../src/domain/campaigns/catalog.js';
+import { launchCampaign } from '../../src/domain/campaigns/control.js';
+import { campaignDetail } from '../../src/domain/campaigns/overview.js';
+import { reconcileCampaigns } from '../../src/domain/campaigns/reconcile.js';
+import { pollMassResult, type MassPoll } from '../../src/domain/delivery/mass-result.js';
+import { reconcile } from '../../src/domain/nurture/reconcile.js';
+import { jobIds } from '../../src/queues/job-ids.js';
+import { Alert } from '../../src/store/models/alert.js';
+import { CampaignGroup } from '../../src/store/models/campaign-group.js';
+import { CampaignRun } from '../../src/store/models/campaign-run.js';
+import { Delivery } from '../../src/store/models/delivery.js';
+import { Enrollment } from '../../src/store/models/enrollment.js';
+import { leadId } from '../../src/store/models/lead.js';
+import { timelineOf } from '../../src/store/timeline.js';
+import { TEST_CORP } from '../fixtures/test-corp.js';
+import { wecomXml } from '../fixtures/wecom/index.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+import { seedLeads } from '../helpers/seed-leads.js';
+
+const RESULT = 'externalcontact/get_groupmsg_send_result';
+/** The poll schedule: attempts 0, 1 and 2 (the last). */
+const SCHEDULE = '1h,2h,3h';
+const LAST = 2;
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness('mass-result', { env: { MASS_RESULT_POLL_SCHEDULE: SCHEDULE, CAMPAIGN_QUIET_HOURS: 'none', NURTURE_DAILY_CAP: '0' } });
+});
+afterAll(async () => h?.stop());
+// Faults left over by a test go with it.
+afterEach(() => h.sandbox.state.reset());
+
+/** A nurture step sent as a mass message and recorded `submitted`; returns its key and its polls' data. */
+async function submitted(ext: string) {
+  h.sandbox.state.contacts.addCustomer({ externalUserId: ext, name: '测试', userId: 'zhangsan', state: 'slowseq' });
+  await h.handle(wecomXml('contact/add_external_contact', { ToUserName: TEST_CORP.corpId, ExternalUserID: ext, State: 'slowseq', WelcomeCode: null, CreateTime: Math.floor(Date.now() / 1000) }));
+  const e = (await Enrollment.findOne({ externalUserId: ext }))!;
+  await h.ctx.queues.get('nurture').remove(jobIds.nurtureStep(e.id, 0));
+  await Enrollment.updateOne({ _id: e._id }, { $set: { dueAt: new Date(Date.now() - 1000) } });
+  expect((await h.runJob('nurture', { e: e.id, s: 0, l: leadId(TEST_CORP.corpId, ext) })).result).toBe('submitted');
+  await h.drain('records');
+  const d = (await Delivery.findOne({ externalUserId: ext, step: 0 }).lean())!;
+  expect(d.status).toBe('submitted');
+  const poll = (attempt: number): MassPoll => ({ deliveryKey: d.key, attempt, msgid: d.msgid!, userId: d.userId, corpId: TEST_CORP.corpId, externalUserId: ext, submittedAt: d.createdAt.getTime() });
+  return { key: d.key, poll };
+}
+
+const pollJob = (key: string, attempt: number) => h.ctx.queues.get('mass-result').getJob(jobIds.massPoll(key, attempt));
+/** Drops every poll job of `key`, as a job failed for good or a flushed Redis leaves it, for the reconciler to find. */
+async function dropPolls(key: string) {
+  for (let a = 0; a <= LAST; a++) await h.ctx.queues.get('mass-result').remove(jobIds.massPoll(key, a));
+}
+
+describe('a mass-result poll WeCom refuses with an errcode', () => {
+  it('an errcode not known to pass: the next poll asks again, and after the last one the delivery is unknown, alerted, and never polled again', async () => {
+    const { key, poll } = await submitted(`wm_mr_refused_${Date.now()}`);
+    // 60111: the sender's userid is not found (they left); nothing about it passes with time.
+    h.sandbox.state.inject({ api: RESULT, errcode: 60111, times: 4 });
+    // A try before the job's last: it fails, and BullMQ backs off and tries again.
+    await expect(pollMassResult(h.ctx, poll(0))).rejects.toMatchObject({ errcode: 60111 });
+    // The job's last try of a poll before the last: the next poll asks again at its time; the delivery waits.
+    expect(await pollMassResult(h.ctx, poll(0), { lastAttempt: true })).toBe('result_refused');
+    expect(await pollJob(key, 1)).toBeTruthy();
+    expect((await Delivery.findById(key).lean())?.status).toBe('submitted');
+    // The last poll, its last try: the delivery is unknown with the errcode, never counted as delivered.
+    await expect(pollMassResult(h.ctx, poll(LAST))).rejects.toMatchObject({ errcode: 60111 });
+    expect(await pollMassResult(h.ctx, poll(LAST), { lastAttempt: true })).toBe('unknown');
+    expect(await Delivery.findById(key).lean()).toMatchObject({ status: 'unknown', errcode: 60111, reason: 'send_result_unavailable' });
+    const lead = (await Delivery.findById(key).lean())!;
+    expect((await timelineOf(TEST_CORP.corpId, lead.externalUserId)).find((s) => s.type === 'mass_unknown')?.detail).toMatchObject({ errcode: 60111 });
+    expect(await Alert.findOne({ kind: 'mass_result_unavailable', _id: { $regex: '^mass-result\\|60111\\|' } }).lean()).toBeTruthy();
+    expect(h.sandbox.state.callsTo(RESULT)).toHaveLength(4);
+    // Nothing is left to poll: the reconciler, which used to add such a poll again every cycle, adds none.
+    await dropPolls(key);
+    await reconcile(h.ctx);
+    for (let a = 0; a <= LAST; a++) expect(await pollJob(key, a)).toBeUndefined();
+  });
+
+  it('a token WeCom keeps refusing and its rate limits are retried as before, however long they last', async () => {
+    const { key, poll } = await submitted(`wm_mr_transient_${Date.now()}`);
+    // 42001 (the token expired), again after the client refreshed it: the job's last try of the last poll fails.
+    h.sandbox.state.inject({ api: RESULT, errcode: 42001, times: 2 });
+    await expect(pollMassResult(h.ctx, poll(LAST), { lastAttempt: true })).rejects.toMatchObject({ errcode: 42001 });
+    h.sandbox.state.inject({ api: RESULT, errcode: 45009, times: 20 });
+    await expect(pollMassResult(h.ctx, poll(LAST), { lastAttempt: true })).rejects.toMatchObject({ errcode: 45009 });
+    expect((await Delivery.findById(key).lean())?.status).toBe('submitted');
+    // The job failed for good: the reconciler adds the poll again.
+    await dropPolls(key);
+    await reconcile(h.ctx);
+    expect(await pollJob(key, 0)).toBeTruthy();
+  });
+
+  it("a campaign group: after the last poll its customers not known to be sent are unknown; the tally and the run's results say so", async () => {
+    const [a, b] = await seedLeads(h.sandbox, [{ name: '确认甲' }, { name: '未知乙' }].map((x) => ({ ...x, owner: 'zhangsan', tags: ['测试/refused'] })));
+    const key = `c-refused-${Date.now()}`;
+    await createCampaign(h.ctx, { key, name: '查询失败', segment: { tags: { all: ['测试/refused'] } }, content: { text: '您好' }, schedule: { cron: '0 10 * * 1', timezone: 'Asia/Shanghai' } }, 'test');
+    const { run } = await launchCampaign(h.ctx, key);
+    await h.drain('campaign-run');
+    expect((await CampaignRun.findById(run._id).lean())?.status).toBe('finished');
+    const g = (await CampaignGroup.findOne({ runId: run._id }).lean())!;
+    const poll = (attempt: number): MassPoll => ({ deliveryKey: g._id, attempt, msgid: g.msgid!, userId: g.sender, corpId: TEST_CORP.corpId, externalUserId: '*', submittedAt: g.createdAt.getTime(), group: { deliveryKeyPrefix: g.deliveryKeyPrefix } });
+    // 甲 gets it; 乙 not yet.
+    h.sandbox.state.mass.msgs.get(g.msgid!)!.targets.find((t) => t.externalUserId === a!.externalUserId)!.status = 1;
+    expect(await pollMassResult(h.ctx, poll(0))).toBe('unsent_yet');
+    h.sandbox.state.inject({ api: RESULT, errcode: 60111 });
+    expect(await pollMassResult(h.ctx, poll(LAST), { lastAttempt: true })).toBe('unknown');
+    const status = async (x: { id: string }) => (await Delivery.findById(`campaign|${run._id}|${x.id}`).lean());
+    expect((await status(a!))?.status).toBe('sent');
+    expect(await status(b!)).toMatchObject({ status: 'unknown', errcode: 60111, reason: 'send_result_unavailable' });
+    expect(await CampaignGroup.findById(g._id).lean()).toMatchObject({ status: 'settled', tally: { sent: 1, unsent: 0, unknown: 1 } });
+    expect((await campaignDetail(key))!.runs[0]!.results).toMatchObject({ confirmed: 1, unknown: 1, waitingForOwner: 0 });
+    await dropPolls(g._id);
+    await reconcileCampaigns(h.ctx);
+    for (let at = 0; at <= LAST; at++) expect(await pollJob(g._id, at)).toBeUndefined();
+  });
+});

@@ -11,7 +11,8 @@ import { CampaignGroup } from '../../src/store/models/campaign-group.js';
 import { CampaignRun } from '../../src/store/models/campaign-run.js';
 import { Delivery } from '../../src/store/models/delivery.js';
 import { Enrollment } from '../../src/store/models/enrollment.js';
-import { leadId } from '../../src/store/models/lead.js';
+import { Fence } from '../../src/store/models/fence.js';
+import { Lead, leadId } from '../../src/store/models/lead.js';
 import { timelineOf } from '../../src/store/timeline.js';
 import { TEST_CORP } from '../fixtures/test-corp.js';
 import { wecomXml } from '../fixtures/wecom/index.js';
@@ -25,7 +26,8 @@ const LAST = 2;
 
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness('mass-result', { env: { MASS_RESULT_POLL_SCHEDULE: SCHEDULE, CAMPAIGN_QUIET_HOURS: 'none', NURTURE_DAILY_CAP: '0' } });
+  // WeCom's quota is 1 mass message a day per customer (an admin's rule [D:92135]); the bot's view stays the default.
+  h = await startHarness('mass-result', { env: { MASS_RESULT_POLL_SCHEDULE: SCHEDULE, CAMPAIGN_QUIET_HOURS: 'none', NURTURE_DAILY_CAP: '0' }, sandbox: { massQuota: '1/day' } });
 });
 afterAll(async () => h?.stop());
 // Faults left over by a test go with it.
@@ -113,5 +115,82 @@ describe('a mass-result poll WeCom refuses with an errcode', () => {
     await dropPolls(g._id);
     await reconcileCampaigns(h.ctx);
     for (let at = 0; at <= LAST; at++) expect(await pollJob(g._id, at)).toBeUndefined();
+  });
+});
+
+describe('a case study in a mass message WeCom did not deliver', () => {
+  type MassBody = { external_userid?: string[]; attachments?: Array<{ link: { title: string } }> };
+  const massCases = (ext: string) =>
+    h.sandbox.state.okCallsTo('externalcontact/add_msg_template').map((c) => c.body as MassBody).filter((b) => b.external_userid?.includes(ext)).map((b) => b.attachments?.[0]?.link.title);
+  /** Another mass message reached the customer today: WeCom skips ours (status 3, quota 1/day). */
+  const quotaUsedElsewhere = (ext: string) => {
+    const other = h.sandbox.state.mass.apiAddMsgTemplate({ chat_type: 'single', external_userid: [ext], sender: 'zhangsan', text: { content: '别的群发' } }) as { msgid: string };
+    h.sandbox.state.mass.confirm(other.msgid, 'zhangsan');
+  };
+
+  it('is chosen again for the lead by the next step (status 3); the step itself is not sent again', async () => {
+    const ext = `wm_mr_case_${Date.now()}`;
+    const lead = { corpId: TEST_CORP.corpId, externalUserId: ext };
+    // A manufacturing lead in sequence `fast`, at its first case-study step (step 1).
+    h.sandbox.state.contacts.addCustomer({ externalUserId: ext, name: '案例', userId: 'zhangsan', state: 'nurture' });
+    await h.handle(wecomXml('contact/add_external_contact', { ToUserName: TEST_CORP.corpId, ExternalUserID: ext, State: 'nurture', WelcomeCode: null, CreateTime: Math.floor(Date.now() / 1000) }));
+    await Lead.updateOne({ _id: leadId(TEST_CORP.corpId, ext) }, { $set: { industry: '制造业' } });
+    const e = (await Enrollment.findOne({ externalUserId: ext }))!;
+    await h.ctx.queues.get('nurture').remove(jobIds.nurtureStep(e.id, 0));
+    await Enrollment.updateOne({ _id: e._id }, { $set: { step: 1, dueAt: new Date(Date.now() - 1000) } });
+    quotaUsedElsewhere(ext);
+
+    expect((await h.runJob('nurture', { e: e.id, s: 1, l: leadId(TEST_CORP.corpId, ext) })).result).toBe('submitted');
+    expect(massCases(ext)).toEqual(['甲厂：排产效率提升 32%']);
+    await h.drain('records');
+    const d = (await Delivery.findOne({ externalUserId: ext, step: 1 }).lean())!;
+    expect(d.caseSlug).toBe('mfg-a');
+    // The owner sends it; WeCom skips the customer: status 3.
+    expect(h.sandbox.state.mass.confirm(d.msgid!, 'zhangsan').map((t) => t.status)).toEqual([3]);
+    expect(await pollMassResult(h.ctx, { deliveryKey: d.key, attempt: 0, msgid: d.msgid!, userId: d.userId, corpId: lead.corpId, externalUserId: ext, submittedAt: d.createdAt.getTime() })).toBe('capped');
+    expect(await Fence.exists({ _id: `case|${leadId(TEST_CORP.corpId, ext)}|mfg-a` })).toBeNull();
+    // The delivery keeps its own fence: it is never sent again.
+    expect(await Fence.exists({ _id: `${d.key}#1` })).toBeTruthy();
+
+    // The next case-study step: the mass quota is known to be used up, so the owner is reminded, with the same case.
+    await h.ctx.queues.get('nurture').remove(jobIds.nurtureStep(e.id, 2));
+    await Enrollment.updateOne({ _id: e._id }, { $set: { dueAt: new Date(Date.now() - 1000) } });
+    const reminders = h.sandbox.state.okCallsTo('message/send').length;
+    expect((await h.runJob('nurture', { e: e.id, s: 2, l: leadId(TEST_CORP.corpId, ext) })).result).toBe('reminded');
+    const note = h.sandbox.state.okCallsTo('message/send').slice(reminders).map((c) => (c.body as { text?: { content: string } }).text?.content ?? '').find((t) => t.includes(ext));
+    expect(note).toContain('甲厂：排产效率提升 32%');
+    await h.drain('records');
+    expect((await Delivery.findOne({ externalUserId: ext, step: 2 }).lean())).toMatchObject({ caseSlug: 'mfg-a', via: 'owner', status: 'sent' });
+    expect(massCases(ext)).toEqual(['甲厂：排产效率提升 32%']);
+    expect((await Enrollment.findById(e.id).lean())?.history.map((x) => [x.step, x.outcome])).toEqual([[1, 'submitted'], [2, 'reminded']]);
+  });
+
+  it("a campaign group's recipients who were not friends (status 2) get their case study back; the ones it reached keep theirs", async () => {
+    const [a, b, c] = await seedLeads(h.sandbox, [
+      { name: '送达甲', industry: '制造业' },
+      { name: '删好友乙', industry: '制造业' },
+      { name: '删好友丙', industry: '零售' },
+    ].map((x) => ({ ...x, owner: 'zhangsan', tags: ['测试/casesback'] })));
+    const key = `c-casesback-${Date.now()}`;
+    await createCampaign(h.ctx, { key, name: '案例退回', segment: { tags: { all: ['测试/casesback'] } }, content: { caseStudy: 'auto', text: '同行案例：' }, schedule: { cron: '0 10 * * 1', timezone: 'Asia/Shanghai' } }, 'test');
+    const { run } = await launchCampaign(h.ctx, key);
+    await h.drain('campaign-run');
+    const groups = await CampaignGroup.find({ runId: run._id }).lean();
+    expect(groups.map((g) => g.caseSlug).sort()).toEqual(['mfg-a', 'retail-a']);
+    // A group stored before groups kept their case study: it is read from the deliveries.
+    const retail = groups.find((g) => g.caseSlug === 'retail-a')!;
+    await CampaignGroup.collection.updateOne({ _id: retail._id as never }, { $unset: { caseSlug: '' } });
+    h.sandbox.state.contacts.removeRelationship('zhangsan', b!.externalUserId);
+    h.sandbox.state.contacts.removeRelationship('zhangsan', c!.externalUserId);
+    for (const g of groups) {
+      h.sandbox.state.mass.confirm(g.msgid!, 'zhangsan');
+      expect(await pollMassResult(h.ctx, { deliveryKey: g._id, attempt: 0, msgid: g.msgid!, userId: g.sender, corpId: TEST_CORP.corpId, externalUserId: '*', submittedAt: g.createdAt.getTime(), group: { deliveryKeyPrefix: g.deliveryKeyPrefix } })).toBe('settled');
+    }
+    const status = async (x: { id: string }) => (await Delivery.findById(`campaign|${run._id}|${x.id}`).lean())?.status;
+    expect([await status(a!), await status(b!), await status(c!)]).toEqual(['sent', 'failed', 'failed']);
+    expect(await Fence.exists({ _id: `case|${a!.id}|mfg-a` })).toBeTruthy();
+    expect(await Fence.exists({ _id: `case|${b!.id}|mfg-a` })).toBeNull();
+    expect(await Fence.exists({ _id: `case|${c!.id}|retail-a` })).toBeNull();
+    expect(await Fence.exists({ _id: `campaign|${run._id}|${b!.id}#1` })).toBeTruthy();
   });
 });

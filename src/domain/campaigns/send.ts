@@ -329,6 +329,7 @@ async function sendMassGroup(b: RunBatch, chunk: readonly Ready[], unsent: Set<R
     status: submitted.length ? 'submitted' : 'failed',
     retarget: submitted.filter((r) => r.it.retarget).map((r) => r.it.externalUserId),
     content,
+    caseSlug: chunk[0]!.caseSlug,
   });
   await recordFor(b, [
     ...chunk

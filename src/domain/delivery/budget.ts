@@ -4,7 +4,7 @@
  * - `day|<lead>|<day>|<n>`: the daily cap of customer-facing marketing messages (NURTURE_DAILY_CAP);
  * - `mass|<lead>|<period>|<n>`: WeCom's mass-message quota of the period [D:92135];
  * - `kf|<lead>|<window start>|<n>`: the 5 messages of a 微信客服 window [D:94677];
- * - `case|<lead>|<slug>`: a case study, never sent twice.
+ * - `case|<lead>|<slug>`: a case study, never sent twice (given back when WeCom did not deliver it: give-back-case.ts).
  * A send takes what it needs together with its attempt fence, in one insert. Where to start looking for a free unit
  * is a hint kept in Redis; when the hint is lost the search starts at 0 and only costs extra inserts. WeCom counts a
  * window's 5 from the customer's message, also what the bot sent after it while answering an earlier one: the 客服

@@ -11,6 +11,7 @@ import type { GroupMsgSendResultResponse } from '../../wecom/types.js';
 import { raiseAlert } from '../alerts/ops-alerts.js';
 import { localDay } from '../nurture/clock.js';
 import { exhaustMassQuota, exhaustMassQuotaMany } from './budget.js';
+import { giveBackCases } from './give-back-case.js';
 import { massQuotaPeriod } from './mass-quota.js';
 
 /** A mass message to follow up: everything the poll needs, so it never waits for the delivery's record. */
@@ -157,6 +158,7 @@ async function settleOne(ctx: Ctx, p: MassPoll, rows: readonly ResultRow[]): Pro
     const at = sendTime ? new Date(sendTime * 1000) : new Date();
     await settle(p, known.status, { reason: known.reason, ...(known.status === 'sent' ? { sentAt: at } : {}) });
     if (known.status === 'capped') await exhaustMassQuota(leadId(p.corpId, p.externalUserId), massQuotaPeriod(ctx.config.MASS_MESSAGE_CAP, p.submittedAt), p.deliveryKey);
+    if (known.status !== 'sent') await giveBackCaseOf(ctx, p, known.status);
     // The sender just messaged the customer: mass-message tasks for this customer now go to them [D:92135].
     if (known.status === 'sent') await noteInteraction(ctx, lead, p.userId, at);
     await recordStep(lead, p.deliveryKey, `mass_${known.status}`, { msgid: p.msgid, reason: known.reason });
@@ -173,6 +175,13 @@ async function settleOne(ctx: Ctx, p: MassPoll, rows: readonly ResultRow[]): Pro
   }
   await pollAgain(ctx, p, next);
   return 'unsent_yet';
+}
+
+/** The message did not reach the customer (status 2 or 3): the case study it carried, if any, may go to them later. */
+async function giveBackCaseOf(ctx: Ctx, p: MassPoll, status: DeliveryStatus): Promise<void> {
+  const d = await deliveryOf(p.deliveryKey);
+  if (!d?.caseSlug || d.status !== status) return;
+  await giveBackCases(ctx, [{ lead: { corpId: p.corpId, externalUserId: p.externalUserId }, deliveryKey: p.deliveryKey, caseSlug: d.caseSlug, enrollmentId: d.enrollmentId }]);
 }
 
 /** Moves the delivery on from `submitted`; its record may still be on its way through the records queue. */
@@ -224,7 +233,7 @@ async function settleMany(p: MassPoll, keyOf: (ext: string) => string, ids: read
 async function settleGroup(ctx: Ctx, p: MassPoll, g: { deliveryKeyPrefix: string }, rows: readonly ResultRow[]): Promise<string> {
   const schedule = ctx.config.MASS_RESULT_POLL_SCHEDULE;
   const last = p.attempt + 1 >= schedule.length;
-  const group = await CampaignGroup.findById(p.deliveryKey, { retarget: 1, size: 1, refused: 1, withdrawnAt: 1 }).lean();
+  const group = await CampaignGroup.findById(p.deliveryKey, { retarget: 1, size: 1, refused: 1, withdrawnAt: 1, caseSlug: 1 }).lean();
   const keyOf = groupKeyOf(p, g);
   const tally: GroupTally = { sent: 0, notAFriend: 0, capped: 0, unsent: 0, unconfirmed: 0 };
   // Recipients WeCom does not list (still dispatching) are unsent too.
@@ -256,6 +265,7 @@ async function settleGroup(ctx: Ctx, p: MassPoll, g: { deliveryKeyPrefix: string
   await settle(notFriends, 'failed', { reason: 'not_a_friend' });
   await settle(capped, 'capped', { reason: 'customer_already_received_a_mass_message' });
   if (capped.length) await exhaustMassQuotaMany(capped.map((ext) => ({ lead: leadId(p.corpId, ext), holder: keyOf(ext) })), massQuotaPeriod(ctx.config.MASS_MESSAGE_CAP, p.submittedAt));
+  await giveBackGroupCases(ctx, p, keyOf, group?.caseSlug, [...notFriends, ...capped]);
   // The sender just messaged these customers: their mass-message tasks now go to the sender [D:92135]. Only those who
   // last interacted with someone else are written.
   const retarget = new Set(group?.retarget ?? []);
@@ -283,4 +293,15 @@ async function settleGroup(ctx: Ctx, p: MassPoll, g: { deliveryKeyPrefix: string
   if (done) return 'settled';
   await pollAgain(ctx, p, p.attempt + 1);
   return 'unsent_yet';
+}
+
+/**
+ * The recipients of a group the message did not reach (status 2 or 3): the group's case study, if it had one, may go
+ * to them later. A group stored before it kept its case study (`caseSlug` absent) has it read from their deliveries.
+ */
+async function giveBackGroupCases(ctx: Ctx, p: MassPoll, keyOf: (ext: string) => string, caseSlug: string | null | undefined, ids: readonly string[]): Promise<void> {
+  if (!ids.length || caseSlug === null) return;
+  const slugs = caseSlug !== undefined ? ids.map(() => caseSlug) : await eachById(ids, async (ext) => (await Delivery.findById(keyOf(ext), { caseSlug: 1 }).lean())?.caseSlug ?? null);
+  const cases = ids.flatMap((ext, i) => (slugs[i] ? [{ lead: { corpId: p.corpId, externalUserId: ext }, deliveryKey: keyOf(ext), caseSlug: slugs[i]! }] : []));
+  await giveBackCases(ctx, cases);
 }

@@ -111,7 +111,9 @@ async function runLocked(ctx: Ctx, run: StepRun): Promise<StepResult> {
     });
 
   // The case study: the best one this lead has not had. Another sequence may have sent it meanwhile: then the next.
-  const sentCases = new Set((e.history ?? []).filter((h) => h.caseSlug && h.outcome !== 'failed').map((h) => h.caseSlug!));
+  // A step's case that WeCom did not deliver (casesReturned: src/domain/delivery/give-back-case.ts) was not had.
+  const returned = new Set(e.casesReturned ?? []);
+  const sentCases = new Set((e.history ?? []).filter((h) => h.caseSlug && h.outcome !== 'failed' && !returned.has(h.deliveryKey ?? '')).map((h) => h.caseSlug!));
   let caseSlug: string | null = null;
   let budget: BudgetResult;
   for (;;) {

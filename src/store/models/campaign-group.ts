@@ -28,6 +28,8 @@ const groupSchema = new Schema(
      */
     retarget: { type: [String], default: [] },
     content: { type: Schema.Types.Mixed, default: null },
+    /** The case study in it (one per group: its content's), null for none; absent on groups stored before it was kept. */
+    caseSlug: { type: String, default: null },
     clicks: { type: Number, default: 0 },
     lastClickAt: { type: Date, default: null },
     settledAt: { type: Date, default: null },

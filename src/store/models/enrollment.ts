@@ -38,6 +38,11 @@ const enrollmentSchema = new Schema(
     enrolledAt: { type: Date, required: true },
     endedAt: { type: Date, default: null },
     history: { type: [historySchema], default: [] },
+    /**
+     * Delivery keys of its steps whose case study WeCom did not deliver (a mass message the customer was not sent:
+     * src/domain/delivery/give-back-case.ts): their case studies do not count as sent to the lead.
+     */
+    casesReturned: { type: [String], default: undefined },
   },
   { timestamps: true },
 );

@@ -33,8 +33,11 @@ export const jobIds = {
   gradeNotice: (leadId: string, n: number) => `notice|grade|${leadId.replace(/:/g, '_')}|${n}`,
   /** One sync of a 微信客服 account, asked for by its n-th callback. */
   kfSync: (openKfid: string, n: number) => `kf-sync|${safe(openKfid)}|${n}`,
-  /** The handling of the messages of one customer from one page, named by its first message. */
-  kfInbound: (openKfid: string, msgid: string) => `kf-in|${safe(openKfid)}|${safe(msgid)}`,
+  /**
+   * The handling of one customer's set-aside messages, named by the first of them and when they were set aside (a
+   * customer is set aside again after their earlier set-aside work is done: another job).
+   */
+  kfInbound: (openKfid: string, msgid: string, at: number) => `kf-in|${safe(openKfid)}|${safe(msgid)}|${at}`,
   /** A service clock's alert at `level` (1: the servicer or owner, 2: the ops group). */
   kfClock: (clockId: string, level: number) => `kf-clock|${digest(clockId)}|${level}`,
   /** A hand-off waiting for the service hours to open. */

@@ -160,6 +160,20 @@ export class RedisKeys {
     return `${this.prefix}:kf:${openKfid}:sync-done`;
   }
 
+  /**
+   * The account's customers whose messages wait set aside after a failure (a hash: customer → the `kf-inbound` job that
+   * handles them), and a field saying the hash was built from MongoDB's `pending` messages since Redis last lost it
+   * (src/domain/kf/set-aside.ts).
+   */
+  kfSetAside(openKfid: string): string {
+    return `${this.prefix}:kf:${openKfid}:set-aside`;
+  }
+
+  /** One customer's set-aside messages, in order: a list of batches (each a JSON array of messages). */
+  kfSetAsideQueue(openKfid: string, externalUserId: string): string {
+    return `${this.prefix}:kf:${openKfid}:set-aside:${externalUserId}`;
+  }
+
   /** Set for an hour after a process deleted the 客服 messages past their retention (one deletion an hour, shared). */
   kfPruned(): string {
     return `${this.prefix}:kf:pruned`;

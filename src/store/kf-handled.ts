@@ -36,14 +36,14 @@ export async function wasHandled(openKfid: string, msgid: string): Promise<boole
 }
 
 /**
- * Marks stored messages as waiting in a `kf-inbound` job of their own (their customer set aside by a sync), so the
- * reconciler finds them if Redis loses the job. A rare path: one update each.
+ * Marks stored messages as waiting set aside (src/domain/kf/set-aside.ts), so they are set aside again if Redis loses
+ * their queue. A rare path: one update each.
  */
 export async function markPending(openKfid: string, msgids: readonly string[]): Promise<void> {
   await Promise.all(msgids.map((msgid) => updateById(KfMessage.collection, kfMessageId(openKfid, msgid), { $set: { pending: true } })));
 }
 
-/** Their `kf-inbound` job has handled them: the reconciler need not look for them again. */
+/** Their `kf-inbound` job has handled them (or they were not queued after all): nothing looks for them again. */
 export async function clearPending(openKfid: string, msgids: readonly string[]): Promise<void> {
   await Promise.all(msgids.map((msgid) => updateById(KfMessage.collection, kfMessageId(openKfid, msgid), { $unset: { pending: 1 } })));
 }

@@ -1,9 +1,12 @@
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
+import { kfMsgid } from '../../src/domain/delivery/via.js';
 import { reconcileKf } from '../../src/domain/kf/reconcile.js';
+import { Delivery } from '../../src/store/models/delivery.js';
 import { KfCursor, KfHandled, KfMessage } from '../../src/store/models/kf.js';
 import { Lead } from '../../src/store/models/lead.js';
+import { timelineOf } from '../../src/store/timeline.js';
 import { deleteMatching } from '../fixtures/test-corp.js';
 import { startTestBot, TEST_CORP, type TestBot } from '../helpers/test-bot.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -124,6 +127,81 @@ describe('a 客服 account under faults', () => {
     expect(replies(ext)[1]!.content).toContain('退订');
   });
 
+  it("a customer set aside after a failure writes again before the retry: their messages are handled in the order written, each once, and the others are not held up", async () => {
+    const ext = `wmORDER${Date.now().toString(36)}`;
+    const other = `wmOTHER${Date.now().toString(36)}`;
+    const { redis, keys } = t.bot.ctx;
+    const w = worker();
+    // WeCom reports a failed send whose record the bot has not written yet (its handling fails until it has), then the
+    // customer opts out: one run of theirs, which fails, and is set aside.
+    const lateMsgid = `late${Date.now().toString(36)}`;
+    const failed = kf().appendEvent(KF, { event_type: 'msg_send_fail', open_kfid: KF, external_userid: ext, fail_msgid: lateMsgid, fail_type: 4 });
+    const optOut = (await kf().customerSays(KF, ext, '退订')).msgid;
+    const jobId = await waitFor(() => redis.hget(keys.kfSetAside(KF), ext), 'the customer set aside', 20_000);
+    expect((await KfMessage.findById(`${KF}|${optOut}`).lean())?.pending).toBe(true);
+    // The worker dies while the set-aside job waits for its retry; another worker takes over.
+    await killWorker(w);
+    worker();
+    // The customer writes again (subscribing again), and another customer writes.
+    const optIn = (await kf().customerSays(KF, ext, '订阅')).msgid;
+    const hello = (await kf().customerSays(KF, other, '你好')).msgid;
+    await allHandled([hello]);
+    await waitFor(() => replies(other).length === 1, 'the other customer answered');
+    // The later message waits behind the set-aside run: stored, not handled, not answered.
+    const stored = await waitFor(async () => (await KfHandled.exists({ _id: `${KF}|${optIn}` })) ?? (await KfMessage.findById(`${KF}|${optIn}`).lean())?.pending, 'the later message synced');
+    expect(stored).toBe(true);
+    expect(replies(ext)).toHaveLength(0);
+    // The failed send's record arrives: the retry (brought forward) handles the customer's messages in order.
+    await Delivery.create({ _id: `nurture|late|${lateMsgid}`, key: `nurture|late|${lateMsgid}`, kind: 'nurture', corpId: TEST_CORP.corpId, externalUserId: ext, userId: 'zhangsan', status: 'sent', via: 'kf', msgid: lateMsgid });
+    const job = await t.bot.ctx.queues.get('kf-inbound').getJob(jobId!);
+    await job?.promote().catch(() => undefined);
+    await allHandled([failed, optOut, optIn]);
+    // Answered once each, in the order written: the opt-out's confirmation, then the re-subscription's.
+    await answeredOnce(ext, 2);
+    expect(replies(ext).map((m) => m.msgid)).toEqual([optOut, optIn].map((m) => kfMsgid(`kf-reply|${KF}|${m}`)));
+    expect(replies(ext)[0]!.content).toContain('退订');
+    // The lead's moves in that order: opted out, then back from `unsubscribed` (out of order, the 订阅 found nothing to
+    // undo and the lead stayed opted out).
+    const moves = (await timelineOf(TEST_CORP.corpId, ext)).filter((st) => st.type === 'stage_changed' && ['unsubscribe', 'resubscribe'].includes(st.detail.source as string));
+    expect(moves.map((st) => `${st.detail.source}:${st.detail.from}>${st.detail.to}`).sort()).toEqual(['resubscribe:unsubscribed>engaged', 'unsubscribe:engaged>unsubscribed']);
+    expect((await Lead.findOne({ externalUserId: ext }).lean())?.stage).toBe('engaged');
+    // Done: the customer is back on the sync's path, and nothing of theirs is pending.
+    await waitFor(async () => (await redis.hget(keys.kfSetAside(KF), ext)) === null, 'no longer set aside');
+    expect(await KfMessage.countDocuments({ _id: { $in: [failed, optOut, optIn].map((m) => `${KF}|${m}`) }, pending: true })).toBe(0);
+    const next = (await kf().customerSays(KF, ext, 'hello')).msgid;
+    await allHandled([next]);
+    await answeredOnce(ext, 3);
+    expect((await KfMessage.findById(`${KF}|${next}`).lean())?.pending).toBeUndefined();
+  });
+
+  it('Redis flushed while a customer is set aside: the next sync sets them aside again from MongoDB before it handles anything, so their later message still waits its turn', async () => {
+    const ext = `wmFLORDER${Date.now().toString(36)}`;
+    const { redis, keys } = t.bot.ctx;
+    worker();
+    const lateMsgid = `late${Date.now().toString(36)}`;
+    const failed = kf().appendEvent(KF, { event_type: 'msg_send_fail', open_kfid: KF, external_userid: ext, fail_msgid: lateMsgid, fail_type: 4 });
+    const optOut = (await kf().customerSays(KF, ext, '退订')).msgid;
+    await waitFor(() => redis.hget(keys.kfSetAside(KF), ext), 'the customer set aside', 20_000);
+    // Redis loses everything of the bot: the set-aside queue, its job, the sync counters. MongoDB keeps `pending`.
+    const flush = new Redis(t.config.REDIS_URL);
+    await deleteMatching(flush, `${t.config.QUEUE_PREFIX}:*`);
+    flush.disconnect();
+    const optIn = (await kf().customerSays(KF, ext, '订阅')).msgid;
+    const stored = await waitFor(async () => (await KfHandled.exists({ _id: `${KF}|${optIn}` })) ?? (await KfMessage.findById(`${KF}|${optIn}`).lean())?.pending, 'the later message synced');
+    expect(stored).toBe(true);
+    expect(replies(ext)).toHaveLength(0);
+    await Delivery.create({ _id: `nurture|late|${lateMsgid}`, key: `nurture|late|${lateMsgid}`, kind: 'nurture', corpId: TEST_CORP.corpId, externalUserId: ext, userId: 'zhangsan', status: 'sent', via: 'kf', msgid: lateMsgid });
+    // A job lost with the flush while it ran leaves its customer to the reconciler, which gives them a new one.
+    await reconcileKf(t.bot.ctx);
+    const job = await t.bot.ctx.queues.get('kf-inbound').getJob((await redis.hget(keys.kfSetAside(KF), ext))!);
+    await job?.promote().catch(() => undefined);
+    await allHandled([failed, optOut, optIn]);
+    await answeredOnce(ext, 2);
+    expect(replies(ext).map((m) => m.msgid)).toEqual([optOut, optIn].map((m) => kfMsgid(`kf-reply|${KF}|${m}`)));
+    expect((await Lead.findOne({ externalUserId: ext }).lean())?.stage).toBe('engaged');
+    await waitFor(async () => (await redis.hget(keys.kfSetAside(KF), ext)) === null, 'no longer set aside');
+  });
+
   it('Redis flushed (queues, locks, tokens, counters, the inbox): the cursor and the msgid fences in MongoDB hold; nothing answered twice', async () => {
     const ext = `wmFLUSH${Date.now().toString(36)}`;
     const w = worker();
@@ -177,6 +255,23 @@ describe('a 客服 account under faults', () => {
     await answeredOnce(ext, 1);
     // Handled by its job: no longer pending, so the reconciler stops queuing it.
     await waitFor(async () => (await KfMessage.findById(`${KF}|${msgid}`).lean())?.pending === undefined, 'no longer pending');
+  });
+
+  it('a set-aside customer whose job is gone (or failed for good) gets a new one from the reconciler, which goes on from the head of their queue', async () => {
+    const ext = `wmGONE${Date.now().toString(36)}`;
+    const { redis, keys } = t.bot.ctx;
+    // Set aside as a sync leaves it (pending, queued, named job), the job itself gone.
+    const { msgid } = await kf().customerSays(KF, ext, '谢谢', { post: false });
+    const raw = { msgid, open_kfid: KF, external_userid: ext, send_time: Math.floor(Date.now() / 1000), origin: 3, msgtype: 'text', text: { content: '谢谢' } };
+    await KfMessage.create({ _id: `${KF}|${msgid}`, openKfid: KF, externalUserId: ext, origin: 3, msgtype: 'text', sendTime: new Date(), raw, pending: true, storedAt: new Date() });
+    await redis.hset(keys.kfSetAside(KF), ext, `kf-in|${KF}|${msgid}|1`);
+    await redis.rpush(keys.kfSetAsideQueue(KF, ext), JSON.stringify([raw]));
+    expect((await reconcileKf(t.bot.ctx)).setAside.revived).toBe(1);
+    worker();
+    await allHandled([msgid]);
+    await answeredOnce(ext, 1);
+    await waitFor(async () => (await redis.hget(keys.kfSetAside(KF), ext)) === null, 'no longer set aside');
+    expect((await KfMessage.findById(`${KF}|${msgid}`).lean())?.pending).toBeUndefined();
   });
 
   it('a sync that died with its page stored but not handled, and Redis lost its request: the reconciler syncs the account again', async () => {

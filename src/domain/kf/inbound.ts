@@ -1,6 +1,6 @@
 import type { BotContext } from '../../context.js';
 import { eachById } from '../../store/by-id.js';
-import { clearPending, recordHandled, wasHandled } from '../../store/kf-handled.js';
+import { recordHandled, wasHandled } from '../../store/kf-handled.js';
 import { Lead, splitLeadId } from '../../store/models/lead.js';
 import type { KfSyncedMessage } from '../../wecom/types.js';
 import { handleCustomerMessages, handOffLocked } from './customer-message.js';
@@ -9,7 +9,7 @@ import { handleKfEvent, handleServicerMessage } from './events.js';
 /** The customer a message or event is about (events carry it inside `event` [D:94670]). */
 export const customerOf = (m: KfSyncedMessage): string | null => m.external_userid ?? m.event?.external_userid ?? null;
 
-/** The messages of one customer from one page, in order (a `kf-inbound` job). */
+/** The messages of one customer from one page, in order (a sync's run, or set-aside work: set-aside.ts). */
 export interface InboundBatch {
   openKfid: string;
   externalUserId: string | null;
@@ -64,16 +64,6 @@ export const handledObservers = new Set<(openKfid: string, msgid: string, at: nu
 async function markHandled(openKfid: string, m: KfSyncedMessage, outcome: string): Promise<void> {
   await recordHandled(openKfid, m.msgid, outcome);
   for (const observe of handledObservers) observe(openKfid, m.msgid, Date.now());
-}
-
-/**
- * Messages a sync set aside, or the reconciler queued again (a `kf-inbound` job): handled as in the sync, then no
- * longer pending, so the reconciler stops looking for them.
- */
-export async function handleSetAside(ctx: BotContext, b: InboundBatch, lastAttempt: boolean): Promise<string[]> {
-  const out = await handleInbound(ctx, b, lastAttempt);
-  await clearPending(b.openKfid, b.msgs.map((m) => m.msgid));
-  return out;
 }
 
 /**

@@ -1,8 +1,7 @@
 import type { BotContext } from '../../context.js';
-import { jobIds } from '../../queues/job-ids.js';
-import { markPending } from '../../store/kf-handled.js';
 import type { KfSyncedMessage } from '../../wecom/types.js';
 import { customerOf, handleInbound, type InboundBatch } from './inbound.js';
+import { queueBehind, setAside, setAsideAmong } from './set-aside.js';
 
 /** Pages fetched ahead of the last one whose handling is done: the memory a burst may take (a page ≤ 1,000 messages). */
 const PAGES_AHEAD = 4;
@@ -19,14 +18,22 @@ const PAGES_AHEAD = 4;
  * lead read and write) per turn, not one per page. Pages still complete in order: a page is handled when the run
  * holding its messages is.
  *
- * A customer whose handling fails holds up neither the other customers nor the cursor: what is left of theirs goes to
- * a `kf-inbound` job of its own, retried with back-off. Only when that job cannot be added does the page fail: then no
- * later cursor is stored and drain() throws.
+ * A customer whose handling fails holds up neither the other customers nor the cursor: their batch is set aside, for a
+ * `kf-inbound` job of their own, retried with back-off (set-aside.ts). Until that job has handled it, the customer's
+ * later messages, of this sync or a later one, queue behind it instead of being handled here, so the customer's
+ * messages are still handled in order. Each page asks Redis once which of its customers are set aside; a customer set
+ * aside by this sync is known without asking. Only when a batch cannot be set aside does the page fail: then no later
+ * cursor is stored and drain() throws.
  */
 export class PagePipeline {
   private readonly chains = new Map<string, Promise<void>>();
-  /** Each customer's queued run that has not started yet (waiting for the one before, or for a slot). */
-  private readonly notStarted = new Map<string, { batch: InboundBatch; fresh: Set<string>; run: Promise<void> }>();
+  /**
+   * Each customer's queued run that has not started yet (waiting for the one before, or for a slot); `behind`: the
+   * customer had set-aside work when a page of the run was fetched.
+   */
+  private readonly notStarted = new Map<string, { batch: InboundBatch; fresh: Set<string>; behind: boolean; run: Promise<void> }>();
+  /** Customers this sync has set aside: their later runs queue behind (unless their job is done by then). */
+  private readonly setAsideHere = new Set<string>();
   /** The store promises of the pages fetched most recently (at most PAGES_AHEAD waited for). */
   private readonly uncommitted: Array<Promise<void>> = [];
   private committed: Promise<void> = Promise.resolve();
@@ -57,23 +64,26 @@ export class PagePipeline {
     // A page failed: fetching on would only fetch again what the retry fetches (nothing is stored past the failure).
     if (this.failure) throw this.failure;
     const runs: Array<Promise<void>> = [];
-    for (const [who, list] of groupByCustomer(msgs)) {
+    const groups = groupByCustomer(msgs);
+    const behind = groups.size ? await setAsideAmong(this.ctx, this.openKfid, [...groups.keys()]) : new Set<string>();
+    for (const [who, list] of groups) {
       const ownFresh = (l: KfSyncedMessage[]) => l.filter((m) => fresh.has(m.msgid)).map((m) => m.msgid);
       const waiting = this.notStarted.get(who);
       if (waiting) {
         // The customer's run of an earlier page has not started: this page's messages join it (one run, one lead write).
         waiting.batch.msgs.push(...list);
         for (const id of ownFresh(list)) waiting.fresh.add(id);
+        if (behind.has(who)) waiting.behind = true;
         runs.push(waiting.run);
         continue;
       }
       const batch: InboundBatch = { openKfid: this.openKfid, externalUserId: who || null, msgs: [...list] };
-      const entry = { batch, fresh: new Set(ownFresh(list)), run: Promise.resolve() };
+      const entry = { batch, fresh: new Set(ownFresh(list)), behind: behind.has(who), run: Promise.resolve() };
       const run = (this.chains.get(who) ?? Promise.resolve()).then(() =>
         this.inSlot(() => {
           // Started: later pages' messages of this customer make a run of their own.
           if (this.notStarted.get(who) === entry) this.notStarted.delete(who);
-          return this.handle(batch, entry.fresh);
+          return this.handle(who, batch, entry.fresh, entry.behind || this.setAsideHere.has(who));
         }),
       );
       entry.run = run;
@@ -109,14 +119,16 @@ export class PagePipeline {
     await Promise.all(this.chains.values());
   }
 
-  private async handle(batch: InboundBatch, fresh: ReadonlySet<string>): Promise<void> {
+  /** One customer's run: behind their set-aside work when they may have some, else handled here, set aside if it fails. */
+  private async handle(who: string, batch: InboundBatch, fresh: ReadonlySet<string>, behind: boolean): Promise<void> {
+    if (behind && (await queueBehind(this.ctx, batch))) return;
     try {
       await handleInbound(this.ctx, batch, false, fresh);
     } catch (err) {
       this.ctx.log.warn({ openKfid: batch.openKfid, externalUserId: batch.externalUserId, err: (err as Error).message }, 'kf messages failed; retrying them in a job of their own');
-      // Pending first: if Redis loses the job, the reconciler finds them (the page's cursor is stored once it is added).
-      await markPending(batch.openKfid, batch.msgs.map((m) => m.msgid));
-      await this.ctx.queues.add('kf-inbound', batch, { jobId: jobIds.kfInbound(batch.openKfid, batch.msgs[0]!.msgid) });
+      this.setAsideHere.add(who);
+      // The page's cursor is stored once the batch is set aside (its messages marked pending, its job added).
+      await setAside(this.ctx, batch);
     }
   }
 

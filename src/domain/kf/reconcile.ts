@@ -1,32 +1,31 @@
 import type { BotContext } from '../../context.js';
 import { jobIds } from '../../queues/job-ids.js';
-import { KfMessage } from '../../store/models/kf.js';
 import { Lead } from '../../store/models/lead.js';
-import type { KfSyncedMessage } from '../../wecom/types.js';
 import { scheduleClock, type KfClock } from './clock.js';
 import { pruneKfMessages } from './retention.js';
-import { resumeSync, resumeUnfinished } from './sync.js';
+import { reconcileSetAside } from './set-aside.js';
+import { resumeSync, resumeUnfinished, syncedAccounts } from './sync.js';
 
 /** A message whose job Redis lost, or a sync that never ended, is taken up again after this long (it may just be late). */
 const PENDING_GRACE_MS = 60_000;
 
 /**
- * Rebuilds from MongoDB the 客服 work Redis lost (a flush, a failover): messages set aside in jobs of their own and
- * not yet handled (queued again, one job per message: a message handled meanwhile is skipped), syncs that started
+ * Rebuilds from MongoDB the 客服 work Redis lost (a flush, a failover): messages set aside and not yet handled (their
+ * customer set aside again, all their pending messages in order, one job: a message handled meanwhile is skipped; and
+ * a set-aside customer whose job is gone or failed for good gets a new one: reconcileSetAside), syncs that started
  * long ago and never ended (asked for again: the new sync handles what their pages left without a mark), the alerts
  * of running service clocks, and hand-offs waiting for the service hours; and resumes the syncs asked for that no job
- * will run (a job lost with its process). Deterministic job ids make it harmless while that work is still queued.
+ * will run (a job lost with its process). Deterministic job ids (and one set-aside job per customer, named in Redis)
+ * make it harmless while that work is still queued.
  * Then deletes what is past its retention (pruneKfMessages, once an hour). Periodic work, so these queries may scan
  * (docs/architecture.md, "Stores").
  */
-export async function reconcileKf(ctx: BotContext, graceMs = PENDING_GRACE_MS): Promise<{ messages: number; clocks: number; handoffs: number; syncs: number; pruned: { messages: number; marks: number } | null }> {
+export async function reconcileKf(
+  ctx: BotContext,
+  graceMs = PENDING_GRACE_MS,
+): Promise<{ messages: number; setAside: { restored: number; revived: number }; clocks: number; handoffs: number; syncs: number; pruned: { messages: number; marks: number } | null }> {
   const unfinished = await resumeUnfinished(ctx, new Date(Date.now() - graceMs));
-  const pending = await KfMessage.find({ pending: true, storedAt: { $lt: new Date(Date.now() - graceMs) } }, { openKfid: 1, externalUserId: 1, raw: 1, sendTime: 1 }).sort({ sendTime: 1 }).lean();
-  for (const p of pending) {
-    const m = p.raw as KfSyncedMessage | null;
-    if (!m?.msgid) continue;
-    await ctx.queues.add('kf-inbound', { openKfid: p.openKfid, externalUserId: p.externalUserId ?? null, msgs: [m] }, { jobId: jobIds.kfInbound(p.openKfid, m.msgid) });
-  }
+  const { messages, restored, revived } = await reconcileSetAside(ctx, new Date(Date.now() - graceMs), await syncedAccounts(ctx));
   let clocks = 0;
   let handoffs = 0;
   const open = { $or: [{ 'kf.clock.id': { $type: 'string' } }, { 'kf.handoffAt': { $type: 'date' } }] };
@@ -44,7 +43,7 @@ export async function reconcileKf(ctx: BotContext, graceMs = PENDING_GRACE_MS): 
     }
   }
   const syncs = unfinished + (await resumeSyncs(ctx));
-  return { messages: pending.length, clocks, handoffs, syncs, pruned: await pruneKfMessages(ctx) };
+  return { messages, setAside: { restored, revived }, clocks, handoffs, syncs, pruned: await pruneKfMessages(ctx) };
 }
 
 /** Accounts whose callbacks asked for a sync that no job will run (lost with its process): a job for each. */

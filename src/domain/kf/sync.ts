@@ -215,6 +215,12 @@ export async function resumeUnfinished(ctx: BotContext, before: Date): Promise<n
   return n;
 }
 
+/** The accounts this corp has synced (each has a cursor document: one per account, so the read is small). */
+export async function syncedAccounts(ctx: Pick<BotContext, 'corpId'>): Promise<string[]> {
+  const prefix = cursorId(ctx, '');
+  return (await KfCursor.find({}, { _id: 1 }).lean()).filter((c) => c._id.startsWith(prefix)).map((c) => c._id.slice(prefix.length));
+}
+
 /**
  * Pages through kf/sync_msg from where the pipeline's last page ended [D:94670]: while `has_more` is 1 (an empty page
  * with has_more 1 is not the end). Each page's messages are stored (a unique insert per msgid) and queued on the

@@ -33,9 +33,10 @@ const kfMessageSchema = new Schema(
     /** The message as kf/sync_msg gave it: what the reconciler queues again when Redis lost its job. */
     raw: { type: Schema.Types.Mixed, default: null },
     /**
-     * Set while the message waits in a `kf-inbound` job of its own (its customer set aside by a sync), until that job
-     * has handled it: what the reconciler queues again after Redis lost the job (a message handled meanwhile by a sync
-     * is only unmarked then). A sync does not set it on the messages it stores: its account is marked `syncing`.
+     * Set while the message waits set aside (its customer's handling failed, or it queued behind what did:
+     * src/domain/kf/set-aside.ts), until their `kf-inbound` job has handled it: what a sync or the reconciler sets aside
+     * again after Redis lost the queue (a message handled meanwhile is only unmarked then). A sync does not set it on
+     * the messages it stores: its account is marked `syncing`.
      */
     pending: { type: Boolean, default: undefined },
     storedAt: { type: Date, required: true },

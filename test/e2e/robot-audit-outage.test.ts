@@ -1,0 +1,81 @@
+import mongoose from 'mongoose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withDatabase } from '../../src/dev/embedded-database.js';
+import { CommandAudit } from '../../src/store/models/command-audit.js';
+import { killableDatabaseKind, startKillableDatabase, type KillableDatabase } from '../helpers/killable-database.js';
+import { seedLeads } from '../helpers/seed-leads.js';
+import { startTestBot, type TestBot } from '../helpers/test-bot.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+const ROBOT = { token: 'robotToken42', encodingAesKey: 'R0b0tEncodingAesKey0123456789abcdefghijklmn' };
+const MARK_TAG = 'externalcontact/mark_tag';
+/** How long the sandbox holds the command's mark_tag before WeCom takes it: the database goes down meanwhile. */
+const HOLD_MS = 4_000;
+
+/**
+ * A chat command whose work outside the database is done when the database dies: `标签` marks the tag in WeCom
+ * (mark_tag), then its write of the lead and its audit entry (command_audit) both fail. The command ran, so its
+ * callback is answered and the answer kept under the msgid; WeCom's retry of the callback gets that answer and runs
+ * nothing again (docs/architecture.md, "One chat command, end to end"). Every command ends with a database write, so
+ * this is the one way a database outage reaches the audit entry of a command that did something.
+ */
+describe.skipIf(!killableDatabaseKind())('a chat command whose audit entry the database cannot take', () => {
+  let db: KillableDatabase;
+  let t: TestBot;
+  const crashes: unknown[] = [];
+  const onCrash = (err: unknown) => crashes.push(err);
+  beforeAll(async () => {
+    process.on('unhandledRejection', onCrash);
+    process.on('uncaughtException', onCrash);
+    db = await startKillableDatabase();
+    const uri = new URL(withDatabase(db.uri, 'robot_audit_outage'));
+    // The driver checks the server every 500 ms, so the bot sees it gone before WeCom answers mark_tag.
+    uri.searchParams.set('heartbeatFrequencyMS', '500');
+    t = await startTestBot('robot_audit_outage', {
+      // The answer goes in the reply however long the command takes (no "working on it" and response_url), and the
+      // sandbox waits for it: the writes that fail take the driver's 10 s server selection each (src/app/bot.ts).
+      env: { MONGODB_URI: uri.toString(), WECOM_ROBOT_TOKEN: ROBOT.token, WECOM_ROBOT_ENCODING_AES_KEY: ROBOT.encodingAesKey, OPS_ADMINS: 'zhangsan', OPS_COMMAND_BUDGET_MS: '120000' },
+      sandbox: { members: ['zhangsan'], callbackTimeoutMs: 60_000 },
+    });
+    t.sandbox.state.robot.target = { url: `${t.url}/wecom/robot`, ...ROBOT };
+  });
+  afterAll(async () => {
+    await t?.stop();
+    await db?.stop();
+    process.off('unhandledRejection', onCrash);
+    process.off('uncaughtException', onCrash);
+  });
+
+  it('answers the command that ran, and a retried callback of the same msgid does not run it again', async () => {
+    const [lead] = await seedLeads(t.sandbox, [{ name: '赵停库', owner: 'zhangsan' }]);
+    t.sandbox.state.inject({ api: MARK_TAG, delayMs: HOLD_MS, times: 1 });
+
+    const sent = t.sandbox.state.robot.say({ text: `标签 ${lead!.externalUserId} +行业/停库测试`, userid: 'zhangsan' });
+    const mark = await waitFor(() => t.sandbox.state.callsTo(MARK_TAG)[0], 'the command to call mark_tag', 20_000, 10);
+    await db.kill();
+    await waitFor(() => mongoose.connection.readyState !== mongoose.ConnectionStates.connected, 'the bot to see the database down', HOLD_MS - 500, 10);
+    expect(Number.isNaN(mark.errcode)).toBe(true);
+    // WeCom tags the customer; the lead's write and then the audit entry wait for the database and fail.
+    const first = await sent;
+    expect(mark.errcode).toBe(0);
+
+    await db.restart();
+    await waitFor(() => mongoose.connection.readyState === mongoose.ConnectionStates.connected, 'the bot to see the database again', 30_000, 50);
+    // WeCom's retry of the same callback (same msgid), once the database is back.
+    const retry = await t.sandbox.state.robot.deliver(first.message);
+
+    // The command ran once: WeCom tagged the customer once, and the retry did not tag them again.
+    expect(t.sandbox.state.callsTo(MARK_TAG)).toHaveLength(1);
+    expect(t.sandbox.state.tags.tagsOf('zhangsan', lead!.externalUserId).map((x) => `${x.group_name}/${x.tag_name}`)).toContain('行业/停库测试');
+    // Its callback was answered with what the command said (the lead's write failed: it says so), and the retry got
+    // that same reply.
+    expect(first.status).toBe(200);
+    expect(first.reply).toMatchObject({ msgtype: 'stream', stream: { finish: true, content: '抱歉，执行时出错了，请稍后再试。' } });
+    expect(retry.status).toBe(200);
+    expect(retry.reply).toEqual(first.reply);
+    // The audit entry was indeed lost with the database (nothing wrote it later).
+    expect(await CommandAudit.findById(first.msgid).lean()).toBeNull();
+
+    expect(crashes).toEqual([]);
+  });
+});

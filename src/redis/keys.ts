@@ -103,6 +103,14 @@ export class RedisKeys {
     return `${this.prefix}:campaign-run:${runId}:lock`;
   }
 
+  /**
+   * A hash of a campaign run's mass messages WeCom took whose records are not written yet (group key → what they
+   * need: src/domain/campaigns/taken-groups.ts).
+   */
+  campaignTakenGroups(runId: string): string {
+    return `${this.prefix}:campaign-run:${runId}:taken`;
+  }
+
   /** Held while a digest is posted (one at a time across processes). */
   alertDigestLock(): string {
     return `${this.prefix}:alerts:digest:lock`;

@@ -17,6 +17,7 @@ import { describeRun, groupsOf, runResults } from './results.js';
 import { campaignTimezone, quietHoursOf, type Run } from './schedule.js';
 import { audiencePages, leadsByIds, type AudienceLead } from './segment.js';
 import { RunStopped, sendCycle } from './send.js';
+import { writeTakenGroups } from './taken-groups.js';
 import { withdrawTasks } from './withdraw.js';
 import { expireItems, type PendingItem, type RunBatch } from './send-record.js';
 
@@ -273,6 +274,9 @@ class RunPass {
  * run); its follow-up (replies, clicks, stage moves in the 7 days after) is counted a day later and at 7 days.
  */
 async function end(ctx: Ctx, run: Run, campaign: Campaign, status: 'finished' | 'cancelled'): Promise<RunStep> {
+  // A task WeCom took whose records could not be written before the cancel is recorded from what Redis kept of it
+  // (before the run ends: a failure here leaves the run to its job's retry), so it is withdrawn with the others.
+  if (status === 'cancelled') await writeTakenGroups({ ctx, campaign, runId: run._id });
   const finishedAt = new Date();
   await CampaignRun.updateOne({ _id: run._id }, { $set: { status, finishedAt, runner: null, nextAt: null } });
   // A task submitted while the cancel was under way (its call in flight) is withdrawn too.

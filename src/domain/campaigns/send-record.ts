@@ -1,6 +1,6 @@
 import type { BotContext } from '../../context.js';
 import type { Campaign } from '../../content/campaigns.js';
-import { recordOutcomes, type DeliveryRecord } from '../../store/delivery-ledger.js';
+import { recordOutcomes, type DeliveryRecord, type Outcome } from '../../store/delivery-ledger.js';
 import type { DeliveryStatus } from '../../store/models/delivery.js';
 import { localDay, localMonth } from '../nurture/clock.js';
 import { bump, outcomeKey, type PageState } from './counters.js';
@@ -54,10 +54,23 @@ export async function recordFor(b: RunBatch, settled: readonly Settled[]): Promi
 }
 
 async function recordSlice(b: RunBatch, settled: readonly Settled[]): Promise<void> {
+  await recordOutcomes(outcomesOf(b, settled));
+  for (const s of settled) {
+    if (s.via) bump(s.it.page.counters.routes, s.via);
+    bump(s.it.page.counters.outcomes, outcomeKey(s.via, s.status, s.reason));
+    s.it.page.remaining--;
+  }
+}
+
+/** An outcome to record for a lead of a run, whether or not a page of the run is waiting for it. */
+export type SettledRecord = Omit<Settled, 'it'> & { it: Pick<SendItem, 'leadId' | 'corpId' | 'externalUserId' | 'owner'> };
+
+/** The delivery records and timeline steps of outcomes in a run (what recordFor writes, without counting them). */
+export function outcomesOf(b: { ctx: Pick<BotContext, 'config'>; campaign: Pick<Campaign, 'key'>; runId: string }, settled: readonly SettledRecord[]): Outcome[] {
   const now = Date.now();
   const tz = b.ctx.config.NURTURE_TIMEZONE;
   const base = { kind: 'campaign', localDay: localDay(now, tz), localMonth: localMonth(now, tz), runId: b.runId };
-  const outcomes = settled.map((s) => {
+  return settled.map((s) => {
     const delivery: DeliveryRecord = {
       ...base,
       key: campaignDeliveryKey(b.runId, s.it.leadId),
@@ -78,12 +91,6 @@ async function recordSlice(b: RunBatch, settled: readonly Settled[]): Promise<vo
     const type = `campaign_${s.status === 'sent' && s.via === 'owner' ? 'reminded' : s.status}`;
     return { delivery, step: { type, at: new Date(now), detail: { campaign: b.campaign.key, run: b.runId, via: s.via, ...(s.group ? { group: s.group } : {}), ...(s.reason ? { reason: s.reason } : {}), ...(s.errcode ? { errcode: s.errcode } : {}) } } };
   });
-  await recordOutcomes(outcomes);
-  for (const s of settled) {
-    if (s.via) bump(s.it.page.counters.routes, s.via);
-    bump(s.it.page.counters.outcomes, outcomeKey(s.via, s.status, s.reason));
-    s.it.page.remaining--;
-  }
 }
 
 /** Leads a cap held back past the run's window: recorded as skipped (over the cap), never sent. */

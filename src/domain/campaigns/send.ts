@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WecomApiError } from '../../errors.js';
-import { jobIds } from '../../queues/job-ids.js';
 import { attemptFenceId, deliveriesOf, releaseTakenFences, type FenceSpec } from '../../store/delivery-ledger.js';
 import { insertManyOnce } from '../../store/create-once.js';
 import { CampaignDeferral } from '../../store/models/campaign-deferral.js';
@@ -18,6 +17,7 @@ import { pausedFor } from '../pause/pauses.js';
 import { bump, outcomeKey } from './counters.js';
 import { contentSignature, dailyCapFor, rawLink, renderText } from './plan.js';
 import { campaignDeliveryKey, recordFor, runDeliveryPrefix, WRITE_SLICE, type PendingItem, type RunBatch, type Settled } from './send-record.js';
+import { createGroupRecord, followTakenGroup, forgetTakenGroup, keepTakenGroup, writeTakenGroups, type TakenGroup } from './taken-groups.js';
 
 
 /** Customers one reminder to an owner lists (they forward it by hand). */
@@ -140,12 +140,17 @@ function groupBy<T>(xs: readonly T[], key: (x: T) => string): Map<string, T[]> {
 
 /**
  * Leads whose attempt is held already: an earlier run of this pass got as far as calling WeCom for them. Their
- * outcome is read from the ledger (counted as it was first recorded); with none, that run died mid-call and WeCom may
- * have sent it, so the delivery is `unknown` and never sent again.
+ * outcome is read from the ledger (counted as it was first recorded). With none, a mass message WeCom took whose
+ * records could not be written is recorded now from what Redis kept of WeCom's answer (src/domain/campaigns/
+ * taken-groups.ts): submitted under its msgid, its result poll queued. Otherwise that run died mid-call (or Redis lost
+ * what it kept) and WeCom may have sent it, so the delivery is `unknown`. Either way it is never sent again.
  */
 async function settleHeld(b: RunBatch, items: readonly PendingItem[]): Promise<void> {
   if (!items.length) return;
-  const found = await deliveriesOf(items.map((it) => campaignDeliveryKey(b.runId, it.leadId)));
+  const keys = items.map((it) => campaignDeliveryKey(b.runId, it.leadId));
+  let found = await deliveriesOf(keys);
+  const missing = items.filter((it) => !found.has(campaignDeliveryKey(b.runId, it.leadId)));
+  if (missing.length && (await writeTakenGroups(b, new Set(missing.map((it) => it.leadId))))) found = await deliveriesOf(keys);
   const lost: PendingItem[] = [];
   for (const it of items) {
     const d = found.get(campaignDeliveryKey(b.runId, it.leadId));
@@ -278,7 +283,8 @@ const newGroupKey = (runId: string) => `cg|${runId}|${randomBytes(6).toString('h
  * One mass message for many customers of one sender with the same content [D:92135]: one add_msg_template with
  * every external_userid (at most CAMPAIGN_MASS_BATCH), so the owner confirms one task for all of them. Every
  * recipient's attempt was fenced before the call and each gets its own delivery (submitted, or failed when WeCom
- * refused it: fail_list) under the one msgid; one poll per (msgid, sender) follows them all.
+ * refused it: fail_list) under the one msgid; one poll per (msgid, sender) follows them all. WeCom's answer is kept
+ * in Redis until those records are written (src/domain/campaigns/taken-groups.ts), for a retry to write them.
  */
 async function sendMassGroup(b: RunBatch, chunk: readonly Ready[], unsent: Set<Ready>): Promise<void> {
   const { ctx, campaign } = b;
@@ -313,42 +319,34 @@ async function sendMassGroup(b: RunBatch, chunk: readonly Ready[], unsent: Set<R
   }
   for (const r of chunk) unsent.delete(r);
   const refused = new Set(res.fail_list ?? []);
-  for (const r of chunk) if (refused.has(r.it.externalUserId)) await releaseBudget(ctx, campaignDeliveryKey(b.runId, r.it.leadId), r.held);
   const submitted = chunk.filter((r) => !refused.has(r.it.externalUserId));
-  await CampaignGroup.create({
-    _id: groupKey,
-    runId: b.runId,
-    campaignKey: campaign.key,
-    corpId: chunk[0]!.it.corpId,
-    via: 'mass',
-    sender,
-    size: chunk.length,
-    refused: refused.size,
+  // WeCom has the message: kept in Redis before any record, so that a write failing from here on leaves the retry
+  // the msgid to record and poll, instead of customers it can only call unknown.
+  const taken: TakenGroup = {
+    group: groupKey,
     msgid: res.msgid,
-    deliveryKeyPrefix: runDeliveryPrefix(b.runId),
-    status: submitted.length ? 'submitted' : 'failed',
-    retarget: submitted.filter((r) => r.it.retarget).map((r) => r.it.externalUserId),
+    sender,
+    corpId: chunk[0]!.it.corpId,
     content,
     caseSlug: chunk[0]!.caseSlug,
-  });
+    submittedAt: Date.now(),
+    customers: ids,
+    attempts: Object.fromEntries(chunk.filter((r) => r.attempt !== 1).map((r) => [r.it.externalUserId, r.attempt])),
+    refused: Object.fromEntries(chunk.filter((r) => refused.has(r.it.externalUserId)).map((r) => [r.it.externalUserId, r.held])),
+    retarget: submitted.filter((r) => r.it.retarget).map((r) => r.it.externalUserId),
+  };
+  await keepTakenGroup(ctx, b.runId, taken);
+  for (const r of chunk) if (refused.has(r.it.externalUserId)) await releaseBudget(ctx, campaignDeliveryKey(b.runId, r.it.leadId), r.held);
+  await createGroupRecord(b, taken, { once: false });
   await recordFor(b, [
     ...chunk
       .filter((r) => refused.has(r.it.externalUserId))
       .map((r): Settled => ({ it: r.it, via: 'mass', status: 'failed', reason: 'not_a_contact_of_sender', attempts: r.attempt, userId: sender, group: groupKey, caseSlug: r.caseSlug })),
     ...submitted.map((r): Settled => ({ it: r.it, via: 'mass', status: 'submitted', attempts: r.attempt, userId: sender, msgid: res.msgid, group: groupKey, caseSlug: r.caseSlug })),
   ]);
-  if (!submitted.length) return;
-  const submittedAt = Date.now();
-  await ctx.queues.add(
-    'mass-result',
-    { deliveryKey: groupKey, attempt: 0, msgid: res.msgid, userId: sender, corpId: chunk[0]!.it.corpId, externalUserId: '*', submittedAt, group: { deliveryKeyPrefix: runDeliveryPrefix(b.runId) } },
-    { jobId: jobIds.massPoll(groupKey, 0), delay: ctx.config.MASS_RESULT_POLL_SCHEDULE[0] ?? 60_000 },
-  );
-  if (campaign.ownerNote) {
-    const text = `【客户群发待确认】${campaign.name}\n${campaign.ownerNote}\n共 ${submitted.length} 位客户，请在企业微信的「群发助手」中确认发送。`;
-    await ctx.queues.add('staff-notice', { key: `${groupKey}|note`, userIds: [sender], text, type: 'campaign_task_notice' }, { jobId: `notice|${groupKey}` });
-  }
-  ctx.log.info({ campaign: campaign.key, run: b.runId, sender, customers: submitted.length, refused: refused.size }, 'campaign mass message submitted: the owner confirms it in the client');
+  await followTakenGroup(b, taken);
+  await forgetTakenGroup(ctx, b.runId, groupKey);
+  if (submitted.length) ctx.log.info({ campaign: campaign.key, run: b.runId, sender, customers: submitted.length, refused: refused.size }, 'campaign mass message submitted: the owner confirms it in the client');
 }
 
 const clip = (text: string, bytes: number) => {

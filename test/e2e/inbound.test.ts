@@ -267,6 +267,18 @@ describe('welcome rules', () => {
     await waitFor(async () => (await steps(c.externalUserId)).includes('welcome_expired'), 'expiry recorded');
     expect(t.sandbox.state.callsTo('externalcontact/send_welcome_msg')).toHaveLength(0);
   });
+
+  // WeCom's clock (CreateTime, the signed timestamp) a minute off ours: the code still lives 20 s from its event.
+  for (const [label, offsetSeconds] of [['a minute behind ours', -60], ['a minute ahead of ours', 60]] as const) {
+    it(`welcomes a new contact when WeCom's clock is ${label}`, async () => {
+      const wecomNow = Math.floor(Date.now() / 1000) + offsetSeconds;
+      const c = t.newContact({ state: 'expo2026', createTime: wecomNow });
+      expect((await t.post(c.xml, { timestamp: wecomNow })).status).toBe(200);
+      const d = await welcomeOutcome(c.externalUserId);
+      expect([d.status, d.reason]).toEqual(['sent', null]);
+      expect(welcomesTo(c.externalUserId)).toHaveLength(1);
+    });
+  }
 });
 
 describe('other contact events', () => {

@@ -5,6 +5,15 @@ import type { EventJobData } from '../../inbox/event-job.js';
 /** WelcomeCodes live 20 s from the event [D:92137]; keep a margin for the send itself. */
 export const WELCOME_WINDOW_MS = 20_000;
 const WELCOME_MARGIN_MS = 1_000;
+/**
+ * How far the event's CreateTime (WeCom's clock) and our receipt (our clock) may lie apart and still be read as the
+ * event's age. WeCom retries a callback not answered within 5 s [D:90930], so a first delivery comes within about
+ * that; a larger gap is a retry of a lost delivery or a clock off by more than that, which cannot be told apart.
+ */
+export const CLOCK_TOLERANCE_MS = 5_000;
+/** A clock gap past the tolerance is logged at most this often per process. */
+const SKEW_LOG_EVERY_MS = 60_000;
+let lastSkewLog = 0;
 
 /** A welcome to send: who, with which code, and until when. */
 export interface WelcomeJob {
@@ -25,11 +34,16 @@ export interface WelcomeJob {
  * The welcome of a callback, or null when it gets none: a new contact with a WelcomeCode whose channel has a welcome.
  * The inbox ingest creates it together with the event's own job, so the 20 s window never waits behind other events.
  */
-export function planWelcome(ctx: Pick<BotContext, 'channels' | 'corpId'>, data: EventJobData): { data: WelcomeJob; jobId: string } | null {
+export function planWelcome(ctx: Pick<BotContext, 'channels' | 'corpId' | 'log'>, data: EventJobData): { data: WelcomeJob; jobId: string } | null {
   const event = data.event as { ChangeType?: string; State?: string; WelcomeCode?: string; ExternalUserID?: string; UserID?: string; CreateTime?: number };
   if (event.ChangeType !== 'add_external_contact' && event.ChangeType !== 'add_half_external_contact') return null;
   const channel = ctx.channels.resolve(event.State);
   if (!event.WelcomeCode || !channel.welcome || !event.ExternalUserID || !event.UserID) return null;
+  const { deadline, gapMs, trusted } = welcomeDeadline(data.receivedAt, Number(event.CreateTime ?? 0));
+  if (!trusted && Date.now() - lastSkewLog >= SKEW_LOG_EVERY_MS) {
+    lastSkewLog = Date.now();
+    ctx.log.warn({ gapSeconds: Math.round(gapMs / 1000) }, 'an add event\'s CreateTime is far from our clock (a retried callback, or a clock off); the welcome window is counted from our receipt');
+  }
   return {
     jobId: jobIds.welcome(data.dedupeKey),
     data: {
@@ -40,8 +54,23 @@ export function planWelcome(ctx: Pick<BotContext, 'channels' | 'corpId'>, data: 
       welcomeCode: event.WelcomeCode,
       dedupeKey: data.dedupeKey,
       receivedAt: data.receivedAt,
-      // The code's 20 s run from WeCom's event, which may be older than our receipt (a retried callback).
-      deadline: Math.min(data.receivedAt, Number(event.CreateTime ?? 0) * 1000 + 999) + WELCOME_WINDOW_MS - WELCOME_MARGIN_MS,
+      deadline,
     },
   };
+}
+
+/**
+ * When a welcome must have gone: 20 s (less the margin) from the event. Our receipt is measured on our clock, the
+ * event's CreateTime on WeCom's, so the two are compared only when they agree within CLOCK_TOLERANCE_MS: then the
+ * event may be older than our receipt (a delivery that took a while) and its CreateTime (rounded up: it has whole
+ * seconds) shortens the window. Otherwise the window counts from our receipt alone: a clock ahead of WeCom's would
+ * make every event look too old to welcome, and one behind would make it look newer than our receipt. Guessing
+ * "skewed clock" for what was a late retry costs at most a call WeCom refuses (a dead code sends nothing); guessing
+ * "late retry" for a skewed clock would lose every welcome.
+ */
+export function welcomeDeadline(receivedAt: number, createTimeSeconds: number): { deadline: number; gapMs: number; trusted: boolean } {
+  const eventAt = createTimeSeconds * 1000 + 999;
+  const gapMs = receivedAt - eventAt;
+  const trusted = Math.abs(gapMs) <= CLOCK_TOLERANCE_MS;
+  return { deadline: (trusted ? Math.min(receivedAt, eventAt) : receivedAt) + WELCOME_WINDOW_MS - WELCOME_MARGIN_MS, gapMs, trusted };
 }

@@ -25,7 +25,7 @@ import { InboxIngest } from '../inbox/ingest.js';
 import { InboxWriter } from '../inbox/writer.js';
 import { createLogger, type Logger } from '../logger.js';
 import { Queues } from '../queues/queues.js';
-import { createRedis } from '../redis/connect.js';
+import { closeRedis, createRedis } from '../redis/connect.js';
 import { RedisKeys } from '../redis/keys.js';
 import { LeadRepository } from '../store/lead-repository.js';
 import { useTimelineLock } from '../store/timeline.js';
@@ -153,7 +153,7 @@ export async function createContext(config: Config, logger: Logger): Promise<Bot
   const redis = createRedis(config.REDIS_URL);
   const keys = new RedisKeys(config.QUEUE_PREFIX);
   useTimelineLock(redis, keys);
-  const queues = new Queues(redis, config.QUEUE_PREFIX, JOB_KINDS, config);
+  const queues = new Queues(redis, config.QUEUE_PREFIX, JOB_KINDS, config, logger.child({ component: 'queues' }));
   const wecom = new WecomClient({
     baseUrl: config.WECOM_API_BASE,
     corpId: config.WECOM_CORP_ID,
@@ -198,6 +198,6 @@ export async function createContext(config: Config, logger: Logger): Promise<Bot
 /** Closes the queues and store connections a context opened. */
 export async function closeContext(ctx: BotContext): Promise<void> {
   await ctx.queues.close();
-  ctx.redis.disconnect();
+  await closeRedis(ctx.redis);
   await mongoose.disconnect();
 }

@@ -55,8 +55,8 @@ export function startWorkers(ctx: BotContext, kinds: readonly AnyJobKind[]): Wor
       const final = err instanceof UnrecoverableError || (job !== undefined && job.attemptsMade >= (job.opts.attempts ?? 1));
       ctx.log[final ? 'error' : 'warn']({ queue: kind.name, jobId: job?.id, attempts: job?.attemptsMade, err: err.message }, final ? 'job failed for good' : 'job failed; will retry');
     });
-    worker.on('error', (err) => ctx.log.error({ queue: kind.name, err: err.message }, 'worker error'));
-    return worker;
+    // Connection errors reach every worker at each reconnection attempt: logged once per kind (src/queues/bullmq-errors.ts).
+    return ctx.queues.errors.watch(worker, kind.name);
   });
 }
 

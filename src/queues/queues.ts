@@ -1,7 +1,9 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
 import { withTimeout } from '../with-timeout.js';
+import { BullErrors } from './bullmq-errors.js';
 import type { AnyJobKind, JobDataMap, JobName } from './define-job.js';
 
 /** One job to add in bulk. */
@@ -14,20 +16,24 @@ export interface BulkJob<D> {
 
 /**
  * The producer side of every declared job kind: one BullMQ queue per kind, with the kind's default job options.
- * Adding a job is checked against the kind's data type (JobDataMap).
+ * Adding a job is checked against the kind's data type (JobDataMap). `errors` hears the errors of every queue, and of
+ * every worker the app starts, for their whole life.
  */
 export class Queues {
   private readonly queues = new Map<string, Queue>();
+  readonly errors: BullErrors;
 
   constructor(
     readonly connection: Redis,
     readonly prefix: string,
     kinds: readonly AnyJobKind[],
     config: Config,
+    log: Logger,
   ) {
+    this.errors = new BullErrors(log);
     for (const kind of kinds) {
       if (this.queues.has(kind.name)) throw new Error(`job kind "${kind.name}" is declared twice`);
-      this.queues.set(kind.name, new Queue(kind.name, { connection, prefix, defaultJobOptions: kind.options(config) }));
+      this.queues.set(kind.name, this.errors.watch(new Queue(kind.name, { connection, prefix, defaultJobOptions: kind.options(config) }), kind.name));
     }
   }
 
@@ -55,9 +61,9 @@ export class Queues {
   }
 
   /**
-   * Closes every queue. Each first finishes connecting (for at most 2 s): BullMQ reports a connection check that fails
-   * after its queue was closed (a start-up stopped at once, e.g. by a port in use, then the shared connection cut) as
-   * an 'error' event nobody listens to any more, which ends the process.
+   * Closes every queue. Each first finishes connecting (for at most 2 s), so that a start-up stopped at once (e.g. by a
+   * port in use) does not cut the shared connection under its connection check. A check still waiting after that (Redis
+   * slow or gone) fails once the connection is cut; `errors` still hears it and logs it.
    */
   async close(): Promise<void> {
     await withTimeout(Promise.all(this.all().map((q) => q.waitUntilReady())), 2_000, 'queues not ready').catch(() => undefined);

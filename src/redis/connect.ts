@@ -10,6 +10,26 @@ export function createRedis(url: string): Redis {
 }
 
 /**
+ * Disconnects `redis` and waits until its socket is closed (at most 3 s) and the commands it still had have failed,
+ * so that their failures are heard (and logged) before the process exits, not cut off by it or racing it. A client
+ * waiting to reconnect has no socket: it ends nothing and fails nothing.
+ */
+export async function closeRedis(redis: Redis): Promise<void> {
+  const ended = new Promise<void>((resolve) => {
+    if (redis.status === 'end') return resolve();
+    const timer = setTimeout(resolve, 3_000).unref();
+    redis.once('end', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  redis.disconnect();
+  if (redis.status !== 'reconnecting') await ended;
+  // The failed commands' callers run before this goes on.
+  await new Promise((r) => setImmediate(r));
+}
+
+/**
  * Commands issued in one turn of the event loop leave in one socket write. ioredis writes each command to the socket
  * at once, one system call each; on a busy worker those calls (a dozen Redis commands per nurture step, from many
  * steps at a time) were a fifth of its CPU. The socket is corked at a turn's first write and uncorked when the turn

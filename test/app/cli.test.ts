@@ -10,6 +10,7 @@ import { roleOf, scoreLead } from '../../src/domain/scoring/score.js';
 import { Lead } from '../../src/store/models/lead.js';
 import { corpEnv } from '../fixtures/test-corp.js';
 import { baseEnv, runCommand } from '../helpers/run-command.js';
+import { startSilentRedis } from '../helpers/silent-redis.js';
 import { startTestBot, TEMPLATES_DIR, TEST_CORP, uniqueName, type TestBot } from '../helpers/test-bot.js';
 import { touchesOf } from '../../src/store/touch-log.js';
 
@@ -80,6 +81,29 @@ describe('start-up errors are one clear message', () => {
     expect(r.stderr).not.toContain('EADDRINUSE');
     // It exits by itself: the connections it had opened are closed again.
     expect(Date.now() - started).toBeLessThan(20_000);
+  });
+
+  it('npm start on a port in use while Redis stops answering: still exit 78, the late connection error logged, not fatal', async () => {
+    // Redis answers the connection's ready check and then nothing: the queues' connection check is still waiting
+    // when start-up gives up on the port, and fails once the connection is cut, after the queues were closed.
+    const silent = await startSilentRedis(new URL(baseEnv().REDIS_URL ?? 'redis://127.0.0.1:6379'));
+    try {
+      const name = uniqueName('cli_port_redis');
+      const env = corpEnv(
+        { sandboxUrl: 'http://127.0.0.1:9', mongoUri: withDatabase(inject('mongoServerUri'), name), prefix: name, templatesDir: TEMPLATES_DIR, role: 'web' },
+        { PORT: String(busyPort), HOST: '127.0.0.1', LOG_LEVEL: 'info', REDIS_URL: silent.url },
+      );
+      const r = await runCommand(COMMANDS['npm start'], [], { env: baseEnv(env) });
+      expect(r.code, `stdout: ${r.stdout.slice(-2000)}\nstderr: ${r.stderr.slice(-2000)}`).toBe(78);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toContain(`port ${busyPort}`);
+      // The late failure is in the log once, at warn, however many queues it reached.
+      const late = r.stdout.split('\n').filter((l) => l.includes('Connection is closed'));
+      expect(late, r.stdout.slice(-2000)).toHaveLength(1);
+      expect(JSON.parse(late[0]!)).toMatchObject({ level: 40 });
+    } finally {
+      await silent.close();
+    }
   });
 
   it('a missing WECOM_AGENT_ID says it is required; a wrong one says what it must be', async () => {

@@ -12,9 +12,11 @@ import { exitOnStartupError } from './exit-on-startup-error.js';
 const USAGE = `
 Usage: npm run grades:calibrate [-- --share-s 0.05 --share-a 0.2 --share-b 0.5]
 
-Scores every active lead (not lost, not unsubscribed) as of now and prints the grade thresholds that would put the
-top shares in S, S+A and S+A+B (by default 5 %, 20 % and 50 %: the 80/20 rule), next to what the thresholds in
-templates/scoring.yaml give today. Changes nothing: copy the numbers into scoring.yaml's grades to use them.
+Scores every active lead (not lost, not unsubscribed) as of now and prints the grade thresholds that would put at
+most the top shares in S, S+A and S+A+B (by default 5 %, 20 % and 50 %: the 80/20 rule), next to what the thresholds
+in templates/scoring.yaml give today. Leads with the same score get the same grade: where the leads tied at a cut
+would take a grade over its share, the cut goes above them, and the output says so. Changes nothing: copy the
+numbers into scoring.yaml's grades to use them.
 `;
 
 const { values } = readCommandLine('npm run grades:calibrate', USAGE, {
@@ -55,6 +57,14 @@ try {
     const nowT = grade === 'C' ? '<' + g.B : String(g[grade]);
     const calT = grade === 'C' ? '<' + c.thresholds.B : String(c.thresholds[grade]);
     console.log(`${grade}       ${nowT.padStart(14)}  ${`${today[grade]} (${pct(today[grade])})`.padEnd(16)} ${calT.padStart(22)}  ${c.counts[grade]} (${pct(c.counts[grade])})`);
+  }
+  const inGrades = { S: c.counts.S, 'S+A': c.counts.S + c.counts.A, 'S+A+B': c.counts.S + c.counts.A + c.counts.B };
+  for (const t of c.ties) {
+    const share = `${+(t.share * 100).toFixed(2)} %`;
+    console.log(
+      `\n${t.tied} leads share the score ${t.score} where ${t.grades} ends: with them ${t.grades} would have ${t.withTied} leads ` +
+        `(${pct(t.withTied)}), more than ${share}, so the cut is above them and ${t.grades} gets ${inGrades[t.grades]} (${pct(inGrades[t.grades])}).`,
+    );
   }
   console.log(`\nTo use the calibrated thresholds, set in ${config.TEMPLATES_DIR}/scoring.yaml:\n  grades: { S: ${c.thresholds.S}, A: ${c.thresholds.A}, B: ${c.thresholds.B} }`);
 } finally {

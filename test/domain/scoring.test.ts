@@ -68,6 +68,26 @@ describe('grades:calibrate', () => {
     const t = calibrate(Array(10).fill(40)).thresholds;
     expect(t.S > t.A && t.A > t.B).toBe(true);
   });
+
+  it('leaves the leads tied at a cut below it when counting them would go over the share, and says so', () => {
+    // 10 leads at 90..99, 30 tied at 50, 60 at 0..59 below: the top 20 % ends inside the tie at 50.
+    const scores = [...Array.from({ length: 10 }, (_, i) => 90 + i), ...Array(30).fill(50), ...Array.from({ length: 60 }, (_, i) => i % 50)];
+    const c = calibrate(scores);
+    expect(c.thresholds.A).toBe(90);
+    expect(c.counts.S + c.counts.A).toBe(10);
+    expect(c.ties).toEqual([{ grades: 'S+A', share: 0.2, score: 50, tied: 30, withTied: 40 }]);
+    // The other cuts fall between two scores: 5 % at 95, 50 % at 40 (50 leads from 40 up).
+    expect(c.thresholds).toEqual({ S: 95, A: 90, B: 40 });
+    expect(c.counts).toEqual({ S: 5, A: 5, B: 40, C: 50 });
+    // A tie at the very top that is larger than the share leaves the grades empty.
+    const top = calibrate([...Array(30).fill(70), ...Array.from({ length: 70 }, (_, i) => i % 60)]);
+    expect(top.counts.S + top.counts.A).toBe(0);
+    expect(top.ties.map((x) => [x.grades, x.score, x.tied])).toEqual([['S', 70, 30], ['S+A', 70, 30]]);
+    // The top 5 % are the only ones within 20 % (the next score is shared by too many): they are S, and A is empty.
+    const gap = calibrate([...Array(5).fill(30), ...Array(40).fill(15), ...Array(55).fill(0)]);
+    expect(gap.counts).toEqual({ S: 5, A: 0, B: 40, C: 55 });
+    expect(gap.thresholds.S > gap.thresholds.A && gap.thresholds.A > gap.thresholds.B).toBe(true);
+  });
 });
 
 describe('a touch recomputes the score', () => {

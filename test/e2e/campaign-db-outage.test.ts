@@ -73,7 +73,7 @@ describe.skipIf(!killableDatabaseKind())('a campaign send whose records the data
       ...(await seedLeads(t.sandbox, [0, 1, 2].map((i) => ({ name: `张${key}${i}`, owner: 'zhangsan', tags: [tag] })))),
       ...(await seedLeads(t.sandbox, [0, 1, 2].map((i) => ({ name: `李${key}${i}`, owner: 'lisi', tags: [tag] })))),
     ];
-    await createCampaign(t.bot.ctx, { key, name: `停库测试 ${key}`, segment: { tags: { all: [tag] } }, content: { text: '您好，停库测试。' }, schedule: { at: new Date(Date.now() + 86_400_000).toISOString() } }, 'test');
+    await createCampaign(t.bot.ctx, { key, name: `停库测试 ${key}`, segment: { tags: { all: [tag] } }, content: { text: '您好，停库测试。' }, ownerNote: '停库测试的提醒', schedule: { at: new Date(Date.now() + 86_400_000).toISOString() } }, 'test');
     t.sandbox.state.inject({ api: API, delayMs: HOLD_MS, times: 1 });
     const before = t.sandbox.state.callsTo(API).length;
 
@@ -130,6 +130,10 @@ describe.skipIf(!killableDatabaseKind())('a campaign send whose records the data
     }
     // Nothing is kept in Redis for it any more.
     expect(await t.bot.ctx.redis.exists(t.bot.ctx.keys.campaignTakenGroups(run._id))).toBe(0);
+    // Each owner is asked once to confirm their task, the one recorded from Redis too.
+    const notes = () => t.sandbox.state.okCallsTo('message/send').filter((c) => JSON.stringify(c.body).includes('停库测试的提醒')).map((c) => (c.body as { touser: string }).touser);
+    await waitFor(() => notes().length >= 2, 'both owners to be asked to confirm', 10_000, 100);
+    expect(notes().sort()).toEqual(['lisi', 'zhangsan']);
 
     // The owner sends it; the group's result poll settles its customers.
     expect(t.sandbox.state.mass.confirm(msgid, sender).map((x) => x.status)).toEqual([1, 1, 1]);
@@ -177,8 +181,11 @@ describe.skipIf(!killableDatabaseKind())('a campaign send whose records the data
       },
       ends: 'cancelled',
     });
-    // The run ended cancelled: the message WeCom took was recorded from what Redis kept, then withdrawn.
+    // The run ended cancelled: the message WeCom took was recorded from what Redis kept, then withdrawn, and its sender
+    // was not asked to confirm a task that no longer exists.
     expect(t.sandbox.state.callsTo(CANCEL_API).map((c) => c.body)).toEqual([{ msgid }]);
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(t.sandbox.state.callsTo('message/send').filter((c) => JSON.stringify(c.body).includes('停库测试 dbdown_cancel'))).toEqual([]);
     expect(t.sandbox.state.mass.msgs.get(msgid)?.cancelled).toBe(true);
     const group = await CampaignGroup.findOne({ runId: run._id, sender }).lean();
     expect(group).toMatchObject({ via: 'mass', msgid });

@@ -276,7 +276,7 @@ class RunPass {
 async function end(ctx: Ctx, run: Run, campaign: Campaign, status: 'finished' | 'cancelled'): Promise<RunStep> {
   // A task WeCom took whose records could not be written before the cancel is recorded from what Redis kept of it
   // (before the run ends: a failure here leaves the run to its job's retry), so it is withdrawn with the others.
-  if (status === 'cancelled') await writeTakenGroups({ ctx, campaign, runId: run._id });
+  if (status === 'cancelled') await writeTakenGroups({ ctx, campaign, runId: run._id }, undefined, { notify: false });
   const finishedAt = new Date();
   await CampaignRun.updateOne({ _id: run._id }, { $set: { status, finishedAt, runner: null, nextAt: null } });
   // A task submitted while the cancel was under way (its call in flight) is withdrawn too.

@@ -88,7 +88,7 @@ export async function createGroupRecord(b: Batch, g: TakenGroup, o: { once: bool
 }
 
 /** What follows a group's records: its first result poll, and the owner's note when the campaign has one. */
-export async function followTakenGroup(b: Batch, g: TakenGroup): Promise<void> {
+export async function followTakenGroup(b: Batch, g: TakenGroup, opts: { notify?: boolean } = {}): Promise<void> {
   const { ctx, campaign } = b;
   const submitted = g.customers.length - Object.keys(g.refused).length;
   if (!submitted) return;
@@ -98,7 +98,7 @@ export async function followTakenGroup(b: Batch, g: TakenGroup): Promise<void> {
     { deliveryKey: g.group, attempt: 0, msgid: g.msgid, userId: g.sender, corpId: g.corpId, externalUserId: '*', submittedAt: g.submittedAt, group: { deliveryKeyPrefix: runDeliveryPrefix(b.runId) } },
     { jobId: jobIds.massPoll(g.group, 0), delay: Math.max(0, g.submittedAt + first - Date.now()) },
   );
-  if (campaign.ownerNote) {
+  if (campaign.ownerNote && opts.notify !== false) {
     const text = `【客户群发待确认】${campaign.name}\n${campaign.ownerNote}\n共 ${submitted} 位客户，请在企业微信的「群发助手」中确认发送。`;
     await ctx.queues.add('staff-notice', { key: `${g.group}|note`, userIds: [g.sender], text, type: 'campaign_task_notice' }, { jobId: `notice|${g.group}` });
   }
@@ -108,9 +108,10 @@ export async function followTakenGroup(b: Batch, g: TakenGroup): Promise<void> {
  * Writes the records of the groups WeCom took in a run that are still kept (their writes failed): the group's record,
  * every customer's delivery (submitted under the msgid, or failed for a customer WeCom refused) with its timeline
  * step, and its result poll, each once however often this runs. Only the groups with a customer among `leads` (lead
- * ids), or all of the run's when `leads` is not given. Returns how many groups it wrote.
+ * ids), or all of the run's when `leads` is not given. `notify: false` (a run ending cancelled, whose tasks are then
+ * withdrawn) sends the owner no note asking to confirm. Returns how many groups it wrote.
  */
-export async function writeTakenGroups(b: Batch, leads?: ReadonlySet<string>): Promise<number> {
+export async function writeTakenGroups(b: Batch, leads?: ReadonlySet<string>, opts: { notify?: boolean } = {}): Promise<number> {
   const { ctx } = b;
   const kept = await ctx.redis.hgetall(ctx.keys.campaignTakenGroups(b.runId));
   let written = 0;
@@ -125,7 +126,7 @@ export async function writeTakenGroups(b: Batch, leads?: ReadonlySet<string>): P
     });
     for (const [e, held] of Object.entries(g.refused)) await releaseBudget(ctx, campaignDeliveryKey(b.runId, leadId(g.corpId, e)), held);
     for (let i = 0; i < settled.length; i += WRITE_SLICE) await recordOutcomes(outcomesOf(b, settled.slice(i, i + WRITE_SLICE)));
-    await followTakenGroup(b, g);
+    await followTakenGroup(b, g, opts);
     await forgetTakenGroup(ctx, b.runId, g.group);
     ctx.log.warn({ campaign: b.campaign.key, run: b.runId, group: g.group, msgid: g.msgid, customers: g.customers.length }, 'campaign mass message WeCom took before its records failed: recorded from Redis, its result poll follows');
     written++;

@@ -132,6 +132,9 @@ export async function drainSetAside(ctx: BotContext, d: InboundBatch, jobId: str
   const keys = keysOf(ctx, d.openKfid, who);
   if (!(await CLAIM.run(ctx.redis, keys, [who, jobId, JSON.stringify(d.msgs)]))) return ['queued_behind_another_job'];
   const out: string[] = [];
+  // The job's last attempt gives up only on the batch that has failed before (the head when it began): a batch queued
+  // behind it meanwhile gets attempts of its own (the job's next run, or the reconciler's).
+  let first = true;
   for (;;) {
     const head = await ctx.redis.lindex(keys[1]!, 0);
     if (head === null) {
@@ -140,7 +143,8 @@ export async function drainSetAside(ctx: BotContext, d: InboundBatch, jobId: str
       continue;
     }
     const msgs = JSON.parse(head) as KfSyncedMessage[];
-    out.push(...(await handleInbound(ctx, { openKfid: d.openKfid, externalUserId: d.externalUserId, msgs }, lastAttempt)));
+    out.push(...(await handleInbound(ctx, { openKfid: d.openKfid, externalUserId: d.externalUserId, msgs }, lastAttempt && first)));
+    first = false;
     await clearPending(d.openKfid, ids(msgs));
     await ctx.redis.lrem(keys[1]!, 1, head);
   }

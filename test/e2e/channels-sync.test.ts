@@ -59,7 +59,7 @@ describe('channels:sync', () => {
     expect((await ChannelRecord.findOne({ key: 'expo2026' }).lean())?.configId).not.toBe('deleted-config');
   });
 
-  it('a channel going from one owner to several gets a new code (WeCom fixes a code\'s kind) and says the old one still works', async () => {
+  it('a channel going from one owner to several gets a new code (a 单人 code takes one member) and says the old one still works; back to one owner, it is updated', async () => {
     const channel = t.bot.ctx.channels.all().find((c) => c.key === 'expo2026')!;
     const owners = [...channel.owners];
     const old = (await ChannelRecord.findOne({ key: 'expo2026' }).lean())!;
@@ -75,9 +75,16 @@ describe('channels:sync', () => {
       expect(await ChannelRecord.findOne({ key: 'expo2026' }).lean()).toMatchObject({ configId: result.configId, userIds: ['zhangsan', 'lisi'] });
       // The old code is left live: printed copies still attribute to the channel.
       expect(t.sandbox.state.contactWays.ways.has(old.configId!)).toBe(true);
+      expect((await ChannelRecord.findOne({ key: 'expo2026' }).lean())!.retiredConfigIds).toEqual([old.configId]);
       // The next run updates the new code.
       t.sandbox.state.reset();
       expect((await syncChannels(t.bot.ctx)).find((r) => r.key === 'expo2026')).toMatchObject({ action: 'updated', configId: result.configId });
+      // Back to one owner: a 多人 code may keep one member, so it is updated in place, not replaced.
+      channel.owners.splice(1);
+      t.sandbox.state.reset();
+      expect((await syncChannels(t.bot.ctx)).find((r) => r.key === 'expo2026')).toMatchObject({ action: 'updated', configId: result.configId });
+      expect(t.sandbox.state.okCallsTo('externalcontact/update_contact_way').find((c) => (c.body as { config_id: string }).config_id === result.configId)!.body).toMatchObject({ user: ['zhangsan'] });
+      expect(t.sandbox.state.callsTo('externalcontact/add_contact_way').filter((c) => (c.body as { state: string }).state === 'expo2026')).toHaveLength(0);
     } finally {
       channel.owners.splice(0, channel.owners.length, ...owners);
     }

@@ -70,9 +70,11 @@ async function syncOne(ctx: Pick<BotContext, 'wecom'>, channel: Channel): Promis
     remark: channel.name.slice(0, 30),
   };
   const existing = await ChannelRecord.findOne({ key: channel.key }).lean();
-  // A code's type is fixed once made (update_contact_way changes members, not type): a channel going from one owner to
-  // several, or back, needs a new code.
-  const typeChanged = Boolean(existing?.configId && existing.userIds.length && typeFor(existing.userIds) !== way.type);
+  // A code's type is fixed once made (update_contact_way changes members, not type) and a 单人 code takes one member
+  // [D:92228]: a channel whose one owner becomes several needs a new code. A 多人 code may keep a single member, so
+  // the way back is an update. (A code stored before its type was kept: guessed from its members.)
+  const madeAs = existing?.wayType ?? (existing?.userIds.length ? typeFor(existing.userIds) : null);
+  const typeChanged = Boolean(existing?.configId && madeAs === 1 && way.type === 2);
   if (existing?.configId && !typeChanged) {
     try {
       const { type: _type, scene: _scene, ...changes } = way;
@@ -86,18 +88,17 @@ async function syncOne(ctx: Pick<BotContext, 'wecom'>, channel: Channel): Promis
   const res = await ctx.wecom.addContactWay(way);
   await ChannelRecord.updateOne(
     { key: channel.key },
-    { $set: { name: channel.name, configId: res.config_id, qrCode: res.qr_code, userIds: channel.owners, syncedAt: new Date() } },
+    { $set: { name: channel.name, configId: res.config_id, qrCode: res.qr_code, userIds: channel.owners, wayType: way.type, syncedAt: new Date() }, ...(typeChanged ? { $push: { retiredConfigIds: existing!.configId! } } : {}) },
     { upsert: true },
   );
   if (!typeChanged) return { key: channel.key, action: 'created', configId: res.config_id, qrCode: res.qr_code };
   // The old code is left live: copies of it may be printed, and a customer who scans one is still attributed to this
   // channel (same state), added to its old members. Ops replace the printed copies (docs/ops-guide.md).
-  const kinds = way.type === 2 ? '单人 → 多人' : '多人 → 单人';
   return {
     key: channel.key,
     action: 'replaced',
     configId: res.config_id,
     qrCode: res.qr_code,
-    reason: `owners changed ${kinds}, which a code cannot: print this new code; the old one (config_id=${existing!.configId}, qr_code=${existing!.qrCode ?? '?'}) still works for this channel but adds customers to ${existing!.userIds.join(', ')}`,
+    reason: `a one-owner (单人) code cannot take more owners: print this new code; the old one (config_id=${existing!.configId}, qr_code=${existing!.qrCode ?? '?'}) still works for this channel but adds customers to ${existing!.userIds.join(', ')}`,
   };
 }

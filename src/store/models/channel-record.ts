@@ -7,6 +7,10 @@ const channelRecordSchema = new Schema(
     configId: { type: String, default: null },
     qrCode: { type: String, default: null },
     userIds: { type: [String], default: [] },
+    /** The code's type as made: 1 单人 (one member), 2 多人 [D:92228]; null for one stored before it was kept. */
+    wayType: { type: Number, default: null },
+    /** Codes made for the channel before its current one (replaced when a 单人 code needed more owners): still live. */
+    retiredConfigIds: { type: [String], default: [] },
     /** The channel's 微信客服 link and its account, when it declares one. */
     kfOpenKfid: { type: String, default: null },
     kfUrl: { type: String, default: null },

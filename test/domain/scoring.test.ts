@@ -8,6 +8,7 @@ import { Lead } from '../../src/store/models/lead.js';
 import { TEST_CORP } from '../fixtures/test-corp.js';
 import { wecomXml } from '../fixtures/wecom/index.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { addTouch, touchesOf } from '../../src/store/touch-log.js';
 
 const DAY = 86_400_000;
@@ -131,17 +132,24 @@ describe('a touch recomputes the score', () => {
     expect(after.score).toBeLessThan(fresh.score);
   });
 
-  it('the daily rescore leaves a lead another writer holds (that write scores it) and writes the others', async () => {
+  it('the daily rescore waits for a lead another writer holds, then scores what that writer left', async () => {
     const held = await leadClickedWeeksAgo(`wm_held_${Date.now()}`);
     const free = await leadClickedWeeksAgo(`wm_free_${Date.now()}`);
     const lock = (await tryLock(h.ctx.redis, h.ctx.keys.leadLock(TEST_CORP.corpId, held.externalUserId!)))!;
+    const job = h.runJob('rescore', {});
     try {
-      const { error } = await h.runJob('rescore', {});
-      expect(error).toBeUndefined();
+      // The pass writes the other leads, not the one being written.
+      await waitFor(async () => ((await Lead.findById(free._id).lean())!.score < free.score ? true : null), 'the free lead rescored', 20_000, 50);
+      expect((await Lead.findById(held._id).lean())!.score).toBe(held.score);
+      // The holder writes the lead (a new version) and lets go.
+      await Lead.collection.updateOne({ _id: held._id as never }, { $set: { name: '持锁写入' }, $inc: { __v: 1 } });
     } finally {
       await lock.release();
     }
-    expect((await Lead.findById(held._id).lean())!.score).toBe(held.score);
-    expect((await Lead.findById(free._id).lean())!.score).toBeLessThan(free.score);
+    const { error } = await job;
+    expect(error).toBeUndefined();
+    const after = (await Lead.findById(held._id).lean())!;
+    expect(after.name).toBe('持锁写入');
+    expect(after.score).toBeLessThan(held.score);
   });
 });

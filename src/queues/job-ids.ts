@@ -23,6 +23,7 @@ export const jobIds = {
   alertDigest: (second: number) => `alert-digest|${second}`,
   /** A chat command answered later through its response_url: once per robot message. */
   opsCommand: (msgid: string) => `command|${msgid.replace(/:/g, '_')}`,
+  commandAudit: (msgid: string) => `audit|${msgid.replace(/:/g, '_')}`,
   /** The tick of a one-off campaign at its time (a changed time is another tick; the old one finds nothing to do). */
   campaignTick: (key: string, at: number) => `tick|${key}|${at}`,
   /** The job that runs (and resumes) one campaign run: one per run. */

@@ -6,7 +6,7 @@ import { robotMessageText, type RobotMessage, type RobotStreamRefresh } from '..
 import { respondOnce } from './answer-later.js';
 import { translator } from './command.js';
 import { clipBytes, ROBOT_MARKDOWN_BYTES } from './markdown.js';
-import { audit, execute, plan, textOnlyAnswer, type CommandRequest } from './run-command.js';
+import { audit, auditEntry, execute, plan, textOnlyAnswer, type CommandRequest } from './run-command.js';
 
 /** The passive reply to a person's message: a finished stream of markdown [D:101031]. */
 export interface StreamReply {
@@ -108,10 +108,14 @@ async function decide(ctx: BotContext, m: RobotMessage): Promise<string> {
   timer.abort();
   if (inTime) {
     // The command ran: its answer goes back whatever happens to the record (a failure here would have WeCom's retry run
-    // it a second time).
-    await audit(req, { lang: p.lang, command: p.command.name, outcome: inTime.outcome, detail: inTime.detail ?? clipBytes(inTime.answer, 300), startedAt }).catch((err: Error) =>
-      ctx.log.error({ msgid: m.msgid, err: err.message }, 'command ran, but its audit entry could not be written'),
-    );
+    // it a second time). An entry the database did not take is written later by a job of its own.
+    const facts = { lang: p.lang, command: p.command.name, outcome: inTime.outcome, detail: inTime.detail ?? clipBytes(inTime.answer, 300), startedAt };
+    await audit(req, facts).catch(async (err: Error) => {
+      ctx.log.warn({ msgid: m.msgid, err: err.message }, 'command ran, but its audit entry could not be written: it is written later');
+      await ctx.queues.add('command-audit', auditEntry(req, facts), { jobId: jobIds.commandAudit(m.msgid) }).catch((e: Error) =>
+        ctx.log.error({ msgid: m.msgid, err: e.message }, 'command ran, but its audit entry could be neither written nor queued'),
+      );
+    });
     return inTime.answer;
   }
   // Over the budget: the command goes on in this process and its answer follows through response_url.

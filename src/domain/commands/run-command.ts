@@ -90,9 +90,27 @@ export async function execute(p: Extract<Plan, { kind: 'run' }>): Promise<Result
 }
 
 /** Keeps a command in the audit log: once per robot message, when it has ended. */
-export async function audit(req: CommandRequest, entry: { lang: Lang; command: string | null; outcome: CommandOutcome; detail?: string | null; later?: boolean; startedAt: number }): Promise<void> {
+export async function audit(req: CommandRequest, entry: AuditFacts): Promise<void> {
   opsCommands.inc({ command: entry.command ?? 'none', outcome: entry.outcome });
-  await createOnce(CommandAudit, {
+  await writeAudit(auditEntry(req, entry));
+}
+
+/** What an audit entry says of a command's run. */
+export interface AuditFacts {
+  lang: Lang;
+  command: string | null;
+  outcome: CommandOutcome;
+  detail?: string | null;
+  later?: boolean;
+  startedAt: number;
+}
+
+/** A command's audit entry, as stored (one per msgid). */
+export type AuditEntry = ReturnType<typeof auditEntry>;
+
+/** The audit entry of a request and its run (its duration counted now). */
+export function auditEntry(req: CommandRequest, entry: AuditFacts) {
+  return {
     _id: req.msgid,
     userId: req.userId,
     chatId: req.chatId,
@@ -105,7 +123,12 @@ export async function audit(req: CommandRequest, entry: { lang: Lang; command: s
     later: entry.later ?? false,
     at: new Date(entry.startedAt),
     ms: Date.now() - entry.startedAt,
-  });
+  };
+}
+
+/** Writes an audit entry once (a second write of the same msgid changes nothing). */
+export async function writeAudit(entry: AuditEntry): Promise<void> {
+  await createOnce(CommandAudit, entry);
 }
 
 /** The answer to a message that has no text (an image, a file): how to use the robot. */

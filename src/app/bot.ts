@@ -140,7 +140,9 @@ export async function createContext(config: Config, logger: Logger): Promise<Bot
   // Mongoose keeps each query's call stack for the rare "Query was already executed" error: building it on every query
   // costs a busy worker more than any other single thing mongoose does.
   mongoose.set('skipOriginalStackTraces', true);
-  await mongoose.connect(config.MONGODB_URI, { serverSelectionTimeoutMS: 10_000 });
+  // A query waits at most 10 s for a server (the driver's default is 30 s), unless MONGODB_URI sets its own.
+  const ownTimeout = /[?&]serverSelectionTimeoutMS=/i.test(config.MONGODB_URI);
+  await mongoose.connect(config.MONGODB_URI, ownTimeout ? {} : { serverSelectionTimeoutMS: 10_000 });
   try {
     await Promise.all(mongoose.modelNames().map((m) => mongoose.model(m).createIndexes()));
   } catch (err) {

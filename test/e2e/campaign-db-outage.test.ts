@@ -15,10 +15,7 @@ const API = 'externalcontact/add_msg_template';
 const CANCEL_API = 'externalcontact/cancel_groupmsg_send';
 /** How long the sandbox holds the first add_msg_template before WeCom takes it: the database goes down meanwhile. */
 const HOLD_MS = 4_000;
-/**
- * How long a write waits for a database it cannot reach before it fails: the driver's server selection timeout, which
- * src/app/bot.ts sets (10 s) and a connection string does not change.
- */
+/** How long a write waits for a database it cannot reach before it fails: the driver's server selection timeout. */
 const SELECTION_TIMEOUT_MS = 10_000;
 
 /**
@@ -42,6 +39,7 @@ describe.skipIf(!killableDatabaseKind())('a campaign send whose records the data
     const uri = new URL(withDatabase(db.uri, 'campaign_db_outage'));
     // The driver checks the server every 500 ms, so the bot sees it gone before WeCom answers.
     uri.searchParams.set('heartbeatFrequencyMS', '500');
+    uri.searchParams.set('serverSelectionTimeoutMS', String(SELECTION_TIMEOUT_MS));
     t = await startTestBot('campaign_db_outage', {
       env: {
         MONGODB_URI: uri.toString(),

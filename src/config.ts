@@ -114,6 +114,11 @@ export const envSchema = z.object({
   /** Worker lock: a job whose worker died is picked up again after about this long. */
   JOB_LOCK_MS: int(30_000, 1000),
   /**
+   * How long `npm start` waits for active jobs to finish after SIGTERM/SIGINT before it exits anyway (1): a close that
+   * waits on an unreachable Redis would otherwise never end. A second signal exits at once.
+   */
+  SHUTDOWN_TIMEOUT_SECONDS: int(25, 1),
+  /**
    * How far a worker process's heap may grow past what it holds before V8 collects it (percent; 0 = V8's own choice,
    * which lets a busy heap grow to about 4 times its live size). docs/architecture.md, "Memory".
    */

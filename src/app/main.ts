@@ -34,9 +34,18 @@ environment or .env; see .env.example for every variable.
   }
   let stopping = false;
   const stop = async (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting without waiting for active jobs');
+      process.exit(1);
+    }
     stopping = true;
-    logger.info({ signal }, 'shutting down: finishing active jobs');
+    logger.info({ signal, timeoutSeconds: config.SHUTDOWN_TIMEOUT_SECONDS }, 'shutting down: finishing active jobs');
+    // Closing waits for active jobs and for Redis: with Redis gone it would never end. Their locks lapse (JOB_LOCK_MS)
+    // and another worker takes them over, as after a crash.
+    setTimeout(() => {
+      logger.error({ timeoutSeconds: config.SHUTDOWN_TIMEOUT_SECONDS }, 'shutdown did not finish in time (Redis or the database unreachable, or a long job): exiting anyway');
+      process.exit(1);
+    }, config.SHUTDOWN_TIMEOUT_SECONDS * 1000).unref();
     await bot.stop();
     process.exit(0);
   };

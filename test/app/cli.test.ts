@@ -9,9 +9,10 @@ import { calibrate } from '../../src/domain/scoring/calibrate.js';
 import { roleOf, scoreLead } from '../../src/domain/scoring/score.js';
 import { Lead } from '../../src/store/models/lead.js';
 import { corpEnv } from '../fixtures/test-corp.js';
-import { baseEnv, runCommand } from '../helpers/run-command.js';
+import { baseEnv, runCommand, startCommand } from '../helpers/run-command.js';
 import { seedLeads } from '../helpers/seed-leads.js';
 import { startSilentRedis } from '../helpers/silent-redis.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { startTestBot, TEMPLATES_DIR, TEST_CORP, uniqueName, type TestBot } from '../helpers/test-bot.js';
 import { touchesOf } from '../../src/store/touch-log.js';
 
@@ -82,6 +83,55 @@ describe('start-up errors are one clear message', () => {
     expect(r.stderr).not.toContain('EADDRINUSE');
     // It exits by itself: the connections it had opened are closed again.
     expect(Date.now() - started).toBeLessThan(20_000);
+  });
+
+  it('npm start stopped after Redis died: exits 1 after SHUTDOWN_TIMEOUT_SECONDS, saying why; a second signal exits at once', async () => {
+    const freePort = async () => {
+      const srv = net.createServer();
+      await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+      const { port } = srv.address() as net.AddressInfo;
+      await new Promise<void>((r) => srv.close(() => r()));
+      return port;
+    };
+    for (const secondSignal of [false, true]) {
+      // Redis answers until the bot has started, then dies: closing the workers waits on it for ever.
+      const silent = await startSilentRedis(new URL(baseEnv().REDIS_URL ?? 'redis://127.0.0.1:6379'), { untilSilenced: true });
+      try {
+        const name = uniqueName('cli_stop');
+        const env = corpEnv(
+          { sandboxUrl: 'http://127.0.0.1:9', mongoUri: withDatabase(inject('mongoServerUri'), name), prefix: name, templatesDir: TEMPLATES_DIR, role: 'all' },
+          { PORT: String(await freePort()), HOST: '127.0.0.1', LOG_LEVEL: 'info', REDIS_URL: silent.url, SHUTDOWN_TIMEOUT_SECONDS: '3' },
+        );
+        const run = startCommand(COMMANDS['npm start'], [], { env: baseEnv(env) });
+        try {
+          await waitFor(() => run.stdout.includes('bot started'), 'npm start to start', 30_000, 50);
+          await silent.die();
+          await new Promise((r) => setTimeout(r, 300));
+          const stoppedAt = Date.now();
+          run.child.kill('SIGTERM');
+          if (secondSignal) {
+            await new Promise((r) => setTimeout(r, 300));
+            run.child.kill('SIGINT');
+          }
+          const { code } = await run.exited;
+          const took = Date.now() - stoppedAt;
+          expect(code, run.stdout.slice(-2000)).toBe(1);
+          if (secondSignal) {
+            expect(took).toBeLessThan(2_500);
+            expect(run.stdout).toContain('second signal: exiting without waiting for active jobs');
+          } else {
+            expect(took).toBeGreaterThanOrEqual(2_900);
+            expect(took).toBeLessThan(10_000);
+            expect(run.stdout).toContain('shutdown did not finish in time');
+          }
+          expect(run.stderr).not.toMatch(STACK);
+        } finally {
+          run.child.kill('SIGKILL');
+        }
+      } finally {
+        await silent.close();
+      }
+    }
   });
 
   it('npm start on a port in use while Redis stops answering: still exit 78, the late connection error logged, not fatal', async () => {

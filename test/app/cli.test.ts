@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DEFAULT_SCORING } from '../../src/content/scoring.js';
-import { withDatabase } from '../../src/dev/embedded-database.js';
+import { freePort, withDatabase } from '../../src/dev/embedded-database.js';
 import { calibrate } from '../../src/domain/scoring/calibrate.js';
 import { roleOf, scoreLead } from '../../src/domain/scoring/score.js';
 import { Lead } from '../../src/store/models/lead.js';
@@ -86,13 +86,6 @@ describe('start-up errors are one clear message', () => {
   });
 
   it('npm start stopped after Redis died: exits 1 after SHUTDOWN_TIMEOUT_SECONDS, saying why; a second signal exits at once', async () => {
-    const freePort = async () => {
-      const srv = net.createServer();
-      await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-      const { port } = srv.address() as net.AddressInfo;
-      await new Promise<void>((r) => srv.close(() => r()));
-      return port;
-    };
     for (const secondSignal of [false, true]) {
       // Redis answers until the bot has started, then dies: closing the workers waits on it for ever.
       const silent = await startSilentRedis(new URL(baseEnv().REDIS_URL ?? 'redis://127.0.0.1:6379'), { untilSilenced: true });

@@ -2,13 +2,12 @@ import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCampaign } from '../../src/domain/campaigns/catalog.js';
 import { cancelCampaign, launchCampaign } from '../../src/domain/campaigns/control.js';
-import { withDatabase } from '../../src/dev/embedded-database.js';
 import { CampaignGroup } from '../../src/store/models/campaign-group.js';
 import { CampaignRun } from '../../src/store/models/campaign-run.js';
 import { Delivery } from '../../src/store/models/delivery.js';
-import { killableDatabaseKind, startKillableDatabase, type KillableDatabase } from '../helpers/killable-database.js';
+import { startOutageBot, type KillableDatabase, type OutageBot } from '../helpers/killable-database.js';
 import { seedLeads } from '../helpers/seed-leads.js';
-import { startTestBot, type TestBot } from '../helpers/test-bot.js';
+import type { TestBot } from '../helpers/test-bot.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const API = 'externalcontact/add_msg_template';
@@ -26,23 +25,16 @@ const SELECTION_TIMEOUT_MS = 10_000;
  * those writes: the retry records the group `submitted` under it and its result poll follows; with that record lost,
  * the customers can only be `unknown`.
  */
-describe.skipIf(!killableDatabaseKind())('a campaign send whose records the database cannot take', () => {
+describe('a campaign send whose records the database cannot take', () => {
   let db: KillableDatabase;
   let t: TestBot;
-  const crashes: unknown[] = [];
-  const onCrash = (err: unknown) => crashes.push(err);
+  let crashes: unknown[];
+  let outage: OutageBot;
   beforeAll(async () => {
-    process.on('unhandledRejection', onCrash);
-    process.on('uncaughtException', onCrash);
     // A database of this file's own, which it kills and starts again on the same port and data.
-    db = await startKillableDatabase();
-    const uri = new URL(withDatabase(db.uri, 'campaign_db_outage'));
-    // The driver checks the server every 500 ms, so the bot sees it gone before WeCom answers.
-    uri.searchParams.set('heartbeatFrequencyMS', '500');
-    uri.searchParams.set('serverSelectionTimeoutMS', String(SELECTION_TIMEOUT_MS));
-    t = await startTestBot('campaign_db_outage', {
+    outage = await startOutageBot('campaign_db_outage', {
+      uriParams: { serverSelectionTimeoutMS: String(SELECTION_TIMEOUT_MS) },
       env: {
-        MONGODB_URI: uri.toString(),
         CAMPAIGN_QUIET_HOURS: 'none',
         CAMPAIGN_MASS_BATCH: '3',
         NURTURE_DAILY_CAP: '0',
@@ -51,13 +43,9 @@ describe.skipIf(!killableDatabaseKind())('a campaign send whose records the data
         MASS_RESULT_POLL_SCHEDULE: '25s,50s,100s',
       },
     });
+    ({ db, t, crashes } = outage);
   });
-  afterAll(async () => {
-    await t?.stop();
-    await db?.stop();
-    process.off('unhandledRejection', onCrash);
-    process.off('uncaughtException', onCrash);
-  });
+  afterAll(async () => outage?.stop());
 
   /**
    * Runs a campaign to two owners' customers (three each, one mass message per owner) while the database dies during

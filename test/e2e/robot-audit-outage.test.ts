@@ -1,10 +1,9 @@
 import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { withDatabase } from '../../src/dev/embedded-database.js';
 import { CommandAudit } from '../../src/store/models/command-audit.js';
-import { killableDatabaseKind, startKillableDatabase, type KillableDatabase } from '../helpers/killable-database.js';
+import { startOutageBot, type KillableDatabase, type OutageBot } from '../helpers/killable-database.js';
 import { seedLeads } from '../helpers/seed-leads.js';
-import { startTestBot, type TestBot } from '../helpers/test-bot.js';
+import type { TestBot } from '../helpers/test-bot.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const ROBOT = { token: 'robotToken42', encodingAesKey: 'R0b0tEncodingAesKey0123456789abcdefghijklmn' };
@@ -19,32 +18,22 @@ const HOLD_MS = 4_000;
  * nothing again (docs/architecture.md, "One chat command, end to end"). Every command ends with a database write, so
  * this is the one way a database outage reaches the audit entry of a command that did something.
  */
-describe.skipIf(!killableDatabaseKind())('a chat command whose audit entry the database cannot take', () => {
+describe('a chat command whose audit entry the database cannot take', () => {
   let db: KillableDatabase;
   let t: TestBot;
-  const crashes: unknown[] = [];
-  const onCrash = (err: unknown) => crashes.push(err);
+  let crashes: unknown[];
+  let outage: OutageBot;
   beforeAll(async () => {
-    process.on('unhandledRejection', onCrash);
-    process.on('uncaughtException', onCrash);
-    db = await startKillableDatabase();
-    const uri = new URL(withDatabase(db.uri, 'robot_audit_outage'));
-    // The driver checks the server every 500 ms, so the bot sees it gone before WeCom answers mark_tag.
-    uri.searchParams.set('heartbeatFrequencyMS', '500');
-    t = await startTestBot('robot_audit_outage', {
+    outage = await startOutageBot('robot_audit_outage', {
       // The answer goes in the reply however long the command takes (no "working on it" and response_url), and the
       // sandbox waits for it: the writes that fail take the driver's 10 s server selection each (src/app/bot.ts).
-      env: { MONGODB_URI: uri.toString(), WECOM_ROBOT_TOKEN: ROBOT.token, WECOM_ROBOT_ENCODING_AES_KEY: ROBOT.encodingAesKey, OPS_ADMINS: 'zhangsan', OPS_COMMAND_BUDGET_MS: '120000' },
+      env: { WECOM_ROBOT_TOKEN: ROBOT.token, WECOM_ROBOT_ENCODING_AES_KEY: ROBOT.encodingAesKey, OPS_ADMINS: 'zhangsan', OPS_COMMAND_BUDGET_MS: '120000' },
       sandbox: { members: ['zhangsan'], callbackTimeoutMs: 60_000 },
     });
+    ({ db, t, crashes } = outage);
     t.sandbox.state.robot.target = { url: `${t.url}/wecom/robot`, ...ROBOT };
   });
-  afterAll(async () => {
-    await t?.stop();
-    await db?.stop();
-    process.off('unhandledRejection', onCrash);
-    process.off('uncaughtException', onCrash);
-  });
+  afterAll(async () => outage?.stop());
 
   it('answers the command that ran, and a retried callback of the same msgid does not run it again', async () => {
     const [lead] = await seedLeads(t.sandbox, [{ name: '赵停库', owner: 'zhangsan' }]);

@@ -3,7 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { findExecutable } from '../../src/dev/embedded-database.js';
+import { findExecutable, freePort, withDatabase } from '../../src/dev/embedded-database.js';
+import { startTestBot, type TestBot } from './test-bot.js';
 
 /**
  * A database server of one test's own, which the test kills (SIGKILL: a crash, no goodbye to its clients) and starts
@@ -22,19 +23,9 @@ export interface KillableDatabase {
   stop(): Promise<void>;
 }
 
-/** The server a KillableDatabase runs, or null when neither is installed. */
-export function killableDatabaseKind(): 'mongod' | 'ferretdb' | null {
+/** The server a KillableDatabase runs, or null when neither is installed (startKillableDatabase then says so). */
+function killableDatabaseKind(): 'mongod' | 'ferretdb' | null {
   return findExecutable('mongod') ? 'mongod' : findExecutable('ferretdb') ? 'ferretdb' : null;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
 }
 
 const listening = (port: number) =>
@@ -92,6 +83,42 @@ export async function startKillableDatabase(): Promise<KillableDatabase> {
     stop: async () => {
       await kill();
       await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A test bot on a database of its own that the test kills and restarts, and what crashed the process meanwhile. */
+export interface OutageBot {
+  db: KillableDatabase;
+  t: TestBot;
+  /** Unhandled rejections and uncaught exceptions seen while it ran: a database outage must cause none. */
+  crashes: unknown[];
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a test bot on a KillableDatabase (database `label`), its driver checking the server every 500 ms so the bot
+ * sees the database gone within a moment, and listens for crashes of this process until stop().
+ */
+export async function startOutageBot(label: string, opts: Parameters<typeof startTestBot>[1] & { uriParams?: Record<string, string> } = {}): Promise<OutageBot> {
+  const crashes: unknown[] = [];
+  const onCrash = (err: unknown) => crashes.push(err);
+  process.on('unhandledRejection', onCrash);
+  process.on('uncaughtException', onCrash);
+  const db = await startKillableDatabase();
+  const uri = new URL(withDatabase(db.uri, label));
+  uri.searchParams.set('heartbeatFrequencyMS', '500');
+  for (const [k, v] of Object.entries(opts.uriParams ?? {})) uri.searchParams.set(k, v);
+  const t = await startTestBot(label, { ...opts, env: { MONGODB_URI: uri.toString(), ...opts.env } });
+  return {
+    db,
+    t,
+    crashes,
+    async stop() {
+      await t.stop();
+      await db.stop();
+      process.off('unhandledRejection', onCrash);
+      process.off('uncaughtException', onCrash);
     },
   };
 }

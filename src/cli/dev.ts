@@ -8,6 +8,7 @@ import { startBot, type Bot } from '../app/bot.js';
 import { loadConfig, type Config } from '../config.js';
 import { loadTemplates } from '../content/index.js';
 import { syncChannels } from '../domain/channels/sync-channels.js';
+import { withTimeout } from '../with-timeout.js';
 import { reconcile } from '../domain/nurture/reconcile.js';
 import { seedDemo } from '../dev/demo-data.js';
 import { DEV_SETTINGS, sandboxPort } from '../dev/dev-settings.js';
@@ -58,9 +59,15 @@ async function track(what: string, stop: () => Promise<unknown>): Promise<void> 
   if (stopping) await stopAll();
 }
 
+/** How long one thing dev started may take to stop before dev goes on to the next (the database last). */
+const STOP_STEP_MS = 10_000;
+
 async function stopAll(): Promise<void> {
   for (const s of started.splice(0).reverse()) {
-    await s.stop().catch((err: Error) => console.error(`could not stop the ${s.what}: ${err.message}`));
+    // The bot waits for its jobs and for Redis: with Redis gone it would never finish, and the database would be left.
+    await withTimeout(s.stop(), STOP_STEP_MS, `not stopped within ${STOP_STEP_MS / 1000} s (Redis or the database unreachable?)`).catch((err: Error) =>
+      console.error(`could not stop the ${s.what}: ${err.message}`),
+    );
   }
 }
 

@@ -3,7 +3,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../src/dev/embedded-database.js';
 import { baseEnv, runCommand, startCommand, type RunningCommand } from '../helpers/run-command.js';
+import { startSilentRedis } from '../helpers/silent-redis.js';
 import { deleteKeys, TEMPLATES_DIR, uniqueName } from '../helpers/test-bot.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -28,14 +30,6 @@ function ferretdbsOn(dir: string): number[] {
 
 function alive(pid: number): boolean {
   return existsSync(`/proc/${pid}`) && !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-}
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as net.AddressInfo;
-  await new Promise((r) => srv.close(r));
-  return port;
 }
 
 /**
@@ -218,6 +212,28 @@ describe('npm run dev', () => {
       expect(ferretdbsOn(dbDir)).toEqual([]);
     } finally {
       busy.close();
+    }
+  });
+
+  it('Ctrl-C after Redis died: the bot is given up on after 10 s, and the database is still stopped', async () => {
+    const redis = await startSilentRedis(new URL(env.REDIS_URL ?? 'redis://127.0.0.1:6379'), { untilSilenced: true });
+    try {
+      const run = startCommand(DEV, [], { env: { ...env, REDIS_URL: redis.url }, cwd });
+      runs.push(run);
+      await waitFor(() => run.stdout.includes(BANNER_END) || run.child.exitCode !== null, 'the dev banner', 60_000, 100);
+      expect(run.stdout).toContain(BANNER_END);
+      expect(ferretdbsOn(dbDir)).toHaveLength(1);
+      await redis.die();
+      await new Promise((r) => setTimeout(r, 300));
+      const stoppedAt = Date.now();
+      run.child.kill('SIGINT');
+      const { code } = await run.exited;
+      expect(code).toBe(0);
+      expect(Date.now() - stoppedAt).toBeLessThan(25_000);
+      expect(run.stderr).toContain('could not stop the bot: not stopped within 10 s');
+      expect(ferretdbsOn(dbDir)).toEqual([]);
+    } finally {
+      await redis.close();
     }
   });
 

@@ -2,6 +2,7 @@ import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Delivery } from '../../src/store/models/delivery.js';
 import { KfHandled, KfResponse } from '../../src/store/models/kf.js';
 import { Lead } from '../../src/store/models/lead.js';
 import { startTestBot, TEMPLATES_DIR, TEST_CORP, type TestBot } from '../helpers/test-bot.js';
@@ -95,5 +96,29 @@ describe('the service clock', () => {
     expect(bad.status).toBe(400);
     const doc = (await (await fetch(`${t.url}/admin/api/openapi.json`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as { paths: Record<string, unknown> };
     expect(Object.keys(doc.paths)).toContain('/admin/api/service');
+  });
+
+  it('a reply that waits behind the customer\'s set-aside work counts: no notice, no alert, and the clock stops once it is handled', async () => {
+    const ext = `wmCLOCKheld${Date.now().toString(36)}`;
+    const clock = await handedOff(ext);
+    // WeCom reports a failed send whose record the bot has not written yet, and the servicer replies: the customer's
+    // run of the two fails until that record exists, and is set aside with the reply in it.
+    const lateMsgid = `late${Date.now().toString(36)}`;
+    kf().appendEvent(KF, { event_type: 'msg_send_fail', open_kfid: KF, external_userid: ext, fail_msgid: lateMsgid, fail_type: 4 });
+    await kf().servicerSays(KF, ext, 'lisi', '您好，我来了');
+    const { redis, keys } = t.bot.ctx;
+    const jobId = await waitFor(() => redis.hget(keys.kfSetAside(KF), ext), 'the customer set aside', 20_000);
+    expect((await redis.lrange(keys.kfSetAsideQueue(KF, ext), 0, -1)).join()).toContain('您好，我来了');
+    // Both deadlines pass while the reply waits: nobody is told.
+    await new Promise((r) => setTimeout(r, Math.max(0, clock.secondDue.getTime() + 2_500 - Date.now())));
+    expect(notices(ext)).toHaveLength(0);
+    expect(alerts(ext)).toHaveLength(0);
+    // The record arrives; the set-aside work is handled, the reply with it: the clock stops, and still nobody is told.
+    await Delivery.create({ _id: `nurture|late|${lateMsgid}`, key: `nurture|late|${lateMsgid}`, kind: 'nurture', corpId: TEST_CORP.corpId, externalUserId: ext, userId: 'zhangsan', status: 'sent', via: 'kf', msgid: lateMsgid });
+    await (await t.bot.ctx.queues.get('kf-inbound').getJob(jobId!))?.promote().catch(() => undefined);
+    await waitFor(async () => ((await Lead.findOne({ externalUserId: ext }).lean())?.kf?.clock ? null : true), 'the clock stopped', 30_000);
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(notices(ext)).toHaveLength(0);
+    expect(alerts(ext)).toHaveLength(0);
   });
 });

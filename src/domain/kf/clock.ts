@@ -5,6 +5,7 @@ import { KfResponse } from '../../store/models/kf.js';
 import { Lead, leadId, splitLeadId, type LeadFields, type LeadRef } from '../../store/models/lead.js';
 import { recordStep } from '../../store/timeline.js';
 import { raiseAlert } from '../alerts/ops-alerts.js';
+import type { KfSyncedMessage } from '../../wecom/types.js';
 import type { Grade } from '../vocabulary.js';
 import { addServiceSeconds, serviceSecondsBetween } from './service-hours.js';
 import { addToServiceDay, dayEntry } from './service-days.js';
@@ -97,8 +98,8 @@ export async function recordResponse(ctx: Ctx, ref: LeadRef, lead: Pick<LeadFiel
 /**
  * A clock's deadline: still no person's reply → at level 1 an app message to the servicer (else the owner, else the
  * channel's owners), at level 2 one alert to the ops group. Each once (the notice's key, the alert's key), and never
- * after the reply: the job re-reads the clock under the lead lock, and waits while a sync of the account is pending
- * (the reply may be in it).
+ * after the reply: the job re-reads the clock under the lead lock, waits while a sync of the account is pending (the
+ * reply may be in it), and while a reply fetched already waits behind the customer's set-aside work.
  */
 export async function fireClock(ctx: Ctx, d: { lead: string; clock: string; level: number }): Promise<{ result: string; deferTo?: number }> {
   const ref = splitLeadId(d.lead);
@@ -109,6 +110,9 @@ export async function fireClock(ctx: Ctx, d: { lead: string; clock: string; leve
     const [asked, done] = (await ctx.redis.mget(ctx.keys.kfSyncRequested(openKfid), ctx.keys.kfSyncDone(openKfid))).map((v) => Number(v) || 0);
     const due = (d.level === 1 ? pre.kf.clock.firstDue : pre.kf.clock.secondDue).getTime();
     if (asked! > done! && Date.now() - due < 15_000) return { result: 'waiting_for_sync', deferTo: Date.now() + 500 };
+    // A servicer's reply already fetched may wait behind the customer's set-aside work (set-aside.ts): the reply was
+    // given, so no alert; the clock stops once it is handled.
+    if (await replyQueuedBehind(ctx, openKfid, ref.externalUserId, pre.kf.clock.startedAt)) return { result: 'reply_queued', deferTo: Date.now() + 5_000 };
   }
   return ctx.leads.withLock(ref, async () => {
     const lead = await Lead.findById(d.lead, { kf: 1, owners: 1, lastInteraction: 1, firstTouch: 1, name: 1, grade: 1, externalUserId: 1 }).lean();
@@ -141,6 +145,12 @@ export async function fireClock(ctx: Ctx, d: { lead: string; clock: string; leve
     await recordStep(ref, `${clock.id}|${d.level}`, 'kf_clock_alert', { level: d.level, waitedMinutes: waited, targetSeconds: clock.targetSeconds });
     return { result: `alerted:${d.level}` };
   });
+}
+
+/** Whether a servicer's reply (origin 5) sent since `since` waits in the customer's set-aside queue (usually empty). */
+async function replyQueuedBehind(ctx: Pick<BotContext, 'redis' | 'keys'>, openKfid: string, externalUserId: string, since: Date): Promise<boolean> {
+  const batches = await ctx.redis.lrange(ctx.keys.kfSetAsideQueue(openKfid, externalUserId), 0, -1);
+  return batches.some((b) => (JSON.parse(b) as KfSyncedMessage[]).some((m) => m.origin === 5 && m.send_time * 1000 >= since.getTime() - 999));
 }
 
 /** Who is told at the first deadline: the servicer serving the session, else the lead's owner, else the channel's owners. */

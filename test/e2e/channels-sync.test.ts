@@ -85,6 +85,14 @@ describe('channels:sync', () => {
       expect((await syncChannels(t.bot.ctx)).find((r) => r.key === 'expo2026')).toMatchObject({ action: 'updated', configId: result.configId });
       expect(t.sandbox.state.okCallsTo('externalcontact/update_contact_way').find((c) => (c.body as { config_id: string }).config_id === result.configId)!.body).toMatchObject({ user: ['zhangsan'] });
       expect(t.sandbox.state.callsTo('externalcontact/add_contact_way').filter((c) => (c.body as { state: string }).state === 'expo2026')).toHaveLength(0);
+      // A code stored before its type was kept (a 多人 one, two members) goes down to one owner and back to two: both
+      // updates in place, the type learnt at the first.
+      await ChannelRecord.updateOne({ key: 'expo2026' }, { $set: { wayType: null, userIds: ['zhangsan', 'lisi'] } });
+      t.sandbox.state.reset();
+      expect((await syncChannels(t.bot.ctx)).find((r) => r.key === 'expo2026')).toMatchObject({ action: 'updated', configId: result.configId });
+      channel.owners.push('lisi');
+      expect((await syncChannels(t.bot.ctx)).find((r) => r.key === 'expo2026')).toMatchObject({ action: 'updated', configId: result.configId });
+      expect(t.sandbox.state.callsTo('externalcontact/add_contact_way').filter((c) => (c.body as { state: string }).state === 'expo2026')).toHaveLength(0);
     } finally {
       channel.owners.splice(0, channel.owners.length, ...owners);
     }

@@ -79,7 +79,9 @@ async function syncOne(ctx: Pick<BotContext, 'wecom'>, channel: Channel): Promis
     try {
       const { type: _type, scene: _scene, ...changes } = way;
       await ctx.wecom.updateContactWay({ config_id: existing.configId, ...changes });
-      await ChannelRecord.updateOne({ key: channel.key }, { $set: { name: channel.name, userIds: channel.owners, syncedAt: new Date() } });
+      // The type is kept from the first update on (guessed right for a code stored before: the sync then always made a
+      // new code across the type line), so a 多人 code later down to one member is not taken for a 单人 one.
+      await ChannelRecord.updateOne({ key: channel.key }, { $set: { name: channel.name, userIds: channel.owners, syncedAt: new Date(), ...(madeAs ? { wayType: madeAs } : {}) } });
       return { key: channel.key, action: 'updated', configId: existing.configId, qrCode: existing.qrCode ?? undefined };
     } catch (err) {
       if (!(err instanceof WecomApiError) || !CONFIG_GONE.has(err.errcode)) throw err;

@@ -27,6 +27,7 @@ import { createLogger, type Logger } from '../logger.js';
 import { Queues } from '../queues/queues.js';
 import { closeRedis, createRedis } from '../redis/connect.js';
 import { RedisKeys } from '../redis/keys.js';
+import { connectMongo } from '../store/connect.js';
 import { LeadRepository } from '../store/lead-repository.js';
 import { useTimelineLock } from '../store/timeline.js';
 import { WecomClient } from '../wecom/client.js';
@@ -140,9 +141,7 @@ export async function createContext(config: Config, logger: Logger): Promise<Bot
   // Mongoose keeps each query's call stack for the rare "Query was already executed" error: building it on every query
   // costs a busy worker more than any other single thing mongoose does.
   mongoose.set('skipOriginalStackTraces', true);
-  // A query waits at most 10 s for a server (the driver's default is 30 s), unless MONGODB_URI sets its own.
-  const ownTimeout = /[?&]serverSelectionTimeoutMS=/i.test(config.MONGODB_URI);
-  await mongoose.connect(config.MONGODB_URI, ownTimeout ? {} : { serverSelectionTimeoutMS: 10_000 });
+  await connectMongo(config.MONGODB_URI);
   try {
     await Promise.all(mongoose.modelNames().map((m) => mongoose.model(m).createIndexes()));
   } catch (err) {

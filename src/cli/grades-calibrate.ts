@@ -4,6 +4,7 @@ import { loadConfig } from '../config.js';
 import { loadTemplates } from '../content/index.js';
 import { calibrate, currentCounts } from '../domain/scoring/calibrate.js';
 import { roleOf, scoreLead } from '../domain/scoring/score.js';
+import { connectMongo } from '../store/connect.js';
 import { Lead } from '../store/models/lead.js';
 import { touchesOf } from '../store/touch-log.js';
 import { readCommandLine } from './command-line.js';
@@ -38,7 +39,7 @@ try {
 } catch (err) {
   exitOnStartupError(err);
 }
-await mongoose.connect(config.MONGODB_URI, { serverSelectionTimeoutMS: 10_000 });
+await connectMongo(config.MONGODB_URI);
 try {
   const now = Date.now();
   const scores: number[] = [];

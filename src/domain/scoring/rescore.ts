@@ -95,9 +95,13 @@ export async function rescoreAll(ctx: Pick<BotContext, 'scoring' | 'redis' | 'ke
     await withLock(ctx.redis, ctx.keys.leadLock(ref.corpId, ref.externalUserId), async () => {
       const lead = await readOne(id);
       if (lead && plan(lead)) await write();
-      ops = [];
-      rows = [];
-    });
+    })
+      // A lead held for a minute is left to tomorrow's pass: the others' writes and the funnel rebuild go on.
+      .catch((err: Error) => ctx.log.warn({ lead: id, err: err.message }, 'rescore: lead left for the next pass'))
+      .finally(() => {
+        ops = [];
+        rows = [];
+      });
   }
   const rebuilt = await rebuildFunnel(ctx.redis, ctx.keys, ctx.config.OPS_TIMEZONE, (n) => ctx.log.info({ leads: n }, 'funnel rebuild: leads read'));
   ctx.log.info({ leads, changed, rollups: rebuilt.rollups, rollupsLeftLive: rebuilt.skipped }, 'scores recomputed and funnel rebuilt');

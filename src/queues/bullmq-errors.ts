@@ -4,6 +4,8 @@ import type { Logger } from '../logger.js';
 
 /** After the first error of a kind, its repeats are logged at most this often, with how many there were. */
 const REPEATS_EVERY_MS = 10 * 60_000;
+/** Kinds remembered at most (the oldest forgotten first): a long uptime's odd errors do not pile up. */
+const MAX_KINDS = 200;
 
 /**
  * Hears the 'error' events of the BullMQ objects the bot creates (queues, workers) and of the Redis connections inside
@@ -42,16 +44,21 @@ export class BullErrors {
     const e = err instanceof Error ? err : new Error(String(err));
     const code = (e as { code?: unknown }).code;
     const message = e.message.replace(/\/\/[^\s/@]*@/g, '//');
-    const kind = `${e.name}|${typeof code === 'string' ? code : message}`;
+    // Numbers (job ids, ports, counts) do not make a new kind.
+    const kind = `${e.name}|${typeof code === 'string' ? code : message.replace(/\d+/g, 'N')}`;
     const seen = this.kinds.get(kind);
     const now = this.now();
     if (seen && now - seen.loggedAt < REPEATS_EVERY_MS) {
       seen.repeats++;
       return;
     }
+    this.kinds.delete(kind);
     this.kinds.set(kind, { loggedAt: now, repeats: 0 });
+    if (this.kinds.size > MAX_KINDS) this.kinds.delete(this.kinds.keys().next().value!);
     const fields = { queue, err: message, ...(typeof code === 'string' ? { code } : {}), ...(seen ? { repeats: seen.repeats } : {}) };
-    this.log.warn(fields, seen ? 'queue error (again; repeats since the last one counted)' : 'queue error (its repeats are logged every 10 minutes)');
+    // A lock a worker could not renew or release may mean its job runs again elsewhere: an error, not a warning.
+    const level = /\block\b/i.test(message) ? 'error' : 'warn';
+    this.log[level](fields, seen ? 'queue error (again; repeats since the last one counted)' : 'queue error (its repeats are logged every 10 minutes)');
   }
 }
 

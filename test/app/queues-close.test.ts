@@ -50,4 +50,13 @@ describe('BullErrors, the log of queue and worker errors', () => {
     ]);
     expect(lines.every((l) => l.level === 40)).toBe(true);
   });
+
+  it('one kind for errors that differ only in numbers (a job id), and a lock error at error level', () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const log = pino({ level: 'warn', base: null, timestamp: false }, { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const errors = new BullErrors(log, () => 0);
+    const nurture = errors.watch(new EventEmitter(), 'nurture');
+    for (const id of [17, 18, 19]) nurture.emit('error', new Error(`could not renew lock for job ${id}`));
+    expect(lines.map(({ err, level }) => ({ err, level }))).toEqual([{ err: 'could not renew lock for job 17', level: 50 }]);
+  });
 });

@@ -17,7 +17,7 @@ import { pausedFor } from '../pause/pauses.js';
 import { bump, outcomeKey } from './counters.js';
 import { contentSignature, dailyCapFor, rawLink, renderText } from './plan.js';
 import { campaignDeliveryKey, recordFor, runDeliveryPrefix, WRITE_SLICE, type PendingItem, type RunBatch, type Settled } from './send-record.js';
-import { createGroupRecord, followTakenGroup, forgetTakenGroup, keepTakenGroup, writeTakenGroups, type TakenGroup } from './taken-groups.js';
+import { createGroupRecord, followTakenGroup, forgetTakenGroup, keepTakenGroup, releaseRefused, settledOf, writeTakenGroups, type TakenGroup } from './taken-groups.js';
 
 
 /** Customers one reminder to an owner lists (they forward it by hand). */
@@ -336,14 +336,11 @@ async function sendMassGroup(b: RunBatch, chunk: readonly Ready[], unsent: Set<R
     retarget: submitted.filter((r) => r.it.retarget).map((r) => r.it.externalUserId),
   };
   await keepTakenGroup(ctx, b.runId, taken);
-  for (const r of chunk) if (refused.has(r.it.externalUserId)) await releaseBudget(ctx, campaignDeliveryKey(b.runId, r.it.leadId), r.held);
+  await releaseRefused(b, taken);
   await createGroupRecord(b, taken, { once: false });
-  await recordFor(b, [
-    ...chunk
-      .filter((r) => refused.has(r.it.externalUserId))
-      .map((r): Settled => ({ it: r.it, via: 'mass', status: 'failed', reason: 'not_a_contact_of_sender', attempts: r.attempt, userId: sender, group: groupKey, caseSlug: r.caseSlug })),
-    ...submitted.map((r): Settled => ({ it: r.it, via: 'mass', status: 'submitted', attempts: r.attempt, userId: sender, msgid: res.msgid, group: groupKey, caseSlug: r.caseSlug })),
-  ]);
+  // The run's own items, so each outcome is counted on its page.
+  const item = new Map(chunk.map((r) => [r.it.externalUserId, r.it]));
+  await recordFor(b, settledOf(taken).map((s): Settled => ({ ...s, it: item.get(s.it.externalUserId)! })));
   await followTakenGroup(b, taken);
   await forgetTakenGroup(ctx, b.runId, groupKey);
   if (submitted.length) ctx.log.info({ campaign: campaign.key, run: b.runId, sender, customers: submitted.length, refused: refused.size }, 'campaign mass message submitted: the owner confirms it in the client');

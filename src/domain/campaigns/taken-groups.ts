@@ -87,6 +87,20 @@ export async function createGroupRecord(b: Batch, g: TakenGroup, o: { once: bool
   else await CampaignGroup.create(doc);
 }
 
+/** The outcome of each customer of a group WeCom took, in its order: submitted under the msgid, or refused (fail_list). */
+export function settledOf(g: TakenGroup): SettledRecord[] {
+  return g.customers.map((e): SettledRecord => {
+    const it = { leadId: leadId(g.corpId, e), corpId: g.corpId, externalUserId: e, owner: g.sender };
+    const common = { it, via: 'mass' as const, attempts: g.attempts[e] ?? 1, userId: g.sender, group: g.group, caseSlug: g.caseSlug };
+    return g.refused[e] ? { ...common, status: 'failed', reason: 'not_a_contact_of_sender' } : { ...common, status: 'submitted', msgid: g.msgid };
+  });
+}
+
+/** Gives back the budget units the sends to the customers WeCom refused held (nothing reached them). */
+export async function releaseRefused(b: Batch, g: TakenGroup): Promise<void> {
+  for (const [e, held] of Object.entries(g.refused)) await releaseBudget(b.ctx, campaignDeliveryKey(b.runId, leadId(g.corpId, e)), held);
+}
+
 /** What follows a group's records: its first result poll, and the owner's note when the campaign has one. */
 export async function followTakenGroup(b: Batch, g: TakenGroup, opts: { notify?: boolean } = {}): Promise<void> {
   const { ctx, campaign } = b;
@@ -119,12 +133,8 @@ export async function writeTakenGroups(b: Batch, leads?: ReadonlySet<string>, op
     const g = JSON.parse(raw) as TakenGroup;
     if (leads && !g.customers.some((e) => leads.has(leadId(g.corpId, e)))) continue;
     await createGroupRecord(b, g, { once: true });
-    const settled = g.customers.map((e): SettledRecord => {
-      const it = { leadId: leadId(g.corpId, e), corpId: g.corpId, externalUserId: e, owner: g.sender };
-      const common = { it, via: 'mass' as const, attempts: g.attempts[e] ?? 1, userId: g.sender, group: g.group, caseSlug: g.caseSlug };
-      return g.refused[e] ? { ...common, status: 'failed', reason: 'not_a_contact_of_sender' } : { ...common, status: 'submitted', msgid: g.msgid };
-    });
-    for (const [e, held] of Object.entries(g.refused)) await releaseBudget(ctx, campaignDeliveryKey(b.runId, leadId(g.corpId, e)), held);
+    await releaseRefused(b, g);
+    const settled = settledOf(g);
     for (let i = 0; i < settled.length; i += WRITE_SLICE) await recordOutcomes(outcomesOf(b, settled.slice(i, i + WRITE_SLICE)));
     await followTakenGroup(b, g, opts);
     await forgetTakenGroup(ctx, b.runId, g.group);

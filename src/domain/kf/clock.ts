@@ -5,10 +5,10 @@ import { KfResponse } from '../../store/models/kf.js';
 import { Lead, leadId, splitLeadId, type LeadFields, type LeadRef } from '../../store/models/lead.js';
 import { recordStep } from '../../store/timeline.js';
 import { raiseAlert } from '../alerts/ops-alerts.js';
-import type { KfSyncedMessage } from '../../wecom/types.js';
 import type { Grade } from '../vocabulary.js';
 import { addServiceSeconds, serviceSecondsBetween } from './service-hours.js';
 import { addToServiceDay, dayEntry } from './service-days.js';
+import { replyQueuedBehind } from './set-aside.js';
 
 type Ctx = Pick<BotContext, 'config' | 'scoring' | 'queues' | 'leads' | 'redis' | 'keys' | 'wecom' | 'log' | 'channels'>;
 
@@ -145,12 +145,6 @@ export async function fireClock(ctx: Ctx, d: { lead: string; clock: string; leve
     await recordStep(ref, `${clock.id}|${d.level}`, 'kf_clock_alert', { level: d.level, waitedMinutes: waited, targetSeconds: clock.targetSeconds });
     return { result: `alerted:${d.level}` };
   });
-}
-
-/** Whether a servicer's reply (origin 5) sent since `since` waits in the customer's set-aside queue (usually empty). */
-async function replyQueuedBehind(ctx: Pick<BotContext, 'redis' | 'keys'>, openKfid: string, externalUserId: string, since: Date): Promise<boolean> {
-  const batches = await ctx.redis.lrange(ctx.keys.kfSetAsideQueue(openKfid, externalUserId), 0, -1);
-  return batches.some((b) => (JSON.parse(b) as KfSyncedMessage[]).some((m) => m.origin === 5 && m.send_time * 1000 >= since.getTime() - 999));
 }
 
 /** Who is told at the first deadline: the servicer serving the session, else the lead's owner, else the channel's owners. */

@@ -150,6 +150,12 @@ export async function drainSetAside(ctx: BotContext, d: InboundBatch, jobId: str
   }
 }
 
+/** Whether a servicer's reply (origin 5) sent since `since` waits in the customer's set-aside queue (usually empty). */
+export async function replyQueuedBehind(ctx: Pick<BotContext, 'redis' | 'keys'>, openKfid: string, externalUserId: string, since: Date): Promise<boolean> {
+  const batches = await ctx.redis.lrange(ctx.keys.kfSetAsideQueue(openKfid, externalUserId), 0, -1);
+  return batches.some((b) => (JSON.parse(b) as KfSyncedMessage[]).some((m) => m.origin === 5 && m.send_time * 1000 >= since.getTime() - 999));
+}
+
 interface PendingDoc {
   openKfid: string;
   externalUserId?: string | null;
@@ -162,20 +168,18 @@ interface PendingDoc {
  * work): one job each. Messages handled meanwhile are skipped by their marks. Returns the customers set aside.
  */
 async function restorePending(ctx: Ctx, pending: readonly PendingDoc[]): Promise<number> {
-  const byCustomer = new Map<string, { openKfid: string; who: string; msgs: KfSyncedMessage[]; at: number[] }>();
+  const byCustomer = new Map<string, { openKfid: string; who: string; docs: PendingDoc[] }>();
   for (const p of pending) {
-    const m = p.raw as KfSyncedMessage | null;
-    if (!m?.msgid) continue;
+    if (!(p.raw as KfSyncedMessage | null)?.msgid) continue;
     const who = p.externalUserId ?? '';
     const k = `${p.openKfid}|${who}`;
-    const g = byCustomer.get(k) ?? { openKfid: p.openKfid, who, msgs: [], at: [] };
-    g.msgs.push(m);
-    g.at.push(p.sendTime.getTime());
+    const g = byCustomer.get(k) ?? { openKfid: p.openKfid, who, docs: [] };
+    g.docs.push(p);
     byCustomer.set(k, g);
   }
   let n = 0;
   for (const g of byCustomer.values()) {
-    const msgs = g.msgs.map((m, i) => ({ m, at: g.at[i]! })).sort((a, b) => a.at - b.at).map((x) => x.m);
+    const msgs = g.docs.sort((a, b) => a.sendTime.getTime() - b.sendTime.getTime()).map((p) => p.raw as KfSyncedMessage);
     const b: InboundBatch = { openKfid: g.openKfid, externalUserId: g.who || null, msgs };
     const jobId = jobIds.kfInbound(g.openKfid, msgs[0]!.msgid, Date.now());
     if (!(await RESTORE.run(ctx.redis, keysOf(ctx, g.openKfid, g.who), [g.who, JSON.stringify(msgs), jobId]))) continue;
@@ -195,7 +199,8 @@ async function restorePending(ctx: Ctx, pending: readonly PendingDoc[]): Promise
  */
 export async function reconcileSetAside(ctx: Ctx, before: Date, accounts: readonly string[]): Promise<{ messages: number; restored: number; revived: number }> {
   const pending = await KfMessage.find({ pending: true }, { openKfid: 1, externalUserId: 1, raw: 1, sendTime: 1, storedAt: 1 }).lean();
-  const late = new Set(pending.filter((p) => p.storedAt < before).map((p) => `${p.openKfid}|${p.externalUserId ?? ''}`));
+  const overdue = pending.filter((p) => p.storedAt < before);
+  const late = new Set(overdue.map((p) => `${p.openKfid}|${p.externalUserId ?? ''}`));
   const restored = await restorePending(ctx, pending.filter((p) => late.has(`${p.openKfid}|${p.externalUserId ?? ''}`)));
   let revived = 0;
   const queue = ctx.queues.get('kf-inbound');
@@ -216,5 +221,5 @@ export async function reconcileSetAside(ctx: Ctx, before: Date, accounts: readon
       revived++;
     }
   }
-  return { messages: pending.filter((p) => p.storedAt < before).length, restored, revived };
+  return { messages: overdue.length, restored, revived };
 }

@@ -2,7 +2,9 @@ import type { ChildProcess } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { kfMsgid } from '../../src/domain/delivery/via.js';
+import type { InboundBatch } from '../../src/domain/kf/inbound.js';
 import { reconcileKf } from '../../src/domain/kf/reconcile.js';
+import { drainSetAside } from '../../src/domain/kf/set-aside.js';
 import { Delivery } from '../../src/store/models/delivery.js';
 import { KfCursor, KfHandled, KfMessage } from '../../src/store/models/kf.js';
 import { Lead } from '../../src/store/models/lead.js';
@@ -272,6 +274,36 @@ describe('a 客服 account under faults', () => {
     await answeredOnce(ext, 1);
     await waitFor(async () => (await redis.hget(keys.kfSetAside(KF), ext)) === null, 'no longer set aside');
     expect((await KfMessage.findById(`${KF}|${msgid}`).lean())?.pending).toBeUndefined();
+  });
+
+  it("a set-aside job's last attempt gives up only on the batch that failed before, not on one queued behind it meanwhile", async () => {
+    const ext = `wmLAST${Date.now().toString(36)}`;
+    const { redis, keys } = t.bot.ctx;
+    // Two reports of failed sends whose records the bot has not written yet: the head failed before (its job is on its
+    // last attempt); the second was queued behind it while that attempt ran.
+    const stamp = Date.now().toString(36);
+    const event = (msgid: string, failMsgid: string) => ({
+      msgid, open_kfid: KF, send_time: Math.floor(Date.now() / 1000), origin: 4, msgtype: 'event',
+      event: { event_type: 'msg_send_fail', open_kfid: KF, external_userid: ext, fail_msgid: failMsgid, fail_type: 4 },
+    });
+    const head = [event(`lastA${stamp}`, `goneA${stamp}`)];
+    const behind = [event(`lastB${stamp}`, `lateB${stamp}`)];
+    const jobId = `kf-in|${KF}|lastA${stamp}|1`;
+    await redis.hset(keys.kfSetAside(KF), ext, jobId);
+    await redis.rpush(keys.kfSetAsideQueue(KF, ext), JSON.stringify(head), JSON.stringify(behind));
+    const batch = { openKfid: KF, externalUserId: ext, msgs: head } as unknown as InboundBatch;
+    // The head is given up (recorded without its delivery); the batch behind still waits for its record.
+    await expect(drainSetAside(t.bot.ctx, batch, jobId, true)).rejects.toThrow(/no delivery recorded yet/);
+    expect((await KfHandled.findById(`${KF}|lastA${stamp}`).lean())?.outcome).toBe('send_failed:unmatched');
+    expect(await KfHandled.exists({ _id: `${KF}|lastB${stamp}` })).toBeNull();
+    expect(await redis.lrange(keys.kfSetAsideQueue(KF, ext), 0, -1)).toEqual([JSON.stringify(behind)]);
+    // Its record arrives before the next attempt: the failure lands on the delivery.
+    await Delivery.create({ _id: `nurture|late|lateB${stamp}`, key: `nurture|late|lateB${stamp}`, kind: 'nurture', corpId: TEST_CORP.corpId, externalUserId: ext, userId: 'zhangsan', status: 'sent', via: 'kf', msgid: `lateB${stamp}` });
+    expect(await drainSetAside(t.bot.ctx, batch, jobId, false)).toEqual(['send_failed:window_expired']);
+    expect((await Delivery.findById(`nurture|late|lateB${stamp}`).lean())?.status).toBe('failed');
+    // Nothing left: the customer is back on the sync's path.
+    expect(await redis.hget(keys.kfSetAside(KF), ext)).toBeNull();
+    expect(await redis.llen(keys.kfSetAsideQueue(KF, ext))).toBe(0);
   });
 
   it('a sync that died with its page stored but not handled, and Redis lost its request: the reconciler syncs the account again', async () => {

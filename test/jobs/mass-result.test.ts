@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createCampaign } from '../../src/domain/campaigns/catalog.js';
-import { launchCampaign } from '../../src/domain/campaigns/control.js';
+import { cancelCampaign, launchCampaign } from '../../src/domain/campaigns/control.js';
 import { campaignDetail } from '../../src/domain/campaigns/overview.js';
 import { reconcileCampaigns } from '../../src/domain/campaigns/reconcile.js';
 import { pollMassResult, type MassPoll } from '../../src/domain/delivery/mass-result.js';
@@ -191,6 +191,33 @@ describe('a case study in a mass message WeCom did not deliver', () => {
     expect(await Fence.exists({ _id: `case|${a!.id}|mfg-a` })).toBeTruthy();
     expect(await Fence.exists({ _id: `case|${b!.id}|mfg-a` })).toBeNull();
     expect(await Fence.exists({ _id: `case|${c!.id}|retail-a` })).toBeNull();
+    expect(await Fence.exists({ _id: `campaign|${run._id}|${b!.id}#1` })).toBeTruthy();
+  });
+  it("a cancelled campaign's withdrawn task gives its customers their case study back; a task the owner sent keeps it", async () => {
+    const [a, b] = await seedLeads(h.sandbox, [
+      { name: '已发甲', industry: '制造业' },
+      { name: '撤回乙', industry: '零售' },
+    ].map((x) => ({ ...x, owner: 'zhangsan', tags: ['测试/withdrawback'] })));
+    const key = `c-withdrawback-${Date.now()}`;
+    await createCampaign(h.ctx, { key, name: '撤回退案例', segment: { tags: { all: ['测试/withdrawback'] } }, content: { caseStudy: 'auto', text: '同行案例：' }, schedule: { cron: '0 10 * * 1', timezone: 'Asia/Shanghai' } }, 'test');
+    const { run } = await launchCampaign(h.ctx, key);
+    await h.drain('campaign-run');
+    const groups = await CampaignGroup.find({ runId: run._id }).lean();
+    const mfg = groups.find((g) => g.caseSlug === 'mfg-a')!;
+    const retail = groups.find((g) => g.caseSlug === 'retail-a')!;
+    // The owner sends the manufacturing task; the campaign is cancelled before they send the retail one.
+    h.sandbox.state.mass.confirm(mfg.msgid!, 'zhangsan');
+    expect((await cancelCampaign(h.ctx, key, 'test')).withdrawn).toBe(2);
+    expect(h.sandbox.state.mass.confirm(retail.msgid!, 'zhangsan')).toEqual([]);
+    for (const g of [mfg, retail]) {
+      expect(await pollMassResult(h.ctx, { deliveryKey: g._id, attempt: 0, msgid: g.msgid!, userId: g.sender, corpId: TEST_CORP.corpId, externalUserId: '*', submittedAt: g.createdAt.getTime(), group: { deliveryKeyPrefix: g.deliveryKeyPrefix } })).toBe('settled');
+    }
+    const delivery = async (x: { id: string }) => Delivery.findById(`campaign|${run._id}|${x.id}`).lean();
+    expect(await delivery(a!)).toMatchObject({ status: 'sent' });
+    expect(await delivery(b!)).toMatchObject({ status: 'skipped', reason: 'campaign_cancelled' });
+    expect(await Fence.exists({ _id: `case|${a!.id}|mfg-a` })).toBeTruthy();
+    expect(await Fence.exists({ _id: `case|${b!.id}|retail-a` })).toBeNull();
+    // The message itself is never sent again.
     expect(await Fence.exists({ _id: `campaign|${run._id}|${b!.id}#1` })).toBeTruthy();
   });
 });

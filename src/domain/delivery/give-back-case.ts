@@ -15,7 +15,8 @@ export interface UndeliveredCase {
 
 /**
  * Gives back the case studies of mass messages WeCom did not deliver: the customer was not a friend (send result
- * status 2) or had already received a mass message in the period (status 3) [D:92135], so nothing reached them. The
+ * status 2) or had already received a mass message in the period (status 3) [D:92135], or the task was withdrawn
+ * before the owner sent it (cancel_groupmsg_send [D:97611]), so nothing reached them. The
  * case study's fence (`case|<lead>|<slug>`, docs/architecture.md "Exactly once") is deleted when this delivery still
  * holds it, so a later step or campaign may send that case study; a nurture step's enrollment notes the delivery in
  * `casesReturned`, so its later steps no longer count the case as sent. The delivery keeps its attempt fence: the

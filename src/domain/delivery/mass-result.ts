@@ -278,7 +278,10 @@ async function settleGroup(ctx: Ctx, p: MassPoll, g: { deliveryKeyPrefix: string
   if (group?.withdrawnAt && tally.unsent) {
     // The campaign was cancelled and the task withdrawn: whoever was not sent it yet never will be.
     const unlisted = await Delivery.find({ group: p.deliveryKey, status: 'submitted' }, { externalUserId: 1 }).lean();
-    await settle([...new Set([...unsent, ...unlisted.map((d) => d.externalUserId)])], 'skipped', { reason: 'campaign_cancelled' });
+    const withdrawn = [...new Set([...unsent, ...unlisted.map((d) => d.externalUserId)])];
+    await settle(withdrawn, 'skipped', { reason: 'campaign_cancelled' });
+    // Withdrawn before the owner sent it, so it can never reach them [D:97611]: its case study may go to them later.
+    await giveBackGroupCases(ctx, p, keyOf, group?.caseSlug, withdrawn);
     [tally.withdrawn, tally.unsent] = [tally.unsent, 0];
   } else if (last && tally.unsent) {
     await settle(unsent, 'unconfirmed', { reason: 'owner_did_not_send' });
@@ -296,8 +299,9 @@ async function settleGroup(ctx: Ctx, p: MassPoll, g: { deliveryKeyPrefix: string
 }
 
 /**
- * The recipients of a group the message did not reach (status 2 or 3): the group's case study, if it had one, may go
- * to them later. A group stored before it kept its case study (`caseSlug` absent) has it read from their deliveries.
+ * The recipients of a group the message did not reach (status 2 or 3, or withdrawn before the owner sent it): the
+ * group's case study, if it had one, may go to them later. Those the owner never confirmed keep it taken: WeCom sets
+ * no end to a task, so the owner may still send it after the last poll. A group stored before it kept its case study (`caseSlug` absent) has it read from their deliveries.
  */
 async function giveBackGroupCases(ctx: Ctx, p: MassPoll, keyOf: (ext: string) => string, caseSlug: string | null | undefined, ids: readonly string[]): Promise<void> {
   if (!ids.length || caseSlug === null) return;

@@ -1,9 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_SCORING, type Scoring } from '../../src/content/scoring.js';
 import { recordClick } from '../../src/domain/leads/record-click.js';
 import { calibrate } from '../../src/domain/scoring/calibrate.js';
 import { gradeOf, roleOf, scoreLead } from '../../src/domain/scoring/score.js';
 import { tryLock } from '../../src/redis/lock.js';
+import { FunnelDay } from '../../src/store/models/funnel-day.js';
 import { Lead } from '../../src/store/models/lead.js';
 import { TEST_CORP } from '../fixtures/test-corp.js';
 import { wecomXml } from '../fixtures/wecom/index.js';
@@ -151,5 +152,46 @@ describe('a touch recomputes the score', () => {
     const after = (await Lead.findById(held._id).lean())!;
     expect(after.name).toBe('持锁写入');
     expect(after.score).toBeLessThan(held.score);
+  });
+
+  it('the daily rescore leaves a lead held past its lock wait to the next pass, and still writes the others and rebuilds the funnel', async () => {
+    const held = await leadClickedWeeksAgo(`wm_stuck_${Date.now()}`);
+    const others = [await leadClickedWeeksAgo(`wm_go1_${Date.now()}`), await leadClickedWeeksAgo(`wm_go2_${Date.now()}`)];
+    // A rollup of a day and channel no lead has: only the funnel rebuild (from the leads) deletes it.
+    const stale = '2000-01-01|retired-channel';
+    await FunnelDay.create({ _id: stale, day: '2000-01-01', channel: 'retired-channel', counts: { added: 1 } });
+    const lock = (await tryLock(h.ctx.redis, h.ctx.keys.leadLock(TEST_CORP.corpId, held.externalUserId!)))!;
+    // The pass waits a minute for a held lead's lock: the clock (Date only; timers stay real) is moved on past that
+    // minute once the others are written, instead of holding the test for it.
+    vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
+    let clock: NodeJS.Timeout | undefined;
+    let outcome: Awaited<ReturnType<Harness['runJob']>>;
+    try {
+      const job = h.runJob('rescore', {});
+      await waitFor(async () => {
+        const read = await Promise.all(others.map((o) => Lead.findById(o._id).lean()));
+        return read.every((l, i) => l!.score < others[i]!.score) ? true : null;
+      }, 'the other leads rescored', 20_000, 50);
+      clock = setInterval(() => vi.setSystemTime(Date.now() + 61_000), 100);
+      outcome = await job;
+    } finally {
+      clearInterval(clock);
+      vi.useRealTimers();
+      await lock.release();
+    }
+    // The job succeeds (not failed, not put off for a retry): the held lead is left to the next pass.
+    expect(outcome.error).toBeUndefined();
+    expect(outcome.delayed).toBeUndefined();
+    expect(outcome.result).toMatchObject({ changed: expect.any(Number), rollups: expect.any(Number) });
+    const stuck = (await Lead.findById(held._id).lean())!;
+    expect(stuck.score).toBe(held.score);
+    expect(stuck.__v).toBe(held.__v);
+    for (const o of others) {
+      const after = (await Lead.findById(o._id).lean())!;
+      expect(after.score).toBeLessThan(o.score);
+      expect(after.__v).toBe(o.__v + 1);
+    }
+    // The funnel was rebuilt from the leads after the pass.
+    expect(await FunnelDay.findById(stale).lean()).toBeNull();
   });
 });

@@ -1,5 +1,6 @@
 import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jobIds } from '../../src/queues/job-ids.js';
 import { CommandAudit } from '../../src/store/models/command-audit.js';
 import { startOutageBot, type KillableDatabase, type OutageBot } from '../helpers/killable-database.js';
 import { seedLeads } from '../helpers/seed-leads.js';
@@ -8,6 +9,7 @@ import { waitFor } from '../helpers/wait-for.js';
 
 const ROBOT = { token: 'robotToken42', encodingAesKey: 'R0b0tEncodingAesKey0123456789abcdefghijklmn' };
 const MARK_TAG = 'externalcontact/mark_tag';
+const RESPONSE = 'aibot/response';
 /** How long the sandbox holds the command's mark_tag before WeCom takes it: the database goes down meanwhile. */
 const HOLD_MS = 4_000;
 
@@ -66,6 +68,66 @@ describe('a chat command whose audit entry the database cannot take', () => {
     const entry = await waitFor(() => CommandAudit.findById(first.msgid).lean(), 'the audit entry written later', 40_000, 250);
     expect(entry).toMatchObject({ userId: 'zhangsan', command: 'tag', text: `标签 ${lead!.externalUserId} +行业/停库测试` });
 
+    expect(crashes).toEqual([]);
+  });
+});
+
+/**
+ * A chat command over the time budget answers "working on it" and sends its answer through the message's
+ * response_url [D:101138], then keeps it in the audit log (docs/architecture.md, "One chat command, end to end"). When
+ * the database dies while WeCom takes that answer, the answer still reaches the chat once, and the audit entry the
+ * database does not take is written later by a `command-audit` job, marked as answered later.
+ */
+describe('a chat command answered through response_url whose audit entry the database cannot take', () => {
+  let db: KillableDatabase;
+  let t: TestBot;
+  let crashes: unknown[];
+  let outage: OutageBot;
+  beforeAll(async () => {
+    outage = await startOutageBot('robot_audit_outage_late', {
+      // Every command is over the budget: "working on it" in the reply, the answer through response_url.
+      env: { WECOM_ROBOT_TOKEN: ROBOT.token, WECOM_ROBOT_ENCODING_AES_KEY: ROBOT.encodingAesKey, OPS_ADMINS: 'zhangsan', OPS_COMMAND_BUDGET_MS: '0' },
+      sandbox: { members: ['zhangsan'] },
+    });
+    ({ db, t, crashes } = outage);
+    t.sandbox.state.robot.target = { url: `${t.url}/wecom/robot`, ...ROBOT };
+  });
+  afterAll(async () => outage?.stop());
+
+  it('sends the answer once, and its audit entry is written later, marked as answered later', async () => {
+    await seedLeads(t.sandbox, [{ name: '钱迟到', owner: 'zhangsan' }]);
+    // WeCom holds the answer posted to the response_url (within the bot's WeCom call timeout): the database goes down
+    // meanwhile, so the answer is taken and the audit entry after it is not.
+    t.sandbox.state.inject({ api: RESPONSE, delayMs: HOLD_MS, times: 1 });
+
+    const ex = await t.sandbox.state.robot.say({ text: '线索 钱迟到', userid: 'zhangsan' });
+    expect(ex.status).toBe(200);
+    expect(ex.reply).toMatchObject({ msgtype: 'stream', stream: { finish: true } });
+    expect((ex.reply as { stream: { content: string } }).stream.content).toContain('⏳ 正在处理「线索 钱迟到」');
+
+    const post = await waitFor(() => t.sandbox.state.callsTo(RESPONSE)[0], 'the answer posted to the response_url', 20_000, 10);
+    await db.kill();
+    await waitFor(() => mongoose.connection.readyState !== mongoose.ConnectionStates.connected, 'the bot to see the database down', HOLD_MS - 500, 10);
+    expect(Number.isNaN(post.errcode)).toBe(true);
+
+    // The answer reaches the chat; its audit entry waits for the database (the driver's 10 s server selection), fails,
+    // and is queued for later.
+    const answer = await waitFor(() => t.sandbox.state.robot.responseTo(ex.msgid), 'the answer through response_url', 20_000);
+    expect(post.errcode).toBe(0);
+    expect(answer.content).toContain('钱迟到');
+    const queue = t.bot.ctx.queues.get('command-audit');
+    await waitFor(() => queue.getJob(jobIds.commandAudit(ex.msgid)), 'the audit entry queued for later', 30_000, 100);
+
+    await db.restart();
+    await waitFor(() => mongoose.connection.readyState === mongoose.ConnectionStates.connected, 'the bot to see the database again', 30_000, 50);
+    const entry = await waitFor(() => CommandAudit.findById(ex.msgid).lean(), 'the audit entry written later', 40_000, 250);
+    expect(entry).toMatchObject({ userId: 'zhangsan', text: '线索 钱迟到', command: 'lead', outcome: 'ok', later: true });
+    // Its duration is the command's, up to its answer, not the failed write's wait.
+    expect(entry.ms).toBeLessThan(10_000);
+
+    // The response_url took one answer [D:101138].
+    expect(t.sandbox.state.callsTo(RESPONSE)).toHaveLength(1);
+    expect(t.sandbox.state.robot.responses.filter((r) => r.msgid === ex.msgid)).toHaveLength(1);
     expect(crashes).toEqual([]);
   });
 });

@@ -64,6 +64,17 @@ describe('intents', () => {
     // A person beats a price: "转人工报价" is a hand-off.
     expect(key('转人工 报价')).toBe('human');
     expect(key('退订 报价')).toBe('unsubscribe');
+    // Words that only look like an opt-out or a hand-off: AI, an order, a deposit, "non-stop", an AI agent.
+    expect(key('你们的人工智能方案多少钱？')).toBe('qualify');
+    expect(key('AI agent 报价')).toBe('qualify');
+    expect(key('non-stop 服务报价')).toBe('qualify');
+    expect(key('我要退订单')).toBeNull();
+    expect(key('退订金怎么算')).toBeNull();
+    expect(key('Please stop!')).toBe('unsubscribe');
+    expect(key('stop sending me this')).toBe('unsubscribe');
+    expect(key('我要退订')).toBe('unsubscribe');
+    expect(key('人工客服')).toBe('human');
+    expect(key('要人工，不要人工智能')).toBe('human');
     expect(key('随便看看', 'deploy')).toBe('deploy');
     expect(key('')).toBeNull();
   });

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Delivery } from '../../src/store/models/delivery.js';
 import { KfHandled, KfResponse } from '../../src/store/models/kf.js';
 import { Lead } from '../../src/store/models/lead.js';
+import { timelineOf } from '../../src/store/timeline.js';
 import { startTestBot, TEMPLATES_DIR, TEST_CORP, type TestBot } from '../helpers/test-bot.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -120,5 +121,29 @@ describe('the service clock', () => {
     await new Promise((r) => setTimeout(r, 1_000));
     expect(notices(ext)).toHaveLength(0);
     expect(alerts(ext)).toHaveLength(0);
+  });
+  it('a session a servicer ends without replying takes its clock with it: the next unanswered message starts a clock of its own, with its own alerts', async () => {
+    const ext = `wmCLOCKend${Date.now().toString(36)}`;
+    const first = await handedOff(ext);
+    await waitFor(() => alerts(ext).length === 1, 'the ops group told', 10_000);
+    // The servicer ends the session in the client without a word: no one can answer in it any more.
+    await kf().servicerEnds(KF, ext);
+    await waitFor(async () => (await Lead.findOne({ externalUserId: ext }).lean())?.kf?.state === 4, 'the session ended');
+    const ended = (await Lead.findOne({ externalUserId: ext }).lean())!;
+    expect(ended.kf?.clock).toBeNull();
+    await waitFor(async () => !(await waitingNow(ext)), 'no longer listed as waiting');
+    const steps = await timelineOf(TEST_CORP.corpId, ext);
+    expect(steps.find((st) => st.type === 'kf_clock_closed')?.detail).toMatchObject({ reason: 'session_ended', level: 2, msgid: first.msgid });
+    // The customer comes back in a new session and asks for a person again: a clock from this message, both alerts.
+    const second = await handedOff(ext);
+    expect(second.id).not.toBe(first.id);
+    expect(second.startedAt.getTime()).toBeGreaterThan(first.startedAt.getTime());
+    await waitFor(() => notices(ext).length === 2, 'the servicer told again', 10_000);
+    await waitFor(() => alerts(ext).length === 2, 'the ops group told again', 10_000);
+    // Its response time counts from the new message, not from the first session's.
+    await kf().servicerSays(KF, ext, 'lisi', '您好');
+    const r = await waitFor(() => KfResponse.findById(second.id).lean(), 'response stored');
+    expect(r.startedAt.getTime()).toBe(second.startedAt.getTime());
+    expect(await KfResponse.exists({ _id: first.id })).toBeNull();
   });
 });

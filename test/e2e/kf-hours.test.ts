@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { reconcileKf } from '../../src/domain/kf/reconcile.js';
 import { jobIds } from '../../src/queues/job-ids.js';
 import { KfHandled } from '../../src/store/models/kf.js';
 import { Lead } from '../../src/store/models/lead.js';
+import { timelineOf } from '../../src/store/timeline.js';
 import { startTestBot, TEST_CORP, type TestBot } from '../helpers/test-bot.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -42,5 +44,47 @@ describe('outside service hours', () => {
     await job!.promote();
     await waitFor(() => t.sandbox.state.kf.transfers.some((x) => x.externalUserId === ext && x.to === 3 && x.servicer === 'zhangsan'), 'handed off at opening');
     await waitFor(async () => (await Lead.findOne({ externalUserId: ext }).lean())?.kf?.handoffAt === null, 'no hand-off waiting');
+  });
+  /** An unmatched message out of hours: its lead, with the hand-off planned for the opening, and that job. */
+  const waitingForHours = async (ext: string) => {
+    const { msgid } = await t.sandbox.state.kf.customerSays(KF, ext, '你们的系统能和金蝶对接吗');
+    await waitFor(async () => (await KfHandled.findById(`${KF}|${msgid}`).lean())?.at, 'handled');
+    const lead = await waitFor(async () => {
+      const l = await Lead.findOne({ externalUserId: ext }).lean();
+      return l?.kf?.handoffAt && l.kf.clock ? l : null;
+    }, 'hand-off and clock planned');
+    const job = (await t.bot.ctx.queues.get('kf-handoff').getJob(jobIds.kfHandoff(lead._id, lead.kf!.handoffAt!.getTime())))!;
+    return { lead, job };
+  };
+
+  it('a waiting hand-off whose session has ended when the hours open is dropped, not tried again and again', async () => {
+    const ext = `wmHOURSend${Date.now().toString(36)}`;
+    const { job } = await waitingForHours(ext);
+    // The session ends on WeCom's side before the hours open (no event about it reaches the bot).
+    t.sandbox.state.kf.session(KF, ext)!.state = 4;
+    await job.promote();
+    await waitFor(async () => (await Lead.findOne({ externalUserId: ext }).lean())?.kf?.handoffAt === null, 'the waiting hand-off dropped');
+    expect(t.sandbox.state.kf.transfers.filter((x) => x.externalUserId === ext)).toHaveLength(0);
+    expect((await timelineOf(TEST_CORP.corpId, ext)).find((st) => st.type === 'kf_handoff_failed')?.detail).toMatchObject({ reason: 'session_ended' });
+    // Nothing left for the reconciler to plan again.
+    expect((await reconcileKf(t.bot.ctx)).handoffs).toBe(0);
+  });
+
+  it('a customer back after 48 h of quiet starts afresh: the old session\'s waiting hand-off and clock are closed, and a greeting is not handed to a person', async () => {
+    const ext = `wmHOURSback${Date.now().toString(36)}`;
+    const { lead, job } = await waitingForHours(ext);
+    // As if that message was two days ago: the session it opened is over.
+    const ago = new Date(Date.now() - 49 * 3_600_000);
+    await Lead.updateOne({ _id: lead._id }, { $set: { 'kf.lastInboundAt': ago, 'kf.sessionStartedAt': ago } });
+    const { msgid } = await t.sandbox.state.kf.customerSays(KF, ext, '谢谢');
+    await waitFor(async () => (await KfHandled.findById(`${KF}|${msgid}`).lean())?.at, 'handled');
+    const back = (await Lead.findOne({ externalUserId: ext }).lean())!;
+    expect(back.kf).toMatchObject({ handoffAt: null, clock: null, state: 0 });
+    expect((await timelineOf(TEST_CORP.corpId, ext)).find((st) => st.type === 'kf_clock_closed')?.detail).toMatchObject({ reason: 'new_session' });
+    // The old job, run at the opening, finds nothing to do: the new session stays the bot's.
+    await job.promote();
+    await waitFor(async () => ['completed', 'unknown'].includes(await job.getState()), 'the old hand-off job ran');
+    expect(t.sandbox.state.kf.transfers.filter((x) => x.externalUserId === ext)).toHaveLength(0);
+    expect(t.sandbox.state.kf.sent.filter((m) => m.touser === ext)).toHaveLength(2);
   });
 });

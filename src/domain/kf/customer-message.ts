@@ -19,7 +19,7 @@ import { openLeadLocked } from './link-lead.js';
 import { sendReply, type ReplyLead } from './reply.js';
 import { RunOutcomes } from './run-outcomes.js';
 import { isOpen, nextOpening } from './service-hours.js';
-import { openSession } from './session.js';
+import { clockClosedStep, openSession } from './session.js';
 
 type Ctx = BotContext;
 
@@ -71,13 +71,18 @@ export async function handleCustomerMessages(ctx: Ctx, openKfid: string, msgs: r
 
   return ctx.leads.withLock(ref, async () => {
     let newSession: boolean[] = [];
+    let closed: Array<{ at: Date; step: NonNullable<ReturnType<typeof clockClosedStep>> }> = [];
     let engaged: StageChange | null = null;
     const change = await openLeadLocked(ctx, openKfid, ext, said[0]!.at, (d) => {
       // Re-run whole when the save retries: nothing outside this closure is kept from a discarded run.
       newSession = [];
+      closed = [];
       const kf = (d.kf ??= {} as never) as NonNullable<LeadDoc['kf']>;
       for (const { at, key, intent } of said) {
-        const fresh = openSession(kf, openKfid, at);
+        const left = openSession(kf, openKfid, at);
+        const fresh = left !== null;
+        const step = left && clockClosedStep(left, 'new_session');
+        if (step) closed.push({ at, step });
         newSession.push(fresh);
         if (!kf.lastInboundAt || at > kf.lastInboundAt) {
           kf.lastInboundAt = at;
@@ -94,7 +99,10 @@ export async function handleCustomerMessages(ctx: Ctx, openKfid: string, msgs: r
     const doc = change.doc;
     // Into the log of steps (one insert): the lead's timeline document, rewritten whole by some servers on each
     // append, would grow with every message of a chatty customer.
-    await recordSteps(said.map((s, i) => ({ lead: ref, sourceKey: s.key, type: 'kf_message', detail: { text: s.text.slice(0, 500) || `[${s.m.msgtype}]`, intent: s.intent?.key ?? null, openKfid, newSession: newSession[i] ?? false }, at: s.at })));
+    await recordSteps([
+      ...closed.map((c) => ({ lead: ref, ...c.step, at: c.at })),
+      ...said.map((s, i) => ({ lead: ref, sourceKey: s.key, type: 'kf_message', detail: { text: s.text.slice(0, 500) || `[${s.m.msgtype}]`, intent: s.intent?.key ?? null, openKfid, newSession: newSession[i] ?? false }, at: s.at })),
+    ]);
     // One read of the lead's active enrollments, when any sequence could stop on this (stopOn: reply).
     if (stopsOnReply(ctx)) await stopLocked(ctx, ref, 'reply');
 
@@ -290,6 +298,8 @@ export async function handOffLocked(ctx: Ctx, ref: LeadRef, doc: LeadDoc, openKf
   try {
     const res = await handOff(ctx, doc, openKfid);
     if (res.state === null) {
+      // The session cannot be moved (it ended): a hand-off waiting for the hours is dropped, not tried again.
+      if (doc.kf?.handoffAt) await ctx.leads.setLocked(ref, { 'kf.handoffAt': null });
       await recordStep(ref, sourceKey, 'kf_handoff_failed', { reason: res.reason });
       return `not_handed_off:${res.reason}`;
     }

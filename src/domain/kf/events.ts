@@ -9,7 +9,7 @@ import { exhaustKfWindow } from '../delivery/budget.js';
 import { recordResponse, type KfClock } from './clock.js';
 import { linkLeadLocked } from './link-lead.js';
 import { sendKfWelcome } from './reply.js';
-import { openSession } from './session.js';
+import { clockClosedStep, CLOSED_SESSION, openSession, type SessionLeftovers } from './session.js';
 
 type Ctx = BotContext;
 
@@ -86,10 +86,19 @@ export async function handleKfEvent(ctx: Ctx, openKfid: string, m: KfSyncedMessa
     case 'session_status_change': {
       // Types 1 (picked from the queue), 2 (passed on) and 4 (re-opened) give the session to a person; 3 ends it.
       const ended = ev.change_type === 3;
-      await ctx.leads.withLock(ref, async () => {
-        const lead = await Lead.findById(leadId(ref.corpId, ext), { _id: 1 }).lean();
-        if (lead) await ctx.leads.setLocked(ref, ended ? { 'kf.state': 4, 'kf.servicer': null } : { 'kf.state': 3, 'kf.servicer': ev.new_servicer_userid ?? null });
+      const left = await ctx.leads.withLock(ref, async (): Promise<SessionLeftovers | null> => {
+        const lead = await Lead.findById(leadId(ref.corpId, ext), { 'kf.clock': 1, 'kf.handoffAt': 1 }).lean();
+        if (!lead) return null;
+        if (!ended) {
+          await ctx.leads.setLocked(ref, { 'kf.state': 3, 'kf.servicer': ev.new_servicer_userid ?? null });
+          return null;
+        }
+        // Ended: what the session left (a clock no one can stop now, a hand-off waiting for the hours) ends with it.
+        await ctx.leads.setLocked(ref, CLOSED_SESSION);
+        return { clock: (lead.kf?.clock as KfClock | null | undefined) ?? null, handoffAt: lead.kf?.handoffAt ?? null };
       });
+      const step = left && clockClosedStep(left, 'session_ended');
+      if (step) await recordStep(ref, step.sourceKey, step.type, step.detail, at);
       await recordStep(ref, key, 'kf_session_changed', { changeType: ev.change_type ?? null, from: ev.old_servicer_userid ?? null, to: ev.new_servicer_userid ?? null }, at);
       return ended ? 'session:ended' : 'session:person';
     }
@@ -103,6 +112,7 @@ export async function handleKfEvent(ctx: Ctx, openKfid: string, m: KfSyncedMessa
 async function enterSession(ctx: Ctx, openKfid: string, m: KfSyncedMessage, ref: LeadRef, at: Date): Promise<string> {
   const ev = m.event!;
   const key = `kf|${openKfid}|${m.msgid}`;
+  const opened: { left: SessionLeftovers | null } = { left: null };
   const doc = await ctx.leads.withLock(ref, () =>
     linkLeadLocked(
       ctx,
@@ -111,11 +121,14 @@ async function enterSession(ctx: Ctx, openKfid: string, m: KfSyncedMessage, ref:
       at,
       (d) => {
         // Entering starts the conversation unless one is open: its first message then does not count it again.
-        if (openSession((d.kf ??= {} as never), openKfid, at)) addTouch(d, { eventKey: key, kind: 'kf_conversation', channelKey: d.firstTouch?.channelKey, at, ref: ev.scene || null });
+        opened.left = openSession((d.kf ??= {} as never), openKfid, at);
+        if (opened.left) addTouch(d, { eventKey: key, kind: 'kf_conversation', channelKey: d.firstTouch?.channelKey, at, ref: ev.scene || null });
       },
       { scene: ev.scene, sceneParam: ev.scene_param },
     ),
   );
+  const closed = opened.left && clockClosedStep(opened.left, 'new_session');
+  if (closed) await recordStep(ref, closed.sourceKey, closed.type, closed.detail, at);
   const channel = ctx.channels.resolveKf(ev.scene, ev.scene_param);
   await recordStep(ref, key, 'kf_entered', { scene: ev.scene ?? null, sceneParam: ev.scene_param ?? null, channel: channel.key, welcomeCode: Boolean(ev.welcome_code) }, at);
   if (!ev.welcome_code) return 'entered';

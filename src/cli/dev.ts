@@ -9,6 +9,7 @@ import { loadConfig, type Config } from '../config.js';
 import { loadTemplates } from '../content/index.js';
 import { syncChannels } from '../domain/channels/sync-channels.js';
 import { withTimeout } from '../with-timeout.js';
+import { reconcileCampaigns } from '../domain/campaigns/reconcile.js';
 import { reconcile } from '../domain/nurture/reconcile.js';
 import { seedDemo } from '../dev/demo-data.js';
 import { DEV_SETTINGS, sandboxPort } from '../dev/dev-settings.js';
@@ -16,6 +17,7 @@ import { restoreSandbox } from '../dev/restore-sandbox.js';
 import { startEmbeddedDatabase, withDatabase } from '../dev/embedded-database.js';
 import { CodedError, ErrorCode } from '../errors.js';
 import { createLogger } from '../logger.js';
+import { RedisKeys } from '../redis/keys.js';
 import { startSandbox, type Sandbox } from '../sandbox/index.js';
 import { readCommandLine } from './command-line.js';
 import { EX_CONFIG, exitOnStartupError, isStartupError } from './exit-on-startup-error.js';
@@ -122,20 +124,26 @@ async function dev(): Promise<void> {
   const config = settings({ sandboxUrl: sandbox.url, mongoUri: db.kind === 'external' ? db.uri : withDatabase(db.uri, 'wecom_bot_dev') });
 
   const logger = createLogger(config.LOG_LEVEL);
+  await forgetTokens(config);
   const bot: Bot = await startBot(config, logger);
   await track('bot', () => bot.stop());
   sandbox.state.callback = { url: `http://127.0.0.1:${config.PORT}/wecom/callback`, token: config.WECOM_TOKEN, encodingAesKey: config.WECOM_ENCODING_AES_KEY };
   if (config.WECOM_ROBOT_TOKEN && config.WECOM_ROBOT_ENCODING_AES_KEY) {
     sandbox.state.robot.target = { url: `http://127.0.0.1:${config.PORT}/wecom/robot`, token: config.WECOM_ROBOT_TOKEN, encodingAesKey: config.WECOM_ROBOT_ENCODING_AES_KEY };
   }
+  let seeded = false;
   if (!flags['no-demo']) {
     console.log('Seeding demo data for the dashboard (skipped when the database has leads; --no-demo skips it always)…');
     const demo = await seedDemo(bot.ctx, { members: MEMBERS, kf: KF_ACCOUNT });
+    seeded = demo.seeded;
     console.log(demo.seeded ? `  ${demo.leads} demo leads seeded` : `  the database has ${demo.leads} leads already: no demo seeded`);
   }
   const restored = await restoreSandbox(bot.ctx, sandbox);
   if (restored) console.log(`  ${restored} customer relationships from the database restored in the sandbox WeCom`);
-  await reconcile(bot.ctx);
+  // The demo is written without its jobs (nurture steps, campaign polls): made now, not left to the reconciler's
+  // next pass, which would take them for jobs Redis lost.
+  await reconcile(bot.ctx, { seeded });
+  await reconcileCampaigns(bot.ctx, { seeded });
   const synced = await syncChannels(bot.ctx);
   await track(DEV_ENV, () => rm(path.resolve(DEV_ENV), { force: true }));
   await writeDevEnv(config, sandbox);
@@ -241,3 +249,22 @@ function withoutPassword(uri: string): string {
 }
 
 dev().catch((err: unknown) => shutdown(err));
+
+/**
+ * The sandbox WeCom is new on each start, so an access token cached in Redis by an earlier run is one it never issued
+ * (each first call would earn 40014 and a refresh): forgotten before the bot starts.
+ */
+async function forgetTokens(config: Config): Promise<void> {
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1 });
+  try {
+    const match = new RedisKeys(config.QUEUE_PREFIX).accessToken('*');
+    let cursor = '0';
+    do {
+      const [next, found] = await redis.scan(cursor, 'MATCH', match, 'COUNT', 1000);
+      cursor = next;
+      if (found.length) await redis.del(...found);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}

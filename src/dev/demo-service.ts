@@ -1,5 +1,6 @@
 import type { BotContext } from '../context.js';
 import { conversationId, replyTargetSeconds } from '../domain/kf/clock.js';
+import { addServiceSeconds, serviceSecondsBetween } from '../domain/kf/service-hours.js';
 import { type DemoLead, type DemoRandom, type DemoTimeline } from './demo-kinds.js';
 
 const QUESTIONS = ['你们支持私有化部署吗？', '价格大概多少', '有制造业的案例吗', '能安排一次演示吗', '转人工', '试用账号怎么开通'];
@@ -18,6 +19,13 @@ export function demoService(
   d: { leads: DemoLead[]; timelines: Map<string, DemoTimeline>; r: DemoRandom; now: number; openKfid: string; servicers: string[] },
 ): Array<Record<string, unknown>> {
   const { leads, timelines, r, now, openKfid, servicers } = d;
+  // Counted within the service hours, as the bot counts them (src/domain/kf/clock.ts).
+  const { SERVICE_HOURS: hours, SERVICE_TIMEZONE: tz } = ctx.config;
+  const due = (from: number, seconds: number) => new Date(addServiceSeconds(from, seconds, hours, tz));
+  const levelOf = (from: number, to: number, target: number) => {
+    const served = serviceSecondsBetween(from, to, hours, tz);
+    return served > 2 * target ? 2 : served > target ? 1 : 0;
+  };
   const responses: Array<Record<string, unknown>> = [];
   const open = leads.filter((l) => !['lost', 'unsubscribed'].includes(l.stage));
   const waiting = new Set(open.filter((l) => l.stage === 'engaged' || l.stage === 'qualified').slice(-WAITING).map((l) => l._id));
@@ -26,11 +34,11 @@ export function demoService(
     const conversation = conversationId(l.corpId, openKfid, l.externalUserId);
     const target = replyTargetSeconds(ctx, l.grade);
     if (waiting.has(l._id)) {
-      // Waiting now: one within its target, the rest past it (some past twice it), the longest a couple of hours.
+      // Waiting now, for 0.3 to 2.5 times the target on the wall clock: past it (or twice it) only if that much of
+      // the wait fell within the service hours.
       const since = new Date(now - r.between(0.3, 2.5) * target * 1000);
       const text = r.pick(QUESTIONS);
       const msgid = `demo-kf-${l.externalUserId}`;
-      const waited = (now - since.getTime()) / 1000;
       l.kf = {
         openKfid,
         lastInboundAt: since,
@@ -43,9 +51,9 @@ export function demoService(
           excerpt: text,
           startedAt: since,
           targetSeconds: target,
-          firstDue: new Date(since.getTime() + target * 1000),
-          secondDue: new Date(since.getTime() + 2 * target * 1000),
-          level: waited > 2 * target ? 2 : waited > target ? 1 : 0,
+          firstDue: due(since.getTime(), target),
+          secondDue: due(since.getTime(), 2 * target),
+          level: levelOf(since.getTime(), now, target),
         },
       };
       l.touches.push({ eventKey: msgid, kind: 'kf_conversation', channelKey: l.firstTouch.channelKey, userId: null, at: since, ref: openKfid });
@@ -74,9 +82,9 @@ export function demoService(
       startedAt: wrote,
       repliedAt,
       seconds: took,
-      serviceSeconds: took,
+      serviceSeconds: serviceSecondsBetween(wrote.getTime(), repliedAt.getTime(), hours, tz),
       targetSeconds: target,
-      level: took > 2 * target ? 2 : took > target ? 1 : 0,
+      level: levelOf(wrote.getTime(), repliedAt.getTime(), target),
     });
     l.kf = { openKfid, lastInboundAt: wrote, sentSinceInbound: 1, state: 3, servicer, lastServicerAt: repliedAt, clock: null };
     timeline.entries.push({ id: `kf|${openKfid}|${msgid}-reply#kf_servicer_replied`, type: 'kf_servicer_replied', at: repliedAt, detail: { servicer, openKfid, text: r.pick(ANSWERS), responseSeconds: took } });

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/dev/embedded-database.js';
 import { baseEnv, runCommand, startCommand, type RunningCommand } from '../helpers/run-command.js';
@@ -57,6 +58,18 @@ describe('npm run dev', () => {
     await deleteKeys(env.REDIS_URL ?? 'redis://127.0.0.1:6379', prefix);
     rmSync(cwd, { recursive: true, force: true });
   });
+
+  /** The access tokens cached under the prefix: [key, token]. */
+  let cachedTokens: Array<[string, string | null]> = [];
+  async function tokensIn(p: string): Promise<Array<[string, string | null]>> {
+    const redis = new Redis(env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+    try {
+      const keys = (await redis.keys(`${p}:wecom:token:*`)).filter((k) => !k.endsWith(':refresh'));
+      return Promise.all(keys.map(async (k) => [k, await redis.get(k)] as [string, string | null]));
+    } finally {
+      redis.disconnect();
+    }
+  }
 
   /** Starts dev and waits for its banner. */
   async function startDev(): Promise<RunningCommand> {
@@ -128,6 +141,14 @@ describe('npm run dev', () => {
     expect(Number(/\| 2026 工业展（expo2026） \| (\d+) \|/.exec(ops.stdout)?.[1])).toBeGreaterThanOrEqual(1);
     expect(ops.code).toBe(0);
 
+    // The demo was written without its jobs: they are made at start, which is not taken for a loss of Redis.
+    expect(logLines(dev, 'scheduled the jobs of the data just seeded')).toHaveLength(1);
+    expect(logLines(dev, 'scheduled the campaign jobs of the data just seeded')).toHaveLength(1);
+    expect(logLines(dev, 'reconciler restored scheduled jobs missing from Redis')).toEqual([]);
+    expect(logLines(dev, 'reconciler restored campaign jobs missing from Redis')).toEqual([]);
+    cachedTokens = await tokensIn(prefix);
+    expect(cachedTokens.length).toBeGreaterThan(0);
+
     // The run dies without stopping anything (SIGKILL): its database is left running on .data/db.
     crashedDatabase = pidOfDatabase();
     expect(ferretdbsOn(dbDir)).toEqual([crashedDatabase]);
@@ -145,6 +166,12 @@ describe('npm run dev', () => {
     expect(dev.stdout).toMatch(/the database has 30\d leads already: no demo seeded/);
     expect(dev.stdout).toContain(`dev token: ${readFileSync(path.join(cwd, '.data', 'admin-token'), 'utf8').trim()}`);
     expect(alive(crashedDatabase)).toBe(false);
+    // The sandbox WeCom is new: the tokens the last run cached (ones it never issued) are forgotten, so no call of
+    // this run is refused for one (40014).
+    for (const [key, token] of await tokensIn(prefix)) expect(cachedTokens).not.toContainEqual([key, token]);
+    const calls = (await (await fetch(`http://127.0.0.1:${env.SANDBOX_PORT}/sandbox/calls`)).json()) as Array<{ api: string; errcode: number }>;
+    expect(calls.length).toBeGreaterThan(0);
+    expect(calls.filter((c) => c.errcode === 40014)).toEqual([]);
     const database = pidOfDatabase();
     expect(ferretdbsOn(dbDir)).toEqual([database]);
 

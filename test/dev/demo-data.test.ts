@@ -4,6 +4,7 @@ import { restoreSandbox } from '../../src/dev/restore-sandbox.js';
 import { DEMO_CAMPAIGN } from '../../src/dev/demo-campaign.js';
 import { campaignDetail } from '../../src/domain/campaigns/overview.js';
 import { funnel } from '../../src/domain/funnel/funnel.js';
+import { addServiceSeconds, serviceSecondsBetween } from '../../src/domain/kf/service-hours.js';
 import { serviceStats } from '../../src/domain/kf/stats.js';
 import { localDay } from '../../src/domain/nurture/clock.js';
 import { waitingCustomers } from '../../src/domain/leads/lead-index.js';
@@ -14,8 +15,13 @@ import { Timeline } from '../../src/store/models/timeline.js';
 import { startTestBot, type TestBot } from '../helpers/test-bot.js';
 
 let t: TestBot;
+// Service hours closed for the current hour (in SERVICE_TIMEZONE's default, Asia/Shanghai) and open the rest of the
+// day: a customer waiting now has waited partly outside them.
+const hour = Number(new Intl.DateTimeFormat('en-GB', { timeZone: 'Asia/Shanghai', hour: '2-digit', hourCycle: 'h23' }).format(new Date()));
+const hh = (h: number) => `${String(h).padStart(2, '0')}:00`;
+const HOURS = [hour > 0 ? `Mon-Sun 00:00-${hh(hour)}` : null, hour < 23 ? `Mon-Sun ${hh(hour + 1)}-24:00` : null].filter(Boolean).join(', ');
 beforeAll(async () => {
-  t = await startTestBot('demo');
+  t = await startTestBot('demo', { env: { SERVICE_HOURS: HOURS } });
 });
 afterAll(async () => t?.stop());
 
@@ -56,7 +62,15 @@ describe('demo data (npm run dev)', () => {
     expect(service.breaches.length).toBeGreaterThan(0);
     const waiting = await waitingCustomers(t.bot.ctx.leadIndex);
     expect(waiting.total).toBe(6);
-    expect(waiting.items.some((w) => w.waiting!.level > 0)).toBe(true);
+    // Their clocks count within the service hours, as the bot's own do: deadlines, and no alert before its due.
+    const { SERVICE_HOURS: hours, SERVICE_TIMEZONE: stz } = t.bot.ctx.config;
+    for (const w of waiting.items) {
+      const clock = (await Lead.findOne({ externalUserId: w.externalUserId }).lean())!.kf!.clock!;
+      expect(clock.firstDue.getTime()).toBe(addServiceSeconds(clock.startedAt.getTime(), clock.targetSeconds, hours, stz));
+      expect(clock.secondDue.getTime()).toBe(addServiceSeconds(clock.startedAt.getTime(), 2 * clock.targetSeconds, hours, stz));
+      const served = serviceSecondsBetween(clock.startedAt.getTime(), Date.now(), hours, stz);
+      expect(clock.level).toBeLessThanOrEqual(served > 2 * clock.targetSeconds ? 2 : served > clock.targetSeconds ? 1 : 0);
+    }
     // A finished campaign with its results: a task per owner, most confirmed, and the follow-up.
     const campaign = (await campaignDetail(DEMO_CAMPAIGN))!;
     expect(campaign.runs).toHaveLength(1);

@@ -25,9 +25,10 @@ async function jobMissing(ctx: Ctx, name: 'campaign-run' | 'mass-result' | 'camp
  * Re-creates what a campaign needs in Redis from MongoDB, after Redis lost it (a flush, a failover) or a job failed
  * for good: each open run's job (it resumes from its checkpoint; its fences keep it from sending anything twice),
  * each unsettled group's next poll, the last follow-up count of runs that ended in the last 8 days, and the
- * campaigns' schedules. Job ids are deterministic, so nothing that exists is doubled.
+ * campaigns' schedules. Job ids are deterministic, so nothing that exists is doubled. `seeded` as for reconcile
+ * (src/domain/nurture/reconcile.ts).
  */
-export async function reconcileCampaigns(ctx: Ctx): Promise<{ runs: number; polls: number; followUps: number }> {
+export async function reconcileCampaigns(ctx: Ctx, opts: { seeded?: boolean } = {}): Promise<{ runs: number; polls: number; followUps: number }> {
   const now = Date.now();
   let runs = 0;
   let polls = 0;
@@ -70,6 +71,7 @@ export async function reconcileCampaigns(ctx: Ctx): Promise<{ runs: number; poll
     }
   }
   await syncAllSchedules(ctx);
-  if (runs || polls || followUps) ctx.log.warn({ runs, polls, followUps }, 'reconciler restored campaign jobs missing from Redis');
+  if ((runs || polls || followUps) && opts.seeded) ctx.log.info({ runs, polls, followUps }, 'scheduled the campaign jobs of the data just seeded');
+  else if (runs || polls || followUps) ctx.log.warn({ runs, polls, followUps }, 'reconciler restored campaign jobs missing from Redis');
   return { runs, polls, followUps };
 }

@@ -38,9 +38,10 @@ async function missingJobs(redis: Redis, queue: Queue, jobs: Array<{ id: string;
  * Re-creates every scheduled job MongoDB says should exist but Redis lacks — each active enrollment's current step,
  * each submitted mass message's next poll — so a flushed or replaced Redis loses nothing. Job ids are
  * deterministic, so a job that exists is never doubled. Enrollments stored under old ids move first
- * (src/store/migrate-enrollment-ids.ts). Returns how many jobs were restored.
+ * (src/store/migrate-enrollment-ids.ts). Returns how many jobs were restored. `seeded`: the data was just written
+ * without its jobs (the dev demo), so making them is expected, not a sign of a lost Redis.
  */
-export async function reconcile(ctx: Pick<BotContext, 'queues' | 'config' | 'log' | 'redis' | 'keys'>): Promise<{ steps: number; polls: number }> {
+export async function reconcile(ctx: Pick<BotContext, 'queues' | 'config' | 'log' | 'redis' | 'keys'>, opts: { seeded?: boolean } = {}): Promise<{ steps: number; polls: number }> {
   await migrateEnrollmentIds(ctx.log);
   // Pauses first: a step job restored below runs at once if due, and must find its lead, sequence or channel paused.
   await restorePauses(ctx);
@@ -83,6 +84,7 @@ export async function reconcile(ctx: Pick<BotContext, 'queues' | 'config' | 'log
       polls++;
     }
   }
-  if (steps || polls) ctx.log.warn({ steps, polls }, 'reconciler restored scheduled jobs missing from Redis');
+  if ((steps || polls) && opts.seeded) ctx.log.info({ steps, polls }, 'scheduled the jobs of the data just seeded');
+  else if (steps || polls) ctx.log.warn({ steps, polls }, 'reconciler restored scheduled jobs missing from Redis');
   return { steps, polls };
 }

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCampaign } from '../../src/domain/campaigns/catalog.js';
 import { CAMPAIGN_COMMAND, runCampaignCommand } from '../../src/domain/campaigns/command.js';
+import { countFollowUp } from '../../src/domain/campaigns/follow-up.js';
+import { translator, type Lang } from '../../src/domain/commands/command.js';
 import { CampaignRun } from '../../src/store/models/campaign-run.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { seedLeads } from '../helpers/seed-leads.js';
@@ -10,10 +12,17 @@ beforeAll(async () => {
   h = await startHarness('campaign_command', { env: { CAMPAIGN_QUIET_HOURS: 'none', NURTURE_DAILY_CAP: '0' } });
   await seedLeads(h.sandbox, [{ name: '命令甲' }, { name: '命令乙', owner: 'lisi' }, { name: '命令丙', stage: 'customer' }].map((x) => ({ ...x, tags: ['测试/cmd'] })));
   await createCampaign(h.ctx, { key: 'cmd', name: '命令群发', segment: { tags: { all: ['测试/cmd'] } }, content: { text: '您好' }, schedule: { cron: '0 10 * * 1', timezone: 'Asia/Shanghai' } }, 'test');
+  // 07:30 in Beijing (OPS_TIMEZONE) is 23:30 the day before in UTC.
+  await createCampaign(h.ctx, { key: 'once', name: '一次群发', segment: { tags: { all: ['测试/cmd'] } }, content: { text: '您好' }, schedule: { at: '2027-01-15T07:30:00+08:00' } }, 'test');
 });
 afterAll(async () => h?.stop());
 
-const say = (text: string, o: { admin?: boolean; actor?: string } = {}) => runCampaignCommand(h.ctx, { args: text.split(/\s+/).filter(Boolean), actor: o.actor ?? 'lisi', isAdmin: o.admin ?? false });
+/** The command as typed in the ops chat: `群发 …` answers in Chinese, `campaign …` (lang en) in English. */
+const say = (text: string, o: { admin?: boolean; actor?: string; lang?: Lang } = {}) =>
+  runCampaignCommand({ ...h.ctx, lang: o.lang ?? 'zh', t: translator(o.lang ?? 'zh') }, { args: text.split(/\s+/).filter(Boolean), actor: o.actor ?? 'lisi', isAdmin: o.admin ?? false });
+const en = (text: string, o: { admin?: boolean } = {}) => say(text, { ...o, lang: 'en' });
+/** Chinese characters other than the names the test data gives (campaigns, leads) and 客服, which English text keeps. */
+const chineseWords = (text: string) => text.replace(/命令群发|一次群发|命令[甲乙丙]|客服/g, '').match(/\p{Script=Han}+/gu) ?? [];
 
 describe('群发 / campaign chat command (the domain behind handlers/commands/)', () => {
   it('is named 群发 and campaign; launch and cancel are for admins', () => {
@@ -25,7 +34,8 @@ describe('群发 / campaign chat command (the domain behind handlers/commands/)'
     expect(await say('')).toContain('用法');
     expect(await say('frobnicate cmd')).toContain('用法');
     expect(await say('show')).toContain('群发 show <key>');
-    expect(await say('list')).toMatch(/\*\*cmd\*\* 命令群发：下次 /);
+    expect(await say('list')).toMatch(/\*\*cmd\*\* 命令群发：下次 \d\d-\d\d 10:00/);
+    expect(await say('list')).toContain('**once** 一次群发：下次 01-15 07:30');
     expect(await say('show nope')).toBe('没有群发 nope。');
     const dry = await say('预演 cmd');
     expect(dry).toContain('目标 2 人');
@@ -33,22 +43,69 @@ describe('群发 / campaign chat command (the domain behind handlers/commands/)'
     expect(dry).toContain('已成交客户 1');
     expect(dry).toContain('lisi 1 个任务');
     expect(await say('dry-run nope')).toBe('没有群发 nope。');
+    expect(dry).toMatch(/示例：命令[甲乙]（群发）、命令[甲乙]（群发）/);
+  });
+
+  it('answers `campaign …` in English: usage, list, show and a dry run', async () => {
+    expect(await en('')).toBe('Usage: campaign list | show <key> | dry-run <key> | launch <key> | pause <key> | resume <key> | cancel <key>');
+    expect(await en('show')).toBe('Usage: campaign show <key> (campaign list lists every campaign)');
+    const list = await en('list');
+    expect(list).toMatch(/^- \*\*cmd\*\* 命令群发: next \d\d-\d\d 10:00$/m);
+    expect(list).toContain('- **once** 一次群发: next 01-15 07:30');
+    expect(chineseWords(list)).toEqual([]);
+    expect(await en('show nope')).toBe('No campaign nope.');
+    const show = await en('show once');
+    expect(show).toBe('**once** 一次群发 (API · active)\ntime: 01-15 07:30 (once)\nNo runs yet.');
+    const dry = await en('dry-run cmd');
+    expect(dry).toContain('**cmd dry run** (nothing is sent): 2 targeted');
+    expect(dry).toContain('routes: 客服 0, mass message 2, reminder to the owner 0');
+    expect(dry).toContain('excluded: customers 1');
+    expect(dry).toMatch(/owners to confirm: .*lisi 1 task \(1 customer\)/);
+    expect(dry).toMatch(/sample: 命令[甲乙] \(mass message\), 命令[甲乙] \(mass message\)/);
+    expect(chineseWords(dry)).toEqual([]);
+    expect(await en('dry-run nope')).toBe('No campaign nope.');
+    expect(await en('launch cmd')).toBe('Only admins may launch a campaign: ask an admin of the ops group.');
+  });
+
+  it('shows a one-off time in OPS_TIMEZONE as MM-DD HH:mm, as other answers do', async () => {
+    const show = await say('show once');
+    expect(show).toBe('**once** 一次群发（API · 生效）\n时间：01-15 07:30（一次）\n还没有运行过。');
+    expect(await say('show cmd')).toMatch(/^时间：cron `0 10 \* \* 1`（Asia\/Shanghai），下次 \d\d-\d\d 10:00$/m);
   });
 
   it('launch is refused to non-admins and runs once for admins; pause and resume; cancel is for admins', async () => {
     expect(await say('launch cmd')).toContain('只有管理员');
     expect(await CampaignRun.countDocuments({ campaignKey: 'cmd' })).toBe(0);
-    expect(await say('launch cmd', { admin: true })).toMatch(/^已开始运行 cmd\|/);
-    expect(await say('launch cmd', { admin: true })).toContain('不会重复发送');
+    expect(await say('launch cmd', { admin: true })).toMatch(/^已开始运行 cmd（立即发送 \d\d-\d\d \d\d:\d\d），完成后在运营群通报结果。$/);
+    expect(await say('launch cmd', { admin: true })).toMatch(/^cmd 已有这次运行（立即发送 \d\d-\d\d \d\d:\d\d，(执行中|已完成)），不会重复发送。$/);
     await h.drain('campaign-run');
-    expect(await say('show cmd')).toMatch(/finished：目标 2，.*群发待确认 2/);
+    const run = await CampaignRun.findOne({ campaignKey: 'cmd' }).lean();
+    await countFollowUp(run!._id, true);
+    // A run reads as its trigger and local time, its status in the answer's words; results, exclusions, the owners'
+    // tasks and the 7-day follow-up as docs/ops-guide.md, "Results", lists them. No run id, no UTC time.
+    const show = await say('show cmd');
+    expect(show).toMatch(/^\*\*立即发送 \d\d-\d\d \d\d:\d\d\*\* · 已完成$/m);
+    expect(show).toMatch(/^- 目标 2，.*群发待确认 2/m);
+    expect(show).toContain('- 排除：已成交客户 1');
+    expect(show).toMatch(/^- 各负责人：.*lisi 1 个任务（1 人）/m);
+    expect(show).toContain('- 7 天跟进（最终）：触达 0，回复 0，点击 0，链接打开 0；到达阶段：无');
+    expect(show).not.toContain('cmd|');
+    expect(show).not.toMatch(/finished|active|\d{4}-\d\d-\d\dT/);
+    const showEn = await en('show cmd');
+    expect(showEn).toMatch(/^\*\*launched \d\d-\d\d \d\d:\d\d\*\* · finished$/m);
+    expect(showEn).toMatch(/^- targeted 2, .*waiting for owner 2/m);
+    expect(showEn).toContain('- excluded: customers 1');
+    expect(showEn).toContain('- 7-day follow-up (final): reached 0, replied 0, clicked 0, link opens 0; stages reached: none');
+    expect(chineseWords(showEn)).toEqual([]);
     expect(await say('pause cmd')).toContain('已暂停 cmd');
     expect(await say('pause cmd')).toContain('本来就是暂停的');
-    expect(await say('launch cmd', { admin: true })).toContain('不能 launch');
+    expect(await say('launch cmd', { admin: true })).toBe('不能立即发送 cmd：它已暂停：先恢复（群发 resume cmd）。');
+    expect(await en('launch cmd', { admin: true })).toBe('Cannot launch cmd: it is paused: resume it first (campaign resume cmd).');
     expect(await say('resume cmd')).toContain('已恢复 cmd');
     expect(await say('cancel cmd')).toContain('只有管理员');
     expect(await say('cancel cmd', { admin: true })).toContain('已取消 cmd');
-    expect(await say('resume cmd')).toContain('不能 resume');
-    expect(await say('list')).toMatch(/\*\*cmd\*\* 命令群发：cancelled/);
+    expect(await say('resume cmd')).toBe('不能恢复 cmd：它已取消。');
+    expect(await say('list')).toMatch(/\*\*cmd\*\* 命令群发：已取消；上次 \d\d-\d\d \d\d:\d\d 已完成$/m);
+    expect(await en('list')).toMatch(/\*\*cmd\*\* 命令群发: cancelled; last \d\d-\d\d \d\d:\d\d finished$/m);
   });
 });

@@ -267,8 +267,20 @@ describe('commands', () => {
     expect(content(await say('campaign cancel expo-draft', 'lisi'))).toBe('Sorry, "campaign" used this way needs an ops admin, so nothing was done.');
     const dry = await say('群发 预演 expo-draft', 'zhangsan');
     expect(content(dry)).toBe('⏳ 正在处理「群发 预演 expo-draft」，完成后结果会发在这里。');
-    expect((await later(dry.msgid)).content).toContain('expo-draft');
+    expect((await later(dry.msgid)).content).toContain('**expo-draft 预演**（不会发送）：目标');
     expect(content(await say('群发', 'lisi'))).toContain('用法：群发 list');
+    expect(content(await say('群发 show expo-draft', 'lisi'))).toBe('**expo-draft** 展会线索回访（草稿）（模板 · 草稿）\n时间：cron `0 10 * * 1`（Asia/Shanghai）\n还没有运行过。');
+  });
+
+  it('campaign: answered in English, like every command typed in English (a dry run\'s later answer too)', async () => {
+    expect(content(await say('campaign list', 'lisi'))).toContain('- **expo-draft** 展会线索回访（草稿）: draft');
+    expect(content(await say('campaign show expo-draft', 'lisi'))).toBe('**expo-draft** 展会线索回访（草稿） (template · draft)\ntime: cron `0 10 * * 1` (Asia/Shanghai)\nNo runs yet.');
+    const dry = await say('campaign dry-run expo-draft', 'zhangsan');
+    expect(content(dry)).toBe('⏳ Working on "campaign dry-run expo-draft"; the answer will follow here.');
+    const answer = (await later(dry.msgid)).content!;
+    expect(answer).toMatch(/^\*\*expo-draft dry run\*\* \(nothing is sent\): \d+ targeted\nroutes: 客服 \d+, mass message \d+, reminder to the owner \d+\nexcluded: /);
+    expect(answer.replace(/王经理|王总|李工|客服/g, '')).not.toMatch(/\p{Script=Han}/u);
+    expect(content(await say('campaign', 'lisi'))).toBe('Usage: campaign list | show <key> | dry-run <key> | launch <key> | pause <key> | resume <key> | cancel <key>');
   });
 
   it('a fast command over the time budget answers "working on it" and sends its result through response_url', async () => {

@@ -6,8 +6,9 @@ export type Lang = 'zh' | 'en';
 
 /**
  * What a command needs: `read` (look at leads, the funnel, channels), `lead` (change one lead: stage, grade, tags,
- * pausing it) or `admin` (everything else: channels, pausing a sequence or a channel, campaigns). OPS_USERIDS may run
- * `read` and `lead`; OPS_ADMINS everything.
+ * pausing it) or `admin` (everything else: channels, pausing a sequence or a channel, launching or cancelling a
+ * campaign; the other campaign subcommands are for members too). OPS_USERIDS may run `read` and `lead`; OPS_ADMINS
+ * everything.
  */
 export type Level = 'read' | 'lead' | 'admin';
 

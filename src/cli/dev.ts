@@ -1,7 +1,7 @@
 import 'dotenv/config';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { startBot, type Bot } from '../app/bot.js';
@@ -12,7 +12,7 @@ import { withTimeout } from '../with-timeout.js';
 import { reconcileCampaigns } from '../domain/campaigns/reconcile.js';
 import { reconcile } from '../domain/nurture/reconcile.js';
 import { seedDemo } from '../dev/demo-data.js';
-import { DEV_SETTINGS, sandboxPort } from '../dev/dev-settings.js';
+import { DEV_ADMIN_TOKEN_FILE, DEV_SETTINGS, keptAdminToken, sandboxPort } from '../dev/dev-settings.js';
 import { restoreSandbox } from '../dev/restore-sandbox.js';
 import { startEmbeddedDatabase, withDatabase } from '../dev/embedded-database.js';
 import { CodedError, ErrorCode } from '../errors.js';
@@ -25,8 +25,6 @@ import { EX_CONFIG, exitOnStartupError, isStartupError } from './exit-on-startup
 /** Where dev keeps its data: the database, and the settings other commands use to reach this run (dev.env). */
 const DATA_DIR = '.data';
 const DEV_ENV = path.join(DATA_DIR, 'dev.env');
-/** The dashboard's token for dev, made once and kept (unless ADMIN_TOKEN is set). */
-const DEV_ADMIN_TOKEN = path.join(DATA_DIR, 'admin-token');
 /** The sandbox corp's members: a scan of anyone else's code is refused, as WeCom would. */
 const MEMBERS = ['zhangsan', 'lisi', 'wangwu'];
 /** The sandbox corp's 微信客服 account and its servicers (on duty), so `npm run simulate:say` works at once. */
@@ -146,7 +144,7 @@ async function dev(): Promise<void> {
   await reconcileCampaigns(bot.ctx, { seeded });
   const synced = await syncChannels(bot.ctx);
   await track(DEV_ENV, () => rm(path.resolve(DEV_ENV), { force: true }));
-  await writeDevEnv(config, sandbox);
+  await writeDevEnv(config, sandbox, bot);
 
   const channelLines = bot.ctx.channels
     .all()
@@ -158,7 +156,7 @@ async function dev(): Promise<void> {
   console.log(`
   WeCom ops bot (dev) is running
     callback receiver  http://127.0.0.1:${config.PORT}/wecom/callback
-    dashboard          http://127.0.0.1:${config.PORT}/admin   (${process.env.ADMIN_TOKEN ? 'token: your ADMIN_TOKEN' : `dev token: ${config.ADMIN_TOKEN}, kept in ${DEV_ADMIN_TOKEN}`})
+    dashboard          http://127.0.0.1:${config.PORT}/admin   (${process.env.ADMIN_TOKEN ? 'token: your ADMIN_TOKEN' : `dev token: ${config.ADMIN_TOKEN}, kept in ${DEV_ADMIN_TOKEN_FILE}`})
     robot (commands)   http://127.0.0.1:${config.PORT}/wecom/robot   (admins: ${config.OPS_ADMINS.join(', ') || 'none'}; members: ${config.OPS_USERIDS.join(', ') || 'none'})
     health / metrics   http://127.0.0.1:${config.PORT}/healthz  /metrics
     sandbox WeCom      ${sandbox.url}   (calls: ${sandbox.url}/sandbox/calls, welcomes: ${sandbox.url}/sandbox/welcomes, ops group: ${sandbox.url}/sandbox/webhook)
@@ -187,10 +185,10 @@ ${channelLines}
 
 /** The dev dashboard token: the one kept in .data/admin-token, else a new one written there (only you can read it). */
 async function devAdminToken(): Promise<string> {
-  const kept = (await readFile(path.resolve(DEV_ADMIN_TOKEN), 'utf8').catch(() => '')).trim();
-  if (kept.length >= 16) return kept;
+  const kept = await keptAdminToken();
+  if (kept) return kept;
   const token = `dev-${randomBytes(12).toString('base64url')}`;
-  await writeFile(path.resolve(DEV_ADMIN_TOKEN), `${token}\n`, { mode: 0o600 });
+  await writeFile(path.resolve(DEV_ADMIN_TOKEN_FILE), `${token}\n`, { mode: 0o600 });
   return token;
 }
 
@@ -222,10 +220,10 @@ async function startDevSandbox(env: Record<string, string | undefined>): Promise
 }
 
 /**
- * Writes the settings of this run (sandbox corp, sandbox URL, database, Redis, templates) to .data/dev.env, so any
- * command reaches them with DOTENV_CONFIG_PATH=.data/dev.env; removed when dev stops.
+ * Writes the settings of this run (sandbox corp, sandbox URL, database, Redis, templates, the bot's port and admin
+ * token) to .data/dev.env, so any command reaches them with DOTENV_CONFIG_PATH=.data/dev.env; removed when dev stops.
  */
-async function writeDevEnv(config: Config, sandbox: Sandbox): Promise<void> {
+async function writeDevEnv(config: Config, sandbox: Sandbox, bot: Bot): Promise<void> {
   const vars: Record<string, string | number> = {
     WECOM_CORP_ID: config.WECOM_CORP_ID,
     WECOM_TOKEN: config.WECOM_TOKEN,
@@ -238,6 +236,9 @@ async function writeDevEnv(config: Config, sandbox: Sandbox): Promise<void> {
     REDIS_URL: config.REDIS_URL,
     QUEUE_PREFIX: config.QUEUE_PREFIX,
     TEMPLATES_DIR: path.resolve(config.TEMPLATES_DIR),
+    // The bot itself: simulate:scan asks its admin API which channels it knows and what it recorded for a scan.
+    PORT: bot.url ? new URL(bot.url).port : config.PORT,
+    ...(config.ADMIN_TOKEN ? { ADMIN_TOKEN: config.ADMIN_TOKEN } : {}),
   };
   const lines = Object.entries(vars).map(([k, v]) => `${k}=${/^[\w./:@%+,{}-]*$/.test(String(v)) ? v : JSON.stringify(String(v))}`);
   const text = `# The settings of the running \`npm run dev\` (removed when it stops). Use them with:\n#   DOTENV_CONFIG_PATH=${DEV_ENV} npm run <command>\n${lines.join('\n')}\n`;

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,6 +14,7 @@ import { seedLeads } from '../helpers/seed-leads.js';
 import { startSilentRedis } from '../helpers/silent-redis.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { startTestBot, TEMPLATES_DIR, TEST_CORP, uniqueName, type TestBot } from '../helpers/test-bot.js';
+import { timelineOf } from '../../src/store/timeline.js';
 import { touchesOf } from '../../src/store/touch-log.js';
 
 /** Every command ops staff and developers run: `npm start` and the scripts under src/cli/. */
@@ -168,14 +169,18 @@ describe('start-up errors are one clear message', () => {
   });
 });
 
+/** The admin token of the bots the simulate commands ask, as `npm run dev` gives its bot one. */
+const DEV_TOKEN = 'dev-cli-admin-token-0123456789';
+
 describe('simulate:scan', () => {
   let t: TestBot;
   let env: Record<string, string>;
   beforeAll(async () => {
     // A corp with three members, as `npm run dev` starts it, its callbacks going to the test bot.
-    t = await startTestBot('cli_scan', { sandbox: { members: ['zhangsan', 'lisi', 'wangwu'], kfAccounts: [{ openKfid: 'wkCLI0001', name: '官方客服', servicers: ['lisi'] }] } });
+    t = await startTestBot('cli_scan', { env: { ADMIN_TOKEN: DEV_TOKEN }, sandbox: { members: ['zhangsan', 'lisi', 'wangwu'], kfAccounts: [{ openKfid: 'wkCLI0001', name: '官方客服', servicers: ['lisi'] }] } });
     t.sandbox.state.callback = { url: `${t.url}/wecom/callback`, token: TEST_CORP.token, encodingAesKey: TEST_CORP.encodingAesKey };
-    env = baseEnv({ SANDBOX_PORT: new URL(t.sandbox.url).port, TEMPLATES_DIR });
+    // What .data/dev.env gives a command while `npm run dev` runs: the sandbox, the bot's port and its admin token.
+    env = baseEnv({ SANDBOX_PORT: new URL(t.sandbox.url).port, PORT: new URL(t.url).port, ADMIN_TOKEN: DEV_TOKEN, TEMPLATES_DIR });
   });
   afterAll(async () => t?.stop());
 
@@ -201,11 +206,31 @@ describe('simulate:scan', () => {
   it('warns that an unknown channel key lands on organic, and does not wait for a welcome organic does not have', async () => {
     const started = Date.now();
     const r = await scan('expo2099', '--user', 'wangwu');
-    expect(r.stderr).toContain(`warning: no channel "expo2099" in ${TEMPLATES_DIR}/channels.yaml (channels: expo2026, notext, nurture, slowseq, kfad); the bot will attribute this customer to "organic"`);
+    expect(r.stderr.trim()).toBe('warning: the bot has no channel "expo2099" (channels.yaml: expo2026, notext, nurture, slowseq, kfad; created in chat: none); the bot will attribute this customer to "organic"');
     expect(r.stdout).toContain('scanned expo2099 → the bot answered the callback with HTTP 200');
     expect(r.stdout).toContain('channel organic has no welcome message: the bot sends none');
     expect(r.code).toBe(0);
     expect(Date.now() - started).toBeLessThan(15_000);
+  });
+
+  it('without the bot\'s admin API it checks channels.yaml only, and says that a key created in chat cannot be told from an unknown one', async () => {
+    // No ADMIN_TOKEN, and run where no `npm run dev` kept one (.data/admin-token).
+    const cwd = mkdtempSync(path.join(os.tmpdir(), 'wecom-scan-'));
+    try {
+      const { ADMIN_TOKEN: _, ...noToken } = env;
+      const r = await runCommand(COMMANDS['npm run simulate:scan'], ['expo2099', '--user', 'wangwu'], { env: noToken, cwd });
+      expect(r.stderr.trim().split('\n')).toEqual([
+        'warning: cannot ask the bot for the channels created in chat (no admin token: set ADMIN_TOKEN, or start the bot with `npm run dev`, which keeps one in .data/admin-token); only ' + `${TEMPLATES_DIR}/channels.yaml is checked`,
+        `warning: no channel "expo2099" in ${TEMPLATES_DIR}/channels.yaml (channels: expo2026, notext, nurture, slowseq, kfad); unless it was created in chat, the bot will attribute this customer to "organic"`,
+      ]);
+      expect(r.stdout).toContain('channel organic has no welcome message: the bot sends none');
+      expect(r.code).toBe(0);
+      // A wrong token is refused by the bot, and said so.
+      const wrong = await runCommand(COMMANDS['npm run simulate:scan'], ['expo2099', '--user', 'wangwu'], { env: { ...env, ADMIN_TOKEN: 'not-the-token-of-this-bot' }, cwd });
+      expect(wrong.stderr).toContain(`warning: cannot ask the bot for the channels created in chat (the bot at http://127.0.0.1:${env.PORT} refused the admin token)`);
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
   });
 
   it('simulate:say plays a customer writing to the 微信客服 account and shows the conversation and what the bot did', async () => {
@@ -281,6 +306,62 @@ describe('simulate:scan', () => {
     const res = await fetch(`${t.sandbox.url}/sandbox/scan`, { method: 'POST', body: JSON.stringify({ state: 'expo2026', userId: 'nobody', name: '甲' }) });
     expect(res.status).toBe(400);
     expect(await res.json()).toEqual({ error: '"nobody" is not a member of the sandbox corp (members: zhangsan, lisi, wangwu)' });
+  });
+});
+
+/**
+ * The ops guide's example (docs/ops-guide.md, "Running the bot from the ops group"): ops create a channel in chat, and a
+ * customer scans its code in the dev sandbox. The shipped templates, whose organic channel has a welcome.
+ */
+describe('simulate:scan of a channel created in chat', () => {
+  const ROBOT = { token: 'robotscan', encodingAesKey: 'SCANrobotKey0123456789abcdefghijklmnopqrstu' };
+  let t: TestBot;
+  let env: Record<string, string>;
+  let cwd: string;
+  beforeAll(async () => {
+    t = await startTestBot('cli_scan_chat', {
+      env: { TEMPLATES_DIR: path.resolve('templates'), ADMIN_TOKEN: DEV_TOKEN, WECOM_ROBOT_TOKEN: ROBOT.token, WECOM_ROBOT_ENCODING_AES_KEY: ROBOT.encodingAesKey, OPS_ADMINS: 'zhangsan' },
+      sandbox: { members: ['zhangsan', 'lisi', 'wangwu'] },
+    });
+    t.sandbox.state.callback = { url: `${t.url}/wecom/callback`, token: TEST_CORP.token, encodingAesKey: TEST_CORP.encodingAesKey };
+    t.sandbox.state.robot.target = { url: `${t.url}/wecom/robot`, ...ROBOT };
+    // Run as a newcomer runs it, from a working directory where `npm run dev` kept its token: no ADMIN_TOKEN given.
+    cwd = mkdtempSync(path.join(os.tmpdir(), 'wecom-scan-chat-'));
+    mkdirSync(path.join(cwd, '.data'));
+    writeFileSync(path.join(cwd, '.data', 'admin-token'), `${DEV_TOKEN}\n`, { mode: 0o600 });
+    env = baseEnv({ SANDBOX_PORT: new URL(t.sandbox.url).port, PORT: new URL(t.url).port, TEMPLATES_DIR: path.resolve('templates') });
+    const created = await runCommand(COMMANDS['npm run simulate:ops'], ['渠道 new salon11 "11 月沙龙" zhangsan lisi'], { env, cwd });
+    expect(created.stdout).toContain('已新建渠道 **11 月沙龙**（`salon11`）');
+  });
+  afterAll(async () => {
+    rmSync(cwd, { recursive: true, force: true });
+    await t?.stop();
+  });
+
+  const scan = (...args: string[]) => runCommand(COMMANDS['npm run simulate:scan'], args, { env, cwd });
+
+  it('is the bot\'s channel: no warning, and the tool stops as soon as the bot records that the channel has no welcome', async () => {
+    const started = Date.now();
+    const r = await scan('salon11', '--name', '郑总');
+    const took = Date.now() - started;
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/^customer 郑总 \((wm\w+)\) scanned salon11 → the bot answered the callback with HTTP 200\nchannel salon11 has no welcome message: the bot sends none\n$/);
+    expect(r.code).toBe(0);
+    // Not the 20 s a welcome could take.
+    expect(took).toBeLessThan(10_000);
+    // As the bot has it: attributed to salon11, and the timeline says why no welcome went.
+    const externalUserId = /\((wm\w+)\)/.exec(r.stdout)![1]!;
+    const lead = await Lead.findById(`${TEST_CORP.corpId}:${externalUserId}`).lean();
+    expect(lead?.firstTouch?.channelKey).toBe('salon11');
+    expect(await timelineOf(TEST_CORP.corpId, externalUserId)).toEqual(expect.arrayContaining([expect.objectContaining({ type: 'welcome_skipped', detail: { reason: 'channel_has_no_welcome', channel: 'salon11' } })]));
+  });
+
+  it('warns of a key the bot does not know, naming the channels of channels.yaml and those created in chat', async () => {
+    const r = await scan('salon12', '--name', '钱总');
+    expect(r.stderr.trim()).toBe('warning: the bot has no channel "salon12" (channels.yaml: expo2026, gzh-article; created in chat: salon11); the bot will attribute this customer to "organic"');
+    // Organic, whose welcome the bot sends.
+    expect(r.stdout).toContain('welcome sent: 钱总您好，很高兴认识您！');
+    expect(r.code).toBe(0);
   });
 });
 

@@ -109,6 +109,9 @@ describe('npm run dev', () => {
     const devEnv = readFileSync(devEnvFile(), 'utf8');
     expect(devEnv).toContain(`MONGODB_URI=${uri}\n`);
     expect(devEnv).toContain(`SANDBOX_PORT=${env.SANDBOX_PORT}\n`);
+    // The bot itself, for simulate:scan: its port and admin token.
+    expect(devEnv).toMatch(new RegExp(`^PORT=${env.PORT}$`, 'm'));
+    expect(devEnv).toContain(`ADMIN_TOKEN=${token}\n`);
 
     // The recipe from the banner, run as a newcomer would (from the repository, nothing else set).
     const viaDevEnv = baseEnv({ DOTENV_CONFIG_PATH: devEnvFile() });
@@ -132,6 +135,15 @@ describe('npm run dev', () => {
     const lead = /\((wm\w+)\)/.exec(nurture.stdout)![1]!;
     const sent = await waitFor(() => logLines(dev, 'nurture mass message submitted: the owner confirms it in the client').find((l) => l.externalUserId === lead), 'the nurture send logged', 20_000);
     expect(sent).toMatchObject({ sequence: 'fast', step: 0, via: 'mass', userId: 'zhangsan' });
+
+    // The ops guide's channel created in chat, then a scan of its code: the bot's channel (no warning), and the scan
+    // stops as soon as the bot records that it has no welcome.
+    const created = await runCommand('src/cli/simulate-ops.ts', ['渠道 new salon11 "11 月沙龙" zhangsan lisi'], { env: viaDevEnv });
+    expect(created.stdout).toContain('已新建渠道 **11 月沙龙**（`salon11`）');
+    const salon = await runCommand('src/cli/simulate-scan.ts', ['salon11', '--name', '郑总'], { env: viaDevEnv });
+    expect(salon.stderr).toBe('');
+    expect(salon.stdout).toContain('scanned salon11 → the bot answered the callback with HTTP 200\nchannel salon11 has no welcome message: the bot sends none');
+    expect(salon.code).toBe(0);
 
     // Ops staff @mention the robot in the ops group: the answer comes back through the robot's passive reply.
     const ops = await runCommand('src/cli/simulate-ops.ts', ['统计 7d'], { env: viaDevEnv });

@@ -2,7 +2,7 @@ import type { ChannelCatalog } from '../../content/channels.js';
 import { ChannelRecord } from '../../store/models/channel-record.js';
 import { funnel } from '../funnel/funnel.js';
 
-/** Every channel as ops see it: its settings, its 联系我 code, and its funnel since it started. */
+/** Every channel as ops see it: where it is defined, its settings, its 联系我 code, and its funnel since it started. */
 export async function channelOverview(channels: ChannelCatalog) {
   const [records, all] = await Promise.all([ChannelRecord.find({}).lean(), funnel({ from: '0000-01-01', to: '9999-12-31' })]);
   return channels.all().map((c) => {
@@ -11,6 +11,7 @@ export async function channelOverview(channels: ChannelCatalog) {
     return {
       key: c.key,
       name: c.name,
+      source: channels.isTemplate(c.key) ? ('templates' as const) : ('command' as const),
       tags: c.tags,
       welcome: Boolean(c.welcome),
       sequence: c.sequence ?? null,

@@ -52,6 +52,7 @@ export function funnelRoutes(ctx: BotContext) {
         z.object({
           key: z.string(),
           name: z.string(),
+          source: z.enum(['templates', 'command']).describe('templates: templates/channels.yaml (or the built-in organic); command: created in chat (渠道 new)'),
           tags: z.array(z.object({ group: z.string(), name: z.string() })),
           welcome: z.boolean(),
           sequence: z.string().nullable(),

@@ -95,7 +95,9 @@ const convo = (await (await fetch(`${base}/sandbox/kf/conversation?openKfid=${en
   messages: Array<{ at: number; from: string; who?: string; text: string }>;
   session: { state: number; servicer: string | null } | null;
 };
-const time = (ms: number) => new Date(ms).toTimeString().slice(0, 8);
+// In the service hours' zone, as the bot reads them (SERVICE_TIMEZONE, in .data/dev.env's environment or the default).
+const clock = new Intl.DateTimeFormat('en-GB', { timeZone: process.env.SERVICE_TIMEZONE || 'Asia/Shanghai', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
+const time = (ms: number) => clock.format(ms);
 console.log('\nconversation:');
 for (const m of convo.messages.filter((x) => x.from !== 'event').slice(-12)) {
   const who = m.from === 'customer' ? customer : m.from === 'bot' ? 'bot' : `${m.who ?? 'servicer'} (person)`;

@@ -235,8 +235,13 @@ describe('simulate:scan', () => {
 
   it('simulate:say plays a customer writing to the 微信客服 account and shows the conversation and what the bot did', async () => {
     const say = (...args: string[]) => runCommand(COMMANDS['npm run simulate:say'], args, { env });
+    const before = Date.now();
     const r = await say('刘女士', '你好，请问报价多少？', '--scene', 'kfad', '--wait', '8');
     expect(r.stderr).toBe('');
+    // Times in the service hours' zone (Asia/Shanghai by default), whatever the machine's own.
+    const shanghai = (ms: number) => new Intl.DateTimeFormat('en-GB', { timeZone: 'Asia/Shanghai', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(ms);
+    const shown = /conversation:\n\s+(\d{2}:\d{2}):\d{2}\s+刘女士/.exec(r.stdout)?.[1];
+    expect([shanghai(before), shanghai(Date.now())]).toContain(shown);
     expect(r.stdout).toMatch(/^刘女士 \(wm\w+\) → 客服 wkCLI0001: 你好，请问报价多少？ {3}\(the bot answered the callback with HTTP 200\)/);
     expect(r.stdout).toMatch(/conversation:\n.*刘女士\s+你好，请问报价多少？/);
     expect(r.stdout).toMatch(/bot\s+您好，欢迎咨询！/);

@@ -57,7 +57,7 @@ describe('intents', () => {
     // A customer who is already a contact of zhangsan writes to 客服: the same external_userid, the same lead.
     const c = t.newContact({ state: 'expo2026', name: '刘女士' });
     expect((await t.post(c.xml)).status).toBe(200);
-    await waitFor(() => lead(c.externalUserId), 'contact lead');
+    const gradeBefore = (await waitFor(() => lead(c.externalUserId), 'contact lead'))!.grade;
     const msgid = await say(c.externalUserId, '你好，请问报价多少？');
     await handled(msgid);
     await waitFor(() => sentTo(c.externalUserId).length === 1, 'reply sent');
@@ -71,8 +71,11 @@ describe('intents', () => {
     const l = await waitFor(async () => ((await lead(c.externalUserId))?.stage === 'qualified' ? lead(c.externalUserId) : null), 'qualified');
     expect(touchesOf(l!).map((x) => x.kind)).toEqual(expect.arrayContaining(['add', 'kf_conversation', 'intent']));
     expect(l!.kf?.openKfid).toBe(KF);
-    await waitFor(() => t.sandbox.state.appMessages.sent.some((m) => m.touser.includes('zhangsan') && m.content?.includes('报价')), 'owner told');
+    const told = await waitFor(() => t.sandbox.state.appMessages.sent.find((m) => m.touser.includes('zhangsan') && m.content?.includes('报价')), 'owner told');
     await waitFor(() => t.sandbox.state.webhook.sent.some((m) => JSON.stringify(m).includes('客户意向')), 'ops group told');
+    // The notice gives the lead as the question left it: its grade after this message's touches.
+    expect(l!.grade).not.toBe(gradeBefore);
+    expect(told.content).toContain(`${l!.grade} 级`);
     const moved = (await timelineOf(TEST_CORP.corpId, c.externalUserId)).find((e) => e.type === 'stage_changed' && e.detail.to === 'qualified');
     expect(moved?.detail).toMatchObject({ by: 'system', source: 'intent' });
     expect(await Delivery.findOne({ externalUserId: c.externalUserId, kind: 'kf_reply' }).lean()).toBeTruthy();

@@ -2,7 +2,7 @@ import type { Intent } from '../../content/replies.js';
 import type { BotContext } from '../../context.js';
 import type { PendingChange } from '../../store/lead-repository.js';
 import { jobIds } from '../../queues/job-ids.js';
-import { leadId, type LeadDoc, type LeadRef } from '../../store/models/lead.js';
+import { Lead, leadId, type LeadDoc, type LeadRef } from '../../store/models/lead.js';
 import { recordStep, recordSteps } from '../../store/timeline.js';
 import { addTouch } from '../../store/touch-log.js';
 import type { KfSyncedMessage } from '../../wecom/types.js';
@@ -113,7 +113,7 @@ export async function handleCustomerMessages(ctx: Ctx, openKfid: string, msgs: r
       stageBeforeExit: doc.stageBeforeExit ?? null,
       state: doc.kf?.state ?? null,
       clock: Boolean(doc.kf?.clock),
-      told: new Set(),
+      told: new Map(),
       windowFull: false,
       windowStart: doc.kf!.lastInboundAt!.getTime(),
       outcomes: new RunOutcomes(ctx),
@@ -135,6 +135,11 @@ export async function handleCustomerMessages(ctx: Ctx, openKfid: string, msgs: r
       throw err;
     }
     await finish();
+    if (view.told.size) {
+      // The lead as the run left it (a stage move after the run's save may have changed its grade).
+      const now = (await Lead.findById(change.doc._id, TOLD_FIELDS).lean()) ?? change.doc;
+      for (const t of view.told.values()) await tellStaff(ctx, now, t.intent, t.text, t.acts);
+    }
     return out;
   });
 }
@@ -162,8 +167,11 @@ interface Conversation {
   stage: string;
   stageBeforeExit: string | null;
   state: number | null;
-  /** Intents whose staff notices this run has made (once per lead and day anyway: their keys). */
-  told: Set<string>;
+  /**
+   * The staff notices of this run, by intent (once per lead and day anyway: their keys): made after the run's save, so
+   * they give the lead as this message left it (its grade after the touch).
+   */
+  told: Map<string, { intent: Intent; text: string; acts: Set<string> }>;
   /** A service clock runs (the first unresolved message started it). */
   clock: boolean;
   /** The last reply found the window's 5 used (nothing of the run's can free one: it holds the lead lock). */
@@ -252,10 +260,7 @@ async function answer(ctx: Ctx, ref: LeadRef, openKfid: string, v: Conversation,
     await v.beforeWrite();
     if (await moveStageLocked(ctx, ref, 'qualified', qualify)) v.stage = 'qualified';
   }
-  if ((acts.has('notify_owner') || acts.has('alert_ops')) && !v.told.has(intent.key)) {
-    await tellStaff(ctx, doc, intent, text, acts);
-    v.told.add(intent.key);
-  }
+  if ((acts.has('notify_owner') || acts.has('alert_ops')) && !v.told.has(intent.key)) v.told.set(intent.key, { intent, text, acts });
   if (intent.reply && !acts.has('unsubscribe')) res = await reply(intent.reply, intent.key);
   if (res === 'person_serves') {
     await unresolved();
@@ -323,8 +328,12 @@ async function handOffLater(ctx: Ctx, ref: LeadRef, openKfid: string, at: number
   await ctx.queues.add('kf-handoff', { lead: id, openKfid, at }, { jobId: jobIds.kfHandoff(id, at), delay: Math.max(0, at - Date.now()) });
 }
 
+/** What a staff notice tells of the lead. */
+const TOLD_FIELDS = { corpId: 1, externalUserId: 1, name: 1, corpName: 1, grade: 1, owners: 1, lastInteraction: 1, firstTouch: 1 } as const;
+type ToldLead = Pick<LeadDoc, '_id' | keyof typeof TOLD_FIELDS>;
+
 /** A pricing / demo / trial question: the owner by app message and the ops group, once per lead per day. */
-async function tellStaff(ctx: Ctx, doc: LeadDoc, intent: Intent, text: string, acts: Set<string>): Promise<void> {
+async function tellStaff(ctx: Ctx, doc: ToldLead, intent: Intent, text: string, acts: Set<string>): Promise<void> {
   const ref = { corpId: doc.corpId, externalUserId: doc.externalUserId };
   const day = localDay(Date.now(), ctx.config.OPS_TIMEZONE);
   const who = doc.name ?? doc.externalUserId;

@@ -2,6 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { raiseAlert } from '../../src/domain/alerts/ops-alerts.js';
 import { takeWebhookSend } from '../../src/domain/alerts/webhook-window.js';
 import { Alert } from '../../src/store/models/alert.js';
+import { startWorkers } from '../../src/app/workers.js';
+import { jobIds } from '../../src/queues/job-ids.js';
+import { opsAlertDigestJob } from '../../jobs/ops-alert.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
 // The ops group's webhook allows 20 messages a minute [D:99110]; the sandbox keeps that limit on its own clock.
@@ -66,6 +70,33 @@ describe('ops alerts', () => {
     expect(posted).toHaveLength(1);
     expect(posted[0]!.content).toContain('运营提醒汇总（3 条）');
     expect(await h.ctx.redis.llen(h.ctx.keys.alertDigest())).toBe(0);
+  });
+
+  it('more alerts waiting than one digest holds: each digest job leaves the next one, until none is left', async () => {
+    minutesLater = 4;
+    await h.ctx.redis.del(...(await h.ctx.redis.keys(`${h.ctx.keys.prefix}:webhook:*`)));
+    for (let i = 0; i < 19; i++) await raiseAlert(h.ctx, { key: `more-fill-${i}`, kind: 'test', title: `占 ${i}`, text: 'x' });
+    await h.drain('ops-alert');
+    // Twelve long alerts wait: about 1.2 KB each, three to a digest (4096 bytes).
+    for (let i = 0; i < 12; i++) await raiseAlert(h.ctx, { key: `long-${i}`, kind: 'test', title: `长 ${i}`, text: '客'.repeat(400) });
+    await h.drain('ops-alert');
+    expect(await h.ctx.redis.llen(h.ctx.keys.alertDigest())).toBe(12);
+    minutesLater = 5;
+    await h.ctx.redis.del(...(await h.ctx.redis.keys(`${h.ctx.keys.prefix}:webhook:*`)));
+    const before = h.sandbox.state.webhook.sent.length;
+    // The digest jobs run at their own time, as in production (a job due at a second is named by it).
+    for (const j of await h.ctx.queues.get('ops-alert-digest').getJobs(['delayed'])) await j.remove();
+    await h.ctx.queues.add('ops-alert-digest', {}, { jobId: jobIds.alertDigest(Math.ceil((Date.now() + 300) / 1000)), delay: 300 });
+    const [worker] = startWorkers(h.ctx, [opsAlertDigestJob]);
+    try {
+      await waitFor(async () => (await h.ctx.redis.llen(h.ctx.keys.alertDigest())) === 0, 'every waiting alert posted', 20_000);
+    } finally {
+      await worker!.close();
+    }
+    const digests = h.sandbox.state.webhook.sent.slice(before);
+    expect(digests).toHaveLength(4);
+    expect(digests.every((m) => m.content!.startsWith('**运营提醒汇总（3 条）**'))).toBe(true);
+    expect(await Alert.countDocuments({ _id: { $regex: '^long-' }, status: 'digested' })).toBe(12);
   });
 
   it('with a wrong webhook key the alert is recorded as failed, naming the setting', async () => {

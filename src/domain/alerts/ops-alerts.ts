@@ -89,6 +89,8 @@ export async function sendDigest(ctx: Ctx): Promise<string> {
 }
 
 async function postDigest(ctx: Ctx, webhook: string): Promise<string> {
+  // Nothing waiting (another digest took it): no send of the minute is used up for nothing.
+  if (!(await ctx.redis.llen(ctx.keys.alertDigest()))) return 'empty';
   const slot = await takeWebhookSend(ctx.redis, ctx.keys, webhook, ALERT_SENDS_PER_MINUTE);
   if (!slot.ok) {
     await scheduleDigest(ctx, slot.waitMs);
@@ -133,10 +135,14 @@ async function toDigest(ctx: Ctx, alerts: OpsAlert[], waitMs: number): Promise<s
   return 'digest';
 }
 
-/** One digest job per second of its due time, however many alerts wait for it. */
+/**
+ * One digest job per second of its due time, however many alerts wait for it. At least a second ahead: a digest job
+ * is named by the second it was due in, so the next one asked for from inside it (more alerts wait than it carried)
+ * must fall in a later second, or it would be taken for the job itself (a job id BullMQ has already) and never run.
+ */
 async function scheduleDigest(ctx: Pick<BotContext, 'queues'>, waitMs: number): Promise<void> {
-  const due = Date.now() + Math.max(0, waitMs);
-  await ctx.queues.add('ops-alert-digest', {}, { jobId: jobIds.alertDigest(Math.ceil(due / 1000)), delay: Math.max(0, waitMs) });
+  const wait = Math.max(1000, waitMs);
+  await ctx.queues.add('ops-alert-digest', {}, { jobId: jobIds.alertDigest(Math.ceil((Date.now() + wait) / 1000)), delay: wait });
 }
 
 /** A post refused for now (WeCom's own count, 45009, or a retryable error that surely sent nothing): tried again later. */

@@ -54,6 +54,13 @@ describe('campaigns API: access and validation', () => {
     expect((await post('/campaigns/expo-draft/dry-run')).status).toBe(200);
     expect((await post('/campaigns/expo-draft/launch')).status).toBe(409);
     expect((await post('/campaigns/dup/pause', { actor: '' })).status).toBe(400);
+    // A broken or oversized body is refused before anything is done: the campaign is not cancelled.
+    const broken = await api('/campaigns/dup/cancel', { method: 'POST', body: '{"actor": "zhangsan"' });
+    expect(broken.status).toBe(400);
+    expect((await json<Issues>(broken)).error).toBe('body is not valid JSON');
+    const huge = await api('/campaigns/dup/cancel', { method: 'POST', body: JSON.stringify({ actor: 'zhangsan', pad: 'x'.repeat(70_000) }) });
+    expect(huge.status).toBe(413);
+    expect((await json<{ status: string }>(await api('/campaigns/dup'))).status).not.toBe('cancelled');
   });
 });
 

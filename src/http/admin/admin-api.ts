@@ -42,7 +42,8 @@ export function adminApiRouter(ctx: BotContext, token: string): Router {
     }
   });
   router.use(requireAdminToken(token));
-  router.use(bodyParser({ enableTypes: ['json'], jsonLimit: '64kb', onError: () => undefined }));
+  // A body that is not JSON, or too large, is refused (bodyError) before any route acts on it.
+  router.use(bodyParser({ enableTypes: ['json'], jsonLimit: '64kb' }));
   const routes = adminRoutes(ctx);
   for (const route of routes) {
     router[route.method](route.path, async (c) => {

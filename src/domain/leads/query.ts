@@ -149,7 +149,9 @@ export function encodeCursor(v: number | null, id: string): string {
 /** The position a cursor holds; throws on a cursor that is not ours. */
 export function decodeCursor(cursor: string): { v: number | null; id: string } {
   const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!Array.isArray(parsed) || parsed.length !== 2 || typeof parsed[1] !== 'string' || (parsed[0] !== null && typeof parsed[0] !== 'number')) {
+  // The value is a time (ms) or a score: a number a Date can hold (±8.64e15), or null.
+  const v = parsed instanceof Array ? parsed[0] : undefined;
+  if (!Array.isArray(parsed) || parsed.length !== 2 || typeof parsed[1] !== 'string' || (v !== null && (typeof v !== 'number' || !(Math.abs(v) <= 8.64e15)))) {
     throw new Error('not a cursor');
   }
   return { v: parsed[0] as number | null, id: parsed[1] };

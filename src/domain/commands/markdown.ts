@@ -12,6 +12,22 @@ export function clipBytes(text: string, max: number): string {
   return `${Buffer.from(text, 'utf8').subarray(0, max - 3).toString('utf8').replace(/\uFFFD+$/u, '')}…`;
 }
 
+/**
+ * A chat answer that fits in `max` bytes: cut after its last whole line that fits (a table keeps whole rows), with a
+ * line saying how many were left out, in the answer's words (`more(n)`). One line longer than `max` is cut inside.
+ */
+export function clipLines(text: string, max: number, more: (n: number) => string): string {
+  if (bytes(text) <= max) return text;
+  const lines = text.split('\n');
+  let kept = 0;
+  let size = 0;
+  // Room for the note: its length for the largest count it could give.
+  const room = max - bytes(`\n${more(lines.length)}`);
+  while (kept < lines.length && size + bytes(lines[kept]!) + 1 <= room) size += bytes(lines[kept++]!) + 1;
+  if (!kept) return clipBytes(text, max);
+  return `${lines.slice(0, kept).join('\n')}\n${more(lines.length - kept)}`;
+}
+
 /** A table cell: no line breaks or pipes that would break the row. */
 export function cell(value: unknown): string {
   return String(value ?? '').replace(/[\r\n]+/g, ' ').replace(/\|/g, '/');

@@ -6,6 +6,7 @@ import { CommandAudit } from '../../store/models/command-audit.js';
 import { CommandError, translator, type AnyCommand, type Caller, type CommandContext, type CommandOutcome, type Lang } from './command.js';
 import { bindArgs, languageOf, parseLine } from './parse.js';
 import { allows, roleOf } from './permissions.js';
+import { clipLines, ROBOT_MARKDOWN_BYTES } from './markdown.js';
 
 /** A robot message that may be a command: who wrote what, where. */
 export interface CommandRequest {
@@ -78,7 +79,9 @@ export function plan(ctx: BotContext, req: CommandRequest): Plan {
 export async function execute(p: Extract<Plan, { kind: 'run' }>): Promise<Result> {
   const { t } = p.ctx;
   try {
-    return { answer: await p.command.run(p.args, p.ctx), outcome: 'ok' };
+    // A long answer (a list, a table) keeps whole lines and says how many it left out [D:101031].
+    const answer = clipLines(await p.command.run(p.args, p.ctx), ROBOT_MARKDOWN_BYTES, (n) => t(`…（还有 ${n} 行未显示，请缩小范围）`, `… (${n} more lines not shown: narrow it down)`));
+    return { answer, outcome: 'ok' };
   } catch (err) {
     if (err instanceof CommandError) return { answer: err.answer, outcome: err.outcome };
     if (err instanceof WecomApiError && !err.retryable) {

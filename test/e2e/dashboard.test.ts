@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemo } from '../../src/dev/demo-data.js';
 import { Lead } from '../../src/store/models/lead.js';
+import { sessionValue } from '../../src/http/admin/session.js';
 import { startTestBot, type TestBot } from '../helpers/test-bot.js';
 
 const TOKEN = 'dashboard-token-for-tests-0123';
@@ -63,6 +64,13 @@ describe('dashboard: pages and sign-in', () => {
     const names = ((await queues.json()) as { queues: Array<{ name: string }> }).queues.map((q) => q.name);
     expect(names).toEqual(expect.arrayContaining(['events', 'welcome', 'nurture', 'records']));
     expect((await get('/admin/queues', { ...bearer, accept: 'text/html' })).status).toBe(200);
+    // A session ends: a cookie past its end, or one whose end was moved, opens nothing.
+    expect((await fetch(`${t.url}/admin/session`, { method: 'POST', headers: bearer })).headers.get('set-cookie')).toMatch(/max-age=43200|expires=/i);
+    const ended = `admin_session=${sessionValue(TOKEN, Date.now() - 1000)}`;
+    expect((await get('/admin/queues/api/queues', { accept: 'application/json', cookie: ended })).status).toBe(401);
+    const [end, sig] = cookie.slice('admin_session='.length).split('.');
+    const moved = `admin_session=${Number(end) + 86_400}.${sig}`;
+    expect((await get('/admin/queues/api/queues', { accept: 'application/json', cookie: moved })).status).toBe(401);
   });
 });
 

@@ -9,7 +9,7 @@ import Router from '@koa/router';
 import type Koa from 'koa';
 import send from 'koa-send';
 import type { BotContext } from '../../context.js';
-import { isAdmin, SESSION_COOKIE, sessionValue } from './session.js';
+import { isAdmin, SESSION_COOKIE, SESSION_HOURS, sessionValue } from './session.js';
 
 /** The dashboard's own files: HTML, scripts, styles (plain browser modules: no build step before `npm start`). */
 const PAGES = path.join(path.dirname(fileURLToPath(import.meta.url)), 'dashboard');
@@ -61,7 +61,7 @@ export function dashboardRouter(ctx: BotContext, token: string): { router: Route
       c.body = { error: 'wrong admin token' };
       return;
     }
-    c.cookies.set(SESSION_COOKIE, sessionValue(token), { httpOnly: true, sameSite: 'strict', path: '/admin', secure: c.secure, overwrite: true });
+    c.cookies.set(SESSION_COOKIE, sessionValue(token), { httpOnly: true, sameSite: 'strict', path: '/admin', secure: c.secure, overwrite: true, maxAge: SESSION_HOURS * 3_600_000 });
     c.status = 204;
   });
   router.delete('/session', (c) => {

@@ -4,6 +4,7 @@ import { table } from '../../src/domain/commands/markdown.js';
 import { issue } from '../../src/domain/commands/parse.js';
 import { channelOverview } from '../../src/domain/channels/overview.js';
 import { CHANNEL_KEY, createChannel } from '../../src/domain/channels/stored-channels.js';
+import { foldWidth } from '../../src/domain/width.js';
 
 const ACTIONS: Record<string, 'new' | 'list'> = { new: 'new', create: 'new', 新建: 'new', 新增: 'new', 创建: 'new', list: 'list', ls: 'list', 列表: 'list', 全部: 'list' };
 
@@ -20,7 +21,7 @@ export const channel = defineCommand({
       action: z
         .string()
         .default('list')
-        .transform((w, ctx) => ACTIONS[w.toLowerCase()] ?? (ctx.addIssue(issue(`「${w}」应为 new（新建）或 list（列表）`, `"${w}" must be new or list`)), z.NEVER)),
+        .transform((w, ctx) => ACTIONS[foldWidth(w).toLowerCase()] ?? (ctx.addIssue(issue(`「${w}」应为 new（新建）或 list（列表）`, `"${w}" must be new or list`)), z.NEVER)),
       key: z.string().optional(),
       name: z.string().max(64).optional(),
       owners: z.array(z.string().regex(/^[\w.@-]{1,64}$/)).max(100).default([]),
@@ -28,6 +29,8 @@ export const channel = defineCommand({
     .superRefine((a, ctx) => {
       if (a.action !== 'new') return;
       if (!a.key) ctx.addIssue({ ...issue('缺少 <标识>（二维码的 state：字母、数字、_ 或 -，最多 30 个）', 'missing <key> (the code\'s state: letters, digits, _ or -, up to 30)'), path: ['key'] });
+      // The key and the name are kept as typed: a key in full-width letters is refused, not converted.
+      else if (!CHANNEL_KEY.test(a.key) && CHANNEL_KEY.test(foldWidth(a.key))) ctx.addIssue({ ...issue(`标识「${a.key}」请用半角字母、数字、_ 或 -（它就是二维码的 state）`, `key "${a.key}" must be typed in half-width letters, digits, _ or - (it is the code's state)`), path: ['key'] });
       else if (!CHANNEL_KEY.test(a.key)) ctx.addIssue({ ...issue(`标识「${a.key}」只能用字母、数字、_ 或 -，最多 30 个（它就是二维码的 state）`, `key "${a.key}" may only hold letters, digits, _ or -, up to 30 (it is the code's state)`), path: ['key'] });
       if (!a.name) ctx.addIssue({ ...issue('缺少 <名称>（有空格请加引号）', 'missing <name> (quote it if it has spaces)'), path: ['name'] });
     }),

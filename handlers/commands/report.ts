@@ -4,6 +4,7 @@ import { issue } from '../../src/domain/commands/parse.js';
 import { addDays, isDay } from '../../src/domain/commands/period.js';
 import { localDay } from '../../src/domain/nurture/clock.js';
 import { buildDailyReport } from '../../src/domain/report/daily-report.js';
+import { foldWidth } from '../../src/domain/width.js';
 
 /** `日报` / `report [date]`: the daily report (default: yesterday's), now, in this chat. */
 export const report = defineCommand({
@@ -15,11 +16,12 @@ export const report = defineCommand({
       .string()
       .optional()
       .transform((raw, ctx) => {
-        const w = raw ?? 'yesterday';
+        // A date or a word, in half- or full-width forms (２０２６-１１-２７).
+        const w = foldWidth(raw ?? 'yesterday');
         if (['yesterday', '昨天', '昨日'].includes(w.toLowerCase())) return { back: 1 };
         if (['today', '今天', '今日'].includes(w.toLowerCase())) return { back: 0 };
         if (isDay(w)) return { day: w };
-        ctx.addIssue(issue(`日期「${w}」应写成 2026-11-27、昨天或今天`, `date "${w}" must be like 2026-11-27, yesterday or today`));
+        ctx.addIssue(issue(`日期「${raw ?? w}」应写成 2026-11-27、昨天或今天`, `date "${raw ?? w}" must be like 2026-11-27, yesterday or today`));
         return z.NEVER;
       }),
   }),

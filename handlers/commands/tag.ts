@@ -3,16 +3,20 @@ import { CommandError, defineCommand } from '../../src/domain/commands/command.j
 import { findLead } from '../../src/domain/commands/find-lead.js';
 import { issue } from '../../src/domain/commands/parse.js';
 import { changeTags, tagsFromNames } from '../../src/domain/leads/change-tags.js';
+import { foldWidth } from '../../src/domain/width.js';
 
+/**
+ * `+tag`, `-tag` or `+group/tag`: the sign and the slash in either width (a Chinese keyboard types ＋, － and ／), the
+ * group and the tag as typed (a tag's full-width brackets and commas are its own).
+ */
 const tagWord = z.string().transform((w, ctx) => {
-  const m = /^([+-])(.{1,61})$/u.exec(w);
-  const name = m?.[2]?.trim() ?? '';
-  const parts = name.split('/');
-  if (!m || !name || parts.length > 2 || parts.some((p) => !p.trim() || [...p.trim()].length > 30)) {
+  const m = /^([+\-＋－])(.{1,61})$/u.exec(w);
+  const parts = (m?.[2] ?? '').split(/[/／]/u).map((p) => p.trim());
+  if (!m || parts.length > 2 || parts.some((p) => !p || [...p].length > 30)) {
     ctx.addIssue(issue(`「${w}」应写成 +标签 或 -标签（可带分组：+行业/制造业；每段最多 30 字）`, `"${w}" must be +tag or -tag (a group may lead: +industry/retail; at most 30 characters each)`));
     return z.NEVER;
   }
-  return { op: m[1] as '+' | '-', name };
+  return { op: foldWidth(m[1]!) as '+' | '-', name: parts.join('/') };
 });
 
 /** `标签` / `tag <lead> +<tag> -<tag>`: corp tags added or removed on the customer in WeCom (mark_tag) and on the lead. */
@@ -27,8 +31,9 @@ export const tag = defineCommand({
   run: async (a, c) => {
     const { ref, lead } = await findLead(c, a.lead);
     const who = lead.name ?? lead.externalUserId;
-    const add = await tagsFromNames(a.tags.filter((x) => x.op === '+').map((x) => x.name));
-    const remove = await tagsFromNames(a.tags.filter((x) => x.op === '-').map((x) => x.name));
+    const named = await tagsFromNames(a.tags.map((x) => x.name));
+    const add = named.filter((_, i) => a.tags[i]!.op === '+');
+    const remove = named.filter((_, i) => a.tags[i]!.op === '-');
     const r = await changeTags(c, ref, { add, remove }, { actor: c.caller.userId, sourceKey: `command|${c.msgid}` });
     if (!r.marked.length && !r.failed.length) throw new CommandError('rejected', c.t(`${who} 没有在跟的员工，企业微信里没法给他打标签。`, `${who} has no active owner, so WeCom cannot tag them.`));
     if (!r.marked.length) throw new CommandError('rejected', c.t(`企业微信拒绝了（${r.failed.map((f) => `${f.userId}: ${f.errcode}`).join('、')}），标签没有变化。`, `WeCom refused (${r.failed.map((f) => `${f.userId}: ${f.errcode}`).join(', ')}); no tag changed.`));

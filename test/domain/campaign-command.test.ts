@@ -37,6 +37,8 @@ describe('群发 / campaign chat command (the domain behind handlers/commands/)'
     expect(await say('list')).toMatch(/\*\*cmd\*\* 命令群发：下次 \d\d-\d\d 10:00/);
     expect(await say('list')).toContain('**once** 一次群发：下次 01-15 07:30');
     expect(await say('show nope')).toBe('没有群发 nope。');
+    // Subcommand and key typed in full-width letters (keys are half-width: src/content/campaigns.ts).
+    expect(await say('ｓｈｏｗ ｃｍｄ')).toBe(await say('show cmd'));
     const dry = await say('预演 cmd');
     expect(dry).toContain('目标 2 人');
     expect(dry).toContain('群发 2');

@@ -58,6 +58,26 @@ describe('reading a line of chat', () => {
     const h = normalizeLine('帮助 一下 吧');
     expect(bindArgs(help, tokenize(h).slice(1), h, 'zh')).toEqual({ ok: false, problems: ['多余的内容：一下 吧'] });
   });
+
+  it('gives arguments as typed (full-width brackets, colons and letters kept) and recognises words in either width', () => {
+    const bind = (raw: string) => {
+      const p = parseLine(registry, raw);
+      if (p.kind !== 'command') throw new Error(`not a command: ${raw}`);
+      return bindArgs(p.match.command, p.tokens, p.line, p.match.lang);
+    };
+    expect(bind('阶段 刘总（丁厂） 商机')).toEqual({ ok: true, args: { lead: '刘总（丁厂）', stage: 'opportunity', reason: undefined } });
+    expect(bind('stage 刘总（丁厂） ｏｐｐｏｒｔｕｎｉｔｙ')).toEqual({ ok: true, args: { lead: '刘总（丁厂）', stage: 'opportunity', reason: undefined } });
+    expect(bind('定级 刘总（丁厂） Ａ')).toEqual({ ok: true, args: { lead: '刘总（丁厂）', grade: 'A', reason: undefined } });
+    // A full-width comma still separates tags; a tag's own brackets stay; ＋, － and ／ are read as +, - and /.
+    expect(bind('标签 王经理 ＋重点客户（华东），－行业／制造业')).toEqual({ ok: true, args: { lead: '王经理', tags: [{ op: '+', name: '重点客户（华东）' }, { op: '-', name: '行业/制造业' }] } });
+    expect(bind('统计　７ｄ，ｅｘｐｏ（华东）。')).toEqual({ ok: true, args: { period: { kind: 'last', days: 7 }, channel: 'ｅｘｐｏ（华东）' } });
+    expect(bind('渠道 ｎｅｗ salon12 沙龙（华东）：秋季 zhangsan')).toEqual({ ok: true, args: { action: 'new', key: 'salon12', name: '沙龙（华东）：秋季', owners: ['zhangsan'] } });
+    expect(bind('暂停 刘总（丁厂）')).toEqual({ ok: true, args: { target: { kind: null, name: '刘总（丁厂）' }, reason: undefined } });
+    expect(bind('暂停 序列：ｆａｓｔ')).toEqual({ ok: true, args: { target: { kind: 'sequence', name: 'ｆａｓｔ' }, reason: undefined } });
+    expect(bind('日报 ２０２６-１１-２７')).toEqual({ ok: true, args: { date: { day: '2026-11-27' } } });
+    expect(bind('群发 ｓｈｏｗ ｅｘｐｏ－ｄｒａｆｔ')).toEqual({ ok: true, args: { words: ['ｓｈｏｗ', 'ｅｘｐｏ－ｄｒａｆｔ'] } });
+    expect(bind('帮助 （一下）')).toEqual({ ok: false, problems: ['多余的内容：（一下）'] });
+  });
 });
 
 describe('the command registry', () => {

@@ -32,23 +32,24 @@ beforeAll(async () => {
   t.sandbox.state.robot.target = { url: `${t.url}/wecom/robot`, ...ROBOT };
   t.sandbox.state.callback = { url: `${t.url}/wecom/callback`, token: TEST_CORP.token, encodingAesKey: TEST_CORP.encodingAesKey };
   // Leads as arrivals leave them (the funnel rollups follow every lead change): 王经理 and 王总 at 2026 工业展, one at 无欢迎语渠道.
-  const now = new Date();
-  const seed = async (name: string, corpName: string, channel: string) => {
-    const { externalUserId } = t.sandbox.state.contacts.addCustomer({ name, userId: 'zhangsan', state: channel, corpName });
-    const ref = { corpId: TEST_CORP.corpId, externalUserId };
-    await t.bot.ctx.leads.mutate(ref, { channelKey: channel, userId: 'zhangsan', at: now }, (d) => {
-      d.name = name;
-      d.corpName = corpName;
-      d.owners.push({ userId: 'zhangsan', channelKey: channel, addedAt: now, lastEventAt: now });
-      addTouch(d, { eventKey: `add|${externalUserId}`, kind: 'add', channelKey: channel, userId: 'zhangsan', at: now });
-    });
-    return { externalUserId, id: leadId(TEST_CORP.corpId, externalUserId) };
-  };
   wang = await seed('王经理', '甲厂', 'expo2026');
   await seed('王总', '乙厂', 'expo2026');
   await seed('李工', '丙厂', 'notext');
 });
 afterAll(async () => t?.stop());
+
+/** A lead as an arrival leaves it: a customer of zhangsan's who came through `channel`, last touched `at`. */
+async function seed(name: string, corpName: string, channel: string, at = new Date()) {
+  const { externalUserId } = t.sandbox.state.contacts.addCustomer({ name, userId: 'zhangsan', state: channel, corpName });
+  const ref = { corpId: TEST_CORP.corpId, externalUserId };
+  await t.bot.ctx.leads.mutate(ref, { channelKey: channel, userId: 'zhangsan', at }, (d) => {
+    d.name = name;
+    d.corpName = corpName;
+    d.owners.push({ userId: 'zhangsan', channelKey: channel, addedAt: at, lastEventAt: at });
+    addTouch(d, { eventKey: `add|${externalUserId}`, kind: 'add', channelKey: channel, userId: 'zhangsan', at });
+  });
+  return { externalUserId, id: leadId(TEST_CORP.corpId, externalUserId) };
+}
 
 const say = (text: string, userid = 'zhangsan', extra: { chatid?: string | null; msgid?: string } = {}) => t.sandbox.state.robot.say({ text, userid, ...extra });
 const stream = (ex: RobotExchange) => (ex.reply as { msgtype: string; stream: { id: string; finish: boolean; content: string } }).stream;
@@ -342,6 +343,57 @@ describe('who may do what, duplicates, refreshes, the audit log', () => {
       expect(r.outcome).toBeTruthy();
     }
     expect(new Set(rows.map((r) => r.outcome))).toEqual(new Set(['ok', 'refused', 'unknown_command', 'invalid_args', 'not_found', 'ambiguous', 'rejected', 'expired']));
+  });
+});
+
+describe('arguments as typed', () => {
+  it('a name with full-width brackets reaches every lead command as typed, and a half-width one finds it too', async () => {
+    const liu = await seed('刘总（丁厂）', '丁厂', 'notext');
+    expect(content(await say('线索 刘总（丁厂）'))).toContain('**刘总（丁厂）**（丁厂）');
+    expect(content(await say('阶段 刘总（丁厂） 商机'))).toBe('已把 **刘总（丁厂）** 从「新增」移到「商机」。');
+    expect(content(await say('定级 刘总（丁厂） Ａ'))).toMatch(/^已把 \*\*刘总（丁厂）\*\* 定为 \*\*A\*\* 级（人工定级，得分 \d+）。$/);
+    expect(await Lead.findById(liu.id).lean()).toMatchObject({ stage: 'opportunity', gradePin: 'A' });
+    // Typed with half-width brackets, the stored name is still the one it names.
+    expect(content(await say('阶段 刘总(丁厂) 合格'))).toBe('已把 **刘总（丁厂）** 从「商机」移到「合格」。');
+    expect(content(await say('暂停 刘总（丁厂）'))).toBe('已暂停线索 刘总（丁厂）的培育和群发：进度保留，发送「恢复」后从原处继续。');
+    expect(content(await say('恢复 刘总(丁厂)'))).toBe('已恢复线索 刘总（丁厂）：等待中的到期步骤马上运行，其余按原定时间。');
+    // A sequence's key typed in full-width letters is that sequence.
+    expect(content(await say('暂停 ｆａｓｔ'))).toBe('已暂停培育序列 fast的培育和群发：进度保留，发送「恢复」后从原处继续。');
+    expect(content(await say('恢复 序列：ｆａｓｔ'))).toBe('已恢复培育序列 fast：等待中的到期步骤马上运行，其余按原定时间。');
+  });
+
+  it('标签 uses the existing corp tag whose name has full-width brackets, whichever brackets are typed, and creates no look-alike', async () => {
+    const lead = await seed('钱经理', '戊厂', 'notext');
+    // A tag an admin made in WeCom, which the bot knows.
+    const { added } = t.sandbox.state.tags.addCorpTags({ groupName: '客户分层', tags: [{ name: '重点客户（华东）' }] });
+    await t.bot.ctx.tags.resolve([{ group: '客户分层', name: '重点客户（华东）' }]);
+    const created = t.sandbox.state.callsTo('externalcontact/add_corp_tag').length;
+    const marked = t.sandbox.state.okCallsTo('externalcontact/mark_tag').length;
+    expect(content(await say('标签 钱经理 +重点客户（华东）'))).toBe('已更新 **钱经理** 的标签（zhangsan）：加上 客户分层/重点客户（华东）');
+    const marks = t.sandbox.state.okCallsTo('externalcontact/mark_tag').slice(marked);
+    expect(marks.map((m) => (m.body as { add_tag: string[] }).add_tag)).toEqual([[added[0]!.id]]);
+    expect((await Lead.findById(lead.id).lean())?.tagKeys).toEqual(['客户分层/重点客户（华东）']);
+    // Half-width brackets and a full-width minus name the same tag.
+    expect(content(await say('标签 钱经理 －重点客户(华东)'))).toBe('已更新 **钱经理** 的标签（zhangsan）：去掉 客户分层/重点客户（华东）');
+    expect((await Lead.findById(lead.id).lean())?.tagKeys).toEqual([]);
+    expect(t.sandbox.state.callsTo('externalcontact/add_corp_tag').length).toBe(created);
+    expect(t.sandbox.state.tags.corpTags.flatMap((g) => g.tags.map((x) => x.name)).filter((n) => n.includes('华东'))).toEqual(['重点客户（华东）']);
+  });
+
+  it('渠道 new keeps the name as typed; 统计 finds that channel by it, in either width; full-width periods still read', async () => {
+    const ex = await say('渠道 new salon12 秋季沙龙（华东） zhangsan');
+    expect((await later(ex.msgid)).content).toMatch(/^已新建渠道 \*\*秋季沙龙（华东）\*\*（`salon12`），负责人：zhangsan。/);
+    expect(await ChannelRecord.findOne({ key: 'salon12' }).lean()).toMatchObject({ name: '秋季沙龙（华东）' });
+    const scan = await t.sandbox.state.contacts.scan({ userId: 'zhangsan', name: '沙龙华东客户', state: 'salon12' });
+    await waitFor(() => Lead.findById(leadId(TEST_CORP.corpId, scan.externalUserId)).lean(), 'the scanned lead');
+    const row = '| 秋季沙龙（华东）（salon12） | 1 |';
+    await waitFor(async () => content(await say('统计 7d 秋季沙龙（华东）')).includes(row), 'the channel\'s funnel by its name');
+    expect(content(await say('统计 ７ｄ 秋季沙龙(华东)'))).toContain(row);
+    expect(content(await say('统计 7d ＳＡＬＯＮ１２'))).toContain(row);
+    // The ops guide's example of full-width input.
+    expect(content(await say('统计　７ｄ，expo2026。'))).toContain('| 2026 工业展（expo2026） |');
+    // A key is the code's state: full-width letters are refused, not converted.
+    expect(content(await say('渠道 new ｓａｌｏｎ１３ 冬季沙龙'))).toContain('标识「ｓａｌｏｎ１３」请用半角字母、数字、_ 或 -');
   });
 });
 

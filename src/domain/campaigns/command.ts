@@ -1,6 +1,7 @@
 import type { BotContext } from '../../context.js';
 import type { CommandContext, Lang } from '../commands/command.js';
 import { shortTime, stageName } from '../commands/words.js';
+import { foldWidth } from '../width.js';
 import { CampaignError } from './campaign-error.js';
 import { campaignOf } from './catalog.js';
 import { cancelCampaign, launchCampaign, pauseCampaign, resumeCampaign } from './control.js';
@@ -160,8 +161,11 @@ async function stateReason(ctx: CampaignCommandContext, key: string, err: Campai
 export async function runCampaignCommand(ctx: CampaignCommandContext, input: CampaignCommandInput): Promise<string> {
   const { t, lang } = ctx;
   const usage = t(`用法：群发 ${SUBCOMMAND_USAGE}`, `Usage: campaign ${SUBCOMMAND_USAGE}`);
-  const [typed, key] = input.args;
-  const sub = typed ? SUBCOMMANDS[typed.toLowerCase()] : undefined;
+  const [typed, typedKey] = input.args;
+  const sub = typed ? SUBCOMMANDS[foldWidth(typed).toLowerCase()] : undefined;
+  // Campaign keys are half-width letters, digits, _ and - (src/content/campaigns.ts): one typed in full-width forms
+  // names the same campaign.
+  const key = typedKey === undefined ? undefined : foldWidth(typedKey);
   if (!sub) return usage;
   if (sub !== 'list' && !key) return t(`用法：群发 ${sub} <key>（群发 list 列出所有群发）`, `Usage: campaign ${sub} <key> (campaign list lists every campaign)`);
   const verb = word(VERB, sub, lang);

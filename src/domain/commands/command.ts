@@ -40,6 +40,7 @@ export interface CommandContext extends BotContext {
 /**
  * How tokens after the command word become named arguments before zod checks them: `name` takes one token, `...name`
  * the rest of the text as written (a reason, a channel name), `*name` the remaining tokens as a list (tags, owners).
+ * Each is given as typed, full-width forms kept; a word the command recognises is folded by the command.
  */
 export type ParamSpec = string;
 

@@ -1,5 +1,6 @@
 import { Lead, leadId, splitLeadId, type LeadRef } from '../../store/models/lead.js';
-import { listLeads, summarize, type LeadSummary } from '../leads/query.js';
+import { summarize, SUMMARY_FIELDS, type LeadSummary } from '../leads/query.js';
+import { sameName, widthInsensitiveSource } from '../width.js';
 import { CommandError, type CommandContext } from './command.js';
 
 /** How many matches a "which one?" answer lists. */
@@ -10,17 +11,36 @@ export function leadLine(l: LeadSummary): string {
   return `${l.name ?? l.externalUserId}${l.corpName ? `（${l.corpName}）` : ''} · ${l.grade} · ${l.stage} · \`${l.externalUserId}\``;
 }
 
+/** Leads whose name, an owner's remark or company matches `source` (a regular expression), or whose external id is `q`. */
+function matching(source: string, q: string) {
+  const re = new RegExp(source, 'i');
+  return { $or: [{ name: re }, { 'owners.remark': re }, { corpName: re }, { externalUserId: q }] };
+}
+
+/** The first `limit` leads of a filter, the most recently touched first. */
+async function newestFirst(filter: Record<string, unknown>, limit: number): Promise<LeadSummary[]> {
+  const rows = await Lead.find(filter, SUMMARY_FIELDS).sort({ lastTouchAt: -1, _id: -1 }).limit(limit).lean();
+  return rows.map((r) => summarize(r as never));
+}
+
+/** Whether `q` is a lead's name, an owner's remark or its company, but for letter case and full-width forms. */
+function names(l: LeadSummary, q: string): boolean {
+  const same = (v: string | null) => sameName(v, q, { caseless: true });
+  return same(l.name) || same(l.corpName) || l.owners.some((o) => same(o.remark));
+}
+
 /**
  * The one lead a chat argument names: an external user id (one read by _id), else a name, an owner's remark or a
- * company. Nothing found, or several matches (a short list to choose from, by external id), answer as such.
+ * company, compared whatever the width of its characters (`刘总(丁厂)` names `刘总（丁厂）`). Nothing found, or several
+ * matches (a short list to choose from, by external id), answer as such.
  */
 export async function findLead(ctx: Pick<CommandContext, 'corpId' | 't'>, query: string): Promise<{ id: string; ref: LeadRef; lead: LeadSummary }> {
   const q = query.trim();
   const byId = q.includes(':') ? q : leadId(ctx.corpId, q);
   const exact = await Lead.findById(byId).lean();
   if (exact) return { id: byId, ref: splitLeadId(byId)!, lead: summarize(exact as never) };
-  const { items } = await listLeads({ q, limit: SHOWN + 1 });
-  const named = items.filter((l) => l.name === q || l.corpName === q || l.owners.some((o) => o.remark === q));
+  const items = await newestFirst(matching(widthInsensitiveSource(q), q), SHOWN + 1);
+  const named = items.filter((l) => names(l, q));
   const one = items.length === 1 ? items[0] : named.length === 1 ? named[0] : undefined;
   if (one) return { id: one.id, ref: splitLeadId(one.id)!, lead: one };
   const { t } = ctx;

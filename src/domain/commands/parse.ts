@@ -1,12 +1,16 @@
 import type { ZodIssue } from 'zod';
 import { stripMentions } from '../../wecom/events/robot.js';
+import { foldWidth } from '../width.js';
 import { translator, type AnyCommand, type Lang } from './command.js';
 import type { CommandMatch, CommandRegistry } from './registry.js';
 
-/** One word of a command: as normalised (what arguments are read from) and as typed, and where it is. */
+/**
+ * One word of a command: as normalised (what the command word is recognised by) and as typed (what an argument is),
+ * and where it is.
+ */
 export interface Token {
   text: string;
-  /** The same word as typed (full-width punctuation kept). */
+  /** The same word as typed (full-width letters, digits and punctuation kept): the argument a command gets. */
   raw: string;
   start: number;
   end: number;
@@ -18,7 +22,10 @@ export type ParsedLine =
   | { kind: 'unknown'; word: string; lang: Lang; suggestion: CommandMatch | null }
   | { kind: 'command'; match: CommandMatch; line: Line; tokens: Token[] };
 
-/** A line of chat, normalised, and as typed: the two have the same length, so offsets hold in both. */
+/**
+ * A line of chat, normalised (where words and their separators are found), and as typed (what arguments are taken
+ * from): the two have the same length, so offsets hold in both.
+ */
 export interface Line {
   text: string;
   typed: string;
@@ -41,7 +48,9 @@ const SPACED_RANGE = new RegExp(`(${DAY_TYPED})[\\s\u3000]*(\\.\\.|[~～]|至|�
 /**
  * Normalises a line typed in a chat: @mentions at either end and sentence punctuation at the end ("统计 7d。") go, a
  * date range typed with spaces closes up, and full-width letters, digits, punctuation and spaces become their ASCII
- * forms, one character for one, so the typed line keeps the same offsets (a reason is quoted as typed).
+ * forms in `text`, one character for one, so the typed line keeps the same offsets: words are split and the command
+ * word recognised on `text`, while arguments are taken from `typed` (docs/ops-guide.md, "Running the bot from the ops
+ * group").
  */
 export function normalizeLine(raw: string): Line {
   const typed = stripMentions(raw)
@@ -49,8 +58,7 @@ export function normalizeLine(raw: string): Line {
     .trim()
     // A range typed with spaces ("2026-11-01 至 2026-11-30") is one word, as without them.
     .replace(SPACED_RANGE, '$1$2$3');
-  const text = typed.replace(/[\uff01-\uff5e\u3000]/gu, (c) => (c === '\u3000' ? ' ' : String.fromCharCode(c.charCodeAt(0) - 0xfee0)));
-  return { text, typed };
+  return { text: foldWidth(typed), typed };
 }
 
 /** Splits a normalised line into words; quoted text ("…", “…”, 「…」) is one word. */
@@ -154,7 +162,11 @@ export interface BilingualIssue {
   en: string;
 }
 
-/** The named arguments of a command's words, checked with its zod schema; or the answer saying what is wrong. */
+/**
+ * The named arguments of a command's words, checked with its zod schema; or the answer saying what is wrong. Every
+ * argument is given as typed (a name or a tag keeps its full-width brackets and colons): a command that
+ * recognises a word (a period, a stage, a grade) folds its width itself (src/domain/width.ts).
+ */
 export function bindArgs(command: AnyCommand, tokens: Token[], line: Line, lang: Lang): { ok: true; args: unknown } | { ok: false; problems: string[] } {
   const t = translator(lang);
   const raw: Record<string, unknown> = {};
@@ -164,14 +176,14 @@ export function bindArgs(command: AnyCommand, tokens: Token[], line: Line, lang:
       // The rest of the line as typed (a reason keeps its own punctuation); one quoted word loses its quotes.
       raw[p.slice(3)] = from === undefined ? undefined : tokens.length === i + 1 ? from.raw : line.typed.slice(from.start).trim();
     } else if (p.startsWith('*')) {
-      raw[p.slice(1)] = tokens.slice(i).map((x) => x.text);
+      raw[p.slice(1)] = tokens.slice(i).map((x) => x.raw);
     } else {
-      raw[p] = tokens[i]?.text;
+      raw[p] = tokens[i]?.raw;
     }
   });
   const takesRest = command.params.some((p) => p.startsWith('...') || p.startsWith('*'));
   if (!takesRest && tokens.length > command.params.length) {
-    const extra = tokens.slice(command.params.length).map((x) => x.text).join(' ');
+    const extra = tokens.slice(command.params.length).map((x) => x.raw).join(' ');
     return { ok: false, problems: [t(`多余的内容：${extra}`, `unexpected: ${extra}`)] };
   }
   const parsed = command.args.safeParse(raw);

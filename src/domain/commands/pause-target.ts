@@ -2,6 +2,7 @@ import type { BotContext } from '../../context.js';
 import type { PauseKind } from '../../store/models/pause.js';
 import type { PauseTarget } from '../pause/pauses.js';
 import { findChannel } from '../channels/find-channel.js';
+import { foldWidth, sameName } from '../width.js';
 import { CommandError, type CommandContext, type Level } from './command.js';
 import { findLead } from './find-lead.js';
 
@@ -13,18 +14,23 @@ export interface TargetArg {
 
 const PREFIXES: Record<string, PauseKind> = { lead: 'lead', 线索: 'lead', sequence: 'sequence', 序列: 'sequence', 培育: 'sequence', channel: 'channel', 渠道: 'channel' };
 
-/** Reads a target word. */
+/** Reads a target word (as typed: the name after the kind keeps its full-width forms). */
 export function targetArg(word: string): TargetArg {
   // `序列:x` or `序列：x`: a Chinese keyboard types the full-width colon.
   const colon = word.search(/[:：]/);
-  const kind = colon > 0 ? PREFIXES[word.slice(0, colon).toLowerCase()] : undefined;
+  const kind = colon > 0 ? PREFIXES[foldWidth(word.slice(0, colon)).toLowerCase()] : undefined;
   return kind ? { kind, name: word.slice(colon + 1).trim() } : { kind: null, name: word.trim() };
+}
+
+/** The key of the sequence a name gives: the key itself, or the key but for full-width forms (`ｆａｓｔ`). */
+function sequenceKey(sequences: BotContext['sequences'], name: string): string | undefined {
+  return sequences.has(name) ? name : [...sequences.keys()].find((k) => sameName(k, name));
 }
 
 /** The kind a target is: as written, else a sequence key, else a channel key or name, else a lead. */
 export function targetKind(a: TargetArg, ctx: Pick<BotContext, 'sequences' | 'channels'>): PauseKind {
   if (a.kind) return a.kind;
-  if (ctx.sequences.has(a.name)) return 'sequence';
+  if (sequenceKey(ctx.sequences, a.name)) return 'sequence';
   if (findChannel(ctx.channels, a.name)) return 'channel';
   return 'lead';
 }
@@ -40,8 +46,9 @@ export async function resolveTarget(ctx: CommandContext, a: TargetArg): Promise<
   const { t } = ctx;
   const kind = targetKind(a, ctx);
   if (kind === 'sequence') {
-    if (!ctx.sequences.has(a.name)) throw new CommandError('not_found', t(`没有「${a.name}」这个培育序列。现有：${[...ctx.sequences.keys()].join(', ')}`, `No sequence "${a.name}". Sequences: ${[...ctx.sequences.keys()].join(', ')}`));
-    return { target: { kind, target: a.name }, label: t(`培育序列 ${a.name}`, `sequence ${a.name}`) };
+    const key = sequenceKey(ctx.sequences, a.name);
+    if (!key) throw new CommandError('not_found', t(`没有「${a.name}」这个培育序列。现有：${[...ctx.sequences.keys()].join(', ')}`, `No sequence "${a.name}". Sequences: ${[...ctx.sequences.keys()].join(', ')}`));
+    return { target: { kind, target: key }, label: t(`培育序列 ${key}`, `sequence ${key}`) };
   }
   if (kind === 'channel') {
     const c = findChannel(ctx.channels, a.name);

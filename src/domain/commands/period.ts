@@ -1,4 +1,5 @@
 import { localDay } from '../nurture/clock.js';
+import { foldWidth } from '../width.js';
 
 /** A period as typed: relative to today (the last N days, today included), or fixed days. */
 export type PeriodSpec = { kind: 'last'; days: number } | { kind: 'yesterday' } | { kind: 'days'; from: string; to: string };
@@ -22,10 +23,11 @@ export function addDays(day: string, n: number): string {
 
 /**
  * Reads a period: `today` (今天), `yesterday` (昨天), `7d` / `30d` / `Nd` (近7天, 7天: the last N days, today
- * included), `YYYY-MM-DD`, or `YYYY-MM-DD..YYYY-MM-DD` (also with ~, 至 or 到). Null when it is none of them.
+ * included), `YYYY-MM-DD`, or `YYYY-MM-DD..YYYY-MM-DD` (also with ~, 至 or 到), in half- or full-width forms (`７ｄ`).
+ * Null when it is none of them.
  */
 export function parsePeriod(raw: string): PeriodSpec | null {
-  const s = raw.trim().toLowerCase();
+  const s = foldWidth(raw).trim().toLowerCase();
   if (['today', '今天', '今日'].includes(s)) return { kind: 'last', days: 1 };
   if (['yesterday', '昨天', '昨日'].includes(s)) return { kind: 'yesterday' };
   const n = /^(?:近|最近|last)?(\d{1,3})(?:d|days?|天|日)$/u.exec(s);

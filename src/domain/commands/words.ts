@@ -1,5 +1,6 @@
 /** The words ops staff type and read in chat: stages and grades in both languages, dates in the ops time zone. */
 import { GRADES, STAGES, type Grade, type Stage } from '../vocabulary.js';
+import { foldWidth } from '../width.js';
 import type { Lang } from './command.js';
 
 const STAGE_ZH: Record<Stage, string> = {
@@ -29,8 +30,9 @@ const STAGE_WORDS: Record<string, Stage> = {
   退订: 'unsubscribed',
 };
 
-/** The stage a word names, or null. */
-export function stageOf(word: string): Stage | null {
+/** The stage a word names (full-width letters too), or null. */
+export function stageOf(typed: string): Stage | null {
+  const word = foldWidth(typed);
   return STAGE_WORDS[word.toLowerCase()] ?? STAGE_WORDS[word] ?? null;
 }
 
@@ -42,9 +44,9 @@ export function stageName(stage: string, lang: Lang): string {
   return lang === 'zh' ? (STAGE_ZH[stage as Stage] ?? stage) : stage;
 }
 
-/** The grade (or `auto`, unpinning) a word names, or null. */
+/** The grade (or `auto`, unpinning) a word names (full-width letters too), or null. */
 export function gradeOf(word: string): Grade | 'auto' | null {
-  const w = word.toUpperCase();
+  const w = foldWidth(word).toUpperCase();
   if ((GRADES as readonly string[]).includes(w)) return w as Grade;
   if (['AUTO', '自动', '取消'].includes(w)) return 'auto';
   return null;

@@ -4,6 +4,7 @@ import { WecomApiError } from '../../errors.js';
 import { CorpTag } from '../../store/models/corp-tag.js';
 import { Lead, leadId, type LeadRef } from '../../store/models/lead.js';
 import { recordStep } from '../../store/timeline.js';
+import { sameName, widthInsensitiveSource } from '../width.js';
 import { applyMarkedTags, applyRemovedTags } from './profile.js';
 
 /** 40068: invalid tag id [D:92117]. */
@@ -21,17 +22,34 @@ export interface TagChangeResult {
 
 /**
  * Corp tags for names as staff type them: `group/name`, or a bare name, which is the existing corp tag of that name
- * when exactly one group has it, else a tag in the group "渠道" (as in channels.yaml).
+ * when exactly one group has it, else a tag in the group "渠道" (as in channels.yaml). A name is kept as typed, but
+ * one that is an existing corp tag's but for full-width forms (`重点客户(华东)` for `重点客户（华东）`) is that tag, when
+ * it is the only one: a new tag is never made of a look-alike, nor of a converted name.
  */
 export async function tagsFromNames(names: string[]): Promise<ChannelTag[]> {
-  const bare = names.filter((n) => !n.includes('/'));
-  const known = bare.length ? await CorpTag.find({ name: { $in: bare } }, { group: 1, name: 1 }).lean() : [];
-  return names.map((n) => {
+  const typed = names.map((n) => {
     const slash = n.indexOf('/');
-    if (slash > 0) return { group: n.slice(0, slash).trim(), name: n.slice(slash + 1).trim() };
-    const groups = [...new Set(known.filter((k) => k.name === n).map((k) => k.group))];
-    return { group: groups.length === 1 ? groups[0]! : DEFAULT_TAG_GROUP, name: n };
+    return slash > 0 ? { group: n.slice(0, slash).trim() as string | null, name: n.slice(slash + 1).trim() } : { group: null, name: n };
   });
+  const known = typed.length ? await CorpTag.find({ $or: typed.map((t) => ({ name: new RegExp(`^${widthInsensitiveSource(t.name)}$`) })) }, { group: 1, name: 1 }).lean() : [];
+  return typed.map((t) => {
+    if (t.group !== null) {
+      if (known.some((k) => k.group === t.group && k.name === t.name)) return { group: t.group, name: t.name };
+      const alike = distinct(known.filter((k) => sameName(k.group, t.group) && sameName(k.name, t.name)));
+      return alike.length === 1 ? alike[0]! : { group: t.group, name: t.name };
+    }
+    const groups = [...new Set(known.filter((k) => k.name === t.name).map((k) => k.group))];
+    if (groups.length) return { group: groups.length === 1 ? groups[0]! : DEFAULT_TAG_GROUP, name: t.name };
+    const alike = distinct(known.filter((k) => sameName(k.name, t.name)));
+    return alike.length === 1 ? alike[0]! : { group: DEFAULT_TAG_GROUP, name: t.name };
+  });
+}
+
+/** Each (group, name) once. */
+function distinct(tags: Array<{ group: string; name: string }>): ChannelTag[] {
+  const seen = new Map<string, ChannelTag>();
+  for (const t of tags) seen.set(`${t.group}\u0000${t.name}`, { group: t.group, name: t.name });
+  return [...seen.values()];
 }
 
 /**

@@ -12,7 +12,7 @@ import { ApiError, apiRoute } from '../api-route.js';
 
 const counts = z.object({ S: z.number(), A: z.number(), B: z.number(), C: z.number() });
 const actor = z.string().min(1).max(64).default('admin').describe('who did it (a WeCom userid), for the timeline');
-const tag = z.string().trim().min(1).max(61).describe('`group/name`, or a bare name (the existing tag of that name when one group has it, else in the group 渠道)');
+const tag = z.string().trim().min(1).max(61).describe('`group/name`, or a bare name (the existing tag of that name when one group has it, else in the group 渠道); a name that is one existing tag\'s but for full-width forms (`重点客户(华东)`, `重点客户（华东）`) is that tag');
 
 /** Routes behind the dashboard's pages: grades, sequences, tags, pauses. */
 export function boardRoutes(ctx: BotContext) {

@@ -397,6 +397,33 @@ describe('arguments as typed', () => {
   });
 });
 
+describe('a lead by its exact name', () => {
+  it('is found even when more recently touched leads contain its name; several of that name give their list', async () => {
+    const old = Date.now() - 86_400_000;
+    const zhao = await seed('赵总', '己厂', 'notext', new Date(old));
+    for (let i = 0; i < 7; i++) await seed(`赵总监${i}`, `庚厂${i}`, 'notext', new Date(Date.now() - i * 60_000));
+    expect(content(await say('阶段 赵总 商机'))).toBe('已把 **赵总** 从「新增」移到「商机」。');
+    expect((await Lead.findById(zhao.id).lean())?.stage).toBe('opportunity');
+    expect(content(await say('线索 赵总'))).toContain('**赵总**（己厂）');
+    // Only part of names: the most recent of them, and more.
+    const part = content(await say('线索 赵总监'));
+    expect(part).toContain('「赵总监」匹配到多条线索');
+    expect(part).toContain('……还有更多，请写得更具体些。');
+    // Two of that name: those two to choose from, none of the 赵总监s.
+    const other = await seed('赵总', '辛厂', 'notext', new Date(old - 60_000));
+    const both = await say('定级 赵总 A');
+    const grade = (await Lead.findById(zhao.id).lean())?.grade;
+    expect(content(both)).toBe(`「赵总」匹配到多条线索，请用外部联系人 ID 再发一次：\n1. 赵总（己厂） · ${grade} · opportunity · \`${zhao.externalUserId}\`\n2. 赵总（辛厂） · C · added · \`${other.externalUserId}\``);
+    expect((await auditOf(both.msgid)).outcome).toBe('ambiguous');
+    expect(content(await say(`定级 ${other.externalUserId} A`))).toMatch(/^已把 \*\*赵总\*\* 定为 \*\*A\*\* 级/);
+    // Two names the same but for the width of their brackets: the one typed exactly is meant.
+    await seed('周总（癸厂）', '癸厂', 'notext');
+    await seed('周总(癸厂)', '癸厂', 'notext');
+    expect(content(await say('线索 周总(癸厂)'))).toContain('**周总(癸厂)**');
+    expect(content(await say('线索 周总（癸厂）'))).toContain('**周总（癸厂）**');
+  });
+});
+
 /** Runs `fn` against the bot's web app built with some settings changed, on a port of its own. */
 async function withApp(change: Record<string, unknown>, fn: (base: string) => Promise<void>): Promise<void> {
   const app = createHttpApp({ ...t.bot.ctx, config: { ...t.bot.ctx.config, ...change } as typeof t.bot.ctx.config });

@@ -23,30 +23,39 @@ async function newestFirst(filter: Record<string, unknown>, limit: number): Prom
   return rows.map((r) => summarize(r as never));
 }
 
-/** Whether `q` is a lead's name, an owner's remark or its company, but for letter case and full-width forms. */
-function names(l: LeadSummary, q: string): boolean {
-  const same = (v: string | null) => sameName(v, q, { caseless: true });
-  return same(l.name) || same(l.corpName) || l.owners.some((o) => same(o.remark));
+/**
+ * Whether `q` is a lead's name, an owner's remark, its company or its external id: as typed (`strict`), or but for
+ * letter case and full-width forms (`刘总(丁厂)` names `刘总（丁厂）`).
+ */
+function names(l: LeadSummary, q: string, strict = false): boolean {
+  const same = (v: string | null) => (strict ? v === q : sameName(v, q, { caseless: true }));
+  return same(l.name) || same(l.corpName) || l.owners.some((o) => same(o.remark)) || l.externalUserId === q;
 }
 
 /**
  * The one lead a chat argument names: an external user id (one read by _id), else a name, an owner's remark or a
- * company, compared whatever the width of its characters (`刘总(丁厂)` names `刘总（丁厂）`). Nothing found, or several
- * matches (a short list to choose from, by external id), answer as such.
+ * company, compared whatever the width of its characters. A lead the argument names exactly wins over those it is only
+ * part of (`赵总` is 赵总, even beside more recent 赵总监s); several named exactly (one of them as typed wins), or none
+ * and several that contain it, answer with a short list to choose from by external id; nothing found says so.
  */
 export async function findLead(ctx: Pick<CommandContext, 'corpId' | 't'>, query: string): Promise<{ id: string; ref: LeadRef; lead: LeadSummary }> {
   const q = query.trim();
   const byId = q.includes(':') ? q : leadId(ctx.corpId, q);
   const exact = await Lead.findById(byId).lean();
   if (exact) return { id: byId, ref: splitLeadId(byId)!, lead: summarize(exact as never) };
-  const items = await newestFirst(matching(widthInsensitiveSource(q), q), SHOWN + 1);
-  const named = items.filter((l) => names(l, q));
-  const one = items.length === 1 ? items[0] : named.length === 1 ? named[0] : undefined;
+  const source = widthInsensitiveSource(q);
+  // One query (a scan on FerretDB, as before): the most recently touched leads that contain q. When they are all of
+  // them, the ones q names are among them; only when there are more is the database asked for those apart.
+  const items = await newestFirst(matching(source, q), SHOWN + 1);
+  const named = (items.length > SHOWN ? await newestFirst(matching(`^${source}$`, q), SHOWN + 1) : items).filter((l) => names(l, q));
+  const asTyped = named.filter((l) => names(l, q, true));
+  const one = named.length === 1 ? named[0] : asTyped.length === 1 ? asTyped[0] : !named.length && items.length === 1 ? items[0] : undefined;
   if (one) return { id: one.id, ref: splitLeadId(one.id)!, lead: one };
   const { t } = ctx;
   if (!items.length) throw new CommandError('not_found', t(`没有找到「${q}」对应的线索（可以用姓名、备注、公司或外部联系人 ID）。`, `No lead matches "${q}" (try a name, a remark, a company or an external user id).`));
-  const lines = items.slice(0, SHOWN).map((l, i) => `${i + 1}. ${leadLine(l)}`);
-  const more = items.length > SHOWN ? t('\n……还有更多，请写得更具体些。', '\n…and more; be more specific.') : '';
+  const choices = named.length ? named : items;
+  const lines = choices.slice(0, SHOWN).map((l, i) => `${i + 1}. ${leadLine(l)}`);
+  const more = choices.length <= SHOWN ? '' : named.length ? t('\n……还有更多同名的线索。', '\n…and more of that name.') : t('\n……还有更多，请写得更具体些。', '\n…and more; be more specific.');
   throw new CommandError(
     'ambiguous',
     `${t(`「${q}」匹配到多条线索，请用外部联系人 ID 再发一次：`, `"${q}" matches several leads; send the command again with the external user id:`)}\n${lines.join('\n')}${more}`,

@@ -64,7 +64,7 @@ const RUN_STATUS: Words = {
 const TRIGGER: Words = { schedule: ['定时', 'scheduled'], launch: ['立即发送', 'launched'] };
 const VERB: Words = { list: ['列出', 'list'], show: ['查看', 'show'], 'dry-run': ['预演', 'dry-run'], launch: ['立即发送', 'launch'], pause: ['暂停', 'pause'], resume: ['恢复', 'resume'], cancel: ['取消', 'cancel'] };
 /** The way a dry run's sample lead would go. */
-const VIA: Words = { kf: ['客服', '客服'], mass: ['群发', 'mass message'], owner: ['提醒负责人', 'owner reminder'], enroll: ['加入培育', 'enrolled'], deferred: ['延后', 'deferred'] };
+const VIA: Words = { kf: ['客服', '客服'], mass: ['群发', 'mass message'], owner: ['提醒负责人', 'owner reminder'], enroll: ['加入培育', 'enrolled'], deferred: ['延后', 'deferred'], skipped: ['无可发内容', 'nothing to send'] };
 /** Exclusion reasons (docs/ops-guide.md, "Campaigns"); Chinese from EXCLUSION_LABELS, as the run summary says them. */
 const EXCLUDED_EN: Record<string, string> = { unsubscribed: 'opted out', lost: 'lost', customer: 'customers', paused: 'paused', noOwner: 'no owner' };
 const FOLLOW_UP_STAGES = ['engaged', 'qualified', 'opportunity', 'customer', 'lost', 'unsubscribed'] as const;
@@ -210,6 +210,7 @@ export async function runCampaignCommand(ctx: CampaignCommandContext, input: Cam
             `途径：客服 ${r.byRoute.kf}，群发 ${r.byRoute.mass}，提醒负责人 ${r.byRoute.owner}${r.byRoute.enroll ? `，加入培育 ${r.byRoute.enroll}` : ''}`,
             `routes: 客服 ${r.byRoute.kf}, mass message ${r.byRoute.mass}, reminder to the owner ${r.byRoute.owner}${r.byRoute.enroll ? `, enrolled ${r.byRoute.enroll}` : ''}`,
           ),
+          r.skipped ? t(`无可发内容（没有适合的案例）：${r.skipped}`, `nothing to send (no case study fits): ${r.skipped}`) : '',
           t(`排除：${excluded ?? '无'}`, `excluded: ${excluded ?? 'none'}`),
           t(
             `延后：达到每日上限 ${r.deferred.dailyCap}${r.deferred.quietHours ? `，静默时段 ${r.deferred.quietHours}${until}` : ''}`,

@@ -17,6 +17,8 @@ export interface DryRun {
   targeted: number;
   /** How the targeted leads would go today: 客服, mass message (the owner confirms), reminder to the owner; enrolled. */
   byRoute: { kf: number; mass: number; owner: number; enroll: number };
+  /** Targeted leads with nothing to send: `caseStudy: auto` and no case study fits them (as a run counts them). */
+  skipped: number;
   /** Leads of the segment that get nothing, by reason. */
   excluded: Record<ExclusionReason, number>;
   /** Leads that would wait: over their daily cap today (tried the next day); all of them while in quiet hours. */
@@ -39,6 +41,7 @@ export async function dryRun(ctx: BotContext, campaign: Campaign, now = Date.now
     at: new Date(now),
     targeted: 0,
     byRoute: { kf: 0, mass: 0, owner: 0, enroll: 0 },
+    skipped: 0,
     excluded: Object.fromEntries(EXCLUSION_REASONS.map((r) => [r, 0])) as Record<ExclusionReason, number>,
     deferred: { dailyCap: 0, quietHours: 0, until: null },
     owners: [],
@@ -71,6 +74,9 @@ export async function dryRun(ctx: BotContext, campaign: Campaign, now = Date.now
       if (plan.kind === 'enroll') {
         via = 'enroll';
         out.byRoute.enroll++;
+      } else if (plan.kind === 'skip') {
+        via = 'skipped';
+        out.skipped++;
       } else {
         const it = plan.item;
         const [dayHint, massHint, kfHint] = [hints[3 * i]!, hints[3 * i + 1]!, hints[3 * i + 2]!];
@@ -92,7 +98,7 @@ export async function dryRun(ctx: BotContext, campaign: Campaign, now = Date.now
         }
       }
       if (out.sample.length < 10) {
-        out.sample.push({ id: lead._id, name: lead.name ?? null, stage: lead.stage ?? 'added', grade: lead.grade ?? 'C', channel: lead.firstTouch?.channelKey ?? null, owner: plan.kind === 'send' ? plan.item.owner : plan.owner, via });
+        out.sample.push({ id: lead._id, name: lead.name ?? null, stage: lead.stage ?? 'added', grade: lead.grade ?? 'C', channel: lead.firstTouch?.channelKey ?? null, owner: plan.kind === 'enroll' ? plan.owner : plan.item.owner, via });
       }
     }
   }

@@ -16,6 +16,8 @@ export type ExclusionReason = (typeof EXCLUSION_REASONS)[number];
 export type LeadPlan =
   | { kind: 'excluded'; reason: ExclusionReason }
   | { kind: 'enroll'; owner: string }
+  /** Targeted, but there is nothing to send it: `caseStudy: auto` and no case study fits the lead. */
+  | { kind: 'skip'; reason: 'no_case_left'; item: SendItem }
   | { kind: 'send'; item: SendItem };
 
 /** A lead a run sends to: everything the send needs, and nothing more (pending items wait in memory). */
@@ -52,8 +54,9 @@ export function ownerOf(lead: Pick<AudienceLead, 'owners' | 'lastInteraction'>):
 
 /**
  * Decides what a run does with one lead of its segment: excluded (opted out, lost, an existing customer for
- * marketing content, paused by staff, no active owner), enrolled (sequence content), or sent to, by which way first
- * and to which group. `paused` is the set of paused targets (pausedTargets()).
+ * marketing content, paused by staff, no active owner), enrolled (sequence content), skipped (`caseStudy: auto` and
+ * no case study of its industry or a general one: nothing to send), or sent to, by which way first and to which
+ * group. `paused` is the set of paused targets (pausedTargets()).
  */
 export function planLead(ctx: Pick<BotContext, 'channels' | 'cases'>, c: Campaign, lead: AudienceLead, paused: ReadonlySet<string>, now: number): LeadPlan {
   if (lead.unsubscribedAt || lead.stage === 'unsubscribed') return { kind: 'excluded', reason: 'unsubscribed' };
@@ -88,6 +91,9 @@ export function planLead(ctx: Pick<BotContext, 'channels' | 'cases'>, c: Campaig
     signature: '',
   };
   item.signature = contentSignature(c, item);
+  // A case-study message without a case is only its lead-in text: the lead gets nothing, as when its case went
+  // elsewhere before the send (src/domain/campaigns/send.ts), and uses no cap or quota.
+  if (c.content.caseStudy && !caseSlug) return { kind: 'skip', reason: 'no_case_left', item };
   return { kind: 'send', item };
 }
 

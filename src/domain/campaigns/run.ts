@@ -19,7 +19,7 @@ import { audiencePages, leadsByIds, type AudienceLead } from './segment.js';
 import { RunStopped, sendCycle } from './send.js';
 import { writeTakenGroups } from './taken-groups.js';
 import { withdrawTasks } from './withdraw.js';
-import { expireItems, type PendingItem, type RunBatch } from './send-record.js';
+import { expireItems, skipNoCase, type PendingItem, type RunBatch } from './send-record.js';
 
 /** Leads read (and planned) at a time. */
 const PAGE_SIZE = 500;
@@ -175,7 +175,10 @@ class RunPass {
     }
   }
 
-  /** Plans a page: exclusions counted, sequence content enrolled, 客服 sent at once, the rest grouped to wait. */
+  /**
+   * Plans a page: exclusions counted, sequence content enrolled, leads with nothing to send (no case study) recorded,
+   * 客服 sent at once, the rest grouped to wait.
+   */
   private async addPage(page: { leads: AudienceLead[]; lastId: string }, paused: ReadonlySet<string>, now: number): Promise<void> {
     const state: PageState = { lastId: page.lastId, remaining: 0, counters: emptyCounters() };
     this.pages.push(state);
@@ -183,6 +186,7 @@ class RunPass {
     const enrollees: BulkEnrollee[] = [];
     const kf: PendingItem[] = [];
     const expired: PendingItem[] = [];
+    const noCase: PendingItem[] = [];
     for (const lead of page.leads) {
       const plan = planLead(this.ctx, this.campaign, lead, paused, now);
       if (plan.kind === 'excluded') {
@@ -196,7 +200,8 @@ class RunPass {
       }
       const item: PendingItem = { ...plan.item, page: state };
       state.remaining++;
-      if (this.run.expiring) expired.push(item);
+      if (plan.kind === 'skip') noCase.push(item);
+      else if (this.run.expiring) expired.push(item);
       else if (item.via === 'kf') kf.push(item);
       else {
         const key = `${item.sender}|${item.signature}`;
@@ -211,6 +216,7 @@ class RunPass {
       state.counters.enrolled += n;
       state.counters.notEnrolled += enrollees.length - n;
     }
+    if (noCase.length) await skipNoCase(this.batch, noCase);
     if (expired.length) await expireItems(this.batch, expired);
     if (kf.length) await this.cycle(kf);
   }

@@ -93,6 +93,11 @@ export function outcomesOf(b: { ctx: Pick<BotContext, 'config'>; campaign: Pick<
   });
 }
 
+/** Leads `caseStudy: auto` has no case study for (none fits, or each was sent before): recorded as skipped. */
+export async function skipNoCase(b: RunBatch, items: readonly PendingItem[]): Promise<void> {
+  await recordFor(b, items.map((it) => ({ it, via: null, status: 'skipped', reason: 'no_case_left', attempts: 0 })));
+}
+
 /** Leads a cap held back past the run's window: recorded as skipped (over the cap), never sent. */
 export async function expireItems(b: RunBatch, items: readonly PendingItem[]): Promise<void> {
   await recordFor(b, items.map((it) => ({ it, via: null, status: 'skipped', reason: 'cap_reached', attempts: 0 })));

@@ -119,6 +119,7 @@ export function campaignRoutes(ctx: BotContext) {
         at: date,
         targeted: z.number(),
         byRoute: z.object({ kf: z.number(), mass: z.number(), owner: z.number(), enroll: z.number() }),
+        skipped: z.number().describe('targeted leads with nothing to send: caseStudy: auto and no case study fits them'),
         excluded: counts,
         deferred: z.object({ dailyCap: z.number(), quietHours: z.number(), until: date }),
         owners: z.array(z.object({ owner: z.string(), tasks: z.number(), customers: z.number(), reminders: z.number() })),

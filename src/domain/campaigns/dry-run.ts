@@ -7,7 +7,17 @@ import { pausedTargets } from '../pause/pauses.js';
 import { EXCLUSION_REASONS, dailyCapFor, planLead, type ExclusionReason } from './plan.js';
 import { campaignTimezone, quietHoursOf } from './schedule.js';
 import { audiencePages } from './segment.js';
+import { RUN_PAGE_SIZE } from './run.js';
 import { REMINDER_BATCH } from './send.js';
+import { waitingGroup, WaitingGroups } from './waiting-groups.js';
+
+/** A lead's send as the dry run estimates it: the way its budget would let it go today, and its group. */
+interface Estimate {
+  via: 'kf' | 'mass' | 'owner' | 'deferred';
+  sender: string;
+  owner: string;
+  signature: string;
+}
 
 /** What a run of a campaign would do now, without sending anything. */
 export interface DryRun {
@@ -23,7 +33,10 @@ export interface DryRun {
   excluded: Record<ExclusionReason, number>;
   /** Leads that would wait: over their daily cap today (tried the next day); all of them while in quiet hours. */
   deferred: { dailyCap: number; quietHours: number; until: Date | null };
-  /** Per owner: the mass-message tasks to confirm (one per content and up to CAMPAIGN_MASS_BATCH customers), reminders. */
+  /**
+   * Per owner: the mass-message tasks to confirm (one per content and up to CAMPAIGN_MASS_BATCH customers; more when
+   * more leads wait than a run keeps in memory: src/domain/campaigns/waiting-groups.ts), reminders.
+   */
   owners: Array<{ owner: string; tasks: number; customers: number; reminders: number }>;
   /** The content differs per lead ({{name}}, {{channel}}, caseStudy: auto), which splits the tasks. */
   perLeadContent: boolean;
@@ -32,7 +45,7 @@ export interface DryRun {
 }
 
 /**
- * A dry run: streams the segment as a run would (same filter, same exclusions, same grouping) and counts, per lead,
+ * A dry run: streams the segment as a run would (same filter, same exclusions, same grouping, same pages) and counts, per lead,
  * the way its send budget would let it go today. The budget is read from its hints in Redis (one MGET per page), so
  * the figures are an estimate of what the fences will say; nothing is taken, sent or written.
  */
@@ -54,15 +67,42 @@ export async function dryRun(ctx: BotContext, campaign: Campaign, now = Date.now
   if (inQuiet) out.deferred.until = new Date(quietUntil);
   const day = localDay(now, ctx.config.NURTURE_TIMEZONE);
   const mass = massQuotaPeriod(ctx.config.MASS_MESSAGE_CAP, now);
-  const groups = new Map<string, { owner: string; via: 'mass' | 'owner'; n: number }>();
+  // The tasks and reminders per owner, as the run makes them: the leads grouped and sent in the same cycles.
+  const perTask = ctx.config.CAMPAIGN_MASS_BATCH;
+  const waiting = new WaitingGroups<Estimate>(perTask);
+  const owners = new Map<string, DryRun['owners'][number]>();
+  const tally = (cycle: readonly Estimate[]) => {
+    // As a cycle sends them (src/domain/campaigns/send.ts): one task per (sender, content) and CAMPAIGN_MASS_BATCH
+    // customers, one reminder per (owner, content) and REMINDER_BATCH customers.
+    const groups = new Map<string, { owner: string; via: 'mass' | 'owner'; n: number }>();
+    for (const e of cycle) {
+      if (e.via !== 'mass' && e.via !== 'owner') continue;
+      const owner = e.via === 'mass' ? e.sender : e.owner;
+      const key = `${e.via}|${owner}|${e.signature}`;
+      const g = groups.get(key) ?? { owner, via: e.via, n: 0 };
+      g.n++;
+      groups.set(key, g);
+    }
+    for (const g of groups.values()) {
+      const row = owners.get(g.owner) ?? { owner: g.owner, tasks: 0, customers: 0, reminders: 0 };
+      owners.set(g.owner, row);
+      if (g.via === 'mass') {
+        row.tasks += Math.ceil(g.n / perTask);
+        row.customers += g.n;
+      } else row.reminders += Math.ceil(g.n / REMINDER_BATCH);
+    }
+  };
   const tz = campaignTimezone(ctx, campaign);
-  for await (const page of audiencePages(campaign.segment, { runAt: now, tz, after: null, pageSize: 1000 })) {
+  for await (const page of audiencePages(campaign.segment, { runAt: now, tz, after: null, pageSize: RUN_PAGE_SIZE })) {
     const plans = page.map((lead) => ({ lead, plan: planLead(ctx, campaign, lead, paused, now) }));
     const sends = plans.flatMap((p) => (p.plan.kind === 'send' ? [p.plan.item] : []));
     const hints = sends.length
       ? (await ctx.redis.mget(...sends.flatMap((it) => [`day|${it.leadId}|${day}`, `mass|${it.leadId}|${mass.key}`, it.kf ? `kf|${it.leadId}|${it.kf.windowStart}` : `mass|${it.leadId}|${mass.key}`].map((b) => ctx.keys.budgetHint(b))))).map((h) => Number(h) || 0)
       : [];
     let i = 0;
+    // The page's leads with an open 客服 window are one cycle of their own in the run (those that cannot go by 客服
+    // go by the next way there); the others wait for their group.
+    const kfCycle: Estimate[] = [];
     for (const { lead, plan } of plans) {
       if (plan.kind === 'excluded') {
         out.excluded[plan.reason]++;
@@ -86,31 +126,19 @@ export async function dryRun(ctx: BotContext, campaign: Campaign, now = Date.now
         if (via !== 'owner' && cap > 0 && dayHint >= cap) {
           out.deferred.dailyCap++;
           via = 'deferred';
-        } else {
-          out.byRoute[via as 'kf' | 'mass' | 'owner']++;
-          if (via !== 'kf') {
-            const owner = via === 'mass' ? it.sender : it.owner;
-            const key = `${via}|${owner}|${it.signature}`;
-            const g = groups.get(key) ?? { owner, via: via as 'mass' | 'owner', n: 0 };
-            g.n++;
-            groups.set(key, g);
-          }
-        }
+        } else out.byRoute[via as 'kf' | 'mass' | 'owner']++;
+        const e: Estimate = { via: via as Estimate['via'], sender: it.sender, owner: it.owner, signature: it.signature };
+        if (it.via === 'kf') kfCycle.push(e);
+        else waiting.add(waitingGroup(it), e);
       }
       if (out.sample.length < 10) {
         out.sample.push({ id: lead._id, name: lead.name ?? null, stage: lead.stage ?? 'added', grade: lead.grade ?? 'C', channel: lead.firstTouch?.channelKey ?? null, owner: plan.kind === 'enroll' ? plan.owner : plan.item.owner, via });
       }
     }
+    tally(kfCycle);
+    for (const cycle of waiting.take(false)) tally(cycle);
   }
-  const owners = new Map<string, DryRun['owners'][number]>();
-  for (const g of groups.values()) {
-    const row = owners.get(g.owner) ?? { owner: g.owner, tasks: 0, customers: 0, reminders: 0 };
-    owners.set(g.owner, row);
-    if (g.via === 'mass') {
-      row.tasks += Math.ceil(g.n / ctx.config.CAMPAIGN_MASS_BATCH);
-      row.customers += g.n;
-    } else row.reminders += Math.ceil(g.n / REMINDER_BATCH);
-  }
+  for (const cycle of waiting.take(true)) tally(cycle);
   out.owners = [...owners.values()].sort((a, b) => a.owner.localeCompare(b.owner));
   return out;
 }

@@ -20,9 +20,10 @@ import { RunStopped, sendCycle } from './send.js';
 import { writeTakenGroups } from './taken-groups.js';
 import { withdrawTasks } from './withdraw.js';
 import { expireItems, skipNoCase, type PendingItem, type RunBatch } from './send-record.js';
+import { waitingGroup, WaitingGroups } from './waiting-groups.js';
 
 /** Leads read (and planned) at a time. */
-const PAGE_SIZE = 500;
+export const RUN_PAGE_SIZE = 500;
 /** When to count a finished run's follow-up (replies, clicks, stage moves): a day after, and the final count at 7 days. */
 export const FOLLOW_UP_AFTER_MS = [86_400_000, 7 * 86_400_000];
 /** This process, as a run's runner. */
@@ -114,8 +115,7 @@ export async function processRun(ctx: Ctx, runId: string, o: { lastAttempt: bool
 /** One pass of a run over its audience (pass 0) or over the leads a cap held back (later passes). */
 class RunPass {
   private readonly pages: PageState[] = [];
-  private readonly pending = new Map<string, PendingItem[]>();
-  private pendingCount = 0;
+  private readonly waiting: WaitingGroups<PendingItem>;
   private readonly batch: RunBatch;
   private lastBeat = Date.now();
 
@@ -127,6 +127,7 @@ class RunPass {
     private readonly me: string,
   ) {
     this.batch = { ctx, campaign, runId: run._id, pass: run.pass, lastAttempt };
+    this.waiting = new WaitingGroups(ctx.config.CAMPAIGN_MASS_BATCH);
   }
 
   /** Goes through the pass from its checkpoint: done, or stopped by quiet hours (RunStopped when paused). */
@@ -152,7 +153,7 @@ class RunPass {
     const { run } = this;
     if (run.pass === 0) {
       const tz = campaignTimezone(this.ctx, this.campaign);
-      for await (const leads of audiencePages(this.campaign.segment, { runAt: run.scheduledFor.getTime(), tz, after: run.checkpoint ?? null, pageSize: PAGE_SIZE })) {
+      for await (const leads of audiencePages(this.campaign.segment, { runAt: run.scheduledFor.getTime(), tz, after: run.checkpoint ?? null, pageSize: RUN_PAGE_SIZE })) {
         yield { leads, lastId: leads.at(-1)!._id };
       }
       return;
@@ -160,11 +161,11 @@ class RunPass {
     const after = run.checkpoint ? { _id: { $gt: run.checkpoint } } : {};
     let page: Array<{ _id: string; leadId: string }> = [];
     const flushPage = async () => ({ leads: await leadsByIds(page.map((d) => d.leadId)), lastId: page.at(-1)!._id });
-    const cursor = CampaignDeferral.find({ runId: run._id, pass: run.pass, ...after }, { leadId: 1 }).sort({ _id: 1 }).lean().cursor({ batchSize: PAGE_SIZE });
+    const cursor = CampaignDeferral.find({ runId: run._id, pass: run.pass, ...after }, { leadId: 1 }).sort({ _id: 1 }).lean().cursor({ batchSize: RUN_PAGE_SIZE });
     try {
       for await (const d of cursor) {
         page.push(d as { _id: string; leadId: string });
-        if (page.length >= PAGE_SIZE) {
+        if (page.length >= RUN_PAGE_SIZE) {
           yield await flushPage();
           page = [];
         }
@@ -203,13 +204,7 @@ class RunPass {
       if (plan.kind === 'skip') noCase.push(item);
       else if (this.run.expiring) expired.push(item);
       else if (item.via === 'kf') kf.push(item);
-      else {
-        const key = `${item.sender}|${item.signature}`;
-        const list = this.pending.get(key) ?? [];
-        list.push(item);
-        this.pending.set(key, list);
-        this.pendingCount++;
-      }
+      else this.waiting.add(waitingGroup(item), item);
     }
     if (enrollees.length) {
       const n = await enrollMany(this.ctx, enrollees, this.campaign.content.sequence!, this.run.startedAt?.getTime() ?? now);
@@ -222,36 +217,12 @@ class RunPass {
   }
 
   /**
-   * Sends the groups that are full (one owner's task of CAMPAIGN_MASS_BATCH customers), or everything at the end of
-   * the pass or when too many leads wait in memory.
+   * Sends the groups that filled a task (CAMPAIGN_MASS_BATCH customers), and every group at the end of the pass; an
+   * owner's group is otherwise kept whole, so it is one task. Only when too many leads wait in memory are whole
+   * groups sent early, the largest first (src/domain/campaigns/waiting-groups.ts).
    */
   private async flush(all: boolean): Promise<void> {
-    const max = this.ctx.config.CAMPAIGN_MASS_BATCH;
-    for (const [key, list] of this.pending) {
-      while (list.length >= max) {
-        const chunk = list.splice(0, max);
-        this.pendingCount -= chunk.length;
-        await this.cycle(chunk);
-      }
-      if (!list.length) this.pending.delete(key);
-    }
-    // What may wait in memory: five full tasks' worth (about 400 bytes a lead), so up to five owners' groups fill
-    // side by side before anything is sent early (and split into more tasks than needed).
-    if (!all && this.pendingCount < Math.max(5 * max, 2 * PAGE_SIZE)) return;
-    // Everything that waits, in cycles of at most one full task.
-    let chunk: PendingItem[] = [];
-    for (const list of this.pending.values()) {
-      for (const item of list) {
-        chunk.push(item);
-        if (chunk.length >= max) {
-          await this.cycle(chunk);
-          chunk = [];
-        }
-      }
-    }
-    this.pending.clear();
-    this.pendingCount = 0;
-    if (chunk.length) await this.cycle(chunk);
+    for (const items of this.waiting.take(all)) await this.cycle(items);
   }
 
   private async cycle(items: PendingItem[]): Promise<void> {

@@ -5,12 +5,14 @@ import { cancelCampaign, launchCampaign, pauseCampaign, resumeCampaign } from '.
 import { countFollowUp } from '../../src/domain/campaigns/follow-up.js';
 import { recordGroupClick } from '../../src/domain/campaigns/group-click.js';
 import { campaignDetail, campaignList } from '../../src/domain/campaigns/overview.js';
+import { reconcileCampaigns } from '../../src/domain/campaigns/reconcile.js';
 import { processRun } from '../../src/domain/campaigns/run.js';
 import { startRun, syncSchedule } from '../../src/domain/campaigns/schedule.js';
 import { exhaustMassQuota } from '../../src/domain/delivery/budget.js';
 import { massQuotaPeriod } from '../../src/domain/delivery/mass-quota.js';
 import { localDay, nextAllowedTime, startOfNextDay } from '../../src/domain/nurture/clock.js';
 import { moveStage } from '../../src/domain/leads/stage.js';
+import { resume } from '../../src/domain/pause/pauses.js';
 import { takeFence } from '../../src/store/delivery-ledger.js';
 import { Alert } from '../../src/store/models/alert.js';
 import { CampaignDeferral } from '../../src/store/models/campaign-deferral.js';
@@ -250,6 +252,34 @@ describe('pause, resume, cancel', () => {
     expect((await CampaignRun.findById(run._id).lean())!.status).toBe('finished');
     expect(targetsOf(leads.map((l) => l.externalUserId))).toEqual([1, 1, 1, 1, 1, 1]);
     expect(await Delivery.countDocuments({ runId: run._id })).toBe(6);
+  });
+
+  it('a run left paused when the resume came as it was pausing goes on: the reconciler adds its job again', async () => {
+    // The state such a race leaves: the run recorded paused, its job gone, its campaign no longer paused (the
+    // resume found the job still running, so it had nothing to wake). A run of a campaign still paused stays.
+    const leads = await seedLeads(h.sandbox, Array.from({ length: 3 }, (_, i) => ({ name: `恢复${i}`, tags: ['测试/lateresume'] })));
+    const [still] = await seedLeads(h.sandbox, [{ name: '仍暂停', tags: ['测试/stillpaused'] }]);
+    const resumed = await campaign('lateresume');
+    const held = await campaign('stillpaused');
+    const runs: Record<string, string> = {};
+    for (const key of [resumed, held]) {
+      runs[key] = (await launchCampaign(h.ctx, key)).run._id;
+      await pauseCampaign(h.ctx, key, 'lisi');
+    }
+    await h.drain('campaign-run');
+    for (const key of [resumed, held]) expect((await CampaignRun.findById(runs[key]).lean())?.status).toBe('paused');
+    await resume(h.ctx, { kind: 'campaign', target: resumed }, { actor: 'lisi' });
+    const queue = h.ctx.queues.get('campaign-run');
+    expect(await queue.getJob(jobIds.campaignRun(runs[resumed]!))).toBeUndefined();
+
+    await reconcileCampaigns(h.ctx);
+    expect(await queue.getJob(jobIds.campaignRun(runs[resumed]!))).toBeTruthy();
+    expect(await queue.getJob(jobIds.campaignRun(runs[held]!))).toBeUndefined();
+    await h.drain('campaign-run');
+    expect((await CampaignRun.findById(runs[resumed]).lean())?.status).toBe('finished');
+    expect(targetsOf(leads.map((l) => l.externalUserId))).toEqual([1, 1, 1]);
+    expect((await CampaignRun.findById(runs[held]).lean())?.status).toBe('paused');
+    expect(targetsOf([still!.externalUserId])).toEqual([0]);
   });
 
   it('cancel ends the run where it is, removes the schedule, and refuses a launch', async () => {

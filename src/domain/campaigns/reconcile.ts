@@ -1,7 +1,10 @@
 import type { BotContext } from '../../context.js';
 import { jobIds } from '../../queues/job-ids.js';
+import { CampaignRecord } from '../../store/models/campaign.js';
 import { CampaignGroup } from '../../store/models/campaign-group.js';
 import { CampaignRun } from '../../store/models/campaign-run.js';
+import { Pause } from '../../store/models/pause.js';
+import { pausedFor, pauseMember } from '../pause/pauses.js';
 import { FOLLOW_UP_AFTER_MS } from './run.js';
 import { runDeliveryPrefix } from './send-record.js';
 import { syncAllSchedules } from './schedule.js';
@@ -22,8 +25,18 @@ async function jobMissing(ctx: Ctx, name: 'campaign-run' | 'mass-result' | 'camp
 }
 
 /**
+ * Whether a campaign's paused run is to stay paused: the campaign is paused (in MongoDB, which the pause set in Redis
+ * is restored from, or in that set) and not cancelled (a cancelled campaign keeps its pause; its run ends cancelled).
+ */
+async function heldByPause(ctx: Ctx, key: string): Promise<boolean> {
+  if ((await CampaignRecord.findById(key, { status: 1 }).lean())?.status === 'cancelled') return false;
+  return Boolean((await Pause.exists({ _id: pauseMember({ kind: 'campaign', target: key }) })) || (await pausedFor(ctx, { campaign: key })));
+}
+
+/**
  * Re-creates what a campaign needs in Redis from MongoDB, after Redis lost it (a flush, a failover) or a job failed
- * for good: each open run's job (it resumes from its checkpoint; its fences keep it from sending anything twice),
+ * for good: each open run's job (it resumes from its checkpoint; its fences keep it from sending anything twice;
+ * a paused run once its campaign is no longer paused),
  * each unsettled group's next poll, the last follow-up count of runs that ended in the last 8 days, and the
  * campaigns' schedules. Job ids are deterministic, so nothing that exists is doubled. `seeded` as for reconcile
  * (src/domain/nurture/reconcile.ts).
@@ -33,7 +46,10 @@ export async function reconcileCampaigns(ctx: Ctx, opts: { seeded?: boolean } = 
   let runs = 0;
   let polls = 0;
   let followUps = 0;
-  for (const r of await CampaignRun.find({ status: { $in: ['running', 'waiting'] } }, { _id: 1, nextAt: 1 }).lean()) {
+  for (const r of await CampaignRun.find({ status: { $in: ['running', 'waiting', 'paused'] } }, { _id: 1, nextAt: 1, status: 1, campaignKey: 1 }).lean()) {
+    // A paused run has no job while its campaign is paused. One whose campaign was resumed (or cancelled) goes on:
+    // a resume that found the run's job still finishing as it paused could not wake it (control.ts).
+    if (r.status === 'paused' && (await heldByPause(ctx, r.campaignKey))) continue;
     const id = jobIds.campaignRun(String(r._id));
     const due = r.nextAt?.getTime() ?? 0;
     if (await jobMissing(ctx, 'campaign-run', id, due > now + 1000)) {

@@ -70,6 +70,9 @@ export async function processRun(ctx: Ctx, runId: string, o: { lastAttempt: bool
     if (stop === 'cancelled') return end(ctx, run, campaign, 'cancelled');
     if (stop === 'paused') {
       await CampaignRun.updateOne({ _id: runId }, { $set: { status: 'paused', runner: null } });
+      // A resume (or cancel) since the check found this job still running and could not wake the run: look again.
+      // One after this look still finds the job finishing; the reconciler picks the run up then (reconcile.ts).
+      if ((await stopOf(ctx, run.campaignKey)) !== 'paused') continue;
       return { result: 'paused' };
     }
     if (run.nextAt && run.nextAt.getTime() > now + 1000) return { result: 'waiting', deferTo: run.nextAt.getTime() };

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CampaignInput } from '../../src/content/campaigns.js';
+import { campaignSchema, type CampaignInput } from '../../src/content/campaigns.js';
 import { createCampaign } from '../../src/domain/campaigns/catalog.js';
 import { cancelCampaign, launchCampaign, pauseCampaign, resumeCampaign } from '../../src/domain/campaigns/control.js';
 import { countFollowUp } from '../../src/domain/campaigns/follow-up.js';
@@ -7,7 +7,7 @@ import { recordGroupClick } from '../../src/domain/campaigns/group-click.js';
 import { campaignDetail, campaignList } from '../../src/domain/campaigns/overview.js';
 import { reconcileCampaigns } from '../../src/domain/campaigns/reconcile.js';
 import { processRun } from '../../src/domain/campaigns/run.js';
-import { startRun, syncSchedule } from '../../src/domain/campaigns/schedule.js';
+import { nextRunAt, quietHoursOf, startRun, syncSchedule } from '../../src/domain/campaigns/schedule.js';
 import { exhaustMassQuota } from '../../src/domain/delivery/budget.js';
 import { massQuotaPeriod } from '../../src/domain/delivery/mass-quota.js';
 import { localDay, nextAllowedTime, startOfNextDay } from '../../src/domain/nurture/clock.js';
@@ -193,6 +193,34 @@ describe('deferral', () => {
     const job = await h.ctx.queues.get('campaign-run').getJob(jobIds.campaignRun(run._id));
     expect(await job?.getState()).toBe('delayed');
     expect(job!.timestamp + job!.delay).toBeGreaterThanOrEqual(run.nextAt!.getTime() - 1000);
+  });
+
+  it('quiet hours without a time zone are read in the campaign\'s own: its cron\'s, else OPS_TIMEZONE', async () => {
+    const NY = 'America/New_York';
+    const at = (tz: string, ms: number) => new Intl.DateTimeFormat('en-GB', { timeZone: tz, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(ms);
+    const now = Date.now();
+    const schedule = { cron: '0 10 * * 1', timezone: NY };
+    // The reported case: Monday 10:00 in New York with quiet hours 21:00-08:00 is not quiet.
+    const weekly = campaignSchema.parse({ key: 'ny', name: 'ny', content: { text: '您好' }, schedule, quietHours: { start: '21:00', end: '08:00' } });
+    const monday = nextRunAt(weekly, h.config.OPS_TIMEZONE, now)!.getTime();
+    expect(quietHoursOf(h.ctx, weekly)).toEqual({ start: '21:00', end: '08:00', timezone: NY });
+    expect(nextAllowedTime(monday, quietHoursOf(h.ctx, weekly))).toBe(monday);
+    // A zone of its own still wins; a cron without one is in OPS_TIMEZONE; none at all: CAMPAIGN_QUIET_HOURS.
+    expect(quietHoursOf(h.ctx, { ...weekly, quietHours: { start: '21:00', end: '08:00', timezone: TZ } })?.timezone).toBe(TZ);
+    const berlin = { config: { ...h.config, OPS_TIMEZONE: 'Europe/Berlin' } };
+    expect(quietHoursOf(berlin, { ...weekly, schedule: { cron: '0 10 * * 1' } })?.timezone).toBe('Europe/Berlin');
+
+    // Through runs: quiet now in Shanghai but not in New York goes out; quiet now in New York waits for their end there.
+    const [sent] = await seedLeads(h.sandbox, [{ name: '纽约白天', tags: ['测试/nyday'] }]);
+    const before = h.sandbox.state.okCallsTo(API).length;
+    const day = await launch(await campaign('nyday', { schedule, quietHours: { start: at(TZ, now - 3_600_000), end: at(TZ, now + 3_600_000) } }));
+    expect(day.status).toBe('finished');
+    expect(massCalls(before).map((c) => c.external_userid)).toEqual([[sent!.externalUserId]]);
+    await seedLeads(h.sandbox, [{ name: '纽约夜间', tags: ['测试/nynight'] }]);
+    const quiet = { start: at(NY, now - 3_600_000), end: at(NY, now + 2 * 3_600_000) };
+    const night = await launch(await campaign('nynight', { schedule, quietHours: quiet }));
+    expect(night.status).toBe('waiting');
+    expect(at(NY, night.nextAt!.getTime())).toBe(quiet.end);
   });
 
   it('a lead over its daily cap waits for the next day\'s pass (not dropped); past the window it counts as over the cap', async () => {

@@ -20,9 +20,12 @@ type Ctx = Pick<BotContext, 'config' | 'queues' | 'redis' | 'keys' | 'log'>;
 /** The time zone a campaign's dates and days are in: its cron's, else OPS_TIMEZONE. */
 export const campaignTimezone = (ctx: Pick<BotContext, 'config'>, c: Campaign) => c.schedule.timezone ?? ctx.config.OPS_TIMEZONE;
 
-/** A campaign's quiet hours: its own, else CAMPAIGN_QUIET_HOURS in OPS_TIMEZONE (undefined: none). */
+/**
+ * A campaign's quiet hours: its own (in their timezone, else the campaign's: campaignTimezone), else
+ * CAMPAIGN_QUIET_HOURS in OPS_TIMEZONE (undefined: none).
+ */
 export function quietHoursOf(ctx: Pick<BotContext, 'config'>, c: Campaign): QuietHours | undefined {
-  if (c.quietHours) return c.quietHours;
+  if (c.quietHours) return { ...c.quietHours, timezone: c.quietHours.timezone ?? campaignTimezone(ctx, c) };
   const q = ctx.config.CAMPAIGN_QUIET_HOURS;
   return q ? { ...q, timezone: ctx.config.OPS_TIMEZONE } : undefined;
 }

@@ -6,7 +6,7 @@ export type { AddCustomerOptions, ExternalContact, FollowUser, ScanResult } from
 export type { CorpTag, CorpTagGroup, FollowUserTag } from './areas/tags.js';
 export type { WelcomeCodeGrant, WelcomeSent } from './areas/welcome.js';
 export type { ContactWay } from './areas/contact-ways.js';
-export type { AppMessageSent } from './areas/app-messages.js';
+export { WECOM_MEMBER_MESSAGE_LIMITS, type AppMessageDropped, type AppMessageSent, type MemberMessageLimit } from './areas/app-messages.js';
 export type { GroupMsg, GroupMsgTarget } from './areas/mass-messages.js';
 export type { KfAccountOptions, KfMessageSent, KfSession } from './areas/kf-model.js';
 export type { WebhookMessage } from './areas/webhook.js';

@@ -6,7 +6,7 @@
  */
 import { massQuotaRule } from '../domain/delivery/mass-quota.js';
 import type { ApiRoute, SandboxArea } from './area.js';
-import { AppMessagesArea } from './areas/app-messages.js';
+import { AppMessagesArea, type MemberMessageLimit } from './areas/app-messages.js';
 import { ContactWaysArea } from './areas/contact-ways.js';
 import { ContactsArea } from './areas/contacts.js';
 import { KfArea } from './areas/kf.js';
@@ -29,6 +29,11 @@ export interface SandboxStateOptions extends SandboxCoreOptions {
   welcomeCodeTtlMs?: number;
   /** userids of the corp's members (message/send, scans); absent = every userid is a member. */
   members?: string[];
+  /**
+   * App messages per member: WeCom delivers at most 30 a minute and 1,000 an hour and silently drops the rest
+   * [D:90236] (the default); [] = no limit.
+   */
+  memberMessageLimits?: MemberMessageLimit[];
   /** The corp's 微信客服 accounts (open_kfids, or accounts with a name and servicers); absent = any non-empty open_kfid. */
   kfAccounts?: Array<string | KfAccountOptions>;
   /** The mass-message quota per customer: days/month (default), N/month, N/week or N/day [D:92135]. */
@@ -64,7 +69,7 @@ export class SandboxState extends SandboxCore {
     this.tags = new TagsArea(this, this.contacts);
     this.contactWays = new ContactWaysArea(this);
     this.mass = new MassMessagesArea(this, this.contacts, massQuotaRule.parse(opts.massQuota));
-    this.appMessages = new AppMessagesArea(this, this.members);
+    this.appMessages = new AppMessagesArea(this, this.members, opts.memberMessageLimits);
     this.kf = new KfArea(this, opts.kfAccounts);
     this.webhook = new WebhookArea(this, opts.webhookKeys ? new Set(opts.webhookKeys) : undefined);
     this.robot = new RobotArea(this);

@@ -271,6 +271,29 @@ describe('contact ways and app messages', () => {
     expect(r).toMatchObject({ errcode: 0, invaliduser: '', msgid: expect.any(String) });
     expect(sandbox.state.appMessages.sent[0]).toMatchObject({ touser: ['alice', 'bob'], msgtype: 'text', content: 'new lead' });
   });
+
+  it('message/send over a member\'s limit (30 in any minute, 1,000 in any hour) answers ok and drops it for that member [D:90236]', async () => {
+    sandbox.state.reset();
+    const t = await token();
+    const send = (touser: string) => call('message/send', { body: { touser, msgtype: 'text', agentid: 1000002, text: { content: 'hi' } }, token: t });
+    for (let i = 0; i < 30; i++) expect((await send('alice')).errcode).toBe(0);
+    // The 31st within the minute: errcode 0 and a msgid, yet alice never gets it; bob (under his limit) does.
+    const over = await send('alice|bob');
+    expect(over).toMatchObject({ errcode: 0, invaliduser: '', msgid: expect.any(String) });
+    expect(sandbox.state.appMessages.sentTo('alice')).toHaveLength(30);
+    expect(sandbox.state.appMessages.sent.at(-1)).toMatchObject({ msgid: over.msgid, touser: ['bob'] });
+    expect(sandbox.state.appMessages.dropped).toEqual([{ msgid: over.msgid, userids: ['alice'], at: clock }]);
+    // A minute after the first, alice gets messages again; the hour counts every one she got.
+    clock += 60_001;
+    expect((await send('alice')).errcode).toBe(0);
+    expect(sandbox.state.appMessages.sentTo('alice')).toHaveLength(31);
+    for (let m = 0; m < 40; m++) {
+      clock += 60_001;
+      for (let i = 0; i < 30; i++) sandbox.state.appMessages.apiSendMessage({ touser: 'alice', msgtype: 'text', agentid: 1000002, text: { content: 'hi' } });
+    }
+    expect(sandbox.state.appMessages.sentTo('alice').filter((x) => x.at > clock - 3_600_000)).toHaveLength(1000);
+    clock += 60_001;
+  });
 });
 
 describe('scan', () => {

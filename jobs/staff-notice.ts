@@ -1,3 +1,4 @@
+import { DelayedError } from 'bullmq';
 import { z } from 'zod';
 import { defineJob } from '../src/queues/define-job.js';
 import { sendStaffNotice, type StaffNotice } from '../src/domain/delivery/staff-notice.js';
@@ -22,9 +23,16 @@ export const staffNoticeJob = defineJob({
   }),
   options: (c) => ({ removeOnComplete: { age: c.DEDUPE_TTL_SECONDS }, removeOnFail: { age: 7 * 86_400 }, attempts: 8, backoff: { type: 'exponential', delay: 2000 } }),
   concurrency: () => 4,
-  process: (d, ctx, job) =>
-    sendStaffNotice(ctx, d, {
+  async process(d, ctx, job, token) {
+    const out = await sendStaffNotice(ctx, d, {
       lastAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1),
       countRefused: (attempt) => job.updateData({ ...d, refused: attempt }),
-    }),
+    });
+    // A member at the per-member limit of app messages: the same job waits for room (not one of its attempts).
+    if (out.deferTo !== undefined) {
+      await job.moveToDelayed(out.deferTo, token);
+      throw new DelayedError();
+    }
+    return out.result;
+  },
 });

@@ -34,6 +34,27 @@ const rateLimits = z
     return out;
   });
 
+/**
+ * App messages per member: `N/s`, `N/m` or `N/h`, comma separated, every one applying (default `25/m,900/h`, a little
+ * under WeCom's 30 a minute and 1,000 an hour per member, whose excess WeCom silently drops [D:90236]); `none` = no
+ * limit.
+ */
+const memberMessageLimits = z
+  .string()
+  .default('25/m,900/h')
+  .transform((raw, ctx) => {
+    if (raw.trim() === 'none') return [];
+    const parts = raw.split(',').map((s) => s.trim()).filter(Boolean);
+    if (!parts.length) ctx.addIssue({ code: 'custom', message: 'is empty: give limits such as 25/m,900/h, or none' });
+    const out: Array<{ limit: number; windowMs: number }> = [];
+    for (const part of parts) {
+      const m = /^(\d+)\/(s|m|h)$/.exec(part);
+      if (!m || Number(m[1]) < 1) ctx.addIssue({ code: 'custom', message: `"${part}" is not N/s, N/m or N/h with N ≥ 1 (or set none)` });
+      else out.push({ limit: Number(m[1]), windowMs: WINDOW_MS[m[2] as keyof typeof WINDOW_MS] });
+    }
+    return out;
+  });
+
 function isTimeZone(tz: string): boolean {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: tz });
@@ -77,6 +98,8 @@ export const envSchema = z.object({
   WECOM_API_BASE: z.string().url('must be a URL').default('https://qyapi.weixin.qq.com'),
   WECOM_API_TIMEOUT_MS: int(5000, 100),
   WECOM_RATE_LIMITS: rateLimits,
+  /** App messages (message/send) per member, whoever sends them: `N/s`, `N/m`, `N/h`, comma separated, or `none`. */
+  WECOM_MEMBER_MESSAGE_LIMITS: memberMessageLimits,
   CALLBACK_MAX_SKEW_SECONDS: int(300),
   CALLBACK_BODY_LIMIT_BYTES: int(64 * 1024, 1024),
   MONGODB_URI: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// or mongodb+srv:// URI').default('mongodb://127.0.0.1:27017/wecom_bot'),

@@ -77,3 +77,18 @@ export class WecomApiError extends CodedError {
     return new WecomApiError(api, 0, reason, true, httpStatus, ambiguous);
   }
 }
+
+/**
+ * A call the bot's own per-recipient limit held back (src/wecom/rate-limiter.ts, RecipientLimiter): nothing was sent,
+ * and the wait for room would have gone past what the caller allows. Retryable, never ambiguous; `retryAt` (ms epoch)
+ * is when there may be room, for the caller's job to wait until then instead of backing off blindly.
+ */
+export class QuotaWaitError extends WecomApiError {
+  constructor(
+    api: string,
+    reason: string,
+    readonly retryAt: number,
+  ) {
+    super(api, 0, reason, true, undefined, false);
+  }
+}

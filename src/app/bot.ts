@@ -166,6 +166,7 @@ export async function createContext(config: Config, logger: Logger): Promise<Bot
     logger: logger.child({ component: 'wecom' }),
     timeoutMs: config.WECOM_API_TIMEOUT_MS,
     rateLimits: config.WECOM_RATE_LIMITS,
+    memberMessageLimits: config.WECOM_MEMBER_MESSAGE_LIMITS,
   });
   const ctx: BotContext = {
     config,

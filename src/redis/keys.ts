@@ -30,6 +30,11 @@ export class RedisKeys {
     return `${this.prefix}:wecom:rl:${api}:${windowMs}:${window}`;
   }
 
+  /** The grant times of calls to `api` for one recipient (a member's app messages), for its per-recipient limits. */
+  recipientLog(api: string, recipient: string): string {
+    return `${this.prefix}:wecom:rl-to:${api}:${recipient}`;
+  }
+
   /** The lock held while missing corp tags are created, so no tag is created twice. */
   corpTagsLock(): string {
     return `${this.prefix}:wecom:corp-tags:lock`;

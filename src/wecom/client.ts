@@ -1,10 +1,10 @@
 import type { Redis } from 'ioredis';
 import { request as httpRequest, type Dispatcher } from 'undici';
-import { TOKEN_ERRCODES, WecomApiError } from '../errors.js';
+import { QuotaWaitError, TOKEN_ERRCODES, WecomApiError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { wecomCalls, wecomLatency } from '../metrics.js';
 import type { RedisKeys } from '../redis/keys.js';
-import { RateLimiter, type RateLimit } from './rate-limiter.js';
+import { RateLimiter, RecipientLimiter, type RateLimit } from './rate-limiter.js';
 import { TokenCache } from './token-cache.js';
 import type * as T from './types.js';
 
@@ -24,6 +24,11 @@ export interface WecomClientOptions {
   logger: Logger;
   timeoutMs?: number;
   rateLimits?: Record<string, RateLimit[]>;
+  /**
+   * App messages (message/send) per member, counted for each member a message goes to, whoever sends it
+   * (default DEFAULT_MEMBER_MESSAGE_LIMITS; [] = none).
+   */
+  memberMessageLimits?: RateLimit[];
   /**
    * In-call retries of retryable errors (network, 5xx, -1, 45009, 45033) before the error reaches the caller. Calls
    * that send a message to a person pass `retries: 0` and leave retrying to their job, which knows whether a retry
@@ -45,8 +50,9 @@ export interface CallOptions {
   /** A full URL WeCom gave us (a robot message's response_url) instead of /cgi-bin/<api> on the base URL. */
   url?: string;
   /**
-   * Longest wait for rate-limit quota before giving up with a retryable error (default: wait as long as it takes).
-   * Only callers with a hard deadline (the welcome's 20 s) set it.
+   * Longest wait for rate-limit quota before giving up with a retryable error (default: wait as long as it takes; for a
+   * member's app messages, while room is expected within the shortest per-member window). Callers with a hard deadline
+   * (the welcome's 20 s) or a lock they should not hold long (a nurture step holds the lead's) set it.
    */
   quotaWaitMs?: number;
 }
@@ -57,6 +63,20 @@ const DEFAULT_LIMITS: RateLimit[] = [
   { limit: 9_500, windowMs: 60_000 },
   { limit: 140_000, windowMs: 3_600_000 },
 ];
+
+/**
+ * App messages per member, a little under WeCom's 30 a minute and 1,000 an hour per app and member: WeCom drops the
+ * excess without an errcode (「超过部分会被丢弃不下发」) [D:90236] [D:90454] (docs: wecom-api-2.md §0, §4.4).
+ */
+export const DEFAULT_MEMBER_MESSAGE_LIMITS: RateLimit[] = [
+  { limit: 25, windowMs: 60_000 },
+  { limit: 900, windowMs: 3_600_000 },
+];
+
+/** APIs that message members, each with the members a call's body names (limited per member). */
+const TO_MEMBERS: Record<string, (body: unknown) => string[]> = {
+  'message/send': (body) => String((body as { touser?: unknown } | undefined)?.touser ?? '').split('|').filter((u) => u && u !== '@all'),
+};
 
 /** Hears every errcode answer the client turns into an error (e.g. to alert a person); must not throw. */
 export type WecomErrorListener = (err: WecomApiError) => void;
@@ -70,6 +90,7 @@ export class WecomClient {
   private readonly listeners: WecomErrorListener[] = [];
   private readonly kfTokens: TokenCache;
   private readonly limiter: RateLimiter;
+  private readonly memberLimiters: Record<string, RecipientLimiter>;
   private readonly timeoutMs: number;
   private readonly retries: number;
   private readonly retryBaseMs: number;
@@ -80,6 +101,8 @@ export class WecomClient {
     this.retryBaseMs = opts.retryBaseMs ?? 250;
     const { default: fallback, ...limits } = opts.rateLimits ?? {};
     this.limiter = new RateLimiter(opts.redis, opts.keys, limits, fallback ?? DEFAULT_LIMITS);
+    const perMember = opts.memberMessageLimits ?? DEFAULT_MEMBER_MESSAGE_LIMITS;
+    this.memberLimiters = Object.fromEntries(Object.keys(TO_MEMBERS).map((api) => [api, new RecipientLimiter(opts.redis, opts.keys, api, perMember)]));
     this.tokens = new TokenCache(opts.redis, opts.keys, opts.corpId, opts.secret, () => this.fetchToken(opts.secret));
     const kfSecret = opts.kfSecret ?? opts.secret;
     this.kfTokens = kfSecret === opts.secret ? this.tokens : new TokenCache(opts.redis, opts.keys, opts.corpId, kfSecret, () => this.fetchToken(kfSecret));
@@ -112,7 +135,8 @@ export class WecomClient {
       try {
         return await this.callWithToken<R>(api, opts);
       } catch (err) {
-        if (!(err instanceof WecomApiError) || !err.retryable || attempt >= retries) throw err;
+        // A call held back by a member's limit has its own time to try again (QuotaWaitError.retryAt).
+        if (!(err instanceof WecomApiError) || !err.retryable || err instanceof QuotaWaitError || attempt >= retries) throw err;
         const delay = this.retryBaseMs * 2 ** attempt * (0.75 + Math.random() / 2);
         this.opts.logger.warn({ api, errcode: err.errcode, attempt, delay: Math.round(delay) }, 'wecom call retrying');
         await new Promise((r) => setTimeout(r, delay));
@@ -121,6 +145,7 @@ export class WecomClient {
   }
 
   private async callWithToken<R extends T.WecomResponse>(api: string, opts: CallOptions): Promise<R> {
+    await this.takeMemberQuota(api, opts);
     if (opts.noToken) {
       const res = await this.request<R>(api, null, opts);
       if (res.errcode !== 0) throw this.failed(api, res.errcode, res.errmsg);
@@ -138,6 +163,25 @@ export class WecomClient {
     }
     if (res.errcode !== 0) throw this.failed(api, res.errcode, res.errmsg);
     return res;
+  }
+
+  /**
+   * A call that messages members takes a place in each member's per-member windows first (every attempt, whoever
+   * calls): over WeCom's limit a message would be dropped silently [D:90236], so it waits for room — at most
+   * `quotaWaitMs` in all; by default as long as room is expected within the shortest window (a minute's limit is
+   * waited out, an hour's is not) — or fails with QuotaWaitError (nothing sent) for the caller's job to try again at
+   * its `retryAt`. A place taken by a call that then fails stays taken: it may have reached WeCom, and counting one
+   * too many only makes a later message wait.
+   */
+  private async takeMemberQuota(api: string, opts: CallOptions): Promise<void> {
+    const limiter = this.memberLimiters[api];
+    if (!limiter) return;
+    const members = TO_MEMBERS[api]!(opts.body);
+    const retryAt = await limiter.acquire(members, opts.quotaWaitMs === undefined ? { longestWait: limiter.shortestSpanMs } : { deadline: Date.now() + opts.quotaWaitMs });
+    if (!retryAt) return;
+    wecomCalls.inc({ api, errcode: 'member_rate_limit' });
+    this.opts.logger.warn({ api, members, retryAt: new Date(retryAt) }, 'wecom call held back: a member is at the per-member limit');
+    throw new QuotaWaitError(api, 'a member is at the per-member message limit', retryAt);
   }
 
   private async request<R extends T.WecomResponse>(api: string, token: string | null, opts: CallOptions): Promise<R> {
@@ -325,9 +369,13 @@ export class WecomClient {
     return this.call<T.WecomResponse>('aibot/response', { url: responseUrl, body, retries: 0, noToken: true });
   }
 
-  /** message/send: an app message to staff. */
-  sendAppText(touser: string[], content: string) {
+  /**
+   * message/send [D:90236]: an app message to staff, within each member's per-member limits (memberMessageLimits):
+   * waits for room up to `quotaWaitMs`, else throws QuotaWaitError (nothing sent).
+   */
+  sendAppText(touser: string[], content: string, opts: Pick<CallOptions, 'quotaWaitMs'> = {}) {
     return this.call<T.WecomResponse & { invaliduser?: string }>('message/send', {
+      ...opts,
       body: { touser: touser.join('|'), msgtype: 'text', agentid: this.opts.agentId, text: { content } },
       retries: 0,
     });

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../redis/keys.js';
 import { LuaScript } from '../redis/script.js';
@@ -73,5 +74,83 @@ export class RateLimiter {
     }
   }
 }
+
+/**
+ * Takes one place in the log of recent grants of every recipient at once, or in none. KEYS are the logs (sorted sets
+ * of grant times); ARGV: now, this grant's entry, how long a log keeps grants (ms), the newest time too old to keep,
+ * then per limit its size, the exclusive lower bound of its span (`(now - span`) and the span. Returns 0 when the
+ * grant was logged for every recipient, else the ms until the first moment every recipient has room in every limit.
+ */
+const TAKE_EACH = new LuaScript(`
+local now, wait = tonumber(ARGV[1]), 0
+for k = 1, #KEYS do
+  redis.call('ZREMRANGEBYSCORE', KEYS[k], '-inf', ARGV[4])
+  for i = 5, #ARGV, 3 do
+    local limit, from, span = tonumber(ARGV[i]), ARGV[i + 1], tonumber(ARGV[i + 2])
+    local inside = redis.call('ZCOUNT', KEYS[k], from, '+inf')
+    if inside >= limit then
+      -- The grant whose leaving the span leaves room: the (inside - limit + 1)th oldest within it.
+      local first = redis.call('ZRANGEBYSCORE', KEYS[k], from, '+inf', 'WITHSCORES', 'LIMIT', inside - limit, 1)
+      local free = tonumber(first[2]) + span - now
+      if free > wait then wait = free end
+    end
+  end
+end
+if wait > 0 then return math.ceil(wait) end
+for k = 1, #KEYS do
+  redis.call('ZADD', KEYS[k], ARGV[1], ARGV[2])
+  redis.call('PEXPIRE', KEYS[k], ARGV[3])
+end
+return 0`);
+
+/**
+ * Limits per recipient of one API, shared by every process: at most `limit` grants per recipient within any span of
+ * `windowMs` (a log of grant times per recipient in Redis), for WeCom's app messages per member (30 a minute and
+ * 1,000 an hour, the excess silently dropped [D:90236]). Any span, not fixed windows: WeCom's minute is not ours (its
+ * clock, its boundaries), and fixed windows of N let 2N through in a minute that straddles two of them. Each span is
+ * `edgeMs` longer than the window, for a grant that reaches WeCom a moment after it was given. A call to several
+ * recipients is logged for all of them at once or for none, so it never holds a place it waits for.
+ */
+export class RecipientLimiter {
+  private readonly windows: RateLimit[];
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    private readonly api: string,
+    limits: readonly RateLimit[],
+  ) {
+    this.windows = limits.filter((rl) => rl.limit > 0);
+  }
+
+  /** The longest one wait for room lasts while only the shortest window is full (its span). */
+  get shortestSpanMs(): number {
+    return this.windows.length ? Math.min(...this.windows.map(spanOf)) : 0;
+  }
+
+  /**
+   * Resolves 0 once a call to every one of `recipients` fits in every window (and is logged), or, without waiting,
+   * the time (ms epoch) it may fit when that lies past `deadline` (ms epoch) or more than `longestWait` ms ahead.
+   */
+  async acquire(recipients: readonly string[], { deadline = Infinity, longestWait = Infinity }: { deadline?: number; longestWait?: number } = {}): Promise<number> {
+    // WeCom answers userids lower-cased (docs: wecom-api-2.md §4.4): ones that differ only in case share one log.
+    const who = [...new Set(recipients.map((r) => r.toLowerCase()))];
+    if (!this.windows.length || !who.length) return 0;
+    const keys = who.map((r) => this.keys.recipientLog(this.api, r));
+    const keep = Math.max(...this.windows.map(spanOf));
+    const id = randomBytes(6).toString('hex');
+    for (;;) {
+      const now = Date.now();
+      const args = [now, `${now}:${id}`, keep, now - keep, ...this.windows.flatMap((rl) => [rl.limit, `(${now - spanOf(rl)}`, spanOf(rl)])];
+      const wait = (await TAKE_EACH.run(this.redis, keys, args)) as number;
+      if (wait === 0) return 0;
+      const at = now + wait + Math.floor(Math.random() * 20);
+      if (at > deadline || wait > longestWait) return at;
+      await sleep(at - now);
+    }
+  }
+}
+
+const spanOf = (rl: RateLimit) => rl.windowMs + edgeMs(rl.windowMs);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

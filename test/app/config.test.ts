@@ -49,6 +49,20 @@ describe('configuration', () => {
     expect(() => loadConfig({ ...valid, WECOM_RATE_LIMITS: 'lots' })).toThrow(/WECOM_RATE_LIMITS/);
   });
 
+  it('limits app messages per member a little under WeCom\'s 30 a minute and 1,000 an hour unless told otherwise', () => {
+    expect(loadConfig(valid).WECOM_MEMBER_MESSAGE_LIMITS).toEqual([
+      { limit: 25, windowMs: 60_000 },
+      { limit: 900, windowMs: 3_600_000 },
+    ]);
+    expect(loadConfig({ ...valid, WECOM_MEMBER_MESSAGE_LIMITS: '3/s, 20/m' }).WECOM_MEMBER_MESSAGE_LIMITS).toEqual([
+      { limit: 3, windowMs: 1000 },
+      { limit: 20, windowMs: 60_000 },
+    ]);
+    expect(loadConfig({ ...valid, WECOM_MEMBER_MESSAGE_LIMITS: 'none' }).WECOM_MEMBER_MESSAGE_LIMITS).toEqual([]);
+    expect(() => loadConfig({ ...valid, WECOM_MEMBER_MESSAGE_LIMITS: '0/m' })).toThrow(/WECOM_MEMBER_MESSAGE_LIMITS/);
+    expect(() => loadConfig({ ...valid, WECOM_MEMBER_MESSAGE_LIMITS: 'message/send=25/m' })).toThrow(/WECOM_MEMBER_MESSAGE_LIMITS/);
+  });
+
   it('npm start stops with one clear message on bad config (exit 78, no secret)', () => {
     const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', WECOM_SECRET: 'do-not-print-me', WECOM_TOKEN: 'x'.repeat(40) };
     const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/app/main.ts'], { env, encoding: 'utf8', cwd: process.cwd(), timeout: 30_000 });

@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { WecomApiError } from '../../src/errors.js';
+import { QuotaWaitError, WecomApiError } from '../../src/errors.js';
 import { createLogger } from '../../src/logger.js';
 import { registry } from '../../src/metrics.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/index.js';
@@ -209,6 +209,43 @@ describe('rate limits', () => {
     await c.sendAppText(['zhangsan'], 'late in the window');
     const arrived = sandbox.state.callsTo('message/send').at(-1)!.at;
     expect(Math.floor(arrived / 1000)).toBe(Math.floor(asked / 1000) + 1);
+  });
+
+  it('app messages keep to each member\'s limit in any span, across processes; a message to several counts for each', async () => {
+    // Two clients (two processes) on one Redis; 3 a second per member.
+    const limits = { memberMessageLimits: [{ limit: 3, windowMs: 1000 }] };
+    const [a, b] = [client(limits), client(limits)];
+    const started = Date.now();
+    await Promise.all([
+      ...Array.from({ length: 4 }, (_, i) => a.sendAppText(['lisi', 'wangwu'], `both ${i}`)),
+      ...Array.from({ length: 4 }, (_, i) => b.sendAppText(['wangwu'], `one ${i}`)),
+    ]);
+    expect(sandbox.state.okCallsTo('message/send')).toHaveLength(8);
+    const arrivals = (u: string) => sandbox.state.callsTo('message/send').filter((x) => (x.body as { touser: string }).touser.split('|').includes(u)).map((x) => x.at);
+    const mostInASecond = (at: number[]) => Math.max(...at.map((t) => at.filter((x) => x >= t && x < t + 1000).length));
+    // Any span of a second, wherever it starts (WeCom's minute is not ours): never more than 3 for a member.
+    expect(mostInASecond(arrivals('wangwu'))).toBeLessThanOrEqual(3);
+    expect(mostInASecond(arrivals('lisi'))).toBeLessThanOrEqual(3);
+    expect(arrivals('wangwu')).toHaveLength(8);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2000); // wangwu's 8 at 3 a second
+    expect(sandbox.state.appMessages.dropped).toEqual([]);
+  });
+
+  it('a member at the limit for longer than the call may wait: QuotaWaitError (nothing sent), retryable, when there is room', async () => {
+    const c = client({ memberMessageLimits: [{ limit: 2, windowMs: 60_000 }] });
+    await c.sendAppText(['zhaoliu'], '1');
+    const first = Date.now();
+    await c.sendAppText(['ZhaoLiu'], '2'); // userids differing only in case are one member
+    const err = (await c.sendAppText(['zhaoliu', 'lisi'], '3', { quotaWaitMs: 200 }).catch((e: unknown) => e)) as QuotaWaitError;
+    expect(err).toBeInstanceOf(QuotaWaitError);
+    expect([err.retryable, err.ambiguous]).toEqual([true, false]);
+    expect(err.retryAt).toBeGreaterThanOrEqual(first + 60_000);
+    expect(err.retryAt).toBeLessThan(first + 61_000);
+    expect(sandbox.state.callsTo('message/send')).toHaveLength(2);
+    // lisi took no place: the call was refused for both at once.
+    await c.sendAppText(['lisi'], '4', { quotaWaitMs: 0 });
+    await c.sendAppText(['lisi'], '5', { quotaWaitMs: 0 });
+    expect(sandbox.state.appMessages.sentTo('lisi')).toHaveLength(2);
   });
 
   it('a call with a hard deadline gives up waiting for quota (retryable, never ambiguous); others wait', async () => {

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { WecomApiError } from '../../errors.js';
+import { QuotaWaitError, WecomApiError } from '../../errors.js';
 import { attemptFenceId, deliveriesOf, releaseTakenFences, type FenceSpec } from '../../store/delivery-ledger.js';
 import { insertManyOnce } from '../../store/create-once.js';
 import { CampaignDeferral } from '../../store/models/campaign-deferral.js';
 import { CampaignGroup } from '../../store/models/campaign-group.js';
+import { CampaignRun } from '../../store/models/campaign-run.js';
 import type { DeliveryStatus } from '../../store/models/delivery.js';
 import { recordDelivery } from '../delivery/record-delivery.js';
 import { exhaustKfWindow, releaseBudget, takeBudget, takeBudgetMany, type BudgetRequest, type BudgetResult } from '../delivery/budget.js';
@@ -36,9 +37,12 @@ interface Ready {
   caseSlug: string | null;
 }
 
-/** The run was paused or cancelled between two sends: what was not sent is given back and waits for a resume. */
+/**
+ * The run was paused or cancelled between two sends, or must wait (its `nextAt` set) for room in an owner's limit of
+ * app messages: what was not sent is given back, for a resume or the run's next execution.
+ */
 export class RunStopped extends Error {
-  constructor(readonly why: 'paused' | 'cancelled') {
+  constructor(readonly why: 'paused' | 'cancelled' | 'waiting') {
     super(`run stopped: ${why}`);
   }
 }
@@ -187,7 +191,8 @@ async function withRetries<T>(call: () => Promise<T>): Promise<T> {
     try {
       return await call();
     } catch (err) {
-      const retryable = err instanceof WecomApiError && err.retryable && !err.ambiguous;
+      // A call a member's limit held back knows when to try again (QuotaWaitError.retryAt): no blind pause for it.
+      const retryable = err instanceof WecomApiError && err.retryable && !err.ambiguous && !(err instanceof QuotaWaitError);
       if (!retryable || i >= RETRY_DELAYS_MS.length) throw err;
       await sleep(RETRY_DELAYS_MS[i]!);
     }
@@ -353,7 +358,10 @@ const clip = (text: string, bytes: number) => {
 
 /**
  * One reminder to an owner for customers whose mass-message quota is used up: the content to forward by hand and
- * who to (at most REMINDER_BATCH customers per message). Each customer gets its own delivery (via owner).
+ * who to (at most REMINDER_BATCH customers per message). Each customer gets its own delivery (via owner), written
+ * only once WeCom took the reminder. The owner's reminders keep to the per-member limit of app messages (WeCom drops
+ * the excess silently [D:90236]): a reminder waits for room as long as the shortest window lasts (the client's
+ * default); longer (the hour's limit is reached), the run waits for room (waitForRoom).
  */
 async function sendReminderGroup(b: RunBatch, chunk: readonly Ready[], unsent: Set<Ready>): Promise<void> {
   const { ctx, campaign } = b;
@@ -369,6 +377,7 @@ async function sendReminderGroup(b: RunBatch, chunk: readonly Ready[], unsent: S
     await withRetries(() => ctx.wecom.sendAppText([owner], note));
     for (const r of chunk) unsent.delete(r);
   } catch (err) {
+    if (err instanceof QuotaWaitError) await waitForRoom(b, owner, err.retryAt);
     if (err instanceof WecomApiError && err.ambiguous) {
       for (const r of chunk) unsent.delete(r);
       [status, detail] = ['unknown', { reason: `ambiguous: ${err.errmsg}` }];
@@ -381,4 +390,15 @@ async function sendReminderGroup(b: RunBatch, chunk: readonly Ready[], unsent: S
   await CampaignGroup.create({ _id: groupKey, runId: b.runId, campaignKey: campaign.key, corpId: chunk[0]!.it.corpId, via: 'owner', sender: owner, size: chunk.length, deliveryKeyPrefix: runDeliveryPrefix(b.runId), status, content });
   await recordFor(b, chunk.map((r) => ({ it: r.it, via: 'owner', status, attempts: r.attempt, userId: owner, group: groupKey, caseSlug: r.caseSlug, ...detail })));
   if (status === 'sent') ctx.log.info({ campaign: campaign.key, run: b.runId, owner, customers: chunk.length }, 'campaign reminder sent to the owner');
+}
+
+/**
+ * An owner has had as many app messages as the per-member limit allows, for longer than a reminder waits: nothing of
+ * this reminder went out. The run waits until there is room, as it waits through quiet hours (its `nextAt`; the run's
+ * job is delayed until then), after what this cycle has not sent is given back (sendCycle): it sends it then, once.
+ */
+async function waitForRoom(b: RunBatch, owner: string, until: number): Promise<never> {
+  await CampaignRun.updateOne({ _id: b.runId }, { $set: { status: 'waiting', nextAt: new Date(until), runner: null } });
+  b.ctx.log.info({ campaign: b.campaign.key, run: b.runId, owner, until: new Date(until) }, 'campaign run waits: the owner is at the per-member limit of app messages');
+  throw new RunStopped('waiting');
 }

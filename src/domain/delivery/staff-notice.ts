@@ -1,5 +1,5 @@
 import type { BotContext } from '../../context.js';
-import { WecomApiError } from '../../errors.js';
+import { QuotaWaitError, WecomApiError } from '../../errors.js';
 import { jobIds } from '../../queues/job-ids.js';
 import { attemptFenceId, takeFence, type Outcome } from '../../store/delivery-ledger.js';
 import { Lead, leadId } from '../../store/models/lead.js';
@@ -20,43 +20,58 @@ export interface StaffNotice {
   refused?: number;
 }
 
+/** How long a notice waits for room in a member's per-member limit before its job waits as a delayed job instead. */
+const QUOTA_WAIT_MS = 5_000;
+
 /**
  * Sends a notice to staff exactly once (docs/architecture.md, "Exactly once"): attempt n's fence, the call, the
  * outcome through the records queue. A fence without an outcome (a crash mid-call) makes it `unknown`, never resent.
- * Returns what happened; throws (after counting the refused attempt) for BullMQ to retry a retryable failure.
+ * Returns what happened, with `deferTo` (ms) when a member is at the per-member limit of app messages: nothing was
+ * sent, and the job waits until then. Throws (after counting the refused attempt) for BullMQ to retry a retryable
+ * failure.
  */
-export async function sendStaffNotice(ctx: Pick<BotContext, 'wecom' | 'queues' | 'log'>, n: StaffNotice, run: { lastAttempt: boolean; countRefused(attempt: number): Promise<void> }): Promise<string> {
+export async function sendStaffNotice(
+  ctx: Pick<BotContext, 'wecom' | 'queues' | 'log'>,
+  n: StaffNotice,
+  run: { lastAttempt: boolean; countRefused(attempt: number): Promise<void> },
+): Promise<{ result: string; deferTo?: number }> {
   if (n.check && n.lead) {
     const lead = await Lead.findById(leadId(n.lead.corpId, n.lead.externalUserId), { gradeUpgrades: 1 }).lean();
     if (!lead || (lead.gradeUpgrades ?? 0) < n.check.gradeUpgrades) {
       // Queued just before the lead's save: wait for it; a save that never came means there is nothing to tell.
       if (!run.lastAttempt) throw new Error(`upgrade ${n.check.gradeUpgrades} of the lead is not saved yet`);
-      return 'not_needed';
+      return { result: 'not_needed' };
     }
   }
   const attempt = (n.refused ?? 0) + 1;
   if (!(await takeFence({ id: attemptFenceId(n.key, attempt), kind: 'attempt', for: n.key }))) {
     await record(ctx, n, 'unknown', { reason: 'left_in_flight', attempts: attempt });
-    return 'unknown';
+    return { result: 'unknown' };
   }
   try {
-    await ctx.wecom.sendAppText(n.userIds, n.text);
+    await ctx.wecom.sendAppText(n.userIds, n.text, { quotaWaitMs: QUOTA_WAIT_MS });
   } catch (err) {
     if (!(err instanceof WecomApiError)) throw err;
     if (err.ambiguous) {
       await record(ctx, n, 'unknown', { reason: err.errmsg, attempts: attempt });
-      return 'unknown';
+      return { result: 'unknown' };
+    }
+    if (err instanceof QuotaWaitError) {
+      // A member has had as many app messages as the per-member limit allows [D:90236]: nothing went out. The
+      // attempt is counted (its fence stays) and the job waits for room, however many attempts it has made.
+      await run.countRefused(attempt);
+      return { result: 'deferred:member_limit', deferTo: err.retryAt };
     }
     if (err.retryable && !run.lastAttempt) {
       await run.countRefused(attempt);
       throw err;
     }
     await record(ctx, n, 'failed', { errcode: err.errcode, reason: err.errmsg, attempts: attempt });
-    return 'failed';
+    return { result: 'failed' };
   }
   await record(ctx, n, 'sent', { attempts: attempt });
   ctx.log.info({ key: n.key, to: n.userIds }, 'notice sent to staff');
-  return 'sent';
+  return { result: 'sent' };
 }
 
 async function record(ctx: Pick<BotContext, 'queues'>, n: StaffNotice, status: 'sent' | 'failed' | 'unknown', detail: { reason?: string; errcode?: number; attempts: number }): Promise<void> {

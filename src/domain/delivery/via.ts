@@ -61,7 +61,8 @@ export const clipBytes = (text: string, bytes: number) => {
 
 /**
  * Sends `content` by `via` as or to member `userId`. Returns the mass message's msgid when there is one, or
- * `rejected` when WeCom took the call but refused the lead (add_msg_template's fail_list). Throws WecomApiError.
+ * `rejected` when WeCom took the call but refused the lead (add_msg_template's fail_list). Throws WecomApiError;
+ * QuotaWaitError when the owner route's member is at the per-member limit for longer than `opts.quotaWaitMs`.
  */
 export async function sendVia(
   ctx: Pick<BotContext, 'wecom'>,
@@ -70,6 +71,7 @@ export async function sendVia(
   userId: string,
   content: MessageContent,
   deliveryKey: string,
+  opts: { quotaWaitMs?: number } = {},
 ): Promise<{ msgid?: string; rejected?: string }> {
   const linkLine = content.link ? `${content.link.title}：${content.link.url}` : '';
   if (via === 'kf') {
@@ -92,6 +94,6 @@ export async function sendVia(
   }
   const who = lead.name ? `「${lead.name}」` : '';
   const note = `【客户培育】请把下面的内容发给客户${who}（${lead.externalUserId}）：\n\n${[content.text, linkLine].filter(Boolean).join('\n')}`;
-  await ctx.wecom.sendAppText([userId], clipBytes(note, 2048));
+  await ctx.wecom.sendAppText([userId], clipBytes(note, 2048), opts);
   return {};
 }

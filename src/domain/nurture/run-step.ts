@@ -1,7 +1,7 @@
 import type { BotContext } from '../../context.js';
 import type { Sequence, SequenceStep } from '../../content/sequences.js';
 import { render } from '../../content/render.js';
-import { WecomApiError } from '../../errors.js';
+import { QuotaWaitError, WecomApiError } from '../../errors.js';
 import { nurtureOutcomes } from '../../metrics.js';
 import { jobIds } from '../../queues/job-ids.js';
 import { updateById } from '../../store/batched-updates.js';
@@ -20,6 +20,12 @@ import { nurtureDeliveryKey, planDue, stageStop, whenHolds } from './policy.js';
 import { stepJob } from './schedule.js';
 import { stopLocked } from './stop.js';
 import { pausedFor } from '../pause/pauses.js';
+
+/**
+ * How long a step waits for room in its owner's per-member limit of app messages (the owner route) before it waits as
+ * a delayed job instead: it holds the lead's lock meanwhile.
+ */
+const OWNER_QUOTA_WAIT_MS = 5_000;
 
 /** How often a paused step looks again (resuming runs it at once anyway). */
 const PAUSE_RECHECK_MS = 10 * 60_000;
@@ -138,7 +144,7 @@ async function runLocked(ctx: Ctx, run: StepRun): Promise<StepResult> {
     const delivery = { ...base, via, userId, attempts: n };
     let sent: { msgid?: string; rejected?: string };
     try {
-      sent = await sendVia(ctx, via, lead, userId, content, key);
+      sent = await sendVia(ctx, via, lead, userId, content, key, { quotaWaitMs: OWNER_QUOTA_WAIT_MS });
     } catch (err) {
       if (err instanceof WecomApiError && err.ambiguous) {
         // A timeout or lost connection: WeCom may have sent it. At most once means never trying again.
@@ -155,6 +161,12 @@ async function runLocked(ctx: Ctx, run: StepRun): Promise<StepResult> {
         if (next.kind !== 'ok') return settleRefusedKf(ctx, e, seq, { ...delivery, attempts: n }, next);
         ({ via, held } = next);
         continue;
+      }
+      if (err instanceof QuotaWaitError) {
+        // The owner has had as many app messages as the per-member limit allows [D:90236] and nothing went out: the
+        // budget goes back, the attempt is counted, and the step waits until there is room (not an attempt of the job).
+        await releaseBudget(ctx, key, held);
+        return defer(e, err.retryAt, 'member_limit', { attempts: n });
       }
       const retryable = !(err instanceof WecomApiError) || err.retryable;
       if (retryable && !run.lastAttempt) {
@@ -280,11 +292,14 @@ async function advance(
   return { result: done ? 'completed' : o.outcome };
 }
 
-/** Holds the step until `until` (quiet hours, daily cap): the enrollment says when, the job waits in Redis. */
-async function defer(e: Enrollment, until: number, reason: string): Promise<StepResult> {
+/**
+ * Holds the step until `until` (quiet hours, daily cap, the owner's app message limit): the enrollment says when, the
+ * job waits in Redis.
+ */
+async function defer(e: Enrollment, until: number, reason: string, set: { attempts?: number } = {}): Promise<StepResult> {
   await Enrollment.updateOne(
     { _id: e._id },
-    { $set: { dueAt: new Date(until) }, $push: { history: { step: e.step, at: new Date(), outcome: 'deferred', detail: { reason, until: new Date(until) } } } },
+    { $set: { dueAt: new Date(until), ...set }, $push: { history: { step: e.step, at: new Date(), outcome: 'deferred', detail: { reason, until: new Date(until) } } } },
   );
   nurtureOutcomes.inc({ outcome: `deferred_${reason}` });
   return { result: `deferred:${reason}`, deferTo: until };

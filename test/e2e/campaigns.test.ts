@@ -8,7 +8,7 @@ import { campaignDetail, campaignList } from '../../src/domain/campaigns/overvie
 import { reconcileCampaigns } from '../../src/domain/campaigns/reconcile.js';
 import { processRun } from '../../src/domain/campaigns/run.js';
 import { nextRunAt, quietHoursOf, startRun, syncSchedule } from '../../src/domain/campaigns/schedule.js';
-import { exhaustMassQuota } from '../../src/domain/delivery/budget.js';
+import { exhaustMassQuota, takeKfBudget } from '../../src/domain/delivery/budget.js';
 import { massQuotaPeriod } from '../../src/domain/delivery/mass-quota.js';
 import { localDay, nextAllowedTime, startOfNextDay } from '../../src/domain/nurture/clock.js';
 import { moveStage } from '../../src/domain/leads/stage.js';
@@ -134,6 +134,21 @@ describe('launch: what else splits or reroutes a send', () => {
     const deliveries = await Delivery.find({ runId: run._id }).lean();
     expect(deliveries.map((d) => [d.via, d.status])).toEqual([['owner', 'sent'], ['owner', 'sent']]);
     expect((await campaignDetail(run.campaignKey))!.runs[0]!.results).toMatchObject({ byRoute: { owner: 2 }, reminded: 2, owners: [{ owner: 'wangwu', tasks: 0, reminders: 1 }] });
+  });
+
+  it('a 客服 window WeCom says is used up (95001) sends the next way, and stays used up: the lead\'s next 客服 send is not tried', async () => {
+    const [lead] = await seedLeads(h.sandbox, [{ name: '窗口已满', owner: 'lisi', tags: ['测试/kffull'], kfAgoMs: 3_600_000 }]);
+    h.sandbox.state.inject({ api: 'kf/send_msg', errcode: 95001 });
+    const before = h.sandbox.state.okCallsTo(API).length;
+    const run = await launch(await campaign('kffull'));
+    expect(massCalls(before).flatMap((c) => c.external_userid)).toEqual([lead!.externalUserId]);
+    expect(await Delivery.findOne({ runId: run._id }).lean()).toMatchObject({ via: 'mass', status: 'submitted', attempts: 2 });
+    // Every unit of the window is taken, the one the refused send held too: a 客服 reply (or step) finds none left.
+    const windowStart = (await Lead.findById(lead!.id).lean())!.kf!.lastInboundAt!.getTime();
+    const units = await Fence.find({ kind: 'kf', _id: { $in: Array.from({ length: 5 }, (_, n) => `kf|${lead!.id}|${windowStart}|${n}`) } }).lean();
+    expect(units).toHaveLength(5);
+    const next = await takeKfBudget(h.ctx.redis, h.ctx.keys, { lead: lead!.id, key: 'kf|test|after-95001', attempt: 1, day: { key: '-', cap: 0 }, mass: { key: '-', cap: 0 }, kfWindow: windowStart, caseSlug: null });
+    expect(next.kind).toBe('kf_full');
   });
 });
 

@@ -8,7 +8,7 @@ import { CampaignGroup } from '../../store/models/campaign-group.js';
 import { CampaignRun } from '../../store/models/campaign-run.js';
 import type { DeliveryStatus } from '../../store/models/delivery.js';
 import { recordDelivery } from '../delivery/record-delivery.js';
-import { exhaustKfWindow, releaseBudget, takeBudget, takeBudgetMany, type BudgetRequest, type BudgetResult } from '../delivery/budget.js';
+import { releaseBudget, releaseRefusedKf, takeBudget, takeBudgetMany, type BudgetRequest, type BudgetResult } from '../delivery/budget.js';
 import { massQuotaPeriod } from '../delivery/mass-quota.js';
 import { trackedUrl } from '../delivery/tracked-links.js';
 import { KF_WINDOW_CLOSED, sendVia, type MessageContent } from '../delivery/via.js';
@@ -233,8 +233,7 @@ async function sendKf(b: RunBatch, ready: readonly Ready[], unsent: Set<Ready>, 
         ctx.log.error({ deliveryKey: key, reason: err.errmsg }, 'campaign 客服 send outcome unknown: not retried');
         [status, detail] = ['unknown', { reason: `ambiguous: ${err.errmsg}` }];
       } else if (err instanceof WecomApiError && KF_WINDOW_CLOSED.has(err.errcode)) {
-        if (err.errcode === 95001) await exhaustKfWindow(it.leadId, it.kf!.windowStart, key);
-        await releaseBudget(ctx, key, r.held);
+        await releaseRefusedKf(ctx, key, r.held, { errcode: err.errcode, lead: it.leadId, windowStart: it.kf!.windowStart });
         unsent.delete(r);
         const next = await retake(it, 'mass', r.caseSlug, r.attempt + 1);
         if (next.kind === 'ok') {

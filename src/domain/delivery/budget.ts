@@ -306,6 +306,16 @@ export async function exhaustMassQuotaMany(leads: ReadonlyArray<{ lead: string; 
   for (let i = 0; i < fences.length; i += 5000) await takeFencesUnordered(fences.slice(i, i + 5000));
 }
 
+/**
+ * WeCom refused a 客服 send (nothing went out): the budget it held is given back and, when WeCom said the window's
+ * messages are used up (95001), every unit of the window is then taken. In that order: taken first, the unit given
+ * back after would be free again in a spent window, and the next 客服 send to the lead would be refused the same way.
+ */
+export async function releaseRefusedKf(ctx: { redis: Redis; keys: RedisKeys }, key: string, held: readonly FenceSpec[], refused: { errcode: number; lead: string; windowStart: number }): Promise<void> {
+  await releaseBudget(ctx, key, held);
+  if (refused.errcode === 95001) await exhaustKfWindow(refused.lead, refused.windowStart, key);
+}
+
 /** The window's messages are used up, as WeCom just said (95001): the rest of the window is taken. */
 export async function exhaustKfWindow(lead: string, windowStart: number, holder: string): Promise<void> {
   for (let n = 0; n < KF_MESSAGES_PER_WINDOW; n++) await takeFences([{ id: `kf|${lead}|${windowStart}|${n}`, kind: 'kf', for: holder }]);

@@ -7,7 +7,7 @@ import { attemptFenceId, deliveryOf, takeFence, type Outcome } from '../../store
 import type { DeliveryStatus } from '../../store/models/delivery.js';
 import type { LeadFields } from '../../store/models/lead.js';
 import type { KfOutboundMessage } from '../../wecom/types.js';
-import { exhaustKfWindow, releaseBudget, takeKfBudget, type KfBudgetResult } from '../delivery/budget.js';
+import { releaseRefusedKf, takeKfBudget, type KfBudgetResult } from '../delivery/budget.js';
 import { trackedUrl } from '../delivery/tracked-links.js';
 import { clipBytes, kfMsgid } from '../delivery/via.js';
 import { pickCase } from '../nurture/pick-case.js';
@@ -140,8 +140,7 @@ export async function sendReply(ctx: Ctx, r: ReplyRequest): Promise<ReplyResult>
       await record(ctx, r, { status: 'unknown', reason: `ambiguous: ${err.errmsg}` }, message, caseSlug, at);
       return 'unknown';
     }
-    await releaseBudget(ctx, r.key, budget.held);
-    if (err.errcode === 95001) await exhaustKfWindow(r.lead._id, r.windowStart, r.key);
+    await releaseRefusedKf(ctx, r.key, budget.held, { errcode: err.errcode, lead: r.lead._id, windowStart: r.windowStart });
     const reason = err.errcode === 95018 ? 'person_serves' : err.errcode === 95001 ? 'window_full' : err.errcode === 95002 ? 'window_closed' : err.errmsg;
     await record(ctx, r, { status: 'failed', errcode: err.errcode, reason }, message, caseSlug, at);
     return err.errcode === 95018 ? 'person_serves' : err.errcode === 95001 ? 'window_full' : err.errcode === 95002 ? 'window_closed' : 'failed';

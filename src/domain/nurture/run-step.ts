@@ -9,7 +9,7 @@ import { deliveryOf, type Outcome } from '../../store/delivery-ledger.js';
 import type { DeliveryStatus } from '../../store/models/delivery.js';
 import { Enrollment, ledgerId, type EnrollmentFields } from '../../store/models/enrollment.js';
 import { Lead, leadId, splitLeadId, type LeadFields, type LeadRef } from '../../store/models/lead.js';
-import { exhaustKfWindow, releaseBudget, takeBudget, type BudgetResult } from '../delivery/budget.js';
+import { releaseBudget, releaseRefusedKf, takeBudget, type BudgetResult } from '../delivery/budget.js';
 import { massQuotaPeriod } from '../delivery/mass-quota.js';
 import { trackedUrl } from '../delivery/tracked-links.js';
 import { KF_WINDOW_CLOSED, kfWindowStart, massSender, preferredVia, sendVia, type MessageContent } from '../delivery/via.js';
@@ -153,10 +153,7 @@ async function runLocked(ctx: Ctx, run: StepRun): Promise<StepResult> {
       }
       if (err instanceof WecomApiError && via === 'kf' && KF_WINDOW_CLOSED.has(err.errcode)) {
         // The window closed since the lead was read: the same message goes the next way, as the next attempt.
-        // Given back first: 95001 then marks every unit of the window used (held by this delivery), which a release
-        // after it would free again for the next send to be refused the same way.
-        await releaseBudget(ctx, key, held);
-        if (err.errcode === 95001) await exhaustKfWindow(lead._id, kfWindowStart(lead, now)!, key);
+        await releaseRefusedKf(ctx, key, held, { errcode: err.errcode, lead: lead._id, windowStart: kfWindowStart(lead, now)! });
         const next = await budgetFor('mass', caseSlug, ++n);
         if (next.kind !== 'ok') return settleRefusedKf(ctx, e, seq, { ...delivery, attempts: n }, next);
         ({ via, held } = next);

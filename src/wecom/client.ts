@@ -66,7 +66,7 @@ const DEFAULT_LIMITS: RateLimit[] = [
 
 /**
  * App messages per member, a little under WeCom's 30 a minute and 1,000 an hour per app and member: WeCom drops the
- * excess without an errcode (「超过部分会被丢弃不下发」) [D:90236] [D:90454] (docs: wecom-api-2.md §0, §4.4).
+ * excess without an errcode (「超过部分会被丢弃不下发」) [D:90236] [D:90454].
  */
 export const DEFAULT_MEMBER_MESSAGE_LIMITS: RateLimit[] = [
   { limit: 25, windowMs: 60_000 },

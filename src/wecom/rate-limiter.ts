@@ -133,7 +133,7 @@ export class RecipientLimiter {
    * the time (ms epoch) it may fit when that lies past `deadline` (ms epoch) or more than `longestWait` ms ahead.
    */
   async acquire(recipients: readonly string[], { deadline = Infinity, longestWait = Infinity }: { deadline?: number; longestWait?: number } = {}): Promise<number> {
-    // WeCom answers userids lower-cased (docs: wecom-api-2.md §4.4): ones that differ only in case share one log.
+    // WeCom answers userids lower-cased [D:90236]: ones that differ only in case share one log.
     const who = [...new Set(recipients.map((r) => r.toLowerCase()))];
     if (!this.windows.length || !who.length) return 0;
     const keys = who.map((r) => this.keys.recipientLog(this.api, r));

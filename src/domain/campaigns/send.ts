@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { QuotaWaitError, WecomApiError } from '../../errors.js';
 import { attemptFenceId, deliveriesOf, releaseTakenFences, type FenceSpec } from '../../store/delivery-ledger.js';
 import { insertManyOnce } from '../../store/create-once.js';
@@ -18,6 +17,7 @@ import { pausedFor } from '../pause/pauses.js';
 import { bump, outcomeKey } from './counters.js';
 import { contentSignature, dailyCapFor, rawLink, renderText } from './plan.js';
 import { campaignDeliveryKey, recordFor, runDeliveryPrefix, WRITE_SLICE, type PendingItem, type RunBatch, type Settled } from './send-record.js';
+import { retryLater, withRetries } from './send-retries.js';
 import { createGroupRecord, followTakenGroup, forgetTakenGroup, keepTakenGroup, releaseRefused, settledOf, writeTakenGroups, type TakenGroup } from './taken-groups.js';
 
 
@@ -25,8 +25,6 @@ import { createGroupRecord, followTakenGroup, forgetTakenGroup, keepTakenGroup, 
 export const REMINDER_BATCH = 20;
 /** 客服 messages sent at once (each one is a call of its own). */
 const KF_CONCURRENCY = 4;
-/** Waits between tries of a call WeCom refused for now (-1, 45009, 45033, a 5xx before anything was done). */
-const RETRY_DELAYS_MS = [1_000, 3_000];
 
 /** A send that has its budget and attempt: the way it goes, what it holds. */
 interface Ready {
@@ -183,25 +181,6 @@ async function deferItems(b: RunBatch, items: readonly PendingItem[]): Promise<v
     it.page.counters.deferred++;
     it.page.remaining--;
   }
-}
-
-/** Tries a call, and again after a pause while WeCom refuses it for now; throws what it finally answered. */
-async function withRetries<T>(call: () => Promise<T>): Promise<T> {
-  for (let i = 0; ; i++) {
-    try {
-      return await call();
-    } catch (err) {
-      // A call a member's limit held back knows when to try again (QuotaWaitError.retryAt): no blind pause for it.
-      const retryable = err instanceof WecomApiError && err.retryable && !err.ambiguous && !(err instanceof QuotaWaitError);
-      if (!retryable || i >= RETRY_DELAYS_MS.length) throw err;
-      await sleep(RETRY_DELAYS_MS[i]!);
-    }
-  }
-}
-
-/** A failure WeCom may still accept later, on the run job's next attempt (the caller gives back what it holds). */
-function retryLater(b: RunBatch, err: unknown): boolean {
-  return !b.lastAttempt && (!(err instanceof WecomApiError) || (err.retryable && !err.ambiguous));
 }
 
 /**

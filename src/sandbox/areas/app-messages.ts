@@ -34,7 +34,7 @@ export interface MemberMessageLimit {
 
 /**
  * WeCom's limits of app messages per app and member: 30 a minute and 1,000 an hour; the excess is silently dropped
- * (「超过部分会被丢弃不下发」) [D:90236] (docs: wecom-api-2.md §0, §4.4). How WeCom counts its minute is not
+ * (「超过部分会被丢弃不下发」) [D:90236]. How WeCom counts its minute is not
  * documented: the sandbox counts any 60 s (and any hour), the strictest reading, so a bot that passes here passes there.
  */
 export const WECOM_MEMBER_MESSAGE_LIMITS: readonly MemberMessageLimit[] = [

@@ -9,7 +9,7 @@ import { exhaustKfWindow } from '../delivery/budget.js';
 import { recordResponse, type KfClock } from './clock.js';
 import { linkLeadLocked } from './link-lead.js';
 import { sendKfWelcome } from './reply.js';
-import { clockClosedStep, CLOSED_SESSION, openSession, type SessionLeftovers } from './session.js';
+import { clockClosedStep, closeSession, CLOSED_SESSION, openSession, type SessionLeftovers } from './session.js';
 
 type Ctx = BotContext;
 
@@ -94,8 +94,9 @@ export async function handleKfEvent(ctx: Ctx, openKfid: string, m: KfSyncedMessa
           return null;
         }
         // Ended: what the session left (a clock no one can stop now, a hand-off waiting for the hours) ends with it.
+        const left = closeSession((lead.kf ?? {}) as Parameters<typeof closeSession>[0]);
         await ctx.leads.setLocked(ref, CLOSED_SESSION);
-        return { clock: (lead.kf?.clock as KfClock | null | undefined) ?? null, handoffAt: lead.kf?.handoffAt ?? null };
+        return left;
       });
       const step = left && clockClosedStep(left, 'session_ended');
       if (step) await recordStep(ref, step.sourceKey, step.type, step.detail, at);

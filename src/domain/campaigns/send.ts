@@ -23,6 +23,8 @@ import { createGroupRecord, followTakenGroup, forgetTakenGroup, keepTakenGroup, 
 
 /** Customers one reminder to an owner lists (they forward it by hand). */
 export const REMINDER_BATCH = 20;
+/** How long a reminder waits for room in its owner's per-member limit of app messages: well inside a run's lease (≥ 10 s). */
+const REMINDER_QUOTA_WAIT_MS = 3_000;
 /** 客服 messages sent at once (each one is a call of its own). */
 const KF_CONCURRENCY = 4;
 
@@ -338,8 +340,10 @@ const clip = (text: string, bytes: number) => {
  * One reminder to an owner for customers whose mass-message quota is used up: the content to forward by hand and
  * who to (at most REMINDER_BATCH customers per message). Each customer gets its own delivery (via owner), written
  * only once WeCom took the reminder. The owner's reminders keep to the per-member limit of app messages (WeCom drops
- * the excess silently [D:90236]): a reminder waits for room as long as the shortest window lasts (the client's
- * default); longer (the hour's limit is reached), the run waits for room (waitForRoom).
+ * the excess silently [D:90236]): a reminder waits for room a few seconds at most (REMINDER_QUOTA_WAIT_MS); longer
+ * (the member's minute or hour is used up), the run waits for room (waitForRoom), its lease given up: a call that
+ * waited out a minute would hold the run past its lease (another runner could take it over) and leave its customers'
+ * attempts taken without an outcome all that time (`unknown` after a crash).
  */
 async function sendReminderGroup(b: RunBatch, chunk: readonly Ready[], unsent: Set<Ready>): Promise<void> {
   const { ctx, campaign } = b;
@@ -352,7 +356,7 @@ async function sendReminderGroup(b: RunBatch, chunk: readonly Ready[], unsent: S
   let status: DeliveryStatus = 'sent';
   let detail: { reason?: string; errcode?: number } = {};
   try {
-    await withRetries(() => ctx.wecom.sendAppText([owner], note));
+    await withRetries(() => ctx.wecom.sendAppText([owner], note, { quotaWaitMs: REMINDER_QUOTA_WAIT_MS }));
     for (const r of chunk) unsent.delete(r);
   } catch (err) {
     if (err instanceof QuotaWaitError) await waitForRoom(b, owner, err.retryAt);

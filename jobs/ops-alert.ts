@@ -14,7 +14,14 @@ const keep = (c: { DEDUPE_TTL_SECONDS: number }) => ({ removeOnComplete: { age: 
 /** One alert to the ops group's webhook (src/domain/alerts/ops-alerts.ts): once, or in the next digest. */
 export const opsAlertJob = defineJob({
   name: 'ops-alert',
-  data: z.object({ key: z.string().min(1), kind: z.string().min(1), title: z.string().min(1), text: z.string(), at: z.number() }),
+  data: z.object({
+    key: z.string().min(1),
+    kind: z.string().min(1),
+    title: z.string().min(1),
+    text: z.string(),
+    at: z.number(),
+    check: z.object({ lead: z.string().min(1), gradeUpgrades: z.number().int().positive() }).optional(),
+  }),
   options: keep,
   concurrency: () => 2,
   process: (a, ctx) => deliverAlert(ctx, a),

@@ -18,6 +18,12 @@ beforeAll(async () => {
 });
 afterAll(async () => h?.stop());
 
+/** The news of an upgrade waits UPGRADE_NEWS_DELAY_MS: its alerts are delayed jobs, run now. */
+async function postAlerts(): Promise<void> {
+  for (const job of await h.ctx.queues.get('ops-alert').getJobs(['delayed'])) await job.promote();
+  await h.drain('ops-alert');
+}
+
 async function seed(externalUserId: string, name: string): Promise<LeadRef> {
   const ref = { corpId: h.ctx.corpId, externalUserId };
   const at = new Date(Date.now() - 60_000);
@@ -33,6 +39,7 @@ describe('alert sources', () => {
   it('a lead rising into S or A: one alert per upgrade, after the save, posted to the ops group', async () => {
     const ref = await seed('wm_upgrade', '赵总');
     await pinGrade(h.ctx, ref, 'S', { actor: 'zhangsan' });
+    await postAlerts();
     await pinGrade(h.ctx, ref, 'A', { actor: 'zhangsan' }); // S → A is no upgrade
     await pinGrade(h.ctx, ref, 'auto', { actor: 'zhangsan' });
     await pinGrade(h.ctx, ref, 'A', { actor: 'zhangsan' }); // C → A: the second upgrade
@@ -41,10 +48,24 @@ describe('alert sources', () => {
     expect(alerts.map((a) => a._id)).toEqual([`grade|${id}|1`, `grade|${id}|2`]);
     expect(alerts[0]).toMatchObject({ title: '新的 S 级线索' });
     expect(alerts[0]!.text).toMatch(/^\*\*赵总\*\*（甲厂） 升为 \*\*S\*\* 级（得分 \d+，人工定级）· 渠道 2026 工业展 · 负责人 zhangsan/);
-    await h.drain('ops-alert');
+    await postAlerts();
     const posted = h.sandbox.state.webhook.sent.filter((m) => m.content?.includes('赵总'));
-    // Alert jobs run two at a time: in either order.
-    expect(posted.map((m) => m.content!.split('\n')[0]).sort()).toEqual(['**新的 A 级线索**', '**新的 S 级线索**']);
+    expect(posted.map((m) => m.content!.split('\n')[0])).toEqual(['**新的 S 级线索**', '**新的 A 级线索**']);
+  });
+
+  it('two upgrades saved before the first is told (B→A→S in one go): the ops group and the owner hear once, of the grade it ends at', async () => {
+    const ref = await seed('wm_twice', '钱总');
+    await pinGrade(h.ctx, ref, 'A', { actor: 'zhangsan' });
+    await pinGrade(h.ctx, ref, 'S', { actor: 'zhangsan' });
+    const id = leadId(ref.corpId, ref.externalUserId);
+    await postAlerts();
+    expect((await Alert.findById(`grade|${id}|1`).lean())?.status).toBe('superseded');
+    expect((await Alert.findById(`grade|${id}|2`).lean())?.status).toBe('sent');
+    expect(h.sandbox.state.webhook.sent.filter((m) => m.content?.includes('钱总')).map((m) => m.content!.split('\n')[0])).toEqual(['**新的 S 级线索**']);
+    for (const job of await h.ctx.queues.get('staff-notice').getJobs(['delayed'])) await job.promote();
+    await h.drain('staff-notice');
+    const told = h.sandbox.state.appMessages.sent.filter((m) => m.content?.includes('钱总'));
+    expect(told.map((m) => m.content!.match(/升为 (\S) 级/)?.[1])).toEqual(['S']);
   });
 
   it('churn of an S or A lead alerts once per churn event; churn of a B lead does not', async () => {
@@ -87,7 +108,7 @@ describe('alert sources', () => {
     const before = h.sandbox.state.webhook.sent.length;
     for (let i = 0; i < 24; i++) await pinGrade(h.ctx, await seed(`wm_burst_${i}`, `客户${i}`), 'S', { actor: 'zhangsan' });
     expect(await Alert.countDocuments({ kind: 'grade_upgrade', _id: /wm_burst_/ })).toBe(24);
-    await h.drain('ops-alert');
+    await postAlerts();
     // The webhook's minute also holds this file's other alerts: together, 19 (the minute's 20th send is the daily report's).
     const inMinute = h.sandbox.state.webhook.sent.length;
     expect(inMinute).toBe(19);

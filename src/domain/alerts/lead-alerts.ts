@@ -15,19 +15,31 @@ function channelOf(ctx: Pick<BotContext, 'channels'>, doc: LeadDoc): string {
 }
 
 /**
+ * How long the news of a lead's upgrade (the ops alert, the owner's notice) waits before it goes: an upgrade saved
+ * meanwhile supersedes it, so one message that moves a lead twice (B→A in its first save, A→S when it qualifies) is
+ * told once, with the grade it ends at.
+ */
+export const UPGRADE_NEWS_DELAY_MS = 2_000;
+
+/**
  * A lead rose into S or A (on arrival or later, by its score or a pinned grade): the ops group hears of it once per
- * upgrade, next to the owner's own notice.
+ * upgrade, next to the owner's own notice, unless a later upgrade is saved before it is posted (UPGRADE_NEWS_DELAY_MS).
  */
 export async function alertGradeUpgrade(ctx: Ctx, doc: LeadDoc): Promise<void> {
   const grade = doc.grade as Grade;
   const owners = doc.owners.filter((o) => o.status === 'active').map((o) => o.userId);
   const why = doc.scoreReasons.slice(0, 3).map((r) => `${r.reason} +${r.points}`).join('、');
-  await raiseAlert(ctx, {
-    key: `grade|${doc._id}|${doc.gradeUpgrades}`,
-    kind: 'grade_upgrade',
+  await raiseAlert(
+    ctx,
+    {
+      key: `grade|${doc._id}|${doc.gradeUpgrades}`,
+      kind: 'grade_upgrade',
     title: `新的 ${grade} 级线索`,
-    text: `${who(doc)} 升为 **${grade}** 级（得分 ${doc.score}${doc.gradePin ? '，人工定级' : ''}）· 渠道 ${channelOf(ctx, doc)} · 负责人 ${owners.join('、') || '无'}${why ? ` · 主要加分：${why}` : ''}`,
-  });
+      text: `${who(doc)} 升为 **${grade}** 级（得分 ${doc.score}${doc.gradePin ? '，人工定级' : ''}）· 渠道 ${channelOf(ctx, doc)} · 负责人 ${owners.join('、') || '无'}${why ? ` · 主要加分：${why}` : ''}`,
+      check: { lead: doc._id, gradeUpgrades: doc.gradeUpgrades ?? 0 },
+    },
+    { delayMs: UPGRADE_NEWS_DELAY_MS },
+  );
 }
 
 /**

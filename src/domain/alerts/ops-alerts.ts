@@ -5,6 +5,7 @@ import { withLock } from '../../redis/lock.js';
 import { createOnce } from '../../store/create-once.js';
 import { attemptFenceId, releaseTakenFences, takeFence } from '../../store/delivery-ledger.js';
 import { Alert } from '../../store/models/alert.js';
+import { Lead } from '../../store/models/lead.js';
 import { ALERT_SENDS_PER_MINUTE, takeWebhookSend } from './webhook-window.js';
 
 /** An alert for the ops group. */
@@ -18,6 +19,11 @@ export interface OpsAlert {
   text: string;
   /** When it was raised (ms). */
   at: number;
+  /**
+   * A lead's grade upgrade: not posted if by then the lead holds a later one (whose own alert tells the newer grade),
+   * so one message that moves a lead B→A→S is one alert, of S. Recorded `superseded`.
+   */
+  check?: { lead: string; gradeUpgrades: number };
 }
 
 type Ctx = Pick<BotContext, 'config' | 'queues' | 'redis' | 'keys' | 'wecom' | 'log'>;
@@ -30,7 +36,7 @@ const bytes = (s: string) => Buffer.byteLength(s);
  * Raises an alert to the ops group (the group's 消息推送 webhook, WECOM_OPS_WEBHOOK_KEY): once per key, ever. With no
  * webhook configured the alert is kept (and logged) but not posted.
  */
-export async function raiseAlert(ctx: Ctx, alert: Omit<OpsAlert, 'at'> & { at?: number }): Promise<'queued' | 'duplicate' | 'off'> {
+export async function raiseAlert(ctx: Ctx, alert: Omit<OpsAlert, 'at'> & { at?: number }, opts: { delayMs?: number } = {}): Promise<'queued' | 'duplicate' | 'off'> {
   const at = alert.at ?? Date.now();
   const off = !ctx.config.WECOM_OPS_WEBHOOK_KEY;
   const created = await createOnce(Alert, { _id: alert.key, kind: alert.kind, title: alert.title, text: alert.text, status: off ? 'off' : 'queued', raisedAt: new Date(at) });
@@ -40,7 +46,7 @@ export async function raiseAlert(ctx: Ctx, alert: Omit<OpsAlert, 'at'> & { at?: 
     return 'off';
   }
   try {
-    await ctx.queues.add('ops-alert', { ...alert, at }, { jobId: jobIds.alert(alert.key) });
+    await ctx.queues.add('ops-alert', { ...alert, at }, { jobId: jobIds.alert(alert.key), ...(opts.delayMs ? { delay: opts.delayMs } : {}) });
   } catch (err) {
     // Not queued: the record goes too, so the caller's retry raises the alert again instead of taking it for a duplicate.
     await Alert.deleteOne({ _id: alert.key }).catch(() => undefined);
@@ -55,6 +61,13 @@ export async function raiseAlert(ctx: Ctx, alert: Omit<OpsAlert, 'at'> & { at?: 
  */
 export async function deliverAlert(ctx: Ctx, a: OpsAlert): Promise<string> {
   const webhook = ctx.config.WECOM_OPS_WEBHOOK_KEY!;
+  if (a.check) {
+    const lead = await Lead.findById(a.check.lead, { gradeUpgrades: 1 }).lean();
+    if ((lead?.gradeUpgrades ?? 0) > a.check.gradeUpgrades) {
+      await Alert.updateOne({ _id: a.key, status: 'queued' }, { $set: { status: 'superseded' } });
+      return 'superseded';
+    }
+  }
   const fence = attemptFenceId(`alert|${a.key}`, 1);
   if (!(await takeFence({ id: fence, kind: 'attempt', for: `alert|${a.key}` }))) return 'already_handled';
   let slot: Awaited<ReturnType<typeof takeWebhookSend>>;

@@ -12,7 +12,11 @@ export interface StaffNotice {
   text: string;
   /** The lead it is about (its timeline shows the notice). */
   lead?: { corpId: string; externalUserId: string };
-  /** Sent only while the lead still holds this many grade upgrades (the change it announces was saved). */
+  /**
+   * Sent only once the lead holds this many grade upgrades (the change it announces was saved), and only while it holds
+   * no more: a later upgrade's notice tells the lead's newer grade instead (one message that moves a lead B→A→S is one
+   * notice, of S).
+   */
   check?: { gradeUpgrades: number };
   /** The timeline entry's type. */
   type: string;
@@ -42,6 +46,7 @@ export async function sendStaffNotice(
       if (!run.lastAttempt) throw new Error(`upgrade ${n.check.gradeUpgrades} of the lead is not saved yet`);
       return { result: 'not_needed' };
     }
+    if ((lead.gradeUpgrades ?? 0) > n.check.gradeUpgrades) return { result: 'superseded' };
   }
   const attempt = (n.refused ?? 0) + 1;
   if (!(await takeFence({ id: attemptFenceId(n.key, attempt), kind: 'attempt', for: n.key }))) {

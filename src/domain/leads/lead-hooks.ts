@@ -3,7 +3,7 @@ import { jobIds } from '../../queues/job-ids.js';
 import type { LeadHooks } from '../../store/lead-repository.js';
 import { leadId, type LeadDoc } from '../../store/models/lead.js';
 import { foldLegacy, keepLatest, lastTouchTime, touchesOf } from '../../store/touch-log.js';
-import { alertGradeUpgrade } from '../alerts/lead-alerts.js';
+import { alertGradeUpgrade, UPGRADE_NEWS_DELAY_MS } from '../alerts/lead-alerts.js';
 import { applyFunnelChange } from '../funnel/rollup.js';
 import { isUpgrade, roleOf, scoreLead } from '../scoring/score.js';
 import type { Grade } from '../vocabulary.js';
@@ -43,7 +43,7 @@ export function leadHooks(ctx: Ctx): LeadHooks {
       if (grade !== doc.grade) {
         if ((grade === 'S' || grade === 'A') && isUpgrade(doc.grade, grade)) {
           doc.gradeUpgrades = (doc.gradeUpgrades ?? 0) + 1;
-          // Queued before the save; the notice checks the lead still holds this upgrade before it goes out.
+          // Queued before the save; the notice checks the lead holds this upgrade, and no later one, before it goes out.
           await queueGradeNotice(ctx, doc, grade);
         }
         doc.grade = grade;
@@ -75,6 +75,6 @@ async function queueGradeNotice(ctx: Ctx, doc: LeadDoc, grade: Grade): Promise<v
   await ctx.queues.add(
     'staff-notice',
     { key: jobIds.gradeNotice(doc._id, n), userIds: to, text, lead: { corpId: doc.corpId, externalUserId: doc.externalUserId }, check: { gradeUpgrades: n }, type: 'grade_upgrade_notice' },
-    { jobId: jobIds.gradeNotice(doc._id, n), delay: 500 },
+    { jobId: jobIds.gradeNotice(doc._id, n), delay: UPGRADE_NEWS_DELAY_MS },
   );
 }

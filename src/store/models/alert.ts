@@ -7,7 +7,10 @@ const alertSchema = new Schema(
     kind: { type: String, required: true },
     title: { type: String, required: true },
     text: { type: String, default: '' },
-    /** queued | sent | digested (went out in a digest) | failed | unknown | off (no ops webhook configured) */
+    /**
+     * queued | sent | digested (went out in a digest) | failed | unknown | off (no ops webhook configured) |
+     * superseded (a lead's upgrade whose later upgrade was saved before it was posted: that one's alert tells it)
+     */
     status: { type: String, default: 'queued' },
     reason: { type: String, default: null },
     raisedAt: { type: Date, required: true },

@@ -160,8 +160,42 @@ export async function timelineOf(corpId: string, externalUserId: string): Promis
     locking ? locking.redis.lrange(locking.keys.leadIndex(`log:${id}`), 0, -1) : Promise.resolve([] as string[]),
   ]);
   const bulk = await Promise.all([...new Set(logged)].map((k) => TimelineEntry.findById(k).lean()));
-  return [
+  const steps = [
     ...(doc?.entries ?? []).map((e) => ({ id: e.id, type: e.type, at: e.at, detail: (e.detail ?? {}) as Record<string, unknown> })),
     ...bulk.flatMap((e) => (e ? [{ id: e._id, type: e.type, at: e.at, detail: (e.detail ?? {}) as Record<string, unknown> }] : [])),
   ].sort((a, b) => a.at.getTime() - b.at.getTime());
+  return causesFirst(steps);
+}
+
+/** Steps that record what came in (a customer's act): of steps at the same instant, they go first. */
+const CAUSES = new Set(['added', 'kf_arrived', 'kf_entered', 'kf_message', 'link_clicked']);
+
+/**
+ * Steps of the same instant (a customer's message and what it did share its second) in the order they happened, not
+ * the order they were written: what came in first, then the stage moves in their chain (added → engaged before
+ * engaged → unsubscribed), then the rest as written. `steps` is sorted by time.
+ */
+function causesFirst(steps: TimelineStep[]): TimelineStep[] {
+  const out: TimelineStep[] = [];
+  for (let i = 0; i < steps.length; ) {
+    let j = i + 1;
+    while (j < steps.length && steps[j]!.at.getTime() === steps[i]!.at.getTime()) j++;
+    const tie = steps.slice(i, j);
+    if (tie.length === 1) out.push(tie[0]!);
+    else out.push(...tie.filter((s) => CAUSES.has(s.type)), ...stageChain(tie.filter((s) => s.type === 'stage_changed')), ...tie.filter((s) => !CAUSES.has(s.type) && s.type !== 'stage_changed'));
+    i = j;
+  }
+  return out;
+}
+
+/** Stage moves of one instant, each after the move that led to the stage it leaves. */
+function stageChain(moves: TimelineStep[]): TimelineStep[] {
+  const left = [...moves];
+  const out: TimelineStep[] = [];
+  while (left.length) {
+    // The first move whose starting stage no other remaining move leads to (any, if they make a loop).
+    const k = Math.max(0, left.findIndex((m) => !left.some((o) => o !== m && o.detail.to === m.detail.from)));
+    out.push(...left.splice(k, 1));
+  }
+  return out;
 }

@@ -106,9 +106,12 @@ export async function sendCycle(b: RunBatch, items: readonly PendingItem[]): Pro
   // Everything after this point holds fences: sent, or given back before the cycle ends. A message WeCom may have
   // taken (sent, submitted, or an unknown outcome) leaves `unsent` at once, before its records are written: if a write
   // fails then, its attempt fence stays, and the retry records it `unknown` (settleHeld) instead of sending it again.
+  // A lead's attempt past the first is the next way of a 客服 send WeCom refused in this cycle (its window closed):
+  // nothing reached the customer by either, so every attempt of it is given back, not its last alone. An earlier
+  // attempt left held would make the next execution record the lead `unknown` (settleHeld) and never send it.
   const unsent = new Set(ready);
   const giveBack = async () => {
-    const ids = [...unsent].flatMap((r) => [...r.held.map((f) => f.id), attemptFenceId(campaignDeliveryKey(b.runId, r.it.leadId), r.attempt)]);
+    const ids = [...unsent].flatMap((r) => [...r.held.map((f) => f.id), ...Array.from({ length: r.attempt }, (_, n) => attemptFenceId(campaignDeliveryKey(b.runId, r.it.leadId), n + 1))]);
     await releaseTakenFences(ids);
   };
   try {

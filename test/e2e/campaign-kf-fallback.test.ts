@@ -1,0 +1,51 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCampaign } from '../../src/domain/campaigns/catalog.js';
+import { launchCampaign } from '../../src/domain/campaigns/control.js';
+import { processRun } from '../../src/domain/campaigns/run.js';
+import { jobIds } from '../../src/queues/job-ids.js';
+import { CampaignRun } from '../../src/store/models/campaign-run.js';
+import { Delivery } from '../../src/store/models/delivery.js';
+import { Fence } from '../../src/store/models/fence.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+import { seedLeads } from '../helpers/seed-leads.js';
+
+const API = 'externalcontact/add_msg_template';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness('campaign_kf_fallback', { env: { CAMPAIGN_QUIET_HOURS: 'none', CAMPAIGN_MASS_BATCH: '5', NURTURE_DAILY_CAP: '0' } });
+});
+afterAll(async () => h?.stop());
+
+/**
+ * A 客服 send WeCom refuses because the window closed (95001, 95002, 95018) goes the next way as the lead's second
+ * attempt, in the same cycle. When that cycle stops before the second attempt is sent (WeCom refuses the mass message
+ * for now, a pause, an owner's limit), nothing reached the customer: both attempts are given back, and the run's next
+ * execution sends the message once, instead of finding the first attempt held and calling the lead `unknown`.
+ */
+describe('a 客服 send that fell back to a mass message, in a cycle that stopped before it', () => {
+  it('is sent on the next execution, once, not recorded as left in flight', async () => {
+    const [kf] = await seedLeads(h.sandbox, [{ name: '窗口刚关', owner: 'lisi', tags: ['测试/kfback'], kfAgoMs: 3_600_000 }]);
+    await createCampaign(h.ctx, { key: 'kfback', name: '客服回退', segment: { tags: { all: ['测试/kfback'] } }, content: { text: '您好，回退测试。' }, schedule: { cron: '0 10 * * 1', timezone: 'Asia/Shanghai' } }, 'test');
+    // The session is served by a person (95018): the 客服 send is refused, the message goes as a mass message, which
+    // WeCom refuses for now (45009) on every try of this execution.
+    h.sandbox.state.inject({ api: 'kf/send_msg', errcode: 95018 });
+    h.sandbox.state.inject({ api: API, errcode: 45009, times: 3 });
+    const { run } = await launchCampaign(h.ctx, 'kfback');
+    await h.ctx.queues.get('campaign-run').remove(jobIds.campaignRun(run._id));
+    await expect(processRun(h.ctx, run._id, { lastAttempt: false, runner: 'a' })).rejects.toMatchObject({ errcode: 45009 });
+    expect(await Delivery.countDocuments({ runId: run._id })).toBe(0);
+    // Nothing went out, so nothing is left fenced.
+    expect(await Fence.countDocuments({ kind: 'attempt', for: `campaign|${run._id}|${kf!.id}` })).toBe(0);
+
+    // The job's retry: the message goes out once.
+    expect((await processRun(h.ctx, run._id, { lastAttempt: false, runner: 'a' })).result).toBe('finished');
+    expect((await CampaignRun.findById(run._id).lean())?.status).toBe('finished');
+    const d = await Delivery.findOne({ runId: run._id }).lean();
+    expect(d).toMatchObject({ externalUserId: kf!.externalUserId });
+    expect(['sent', 'submitted']).toContain(d!.status);
+    const kfSent = h.sandbox.state.kf.sent.filter((m) => m.touser === kf!.externalUserId).length;
+    const massSent = h.sandbox.state.okCallsTo(API).filter((c) => (c.body as { external_userid: string[] }).external_userid.includes(kf!.externalUserId)).length;
+    expect(kfSent + massSent).toBe(1);
+  });
+});

@@ -236,10 +236,20 @@ export class WecomClient {
     }
   }
 
+  /**
+   * gettoken [D:91039], before the call that needs the token. A gettoken that got no answer leaves that call unmade:
+   * its error is never ambiguous (a send failing here was not sent, and is tried again rather than called unknown).
+   */
   private async fetchToken(secret: string): Promise<{ token: string; expiresIn: number }> {
-    const res = await this.request<T.TokenResponse>('gettoken', null, {
-      query: { corpid: this.opts.corpId, corpsecret: secret },
-    });
+    let res: T.TokenResponse;
+    try {
+      res = await this.request<T.TokenResponse>('gettoken', null, {
+        query: { corpid: this.opts.corpId, corpsecret: secret },
+      });
+    } catch (err) {
+      if (err instanceof WecomApiError && err.ambiguous) throw WecomApiError.transport('gettoken', err.errmsg, err.httpStatus, false);
+      throw err;
+    }
     if (res.errcode !== 0) throw this.failed('gettoken', res.errcode, res.errmsg);
     return { token: res.access_token, expiresIn: res.expires_in };
   }

@@ -118,14 +118,32 @@ describe('retryable and permanent errors', () => {
     const refused = (await client({ baseUrl: `http://127.0.0.1:${closed}`, retries: 0 }).getCorpTagList().catch((e: unknown) => e)) as WecomApiError;
     expect([refused.errmsg, refused.retryable, refused.ambiguous]).toEqual(['connection refused', true, false]);
     // A server that takes the request and closes without answering: WeCom may have acted on it.
+    const mute = createServer((req, res) => {
+      if (!req.url?.startsWith('/cgi-bin/gettoken')) return req.socket.destroy();
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ errcode: 0, errmsg: 'ok', access_token: 'tok', expires_in: 7200 }));
+    });
+    await new Promise<void>((r) => mute.listen(0, '127.0.0.1', r));
+    try {
+      const lost = (await client({ baseUrl: `http://127.0.0.1:${(mute.address() as AddressInfo).port}`, retries: 0 }).getCorpTagList().catch((e: unknown) => e)) as WecomApiError;
+      expect([lost.api, lost.errmsg, lost.retryable, lost.ambiguous]).toEqual(['externalcontact/get_corp_tag_list', 'network error', true, true]);
+    } finally {
+      await new Promise((r) => mute.close(r));
+    }
+  });
+
+  it('a gettoken with no answer is retryable and never ambiguous: the call that needed the token was not made', async () => {
     const mute = createServer((req) => req.socket.destroy());
     await new Promise<void>((r) => mute.listen(0, '127.0.0.1', r));
     try {
       const lost = (await client({ baseUrl: `http://127.0.0.1:${(mute.address() as AddressInfo).port}`, retries: 0 }).getCorpTagList().catch((e: unknown) => e)) as WecomApiError;
-      expect([lost.errmsg, lost.retryable, lost.ambiguous]).toEqual(['network error', true, true]);
+      expect([lost.api, lost.errmsg, lost.retryable, lost.ambiguous]).toEqual(['gettoken', 'network error', true, false]);
     } finally {
       await new Promise((r) => mute.close(r));
     }
+    sandbox.state.inject({ api: 'gettoken', httpStatus: 502 });
+    const failed = (await client({ retries: 0 }).getCorpTagList().catch((e: unknown) => e)) as WecomApiError;
+    expect([failed.api, failed.httpStatus, failed.retryable, failed.ambiguous]).toEqual(['gettoken', 502, true, false]);
   });
 
   it('backs off on 45009 and succeeds', async () => {

@@ -13,7 +13,7 @@ const API = 'externalcontact/add_msg_template';
 
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness('campaign_kf_fallback', { env: { CAMPAIGN_QUIET_HOURS: 'none', CAMPAIGN_MASS_BATCH: '5', NURTURE_DAILY_CAP: '0' } });
+  h = await startHarness('campaign_send_faults', { env: { CAMPAIGN_QUIET_HOURS: 'none', CAMPAIGN_MASS_BATCH: '5', NURTURE_DAILY_CAP: '0' } });
 });
 afterAll(async () => h?.stop());
 
@@ -47,5 +47,27 @@ describe('a 客服 send that fell back to a mass message, in a cycle that stoppe
     const kfSent = h.sandbox.state.kf.sent.filter((m) => m.touser === kf!.externalUserId).length;
     const massSent = h.sandbox.state.okCallsTo(API).filter((c) => (c.body as { external_userid: string[] }).external_userid.includes(kf!.externalUserId)).length;
     expect(kfSent + massSent).toBe(1);
+  });
+});
+
+/**
+ * A send needs an access token first: when gettoken gets no answer (a timeout, a 5xx) the send itself was never made.
+ * It is tried again and goes out, instead of being recorded `unknown` like a send whose own answer was lost.
+ */
+describe('a mass message whose access token could not be fetched', () => {
+  it('is sent on the next try, not recorded unknown', async () => {
+    const leads = await seedLeads(h.sandbox, [{ name: '令牌甲', owner: 'zhangsan' }, { name: '令牌乙', owner: 'zhangsan' }].map((x) => ({ ...x, tags: ['测试/token'] })));
+    await createCampaign(h.ctx, { key: 'token', name: '令牌测试', segment: { tags: { all: ['测试/token'] } }, content: { text: '您好，令牌测试。' }, schedule: { cron: '0 10 * * 1', timezone: 'Asia/Shanghai' } }, 'test');
+    // WeCom expired the token the bot holds, and the gettoken that follows dies with a 502.
+    h.sandbox.state.tokens.expire();
+    h.sandbox.state.inject({ api: 'gettoken', httpStatus: 502 });
+    const { run } = await launchCampaign(h.ctx, 'token');
+    await h.drain('campaign-run');
+    expect((await CampaignRun.findById(run._id).lean())?.status).toBe('finished');
+    expect(h.sandbox.state.callsTo('gettoken').filter((c) => c.httpStatus === 502)).toHaveLength(1);
+    const deliveries = await Delivery.find({ runId: run._id }).lean();
+    expect(deliveries.map((d) => [d.status, d.via])).toEqual([['submitted', 'mass'], ['submitted', 'mass']]);
+    const calls = h.sandbox.state.okCallsTo(API).filter((c) => (c.body as { external_userid: string[] }).external_userid.includes(leads[0]!.externalUserId));
+    expect(calls).toHaveLength(1);
   });
 });

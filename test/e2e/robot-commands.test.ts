@@ -143,8 +143,11 @@ describe('commands', () => {
     expect(card).toMatch(/- 最近动态：\d\d-\d\d \d\d:\d\d 添加员工/);
     const list = await say('线索 王');
     expect(content(list)).toContain('「王」匹配到多条线索，请用外部联系人 ID 再发一次：\n1. ');
-    expect(content(list)).toContain('王总（乙厂） · C · added');
+    // The stage in the answer's language, as the card says it.
+    expect(content(list)).toContain('王总（乙厂） · C · 新增 · `');
+    expect(content(list)).not.toContain('added');
     expect((await auditOf(list.msgid)).outcome).toBe('ambiguous');
+    expect(content(await say('lead 王', 'lisi'))).toContain('王总（乙厂） · C · added · `');
     expect(content(await say(`lead ${wang.externalUserId}`, 'lisi'))).toContain('- stage: added · grade: **C**');
     expect(content(await say('线索 赵六'))).toBe('没有找到「赵六」对应的线索（可以用姓名、备注、公司或外部联系人 ID）。');
   });
@@ -192,7 +195,14 @@ describe('commands', () => {
     expect(content(await say('pause sequence:fast'))).toBe('Paused sequence fast: nurture and campaign sends wait where they are until resumed.');
     const list = content(await say('暂停'));
     expect(list).toContain('- 序列 `fast` · zhangsan');
-    expect(list).toContain(`- 线索 \`${wang.id}\` · lisi`);
+    // A lead by its name and external id (what 线索 and 恢复 take), not by its stored id with the corp id.
+    expect(list).toContain(`- 线索 王经理 \`${wang.externalUserId}\` · lisi`);
+    expect(list).not.toContain(wang.id);
+    expect(content(await say('pause'))).toContain(`- lead 王经理 \`${wang.externalUserId}\` · lisi`);
+    // A paused campaign is listed in the answer's words, with how to resume it (恢复 takes no campaign).
+    expect(content(await say('群发 pause expo-draft', 'lisi'))).toContain('已暂停 expo-draft');
+    expect(content(await say('暂停'))).toContain('- 群发 `expo-draft`（恢复：群发 resume expo-draft） · lisi');
+    expect(content(await say('群发 resume expo-draft', 'lisi'))).toContain('已恢复 expo-draft');
     expect(content(await say('恢复 王经理', 'lisi'))).toBe('已恢复线索 王经理：等待中的到期步骤马上运行，其余按原定时间。');
     expect(content(await say('resume fast'))).toBe('Resumed sequence fast: steps that came due run now, the rest at their time.');
     expect(await Pause.countDocuments({})).toBe(0);
@@ -397,6 +407,25 @@ describe('arguments as typed', () => {
   });
 });
 
+describe('暂停 alone, the list of what is paused', () => {
+  it('leaves out cancelled campaigns (they keep a pause so their senders stop, but are cancelled) and says how many more there are', async () => {
+    expect(content(await say('群发 cancel expo-draft'))).toContain('已取消 expo-draft');
+    expect(await Pause.findById('campaign:expo-draft').lean()).toMatchObject({ reason: 'cancelled' });
+    expect(content(await say('暂停'))).toBe('现在没有暂停中的线索、序列、渠道或群发。');
+    expect(content(await say('pause'))).toBe('Nothing is paused.');
+    const at = new Date();
+    await Pause.insertMany(Array.from({ length: 32 }, (_, i) => ({ _id: `sequence:s${i}`, kind: 'sequence', target: `s${i}`, by: 'zhangsan', at })));
+    try {
+      const list = content(await say('暂停'));
+      expect(list.split('\n').filter((l) => l.startsWith('- 序列 '))).toHaveLength(30);
+      expect(list).toMatch(/\n……另有 2 条$/);
+      expect(list).not.toContain('expo-draft');
+    } finally {
+      await Pause.deleteMany({ kind: 'sequence', target: /^s\d+$/ });
+    }
+  });
+});
+
 describe('a lead by its exact name', () => {
   it('is found even when more recently touched leads contain its name; several of that name give their list', async () => {
     const old = Date.now() - 86_400_000;
@@ -413,7 +442,7 @@ describe('a lead by its exact name', () => {
     const other = await seed('赵总', '辛厂', 'notext', new Date(old - 60_000));
     const both = await say('定级 赵总 A');
     const grade = (await Lead.findById(zhao.id).lean())?.grade;
-    expect(content(both)).toBe(`「赵总」匹配到多条线索，请用外部联系人 ID 再发一次：\n1. 赵总（己厂） · ${grade} · opportunity · \`${zhao.externalUserId}\`\n2. 赵总（辛厂） · C · added · \`${other.externalUserId}\``);
+    expect(content(both)).toBe(`「赵总」匹配到多条线索，请用外部联系人 ID 再发一次：\n1. 赵总（己厂） · ${grade} · 商机 · \`${zhao.externalUserId}\`\n2. 赵总（辛厂） · C · 新增 · \`${other.externalUserId}\``);
     expect((await auditOf(both.msgid)).outcome).toBe('ambiguous');
     expect(content(await say(`定级 ${other.externalUserId} A`))).toMatch(/^已把 \*\*赵总\*\* 定为 \*\*A\*\* 级/);
     // Two names the same but for the width of their brackets: the one typed exactly is meant.

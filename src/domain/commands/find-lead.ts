@@ -1,14 +1,15 @@
 import { Lead, leadId, splitLeadId, type LeadRef } from '../../store/models/lead.js';
 import { summarize, SUMMARY_FIELDS, type LeadSummary } from '../leads/query.js';
 import { sameName, widthInsensitiveSource } from '../width.js';
-import { CommandError, type CommandContext } from './command.js';
+import { CommandError, type CommandContext, type Lang } from './command.js';
+import { stageName } from './words.js';
 
 /** How many matches a "which one?" answer lists. */
 const SHOWN = 5;
 
-/** One lead as a line of a list: name (company) · grade · stage · external id. */
-export function leadLine(l: LeadSummary): string {
-  return `${l.name ?? l.externalUserId}${l.corpName ? `（${l.corpName}）` : ''} · ${l.grade} · ${l.stage} · \`${l.externalUserId}\``;
+/** One lead as a line of a list: name (company) · grade · stage (in the answer's language, as the card says it) · external id. */
+export function leadLine(l: LeadSummary, lang: Lang): string {
+  return `${l.name ?? l.externalUserId}${l.corpName ? `（${l.corpName}）` : ''} · ${l.grade} · ${stageName(l.stage, lang)} · \`${l.externalUserId}\``;
 }
 
 /** Leads whose name, an owner's remark or company matches `source` (a regular expression), or whose external id is `q`. */
@@ -38,7 +39,7 @@ function names(l: LeadSummary, q: string, strict = false): boolean {
  * part of (`赵总` is 赵总, even beside more recent 赵总监s); several named exactly (one of them as typed wins), or none
  * and several that contain it, answer with a short list to choose from by external id; nothing found says so.
  */
-export async function findLead(ctx: Pick<CommandContext, 'corpId' | 't'>, query: string): Promise<{ id: string; ref: LeadRef; lead: LeadSummary }> {
+export async function findLead(ctx: Pick<CommandContext, 'corpId' | 't' | 'lang'>, query: string): Promise<{ id: string; ref: LeadRef; lead: LeadSummary }> {
   const q = query.trim();
   const byId = q.includes(':') ? q : leadId(ctx.corpId, q);
   const exact = await Lead.findById(byId).lean();
@@ -54,7 +55,7 @@ export async function findLead(ctx: Pick<CommandContext, 'corpId' | 't'>, query:
   const { t } = ctx;
   if (!items.length) throw new CommandError('not_found', t(`没有找到「${q}」对应的线索（可以用姓名、备注、公司或外部联系人 ID）。`, `No lead matches "${q}" (try a name, a remark, a company or an external user id).`));
   const choices = named.length ? named : items;
-  const lines = choices.slice(0, SHOWN).map((l, i) => `${i + 1}. ${leadLine(l)}`);
+  const lines = choices.slice(0, SHOWN).map((l, i) => `${i + 1}. ${leadLine(l, ctx.lang)}`);
   const more = choices.length <= SHOWN ? '' : named.length ? t('\n……还有更多同名的线索。', '\n…and more of that name.') : t('\n……还有更多，请写得更具体些。', '\n…and more; be more specific.');
   throw new CommandError(
     'ambiguous',

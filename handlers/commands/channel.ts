@@ -36,7 +36,8 @@ export const channel = defineCommand({
     }),
   permission: (a) => (a.action === 'new' ? 'admin' : 'read'),
   usage: { zh: 'new <标识> <名称> [负责人…] | list', en: 'new <key> <name> [owner…] | list' },
-  help: { zh: '新建渠道（生成联系我二维码）或列出渠道', en: 'create a channel (its 联系我 QR code) or list the channels' },
+  // Help lists it for every member (list is theirs), so it says, as 暂停 and 群发 do, which part is for admins.
+  help: { zh: '列出渠道，或新建渠道（生成联系我二维码；新建需管理员）', en: 'list the channels, or create one (its 联系我 QR code; creating: admins)' },
   // Creating one calls WeCom: answered through response_url.
   slow: (a) => a.action === 'new',
   run: async (a, c) => {

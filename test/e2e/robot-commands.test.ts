@@ -106,6 +106,9 @@ describe('commands', () => {
     expect(en).toContain('**Commands you may run** (lisi, ops member');
     expect(en).toContain('- `stats [today|7d|30d|YYYY-MM-DD..YYYY-MM-DD] [channel]`（统计）');
     expect(en).not.toContain('可以运行');
+    // A member sees 渠道 (list is theirs) and is told, as for 暂停 and 群发, which part is for admins.
+    expect(en).toContain('- `channel new <key> <name> [owner…] | list`（渠道）list the channels, or create one (its 联系我 QR code; creating: admins)');
+    expect(content(await say('帮助', 'lisi'))).toContain('（channel）列出渠道，或新建渠道（生成联系我二维码；新建需管理员）');
     expect(content(await say(''))).toContain('**可以运行的命令**');
   });
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineCommand } from '../../src/domain/commands/command.js';
+import { issue } from '../../src/domain/commands/parse.js';
 import { runCampaignCommand } from '../../src/domain/campaigns/command.js';
 import { foldWidth } from '../../src/domain/width.js';
 
@@ -18,7 +19,15 @@ export const campaign = defineCommand({
   name: 'campaign',
   aliases: { zh: ['群发'], en: ['campaigns'] },
   params: ['*words'],
-  args: z.object({ words: z.array(z.string()).max(3).default([]) }),
+  // A subcommand and a key: more is said to be more, as for every other command (not as "<words> is too long").
+  args: z.object({
+    words: z
+      .array(z.string())
+      .default([])
+      .superRefine((w, ctx) => {
+        if (w.length > 2) ctx.addIssue(issue(`多余的内容：${w.slice(2).join(' ')}`, `unexpected: ${w.slice(2).join(' ')}`));
+      }),
+  }),
   permission: (a) => (ADMIN.has(subcommand(a.words)) ? 'admin' : 'read'),
   usage: { zh: 'list | show <key> | dry-run <key> | launch <key> | pause <key> | resume <key> | cancel <key>', en: 'list | show <key> | dry-run <key> | launch <key> | pause <key> | resume <key> | cancel <key>' },
   help: { zh: '群发活动：查看、预演、立即发送、暂停、恢复、取消（发送和取消需管理员）', en: 'campaigns: list, show, dry-run, launch, pause, resume, cancel (launch and cancel: admins)' },

@@ -283,6 +283,9 @@ describe('commands', () => {
     expect(content(dry)).toBe('⏳ 正在处理「群发 预演 expo-draft」，完成后结果会发在这里。');
     expect((await later(dry.msgid)).content).toContain('**expo-draft 预演**（不会发送）：目标');
     expect(content(await say('群发', 'lisi'))).toContain('用法：群发 list');
+    // Words past the key are not run and not ignored: said so in the answer's words, with the usage.
+    expect(content(await say('群发 show expo-draft 马上 看看', 'lisi'))).toBe('多余的内容：马上 看看\n用法: `群发 list | show <key> | dry-run <key> | launch <key> | pause <key> | resume <key> | cancel <key>`');
+    expect(content(await say('campaign show expo-draft now', 'lisi'))).toBe('unexpected: now\nUsage: `campaign list | show <key> | dry-run <key> | launch <key> | pause <key> | resume <key> | cancel <key>`');
     expect(content(await say('群发 show expo-draft', 'lisi'))).toBe('**expo-draft** 展会线索回访（草稿）（模板 · 草稿）\n时间：cron `0 10 * * 1`（Asia/Shanghai）\n还没有运行过。');
   });
 

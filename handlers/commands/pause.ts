@@ -3,6 +3,7 @@ import { defineCommand } from '../../src/domain/commands/command.js';
 import { shortTime } from '../../src/domain/commands/words.js';
 import { pauseLevel, resolveTarget, targetArg } from '../../src/domain/commands/pause-target.js';
 import { listPauses, pause as pauseTarget } from '../../src/domain/pause/pauses.js';
+import { eachById } from '../../src/store/by-id.js';
 import { Lead, splitLeadId } from '../../src/store/models/lead.js';
 
 /** How many pauses the list shows (the newest first). */
@@ -29,7 +30,8 @@ export const pause = defineCommand({
       const shown = all.slice(0, LISTED);
       // A lead by its name and external id (what 线索 and 恢复 take), not by its stored id.
       const leadIds = shown.filter((p) => p.kind === 'lead').map((p) => p.target);
-      const names = new Map((leadIds.length ? await Lead.find({ _id: { $in: leadIds } }, { name: 1 }).lean() : []).map((l) => [String(l._id), l.name ?? null]));
+      const found = await eachById(leadIds, (id) => Lead.findById(id, { name: 1 }).lean());
+      const names = new Map(leadIds.map((id, i) => [id, found[i]?.name ?? null]));
       const what = (p: (typeof shown)[number]) => {
         if (p.kind === 'lead') {
           const ext = splitLeadId(p.target)?.externalUserId ?? p.target;

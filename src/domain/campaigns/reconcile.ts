@@ -8,8 +8,9 @@ import { pausedFor, pauseMember } from '../pause/pauses.js';
 import { FOLLOW_UP_AFTER_MS } from './run.js';
 import { runDeliveryPrefix } from './send-record.js';
 import { syncAllSchedules } from './schedule.js';
+import { withdrawTasks } from './withdraw.js';
 
-type Ctx = Pick<BotContext, 'config' | 'queues' | 'redis' | 'keys' | 'log'>;
+type Ctx = Pick<BotContext, 'config' | 'queues' | 'redis' | 'keys' | 'log' | 'wecom'>;
 
 /** Whether a job exists and can run: its hash, and for one due later its place in the delayed set. */
 async function jobMissing(ctx: Ctx, name: 'campaign-run' | 'mass-result' | 'campaign-follow-up', id: string, future: boolean): Promise<boolean> {
@@ -37,15 +38,19 @@ async function heldByPause(ctx: Ctx, key: string): Promise<boolean> {
  * Re-creates what a campaign needs in Redis from MongoDB, after Redis lost it (a flush, a failover) or a job failed
  * for good: each open run's job (it resumes from its checkpoint; its fences keep it from sending anything twice;
  * a paused run once its campaign is no longer paused),
- * each unsettled group's next poll, the last follow-up count of runs that ended in the last 8 days, and the
- * campaigns' schedules. Job ids are deterministic, so nothing that exists is doubled. `seeded` as for reconcile
+ * each unsettled group's next poll, the withdrawal of a cancelled campaign's tasks WeCom did not answer about (or a
+ * crash cut short: withdraw.ts), the last follow-up count of runs that ended in the last 8 days, and the campaigns'
+ * schedules. Job ids are deterministic, so nothing that exists is doubled. `seeded` as for reconcile
  * (src/domain/nurture/reconcile.ts).
  */
-export async function reconcileCampaigns(ctx: Ctx, opts: { seeded?: boolean } = {}): Promise<{ runs: number; polls: number; followUps: number }> {
+export async function reconcileCampaigns(ctx: Ctx, opts: { seeded?: boolean } = {}): Promise<{ runs: number; polls: number; followUps: number; withdrawn: number }> {
   const now = Date.now();
   let runs = 0;
   let polls = 0;
   let followUps = 0;
+  let withdrawn = 0;
+  /** Campaigns with tasks waiting for their owner and no answer to a withdrawal: those cancelled are withdrawn. */
+  const toWithdraw = new Set<string>();
   for (const r of await CampaignRun.find({ status: { $in: ['running', 'waiting', 'paused'] } }, { _id: 1, nextAt: 1, status: 1, campaignKey: 1 }).lean()) {
     // A paused run has no job while its campaign is paused. One whose campaign was resumed (or cancelled) goes on:
     // a resume that found the run's job still finishing as it paused could not wake it (control.ts).
@@ -58,8 +63,9 @@ export async function reconcileCampaigns(ctx: Ctx, opts: { seeded?: boolean } = 
     }
   }
   const schedule = ctx.config.MASS_RESULT_POLL_SCHEDULE;
-  for (const g of await CampaignGroup.find({ status: 'submitted', via: 'mass' }, { runId: 1, corpId: 1, msgid: 1, sender: 1, createdAt: 1, deliveryKeyPrefix: 1 }).lean()) {
+  for (const g of await CampaignGroup.find({ status: 'submitted', via: 'mass' }, { runId: 1, campaignKey: 1, corpId: 1, msgid: 1, sender: 1, createdAt: 1, deliveryKeyPrefix: 1, withdrawnAt: 1, withdrawRefused: 1 }).lean()) {
     if (!g.msgid) continue;
+    if (!g.withdrawnAt && !g.withdrawRefused) toWithdraw.add(g.campaignKey);
     const elapsed = now - g.createdAt.getTime();
     const next = schedule.findIndex((t) => t > elapsed);
     const attempt = next === -1 ? schedule.length - 1 : next;
@@ -86,8 +92,12 @@ export async function reconcileCampaigns(ctx: Ctx, opts: { seeded?: boolean } = 
       followUps++;
     }
   }
+  for (const key of toWithdraw) {
+    if ((await CampaignRecord.findById(key, { status: 1 }).lean())?.status === 'cancelled') withdrawn += await withdrawTasks(ctx, key);
+  }
   await syncAllSchedules(ctx);
   if ((runs || polls || followUps) && opts.seeded) ctx.log.info({ runs, polls, followUps }, 'scheduled the campaign jobs of the data just seeded');
   else if (runs || polls || followUps) ctx.log.warn({ runs, polls, followUps }, 'reconciler restored campaign jobs missing from Redis');
-  return { runs, polls, followUps };
+  if (withdrawn) ctx.log.warn({ withdrawn }, 'reconciler withdrew tasks of cancelled campaigns left waiting for their owners');
+  return { runs, polls, followUps, withdrawn };
 }

@@ -35,6 +35,8 @@ const groupSchema = new Schema(
     settledAt: { type: Date, default: null },
     /** When the campaign was cancelled and the task withdrawn (cancel_groupmsg_send): what was not sent never will be. */
     withdrawnAt: { type: Date, default: null },
+    /** WeCom refused to withdraw it ({errcode, errmsg, at}): not asked again; its owner can still send it. */
+    withdrawRefused: { type: Schema.Types.Mixed, default: null },
   },
   { timestamps: true, versionKey: false },
 );

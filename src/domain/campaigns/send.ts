@@ -368,6 +368,8 @@ async function sendReminderGroup(b: RunBatch, chunk: readonly Ready[], unsent: S
       [status, detail] = ['unknown', { reason: `ambiguous: ${err.errmsg}` }];
     } else if (retryLater(b, err)) throw err;
     else {
+      // Nothing reached the owner: the case study it carried may go to these customers later (as for a mass message).
+      for (const r of chunk) await releaseBudget(ctx, campaignDeliveryKey(b.runId, r.it.leadId), r.held);
       const e = err instanceof WecomApiError ? err : null;
       [status, detail] = ['failed', { reason: e?.errmsg ?? 'retries_exhausted', ...(e?.errcode ? { errcode: e.errcode } : {}) }];
     }

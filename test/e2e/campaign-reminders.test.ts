@@ -4,10 +4,13 @@ import { launchCampaign } from '../../src/domain/campaigns/control.js';
 import { jobIds } from '../../src/queues/job-ids.js';
 import { CampaignRun } from '../../src/store/models/campaign-run.js';
 import { Delivery } from '../../src/store/models/delivery.js';
+import { Fence } from '../../src/store/models/fence.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { seedLeads } from '../helpers/seed-leads.js';
 
 /**
+ * Campaign reminders to owners (the mass route off here: every lead goes to its owner as an app message).
+ *
  * WeCom's per-member limit of app messages is counted by the minute and the hour [D:90236]. A campaign reminder that
  * finds its owner's minute used up does not sit in the call until the minute is over: that would hold the run past its
  * lease (another runner could take it over) with its customers' attempts taken and no outcome. The run waits instead,
@@ -15,7 +18,7 @@ import { seedLeads } from '../helpers/seed-leads.js';
  */
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness('member-limit-wait', {
+  h = await startHarness('campaign-reminders', {
     env: { CAMPAIGN_QUIET_HOURS: 'none', MASS_MESSAGE_CAP: '0/month', WECOM_MEMBER_MESSAGE_LIMITS: '2/m' },
     sandbox: { memberMessageLimits: [{ limit: 3, windowMs: 60_000 }] },
   });
@@ -40,4 +43,16 @@ it('a reminder that finds its owner\'s minute used up makes the run wait at once
   expect(h.sandbox.state.appMessages.dropped).toEqual([]);
   expect(await Delivery.countDocuments({ runId: run._id, status: 'sent' })).toBe(40);
   expect(await Delivery.countDocuments({ runId: run._id, status: { $ne: 'sent' } })).toBe(0);
+});
+
+it('a reminder WeCom refuses (81013) gives back the case study it carried: the lead may get that case later', async () => {
+  const [lead] = await seedLeads(h.sandbox, [{ name: '拒收客户', owner: 'jushou', industry: '制造业', tags: ['测试/refuse'] }]);
+  await createCampaign(h.ctx, { key: 'refuse1', name: '拒收', segment: { tags: { all: ['测试/refuse'] } }, content: { caseStudy: 'auto', text: '同行案例：' }, schedule: { cron: '0 10 * * 1', timezone: 'Asia/Shanghai' } }, 'test');
+  h.sandbox.state.inject({ api: 'message/send', errcode: 81013 });
+  const { run } = await launchCampaign(h.ctx, 'refuse1');
+  await h.drain('campaign-run');
+  const d = (await Delivery.findOne({ runId: run._id, externalUserId: lead!.externalUserId }).lean())!;
+  expect(d).toMatchObject({ via: 'owner', status: 'failed', errcode: 81013 });
+  expect(d.caseSlug).toBeTruthy();
+  expect(await Fence.exists({ _id: `case|${lead!.id}|${d.caseSlug}` })).toBeNull();
 });

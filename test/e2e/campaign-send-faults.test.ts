@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCampaign } from '../../src/domain/campaigns/catalog.js';
 import { launchCampaign } from '../../src/domain/campaigns/control.js';
 import { processRun } from '../../src/domain/campaigns/run.js';
+import { campaignDeliveryKey } from '../../src/domain/campaigns/send-record.js';
+import { attemptFenceId, takeFence } from '../../src/store/delivery-ledger.js';
 import { jobIds } from '../../src/queues/job-ids.js';
 import { CampaignRun } from '../../src/store/models/campaign-run.js';
 import { Delivery } from '../../src/store/models/delivery.js';
@@ -69,5 +71,34 @@ describe('a mass message whose access token could not be fetched', () => {
     expect(deliveries.map((d) => [d.status, d.via])).toEqual([['submitted', 'mass'], ['submitted', 'mass']]);
     const calls = h.sandbox.state.okCallsTo(API).filter((c) => (c.body as { external_userid: string[] }).external_userid.includes(leads[0]!.externalUserId));
     expect(calls).toHaveLength(1);
+  });
+});
+
+/**
+ * A cycle takes its leads' budget and attempts first, then writes what it found (leads left in flight by a crash,
+ * leads deferred): when one of those writes fails, the fences the cycle took for the others are given back, so the
+ * run's next execution sends them once, instead of finding their attempts held and calling them `unknown`.
+ */
+describe('a cycle that fails after taking its budget, before its sends', () => {
+  it('gives every fence it took back: the next execution sends those leads once', async () => {
+    const [crashed, fresh] = await seedLeads(h.sandbox, [{ name: '上次在途', owner: 'zhangsan' }, { name: '这次待发', owner: 'zhangsan' }].map((x) => ({ ...x, tags: ['测试/prefail'] })));
+    await createCampaign(h.ctx, { key: 'prefail', name: '发送前失败', segment: { tags: { all: ['测试/prefail'] } }, content: { text: '您好，发送前失败测试。' }, schedule: { cron: '0 10 * * 1', timezone: 'Asia/Shanghai' } }, 'test');
+    const { run } = await launchCampaign(h.ctx, 'prefail');
+    await h.ctx.queues.get('campaign-run').remove(jobIds.campaignRun(run._id));
+    // An earlier runner died in the call for one lead (its attempt held, nothing recorded), and what Redis kept of the
+    // run's taken groups cannot be read: recording that lead fails, after the other lead's fences were taken.
+    const crashedKey = campaignDeliveryKey(run._id, crashed!.id);
+    await takeFence({ id: attemptFenceId(crashedKey, 1), kind: 'attempt', for: crashedKey });
+    await h.ctx.redis.hset(h.ctx.keys.campaignTakenGroups(run._id), 'broken', '{not json');
+    await expect(processRun(h.ctx, run._id, { lastAttempt: false, runner: 'a' })).rejects.toThrow(SyntaxError);
+    const freshKey = campaignDeliveryKey(run._id, fresh!.id);
+    expect(await Fence.countDocuments({ for: freshKey })).toBe(0);
+    expect(h.sandbox.state.okCallsTo(API).filter((c) => (c.body as { external_userid: string[] }).external_userid.includes(fresh!.externalUserId))).toHaveLength(0);
+
+    await h.ctx.redis.del(h.ctx.keys.campaignTakenGroups(run._id));
+    expect((await processRun(h.ctx, run._id, { lastAttempt: false, runner: 'a' })).result).toBe('finished');
+    expect(await Delivery.findOne({ key: freshKey }).lean()).toMatchObject({ status: 'submitted', via: 'mass' });
+    expect(await Delivery.findOne({ key: crashedKey }).lean()).toMatchObject({ status: 'unknown', reason: 'left_in_flight' });
+    expect(h.sandbox.state.okCallsTo(API).filter((c) => (c.body as { external_userid: string[] }).external_userid.includes(fresh!.externalUserId))).toHaveLength(1);
   });
 });

@@ -73,48 +73,59 @@ export async function sendCycle(b: RunBatch, items: readonly PendingItem[]): Pro
     caseSlug,
   });
 
-  // In slices, so a full group's (10,000 leads') fences are never all in memory at once.
-  const results: BudgetResult[] = [];
-  for (let i = 0; i < items.length; i += WRITE_SLICE) {
-    results.push(...(await takeBudgetMany(ctx.redis, ctx.keys, items.slice(i, i + WRITE_SLICE).map((it) => req(it, it.via, it.caseSlug, 1)))));
-  }
-  const ready: Ready[] = [];
-  const held: PendingItem[] = [];
-  const deferred: PendingItem[] = [];
-  const noCase: PendingItem[] = [];
-  for (let i = 0; i < items.length; i++) {
-    const it = items[i]!;
-    let r: BudgetResult = results[i]!;
-    let caseSlug = it.caseSlug;
-    // The planned case went to this lead from elsewhere meanwhile: the next best one, as a nurture step does.
-    const taken = new Set<string>();
-    while (r.kind === 'case_taken') {
-      taken.add(r.slug);
-      caseSlug = pickCase(ctx.cases, it, taken)?.slug ?? null;
-      if (!caseSlug) break;
-      r = await takeBudget(ctx.redis, ctx.keys, req(it, it.via, caseSlug, 1));
-    }
-    if (r.kind === 'case_taken') noCase.push(it);
-    else if (r.kind === 'attempt_held') held.push(it);
-    else if (r.kind === 'day_full') deferred.push(it);
-    else ready.push({ it, via: r.via, held: r.held, attempt: 1, caseSlug });
-  }
-  await settleHeld(b, held);
-  await deferItems(b, deferred);
-  await recordFor(b, noCase.map((it) => ({ it, via: null, status: 'skipped', reason: 'no_case_left', attempts: 0 })));
-
-  // Everything after this point holds fences: sent, or given back before the cycle ends. A message WeCom may have
-  // taken (sent, submitted, or an unknown outcome) leaves `unsent` at once, before its records are written: if a write
-  // fails then, its attempt fence stays, and the retry records it `unknown` (settleHeld) instead of sending it again.
+  // From the first budget taken, everything fenced is sent, or given back before the cycle ends (whatever fails,
+  // the budget's later slices and the writes before the sends included). A message WeCom may have taken (sent,
+  // submitted, or an unknown outcome) leaves `unsent` at once, before its records are written: if a write fails then,
+  // its attempt fence stays, and the retry records it `unknown` (settleHeld) instead of sending it again.
   // A lead's attempt past the first is the next way of a 客服 send WeCom refused in this cycle (its window closed):
   // nothing reached the customer by either, so every attempt of it is given back, not its last alone. An earlier
   // attempt left held would make the next execution record the lead `unknown` (settleHeld) and never send it.
-  const unsent = new Set(ready);
+  const unsent = new Set<Ready>();
   const giveBack = async () => {
     const ids = [...unsent].flatMap((r) => [...r.held.map((f) => f.id), ...Array.from({ length: r.attempt }, (_, n) => attemptFenceId(campaignDeliveryKey(b.runId, r.it.leadId), n + 1))]);
     await releaseTakenFences(ids);
   };
   try {
+    // In slices, so a full group's (10,000 leads') fences are never all in memory at once. What a slice took is in
+    // `unsent` before the next slice is asked for.
+    const held: PendingItem[] = [];
+    const deferred: PendingItem[] = [];
+    const picks: Array<{ it: PendingItem; slug: string }> = [];
+    for (let i = 0; i < items.length; i += WRITE_SLICE) {
+      const slice = items.slice(i, i + WRITE_SLICE);
+      const results = await takeBudgetMany(ctx.redis, ctx.keys, slice.map((it) => req(it, it.via, it.caseSlug, 1)));
+      for (const [k, r] of results.entries()) {
+        const it = slice[k]!;
+        if (r.kind === 'ok') unsent.add({ it, via: r.via, held: r.held, attempt: 1, caseSlug: it.caseSlug });
+        else if (r.kind === 'case_taken') picks.push({ it, slug: r.slug });
+        else if (r.kind === 'attempt_held') held.push(it);
+        else deferred.push(it);
+      }
+    }
+    // The planned case went to these leads from elsewhere meanwhile: the next best one, as a nurture step does.
+    const noCase: PendingItem[] = [];
+    for (const { it, slug } of picks) {
+      const taken = new Set<string>();
+      let r: BudgetResult = { kind: 'case_taken', slug };
+      let caseSlug: string | null = null;
+      while (r.kind === 'case_taken') {
+        taken.add(r.slug);
+        caseSlug = pickCase(ctx.cases, it, taken)?.slug ?? null;
+        if (!caseSlug) break;
+        r = await takeBudget(ctx.redis, ctx.keys, req(it, it.via, caseSlug, 1));
+      }
+      if (r.kind === 'ok') unsent.add({ it, via: r.via, held: r.held, attempt: 1, caseSlug });
+      else if (r.kind === 'case_taken') noCase.push(it);
+      else if (r.kind === 'attempt_held') held.push(it);
+      else deferred.push(it);
+    }
+    await settleHeld(b, held);
+    await deferItems(b, deferred);
+    await recordFor(b, noCase.map((it) => ({ it, via: null, status: 'skipped', reason: 'no_case_left', attempts: 0 })));
+
+    // In the leads' order (a re-picked case's lead in its place), as their groups' customers are listed.
+    const order = new Map(items.map((it, i) => [it, i]));
+    const ready = [...unsent].sort((x, y) => order.get(x.it)! - order.get(y.it)!);
     const fallbacks = await sendKf(b, ready.filter((r) => r.via === 'kf'), unsent, (it, via, caseSlug, attempt) => takeBudget(ctx.redis, ctx.keys, req(it, via, caseSlug, attempt)));
     const grouped = [...ready.filter((r) => r.via !== 'kf'), ...fallbacks];
     for (const [, group] of groupBy(grouped, (r) => `${r.via}|${r.via === 'mass' ? r.it.sender : r.it.owner}|${r.caseSlug === r.it.caseSlug ? r.it.signature : contentSignature(campaign, { ...r.it, caseSlug: r.caseSlug })}`)) {

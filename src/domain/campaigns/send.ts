@@ -51,9 +51,11 @@ export class RunStopped extends Error {
  * Sends to a set of pending leads (one "cycle"): their budget and attempt fences are taken together (one insert for
  * the batch, src/domain/delivery/budget.ts), then each goes the way its budget allows: 客服 one by one; mass
  * messages grouped per (sender, content), one add_msg_template for up to CAMPAIGN_MASS_BATCH customers; reminders
- * grouped per owner. Everything fenced in a cycle is sent (or given back) in the cycle, so a crash leaves no fence
- * without a send behind it except the calls in flight. Between two calls a pause or cancel stops it (RunStopped),
- * after giving back what was not sent.
+ * grouped per owner. Everything fenced in a cycle is sent (or given back) in the cycle, whatever fails in it; only a
+ * process that dies mid-cycle leaves fences without a send: the cycle's leads not sent by then are `unknown` to the
+ * next execution, as the call in flight is (never sent twice; a cycle is at most one task's customers, or several
+ * owners' smaller tasks). Between two calls a pause or cancel stops it (RunStopped), after giving back what was not
+ * sent.
  */
 export async function sendCycle(b: RunBatch, items: readonly PendingItem[]): Promise<void> {
   if (!items.length) return;

@@ -3,6 +3,8 @@ import { createCampaign } from '../../src/domain/campaigns/catalog.js';
 import { launchCampaign } from '../../src/domain/campaigns/control.js';
 import { processRun } from '../../src/domain/campaigns/run.js';
 import { campaignDeliveryKey } from '../../src/domain/campaigns/send-record.js';
+import { keepTakenGroup } from '../../src/domain/campaigns/taken-groups.js';
+import { CampaignGroup } from '../../src/store/models/campaign-group.js';
 import { attemptFenceId, takeFence } from '../../src/store/delivery-ledger.js';
 import { jobIds } from '../../src/queues/job-ids.js';
 import { CampaignRun } from '../../src/store/models/campaign-run.js';
@@ -100,5 +102,37 @@ describe('a cycle that fails after taking its budget, before its sends', () => {
     expect(await Delivery.findOne({ key: freshKey }).lean()).toMatchObject({ status: 'submitted', via: 'mass' });
     expect(await Delivery.findOne({ key: crashedKey }).lean()).toMatchObject({ status: 'unknown', reason: 'left_in_flight' });
     expect(h.sandbox.state.okCallsTo(API).filter((c) => (c.body as { external_userid: string[] }).external_userid.includes(fresh!.externalUserId))).toHaveLength(1);
+  });
+});
+
+/**
+ * WeCom took a mass message whose records the database then refused (what it answered is kept in Redis, taken-groups.ts),
+ * and its customers left the audience before the run's retry reached them (unsubscribed, untagged): the run still
+ * records it when it ends, so the owner's send is learnt and counted, instead of leaving it in Redis until it expires.
+ */
+describe('a task WeCom took whose customers left the audience before the retry', () => {
+  it('is recorded when the run ends: its group, its customers\' deliveries, its result poll', async () => {
+    const [gone] = await seedLeads(h.sandbox, [{ name: '已离开', owner: 'zhangsan', tags: ['测试/gone'] }]);
+    await createCampaign(h.ctx, { key: 'gone', name: '客户已离开', segment: { tags: { all: ['测试/gone'] } }, content: { text: '您好，离开测试。' }, schedule: { cron: '0 10 * * 1', timezone: 'Asia/Shanghai' } }, 'test');
+    const { run } = await launchCampaign(h.ctx, 'gone');
+    await h.ctx.queues.get('campaign-run').remove(jobIds.campaignRun(run._id));
+    // An earlier execution: its attempt taken, WeCom took the task, then its records failed (only Redis kept it).
+    const key = campaignDeliveryKey(run._id, gone!.id);
+    await takeFence({ id: attemptFenceId(key, 1), kind: 'attempt', for: key });
+    const res = await h.ctx.wecom.addMsgTemplate({ chat_type: 'single', external_userid: [gone!.externalUserId], sender: 'zhangsan', text: { content: '您好，离开测试。' } });
+    const group = `cg|${run._id}|gone1`;
+    await keepTakenGroup(h.ctx, run._id, { group, msgid: res.msgid, sender: 'zhangsan', corpId: h.ctx.corpId, content: { text: '您好，离开测试。' }, caseSlug: null, submittedAt: Date.now(), customers: [gone!.externalUserId], attempts: {}, refused: {}, retarget: [] });
+    // The customer left the audience before the retry.
+    await h.ctx.leads.mutate({ corpId: h.ctx.corpId, externalUserId: gone!.externalUserId }, null, (d) => {
+      d.tags = [];
+    });
+
+    expect((await processRun(h.ctx, run._id, { lastAttempt: false, runner: 'a' })).result).toBe('finished');
+    expect(await CampaignGroup.findById(group).lean()).toMatchObject({ status: 'submitted', msgid: res.msgid, via: 'mass' });
+    expect(await Delivery.findOne({ key }).lean()).toMatchObject({ status: 'submitted', msgid: res.msgid });
+    expect(await h.ctx.redis.hlen(h.ctx.keys.campaignTakenGroups(run._id))).toBe(0);
+    expect(await h.ctx.queues.get('mass-result').getJob(jobIds.massPoll(group, 0))).toBeTruthy();
+    // Sent once: the retry never calls add_msg_template for it again.
+    expect(h.sandbox.state.okCallsTo(API).filter((c) => (c.body as { external_userid: string[] }).external_userid.includes(gone!.externalUserId))).toHaveLength(1);
   });
 });

@@ -254,9 +254,11 @@ class RunPass {
  * run); its follow-up (replies, clicks, stage moves in the 7 days after) is counted a day later and at 7 days.
  */
 async function end(ctx: Ctx, run: Run, campaign: Campaign, status: 'finished' | 'cancelled'): Promise<RunStep> {
-  // A task WeCom took whose records could not be written before the cancel is recorded from what Redis kept of it
-  // (before the run ends: a failure here leaves the run to its job's retry), so it is withdrawn with the others.
-  if (status === 'cancelled') await writeTakenGroups({ ctx, campaign, runId: run._id }, undefined, { notify: false });
+  // A task WeCom took whose records could not be written is recorded from what Redis kept of it (before the run ends:
+  // a failure here leaves the run to its job's retry): one whose customers all left the audience before the retry
+  // reached them (unsubscribed, untagged) was never met again, and its result would go unread. A cancelled run's are
+  // withdrawn with the others, without the owner's note.
+  await writeTakenGroups({ ctx, campaign, runId: run._id }, undefined, { notify: status !== 'cancelled' });
   const finishedAt = new Date();
   await CampaignRun.updateOne({ _id: run._id }, { $set: { status, finishedAt, runner: null, nextAt: null } });
   // A task submitted while the cancel was under way (its call in flight) is withdrawn too.

@@ -121,10 +121,10 @@ describe('a task WeCom took whose customers left the audience before the retry',
     await takeFence({ id: attemptFenceId(key, 1), kind: 'attempt', for: key });
     const res = await h.ctx.wecom.addMsgTemplate({ chat_type: 'single', external_userid: [gone!.externalUserId], sender: 'zhangsan', text: { content: '您好，离开测试。' } });
     const group = `cg|${run._id}|gone1`;
-    await keepTakenGroup(h.ctx, run._id, { group, msgid: res.msgid, sender: 'zhangsan', corpId: h.ctx.corpId, content: { text: '您好，离开测试。' }, caseSlug: null, submittedAt: Date.now(), customers: [gone!.externalUserId], attempts: {}, refused: {}, retarget: [] });
+    await keepTakenGroup(h.ctx, run._id, { group, msgid: res.msgid, sender: 'zhangsan', corpId: h.ctx.corpId, content: { text: '您好，离开测试。', link: null }, caseSlug: null, submittedAt: Date.now(), customers: [gone!.externalUserId], attempts: {}, refused: {}, retarget: [] });
     // The customer left the audience before the retry.
     await h.ctx.leads.mutate({ corpId: h.ctx.corpId, externalUserId: gone!.externalUserId }, null, (d) => {
-      d.tags = [];
+      d.tags.splice(0);
     });
 
     expect((await processRun(h.ctx, run._id, { lastAttempt: false, runner: 'a' })).result).toBe('finished');

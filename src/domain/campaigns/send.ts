@@ -1,8 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { QuotaWaitError, WecomApiError } from '../../errors.js';
-import { attemptFenceId, deliveriesOf, releaseTakenFences, type FenceSpec } from '../../store/delivery-ledger.js';
-import { insertManyOnce } from '../../store/create-once.js';
-import { CampaignDeferral } from '../../store/models/campaign-deferral.js';
+import { attemptFenceId, releaseTakenFences, type FenceSpec } from '../../store/delivery-ledger.js';
 import { CampaignGroup } from '../../store/models/campaign-group.js';
 import { CampaignRun } from '../../store/models/campaign-run.js';
 import type { DeliveryStatus } from '../../store/models/delivery.js';
@@ -15,6 +13,7 @@ import { localDay, localMonth } from '../nurture/clock.js';
 import { pickCase } from '../nurture/pick-case.js';
 import { pausedFor } from '../pause/pauses.js';
 import { bump, outcomeKey } from './counters.js';
+import { deferItems, settleHeld } from './cycle-leftovers.js';
 import { contentSignature, dailyCapFor, rawLink, renderText } from './plan.js';
 import { campaignDeliveryKey, recordFor, runDeliveryPrefix, WRITE_SLICE, type PendingItem, type RunBatch, type Settled } from './send-record.js';
 import { retryLater, withRetries } from './send-retries.js';
@@ -156,49 +155,6 @@ function groupBy<T>(xs: readonly T[], key: (x: T) => string): Map<string, T[]> {
     list.push(x);
   }
   return out;
-}
-
-/**
- * Leads whose attempt is held already: an earlier run of this pass got as far as calling WeCom for them. Their
- * outcome is read from the ledger (counted as it was first recorded). With none, a mass message WeCom took whose
- * records could not be written is recorded now from what Redis kept of WeCom's answer (src/domain/campaigns/
- * taken-groups.ts): submitted under its msgid, its result poll queued. Otherwise that run died mid-call (or Redis lost
- * what it kept) and WeCom may have sent it, so the delivery is `unknown`. Either way it is never sent again.
- */
-async function settleHeld(b: RunBatch, items: readonly PendingItem[]): Promise<void> {
-  if (!items.length) return;
-  const keys = items.map((it) => campaignDeliveryKey(b.runId, it.leadId));
-  let found = await deliveriesOf(keys);
-  const missing = items.filter((it) => !found.has(campaignDeliveryKey(b.runId, it.leadId)));
-  if (missing.length && (await writeTakenGroups(b, new Set(missing.map((it) => it.leadId))))) found = await deliveriesOf(keys);
-  const lost: PendingItem[] = [];
-  for (const it of items) {
-    const d = found.get(campaignDeliveryKey(b.runId, it.leadId));
-    if (!d) {
-      lost.push(it);
-      continue;
-    }
-    if (d.via === 'kf' || d.via === 'mass' || d.via === 'owner') bump(it.page.counters.routes, d.via);
-    // A mass message is first recorded as submitted; later results are counted from its group.
-    bump(it.page.counters.outcomes, outcomeKey(d.via, d.msgid ? 'submitted' : d.status, d.reason));
-    it.page.remaining--;
-  }
-  if (lost.length) b.ctx.log.error({ run: b.runId, leads: lost.length }, 'campaign deliveries left in flight by a crash: marked unknown, not resent');
-  await recordFor(b, lost.map((it) => ({ it, via: null, status: 'unknown', reason: 'left_in_flight', attempts: 1 })));
-}
-
-/** Leads over their daily cap today: tried again in the run's next pass (tomorrow), never dropped. */
-async function deferItems(b: RunBatch, items: readonly PendingItem[]): Promise<void> {
-  if (!items.length) return;
-  const at = new Date();
-  await insertManyOnce(
-    CampaignDeferral.collection,
-    items.map((it) => ({ _id: `${b.runId}|${b.pass + 1}|${it.leadId}`, runId: b.runId, pass: b.pass + 1, leadId: it.leadId, reason: 'daily_cap', at })),
-  );
-  for (const it of items) {
-    it.page.counters.deferred++;
-    it.page.remaining--;
-  }
 }
 
 /**

@@ -148,6 +148,14 @@ export class RedisKeys {
     return `${this.prefix}:budget-hint:kf-sent|${leadId}`;
   }
 
+  /**
+   * That staff were told of a lead's 客服 intent on an OPS_TIMEZONE day (a hint: lost, the notice's and the alert's
+   * own keys still tell them once).
+   */
+  kfTold(leadId: string, intent: string, day: string): string {
+    return `${this.prefix}:kf-told|${leadId}|${intent}|${day}`;
+  }
+
   /** The passive reply given to one robot message (its msgid): a repeated delivery gets the same one. */
   robotReply(msgid: string): string {
     return `${this.prefix}:robot:reply:${msgid}`;

@@ -79,6 +79,13 @@ describe('intents', () => {
     const moved = (await timelineOf(TEST_CORP.corpId, c.externalUserId)).find((e) => e.type === 'stage_changed' && e.detail.to === 'qualified');
     expect(moved?.detail).toMatchObject({ by: 'system', source: 'intent' });
     expect(await Delivery.findOne({ externalUserId: c.externalUserId, kind: 'kf_reply' }).lean()).toBeTruthy();
+    // Asked again the same day: answered again, and staff are not told twice.
+    await handled(await say(c.externalUserId, '价格怎么算？'));
+    await waitFor(() => sentTo(c.externalUserId).length === 2, 'second reply');
+    await new Promise((r) => setTimeout(r, 1000));
+    const name = l!.name ?? c.externalUserId;
+    expect(t.sandbox.state.appMessages.sent.filter((m) => m.content?.includes(`【客户意向】客户「${name}」`))).toHaveLength(1);
+    expect(t.sandbox.state.webhook.sent.filter((m) => JSON.stringify(m).includes(`客户「${name}」`))).toHaveLength(1);
   });
 
   it('a stage is never moved backwards: a qualified lead that says hello stays qualified', async () => {

@@ -135,11 +135,7 @@ export async function handleCustomerMessages(ctx: Ctx, openKfid: string, msgs: r
       throw err;
     }
     await finish();
-    if (view.told.size) {
-      // The lead as the run left it (a stage move after the run's save may have changed its grade).
-      const now = (await Lead.findById(change.doc._id, TOLD_FIELDS).lean()) ?? change.doc;
-      for (const t of view.told.values()) await tellStaff(ctx, now, t.intent, t.text, t.acts);
-    }
+    await tellStaffOnce(ctx, change.doc, [...view.told.values()]);
     return out;
   });
 }
@@ -331,6 +327,25 @@ async function handOffLater(ctx: Ctx, ref: LeadRef, openKfid: string, at: number
 /** What a staff notice tells of the lead. */
 const TOLD_FIELDS = { corpId: 1, externalUserId: 1, name: 1, corpName: 1, grade: 1, owners: 1, lastInteraction: 1, firstTouch: 1 } as const;
 type ToldLead = Pick<LeadDoc, '_id' | keyof typeof TOLD_FIELDS>;
+
+/**
+ * The staff notices of a run, each intent once per lead and day: those not told yet today (a hint in Redis spares a
+ * chatty customer's later runs the lead's read, the notice's job and the alert's insert), about the lead as the run
+ * left it (a stage move after the run's save may have changed its grade).
+ */
+async function tellStaffOnce(ctx: Ctx, doc: LeadDoc, told: ReadonlyArray<{ intent: Intent; text: string; acts: Set<string> }>): Promise<void> {
+  if (!told.length) return;
+  const day = localDay(Date.now(), ctx.config.OPS_TIMEZONE);
+  const keys = told.map((t) => ctx.keys.kfTold(doc._id, t.intent.key, day));
+  const done = await ctx.redis.mget(...keys).catch(() => keys.map(() => null));
+  const left = told.filter((_, i) => !done[i]);
+  if (!left.length) return;
+  const now = (await Lead.findById(doc._id, TOLD_FIELDS).lean()) ?? doc;
+  for (const t of left) {
+    await tellStaff(ctx, now, t.intent, t.text, t.acts);
+    await ctx.redis.set(ctx.keys.kfTold(doc._id, t.intent.key, day), '1', 'EX', 2 * 86_400).catch(() => null);
+  }
+}
 
 /** A pricing / demo / trial question: the owner by app message and the ops group, once per lead per day. */
 async function tellStaff(ctx: Ctx, doc: ToldLead, intent: Intent, text: string, acts: Set<string>): Promise<void> {

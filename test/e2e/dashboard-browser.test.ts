@@ -68,6 +68,20 @@ describe('dashboard in a browser', () => {
     await shot('funnel');
   });
 
+  it('shows the funnel of a period longer than the service page takes (more than 366 days), without response times', async () => {
+    const to = await page.inputValue('input[name=to]');
+    const from = new Date(Date.parse(to) - 400 * 86_400_000).toISOString().slice(0, 10);
+    await page.goto(`${t.url}/admin#/funnel?from=${from}&to=${to}`);
+    // The period's page, or the error it failed with.
+    await page.waitForFunction((day) => document.querySelector('#view h1')?.textContent?.includes(day) || document.querySelector('#view [role=alert]'), from);
+    expect(await page.$eval('#view', (v) => v.querySelector('[role=alert]')?.textContent ?? null)).toBeNull();
+    const f = await api<{ total: { added: number }; channels: Array<{ added: number }> }>(`/funnel?from=${from}&to=${to}`);
+    expect(await page.textContent('[data-kpi=added] b')).toBe(f.total.added.toLocaleString('zh-CN'));
+    const rows = await page.$$eval('[data-testid=funnel-table] tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+    expect(rows.map((r) => Number(r[1]!.replace(/,/g, '')))).toEqual(f.channels.map((c) => c.added));
+    expect(rows.map((r) => r[6])).toEqual(f.channels.map(() => '—'));
+  });
+
   it('filters leads like a segment and opens a lead with its timeline', async () => {
     await page.goto(`${t.url}/admin#/leads`);
     await page.waitForSelector('[data-testid=leads-table] tbody tr');

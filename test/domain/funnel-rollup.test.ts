@@ -1,6 +1,7 @@
 import type { CommandStartedEvent } from 'mongodb';
 import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { funnel } from '../../src/domain/funnel/funnel.js';
 import { applyFunnelChange, rebuildFunnel, type FunnelFacts } from '../../src/domain/funnel/rollup.js';
 import { moveStage } from '../../src/domain/leads/stage.js';
 import { localDay } from '../../src/domain/nurture/clock.js';
@@ -45,6 +46,20 @@ describe('the funnel rollups', () => {
     expect(counts.added).toBe(30);
     expect(counts.reached.engaged).toBe(20);
     expect(counts.grades).toMatchObject({ C: 20, B: 10 });
+  });
+
+  it('counts grades per role as well as in total', async () => {
+    const day = new Date('2026-09-10T03:00:00Z');
+    const of = (role: string | null, grade: string, stage = 'added'): FunnelFacts => ({ firstTouch: { channelKey: 'roles', at: day }, stage, grade, role, reached: {} });
+    const apply = (before: FunnelFacts | null, after: FunnelFacts) => applyFunnelChange(h.ctx.redis, h.ctx.keys, TZ, before, after);
+    await Promise.all([apply(null, of('decision-maker', 'S')), apply(null, of('decision-maker', 'A')), apply(null, of('user', 'B')), apply(null, of(null, 'C'))]);
+    // A decision-maker goes from A to S: its role's grades move with it.
+    await apply(of('decision-maker', 'A'), of('decision-maker', 'S', 'engaged'));
+    const d = localDay(day.getTime(), TZ);
+    const f = await funnel({ from: d, to: d, channel: 'roles' });
+    expect(f.total.grades).toEqual({ S: 2, A: 0, B: 1, C: 1 });
+    const byRole = Object.fromEntries(f.roles.map((r) => [r.role, r.grades]));
+    expect(byRole).toEqual({ 'decision-maker': { S: 2, A: 0, B: 0, C: 0 }, user: { S: 0, A: 0, B: 1, C: 0 }, unknown: { S: 0, A: 0, B: 0, C: 1 } });
   });
 
   it('a rebuild keeps what live changes wrote while it read the leads, and deletes no rollup they made meanwhile', async () => {

@@ -35,7 +35,9 @@ export function contribution(lead: FunnelFacts, tz: string): { id: string; day: 
     counts[f] = 1;
     counts[`roles.${role}.${f}`] = 1;
   }
-  counts[`grades.${lead.grade ?? 'C'}`] = 1;
+  const grade = lead.grade ?? 'C';
+  counts[`grades.${grade}`] = 1;
+  counts[`roles.${role}.grades.${grade}`] = 1;
   return { id: `${day}|${channel}`, day, channel, counts };
 }
 

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemo } from '../../src/dev/demo-data.js';
+import { Lead, leadId } from '../../src/store/models/lead.js';
 import { timelineOf } from '../../src/store/timeline.js';
 import { startTestBot, type TestBot } from '../helpers/test-bot.js';
 
@@ -175,5 +176,37 @@ describe('dashboard in a browser', () => {
     await page.click('#lang');
     await expect.poll(() => page.textContent('#nav')).toContain('渠道漏斗');
     expect(errors).toEqual([]);
+  });
+
+  it('counts every late customer in the service page\'s figures, not only the 200 it lists', async () => {
+    // 230 more customers waiting: 220 for three hours (past their target), 10 for a minute (within it).
+    const now = Date.now();
+    const min = 60_000;
+    const docs = Array.from({ length: 230 }, (_, i) => {
+      const externalUserId = `wmwaiting${String(i).padStart(4, '0')}`;
+      const late = i < 220;
+      const since = now - (late ? 180 : 1) * min - i * 1000;
+      return {
+        _id: leadId(t.bot.ctx.corpId, externalUserId),
+        corpId: t.bot.ctx.corpId,
+        externalUserId,
+        name: `等待${i}`,
+        stage: 'engaged',
+        grade: 'B',
+        firstTouch: { channelKey: 'organic', userId: 'zhangsan', at: new Date(now - 86_400_000) },
+        kf: { openKfid: 'wkBROWSER', clock: { id: `c|${externalUserId}`, msgid: `m-${externalUserId}`, excerpt: '在吗', startedAt: new Date(since), targetSeconds: 600, firstDue: new Date(since + 10 * min), secondDue: new Date(since + 20 * min), level: late ? 2 : 0 } },
+      };
+    });
+    await Lead.insertMany(docs);
+    for (const d of docs) await t.bot.ctx.leadIndex.refresh(d._id);
+    const waiting = (await Lead.find({ 'kf.clock.id': { $type: 'string' } }, { kf: 1 }).lean()).map((l) => l.kf!.clock!);
+    // Past the target: its alert was sent, or is due now.
+    const late = waiting.filter((c) => c.level > 0 || Date.now() > c.firstDue.getTime()).length;
+    expect(late).toBeGreaterThanOrEqual(220);
+    await page.goto(`${t.url}/admin#/service`);
+    await page.waitForSelector('[data-testid=service-waiting] tbody tr a');
+    expect(await page.textContent('[data-kpi=waiting] b')).toBe(waiting.length.toLocaleString('zh-CN'));
+    expect(await page.$$eval('[data-testid=service-waiting] tbody tr', (trs) => trs.length)).toBe(200);
+    expect(await page.textContent('[data-kpi=late] b')).toBe(late.toLocaleString('zh-CN'));
   });
 });

@@ -76,10 +76,17 @@ const INDEXED_FIELDS = new Set(['name', 'corpName', 'stage', 'grade', 'gradePin'
 export const changesRow = (field: string) => INDEXED_FIELDS.has(field) || INDEXED_FIELDS.has(field.split('.')[0]!) || INDEXED_FIELDS.has(field.split('.').slice(0, 2).join('.'));
 /** How many waiting customers the service page lists at most (the oldest first). */
 const WAITING_SHOWN = 200;
-/** Waiting rows, the longest waiting first, as many as a page lists, and how many there are. */
-function longestWaitingFirst(rows: LeadRow[]): { items: LeadRow[]; total: number } {
+/** How late a waiting customer is at `now`: what the alerts already did, or what is due now if their job has not run yet. */
+export function waitingLevel(w: Waiting, now: number): number {
+  return Math.max(w.level, now > new Date(w.secondDue).getTime() ? 2 : now > new Date(w.firstDue).getTime() ? 1 : 0);
+}
+/**
+ * Waiting rows, the longest waiting first, as many as a page lists, how many there are and how many of them are past
+ * their target at `now` (all of them, not only those listed).
+ */
+function longestWaitingFirst(rows: LeadRow[], now: number): { items: LeadRow[]; total: number; late: number } {
   const waiting = rows.filter((r) => r.waiting).sort((a, b) => new Date(a.waiting!.since).getTime() - new Date(b.waiting!.since).getTime());
-  return { items: waiting.slice(0, WAITING_SHOWN), total: waiting.length };
+  return { items: waiting.slice(0, WAITING_SHOWN), total: waiting.length, late: waiting.filter((r) => waitingLevel(r.waiting!, now) > 0).length };
 }
 /** The marker of a finished build; its number changes with the index's shape, so an older index is built again. */
 const BUILT = 'built:3';
@@ -233,10 +240,10 @@ export class LeadIndex {
     return { items: await this.rows(ids), total };
   }
 
-  /** The customers waiting for a person's answer now, the longest waiting first, and how many there are. */
-  async waiting(): Promise<{ items: LeadRow[]; total: number }> {
+  /** The customers waiting for a person's answer at `now`, the longest waiting first, how many there are and are late. */
+  async waiting(now = Date.now()): Promise<{ items: LeadRow[]; total: number; late: number }> {
     const ids = await this.redis.smembers(this.k('s:waiting'));
-    return longestWaitingFirst(await this.rows(ids));
+    return longestWaitingFirst(await this.rows(ids), now);
   }
 
   /** A page of rows for `query`, highest sort value first (ties: higher id first), with the next page's cursor and the total. */
@@ -346,10 +353,10 @@ export async function findLeads(index: LeadIndex, query: LeadFilter): Promise<{ 
  * The customers waiting for a person's answer in 微信客服 now (a service clock runs), the longest waiting first: from
  * the index once it is built, else from MongoDB (a scan on some servers).
  */
-export async function waitingCustomers(index: LeadIndex): Promise<{ items: LeadRow[]; total: number }> {
-  if (await index.ready()) return index.waiting();
+export async function waitingCustomers(index: LeadIndex, now = Date.now()): Promise<{ items: LeadRow[]; total: number; late: number }> {
+  if (await index.ready()) return index.waiting(now);
   const leads = (await Lead.find({ 'kf.clock.id': { $type: 'string' } }, INDEX_FIELDS).lean()) as LeadDocLike[];
-  return longestWaitingFirst(leads.map(toRow));
+  return longestWaitingFirst(leads.map(toRow), now);
 }
 
 /** The row of a lead. */

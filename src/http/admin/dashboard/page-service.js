@@ -24,7 +24,8 @@ export async function servicePage({ query }) {
   const [stats, waiting, channels] = await Promise.all([optional(api(`/service${qs({ from, to })}`)), optional(api('/service/waiting')), api('/channels')]);
   if (!stats || !waiting) return h('div', {}, h('h1', {}, t('service.title')), card(null, h('p', { class: 'muted' }, t('error.notAvailable'))));
   const channelName = (key) => channels.find((c) => c.key === key)?.name ?? key;
-  const late = waiting.items.filter((w) => w.level > 0).length;
+  // Of every waiting customer, not only the 200 listed.
+  const late = waiting.late;
 
   const figures = kpis([
     ['waiting', num(waiting.total), t('service.kpi.waiting')],

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { BotContext } from '../../../context.js';
 import { addDays } from '../../../domain/commands/period.js';
 import { serviceStats } from '../../../domain/kf/stats.js';
-import { waitingCustomers } from '../../../domain/leads/lead-index.js';
+import { waitingCustomers, waitingLevel } from '../../../domain/leads/lead-index.js';
 import { Lead } from '../../../store/models/lead.js';
 import { apiRoute } from '../api-route.js';
 import { queryDay, resolvePeriodQuery } from '../period-query.js';
@@ -74,12 +74,17 @@ export function serviceRoutes(ctx: BotContext) {
       path: '/service/waiting',
       tag: 'service',
       summary: 'Customers waiting for a person\'s answer in 微信客服 now (a service clock runs), the longest waiting first (at most 200 listed)',
-      response: z.object({ total: z.number(), items: z.array(waiting) }),
+      response: z.object({
+        total: z.number(),
+        late: z.number().describe('how many of all the waiting customers (not only those listed) are past their target (level 1 or 2)'),
+        items: z.array(waiting),
+      }),
       handler: async () => {
-        const { items, total } = await waitingCustomers(ctx.leadIndex);
         const now = Date.now();
+        const { items, total, late } = await waitingCustomers(ctx.leadIndex, now);
         return {
           total,
+          late,
           items: items.map((r) => ({
             id: r.id,
             name: r.name,
@@ -93,8 +98,7 @@ export function serviceRoutes(ctx: BotContext) {
             excerpt: r.waiting!.excerpt,
             targetSeconds: r.waiting!.targetSeconds,
             firstDue: r.waiting!.firstDue,
-            // What the alerts already did, or what is due now if their job has not run yet.
-            level: Math.max(r.waiting!.level, now > new Date(r.waiting!.secondDue).getTime() ? 2 : now > new Date(r.waiting!.firstDue).getTime() ? 1 : 0),
+            level: waitingLevel(r.waiting!, now),
             servicer: r.waiting!.servicer,
           })),
         };

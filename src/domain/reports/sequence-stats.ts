@@ -9,7 +9,7 @@ export interface StepStats {
   label: string;
   caseStudy: boolean;
   sent: number;
-  /** Mass messages waiting for (or confirmed by) the owner. */
+  /** Mass-message tasks given to the owner (waiting for or confirmed by them: the step's first outcome). */
   submitted: number;
   reminded: number;
   failed: number;

@@ -11,7 +11,11 @@ type Ctx = Pick<BotContext, 'queues' | 'sequences' | 'leads'>;
 
 /**
  * Enrolls a lead in a sequence: one enrollment per (lead, sequence), ever. Leads who are customers, have left or
- * have unsubscribed are not enrolled. Returns the enrollment, or null when not enrolled.
+ * have unsubscribed are not enrolled. The sender is `ownerUserId` while they are an active owner of the lead, else
+ * another active owner (as releaseOwner moves an enrollment), else the lead is not enrolled (`owner_removed`): the
+ * member's deletion of the customer may have been handled between the lead's arrival and this call (events run
+ * concurrently, and an add retried after a failure enrolls after a deletion handled meanwhile), and releaseOwner,
+ * which ends or moves that member's enrollments, found none then. Returns the enrollment, or null when not enrolled.
  */
 export async function enroll(
   ctx: Ctx,
@@ -23,13 +27,15 @@ export async function enroll(
   const seq = ctx.sequences.get(sequenceKey);
   if (!seq) throw new Error(`no sequence "${sequenceKey}"`);
   return ctx.leads.withLock(lead, async () => {
-    const doc = await Lead.findById(leadId(lead.corpId, lead.externalUserId), { stage: 1, unsubscribedAt: 1 }).lean();
-    const blocked = !doc ? 'no_lead' : doc.unsubscribedAt ? 'unsubscribed' : stageStop(seq, doc.stage as Stage);
-    if (blocked) {
-      await recordStep(lead, `enroll|${sequenceKey}`, 'enroll_skipped', { sequence: sequenceKey, reason: blocked });
+    const doc = await Lead.findById(leadId(lead.corpId, lead.externalUserId), { stage: 1, unsubscribedAt: 1, owners: 1 }).lean();
+    const active = (doc?.owners ?? []).filter((o) => o.status === 'active').map((o) => o.userId);
+    const sender = active.includes(ownerUserId) ? ownerUserId : active[0];
+    const blocked = !doc ? 'no_lead' : doc.unsubscribedAt ? 'unsubscribed' : (stageStop(seq, doc.stage as Stage) ?? (sender ? null : 'owner_removed'));
+    if (blocked || !sender) {
+      await recordStep(lead, `enroll|${sequenceKey}`, 'enroll_skipped', { sequence: sequenceKey, reason: blocked ?? 'owner_removed' });
       return null;
     }
-    const e = await createOnce(Enrollment, { _id: enrollmentId(lead.corpId, lead.externalUserId, sequenceKey), ...lead, sequenceKey, ownerUserId, enrolledAt: new Date(at), dueAt: planDue(seq, 0, at) });
+    const e = await createOnce(Enrollment, { _id: enrollmentId(lead.corpId, lead.externalUserId, sequenceKey), ...lead, sequenceKey, ownerUserId: sender, enrolledAt: new Date(at), dueAt: planDue(seq, 0, at) });
     if (!e) return null; // enrolled before: a sequence is never restarted
     await scheduleStep(ctx, e);
     await recordStep(lead, `enroll|${sequenceKey}`, 'enrolled', { sequence: sequenceKey, firstStepDue: e.dueAt });

@@ -56,3 +56,14 @@ it('a reminder WeCom refuses (81013) gives back the case study it carried: the l
   expect(d.caseSlug).toBeTruthy();
   expect(await Fence.exists({ _id: `case|${lead!.id}|${d.caseSlug}` })).toBeNull();
 });
+
+it('a reminder whose content is long keeps its tracked link whole and fits one app message (2048 bytes)', async () => {
+  const [lead] = await seedLeads(h.sandbox, [{ name: '长文客户', owner: 'changwen', tags: ['测试/long'] }]);
+  await createCampaign(h.ctx, { key: 'long1', name: '长文', segment: { tags: { all: ['测试/long'] } }, content: { text: '产品更新说明。'.repeat(90), link: { title: '更新详情', url: 'https://example.com/update' } }, schedule: { cron: '0 10 * * 1', timezone: 'Asia/Shanghai' } }, 'test');
+  await launchCampaign(h.ctx, 'long1');
+  await h.drain('campaign-run');
+  const [note] = h.sandbox.state.appMessages.sentTo('changwen');
+  expect(Buffer.byteLength(note!.content!)).toBeLessThanOrEqual(2048);
+  expect(note!.content).toContain(lead!.name);
+  expect(note!.content).toMatch(/…\n更新详情：http:\/\/127\.0\.0\.1:\d+\/r\/[\w-]+$/);
+});

@@ -5,6 +5,7 @@ import { withLock } from '../../redis/lock.js';
 import { createOnce } from '../../store/create-once.js';
 import { attemptFenceId, releaseTakenFences, takeFence } from '../../store/delivery-ledger.js';
 import { Alert } from '../../store/models/alert.js';
+import { bytes, clipBytes } from '../../text-bytes.js';
 import { Lead } from '../../store/models/lead.js';
 import { ALERT_SENDS_PER_MINUTE, takeWebhookSend } from './webhook-window.js';
 
@@ -30,7 +31,6 @@ type Ctx = Pick<BotContext, 'config' | 'queues' | 'redis' | 'keys' | 'wecom' | '
 
 /** The markdown of a 消息推送 message: at most 4096 bytes [D:99110]. */
 const MAX_BYTES = 4096;
-const bytes = (s: string) => Buffer.byteLength(s);
 
 /**
  * Raises an alert to the ops group (the group's 消息推送 webhook, WECOM_OPS_WEBHOOK_KEY): once per key, ever. With no
@@ -80,7 +80,7 @@ export async function deliverAlert(ctx: Ctx, a: OpsAlert): Promise<string> {
     throw err;
   }
   try {
-    await ctx.wecom.webhookSend(webhook, { msgtype: 'markdown', markdown: { content: clip(`**${a.title}**\n${a.text}`) } });
+    await ctx.wecom.webhookSend(webhook, { msgtype: 'markdown', markdown: { content: clipBytes(`**${a.title}**\n${a.text}`, MAX_BYTES) } });
   } catch (err) {
     return settleFailure(ctx, [a], err);
   }
@@ -123,7 +123,7 @@ async function postDigest(ctx: Ctx, webhook: string): Promise<string> {
   if (!items.length) return 'empty';
   const trim = () => ctx.redis.ltrim(ctx.keys.alertDigest(), items.length, -1);
   try {
-    await ctx.wecom.webhookSend(webhook, { msgtype: 'markdown', markdown: { content: clip(`**运营提醒汇总（${items.length} 条）**\n${text}`) } });
+    await ctx.wecom.webhookSend(webhook, { msgtype: 'markdown', markdown: { content: clipBytes(`**运营提醒汇总（${items.length} 条）**\n${text}`, MAX_BYTES) } });
   } catch (err) {
     if (later(err)) {
       // Still in the list: the digest after WeCom's minute carries them.
@@ -169,9 +169,4 @@ async function settleFailure(ctx: Ctx, alerts: OpsAlert[], err: unknown): Promis
   await Alert.updateMany({ _id: { $in: alerts.map((a) => a.key) } }, { $set: { status, reason: `${err.errcode}: ${err.errmsg}` } });
   ctx.log.error({ alerts: alerts.map((a) => a.key), errcode: err.errcode, reason: err.errmsg }, err.errcode === 93000 ? 'ops alert not posted: the webhook key is wrong or was removed (WECOM_OPS_WEBHOOK_KEY)' : 'ops alert not posted');
   return status;
-}
-
-function clip(markdown: string): string {
-  if (bytes(markdown) <= MAX_BYTES) return markdown;
-  return `${Buffer.from(markdown).subarray(0, MAX_BYTES - 3).toString().replace(/\uFFFD$/, '')}…`;
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { bytes, clipBytes, withLinkLine } from '../../text-bytes.js';
 import { QuotaWaitError, WecomApiError } from '../../errors.js';
 import { attemptFenceId, releaseTakenFences, type FenceSpec } from '../../store/delivery-ledger.js';
 import { CampaignGroup } from '../../store/models/campaign-group.js';
@@ -20,6 +21,8 @@ import { retryLater, withRetries } from './send-retries.js';
 import { createGroupRecord, followTakenGroup, forgetTakenGroup, keepTakenGroup, releaseRefused, settledOf, writeTakenGroups, type TakenGroup } from './taken-groups.js';
 
 
+/** The longest text of an app message (message/send) [D:90236]. */
+const APP_TEXT_BYTES = 2048;
 /** Customers one reminder to an owner lists (they forward it by hand). */
 export const REMINDER_BATCH = 20;
 /** How long a reminder waits for room in its owner's per-member limit of app messages: well inside a run's lease (≥ 10 s). */
@@ -303,11 +306,6 @@ async function sendMassGroup(b: RunBatch, chunk: readonly Ready[], unsent: Set<R
   if (submitted.length) ctx.log.info({ campaign: campaign.key, run: b.runId, sender, customers: submitted.length, refused: refused.size }, 'campaign mass message submitted: the owner confirms it in the client');
 }
 
-const clip = (text: string, bytes: number) => {
-  const buf = Buffer.from(text);
-  return buf.length <= bytes ? text : `${buf.subarray(0, bytes - 3).toString().replace(/\uFFFD$/, '')}…`;
-};
-
 /**
  * One reminder to an owner for customers whose mass-message quota is used up: the content to forward by hand and
  * who to (at most REMINDER_BATCH customers per message). Each customer gets its own delivery (via owner), written
@@ -323,8 +321,12 @@ async function sendReminderGroup(b: RunBatch, chunk: readonly Ready[], unsent: S
   const groupKey = newGroupKey(b.runId);
   const content = groupContent(b, chunk[0]!, groupKey);
   const who = chunk.map((r) => r.it.name ?? r.it.externalUserId).join('、');
-  const body = [content.text, content.link ? `${content.link.title}：${content.link.url}` : ''].filter(Boolean).join('\n');
-  const note = clip(`【客户群发】${campaign.name}：这 ${chunk.length} 位客户本期的群发次数已用完，请把下面的内容手动发给他们：${who}\n\n${body}`, 2048);
+  // In one app message (2048 bytes): the customers (up to 600 bytes of names), then the content to forward, whose
+  // text is cut before its tracked link is.
+  const head = `【客户群发】${campaign.name}：这 ${chunk.length} 位客户本期的群发次数已用完，请把下面的内容手动发给他们：${who}`;
+  const linkLine = content.link ? `${content.link.title}：${content.link.url}` : '';
+  const body = withLinkLine(content.text, linkLine, APP_TEXT_BYTES - Math.min(bytes(head), bytes(head) - bytes(who) + 600) - 2);
+  const note = `${clipBytes(head, APP_TEXT_BYTES - bytes(body) - 2)}\n\n${body}`;
   let status: DeliveryStatus = 'sent';
   let detail: { reason?: string; errcode?: number } = {};
   try {

@@ -1,16 +1,10 @@
 /** Markdown for chat answers and reports: byte limits, tables, safe cells. */
+import { bytes, clipBytes } from '../../text-bytes.js';
 
 /** Longest markdown a robot stream or a response_url message takes, in UTF-8 bytes [D:101031, D:101138]. */
 export const ROBOT_MARKDOWN_BYTES = 20_480;
 
-/** UTF-8 length. */
-export const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
-
-/** Cuts `text` to at most `max` UTF-8 bytes (never inside a character), ending with … when it was cut. */
-export function clipBytes(text: string, max: number): string {
-  if (bytes(text) <= max) return text;
-  return `${Buffer.from(text, 'utf8').subarray(0, max - 3).toString('utf8').replace(/\uFFFD+$/u, '')}…`;
-}
+export { bytes, clipBytes } from '../../text-bytes.js';
 
 /**
  * A chat answer that fits in `max` bytes: cut after its last whole line that fits (a table keeps whole rows), with a

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { BotContext } from '../../context.js';
 import type { LeadFields } from '../../store/models/lead.js';
+import { bytes, withLinkLine } from '../../text-bytes.js';
 import type { Via } from '../vocabulary.js';
 
 /** 微信客服 may send within 48 h of the customer's last message [D:94677]. */
@@ -53,11 +54,6 @@ export function kfMsgid(deliveryKey: string): string {
   return createHash('sha1').update(deliveryKey).digest('hex').slice(0, 32);
 }
 
-/** `text` cut to at most `bytes` UTF-8 bytes (with an ellipsis when cut). */
-export const clipBytes = (text: string, bytes: number) => {
-  const buf = Buffer.from(text);
-  return buf.length <= bytes ? text : `${buf.subarray(0, bytes - 3).toString().replace(/\uFFFD$/, '')}…`;
-};
 
 /**
  * Sends `content` by `via` as or to member `userId`. Returns the mass message's msgid when there is one, or
@@ -76,9 +72,8 @@ export async function sendVia(
   const linkLine = content.link ? `${content.link.title}：${content.link.url}` : '';
   if (via === 'kf') {
     // kf/send_msg link cards need an uploaded thumbnail (thumb_media_id); the link goes in the text instead.
-    const body = [content.text, linkLine].filter(Boolean).join('\n');
     const msgid = kfMsgid(deliveryKey);
-    await ctx.wecom.kfSendMsg({ touser: lead.externalUserId, open_kfid: lead.kf!.openKfid!, msgid, msgtype: 'text', text: { content: clipBytes(body, 2048) } });
+    await ctx.wecom.kfSendMsg({ touser: lead.externalUserId, open_kfid: lead.kf!.openKfid!, msgid, msgtype: 'text', text: { content: withLinkLine(content.text, linkLine, 2048) } });
     return { msgid };
   }
   if (via === 'mass') {
@@ -93,7 +88,7 @@ export async function sendVia(
     return { msgid: res.msgid };
   }
   const who = lead.name ? `「${lead.name}」` : '';
-  const note = `【客户培育】请把下面的内容发给客户${who}（${lead.externalUserId}）：\n\n${[content.text, linkLine].filter(Boolean).join('\n')}`;
-  await ctx.wecom.sendAppText([userId], clipBytes(note, 2048), opts);
+  const head = `【客户培育】请把下面的内容发给客户${who}（${lead.externalUserId}）：\n\n`;
+  await ctx.wecom.sendAppText([userId], head + withLinkLine(content.text, linkLine, 2048 - bytes(head)), opts);
   return {};
 }

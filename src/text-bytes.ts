@@ -1,0 +1,21 @@
+/** Texts measured and cut as WeCom counts them: in UTF-8 bytes. */
+
+/** UTF-8 length. */
+export const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
+
+/** Cuts `text` to at most `max` UTF-8 bytes (never inside a character), ending with … when it was cut. */
+export function clipBytes(text: string, max: number): string {
+  if (bytes(text) <= max) return text;
+  return `${Buffer.from(text, 'utf8').subarray(0, max - 3).toString('utf8').replace(/\uFFFD+$/u, '')}…`;
+}
+
+/**
+ * A message's text and its link's line (`title：url`) on the line after it, in at most `max` bytes: the text is cut,
+ * never the link (a tracked link cut short leads nowhere). Only a link longer than `max` on its own is cut.
+ */
+export function withLinkLine(text: string | null | undefined, linkLine: string, max: number): string {
+  if (!linkLine) return clipBytes(text ?? '', max);
+  if (!text) return clipBytes(linkLine, max);
+  const room = max - bytes(linkLine) - 1;
+  return room >= 3 ? `${clipBytes(text, room)}\n${linkLine}` : clipBytes(`${text}\n${linkLine}`, max);
+}

@@ -48,4 +48,17 @@ describe('pauses', () => {
       expect((await Enrollment.findById(e.id).lean())?.step).toBe(1);
     });
   }
+
+  it('a pause holds after Redis lost the set of pauses, before any reconcile rebuilds it', async () => {
+    const { ext, e, lead } = await due();
+    await pause(h.ctx, { kind: 'lead', target: lead }, { actor: 'lisi' });
+    await h.ctx.redis.del(h.ctx.keys.pauses());
+    const queue = h.ctx.queues.get('nurture');
+    await (await queue.getJob(jobIds.nurtureStep(e.id, 0)))!.promote();
+    await h.drain('nurture');
+    expect(await (await queue.getJob(jobIds.nurtureStep(e.id, 0)))!.isDelayed()).toBe(true);
+    expect(sentTo(ext)).toHaveLength(0);
+    expect(await h.ctx.redis.sismember(h.ctx.keys.pauses(), `lead:${lead}`)).toBe(1);
+    await resume(h.ctx, { kind: 'lead', target: lead }, { actor: 'lisi' });
+  });
 });

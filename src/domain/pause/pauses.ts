@@ -14,6 +14,12 @@ export interface PauseTarget {
 type Ctx = Pick<BotContext, 'redis' | 'keys' | 'queues'>;
 
 const member = (t: PauseTarget) => `${t.kind}:${t.target}`;
+/**
+ * A member the set always holds once built from MongoDB: a set without it was lost with Redis (a flush, a failover)
+ * and is rebuilt before it is believed, so a step or a send checked before the next reconcile is not taken for
+ * unpaused.
+ */
+const BUILT = 'built:';
 
 /**
  * Pauses a lead, a sequence or a channel: nurture steps and campaign sends for it wait where they are (an
@@ -50,8 +56,12 @@ export async function pausedFor(ctx: Pick<BotContext, 'redis' | 'keys'>, s: { le
   if (s.channel) targets.push({ kind: 'channel', target: s.channel });
   if (s.campaign) targets.push({ kind: 'campaign', target: s.campaign });
   if (!targets.length) return null;
-  const hits = (await ctx.redis.smismember(ctx.keys.pauses(), ...targets.map(member))) as number[];
-  const i = hits.findIndex((h) => h === 1);
+  let hits = (await ctx.redis.smismember(ctx.keys.pauses(), BUILT, ...targets.map(member))) as number[];
+  if (!hits[0]) {
+    await restorePauses(ctx);
+    hits = (await ctx.redis.smismember(ctx.keys.pauses(), BUILT, ...targets.map(member))) as number[];
+  }
+  const i = hits.slice(1).findIndex((h) => h === 1);
   return i >= 0 ? targets[i]! : null;
 }
 
@@ -60,7 +70,13 @@ export async function pausedFor(ctx: Pick<BotContext, 'redis' | 'keys'>, s: { le
  * checks each lead against in memory.
  */
 export async function pausedTargets(ctx: Pick<BotContext, 'redis' | 'keys'>): Promise<Set<string>> {
-  return new Set(await ctx.redis.smembers(ctx.keys.pauses()));
+  let all = new Set(await ctx.redis.smembers(ctx.keys.pauses()));
+  if (!all.has(BUILT)) {
+    await restorePauses(ctx);
+    all = new Set(await ctx.redis.smembers(ctx.keys.pauses()));
+  }
+  all.delete(BUILT);
+  return all;
 }
 
 /** The member of the pause set that stands for `t` (what pausedTargets holds). */
@@ -74,14 +90,16 @@ export async function listPauses() {
 /**
  * Rebuilds the Redis set of pauses from MongoDB (after Redis lost it), without a moment in which it is empty: every
  * stored pause is added, and a member MongoDB no longer has is removed only when a read of it by _id, after the set
- * was read, confirms it is gone (a pause made meanwhile is in both by then: pause() writes MongoDB first).
+ * was read, confirms it is gone (a pause made meanwhile is in both by then: pause() writes MongoDB first). Then the
+ * set is marked built (BUILT).
  */
 export async function restorePauses(ctx: Pick<BotContext, 'redis' | 'keys'>): Promise<number> {
   const all = new Set((await Pause.find({}, { _id: 1 }).lean()).map((p) => p._id));
   if (all.size) await ctx.redis.sadd(ctx.keys.pauses(), ...all);
   for (const m of await ctx.redis.smembers(ctx.keys.pauses())) {
-    if (!all.has(m) && !(await Pause.exists({ _id: m }))) await ctx.redis.srem(ctx.keys.pauses(), m);
+    if (m !== BUILT && !all.has(m) && !(await Pause.exists({ _id: m }))) await ctx.redis.srem(ctx.keys.pauses(), m);
   }
+  await ctx.redis.sadd(ctx.keys.pauses(), BUILT);
   return all.size;
 }
 

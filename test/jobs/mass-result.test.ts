@@ -48,6 +48,8 @@ async function submitted(ext: string) {
   return { key: d.key, poll };
 }
 
+/** Whether the lead holds a unit of its mass-message quota (any period). */
+const holdsMassUnit = async (lead: { id: string }) => Boolean(await Fence.exists({ _id: { $regex: `^mass\\|${lead.id.replace(/[|\\^$.*+?()[\]{}]/g, '\\$&')}\\|` } }));
 const pollJob = (key: string, attempt: number) => h.ctx.queues.get('mass-result').getJob(jobIds.massPoll(key, attempt));
 /** Drops every poll job of `key`, as a job failed for good or a flushed Redis leaves it, for the reconciler to find. */
 async function dropPolls(key: string) {
@@ -165,6 +167,18 @@ describe('a case study in a mass message WeCom did not deliver', () => {
     expect((await Enrollment.findById(e.id).lean())?.history.map((x) => [x.step, x.outcome])).toEqual([[1, 'submitted'], [2, 'reminded']]);
   });
 
+  it('a nurture step a customer no longer a friend of the sender did not get (status 2) gives back its quota unit', async () => {
+    const ext = `wm_mr_gone_${Date.now()}`;
+    const { key, poll } = await submitted(ext);
+    const lead = { id: leadId(TEST_CORP.corpId, ext) };
+    expect(await holdsMassUnit(lead)).toBe(true);
+    h.sandbox.state.contacts.removeRelationship('zhangsan', ext);
+    h.sandbox.state.mass.confirm((await Delivery.findById(key).lean())!.msgid!, 'zhangsan');
+    expect(await pollMassResult(h.ctx, poll(0))).toBe('failed');
+    expect(await Delivery.findById(key).lean()).toMatchObject({ status: 'failed', reason: 'not_a_friend' });
+    expect(await holdsMassUnit(lead)).toBe(false);
+  });
+
   it("a campaign group's recipients who were not friends (status 2) get their case study back; the ones it reached keep theirs", async () => {
     const [a, b, c] = await seedLeads(h.sandbox, [
       { name: '送达甲', industry: '制造业' },
@@ -192,6 +206,8 @@ describe('a case study in a mass message WeCom did not deliver', () => {
     expect(await Fence.exists({ _id: `case|${b!.id}|mfg-a` })).toBeNull();
     expect(await Fence.exists({ _id: `case|${c!.id}|retail-a` })).toBeNull();
     expect(await Fence.exists({ _id: `campaign|${run._id}|${b!.id}#1` })).toBeTruthy();
+    // WeCom counts what a customer received: the ones it did not reach have their quota's unit back.
+    expect([await holdsMassUnit(a!), await holdsMassUnit(b!), await holdsMassUnit(c!)]).toEqual([true, false, false]);
   });
   it("a cancelled campaign's withdrawn task gives its customers their case study back; a task the owner sent keeps it", async () => {
     const [a, b] = await seedLeads(h.sandbox, [
@@ -217,6 +233,7 @@ describe('a case study in a mass message WeCom did not deliver', () => {
     expect(await delivery(b!)).toMatchObject({ status: 'skipped', reason: 'campaign_cancelled' });
     expect(await Fence.exists({ _id: `case|${a!.id}|mfg-a` })).toBeTruthy();
     expect(await Fence.exists({ _id: `case|${b!.id}|retail-a` })).toBeNull();
+    expect([await holdsMassUnit(a!), await holdsMassUnit(b!)]).toEqual([true, false]);
     // The message itself is never sent again.
     expect(await Fence.exists({ _id: `campaign|${run._id}|${b!.id}#1` })).toBeTruthy();
   });

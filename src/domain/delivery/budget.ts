@@ -14,7 +14,8 @@ import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../../redis/keys.js';
 import { LuaScript } from '../../redis/script.js';
 import { attemptFenceId, holdersOf, releaseFences, releaseTakenFences, takeFence, takeFences, takeFencesUnordered, type FenceSpec } from '../../store/delivery-ledger.js';
-import type { FenceKind } from '../../store/models/fence.js';
+import { eachById } from '../../store/by-id.js';
+import { Fence, type FenceKind } from '../../store/models/fence.js';
 import type { Via } from '../vocabulary.js';
 
 /** Messages the API may send in one 微信客服 window (48 h after the customer's last message) [D:94677]. */
@@ -304,6 +305,20 @@ export async function exhaustMassQuota(lead: string, period: { key: string; cap:
 export async function exhaustMassQuotaMany(leads: ReadonlyArray<{ lead: string; holder: string }>, period: { key: string; cap: number }): Promise<void> {
   const fences = leads.flatMap(({ lead, holder }) => Array.from({ length: period.cap }, (_, n): FenceSpec => ({ id: `mass|${lead}|${period.key}|${n}`, kind: 'mass', for: holder })));
   for (let i = 0; i < fences.length; i += 5000) await takeFencesUnordered(fences.slice(i, i + 5000));
+}
+
+/**
+ * Mass messages that never reached their customer (not a friend of the sender any more, or withdrawn before the owner
+ * sent them) give back their unit of the customer's mass-message quota: WeCom counts what a customer received
+ * [D:92135], so the unit kept would make later sends fall back to reminders before WeCom would refuse them. A unit is
+ * found by its id (`mass|<lead>|<period>|<n>`, n below the cap) and deleted only while this delivery holds it.
+ */
+export async function giveBackMassQuota(leads: ReadonlyArray<{ lead: string; holder: string }>, period: { key: string; cap: number }): Promise<void> {
+  await eachById(leads, async ({ lead, holder }) => {
+    for (let n = 0; n < period.cap; n++) {
+      if ((await Fence.deleteOne({ _id: `mass|${lead}|${period.key}|${n}`, for: holder })).deletedCount) return;
+    }
+  });
 }
 
 /**

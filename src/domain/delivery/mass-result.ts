@@ -10,7 +10,7 @@ import { recordStep, recordSteps } from '../../store/timeline.js';
 import type { GroupMsgSendResultResponse } from '../../wecom/types.js';
 import { raiseAlert } from '../alerts/ops-alerts.js';
 import { localDay } from '../nurture/clock.js';
-import { exhaustMassQuota, exhaustMassQuotaMany } from './budget.js';
+import { exhaustMassQuota, exhaustMassQuotaMany, giveBackMassQuota } from './budget.js';
 import { giveBackCases } from './give-back-case.js';
 import { massQuotaPeriod } from './mass-quota.js';
 
@@ -158,6 +158,7 @@ async function settleOne(ctx: Ctx, p: MassPoll, rows: readonly ResultRow[]): Pro
     const at = sendTime ? new Date(sendTime * 1000) : new Date();
     await settle(p, known.status, { reason: known.reason, ...(known.status === 'sent' ? { sentAt: at } : {}) });
     if (known.status === 'capped') await exhaustMassQuota(leadId(p.corpId, p.externalUserId), massQuotaPeriod(ctx.config.MASS_MESSAGE_CAP, p.submittedAt), p.deliveryKey);
+    if (known.reason === 'not_a_friend') await giveBackMassQuota([{ lead: leadId(p.corpId, p.externalUserId), holder: p.deliveryKey }], massQuotaPeriod(ctx.config.MASS_MESSAGE_CAP, p.submittedAt));
     if (known.status !== 'sent') await giveBackCaseOf(ctx, p, known.status);
     // The sender just messaged the customer: mass-message tasks for this customer now go to them [D:92135].
     if (known.status === 'sent') await noteInteraction(ctx, lead, p.userId, at);
@@ -264,7 +265,10 @@ async function settleGroup(ctx: Ctx, p: MassPoll, g: { deliveryKeyPrefix: string
   for (const [at, ids] of bySendTime) await settle(ids, 'sent', { sentAt: new Date(at * 1000), reason: null });
   await settle(notFriends, 'failed', { reason: 'not_a_friend' });
   await settle(capped, 'capped', { reason: 'customer_already_received_a_mass_message' });
-  if (capped.length) await exhaustMassQuotaMany(capped.map((ext) => ({ lead: leadId(p.corpId, ext), holder: keyOf(ext) })), massQuotaPeriod(ctx.config.MASS_MESSAGE_CAP, p.submittedAt));
+  const period = massQuotaPeriod(ctx.config.MASS_MESSAGE_CAP, p.submittedAt);
+  const holders = (ids: readonly string[]) => ids.map((ext) => ({ lead: leadId(p.corpId, ext), holder: keyOf(ext) }));
+  if (capped.length) await exhaustMassQuotaMany(holders(capped), period);
+  await giveBackMassQuota(holders(notFriends), period);
   await giveBackGroupCases(ctx, p, keyOf, group?.caseSlug, [...notFriends, ...capped]);
   // The sender just messaged these customers: their mass-message tasks now go to the sender [D:92135]. Only those who
   // last interacted with someone else are written.
@@ -280,8 +284,10 @@ async function settleGroup(ctx: Ctx, p: MassPoll, g: { deliveryKeyPrefix: string
     const unlisted = await Delivery.find({ group: p.deliveryKey, status: 'submitted' }, { externalUserId: 1 }).lean();
     const withdrawn = [...new Set([...unsent, ...unlisted.map((d) => d.externalUserId)])];
     await settle(withdrawn, 'skipped', { reason: 'campaign_cancelled' });
-    // Withdrawn before the owner sent it, so it can never reach them [D:97611]: its case study may go to them later.
+    // Withdrawn before the owner sent it, so it can never reach them [D:97611]: its case study may go to them later,
+    // and their quota's unit is theirs again.
     await giveBackGroupCases(ctx, p, keyOf, group?.caseSlug, withdrawn);
+    await giveBackMassQuota(holders(withdrawn), period);
     [tally.withdrawn, tally.unsent] = [tally.unsent, 0];
   } else if (last && tally.unsent) {
     await settle(unsent, 'unconfirmed', { reason: 'owner_did_not_send' });

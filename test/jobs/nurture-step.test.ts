@@ -2,6 +2,7 @@ import type { CommandStartedEvent } from 'mongodb';
 import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runNurtureStep } from '../../src/domain/nurture/run-step.js';
+import { restorePauses } from '../../src/domain/pause/pauses.js';
 import { jobIds } from '../../src/queues/job-ids.js';
 import { Enrollment } from '../../src/store/models/enrollment.js';
 import { Fence } from '../../src/store/models/fence.js';
@@ -18,6 +19,8 @@ beforeAll(async () => {
   const base = testEnv('x', 'http://x').MONGODB_URI!;
   h = await startHarness('nurture-step-job', { env: { MONGODB_URI: `${base.replace(/\/[^/]*$/, '')}/${`t_step_${Date.now()}`}?monitorCommands=true`, NURTURE_DAILY_CAP: '1' } });
   mongoose.connection.getClient().on('commandStarted', (e) => commands.push(e));
+  // The set of pauses senders check, as the bot's start (its reconcile) builds it.
+  await restorePauses(h.ctx);
 });
 afterAll(async () => h?.stop());
 

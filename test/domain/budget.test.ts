@@ -49,6 +49,15 @@ describe('the send budget', () => {
     expect(await held(third.key)).toEqual(['attempt']);
   });
 
+  it('a mass quota configured larger than any search of old (120 a month), used up, still sends the next one to the owner', async () => {
+    const mass = { key: 'M', cap: 120 };
+    const lead = req().lead;
+    await exhaustMassQuota(lead, mass, 'test|elsewhere');
+    // The hint lost: every unit is tried from the first.
+    await h.ctx.redis.del(h.ctx.keys.budgetHint(`mass|${lead}|M`));
+    expect(await take(req({ lead, mass, day: { key: 'D', cap: 0 } }))).toMatchObject({ kind: 'ok', via: 'owner' });
+  });
+
   it('a 客服 window allows 5 messages; the 6th goes as a mass message', async () => {
     const kfWindow = Date.now();
     const first = req({ via: 'kf', kfWindow, day: { key: 'D', cap: 0 } });

@@ -133,7 +133,10 @@ async function take(redis: Redis, keys: RedisKeys, req: BudgetRequest, kfOnly: b
     held.splice(0, held.length, ...held.filter((f) => f.kind !== kind));
   };
 
-  for (let guard = 0; guard < 100; guard++) {
+  // Each pass takes what it wants or moves past one held unit (or finds one its own): every unit of every kind it may
+  // try, and a few more, bound the passes however large the caps are configured.
+  const passes = tries.day.length + tries.mass.length + tries.kf.length + 10;
+  for (let guard = 0; guard < passes; guard++) {
     const want: FenceSpec[] = [];
     if (countsForDay(via) && req.day.cap > 0 && !has('day')) want.push(spec('day', `${base.day}|${unit('day')}`));
     if (via === 'mass' && !has('mass')) want.push(spec('mass', `${base.mass}|${unit('mass')}`));
@@ -196,7 +199,7 @@ async function take(redis: Redis, keys: RedisKeys, req: BudgetRequest, kfOnly: b
       }
     }
   }
-  throw new Error(`no free budget unit found for ${req.key} after 100 tries`);
+  throw new Error(`no free budget unit found for ${req.key} after ${passes} tries`);
 }
 
 /**

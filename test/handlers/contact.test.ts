@@ -6,6 +6,7 @@ import { TEST_CORP } from '../fixtures/test-corp.js';
 import { wecomXml } from '../fixtures/wecom/index.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { touchesOf } from '../../src/store/touch-log.js';
+import { ChannelRecord } from '../../src/store/models/channel-record.js';
 
 // Each 客户联系 handler run alone on its documented payload [D:92130], on the real stores, nothing else running.
 let h: Harness;
@@ -93,5 +94,19 @@ describe('contact handlers on WeCom payloads', () => {
     const lead = await Lead.findOne({ externalUserId: ext }).lean();
     expect(touchesOf(lead!)).toHaveLength(1);
     expect((await steps(ext)).filter((s) => s === 'added')).toHaveLength(1);
+  });
+
+  it('contact-sync marks the tag of a channel another process created, though this process has not met its state yet', async () => {
+    // 渠道 new ran elsewhere, and the add was ingested and handled by other workers: only the stored record is here.
+    await ChannelRecord.create({ key: `salon${seq}`, name: `沙龙${seq}`, configId: `cfg-${seq}`, userIds: ['zhangsan'], source: 'command', createdBy: 'zhangsan' });
+    const { externalUserId } = h.sandbox.state.contacts.addCustomer({ name: '沙龙客户', userId: 'zhangsan', state: `salon${seq}` });
+    const before = h.sandbox.state.okCallsTo('externalcontact/mark_tag').length;
+    const run = await h.runJob('contact-sync', { corpId: TEST_CORP.corpId, externalUserId, userId: 'zhangsan', channelKey: `salon${seq}`, dedupeKey: `add|${externalUserId}` });
+    expect(run.error).toBeUndefined();
+    expect(h.sandbox.state.okCallsTo('externalcontact/mark_tag').slice(before)).toHaveLength(1);
+    const lead = await Lead.findOne({ externalUserId }).lean();
+    expect(lead?.firstTouch?.channelKey).toBe(`salon${seq}`);
+    expect(lead?.tagKeys).toContain(`渠道/沙龙${seq}`);
+    expect(await steps(externalUserId)).toContain('tags_marked');
   });
 });

@@ -25,6 +25,9 @@ type Ctx = Pick<BotContext, 'channels' | 'tags' | 'wecom' | 'redis' | 'keys' | '
  */
 export async function syncContact(ctx: Ctx, s: ContactSync): Promise<'synced' | 'profile_failed'> {
   const source = `sync|${s.dedupeKey}`;
+  // The add may have been planned and handled in other processes: a channel created by command there since this
+  // process started is loaded before its tags are looked up (docs/architecture.md, "Channels created by command").
+  await ctx.channels.ensure(s.channelKey);
   const channel = s.channelKey ? ctx.channels.get(s.channelKey) : undefined;
   let marked: Array<{ group: string; name: string; id: string }> = [];
   if (channel?.tags.length) {

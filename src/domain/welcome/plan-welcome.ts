@@ -60,6 +60,21 @@ export function planWelcome(ctx: Pick<BotContext, 'channels' | 'corpId' | 'log'>
 }
 
 /**
+ * Whether the channels created by command must be looked up (ChannelCatalog.ensure, a database read) before the welcome
+ * of a callback is planned: only for an add with a WelcomeCode whose state this process does not know, when the channel
+ * an unknown state falls back to (organic) has a welcome. A channel created by command has no welcome of its own
+ * (src/domain/channels/stored-channels.ts), so in every other case the lookup cannot change the plan, and the inbox
+ * would hold every welcome behind it on the database, which the 20 s window must not wait on (a database that does
+ * not answer takes the driver's 10 s to fail, and the pass is tried three times).
+ */
+export function welcomeNeedsLookup(ctx: Pick<BotContext, 'channels'>, data: EventJobData): boolean {
+  const event = data.event as { ChangeType?: string; State?: string; WelcomeCode?: string };
+  if (event.ChangeType !== 'add_external_contact' && event.ChangeType !== 'add_half_external_contact') return false;
+  if (!event.WelcomeCode || !event.State || ctx.channels.get(event.State)) return false;
+  return Boolean(ctx.channels.resolve(null).welcome);
+}
+
+/**
  * When a welcome must have gone: 20 s (less the margin) from the event. Our receipt is measured on our clock, the
  * event's CreateTime on WeCom's, so the two are compared only when they agree within CLOCK_TOLERANCE_MS: then the
  * event may be older than our receipt (a delivery that took a while) and its CreateTime (rounded up: it has whole

@@ -19,7 +19,7 @@ import { TagResolver } from '../domain/leads/tag-resolver.js';
 import { ensureServiceDays } from '../domain/kf/service-days.js';
 import { reconcileKf } from '../domain/kf/reconcile.js';
 import { reconcile } from '../domain/nurture/reconcile.js';
-import { planWelcome, welcomeNeedsLookup } from '../domain/welcome/plan-welcome.js';
+import { lookUpChannelsForWelcome, planWelcome } from '../domain/welcome/plan-welcome.js';
 import { dispatchEvent } from '../inbox/event-job.js';
 import { InboxIngest } from '../inbox/ingest.js';
 import { InboxWriter } from '../inbox/writer.js';
@@ -87,7 +87,7 @@ export async function startBot(config: Config, logger: Logger = createLogger(con
         async (data) => {
           // A channel just created by command in another process: known before its first contact is planned, when
           // that can change the plan (it holds up the welcomes of the pass on the database).
-          if (welcomeNeedsLookup(ctx, data)) await ctx.channels.ensure((data.event as { State?: string }).State);
+          await lookUpChannelsForWelcome(ctx, data);
           return planWelcome(ctx, data);
         },
         logger.child({ component: 'inbox' }),

@@ -1,6 +1,7 @@
 import type { BotContext } from '../../context.js';
 import { jobIds } from '../../queues/job-ids.js';
 import type { EventJobData } from '../../inbox/event-job.js';
+import { withTimeout } from '../../with-timeout.js';
 
 /** WelcomeCodes live 20 s from the event [D:92137]; keep a margin for the send itself. */
 export const WELCOME_WINDOW_MS = 20_000;
@@ -57,6 +58,20 @@ export function planWelcome(ctx: Pick<BotContext, 'channels' | 'corpId' | 'log'>
       deadline,
     },
   };
+}
+
+/** How long the inbox waits for the lookup of channels created by command before it plans a welcome. */
+export const WELCOME_LOOKUP_MS = 1_000;
+
+/**
+ * Looks up the channels created by command before the welcome of `data` is planned, when that can change the plan
+ * (welcomeNeedsLookup), for at most WELCOME_LOOKUP_MS: a database that does not answer fails the inbox's pass at once,
+ * as one that refuses would, rather than after the driver's 10 s, and the pass read again finds the state looked up
+ * (at most every 10 s per state) and plans with the channels it knows.
+ */
+export async function lookUpChannelsForWelcome(ctx: Pick<BotContext, 'channels'>, data: EventJobData): Promise<void> {
+  if (!welcomeNeedsLookup(ctx, data)) return;
+  await withTimeout(ctx.channels.ensure((data.event as { State?: string }).State), WELCOME_LOOKUP_MS, 'the channels created by command could not be looked up in time');
 }
 
 /**

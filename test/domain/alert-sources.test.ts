@@ -68,6 +68,26 @@ describe('alert sources', () => {
     expect(told.map((m) => m.content!.match(/升为 (\S) 级/)?.[1])).toEqual(['S']);
   });
 
+  it('a rise undone before it is told (a lower grade pinned, or the customer opted out) is told to nobody', async () => {
+    const pinned = await seed('wm_undone', '孙总');
+    await pinGrade(h.ctx, pinned, 'S', { actor: 'zhangsan' });
+    await pinGrade(h.ctx, pinned, 'B', { actor: 'zhangsan' });
+    const optedOut = await seed('wm_optout', '吴总');
+    await pinGrade(h.ctx, optedOut, 'A', { actor: 'zhangsan' });
+    await h.ctx.leads.mutate(optedOut, null, (d) => {
+      d.stage = 'unsubscribed';
+      d.unsubscribedAt = new Date();
+    });
+    await postAlerts();
+    for (const job of await h.ctx.queues.get('staff-notice').getJobs(['delayed'])) await job.promote();
+    await h.drain('staff-notice');
+    for (const [ref, reason] of [[pinned, 'grade_changed'], [optedOut, 'unsubscribed']] as const) {
+      expect(await Alert.findById(`grade|${leadId(ref.corpId, ref.externalUserId)}|1`).lean()).toMatchObject({ status: 'superseded', reason });
+    }
+    expect(h.sandbox.state.webhook.sent.filter((m) => /孙总|吴总/.test(m.content ?? ''))).toEqual([]);
+    expect(h.sandbox.state.appMessages.sent.filter((m) => /孙总|吴总/.test(m.content ?? ''))).toEqual([]);
+  });
+
   it('churn of an S or A lead alerts once per churn event; churn of a B lead does not', async () => {
     const a = await seed('wm_churn_a', '钱经理');
     await pinGrade(h.ctx, a, 'A', { actor: 'zhangsan' });

@@ -107,9 +107,11 @@ describe('intents', () => {
     expect(l!.unsubscribedAt).toBeTruthy();
     await waitFor(async () => (await Enrollment.findOne({ externalUserId: c.externalUserId }).lean())?.status === 'stopped', 'enrollment ended');
     expect(sentTo(c.externalUserId).map((m) => m.content)).toEqual([expect.stringContaining('退订')]);
-    // The timeline tells it in the order it happened, though the message and its moves share a second.
+    // The timeline tells it in the order it happened, though the message and its move share a second. An opt-out is
+    // no engagement: the lead goes from added to unsubscribed, and its score gains nothing from the message.
     const told = (await timelineOf(TEST_CORP.corpId, c.externalUserId)).filter((e) => ['added', 'kf_message', 'stage_changed'].includes(e.type));
-    expect(told.map((e) => (e.type === 'stage_changed' ? e.detail.to : e.type))).toEqual(['added', 'kf_message', 'engaged', 'unsubscribed']);
+    expect(told.map((e) => (e.type === 'stage_changed' ? e.detail.to : e.type))).toEqual(['added', 'kf_message', 'unsubscribed']);
+    expect(l!.scoreReasons.map((r) => r.reason).join(' ')).not.toMatch(/reply|客服|engaged/);
     // Again: nothing more is sent (one confirmation per opt-out).
     await handled(await say(c.externalUserId, '退订'));
     // A question is still answered (service, not marketing), and changes nothing.

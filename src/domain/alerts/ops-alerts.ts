@@ -24,7 +24,7 @@ export interface OpsAlert {
    * A lead's grade upgrade: not posted if by then the lead holds a later one (whose own alert tells the newer grade),
    * so one message that moves a lead B→A→S is one alert, of S. Recorded `superseded`.
    */
-  check?: { lead: string; gradeUpgrades: number };
+  check?: { lead: string; gradeUpgrades: number; grade?: string };
 }
 
 type Ctx = Pick<BotContext, 'config' | 'queues' | 'redis' | 'keys' | 'wecom' | 'log'>;
@@ -62,9 +62,11 @@ export async function raiseAlert(ctx: Ctx, alert: Omit<OpsAlert, 'at'> & { at?: 
 export async function deliverAlert(ctx: Ctx, a: OpsAlert): Promise<string> {
   const webhook = ctx.config.WECOM_OPS_WEBHOOK_KEY!;
   if (a.check) {
-    const lead = await Lead.findById(a.check.lead, { gradeUpgrades: 1 }).lean();
-    if ((lead?.gradeUpgrades ?? 0) > a.check.gradeUpgrades) {
-      await Alert.updateOne({ _id: a.key, status: 'queued' }, { $set: { status: 'superseded' } });
+    // A later upgrade tells the newer grade; a grade pinned lower meanwhile is no rise; an opt-out is no one to chase.
+    const lead = await Lead.findById(a.check.lead, { gradeUpgrades: 1, grade: 1, stage: 1 }).lean();
+    const later = (lead?.gradeUpgrades ?? 0) > a.check.gradeUpgrades;
+    if (later || (a.check.grade && lead?.grade !== a.check.grade) || lead?.stage === 'unsubscribed') {
+      await Alert.updateOne({ _id: a.key, status: 'queued' }, { $set: { status: 'superseded', reason: later ? 'later_upgrade' : lead?.stage === 'unsubscribed' ? 'unsubscribed' : 'grade_changed' } });
       return 'superseded';
     }
   }

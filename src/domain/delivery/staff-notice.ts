@@ -14,10 +14,11 @@ export interface StaffNotice {
   lead?: { corpId: string; externalUserId: string };
   /**
    * Sent only once the lead holds this many grade upgrades (the change it announces was saved), and only while it holds
-   * no more: a later upgrade's notice tells the lead's newer grade instead (one message that moves a lead B→A→S is one
-   * notice, of S).
+   * no more and still has the grade it announces: a later upgrade's notice tells the lead's newer grade instead (one
+   * message that moves a lead B→A→S is one notice, of S), a grade pinned lower meanwhile is not announced as a rise,
+   * and a lead that opted out meanwhile is not one to chase.
    */
-  check?: { gradeUpgrades: number };
+  check?: { gradeUpgrades: number; grade?: string };
   /** The timeline entry's type. */
   type: string;
   /** Attempts that WeCom refused clearly (nothing went out): the next one takes the next fence. */
@@ -40,13 +41,14 @@ export async function sendStaffNotice(
   run: { lastAttempt: boolean; countRefused(attempt: number): Promise<void> },
 ): Promise<{ result: string; deferTo?: number }> {
   if (n.check && n.lead) {
-    const lead = await Lead.findById(leadId(n.lead.corpId, n.lead.externalUserId), { gradeUpgrades: 1 }).lean();
+    const lead = await Lead.findById(leadId(n.lead.corpId, n.lead.externalUserId), { gradeUpgrades: 1, grade: 1, stage: 1 }).lean();
     if (!lead || (lead.gradeUpgrades ?? 0) < n.check.gradeUpgrades) {
       // Queued just before the lead's save: wait for it; a save that never came means there is nothing to tell.
       if (!run.lastAttempt) throw new Error(`upgrade ${n.check.gradeUpgrades} of the lead is not saved yet`);
       return { result: 'not_needed' };
     }
     if ((lead.gradeUpgrades ?? 0) > n.check.gradeUpgrades) return { result: 'superseded' };
+    if ((n.check.grade && lead.grade !== n.check.grade) || lead.stage === 'unsubscribed') return { result: 'no_longer_so' };
   }
   const attempt = (n.refused ?? 0) + 1;
   if (!(await takeFence({ id: attemptFenceId(n.key, attempt), kind: 'attempt', for: n.key }))) {

@@ -89,12 +89,15 @@ export async function handleCustomerMessages(ctx: Ctx, openKfid: string, msgs: r
           kf.sentSinceInbound = 0;
         }
         const base = { channelKey: d.firstTouch?.channelKey, at };
-        if (addTouch(d, { ...base, eventKey: key, kind: fresh ? 'kf_conversation' : 'reply', ref: intent?.key ?? null }) && intent?.class === 'qualify') {
+        // An opt-out is a touch (the lead's last), not interest: it scores nothing and is no campaign's reply.
+        const kind = intent?.class === 'unsubscribe' ? 'opt_out' : fresh ? 'kf_conversation' : 'reply';
+        if (addTouch(d, { ...base, eventKey: key, kind, ref: intent?.key ?? null }) && intent?.class === 'qualify') {
           addTouch(d, { ...base, eventKey: `${key}#intent`, kind: 'intent', ref: intent.key });
         }
       }
-      // A reply makes an `added` lead engaged, in the same save (never backwards: the rules refuse anything else).
-      engaged = applyStage(d, 'engaged', ENGAGED_BY, said[0]!.at);
+      // A reply makes an `added` lead engaged, in the same save (never backwards: the rules refuse anything else); an
+      // opt-out alone does not.
+      if (said.some((s) => s.intent?.class !== 'unsubscribe')) engaged = applyStage(d, 'engaged', ENGAGED_BY, said[0]!.at);
     });
     const doc = change.doc;
     // Into the log of steps (one insert): the lead's timeline document, rewritten whole by some servers on each

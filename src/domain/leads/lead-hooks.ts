@@ -74,7 +74,7 @@ async function queueGradeNotice(ctx: Ctx, doc: LeadDoc, grade: Grade): Promise<v
   const n = doc.gradeUpgrades;
   await ctx.queues.add(
     'staff-notice',
-    { key: jobIds.gradeNotice(doc._id, n), userIds: to, text, lead: { corpId: doc.corpId, externalUserId: doc.externalUserId }, check: { gradeUpgrades: n }, type: 'grade_upgrade_notice' },
+    { key: jobIds.gradeNotice(doc._id, n), userIds: to, text, lead: { corpId: doc.corpId, externalUserId: doc.externalUserId }, check: { gradeUpgrades: n, grade }, type: 'grade_upgrade_notice' },
     { jobId: jobIds.gradeNotice(doc._id, n), delay: UPGRADE_NEWS_DELAY_MS },
   );
 }

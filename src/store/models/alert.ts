@@ -9,7 +9,8 @@ const alertSchema = new Schema(
     text: { type: String, default: '' },
     /**
      * queued | sent | digested (went out in a digest) | failed | unknown | off (no ops webhook configured) |
-     * superseded (a lead's upgrade whose later upgrade was saved before it was posted: that one's alert tells it)
+     * superseded (a lead's upgrade no longer so when it was to be posted, `reason`: a later upgrade saved, whose alert
+     * tells the newer grade; a lower grade pinned meanwhile; the lead opted out)
      */
     status: { type: String, default: 'queued' },
     reason: { type: String, default: null },

@@ -66,15 +66,16 @@ describe('the daily report', () => {
     await recordStep({ corpId: ctx.corpId, externalUserId: 'wm_r2' }, 'report-move', 'stage_changed', { from: 'added', to: 'qualified', by: 'staff' }, noon);
     await Delivery.create({ _id: 'report-d1', key: 'report-d1', kind: 'nurture', corpId: ctx.corpId, externalUserId: 'wm_r2', userId: 'zhangsan', status: 'submitted', via: 'mass', createdAt: noon });
     await Delivery.create({ _id: 'report-d2', key: 'report-d2', kind: 'nurture', corpId: ctx.corpId, externalUserId: 'wm_r3', userId: 'zhangsan', status: 'sent', via: 'owner', createdAt: noon });
-    for (const [kind, title] of [['service_breach', '吴工 的消息 12 分钟未回复'], ['campaign_finished', '双十一活动：发送 120，确认 98'], ['platform_error', '企业微信错误 60020，需要有人处理']]) {
-      await raiseAlert(ctx, { key: `report-${kind}`, kind: kind!, title: title!, text: '', at: noon.getTime() });
+    for (const [kind, title, text] of [['service_breach', '客服回复超时', '客户「吴工」的消息已等待约 25 分钟，超过目标（10 分钟）的两倍：“报价多少”。负责人：zhangsan。'], ['campaign_finished', '双十一活动：发送 120，确认 98', ''], ['platform_error', '企业微信错误 60020，需要有人处理', '']]) {
+      await raiseAlert(ctx, { key: `report-${kind}`, kind: kind!, title: title!, text: text!, at: noon.getTime() });
     }
     const text = await buildDailyReport(ctx, day, 'zh');
     expect(text).toContain(`**运营日报 · ${day}**`);
     expect(text).toContain('**新增客户 3**\n> 2026 工业展：2\n> 无欢迎语渠道：1');
     expect(text).toContain('**漏斗变化**：已互动 +0，合格 +1，商机 +0，成交客户 +0，流失 0，退订 0');
     expect(text).toMatch(/\*\*待跟进 S\/A 线索 \d+\*\*\n> S 周总 · 新增 · zhangsan · 最近动态 03-10 12:01/);
-    expect(text).toContain('**未及时回复的客户 1**（服务时钟超时）\n> 吴工 的消息 12 分钟未回复');
+    // Who waited, not only the alert's title (the same for every customer).
+    expect(text).toContain('**未及时回复的客户 1**（服务时钟超时）\n> 客户「吴工」的消息已等待约 25 分钟');
     expect(text).toContain('**培育**：新入序列 0；待员工确认 1，已提醒员工转发 1');
     expect(text).toContain('**群发活动 1**\n> 双十一活动：发送 120，确认 98');
     expect(text).toContain('**平台错误 1**（需要有人处理）\n> 企业微信错误 60020，需要有人处理');

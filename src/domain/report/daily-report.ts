@@ -52,7 +52,7 @@ async function readReportData(ctx: Pick<BotContext, 'config'>, day: string): Pro
     funnel({ from: day, to: day }),
     StageMove.find({ at: inDay }, { to: 1 }).lean(),
     Lead.find({ grade: { $in: ['S', 'A'] }, stage: { $in: [...OPEN_STAGES] } }, { name: 1, externalUserId: 1, corpName: 1, grade: 1, stage: 1, score: 1, owners: 1, lastTouchAt: 1, lastInteraction: 1, followedUpAt: 1 }).lean(),
-    Alert.find({ raisedAt: inDay, kind: { $in: ['service_breach', 'campaign_finished', 'platform_error'] } }, { kind: 1, title: 1 }).sort({ raisedAt: 1 }).lean(),
+    Alert.find({ raisedAt: inDay, kind: { $in: ['service_breach', 'campaign_finished', 'platform_error'] } }, { kind: 1, title: 1, text: 1 }).sort({ raisedAt: 1 }).lean(),
     Delivery.find({ kind: 'nurture', createdAt: inDay }, { status: 1, via: 1 }).lean(),
     Enrollment.countDocuments({ enrolledAt: inDay }),
   ]);
@@ -79,12 +79,14 @@ async function readReportData(ctx: Pick<BotContext, 'config'>, day: string): Pro
     outcomes.set(k, (outcomes.get(k) ?? 0) + 1);
   }
   const ofKind = (k: string) => alerts.filter((a) => a.kind === k).map((a) => a.title);
+  // A service-clock alert's title is the same for every customer: its text says who waited, how long, for what.
+  const breaches = alerts.filter((a) => a.kind === 'service_breach').map((a) => (a.text ? clipBytes(a.text.replace(/\s+/g, ' '), 200) : a.title));
   return {
     adds: f.channels.map((c) => ({ channel: c.channel, added: c.added })).filter((c) => c.added > 0),
     totalAdds: f.total.added,
     moves: moved,
     waiting,
-    breaches: ofKind('service_breach'),
+    breaches,
     deliveries: outcomes,
     enrolled,
     campaigns: ofKind('campaign_finished'),

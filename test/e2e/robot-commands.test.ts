@@ -153,6 +153,10 @@ describe('commands', () => {
     expect(content(await say('lead 王', 'lisi'))).toContain('王总（乙厂） · C · added · `');
     expect(content(await say(`lead ${wang.externalUserId}`, 'lisi'))).toContain('- stage: added · grade: **C**');
     expect(content(await say('线索 赵六'))).toBe('没有找到「赵六」对应的线索（可以用姓名、备注、公司或外部联系人 ID）。');
+    // A line of the list copied back (name（company）), in either width, names its lead.
+    expect(content(await say('线索 王总（乙厂）'))).toContain('**王总**（乙厂）');
+    expect(content(await say('线索 王总(乙厂)'))).toContain('**王总**（乙厂）');
+    expect(content(await say('线索 王总（丙厂）'))).toBe('没有找到「王总（丙厂）」对应的线索（可以用姓名、备注、公司或外部联系人 ID）。');
   });
 
   it('阶段 / stage: staff move a lead; who, why and "command" are on its timeline', async () => {

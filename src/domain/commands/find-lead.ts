@@ -53,10 +53,18 @@ export async function findLead(ctx: Pick<CommandContext, 'corpId' | 't' | 'lang'
   const one = named.length === 1 ? named[0] : asTyped.length === 1 ? asTyped[0] : !named.length && items.length === 1 ? items[0] : undefined;
   if (one) return { id: one.id, ref: splitLeadId(one.id)!, lead: one };
   const { t } = ctx;
+  // A lead as a list shows it, name（company）: copied back from a "which one?" answer.
+  const listed = !items.length ? /^(.+?)\s*[（(]([^（()）]+)[）)]$/u.exec(q) : null;
+  if (listed) {
+    const exactly = (s: string) => new RegExp(`^${widthInsensitiveSource(s.trim())}$`, 'i');
+    const rows = await newestFirst({ name: exactly(listed[1]!), corpName: exactly(listed[2]!) }, SHOWN + 1);
+    if (rows.length === 1) return { id: rows[0]!.id, ref: splitLeadId(rows[0]!.id)!, lead: rows[0]! };
+    items.push(...rows);
+  }
   if (!items.length) throw new CommandError('not_found', t(`没有找到「${q}」对应的线索（可以用姓名、备注、公司或外部联系人 ID）。`, `No lead matches "${q}" (try a name, a remark, a company or an external user id).`));
   const choices = named.length ? named : items;
   const lines = choices.slice(0, SHOWN).map((l, i) => `${i + 1}. ${leadLine(l, ctx.lang)}`);
-  const more = choices.length <= SHOWN ? '' : named.length ? t('\n……还有更多同名的线索。', '\n…and more of that name.') : t('\n……还有更多，请写得更具体些。', '\n…and more; be more specific.');
+  const more = choices.length <= SHOWN ? '' : named.length ? t('\n……还有更多同名（或同公司）的线索。', '\n…and more of that name (or company).') : t('\n……还有更多，请写得更具体些。', '\n…and more; be more specific.');
   throw new CommandError(
     'ambiguous',
     `${t(`「${q}」匹配到多条线索，请用外部联系人 ID 再发一次：`, `"${q}" matches several leads; send the command again with the external user id:`)}\n${lines.join('\n')}${more}`,

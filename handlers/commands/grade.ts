@@ -23,6 +23,9 @@ export const grade = defineCommand({
     const doc = await pinGrade(c, ref, a.grade, { actor: c.caller.userId, reason: a.reason ?? null });
     if (!doc) throw new CommandError('not_found', c.t('这条线索已经不存在了。', 'That lead no longer exists.'));
     const who = doc.name ?? lead.externalUserId;
+    if (a.grade === 'auto' && !lead.gradePinned) {
+      return c.t(`**${who}** 没有人工定级：按得分 ${doc.score} 为 **${doc.grade}** 级。`, `**${who}** was not pinned: grade **${doc.grade}** from its score ${doc.score}.`);
+    }
     return a.grade === 'auto'
       ? c.t(`已取消 **${who}** 的人工定级：按得分 ${doc.score} 为 **${doc.grade}** 级。`, `Unpinned **${who}**: grade **${doc.grade}** from its score ${doc.score}.`)
       : c.t(`已把 **${who}** 定为 **${doc.grade}** 级（人工定级，得分 ${doc.score}）。`, `Pinned **${who}** at grade **${doc.grade}** (score ${doc.score}).`);

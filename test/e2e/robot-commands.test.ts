@@ -175,6 +175,8 @@ describe('commands', () => {
     expect(await Lead.findById(wang.id).lean()).toMatchObject({ grade: 'A', gradePin: 'A' });
     expect(content(await say('grade 王经理 auto'))).toMatch(/^Unpinned \*\*王经理\*\*: grade \*\*[ABC]\*\* from its score \d+\.$/);
     expect((await Lead.findById(wang.id).lean())?.gradePin).toBeNull();
+    // Nothing was pinned: the answer says so, rather than "unpinned".
+    expect(content(await say('定级 王经理 auto'))).toMatch(/^\*\*王经理\*\* 没有人工定级：按得分 \d+ 为 \*\*[ABC]\*\* 级。$/);
     expect(content(await say('定级 王经理 SSS'))).toContain('等级「SSS」应为 S、A、B、C 或 auto');
   });
 

@@ -15,6 +15,8 @@ export const jobIds = {
   nurtureStep: (enrollmentId: string, step: number) => `step|${noColon(enrollmentId)}|${step}`,
   /** One poll of a mass message's send result. */
   massPoll: (deliveryKey: string, attempt: number) => `poll|${noColon(deliveryKey)}|${attempt}`,
+  /** The poll that settles a group's customers as withdrawn right after its task was withdrawn. */
+  massPollWithdrawn: (deliveryKey: string) => `poll|${noColon(deliveryKey)}|withdrawn`,
   /** Writing one outcome to MongoDB. */
   record: (key: string) => `record|${noColon(key)}`,
   /** An alert to the ops group: each key once. */

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCampaign } from '../../src/domain/campaigns/catalog.js';
 import { cancelCampaign, launchCampaign } from '../../src/domain/campaigns/control.js';
+import { campaignDetail } from '../../src/domain/campaigns/overview.js';
 import { reconcileCampaigns } from '../../src/domain/campaigns/reconcile.js';
+import { Delivery } from '../../src/store/models/delivery.js';
 import { Alert } from '../../src/store/models/alert.js';
 import { CampaignGroup } from '../../src/store/models/campaign-group.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
@@ -32,6 +34,16 @@ async function launched(key: string): Promise<Array<{ msgid: string; sender: str
 const withdrawnOf = async (key: string) => (await CampaignGroup.find({ campaignKey: key, via: 'mass' }).sort({ sender: 1 }).lean()).map((g) => [g.sender, Boolean(g.withdrawnAt), g.withdrawRefused?.errcode ?? null]);
 
 describe('a cancelled campaign\'s tasks owners have not confirmed', () => {
+  it('withdrawn, their customers are counted withdrawn at once: their result is read right away, not at the next poll hours later', async () => {
+    await launched('now');
+    await cancelCampaign(h.ctx, 'now', 'lisi');
+    // Only what is due now runs: the polls of the schedule are hours away.
+    await h.drain('mass-result');
+    const runId = (await CampaignGroup.findOne({ campaignKey: 'now' }).lean())!.runId;
+    expect((await Delivery.find({ runId }).lean()).map((d) => [d.status, d.reason])).toEqual([['skipped', 'campaign_cancelled'], ['skipped', 'campaign_cancelled']]);
+    expect((await campaignDetail('now'))!.runs[0]!.results).toMatchObject({ withdrawn: 2, waitingForOwner: 0 });
+  });
+
   it('one WeCom gave no answer about (busy on every try) is withdrawn by the reconciler, so confirming it sends nothing', async () => {
     const tasks = await launched('busy');
     // WeCom is busy for the first task on every try of the cancel's call (the client retries -1 itself).

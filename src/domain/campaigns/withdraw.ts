@@ -2,7 +2,10 @@ import type { BotContext } from '../../context.js';
 import { TOKEN_ERRCODES, WecomApiError } from '../../errors.js';
 import { CampaignRecord } from '../../store/models/campaign.js';
 import { CampaignGroup } from '../../store/models/campaign-group.js';
+import { jobIds } from '../../queues/job-ids.js';
 import { raiseAlert } from '../alerts/ops-alerts.js';
+import type { MassPoll } from '../delivery/mass-result.js';
+import { runDeliveryPrefix } from './send-record.js';
 
 type Ctx = Pick<BotContext, 'wecom' | 'log' | 'config' | 'queues' | 'redis' | 'keys'>;
 
@@ -25,7 +28,7 @@ const isRefusal = (err: unknown): err is WecomApiError =>
 export async function withdrawTasks(ctx: Ctx, key: string): Promise<number> {
   let n = 0;
   const refused: Array<{ sender: string; errcode: number }> = [];
-  for (const g of await CampaignGroup.find(unwithdrawn(key), { msgid: 1, sender: 1 }).lean()) {
+  for (const g of await CampaignGroup.find(unwithdrawn(key), { msgid: 1, sender: 1, corpId: 1, createdAt: 1, deliveryKeyPrefix: 1, runId: 1 }).lean()) {
     if (!g.msgid) continue;
     try {
       await ctx.wecom.cancelGroupMsgSend(g.msgid);
@@ -39,6 +42,10 @@ export async function withdrawTasks(ctx: Ctx, key: string): Promise<number> {
       continue;
     }
     await CampaignGroup.updateOne({ _id: g._id }, { $set: { withdrawnAt: new Date() } });
+    // Its result read now: the customers the owner had not sent it to are settled as withdrawn at once, not at the
+    // next poll of the schedule (hours away), so the campaign's results say so.
+    const poll: MassPoll = { deliveryKey: g._id, attempt: 0, msgid: g.msgid, userId: g.sender, corpId: g.corpId, externalUserId: '*', submittedAt: g.createdAt.getTime(), group: { deliveryKeyPrefix: g.deliveryKeyPrefix ?? runDeliveryPrefix(g.runId) } };
+    await ctx.queues.add('mass-result', poll, { jobId: jobIds.massPollWithdrawn(g._id) });
     n++;
   }
   if (n) ctx.log.info({ campaign: key, tasks: n }, 'campaign cancelled: mass-message tasks not yet confirmed withdrawn');

@@ -159,6 +159,24 @@ describe('dashboard in a browser', () => {
     await shot('campaign');
   });
 
+  it('shows a cancelled campaign as cancelled, not paused, in the list and on its page', async () => {
+    const post = (p: string, body: unknown) => fetch(`${t.url}/admin/api${p}`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const campaign = { key: 'called-off', name: '取消的群发', segment: { tags: { all: ['测试/无人'] } }, content: { text: '不会发出。' }, schedule: { cron: '0 10 * * 1', timezone: 'Asia/Shanghai' } };
+    expect((await post('/campaigns', campaign)).status).toBe(200);
+    expect((await post('/campaigns/called-off/cancel', { actor: 'lisi' })).status).toBe(200);
+    // It keeps a pause so that its senders stop; the API says both.
+    expect((await api<Array<{ key: string; status: string; paused: boolean }>>('/campaigns')).find((c) => c.key === 'called-off')).toMatchObject({ status: 'cancelled', paused: true });
+    await page.goto(`${t.url}/admin#/campaigns`);
+    await page.waitForSelector('[data-testid=campaign-list] tbody tr a');
+    const headers = await page.$$eval('[data-testid=campaign-list] thead th', (ths) => ths.map((th) => th.textContent));
+    const row = await page.$$eval('[data-testid=campaign-list] tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)).find((r) => r[0] === '取消的群发'));
+    expect(row?.[headers.indexOf('状态')]).toBe('已取消');
+    await page.goto(`${t.url}/admin#/campaigns/called-off`);
+    await page.waitForSelector('[data-testid=campaign-state]');
+    expect(await page.textContent('[data-testid=campaign-state]')).toBe('已取消');
+    expect(await page.textContent('#view h1')).not.toContain('已暂停');
+  });
+
   it('shows grades, sequences and queues, and speaks English on request', async () => {
     for (const view of ['grades', 'sequences', 'queues']) {
       await page.goto(`${t.url}/admin#/${view}`);

@@ -10,6 +10,11 @@ const OUTCOMES = [
   ['deferred', '#a78bfa'], ['withdrawn', '#cbd5e1'], ['notAFriend', '#94a3b8'], ['overCap', '#64748b'], ['failed', '#dc2626'], ['unknown', '#9ca3af'],
 ];
 const runBadge = (s) => h('span', { class: `badge run-${s}` }, t(`run.${s}`));
+/**
+ * A campaign's state in words. A cancelled (or removed) campaign is that, although it keeps a pause so that its
+ * senders stop: only an active campaign shows as paused or as a draft.
+ */
+const campaignState = (c) => (c.status !== 'active' ? t(`campaign.status.${c.status}`) : c.draft ? t('campaign.draft') : c.paused ? t('campaign.paused') : t('campaign.status.active'));
 const schedule = (s) => (s.at ? when(s.at) : s.cron ? `${s.cron}${s.timezone ? ` (${s.timezone})` : ''}` : '—');
 
 export async function campaignsPage({ rest }) {
@@ -20,7 +25,7 @@ export async function campaignsPage({ rest }) {
     { label: t('col.campaign'), render: (c) => h('a', { href: `#/campaigns/${encodeURIComponent(c.key)}` }, c.name) },
     { label: t('col.kind'), render: (c) => t(`campaign.kind.${c.kind}`) },
     { label: t('col.schedule'), render: (c) => schedule(c.schedule) },
-    { label: t('col.status'), render: (c) => (c.draft ? t('campaign.draft') : c.paused ? t('campaign.paused') : t(`campaign.status.${c.status}`)) },
+    { label: t('col.status'), render: (c) => campaignState(c) },
     { label: t('col.nextRun'), render: (c) => when(c.nextRunAt) },
     { label: t('col.lastRun'), render: (c) => (c.lastRun ? h('span', {}, runBadge(c.lastRun.status), ' ', when(c.lastRun.scheduledFor)) : '—') },
   ], campaigns, (c) => { location.hash = `#/campaigns/${encodeURIComponent(c.key)}`; });
@@ -55,7 +60,7 @@ async function campaignPage(key) {
   const owners = c.runs[0]?.results.owners ?? [];
   return h('div', {},
     h('p', {}, h('a', { href: '#/campaigns' }, t('campaigns.back'))),
-    h('h1', {}, c.name, h('span', { class: 'muted' }, `  ${c.key} · ${t(`campaign.kind.${c.kind}`)} · ${schedule(c.schedule)}`)),
+    h('h1', {}, c.name, h('span', { class: 'muted' }, `  ${c.key} · ${t(`campaign.kind.${c.kind}`)} · ${schedule(c.schedule)} · `, h('span', { 'data-testid': 'campaign-state' }, campaignState(c)))),
     c.runs.length ? card(t('campaigns.results'), graph) : null,
     card(t('campaigns.runs'), h('p', { class: 'note' }, t('campaigns.runsNote')), runTable),
     owners.length ? card(t('campaigns.owners'), table([

@@ -25,7 +25,8 @@ beforeAll(async () => {
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--no-first-run'],
   });
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  // The browser is in UTC, the ops team is not: every time shown must be in OPS_TIMEZONE all the same.
+  page = await browser.newPage({ viewport: { width: 1280, height: 900 }, timezoneId: 'UTC' });
   page.on('pageerror', (err) => errors.push(err.message));
   // A failed load (a missing favicon, a 404 asset) is a console error too; the 401 of the wrong token is meant.
   page.on('console', (m) => void (m.type() === 'error' && !m.text().includes('(Unauthorized)') && errors.push(m.text())));
@@ -37,6 +38,8 @@ afterAll(async () => {
 
 const errors: string[] = [];
 const api = async <T>(p: string) => (await (await fetch(`${t.url}/admin/api${p}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as T;
+/** A time as the dashboard shows it in Chinese: short, in OPS_TIMEZONE (formatted by the browser, named zone). */
+const opsTime = (at: string | Date) => page.evaluate(([iso, tz]) => new Intl.DateTimeFormat('zh-CN', { timeZone: tz, month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' }).format(new Date(iso)), [new Date(at).toISOString(), OPS_TZ] as const);
 const shot = (name: string) => page.screenshot({ path: path.join(ARTIFACTS, `dashboard-${name}.png`), fullPage: true });
 
 describe('dashboard in a browser', () => {
@@ -90,9 +93,13 @@ describe('dashboard in a browser', () => {
     await page.click('form button[type=submit]');
     await page.waitForFunction(() => location.hash.includes('stage=customer'));
     await page.waitForSelector('[data-testid=leads-table] tbody tr');
-    const expected = await api<{ items: Array<{ id: string; name: string }> }>('/leads?stage=customer&limit=50');
+    const expected = await api<{ items: Array<{ id: string; name: string; lastTouchAt: string | null }> }>('/leads?stage=customer&limit=50');
     const names = await page.$$eval('[data-testid=leads-table] tbody tr td:first-child', (tds) => tds.map((td) => td.textContent));
     expect(names).toEqual(expected.items.map((l) => l.name));
+    // Last touch in OPS_TIMEZONE, not in the browser's UTC.
+    expect(await page.evaluate(() => Intl.DateTimeFormat().resolvedOptions().timeZone)).toBe('UTC');
+    const touches = await page.$$eval('[data-testid=leads-table] tbody tr td:nth-child(8)', (tds) => tds.map((td) => td.textContent));
+    expect(touches).toEqual(await Promise.all(expected.items.map((l) => (l.lastTouchAt ? opsTime(l.lastTouchAt) : '—'))));
     const stages = await page.$$eval('[data-testid=leads-table] tbody tr td:nth-child(4)', (tds) => [...new Set(tds.map((td) => td.textContent))]);
     expect(stages).toEqual(['成交']);
     await shot('leads');
@@ -105,6 +112,8 @@ describe('dashboard in a browser', () => {
     const [corpId, externalUserId] = id.split(':') as [string, string];
     const entries = await timelineOf(corpId, externalUserId);
     expect(await page.$$eval('[data-testid=timeline] li', (lis) => lis.length)).toBe(entries.length);
+    const times = await page.$$eval('[data-testid=timeline] li time', (els) => els.map((el) => el.textContent));
+    expect(times).toEqual(await Promise.all([...entries].reverse().map((e) => opsTime(e.at))));
     expect(await page.textContent('[data-testid=timeline]')).toContain('添加为好友');
     await shot('lead');
   });
@@ -130,10 +139,11 @@ describe('dashboard in a browser', () => {
   it('shows the customers waiting now and response times per servicer, as the API gives them', async () => {
     await page.goto(`${t.url}/admin#/service`);
     await page.waitForSelector('[data-testid=service-waiting] tbody tr a');
-    const waiting = await api<{ total: number; items: Array<{ name: string }> }>('/service/waiting');
+    const waiting = await api<{ total: number; items: Array<{ name: string; since: string }> }>('/service/waiting');
     expect(waiting.total).toBe(6);
     expect(await page.textContent('[data-kpi=waiting] b')).toBe(String(waiting.total));
     expect(await page.$$eval('[data-testid=service-waiting] tbody tr td:first-child', (tds) => tds.map((td) => td.textContent))).toEqual(waiting.items.map((w) => w.name));
+    expect(await page.$$eval('[data-testid=service-waiting] tbody tr td:nth-child(3)', (tds) => tds.map((td) => td.textContent))).toEqual(await Promise.all(waiting.items.map((w) => opsTime(w.since))));
     const stats = await api<{ servicers: Array<{ name: string; count: number }>; breaches: unknown[] }>(`/service?from=${await page.inputValue('input[name=from]')}&to=${await page.inputValue('input[name=to]')}`);
     const servicerRows = await page.$$eval('[data-testid=service-servicers] tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].slice(0, 2).map((td) => td.textContent)));
     expect(servicerRows).toEqual(stats.servicers.map((x) => [x.name, String(x.count)]));
@@ -148,13 +158,14 @@ describe('dashboard in a browser', () => {
     await page.click('[data-testid=campaign-list] tbody tr a');
     await page.waitForSelector('[data-testid=campaign-runs] tbody tr');
     const key = decodeURIComponent(await page.evaluate(() => location.hash.replace('#/campaigns/', '')));
-    const detail = await api<{ runs: Array<{ results: Record<string, number> }> }>(`/campaigns/${encodeURIComponent(key)}`);
+    const detail = await api<{ runs: Array<{ scheduledFor: string; results: Record<string, number> }> }>(`/campaigns/${encodeURIComponent(key)}`);
     const headers = await page.$$eval('[data-testid=campaign-runs] thead th', (ths) => ths.map((th) => th.textContent));
     const cells = await page.$$eval('[data-testid=campaign-runs] tbody tr:first-child td', (tds) => tds.map((td) => td.textContent));
     const cell = (header: string) => cells[headers.indexOf(header)];
     expect(cell('目标人数')).toBe(detail.runs[0]!.results.targeted!.toLocaleString('zh-CN'));
     expect(cell('已确认')).toBe(detail.runs[0]!.results.confirmed!.toLocaleString('zh-CN'));
     expect(cell('状态')).toBe('已完成');
+    expect(cell('执行时间')).toBe(await opsTime(detail.runs[0]!.scheduledFor));
     await page.waitForTimeout(300);
     await shot('campaign');
   });

@@ -35,11 +35,18 @@ export const statusBadge = (s) => h('span', { class: `badge st-${s}` }, t(`statu
 export const pct = (x) => (x === null || x === undefined ? '—' : `${(x * 100).toFixed(1)}%`);
 export const num = (x) => (x === null || x === undefined ? '—' : Number(x).toLocaleString(lang() === 'zh' ? 'zh-CN' : 'en-US'));
 
-/** A date and time in the browser's zone, short. */
+/** The ops team's time zone (OPS_TIMEZONE, named by the page): the admin API counts days in it. */
+const OPS_TIMEZONE = document.querySelector('meta[name="ops-timezone"]')?.content || undefined;
+
+/**
+ * A date and time in OPS_TIMEZONE, short, whatever the browser's zone: every time on the dashboard is shown by this,
+ * so a lead's timeline, a campaign's runs and the days the API counts agree.
+ */
 export function when(d) {
   if (!d) return '—';
   const date = new Date(d);
-  return date.toLocaleString(lang() === 'zh' ? 'zh-CN' : 'en-GB', { month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' });
+  if (Number.isNaN(date.getTime())) return '—';
+  return new Intl.DateTimeFormat(lang() === 'zh' ? 'zh-CN' : 'en-GB', { timeZone: OPS_TIMEZONE, month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' }).format(date);
 }
 
 /** A card with a title. */
@@ -81,8 +88,6 @@ export function duration(seconds) {
 const DAY = 86_400_000;
 /** The day (YYYY-MM-DD) `n` days after `day`: arithmetic on days, whatever the browser's time zone. */
 const addDays = (day, n) => new Date(Date.parse(day) + n * DAY).toISOString().slice(0, 10);
-/** The ops team's time zone (OPS_TIMEZONE, named by the page): the admin API counts days in it. */
-const OPS_TIMEZONE = document.querySelector('meta[name="ops-timezone"]')?.content || undefined;
 /** Today in OPS_TIMEZONE (en-CA formats a date as YYYY-MM-DD). */
 export const today = () => new Intl.DateTimeFormat('en-CA', { timeZone: OPS_TIMEZONE, year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date());
 

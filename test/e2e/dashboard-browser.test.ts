@@ -65,8 +65,10 @@ describe('dashboard in a browser', () => {
     }
     const rows = await page.$$eval('[data-testid=funnel-table] tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
     expect(rows.map((r) => Number(r[1]!.replace(/,/g, '')))).toEqual(f.channels.map((c) => c.added));
-    // The median first response per channel comes from the service API (demo customers wrote in on some channels).
+    // The median first response per channel comes from the service API (demo customers wrote in on some channels),
+    // counted within service hours, as its column says.
     expect(rows.some((r) => r[6] !== '—')).toBe(true);
+    expect(await page.$$eval('[data-testid=funnel-table] thead th', (ths) => ths[6]?.textContent)).toBe('首次响应（服务时间内，中位）');
     expect(await page.$('canvas')).not.toBeNull();
     await page.waitForTimeout(300); // the chart's first frame
     await shot('funnel');
@@ -148,6 +150,10 @@ describe('dashboard in a browser', () => {
     const servicerRows = await page.$$eval('[data-testid=service-servicers] tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].slice(0, 2).map((td) => td.textContent)));
     expect(servicerRows).toEqual(stats.servicers.map((x) => [x.name, String(x.count)]));
     expect(await page.$$eval('[data-testid=service-breaches] tbody tr', (trs) => trs.length)).toBe(Math.max(1, stats.breaches.length));
+    // Response times count service hours only: the figures and the columns say so, and a note says what that means.
+    expect(await page.textContent('[data-kpi=median] span')).toBe('首次响应中位数（服务时间内）');
+    expect(await page.$$eval('[data-testid=service-servicers] thead th', (ths) => ths.map((th) => th.textContent))).toEqual(expect.arrayContaining(['响应中位数（服务时间内）', '响应 P90（服务时间内）']));
+    expect(await page.textContent('[data-testid=service-response-note]')).toContain('服务时间（SERVICE_HOURS）');
     await shot('service');
   });
 
@@ -202,6 +208,15 @@ describe('dashboard in a browser', () => {
     await page.click('#lang');
     await expect.poll(() => page.textContent('#nav')).toContain('Funnel');
     expect(await page.textContent('main h1')).toBe('Grades');
+    await page.goto(`${t.url}/admin#/funnel`);
+    await page.waitForSelector('[data-testid=funnel-table] tbody tr');
+    expect(await page.$$eval('[data-testid=funnel-table] thead th', (ths) => ths[6]?.textContent)).toBe('First response (in service hours, median)');
+    await page.goto(`${t.url}/admin#/service`);
+    await page.waitForSelector('[data-testid=service-response-note]');
+    expect(await page.textContent('[data-kpi=median] span')).toBe('Median first response (in service hours)');
+    expect(await page.textContent('[data-testid=service-response-note]')).toContain('within service hours (SERVICE_HOURS)');
+    await page.goto(`${t.url}/admin#/grades`);
+    await page.waitForSelector('[data-testid=grade-counts]');
     await page.click('#lang');
     await expect.poll(() => page.textContent('#nav')).toContain('渠道漏斗');
     expect(errors).toEqual([]);

@@ -64,6 +64,7 @@ export async function servicePage({ query }) {
     figures,
     card(t('service.waiting'), h('p', { class: 'note' }, t('service.waitingNote', { total: waiting.total })), waitingTable),
     card(null, picker),
+    h('p', { class: 'note', 'data-testid': 'service-response-note' }, t('service.responseNote')),
     h('div', { class: 'grid' },
       card(t('service.servicers'), servicers),
       card(t('service.channels'), responseTable(t('col.channel'), stats.channels, channelName))),

@@ -143,6 +143,8 @@ describe('commands', () => {
     expect(card).toContain('- 阶段：新增 · 等级：**C**');
     expect(card).toContain('- 渠道：2026 工业展（expo2026）');
     expect(card).toContain('- 负责人：zhangsan');
+    // Why it has its score, in the answer's language.
+    expect(card).toContain('- 评分依据：公司 +10');
     expect(card).toMatch(/- 最近动态：\d\d-\d\d \d\d:\d\d 添加员工/);
     const list = await say('线索 王');
     expect(content(list)).toContain('「王」匹配到多条线索，请用外部联系人 ID 再发一次：\n1. ');
@@ -152,6 +154,7 @@ describe('commands', () => {
     expect((await auditOf(list.msgid)).outcome).toBe('ambiguous');
     expect(content(await say('lead 王', 'lisi'))).toContain('王总（乙厂） · C · added · `');
     expect(content(await say(`lead ${wang.externalUserId}`, 'lisi'))).toContain('- stage: added · grade: **C**');
+    expect(content(await say(`lead ${wang.externalUserId}`, 'lisi'))).toContain('- why: company +10');
     expect(content(await say('线索 赵六'))).toBe('没有找到「赵六」对应的线索（可以用姓名、备注、公司或外部联系人 ID）。');
     // A line of the list copied back (name（company）), in either width, names its lead.
     expect(content(await say('线索 王总（乙厂）'))).toContain('**王总**（乙厂）');

@@ -1,6 +1,7 @@
 import type { BotContext } from '../../context.js';
 import type { LeadDoc } from '../../store/models/lead.js';
 import type { Grade } from '../vocabulary.js';
+import { reasonName } from '../commands/words.js';
 import { raiseAlert } from './ops-alerts.js';
 
 type Ctx = Pick<BotContext, 'config' | 'queues' | 'redis' | 'keys' | 'wecom' | 'log' | 'channels'>;
@@ -28,7 +29,7 @@ export const UPGRADE_NEWS_DELAY_MS = 2_000;
 export async function alertGradeUpgrade(ctx: Ctx, doc: LeadDoc): Promise<void> {
   const grade = doc.grade as Grade;
   const owners = doc.owners.filter((o) => o.status === 'active').map((o) => o.userId);
-  const why = doc.scoreReasons.slice(0, 3).map((r) => `${r.reason} +${r.points}`).join('、');
+  const why = doc.scoreReasons.slice(0, 3).map((r) => `${reasonName(r.reason ?? '', 'zh')} +${r.points}`).join('、');
   await raiseAlert(
     ctx,
     {

@@ -3,7 +3,7 @@ import { Pause } from '../../store/models/pause.js';
 import { touchesOf } from '../../store/touch-log.js';
 import { leadDetail } from '../leads/query.js';
 import { CommandError, type CommandContext } from './command.js';
-import { shortTime, stageName, touchName } from './words.js';
+import { reasonName, roleName, shortTime, stageName, touchName } from './words.js';
 
 /** Touches and enrollments a card shows. */
 const SHOWN = 5;
@@ -16,7 +16,7 @@ export async function leadCard(ctx: Pick<CommandContext, 'lang' | 't' | 'config'
   if (!d) throw new CommandError('not_found', t('这条线索已经不存在了。', 'That lead no longer exists.'));
   const channel = d.channel ? ctx.channels.get(d.channel) : undefined;
   const owners = d.owners.map((o) => `${o.userId}${o.remark ? `（${o.remark}）` : ''}${o.status === 'active' ? '' : t(o.status === 'left' ? '·已删除我方' : '·已移除', o.status === 'left' ? ' (deleted us)' : ' (removed)')}`);
-  const reasons = d.scoreReasons.slice(0, 4).map((r) => `${r.reason} ${r.points >= 0 ? '+' : ''}${r.points}`);
+  const reasons = d.scoreReasons.slice(0, 4).map((r) => `${reasonName(r.reason, lang)} ${r.points >= 0 ? '+' : ''}${r.points}`);
   const touches = (doc ? touchesOf(doc) : [])
     .sort((a, b) => b.at.getTime() - a.at.getTime())
     .slice(0, SHOWN)
@@ -33,7 +33,7 @@ export async function leadCard(ctx: Pick<CommandContext, 'lang' | 't' | 'config'
     `**${d.name ?? d.externalUserId}**${d.corpName ? `（${d.corpName}）` : ''} \`${d.externalUserId}\`${paused ? t(' · ⏸ 已暂停', ' · ⏸ paused') : ''}`,
     `- ${t('阶段', 'stage')}${colon}${stageName(d.stage, lang)} · ${t('等级', 'grade')}${colon}**${d.grade}**${t('（得分', ' (score')} ${d.score}${d.gradePinned ? t('，人工定级', ', pinned') : ''}${t('）', ')')}`,
     `- ${t('评分依据', 'why')}${colon}${reasons.join(t('、', ', ')) || none}`,
-    `- ${t('渠道', 'channel')}${colon}${channel ? `${channel.name}（${channel.key}）` : (d.channel ?? none)} · ${t('行业', 'industry')}${colon}${d.industry ?? none} · ${t('角色', 'role')}${colon}${d.role ?? none}`,
+    `- ${t('渠道', 'channel')}${colon}${channel ? `${channel.name}（${channel.key}）` : (d.channel ?? none)} · ${t('行业', 'industry')}${colon}${d.industry ?? none} · ${t('角色', 'role')}${colon}${d.role ? roleName(d.role, lang) : none}`,
     `- ${t('负责人', 'owners')}${colon}${owners.join(t('、', ', ')) || none}`,
     `- ${t('最近动态', 'last touches')}${colon}${touches.join(t('；', '; ')) || none}`,
     `- ${t('培育', 'enrollments')}${colon}${enrollments.join(t('；', '; ')) || none}`,

@@ -62,6 +62,37 @@ const TOUCH_ZH: Record<string, string> = {
   kf_conversation: '客服会话',
 };
 
+const ROLE_ZH: Record<string, string> = { 'decision-maker': '决策者', manager: '管理者', user: '使用者' };
+
+/** A lead's role as the answer's language names it. */
+export function roleName(role: string, lang: Lang): string {
+  return lang === 'zh' ? (ROLE_ZH[role] ?? role) : role;
+}
+
+/** Score contributions (src/domain/scoring/score.ts), each by its first words, as Chinese names them. */
+const REASON_ZH: Array<[RegExp, (m: RegExpExecArray) => string]> = [
+  [/^industry (.+)$/, (m) => `行业 ${m[1]}`],
+  [/^role (.+)$/, (m) => `角色 ${roleName(m[1]!, 'zh')}`],
+  [/^company$/, () => '公司'],
+  [/^channel (.+)$/, (m) => `渠道 ${m[1]}`],
+  [/^reply( ×\d+)?$/, (m) => `回复${m[1] ?? ''}`],
+  [/^click( ×\d+)?$/, (m) => `点击链接${m[1] ?? ''}`],
+  [/^case opened( ×\d+)?$/, (m) => `打开案例${m[1] ?? ''}`],
+  [/^intent( ×\d+)?$/, (m) => `意向${m[1] ?? ''}`],
+  [/^客服 conversation( ×\d+)?$/, (m) => `客服会话${m[1] ?? ''}`],
+  [/^stage (.+)$/, (m) => `阶段 ${stageName(m[1]!, 'zh')}`],
+];
+
+/** A score contribution ("industry 制造业", "reply ×2", "stage qualified") as the answer's language names it. */
+export function reasonName(reason: string, lang: Lang): string {
+  if (lang !== 'zh') return reason;
+  for (const [re, name] of REASON_ZH) {
+    const m = re.exec(reason);
+    if (m) return name(m);
+  }
+  return reason;
+}
+
 /** A touch kind as the answer's language names it. */
 export function touchName(kind: string, lang: Lang): string {
   return lang === 'zh' ? (TOUCH_ZH[kind] ?? kind) : kind.replace(/_/g, ' ');

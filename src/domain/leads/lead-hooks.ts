@@ -7,6 +7,7 @@ import { alertGradeUpgrade, UPGRADE_NEWS_DELAY_MS } from '../alerts/lead-alerts.
 import { applyFunnelChange } from '../funnel/rollup.js';
 import { isUpgrade, roleOf, scoreLead } from '../scoring/score.js';
 import type { Grade } from '../vocabulary.js';
+import { reasonName } from '../commands/words.js';
 import { changesRow } from './lead-index.js';
 
 /** Touches kept on a lead (the latest): older ones have decayed to nothing in the score. */
@@ -68,7 +69,7 @@ async function queueGradeNotice(ctx: Ctx, doc: LeadDoc, grade: Grade): Promise<v
   const to = last && active.includes(last) ? [last] : active;
   if (!to.length) return;
   const who = [doc.name ?? doc.externalUserId, doc.corpName ? `（${doc.corpName}）` : ''].join('');
-  const why = doc.scoreReasons.slice(0, 3).map((r) => `${r.reason} +${r.points}`).join('、');
+  const why = doc.scoreReasons.slice(0, 3).map((r) => `${reasonName(r.reason ?? '', 'zh')} +${r.points}`).join('、');
   const channel = ctx.channels.get(doc.firstTouch?.channelKey ?? '')?.name ?? doc.firstTouch?.channelKey ?? '';
   const text = `【线索升级】${who} 升为 ${grade} 级（得分 ${doc.score}${doc.gradePin ? '，人工定级' : ''}）。${why ? `主要加分：${why}。` : ''}${channel ? `来源渠道：${channel}。` : ''}请尽快跟进。`;
   const n = doc.gradeUpgrades;

@@ -88,7 +88,11 @@ describe('launch: grouping per owner', () => {
       { owner: 'zhangsan', tasks: 2, customers: 7, reminders: 0 },
     ]);
     expect(await CampaignGroup.countDocuments({ runId: run._id })).toBe(3);
-    expect(await Alert.findById(`campaign|${run._id}`).lean()).toMatchObject({ kind: 'campaign_finished' });
+    const alert = (await Alert.findById(`campaign|${run._id}`).lean())!;
+    expect(alert).toMatchObject({ kind: 'campaign_finished' });
+    // The run as staff tell runs apart (how it came, when), not by its id.
+    expect(alert.text).toMatch(/^.+（立即发送 \d\d-\d\d \d\d:\d\d）：目标 11 人/);
+    expect(alert.text).not.toContain(run._id);
   });
 });
 

@@ -1,6 +1,7 @@
 import { CampaignGroup, type CampaignGroupFields } from '../../store/models/campaign-group.js';
 import type { CampaignRunFields } from '../../store/models/campaign-run.js';
 import type { GroupTally } from '../delivery/mass-result.js';
+import { shortTime } from '../commands/words.js';
 import { readCounters } from './counters.js';
 
 type RunDoc = CampaignRunFields & { _id: string };
@@ -102,7 +103,7 @@ export async function groupsOf(runIds: readonly string[]): Promise<Map<string, G
 }
 
 /** A few lines for the ops group about a run that ended (markdown). */
-export function describeRun(name: string, run: Pick<RunDoc, '_id' | 'status'>, r: RunResults): string {
+export function describeRun(name: string, run: Pick<RunDoc, 'trigger' | 'scheduledFor'>, r: RunResults, tz: string): string {
   const parts = [
     `目标 ${r.targeted} 人`,
     r.enrolled || r.notEnrolled ? `加入培育 ${r.enrolled}（未加入 ${r.notEnrolled}：已在其中或不符合序列规则）` : '',
@@ -113,7 +114,8 @@ export function describeRun(name: string, run: Pick<RunDoc, '_id' | 'status'>, r
   const excluded = Object.entries(r.excluded).filter(([, v]) => v).map(([k, v]) => `${EXCLUSION_LABELS[k] ?? k} ${v}`);
   const problems = [r.notAFriend && `非好友 ${r.notAFriend}`, r.overCap && `超出上限 ${r.overCap}`, r.failed && `失败 ${r.failed}`, r.unknown && `结果未知 ${r.unknown}`].filter(Boolean);
   return [
-    `运行 \`${run._id}\`（${name}）：${parts.join('，')}。`,
+    // The run as `群发 show` labels it (how it came, when), not by its id.
+    `${name}（${run.trigger === 'launch' ? '立即发送' : '定时'} ${shortTime(run.scheduledFor, tz)}）：${parts.join('，')}。`,
     excluded.length ? `排除：${excluded.join('，')}。` : '',
     problems.length ? `${problems.join('，')}。` : '',
     r.owners.some((o) => o.tasks) ? `待确认：${r.owners.filter((o) => o.tasks).map((o) => `${o.owner} ${o.tasks} 个任务（${o.customers} 人）`).join('，')}。` : '',

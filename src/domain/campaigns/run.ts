@@ -269,7 +269,7 @@ async function end(ctx: Ctx, run: Run, campaign: Campaign, status: 'finished' | 
     key: `campaign|${run._id}`,
     kind: 'campaign_finished',
     title: status === 'finished' ? `群发完成：${campaign.name}` : `群发已取消：${campaign.name}`,
-    text: describeRun(campaign.name, fresh, results),
+    text: describeRun(campaign.name, fresh, results, ctx.config.OPS_TIMEZONE),
   });
   for (const [i, after] of FOLLOW_UP_AFTER_MS.entries()) {
     await ctx.queues.add('campaign-follow-up', { runId: run._id, final: i === FOLLOW_UP_AFTER_MS.length - 1 }, { jobId: jobIds.campaignFollowUp(run._id, i), delay: after });

@@ -73,7 +73,8 @@ describe('the daily report', () => {
     expect(text).toContain(`**运营日报 · ${day}**`);
     expect(text).toContain('**新增客户 3**\n> 2026 工业展：2\n> 无欢迎语渠道：1');
     expect(text).toContain('**漏斗变化**：已互动 +0，合格 +1，商机 +0，成交客户 +0，流失 0，退订 0');
-    expect(text).toMatch(/\*\*待跟进 S\/A 线索 \d+\*\*\n> S 周总 · 新增 · zhangsan · 最近动态 03-10 12:01/);
+    // A past day's report lists the leads waiting now, and says so.
+    expect(text).toMatch(/\*\*待跟进 S\/A 线索（当前）\d+\*\*\n> S 周总 · 新增 · zhangsan · 最近动态 03-10 12:01/);
     // Who waited, not only the alert's title (the same for every customer).
     expect(text).toContain('**未及时回复的客户 1**（服务时钟超时）\n> 客户「吴工」的消息已等待约 25 分钟');
     expect(text).toContain('**培育**：新入序列 0；待员工确认 1，已提醒员工转发 1');

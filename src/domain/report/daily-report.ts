@@ -7,6 +7,7 @@ import { Lead } from '../../store/models/lead.js';
 import { StageMove } from '../../store/models/timeline.js';
 import { translator, type Lang } from '../commands/command.js';
 import { bytes, clipBytes } from '../commands/markdown.js';
+import { localDay } from '../nurture/clock.js';
 import { addDays } from '../commands/period.js';
 import { shortTime, stageName } from '../commands/words.js';
 import { funnel } from '../funnel/funnel.js';
@@ -113,7 +114,10 @@ function render(ctx: Pick<BotContext, 'config' | 'channels'>, day: string, lang:
     t(`**新增客户 ${d.totalAdds}**`, `**New leads: ${d.totalAdds}**`),
     ...list(d.adds.map((a) => `${channelName(a.channel)}：${a.added}`)),
     t(`**漏斗变化**：${stages.join(sep)}`, `**Funnel moves**: ${stages.join(sep)}`),
-    t(`**待跟进 S/A 线索 ${d.waiting.length}**`, `**S/A leads waiting for follow-up: ${d.waiting.length}**`),
+    // The leads waiting now, whichever day the report is of (a lead's past waiting is not kept).
+    day === localDay(Date.now(), ctx.config.OPS_TIMEZONE)
+      ? t(`**待跟进 S/A 线索 ${d.waiting.length}**`, `**S/A leads waiting for follow-up: ${d.waiting.length}**`)
+      : t(`**待跟进 S/A 线索（当前）${d.waiting.length}**`, `**S/A leads waiting for follow-up (now): ${d.waiting.length}**`),
     ...list(d.waiting.map((w) => `${w.grade} ${w.name} · ${stageName(w.stage, lang)} · ${w.owner} · ${t('最近动态', 'last touch')} ${shortTime(w.lastTouchAt, ctx.config.OPS_TIMEZONE)}`)),
     t(`**未及时回复的客户 ${d.breaches.length}**（服务时钟超时）`, `**Customers not answered in time: ${d.breaches.length}** (service clock)`),
     ...list(d.breaches),

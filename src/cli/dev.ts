@@ -12,7 +12,7 @@ import { withTimeout } from '../with-timeout.js';
 import { reconcileCampaigns } from '../domain/campaigns/reconcile.js';
 import { reconcile } from '../domain/nurture/reconcile.js';
 import { seedDemo } from '../dev/demo-data.js';
-import { DEV_ADMIN_TOKEN_FILE, DEV_SETTINGS, keptAdminToken, sandboxPort } from '../dev/dev-settings.js';
+import { DEV_ADMIN_TOKEN_FILE, DEV_ENV_FILE, DEV_SETTINGS, keptAdminToken, sandboxPort } from '../dev/dev-settings.js';
 import { restoreSandbox } from '../dev/restore-sandbox.js';
 import { startEmbeddedDatabase, withDatabase } from '../dev/embedded-database.js';
 import { CodedError, ErrorCode } from '../errors.js';
@@ -24,7 +24,7 @@ import { EX_CONFIG, exitOnStartupError, isStartupError } from './exit-on-startup
 
 /** Where dev keeps its data: the database, and the settings other commands use to reach this run (dev.env). */
 const DATA_DIR = '.data';
-const DEV_ENV = path.join(DATA_DIR, 'dev.env');
+const DEV_ENV = DEV_ENV_FILE;
 /** The sandbox corp's members: a scan of anyone else's code is refused, as WeCom would. */
 const MEMBERS = ['zhangsan', 'lisi', 'wangwu'];
 /** The sandbox corp's 微信客服 account and its servicers (on duty), so `npm run simulate:say` works at once. */
@@ -44,9 +44,9 @@ MONGODB_URI (a database to use instead of the embedded one), QUEUE_PREFIX (defau
 one made on the first run, kept in .data/admin-token). The robot (chat commands) is on, with zhangsan as ops admin
 and lisi as ops member: npm run simulate:ops -- "统计 7d".
 
-While it runs, ${DEV_ENV} holds its settings; any command runs against this sandbox and database with
-  DOTENV_CONFIG_PATH=${DEV_ENV} npm run <command>     e.g. channels:sync, simulate:scan -- expo2026, simulate:ops -- 帮助,
-                                                     simulate:say -- 刘女士 "报价多少"
+While it runs, ${DEV_ENV} holds its settings. The simulate commands read it by themselves (simulate:scan -- expo2026,
+simulate:ops -- 帮助, simulate:say -- 刘女士 "报价多少"); any other command runs against this sandbox and database with
+  DOTENV_CONFIG_PATH=${DEV_ENV} npm run <command>     e.g. channels:sync, grades:calibrate
 `;
 
 /** What dev started, stopped in reverse order on Ctrl-C and on every start-up error. */

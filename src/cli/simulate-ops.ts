@@ -1,4 +1,4 @@
-import 'dotenv/config';
+import './dev-env.js';
 import { sandboxPort } from '../dev/dev-settings.js';
 import { EX_USAGE, readCommandLine } from './command-line.js';
 
@@ -24,7 +24,8 @@ command, also the answer it sends later through the message's response_url).
   --single      in a single chat with the robot instead of the ops group
   -h, --help    this text
 
-Environment: SANDBOX_PORT (default 3100); it is in .data/dev.env while \`npm run dev\` runs.
+Environment: SANDBOX_PORT (default 3100). While \`npm run dev\` runs, its settings in .data/dev.env are read first
+(unless DOTENV_CONFIG_PATH names another file), so this reaches it whatever ports it uses.
 `,
   { user: { type: 'string', default: 'zhangsan' }, single: { type: 'boolean', default: false } },
   true,

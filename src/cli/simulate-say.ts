@@ -1,4 +1,4 @@
-import 'dotenv/config';
+import './dev-env.js';
 import { sandboxPort } from '../dev/dev-settings.js';
 import { EX_USAGE, readCommandLine } from './command-line.js';
 
@@ -27,8 +27,8 @@ shows the conversation and what the bot did.
   --wait SECONDS  how long to watch for what the bot does (default 5)
   -h, --help      this text
 
-Environment: SANDBOX_PORT (default 3100); it is in .data/dev.env while \`npm run dev\` runs:
-  DOTENV_CONFIG_PATH=.data/dev.env ${COMMAND} -- 刘女士 "报价多少"
+Environment: SANDBOX_PORT (default 3100). While \`npm run dev\` runs, its settings in .data/dev.env are read first
+(unless DOTENV_CONFIG_PATH names another file), so this reaches it whatever ports it uses.
 `,
   { scene: { type: 'string' }, kf: { type: 'string' }, wait: { type: 'string', default: '5' } },
   true,

@@ -1,4 +1,4 @@
-import 'dotenv/config';
+import './dev-env.js';
 import path from 'node:path';
 import { ChannelCatalog, loadChannels, ORGANIC_KEY, type Channel } from '../content/channels.js';
 import { DEV_ADMIN_TOKEN_FILE, devBotAdmin, sandboxPort } from '../dev/dev-settings.js';
@@ -31,8 +31,8 @@ or why the bot sends none (as soon as the bot records it on the lead's timeline)
 
 Environment: SANDBOX_PORT (default 3100); PORT (default 3000) and ADMIN_TOKEN (default: the token \`npm run dev\`
 keeps in ${DEV_ADMIN_TOKEN_FILE}) reach the bot's admin API for its channels and the lead's timeline; without it,
-only TEMPLATES_DIR/channels.yaml is checked (default ./templates). All are in .data/dev.env while \`npm run dev\`
-runs:  DOTENV_CONFIG_PATH=.data/dev.env ${COMMAND} -- expo2026
+only TEMPLATES_DIR/channels.yaml is checked (default ./templates). While \`npm run dev\` runs, its settings in
+.data/dev.env (all of these) are read first, unless DOTENV_CONFIG_PATH names another file.
 `,
   { name: { type: 'string', default: '王经理' }, user: { type: 'string', default: 'zhangsan' }, half: { type: 'boolean', default: false } },
   true,

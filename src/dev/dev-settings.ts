@@ -23,6 +23,9 @@ export function sandboxPort(env: NodeJS.ProcessEnv = process.env): number {
   return Number(env.SANDBOX_PORT || DEV_SETTINGS.SANDBOX_PORT);
 }
 
+/** The settings of the running `npm run dev` (ports, database, admin token), written at its start, removed when it stops. */
+export const DEV_ENV_FILE = path.join('.data', 'dev.env');
+
 /** Where `npm run dev` keeps the dashboard's token it made on its first run (used unless ADMIN_TOKEN is set). */
 export const DEV_ADMIN_TOKEN_FILE = path.join('.data', 'admin-token');
 

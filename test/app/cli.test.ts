@@ -233,6 +233,28 @@ describe('simulate:scan', () => {
     }
   });
 
+  it('reads .data/dev.env of a running `npm run dev` by itself (any ports), and an explicit DOTENV_CONFIG_PATH wins over it', async () => {
+    // Run where `npm run dev` runs, with nothing in the environment: only its .data/dev.env says where the sandbox is.
+    const cwd = mkdtempSync(path.join(os.tmpdir(), 'wecom-devenv-'));
+    try {
+      mkdirSync(path.join(cwd, '.data'));
+      writeFileSync(
+        path.join(cwd, '.data', 'dev.env'),
+        `SANDBOX_PORT=${env.SANDBOX_PORT}\nPORT=${env.PORT}\nADMIN_TOKEN=${DEV_TOKEN}\nTEMPLATES_DIR=${TEMPLATES_DIR}\n`,
+      );
+      const r = await runCommand(COMMANDS['npm run simulate:scan'], ['expo2026', '--user', 'lisi'], { env: baseEnv(), cwd });
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toContain('welcome sent: 王经理您好，感谢在2026 工业展与我们交流！ (+1 attachment)');
+      expect(r.code).toBe(0);
+      writeFileSync(path.join(cwd, 'other.env'), 'SANDBOX_PORT=9\n');
+      const other = await runCommand(COMMANDS['npm run simulate:say'], ['刘女士', '你好'], { env: baseEnv({ DOTENV_CONFIG_PATH: 'other.env' }), cwd });
+      expect(other.stderr.trim()).toBe('No sandbox WeCom at http://127.0.0.1:9: start the bot with `npm run dev` first.');
+      expect(other.code).toBe(1);
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+
   it('simulate:say plays a customer writing to the 微信客服 account and shows the conversation and what the bot did', async () => {
     const say = (...args: string[]) => runCommand(COMMANDS['npm run simulate:say'], args, { env });
     const before = Date.now();

@@ -222,6 +222,34 @@ describe('dashboard in a browser', () => {
     expect(errors).toEqual([]);
   });
 
+  it('opens Bull Board with its queues, and nothing is asked of another origin (its HTML links a Google web font)', async () => {
+    // Signed in (the session cookie the login form gets), as the queues view's button opens the board in a new tab.
+    const signIn = await fetch(`${t.url}/admin/session`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
+    const [name, value] = signIn.headers.get('set-cookie')!.split(';')[0]!.split('=') as [string, string];
+    const context = await browser.newContext();
+    await context.addCookies([{ name, value, url: `${t.url}/admin` }]);
+    const board = await context.newPage();
+    const own = new URL(t.url).origin;
+    // What leaves the machine for another origin reaches the network, where the route sees it (and aborts it, so the
+    // test needs no Internet); a request the page's policy refuses never gets there.
+    const sent: string[] = [];
+    await context.route((u) => u.origin !== own, (route) => (sent.push(route.request().url()), route.abort()));
+    const boardErrors: string[] = [];
+    board.on('pageerror', (err) => boardErrors.push(err.message));
+    try {
+      const res = await board.goto(`${t.url}/admin/queues`);
+      expect(res?.status()).toBe(200);
+      // The board lists the bot's queues (its script ran and its API answered under the page's policy).
+      for (const queue of ['events', 'welcome', 'nurture']) await board.getByText(queue, { exact: true }).first().waitFor({ timeout: 15_000 });
+      await board.waitForLoadState('networkidle');
+      await board.screenshot({ path: path.join(ARTIFACTS, 'dashboard-bull-board.png'), fullPage: true });
+      expect(sent).toEqual([]);
+      expect(boardErrors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('counts every late customer in the service page\'s figures, not only the 200 it lists', async () => {
     // 230 more customers waiting: 220 for three hours (past their target), 10 for a minute (within it).
     const now = Date.now();

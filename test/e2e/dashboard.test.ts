@@ -63,7 +63,12 @@ describe('dashboard: pages and sign-in', () => {
     expect(queues.status).toBe(200);
     const names = ((await queues.json()) as { queues: Array<{ name: string }> }).queues.map((q) => q.name);
     expect(names).toEqual(expect.arrayContaining(['events', 'welcome', 'nurture', 'records']));
-    expect((await get('/admin/queues', { ...bearer, accept: 'text/html' })).status).toBe(200);
+    const board = await get('/admin/queues', { ...bearer, accept: 'text/html' });
+    expect(board.status).toBe(200);
+    // Its pages load nothing from another origin (its HTML links a web font on fonts.googleapis.com).
+    const csp = board.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("default-src 'self'");
+    for (const directive of csp.split(';')) expect(directive, csp).not.toMatch(/https?:|\*|googleapis/);
     // A session ends: a cookie past its end, or one whose end was moved, opens nothing.
     expect((await fetch(`${t.url}/admin/session`, { method: 'POST', headers: bearer })).headers.get('set-cookie')).toMatch(/max-age=43200|expires=/i);
     const ended = `admin_session=${sessionValue(TOKEN, Date.now() - 1000)}`;

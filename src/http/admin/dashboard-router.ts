@@ -17,6 +17,13 @@ const PAGES = path.join(path.dirname(fileURLToPath(import.meta.url)), 'dashboard
 const CHART_JS = path.dirname(createRequire(import.meta.url).resolve('chart.js')); // dist/, beside chart.umd.min.js
 /** What the pages may load: only from the bot itself. */
 const CSP = "default-src 'self'; img-src 'self' data: https:; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'";
+/**
+ * What Bull Board's pages may load: only from the bot. Its HTML links a web font on fonts.googleapis.com (blocked in
+ * mainland China, and a call to another origin the dashboard does not make): refused here, the page falls back to the
+ * system fonts. Its page has inline styles and a JSON (not script) block; its images are its own or data: URLs.
+ */
+const QUEUES_CSP =
+  "default-src 'self'; img-src 'self' data:; font-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
 
 const htmlAttr = (s: string) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
 
@@ -75,6 +82,7 @@ export function dashboardRouter(ctx: BotContext, token: string): { router: Route
   const plugin = board.registerPlugin() as unknown as Koa.Middleware;
   const queues: Koa.Middleware = async (c, next) => {
     if (c.path !== '/admin/queues' && !c.path.startsWith('/admin/queues/')) return next();
+    c.set('Content-Security-Policy', QUEUES_CSP);
     if (!isAdmin(c, token)) {
       if (c.method === 'GET' && c.accepts('html')) {
         c.redirect('/admin#/queues');

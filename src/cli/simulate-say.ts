@@ -1,5 +1,6 @@
 import './dev-env.js';
-import { sandboxPort } from '../dev/dev-settings.js';
+import { devBotAdmin, sandboxPort } from '../dev/dev-settings.js';
+import { stageName } from '../domain/commands/words.js';
 import { EX_USAGE, readCommandLine } from './command-line.js';
 
 const COMMAND = 'npm run simulate:say';
@@ -8,7 +9,7 @@ const COMMAND = 'npm run simulate:say';
  * `npm run simulate:say -- <customer> "<text>"`: asks the running dev sandbox WeCom to play a customer writing to its
  * 微信客服 account. The sandbox adds the message to the account's log and POSTs the encrypted kf_msg_or_event callback
  * to the bot, as WeCom would; this command then shows the conversation and what the bot did (its replies, hand-offs,
- * messages to staff and to the ops group).
+ * messages to staff and to the ops group, and the lead's stage moves, asked of the bot's admin API).
  */
 const { values, positionals } = readCommandLine(
   COMMAND,
@@ -17,7 +18,8 @@ Usage: ${COMMAND} -- <customer> "<text>" [--scene <channel>] [--kf <open_kfid>] 
 
 Plays a customer writing to the 微信客服 account of the sandbox WeCom of a running \`npm run dev\`: the sandbox
 sends the bot the encrypted kf_msg_or_event callback, the bot pulls the message with kf/sync_msg and answers; this
-shows the conversation and what the bot did.
+shows the conversation and what the bot did (its replies, hand-offs, messages to staff, and the stage moves the
+message caused, e.g. an opt-out).
 
   <customer>      a name (a new customer the first time; they enter through the account's link first) or an
                   external_userid (wm…, e.g. a contact made with simulate:scan)
@@ -27,8 +29,10 @@ shows the conversation and what the bot did.
   --wait SECONDS  how long to watch for what the bot does (default 5)
   -h, --help      this text
 
-Environment: SANDBOX_PORT (default 3100). While \`npm run dev\` runs, its settings in .data/dev.env are read first
-(unless DOTENV_CONFIG_PATH names another file), so this reaches it whatever ports it uses.
+Environment: SANDBOX_PORT (default 3100); PORT (default 3000) and ADMIN_TOKEN (default: the token \`npm run dev\`
+keeps in .data/admin-token) reach the bot's admin API for the lead's stage moves. While \`npm run dev\` runs, its
+settings in .data/dev.env are read first (unless DOTENV_CONFIG_PATH names another file), so this reaches it whatever
+ports it uses.
 `,
   { scene: { type: 'string' }, kf: { type: 'string' }, wait: { type: 'string', default: '5' } },
   true,
@@ -44,6 +48,7 @@ if (!Number.isFinite(waitS) || waitS <= 0 || waitS > 120) {
 }
 const [customer, text] = positionals as [string, string];
 const base = `http://127.0.0.1:${sandboxPort()}`;
+const bot = await devBotAdmin();
 
 interface Said {
   openKfid: string;
@@ -114,4 +119,32 @@ for (const c of calls) {
   else if (c.api === 'message/send') console.log(`  told ${String(b.touser)} (app message): ${String((b.text as { content?: string } | undefined)?.content ?? '').slice(0, 80)}${failed}`);
   else if (c.api === 'webhook/send') console.log(`  told the ops group: ${String((b.markdown as { content?: string } | undefined)?.content ?? '').replace(/\n/g, ' ').slice(0, 80)}${failed}`);
   else console.log(`  ${c.api === 'kf/send_msg_on_event' ? 'welcome' : 'replied'} (${String(b.msgtype)})${failed}`);
+}
+
+// What the message did to the lead's stage (an opt-out, a move up the funnel): the stage moves on its timeline, asked
+// of the bot's admin API as simulate:scan does. A move is stamped with the message's time, to the second.
+type Step = { at: string; type: string; detail: { from?: string; to?: string; source?: string } };
+const moves = await stageMoves();
+if ('error' in moves) console.log(`  (its stage moves are not shown: ${moves.error})`);
+else {
+  for (const m of moves.steps) {
+    const move = `stage ${m.detail.from} → ${m.detail.to} (${stageName(String(m.detail.to), 'zh')})`;
+    if (m.detail.to === 'unsubscribed') console.log(`  the customer opted out: ${move}`);
+    else if (m.detail.source === 'resubscribe') console.log(`  the customer opted back in: ${move}`);
+    else console.log(`  moved the lead: ${move}`);
+  }
+}
+
+async function stageMoves(): Promise<{ steps: Step[] } | { error: string }> {
+  if (!bot.token) return { error: 'no admin token: set ADMIN_TOKEN, or start the bot with `npm run dev`, which keeps one' };
+  try {
+    const res = await fetch(`${bot.url}/admin/api/leads/${encodeURIComponent(said.externalUserId)}`, { headers: { authorization: `Bearer ${bot.token}` }, signal: AbortSignal.timeout(5_000) });
+    if (res.status === 401) return { error: `the bot at ${bot.url} refused the admin token` };
+    if (res.status === 404) return { steps: [] };
+    if (!res.ok) return { error: `the bot at ${bot.url} answered HTTP ${res.status}` };
+    const { timeline } = (await res.json()) as { timeline?: Step[] };
+    return { steps: (timeline ?? []).filter((s) => s.type === 'stage_changed' && Date.parse(s.at) >= said.startedAt - 1000).sort((a, b) => Date.parse(a.at) - Date.parse(b.at)) };
+  } catch {
+    return { error: `no bot at ${bot.url} (PORT)` };
+  }
 }

@@ -273,7 +273,15 @@ describe('simulate:scan', () => {
     // The kfad channel's owner is told of the pricing question.
     expect(did).toContain('told lisi (app message): 【客户意向】客户「刘女士」');
     expect(did).toContain('replied (text)');
+    // The pricing question qualifies the lead.
+    expect(did).toContain('moved the lead: stage engaged → qualified (合格)');
     expect(r.code).toBe(0);
+    // An opt-out is said, with the stage it moved the lead to, besides the confirmation the bot sent.
+    const td = await say('刘女士', 'TD', '--wait', '8');
+    const tdDid = td.stdout.slice(td.stdout.indexOf('what the bot did:'));
+    expect(tdDid).toContain('replied (text)');
+    expect(tdDid).toMatch(/ {2}the customer opted out: stage \w+ → unsubscribed \(退订\)\n/);
+    expect(td.code).toBe(0);
     const usage = await say('刘女士');
     expect(usage.code).toBe(64);
     expect(usage.stderr.trim()).toBe('npm run simulate:say: give a customer and a text (got 1 argument) (see npm run simulate:say -- --help)');

@@ -162,10 +162,10 @@ describe('a 客服 account under faults', () => {
     await answeredOnce(ext, 2);
     expect(replies(ext).map((m) => m.msgid)).toEqual([optOut, optIn].map((m) => kfMsgid(`kf-reply|${KF}|${m}`)));
     expect(replies(ext)[0]!.content).toContain('退订');
-    // The lead's moves in that order: opted out, then back from `unsubscribed` (out of order, the 订阅 found nothing to
-    // undo and the lead stayed opted out).
+    // The lead's moves in that order: opted out (an opt-out alone engages no one), then back from `unsubscribed`,
+    // engaged by the 订阅 (out of order, the 订阅 found nothing to undo and the lead stayed opted out).
     const moves = (await timelineOf(TEST_CORP.corpId, ext)).filter((st) => st.type === 'stage_changed' && ['unsubscribe', 'resubscribe'].includes(st.detail.source as string));
-    expect(moves.map((st) => `${st.detail.source}:${st.detail.from}>${st.detail.to}`).sort()).toEqual(['resubscribe:unsubscribed>engaged', 'unsubscribe:engaged>unsubscribed']);
+    expect(moves.map((st) => `${st.detail.source}:${st.detail.from}>${st.detail.to}`).sort()).toEqual(['resubscribe:unsubscribed>engaged', 'unsubscribe:added>unsubscribed']);
     expect((await Lead.findOne({ externalUserId: ext }).lean())?.stage).toBe('engaged');
     // Done: the customer is back on the sync's path, and nothing of theirs is pending.
     await waitFor(async () => (await redis.hget(keys.kfSetAside(KF), ext)) === null, 'no longer set aside');

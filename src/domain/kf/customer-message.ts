@@ -288,7 +288,10 @@ async function optOut(ctx: Ctx, ref: LeadRef, v: Conversation, s: Said, acts: Re
     return 'unsubscribed';
   }
   if (acts.has('resubscribe') && v.stage === 'unsubscribed') {
-    const to = resubscribeStage({ stageBeforeExit: v.stageBeforeExit, owners: v.doc.owners });
+    // Back where it was; a customer who writes 订阅 has replied, so a lead that opted out before anything else (an
+    // opt-out alone does not engage) comes back engaged.
+    const back = resubscribeStage({ stageBeforeExit: v.stageBeforeExit, owners: v.doc.owners });
+    const to = back === 'added' ? 'engaged' : back;
     await v.beforeWrite();
     await moveStageLocked(ctx, ref, to, { by: 'system', source: 'resubscribe', sourceKey: `${key}|resubscribed`, at, reason });
     v.stage = to;

@@ -6,7 +6,7 @@ import { CampaignRun } from '../../store/models/campaign-run.js';
 import { Pause } from '../../store/models/pause.js';
 import { pausedFor, pauseMember } from '../pause/pauses.js';
 import { FOLLOW_UP_AFTER_MS } from './run.js';
-import { runDeliveryPrefix } from './send-record.js';
+import { groupPoll } from './send-record.js';
 import { syncAllSchedules } from './schedule.js';
 import { withdrawTasks } from './withdraw.js';
 
@@ -72,12 +72,7 @@ export async function reconcileCampaigns(ctx: Ctx, opts: { seeded?: boolean } = 
     const due = g.createdAt.getTime() + schedule[attempt]!;
     const id = jobIds.massPoll(String(g._id), attempt);
     if (await jobMissing(ctx, 'mass-result', id, due > now + 1000)) {
-      const corpId = g.corpId;
-      await ctx.queues.add(
-        'mass-result',
-        { deliveryKey: String(g._id), attempt, msgid: g.msgid, userId: g.sender, corpId, externalUserId: '*', submittedAt: g.createdAt.getTime(), group: { deliveryKeyPrefix: g.deliveryKeyPrefix ?? runDeliveryPrefix(g.runId) } },
-        { jobId: id, delay: Math.max(0, due - now) },
-      );
+      await ctx.queues.add('mass-result', groupPoll({ ...g, _id: String(g._id), msgid: g.msgid }, attempt), { jobId: id, delay: Math.max(0, due - now) });
       polls++;
     }
   }

@@ -2,6 +2,7 @@ import type { BotContext } from '../../context.js';
 import type { Campaign } from '../../content/campaigns.js';
 import { recordOutcomes, type DeliveryRecord, type Outcome } from '../../store/delivery-ledger.js';
 import type { DeliveryStatus } from '../../store/models/delivery.js';
+import type { MassPoll } from '../delivery/mass-result.js';
 import { localDay, localMonth } from '../nurture/clock.js';
 import { bump, outcomeKey, type PageState } from './counters.js';
 import type { SendItem } from './plan.js';
@@ -29,6 +30,11 @@ export interface RunBatch {
 export const campaignDeliveryKey = (runId: string, leadId: string) => `campaign|${runId}|${leadId}`;
 /** What every delivery key of a run starts with. */
 export const runDeliveryPrefix = (runId: string) => `campaign|${runId}|`;
+
+/** Poll `attempt` of a campaign group's result: one read of the send result settles every customer of it. */
+export function groupPoll(g: { _id: string; runId: string; corpId: string; msgid: string; sender: string; createdAt: Date; deliveryKeyPrefix?: string | null }, attempt: number): MassPoll {
+  return { deliveryKey: g._id, attempt, msgid: g.msgid, userId: g.sender, corpId: g.corpId, externalUserId: '*', submittedAt: g.createdAt.getTime(), group: { deliveryKeyPrefix: g.deliveryKeyPrefix ?? runDeliveryPrefix(g.runId) } };
+}
 
 /** Leads whose fences or records are written in one insert (a group of 10,000 is written in slices of this). */
 export const WRITE_SLICE = 2_000;

@@ -4,13 +4,12 @@ import { CampaignRecord } from '../../store/models/campaign.js';
 import { CampaignGroup } from '../../store/models/campaign-group.js';
 import { jobIds } from '../../queues/job-ids.js';
 import { raiseAlert } from '../alerts/ops-alerts.js';
-import type { MassPoll } from '../delivery/mass-result.js';
-import { runDeliveryPrefix } from './send-record.js';
+import { groupPoll } from './send-record.js';
 
 type Ctx = Pick<BotContext, 'wecom' | 'log' | 'config' | 'queues' | 'redis' | 'keys'>;
 
 /** A cancelled campaign's tasks still waiting for their owner (submitted, neither withdrawn nor refused for good). */
-export const unwithdrawn = (key: string) => ({ campaignKey: key, via: 'mass', status: 'submitted', withdrawnAt: null, withdrawRefused: null });
+const unwithdrawn = (key: string) => ({ campaignKey: key, via: 'mass', status: 'submitted', withdrawnAt: null, withdrawRefused: null });
 
 /** 41063: WeCom is still dispatching the task; ask again later [D:92135]. */
 const STILL_DISPATCHING = 41063;
@@ -44,8 +43,7 @@ export async function withdrawTasks(ctx: Ctx, key: string): Promise<number> {
     await CampaignGroup.updateOne({ _id: g._id }, { $set: { withdrawnAt: new Date() } });
     // Its result read now: the customers the owner had not sent it to are settled as withdrawn at once, not at the
     // next poll of the schedule (hours away), so the campaign's results say so.
-    const poll: MassPoll = { deliveryKey: g._id, attempt: 0, msgid: g.msgid, userId: g.sender, corpId: g.corpId, externalUserId: '*', submittedAt: g.createdAt.getTime(), group: { deliveryKeyPrefix: g.deliveryKeyPrefix ?? runDeliveryPrefix(g.runId) } };
-    await ctx.queues.add('mass-result', poll, { jobId: jobIds.massPollWithdrawn(g._id) });
+    await ctx.queues.add('mass-result', groupPoll({ ...g, msgid: g.msgid }, 0), { jobId: jobIds.massPollWithdrawn(g._id) });
     n++;
   }
   if (n) ctx.log.info({ campaign: key, tasks: n }, 'campaign cancelled: mass-message tasks not yet confirmed withdrawn');

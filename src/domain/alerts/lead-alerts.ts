@@ -35,7 +35,7 @@ export async function alertGradeUpgrade(ctx: Ctx, doc: LeadDoc): Promise<void> {
     {
       key: `grade|${doc._id}|${doc.gradeUpgrades}`,
       kind: 'grade_upgrade',
-    title: `新的 ${grade} 级线索`,
+      title: `新的 ${grade} 级线索`,
       text: `${who(doc)} 升为 **${grade}** 级（得分 ${doc.score}${doc.gradePin ? '，人工定级' : ''}）· 渠道 ${channelOf(ctx, doc)} · 负责人 ${owners.join('、') || '无'}${why ? ` · 主要加分：${why}` : ''}`,
       check: { lead: doc._id, gradeUpgrades: doc.gradeUpgrades ?? 0, grade },
     },

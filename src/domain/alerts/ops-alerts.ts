@@ -6,7 +6,7 @@ import { createOnce } from '../../store/create-once.js';
 import { attemptFenceId, releaseTakenFences, takeFence } from '../../store/delivery-ledger.js';
 import { Alert } from '../../store/models/alert.js';
 import { bytes, clipBytes } from '../../text-bytes.js';
-import { Lead } from '../../store/models/lead.js';
+import { staleUpgradeNews, type UpgradeCheck } from '../leads/upgrade-news.js';
 import { ALERT_SENDS_PER_MINUTE, takeWebhookSend } from './webhook-window.js';
 
 /** An alert for the ops group. */
@@ -21,10 +21,10 @@ export interface OpsAlert {
   /** When it was raised (ms). */
   at: number;
   /**
-   * A lead's grade upgrade: not posted if by then the lead holds a later one (whose own alert tells the newer grade),
-   * so one message that moves a lead B→A→S is one alert, of S. Recorded `superseded`.
+   * A lead's grade upgrade: not posted unless its news still holds (src/domain/leads/upgrade-news.ts: no later upgrade,
+   * no lower grade pinned, no opt-out meanwhile). Recorded `superseded`, with why.
    */
-  check?: { lead: string; gradeUpgrades: number; grade?: string };
+  check?: UpgradeCheck & { lead: string };
 }
 
 type Ctx = Pick<BotContext, 'config' | 'queues' | 'redis' | 'keys' | 'wecom' | 'log'>;
@@ -61,14 +61,10 @@ export async function raiseAlert(ctx: Ctx, alert: Omit<OpsAlert, 'at'> & { at?: 
  */
 export async function deliverAlert(ctx: Ctx, a: OpsAlert): Promise<string> {
   const webhook = ctx.config.WECOM_OPS_WEBHOOK_KEY!;
-  if (a.check) {
-    // A later upgrade tells the newer grade; a grade pinned lower meanwhile is no rise; an opt-out is no one to chase.
-    const lead = await Lead.findById(a.check.lead, { gradeUpgrades: 1, grade: 1, stage: 1 }).lean();
-    const later = (lead?.gradeUpgrades ?? 0) > a.check.gradeUpgrades;
-    if (later || (a.check.grade && lead?.grade !== a.check.grade) || lead?.stage === 'unsubscribed') {
-      await Alert.updateOne({ _id: a.key, status: 'queued' }, { $set: { status: 'superseded', reason: later ? 'later_upgrade' : lead?.stage === 'unsubscribed' ? 'unsubscribed' : 'grade_changed' } });
-      return 'superseded';
-    }
+  const stale = a.check ? await staleUpgradeNews(a.check.lead, a.check) : null;
+  if (stale) {
+    await Alert.updateOne({ _id: a.key, status: 'queued' }, { $set: { status: 'superseded', reason: stale } });
+    return 'superseded';
   }
   const fence = attemptFenceId(`alert|${a.key}`, 1);
   if (!(await takeFence({ id: fence, kind: 'attempt', for: `alert|${a.key}` }))) return 'already_handled';

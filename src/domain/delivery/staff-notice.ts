@@ -2,7 +2,8 @@ import type { BotContext } from '../../context.js';
 import { QuotaWaitError, WecomApiError } from '../../errors.js';
 import { jobIds } from '../../queues/job-ids.js';
 import { attemptFenceId, takeFence, type Outcome } from '../../store/delivery-ledger.js';
-import { Lead, leadId } from '../../store/models/lead.js';
+import { leadId } from '../../store/models/lead.js';
+import { staleUpgradeNews, type UpgradeCheck } from '../leads/upgrade-news.js';
 
 /** A message to staff (an app message, message/send [D:90236]), sent once. */
 export interface StaffNotice {
@@ -18,7 +19,7 @@ export interface StaffNotice {
    * message that moves a lead B→A→S is one notice, of S), a grade pinned lower meanwhile is not announced as a rise,
    * and a lead that opted out meanwhile is not one to chase.
    */
-  check?: { gradeUpgrades: number; grade?: string };
+  check?: UpgradeCheck;
   /** The timeline entry's type. */
   type: string;
   /** Attempts that WeCom refused clearly (nothing went out): the next one takes the next fence. */
@@ -40,16 +41,13 @@ export async function sendStaffNotice(
   n: StaffNotice,
   run: { lastAttempt: boolean; countRefused(attempt: number): Promise<void> },
 ): Promise<{ result: string; deferTo?: number }> {
-  if (n.check && n.lead) {
-    const lead = await Lead.findById(leadId(n.lead.corpId, n.lead.externalUserId), { gradeUpgrades: 1, grade: 1, stage: 1 }).lean();
-    if (!lead || (lead.gradeUpgrades ?? 0) < n.check.gradeUpgrades) {
-      // Queued just before the lead's save: wait for it; a save that never came means there is nothing to tell.
-      if (!run.lastAttempt) throw new Error(`upgrade ${n.check.gradeUpgrades} of the lead is not saved yet`);
-      return { result: 'not_needed' };
-    }
-    if ((lead.gradeUpgrades ?? 0) > n.check.gradeUpgrades) return { result: 'superseded' };
-    if ((n.check.grade && lead.grade !== n.check.grade) || lead.stage === 'unsubscribed') return { result: 'no_longer_so' };
+  const stale = n.check && n.lead ? await staleUpgradeNews(leadId(n.lead.corpId, n.lead.externalUserId), n.check) : null;
+  if (stale === 'not_saved') {
+    // Queued just before the lead's save: wait for it; a save that never came means there is nothing to tell.
+    if (!run.lastAttempt) throw new Error(`upgrade ${n.check!.gradeUpgrades} of the lead is not saved yet`);
+    return { result: 'not_needed' };
   }
+  if (stale) return { result: `superseded:${stale}` };
   const attempt = (n.refused ?? 0) + 1;
   if (!(await takeFence({ id: attemptFenceId(n.key, attempt), kind: 'attempt', for: n.key }))) {
     await record(ctx, n, 'unknown', { reason: 'left_in_flight', attempts: attempt });

@@ -348,15 +348,14 @@ async function tellStaffOnce(ctx: Ctx, doc: LeadDoc, told: ReadonlyArray<{ inten
   if (!left.length) return;
   const now = (await Lead.findById(doc._id, TOLD_FIELDS).lean()) ?? doc;
   for (const t of left) {
-    await tellStaff(ctx, now, t.intent, t.text, t.acts);
+    await tellStaff(ctx, now, t.intent, t.text, t.acts, day);
     await ctx.redis.set(ctx.keys.kfTold(doc._id, t.intent.key, day), '1', 'EX', 2 * 86_400).catch(() => null);
   }
 }
 
 /** A pricing / demo / trial question: the owner by app message and the ops group, once per lead per day. */
-async function tellStaff(ctx: Ctx, doc: ToldLead, intent: Intent, text: string, acts: Set<string>): Promise<void> {
+async function tellStaff(ctx: Ctx, doc: ToldLead, intent: Intent, text: string, acts: Set<string>, day: string): Promise<void> {
   const ref = { corpId: doc.corpId, externalUserId: doc.externalUserId };
-  const day = localDay(Date.now(), ctx.config.OPS_TIMEZONE);
   const who = doc.name ?? doc.externalUserId;
   const channel = ctx.channels.get(doc.firstTouch?.channelKey ?? '');
   const what = `客户「${who}」${doc.corpName ? `（${doc.corpName}）` : ''}在微信客服中问：“${text.slice(0, 100)}”（${intent.key}，${doc.grade} 级${channel ? `，来自${channel.name}` : ''}）`;

@@ -15,9 +15,10 @@ import { pollMassResultJob } from './poll-mass-result.js';
 import { recordOutcomeJob } from './record-outcome.js';
 import { rescoreJob } from './rescore.js';
 import { staffNoticeJob } from './staff-notice.js';
+import { corpTagsJob } from './corp-tags.js';
 import { commandAuditJob } from './command-audit.js';
 import { sendWelcomeJob } from './send-welcome.js';
 import { syncContactJob } from './sync-contact.js';
 
 /** Every job kind: the queues the bot creates and the workers it starts come from this list. */
-export const JOB_KINDS: readonly AnyJobKind[] = [] = [handleEventJob, sendWelcomeJob, recordOutcomeJob, syncContactJob, nurtureStepJob, pollMassResultJob, staffNoticeJob, rescoreJob, opsAlertJob, opsAlertDigestJob, opsCommandJob, commandAuditJob, opsReportJob, campaignTickJob, campaignRunJob, campaignFollowUpJob, kfSyncJob, kfInboundJob, kfClockJob, kfHandoffJob];
+export const JOB_KINDS: readonly AnyJobKind[] = [] = [handleEventJob, sendWelcomeJob, recordOutcomeJob, syncContactJob, nurtureStepJob, pollMassResultJob, staffNoticeJob, rescoreJob, opsAlertJob, opsAlertDigestJob, opsCommandJob, commandAuditJob, opsReportJob, campaignTickJob, campaignRunJob, campaignFollowUpJob, kfSyncJob, kfInboundJob, kfClockJob, kfHandoffJob, corpTagsJob];

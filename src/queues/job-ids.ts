@@ -41,6 +41,8 @@ export const jobIds = {
    * customer is set aside again after their earlier set-aside work is done: another job).
    */
   kfInbound: (openKfid: string, msgid: string, at: number) => `kf-in|${safe(openKfid)}|${safe(msgid)}|${at}`,
+  /** The check of the corp tags asked for by the n-th change_external_tag callback. */
+  corpTagCheck: (n: number) => `corp-tags|${n}`,
   /** A service clock's alert at `level` (1: the servicer or owner, 2: the ops group). */
   kfClock: (clockId: string, level: number) => `kf-clock|${digest(clockId)}|${level}`,
   /** A hand-off waiting for the service hours to open. */

@@ -40,6 +40,25 @@ export class RedisKeys {
     return `${this.prefix}:wecom:corp-tags:lock`;
   }
 
+  /** Moves on whenever a corp tag is renamed or deleted in WeCom: each process drops its memo of tag ids then. */
+  corpTagsGeneration(): string {
+    return `${this.prefix}:wecom:corp-tags:generation`;
+  }
+
+  /** How many checks of the corp tags were asked for (change_external_tag), and how many a finished check covered. */
+  corpTagChecksAsked(): string {
+    return `${this.prefix}:wecom:corp-tags:checks-asked`;
+  }
+
+  corpTagChecksDone(): string {
+    return `${this.prefix}:wecom:corp-tags:checks-done`;
+  }
+
+  /** Held while the corp tags are checked: one check at a time. */
+  corpTagCheckLock(): string {
+    return `${this.prefix}:wecom:corp-tags:check-lock`;
+  }
+
   /** A customer's externalcontact/get answer, kept briefly so a new contact costs one call. */
   profileCache(corpId: string, externalUserId: string): string {
     return `${this.prefix}:profile:${corpId}:${externalUserId}`;

@@ -70,3 +70,30 @@ export function buildKfEventXml(e: { toUserName: string; createTime: number; tok
     '</xml>'
   );
 }
+
+/** One `change_external_tag` event: a corp tag or group changed [D:92130]. */
+export interface TagEvent {
+  toUserName: string;
+  /** Seconds since the epoch. */
+  createTime: number;
+  changeType: 'create' | 'update' | 'delete' | 'shuffle';
+  /** The tag's or the group's id. */
+  id: string;
+  tagType: 'tag' | 'tag_group';
+}
+
+/** Builds the plaintext XML WeCom sends for a `change_external_tag` event [D:92130]. */
+export function buildTagEventXml(e: TagEvent): string {
+  return (
+    '<xml>' +
+    `<ToUserName>${cdata(e.toUserName)}</ToUserName>` +
+    `<FromUserName>${cdata('sys')}</FromUserName>` +
+    `<CreateTime>${Math.floor(e.createTime)}</CreateTime>` +
+    `<MsgType>${cdata('event')}</MsgType>` +
+    `<Event>${cdata('change_external_tag')}</Event>` +
+    `<Id>${cdata(e.id)}</Id>` +
+    `<TagType>${cdata(e.tagType)}</TagType>` +
+    `<ChangeType>${cdata(e.changeType)}</ChangeType>` +
+    '</xml>'
+  );
+}

@@ -43,7 +43,9 @@ export interface ExternalContactResponse extends WecomResponse {
 export interface CorpTagGroup {
   group_id: string;
   group_name: string;
-  tag: Array<{ id: string; name: string }>;
+  /** Only in an answer that names the group or tag by id: it was deleted [D:92117]. */
+  deleted?: boolean;
+  tag: Array<{ id: string; name: string; deleted?: boolean }>;
 }
 
 export interface CorpTagListResponse extends WecomResponse {

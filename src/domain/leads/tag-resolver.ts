@@ -11,10 +11,13 @@ const keyOf = (t: ChannelTag) => `${t.group}\u0000${t.name}`;
 /**
  * Turns tag names from templates into WeCom corp tag ids [D:92117]: from the cache (MongoDB + memory), else
  * from get_corp_tag_list, else created with add_corp_tag. Creation runs under a Redis lock so two workers never
- * create the same tag twice.
+ * create the same tag twice. A tag renamed or deleted in WeCom (change_external_tag, corp-tag-changes.ts) moves a
+ * generation in Redis on: every process drops its memo when it sees it move, so no process marks a name's old id.
  */
 export class TagResolver {
   private readonly memo = new Map<string, string>();
+  /** The generation the memo was filled under. */
+  private generation: string | null = null;
 
   constructor(
     private readonly wecom: WecomClient,
@@ -25,9 +28,22 @@ export class TagResolver {
   /** Tag ids for `tags`, in order, creating missing tags and groups. */
   async resolve(tags: ChannelTag[]): Promise<string[]> {
     if (!tags.length) return [];
+    await this.dropStaleMemo();
     await this.loadCached(tags);
     if (tags.some((t) => !this.memo.has(keyOf(t)))) await withLock(this.redis, this.keys.corpTagsLock(), () => this.createMissing(tags));
     return tags.map((t) => this.memo.get(keyOf(t))!);
+  }
+
+  /** Tells every process that cached ids changed (a tag renamed or deleted in WeCom): their memos are dropped. */
+  async cacheChanged(): Promise<void> {
+    this.memo.clear();
+    await this.redis.incr(this.keys.corpTagsGeneration());
+  }
+
+  private async dropStaleMemo(): Promise<void> {
+    const generation = await this.redis.get(this.keys.corpTagsGeneration());
+    if (generation !== this.generation) this.memo.clear();
+    this.generation = generation;
   }
 
   /** Drops cached ids of `tags` (WeCom said an id is invalid: the tag was deleted or recreated by an admin). */

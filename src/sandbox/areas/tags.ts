@@ -1,4 +1,5 @@
 import type { ApiRoute, SandboxArea } from '../area.js';
+import { buildTagEventXml, type TagEvent } from '../callback-xml.js';
 import type { SandboxCore } from '../core.js';
 import { SandboxApiError } from '../errcodes.js';
 import { randomId } from '../ids.js';
@@ -76,6 +77,42 @@ export class TagsArea implements SandboxArea {
       this.corpTags.push(group);
     }
     if (!group.tags.some((x) => x.id === t.tagId)) group.tags.push({ id: t.tagId, name: t.name, createTime, order: group.tags.length });
+  }
+
+  /**
+   * An admin renames a tag (`tagId`) or a group (`groupId`) in the admin console: the name changes and the
+   * change_external_tag `update` callback is posted [D:92130]. Returns the callback's HTTP status.
+   */
+  async adminRename(target: { tagId: string } | { groupId: string }, name: string): Promise<number> {
+    if ('groupId' in target) {
+      const group = this.corpTags.find((g) => g.groupId === target.groupId);
+      if (!group) throw new SandboxApiError(40068, 'invalid group_id');
+      group.groupName = name;
+      return this.postTagEvent({ changeType: 'update', id: group.groupId, tagType: 'tag_group' });
+    }
+    const tag = this.corpTags.flatMap((g) => g.tags).find((t) => t.id === target.tagId);
+    if (!tag) throw new SandboxApiError(40068, `invalid tagid ${target.tagId}`);
+    tag.name = name;
+    return this.postTagEvent({ changeType: 'update', id: tag.id, tagType: 'tag' });
+  }
+
+  /**
+   * An admin deletes a tag or a whole group: it leaves every customer it was on, and the `delete` callback is posted
+   * (a group's tags go with it, with no event of their own) [D:92130]. Returns the callback's HTTP status.
+   */
+  async adminDelete(target: { tagId: string } | { groupId: string }): Promise<number> {
+    const i = 'groupId' in target ? this.corpTags.findIndex((g) => g.groupId === target.groupId) : this.corpTags.findIndex((g) => g.tags.some((t) => t.id === target.tagId));
+    const group = this.corpTags[i];
+    if (!group) throw new SandboxApiError(40068, 'invalid tag or group id');
+    const gone = new Set('groupId' in target ? group.tags.map((t) => t.id) : [target.tagId]);
+    if ('groupId' in target) this.corpTags.splice(i, 1);
+    else group.tags = group.tags.filter((t) => !gone.has(t.id));
+    for (const rel of this.contacts.relationships.values()) rel.tagIds = rel.tagIds.filter((id) => !gone.has(id));
+    return 'groupId' in target ? this.postTagEvent({ changeType: 'delete', id: target.groupId, tagType: 'tag_group' }) : this.postTagEvent({ changeType: 'delete', id: target.tagId, tagType: 'tag' });
+  }
+
+  private postTagEvent(e: Omit<TagEvent, 'toUserName' | 'createTime'>): Promise<number> {
+    return this.core.postCallbackXml(buildTagEventXml({ ...e, toUserName: this.core.corpId, createTime: Math.floor(this.core.now() / 1000) }));
   }
 
   /** Finds a corp tag by group name and tag name. */

@@ -4,16 +4,17 @@ import { contactEvents } from './contact.js';
 import type { EventFamily, Transport } from './family.js';
 import { robotEvents } from './robot.js';
 import { kfEvents } from './kf.js';
+import { tagEvents } from './tag.js';
 
 /**
  * Every inbound event family. A new family is one module next to this one (its schemas, keys and dedupe rule),
  * listed here and in EventSchemas; see docs/architecture.md.
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const FAMILIES: ReadonlyArray<EventFamily<any>> = [contactEvents, robotEvents, kfEvents];
+export const FAMILIES: ReadonlyArray<EventFamily<any>> = [contactEvents, tagEvents, robotEvents, kfEvents];
 
 /** The payload schema of every event key, across families. */
-export type EventSchemas = typeof contactEvents.schemas & typeof robotEvents.schemas & typeof kfEvents.schemas;
+export type EventSchemas = typeof contactEvents.schemas & typeof tagEvents.schemas & typeof robotEvents.schemas & typeof kfEvents.schemas;
 /** An event key handlers register for, e.g. `change_external_contact.add_external_contact`. */
 export type EventKey = keyof EventSchemas & string;
 /** The validated payload of an event key. */

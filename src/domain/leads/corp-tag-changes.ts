@@ -1,0 +1,181 @@
+import { createHash } from 'node:crypto';
+import type { BotContext } from '../../context.js';
+import { jobIds } from '../../queues/job-ids.js';
+import { withLock } from '../../redis/lock.js';
+import { CorpTag } from '../../store/models/corp-tag.js';
+import { Lead, splitLeadId, type LeadDoc } from '../../store/models/lead.js';
+import { raiseAlert } from '../alerts/ops-alerts.js';
+import { listCampaigns } from '../campaigns/catalog.js';
+import { INDUSTRY_GROUP } from './profile.js';
+
+type Ctx = Pick<BotContext, 'wecom' | 'redis' | 'keys' | 'queues' | 'leads' | 'tags' | 'channels' | 'config' | 'log'>;
+
+/** A corp tag as WeCom names it now. */
+interface Current {
+  group: string;
+  name: string;
+  groupId: string;
+}
+
+/** A tag entry as a lead or the cache holds it. */
+interface HeldTag {
+  group?: string | null;
+  name?: string | null;
+  id?: string | null;
+}
+
+/** What one check changed. */
+export interface CorpTagCheck {
+  /** Cache rows moved to a new name or dropped. */
+  cacheRows: number;
+  leadsScanned: number;
+  leadsChanged: number;
+  /** `group/name` names no tag has any more, each with what it became (null: deleted). */
+  gone: Map<string, string | null>;
+}
+
+/** Leads read between progress lines. */
+const PROGRESS_EVERY = 5_000;
+
+/**
+ * A corp tag or group was renamed or deleted in WeCom (change_external_tag [D:92130]): asks for a check of every tag
+ * name the bot keeps. Checks coalesce: the n-th request's job finds its work done when a check that read WeCom's list
+ * after it has finished.
+ */
+export async function requestCorpTagCheck(ctx: Pick<BotContext, 'redis' | 'keys' | 'queues'>): Promise<number> {
+  const n = await ctx.redis.incr(ctx.keys.corpTagChecksAsked());
+  await ctx.queues.add('corp-tags', { n }, { jobId: jobIds.corpTagCheck(n) });
+  return n;
+}
+
+/**
+ * The check of request `n`, one at a time across processes: WeCom's tag list read once [D:92117], then the id cache
+ * (rows of a renamed tag move to its new name, rows of a deleted one go, every process's memo is dropped), then each
+ * lead's tags and each owner's (a renamed tag renamed, a deleted one removed, the industry with them), and the ops
+ * group told of channels and campaigns still naming an old name. Safe to run twice.
+ */
+export async function runCorpTagCheck(ctx: Ctx, n: number): Promise<string> {
+  return withLock(
+    ctx.redis,
+    ctx.keys.corpTagCheckLock(),
+    async () => {
+      const done = Number(await ctx.redis.get(ctx.keys.corpTagChecksDone())) || 0;
+      if (done >= n) return 'covered';
+      // Every request made before the list is read is answered by it.
+      const upTo = Math.max(n, Number(await ctx.redis.get(ctx.keys.corpTagChecksAsked())) || 0);
+      const check = await checkCorpTags(ctx);
+      await ctx.redis.set(ctx.keys.corpTagChecksDone(), String(upTo));
+      await alertStaleNames(ctx, check.gone);
+      return `cache ${check.cacheRows}, leads ${check.leadsChanged}/${check.leadsScanned}, names gone ${check.gone.size}`;
+    },
+    // A big database takes a while: the lock is renewed while held; a second check waits for it.
+    { ttlMs: 15_000, waitMs: 30 * 60_000 },
+  );
+}
+
+/** Brings the cache and the leads in line with WeCom's tag list. */
+export async function checkCorpTags(ctx: Ctx): Promise<CorpTagCheck> {
+  const current = await currentTags(ctx);
+  const gone = new Map<string, string | null>();
+  const note = (t: HeldTag) => {
+    const now = current.get(t.id!);
+    gone.set(`${t.group}/${t.name}`, now ? `${now.group}/${now.name}` : null);
+  };
+
+  let cacheRows = 0;
+  for (const row of await CorpTag.find({}).lean()) {
+    const held = { group: row.group, name: row.name, id: row.tagId };
+    if (!isStale(held, current)) continue;
+    note(held);
+    const now = current.get(row.tagId);
+    await CorpTag.deleteOne({ _id: row._id });
+    if (now) await CorpTag.updateOne({ group: now.group, name: now.name }, { $set: { tagId: row.tagId, groupId: now.groupId } }, { upsert: true });
+    cacheRows++;
+  }
+  // Every process forgets the ids it remembered by name (also when only leads change: cheap, and never wrong).
+  await ctx.tags.cacheChanged();
+
+  let leadsScanned = 0;
+  let leadsChanged = 0;
+  for await (const lead of Lead.find({}, { tags: 1, owners: 1 }).lean().cursor({ batchSize: 500 })) {
+    leadsScanned++;
+    const stale = [...lead.tags, ...lead.owners.flatMap((o) => o.tags)].filter((t) => isStale(t, current));
+    if (stale.length) {
+      stale.forEach(note);
+      const ref = splitLeadId(String(lead._id));
+      if (ref) await ctx.leads.mutate(ref, null, (doc) => renameTags(doc, current));
+      leadsChanged++;
+    }
+    if (leadsScanned % PROGRESS_EVERY === 0) ctx.log.info({ leadsScanned, leadsChanged }, 'corp tag check: leads read so far');
+  }
+  // A name another tag has now is not gone (a tag deleted and made again under its old name).
+  const names = new Set([...current.values()].map((t) => `${t.group}/${t.name}`));
+  for (const name of gone.keys()) if (names.has(name)) gone.delete(name);
+  ctx.log.info({ cacheRows, leadsScanned, leadsChanged, gone: [...gone.keys()] }, 'corp tag check done');
+  return { cacheRows, leadsScanned, leadsChanged, gone };
+}
+
+/** Every corp tag WeCom has, by id (a group or tag WeCom marks deleted is left out). */
+async function currentTags(ctx: Pick<BotContext, 'wecom'>): Promise<Map<string, Current>> {
+  const { tag_group: groups } = await ctx.wecom.getCorpTagList();
+  const current = new Map<string, Current>();
+  for (const g of groups) {
+    if (g.deleted) continue;
+    for (const t of g.tag ?? []) if (!t.deleted) current.set(t.id, { group: g.group_name, name: t.name, groupId: g.group_id });
+  }
+  return current;
+}
+
+/** A held tag whose id WeCom no longer has, or has under another name (an entry without an id cannot be told). */
+function isStale(t: HeldTag, current: ReadonlyMap<string, Current>): boolean {
+  if (!t.id) return false;
+  const now = current.get(t.id);
+  return !now || now.group !== t.group || now.name !== t.name;
+}
+
+/** Renames the lead's and its owners' renamed tags and removes its deleted ones; the industry follows its tag. */
+function renameTags(doc: LeadDoc, current: ReadonlyMap<string, Current>): void {
+  let industryTouched = false;
+  for (const list of [doc.tags, ...doc.owners.map((o) => o.tags)]) {
+    for (let i = list.length - 1; i >= 0; i--) {
+      const t = list[i]!;
+      if (!isStale(t, current)) continue;
+      const now = current.get(t.id!);
+      if (t.group === INDUSTRY_GROUP || now?.group === INDUSTRY_GROUP) industryTouched = true;
+      if (now) {
+        t.group = now.group;
+        t.name = now.name;
+      } else list.splice(i, 1);
+    }
+  }
+  if (industryTouched) doc.industry = doc.tags.find((t) => t.group === INDUSTRY_GROUP)?.name ?? null;
+}
+
+/**
+ * Tells the ops group, once per finding, which channels and campaigns still name a tag by a name WeCom no longer has:
+ * a channel's next customer would get a new tag made under the old name, and a campaign's segment would match fewer
+ * leads, or none.
+ */
+async function alertStaleNames(ctx: Ctx, gone: ReadonlyMap<string, string | null>): Promise<void> {
+  if (!gone.size) return;
+  const lines: string[] = [];
+  const what = (name: string) => {
+    const now = gone.get(name);
+    return now ? `「${name}」已改名为「${now}」` : `「${name}」已删除`;
+  };
+  for (const ch of ctx.channels.all()) {
+    for (const t of ch.tags) if (gone.has(`${t.group}/${t.name}`)) lines.push(`- 渠道 **${ch.name}**（${ch.key}）：${what(`${t.group}/${t.name}`)}；新客户会被打上按旧名重新创建的标签`);
+  }
+  for (const c of await listCampaigns()) {
+    if (c.status !== 'active') continue;
+    const tags = c.campaign.segment.tags;
+    for (const name of new Set([...(tags?.all ?? []), ...(tags?.any ?? []), ...(tags?.none ?? [])])) {
+      if (gone.has(name)) lines.push(`- 群发 **${c._id}**：人群按标签筛选，${what(name)}；按旧名筛选到的客户会变少或没有`);
+    }
+  }
+  if (!lines.length) return;
+  const key = `corp-tags|${createHash('sha1').update(lines.join('\n')).digest('hex').slice(0, 24)}`;
+  const text = ['企业微信里有标签改名或删除了，下列配置仍用旧名：', ...lines, '请更新 channels.yaml 或群发的人群设置（标签写作 `组/名`）。'].join('\n');
+  ctx.log.warn({ names: [...gone.keys()], lines: lines.length }, 'channels or campaigns still name tags WeCom renamed or deleted');
+  await raiseAlert(ctx, { key, kind: 'corp_tag_renamed', title: '标签已改名或删除', text });
+}

@@ -1,0 +1,110 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCampaign } from '../../src/domain/campaigns/catalog.js';
+import { requestCorpTagCheck, runCorpTagCheck } from '../../src/domain/leads/corp-tag-changes.js';
+import { CorpTag } from '../../src/store/models/corp-tag.js';
+import { Lead } from '../../src/store/models/lead.js';
+import { buildTagEventXml } from '../../src/sandbox/callback-xml.js';
+import { TEST_CORP } from '../fixtures/test-corp.js';
+import { startTestBot, type TestBot } from '../helpers/test-bot.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+// A corp tag renamed or deleted by an admin in WeCom (change_external_tag [D:92130]), through the HTTP receiver: the
+// bot's id cache, every lead's tags and what campaigns match follow, and the ops group hears of config still naming
+// the old name.
+let t: TestBot;
+beforeAll(async () => {
+  t = await startTestBot('corp-tags', { env: { WECOM_OPS_WEBHOOK_KEY: 'ops-webhook-tags' } });
+  t.sandbox.state.callback = { url: `${t.url}/wecom/callback`, token: TEST_CORP.token, encodingAesKey: TEST_CORP.encodingAesKey };
+});
+afterAll(async () => t?.stop());
+
+const lead = (ext: string) => Lead.findOne({ externalUserId: ext }).lean();
+const tagsOf = async (ext: string) => ((await lead(ext))?.tags ?? []).map((x) => `${x.group}/${x.name}`).sort();
+const idOf = (group: string, name: string) => t.sandbox.state.tags.findTag(group, name)?.id;
+const alerts = () => t.sandbox.state.webhook.sent.filter((m) => JSON.stringify(m.body).includes('标签已改名或删除'));
+
+/** A customer scans the `nurture` channel (tags 渠道/培育 and 行业/制造业) and is tagged. */
+async function tagged(): Promise<string> {
+  const c = t.newContact({ state: 'nurture' });
+  expect((await t.post(c.xml)).status).toBe(200);
+  await waitFor(async () => (await tagsOf(c.externalUserId)).length === 2, 'channel tags on the lead', 15_000);
+  return c.externalUserId;
+}
+
+describe('corp tags renamed or deleted in WeCom', () => {
+  it('a rename moves the cache, every lead and its industry; config still naming the old name is reported; the old name is made anew', async () => {
+    const first = await tagged();
+    expect(await tagsOf(first)).toEqual(['渠道/培育', '行业/制造业']);
+    expect((await lead(first))?.industry).toBe('制造业');
+    await createCampaign(t.bot.ctx, { key: 'mfg', name: '制造业群发', segment: { tags: { all: ['行业/制造业'] } }, content: { text: '您好' }, schedule: { cron: '0 10 * * 1', timezone: 'Asia/Shanghai' } }, 'test');
+    const oldId = idOf('渠道', '培育')!;
+    const industryGroup = t.sandbox.state.tags.corpTags.find((g) => g.groupName === '行业')!.groupId;
+
+    // An admin renames the tag 行业/制造业 and the group 渠道: two callbacks.
+    expect(await t.sandbox.state.tags.adminRename({ tagId: idOf('行业', '制造业')! }, '制造')).toBe(200);
+    expect(await t.sandbox.state.tags.adminRename({ groupId: t.sandbox.state.tags.corpTags.find((g) => g.groupName === '渠道')!.groupId }, '来源')).toBe(200);
+    await waitFor(async () => (await tagsOf(first)).join() === '来源/培育,行业/制造', 'lead tags renamed', 15_000);
+    const l = await lead(first);
+    expect(l?.industry).toBe('制造');
+    expect(l?.tagKeys?.slice().sort()).toEqual(['来源/培育', '行业/制造']);
+    expect(l?.owners[0]?.tags.map((x) => `${x.group}/${x.name}`).sort()).toEqual(['来源/培育', '行业/制造']);
+    // The cache follows the ids: the old names are no longer rows.
+    const rows = await CorpTag.find({ tagId: { $in: [oldId, idOf('行业', '制造')] } }).lean();
+    expect(rows.map((r) => `${r.group}/${r.name}`).sort()).toEqual(['来源/培育', '行业/制造']);
+    expect(await CorpTag.countDocuments({ groupId: industryGroup, name: '制造业' })).toBe(0);
+
+    // The channel and the campaign still name the old names: one alert says so.
+    const alert = await waitFor(() => alerts()[0], 'ops alert about names still in use', 15_000);
+    const text = JSON.stringify(alert.body);
+    expect(text).toContain('「渠道/培育」已改名为「来源/培育」');
+    expect(text).toContain('「行业/制造业」已改名为「行业/制造」');
+    expect(text).toContain('培育渠道');
+    expect(text).toContain('群发 **mfg**');
+
+    // A new customer of the channel gets the name channels.yaml says, a tag made anew, never the renamed one's id.
+    const second = await tagged();
+    expect(await tagsOf(second)).toEqual(['渠道/培育', '行业/制造业']);
+    const newId = (await lead(second))?.tags.find((x) => x.name === '培育')?.id;
+    expect(newId).toBeTruthy();
+    expect(newId).not.toBe(oldId);
+    expect(idOf('渠道', '培育')).toBe(newId);
+  });
+
+  it('a deleted group takes its tags off every lead, with the industry', async () => {
+    const ext = await tagged();
+    const group = t.sandbox.state.tags.corpTags.find((g) => g.groupName === '行业')!.groupId;
+    expect(await t.sandbox.state.tags.adminDelete({ groupId: group })).toBe(200);
+    await waitFor(async () => !(await tagsOf(ext)).some((x) => x.startsWith('行业/')), 'industry tags removed', 15_000);
+    expect((await lead(ext))?.industry).toBeNull();
+    expect(await tagsOf(ext)).toEqual(['渠道/培育']);
+    expect(await CorpTag.countDocuments({ groupId: group })).toBe(0);
+  });
+
+  it('a retried callback is one check; checks asked for while one runs are covered by one', async () => {
+    const tag = idOf('渠道', '培育')!;
+    const xml = buildTagEventXml({ toUserName: TEST_CORP.corpId, createTime: Math.floor(Date.now() / 1000), changeType: 'update', id: tag, tagType: 'tag' });
+    const { redis, keys } = t.bot.ctx;
+    const before = Number(await redis.get(keys.corpTagChecksAsked()));
+    expect((await t.post(xml)).status).toBe(200);
+    expect((await t.post(xml)).status).toBe(200);
+    await waitFor(async () => Number(await redis.get(keys.corpTagChecksDone())) >= before + 1, 'check done', 15_000);
+    expect(Number(await redis.get(keys.corpTagChecksAsked()))).toBe(before + 1);
+
+    const a = await requestCorpTagCheck(t.bot.ctx);
+    const b = await requestCorpTagCheck(t.bot.ctx);
+    // Whichever job runs first covers both; the other finds nothing left.
+    const results = await Promise.all([runCorpTagCheck(t.bot.ctx, a), runCorpTagCheck(t.bot.ctx, b)]);
+    expect(results.filter((r) => r === 'covered').length).toBeGreaterThanOrEqual(1);
+    expect(Number(await redis.get(keys.corpTagChecksDone()))).toBeGreaterThanOrEqual(b);
+  });
+
+  it('create and shuffle change nothing the bot keeps: acknowledged and ignored', async () => {
+    const { redis, keys } = t.bot.ctx;
+    const before = Number(await redis.get(keys.corpTagChecksAsked()));
+    for (const changeType of ['create', 'shuffle'] as const) {
+      const xml = buildTagEventXml({ toUserName: TEST_CORP.corpId, createTime: Math.floor(Date.now() / 1000), changeType, id: 'etANY', tagType: 'tag' });
+      expect((await t.post(xml)).status).toBe(200);
+    }
+    expect(Number(await redis.get(keys.corpTagChecksAsked()))).toBe(before);
+  });
+});

@@ -27,6 +27,18 @@ describe('event families', () => {
     expect(key({ State: 'a:b|c' })).not.toMatch(/[:]|a\|b/);
   });
 
+  it('企业客户标签 update and delete classify to their keys; a retried one gets the same key, another tag or time another [D:92130]', () => {
+    const key = (o: Record<string, string | number | null> = {}) => {
+      const p = classifyEvent(parseXml(wecomXml('tag/change_external_tag', o)));
+      return p.kind === 'known' ? `${p.key} ${p.dedupeKey}` : p.key;
+    };
+    expect(key()).toBe('change_external_tag.update change_external_tag|update|toUser|tag|TAG_ID||1403610513');
+    expect(key({ ChangeType: 'delete', TagType: 'tag_group' })).toMatch(/^change_external_tag\.delete .*\|tag_group\|/);
+    expect(new Set([key(), key(), key({ Id: 'OTHER' }), key({ CreateTime: 1403610514 })]).size).toBe(3);
+    expect(key({ ChangeType: 'shuffle' })).toBe('change_external_tag.shuffle');
+    expect(() => classifyEvent(parseXml(wecomXml('tag/change_external_tag', { TagType: 'label' })))).toThrow(/TagType/);
+  });
+
   it('a well-formed event no family defines is unknown (acknowledged and ignored); a known one missing a field is refused', () => {
     expect(classifyEvent(parseXml('<xml><MsgType>event</MsgType><Event>change_external_tag</Event><ChangeType>create</ChangeType></xml>'))).toEqual({ kind: 'unknown', key: 'change_external_tag.create' });
     expect(classifyEvent(parseXml(wecomXml('contact/add_external_contact', { ChangeType: 'some_new_type' })))).toEqual({ kind: 'unknown', key: 'change_external_contact.some_new_type' });

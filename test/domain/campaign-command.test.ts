@@ -110,4 +110,13 @@ describe('群发 / campaign chat command (the domain behind handlers/commands/)'
     expect(await say('list')).toMatch(/\*\*cmd\*\* 命令群发：已取消；上次 \d\d-\d\d \d\d:\d\d 已完成$/m);
     expect(await en('list')).toMatch(/\*\*cmd\*\* 命令群发: cancelled; last \d\d-\d\d \d\d:\d\d finished$/m);
   });
+
+  it('a one-off campaign whose run has finished has nothing to pause: the pause is refused, saying so', async () => {
+    expect(await say('launch once', { admin: true })).toContain('已开始运行 once');
+    await h.drain('campaign-run');
+    expect((await CampaignRun.findById('once|at').lean())?.status).toBe('finished');
+    expect(await say('pause once')).toMatch(/^不能暂停 once：它是一次性群发，唯一的一次运行已完成（\d\d-\d\d \d\d:\d\d），不会再发送，无需暂停。$/);
+    expect(await en('pause once')).toMatch(/^Cannot pause once: it is a one-off campaign whose only run finished at \d\d-\d\d \d\d:\d\d: it sends nothing more, so there is nothing to pause\.$/);
+    expect(await say('show once')).not.toContain('已暂停');
+  });
 });

@@ -4,7 +4,7 @@ import { shortTime, stageName } from '../commands/words.js';
 import { foldWidth } from '../width.js';
 import { CampaignError } from './campaign-error.js';
 import { campaignOf } from './catalog.js';
-import { cancelCampaign, launchCampaign, pauseCampaign, resumeCampaign } from './control.js';
+import { cancelCampaign, endedOneOffRun, launchCampaign, pauseCampaign, resumeCampaign } from './control.js';
 import { dryRun } from './dry-run.js';
 import type { FollowUp } from './follow-up.js';
 import { campaignDetail, campaignList, type CampaignSummary, type RunView } from './overview.js';
@@ -149,6 +149,11 @@ async function stateReason(ctx: CampaignCommandContext, key: string, err: Campai
   if (c.status !== 'active') return t(`它${word(CAMPAIGN_STATUS, c.status, lang)}`, `it is ${word(CAMPAIGN_STATUS, c.status, lang)}`);
   if (c.campaign.draft) return t('它是草稿：在定义里写 draft: false 才能运行', 'it is a draft: set draft: false to run it');
   if (c.paused) return t(`它已暂停：先恢复（群发 resume ${key}）`, `it is paused: resume it first (campaign resume ${key})`);
+  const ran = await endedOneOffRun(c);
+  if (ran) {
+    const when = ran.finishedAt ? shortTime(ran.finishedAt, ctx.config.OPS_TIMEZONE) : '';
+    return t(`它是一次性群发，唯一的一次运行${word(RUN_STATUS, ran.status, lang)}${when ? `（${when}）` : ''}，不会再发送，无需暂停`, `it is a one-off campaign whose only run ${ran.status === 'finished' ? 'finished' : 'was cancelled'}${when ? ` at ${when}` : ''}: it sends nothing more, so there is nothing to pause`);
+  }
   return err.message;
 }
 

@@ -6,7 +6,7 @@ import { Pause } from '../../store/models/pause.js';
 import { pause, resume } from '../pause/pauses.js';
 import { CampaignError } from './campaign-error.js';
 import { campaignOf, type StoredCampaign } from './catalog.js';
-import { startRun, syncSchedule, type Run } from './schedule.js';
+import { runIdFor, startRun, syncSchedule, type Run } from './schedule.js';
 import { withdrawTasks } from './withdraw.js';
 
 type Ctx = Pick<BotContext, 'config' | 'queues' | 'redis' | 'keys' | 'log' | 'wecom'>;
@@ -40,7 +40,19 @@ async function wakeRuns(ctx: Ctx, key: string): Promise<number> {
 export async function pauseCampaign(ctx: Ctx, key: string, actor: string, reason?: string | null): Promise<{ changed: boolean }> {
   const c = await existing(key);
   if (c.status !== 'active') throw new CampaignError('state', `campaign "${key}" is ${c.status}`);
+  const ran = await endedOneOffRun(c);
+  if (ran) throw new CampaignError('state', `campaign "${key}" is a one-off whose run is ${ran.status}: it sends nothing more, so there is nothing to pause`);
   return { changed: await pause(ctx, { kind: 'campaign', target: key }, { actor, reason }) };
+}
+
+/**
+ * A one-off campaign's run that ended after it was under way (finished or cancelled): the campaign sends nothing more.
+ * A run skipped while paused, or missed, can still be launched, so it is not one.
+ */
+export async function endedOneOffRun(c: StoredCampaign): Promise<{ status: string; finishedAt: Date | null } | null> {
+  if (!c.campaign.schedule.at) return null;
+  const run = await CampaignRun.findById(runIdFor(c.campaign, 'schedule', 0), { status: 1, finishedAt: 1 }).lean();
+  return run && (run.status === 'finished' || run.status === 'cancelled') ? { status: run.status, finishedAt: run.finishedAt ?? null } : null;
 }
 
 /** Resumes a paused campaign: its runs go on from where they stopped (their quiet hours and caps still apply). */

@@ -1,4 +1,5 @@
 import { recordArrival } from '../../src/domain/leads/arrival.js';
+import { applyEarlyEnd } from '../../src/domain/leads/ownership.js';
 import { enroll } from '../../src/domain/nurture/enroll.js';
 import type { Handler } from '../../src/wecom/events/dispatcher.js';
 import { jobIds } from '../../src/queues/job-ids.js';
@@ -25,6 +26,8 @@ export const addExternalContact: Handler<AddKey> = async (event, ctx) => {
     dedupeKey: ctx.dedupeKey,
   });
   const lead = { corpId: ctx.corpId, externalUserId: event.ExternalUserID };
+  // A deletion of this relationship handled before this add, and newer than it, ends it now (before any enrollment).
+  await applyEarlyEnd(ctx, { userId: event.UserID, externalUserId: event.ExternalUserID, at });
   if (channel.sequence) await enroll(ctx, lead, channel.sequence, event.UserID, at.getTime());
   // Tagging and the profile are not urgent: a few seconds later, so a burst of adds spends its API quota on the
   // welcomes first, and the welcome's name lookup can be reused (one externalcontact/get per contact).

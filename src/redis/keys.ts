@@ -59,6 +59,11 @@ export class RedisKeys {
     return `${this.prefix}:wecom:corp-tags:check-lock`;
   }
 
+  /** A deletion handled before the add it ends (member + customer): applied when that add comes (ownership.ts). */
+  earlyOwnershipEnd(corpId: string, externalUserId: string, userId: string): string {
+    return `${this.prefix}:early-end:${corpId}:${externalUserId}:${userId}`;
+  }
+
   /** A customer's externalcontact/get answer, kept briefly so a new contact costs one call. */
   profileCache(corpId: string, externalUserId: string): string {
     return `${this.prefix}:profile:${corpId}:${externalUserId}`;

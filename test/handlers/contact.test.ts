@@ -7,6 +7,7 @@ import { wecomXml } from '../fixtures/wecom/index.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { touchesOf } from '../../src/store/touch-log.js';
 import { ChannelRecord } from '../../src/store/models/channel-record.js';
+import { Enrollment } from '../../src/store/models/enrollment.js';
 
 // Each 客户联系 handler run alone on its documented payload [D:92130], on the real stores, nothing else running.
 let h: Harness;
@@ -70,6 +71,30 @@ describe('contact handlers on WeCom payloads', () => {
     await expect(h.handle(xml, { attempt: 0 })).rejects.toThrow(/not known yet/);
     await h.handle(xml, { attempt: 2 });
     expect((await timelineOf(TEST_CORP.corpId, ext)).find((e) => e.type === 'removed_by_owner')?.detail).toMatchObject({ owner: 'zhangsan', source: 'DELETE_BY_TRANSFER' });
+  });
+
+  it('a deletion handled before its add (after its retries) ends the owner when the add comes; a newer add starts again', async () => {
+    const ext = `wm_early_${seq}`;
+    const ext2 = `wm_early_removed_${seq}`;
+    const t0 = now();
+    // The customer deleted the member; the add's callback comes after the deletion has given up waiting for it.
+    const churn = payload('del_follow_user', { ExternalUserID: ext, CreateTime: t0 });
+    await expect(h.handle(churn, { attempt: 0 })).rejects.toThrow(/not known yet/);
+    await h.handle(churn, { attempt: 2 });
+    await h.handle(payload('add_external_contact', { ExternalUserID: ext, State: 'nurture', WelcomeCode: null, CreateTime: t0 - 5 }));
+    let lead = await Lead.findOne({ externalUserId: ext }).lean();
+    expect(lead?.owners.map((o) => [o.userId, o.status])).toEqual([['zhangsan', 'left']]);
+    expect(lead?.stage).toBe('lost');
+    expect(await Enrollment.countDocuments({ externalUserId: ext, status: 'active' })).toBe(0);
+    // The member deleted the customer: the same, as removed.
+    await h.handle(payload('del_external_contact', { ExternalUserID: ext2, CreateTime: t0 }), { attempt: 2 });
+    await h.handle(payload('add_external_contact', { ExternalUserID: ext2, State: 'notext', WelcomeCode: null, CreateTime: t0 - 5 }));
+    expect((await Lead.findOne({ externalUserId: ext2 }).lean())?.owners.map((o) => [o.userId, o.status])).toEqual([['zhangsan', 'removed']]);
+    // The customer adds the member again later: active again, back in the funnel.
+    await h.handle(payload('add_external_contact', { ExternalUserID: ext, State: 'nurture', WelcomeCode: null, CreateTime: t0 + 5 }));
+    lead = await Lead.findOne({ externalUserId: ext }).lean();
+    expect(lead?.owners.map((o) => [o.userId, o.status])).toEqual([['zhangsan', 'active']]);
+    expect(lead?.stage).not.toBe('lost');
   });
 
   it('edit_external_contact: the member becomes the last who interacted, and a profile sync is scheduled', async () => {

@@ -51,3 +51,49 @@ export async function endOwnership(
   if (lead && applied && end.status === 'left') await alertChurn(ctx, lead, end);
   return lead;
 }
+
+/** How long a deletion handled before its add waits for that add: far longer than WeCom retries a callback [D:90930]. */
+const EARLY_END_TTL_SECONDS = 7 * 86_400;
+
+/**
+ * A deletion whose lead, or whose owner on it, was still unknown after its retries (its add is later still: a
+ * callback retried late, a backlog): kept, so the add, when it comes, does not leave an owner active whose relationship
+ * ended after it (applyEarlyEnd). The newest such deletion per member and customer is kept. The deletion is then tried
+ * once more, for an add handled between its last try and the keeping; returns the lead as that try leaves it.
+ */
+export async function rememberEarlyEnd(ctx: Parameters<typeof endOwnership>[0] & Pick<BotContext, 'redis' | 'keys'>, end: OwnershipEnd): Promise<LeadDoc | null> {
+  const key = ctx.keys.earlyOwnershipEnd(ctx.corpId, end.externalUserId, end.userId);
+  const kept = parseEnd(await ctx.redis.get(key));
+  if (!kept || kept.at <= end.at.getTime()) {
+    await ctx.redis.set(key, JSON.stringify({ at: end.at.getTime(), status: end.status, dedupeKey: end.dedupeKey }), 'EX', EARLY_END_TTL_SECONDS);
+  }
+  const lead = await endOwnership(ctx, end);
+  if (lead?.owners.some((o) => o.userId === end.userId)) await ctx.redis.del(key);
+  return lead;
+}
+
+/**
+ * After an add: a deletion of that member's relationship handled before it and newer than it (rememberEarlyEnd) is
+ * applied now, as if it had come after the add (the owner ends, a lead left with no owner by its customer is lost, the
+ * member's enrollments move or stop). True when one was applied.
+ */
+export async function applyEarlyEnd(ctx: Parameters<typeof endOwnership>[0] & Pick<BotContext, 'redis' | 'keys'>, add: { userId: string; externalUserId: string; at: Date }): Promise<boolean> {
+  const key = ctx.keys.earlyOwnershipEnd(ctx.corpId, add.externalUserId, add.userId);
+  const kept = parseEnd(await ctx.redis.get(key));
+  if (!kept) return false;
+  const applies = kept.at >= add.at.getTime();
+  if (applies) await endOwnership(ctx, { userId: add.userId, externalUserId: add.externalUserId, at: new Date(kept.at), status: kept.status, dedupeKey: kept.dedupeKey });
+  // Applied, or older than this add (a relationship that ended and began again): either way it is spent.
+  await ctx.redis.del(key);
+  return applies;
+}
+
+function parseEnd(raw: string | null): { at: number; status: OwnershipEnd['status']; dedupeKey: string } | null {
+  if (!raw) return null;
+  try {
+    const v = JSON.parse(raw) as { at?: unknown; status?: unknown; dedupeKey?: unknown };
+    return typeof v.at === 'number' && (v.status === 'left' || v.status === 'removed') && typeof v.dedupeKey === 'string' ? { at: v.at, status: v.status, dedupeKey: v.dedupeKey } : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { readTrackedToken, trackedUrl } from '../../src/domain/delivery/tracked-links.js';
 
@@ -16,11 +17,29 @@ describe('tracked links', () => {
     expect(readTrackedToken('secret-secret-secret', token)).toEqual(shared);
   });
 
+  it('show nobody who passes a link on the corp, the customer, the delivery or the URL; one delivery has one link', () => {
+    const url = trackedUrl('https://bot.example.com', 'secret-secret-secret', link);
+    const token = url.split('/r/')[1]!;
+    const decoded = Buffer.from(token.slice(1), 'base64url').toString('latin1') + Buffer.from(token, 'base64url').toString('latin1');
+    for (const secret of ['ww1', 'wmABC', 'nurture', 'example.com']) expect(decoded).not.toContain(secret);
+    expect(trackedUrl('https://bot.example.com', 'secret-secret-secret', link)).toBe(url);
+    expect(trackedUrl('https://bot.example.com', 'secret-secret-secret', { ...link, deliveryKey: 'nurture|65f0|3' })).not.toBe(url);
+  });
+
+  it('still read the links sent before (signed, readable tokens)', () => {
+    const payload = Buffer.from([link.url, 'ww1', 'wmABC', link.deliveryKey, ''].join('\n')).toString('base64url');
+    const legacy = payload + createHmac('sha256', 'secret-secret-secret').update(payload).digest().subarray(0, 9).toString('base64url');
+    expect(readTrackedToken('secret-secret-secret', legacy)).toEqual(link);
+    expect(readTrackedToken('another-secret-key!', legacy)).toBeNull();
+  });
+
   it('refuse a token signed with another key, or changed in any character', () => {
     const token = trackedUrl('http://x', 'secret-secret-secret', link).split('/r/')[1]!;
     expect(readTrackedToken('another-secret-key!', token)).toBeNull();
-    const flipped = token.slice(0, 10) + (token[10] === 'A' ? 'B' : 'A') + token.slice(11);
-    expect(readTrackedToken('secret-secret-secret', flipped)).toBeNull();
+    for (const at of [1, 10, 30, token.length - 1]) {
+      const flipped = token.slice(0, at) + (token[at] === 'A' ? 'B' : 'A') + token.slice(at + 1);
+      expect(readTrackedToken('secret-secret-secret', flipped)).toBeNull();
+    }
     expect(readTrackedToken('secret-secret-secret', 'doesnotexist')).toBeNull();
     expect(readTrackedToken('secret-secret-secret', `${token}.`)).toBeNull();
   });

@@ -1,16 +1,23 @@
 import type { ChannelTag } from '../content/channels.js';
 import type { BotContext } from '../context.js';
 import type { Sandbox } from '../sandbox/index.js';
+import { ChannelRecord } from '../store/models/channel-record.js';
 import { CorpTag } from '../store/models/corp-tag.js';
 import { Lead } from '../store/models/lead.js';
 
 /**
  * The sandbox WeCom starts empty on every `npm run dev`, while the database keeps what earlier runs (and the demo)
- * recorded. This puts back into the sandbox what WeCom would still have: the corp tags the bot knows, with their ids,
- * and every active relationship of a member with a customer, tagged as the lead says; so acting on an existing lead
- * (tags, messages) works as it would against WeCom. Returns how many relationships it restored.
+ * recorded. This puts back into the sandbox what WeCom would still have: the channels' 联系我 codes (so their QR codes
+ * stay the same from run to run), the corp tags the bot knows, with their ids, and every active relationship of a
+ * member with a customer, tagged as the lead says; so acting on an existing lead (tags, messages) works as it would
+ * against WeCom. Returns how many relationships it restored.
  */
 export async function restoreSandbox(ctx: Pick<BotContext, 'tags'>, sandbox: Sandbox): Promise<number> {
+  for (const c of await ChannelRecord.find({ configId: { $ne: null } }).lean()) {
+    // A code stored before its kind was kept: 单人 when it has one owner (as channels:sync makes them).
+    const type = c.wayType === 1 || c.wayType === 2 ? c.wayType : c.userIds.length === 1 ? 1 : 2;
+    sandbox.state.contactWays.restoreContactWay({ configId: c.configId!, type, state: c.key, userIds: c.userIds, qrCode: c.qrCode ?? null });
+  }
   for (const t of await CorpTag.find({}).lean()) sandbox.state.tags.restoreCorpTag({ groupId: t.groupId, groupName: t.group, tagId: t.tagId, name: t.name });
   const ids = new Map<string, string>();
   const idsOf = async (tags: ChannelTag[]) => {

@@ -93,6 +93,8 @@ describe('npm run dev', () => {
   const pidOfDatabase = () => (JSON.parse(readFileSync(path.join(dbDir, 'ferretdb.pid'), 'utf8')) as { pid: number }).pid;
 
   let crashedDatabase: number;
+  /** The QR code of expo2026 the first run printed. */
+  let firstQr: string | undefined;
 
   it('prints the database URI and how to run any command against it; .data/dev.env works for every command; each event and message is logged', async () => {
     const dev = await startDev();
@@ -119,6 +121,8 @@ describe('npm run dev', () => {
     expect(sync.stderr).toBe('');
     expect(sync.stdout).toMatch(/^updated\s+expo2026\s+config_id=\w+\s+qr_code=https:\/\/wework\.qpic\.cn\/sandbox\//m);
     expect(sync.code).toBe(0);
+    firstQr = /expo2026\s.*\(QR: (\S+)\)/.exec(dev.stdout)?.[1];
+    expect(firstQr, dev.stdout).toBeDefined();
 
     const scan = await runCommand('src/cli/simulate-scan.ts', ['expo2026', '--name', '李总', '--user', 'lisi'], { env: viaDevEnv });
     expect(scan.stdout).toContain('welcome sent: 李总您好');
@@ -184,6 +188,10 @@ describe('npm run dev', () => {
     const calls = (await (await fetch(`http://127.0.0.1:${env.SANDBOX_PORT}/sandbox/calls`)).json()) as Array<{ api: string; errcode: number }>;
     expect(calls.length).toBeGreaterThan(0);
     expect(calls.filter((c) => c.errcode === 40014)).toEqual([]);
+    // The channels' 联系我 codes are put back in the new sandbox: updated in place (no 41044), the same QR codes.
+    expect(calls.filter((c) => c.api === 'externalcontact/update_contact_way').length).toBeGreaterThan(0);
+    expect(calls.filter((c) => c.errcode === 41044)).toEqual([]);
+    expect(/expo2026\s.*\(QR: (\S+)\)/.exec(dev.stdout)?.[1]).toBe(firstQr);
     const database = pidOfDatabase();
     expect(ferretdbsOn(dbDir)).toEqual([database]);
 

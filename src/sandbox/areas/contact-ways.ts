@@ -96,6 +96,15 @@ export class ContactWaysArea implements SandboxArea {
     return { config_id: configId, ...(way.qr_code ? { qr_code: way.qr_code } : {}) };
   }
 
+  /**
+   * Puts back a 联系我 code WeCom had before this sandbox started, under its config_id and QR URL (dev restores the
+   * codes the database knows, so channels:sync updates them instead of making new ones). One already there is kept.
+   */
+  restoreContactWay(w: { configId: string; type: 1 | 2; state: string; userIds: string[]; qrCode: string | null }): void {
+    if (this.ways.has(w.configId)) return;
+    this.ways.set(w.configId, { config_id: w.configId, type: w.type, scene: 2, skip_verify: true, state: w.state, user: [...w.userIds], party: [], is_temp: false, ...(w.qrCode ? { qr_code: w.qrCode } : {}) });
+  }
+
   /** Finds a contact way by body.config_id: 41043 missing, 41044 unknown. */
   private contactWayOf(body: Json): ContactWay {
     const configId = optString(body, 'config_id');

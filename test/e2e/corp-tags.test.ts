@@ -1,12 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCampaign } from '../../src/domain/campaigns/catalog.js';
-import { requestCorpTagCheck, runCorpTagCheck } from '../../src/domain/leads/corp-tag-changes.js';
+import { checkCorpTags, requestCorpTagCheck, runCorpTagCheck } from '../../src/domain/leads/corp-tag-changes.js';
+import { TagResolver } from '../../src/domain/leads/tag-resolver.js';
 import { CorpTag } from '../../src/store/models/corp-tag.js';
 import { Lead } from '../../src/store/models/lead.js';
 import { buildTagEventXml } from '../../src/sandbox/callback-xml.js';
 import { TEST_CORP } from '../fixtures/test-corp.js';
 import { startTestBot, type TestBot } from '../helpers/test-bot.js';
 import { waitFor } from '../helpers/wait-for.js';
+import type { WecomClient } from '../../src/wecom/client.js';
 
 // A corp tag renamed or deleted by an admin in WeCom (change_external_tag [D:92130]), through the HTTP receiver: the
 // bot's id cache, every lead's tags and what campaigns match follow, and the ops group hears of config still naming
@@ -106,5 +108,44 @@ describe('corp tags renamed or deleted in WeCom', () => {
       expect((await t.post(xml)).status).toBe(200);
     }
     expect(Number(await redis.get(keys.corpTagChecksAsked()))).toBe(before);
+  });
+
+  it('another process forgets the id it remembered for a renamed name', async () => {
+    const { ctx } = t.bot;
+    const other = new TagResolver(ctx.wecom, ctx.redis, ctx.keys);
+    const [before] = await other.resolve([{ group: '渠道', name: '培育' }]);
+    expect(before).toBe(idOf('渠道', '培育'));
+    t.sandbox.state.tags.findTag('渠道', '培育')!.name = '培育一';
+    await checkCorpTags(ctx);
+    const [after] = await other.resolve([{ group: '渠道', name: '培育' }]);
+    expect(after).not.toBe(before);
+    expect(idOf('渠道', '培育')).toBe(after);
+  });
+
+  it('a tag list another process read before a rename does not put the old name back in the cache', async () => {
+    const { ctx } = t.bot;
+    const id = idOf('渠道', '培育')!;
+    // Another process is making a tag: it has read the tag list, and writes what it read to the cache in a moment.
+    let listed!: () => void;
+    const read = new Promise<void>((r) => (listed = r));
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const wecom = Object.create(ctx.wecom) as WecomClient;
+    wecom.getCorpTagList = async (body) => {
+      const res = await ctx.wecom.getCorpTagList(body);
+      listed();
+      await gate;
+      return res;
+    };
+    const making = new TagResolver(wecom, ctx.redis, ctx.keys).resolve([{ group: '渠道', name: '新标签' }]);
+    await read;
+    t.sandbox.state.tags.findTag('渠道', '培育')!.name = '培育二';
+    const checking = checkCorpTags(ctx);
+    await Promise.race([checking, new Promise((r) => setTimeout(r, 1_000))]);
+    release();
+    await making;
+    await checking;
+    const rows = await CorpTag.find({ tagId: id }).lean();
+    expect(rows.map((r) => `${r.group}/${r.name}`)).toEqual(['渠道/培育二']);
   });
 });

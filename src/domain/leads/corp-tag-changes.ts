@@ -75,25 +75,30 @@ export async function runCorpTagCheck(ctx: Ctx, n: number): Promise<string> {
 
 /** Brings the cache and the leads in line with WeCom's tag list. */
 export async function checkCorpTags(ctx: Ctx): Promise<CorpTagCheck> {
-  const current = await currentTags(ctx);
   const gone = new Map<string, string | null>();
+  let current = new Map<string, Current>();
   const note = (t: HeldTag) => {
     const now = current.get(t.id!);
     gone.set(`${t.group}/${t.name}`, now ? `${now.group}/${now.name}` : null);
   };
 
   let cacheRows = 0;
-  for (const row of await CorpTag.find({}).lean()) {
-    const held = { group: row.group, name: row.name, id: row.tagId };
-    if (!isStale(held, current)) continue;
-    note(held);
-    const now = current.get(row.tagId);
-    await CorpTag.deleteOne({ _id: row._id });
-    if (now) await CorpTag.updateOne({ group: now.group, name: now.name }, { $set: { tagId: row.tagId, groupId: now.groupId } }, { upsert: true });
-    cacheRows++;
-  }
-  // Every process forgets the ids it remembered by name (also when only leads change: cheap, and never wrong).
-  await ctx.tags.cacheChanged();
+  // Under the lock that makes missing tags (tag-resolver.ts): a process making one writes the tag list it read to the
+  // cache, and a list read before the rename would put the old name back after this check moved it.
+  await withLock(ctx.redis, ctx.keys.corpTagsLock(), async () => {
+    current = await currentTags(ctx);
+    for (const row of await CorpTag.find({}).lean()) {
+      const held = { group: row.group, name: row.name, id: row.tagId };
+      if (!isStale(held, current)) continue;
+      note(held);
+      const now = current.get(row.tagId);
+      await CorpTag.deleteOne({ _id: row._id });
+      if (now) await CorpTag.updateOne({ group: now.group, name: now.name }, { $set: { tagId: row.tagId, groupId: now.groupId } }, { upsert: true });
+      cacheRows++;
+    }
+    // Every process forgets the ids it remembered by name (also when only leads change: cheap, and never wrong).
+    await ctx.tags.cacheChanged();
+  });
 
   let leadsScanned = 0;
   let leadsChanged = 0;

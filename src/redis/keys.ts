@@ -40,7 +40,10 @@ export class RedisKeys {
     return `${this.prefix}:wecom:corp-tags:lock`;
   }
 
-  /** Moves on whenever a corp tag is renamed or deleted in WeCom: each process drops its memo of tag ids then. */
+  /**
+   * A digest of WeCom's tag list as the last corp tags check read it: moves when a corp tag was renamed or deleted in
+   * WeCom, and each process drops its memo of tag ids then.
+   */
   corpTagsGeneration(): string {
     return `${this.prefix}:wecom:corp-tags:generation`;
   }

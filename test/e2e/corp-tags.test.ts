@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCampaign } from '../../src/domain/campaigns/catalog.js';
 import { checkCorpTags, requestCorpTagCheck, runCorpTagCheck } from '../../src/domain/leads/corp-tag-changes.js';
+import { syncContact } from '../../src/domain/leads/sync-profile.js';
 import { TagResolver } from '../../src/domain/leads/tag-resolver.js';
 import { CorpTag } from '../../src/store/models/corp-tag.js';
 import { Lead } from '../../src/store/models/lead.js';
@@ -147,5 +148,50 @@ describe('corp tags renamed or deleted in WeCom', () => {
     await checking;
     const rows = await CorpTag.find({ tagId: id }).lean();
     expect(rows.map((r) => `${r.group}/${r.name}`)).toEqual(['渠道/培育二']);
+  });
+
+  it('a lead written from a profile read before a rename, after the check read it, is checked again', async () => {
+    const { ctx } = t.bot;
+    const ext = await tagged();
+    const id = idOf('渠道', '培育')!;
+    // An edit's contact sync reads the customer's profile, then waits: the tag is renamed and checked meanwhile.
+    let fetched!: () => void;
+    const read = new Promise<void>((r) => (fetched = r));
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const wecom = Object.create(ctx.wecom) as WecomClient;
+    wecom.getExternalContact = async (...args: Parameters<WecomClient['getExternalContact']>) => {
+      const res = await ctx.wecom.getExternalContact(...args);
+      fetched();
+      await gate;
+      return res;
+    };
+    const syncing = syncContact({ ...ctx, wecom }, { lead: { corpId: TEST_CORP.corpId, externalUserId: ext }, userId: 'zhangsan', channelKey: null, dedupeKey: `edit-${ext}` });
+    await read;
+    expect(await t.sandbox.state.tags.adminRename({ tagId: id }, '培育三')).toBe(200);
+    await waitFor(async () => (await tagsOf(ext)).includes('渠道/培育三'), 'the check renamed the lead', 15_000);
+    release();
+    await syncing;
+    await waitFor(async () => (await tagsOf(ext)).join() === '渠道/培育三,行业/制造业', 'the lead checked again', 15_000);
+    // A check that finds the names as they were leaves the generation as it was: writes during it ask for no other.
+    const generation = await ctx.redis.get(ctx.keys.corpTagsGeneration());
+    await checkCorpTags(ctx);
+    expect(await ctx.redis.get(ctx.keys.corpTagsGeneration())).toBe(generation);
+  });
+
+  it('a tag held under its old and its new name is kept once', async () => {
+    const { ctx } = t.bot;
+    const ext = await tagged();
+    const id = idOf('渠道', '培育三')!;
+    const ref = { corpId: TEST_CORP.corpId, externalUserId: ext };
+    // Marked under the old name while WeCom's profile already had the new one.
+    await ctx.leads.mutate(ref, null, (d) => {
+      for (const list of [d.tags, d.owners[0]!.tags]) list.push({ group: '渠道', name: '培育三', id }, { group: '渠道', name: '培育', id });
+    });
+    await checkCorpTags(ctx);
+    const l = await lead(ext);
+    expect(l?.tags.filter((x) => x.id === id).map((x) => `${x.group}/${x.name}`)).toEqual(['渠道/培育三']);
+    expect(l?.owners[0]?.tags.filter((x) => x.id === id)).toHaveLength(1);
+    expect(l?.tagKeys?.filter((k) => k === '渠道/培育三')).toHaveLength(1);
   });
 });

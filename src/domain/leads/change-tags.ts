@@ -5,6 +5,7 @@ import { CorpTag } from '../../store/models/corp-tag.js';
 import { Lead, leadId, type LeadRef } from '../../store/models/lead.js';
 import { recordStep } from '../../store/timeline.js';
 import { sameName, widthInsensitiveSource } from '../width.js';
+import { corpTagGeneration, recheckIfNamesMoved } from './corp-tag-changes.js';
 import { applyMarkedTags, applyRemovedTags } from './profile.js';
 
 /** 40068: invalid tag id [D:92117]. */
@@ -56,7 +57,7 @@ function distinct(tags: Array<{ group: string; name: string }>): ChannelTag[] {
  * Adds and removes corp tags on a lead in WeCom (mark_tag for each active owner; missing tags are created) and on the
  * lead itself, with a timeline entry. Tags are per relationship in WeCom [D:92117], hence one call per owner.
  */
-export async function changeTags(ctx: Pick<BotContext, 'tags' | 'wecom' | 'leads'>, ref: LeadRef, change: { add: ChannelTag[]; remove: ChannelTag[] }, by: { actor: string; sourceKey: string }): Promise<TagChangeResult> {
+export async function changeTags(ctx: Pick<BotContext, 'tags' | 'wecom' | 'leads' | 'redis' | 'keys' | 'queues'>, ref: LeadRef, change: { add: ChannelTag[]; remove: ChannelTag[] }, by: { actor: string; sourceKey: string }): Promise<TagChangeResult> {
   const lead = await Lead.findById(leadId(ref.corpId, ref.externalUserId), { owners: 1, tags: 1 }).lean();
   const owners = (lead?.owners ?? []).filter((o) => o.status === 'active').map((o) => o.userId);
   const result: TagChangeResult = { marked: [], failed: [], unknown: [] };
@@ -74,6 +75,8 @@ export async function changeTags(ctx: Pick<BotContext, 'tags' | 'wecom' | 'leads
     } else result.unknown.push(t);
   }
 
+  // A name resolved from here on may be renamed in WeCom before the lead is saved (corp-tag-changes.ts).
+  const generation = await corpTagGeneration(ctx);
   let addIds = await ctx.tags.resolve(change.add);
   for (const userId of owners) {
     const mark = () => ctx.wecom.markTag({ userid: userId, external_userid: ref.externalUserId, add_tag: addIds, remove_tag: removeIds });
@@ -101,6 +104,7 @@ export async function changeTags(ctx: Pick<BotContext, 'tags' | 'wecom' | 'leads
       applyRemovedTags(d, userId, removing);
     }
   });
+  await recheckIfNamesMoved(ctx, generation);
   await recordStep(ref, by.sourceKey, 'tags_changed', {
     added: change.add.map((t) => `${t.group}/${t.name}`),
     removed: removing.map((t) => `${t.group}/${t.name}`),

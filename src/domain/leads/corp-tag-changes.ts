@@ -48,6 +48,21 @@ export async function requestCorpTagCheck(ctx: Pick<BotContext, 'redis' | 'keys'
   return n;
 }
 
+/** The generation of the tag names (tag-resolver.ts): read it before reading tags from WeCom to write on a lead. */
+export function corpTagGeneration(ctx: Pick<BotContext, 'redis' | 'keys'>): Promise<string | null> {
+  return ctx.redis.get(ctx.keys.corpTagsGeneration());
+}
+
+/**
+ * After a lead's tags were written from what was read from WeCom (or remembered) since `generation`: when a check
+ * found the names moved meanwhile, it may have read this lead before the write, which can carry a name that is gone;
+ * another check is asked for, after the write. A check that finds the names as they were leaves the generation as it
+ * was, so writes during it ask for none.
+ */
+export async function recheckIfNamesMoved(ctx: Pick<BotContext, 'redis' | 'keys' | 'queues'>, generation: string | null): Promise<void> {
+  if ((await corpTagGeneration(ctx)) !== generation) await requestCorpTagCheck(ctx);
+}
+
 /**
  * The check of request `n`, one at a time across processes: WeCom's tag list read once [D:92117], then the id cache
  * (rows of a renamed tag move to its new name, rows of a deleted one go, every process's memo is dropped), then each
@@ -96,8 +111,8 @@ export async function checkCorpTags(ctx: Ctx): Promise<CorpTagCheck> {
       if (now) await CorpTag.updateOne({ group: now.group, name: now.name }, { $set: { tagId: row.tagId, groupId: now.groupId } }, { upsert: true });
       cacheRows++;
     }
-    // Every process forgets the ids it remembered by name (also when only leads change: cheap, and never wrong).
-    await ctx.tags.cacheChanged();
+    // Every process forgets the ids it remembered by name when the names moved since the last check.
+    await ctx.tags.cacheChanged(digest(current));
   });
 
   let leadsScanned = 0;
@@ -120,6 +135,12 @@ export async function checkCorpTags(ctx: Ctx): Promise<CorpTagCheck> {
   return { cacheRows, leadsScanned, leadsChanged, gone };
 }
 
+/** A digest of the tag list: the generation of the names (tag-resolver.ts). */
+function digest(current: ReadonlyMap<string, Current>): string {
+  const lines = [...current].map(([id, t]) => [id, t.groupId, t.group, t.name].join('\t')).sort();
+  return createHash('sha1').update(lines.join('\n')).digest('hex').slice(0, 24);
+}
+
 /** Every corp tag WeCom has, by id (a group or tag WeCom marks deleted is left out). */
 async function currentTags(ctx: Pick<BotContext, 'wecom'>): Promise<Map<string, Current>> {
   const { tag_group: groups } = await ctx.wecom.getCorpTagList();
@@ -138,10 +159,15 @@ function isStale(t: HeldTag, current: ReadonlyMap<string, Current>): boolean {
   return !now || now.group !== t.group || now.name !== t.name;
 }
 
-/** Renames the lead's and its owners' renamed tags and removes its deleted ones; the industry follows its tag. */
+/**
+ * Renames the lead's and its owners' renamed tags and removes its deleted ones; the industry follows its tag. A tag held
+ * twice, under its old name and its new one (marked under the old name while WeCom's answer had the new one), is kept
+ * once.
+ */
 function renameTags(doc: LeadDoc, current: ReadonlyMap<string, Current>): void {
   let industryTouched = false;
   for (const list of [doc.tags, ...doc.owners.map((o) => o.tags)]) {
+    const renamed = new Set<string>();
     for (let i = list.length - 1; i >= 0; i--) {
       const t = list[i]!;
       if (!isStale(t, current)) continue;
@@ -150,7 +176,12 @@ function renameTags(doc: LeadDoc, current: ReadonlyMap<string, Current>): void {
       if (now) {
         t.group = now.group;
         t.name = now.name;
+        renamed.add(t.id!);
       } else list.splice(i, 1);
+    }
+    for (let i = list.length - 1; i >= 0; i--) {
+      const id = list[i]!.id;
+      if (id && renamed.has(id) && list.findIndex((x) => x.id === id) < i) list.splice(i, 1);
     }
   }
   if (industryTouched) doc.industry = doc.tags.find((t) => t.group === INDUSTRY_GROUP)?.name ?? null;

@@ -3,6 +3,7 @@ import { WecomApiError } from '../../errors.js';
 import type { LeadRef } from '../../store/models/lead.js';
 import { recordStep } from '../../store/timeline.js';
 import type { ExternalContactResponse } from '../../wecom/types.js';
+import { corpTagGeneration, recheckIfNamesMoved } from './corp-tag-changes.js';
 import { applyMarkedTags, applyProfile } from './profile.js';
 
 /** 40068: invalid tag id [D:92117]. */
@@ -16,7 +17,7 @@ export interface ContactSync {
   dedupeKey: string;
 }
 
-type Ctx = Pick<BotContext, 'channels' | 'tags' | 'wecom' | 'redis' | 'keys' | 'leads'>;
+type Ctx = Pick<BotContext, 'channels' | 'tags' | 'wecom' | 'redis' | 'keys' | 'leads' | 'queues'>;
 
 /**
  * Marks the arrival channel's corp tags on the customer (mark_tag is idempotent, so safe to retry) and refreshes the
@@ -29,6 +30,9 @@ export async function syncContact(ctx: Ctx, s: ContactSync): Promise<'synced' | 
   // process started is loaded before its tags are looked up (docs/architecture.md, "Channels created by command").
   await ctx.channels.ensure(s.channelKey);
   const channel = s.channelKey ? ctx.channels.get(s.channelKey) : undefined;
+  // Tag names read from here on may be renamed in WeCom before the lead is saved (docs/architecture.md, "Tags renamed
+  // or deleted in WeCom").
+  const generation = await corpTagGeneration(ctx);
   let marked: Array<{ group: string; name: string; id: string }> = [];
   if (channel?.tags.length) {
     try {
@@ -80,6 +84,7 @@ export async function syncContact(ctx: Ctx, s: ContactSync): Promise<'synced' | 
   });
   await ctx.redis.del(cacheKey);
   if (!saved) throw new Error('lead could not be saved');
+  await recheckIfNamesMoved(ctx, generation);
   await recordStep(s.lead, source, 'profile_synced', { name: saved.name, industry: saved.industry, tags: saved.tags.length });
   return 'synced';
 }

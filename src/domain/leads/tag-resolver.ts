@@ -12,7 +12,8 @@ const keyOf = (t: ChannelTag) => `${t.group}\u0000${t.name}`;
  * Turns tag names from templates into WeCom corp tag ids [D:92117]: from the cache (MongoDB + memory), else
  * from get_corp_tag_list, else created with add_corp_tag. Creation runs under a Redis lock so two workers never
  * create the same tag twice. A tag renamed or deleted in WeCom (change_external_tag, corp-tag-changes.ts) moves a
- * generation in Redis on: every process drops its memo when it sees it move, so no process marks a name's old id.
+ * generation in Redis on (a digest of WeCom's tag list): every process drops its memo when it sees it move, so no
+ * process marks a name's old id.
  */
 export class TagResolver {
   private readonly memo = new Map<string, string>();
@@ -34,10 +35,13 @@ export class TagResolver {
     return tags.map((t) => this.memo.get(keyOf(t))!);
   }
 
-  /** Tells every process that cached ids changed (a tag renamed or deleted in WeCom): their memos are dropped. */
-  async cacheChanged(): Promise<void> {
+  /**
+   * Tells every process the names of WeCom's tag list, `generation` (a digest of it): a process whose memo was filled
+   * under another drops it. The same list leaves the generation as it was.
+   */
+  async cacheChanged(generation: string): Promise<void> {
     this.memo.clear();
-    await this.redis.incr(this.keys.corpTagsGeneration());
+    await this.redis.set(this.keys.corpTagsGeneration(), generation);
   }
 
   private async dropStaleMemo(): Promise<void> {

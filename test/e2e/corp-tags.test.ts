@@ -41,6 +41,9 @@ describe('corp tags renamed or deleted in WeCom', () => {
     expect((await lead(first))?.industry).toBe('制造业');
     await createCampaign(t.bot.ctx, { key: 'mfg', name: '制造业群发', segment: { tags: { all: ['行业/制造业'] } }, content: { text: '您好' }, schedule: { cron: '0 10 * * 1', timezone: 'Asia/Shanghai' } }, 'test');
     const oldId = idOf('渠道', '培育')!;
+    // scoring.yaml gives the industry 制造业 points (the fixtures use the defaults, which name none).
+    const industryPoints = t.bot.ctx.scoring.fit.industry;
+    industryPoints['制造业'] = 20;
     const industryGroup = t.sandbox.state.tags.corpTags.find((g) => g.groupName === '行业')!.groupId;
 
     // An admin renames the tag 行业/制造业 and the group 渠道: two callbacks.
@@ -63,6 +66,9 @@ describe('corp tags renamed or deleted in WeCom', () => {
     expect(text).toContain('「行业/制造业」已改名为「行业/制造」');
     expect(text).toContain('培育渠道');
     expect(text).toContain('群发 **mfg**');
+    expect(text).toContain('评分 scoring.yaml：行业「制造业」');
+    expect(text).toContain('案例 **mfg-a**、**mfg-b**');
+    delete industryPoints['制造业'];
 
     // A new customer of the channel gets the name channels.yaml says, a tag made anew, never the renamed one's id.
     const second = await tagged();

@@ -8,7 +8,7 @@ import { raiseAlert } from '../alerts/ops-alerts.js';
 import { listCampaigns } from '../campaigns/catalog.js';
 import { INDUSTRY_GROUP } from './profile.js';
 
-type Ctx = Pick<BotContext, 'wecom' | 'redis' | 'keys' | 'queues' | 'leads' | 'tags' | 'channels' | 'config' | 'log'>;
+type Ctx = Pick<BotContext, 'wecom' | 'redis' | 'keys' | 'queues' | 'leads' | 'tags' | 'channels' | 'scoring' | 'cases' | 'config' | 'log'>;
 
 /** A corp tag as WeCom names it now. */
 interface Current {
@@ -188,9 +188,9 @@ function renameTags(doc: LeadDoc, current: ReadonlyMap<string, Current>): void {
 }
 
 /**
- * Tells the ops group, once per finding, which channels and campaigns still name a tag by a name WeCom no longer has:
- * a channel's next customer would get a new tag made under the old name, and a campaign's segment would match fewer
- * leads, or none.
+ * Tells the ops group, once per finding, which channels, campaigns, scoring rules and case studies still name a tag by
+ * a name WeCom no longer has: a channel's next customer would get a new tag made under the old name, a campaign's
+ * segment would match fewer leads, or none, and a renamed industry or role scores and picks cases as another one.
  */
 async function alertStaleNames(ctx: Ctx, gone: ReadonlyMap<string, string | null>): Promise<void> {
   if (!gone.size) return;
@@ -209,9 +209,23 @@ async function alertStaleNames(ctx: Ctx, gone: ReadonlyMap<string, string | null
       if (gone.has(name)) lines.push(`- 群发 **${c._id}**：人群按标签筛选，${what(name)}；按旧名筛选到的客户会变少或没有`);
     }
   }
+  // templates/scoring.yaml and the case studies name industries (the tags of the group 行业) and roles by the tag's name.
+  for (const name of gone.keys()) {
+    const cut = name.indexOf('/');
+    const [group, tag] = [name.slice(0, cut), name.slice(cut + 1)];
+    if (group === INDUSTRY_GROUP) {
+      const now = gone.get(name);
+      if (now && !now.startsWith(`${INDUSTRY_GROUP}/`)) lines.push(`- 行业：客户的行业只取自标签组「${INDUSTRY_GROUP}」，它的标签已移到「${now.slice(0, now.indexOf('/'))}」；客户不再有行业，请把组名改回「${INDUSTRY_GROUP}」`);
+      if (Object.hasOwn(ctx.scoring.fit.industry, tag)) lines.push(`- 评分 scoring.yaml：行业「${tag}」的得分，${what(name)}；这些客户的得分和等级会变`);
+      const cases = ctx.cases.filter((c) => c.industries.includes(tag)).map((c) => `**${c.slug}**`);
+      if (cases.length) lines.push(`- 案例 ${cases.join('、')}：行业「${tag}」，${what(name)}；这些客户收不到这些案例`);
+    }
+    if (group === ctx.scoring.roleTagGroup && Object.hasOwn(ctx.scoring.roles, tag)) lines.push(`- 评分 scoring.yaml：角色「${tag}」，${what(name)}；这些客户不再有角色，得分和等级会变`);
+  }
   if (!lines.length) return;
-  const key = `corp-tags|${createHash('sha1').update(lines.join('\n')).digest('hex').slice(0, 24)}`;
-  const text = ['企业微信里有标签改名或删除了，下列配置仍用旧名：', ...lines, '请更新 channels.yaml 或群发的人群设置（标签写作 `组/名`）。'].join('\n');
-  ctx.log.warn({ names: [...gone.keys()], lines: lines.length }, 'channels or campaigns still name tags WeCom renamed or deleted');
+  const unique = [...new Set(lines)];
+  const key = `corp-tags|${createHash('sha1').update(unique.join('\n')).digest('hex').slice(0, 24)}`;
+  const text = ['企业微信里有标签改名或删除了，下列配置仍用旧名：', ...unique, '请更新 channels.yaml、群发的人群设置、scoring.yaml 或案例的 industries（标签写作 `组/名`）。'].join('\n');
+  ctx.log.warn({ names: [...gone.keys()], lines: unique.length }, 'config still names tags WeCom renamed or deleted');
   await raiseAlert(ctx, { key, kind: 'corp_tag_renamed', title: '标签已改名或删除', text });
 }

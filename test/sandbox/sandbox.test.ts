@@ -230,6 +230,37 @@ describe('corp tags', () => {
     expect((byTag.tag_group as Array<{ tag: unknown[] }>)[0]?.tag).toHaveLength(1);
   });
 
+  it('an admin renaming and deleting posts change_external_tag; a deleted tag is answered by id, marked deleted [D:92117, D:92130]', async () => {
+    const t = await token();
+    const { group, added } = sandbox.state.tags.addCorpTags({ groupName: '来源', tags: [{ name: '展会' }, { name: '官网' }, { name: '转介绍' }] });
+    const [expo, site, referral] = added.map((x) => x.id);
+    received.length = 0;
+    expect(await sandbox.state.tags.adminRename({ tagId: expo! }, '展会2026')).toBe(200);
+    await expect(sandbox.state.tags.adminRename({ tagId: site! }, '展会2026')).rejects.toMatchObject({ errcode: 40071 });
+    expect(await sandbox.state.tags.adminDelete({ tagId: site! })).toBe(200);
+    expect(received.map((r) => /<ChangeType><!\[CDATA\[(\w+)\]\]>/.exec(r.xml ?? '')?.[1])).toEqual(['update', 'delete']);
+
+    type Listed = Array<{ group_id: string; deleted?: boolean; tag: Array<{ id: string; name: string; deleted?: boolean }> }>;
+    const list = async (body: unknown): Promise<Listed> => (await call('externalcontact/get_corp_tag_list', { body, token: t })).tag_group as Listed;
+    // The whole list leaves the deleted tag out, and says nothing of `deleted`.
+    const all = (await list({})).find((g) => g.group_id === group.groupId)!;
+    expect(all.tag.map((x) => x.name)).toEqual(['展会2026', '转介绍']);
+    expect(all.deleted).toBeUndefined();
+    expect(all.tag[0]?.deleted).toBeUndefined();
+    // By tag id: the deleted one too, marked.
+    expect(await list({ tag_id: [site, referral] })).toEqual([
+      expect.objectContaining({ group_id: group.groupId, deleted: false, tag: [expect.objectContaining({ id: referral, deleted: false }), expect.objectContaining({ id: site, name: '官网', deleted: true })] }),
+    ]);
+    // By group id: the group's tags with the deleted one marked.
+    expect((await list({ group_id: [group.groupId] }))[0]?.tag.map((x) => `${x.name}:${x.deleted}`)).toEqual(['展会2026:false', '转介绍:false', '官网:true']);
+
+    // A deleted group: its tags answered by tag id, the group marked deleted.
+    expect(await sandbox.state.tags.adminDelete({ groupId: group.groupId })).toBe(200);
+    expect((await list({})).some((g) => g.group_id === group.groupId)).toBe(false);
+    const gone = await list({ tag_id: [referral] });
+    expect(gone).toEqual([expect.objectContaining({ group_id: group.groupId, deleted: true, tag: [expect.objectContaining({ id: referral, deleted: true })] })]);
+  });
+
   it('mark_tag: 84061 without a relationship, 40068 for unknown tags, idempotent otherwise', async () => {
     const t = await token();
     const { added } = sandbox.state.tags.addCorpTags({ groupName: '意向', tags: [{ name: '高' }] });

@@ -40,6 +40,11 @@ const CORP_TAG_LIMIT = 3000;
 /** Corp tags and marking them on customers [D:92117]. */
 export class TagsArea implements SandboxArea {
   readonly corpTags: CorpTagGroup[] = [];
+  /**
+   * Tags deleted by an admin, with their group as it was: get_corp_tag_list still answers a query naming them by id,
+   * marked `deleted` [D:92117].
+   */
+  readonly deletedTags: Array<{ group: Omit<CorpTagGroup, 'tags'>; groupDeleted: boolean; tag: CorpTag }> = [];
 
   constructor(
     private readonly core: SandboxCore,
@@ -53,7 +58,10 @@ export class TagsArea implements SandboxArea {
   };
 
   reset(all: boolean): void {
-    if (all) this.corpTags.length = 0;
+    if (all) {
+      this.corpTags.length = 0;
+      this.deletedTags.length = 0;
+    }
   }
 
   /** Tags on the relationship, shaped like externalcontact/get's follow_user.tags ([] when there is none). */
@@ -84,14 +92,18 @@ export class TagsArea implements SandboxArea {
    * change_external_tag `update` callback is posted [D:92130]. Returns the callback's HTTP status.
    */
   async adminRename(target: { tagId: string } | { groupId: string }, name: string): Promise<number> {
+    // A group's new name must not be another group's, a tag's not another's in its group [D:92117, edit_corp_tag].
     if ('groupId' in target) {
       const group = this.corpTags.find((g) => g.groupId === target.groupId);
       if (!group) throw new SandboxApiError(40068, 'invalid group_id');
+      if (this.corpTags.some((g) => g !== group && g.groupName === name)) throw new SandboxApiError(40071, `group ${name} already exists`);
       group.groupName = name;
       return this.postTagEvent({ changeType: 'update', id: group.groupId, tagType: 'tag_group' });
     }
-    const tag = this.corpTags.flatMap((g) => g.tags).find((t) => t.id === target.tagId);
-    if (!tag) throw new SandboxApiError(40068, `invalid tagid ${target.tagId}`);
+    const group = this.corpTags.find((g) => g.tags.some((t) => t.id === target.tagId));
+    const tag = group?.tags.find((t) => t.id === target.tagId);
+    if (!group || !tag) throw new SandboxApiError(40068, `invalid tagid ${target.tagId}`);
+    if (group.tags.some((t) => t !== tag && t.name === name)) throw new SandboxApiError(40071, `tag ${name} already exists`);
     tag.name = name;
     return this.postTagEvent({ changeType: 'update', id: tag.id, tagType: 'tag' });
   }
@@ -105,6 +117,8 @@ export class TagsArea implements SandboxArea {
     const group = this.corpTags[i];
     if (!group) throw new SandboxApiError(40068, 'invalid tag or group id');
     const gone = new Set('groupId' in target ? group.tags.map((t) => t.id) : [target.tagId]);
+    const { tags, ...asWas } = group;
+    for (const tag of tags) if (gone.has(tag.id)) this.deletedTags.push({ group: { ...asWas }, groupDeleted: 'groupId' in target, tag: { ...tag } });
     if ('groupId' in target) this.corpTags.splice(i, 1);
     else group.tags = group.tags.filter((t) => !gone.has(t.id));
     for (const rel of this.contacts.relationships.values()) rel.tagIds = rel.tagIds.filter((id) => !gone.has(id));
@@ -140,17 +154,39 @@ export class TagsArea implements SandboxArea {
     return {};
   }
 
-  /** POST externalcontact/get_corp_tag_list: group_id wins over tag_id; both empty = all [D:92117]. */
+  /**
+   * POST externalcontact/get_corp_tag_list: group_id wins over tag_id; both empty = all [D:92117]. Deleted tags are
+   * left out of the whole list; a query by id also answers the deleted ones it names, with `deleted` (a tag's only
+   * when asked for by tag_id or group_id, a group's only by tag_id) [D:92117]. UNCONFIRMED: a deleted group asked for
+   * by group_id is answered with nothing.
+   */
   apiGetCorpTagList(body: Json): Json {
     const tagIds = optStringArray(body, 'tag_id') ?? [];
     const groupIds = optStringArray(body, 'group_id') ?? [];
-    let groups: CorpTagGroup[];
+    type Listed = Omit<CorpTagGroup, 'tags'> & { deleted?: boolean; tags: Array<CorpTag & { deleted?: boolean }> };
+    let groups: Listed[];
+    const withDeleted = (live: Listed[], wanted: (d: TagsArea['deletedTags'][number]) => boolean, groupFlag: boolean): Listed[] => {
+      const out = live.map((g) => ({ ...g, ...(groupFlag ? { deleted: false } : {}), tags: g.tags.map((t) => ({ ...t, deleted: false })) }));
+      for (const d of this.deletedTags.filter(wanted)) {
+        let g = out.find((x) => x.groupId === d.group.groupId);
+        if (!g) {
+          const live = this.corpTags.find((x) => x.groupId === d.group.groupId);
+          const group = live ? { groupId: live.groupId, groupName: live.groupName, createTime: live.createTime, order: live.order } : d.group;
+          out.push((g = { ...group, ...(groupFlag ? { deleted: d.groupDeleted } : {}), tags: [] }));
+        }
+        g.tags.push({ ...d.tag, deleted: true });
+      }
+      return out;
+    };
     if (groupIds.length > 0) {
-      groups = this.corpTags.filter((g) => groupIds.includes(g.groupId));
+      groups = withDeleted(
+        this.corpTags.filter((g) => groupIds.includes(g.groupId)),
+        (d) => !d.groupDeleted && groupIds.includes(d.group.groupId),
+        false,
+      );
     } else if (tagIds.length > 0) {
-      groups = this.corpTags
-        .map((g) => ({ ...g, tags: g.tags.filter((t) => tagIds.includes(t.id)) }))
-        .filter((g) => g.tags.length > 0);
+      const live = this.corpTags.map((g) => ({ ...g, tags: g.tags.filter((t) => tagIds.includes(t.id)) })).filter((g) => g.tags.length > 0);
+      groups = withDeleted(live, (d) => tagIds.includes(d.tag.id), true);
     } else {
       groups = this.corpTags;
     }
@@ -160,8 +196,8 @@ export class TagsArea implements SandboxArea {
         group_name: g.groupName,
         create_time: g.createTime,
         order: g.order,
-        deleted: false,
-        tag: g.tags.map((t) => ({ id: t.id, name: t.name, create_time: t.createTime, order: t.order, deleted: false })),
+        ...(g.deleted === undefined ? {} : { deleted: g.deleted }),
+        tag: g.tags.map((t) => ({ id: t.id, name: t.name, create_time: t.createTime, order: t.order, ...(t.deleted === undefined ? {} : { deleted: t.deleted }) })),
       })),
     };
   }

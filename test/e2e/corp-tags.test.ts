@@ -107,6 +107,29 @@ describe('corp tags renamed or deleted in WeCom', () => {
     expect(Number(await redis.get(keys.corpTagChecksDone()))).toBeGreaterThanOrEqual(b);
   });
 
+  it('a rename made while a check runs, after it read the list, gets a check of its own', async () => {
+    const { ctx } = t.bot;
+    const ext = await tagged();
+    let listed!: () => void;
+    const read = new Promise<void>((r) => (listed = r));
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const wecom = Object.create(ctx.wecom) as WecomClient;
+    wecom.getCorpTagList = async (body) => {
+      const res = await ctx.wecom.getCorpTagList(body);
+      listed();
+      await gate;
+      return res;
+    };
+    const checking = runCorpTagCheck({ ...ctx, wecom }, await requestCorpTagCheck(ctx));
+    await read;
+    // Not the tag the test before renamed: a second callback about one tag within a second is taken for a retry.
+    expect(await t.sandbox.state.tags.adminRename({ tagId: idOf('行业', '制造业')! }, '制造零')).toBe(200);
+    release();
+    expect(await checking).not.toBe('covered');
+    await waitFor(async () => (await tagsOf(ext)).includes('行业/制造零'), 'the rename checked', 15_000);
+  });
+
   it('create and shuffle change nothing the bot keeps: acknowledged and ignored', async () => {
     const { redis, keys } = t.bot.ctx;
     const before = Number(await redis.get(keys.corpTagChecksAsked()));

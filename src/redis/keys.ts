@@ -57,6 +57,14 @@ export class RedisKeys {
     return `${this.prefix}:wecom:corp-tags:checks-done`;
   }
 
+  /**
+   * The names of corp tags that checks found gone, until the ops group is told (a hash: `group/name` → its new name,
+   * or "" when deleted).
+   */
+  corpTagsGone(): string {
+    return `${this.prefix}:wecom:corp-tags:gone`;
+  }
+
   /** Held while the corp tags are checked: one check at a time. */
   corpTagCheckLock(): string {
     return `${this.prefix}:wecom:corp-tags:check-lock`;

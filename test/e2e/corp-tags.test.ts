@@ -130,6 +130,20 @@ describe('corp tags renamed or deleted in WeCom', () => {
     await waitFor(async () => (await tagsOf(ext)).includes('行业/制造零'), 'the rename checked', 15_000);
   });
 
+  it('a check that died before its alert leaves the alert to the next run', async () => {
+    const { ctx } = t.bot;
+    await tagged();
+    t.sandbox.state.tags.findTag('渠道', '培育')!.name = '培育五';
+    // The check's work, and no alert: the process died there. Its job's retry finds its request covered.
+    await checkCorpTags(ctx);
+    expect(alerts().some((m) => JSON.stringify(m.body).includes('培育五'))).toBe(false);
+    const done = Number(await ctx.redis.get(ctx.keys.corpTagChecksDone()));
+    expect(await runCorpTagCheck(ctx, done)).toBe('covered');
+    const alert = await waitFor(() => alerts().find((m) => JSON.stringify(m.body).includes('「渠道/培育」已改名为「渠道/培育五」')), 'the alert raised by the retry', 15_000);
+    expect(JSON.stringify(alert.body)).toContain('培育渠道');
+    expect(await ctx.redis.exists(ctx.keys.corpTagsGone())).toBe(0);
+  });
+
   it('create and shuffle change nothing the bot keeps: acknowledged and ignored', async () => {
     const { redis, keys } = t.bot.ctx;
     const before = Number(await redis.get(keys.corpTagChecksAsked()));

@@ -75,12 +75,15 @@ export async function runCorpTagCheck(ctx: Ctx, n: number): Promise<string> {
     ctx.keys.corpTagCheckLock(),
     async () => {
       const done = Number(await ctx.redis.get(ctx.keys.corpTagChecksDone())) || 0;
-      if (done >= n) return 'covered';
+      if (done >= n) {
+        await alertPending(ctx);
+        return 'covered';
+      }
       // Every request made before the list is read is answered by it.
       const upTo = Math.max(n, Number(await ctx.redis.get(ctx.keys.corpTagChecksAsked())) || 0);
       const check = await checkCorpTags(ctx);
       await ctx.redis.set(ctx.keys.corpTagChecksDone(), String(upTo));
-      await alertStaleNames(ctx, check.gone);
+      await alertPending(ctx);
       return `cache ${check.cacheRows}, leads ${check.leadsChanged}/${check.leadsScanned}, names gone ${check.gone.size}`;
     },
     // A big database takes a while: the lock is renewed while held; a second check waits for it.
@@ -92,9 +95,22 @@ export async function runCorpTagCheck(ctx: Ctx, n: number): Promise<string> {
 export async function checkCorpTags(ctx: Ctx): Promise<CorpTagCheck> {
   const gone = new Map<string, string | null>();
   let current = new Map<string, Current>();
+  // A name another tag has now is not gone (a tag deleted and made again under its old name).
+  let names = new Set<string>();
+  // Names gone are kept in Redis as they are found, for the ops group's alert: once the cache and a lead no longer hold
+  // a name, nothing else tells of it, so a check that dies before its alert leaves it to the next run (alertPending).
+  const found = new Map<string, string>();
   const note = (t: HeldTag) => {
+    const name = `${t.group}/${t.name}`;
+    if (gone.has(name) || names.has(name)) return;
     const now = current.get(t.id!);
-    gone.set(`${t.group}/${t.name}`, now ? `${now.group}/${now.name}` : null);
+    gone.set(name, now ? `${now.group}/${now.name}` : null);
+    found.set(name, gone.get(name) ?? '');
+  };
+  const keep = async () => {
+    if (!found.size) return;
+    await ctx.redis.hset(ctx.keys.corpTagsGone(), Object.fromEntries(found));
+    found.clear();
   };
 
   let cacheRows = 0;
@@ -102,10 +118,11 @@ export async function checkCorpTags(ctx: Ctx): Promise<CorpTagCheck> {
   // cache, and a list read before the rename would put the old name back after this check moved it.
   await withLock(ctx.redis, ctx.keys.corpTagsLock(), async () => {
     current = await currentTags(ctx);
-    for (const row of await CorpTag.find({}).lean()) {
-      const held = { group: row.group, name: row.name, id: row.tagId };
-      if (!isStale(held, current)) continue;
-      note(held);
+    names = new Set([...current.values()].map((t) => `${t.group}/${t.name}`));
+    const stale = (await CorpTag.find({}).lean()).filter((row) => isStale({ group: row.group, name: row.name, id: row.tagId }, current));
+    stale.forEach((row) => note({ group: row.group, name: row.name, id: row.tagId }));
+    await keep();
+    for (const row of stale) {
       const now = current.get(row.tagId);
       await CorpTag.deleteOne({ _id: row._id });
       if (now) await CorpTag.updateOne({ group: now.group, name: now.name }, { $set: { tagId: row.tagId, groupId: now.groupId } }, { upsert: true });
@@ -122,15 +139,13 @@ export async function checkCorpTags(ctx: Ctx): Promise<CorpTagCheck> {
     const stale = [...lead.tags, ...lead.owners.flatMap((o) => o.tags)].filter((t) => isStale(t, current));
     if (stale.length) {
       stale.forEach(note);
+      await keep();
       const ref = splitLeadId(String(lead._id));
       if (ref) await ctx.leads.mutate(ref, null, (doc) => renameTags(doc, current));
       leadsChanged++;
     }
     if (leadsScanned % PROGRESS_EVERY === 0) ctx.log.info({ leadsScanned, leadsChanged }, 'corp tag check: leads read so far');
   }
-  // A name another tag has now is not gone (a tag deleted and made again under its old name).
-  const names = new Set([...current.values()].map((t) => `${t.group}/${t.name}`));
-  for (const name of gone.keys()) if (names.has(name)) gone.delete(name);
   ctx.log.info({ cacheRows, leadsScanned, leadsChanged, gone: [...gone.keys()] }, 'corp tag check done');
   return { cacheRows, leadsScanned, leadsChanged, gone };
 }
@@ -185,6 +200,15 @@ function renameTags(doc: LeadDoc, current: ReadonlyMap<string, Current>): void {
     }
   }
   if (industryTouched) doc.industry = doc.tags.find((t) => t.group === INDUSTRY_GROUP)?.name ?? null;
+}
+
+/** Raises the alert of the names gone that checks found (checkCorpTags), and forgets them once it is raised. */
+async function alertPending(ctx: Ctx): Promise<void> {
+  const pending = await ctx.redis.hgetall(ctx.keys.corpTagsGone());
+  const names = Object.keys(pending).sort();
+  if (!names.length) return;
+  await alertStaleNames(ctx, new Map(names.map((name) => [name, pending[name] || null])));
+  await ctx.redis.hdel(ctx.keys.corpTagsGone(), ...names);
 }
 
 /**

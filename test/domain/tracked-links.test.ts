@@ -43,4 +43,17 @@ describe('tracked links', () => {
     expect(readTrackedToken('secret-secret-secret', 'doesnotexist')).toBeNull();
     expect(readTrackedToken('secret-secret-secret', `${token}.`)).toBeNull();
   });
+
+  it('refuse a sealed token changed in the unused bits of its last character, or with a character added, whatever its length', () => {
+    const chars = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    // Delivery keys of six lengths: the base64url body ends with every remainder (0, 2 or 3 characters over a multiple of 4).
+    for (let n = 1; n <= 6; n++) {
+      const token = trackedUrl('http://x', 'secret-secret-secret', { ...link, deliveryKey: 'k'.repeat(n) }).split('/r/')[1]!;
+      expect(readTrackedToken('secret-secret-secret', token)?.deliveryKey).toBe('k'.repeat(n));
+      for (const c of chars) {
+        if (c !== token.at(-1)) expect(readTrackedToken('secret-secret-secret', token.slice(0, -1) + c)).toBeNull();
+        expect(readTrackedToken('secret-secret-secret', token + c)).toBeNull();
+      }
+    }
+  });
 });

@@ -51,7 +51,9 @@ export function readTrackedToken(secret: string, token: string): TrackedLink | n
 
 function unseal(secret: string, body: string): string | null {
   const sealed = Buffer.from(body, 'base64url');
-  if (sealed.length <= NONCE_BYTES + TAG_BYTES) return null;
+  // Only the one spelling trackedUrl writes: a decoder skips a dangling character and the unused low bits of the last
+  // one, so a link changed there would otherwise still open (and be another link for the same delivery).
+  if (sealed.length <= NONCE_BYTES + TAG_BYTES || sealed.toString('base64url') !== body) return null;
   try {
     const decipher = createDecipheriv('aes-256-gcm', subKey(secret, 'key'), sealed.subarray(0, NONCE_BYTES), { authTagLength: TAG_BYTES });
     decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));

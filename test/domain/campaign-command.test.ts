@@ -3,6 +3,9 @@ import { createCampaign } from '../../src/domain/campaigns/catalog.js';
 import { CAMPAIGN_COMMAND, runCampaignCommand } from '../../src/domain/campaigns/command.js';
 import { countFollowUp } from '../../src/domain/campaigns/follow-up.js';
 import { translator, type Lang } from '../../src/domain/commands/command.js';
+import { pauseCampaign } from '../../src/domain/campaigns/control.js';
+import { startRun } from '../../src/domain/campaigns/schedule.js';
+import { pause } from '../../src/domain/pause/pauses.js';
 import { CampaignRun } from '../../src/store/models/campaign-run.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { seedLeads } from '../helpers/seed-leads.js';
@@ -118,5 +121,24 @@ describe('群发 / campaign chat command (the domain behind handlers/commands/)'
     expect(await say('pause once')).toMatch(/^不能暂停 once：它是一次性群发，唯一的一次运行已完成（\d\d-\d\d \d\d:\d\d），不会再发送，无需暂停。$/);
     expect(await en('pause once')).toMatch(/^Cannot pause once: it is a one-off campaign whose only run finished at \d\d-\d\d \d\d:\d\d: it sends nothing more, so there is nothing to pause\.$/);
     expect(await say('show once')).not.toContain('已暂停');
+    // Paused already (its run ended while it was paused): unchanged, said as such; not "resume it first" to pause it.
+    await pause(h.ctx, { kind: 'campaign', target: 'once' }, { actor: 'lisi' });
+    expect(await say('pause once')).toBe('once 本来就是暂停的。');
+    expect(await say('resume once')).toContain('已恢复 once');
+  });
+
+  it('a one-off campaign whose run was skipped (it can still be launched), or is under way, can be paused', async () => {
+    const at = '2027-02-01T10:00:00+08:00';
+    await createCampaign(h.ctx, { key: 'once2', name: '一次群发', segment: { tags: { all: ['测试/cmd'] } }, content: { text: '您好' }, schedule: { at } }, 'test');
+    expect(await say('pause once2')).toContain('已暂停 once2');
+    expect((await startRun(h.ctx, 'once2', { trigger: 'schedule', at: Date.parse(at) }))?.run.status).toBe('skipped');
+    expect(await say('resume once2')).toContain('已恢复 once2');
+    expect(await say('pause once2')).toContain('已暂停 once2');
+    expect(await say('resume once2')).toContain('已恢复 once2');
+    await CampaignRun.updateOne({ _id: 'once2|at' }, { $set: { status: 'running', finishedAt: null } });
+    expect(await say('pause once2')).toContain('已暂停 once2');
+    await CampaignRun.updateOne({ _id: 'once2|at' }, { $set: { status: 'finished', finishedAt: new Date() } });
+    await say('resume once2');
+    await expect(pauseCampaign(h.ctx, 'once2', 'lisi')).rejects.toMatchObject({ code: 'state' });
   });
 });

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CampaignRun } from '../../src/store/models/campaign-run.js';
 import { startTestBot, type TestBot } from '../helpers/test-bot.js';
 import { seedLeads } from '../helpers/seed-leads.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -61,6 +62,17 @@ describe('campaigns API: access and validation', () => {
     const huge = await api('/campaigns/dup/cancel', { method: 'POST', body: JSON.stringify({ actor: 'zhangsan', pad: 'x'.repeat(70_000) }) });
     expect(huge.status).toBe(413);
     expect((await json<{ status: string }>(await api('/campaigns/dup'))).status).not.toBe('cancelled');
+  });
+});
+
+describe('campaigns API: a one-off campaign whose run has ended', () => {
+  it('is not paused (409, saying why): it sends nothing more', async () => {
+    expect((await post('/campaigns', { ...valid('oneoff'), schedule: { at: '2099-01-01T10:00:00+08:00' } })).status).toBe(200);
+    await CampaignRun.collection.insertOne({ _id: 'oneoff|at' as never, campaignKey: 'oneoff', trigger: 'launch', status: 'finished', startedAt: new Date(), finishedAt: new Date(), counters: {} });
+    const refused = await post('/campaigns/oneoff/pause', { actor: 'lisi' });
+    expect(refused.status).toBe(409);
+    expect((await json<Issues>(refused)).error).toContain('nothing to pause');
+    expect((await json<{ paused: boolean }>(await api('/campaigns/oneoff'))).paused).toBe(false);
   });
 });
 

@@ -40,7 +40,8 @@ async function wakeRuns(ctx: Ctx, key: string): Promise<number> {
 export async function pauseCampaign(ctx: Ctx, key: string, actor: string, reason?: string | null): Promise<{ changed: boolean }> {
   const c = await existing(key);
   if (c.status !== 'active') throw new CampaignError('state', `campaign "${key}" is ${c.status}`);
-  const ran = await endedOneOffRun(c);
+  // One paused already (before its run ended, or before pausing was refused for it) is answered as paused, unchanged.
+  const ran = c.paused ? null : await endedOneOffRun(c);
   if (ran) throw new CampaignError('state', `campaign "${key}" is a one-off whose run is ${ran.status}: it sends nothing more, so there is nothing to pause`);
   return { changed: await pause(ctx, { kind: 'campaign', target: key }, { actor, reason }) };
 }

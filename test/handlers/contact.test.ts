@@ -8,6 +8,7 @@ import { startHarness, type Harness } from '../helpers/harness.js';
 import { touchesOf } from '../../src/store/touch-log.js';
 import { ChannelRecord } from '../../src/store/models/channel-record.js';
 import { Enrollment } from '../../src/store/models/enrollment.js';
+import { rememberEarlyEnd } from '../../src/domain/leads/ownership.js';
 
 // Each 客户联系 handler run alone on its documented payload [D:92130], on the real stores, nothing else running.
 let h: Harness;
@@ -95,6 +96,47 @@ describe('contact handlers on WeCom payloads', () => {
     lead = await Lead.findOne({ externalUserId: ext }).lean();
     expect(lead?.owners.map((o) => [o.userId, o.status])).toEqual([['zhangsan', 'active']]);
     expect(lead?.stage).not.toBe('lost');
+  });
+
+  it('a deletion kept for its add is spent by a newer add (the relationship began again), and tried again once kept', async () => {
+    const ext = `wm_early_again_${seq}`;
+    const t0 = now();
+    await h.handle(payload('del_follow_user', { ExternalUserID: ext, CreateTime: t0 - 20 }), { attempt: 2 });
+    // The customer adds the member again after the deletion (the first add never came): active, and nothing kept.
+    await h.handle(payload('add_external_contact', { ExternalUserID: ext, State: 'notext', WelcomeCode: null, CreateTime: t0 }));
+    expect((await Lead.findOne({ externalUserId: ext }).lean())?.owners.map((o) => [o.userId, o.status])).toEqual([['zhangsan', 'active']]);
+    expect(await h.ctx.redis.exists(h.ctx.keys.earlyOwnershipEnd(TEST_CORP.corpId, ext, 'zhangsan'))).toBe(0);
+    // The first add, late, older than the deletion: the owner stays active.
+    await h.handle(payload('add_external_contact', { ExternalUserID: ext, State: 'notext', WelcomeCode: null, CreateTime: t0 - 30 }));
+    expect((await Lead.findOne({ externalUserId: ext }).lean())?.owners.map((o) => [o.userId, o.status])).toEqual([['zhangsan', 'active']]);
+    // An add handled between a deletion's last try and its keeping: the keeping tries once more, ends it, keeps nothing.
+    const end = { userId: 'zhangsan', externalUserId: ext, at: new Date((t0 + 5) * 1000), status: 'removed' as const, dedupeKey: `early-again-${seq}` };
+    expect((await rememberEarlyEnd(h.ctx, end))?.owners.map((o) => [o.userId, o.status])).toEqual([['zhangsan', 'removed']]);
+    expect(await h.ctx.redis.exists(h.ctx.keys.earlyOwnershipEnd(TEST_CORP.corpId, ext, 'zhangsan'))).toBe(0);
+  });
+
+  it('two deletions of one relationship kept at once: the newer is kept, whichever is written last', async () => {
+    const ext = `wm_early_both_${seq}`;
+    const t0 = now();
+    const key = h.ctx.keys.earlyOwnershipEnd(TEST_CORP.corpId, ext, 'zhangsan');
+    // A Redis slow to answer reads: both deletions look before either writes.
+    const slow = new Proxy(h.ctx.redis, {
+      get(target, p) {
+        const v = Reflect.get(target, p, target) as unknown;
+        if (p !== 'get') return typeof v === 'function' ? v.bind(target) : v;
+        return async (k: string) => {
+          const r = await target.get(k);
+          await new Promise((ok) => setTimeout(ok, 50));
+          return r;
+        };
+      },
+    });
+    const ctx = { ...h.ctx, redis: slow };
+    const end = (at: number, status: 'left' | 'removed') => ({ userId: 'zhangsan', externalUserId: ext, at: new Date(at * 1000), status, dedupeKey: `early-both-${status}-${seq}` });
+    await Promise.all([rememberEarlyEnd(ctx, end(t0, 'removed')), rememberEarlyEnd(ctx, end(t0 - 3, 'left'))]);
+    expect(JSON.parse((await h.ctx.redis.get(key))!)).toMatchObject({ at: t0 * 1000, status: 'removed' });
+    await h.handle(payload('add_external_contact', { ExternalUserID: ext, State: 'notext', WelcomeCode: null, CreateTime: t0 - 10 }));
+    expect((await Lead.findOne({ externalUserId: ext }).lean())?.owners.map((o) => [o.userId, o.status])).toEqual([['zhangsan', 'removed']]);
   });
 
   it('edit_external_contact: the member becomes the last who interacted, and a profile sync is scheduled', async () => {

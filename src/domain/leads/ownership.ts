@@ -1,4 +1,5 @@
 import type { BotContext } from '../../context.js';
+import { LuaScript } from '../../redis/script.js';
 import { alertChurn } from '../alerts/lead-alerts.js';
 import type { LeadDoc, LeadRef } from '../../store/models/lead.js';
 import { releaseOwner } from '../nurture/stop.js';
@@ -56,6 +57,20 @@ export async function endOwnership(
 const EARLY_END_TTL_SECONDS = 7 * 86_400;
 
 /**
+ * Keeps a deletion unless the one kept is newer, in one step: two deletions of one relationship handled at once (the
+ * member's and the customer's) could otherwise both find none kept, and the older be written last.
+ */
+const KEEP_NEWER = new LuaScript(`
+local raw = redis.call('GET', KEYS[1])
+if raw then
+  local ok, kept = pcall(cjson.decode, raw)
+  if ok and type(kept) == 'table' and type(kept.at) == 'number' and kept.at > tonumber(ARGV[1]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+return 1
+`);
+
+/**
  * A deletion whose lead, or whose owner on it, was still unknown after its retries (its add is later still: a
  * callback retried late, a backlog): kept, so the add, when it comes, does not leave an owner active whose relationship
  * ended after it (applyEarlyEnd). The newest such deletion per member and customer is kept. The deletion is then tried
@@ -63,10 +78,7 @@ const EARLY_END_TTL_SECONDS = 7 * 86_400;
  */
 export async function rememberEarlyEnd(ctx: Parameters<typeof endOwnership>[0] & Pick<BotContext, 'redis' | 'keys'>, end: OwnershipEnd): Promise<LeadDoc | null> {
   const key = ctx.keys.earlyOwnershipEnd(ctx.corpId, end.externalUserId, end.userId);
-  const kept = parseEnd(await ctx.redis.get(key));
-  if (!kept || kept.at <= end.at.getTime()) {
-    await ctx.redis.set(key, JSON.stringify({ at: end.at.getTime(), status: end.status, dedupeKey: end.dedupeKey }), 'EX', EARLY_END_TTL_SECONDS);
-  }
+  await KEEP_NEWER.run(ctx.redis, [key], [end.at.getTime(), JSON.stringify({ at: end.at.getTime(), status: end.status, dedupeKey: end.dedupeKey }), EARLY_END_TTL_SECONDS]);
   const lead = await endOwnership(ctx, end);
   if (lead?.owners.some((o) => o.userId === end.userId)) await ctx.redis.del(key);
   return lead;

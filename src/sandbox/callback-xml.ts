@@ -31,30 +31,34 @@ function cdata(value: string): string {
   return `<![CDATA[${value.replaceAll(']]>', ']]]]><![CDATA[>')}]]>`;
 }
 
-/** Builds the plaintext XML WeCom sends for a `change_external_contact` event [D:92130]. */
-export function buildContactEventXml(e: ContactEvent): string {
-  const optional: Array<[string, string | undefined]> = [
-    ['State', e.state],
-    ['WelcomeCode', e.welcomeCode],
-    ['Source', e.source],
-    ['FailReason', e.failReason],
-  ];
+/** A 客户联系 event's XML [D:92130]: the system sender, the event and its fields in order (undefined ones left out). */
+function systemEventXml(toUserName: string, createTime: number, event: string, fields: Array<[string, string | undefined]>): string {
   return (
     '<xml>' +
-    `<ToUserName>${cdata(e.toUserName)}</ToUserName>` +
+    `<ToUserName>${cdata(toUserName)}</ToUserName>` +
     `<FromUserName>${cdata('sys')}</FromUserName>` +
-    `<CreateTime>${Math.floor(e.createTime)}</CreateTime>` +
+    `<CreateTime>${Math.floor(createTime)}</CreateTime>` +
     `<MsgType>${cdata('event')}</MsgType>` +
-    `<Event>${cdata('change_external_contact')}</Event>` +
-    `<ChangeType>${cdata(e.changeType)}</ChangeType>` +
-    `<UserID>${cdata(e.userId)}</UserID>` +
-    `<ExternalUserID>${cdata(e.externalUserId)}</ExternalUserID>` +
-    optional
+    `<Event>${cdata(event)}</Event>` +
+    fields
       .filter((f): f is [string, string] => f[1] !== undefined)
       .map(([tag, v]) => `<${tag}>${cdata(v)}</${tag}>`)
       .join('') +
     '</xml>'
   );
+}
+
+/** Builds the plaintext XML WeCom sends for a `change_external_contact` event [D:92130]. */
+export function buildContactEventXml(e: ContactEvent): string {
+  return systemEventXml(e.toUserName, e.createTime, 'change_external_contact', [
+    ['ChangeType', e.changeType],
+    ['UserID', e.userId],
+    ['ExternalUserID', e.externalUserId],
+    ['State', e.state],
+    ['WelcomeCode', e.welcomeCode],
+    ['Source', e.source],
+    ['FailReason', e.failReason],
+  ]);
 }
 
 /** Builds the plaintext XML of a 微信客服 `kf_msg_or_event` callback: no content, only a Token and the account [D:94670]. */
@@ -84,16 +88,9 @@ export interface TagEvent {
 
 /** Builds the plaintext XML WeCom sends for a `change_external_tag` event [D:92130]. */
 export function buildTagEventXml(e: TagEvent): string {
-  return (
-    '<xml>' +
-    `<ToUserName>${cdata(e.toUserName)}</ToUserName>` +
-    `<FromUserName>${cdata('sys')}</FromUserName>` +
-    `<CreateTime>${Math.floor(e.createTime)}</CreateTime>` +
-    `<MsgType>${cdata('event')}</MsgType>` +
-    `<Event>${cdata('change_external_tag')}</Event>` +
-    `<Id>${cdata(e.id)}</Id>` +
-    `<TagType>${cdata(e.tagType)}</TagType>` +
-    `<ChangeType>${cdata(e.changeType)}</ChangeType>` +
-    '</xml>'
-  );
+  return systemEventXml(e.toUserName, e.createTime, 'change_external_tag', [
+    ['Id', e.id],
+    ['TagType', e.tagType],
+    ['ChangeType', e.changeType],
+  ]);
 }

@@ -34,6 +34,25 @@ async function tagged(): Promise<string> {
   return c.externalUserId;
 }
 
+/**
+ * The client, whose get_corp_tag_list answers only when released, after WeCom's answer was read (`read`): a check or a
+ * tag creation caught between reading the list and acting on it.
+ */
+function heldTagList(client: WecomClient): { wecom: WecomClient; read: Promise<void>; release: () => void } {
+  let listed!: () => void;
+  const read = new Promise<void>((r) => (listed = r));
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const wecom = Object.create(client) as WecomClient;
+  wecom.getCorpTagList = async (body) => {
+    const res = await client.getCorpTagList(body);
+    listed();
+    await gate;
+    return res;
+  };
+  return { wecom, read, release };
+}
+
 describe('corp tags renamed or deleted in WeCom', () => {
   it('a rename moves the cache, every lead and its industry; config still naming the old name is reported; the old name is made anew', async () => {
     const first = await tagged();
@@ -110,17 +129,7 @@ describe('corp tags renamed or deleted in WeCom', () => {
   it('a rename made while a check runs, after it read the list, gets a check of its own', async () => {
     const { ctx } = t.bot;
     const ext = await tagged();
-    let listed!: () => void;
-    const read = new Promise<void>((r) => (listed = r));
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    const wecom = Object.create(ctx.wecom) as WecomClient;
-    wecom.getCorpTagList = async (body) => {
-      const res = await ctx.wecom.getCorpTagList(body);
-      listed();
-      await gate;
-      return res;
-    };
+    const { wecom, read, release } = heldTagList(ctx.wecom);
     const checking = runCorpTagCheck({ ...ctx, wecom }, await requestCorpTagCheck(ctx));
     await read;
     // Not the tag the test before renamed: a second callback about one tag within a second is taken for a retry.
@@ -170,17 +179,7 @@ describe('corp tags renamed or deleted in WeCom', () => {
     const { ctx } = t.bot;
     const id = idOf('渠道', '培育')!;
     // Another process is making a tag: it has read the tag list, and writes what it read to the cache in a moment.
-    let listed!: () => void;
-    const read = new Promise<void>((r) => (listed = r));
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    const wecom = Object.create(ctx.wecom) as WecomClient;
-    wecom.getCorpTagList = async (body) => {
-      const res = await ctx.wecom.getCorpTagList(body);
-      listed();
-      await gate;
-      return res;
-    };
+    const { wecom, read, release } = heldTagList(ctx.wecom);
     const making = new TagResolver(wecom, ctx.redis, ctx.keys).resolve([{ group: '渠道', name: '新标签' }]);
     await read;
     t.sandbox.state.tags.findTag('渠道', '培育')!.name = '培育二';

@@ -236,4 +236,23 @@ describe('corp tags renamed or deleted in WeCom', () => {
     expect(l?.owners[0]?.tags.filter((x) => x.id === id)).toHaveLength(1);
     expect(l?.tagKeys?.filter((k) => k === '渠道/培育三')).toHaveLength(1);
   });
+
+  it('a check that outlives a loss of Redis does not pass the requests made after it off as done', async () => {
+    const { ctx } = t.bot;
+    const { keys, redis } = ctx;
+    // Request 7 (no job: this test runs the check itself), caught after it read WeCom's list.
+    await redis.set(keys.corpTagChecksAsked(), '7');
+    await redis.set(keys.corpTagChecksDone(), '6');
+    const { wecom, read, release } = heldTagList(ctx.wecom);
+    const checking = runCorpTagCheck({ ...ctx, wecom }, 7);
+    await read;
+    // Redis loses the counts (a flush, a failover to an empty replica): requests count from 1 again.
+    await redis.del(keys.corpTagChecksAsked(), keys.corpTagChecksDone());
+    release();
+    await checking;
+    expect(await redis.get(keys.corpTagChecksDone())).toBeNull();
+    const next = await redis.incr(keys.corpTagChecksAsked());
+    expect(next).toBe(1);
+    expect(await runCorpTagCheck(ctx, next)).not.toBe('covered');
+  });
 });

@@ -3,7 +3,7 @@ import { WecomApiError } from '../../errors.js';
 import { GroupCommit } from '../../group-commit.js';
 import { jobIds } from '../../queues/job-ids.js';
 import { deleteIfEqual, tryLock } from '../../redis/lock.js';
-import { LuaScript } from '../../redis/script.js';
+import { recordRequestsDone } from '../../redis/requests-done.js';
 import { insertManyOnce } from '../../store/create-once.js';
 import { KfCursor, KfMessage, kfMessageId } from '../../store/models/kf.js';
 import type { KfSyncedMessage } from '../../wecom/types.js';
@@ -24,17 +24,6 @@ const BUSY_RECHECK_MS = 200;
 const QUEUED_TTL_MS = 30_000;
 
 type SyncCtx = Pick<BotContext, 'redis' | 'keys' | 'queues'>;
-
-/**
- * Records requests up to ARGV[1] as synced (KEYS[2]), unless the request counter (KEYS[1]) is below that: Redis lost
- * its data meanwhile and counts from 1 again, so that number would pass the next requests off as done. Returns 1 when
- * recorded, 0 when the counter went back.
- */
-const recordSynced = new LuaScript(`
-local asked = tonumber(redis.call('GET', KEYS[1]) or '0')
-if asked < tonumber(ARGV[1]) then return 0 end
-redis.call('SET', KEYS[2], ARGV[1])
-return 1`);
 
 /** A request for a sync: the account, the callback's token (null: the reconciler's request) and, once written, its number. */
 interface SyncAsk {
@@ -144,7 +133,7 @@ export async function runSync(ctx: BotContext, d: { openKfid: string; n: number 
         // Without room it waits for them, so a busy account's next page gathers more of each customer's messages.
         if (pipeline.hasRoom && (await asked()) > covering) continue;
         await pipeline.drain();
-        if (!(await recordSynced.run(redis, [keys.kfSyncRequested(d.openKfid), keys.kfSyncDone(d.openKfid)], [covering]))) {
+        if (!(await recordRequestsDone(redis, keys.kfSyncRequested(d.openKfid), keys.kfSyncDone(d.openKfid), covering))) {
           // Redis lost the counts during the pass: what is asked now may have come after the pass started. Another
           // pass covers it, counted afresh.
           target = await asked();

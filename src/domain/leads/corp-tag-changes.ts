@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { BotContext } from '../../context.js';
 import { jobIds } from '../../queues/job-ids.js';
 import { withLock } from '../../redis/lock.js';
+import { recordRequestsDone } from '../../redis/requests-done.js';
 import { CorpTag } from '../../store/models/corp-tag.js';
 import { Lead, splitLeadId, type LeadDoc } from '../../store/models/lead.js';
 import { raiseAlert } from '../alerts/ops-alerts.js';
@@ -82,7 +83,8 @@ export async function runCorpTagCheck(ctx: Ctx, n: number): Promise<string> {
       // Every request made before the list is read is answered by it.
       const upTo = Math.max(n, Number(await ctx.redis.get(ctx.keys.corpTagChecksAsked())) || 0);
       const check = await checkCorpTags(ctx);
-      await ctx.redis.set(ctx.keys.corpTagChecksDone(), String(upTo));
+      // Not recorded when Redis lost the count meanwhile: the requests numbered from 1 again are not covered by this one.
+      await recordRequestsDone(ctx.redis, ctx.keys.corpTagChecksAsked(), ctx.keys.corpTagChecksDone(), upTo);
       await alertPending(ctx);
       return `cache ${check.cacheRows}, leads ${check.leadsChanged}/${check.leadsScanned}, names gone ${check.gone.size}`;
     },

@@ -237,6 +237,18 @@ describe('corp tags renamed or deleted in WeCom', () => {
     expect(l?.tagKeys?.filter((k) => k === '渠道/培育三')).toHaveLength(1);
   });
 
+  it('a tag list that leaves out tags WeCom still has is not believed: no lead loses a tag, and the check fails to be retried', async () => {
+    const { ctx } = t.bot;
+    const ext = await tagged();
+    const before = await tagsOf(ext);
+    const wecom = Object.create(ctx.wecom) as WecomClient;
+    // The whole list comes back empty; asked by id, WeCom still has the tags.
+    wecom.getCorpTagList = async (body) => (body?.tag_id?.length || body?.group_id?.length ? ctx.wecom.getCorpTagList(body) : { errcode: 0, errmsg: 'ok', tag_group: [] });
+    await expect(checkCorpTags({ ...ctx, wecom })).rejects.toThrow(/left out .* it still has/);
+    expect(await tagsOf(ext)).toEqual(before);
+    expect(await CorpTag.countDocuments({ tagId: idOf('渠道', '培育三') })).toBe(1);
+  });
+
   it('a check that outlives a loss of Redis does not pass the requests made after it off as done', async () => {
     const { ctx } = t.bot;
     const { keys, redis } = ctx;

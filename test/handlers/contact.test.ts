@@ -47,6 +47,14 @@ describe('contact handlers on WeCom payloads', () => {
     expect((await Lead.findOne({ externalUserId: ext }).lean())?.firstTouch?.channelKey).toBe('organic');
   });
 
+  it('add_external_contact names the lead at once from the profile the welcome just read', async () => {
+    const ext = `wm_named_${seq}`;
+    await h.ctx.redis.set(h.ctx.keys.profileCache(TEST_CORP.corpId, ext), JSON.stringify({ errcode: 0, errmsg: 'ok', external_contact: { external_userid: ext, name: '王经理', corp_name: '甲厂' }, follow_user: [] }), 'EX', 60);
+    await h.handle(payload('add_external_contact', { ExternalUserID: ext, State: 'notext', WelcomeCode: null }));
+    const lead = await Lead.findOne({ externalUserId: ext }).lean();
+    expect([lead?.name, lead?.corpName]).toEqual(['王经理', '甲厂']);
+  });
+
   it('add_half_external_contact records a pending owner', async () => {
     const ext = `wm_half_${seq}`;
     await h.handle(payload('add_half_external_contact', { ExternalUserID: ext, State: 'notext' }));

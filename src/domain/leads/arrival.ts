@@ -2,6 +2,7 @@ import type { Channel } from '../../content/channels.js';
 import type { BotContext } from '../../context.js';
 import type { LeadRef } from '../../store/models/lead.js';
 import { recordStep } from '../../store/timeline.js';
+import type { ExternalContactResponse } from '../../wecom/types.js';
 import { addTouch } from '../../store/touch-log.js';
 import { stopForStage } from '../nurture/stop.js';
 import { applyStage, recordStageChange, returnStage, type StageChange } from './stage.js';
@@ -26,13 +27,17 @@ export interface Arrival {
  * A lead who comes back after deleting us is back in the funnel at the stage it had (an existing customer stays a
  * customer), with the history kept.
  */
-export async function recordArrival(ctx: Pick<BotContext, 'corpId' | 'channels' | 'leads' | 'queues' | 'sequences'>, a: Arrival): Promise<Channel> {
+export async function recordArrival(ctx: Pick<BotContext, 'corpId' | 'channels' | 'leads' | 'queues' | 'sequences' | 'redis' | 'keys'>, a: Arrival): Promise<Channel> {
   await ctx.channels.ensure(a.state);
   const channel = ctx.channels.resolve(a.state);
   const lead: LeadRef = { corpId: ctx.corpId, externalUserId: a.externalUserId };
+  const known = await welcomeProfile(ctx, lead);
   let change: StageChange | null = null;
   await ctx.leads.withLock(lead, async () => {
     await ctx.leads.mutateLocked(lead, { channelKey: channel.key, userId: a.userId, at: a.at }, (doc) => {
+      // The name the welcome just read, so staff find the lead by it at once (the profile sync follows seconds later).
+      doc.name ??= known?.name ?? null;
+      doc.corpName ??= known?.corp_name ?? null;
       addTouch(doc, { eventKey: a.dedupeKey, kind: a.half ? 'add_half' : 'add', channelKey: channel.key, userId: a.userId, at: a.at });
       const owner = doc.owners.find((o) => o.userId === a.userId);
       if (!owner) {
@@ -62,4 +67,15 @@ export async function recordArrival(ctx: Pick<BotContext, 'corpId' | 'channels' 
     await recordStep(lead, a.dedupeKey, 'welcome_skipped', { reason: 'channel_has_no_welcome', channel: channel.key });
   }
   return channel;
+}
+
+/** The customer as the welcome read them moments ago (its externalcontact/get answer, kept briefly), if it did. */
+async function welcomeProfile(ctx: Pick<BotContext, 'redis' | 'keys'>, lead: LeadRef): Promise<ExternalContactResponse['external_contact'] | null> {
+  const cached = await ctx.redis.get(ctx.keys.profileCache(lead.corpId, lead.externalUserId));
+  if (!cached) return null;
+  try {
+    return (JSON.parse(cached) as ExternalContactResponse).external_contact ?? null;
+  } catch {
+    return null;
+  }
 }

@@ -204,6 +204,43 @@ describe('hand-off', () => {
     expect(sentTo(ext)[0]!.content).toContain('人工客服');
   });
 
+  it("who takes the session: the lead's owner when a servicer on duty, else the servicers on duty in turn; one WeCom refuses (95014) is skipped", async () => {
+    const handedTo = async (ext: string) => {
+      await handled(await say(ext, '转人工'));
+      return (await waitFor(() => kf().transfers.find((x) => x.externalUserId === ext && x.to === 3), 'handed off')).servicer;
+    };
+    const contactOfLisi = async (name: string) => {
+      // Channel expo2026's owner is zhangsan; the contact's own owner is lisi.
+      const c = t.newContact({ state: 'expo2026', userId: 'lisi', name });
+      expect((await t.post(c.xml)).status).toBe(200);
+      await waitFor(() => lead(c.externalUserId), 'contact lead');
+      return c.externalUserId;
+    };
+    // Two of lisi's contacts in a row both go to lisi, though the turn moves on between them.
+    expect(await handedTo(await contactOfLisi('李的客户一'))).toBe('lisi');
+    expect(await handedTo(await contactOfLisi('李的客户二'))).toBe('lisi');
+    // The owner off duty: the next servicer on duty.
+    kf().setServicerStatus(KF, 'lisi', 1);
+    try {
+      expect(await handedTo(await contactOfLisi('李的客户三'))).toBe('zhangsan');
+    } finally {
+      kf().setServicerStatus(KF, 'lisi', 0);
+    }
+    // Customers with no owner: the servicers on duty take them in turn.
+    const [a, b] = [await handedTo(customer()), await handedTo(customer())];
+    expect(new Set([a, b])).toEqual(new Set(['zhangsan', 'lisi']));
+    // A servicer listed on duty whom WeCom refuses (not activated, or just stopped: 95014): the next one takes it.
+    t.sandbox.state.inject({ api: 'kf/service_state/trans', errcode: 95014 });
+    const ext = customer();
+    const took = await handedTo(ext);
+    const tries = t.sandbox.state.callsTo('kf/service_state/trans').filter((c) => (c.body as { external_userid?: string }).external_userid === ext);
+    expect(tries.map((c) => c.errcode)).toEqual([95014, 0]);
+    const refused = (tries[0]!.body as { servicer_userid?: string }).servicer_userid;
+    expect(took).not.toBe(refused);
+    const l = await waitFor(async () => ((await lead(ext))?.kf?.state === 3 ? lead(ext) : null), 'a person serves');
+    expect(l!.kf?.servicer).toBe(took);
+  });
+
   it('no servicer on duty: the queue (state 2)', async () => {
     kf().setServicerStatus(KF, 'zhangsan', 1);
     kf().setServicerStatus(KF, 'lisi', 1);

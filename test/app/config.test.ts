@@ -23,6 +23,23 @@ describe('configuration', () => {
     expect(c).toMatchObject({ PORT: 3000, ROLE: 'all', WECOM_API_BASE: 'https://qyapi.weixin.qq.com', CALLBACK_MAX_SKEW_SECONDS: 300, TEMPLATES_DIR: './templates' });
   });
 
+  it('微信客服 and its service clock: the documented defaults, and the ops webhook as its key only', () => {
+    const c = loadConfig(valid);
+    expect(c.SERVICE_HOURS.text).toBe('Mon-Fri 09:00-18:00');
+    expect(c.SERVICE_HOURS.days.map((d) => d.length)).toEqual([1, 1, 1, 1, 1, 0, 0]);
+    expect(c).toMatchObject({ SERVICE_TIMEZONE: 'Asia/Shanghai', SERVICE_REPLY_TARGET_SECONDS: 600, KF_REPLIES_PER_MINUTE: 3 });
+    // Unset: the kf APIs go with WECOM_SECRET (src/wecom/client.ts), and ops alerts are kept but not posted.
+    expect(c.WECOM_KF_SECRET).toBeUndefined();
+    expect(c.WECOM_OPS_WEBHOOK_KEY).toBeUndefined();
+    const set = loadConfig({ ...valid, SERVICE_HOURS: 'Mon-Fri 09:00-12:00, Sat 10:00-24:00', SERVICE_TIMEZONE: 'Europe/Berlin', SERVICE_REPLY_TARGET_SECONDS: '300', KF_REPLIES_PER_MINUTE: '5', WECOM_KF_SECRET: 'kf-secret', WECOM_OPS_WEBHOOK_KEY: '693a91f6-7xxx-4bc4-97a0-0ec2sifa5aaa' });
+    expect(set).toMatchObject({ SERVICE_TIMEZONE: 'Europe/Berlin', SERVICE_REPLY_TARGET_SECONDS: 300, KF_REPLIES_PER_MINUTE: 5, WECOM_KF_SECRET: 'kf-secret' });
+    expect(set.SERVICE_HOURS.days[5]).toEqual([[600, 1440]]);
+    expect(() => loadConfig({ ...valid, SERVICE_TIMEZONE: 'Asia/Peking' })).toThrow(/SERVICE_TIMEZONE/);
+    expect(() => loadConfig({ ...valid, SERVICE_REPLY_TARGET_SECONDS: '0' })).toThrow(/SERVICE_REPLY_TARGET_SECONDS/);
+    // The whole URL where the key is meant (WeCom answers 93000 to it [D:99110]).
+    expect(() => loadConfig({ ...valid, WECOM_OPS_WEBHOOK_KEY: 'https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=693a91f6' })).toThrow(/WECOM_OPS_WEBHOOK_KEY: must be the key= part/);
+  });
+
   it('lists every problem at once and never echoes a secret', () => {
     const err = (() => {
       try {

@@ -58,7 +58,8 @@ const channelSchema = z
       .object({
         account: z.string().min(1).optional(),
         scene: z.string().regex(/^[0-9a-zA-Z_-]{1,32}$/, 'must be 1-32 of 0-9 a-z A-Z _ - [D:94665]').optional(),
-        welcome: replySchema.optional(),
+        // One text or menu by kf/send_msg_on_event [D:95122], with no case study (a welcome holds no case's fence).
+        welcome: replySchema.refine((w) => !w.caseStudy, 'a 微信客服 welcome sends no case study: use text, link or menu').optional(),
       })
       .strict()
       .optional(),

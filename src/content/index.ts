@@ -61,8 +61,16 @@ export async function loadTemplates(dir: string): Promise<Templates> {
   problems.push(...scoringProblems);
   const { replies, problems: replyProblems } = await loadReplies(dir);
   problems.push(...replyProblems);
-  const usesCases = repliesUseCases(replies) || (channels?.all() ?? []).some((c) => c.kf?.welcome?.caseStudy);
-  if (usesCases && cases.length === 0) problems.push(`${path.join(dir, 'replies.yaml')}: caseStudy replies need at least one case in cases/`);
+  if (repliesUseCases(replies) && cases.length === 0) problems.push(`${path.join(dir, 'replies.yaml')}: caseStudy replies need at least one case in cases/`);
+  // A click on a kf welcome's menu item names its intent (menu_id): one replies.yaml does not have answers as text.
+  const intentKeys = new Set(replies.intents.map((i) => i.key));
+  for (const c of channels?.all() ?? []) {
+    for (const item of c.kf?.welcome?.menu?.items ?? []) {
+      if ('intent' in item && !intentKeys.has(item.intent) && !replyProblems.length) {
+        problems.push(`${path.join(dir, 'channels.yaml')}: channel ${c.key}: kf.welcome.menu.items: no intent "${item.intent}" in replies.yaml`);
+      }
+    }
+  }
   const { campaigns, problems: campaignProblems } = await loadCampaigns(dir);
   problems.push(...campaignProblems);
   if (channels) {

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync, cpSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -97,6 +97,26 @@ describe('intents', () => {
           expect.stringContaining(`${file}: intent empty: (intent)`),
         ]),
       );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("templates:check: a channel's kf welcome names only intents replies.yaml has, and sends no case study", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'replies-'));
+    try {
+      cpSync('test/fixtures/templates', dir, { recursive: true });
+      const file = path.join(dir, 'channels.yaml');
+      const channel = (key: string, welcome: string) => [`  - key: ${key}`, `    name: ${key}`, '    kf:', `      scene: ${key}`, `      welcome: ${welcome}`].join('\n');
+      writeFileSync(file, [readFileSync(file, 'utf8').trimEnd(), channel('kfmenu', '{ text: 您好, menu: { items: [{ intent: qualify, text: 报价 }, { intent: pricing, text: 价格 }] } }'), channel('kfcase', '{ text: 您好, caseStudy: auto }'), ''].join('\n'));
+      const err = await loadTemplates(dir).then(() => null, (e: Error & { problems: string[] }) => e);
+      expect(err?.problems).toEqual([
+        expect.stringMatching(/channels\.yaml: channel #\d+ \(kfcase\): kf\.welcome: a 微信客服 welcome sends no case study/),
+      ]);
+      // Without the case study: the menu's unknown intent (a click on it would be read as its text).
+      writeFileSync(file, readFileSync(file, 'utf8').replace('caseStudy: auto', 'link: { title: 案例, url: "https://example.com/c" }'));
+      const again = await loadTemplates(dir).then(() => null, (e: Error & { problems: string[] }) => e);
+      expect(again?.problems).toEqual([`${file}: channel kfmenu: kf.welcome.menu.items: no intent "pricing" in replies.yaml`]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -313,6 +313,22 @@ describe('events', () => {
     expect(kinds).toContain('reply');
   });
 
+  it("a new customer's channel: the link's scene from kf/customer/batchget when the bot saw no enter_session, and a scene_param naming a channel", async () => {
+    // Entered by kfad's link before the bot read the account (the event is behind its cursor); WeCom still keeps the
+    // session's context (48 h).
+    const first = customer();
+    kf().customers.set(first, { nickname: '老访客', scene: 'kfad', sceneParam: '', enteredAt: Date.now() });
+    await handled(await say(first, '谢谢'));
+    expect(await lead(first)).toMatchObject({ name: '老访客', firstTouch: { channelKey: 'kfad' } });
+    expect(t.sandbox.state.callsTo('kf/customer/batchget').map((c) => c.body)).toContainEqual({ external_userid_list: [first], need_enter_session_context: 1 });
+    // A link made by hand with scene_param = a channel key (the link's scene is no channel's).
+    const second = customer();
+    await kf().customerEnters(KF, second, { scene: 'poster', sceneParam: 'expo2026' });
+    const l = await waitFor(() => lead(second), 'lead');
+    expect(l.firstTouch?.channelKey).toBe('expo2026');
+    expect((await timelineOf(TEST_CORP.corpId, second)).find((e) => e.type === 'kf_entered')?.detail).toMatchObject({ scene: 'poster', sceneParam: 'expo2026', channel: 'expo2026' });
+  });
+
   it('msg_send_fail marks the delivery failed with its reason', async () => {
     const ext = customer();
     await handled(await say(ext, '谢谢'));

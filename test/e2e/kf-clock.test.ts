@@ -93,6 +93,10 @@ describe('the service clock', () => {
     const breaches = (body as unknown as { breaches: Array<{ lead: string; servicer: string; serviceSeconds: number; targetSeconds: number }> }).breaches;
     expect(breaches).toEqual([expect.objectContaining({ servicer: 'lisi', targetSeconds: 2, lead: expect.stringContaining('wmCLOCKslow') })]);
     expect(breaches[0]!.serviceSeconds).toBeGreaterThan(2);
+    // The period asked for: the day the clocks started (the default period ends today), and a month without any.
+    const today = (body as unknown as { to: string }).to;
+    expect(await admin<{ from: string; to: string; total: { count: number } }>(`/service?from=${today}&to=${today}`)).toMatchObject({ from: today, to: today, total: { count: 2 } });
+    expect(await admin<{ total: { count: number; medianSeconds: number | null }; servicers: unknown[] }>('/service?from=2025-01-01&to=2025-01-31')).toMatchObject({ total: { count: 0, medianSeconds: null }, servicers: [] });
     const bad = await fetch(`${t.url}/admin/api/service?from=2026-13-01`, { headers: { authorization: `Bearer ${ADMIN}` } });
     expect(bad.status).toBe(400);
     const doc = (await (await fetch(`${t.url}/admin/api/openapi.json`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as { paths: Record<string, unknown> };

@@ -341,6 +341,32 @@ describe('events', () => {
     await waitFor(async () => (await steps(ext)).includes('kf_send_failed'), 'the failure on the timeline');
   });
 
+  it('msg_send_fail over the 5 (fail_type 6) spends the window it was sent in, not one the customer opened since', async () => {
+    const failed = async (ext: string, msgid: string) => {
+      await waitFor(() => Delivery.findOne({ msgid }).lean(), 'recorded');
+      await kf().failLater(msgid, 6);
+      await waitFor(async () => (await Delivery.findOne({ msgid }).lean())?.status === 'failed', 'failed');
+      expect((await Delivery.findOne({ msgid }).lean())?.reason).toBe('over_5_messages');
+    };
+    // In the customer's latest window: nurture goes another way for the rest of it.
+    const spent = await contactWhoWrote('窗口已满');
+    await failed(spent.externalUserId, sentTo(spent.externalUserId)[0]!.msgid);
+    // In an earlier window: the customer wrote again (and was answered) before the failure came. A moment later: a
+    // message's send_time is in whole seconds.
+    const again = await contactWhoWrote('再次来信');
+    const old = sentTo(again.externalUserId)[0]!.msgid;
+    await new Promise((r) => setTimeout(r, 1100));
+    await handled(await say(again.externalUserId, '在吗'));
+    await waitFor(() => sentTo(again.externalUserId).length === 2, 'the second reply');
+    await failed(again.externalUserId, old);
+    await Promise.all([runFive(spent.externalUserId), runFive(again.externalUserId)]);
+    expect(sentTo(spent.externalUserId)).toHaveLength(1);
+    // The new window's 5: its reply and four of the five steps.
+    expect(sentTo(again.externalUserId)).toHaveLength(6);
+    const massTo = (ext: string) => t.sandbox.state.okCallsTo('externalcontact/add_msg_template').filter((x) => JSON.stringify(x.body).includes(ext)).length;
+    expect([massTo(spent.externalUserId), massTo(again.externalUserId)]).toEqual([5, 1]);
+  });
+
   it('session_status_change from the client is recorded; a session a servicer ended is the bot\'s again at the next message', async () => {
     const ext = customer();
     await handled(await say(ext, '报价'));

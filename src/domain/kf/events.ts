@@ -71,14 +71,17 @@ export async function handleKfEvent(ctx: Ctx, openKfid: string, m: KfSyncedMessa
     case 'enter_session':
       return enterSession(ctx, openKfid, m, ref, at);
     case 'msg_send_fail': {
-      const d = ev.fail_msgid ? await Delivery.findOne({ msgid: ev.fail_msgid }, { _id: 1, externalUserId: 1 }).lean() : null;
+      const d = ev.fail_msgid ? await Delivery.findOne({ msgid: ev.fail_msgid }, { _id: 1, externalUserId: 1, sentAt: 1 }).lean() : null;
       // The send's record may still be on its way through the records queue: try again before giving up.
       if (!d && !lastAttempt) throw new Error(`msg_send_fail for ${ev.fail_msgid}: no delivery recorded yet`);
       const reason = FAIL_REASONS[ev.fail_type ?? 0] ?? `fail_type ${ev.fail_type}`;
       if (d) await updateOutcome(d._id, ['sent', 'unknown', 'pending'], { status: 'failed', reason });
       if (ev.fail_type === 6) {
-        const lead = await Lead.findById(leadId(ref.corpId, ext), { kf: 1 }).lean();
-        if (lead?.kf?.lastInboundAt) await exhaustKfWindow(leadId(ref.corpId, ext), lead.kf.lastInboundAt.getTime(), key);
+        // Over the 5 of its window [D:94677]: that window is spent, when it is still the customer's latest. A message
+        // of theirs written after the send opened a new one, with 5 of its own, which stays open. (send_time is in
+        // whole seconds: a send in the same second as the message may be in either window, and the latest is spent.)
+        const last = (await Lead.findById(leadId(ref.corpId, ext), { kf: 1 }).lean())?.kf?.lastInboundAt;
+        if (last && !(d?.sentAt && d.sentAt < last)) await exhaustKfWindow(leadId(ref.corpId, ext), last.getTime(), key);
       }
       await recordStep(ref, key, 'kf_send_failed', { delivery: d?._id ?? null, failMsgid: ev.fail_msgid ?? null, failType: ev.fail_type ?? null, reason }, at);
       return d ? `send_failed:${reason}` : 'send_failed:unmatched';

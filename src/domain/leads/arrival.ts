@@ -2,9 +2,9 @@ import type { Channel } from '../../content/channels.js';
 import type { BotContext } from '../../context.js';
 import type { LeadRef } from '../../store/models/lead.js';
 import { recordStep } from '../../store/timeline.js';
-import type { ExternalContactResponse } from '../../wecom/types.js';
 import { addTouch } from '../../store/touch-log.js';
 import { stopForStage } from '../nurture/stop.js';
+import { cachedProfile } from './profile-cache.js';
 import { applyStage, recordStageChange, returnStage, type StageChange } from './stage.js';
 
 /** A customer adding a member, as the add event tells it. */
@@ -31,7 +31,7 @@ export async function recordArrival(ctx: Pick<BotContext, 'corpId' | 'channels' 
   await ctx.channels.ensure(a.state);
   const channel = ctx.channels.resolve(a.state);
   const lead: LeadRef = { corpId: ctx.corpId, externalUserId: a.externalUserId };
-  const known = await welcomeProfile(ctx, lead);
+  const known = (await cachedProfile(ctx, lead))?.external_contact;
   let change: StageChange | null = null;
   await ctx.leads.withLock(lead, async () => {
     await ctx.leads.mutateLocked(lead, { channelKey: channel.key, userId: a.userId, at: a.at }, (doc) => {
@@ -67,15 +67,4 @@ export async function recordArrival(ctx: Pick<BotContext, 'corpId' | 'channels' 
     await recordStep(lead, a.dedupeKey, 'welcome_skipped', { reason: 'channel_has_no_welcome', channel: channel.key });
   }
   return channel;
-}
-
-/** The customer as the welcome read them moments ago (its externalcontact/get answer, kept briefly), if it did. */
-async function welcomeProfile(ctx: Pick<BotContext, 'redis' | 'keys'>, lead: LeadRef): Promise<ExternalContactResponse['external_contact'] | null> {
-  const cached = await ctx.redis.get(ctx.keys.profileCache(lead.corpId, lead.externalUserId));
-  if (!cached) return null;
-  try {
-    return (JSON.parse(cached) as ExternalContactResponse).external_contact ?? null;
-  } catch {
-    return null;
-  }
 }

@@ -5,6 +5,7 @@ import { recordStep } from '../../store/timeline.js';
 import type { ExternalContactResponse } from '../../wecom/types.js';
 import { corpTagGeneration, recheckIfNamesMoved } from './corp-tag-changes.js';
 import { applyMarkedTags, applyProfile } from './profile.js';
+import { cachedProfile, dropProfile } from './profile-cache.js';
 
 /** 40068: invalid tag id [D:92117]. */
 const INVALID_TAG = 40068;
@@ -57,11 +58,9 @@ export async function syncContact(ctx: Ctx, s: ContactSync): Promise<'synced' | 
   }
 
   let res: ExternalContactResponse;
-  const cacheKey = ctx.keys.profileCache(s.lead.corpId, s.lead.externalUserId);
   try {
     // The welcome fetched it seconds ago when it needed the name; marked tags are added below either way.
-    const cached = s.channelKey ? await ctx.redis.get(cacheKey) : null;
-    res = cached ? (JSON.parse(cached) as ExternalContactResponse) : await ctx.wecom.getExternalContact(s.lead.externalUserId);
+    res = (s.channelKey ? await cachedProfile(ctx, s.lead) : null) ?? (await ctx.wecom.getExternalContact(s.lead.externalUserId));
   } catch (err) {
     if (!(err instanceof WecomApiError) || err.retryable) throw err;
     await recordStep(s.lead, source, 'profile_failed', { errcode: err.errcode, reason: err.errmsg });
@@ -82,7 +81,7 @@ export async function syncContact(ctx: Ctx, s: ContactSync): Promise<'synced' | 
     applyProfile(doc, res);
     applyMarkedTags(doc, s.userId, marked);
   });
-  await ctx.redis.del(cacheKey);
+  await dropProfile(ctx, s.lead);
   if (!saved) throw new Error('lead could not be saved');
   await recheckIfNamesMoved(ctx, generation);
   await recordStep(s.lead, source, 'profile_synced', { name: saved.name, industry: saved.industry, tags: saved.tags.length });

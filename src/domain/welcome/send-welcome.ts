@@ -5,6 +5,7 @@ import { welcomeLatency } from '../../metrics.js';
 import { jobIds } from '../../queues/job-ids.js';
 import type { DeliveryStatus } from '../../store/models/delivery.js';
 import type { ExternalContactResponse, WelcomeMessage } from '../../wecom/types.js';
+import { cachedProfile, keepProfile } from '../leads/profile-cache.js';
 import type { WelcomeJob } from './plan-welcome.js';
 
 /** 41051: the customer already chatted / the code was already used — never retry [D:92137]. */
@@ -14,7 +15,6 @@ const OTHER_APP_DELIVERING = 41096;
 /** How long the name lookup may hold up a welcome before we send without a name. */
 const PROFILE_BUDGET_MS = 2_000;
 /** How long a fetched profile is kept for the contact-sync job (which then needs no externalcontact/get). */
-export const PROFILE_CACHE_SECONDS = 120;
 
 type Ctx = Pick<BotContext, 'channels' | 'wecom' | 'redis' | 'keys' | 'queues' | 'log'>;
 
@@ -96,9 +96,9 @@ export async function sendWelcome(ctx: Ctx, d: WelcomeJob, run: { lastAttempt: b
  * externalcontact/get (best effort), never from the database (a new contact has no stored name yet).
  */
 async function customerName(ctx: Ctx, d: WelcomeJob, budgetMs: number): Promise<string> {
-  const cacheKey = ctx.keys.profileCache(d.corpId, d.externalUserId);
-  const cached = await ctx.redis.get(cacheKey);
-  if (cached) return (JSON.parse(cached) as ExternalContactResponse).external_contact.name ?? '';
+  const lead = { corpId: d.corpId, externalUserId: d.externalUserId };
+  const cached = await cachedProfile(ctx, lead);
+  if (cached) return cached.external_contact?.name ?? '';
   if (budgetMs < 200) return '';
   let res: ExternalContactResponse;
   try {
@@ -108,6 +108,6 @@ async function customerName(ctx: Ctx, d: WelcomeJob, budgetMs: number): Promise<
     return '';
   }
   // Kept briefly for the contact-sync job, so a new contact costs one externalcontact/get, not two.
-  await ctx.redis.set(cacheKey, JSON.stringify(res), 'EX', PROFILE_CACHE_SECONDS);
+  await keepProfile(ctx, lead, res);
   return res.external_contact.name ?? '';
 }

@@ -1,5 +1,6 @@
 import type { HandlerContext } from '../../src/context.js';
-import { Lead, leadId } from '../../src/store/models/lead.js';
+import { endOwnership, rememberEarlyEnd, type OwnershipEnd } from '../../src/domain/leads/ownership.js';
+import { Lead, leadId, type LeadDoc } from '../../src/store/models/lead.js';
 
 /** Tries of a deletion for a lead we do not know yet: its add may still be in flight (events run concurrently). */
 const WAIT_FOR_ADD_ATTEMPTS = 3;
@@ -28,4 +29,15 @@ export async function waitForTakeover(ctx: HandlerContext, externalUserId: strin
   if (lead && !lead.owners.some((o) => o.status === 'active' && o.userId !== handover)) {
     throw new Error(`succession of ${externalUserId}: the takeover member's add is not handled yet; retrying`);
   }
+}
+
+/**
+ * A deletion event's end of one relationship. Not known yet, the lead or this owner of it (events run concurrently):
+ * retried briefly (waitForAdd), then kept for the add, whenever it comes. Returns the lead as the deletion left it.
+ */
+export async function endOrKeepForAdd(ctx: HandlerContext, end: OwnershipEnd): Promise<LeadDoc | null> {
+  const lead = await endOwnership(ctx, end);
+  if (lead?.owners.some((o) => o.userId === end.userId)) return lead;
+  waitForAdd(ctx, end.externalUserId);
+  return rememberEarlyEnd(ctx, end);
 }

@@ -163,6 +163,12 @@ export const envSchema = z.object({
   /** When scores are recomputed for every lead (intent decays), a cron pattern in OPS_TIMEZONE. */
   RESCORE_CRON: z.string().default('30 3 * * *').refine(isCronPattern, 'is not a cron pattern like "30 3 * * *"'),
   /**
+   * When every tag name the bot keeps is checked against WeCom's tag list, a cron pattern in OPS_TIMEZONE: a rename
+   * or deletion whose change_external_tag callback never came (WeCom gives a callback up after its retries [D:92130]),
+   * or whose check Redis lost, is caught by the next night's. Before RESCORE_CRON, so the rescore sees the new names.
+   */
+  CORP_TAGS_CHECK_CRON: z.string().default('0 3 * * *').refine(isCronPattern, 'is not a cron pattern like "0 3 * * *"'),
+  /**
    * The 智能机器人 (intelligent robot) in API mode: the Token and EncodingAESKey of its callback URL (/wecom/robot)
    * [D:101033]. Both or neither: unset, the robot's route does not exist.
    */

@@ -249,6 +249,21 @@ describe('corp tags renamed or deleted in WeCom', () => {
     expect(await CorpTag.countDocuments({ tagId: idOf('渠道', '培育三') })).toBe(1);
   });
 
+  it('a rename whose callback never came is caught by the nightly check (CORP_TAGS_CHECK_CRON)', async () => {
+    const ext = await tagged();
+    const held = (await lead(ext))!.tags.find((x) => x.group !== '行业')!;
+    // WeCom renames the tag but its change_external_tag callback never reaches the bot (given up after its retries).
+    const group = t.sandbox.state.tags.corpTags.find((g) => g.tags.some((x) => x.id === held.id))!;
+    group.tags.find((x) => x.id === held.id)!.name = '培育（夜检）';
+    const scheduler = await t.bot.ctx.queues.get('corp-tags').getJobScheduler('corp-tags');
+    expect(scheduler).toMatchObject({ pattern: '0 3 * * *', tz: 'Asia/Shanghai' });
+    // The job its slot adds (the data the schedule gives it).
+    await t.bot.ctx.queues.add('corp-tags', { n: 0 });
+    await waitFor(async () => (await tagsOf(ext)).includes(`${group.groupName}/培育（夜检）`), 'the lead renamed by the nightly check', 15_000);
+    expect(await tagsOf(ext)).not.toContain(`${held.group}/${held.name}`);
+    expect(await CorpTag.countDocuments({ tagId: held.id, name: held.name })).toBe(0);
+  });
+
   it('a check that outlives a loss of Redis does not pass the requests made after it off as done', async () => {
     const { ctx } = t.bot;
     const { keys, redis } = ctx;

@@ -49,6 +49,15 @@ export async function requestCorpTagCheck(ctx: Pick<BotContext, 'redis' | 'keys'
   return n;
 }
 
+/**
+ * The nightly check (CORP_TAGS_CHECK_CRON): a request of its own, run at once. It catches what no callback asked for:
+ * a rename or deletion whose change_external_tag WeCom gave up posting [D:92130], or a check queued in a Redis that
+ * lost its data since.
+ */
+export async function runScheduledCorpTagCheck(ctx: Ctx): Promise<string> {
+  return runCorpTagCheck(ctx, await ctx.redis.incr(ctx.keys.corpTagChecksAsked()));
+}
+
 /** The generation of the tag names (tag-resolver.ts): read it before reading tags from WeCom to write on a lead. */
 export function corpTagGeneration(ctx: Pick<BotContext, 'redis' | 'keys'>): Promise<string | null> {
   return ctx.redis.get(ctx.keys.corpTagsGeneration());

@@ -1,6 +1,9 @@
 import './dev-env.js';
-import { devBotAdmin, sandboxPort } from '../dev/dev-settings.js';
+import { ORGANIC_KEY } from '../content/channels.js';
+import { sandboxPort } from '../dev/dev-settings.js';
+import { UPGRADE_NEWS_DELAY_MS } from '../domain/alerts/lead-alerts.js';
 import { stageName } from '../domain/commands/words.js';
+import { askBot, botChannelCatalog } from './bot-admin.js';
 import { EX_USAGE, readCommandLine } from './command-line.js';
 
 const COMMAND = 'npm run simulate:say';
@@ -48,7 +51,16 @@ if (!Number.isFinite(waitS) || waitS <= 0 || waitS > 120) {
 }
 const [customer, text] = positionals as [string, string];
 const base = `http://127.0.0.1:${sandboxPort()}`;
-const bot = await devBotAdmin();
+
+// A scene no channel's 客服 link has lands a new customer on organic, as the bot resolves it (channels.yaml, kf.scene).
+if (values.scene !== undefined) {
+  const asked = await botChannelCatalog();
+  if ('error' in asked) console.warn(`warning: cannot ask the bot for its channels (${asked.error}); the scene "${values.scene}" is not checked`);
+  else if (asked.catalog.resolveKf(values.scene).key === ORGANIC_KEY && values.scene !== ORGANIC_KEY) {
+    const scenes = asked.catalog.all().filter((c) => c.kf).map((c) => `${c.kf!.scene ?? c.key} (${c.key})`).join(', ') || 'none';
+    console.warn(`warning: no channel of the bot has the 客服 scene "${values.scene}" (scenes: ${scenes}); a new customer entering by it is attributed to "${ORGANIC_KEY}"`);
+  }
+}
 
 interface Said {
   openKfid: string;
@@ -82,7 +94,9 @@ const relevant = (c: Call) => {
   const b = c.body ?? {};
   return c.api.startsWith('kf/') ? b.touser === said.externalUserId || b.external_userid === said.externalUserId || c.api === 'kf/send_msg_on_event' : true;
 };
-// Watch until the bot has been quiet for 1.5 s after doing something, or the time is up.
+// Watch until the bot has been quiet for a while after doing something, or the time is up: longer than the delay of
+// the news of a grade's rise (lead-alerts.ts), which comes after the message's own effects.
+const QUIET_MS = UPGRADE_NEWS_DELAY_MS + 1500;
 const deadline = Date.now() + waitS * 1000;
 let seen = 0;
 let quietSince = Date.now();
@@ -92,7 +106,7 @@ while (Date.now() < deadline) {
   if (calls.length !== seen) {
     seen = calls.length;
     quietSince = Date.now();
-  } else if (seen > 0 && Date.now() - quietSince > 1500) break;
+  } else if (seen > 0 && Date.now() - quietSince > QUIET_MS) break;
   await new Promise((r) => setTimeout(r, 200));
 }
 
@@ -112,12 +126,16 @@ const STATES = ['new', 'the bot', 'queued for a person', 'a person', 'ended'];
 if (convo.session) console.log(`  session: ${STATES[convo.session.state] ?? convo.session.state}${convo.session.servicer ? ` (${convo.session.servicer})` : ''}`);
 console.log('\nwhat the bot did:');
 if (!calls.length) console.log('  nothing within the wait (see the bot log; a person may be serving this customer)');
+// A message to staff in full, its lines under the first.
+const whole = (text: unknown) => String(text ?? '').replace(/\n/g, '\n    ');
 for (const c of calls) {
   const b = c.body ?? {};
   const failed = c.errcode !== 0 ? `  → errcode ${c.errcode}` : '';
-  if (c.api === 'kf/service_state/trans') console.log(`  handed off: service_state ${String(b.service_state)}${b.servicer_userid ? ` to ${String(b.servicer_userid)}` : ''}${failed}`);
-  else if (c.api === 'message/send') console.log(`  told ${String(b.touser)} (app message): ${String((b.text as { content?: string } | undefined)?.content ?? '').slice(0, 80)}${failed}`);
-  else if (c.api === 'webhook/send') console.log(`  told the ops group: ${String((b.markdown as { content?: string } | undefined)?.content ?? '').replace(/\n/g, ' ').slice(0, 80)}${failed}`);
+  if (c.api === 'kf/service_state/trans') {
+    const to = b.service_state === 3 ? `to a person${b.servicer_userid ? ` (${String(b.servicer_userid)})` : ''}` : b.service_state === 2 ? 'to the queue of servicers' : `to state ${String(b.service_state)}`;
+    console.log(`  handed the session ${to}${failed}`);
+  } else if (c.api === 'message/send') console.log(`  told ${String(b.touser)} (app message): ${whole((b.text as { content?: string } | undefined)?.content)}${failed}`);
+  else if (c.api === 'webhook/send') console.log(`  told the ops group: ${whole((b.markdown as { content?: string } | undefined)?.content)}${failed}`);
   else console.log(`  ${c.api === 'kf/send_msg_on_event' ? 'welcome' : 'replied'} (${String(b.msgtype)})${failed}`);
 }
 
@@ -136,15 +154,9 @@ else {
 }
 
 async function stageMoves(): Promise<{ steps: Step[] } | { error: string }> {
-  if (!bot.token) return { error: 'no admin token: set ADMIN_TOKEN, or start the bot with `npm run dev`, which keeps one' };
-  try {
-    const res = await fetch(`${bot.url}/admin/api/leads/${encodeURIComponent(said.externalUserId)}`, { headers: { authorization: `Bearer ${bot.token}` }, signal: AbortSignal.timeout(5_000) });
-    if (res.status === 401) return { error: `the bot at ${bot.url} refused the admin token` };
-    if (res.status === 404) return { steps: [] };
-    if (!res.ok) return { error: `the bot at ${bot.url} answered HTTP ${res.status}` };
-    const { timeline } = (await res.json()) as { timeline?: Step[] };
-    return { steps: (timeline ?? []).filter((s) => s.type === 'stage_changed' && Date.parse(s.at) >= said.startedAt - 1000).sort((a, b) => Date.parse(a.at) - Date.parse(b.at)) };
-  } catch {
-    return { error: `no bot at ${bot.url} (PORT)` };
-  }
+  const asked = await askBot<{ timeline?: Step[] }>(`/leads/${encodeURIComponent(said.externalUserId)}`);
+  if ('error' in asked) return asked;
+  if (asked.status === 404) return { steps: [] };
+  if (asked.status !== 200) return { error: `the bot answered HTTP ${asked.status}` };
+  return { steps: (asked.body.timeline ?? []).filter((s) => s.type === 'stage_changed' && Date.parse(s.at) >= said.startedAt - 1000).sort((a, b) => Date.parse(a.at) - Date.parse(b.at)) };
 }

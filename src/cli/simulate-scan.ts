@@ -1,7 +1,8 @@
 import './dev-env.js';
 import path from 'node:path';
-import { ChannelCatalog, loadChannels, ORGANIC_KEY, type Channel } from '../content/channels.js';
-import { DEV_ADMIN_TOKEN_FILE, devBotAdmin, sandboxPort } from '../dev/dev-settings.js';
+import { loadChannels, ORGANIC_KEY, type ChannelCatalog } from '../content/channels.js';
+import { DEV_ADMIN_TOKEN_FILE, sandboxPort } from '../dev/dev-settings.js';
+import { askBot, botChannelCatalog } from './bot-admin.js';
 import { EX_USAGE, readCommandLine } from './command-line.js';
 
 const COMMAND = 'npm run simulate:scan';
@@ -43,41 +44,12 @@ if (positionals.length > 1) {
 }
 const state = positionals[0];
 const base = `http://127.0.0.1:${sandboxPort()}`;
-const bot = await devBotAdmin();
-
-/** A GET of the running bot's admin API: its status and JSON, or why it could not be asked. */
-async function askBot<T>(route: string): Promise<{ status: number; body: T } | { error: string }> {
-  if (!bot.token) return { error: `no admin token: set ADMIN_TOKEN, or start the bot with \`npm run dev\`, which keeps one in ${DEV_ADMIN_TOKEN_FILE}` };
-  let res: Response;
-  try {
-    res = await fetch(`${bot.url}/admin/api${route}`, { headers: { authorization: `Bearer ${bot.token}` }, signal: AbortSignal.timeout(5_000) });
-  } catch {
-    return { error: `no bot at ${bot.url} (PORT)` };
-  }
-  if (res.status === 401) return { error: `the bot at ${bot.url} refused the admin token` };
-  const body = (await res.json().catch(() => null)) as T | null;
-  return body === null ? { error: `the bot at ${bot.url} has no admin API (HTTP ${res.status}; it needs ADMIN_TOKEN)` } : { status: res.status, body };
-}
-
-// The channels as the bot knows them: channels.yaml and those created in chat (渠道 new), which live in its database.
-// A key the bot does not know lands on `organic`, as WeCom's State would (the catalog resolves it as the bot does).
-interface BotChannel {
-  key: string;
-  name: string;
-  source: 'templates' | 'command';
-  tags: Channel['tags'];
-  owners: string[];
-}
 const templatesDir = process.env.TEMPLATES_DIR || './templates';
 const templatesFile = path.join(templatesDir, 'channels.yaml');
-const asked = await askBot<BotChannel[]>('/channels');
-/** The bot's catalog; null when the bot could not be asked (then only channels.yaml is checked). */
-let botChannels: ChannelCatalog | null = null;
-if ('body' in asked && asked.status === 200 && Array.isArray(asked.body)) {
-  const asChannel = (c: BotChannel): Channel => ({ key: c.key, name: c.name, tags: c.tags, owners: c.owners });
-  botChannels = new ChannelCatalog(asked.body.filter((c) => c.source !== 'command').map(asChannel));
-  botChannels.addStored(asked.body.filter((c) => c.source === 'command').map(asChannel));
-}
+// The channels as the bot knows them; null when the bot could not be asked (then only channels.yaml is checked). A key
+// the bot does not know lands on `organic`, as WeCom's State would (the catalog resolves it as the bot does).
+const asked = await botChannelCatalog();
+const botChannels: ChannelCatalog | null = 'catalog' in asked ? asked.catalog : null;
 let channels: ChannelCatalog | null = botChannels;
 if (!channels) {
   try {
@@ -92,7 +64,7 @@ if (channels && state !== undefined && channel?.key !== state) {
   if (botChannels) {
     console.warn(`warning: the bot has no channel "${state}" (channels.yaml: ${known(true)}; created in chat: ${known(false)}); the bot will attribute this customer to "${ORGANIC_KEY}"`);
   } else {
-    console.warn(`warning: cannot ask the bot for the channels created in chat (${'error' in asked ? asked.error : `HTTP ${asked.status}`}); only ${templatesFile} is checked`);
+    console.warn(`warning: cannot ask the bot for the channels created in chat (${'error' in asked ? asked.error : 'no answer'}); only ${templatesFile} is checked`);
     console.warn(`warning: no channel "${state}" in ${templatesFile} (channels: ${known(true)}); unless it was created in chat, the bot will attribute this customer to "${ORGANIC_KEY}"`);
   }
 }

@@ -177,7 +177,7 @@ describe('simulate:scan', () => {
   let env: Record<string, string>;
   beforeAll(async () => {
     // A corp with three members, as `npm run dev` starts it, its callbacks going to the test bot.
-    t = await startTestBot('cli_scan', { env: { ADMIN_TOKEN: DEV_TOKEN }, sandbox: { members: ['zhangsan', 'lisi', 'wangwu'], kfAccounts: [{ openKfid: 'wkCLI0001', name: '官方客服', servicers: ['lisi'] }] } });
+    t = await startTestBot('cli_scan', { env: { ADMIN_TOKEN: DEV_TOKEN, WECOM_OPS_WEBHOOK_KEY: 'ops-webhook-cli' }, sandbox: { members: ['zhangsan', 'lisi', 'wangwu'], kfAccounts: [{ openKfid: 'wkCLI0001', name: '官方客服', servicers: ['lisi'] }] } });
     t.sandbox.state.callback = { url: `${t.url}/wecom/callback`, token: TEST_CORP.token, encodingAesKey: TEST_CORP.encodingAesKey };
     // What .data/dev.env gives a command while `npm run dev` runs: the sandbox, the bot's port and its admin token.
     env = baseEnv({ SANDBOX_PORT: new URL(t.sandbox.url).port, PORT: new URL(t.url).port, ADMIN_TOKEN: DEV_TOKEN, TEMPLATES_DIR });
@@ -270,8 +270,11 @@ describe('simulate:scan', () => {
     expect(r.stdout).toContain('报价');
     const did = r.stdout.slice(r.stdout.indexOf('what the bot did:'));
     expect(did).toContain('welcome (msgmenu)');
-    // The kfad channel's owner is told of the pricing question.
-    expect(did).toContain('told lisi (app message): 【客户意向】客户「刘女士」');
+    // The kfad channel's owner and the ops group are told of the pricing question, in full, in the staff's words.
+    expect(did).toContain('told lisi (app message): 【客户意向】客户「刘女士」在微信客服中问：“你好，请问报价多少？”（询价，A 级，渠道「客服广告」）。请尽快跟进。\n');
+    expect(did).toContain('told the ops group: **客户意向**\n    客户「刘女士」在微信客服中问：“你好，请问报价多少？”（询价，A 级，渠道「客服广告」）\n');
+    // The news of the lead's rise comes a moment after the message's own effects: watched for, and shown whole.
+    expect(did).toMatch(/told the ops group: \*\*新的 A 级线索\*\*\n {4}\*\*刘女士\*\* 升为 \*\*A\*\* 级（得分 \d+）· 渠道 客服广告 · 负责人 无 · 主要加分：.+、.+\n/);
     expect(did).toContain('replied (text)');
     // The pricing question qualifies the lead.
     expect(did).toContain('moved the lead: stage engaged → qualified (合格)');
@@ -282,6 +285,13 @@ describe('simulate:scan', () => {
     expect(tdDid).toContain('replied (text)');
     expect(tdDid).toMatch(/ {2}the customer opted out: stage \w+ → unsubscribed \(退订\)\n/);
     expect(td.code).toBe(0);
+    // A person asked for: the session handed to a servicer on duty, said in words.
+    const human = await say('刘女士', '转人工', '--wait', '8');
+    expect(human.stdout).toContain('  handed the session to a person (lisi)\n');
+    // A scene no channel's 客服 link has is warned about, as the bot would attribute the customer: organic.
+    const lost = await say('赵先生', '你好', '--scene', 'nosuch', '--wait', '3');
+    expect(lost.stderr.trim()).toBe('warning: no channel of the bot has the 客服 scene "nosuch" (scenes: kfad (kfad)); a new customer entering by it is attributed to "organic"');
+    expect(lost.code).toBe(0);
     const usage = await say('刘女士');
     expect(usage.code).toBe(64);
     expect(usage.stderr.trim()).toBe('npm run simulate:say: give a customer and a text (got 1 argument) (see npm run simulate:say -- --help)');

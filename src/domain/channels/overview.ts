@@ -20,6 +20,8 @@ export async function channelOverview(channels: ChannelCatalog) {
       qrCode: rec?.qrCode ?? null,
       configId: rec?.configId ?? null,
       syncedAt: rec?.syncedAt ?? null,
+      // The 微信客服 link a customer enters by (its scene attributes them to the channel [D:94665]); its URL once synced.
+      kf: c.kf ? { scene: c.kf.scene ?? c.key, openKfid: rec?.kfOpenKfid ?? null, url: rec?.kfUrl ?? null } : null,
       counts: {
         added: f?.added ?? 0,
         engaged: f?.engaged ?? 0,

@@ -1,4 +1,4 @@
-import type { Intent } from '../../content/replies.js';
+import { INTENT_CLASS_NAMES, type Intent } from '../../content/replies.js';
 import type { BotContext } from '../../context.js';
 import type { PendingChange } from '../../store/lead-repository.js';
 import { jobIds } from '../../queues/job-ids.js';
@@ -358,7 +358,8 @@ async function tellStaff(ctx: Ctx, doc: ToldLead, intent: Intent, text: string, 
   const ref = { corpId: doc.corpId, externalUserId: doc.externalUserId };
   const who = doc.name ?? doc.externalUserId;
   const channel = ctx.channels.get(doc.firstTouch?.channelKey ?? '');
-  const what = `客户「${who}」${doc.corpName ? `（${doc.corpName}）` : ''}在微信客服中问：“${text.slice(0, 100)}”（${intent.key}，${doc.grade} 级${channel ? `，来自${channel.name}` : ''}）`;
+  const kind = `${INTENT_CLASS_NAMES[intent.class]}${intent.key === intent.class ? '' : ` ${intent.key}`}`;
+  const what = `客户「${who}」${doc.corpName ? `（${doc.corpName}）` : ''}在微信客服中问：“${text.slice(0, 100)}”（${kind}，${doc.grade} 级${channel ? `，渠道「${channel.name}」` : ''}）`;
   if (acts.has('notify_owner')) {
     const active = doc.owners.filter((o) => o.status === 'active').map((o) => o.userId);
     const last = doc.lastInteraction?.userId;

@@ -61,6 +61,10 @@ export function funnelRoutes(ctx: BotContext) {
           qrCode: z.string().nullable(),
           configId: z.string().nullable(),
           syncedAt: z.union([z.date(), z.string()]).nullable(),
+          kf: z
+            .object({ scene: z.string(), openKfid: z.string().nullable(), url: z.string().nullable() })
+            .nullable()
+            .describe("the channel's 微信客服 link: the scene that attributes a customer to it; the account and URL once channels:sync made it"),
           counts: z.object(counts),
         }),
       ),

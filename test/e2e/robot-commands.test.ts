@@ -1,9 +1,12 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { encrypt, getSignature } from '@wecom/crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createHttpApp } from '../../src/app/http-app.js';
-import { runLater } from '../../src/domain/commands/answer-later.js';
+import { commandFence, runLater } from '../../src/domain/commands/answer-later.js';
+import { createCampaign } from '../../src/domain/campaigns/catalog.js';
+import { takeFence } from '../../src/store/delivery-ledger.js';
+import { CampaignRun } from '../../src/store/models/campaign-run.js';
 import { ChannelRecord } from '../../src/store/models/channel-record.js';
 import { CommandAudit } from '../../src/store/models/command-audit.js';
 import { Lead, leadId } from '../../src/store/models/lead.js';
@@ -465,6 +468,42 @@ describe('a lead by its exact name', () => {
     await seed('周总(癸厂)', '癸厂', 'notext');
     expect(content(await say('线索 周总(癸厂)'))).toContain('**周总(癸厂)**');
     expect(content(await say('线索 周总（癸厂）'))).toContain('**周总（癸厂）**');
+  });
+});
+
+describe('a slow command whose job runs again', () => {
+  it('群发 launch is not run a second time when its ops-command job runs again (a worker died after the launch): one run, one answer', async () => {
+    // A campaign nobody is in: its run starts and ends at once.
+    await createCampaign(t.bot.ctx, { key: 'relaunch', name: '重跑测试', segment: { tags: { all: ['测试/无人'] } }, content: { text: '您好。' }, schedule: { cron: '0 10 * * 1', timezone: 'Asia/Shanghai' } }, 'test');
+    const ex = await say('群发 launch relaunch');
+    expect((await later(ex.msgid)).content).toMatch(/^已开始运行 relaunch/);
+    const runs = () => CampaignRun.countDocuments({ campaignKey: 'relaunch' });
+    expect(await runs()).toBe(1);
+    expect(await auditOf(ex.msgid)).toMatchObject({ command: 'campaign', outcome: 'ok', later: true });
+    // BullMQ runs a job again when its worker's lock lapsed (the worker died, maxStalledCount): the same job, a few
+    // minutes later.
+    const job = { msgid: ex.msgid, userId: 'zhangsan', chatId: 'wrsandboxopsgroup', chatType: 'group' as const, text: '群发 launch relaunch', responseUrl: ex.message.response_url as string, receivedAt: Date.now() };
+    const now = Date.now;
+    const spy = vi.spyOn(Date, 'now').mockImplementation(() => now() + 3 * 60_000);
+    try {
+      await runLater(t.bot.ctx, job);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(await runs(), 'the job run again launched the campaign again').toBe(1);
+    expect(t.sandbox.state.robot.responses.filter((r) => r.msgid === ex.msgid)).toHaveLength(1);
+    expect(await auditOf(ex.msgid)).toMatchObject({ command: 'campaign', outcome: 'ok', later: true });
+  });
+
+  it('a slow command whose job runs again before its answer went out answers that it was not run again', async () => {
+    const msgid = `again-${Date.now()}`;
+    const responseUrl = t.sandbox.state.robot.issueResponseUrl(msgid);
+    const job = { msgid, userId: 'zhangsan', chatId: 'wrsandboxopsgroup', chatType: 'group' as const, text: '群发 launch relaunch', responseUrl, receivedAt: Date.now() };
+    // The first run of the job took the command's fence, then its worker died before answering.
+    await takeFence(commandFence(msgid));
+    expect(await runLater(t.bot.ctx, job)).toBe('failed:sent');
+    expect((await later(msgid)).content).toBe('处理「群发 launch relaunch」时服务中断了：它可能已经执行过，为免重复没有再执行。请先查看结果，需要的话再发一次。');
+    expect(await auditOf(msgid)).toMatchObject({ command: 'campaign', outcome: 'failed', later: true });
   });
 });
 

@@ -1,6 +1,6 @@
 import type { BotContext } from '../../context.js';
 import { WecomApiError } from '../../errors.js';
-import { attemptFenceId, takeFence } from '../../store/delivery-ledger.js';
+import { attemptFenceId, takeFence, type FenceSpec } from '../../store/delivery-ledger.js';
 import { clipBytes, ROBOT_MARKDOWN_BYTES } from './markdown.js';
 import { audit, execute, plan, type CommandRequest, type Result } from './run-command.js';
 
@@ -17,7 +17,8 @@ export interface LaterCommand extends CommandRequest {
 /**
  * Runs a slow command (the `ops-command` job) and sends its answer through the message's response_url. The request
  * is planned again exactly as the receiver planned it (the same text, the same rules), so the job carries no
- * decisions of its own; the answer goes out at most once and the command is audited once.
+ * decisions of its own; the command runs at most once (a fence per message), the answer goes out at most once and the
+ * command is audited once.
  */
 export async function runLater(ctx: BotContext, c: LaterCommand): Promise<string> {
   const p = plan(ctx, c);
@@ -27,6 +28,15 @@ export async function runLater(ctx: BotContext, c: LaterCommand): Promise<string
     ctx.log.warn({ msgid: c.msgid, text: c.text }, 'slow command not run: its response_url expired while it waited');
     await audit(c, { lang: p.lang, command: p.kind === 'run' ? p.command.name : p.command, outcome: 'expired', detail: 'not run: waited past the response_url\'s hour', later: true, startedAt: c.receivedAt });
     return 'expired';
+  }
+  if (p.kind === 'run' && !(await takeFence(commandFence(c.msgid)))) {
+    // An earlier run of this job started the command and its worker died (BullMQ runs a stalled job again): it may
+    // have done it (a launch, a new channel), so it is not done twice. The chat hears so if it heard nothing yet.
+    const answer = p.ctx.t(`处理「${c.text}」时服务中断了：它可能已经执行过，为免重复没有再执行。请先查看结果，需要的话再发一次。`, `"${c.text}" was interrupted while it ran: it may have been done, so it was not run again. Check the result, and send it again if needed.`);
+    const sent = await respondOnce(ctx, c.msgid, c.responseUrl, answer);
+    ctx.log.warn({ msgid: c.msgid, text: c.text, sent }, 'slow command not run again: an earlier run of its job was interrupted');
+    await audit(c, { lang: p.lang, command: p.command.name, outcome: 'failed', detail: `not run again: an earlier run of its job was interrupted; response_url: ${sent}`, later: true, startedAt: c.receivedAt });
+    return `failed:${sent}`;
   }
   const result: Result = p.kind === 'answer' ? { answer: p.answer, outcome: p.outcome } : await execute(p);
   const sent = await respondOnce(ctx, c.msgid, c.responseUrl, result.answer);
@@ -39,6 +49,11 @@ export async function runLater(ctx: BotContext, c: LaterCommand): Promise<string
     startedAt: c.receivedAt,
   });
   return `${result.outcome}:${sent}`;
+}
+
+/** Taken before a slow command runs: a job that runs again for the same message does not run its command again. */
+export function commandFence(msgid: string): FenceSpec {
+  return { id: attemptFenceId(`robot-command|${msgid}`, 1), kind: 'attempt', for: `robot-command|${msgid}` };
 }
 
 /** Whether a response_url is WeCom's (it comes from a verified callback; this keeps a typo'd base from posting anywhere). */

@@ -9,8 +9,9 @@ declare module '../src/queues/define-job.js' {
 }
 
 /**
- * A chat command's audit entry whose write failed after the command ran (src/domain/commands/robot-answer.ts): the
- * command answered at once, and its entry is written here, retried with back-off until the database takes it.
+ * A chat command's audit entry whose write failed after the command ran (auditOrLater in
+ * src/domain/commands/run-command.ts): the command answered, in the reply or through response_url, and its entry is
+ * written here, retried with back-off until the database takes it.
  */
 export const commandAuditJob = defineJob({
   name: 'command-audit',

@@ -131,3 +131,51 @@ describe('a chat command answered through response_url whose audit entry the dat
     expect(crashes).toEqual([]);
   });
 });
+
+/**
+ * A slow chat command (日报: always answered later) runs in the `ops-command` job and sends its answer through the
+ * message's response_url [D:101138]. When the database dies while WeCom takes that answer, the answer still reaches
+ * the chat once, and the audit entry the database does not take is written later by a `command-audit` job, as for
+ * every command that ran (docs/architecture.md, "One chat command, end to end").
+ */
+describe('a slow chat command whose audit entry the database cannot take', () => {
+  let db: KillableDatabase;
+  let t: TestBot;
+  let crashes: unknown[];
+  let outage: OutageBot;
+  beforeAll(async () => {
+    outage = await startOutageBot('robot_audit_outage_slow', {
+      env: { WECOM_ROBOT_TOKEN: ROBOT.token, WECOM_ROBOT_ENCODING_AES_KEY: ROBOT.encodingAesKey, OPS_ADMINS: 'zhangsan' },
+      sandbox: { members: ['zhangsan'] },
+    });
+    ({ db, t, crashes } = outage);
+    t.sandbox.state.robot.target = { url: `${t.url}/wecom/robot`, ...ROBOT };
+  });
+  afterAll(async () => outage?.stop());
+
+  it('sends the answer once, and its audit entry is written later, marked as answered later', async () => {
+    // WeCom holds the report posted to the response_url: the database goes down meanwhile.
+    t.sandbox.state.inject({ api: RESPONSE, delayMs: HOLD_MS, times: 1 });
+
+    const ex = await t.sandbox.state.robot.say({ text: '日报', userid: 'zhangsan' });
+    expect((ex.reply as { stream: { content: string } }).stream.content).toContain('⏳ 正在处理「日报」');
+
+    const post = await waitFor(() => t.sandbox.state.callsTo(RESPONSE)[0], 'the report posted to the response_url', 20_000, 10);
+    await db.kill();
+    await waitFor(() => mongoose.connection.readyState !== mongoose.ConnectionStates.connected, 'the bot to see the database down', HOLD_MS - 500, 10);
+    expect(Number.isNaN(post.errcode)).toBe(true);
+
+    const answer = await waitFor(() => t.sandbox.state.robot.responseTo(ex.msgid), 'the report through response_url', 20_000);
+    expect(post.errcode).toBe(0);
+    expect(answer.content).toMatch(/^\*\*运营日报 · /);
+    const queue = t.bot.ctx.queues.get('command-audit');
+    await waitFor(() => queue.getJob(jobIds.commandAudit(ex.msgid)), 'the audit entry queued for later', 30_000, 100);
+
+    await db.restart();
+    await waitFor(() => mongoose.connection.readyState === mongoose.ConnectionStates.connected, 'the bot to see the database again', 30_000, 50);
+    const entry = await waitFor(() => CommandAudit.findById(ex.msgid).lean(), 'the audit entry written later', 40_000, 250);
+    expect(entry).toMatchObject({ userId: 'zhangsan', text: '日报', command: 'report', outcome: 'ok', later: true });
+    expect(t.sandbox.state.robot.responses.filter((r) => r.msgid === ex.msgid)).toHaveLength(1);
+    expect(crashes).toEqual([]);
+  });
+});

@@ -2,7 +2,7 @@ import type { BotContext } from '../../context.js';
 import { WecomApiError } from '../../errors.js';
 import { attemptFenceId, takeFence, type FenceSpec } from '../../store/delivery-ledger.js';
 import { clipBytes, ROBOT_MARKDOWN_BYTES } from './markdown.js';
-import { audit, execute, plan, type CommandRequest, type Result } from './run-command.js';
+import { audit, auditOrLater, execute, plan, type CommandRequest, type Result } from './run-command.js';
 
 /** How long a robot message's response_url works: one call within an hour [D:101138]. */
 export const RESPONSE_URL_TTL_MS = 3_600_000;
@@ -35,12 +35,13 @@ export async function runLater(ctx: BotContext, c: LaterCommand): Promise<string
     const answer = p.ctx.t(`处理「${c.text}」时服务中断了：它可能已经执行过，为免重复没有再执行。请先查看结果，需要的话再发一次。`, `"${c.text}" was interrupted while it ran: it may have been done, so it was not run again. Check the result, and send it again if needed.`);
     const sent = await respondOnce(ctx, c.msgid, c.responseUrl, answer);
     ctx.log.warn({ msgid: c.msgid, text: c.text, sent }, 'slow command not run again: an earlier run of its job was interrupted');
-    await audit(c, { lang: p.lang, command: p.command.name, outcome: 'failed', detail: `not run again: an earlier run of its job was interrupted; response_url: ${sent}`, later: true, startedAt: c.receivedAt });
+    await auditOrLater(ctx, c, { lang: p.lang, command: p.command.name, outcome: 'failed', detail: `not run again: an earlier run of its job was interrupted; response_url: ${sent}`, later: true, startedAt: c.receivedAt });
     return `failed:${sent}`;
   }
   const result: Result = p.kind === 'answer' ? { answer: p.answer, outcome: p.outcome } : await execute(p);
   const sent = await respondOnce(ctx, c.msgid, c.responseUrl, result.answer);
-  await audit(c, {
+  // The command ran and its answer went: an entry the database does not take now is written later.
+  await auditOrLater(ctx, c, {
     lang: p.lang,
     command: p.kind === 'run' ? p.command.name : p.command,
     outcome: result.outcome,

@@ -6,7 +6,7 @@ import { robotMessageText, type RobotMessage, type RobotStreamRefresh } from '..
 import { respondOnce } from './answer-later.js';
 import { translator } from './command.js';
 import { clipBytes, ROBOT_MARKDOWN_BYTES } from './markdown.js';
-import { audit, auditEntry, execute, plan, textOnlyAnswer, type AuditFacts, type CommandRequest } from './run-command.js';
+import { audit, auditOrLater, execute, plan, textOnlyAnswer, type CommandRequest } from './run-command.js';
 
 /** The passive reply to a person's message: a finished stream of markdown [D:101031]. */
 export interface StreamReply {
@@ -120,18 +120,4 @@ async function decide(ctx: BotContext, m: RobotMessage): Promise<string> {
     })
     .catch((err: Error) => ctx.log.error({ msgid: m.msgid, err: err.message }, 'late answer failed'));
   return working;
-}
-
-/**
- * Audits a command that ran. An entry the database did not take is written later by a `command-audit` job (its
- * duration as of now, not of the failed write), so neither the answer nor the entry is lost to an outage.
- */
-async function auditOrLater(ctx: Pick<BotContext, 'queues' | 'log'>, req: CommandRequest, facts: AuditFacts): Promise<void> {
-  const entry = auditEntry(req, facts);
-  await audit(req, facts).catch(async (err: Error) => {
-    ctx.log.warn({ msgid: req.msgid, err: err.message }, 'command ran, but its audit entry could not be written: it is written later');
-    await ctx.queues.add('command-audit', entry, { jobId: jobIds.commandAudit(req.msgid) }).catch((e: Error) =>
-      ctx.log.error({ msgid: req.msgid, err: e.message }, 'command ran, but its audit entry could be neither written nor queued'),
-    );
-  });
 }

@@ -1,6 +1,7 @@
 import type { BotContext } from '../../context.js';
 import { WecomApiError } from '../../errors.js';
 import { opsCommands } from '../../metrics.js';
+import { jobIds } from '../../queues/job-ids.js';
 import { createOnce } from '../../store/create-once.js';
 import { CommandAudit } from '../../store/models/command-audit.js';
 import { CommandError, translator, type AnyCommand, type Caller, type CommandContext, type CommandOutcome, type Lang } from './command.js';
@@ -96,6 +97,20 @@ export async function execute(p: Extract<Plan, { kind: 'run' }>): Promise<Result
 export async function audit(req: CommandRequest, entry: AuditFacts): Promise<void> {
   opsCommands.inc({ command: entry.command ?? 'none', outcome: entry.outcome });
   await writeAudit(auditEntry(req, entry));
+}
+
+/**
+ * Audits a command that ran. An entry the database did not take is written later by a `command-audit` job (its
+ * duration as of now, not of the failed write), so neither the answer nor the entry is lost to an outage.
+ */
+export async function auditOrLater(ctx: Pick<BotContext, 'queues' | 'log'>, req: CommandRequest, facts: AuditFacts): Promise<void> {
+  const entry = auditEntry(req, facts);
+  await audit(req, facts).catch(async (err: Error) => {
+    ctx.log.warn({ msgid: req.msgid, err: err.message }, 'command ran, but its audit entry could not be written: it is written later');
+    await ctx.queues.add('command-audit', entry, { jobId: jobIds.commandAudit(req.msgid) }).catch((e: Error) =>
+      ctx.log.error({ msgid: req.msgid, err: e.message }, 'command ran, but its audit entry could be neither written nor queued'),
+    );
+  });
 }
 
 /** What an audit entry says of a command's run. */

@@ -31,6 +31,7 @@ export const campaign = defineCommand({
   permission: (a) => (ADMIN.has(subcommand(a.words)) ? 'admin' : 'read'),
   usage: { zh: 'list | show <key> | dry-run <key> | launch <key> | pause <key> | resume <key> | cancel <key>', en: 'list | show <key> | dry-run <key> | launch <key> | pause <key> | resume <key> | cancel <key>' },
   help: { zh: '群发活动：查看、预演、立即发送、暂停、恢复、取消（发送和取消需管理员）', en: 'campaigns: list, show, dry-run, launch, pause, resume, cancel (launch and cancel: admins)' },
-  slow: (a) => SLOW.has(subcommand(a.words)),
+  // Without a key it only says how to use it: answered at once, not "working on it" first.
+  slow: (a) => SLOW.has(subcommand(a.words)) && a.words.length > 1,
   run: (a, c) => runCampaignCommand(c, { args: a.words, actor: c.caller.userId, isAdmin: c.caller.role === 'admin' }),
 });

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { createCommandRegistry } from '../../handlers/commands/index.js';
 import { defineCommand } from '../../src/domain/commands/command.js';
 import { bindArgs, normalizeLine, parseLine, tokenize } from '../../src/domain/commands/parse.js';
-import { addDays, parsePeriod, periodDays, resolvePeriod } from '../../src/domain/commands/period.js';
+import { addDays, parsePeriod, periodDays, periodProblem, resolvePeriod } from '../../src/domain/commands/period.js';
 import { allows, roleOf } from '../../src/domain/commands/permissions.js';
 import { CommandRegistry, editDistance } from '../../src/domain/commands/registry.js';
 
@@ -42,6 +42,9 @@ describe('reading a line of chat', () => {
     expect(suggest('stast')).toEqual(['en', 'stats']);
     expect(suggest('rpeort')).toEqual(['en', 'report']);
     expect(suggest('supercalifragilistic')).toEqual(['en', null]);
+    // Only names help shows: "foo" is two letters from "who" (an alias of lead help does not list), and from nothing shown.
+    expect(registry.find('who')?.command.name).toBe('lead');
+    expect(suggest('foo')).toEqual(['en', null]);
     expect(editDistance('hepl', 'help')).toBe(1);
     expect(editDistance('阶段', '阶级')).toBe(1);
   });
@@ -70,7 +73,10 @@ describe('reading a line of chat', () => {
     expect(bind('定级 刘总（丁厂） Ａ')).toEqual({ ok: true, args: { lead: '刘总（丁厂）', grade: 'A', reason: undefined } });
     // A full-width comma still separates tags; a tag's own brackets stay; ＋, － and ／ are read as +, - and /.
     expect(bind('标签 王经理 ＋重点客户（华东），－行业／制造业')).toEqual({ ok: true, args: { lead: '王经理', tags: [{ op: '+', name: '重点客户（华东）' }, { op: '-', name: '行业/制造业' }] } });
-    expect(bind('统计　７ｄ，ｅｘｐｏ（华东）。')).toEqual({ ok: true, args: { period: { kind: 'last', days: 7 }, channel: 'ｅｘｐｏ（华东）' } });
+    expect(bind('统计　７ｄ，ｅｘｐｏ（华东）。')).toEqual({ ok: true, args: { period: { kind: 'last', days: 7 }, channel: 'ｅｘｐｏ（华东）', notPeriod: null } });
+    // Both are optional: a first word that is no period may be a channel (the run asks the catalog).
+    expect(bind('统计 expo2026')).toEqual({ ok: true, args: { period: { kind: 'last', days: 7 }, channel: 'expo2026', notPeriod: 'expo2026' } });
+    expect(bind('统计 2026-12-05..2026-12-01 expo2026')).toEqual({ ok: false, problems: ['时间段「2026-12-05..2026-12-01」：开始日期晚于结束日期'] });
     expect(bind('渠道 ｎｅｗ salon12 沙龙（华东）：秋季 zhangsan')).toEqual({ ok: true, args: { action: 'new', key: 'salon12', name: '沙龙（华东）：秋季', owners: ['zhangsan'] } });
     expect(bind('暂停 刘总（丁厂）')).toEqual({ ok: true, args: { target: { kind: null, name: '刘总（丁厂）' }, reason: undefined } });
     expect(bind('暂停 序列：ｆａｓｔ')).toEqual({ ok: true, args: { target: { kind: 'sequence', name: 'ｆａｓｔ' }, reason: undefined } });
@@ -116,6 +122,14 @@ describe('periods', () => {
     expect(parsePeriod('2026-11-01至2026-11-03')).toEqual({ kind: 'days', from: '2026-11-01', to: '2026-11-03' });
     for (const bad of ['上周', '0d', '400d', '2026-02-30', '2026-11-30..2026-11-01']) expect(parsePeriod(bad), bad).toBeNull();
     expect(periodDays(parsePeriod('2026-01-01..2026-12-31')!)).toBe(365);
+    // What is wrong with one, said precisely.
+    expect(periodProblem('2026-12-05..2026-12-01').en).toBe('period "2026-12-05..2026-12-01": its first day is after its last');
+    expect(periodProblem('400d').zh).toBe('时间段「400d」：最多 366 天，最少 1 天');
+    expect(periodProblem('2026-02-30').en).toBe('period "2026-02-30": there is no day 2026-02-30');
+    expect(periodProblem('2026-11-01..2026-02-30').zh).toBe('时间段「2026-11-01..2026-02-30」：没有 2026-02-30 这一天');
+    expect(periodProblem('上周').unreadable).toBe(true);
+    expect(periodProblem('400d').unreadable).toBeUndefined();
+    expect(periodProblem('上周').zh).toBe('时间段「上周」看不懂：可以是 today、7d、30d、2026-11-01 或 2026-11-01..2026-11-30');
     // In the ops time zone: 2026-11-27 23:30 UTC is already the 28th in Shanghai.
     expect(resolvePeriod({ kind: 'last', days: 7 }, Date.UTC(2026, 10, 27, 23, 30), 'Asia/Shanghai')).toEqual({ from: '2026-11-22', to: '2026-11-28' });
     expect(addDays('2024-02-28', 1)).toBe('2024-02-29');

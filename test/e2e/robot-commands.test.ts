@@ -9,6 +9,7 @@ import { takeFence } from '../../src/store/delivery-ledger.js';
 import { CampaignRun } from '../../src/store/models/campaign-run.js';
 import { ChannelRecord } from '../../src/store/models/channel-record.js';
 import { CommandAudit } from '../../src/store/models/command-audit.js';
+import { Enrollment, enrollmentId } from '../../src/store/models/enrollment.js';
 import { Lead, leadId } from '../../src/store/models/lead.js';
 import { Pause } from '../../src/store/models/pause.js';
 import { timelineOf } from '../../src/store/timeline.js';
@@ -116,7 +117,9 @@ describe('commands', () => {
   });
 
   it('an unknown command suggests the closest one, in the language typed', async () => {
-    expect(content(await say('统记 7d'))).toBe('没有「统记」这个命令。 您是不是想用「统计」？ 发送「帮助」查看全部命令。');
+    expect(content(await say('统记 7d'))).toBe('没有「统记」这个命令。你是不是想用「统计」？发送「帮助」查看全部命令。');
+    // Only names help lists are suggested ("who" works for 线索 but help does not show it).
+    expect(content(await say('foo'))).toBe('There is no command "foo". Send "help" for every command.');
     expect(content(await say('stast'))).toBe('There is no command "stast". Did you mean "stats"? Send "help" for every command.');
     expect(content(await say('Hepl'))).toContain('Did you mean "help"?');
   });
@@ -135,7 +138,14 @@ describe('commands', () => {
     // Without a space after a Chinese command word, too.
     expect(content(await say('统计今天'))).toContain('| **合计** | 3 |');
     const bad = await say('统计 上周');
-    expect(content(bad)).toBe('时间段「上周」看不懂：可以是 today、7d、30d、2026-11-01 或 2026-11-01..2026-11-30\n用法: `统计 [today|7d|30d|日期..日期] [渠道]`');
+    expect(content(bad)).toBe('时间段「上周」看不懂：可以是 today、7d、30d、2026-11-01 或 2026-11-01..2026-11-30；也没有这个渠道（现有渠道：expo2026, notext, nurture, slowseq, kfad, organic）\n用法: `统计 [today|7d|30d|日期..日期] [渠道]`');
+    // Both are optional: a channel alone is its last 7 days.
+    const one = content(await say('统计 expo2026'));
+    expect(one).toContain('| 2026 工业展（expo2026） | 2 |');
+    expect(one).not.toContain('notext');
+    // What is wrong with a period is said precisely.
+    expect(content(await say('stats 2026-12-05..2026-12-01', 'lisi'))).toBe('period "2026-12-05..2026-12-01": its first day is after its last\nUsage: `stats [today|7d|30d|YYYY-MM-DD..YYYY-MM-DD] [channel]`');
+    expect(content(await say('统计 400d expo2026'))).toBe('时间段「400d」：最多 366 天，最少 1 天\n用法: `统计 [today|7d|30d|日期..日期] [渠道]`');
     expect(content(await say('stats 7d nowhere'))).toContain('No channel "nowhere". Channels: expo2026, notext, nurture, slowseq, kfad, organic');
     expect(await auditOf(bad.msgid)).toMatchObject({ userId: 'zhangsan', command: 'stats', outcome: 'invalid_args', text: '统计 上周', lang: 'zh' });
   });
@@ -149,6 +159,22 @@ describe('commands', () => {
     // Why it has its score, in the answer's language.
     expect(card).toContain('- 评分依据：公司 +10');
     expect(card).toMatch(/- 最近动态：\d\d-\d\d \d\d:\d\d 添加员工/);
+    // Its enrollments: a finished one counts its steps (not a step after the last), a stopped one says why in words.
+    const enrolled = { corpId: TEST_CORP.corpId, externalUserId: wang.externalUserId, ownerUserId: 'zhangsan', enrolledAt: new Date(Date.now() - 3_600_000) };
+    await Enrollment.create([
+      { ...enrolled, _id: enrollmentId(TEST_CORP.corpId, wang.externalUserId, 'five'), sequenceKey: 'five', status: 'completed', step: 5, endedAt: new Date() },
+      { ...enrolled, _id: enrollmentId(TEST_CORP.corpId, wang.externalUserId, 'slow'), sequenceKey: 'slow', status: 'stopped', step: 1, stopReason: 'stage:qualified', endedAt: new Date() },
+    ]);
+    try {
+      const withEnrollments = content(await say('线索 王经理'));
+      expect(withEnrollments).toContain('five 共 5 步 · 已完成');
+      expect(withEnrollments).toContain('slow 第 2 步 · 已停止（到了「合格」阶段）');
+      const en = content(await say(`lead ${wang.externalUserId}`, 'lisi'));
+      expect(en).toContain('five 5 steps · completed');
+      expect(en).toContain('slow step 2 · stopped (reached stage qualified)');
+    } finally {
+      await Enrollment.deleteMany({ externalUserId: wang.externalUserId });
+    }
     const list = await say('线索 王');
     expect(content(list)).toContain('「王」匹配到多条线索，请用外部联系人 ID 再发一次：\n1. ');
     // The stage in the answer's language, as the card says it.
@@ -294,7 +320,17 @@ describe('commands', () => {
     const dry = await say('群发 预演 expo-draft', 'zhangsan');
     expect(content(dry)).toBe('⏳ 正在处理「群发 预演 expo-draft」，完成后结果会发在这里。');
     expect((await later(dry.msgid)).content).toContain('**expo-draft 预演**（不会发送）：目标');
-    expect(content(await say('群发', 'lisi'))).toContain('用法：群发 list');
+    const usage = await say('群发', 'lisi');
+    expect(content(usage)).toContain('用法：群发 list');
+    // Without a key a dry run only says how to use it: at once, not "working on it" first.
+    const noKey = await say('群发 dry-run', 'zhangsan');
+    expect(content(noKey)).toBe('用法：群发 dry-run <key>（群发 list 列出所有群发）');
+    // Each answer's outcome is audited as what it is.
+    expect((await auditOf(usage.msgid)).outcome).toBe('invalid_args');
+    expect((await auditOf(noKey.msgid)).outcome).toBe('invalid_args');
+    const none = await say('群发 show nope', 'lisi');
+    expect(content(none)).toBe('没有群发 nope。');
+    expect((await auditOf(none.msgid)).outcome).toBe('not_found');
     // Words past the key are not run and not ignored: said so in the answer's words, with the usage.
     expect(content(await say('群发 show expo-draft 马上 看看', 'lisi'))).toBe('多余的内容：马上 看看\n用法: `群发 list | show <key> | dry-run <key> | launch <key> | pause <key> | resume <key> | cancel <key>`');
     expect(content(await say('campaign show expo-draft now', 'lisi'))).toBe('unexpected: now\nUsage: `campaign list | show <key> | dry-run <key> | launch <key> | pause <key> | resume <key> | cancel <key>`');

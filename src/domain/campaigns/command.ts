@@ -1,5 +1,5 @@
 import type { BotContext } from '../../context.js';
-import type { CommandContext, Lang } from '../commands/command.js';
+import { CommandError, type CommandContext, type Lang } from '../commands/command.js';
 import { shortTime, stageName } from '../commands/words.js';
 import { foldWidth } from '../width.js';
 import { CampaignError } from './campaign-error.js';
@@ -160,8 +160,9 @@ async function stateReason(ctx: CampaignCommandContext, key: string, err: Campai
 /**
  * `群发` / `campaign` in the ops chat: list, show, dry-run, launch, pause, resume, cancel. Returns the reply
  * (markdown) in the command's language (docs/ops-guide.md, "Running the bot from the ops group"), times in
- * OPS_TIMEZONE. The chat command (handlers/commands/) only parses the message, says who typed it and whether they are
- * an admin, and posts this reply.
+ * OPS_TIMEZONE; an answer that is not a success (the usage, no such campaign, a refusal) is a CommandError with its
+ * outcome, as the audit records it. The chat command (handlers/commands/) only parses the message, says who typed it
+ * and whether they are an admin, and posts this reply.
  */
 export async function runCampaignCommand(ctx: CampaignCommandContext, input: CampaignCommandInput): Promise<string> {
   const { t, lang } = ctx;
@@ -171,12 +172,12 @@ export async function runCampaignCommand(ctx: CampaignCommandContext, input: Cam
   // Campaign keys are half-width letters, digits, _ and - (src/content/campaigns.ts): one typed in full-width forms
   // names the same campaign.
   const key = typedKey === undefined ? undefined : foldWidth(typedKey);
-  if (!sub) return usage;
-  if (sub !== 'list' && !key) return t(`用法：群发 ${sub} <key>（群发 list 列出所有群发）`, `Usage: campaign ${sub} <key> (campaign list lists every campaign)`);
+  if (!sub) throw new CommandError('invalid_args', usage);
+  if (sub !== 'list' && !key) throw new CommandError('invalid_args', t(`用法：群发 ${sub} <key>（群发 list 列出所有群发）`, `Usage: campaign ${sub} <key> (campaign list lists every campaign)`));
   const verb = word(VERB, sub, lang);
-  if ((CAMPAIGN_COMMAND.adminOnly as readonly string[]).includes(sub) && !input.isAdmin) return t(`只有管理员可以${verb}群发：请联系运营群的管理员。`, `Only admins may ${verb} a campaign: ask an admin of the ops group.`);
+  if ((CAMPAIGN_COMMAND.adminOnly as readonly string[]).includes(sub) && !input.isAdmin) throw new CommandError('refused', t(`只有管理员可以${verb}群发：请联系运营群的管理员。`, `Only admins may ${verb} a campaign: ask an admin of the ops group.`));
   const tz = ctx.config.OPS_TIMEZONE;
-  const none = t(`没有群发 ${key}。`, `No campaign ${key}.`);
+  const none = () => new CommandError('not_found', t(`没有群发 ${key}。`, `No campaign ${key}.`));
   try {
     switch (sub) {
       case 'list': {
@@ -192,7 +193,7 @@ export async function runCampaignCommand(ctx: CampaignCommandContext, input: Cam
       }
       case 'show': {
         const d = await campaignDetail(key!, RUNS_SHOWN + 1, tz);
-        if (!d) return none;
+        if (!d) throw none();
         const tags = `${d.source === 'file' ? t('模板', 'template') : 'API'} · ${campaignState(ctx, d)}`;
         const when = d.schedule.at
           ? t(`时间：${shortTime(d.schedule.at, tz)}（一次）`, `time: ${shortTime(d.schedule.at, tz)} (once)`)
@@ -205,7 +206,7 @@ export async function runCampaignCommand(ctx: CampaignCommandContext, input: Cam
       }
       case 'dry-run': {
         const c = await campaignOf(key!);
-        if (!c) return none;
+        if (!c) throw none();
         const r = await dryRun(ctx, c.campaign);
         const excluded = counts(ctx, Object.entries(r.excluded).map(([k, n]) => [excludedName(k, lang), n] as const));
         const until = r.deferred.until ? t(`（至 ${shortTime(r.deferred.until, tz)}）`, ` (until ${shortTime(r.deferred.until, tz)})`) : '';
@@ -253,9 +254,9 @@ export async function runCampaignCommand(ctx: CampaignCommandContext, input: Cam
     }
   } catch (err) {
     if (!(err instanceof CampaignError)) throw err;
-    if (err.code === 'not_found') return none;
+    if (err.code === 'not_found') throw none();
     const why = err.code === 'state' ? await stateReason(ctx, key!, err) : err.message;
-    return t(`不能${verb} ${key}：${why}。`, `Cannot ${verb} ${key}: ${why}.`);
+    throw new CommandError('rejected', t(`不能${verb} ${key}：${why}。`, `Cannot ${verb} ${key}: ${why}.`));
   }
-  return usage;
+  throw new CommandError('invalid_args', usage);
 }

@@ -3,7 +3,7 @@ import { Pause } from '../../store/models/pause.js';
 import { touchesOf } from '../../store/touch-log.js';
 import { leadDetail } from '../leads/query.js';
 import { CommandError, type CommandContext } from './command.js';
-import { reasonName, roleName, shortTime, stageName, touchName } from './words.js';
+import { reasonName, roleName, shortTime, stageName, stopReasonName, touchName } from './words.js';
 
 /** Touches and enrollments a card shows. */
 const SHOWN = 5;
@@ -24,8 +24,11 @@ export async function leadCard(ctx: Pick<CommandContext, 'lang' | 't' | 'config'
   const enrollments = d.enrollments.slice(-SHOWN).map((e) => {
     const status = lang === 'zh' ? ({ active: '进行中', completed: '已完成', stopped: '已停止' } as Record<string, string>)[String(e.status)] ?? e.status : e.status;
     const next = e.status === 'active' && e.dueAt ? t(`，下一步 ${shortTime(e.dueAt, tz)}`, `, next ${shortTime(e.dueAt, tz)}`) : '';
-    const why = e.stopReason ? `（${e.stopReason}）` : '';
-    return `${e.sequence} ${t(`第 ${Number(e.step) + 1} 步`, `step ${Number(e.step) + 1}`)} · ${status}${why}${next}`;
+    const why = e.stopReason ? t(`（${stopReasonName(e.stopReason, lang)}）`, ` (${stopReasonName(e.stopReason, lang)})`) : '';
+    // `step` is the next step to run: a finished enrollment ran them all.
+    const n = Number(e.step);
+    const where = e.status === 'completed' ? t(`共 ${n} 步`, `${n} step${n === 1 ? '' : 's'}`) : t(`第 ${n + 1} 步`, `step ${n + 1}`);
+    return `${e.sequence} ${where} · ${status}${why}${next}`;
   });
   const none = t('无', 'none');
   const colon = t('：', ': ');

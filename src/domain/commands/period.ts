@@ -41,6 +41,21 @@ export function parsePeriod(raw: string): PeriodSpec | null {
   return null;
 }
 
+/**
+ * Why a typed period is not one parsePeriod reads, in both languages: a reversed range, too many days, no such day;
+ * `unreadable` when it is not shaped like a period at all (a word that may be something else, e.g. a channel).
+ */
+export function periodProblem(raw: string): { zh: string; en: string; unreadable?: true } {
+  const s = foldWidth(raw).trim().toLowerCase();
+  const n = /^(?:近|最近|last)?(\d{1,})(?:d|days?|天|日)$/u.exec(s);
+  if (n) return { zh: `时间段「${raw}」：最多 366 天，最少 1 天`, en: `period "${raw}": at most 366 days, at least 1` };
+  const r = RANGE.exec(s);
+  if (r && isDay(r[1]!) && isDay(r[2]!)) return { zh: `时间段「${raw}」：开始日期晚于结束日期`, en: `period "${raw}": its first day is after its last` };
+  const bad = [r?.[1], r?.[2], DAY.test(s) ? s : undefined].find((d) => d !== undefined && !isDay(d));
+  if (bad) return { zh: `时间段「${raw}」：没有 ${bad} 这一天`, en: `period "${raw}": there is no day ${bad}` };
+  return { zh: `时间段「${raw}」看不懂：可以是 today、7d、30d、2026-11-01 或 2026-11-01..2026-11-30`, en: `period "${raw}" is not today, 7d, 30d, 2026-11-01 or 2026-11-01..2026-11-30`, unreadable: true };
+}
+
 /** The first and last day (inclusive) of a period, in the ops time zone, as of `now`. */
 export function resolvePeriod(p: PeriodSpec, now: number, tz: string): { from: string; to: string } {
   const today = localDay(now, tz);

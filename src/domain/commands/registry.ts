@@ -58,6 +58,9 @@ export class CommandRegistry {
     const w = fold(word);
     let best: { m: CommandMatch; d: number } | null = null;
     for (const [alias, m] of this.byAlias) {
+      // Only the names help shows (the English name and the first Chinese alias): a suggestion must be one the caller
+      // can find in help.
+      if (!isShown(m)) continue;
       const d = editDistance(w, alias);
       if (!best || d < best.d || (d === best.d && m.lang === lang && best.m.lang !== lang)) best = { m, d };
     }
@@ -65,6 +68,11 @@ export class CommandRegistry {
     // Further than half the word away is a guess, not a suggestion.
     return best.d <= Math.max(2, Math.ceil([...w].length / 2)) ? best.m : null;
   }
+}
+
+/** Whether help shows this alias of its command (command.ts: name, and aliases.zh[0]). */
+function isShown(m: CommandMatch): boolean {
+  return m.alias === m.command.name || m.alias === m.command.aliases.zh[0];
 }
 
 /** Optimal string alignment distance over code points (Chinese characters count one each). */

@@ -58,8 +58,8 @@ export function plan(ctx: BotContext, req: CommandRequest): Plan {
   if (!match) {
     const suggestion = line.kind === 'unknown' ? line.suggestion : null;
     const word = line.kind === 'unknown' ? line.word : '';
-    const hint = suggestion ? t(`您是不是想用「${suggestion.alias}」？`, `Did you mean "${suggestion.alias}"?`) : '';
-    return { kind: 'answer', lang, outcome: 'unknown_command', command: null, answer: `${t(`没有「${word}」这个命令。`, `There is no command "${word}".`)}${hint ? ` ${hint}` : ''} ${t('发送「帮助」查看全部命令。', 'Send "help" for every command.')}` };
+    const hint = suggestion ? t(`你是不是想用「${suggestion.alias}」？`, ` Did you mean "${suggestion.alias}"?`) : '';
+    return { kind: 'answer', lang, outcome: 'unknown_command', command: null, answer: `${t(`没有「${word}」这个命令。`, `There is no command "${word}".`)}${hint}${t('发送「帮助」查看全部命令。', ' Send "help" for every command.')}` };
   }
   const { command, alias } = match;
   const bound = bindArgs(command, line.kind === 'command' ? line.tokens : [], line.kind === 'command' ? line.line : { text: '', typed: '' }, lang);

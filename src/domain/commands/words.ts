@@ -93,6 +93,25 @@ export function reasonName(reason: string, lang: Lang): string {
   return reason;
 }
 
+// The reasons an enrollment stops (StopReason in src/domain/nurture/policy.ts, and the ends of run-step.ts).
+const STOP_REASONS: Record<string, [zh: string, en: string]> = {
+  reply: ['客户回复了', 'the customer replied'],
+  unsubscribe: ['客户退订了', 'the customer opted out'],
+  churn: ['客户删除了我方', 'the customer deleted us'],
+  owner_removed: ['负责人删除了客户', 'the owner removed the customer'],
+  sequence_removed: ['序列已删除', 'the sequence was removed'],
+  steps_removed: ['序列的步骤已删减', "the sequence's steps were cut"],
+  lead_missing: ['线索已不存在', 'the lead is gone'],
+};
+
+/** Why an enrollment stopped, as the answer's language says it (an unknown reason as it is). */
+export function stopReasonName(reason: string, lang: Lang): string {
+  const stage = /^stage:(.+)$/.exec(reason);
+  if (stage) return lang === 'zh' ? `到了「${stageName(stage[1]!, 'zh')}」阶段` : `reached stage ${stage[1]}`;
+  const names = STOP_REASONS[reason];
+  return names ? names[lang === 'zh' ? 0 : 1] : reason;
+}
+
 /** A touch kind as the answer's language names it. */
 export function touchName(kind: string, lang: Lang): string {
   return lang === 'zh' ? (TOUCH_ZH[kind] ?? kind) : kind.replace(/_/g, ' ');

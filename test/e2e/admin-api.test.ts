@@ -84,6 +84,13 @@ describe('admin API: access', () => {
     expect((await api('/leads/wm_nobody')).status).toBe(404);
     expect((await api('/no-such-route')).status).toBe(404);
   });
+
+  it('answers a period that ends on the last day a date can hold (9999-12-31) like any other', async () => {
+    // The day after it has no YYYY-MM-DD form: a loop that steps past `to` by day must not need it.
+    const res = await api('/service?from=9999-12-25&to=9999-12-31');
+    expect(res.status).toBe(200);
+    expect(await json(res)).toMatchObject({ from: '9999-12-25', to: '9999-12-31', total: { count: 0 }, breaches: [] });
+  });
 });
 
 describe('admin API: leads, stages, grades, funnel, channels', () => {

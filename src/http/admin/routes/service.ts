@@ -61,8 +61,9 @@ export function serviceRoutes(ctx: BotContext) {
       handler: async ({ query }) => {
         const tz = ctx.config.OPS_TIMEZONE;
         const { from, to } = resolvePeriodQuery(query, tz, 7, 366);
-        const days: string[] = [];
-        for (let d = from; d <= to; d = addDays(d, 1)) days.push(d);
+        // Counted, not stepped until past `to`: the day after 9999-12-31 has no YYYY-MM-DD form to compare with.
+        const count = Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86_400_000) + 1;
+        const days = Array.from({ length: count }, (_, i) => addDays(from, i));
         const s = await serviceStats(tz, days);
         // The customers' names, by primary key (20 at most).
         const names = await Promise.all(s.breaches.map((b) => Lead.findById(b.lead, { name: 1 }).lean()));

@@ -172,6 +172,12 @@ describe('admin API: leads, stages, grades, funnel, channels', () => {
     const l = await arrive('expo2026', '打标签');
     const bad = await post(`/leads/${l.id}/tags`, {});
     expect(bad.status).toBe(400);
+    // A group or name WeCom would refuse (1-30 characters each): 400 naming the tag, before WeCom is asked.
+    for (const add of [['名'.repeat(31)], ['意向/'], [`${'组'.repeat(31)}/高`]]) {
+      const res = await post(`/leads/${l.id}/tags`, { add });
+      expect(res.status, add[0]).toBe(400);
+      expect((await json<{ issues: Array<{ path: string }> }>(res)).issues.map((i) => i.path), add[0]).toEqual(['add.0']);
+    }
     const r = await json<{ added: string[]; removed: string[] }>(await post(`/leads/${l.id}/tags`, { add: ['意向/高', '展会回访'], actor: 'lisi' }));
     expect(r.added).toEqual(['意向/高', '渠道/展会回访']);
     expect(t.sandbox.state.tags.tagsOf('zhangsan', l.externalUserId).map((x) => `${x.group_name}/${x.tag_name}`)).toEqual(expect.arrayContaining(['意向/高', '渠道/展会回访']));

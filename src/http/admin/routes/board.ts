@@ -12,7 +12,19 @@ import { ApiError, apiRoute } from '../api-route.js';
 
 const counts = z.object({ S: z.number(), A: z.number(), B: z.number(), C: z.number() });
 const actor = z.string().min(1).max(64).default('admin').describe('who did it (a WeCom userid), for the timeline');
-const tag = z.string().trim().min(1).max(61).describe('`group/name`, or a bare name (the existing tag of that name when one group has it, else in the group 渠道); a name that is one existing tag\'s but for full-width forms (`重点客户(华东)`, `重点客户（华东）`) is that tag');
+/** A tag as tagsFromNames reads it: `group/name` (each part trimmed), else a bare name. */
+const tagParts = (t: string) => {
+  const slash = t.indexOf('/');
+  return slash > 0 ? [t.slice(0, slash).trim(), t.slice(slash + 1).trim()] : [t];
+};
+const tag = z
+  .string()
+  .trim()
+  .min(1)
+  .max(61)
+  // WeCom refuses a group or tag name that is empty or over 30 characters (add_corp_tag [D:92117]).
+  .refine((t) => tagParts(t).every((p) => p.length > 0 && [...p].length <= 30), 'a tag group and a tag name are 1-30 characters each')
+  .describe('`group/name`, or a bare name (the existing tag of that name when one group has it, else in the group 渠道); a name that is one existing tag\'s but for full-width forms (`重点客户(华东)`, `重点客户（华东）`) is that tag');
 
 /** Routes behind the dashboard's pages: grades, sequences, tags, pauses. */
 export function boardRoutes(ctx: BotContext) {

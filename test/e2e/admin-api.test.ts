@@ -195,6 +195,14 @@ describe('admin API: leads, stages, grades, funnel, channels', () => {
     const l = await arrive('notext', '暂停');
     expect((await post('/pauses', { kind: 'sequence', target: 'nope' })).status).toBe(400);
     expect((await post('/pauses', { kind: 'lead', target: 'wm_nobody' })).status).toBe(404);
+    // A campaign has its own routes (POST /campaigns/<key>/pause, /resume: they check its key and state); here a
+    // typo would pause a key no campaign has yet, and a resume would lift the pause a cancelled campaign keeps.
+    for (const resume of [false, true]) {
+      const res = await post('/pauses', { kind: 'campaign', target: 'no-such-campaign', resume });
+      expect(res.status).toBe(400);
+      expect((await json<{ issues: Array<{ path: string }> }>(res)).issues.map((i) => i.path)).toEqual(['kind']);
+    }
+    expect((await json<Array<{ kind: string }>>(await api('/pauses'))).map((p) => p.kind)).not.toContain('campaign');
     expect(await json(await post('/pauses', { kind: 'lead', target: l.externalUserId, reason: '客户要求暂停', actor: 'lisi' }))).toEqual({ changed: true });
     expect(await json(await post('/pauses', { kind: 'lead', target: l.id }))).toEqual({ changed: false });
     expect(await json(await post('/pauses', { kind: 'sequence', target: 'slow' }))).toEqual({ changed: true });

@@ -26,6 +26,11 @@ const tag = z
   .refine((t) => tagParts(t).every((p) => p.length > 0 && [...p].length <= 30), 'a tag group and a tag name are 1-30 characters each')
   .describe('`group/name`, or a bare name (the existing tag of that name when one group has it, else in the group 渠道); a name that is one existing tag\'s but for full-width forms (`重点客户(华东)`, `重点客户（华东）`) is that tag');
 
+/** What POST /pauses pauses: a campaign has its own routes, which check its key and its state (campaigns.ts). */
+const pauseKind = z.enum(['lead', 'sequence', 'channel'], {
+  errorMap: () => ({ message: 'must be lead, sequence or channel (a campaign: POST /admin/api/campaigns/<key>/pause or /resume)' }),
+});
+
 /** Routes behind the dashboard's pages: grades, sequences, tags, pauses. */
 export function boardRoutes(ctx: BotContext) {
   return [
@@ -92,7 +97,7 @@ export function boardRoutes(ctx: BotContext) {
       tag: 'pauses',
       summary: 'Pauses (or, with resume: true, resumes) a lead, a sequence or a channel; an enrollment keeps its place',
       body: z
-        .object({ kind: z.enum(PAUSE_KINDS), target: z.string().min(1).max(128), resume: z.boolean().default(false), reason: z.string().max(500).optional(), actor })
+        .object({ kind: pauseKind, target: z.string().min(1).max(128), resume: z.boolean().default(false), reason: z.string().max(500).optional(), actor })
         .strict()
         .refine((b) => b.kind !== 'sequence' || ctx.sequences.has(b.target), { message: 'no such sequence', path: ['target'] })
         .refine((b) => b.kind !== 'channel' || ctx.channels.get(b.target), { message: 'no such channel', path: ['target'] }),

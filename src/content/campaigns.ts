@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isCronPattern } from '../cron-pattern.js';
+import { isDay } from '../domain/commands/period.js';
 import { GRADES, ROLES, STAGES } from '../domain/vocabulary.js';
 import type { CaseStudy } from './cases.js';
 import { DEFAULT_TAG_GROUP, type ChannelCatalog } from './channels.js';
@@ -13,8 +14,8 @@ const key = z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, 'must be 1-40 characters o
  * (`2026-11-01T09:00:00+08:00`), or a span back from the run's time (`30d`, `12h`: "added in the last 30 days").
  */
 const timeRef = z.string().refine(
-  (v) => parseDelay(v) !== null || /^\d{4}-\d{2}-\d{2}$/.test(v) || z.string().datetime({ offset: true }).safeParse(v).success,
-  'must be a date (2026-11-01), a time with its offset (2026-11-01T09:00:00+08:00) or a span back from the run (30d, 12h)',
+  (v) => parseDelay(v) !== null || isDay(v) || z.string().datetime({ offset: true }).safeParse(v).success,
+  'must be a date that exists (2026-11-01), a time with its offset (2026-11-01T09:00:00+08:00) or a span back from the run (30d, 12h)',
 );
 
 /** A tag as `group/name`; a bare name is in the group 渠道, as in channels.yaml. */

@@ -54,6 +54,10 @@ describe('campaigns API: access and validation', () => {
       expect((await json<Issues>(res)).issues?.map((x) => x.path), cron).toEqual(['schedule.cron']);
       expect((await api(`/campaigns/cron${i}`)).status, cron).toBe(404);
     }
+    // A day no calendar has is refused, not read as another (2026-02-31 would be 3 March).
+    const noDay = await post('/campaigns', { ...valid('noday'), segment: { addedAfter: '2026-02-31', lastTouchBefore: '2026-13-01' } });
+    expect(noDay.status).toBe(400);
+    expect((await json<Issues>(noDay)).issues?.map((i) => i.path).sort()).toEqual(['segment.addedAfter', 'segment.lastTouchBefore']);
     expect((await api('/campaigns', { method: 'POST', body: '{nope' })).status).toBe(400);
     expect((await post('/campaigns', valid('dup'))).status).toBe(200);
     expect((await post('/campaigns', valid('dup'))).status).toBe(409);

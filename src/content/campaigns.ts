@@ -9,13 +9,16 @@ import { loadKeyedFiles } from './yaml-file.js';
 
 const key = z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, 'must be 1-40 characters of A-Z a-z 0-9 _ -');
 
+/** The longest span a campaign takes (100 years): a longer one can put a date it counts past what a Date holds. */
+const MAX_SPAN_MS = 36_500 * 86_400_000;
+
 /**
  * A point in time of a segment: a date (`2026-11-01`, 00:00 in the campaign's time zone), a time with its offset
  * (`2026-11-01T09:00:00+08:00`), or a span back from the run's time (`30d`, `12h`: "added in the last 30 days").
  */
 const timeRef = z.string().refine(
-  (v) => parseDelay(v) !== null || isDay(v) || z.string().datetime({ offset: true }).safeParse(v).success,
-  'must be a date that exists (2026-11-01), a time with its offset (2026-11-01T09:00:00+08:00) or a span back from the run (30d, 12h)',
+  (v) => (parseDelay(v) ?? Infinity) <= MAX_SPAN_MS || isDay(v) || z.string().datetime({ offset: true }).safeParse(v).success,
+  'must be a date that exists (2026-11-01), a time with its offset (2026-11-01T09:00:00+08:00) or a span back from the run (30d, 12h; at most 36500d)',
 );
 
 /** A tag as `group/name`; a bare name is in the group 渠道, as in channels.yaml. */
@@ -99,7 +102,7 @@ export const campaignSchema = z
     window: z
       .string()
       .default('3d')
-      .refine((w) => (parseDelay(w) ?? 0) >= 60_000, 'must be a span like 12h or 3d (at least 1m)'),
+      .refine((w) => (parseDelay(w) ?? 0) >= 60_000 && (parseDelay(w) ?? 0) <= MAX_SPAN_MS, 'must be a span like 12h or 3d (at least 1m, at most 36500d)'),
     /** Shown to the owners who confirm the mass message (an app message with each task). */
     ownerNote: z.string().trim().min(1).max(500).optional(),
     /** A draft is checked and can be dry-run, but never runs (no schedule, no launch) until this is false. */

@@ -58,6 +58,11 @@ describe('campaigns API: access and validation', () => {
     const noDay = await post('/campaigns', { ...valid('noday'), segment: { addedAfter: '2026-02-31', lastTouchBefore: '2026-13-01' } });
     expect(noDay.status).toBe(400);
     expect((await json<Issues>(noDay)).issues?.map((i) => i.path).sort()).toEqual(['segment.addedAfter', 'segment.lastTouchBefore']);
+    // A span no date can be counted with (its dry run and its runs failed on an invalid date): refused with the field.
+    const far = await post('/campaigns', { ...valid('far'), segment: { addedAfter: '99999999999d' }, window: '99999999999999d' });
+    expect(far.status).toBe(400);
+    expect((await json<Issues>(far)).issues?.map((i) => i.path).sort()).toEqual(['segment.addedAfter', 'window']);
+    expect((await post('/campaigns', { ...valid('century'), segment: { addedAfter: '36500d' }, window: '36500d' })).status).toBe(200);
     expect((await api('/campaigns', { method: 'POST', body: '{nope' })).status).toBe(400);
     expect((await post('/campaigns', valid('dup'))).status).toBe(200);
     expect((await post('/campaigns', valid('dup'))).status).toBe(409);

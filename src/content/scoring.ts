@@ -12,6 +12,8 @@ const halfLife = z.string().transform((d, ctx) => {
   return ms ?? 1;
 });
 const decaying = z.object({ points, halfLife }).strict();
+/** A kind of touch: each one's points decay; `max` caps what all of them add up to (many replies in one chat are not many leads' worth). */
+const touchRule = z.object({ points, halfLife, max: z.number().positive().max(1000).optional() }).strict();
 const gradeSettings = z
   .object({
     /** How fast a customer's message should get a person's reply (the service clock). */
@@ -42,11 +44,11 @@ const scoringSchema = z
       .default({}),
     intent: z
       .object({
-        reply: decaying.optional(),
-        click: decaying.optional(),
-        caseOpened: decaying.optional(),
-        intent: decaying.optional(),
-        kfConversation: decaying.optional(),
+        reply: touchRule.optional(),
+        click: touchRule.optional(),
+        caseOpened: touchRule.optional(),
+        intent: touchRule.optional(),
+        kfConversation: touchRule.optional(),
         stage: z.object({ engaged: decaying, qualified: decaying, opportunity: decaying, customer: decaying }).partial().strict().default({}),
       })
       .strict()
@@ -70,11 +72,11 @@ export type GradeSettings = z.infer<typeof gradeSettings>;
 export const DEFAULT_SCORING: Scoring = scoringSchema.parse({
   fit: { industry: { default: 5 }, role: { 'decision-maker': 25, manager: 15, user: 5 }, company: 10, channel: { default: 0 } },
   intent: {
-    reply: { points: 10, halfLife: '14d' },
-    click: { points: 5, halfLife: '7d' },
-    caseOpened: { points: 8, halfLife: '14d' },
-    intent: { points: 30, halfLife: '30d' },
-    kfConversation: { points: 10, halfLife: '14d' },
+    reply: { points: 10, halfLife: '14d', max: 30 },
+    click: { points: 5, halfLife: '7d', max: 20 },
+    caseOpened: { points: 8, halfLife: '14d', max: 24 },
+    intent: { points: 30, halfLife: '30d', max: 45 },
+    kfConversation: { points: 10, halfLife: '14d', max: 20 },
     stage: { engaged: { points: 5, halfLife: '30d' }, qualified: { points: 20, halfLife: '60d' }, opportunity: { points: 30, halfLife: '90d' }, customer: { points: 40, halfLife: '365d' } },
   },
   grades: { S: 80, A: 50, B: 25 },

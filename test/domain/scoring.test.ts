@@ -49,6 +49,18 @@ describe('scores', () => {
     expect(r.grade).toBe('A');
   });
 
+  it('cap what all touches of a kind add up to (max): four quick hellos are not an A lead', () => {
+    const hellos = { touches: [0, 1, 2, 3].map((i) => ({ kind: 'reply', at: new Date(now - i * 60_000) })).concat({ kind: 'kf_conversation', at: new Date(now) }) };
+    const capped = scoreLead(hellos, DEFAULT_SCORING, now);
+    expect(capped.reasons).toContainEqual({ reason: 'reply ×4', points: 30 });
+    expect(capped.score).toBe(40);
+    expect(capped.grade).toBe('B');
+    // Without a cap, every touch counts.
+    const uncapped = scoreLead(hellos, { ...DEFAULT_SCORING, intent: { ...DEFAULT_SCORING.intent, reply: { points: 10, halfLife: 14 * DAY } } }, now);
+    expect(uncapped.reasons).toContainEqual({ reason: 'reply ×4', points: 40 });
+    expect(uncapped.grade).toBe('A');
+  });
+
   it('give grades by the thresholds: S ≥ 80, A ≥ 50, B ≥ 25, else C', () => {
     expect([80, 79, 50, 49, 25, 24, 0].map((s) => gradeOf(s, scoring))).toEqual(['S', 'A', 'A', 'B', 'B', 'C', 'C']);
   });

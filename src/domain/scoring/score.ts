@@ -50,7 +50,7 @@ export function scoreLead(lead: ScoreInput, scoring: Scoring, now: number): Scor
   const channel = lead.firstTouch?.channelKey;
   if (channel) add(`channel ${channel}`, fit.channel[channel] ?? fit.channel.default ?? 0);
 
-  const byIntent = new Map<string, { points: number; n: number }>();
+  const byIntent = new Map<keyof Omit<Scoring['intent'], 'stage'>, { points: number; n: number }>();
   for (const t of lead.touches ?? []) {
     const key = t.kind ? INTENT_OF_TOUCH[t.kind] : undefined;
     const rule = key ? intent[key] : undefined;
@@ -60,7 +60,11 @@ export function scoreLead(lead: ScoreInput, scoring: Scoring, now: number): Scor
     sum.n += 1;
     byIntent.set(key, sum);
   }
-  for (const [key, { points, n }] of byIntent) add(`${INTENT_LABEL[key]}${n > 1 ? ` ×${n}` : ''}`, points);
+  for (const [key, { points, n }] of byIntent) {
+    // What all touches of a kind add up to is capped (`max`): four messages in a minute are one keen customer, not four.
+    const max = intent[key]?.max;
+    add(`${INTENT_LABEL[key]}${n > 1 ? ` ×${n}` : ''}`, max === undefined ? points : Math.sign(points) * Math.min(Math.abs(points), max));
+  }
   for (const stage of FUNNEL) {
     const rule = intent.stage[stage as keyof Scoring['intent']['stage']];
     const at = lead.reached?.[stage];

@@ -7,8 +7,15 @@ import { listFiles } from './list-files.js';
 /** Parses YAML text, returning problems prefixed with `file` instead of throwing. */
 export function parseYaml(text: string, file: string): { data: unknown; problems: string[] } {
   const doc = parseDocument(text, { uniqueKeys: true });
-  if (doc.errors.length) return { data: undefined, problems: doc.errors.map((e) => `${file}: YAML ${e.message.split('\n')[0]}`) };
+  if (doc.errors.length) return { data: undefined, problems: doc.errors.map((e) => `${file}: YAML ${yamlError(e, text)}`) };
   return { data: doc.toJS(), problems: [] };
+}
+
+/** A YAML error in one line: its message (which ends "…at line 4, column 1:" before a code frame) and the line itself. */
+function yamlError(e: { message: string; linePos?: [{ line: number; col: number }, ...unknown[]] }, text: string): string {
+  const message = e.message.split('\n')[0]!.replace(/:\s*$/, '');
+  const line = e.linePos ? text.split(/\r?\n/)[e.linePos[0].line - 1]?.trim() : undefined;
+  return line ? `${message}: ${line}` : message;
 }
 
 /** Validates `data` with `schema`, turning zod issues into `file: field: message` problems. */

@@ -138,6 +138,8 @@ describe('channel templates', () => {
   it('rejects duplicate keys and YAML syntax errors', () => {
     expect(() => parseChannels('channels:\n  - { key: a, name: A }\n  - { key: a, name: B }\n', file)).toThrow(/channel a: key: duplicate/);
     expect(() => parseChannels('channels: [ { key: a', file)).toThrow(/templates\/channels\.yaml: YAML/);
+    // The problem names its place and shows the line (the parser's message ends in a colon before a code frame).
+    expect(() => parseChannels('channels:\n  - key: a\n    name: A\n   bad: [x\n', file)).toThrow('templates/channels.yaml: YAML Sequence item without - indicator at line 4, column 1: bad: [x');
   });
 
   it('fills placeholders, missing values render empty', () => {

@@ -3,7 +3,7 @@ import { closeContext, createContext } from '../app/bot.js';
 import { loadConfig } from '../config.js';
 import { ConfigError, TemplateError } from '../errors.js';
 import { readCommandLine } from './command-line.js';
-import { exitOnStartupError } from './exit-on-startup-error.js';
+import { exitOnStartupError, settingsHint } from './exit-on-startup-error.js';
 import { createLogger } from '../logger.js';
 import { syncChannels } from '../domain/channels/sync-channels.js';
 
@@ -33,7 +33,7 @@ try {
     await closeContext(ctx);
   }
 } catch (err) {
-  if (err instanceof ConfigError || err instanceof TemplateError) exitOnStartupError(err);
+  if (err instanceof ConfigError || err instanceof TemplateError) exitOnStartupError(err, settingsHint(err));
   console.error(`channels:sync failed: ${(err as Error).message}`);
   process.exit(1);
 }

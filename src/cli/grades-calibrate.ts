@@ -8,7 +8,7 @@ import { connectMongo } from '../store/connect.js';
 import { Lead } from '../store/models/lead.js';
 import { touchesOf } from '../store/touch-log.js';
 import { readCommandLine } from './command-line.js';
-import { exitOnStartupError } from './exit-on-startup-error.js';
+import { exitOnStartupError, settingsHint } from './exit-on-startup-error.js';
 
 const USAGE = `
 Usage: npm run grades:calibrate [-- --share-s 0.05 --share-a 0.2 --share-b 0.5]
@@ -37,7 +37,7 @@ try {
   config = loadConfig();
   templates = await loadTemplates(config.TEMPLATES_DIR);
 } catch (err) {
-  exitOnStartupError(err);
+  exitOnStartupError(err, settingsHint(err));
 }
 await connectMongo(config.MONGODB_URI);
 try {

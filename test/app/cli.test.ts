@@ -162,6 +162,18 @@ describe('start-up errors are one clear message', () => {
     expect(wrong.stderr).toContain('WECOM_AGENT_ID: must be the numeric AgentId');
   });
 
+  it('channels:sync without the corp\'s settings lists them and says where they come from (.env, or dev\'s .data/dev.env)', async () => {
+    const cwd = mkdtempSync(path.join(os.tmpdir(), 'wecom-nosettings-'));
+    try {
+      const r = await runCommand(COMMANDS['npm run channels:sync'], [], { env: baseEnv(), cwd });
+      expect(r.code).toBe(78);
+      expect(r.stderr).toContain('WECOM_CORP_ID: is required');
+      expect(r.stderr).toContain('Set them in the environment or in .env (.env.example lists every setting); against a running `npm run dev`, put DOTENV_CONFIG_PATH=.data/dev.env before the command.');
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+
   it('templates:check on a TEMPLATES_DIR that does not exist says so', async () => {
     const r = await runCommand(COMMANDS['npm run templates:check'], [], { env: baseEnv({ TEMPLATES_DIR: '/no/such/templates' }) });
     expect(r.code).toBe(1);

@@ -89,6 +89,7 @@ async function decide(ctx: BotContext, m: RobotMessage): Promise<string> {
   if (text === null) return textOnlyAnswer(text);
   const req: CommandRequest = { msgid: m.msgid, userId: m.from.userid, chatId: m.chatid ?? null, chatType: m.chattype, text };
   const p = plan(ctx, req);
+  ctx.log.info({ msgid: m.msgid, userId: req.userId, chatId: req.chatId, command: p.kind === 'answer' ? p.command : p.command.name, text }, 'chat command');
   if (p.kind === 'answer') {
     await audit(req, { lang: p.lang, command: p.command, outcome: p.outcome, detail: p.answer, startedAt });
     return p.answer;

@@ -72,6 +72,10 @@ describe('campaigns API: access and validation', () => {
     expect((await post('/campaigns/expo-draft/dry-run')).status).toBe(200);
     expect((await post('/campaigns/expo-draft/launch')).status).toBe(409);
     expect((await post('/campaigns/dup/pause', { actor: '' })).status).toBe(400);
+    // A blank actor names nobody: refused too, not recorded as "   ".
+    const blank = await post('/campaigns/dup/pause', { actor: '   ' });
+    expect(blank.status).toBe(400);
+    expect(JSON.stringify(await json<Issues>(blank))).toContain('must name who did it');
     // A broken or oversized body is refused before anything is done: the campaign is not cancelled.
     const broken = await api('/campaigns/dup/cancel', { method: 'POST', body: '{"actor": "zhangsan"' });
     expect(broken.status).toBe(400);

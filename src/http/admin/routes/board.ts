@@ -9,9 +9,9 @@ import { cachedSequenceStats } from '../../../domain/reports/sequence-stats-cach
 import { Lead, splitLeadId } from '../../../store/models/lead.js';
 import { PAUSE_KINDS } from '../../../store/models/pause.js';
 import { ApiError, apiRoute } from '../api-route.js';
+import { actorField as actor } from '../actor-field.js';
 
 const counts = z.object({ S: z.number(), A: z.number(), B: z.number(), C: z.number() });
-const actor = z.string().min(1).max(64).default('admin').describe('who did it (a WeCom userid), for the timeline');
 /** A tag as tagsFromNames reads it: `group/name` (each part trimmed), else a bare name. */
 const tagParts = (t: string) => {
   const slash = t.indexOf('/');

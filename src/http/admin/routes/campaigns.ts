@@ -8,10 +8,10 @@ import { dryRun } from '../../../domain/campaigns/dry-run.js';
 import { campaignDetail, campaignList } from '../../../domain/campaigns/overview.js';
 import { syncSchedule } from '../../../domain/campaigns/schedule.js';
 import { ApiError, apiRoute } from '../api-route.js';
+import { actorField as actor } from '../actor-field.js';
 
 const date = z.union([z.date(), z.string()]).nullable();
 const keyParams = z.object({ key: z.string().min(1).max(40).describe('the campaign\'s key') });
-const actor = z.string().min(1).max(64).default('admin').describe('who did it (a WeCom userid), for the record');
 const counts = z.record(z.string(), z.number());
 const summary = z.object({
   key: z.string(),

@@ -7,6 +7,7 @@ import { moveStage } from '../../../domain/leads/stage.js';
 import { GRADES, STAGES } from '../../../domain/vocabulary.js';
 import { Lead, splitLeadId } from '../../../store/models/lead.js';
 import { ApiError, apiRoute } from '../api-route.js';
+import { actorField as actor } from '../actor-field.js';
 
 const date = z.union([z.date(), z.string()]).nullable();
 const leadSummary = z.object({
@@ -27,7 +28,6 @@ const leadSummary = z.object({
   lastTouchAt: date,
 });
 const idParams = z.object({ id: z.string().min(1).describe('a lead id, or an external user id of the bot\'s corp') });
-const actor = z.string().min(1).max(64).default('admin').describe('who did it (a WeCom userid), for the timeline');
 
 /** The lead routes of the admin API. */
 export function leadRoutes(ctx: BotContext) {

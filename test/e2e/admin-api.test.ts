@@ -101,6 +101,10 @@ describe('admin API: leads, stages, grades, funnel, channels', () => {
     expect(page1.next).toBeTruthy();
     const page2 = await json<{ items: Array<{ id: string }> }>(await api(`/leads?channel=expo2026&limit=1&cursor=${page1.next}`));
     expect(page2.items[0]?.id).not.toBe(page1.items[0]?.id);
+    // A cursor goes on in the order it was made in: with another sort it is refused, not read as a place in that one.
+    const crossed = await api(`/leads?channel=expo2026&limit=1&sort=score&cursor=${page1.next}`);
+    expect(crossed.status).toBe(400);
+    expect(JSON.stringify(await crossed.json())).toContain('it is a cursor of sort=lastTouch, not sort=score');
     const foundRes = await api(`/leads?q=${encodeURIComponent('列表乙')}`);
     const found = await json<{ items: Array<{ id: string; name: string; tags: Array<{ group: string; name: string }> }> }>(foundRes);
     expect(foundRes.status, JSON.stringify(found)).toBe(200);

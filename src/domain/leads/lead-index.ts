@@ -255,7 +255,7 @@ export class LeadIndex {
     const page = query.q ? await this.searchPage(source, query.q, after, limit) : await this.rangePage(source, after, limit);
     const items = await this.rows(page.ids.map((x) => x.id));
     const last = page.ids.at(-1);
-    return { items, next: page.more && last ? encodeCursor(last.score, last.id) : null, total: page.total };
+    return { items, next: page.more && last ? encodeCursor(last.score, last.id, query.sort ?? 'lastTouch') : null, total: page.total };
   }
 
   /**

@@ -4,6 +4,10 @@ import { Lead, leadId, splitLeadId, type LeadFields } from '../../store/models/l
 import { timelineOf } from '../../store/timeline.js';
 import type { Grade, Stage } from '../vocabulary.js';
 
+/** The orders a list of leads comes in: newest touch, newest added, best score, or grade (S first, then score). */
+export const LEAD_SORTS = ['lastTouch', 'added', 'score', 'grade'] as const;
+export type LeadSort = (typeof LEAD_SORTS)[number];
+
 /** What a list of leads can be filtered and sorted by. */
 export interface LeadFilter {
   /** Matches name, an owner's remark, company, or the external user id. */
@@ -16,7 +20,7 @@ export interface LeadFilter {
   /** An owner's userid. */
   owner?: string;
   /** `grade`: S, A, B, C, by score within a grade (the same order and cursors from the lead index and from MongoDB). */
-  sort?: 'lastTouch' | 'added' | 'score' | 'grade';
+  sort?: LeadSort;
   limit?: number;
   cursor?: string;
 }
@@ -118,7 +122,7 @@ export async function listLeads(f: LeadFilter): Promise<{ items: LeadSummary[]; 
   const page = rows.slice(0, limit);
   const last = page.at(-1);
   const lastValue = last ? (f.sort === 'score' ? (last.score ?? 0) : (f.sort === 'added' ? last.firstTouch?.at : last.lastTouchAt)?.valueOf() ?? null) : null;
-  return { items: page.map(summarize), next: rows.length > limit && last ? encodeCursor(lastValue as number | null, last._id) : null };
+  return { items: page.map(summarize), next: rows.length > limit && last ? encodeCursor(lastValue as number | null, last._id, f.sort ?? 'lastTouch') : null };
 }
 
 /**
@@ -139,22 +143,27 @@ async function listByGrade(and: Array<Record<string, unknown>>, after: { v: numb
   }
   const page = rows.slice(0, limit);
   const last = page.at(-1);
-  return { items: page.map(summarize), next: rows.length > limit && last ? encodeCursor(gradeOrder(last.grade, last.score ?? 0), last._id) : null };
+  return { items: page.map(summarize), next: rows.length > limit && last ? encodeCursor(gradeOrder(last.grade, last.score ?? 0), last._id, 'grade') : null };
 }
 
-export function encodeCursor(v: number | null, id: string): string {
-  return Buffer.from(JSON.stringify([v, id])).toString('base64url');
+/** The position after a page's last row in a sort order: its value there and its id, and the order it is in. */
+export function encodeCursor(v: number | null, id: string, sort: LeadSort): string {
+  return Buffer.from(JSON.stringify([v, id, sort])).toString('base64url');
 }
 
-/** The position a cursor holds; throws on a cursor that is not ours. */
-export function decodeCursor(cursor: string): { v: number | null; id: string } {
+/**
+ * The position a cursor holds, and the sort order it was made in (null for one made before cursors named it); throws
+ * on a cursor that is not ours.
+ */
+export function decodeCursor(cursor: string): { v: number | null; id: string; sort: LeadSort | null } {
   const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
   // The value is a time (ms) or a score: a number a Date can hold (±8.64e15), or null.
   const v = parsed instanceof Array ? parsed[0] : undefined;
-  if (!Array.isArray(parsed) || parsed.length !== 2 || typeof parsed[1] !== 'string' || (v !== null && (typeof v !== 'number' || !(Math.abs(v) <= 8.64e15)))) {
+  const sort = parsed instanceof Array ? (parsed[2] ?? null) : null;
+  if (!Array.isArray(parsed) || parsed.length < 2 || parsed.length > 3 || typeof parsed[1] !== 'string' || (v !== null && (typeof v !== 'number' || !(Math.abs(v) <= 8.64e15))) || (sort !== null && !(LEAD_SORTS as readonly unknown[]).includes(sort))) {
     throw new Error('not a cursor');
   }
-  return { v: parsed[0] as number | null, id: parsed[1] };
+  return { v: parsed[0] as number | null, id: parsed[1], sort: sort as LeadSort | null };
 }
 
 /** A lead id from an API path: `corp:external id`, or the external user id alone (the bot's corp). */

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { BotContext } from '../../../context.js';
 import { pinGrade } from '../../../domain/leads/grade.js';
 import { findLeads } from '../../../domain/leads/lead-index.js';
-import { decodeCursor, leadDetail, resolveLeadId, summarize } from '../../../domain/leads/query.js';
+import { decodeCursor, LEAD_SORTS, leadDetail, resolveLeadId, summarize } from '../../../domain/leads/query.js';
 import { moveStage } from '../../../domain/leads/stage.js';
 import { GRADES, STAGES } from '../../../domain/vocabulary.js';
 import { Lead, splitLeadId } from '../../../store/models/lead.js';
@@ -50,7 +50,7 @@ export function leadRoutes(ctx: BotContext) {
         channel: z.string().max(30).optional(),
         tag: z.string().max(64).optional().describe('`group/name`, or a tag name'),
         owner: z.string().max(64).optional().describe('an owner\'s userid'),
-        sort: z.enum(['lastTouch', 'added', 'score', 'grade']).default('lastTouch').describe('grade: S, A, B, C, by score within a grade'),
+        sort: z.enum(LEAD_SORTS).default('lastTouch').describe('grade: S, A, B, C, by score within a grade'),
         limit: z.coerce.number().int().min(1).max(200).default(50),
         cursor: z
           .string()
@@ -64,14 +64,20 @@ export function leadRoutes(ctx: BotContext) {
             } catch {
               return false;
             }
-          }, 'is not a cursor from this API'),
+          }, 'is not a cursor from this API')
+          .describe("the `next` of the page before, asked with the same sort (a cursor of another sort is a 400)"),
       }),
       response: z.object({
         items: z.array(leadSummary),
         next: z.string().nullable().describe('the cursor of the next page, null at the end'),
         total: z.number().nullable().describe('how many leads match (null while the lead index is being built)'),
       }),
-      handler: ({ query }) => findLeads(ctx.leadIndex, query),
+      handler: ({ query }) => {
+        // A page follows the order it was made in: a cursor of another order would give a page from the wrong place.
+        const madeFor = query.cursor ? decodeCursor(query.cursor).sort : null;
+        if (madeFor && madeFor !== query.sort) throw new ApiError(400, `cursor: it is a cursor of sort=${madeFor}, not sort=${query.sort}; ask the first page of sort=${query.sort} without one`);
+        return findLeads(ctx.leadIndex, query);
+      },
     }),
     apiRoute({
       method: 'get',

@@ -70,6 +70,23 @@ describe('a chat command whose audit entry the database cannot take', () => {
 
     expect(crashes).toEqual([]);
   });
+
+  it('answers a command that runs nothing (unknown, refused) while the database is down; its entry is written later', async () => {
+    await db.kill();
+    await waitFor(() => mongoose.connection.readyState !== mongoose.ConnectionStates.connected, 'the bot to see the database down', 10_000, 10);
+    const unknown = await t.sandbox.state.robot.say({ text: '统记 7d', userid: 'zhangsan' });
+    const refused = await t.sandbox.state.robot.say({ text: '帮助', userid: 'nobody' });
+    expect(unknown.status).toBe(200);
+    expect(unknown.reply).toMatchObject({ msgtype: 'stream', stream: { finish: true, content: '没有「统记」这个命令。你是不是想用「统计」？发送「帮助」查看全部命令。' } });
+    expect(refused.status).toBe(200);
+    expect(JSON.stringify(refused.reply)).toContain('还没有使用运营命令的权限');
+    await db.restart();
+    for (const [m, outcome] of [[unknown, 'unknown_command'], [refused, 'refused']] as const) {
+      const entry = await waitFor(() => CommandAudit.findById(m.msgid).lean(), 'the audit entry written later', 40_000, 250);
+      expect(entry?.outcome).toBe(outcome);
+    }
+    expect(crashes).toEqual([]);
+  });
 });
 
 /**

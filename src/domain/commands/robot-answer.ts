@@ -6,7 +6,7 @@ import { robotMessageText, type RobotMessage, type RobotStreamRefresh } from '..
 import { respondOnce } from './answer-later.js';
 import { translator } from './command.js';
 import { clipBytes, ROBOT_MARKDOWN_BYTES } from './markdown.js';
-import { audit, auditOrLater, execute, plan, textOnlyAnswer, type CommandRequest } from './run-command.js';
+import { auditOrLater, execute, plan, textOnlyAnswer, type CommandRequest } from './run-command.js';
 
 /** The passive reply to a person's message: a finished stream of markdown [D:101031]. */
 export interface StreamReply {
@@ -91,7 +91,9 @@ async function decide(ctx: BotContext, m: RobotMessage): Promise<string> {
   const p = plan(ctx, req);
   ctx.log.info({ msgid: m.msgid, userId: req.userId, chatId: req.chatId, command: p.kind === 'answer' ? p.command : p.command.name, text }, 'chat command');
   if (p.kind === 'answer') {
-    await audit(req, { lang: p.lang, command: p.command, outcome: p.outcome, detail: p.answer, startedAt });
+    // A refusal, an unknown command, bad arguments: the answer goes back even when the database cannot take its entry
+    // now (written later), so an outage does not leave the chat without a word.
+    await auditOrLater(ctx, req, { lang: p.lang, command: p.command, outcome: p.outcome, detail: p.answer, startedAt });
     return p.answer;
   }
   const t = p.ctx.t;

@@ -241,7 +241,7 @@ describe('commands', () => {
     expect(list).not.toContain(wang.id);
     expect(content(await say('pause'))).toContain(`- lead 王经理 \`${wang.externalUserId}\` · lisi`);
     // A paused campaign is listed in the answer's words, with how to resume it (恢复 takes no campaign).
-    expect(content(await say('群发 pause expo-draft', 'lisi'))).toContain('已暂停 expo-draft');
+    expect(content(await say('群发 pause expo-draft', 'lisi'))).toBe('已暂停 expo-draft：它还是草稿，本来就不会运行；去掉 draft 后也保持暂停，直到恢复。');
     expect(content(await say('暂停'))).toContain('- 群发 `expo-draft`（恢复：群发 resume expo-draft） · lisi');
     expect(content(await say('群发 resume expo-draft', 'lisi'))).toContain('已恢复 expo-draft');
     expect(content(await say('恢复 王经理', 'lisi'))).toBe('已恢复线索 王经理：等待中的到期步骤马上运行，其余按原定时间。');

@@ -237,7 +237,10 @@ export async function runCampaignCommand(ctx: CampaignCommandContext, input: Cam
       }
       case 'pause': {
         const { changed } = await pauseCampaign(ctx, key!, input.actor);
-        return changed ? t(`已暂停 ${key}：正在进行的发送在下一批之前停下，已发出的不受影响。`, `Paused ${key}: a run under way stops before its next batch; what was sent stays sent.`) : t(`${key} 本来就是暂停的。`, `${key} was already paused.`);
+        if (!changed) return t(`${key} 本来就是暂停的。`, `${key} was already paused.`);
+        // A draft never runs: what the pause does is keep it from running once it is no longer one.
+        if ((await campaignOf(key!))?.campaign.draft) return t(`已暂停 ${key}：它还是草稿，本来就不会运行；去掉 draft 后也保持暂停，直到恢复。`, `Paused ${key}: it is a draft, which never runs; once it is not, it stays paused until resumed.`);
+        return t(`已暂停 ${key}：正在进行的发送在下一批之前停下，已发出的不受影响。`, `Paused ${key}: a run under way stops before its next batch; what was sent stays sent.`);
       }
       case 'resume': {
         const { changed, runs } = await resumeCampaign(ctx, key!, input.actor);

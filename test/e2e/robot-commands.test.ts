@@ -229,7 +229,7 @@ describe('commands', () => {
   });
 
   it('暂停 / 恢复: a lead by an ops member; a sequence only by an admin; alone it lists what is paused', async () => {
-    expect(content(await say('暂停 王经理 客户出差两周', 'lisi'))).toBe('已暂停线索 王经理的培育和群发：进度保留，发送「恢复」后从原处继续。');
+    expect(content(await say('暂停 王经理 客户出差两周', 'lisi'))).toBe('已暂停线索「王经理」的培育和群发：进度保留，发送「恢复」后从原处继续。');
     expect(await Pause.findById(`lead:${wang.id}`).lean()).toMatchObject({ by: 'lisi', reason: '客户出差两周' });
     expect(content(await say('暂停 fast', 'lisi'))).toBe('抱歉，「暂停」这样用需要运营管理员权限，这条命令没有执行。');
     expect(await Pause.findById('sequence:fast').lean()).toBeNull();
@@ -244,14 +244,14 @@ describe('commands', () => {
     expect(content(await say('群发 pause expo-draft', 'lisi'))).toBe('已暂停 expo-draft：它还是草稿，本来就不会运行；去掉 draft 后也保持暂停，直到恢复。');
     expect(content(await say('暂停'))).toContain('- 群发 `expo-draft`（恢复：群发 resume expo-draft） · lisi');
     expect(content(await say('群发 resume expo-draft', 'lisi'))).toContain('已恢复 expo-draft');
-    expect(content(await say('恢复 王经理', 'lisi'))).toBe('已恢复线索 王经理：等待中的到期步骤马上运行，其余按原定时间。');
+    expect(content(await say('恢复 王经理', 'lisi'))).toBe('已恢复线索「王经理」：等待中的到期步骤马上运行，其余按原定时间。');
     expect(content(await say('resume fast'))).toBe('Resumed sequence fast: steps that came due run now, the rest at their time.');
     expect(await Pause.countDocuments({})).toBe(0);
     // A Chinese keyboard's full-width colon, both ways; a trailing @mention is not an argument.
-    expect(content(await say('暂停 序列：fast @运营助手'))).toBe('已暂停培育序列 fast的培育和群发：进度保留，发送「恢复」后从原处继续。');
-    expect(content(await say('恢复 序列：fast'))).toBe('已恢复培育序列 fast：等待中的到期步骤马上运行，其余按原定时间。');
+    expect(content(await say('暂停 序列：fast @运营助手'))).toBe('已暂停培育序列「fast」的培育和群发：进度保留，发送「恢复」后从原处继续。');
+    expect(content(await say('恢复 序列：fast'))).toBe('已恢复培育序列「fast」：等待中的到期步骤马上运行，其余按原定时间。');
     expect(await Pause.countDocuments({})).toBe(0);
-    expect(content(await say('恢复 fast'))).toBe('培育序列 fast没有被暂停。');
+    expect(content(await say('恢复 fast'))).toBe('培育序列「fast」没有被暂停。');
     expect(content(await say('暂停 序列:nope'))).toBe('没有「nope」这个培育序列。现有：fast, five, slow');
     expect(content(await say('resume'))).toBe('missing <target>\nUsage: `resume <lead | sequence | channel>`');
   });
@@ -419,11 +419,11 @@ describe('arguments as typed', () => {
     expect(await Lead.findById(liu.id).lean()).toMatchObject({ stage: 'opportunity', gradePin: 'A' });
     // Typed with half-width brackets, the stored name is still the one it names.
     expect(content(await say('阶段 刘总(丁厂) 合格'))).toBe('已把 **刘总（丁厂）** 从「商机」移到「合格」。');
-    expect(content(await say('暂停 刘总（丁厂）'))).toBe('已暂停线索 刘总（丁厂）的培育和群发：进度保留，发送「恢复」后从原处继续。');
-    expect(content(await say('恢复 刘总(丁厂)'))).toBe('已恢复线索 刘总（丁厂）：等待中的到期步骤马上运行，其余按原定时间。');
+    expect(content(await say('暂停 刘总（丁厂）'))).toBe('已暂停线索「刘总（丁厂）」的培育和群发：进度保留，发送「恢复」后从原处继续。');
+    expect(content(await say('恢复 刘总(丁厂)'))).toBe('已恢复线索「刘总（丁厂）」：等待中的到期步骤马上运行，其余按原定时间。');
     // A sequence's key typed in full-width letters is that sequence.
-    expect(content(await say('暂停 ｆａｓｔ'))).toBe('已暂停培育序列 fast的培育和群发：进度保留，发送「恢复」后从原处继续。');
-    expect(content(await say('恢复 序列：ｆａｓｔ'))).toBe('已恢复培育序列 fast：等待中的到期步骤马上运行，其余按原定时间。');
+    expect(content(await say('暂停 ｆａｓｔ'))).toBe('已暂停培育序列「fast」的培育和群发：进度保留，发送「恢复」后从原处继续。');
+    expect(content(await say('恢复 序列：ｆａｓｔ'))).toBe('已恢复培育序列「fast」：等待中的到期步骤马上运行，其余按原定时间。');
   });
 
   it('标签 uses the existing corp tag whose name has full-width brackets, whichever brackets are typed, and creates no look-alike', async () => {

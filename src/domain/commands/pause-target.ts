@@ -48,13 +48,13 @@ export async function resolveTarget(ctx: CommandContext, a: TargetArg): Promise<
   if (kind === 'sequence') {
     const key = sequenceKey(ctx.sequences, a.name);
     if (!key) throw new CommandError('not_found', t(`没有「${a.name}」这个培育序列。现有：${[...ctx.sequences.keys()].join(', ')}`, `No sequence "${a.name}". Sequences: ${[...ctx.sequences.keys()].join(', ')}`));
-    return { target: { kind, target: key }, label: t(`培育序列 ${key}`, `sequence ${key}`) };
+    return { target: { kind, target: key }, label: t(`培育序列「${key}」`, `sequence ${key}`) };
   }
   if (kind === 'channel') {
     const c = findChannel(ctx.channels, a.name);
     if (!c) throw new CommandError('not_found', t(`没有「${a.name}」这个渠道。`, `No channel "${a.name}".`));
-    return { target: { kind, target: c.key }, label: t(`渠道 ${c.name}（${c.key}）`, `channel ${c.name} (${c.key})`) };
+    return { target: { kind, target: c.key }, label: t(`渠道「${c.name}（${c.key}）」`, `channel ${c.name} (${c.key})`) };
   }
   const { id, lead } = await findLead(ctx, a.name);
-  return { target: { kind, target: id }, label: t(`线索 ${lead.name ?? lead.externalUserId}`, `lead ${lead.name ?? lead.externalUserId}`) };
+  return { target: { kind, target: id }, label: t(`线索「${lead.name ?? lead.externalUserId}」`, `lead ${lead.name ?? lead.externalUserId}`) };
 }

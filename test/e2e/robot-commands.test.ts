@@ -159,22 +159,23 @@ describe('commands', () => {
     // Why it has its score, in the answer's language.
     expect(card).toContain('- 评分依据：公司 +10');
     expect(card).toMatch(/- 最近动态：\d\d-\d\d \d\d:\d\d 添加员工/);
-    // Its enrollments: a finished one counts its steps (not a step after the last), a stopped one says why in words.
-    const enrolled = { corpId: TEST_CORP.corpId, externalUserId: wang.externalUserId, ownerUserId: 'zhangsan', enrolledAt: new Date(Date.now() - 3_600_000) };
+    // Enrollments: a finished one counts its steps (not a step after the last), a stopped one says why in words; a
+    // touch's detail is in the answer's brackets (a lead of its own: the intent would change 王经理's grade).
+    const zhou = await seed('周工', '戊厂', 'expo2026');
+    await t.bot.ctx.leads.mutate({ corpId: TEST_CORP.corpId, externalUserId: zhou.externalUserId }, null, (d) => addTouch(d, { eventKey: `kf|test-intent|${zhou.externalUserId}`, kind: 'intent', ref: 'qualify', at: new Date() }));
+    const enrolled = { corpId: TEST_CORP.corpId, externalUserId: zhou.externalUserId, ownerUserId: 'zhangsan', enrolledAt: new Date(Date.now() - 3_600_000) };
     await Enrollment.create([
-      { ...enrolled, _id: enrollmentId(TEST_CORP.corpId, wang.externalUserId, 'five'), sequenceKey: 'five', status: 'completed', step: 5, endedAt: new Date() },
-      { ...enrolled, _id: enrollmentId(TEST_CORP.corpId, wang.externalUserId, 'slow'), sequenceKey: 'slow', status: 'stopped', step: 1, stopReason: 'stage:qualified', endedAt: new Date() },
+      { ...enrolled, _id: enrollmentId(TEST_CORP.corpId, zhou.externalUserId, 'five'), sequenceKey: 'five', status: 'completed', step: 5, endedAt: new Date() },
+      { ...enrolled, _id: enrollmentId(TEST_CORP.corpId, zhou.externalUserId, 'slow'), sequenceKey: 'slow', status: 'stopped', step: 1, stopReason: 'stage:qualified', endedAt: new Date() },
     ]);
-    try {
-      const withEnrollments = content(await say('线索 王经理'));
-      expect(withEnrollments).toContain('five 共 5 步 · 已完成');
-      expect(withEnrollments).toContain('slow 第 2 步 · 已停止（到了「合格」阶段）');
-      const en = content(await say(`lead ${wang.externalUserId}`, 'lisi'));
-      expect(en).toContain('five 5 steps · completed');
-      expect(en).toContain('slow step 2 · stopped (reached stage qualified)');
-    } finally {
-      await Enrollment.deleteMany({ externalUserId: wang.externalUserId });
-    }
+    const zhCard = content(await say('线索 周工'));
+    expect(zhCard).toContain('five 共 5 步 · 已完成');
+    expect(zhCard).toContain('slow 第 2 步 · 已停止（到了「合格」阶段）');
+    expect(zhCard).toMatch(/\d\d:\d\d 询问价格\/演示\/试用（qualify）/);
+    const enCard = content(await say(`lead ${zhou.externalUserId}`, 'lisi'));
+    expect(enCard).toContain('five 5 steps · completed');
+    expect(enCard).toContain('slow step 2 · stopped (reached stage qualified)');
+    expect(enCard).toMatch(/\d\d:\d\d intent \(qualify\)/);
     const list = await say('线索 王');
     expect(content(list)).toContain('「王」匹配到多条线索，请用外部联系人 ID 再发一次：\n1. ');
     // The stage in the answer's language, as the card says it.
@@ -344,7 +345,7 @@ describe('commands', () => {
     expect(content(dry)).toBe('⏳ Working on "campaign dry-run expo-draft"; the answer will follow here.');
     const answer = (await later(dry.msgid)).content!;
     expect(answer).toMatch(/^\*\*expo-draft dry run\*\* \(nothing is sent\): \d+ targeted\nroutes: 客服 \d+, mass message \d+, reminder to the owner \d+\nexcluded: /);
-    expect(answer.replace(/王经理|王总|李工|客服/g, '')).not.toMatch(/\p{Script=Han}/u);
+    expect(answer.replace(/王经理|王总|李工|周工|客服/g, '')).not.toMatch(/\p{Script=Han}/u);
     expect(content(await say('campaign', 'lisi'))).toBe('Usage: campaign list | show <key> | dry-run <key> | launch <key> | pause <key> | resume <key> | cancel <key>');
   });
 

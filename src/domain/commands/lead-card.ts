@@ -20,7 +20,7 @@ export async function leadCard(ctx: Pick<CommandContext, 'lang' | 't' | 'config'
   const touches = (doc ? touchesOf(doc) : [])
     .sort((a, b) => b.at.getTime() - a.at.getTime())
     .slice(0, SHOWN)
-    .map((x) => `${shortTime(x.at, tz)} ${touchName(x.kind, lang)}${x.ref ? `（${x.ref}）` : ''}`);
+    .map((x) => `${shortTime(x.at, tz)} ${touchName(x.kind, lang)}${x.ref ? t(`（${x.ref}）`, ` (${x.ref})`) : ''}`);
   const enrollments = d.enrollments.slice(-SHOWN).map((e) => {
     const status = lang === 'zh' ? ({ active: '进行中', completed: '已完成', stopped: '已停止' } as Record<string, string>)[String(e.status)] ?? e.status : e.status;
     const next = e.status === 'active' && e.dueAt ? t(`，下一步 ${shortTime(e.dueAt, tz)}`, `, next ${shortTime(e.dueAt, tz)}`) : '';

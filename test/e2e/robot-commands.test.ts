@@ -254,7 +254,8 @@ describe('commands', () => {
     expect(await Pause.countDocuments({})).toBe(0);
     expect(content(await say('恢复 fast'))).toBe('培育序列「fast」没有被暂停。');
     expect(content(await say('暂停 序列:nope'))).toBe('没有「nope」这个培育序列。现有：fast, five, slow');
-    expect(content(await say('resume'))).toBe('missing <target>\nUsage: `resume <lead | sequence | channel>`');
+    expect(content(await say('resume'))).toBe('missing <lead | sequence | channel>\nUsage: `resume <lead | sequence | channel>`');
+    expect(content(await say('lead', 'lisi'))).toBe('missing <name | company | external id>\nUsage: `lead <name | company | external id>`');
   });
 
   it('渠道 new: slow, so "working on it" now and the QR link through response_url; the new channel attributes new contacts', async () => {

@@ -156,6 +156,9 @@ const LABELS: Record<string, string> = {
   query: '线索',
 };
 
+/** Argument names English answers spell out where the parameter's own name would mean nothing to the reader. */
+const EN_LABELS: Record<string, string> = { query: 'name | company | external id', target: 'lead | sequence | channel' };
+
 /** Issue parameters a command's own checks set for a message in both languages. */
 export interface BilingualIssue {
   zh: string;
@@ -195,7 +198,7 @@ export function bindArgs(command: AnyCommand, tokens: Token[], line: Line, lang:
 function describeIssue(issue: ZodIssue, lang: Lang): string {
   const t = translator(lang);
   const name = String(issue.path[0] ?? '');
-  const field = lang === 'zh' ? `<${LABELS[name] ?? name}>` : `<${name}>`;
+  const field = lang === 'zh' ? `<${LABELS[name] ?? name}>` : `<${EN_LABELS[name] ?? name}>`;
   if (issue.code === 'custom') {
     const params = issue.params as Partial<BilingualIssue> | undefined;
     const own = params?.[lang];

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineCommand } from '../../src/domain/commands/command.js';
 import { shortTime } from '../../src/domain/commands/words.js';
-import { pauseLevel, resolveTarget, targetArg } from '../../src/domain/commands/pause-target.js';
+import { pauseLevel, resolveTarget, targetField } from '../../src/domain/commands/pause-target.js';
 import { listPauses, pause as pauseTarget } from '../../src/domain/pause/pauses.js';
 import { eachById } from '../../src/store/by-id.js';
 import { Lead, splitLeadId } from '../../src/store/models/lead.js';
@@ -17,7 +17,7 @@ export const pause = defineCommand({
   name: 'pause',
   aliases: { zh: ['暂停'], en: ['hold'] },
   params: ['target', '...reason'],
-  args: z.object({ target: z.string().min(1).max(100).transform(targetArg).optional(), reason: z.string().trim().max(500).optional() }),
+  args: z.object({ target: targetField.optional(), reason: z.string().trim().max(500).optional() }),
   permission: (a, ctx) => pauseLevel(a.target, ctx),
   usage: { zh: '<线索|序列|渠道> [原因]（不带参数：列出暂停中的）', en: '<lead | sequence | channel> [reason] (alone: what is paused)' },
   help: { zh: '暂停对它的培育和群发（进度保留）；序列和渠道需管理员', en: 'pause nurture and campaign sends for it (keeping its place); sequences and channels: admins' },

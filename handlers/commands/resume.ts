@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineCommand } from '../../src/domain/commands/command.js';
-import { pauseLevel, resolveTarget, targetArg } from '../../src/domain/commands/pause-target.js';
+import { pauseLevel, resolveTarget, targetField } from '../../src/domain/commands/pause-target.js';
 import { resume as resumeTarget } from '../../src/domain/pause/pauses.js';
 
 /** `恢复` / `resume <lead | sequence | channel>`: what was paused goes on; steps that waited and are due run now. */
@@ -8,7 +8,7 @@ export const resume = defineCommand({
   name: 'resume',
   aliases: { zh: ['恢复', '继续'], en: ['unpause'] },
   params: ['...target'],
-  args: z.object({ target: z.string().min(1).max(100).transform(targetArg) }),
+  args: z.object({ target: targetField }),
   permission: (a, ctx) => pauseLevel(a.target, ctx),
   usage: { zh: '<线索|序列|渠道>', en: '<lead | sequence | channel>' },
   help: { zh: '恢复暂停的培育和群发（到期的步骤马上发送）', en: 'resume what was paused (steps that came due run now)' },

@@ -251,6 +251,9 @@ describe('commands', () => {
     // A Chinese keyboard's full-width colon, both ways; a trailing @mention is not an argument.
     expect(content(await say('暂停 序列：fast @运营助手'))).toBe('已暂停培育序列「fast」的培育和群发：进度保留，发送「恢复」后从原处继续。');
     expect(content(await say('恢复 序列：fast'))).toBe('已恢复培育序列「fast」：等待中的到期步骤马上运行，其余按原定时间。');
+    // A kind with nothing after its colon names nothing: said so, with the usage.
+    expect(content(await say('暂停 序列：'))).toBe('冒号后面缺少名字（例如 序列:onboarding）\n用法: `暂停 <线索|序列|渠道> [原因]（不带参数：列出暂停中的）`');
+    expect(content(await say('resume sequence:'))).toBe('a name must follow the colon (e.g. sequence:onboarding)\nUsage: `resume <lead | sequence | channel>`');
     expect(await Pause.countDocuments({})).toBe(0);
     expect(content(await say('恢复 fast'))).toBe('培育序列「fast」没有被暂停。');
     expect(content(await say('暂停 序列:nope'))).toBe('没有「nope」这个培育序列。现有：fast, five, slow');

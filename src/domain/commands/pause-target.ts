@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { BotContext } from '../../context.js';
 import type { PauseKind } from '../../store/models/pause.js';
 import type { PauseTarget } from '../pause/pauses.js';
@@ -5,6 +6,7 @@ import { findChannel } from '../channels/find-channel.js';
 import { foldWidth, sameName } from '../width.js';
 import { CommandError, type CommandContext, type Level } from './command.js';
 import { findLead } from './find-lead.js';
+import { issue } from './parse.js';
 
 /** What to pause as typed: an explicit kind (`序列:onboarding`, `channel:expo2026`, `线索:王经理`) or a bare name. */
 export interface TargetArg {
@@ -21,6 +23,16 @@ export function targetArg(word: string): TargetArg {
   const kind = colon > 0 ? PREFIXES[foldWidth(word.slice(0, colon)).toLowerCase()] : undefined;
   return kind ? { kind, name: word.slice(colon + 1).trim() } : { kind: null, name: word.trim() };
 }
+
+/** The target argument of 暂停 and 恢复: a kind with nothing after its colon (`序列：`) names nothing, and says so. */
+export const targetField = z
+  .string()
+  .min(1)
+  .max(100)
+  .transform(targetArg)
+  .superRefine((a, ctx) => {
+    if (!a.name) ctx.addIssue(issue('冒号后面缺少名字（例如 序列:onboarding）', 'a name must follow the colon (e.g. sequence:onboarding)'));
+  });
 
 /** The key of the sequence a name gives: the key itself, or the key but for full-width forms (`ｆａｓｔ`). */
 function sequenceKey(sequences: BotContext['sequences'], name: string): string | undefined {

@@ -168,6 +168,8 @@ async function serveControl(ctx: Koa.Context, state: SandboxState, path: string)
         // A customer writes to a 客服 account (simulate:say): by nickname or external_userid; created on first use.
         const b = await readJson();
         if (typeof b.customer !== 'string' || typeof b.text !== 'string') throw new Error('customer and text are required strings');
+        // WeCom's client sends no empty message: a text is at least one character that is not a space.
+        if (!b.text.trim()) throw new Error('a customer cannot send an empty message: give the text they write');
         const openKfid = typeof b.openKfid === 'string' ? b.openKfid : [...state.kf.accounts.keys()][0];
         if (!openKfid) throw new Error('the sandbox corp has no 微信客服 account');
         const known = [...state.kf.customers].find(([id, c]) => id === b.customer || c.nickname === b.customer)?.[0];

@@ -304,6 +304,10 @@ describe('simulate:scan', () => {
     const lost = await say('赵先生', '你好', '--scene', 'nosuch', '--wait', '3');
     expect(lost.stderr.trim()).toBe('warning: no channel of the bot has the 客服 scene "nosuch" (scenes: kfad (kfad)); a new customer entering by it is attributed to "organic"');
     expect(lost.code).toBe(0);
+    // WeCom sends no empty message, so the sandbox's customer does not either.
+    const empty = await say('钱先生', '  ');
+    expect(empty.stderr.trim()).toBe('say failed: a customer cannot send an empty message: give the text they write');
+    expect(empty.code).toBe(1);
     const usage = await say('刘女士');
     expect(usage.code).toBe(64);
     expect(usage.stderr.trim()).toBe('npm run simulate:say: give a customer and a text (got 1 argument) (see npm run simulate:say -- --help)');

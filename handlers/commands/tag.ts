@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { CommandError, defineCommand } from '../../src/domain/commands/command.js';
 import { findLead } from '../../src/domain/commands/find-lead.js';
 import { issue } from '../../src/domain/commands/parse.js';
-import { changeTags, tagsFromNames } from '../../src/domain/leads/change-tags.js';
+import { changeTags, distinctTags, tagsFromNames } from '../../src/domain/leads/change-tags.js';
 import { foldWidth } from '../../src/domain/width.js';
 
 /**
@@ -34,16 +34,20 @@ export const tag = defineCommand({
     const named = await tagsFromNames(a.tags.map((x) => x.name));
     const add = named.filter((_, i) => a.tags[i]!.op === '+');
     const remove = named.filter((_, i) => a.tags[i]!.op === '-');
+    const both = add.filter((t) => remove.some((x) => x.group === t.group && x.name === t.name));
+    if (both.length) throw new CommandError('invalid_args', c.t(`${both.map((t) => `${t.group}/${t.name}`).join('、')} 既要加上又要去掉：请只写一个`, `${both.map((t) => `${t.group}/${t.name}`).join(', ')}: both added and removed; give one`));
     const r = await changeTags(c, ref, { add, remove }, { actor: c.caller.userId, sourceKey: `command|${c.msgid}` });
     if (!r.marked.length && !r.failed.length) throw new CommandError('rejected', c.t(`${who} 没有在跟的员工，企业微信里没法给他打标签。`, `${who} has no active owner, so WeCom cannot tag them.`));
     if (!r.marked.length) throw new CommandError('rejected', c.t(`企业微信拒绝了（${r.failed.map((f) => `${f.userId}: ${f.errcode}`).join('、')}），标签没有变化。`, `WeCom refused (${r.failed.map((f) => `${f.userId}: ${f.errcode}`).join(', ')}); no tag changed.`));
     const list = (tags: Array<{ group: string; name: string }>) => tags.map((t) => `${t.group}/${t.name}`).join(c.t('、', ', '));
-    const removed = remove.filter((t) => !r.unknown.includes(t));
+    const removed = distinctTags(remove).filter((t) => !r.unknown.some((x) => x.group === t.group && x.name === t.name));
+    const fresh = distinctTags(add).filter((t) => !r.already.some((x) => x.group === t.group && x.name === t.name));
     const changes = [
-      add.length ? c.t(`加上 ${list(add)}`, `added ${list(add)}`) : '',
+      fresh.length ? c.t(`加上 ${list(fresh)}`, `added ${list(fresh)}`) : '',
       removed.length ? c.t(`去掉 ${list(removed)}`, `removed ${list(removed)}`) : '',
     ].filter(Boolean);
     const notes = [
+      r.already.length ? c.t(`${list(r.already)} 本来就有`, `${list(r.already)} already on the lead`) : '',
       r.unknown.length ? c.t(`没有 ${list(r.unknown)} 这个标签，不用去掉`, `no tag ${list(r.unknown)} to remove`) : '',
       r.failed.length ? c.t(`${r.failed.map((f) => f.userId).join('、')} 被企业微信拒绝`, `WeCom refused for ${r.failed.map((f) => f.userId).join(', ')}`) : '',
     ].filter(Boolean);

@@ -193,6 +193,22 @@ describe('admin API: leads, stages, grades, funnel, channels', () => {
     expect(lead?.tags.map((x) => x.name)).not.toContain('高');
     expect((await timelineOf(TEST_CORP.corpId, l.externalUserId)).filter((e) => e.type === 'tags_changed')).toHaveLength(2);
     expect((await post('/leads/wm_nobody/tags', { add: ['x'] })).status).toBe(404);
+    // A tag named twice is one; one both added and removed is a contradiction, refused before WeCom is asked.
+    const twice = await json<{ added: string[] }>(await post(`/leads/${l.id}/tags`, { add: ['意向/中', '意向/中'] }));
+    expect(twice.added).toEqual(['意向/中']);
+    const calls = t.sandbox.state.callsTo('externalcontact/mark_tag').length;
+    const both = await post(`/leads/${l.id}/tags`, { add: ['意向/低'], remove: ['意向/低'] });
+    expect(both.status).toBe(400);
+    expect((await json<{ error: string }>(both)).error).toBe('意向/低: both in add and in remove; give each tag once');
+    expect(t.sandbox.state.callsTo('externalcontact/mark_tag')).toHaveLength(calls);
+    // Nobody follows the customer: WeCom has no relationship to tag [D:92117], said so (it answered 200 with nothing).
+    const alone = { corpId: TEST_CORP.corpId, externalUserId: `wm_alone_${Date.now().toString(36)}` };
+    await t.bot.ctx.leads.mutate(alone, { channelKey: 'expo2026', userId: 'zhangsan', at: new Date() }, (d) => {
+      d.name = '无人跟进';
+    });
+    const noOwner = await post(`/leads/${alone.externalUserId}/tags`, { add: ['意向/高'] });
+    expect(noOwner.status).toBe(409);
+    expect((await json<{ error: string }>(noOwner)).error).toContain('has no active owner');
   });
 
   it('pauses and resumes a lead, a sequence or a channel, and lists what is paused', async () => {

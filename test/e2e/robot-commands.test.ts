@@ -227,6 +227,9 @@ describe('commands', () => {
     lead = await Lead.findById(wang.id).lean();
     expect(lead?.tagKeys).toEqual(['行业/制造业']);
     expect(content(await say('标签 王经理 重点客户'))).toContain('「重点客户」应写成 +标签 或 -标签');
+    // A tag the lead has already is said to be there; one both added and removed is refused before WeCom is asked.
+    expect(content(await say('标签 王经理 +行业/制造业'))).toBe('已更新 **王经理** 的标签（zhangsan）：没有变化（行业/制造业 本来就有）');
+    expect(content(await say('标签 王经理 +重点客户 -重点客户'))).toBe('渠道/重点客户 既要加上又要去掉：请只写一个');
   });
 
   it('暂停 / 恢复: a lead by an ops member; a sequence only by an admin; alone it lists what is paused', async () => {

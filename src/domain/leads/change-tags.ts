@@ -19,6 +19,8 @@ export interface TagChangeResult {
   failed: Array<{ userId: string; errcode: number }>;
   /** Tags to remove that no corp tag has (nothing to remove). */
   unknown: ChannelTag[];
+  /** Tags to add that the lead had already (marked again all the same: WeCom's mark_tag is idempotent). */
+  already: ChannelTag[];
 }
 
 /**
@@ -46,6 +48,12 @@ export async function tagsFromNames(names: string[]): Promise<ChannelTag[]> {
   });
 }
 
+/** Each tag once, in the order first named. */
+export function distinctTags(tags: readonly ChannelTag[]): ChannelTag[] {
+  const seen = new Set<string>();
+  return tags.filter((t) => !seen.has(`${t.group}/${t.name}`) && Boolean(seen.add(`${t.group}/${t.name}`)));
+}
+
 /** Each (group, name) once. */
 function distinct(tags: Array<{ group: string; name: string }>): ChannelTag[] {
   const seen = new Map<string, ChannelTag>();
@@ -60,8 +68,11 @@ function distinct(tags: Array<{ group: string; name: string }>): ChannelTag[] {
 export async function changeTags(ctx: Pick<BotContext, 'tags' | 'wecom' | 'leads' | 'redis' | 'keys' | 'queues'>, ref: LeadRef, change: { add: ChannelTag[]; remove: ChannelTag[] }, by: { actor: string; sourceKey: string }): Promise<TagChangeResult> {
   const lead = await Lead.findById(leadId(ref.corpId, ref.externalUserId), { owners: 1, tags: 1 }).lean();
   const owners = (lead?.owners ?? []).filter((o) => o.status === 'active').map((o) => o.userId);
-  const result: TagChangeResult = { marked: [], failed: [], unknown: [] };
+  const result: TagChangeResult = { marked: [], failed: [], unknown: [], already: [] };
   if (!owners.length) return result;
+  // A tag named twice (the same, or a bare name and its group/name) is one.
+  change = { add: distinctTags(change.add), remove: distinctTags(change.remove) };
+  result.already = change.add.filter((t) => lead?.tags.some((x) => x.group === t.group && x.name === t.name));
 
   // Ids to remove: the lead's own (as last read from WeCom), else the cache; a tag nobody has is nothing to remove.
   const removeIds: string[] = [];

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { BotContext } from '../../../context.js';
-import { changeTags, tagsFromNames } from '../../../domain/leads/change-tags.js';
+import { changeTags, distinctTags, tagsFromNames } from '../../../domain/leads/change-tags.js';
 import { resolveLeadId } from '../../../domain/leads/query.js';
 import { listPauses, pause, resume } from '../../../domain/pause/pauses.js';
 import { gradeBoard } from '../../../domain/reports/grade-board.js';
@@ -69,9 +69,14 @@ export function boardRoutes(ctx: BotContext) {
         const id = resolveLeadId(params.id, ctx.corpId);
         const ref = splitLeadId(id);
         if (!ref || !(await Lead.exists({ _id: id }))) throw new ApiError(404, `no lead ${params.id}`);
-        const [add, remove] = await Promise.all([tagsFromNames(body.add), tagsFromNames(body.remove)]);
-        const r = await changeTags(ctx, ref, { add, remove }, { actor: body.actor, sourceKey: `tags|api|${Date.now()}|${randomBytes(3).toString('hex')}` });
+        const add = distinctTags(await tagsFromNames(body.add));
+        const remove = distinctTags(await tagsFromNames(body.remove));
         const name = (t: { group: string; name: string }) => `${t.group}/${t.name}`;
+        const both = add.filter((t) => remove.some((x) => name(x) === name(t)));
+        if (both.length) throw new ApiError(400, `${both.map(name).join(', ')}: both in add and in remove; give each tag once`);
+        const r = await changeTags(ctx, ref, { add, remove }, { actor: body.actor, sourceKey: `tags|api|${Date.now()}|${randomBytes(3).toString('hex')}` });
+        // WeCom tags a customer per relationship [D:92117]: with nobody following the customer there is nothing to mark.
+        if (!r.marked.length && !r.failed.length) throw new ApiError(409, `lead ${params.id} has no active owner: WeCom cannot tag the customer`);
         const unknown = new Set(r.unknown.map(name));
         const done = r.marked.length > 0;
         return {

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CampaignRecord } from '../../src/store/models/campaign.js';
 import { CampaignRun } from '../../src/store/models/campaign-run.js';
+import { Pause } from '../../src/store/models/pause.js';
 import { startTestBot, type TestBot } from '../helpers/test-bot.js';
 import { seedLeads } from '../helpers/seed-leads.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -134,5 +136,16 @@ describe('campaigns API: create, dry run, launch, results, pause, resume, cancel
     expect(await t.bot.ctx.queues.get('campaign-tick').getJobScheduler('campaign|life')).toBeFalsy();
     expect((await post('/campaigns/life/launch')).status).toBe(409);
     expect((await post('/campaigns/life/resume')).status).toBe(409);
+  });
+
+  it('a cancel repeated after one that stopped part-way does the rest: the pause and the schedule', async () => {
+    expect((await post('/campaigns', { ...valid('halfway'), segment: { tags: { all: ['测试/halfway'] } } })).status).toBe(200);
+    expect(await t.bot.ctx.queues.get('campaign-tick').getJobScheduler('campaign|halfway')).toBeTruthy();
+    // A cancel whose process died right after writing the status: no pause, the schedule still there.
+    await CampaignRecord.updateOne({ _id: 'halfway' }, { $set: { status: 'cancelled', cancelledAt: new Date(), cancelledBy: 'lisi' } });
+    expect(await Pause.findById('campaign:halfway').lean()).toBeNull();
+    expect(await json(await post('/campaigns/halfway/cancel', { actor: 'lisi' }))).toMatchObject({ key: 'halfway', status: 'cancelled', changed: false });
+    expect(await Pause.findById('campaign:halfway').lean()).toMatchObject({ reason: 'cancelled' });
+    expect(await t.bot.ctx.queues.get('campaign-tick').getJobScheduler('campaign|halfway')).toBeFalsy();
   });
 });

@@ -71,12 +71,15 @@ export async function resumeCampaign(ctx: Ctx, key: string, actor: string): Prom
  */
 export async function cancelCampaign(ctx: Ctx, key: string, actor: string): Promise<{ changed: boolean; runs: number; withdrawn: number }> {
   const c = await existing(key);
-  if (c.status === 'cancelled') return { changed: false, runs: 0, withdrawn: 0 };
-  await CampaignRecord.updateOne({ _id: key }, { $set: { status: 'cancelled', cancelledAt: new Date(), cancelledBy: actor } });
+  const changed = c.status !== 'cancelled';
+  if (changed) await CampaignRecord.updateOne({ _id: key }, { $set: { status: 'cancelled', cancelledAt: new Date(), cancelledBy: actor } });
+  // The rest is done again by a cancel repeated after one that stopped part-way (a process or database gone after the
+  // status was written): each step is safe to repeat, and a cancelled campaign without its pause would let a run
+  // under way go on sending until it next reads the status.
   await pause(ctx, { kind: 'campaign', target: key }, { actor, reason: 'cancelled' });
   await Pause.updateOne({ _id: `campaign:${key}` }, { $set: { reason: 'cancelled' } });
   await syncSchedule(ctx, key);
-  return { changed: true, runs: await wakeRuns(ctx, key), withdrawn: await withdrawTasks(ctx, key) };
+  return { changed, runs: await wakeRuns(ctx, key), withdrawn: await withdrawTasks(ctx, key) };
 }
 
 /** Runs a campaign now (a one-off campaign's only run, brought forward; for a cron campaign an extra run). */

@@ -270,5 +270,9 @@ describe('admin API: leads, stages, grades, funnel, channels', () => {
     expect(doc.openapi).toMatch(/^3\./);
     expect(Object.keys(doc.paths).sort()).toEqual(expect.arrayContaining(['/admin/api/channels', '/admin/api/funnel', '/admin/api/grades', '/admin/api/leads', '/admin/api/leads/{id}', '/admin/api/leads/{id}/grade', '/admin/api/leads/{id}/stage', '/admin/api/leads/{id}/tags', '/admin/api/pauses', '/admin/api/sequences', '/admin/api/service', '/admin/api/campaigns', '/admin/api/campaigns/{key}', '/admin/api/campaigns/{key}/cancel', '/admin/api/campaigns/{key}/dry-run', '/admin/api/campaigns/{key}/launch', '/admin/api/campaigns/{key}/pause', '/admin/api/campaigns/{key}/resume']));
     expect(doc.paths['/admin/api/leads']?.get?.parameters?.map((p) => p.name)).toEqual(expect.arrayContaining(['q', 'stage', 'grade', 'channel', 'tag', 'owner', 'limit', 'cursor']));
+    // Every answer a route can give is in it: a body's limits, and a route's own (a lead nobody follows cannot be tagged).
+    const answers = (path: string) => Object.keys((doc.paths[path]?.post as { responses?: object } | undefined)?.responses ?? {});
+    expect(answers('/admin/api/leads/{id}/tags')).toEqual(expect.arrayContaining(['200', '400', '401', '404', '409', '413', '415']));
+    expect(answers('/admin/api/pauses')).toEqual(expect.arrayContaining(['404', '413']));
   });
 });

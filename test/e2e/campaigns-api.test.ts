@@ -82,6 +82,10 @@ describe('campaigns API: access and validation', () => {
     const broken = await api('/campaigns/dup/cancel', { method: 'POST', body: '{"actor": "zhangsan"' });
     expect(broken.status).toBe(400);
     expect((await json<Issues>(broken)).error).toBe('body is not valid JSON');
+    // A body in an encoding the API does not read is a 415 that says so, not "not valid JSON".
+    const compressed = await api('/campaigns/dup/cancel', { method: 'POST', body: '{"actor": "zhangsan"}', headers: { 'content-encoding': 'compress' } });
+    expect(compressed.status).toBe(415);
+    expect((await json<Issues>(compressed)).error).toMatch(/^body not readable: .*; send UTF-8 JSON$/);
     const huge = await api('/campaigns/dup/cancel', { method: 'POST', body: JSON.stringify({ actor: 'zhangsan', pad: 'x'.repeat(70_000) }) });
     expect(huge.status).toBe(413);
     expect((await json<{ status: string }>(await api('/campaigns/dup'))).status).not.toBe('cancelled');

@@ -77,6 +77,8 @@ function check(schema: z.ZodTypeAny | undefined, value: unknown, where: string):
 function bodyError(err: unknown): ApiError | null {
   const e = err as { status?: number; type?: string; message?: string };
   if (e?.status === 413) return new ApiError(413, 'body over 64 KB');
+  // An encoding the parser cannot read (Content-Encoding: compress): the body was never read.
+  if (e?.status === 415) return new ApiError(415, `body not readable: ${e.message ?? 'unsupported encoding'}; send UTF-8 JSON`);
   if (e?.status && e.status >= 400 && e.status < 500) return new ApiError(400, 'body is not valid JSON');
   return null;
 }
@@ -101,8 +103,10 @@ export function openApiDocument(routes: readonly ApiRoute[]): object {
         200: { description: 'OK', content: { 'application/json': { schema: r.response } } },
         400: { description: 'invalid input: `{error, issues: [{in, path, message}]}`' },
         401: { description: 'no or wrong admin token' },
+        ...(r.body ? { 413: { description: 'body over 64 KB' }, 415: { description: 'body in an encoding the API does not read' } } : {}),
         ...(r.params ? { 404: { description: `no such ${r.tag === 'campaigns' ? 'campaign' : 'lead'}` } } : {}),
         ...(r.tag === 'campaigns' && r.method === 'post' ? { 409: { description: 'the key is taken, or the campaign\'s state forbids it (paused, cancelled, a draft)' } } : {}),
+        ...Object.fromEntries(Object.entries(r.errors ?? {}).map(([status, description]) => [status, { description }])),
       },
     });
   }

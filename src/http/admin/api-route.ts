@@ -26,6 +26,8 @@ export interface ApiRoute<Q extends z.ZodTypeAny = z.ZodTypeAny, P extends z.Zod
   params?: P;
   body?: B;
   response: z.ZodTypeAny;
+  /** Answers other than those every route of its kind has (400, 401, 404 for a path id, …), for the OpenAPI document. */
+  errors?: Record<number, string>;
   handler(input: { query: z.infer<Q>; params: z.infer<P>; body: z.infer<B> }, c: Koa.Context): Promise<unknown>;
 }
 

@@ -65,6 +65,7 @@ export function boardRoutes(ctx: BotContext) {
         owners: z.array(z.string()).describe('the owners the tags were marked for'),
         failed: z.array(z.object({ userId: z.string(), errcode: z.number() })).describe('owners WeCom refused (e.g. 84061: no relationship)'),
       }),
+      errors: { 409: 'nobody follows the customer (no active owner): WeCom has no relationship to tag' },
       handler: async ({ params, body }) => {
         const id = resolveLeadId(params.id, ctx.corpId);
         const ref = splitLeadId(id);
@@ -107,6 +108,7 @@ export function boardRoutes(ctx: BotContext) {
         .refine((b) => b.kind !== 'sequence' || ctx.sequences.has(b.target), { message: 'no such sequence', path: ['target'] })
         .refine((b) => b.kind !== 'channel' || ctx.channels.get(b.target), { message: 'no such channel', path: ['target'] }),
       response: z.object({ changed: z.boolean() }),
+      errors: { 404: 'no such lead (an unknown sequence or channel is a 400 naming target)' },
       handler: async ({ body }) => {
         const target = body.kind === 'lead' ? resolveLeadId(body.target, ctx.corpId) : body.target;
         if (body.kind === 'lead' && !(await Lead.exists({ _id: target }))) throw new ApiError(404, `no lead ${body.target}`);

@@ -50,7 +50,11 @@ const stepSchema = z
     when: z.object({ stage: z.array(stage).optional(), notStage: z.array(stage).optional() }).strict().optional(),
   })
   .strict()
-  .refine((s) => s.text || s.link || s.caseStudy, 'a step needs text, link or caseStudy');
+  .superRefine((s, ctx) => {
+    if (!s.text && !s.link && !s.caseStudy) ctx.addIssue({ code: 'custom', message: 'a step needs text, link or caseStudy' });
+    // A step is one message with one link: the case study's took the place of `link`, which was dropped unsent.
+    if (s.link && s.caseStudy) ctx.addIssue({ code: 'custom', path: ['caseStudy'], message: 'a case study is a link of its own: use link or caseStudy, not both' });
+  });
 
 const stopOn = z.union([z.enum(['reply', 'unsubscribe', 'churn']), z.string().regex(new RegExp(`^stage:(${STAGES.join('|')})$`), `must be reply, unsubscribe, churn or stage:<${STAGES.join('|')}>`)]);
 

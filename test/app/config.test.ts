@@ -206,6 +206,14 @@ describe('sequence and case study templates', () => {
     );
   });
 
+  it('refuses a step with both a link and a case study (the case study is the message\'s one link)', async () => {
+    const dir = dirWith({
+      'sequences/s.yaml': 'key: s\nname: S\nsteps:\n  - { delay: 1d, text: 看看这个, link: { title: 清单, url: "https://example.com/l" }, caseStudy: auto }\n',
+      'cases/c.md': '---\nslug: c\ntitle: T\nindustries: [通用]\nurl: https://example.com/c\nsummary: s\n---\n',
+    });
+    await expect(loadTemplates(dir)).rejects.toThrow(`${path.join(dir, 'sequences', 's.yaml')}: steps.0.caseStudy: a case study is a link of its own: use link or caseStudy, not both`);
+  });
+
   it('npm start refuses invalid templates with exit 78 and the list of problems', () => {
     const dir = dirWith({ 'channels.yaml': 'channels:\n  - key: x\n    name: X\n    sequence: nope\n' });
     const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...valid, TEMPLATES_DIR: dir };

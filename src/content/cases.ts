@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { listFiles } from './list-files.js';
+import { linkDesc, linkTitle } from './sequences.js';
 import { parseYaml, validate } from './yaml-file.js';
 
 /** An industry value marking a case study as general: sent when no case matches the lead's industry. */
@@ -10,12 +11,13 @@ export const GENERAL_INDUSTRY = '通用';
 const caseSchema = z
   .object({
     slug: z.string().regex(/^[a-z0-9-]+$/, 'must be lowercase letters, digits and -'),
-    title: z.string().min(1).max(128),
+    // A case study goes out as a link card: title and summary are its title and description [D:92135].
+    title: linkTitle,
     industries: z.array(z.string().min(1)).min(1, `list at least one industry (or ${GENERAL_INDUSTRY} for a general case)`),
     roles: z.array(z.enum(['decision-maker', 'manager', 'user'])).optional(),
     url: z.string().url(),
     picurl: z.string().url().optional(),
-    summary: z.string().min(1).max(512),
+    summary: z.string().min(1).pipe(linkDesc),
   })
   .strict();
 

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { TemplateError } from '../errors.js';
 import { unknownPlaceholders } from './render.js';
 import { replySchema } from './replies.js';
+import { linkDesc, linkTitle } from './sequences.js';
 import { parseYaml } from './yaml-file.js';
 
 /** Tag group a bare tag string in channels.yaml goes to. */
@@ -19,9 +20,9 @@ const placeholderText = z.string().superRefine((text, ctx) => {
 
 const linkSchema = z
   .object({
-    title: z.string().min(1).max(128),
+    title: linkTitle,
     url: z.string().url(),
-    desc: z.string().max(512).optional(),
+    desc: linkDesc.optional(),
     picurl: z.string().url().optional(),
   })
   .strict();

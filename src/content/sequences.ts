@@ -34,8 +34,14 @@ export const messageText = z
   })
   // 2048 bytes: the smallest limit of the three routes (kf/send_msg, message/send); add_msg_template allows 4000.
   .refine((t) => Buffer.byteLength(t) <= 2048, 'must be at most 2048 bytes');
+/**
+ * A link card's title and description: WeCom limits them in UTF-8 bytes, 128 and 512, where a Chinese character is 3
+ * (add_msg_template [D:92135], send_welcome_msg [D:92137]).
+ */
+export const linkTitle = z.string().min(1).refine((t) => Buffer.byteLength(t) <= 128, 'must be at most 128 bytes (a Chinese character is 3) [D:92135]');
+export const linkDesc = z.string().refine((t) => Buffer.byteLength(t) <= 512, 'must be at most 512 bytes (a Chinese character is 3) [D:92135]');
 /** A link card: title, URL, optional description and picture. */
-export const messageLink = z.object({ title: z.string().min(1).max(128), url: z.string().url(), desc: z.string().max(512).optional(), picurl: z.string().url().optional() }).strict();
+export const messageLink = z.object({ title: linkTitle, url: z.string().url(), desc: linkDesc.optional(), picurl: z.string().url().optional() }).strict();
 
 const stepSchema = z
   .object({

@@ -214,6 +214,32 @@ describe('sequence and case study templates', () => {
     await expect(loadTemplates(dir)).rejects.toThrow(`${path.join(dir, 'sequences', 's.yaml')}: steps.0.caseStudy: a case study is a link of its own: use link or caseStudy, not both`);
   });
 
+  it('measures a link\'s title and description in bytes, as WeCom does (128 and 512: a Chinese character is 3)', async () => {
+    const title = '某汽车零部件厂排产效率提升'.repeat(4); // 52 characters, 156 bytes
+    const desc = '交期达成率从七成八到九成五'.repeat(14); // 182 characters, 546 bytes
+    const dir = dirWith({
+      'channels.yaml': `channels:\n  - key: a\n    name: A\n    welcome: { link: { title: ${title}, url: "https://example.com/w", desc: ${desc} } }\n`,
+      'sequences/s.yaml': `key: s\nname: S\nsteps:\n  - { delay: 1d, link: { title: ${title}, url: "https://example.com/l", desc: ${desc} } }\n`,
+      'cases/c.md': `---\nslug: c\ntitle: ${title}\nindustries: [通用]\nurl: https://example.com/c\nsummary: ${desc}\n---\n`,
+    });
+    let problems: string[] = [];
+    try {
+      await loadTemplates(dir);
+    } catch (e) {
+      problems = (e as TemplateError).problems.map((p) => p.replace(dir + path.sep, ''));
+    }
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^channels\.yaml: channel #1 \(a\): welcome\.link\.title: must be at most 128 bytes/),
+        expect.stringMatching(/^channels\.yaml: channel #1 \(a\): welcome\.link\.desc: must be at most 512 bytes/),
+        expect.stringMatching(/^sequences\/s\.yaml: steps\.0\.link\.title: must be at most 128 bytes/),
+        expect.stringMatching(/^sequences\/s\.yaml: steps\.0\.link\.desc: must be at most 512 bytes/),
+        expect.stringMatching(/^cases\/c\.md: title: must be at most 128 bytes/),
+        expect.stringMatching(/^cases\/c\.md: summary: must be at most 512 bytes/),
+      ]),
+    );
+  });
+
   it('npm start refuses invalid templates with exit 78 and the list of problems', () => {
     const dir = dirWith({ 'channels.yaml': 'channels:\n  - key: x\n    name: X\n    sequence: nope\n' });
     const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...valid, TEMPLATES_DIR: dir };

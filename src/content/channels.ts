@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { TemplateError } from '../errors.js';
-import { unknownPlaceholders } from './render.js';
+import { PLACEHOLDERS, strayBraces, strayBracesMessage, unknownPlaceholders } from './render.js';
 import { replySchema } from './replies.js';
 import { linkDesc, linkTitle } from './sequences.js';
 import { parseYaml } from './yaml-file.js';
@@ -16,6 +16,8 @@ const tagName = z.string().min(1).max(30, 'WeCom allows at most 30 characters');
 const placeholderText = z.string().superRefine((text, ctx) => {
   const unknown = unknownPlaceholders(text);
   if (unknown.length) ctx.addIssue({ code: 'custom', message: `unknown placeholder(s) ${unknown.map((p) => `{{${p}}}`).join(', ')}; known: {{name}}, {{channel}}` });
+  const stray = strayBraces(text);
+  if (stray.length) ctx.addIssue({ code: 'custom', message: strayBracesMessage(stray, PLACEHOLDERS) });
 });
 
 const linkSchema = z

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { strayBraces, strayBracesMessage } from './render.js';
 import { parseYaml, validate } from './yaml-file.js';
 
 /**
@@ -31,6 +32,8 @@ const placeholders = (max: number) =>
     .superRefine((t, ctx) => {
       const unknown = [...t.matchAll(/\{\{\s*([^}\s]*)\s*\}\}/g)].map((m) => m[1] ?? '').filter((p) => !(REPLY_PLACEHOLDERS as readonly string[]).includes(p));
       if (unknown.length) ctx.addIssue({ code: 'custom', message: `unknown placeholder(s) ${unknown.map((p) => `{{${p}}}`).join(', ')}; known: {{name}}, {{channel}}, {{hours}}` });
+      const stray = strayBraces(t);
+      if (stray.length) ctx.addIssue({ code: 'custom', message: strayBracesMessage(stray, REPLY_PLACEHOLDERS) });
     })
     .refine((t) => bytes(t) <= max, `must be at most ${max} bytes [D:94677]`);
 

@@ -240,6 +240,28 @@ describe('sequence and case study templates', () => {
     );
   });
 
+  it('refuses a placeholder written wrong, which would reach the customer as written', async () => {
+    const dir = dirWith({
+      'channels.yaml': 'channels:\n  - key: a\n    name: A\n    welcome: { text: "{{name}您好，感谢在{{channel}}交流" }\n',
+      'sequences/s.yaml': 'key: s\nname: S\nsteps:\n  - { delay: 1d, text: "｛｛name｝｝您好" }\n  - { delay: 1d, text: "{{first name}}您好，{{name}}" }\n',
+      'replies.yaml': 'intents:\n  - key: hi\n    keywords: [你好]\n    reply: { text: "{ {name}}您好，服务时间 {{hours}}" }\n',
+    });
+    let problems: string[] = [];
+    try {
+      await loadTemplates(dir);
+    } catch (e) {
+      problems = (e as TemplateError).problems.map((p) => p.replace(dir + path.sep, ''));
+    }
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^channels\.yaml: channel #1 \(a\): welcome\.text: placeholder\(s\) written wrong: "\{\{name\}"/),
+        expect.stringMatching(/^sequences\/s\.yaml: steps\.0\.text: placeholder\(s\) written wrong: "｛｛name｝｝"/),
+        expect.stringMatching(/^sequences\/s\.yaml: steps\.1\.text: placeholder\(s\) written wrong: "\{\{first name\}\}"/),
+        expect.stringMatching(/^replies\.yaml: intent hi: reply\.text: placeholder\(s\) written wrong: "name\}\}"/),
+      ]),
+    );
+  });
+
   it('npm start refuses invalid templates with exit 78 and the list of problems', () => {
     const dir = dirWith({ 'channels.yaml': 'channels:\n  - key: x\n    name: X\n    sequence: nope\n' });
     const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...valid, TEMPLATES_DIR: dir };

@@ -48,7 +48,8 @@ const channelSchema = z
       .default([])
       .transform((tags) => tags.map((t) => (typeof t === 'string' ? { group: DEFAULT_TAG_GROUP, name: t } : t))),
     welcome: welcomeSchema.optional(),
-    sequence: z.string().regex(/^[A-Za-z0-9_-]+$/).optional(),
+    // A sequence key: loadTemplates checks there is one, and lists those there are when not.
+    sequence: z.string().min(1).optional(),
     owners: z.array(z.string().min(1)).default([]),
     /** What the channel cost (its spend so far, in your currency): the dashboard shows the cost per lead. */
     cost: z.number().nonnegative().optional(),

@@ -262,6 +262,14 @@ describe('sequence and case study templates', () => {
     );
   });
 
+  it('a channel naming a sequence by its name, not its key, is told which sequences there are', async () => {
+    const dir = dirWith({
+      'channels.yaml': 'channels:\n  - key: a\n    name: A\n    sequence: 新客培育\n',
+      'sequences/onboarding.yaml': 'key: onboarding\nname: 新客培育\nsteps:\n  - { delay: 1d, text: 您好 }\n',
+    });
+    await expect(loadTemplates(dir)).rejects.toThrow(`${path.join(dir, 'channels.yaml')}: channel a: sequence: no sequence "新客培育" in sequences/ (have: onboarding)`);
+  });
+
   it('npm start refuses invalid templates with exit 78 and the list of problems', () => {
     const dir = dirWith({ 'channels.yaml': 'channels:\n  - key: x\n    name: X\n    sequence: nope\n' });
     const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...valid, TEMPLATES_DIR: dir };

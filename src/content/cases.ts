@@ -30,7 +30,8 @@ export async function loadCases(dir: string): Promise<{ cases: CaseStudy[]; prob
   const problems: string[] = [];
   for (const name of await listFiles(folder, /\.md$/)) {
     const file = path.join(folder, name);
-    const text = await readFile(file, 'utf8');
+    // A byte-order mark (some editors start UTF-8 files with one) is not text, as the YAML parser also reads it.
+    const text = (await readFile(file, 'utf8')).replace(/^\uFEFF/, '');
     const m = /^---\r?\n([\s\S]*?)\r?\n---\r?\n?([\s\S]*)$/.exec(text);
     if (!m) {
       problems.push(`${file}: front matter: the file must start with YAML between two --- lines`);

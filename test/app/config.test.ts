@@ -270,6 +270,11 @@ describe('sequence and case study templates', () => {
     await expect(loadTemplates(dir)).rejects.toThrow(`${path.join(dir, 'channels.yaml')}: channel a: sequence: no sequence "新客培育" in sequences/ (have: onboarding)`);
   });
 
+  it('reads a case study saved with a byte-order mark (as some Windows editors save UTF-8), as it reads YAML files', async () => {
+    const dir = dirWith({ 'cases/c.md': '\uFEFF---\r\nslug: c\r\ntitle: T\r\nindustries: [通用]\r\nurl: https://example.com/c\r\nsummary: s\r\n---\r\n正文\r\n' });
+    expect((await loadTemplates(dir)).cases.map((c) => [c.slug, c.body])).toEqual([['c', '正文']]);
+  });
+
   it('npm start refuses invalid templates with exit 78 and the list of problems', () => {
     const dir = dirWith({ 'channels.yaml': 'channels:\n  - key: x\n    name: X\n    sequence: nope\n' });
     const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...valid, TEMPLATES_DIR: dir };

@@ -4,13 +4,10 @@ import { isDay } from '../domain/commands/period.js';
 import { GRADES, ROLES, STAGES } from '../domain/vocabulary.js';
 import type { CaseStudy } from './cases.js';
 import { DEFAULT_TAG_GROUP, type ChannelCatalog } from './channels.js';
-import { messageLink, messageText, parseDelay, quietHoursSchema, timezone, type Sequence } from './sequences.js';
+import { MAX_SPAN_MS, messageLink, messageText, parseDelay, quietHoursSchema, timezone, type Sequence } from './sequences.js';
 import { loadKeyedFiles } from './yaml-file.js';
 
 const key = z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, 'must be 1-40 characters of A-Z a-z 0-9 _ -');
-
-/** The longest span a campaign takes (100 years): a longer one can put a date it counts past what a Date holds. */
-const MAX_SPAN_MS = 36_500 * 86_400_000;
 
 /**
  * A point in time of a segment: a date (`2026-11-01`, 00:00 in the campaign's time zone), a time with its offset

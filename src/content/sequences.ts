@@ -11,6 +11,9 @@ export function parseDelay(text: string): number | null {
   return m ? Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS] : null;
 }
 
+/** The longest delay or span a template takes (100 years): a longer one can put a date past what a Date holds. */
+export const MAX_SPAN_MS = 36_500 * 86_400_000;
+
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (24 h)');
 /** An IANA time zone name. */
 export const timezone = z.string().refine((tz) => {
@@ -50,6 +53,7 @@ const stepSchema = z
     delay: z.string().transform((d, ctx) => {
       const ms = parseDelay(d);
       if (ms === null) ctx.addIssue({ code: 'custom', message: 'must be a number and a unit s, m, h or d (e.g. 1d)' });
+      else if (ms > MAX_SPAN_MS) ctx.addIssue({ code: 'custom', message: 'must be at most 36500d' });
       return ms ?? 0;
     }),
     text: messageText.optional(),

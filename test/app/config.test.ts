@@ -275,6 +275,11 @@ describe('sequence and case study templates', () => {
     expect((await loadTemplates(dir)).cases.map((c) => [c.slug, c.body])).toEqual([['c', '正文']]);
   });
 
+  it('refuses a step delay past 36500d (100 years), which no date can hold', async () => {
+    const dir = dirWith({ 'sequences/s.yaml': 'key: s\nname: S\nsteps:\n  - { delay: 36500d, text: 一 }\n  - { delay: 99999999999d, text: 二 }\n' });
+    await expect(loadTemplates(dir)).rejects.toThrow(`${path.join(dir, 'sequences', 's.yaml')}: steps.1.delay: must be at most 36500d`);
+  });
+
   it('npm start refuses invalid templates with exit 78 and the list of problems', () => {
     const dir = dirWith({ 'channels.yaml': 'channels:\n  - key: x\n    name: X\n    sequence: nope\n' });
     const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...valid, TEMPLATES_DIR: dir };

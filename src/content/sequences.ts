@@ -68,7 +68,12 @@ const stepSchema = z
     if (s.link && s.caseStudy) ctx.addIssue({ code: 'custom', path: ['caseStudy'], message: 'a case study is a link of its own: use link or caseStudy, not both' });
   });
 
-const stopOn = z.union([z.enum(['reply', 'unsubscribe', 'churn']), z.string().regex(new RegExp(`^stage:(${STAGES.join('|')})$`), `must be reply, unsubscribe, churn or stage:<${STAGES.join('|')}>`)]);
+const STAGE_STOP = new RegExp(`^stage:(${STAGES.join('|')})$`);
+// One message whatever was written: `stage: qualified` (with a space) is a YAML pair, not a string.
+const stopOn = z.custom<string>(
+  (v) => typeof v === 'string' && (['reply', 'unsubscribe', 'churn'].includes(v) || STAGE_STOP.test(v)),
+  `must be reply, unsubscribe, churn or "stage:<${STAGES.join('|')}>" (quoted, no space after the colon)`,
+);
 
 const sequenceSchema = z
   .object({

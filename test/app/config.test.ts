@@ -280,6 +280,11 @@ describe('sequence and case study templates', () => {
     await expect(loadTemplates(dir)).rejects.toThrow(`${path.join(dir, 'sequences', 's.yaml')}: steps.1.delay: must be at most 36500d`);
   });
 
+  it('says what stopOn takes when a stage is written as a YAML pair (stage: qualified)', async () => {
+    const dir = dirWith({ 'sequences/s.yaml': 'key: s\nname: S\nstopOn: [reply, stage: qualified]\nsteps:\n  - { delay: 1d, text: 您好 }\n' });
+    await expect(loadTemplates(dir)).rejects.toThrow(`${path.join(dir, 'sequences', 's.yaml')}: stopOn.1: must be reply, unsubscribe, churn or "stage:<`);
+  });
+
   it('npm start refuses invalid templates with exit 78 and the list of problems', () => {
     const dir = dirWith({ 'channels.yaml': 'channels:\n  - key: x\n    name: X\n    sequence: nope\n' });
     const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...valid, TEMPLATES_DIR: dir };

@@ -7,7 +7,7 @@ import { recordGroupClick } from '../../src/domain/campaigns/group-click.js';
 import { campaignDetail, campaignList } from '../../src/domain/campaigns/overview.js';
 import { reconcileCampaigns } from '../../src/domain/campaigns/reconcile.js';
 import { processRun } from '../../src/domain/campaigns/run.js';
-import { nextRunAt, quietHoursOf, startRun, syncSchedule } from '../../src/domain/campaigns/schedule.js';
+import { nextRunAt, quietHoursOf, slotOf, startRun, syncSchedule } from '../../src/domain/campaigns/schedule.js';
 import { exhaustMassQuota, takeKfBudget } from '../../src/domain/delivery/budget.js';
 import { massQuotaPeriod } from '../../src/domain/delivery/mass-quota.js';
 import { localDay, nextAllowedTime, startOfNextDay } from '../../src/domain/nurture/clock.js';
@@ -384,6 +384,23 @@ describe('schedules', () => {
     expect(new Set(runs.map((r) => r.scheduledFor.getTime())).size).toBe(runs.length);
     const late = await startRun(h.ctx, (await campaign('late')), { trigger: 'schedule', at: Date.now() - 7 * 3_600_000 });
     expect(late?.run).toMatchObject({ status: 'missed' });
+  });
+
+  it('a cron slot that came due while no worker ran is run after a restart, not dropped by the schedule being registered again', async () => {
+    const key = await campaign('restart', { schedule: { cron: '*/5 * * * * *', timezone: TZ } });
+    await syncSchedule(h.ctx, key);
+    const due = (await h.ctx.queues.get('campaign-tick').getJobScheduler(`campaign|${key}`))!.next!;
+    // No worker at the slot's time (the bot was down)...
+    await new Promise((r) => setTimeout(r, due - Date.now() + 300));
+    // ...then the bot starts: its schedules are registered again, and its workers take what is due.
+    await syncSchedule(h.ctx, key);
+    const [worker] = startWorkers(h.ctx, [campaignTickJob]);
+    try {
+      await waitFor(() => CampaignRun.exists({ _id: `${key}|${slotOf(due)}` }), `the run of the slot due at ${new Date(due).toISOString()}`, 3_000);
+    } finally {
+      await cancelCampaign(h.ctx, key, 'test');
+      await worker!.close();
+    }
   });
 
   it('a cron without a time zone of its own fires in OPS_TIMEZONE, the zone its segment\'s days are read in', async () => {

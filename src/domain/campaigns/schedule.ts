@@ -72,7 +72,12 @@ export async function syncSchedule(ctx: Ctx, key: string): Promise<void> {
   const c = doc ? parsedDefinition(doc.definition) : null;
   const active = doc?.status === 'active' && c !== null && !c.draft;
   if (active && c.schedule.cron) {
+    // Registering it again replaces the scheduler's pending job with its next slot after now: a slot already due that
+    // no worker took yet (the bot was down at its time) would be dropped, neither run late nor recorded missed. It
+    // gets a tick of its own; the run's unique id keeps it one run if a worker took the job meanwhile.
+    const due = (await ticks.getJobScheduler(schedulerId(key)))?.next;
     await ticks.upsertJobScheduler(schedulerId(key), { pattern: c.schedule.cron, tz: campaignTimezone(ctx, c) }, { name: 'campaign-tick', data: { key } });
+    if (due && due <= Date.now()) await ctx.queues.add('campaign-tick', { key, at: due }, { jobId: jobIds.campaignTick(key, due) });
   } else {
     await ticks.removeJobScheduler(schedulerId(key));
   }

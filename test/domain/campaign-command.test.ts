@@ -122,6 +122,8 @@ describe('群发 / campaign chat command (the domain behind handlers/commands/)'
     expect(await say('launch once', { admin: true })).toContain('已开始运行 once');
     await h.drain('campaign-run');
     expect((await CampaignRun.findById('once|at').lean())?.status).toBe('finished');
+    // Its time is still ahead, but its only run is done: no next run is shown (list, the admin API, the dashboard).
+    expect(await say('list')).toMatch(/^- \*\*once\*\* 一次群发：没有下次运行；上次 \d\d-\d\d \d\d:\d\d 已完成$/m);
     expect(await say('pause once')).toMatch(/^不能暂停 once：它是一次性群发，唯一的一次运行已完成（\d\d-\d\d \d\d:\d\d），不会再发送，无需暂停。$/);
     expect(await en('pause once')).toMatch(/^Cannot pause once: it is a one-off campaign whose only run finished at \d\d-\d\d \d\d:\d\d: it sends nothing more, so there is nothing to pause\.$/);
     expect(await say('show once')).not.toContain('已暂停');

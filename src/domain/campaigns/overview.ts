@@ -3,7 +3,7 @@ import { CampaignRun } from '../../store/models/campaign-run.js';
 import type { FollowUp } from './follow-up.js';
 import { campaignOf, listCampaigns, type StoredCampaign } from './catalog.js';
 import { groupsOf, runResults, type RunResults } from './results.js';
-import { nextRunAt, type Run } from './schedule.js';
+import { nextRunAt, runIdFor, type Run } from './schedule.js';
 
 /** A campaign as lists show it. */
 export interface CampaignSummary {
@@ -36,8 +36,16 @@ export interface RunView {
   followUp: FollowUp | null;
 }
 
-function summary(c: StoredCampaign, lastRun: Run | null, opsTimezone: string): CampaignSummary {
-  const live = c.status === 'active' && !c.paused && !c.campaign.draft;
+/**
+ * Whether a one-off campaign's only run exists (launched early, under way, ended, or skipped or missed at its time):
+ * its `at` starts nothing more (syncSchedule adds no tick for it), so it has no next run.
+ */
+async function oneOffRan(c: StoredCampaign): Promise<boolean> {
+  return Boolean(c.campaign.schedule.at && (await CampaignRun.exists({ _id: runIdFor(c.campaign, 'schedule', 0) })));
+}
+
+function summary(c: StoredCampaign, lastRun: Run | null, opsTimezone: string, ran: boolean): CampaignSummary {
+  const live = c.status === 'active' && !c.paused && !c.campaign.draft && !ran;
   return {
     key: c._id,
     name: c.campaign.name,
@@ -58,7 +66,7 @@ export async function campaignList(opsTimezone = DEFAULT_TIMEZONE): Promise<Camp
   const out: CampaignSummary[] = [];
   for (const c of campaigns) {
     const last = (await CampaignRun.findOne({ campaignKey: c._id }).sort({ scheduledFor: -1 }).lean()) as Run | null;
-    out.push(summary(c, last, opsTimezone));
+    out.push(summary(c, last, opsTimezone, await oneOffRan(c)));
   }
   return out;
 }
@@ -70,7 +78,7 @@ export async function campaignDetail(key: string, limit = 20, opsTimezone = DEFA
   const runs = (await CampaignRun.find({ campaignKey: key }, { definition: 0 }).sort({ scheduledFor: -1 }).limit(limit).lean()) as Run[];
   const groups = await groupsOf(runs.map((r) => r._id));
   return {
-    ...summary(c, runs[0] ?? null, opsTimezone),
+    ...summary(c, runs[0] ?? null, opsTimezone, await oneOffRan(c)),
     definition: c.definition,
     createdBy: c.createdBy ?? null,
     runs: runs.map((r): RunView => ({

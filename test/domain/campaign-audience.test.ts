@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { campaignSchema, type CampaignInput } from '../../src/content/campaigns.js';
 import { campaignOf, createCampaign, syncFileCampaigns } from '../../src/domain/campaigns/catalog.js';
-import { launchCampaign } from '../../src/domain/campaigns/control.js';
+import { cancelCampaign, launchCampaign, resumeCampaign } from '../../src/domain/campaigns/control.js';
 import { dryRun } from '../../src/domain/campaigns/dry-run.js';
 import { campaignDetail } from '../../src/domain/campaigns/overview.js';
 import { audiencePages } from '../../src/domain/campaigns/segment.js';
@@ -206,5 +206,18 @@ describe('file and API campaigns share one key space', () => {
     expect(await syncFileCampaigns(ctx)).toEqual(['from-file']);
     expect((await CampaignRecord.findById('from-file').lean())?.status).toBe('removed');
     expect((await CampaignRecord.findById('from-api').lean())?.status).toBe('active');
+  });
+
+  it('a cancelled campaign stays cancelled when its file is deleted and added again under the same key', async () => {
+    const ctx = { ...h.ctx, campaigns: new Map([['reused', fileCampaign('reused', '旧内容')]]) };
+    await syncFileCampaigns(ctx);
+    await cancelCampaign(ctx, 'reused', 'admin');
+    ctx.campaigns.clear();
+    await syncFileCampaigns(ctx);
+    ctx.campaigns.set('reused', fileCampaign('reused', '新内容'));
+    await syncFileCampaigns(ctx);
+    expect((await CampaignRecord.findById('reused').lean())?.status).toBe('cancelled');
+    await expect(resumeCampaign(ctx, 'reused', 'admin')).rejects.toMatchObject({ code: 'state' });
+    await expect(launchCampaign(ctx, 'reused')).rejects.toMatchObject({ code: 'state' });
   });
 });

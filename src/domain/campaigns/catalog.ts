@@ -32,7 +32,8 @@ export async function listCampaigns(): Promise<StoredCampaign[]> {
 
 /**
  * Loads the campaigns of templates/campaigns/ into the store, keyed: a new file is added, a changed one replaces the
- * stored definition (runs already created keep the one they started with), a deleted one is marked removed. A file
+ * stored definition (runs already created keep the one they started with), a deleted one is marked removed (one
+ * cancelled stays cancelled, whatever its file becomes). A file
  * whose key belongs to a campaign created through the admin API is an error: keys are unique across both. Returns
  * the keys that changed.
  */
@@ -57,7 +58,9 @@ export async function syncFileCampaigns(ctx: Pick<BotContext, 'campaigns'>): Pro
     }
   }
   if (clashes.length) throw new TemplateError(clashes);
-  for (const doc of await CampaignRecord.find({ source: 'file', status: { $ne: 'removed' } }, { _id: 1 }).lean()) {
+  // A cancelled campaign keeps its status: marked removed, a file added again under its key would make it active
+  // (docs/ops-guide.md: a cancelled campaign stays cancelled).
+  for (const doc of await CampaignRecord.find({ source: 'file', status: { $nin: ['removed', 'cancelled'] } }, { _id: 1 }).lean()) {
     if (ctx.campaigns.has(String(doc._id))) continue;
     await CampaignRecord.updateOne({ _id: doc._id }, { $set: { status: 'removed' } });
     changed.push(String(doc._id));

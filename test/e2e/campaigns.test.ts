@@ -156,6 +156,25 @@ describe('launch: what else splits or reroutes a send', () => {
   });
 });
 
+describe('a lead who leaves the audience while the run goes on', () => {
+  it('opting out after its page was planned, before its mass message went, is not in it: counted as excluded', async () => {
+    const [, out] = await seedLeads(h.sandbox, [{ name: '客服中', tags: ['测试/optout'], kfAgoMs: 3_600_000 }, { name: '退订中', tags: ['测试/optout'] }]);
+    const key = await campaign('optout');
+    // The page's 客服 send is slow; the other lead opts out meanwhile, before the pass's end sends the mass messages.
+    h.sandbox.state.inject({ api: 'kf/send_msg', delayMs: 1500 });
+    const before = h.sandbox.state.okCallsTo(API).length;
+    const kfBefore = h.sandbox.state.callsTo('kf/send_msg').length;
+    const running = launch(key);
+    await waitFor(() => h.sandbox.state.callsTo('kf/send_msg').length > kfBefore, 'the 客服 send under way');
+    await moveStage(h.ctx, { corpId: TEST_CORP_ID, externalUserId: out!.externalUserId }, 'unsubscribed', { by: 'system', source: 'unsubscribe' });
+    const run = await running;
+    expect(run.status).toBe('finished');
+    expect(massCalls(before).flatMap((c) => c.external_userid)).not.toContain(out!.externalUserId);
+    expect(await Delivery.countDocuments({ runId: run._id, externalUserId: out!.externalUserId })).toBe(0);
+    expect((await campaignDetail(key))!.runs[0]!.results).toMatchObject({ targeted: 1, sent: 1, waitingForOwner: 0, excluded: { unsubscribed: 1 } });
+  });
+});
+
 describe('results', () => {
   it('confirmed, not a friend, over the cap, waiting and unconfirmed, from one poll per (msgid, owner); then the 7-day follow-up', async () => {
     const [a, b, c, d] = await seedLeads(h.sandbox, ['确认甲', '删好友乙', '超额丙', '确认丁'].map((name, i) => ({ name, owner: 'zhangsan', lastWith: i === 0 ? null : 'zhangsan', tags: ['测试/results'] })));

@@ -1,12 +1,44 @@
 import { insertManyOnce } from '../../store/create-once.js';
 import { deliveriesOf } from '../../store/delivery-ledger.js';
 import { CampaignDeferral } from '../../store/models/campaign-deferral.js';
+import { pausedTargets } from '../pause/pauses.js';
 import { bump, outcomeKey } from './counters.js';
+import { planLead } from './plan.js';
+import { leadsByIds } from './segment.js';
 import { campaignDeliveryKey, recordFor, type PendingItem, type RunBatch } from './send-record.js';
 import { writeTakenGroups } from './taken-groups.js';
 
-// The leads a cycle (send.ts) takes no send for: those an earlier run of it already called WeCom for, and those over
-// their daily cap today.
+// The leads a cycle (send.ts) takes no send for: those excluded since they were planned, those an earlier run of it
+// already called WeCom for, and those over their daily cap today.
+
+/**
+ * Leads excluded since their page was planned (planLead): opted out, lost, a customer now (marketing content),
+ * paused, without an active owner. A lead's group may wait in memory until the pass has gone through its segment
+ * (minutes in a large run): each lead is read again before the cycle takes its budget, and one now excluded is counted
+ * as excluded, as if its page had found it so, and gets nothing (docs/ops-guide.md, "Excluded, always"). Returns the
+ * others.
+ */
+export async function dropExcluded(b: RunBatch, items: readonly PendingItem[]): Promise<PendingItem[]> {
+  if (!items.length) return [];
+  const [leads, paused] = await Promise.all([leadsByIds(items.map((it) => it.leadId)), pausedTargets(b.ctx)]);
+  const byId = new Map(leads.map((l) => [l._id, l]));
+  const now = Date.now();
+  const keep: PendingItem[] = [];
+  for (const it of items) {
+    const lead = byId.get(it.leadId);
+    const plan = lead ? planLead(b.ctx, b.campaign, lead, paused, now) : null;
+    if (plan?.kind !== 'excluded') {
+      keep.push(it);
+      continue;
+    }
+    // Only the audience's pass counts a lead as targeted; a later pass counts its exclusions anew (run.ts, addPage).
+    if (b.pass === 0) it.page.counters.targeted--;
+    bump(it.page.counters.excluded, plan.reason);
+    it.page.remaining--;
+  }
+  if (keep.length < items.length) b.ctx.log.info({ run: b.runId, leads: items.length - keep.length }, 'campaign leads excluded since they were planned (opted out, lost, paused...): not sent');
+  return keep;
+}
 
 /**
  * Leads whose attempt is held already: an earlier run of this pass got as far as calling WeCom for them. Their

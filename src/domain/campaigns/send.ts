@@ -14,7 +14,7 @@ import { localDay, localMonth } from '../nurture/clock.js';
 import { pickCase } from '../nurture/pick-case.js';
 import { pausedFor } from '../pause/pauses.js';
 import { bump, outcomeKey } from './counters.js';
-import { deferItems, settleHeld } from './cycle-leftovers.js';
+import { deferItems, dropExcluded, settleHeld } from './cycle-leftovers.js';
 import { contentSignature, dailyCapFor, rawLink, renderText } from './plan.js';
 import { campaignDeliveryKey, recordFor, runDeliveryPrefix, WRITE_SLICE, type PendingItem, type RunBatch, type Settled } from './send-record.js';
 import { retryLater, withRetries } from './send-retries.js';
@@ -50,7 +50,8 @@ export class RunStopped extends Error {
 }
 
 /**
- * Sends to a set of pending leads (one "cycle"): their budget and attempt fences are taken together (one insert for
+ * Sends to a set of pending leads (one "cycle"), less those excluded since they were planned (dropExcluded: opted
+ * out meanwhile, for one): their budget and attempt fences are taken together (one insert for
  * the batch, src/domain/delivery/budget.ts), then each goes the way its budget allows: 客服 one by one; mass
  * messages grouped per (sender, content), one add_msg_template for up to CAMPAIGN_MASS_BATCH customers; reminders
  * grouped per owner. Everything fenced in a cycle is sent (or given back) in the cycle, whatever fails in it; only a
@@ -59,7 +60,8 @@ export class RunStopped extends Error {
  * owners' smaller tasks). Between two calls a pause or cancel stops it (RunStopped), after giving back what was not
  * sent.
  */
-export async function sendCycle(b: RunBatch, items: readonly PendingItem[]): Promise<void> {
+export async function sendCycle(b: RunBatch, planned: readonly PendingItem[]): Promise<void> {
+  const items = await dropExcluded(b, planned);
   if (!items.length) return;
   const { ctx, campaign } = b;
   const now = Date.now();

@@ -65,6 +65,11 @@ export class RedisKeys {
     return `${this.prefix}:wecom:corp-tags:gone`;
   }
 
+  /** Leads that may have left campaign audiences lately (opted out, lost, a customer, no owner), by when (audience-leavers.ts). */
+  audienceLeavers(): string {
+    return `${this.prefix}:campaign:audience-leavers`;
+  }
+
   /** Held while the corp tags are checked: one check at a time. */
   corpTagCheckLock(): string {
     return `${this.prefix}:wecom:corp-tags:check-lock`;

@@ -12,7 +12,7 @@ import { exhaustMassQuota, takeKfBudget } from '../../src/domain/delivery/budget
 import { massQuotaPeriod } from '../../src/domain/delivery/mass-quota.js';
 import { localDay, nextAllowedTime, startOfNextDay } from '../../src/domain/nurture/clock.js';
 import { moveStage } from '../../src/domain/leads/stage.js';
-import { resume } from '../../src/domain/pause/pauses.js';
+import { pause, resume } from '../../src/domain/pause/pauses.js';
 import { takeFence } from '../../src/store/delivery-ledger.js';
 import { Alert } from '../../src/store/models/alert.js';
 import { CampaignDeferral } from '../../src/store/models/campaign-deferral.js';
@@ -172,6 +172,26 @@ describe('a lead who leaves the audience while the run goes on', () => {
     expect(massCalls(before).flatMap((c) => c.external_userid)).not.toContain(out!.externalUserId);
     expect(await Delivery.countDocuments({ runId: run._id, externalUserId: out!.externalUserId })).toBe(0);
     expect((await campaignDetail(key))!.runs[0]!.results).toMatchObject({ targeted: 1, sent: 1, waitingForOwner: 0, excluded: { unsubscribed: 1 } });
+  });
+
+  it('paused after its page was planned, before its mass message went, is not in it: counted as excluded', async () => {
+    const [, held] = await seedLeads(h.sandbox, [{ name: '客服中', tags: ['测试/hold'], kfAgoMs: 3_600_000 }, { name: '暂停中', tags: ['测试/hold'] }]);
+    const key = await campaign('hold');
+    h.sandbox.state.inject({ api: 'kf/send_msg', delayMs: 1500 });
+    const before = h.sandbox.state.okCallsTo(API).length;
+    const kfBefore = h.sandbox.state.callsTo('kf/send_msg').length;
+    const running = launch(key);
+    await waitFor(() => h.sandbox.state.callsTo('kf/send_msg').length > kfBefore, 'the 客服 send under way');
+    const id = `${TEST_CORP_ID}:${held!.externalUserId}`;
+    await pause(h.ctx, { kind: 'lead', target: id }, { actor: 'lisi', reason: '客户出差' });
+    try {
+      const run = await running;
+      expect(massCalls(before).flatMap((c) => c.external_userid)).not.toContain(held!.externalUserId);
+      expect((await campaignDetail(key))!.runs[0]!.results).toMatchObject({ targeted: 1, excluded: { paused: 1 } });
+      expect(run.status).toBe('finished');
+    } finally {
+      await resume(h.ctx, { kind: 'lead', target: id }, { actor: 'lisi' });
+    }
   });
 });
 

@@ -1,10 +1,13 @@
 import { insertManyOnce } from '../../store/create-once.js';
 import { deliveriesOf } from '../../store/delivery-ledger.js';
 import { CampaignDeferral } from '../../store/models/campaign-deferral.js';
-import { pausedTargets } from '../pause/pauses.js';
+import { eachById } from '../../store/by-id.js';
+import { Lead } from '../../store/models/lead.js';
+import { pauseMember, pausedTargets } from '../pause/pauses.js';
+import { notedLeavers } from './audience-leavers.js';
 import { bump, outcomeKey } from './counters.js';
-import { planLead } from './plan.js';
-import { leadsByIds } from './segment.js';
+import { planLead, type ExclusionReason } from './plan.js';
+import { AUDIENCE_FIELDS, type AudienceLead } from './segment.js';
 import { campaignDeliveryKey, recordFor, type PendingItem, type RunBatch } from './send-record.js';
 import { writeTakenGroups } from './taken-groups.js';
 
@@ -14,30 +17,35 @@ import { writeTakenGroups } from './taken-groups.js';
 /**
  * Leads excluded since their page was planned (planLead): opted out, lost, a customer now (marketing content),
  * paused, without an active owner. A lead's group may wait in memory until the pass has gone through its segment
- * (minutes in a large run): each lead is read again before the cycle takes its budget, and one now excluded is counted
- * as excluded, as if its page had found it so, and gets nothing (docs/ops-guide.md, "Excluded, always"). Returns the
- * others.
+ * (minutes in a large run), so before the cycle takes its budget the pauses are read again, and the leads a change
+ * noted as maybe gone from audiences (audience-leavers.ts) are read again, one by one by `_id`; one now excluded is
+ * counted as excluded, as if its page had found it so, and gets nothing (docs/ops-guide.md, "Excluded, always").
+ * Returns the others.
  */
 export async function dropExcluded(b: RunBatch, items: readonly PendingItem[]): Promise<PendingItem[]> {
   if (!items.length) return [];
-  const [leads, paused] = await Promise.all([leadsByIds(items.map((it) => it.leadId)), pausedTargets(b.ctx)]);
-  const byId = new Map(leads.map((l) => [l._id, l]));
+  const [paused, noted] = await Promise.all([pausedTargets(b.ctx), notedLeavers(b.ctx, items.map((it) => it.leadId))]);
   const now = Date.now();
-  const keep: PendingItem[] = [];
+  const excluded = new Map<PendingItem, ExclusionReason>();
   for (const it of items) {
-    const lead = byId.get(it.leadId);
-    const plan = lead ? planLead(b.ctx, b.campaign, lead, paused, now) : null;
-    if (plan?.kind !== 'excluded') {
-      keep.push(it);
-      continue;
-    }
+    if (paused.has(pauseMember({ kind: 'lead', target: it.leadId })) || (it.channelKey && paused.has(pauseMember({ kind: 'channel', target: it.channelKey })))) excluded.set(it, 'paused');
+  }
+  await eachById(
+    items.filter((it) => noted.has(it.leadId) && !excluded.has(it)),
+    async (it) => {
+      const lead = (await Lead.findById(it.leadId, AUDIENCE_FIELDS).lean()) as unknown as AudienceLead | null;
+      const plan = lead ? planLead(b.ctx, b.campaign, lead, paused, now) : null;
+      if (plan?.kind === 'excluded') excluded.set(it, plan.reason);
+    },
+  );
+  for (const [it, reason] of excluded) {
     // Only the audience's pass counts a lead as targeted; a later pass counts its exclusions anew (run.ts, addPage).
     if (b.pass === 0) it.page.counters.targeted--;
-    bump(it.page.counters.excluded, plan.reason);
+    bump(it.page.counters.excluded, reason);
     it.page.remaining--;
   }
-  if (keep.length < items.length) b.ctx.log.info({ run: b.runId, leads: items.length - keep.length }, 'campaign leads excluded since they were planned (opted out, lost, paused...): not sent');
-  return keep;
+  if (excluded.size) b.ctx.log.info({ run: b.runId, leads: excluded.size }, 'campaign leads excluded since they were planned (opted out, lost, paused...): not sent');
+  return items.filter((it) => !excluded.has(it));
 }
 
 /**

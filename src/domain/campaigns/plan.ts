@@ -27,6 +27,8 @@ export interface SendItem {
   externalUserId: string;
   name: string | null;
   channelName: string | null;
+  /** The channel's key (its pause stops the lead's send). */
+  channelKey: string | null;
   industry: string | null;
   role: string | null;
   grade: string;
@@ -79,6 +81,7 @@ export function planLead(ctx: Pick<BotContext, 'channels' | 'cases'>, c: Campaig
     externalUserId: lead.externalUserId,
     name: lead.name ?? null,
     channelName: channel ? (ctx.channels.get(channel)?.name ?? channel) : null,
+    channelKey: channel,
     industry: lead.industry ?? null,
     role: lead.role ?? null,
     grade: lead.grade ?? 'C',

@@ -9,6 +9,7 @@ import { isUpgrade, roleOf, scoreLead } from '../scoring/score.js';
 import type { Grade } from '../vocabulary.js';
 import { reasonName } from '../commands/words.js';
 import { changesRow } from './lead-index.js';
+import { LEAVING_FIELDS, mayHaveLeft, noteLeaver } from '../campaigns/audience-leavers.js';
 
 /** Touches kept on a lead (the latest): older ones have decayed to nothing in the score. */
 export const MAX_TOUCHES = 200;
@@ -18,7 +19,8 @@ type Ctx = Pick<BotContext, 'scoring' | 'config' | 'queues' | 'redis' | 'keys' |
 /**
  * What happens around every change of a lead: its role from its tags, its last touch, its score and grade recomputed
  * (a pinned grade wins), an upgrade into S or A told to the owner (once per upgrade) and, once saved, to the ops group,
- * the funnel counters moved and the lead's row in the lead index replaced.
+ * the funnel counters moved, the lead's row in the lead index replaced, and a lead that may have left campaign audiences
+ * noted for the runs under way (src/domain/campaigns/audience-leavers.ts).
  */
 export function leadHooks(ctx: Ctx): LeadHooks {
   return {
@@ -55,9 +57,11 @@ export function leadHooks(ctx: Ctx): LeadHooks {
       // After the save, so only an upgrade that holds is announced (each one once: its number is in the alert's key).
       if ((after.gradeUpgrades ?? 0) > (before?.gradeUpgrades ?? 0) && (after.grade === 'S' || after.grade === 'A')) await alertGradeUpgrade(ctx, after);
       await ctx.leadIndex.put(after);
+      if (mayHaveLeft(before, after)) await noteLeaver(ctx, after._id);
     },
     async afterUpdate(lead, fields) {
       if (fields.some(changesRow)) await ctx.leadIndex.refresh(leadId(lead.corpId, lead.externalUserId));
+      if (fields.some((f) => LEAVING_FIELDS.has(f.split('.')[0]!))) await noteLeaver(ctx, leadId(lead.corpId, lead.externalUserId));
     },
   };
 }

@@ -1,0 +1,41 @@
+import type { BotContext } from '../../context.js';
+import type { LeadSnapshot } from '../../store/lead-repository.js';
+import type { LeadDoc } from '../../store/models/lead.js';
+
+// A campaign run plans a page of its segment and may send to it minutes later (a mass message's group waits for the
+// pass's end): a lead that leaves the audience meanwhile must get nothing. Reading every planned lead again is a scan
+// of the collection per cycle on FerretDB (an `_id: {$in}` filter, src/store/by-id.ts); instead every change that can
+// take a lead out of an audience notes it here, and a cycle reads again only the leads noted (cycle-leftovers.ts).
+
+/** How long a note is kept: longer than a run's passes take (a lead over its daily cap waits for the next day's). */
+const KEEP_MS = 7 * 86_400_000;
+
+/** Stages that take a lead out of campaign audiences (a customer out of marketing ones: plan.ts). */
+const LEAVING = new Set(['unsubscribed', 'lost', 'customer']);
+
+const activeOwners = (l: Pick<LeadSnapshot, 'owners'> | null) => (l?.owners ?? []).filter((o) => o.status === 'active').length;
+
+/** Whether a saved change may have taken the lead out of an audience: a leaving stage, an opt-out, its last owner gone. */
+export function mayHaveLeft(before: LeadSnapshot | null, after: LeadDoc): boolean {
+  if (!before) return false;
+  if (after.stage !== before.stage && LEAVING.has(after.stage)) return true;
+  if (after.unsubscribedAt && !before.unsubscribedAt) return true;
+  return activeOwners(before) > 0 && activeOwners(after) === 0;
+}
+
+/** Fields whose plain update (no load-modify-save) may take a lead out of an audience. */
+export const LEAVING_FIELDS = new Set(['stage', 'unsubscribedAt', 'owners']);
+
+/** Notes that the lead may have left campaign audiences now. A note lost (Redis flushed) only costs what it stood for. */
+export async function noteLeaver(ctx: Pick<BotContext, 'redis' | 'keys'>, leadId: string): Promise<void> {
+  const now = Date.now();
+  const key = ctx.keys.audienceLeavers();
+  await ctx.redis.multi().zadd(key, now, leadId).zremrangebyscore(key, 0, now - KEEP_MS).pexpire(key, KEEP_MS).exec().catch(() => null);
+}
+
+/** Which of `leadIds` were noted within the last days (one Redis call): those a cycle reads again. */
+export async function notedLeavers(ctx: Pick<BotContext, 'redis' | 'keys'>, leadIds: readonly string[]): Promise<Set<string>> {
+  if (!leadIds.length) return new Set();
+  const scores = await ctx.redis.zmscore(ctx.keys.audienceLeavers(), ...leadIds);
+  return new Set(leadIds.filter((_, i) => scores[i] !== null));
+}

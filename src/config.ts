@@ -4,9 +4,10 @@ import { ConfigError } from './errors.js';
 import { parseDelay } from './content/sequences.js';
 import { massQuotaRule } from './domain/delivery/mass-quota.js';
 import { parseServiceHours } from './domain/kf/service-hours.js';
+import { DEFAULT_TIMEZONE } from './domain/vocabulary.js';
 
 /** The time zone every *_TIMEZONE setting defaults to. */
-export const DEFAULT_TIMEZONE = 'Asia/Shanghai';
+export { DEFAULT_TIMEZONE };
 
 const SECRET_KEYS = new Set(['WECOM_TOKEN', 'WECOM_ENCODING_AES_KEY', 'WECOM_SECRET', 'MONGODB_URI', 'REDIS_URL', 'LINK_SECRET', 'ADMIN_TOKEN', 'WECOM_OPS_WEBHOOK_KEY', 'WECOM_ROBOT_TOKEN', 'WECOM_ROBOT_ENCODING_AES_KEY', 'WECOM_KF_SECRET']);
 

@@ -30,9 +30,10 @@ export interface FileCampaign {
 /**
  * Loads and cross-checks `channels.yaml`, `sequences/*.yaml`, `cases/*.md`, `scoring.yaml`, `replies.yaml` and `campaigns/*.yaml` under
  * `dir`. Throws one
- * TemplateError listing every problem (file, item, field) so ops staff fix them in one go.
+ * TemplateError listing every problem (file, item, field) so ops staff fix them in one go. A sequence's quiet hours
+ * without a timezone are in `nurtureTimezone` (NURTURE_TIMEZONE; default Asia/Shanghai).
  */
-export async function loadTemplates(dir: string): Promise<Templates> {
+export async function loadTemplates(dir: string, opts: { nurtureTimezone?: string } = {}): Promise<Templates> {
   // A missing channels.yaml means only the organic channel, but a missing folder is a wrong TEMPLATES_DIR.
   const folder = await stat(dir).catch(() => null);
   if (!folder?.isDirectory()) throw new TemplateError([`${dir}: no such folder (TEMPLATES_DIR names the folder of channels.yaml, sequences/ and cases/)`]);
@@ -44,7 +45,7 @@ export async function loadTemplates(dir: string): Promise<Templates> {
     if (!(err instanceof TemplateError)) throw err;
     problems.push(...err.problems);
   }
-  const { sequences, problems: sequenceProblems } = await loadSequences(dir);
+  const { sequences, problems: sequenceProblems } = await loadSequences(dir, opts.nurtureTimezone);
   const { cases, problems: caseProblems } = await loadCases(dir);
   problems.push(...sequenceProblems, ...caseProblems);
   for (const c of channels?.all() ?? []) {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { STAGES } from '../domain/vocabulary.js';
+import { DEFAULT_TIMEZONE, STAGES } from '../domain/vocabulary.js';
 import { PLACEHOLDERS, strayBraces, strayBracesMessage, unknownPlaceholders } from './render.js';
 import { loadKeyedFiles, validate } from './yaml-file.js';
 
@@ -26,7 +26,8 @@ export const timezone = z.string().refine((tz) => {
 }, 'is not a known IANA time zone (e.g. Asia/Shanghai)');
 const stage = z.enum(STAGES);
 /** Quiet hours: no message goes out between start and end (HH:MM, may wrap midnight) in the time zone. */
-export const quietHoursSchema = z.object({ start: hhmm, end: hhmm, timezone: timezone.default('Asia/Shanghai') }).strict();
+/** Quiet hours as written: without a timezone, in the zone the loader is given (a sequence's: NURTURE_TIMEZONE). */
+export const quietHoursSchema = z.object({ start: hhmm, end: hhmm, timezone: timezone.optional() }).strict();
 /** A message text: known placeholders only, at most 2048 bytes. */
 export const messageText = z
   .string()
@@ -85,12 +86,21 @@ const sequenceSchema = z
   })
   .strict();
 
-export type Sequence = z.infer<typeof sequenceSchema>;
+/** Quiet hours with their zone: `HH:MM` to `HH:MM` (may wrap midnight) in `timezone`. */
+export interface QuietHours {
+  start: string;
+  end: string;
+  timezone: string;
+}
+export type Sequence = Omit<z.infer<typeof sequenceSchema>, 'quietHours'> & { quietHours?: QuietHours };
 export type SequenceStep = Sequence['steps'][number];
-export type QuietHours = NonNullable<Sequence['quietHours']>;
 
-/** Loads every `<dir>/sequences/<key>.yaml`; the file name must match the key. Returns sequences and problems. */
-export async function loadSequences(dir: string): Promise<{ sequences: Map<string, Sequence>; problems: string[] }> {
+/**
+ * Loads every `<dir>/sequences/<key>.yaml`; the file name must match the key. Returns sequences and problems. Quiet
+ * hours that name no timezone are in `timezone` (the bot passes NURTURE_TIMEZONE).
+ */
+export async function loadSequences(dir: string, timezone: string = DEFAULT_TIMEZONE): Promise<{ sequences: Map<string, Sequence>; problems: string[] }> {
   const { items, problems } = await loadKeyedFiles(dir, 'sequences', (data, file) => validate(sequenceSchema, data, file));
-  return { sequences: new Map(items.map((i) => [i.value.key, i.value])), problems };
+  const resolved = (s: z.infer<typeof sequenceSchema>): Sequence => ({ ...s, quietHours: s.quietHours ? { ...s.quietHours, timezone: s.quietHours.timezone ?? timezone } : undefined });
+  return { sequences: new Map(items.map((i) => [i.value.key, resolved(i.value)])), problems };
 }

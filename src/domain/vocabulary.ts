@@ -25,3 +25,6 @@ export type Grade = (typeof GRADES)[number];
 /** A lead's role at its company, from its role tag (templates/scoring.yaml). */
 export const ROLES = ['decision-maker', 'manager', 'user'] as const;
 export type Role = (typeof ROLES)[number];
+
+/** The time zone of days, months and hours when nothing names one (OPS_TIMEZONE, NURTURE_TIMEZONE, SERVICE_TIMEZONE). */
+export const DEFAULT_TIMEZONE = 'Asia/Shanghai';

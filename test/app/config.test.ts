@@ -8,6 +8,7 @@ import { ConfigError, TemplateError } from '../../src/errors.js';
 import { parseChannels } from '../../src/content/channels.js';
 import { render } from '../../src/content/render.js';
 import { loadTemplates } from '../../src/content/index.js';
+import { startTestBot } from '../helpers/test-bot.js';
 
 const valid = {
   WECOM_CORP_ID: 'ww123',
@@ -173,6 +174,24 @@ describe('sequence and case study templates', () => {
     const t = await loadTemplates('templates');
     expect(t.sequences.get('onboarding')?.steps.map((s) => s.delay)).toEqual([86_400_000, 172_800_000, 259_200_000, 259_200_000]);
     expect(t.cases.map((c) => c.slug)).toContain('manufacturing-lighthouse');
+  });
+
+  it("a sequence's quiet hours without a timezone are in NURTURE_TIMEZONE (given to the loader); one named stays", async () => {
+    const dir = dirWith({
+      'sequences/plain.yaml': 'key: plain\nname: P\nquietHours: { start: "21:00", end: "09:00" }\nsteps:\n  - { delay: 1d, text: 你好 }\n',
+      'sequences/named.yaml': 'key: named\nname: N\nquietHours: { start: "21:00", end: "09:00", timezone: Asia/Tokyo }\nsteps:\n  - { delay: 1d, text: 你好 }\n',
+    });
+    const berlin = await loadTemplates(dir, { nurtureTimezone: 'Europe/Berlin' });
+    expect(berlin.sequences.get('plain')?.quietHours).toEqual({ start: '21:00', end: '09:00', timezone: 'Europe/Berlin' });
+    expect(berlin.sequences.get('named')?.quietHours?.timezone).toBe('Asia/Tokyo');
+    expect((await loadTemplates(dir)).sequences.get('plain')?.quietHours?.timezone).toBe('Asia/Shanghai');
+    // The bot gives the loader its NURTURE_TIMEZONE.
+    const t = await startTestBot('seq_tz', { env: { NURTURE_TIMEZONE: 'Europe/Berlin', TEMPLATES_DIR: dir } });
+    try {
+      expect(t.bot.ctx.sequences.get('plain')?.quietHours?.timezone).toBe('Europe/Berlin');
+    } finally {
+      await t.stop();
+    }
   });
 
   it('names file and field for every problem, across all template kinds at once', async () => {

@@ -66,7 +66,12 @@ const patternSchema = z.string().superRefine((p, ctx) => {
     new RegExp(p, 'iu');
   } catch (err) {
     ctx.addIssue({ code: 'custom', message: `not a regular expression: ${(err as Error).message}` });
+    return;
   }
+  // Messages are matched in their NFKC form (full-width letters, digits and punctuation made half-width, src/domain/kf/
+  // intents.ts): a pattern holding a form NFKC changes would never match.
+  const changed = [...new Set([...p].filter((ch) => ch.normalize('NFKC') !== ch))];
+  if (changed.length) ctx.addIssue({ code: 'custom', message: `messages are matched in half-width forms: write ${changed.map((ch) => `"${ch}" as "${ch.normalize('NFKC')}"`).join(', ')} (escaped where it is a regular expression's own, e.g. \\?)` });
 });
 
 const intentSchema = z

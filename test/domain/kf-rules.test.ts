@@ -85,7 +85,7 @@ describe('intents', () => {
       cpSync('test/fixtures/templates', dir, { recursive: true });
       writeFileSync(
         path.join(dir, 'replies.yaml'),
-        ['intents:', '  - key: price', '    keywords: [报价]', '    patterns: ["(unclosed"]', '    reply: { text: "{{nam}}您好" }', '    actions: [qualify, dance]', '  - key: price', '    keywords: [价格]', '    reply: { menu: { items: [{ intent: nothing, text: x }] } }', '  - key: empty', '    reply: { text: hi }'].join('\n'),
+        ['intents:', '  - key: price', '    keywords: [报价]', '    patterns: ["(unclosed", "多少钱？"]', '    reply: { text: "{{nam}}您好" }', '    actions: [qualify, dance]', '  - key: price', '    keywords: [价格]', '    reply: { menu: { items: [{ intent: nothing, text: x }] } }', '  - key: empty', '    reply: { text: hi }'].join('\n'),
       );
       const err = await loadTemplates(dir).then(() => null, (e: Error & { problems: string[] }) => e);
       const file = path.join(dir, 'replies.yaml');
@@ -93,6 +93,8 @@ describe('intents', () => {
         expect.arrayContaining([
           expect.stringMatching(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: intent price: patterns\\.0: not a regular expression`)),
           expect.stringContaining(`${file}: intent price: reply.text: unknown placeholder(s) {{nam}}`),
+          // Messages are matched in half-width forms: a full-width ？ in a pattern would never match.
+          expect.stringContaining(`${file}: intent price: patterns.1: messages are matched in half-width forms: write "？" as "?"`),
           expect.stringContaining(`${file}: intent price: actions.1: Invalid enum value`),
           expect.stringContaining(`${file}: intent empty: (intent)`),
         ]),

@@ -299,7 +299,7 @@ async function sendMassGroup(b: RunBatch, chunk: readonly Ready[], unsent: Set<R
   };
   await keepTakenGroup(ctx, b.runId, taken);
   await releaseRefused(b, taken);
-  await createGroupRecord(b, taken, { once: false });
+  await createGroupRecord(b, taken);
   // The run's own items, so each outcome is counted on its page.
   const item = new Map(chunk.map((r) => [r.it.externalUserId, r.it]));
   await recordFor(b, settledOf(taken).map((s): Settled => ({ ...s, it: item.get(s.it.externalUserId)! })));

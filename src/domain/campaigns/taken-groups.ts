@@ -62,8 +62,12 @@ export async function forgetTakenGroup(ctx: Ctx, runId: string, group: string): 
   await ctx.redis.hdel(ctx.keys.campaignTakenGroups(runId), group).catch((err: Error) => ctx.log.warn({ run: runId, group, err: err.message }, 'campaign taken group not forgotten: it expires'));
 }
 
-/** The record of a group WeCom took: submitted (its poll follows), or failed when WeCom refused every customer. */
-export async function createGroupRecord(b: Batch, g: TakenGroup, o: { once: boolean }): Promise<void> {
+/**
+ * The record of a group WeCom took: submitted (its poll follows), or failed when WeCom refused every customer. Written
+ * once whoever writes it: the sender right after WeCom's answer, or a runner of the same run that found the group kept
+ * in Redis (writeTakenGroups) while the sender was still at it.
+ */
+export async function createGroupRecord(b: Batch, g: TakenGroup): Promise<void> {
   const refused = Object.keys(g.refused).length;
   const doc = {
     _id: g.group,
@@ -83,8 +87,7 @@ export async function createGroupRecord(b: Batch, g: TakenGroup, o: { once: bool
     // The polls count from WeCom's answer, the reconciler from the record's creation: the same moment.
     createdAt: new Date(g.submittedAt),
   };
-  if (o.once) await createOnce(CampaignGroup, doc);
-  else await CampaignGroup.create(doc);
+  await createOnce(CampaignGroup, doc);
 }
 
 /** The outcome of each customer of a group WeCom took, in its order: submitted under the msgid, or refused (fail_list). */
@@ -132,7 +135,7 @@ export async function writeTakenGroups(b: Batch, leads?: ReadonlySet<string>, op
   for (const raw of Object.values(kept)) {
     const g = JSON.parse(raw) as TakenGroup;
     if (leads && !g.customers.some((e) => leads.has(leadId(g.corpId, e)))) continue;
-    await createGroupRecord(b, g, { once: true });
+    await createGroupRecord(b, g);
     await releaseRefused(b, g);
     const settled = settledOf(g);
     for (let i = 0; i < settled.length; i += WRITE_SLICE) await recordOutcomes(outcomesOf(b, settled.slice(i, i + WRITE_SLICE)));

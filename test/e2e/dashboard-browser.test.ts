@@ -4,7 +4,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemo } from '../../src/dev/demo-data.js';
 import { Lead, leadId } from '../../src/store/models/lead.js';
-import { timelineOf } from '../../src/store/timeline.js';
+import { recordSteps, timelineOf } from '../../src/store/timeline.js';
 import { startTestBot, type TestBot } from '../helpers/test-bot.js';
 
 /** Screenshots of the main views, for a person to look at (test/artifacts/ is not committed). */
@@ -136,6 +136,33 @@ describe('dashboard in a browser', () => {
     expect(detail.stage).toBe('opportunity');
     expect(detail.timeline.filter((e) => e.type === 'stage_changed').at(-1)?.detail).toMatchObject({ to: 'opportunity', by: 'staff', actor: 'lisi', reason: '客户约了演示' });
     expect(await page.textContent('[data-testid=timeline] li:first-child')).toContain('客户约了演示');
+  });
+
+  it('names every kind of timeline entry the bot records in the page\'s language, not by its type key', async () => {
+    // A lead of the demo's campaign and 微信客服 conversations (campaign_submitted, kf_servicer_replied, ...), and the
+    // steps the bot records elsewhere: 客服 arrivals and messages, hand-offs, mass messages, notices, replies.
+    const lead = (await api<{ items: Array<{ id: string; externalUserId: string }> }>('/leads?limit=1')).items[0]!;
+    const ref = { corpId: t.bot.ctx.corpId, externalUserId: lead.externalUserId };
+    const types = [
+      'added_half', 'profile_failed', 'tags_failed', 'enroll_skipped', 'enrollment_owner_changed', 'nurture_capped', 'nurture_unknown',
+      'mass_sent', 'mass_failed', 'mass_capped', 'mass_unconfirmed', 'mass_unknown', 'mass_withdrawn',
+      'campaign_submitted', 'campaign_sent', 'campaign_reminded', 'campaign_failed', 'campaign_skipped', 'campaign_capped',
+      'kf_arrived', 'kf_entered', 'kf_message', 'kf_servicer_replied', 'kf_handed_off', 'kf_handoff_failed', 'kf_send_failed',
+      'kf_session_changed', 'kf_clock_alert', 'kf_clock_closed', 'kf_clock_unassigned', 'kf_welcome_skipped',
+      'kf_reply_sent', 'kf_reply_failed', 'kf_welcome_sent', 'kf_clock_notice_sent', 'kf_intent_notice_sent', 'grade_upgrade_notice_failed',
+    ];
+    await recordSteps(types.map((type, i) => ({ lead: ref, sourceKey: `review|${i}`, type, detail: {}, at: new Date(Date.now() - 60_000 + i) })));
+    const recorded = (await api<{ timeline: Array<{ type: string }> }>(`/leads/${encodeURIComponent(lead.id)}`)).timeline.map((e) => e.type);
+    expect(recorded).toEqual(expect.arrayContaining(types));
+    for (const [language, label] of [['zh', '添加为好友'], ['en', 'Added us']] as const) {
+      await page.evaluate((l) => localStorage.setItem('dashboard.lang', l), language);
+      await page.goto(`${t.url}/admin#/leads/${encodeURIComponent(lead.id)}?${language}`);
+      await page.waitForSelector('[data-testid=timeline] li');
+      expect(await page.textContent('[data-testid=timeline]')).toContain(label);
+      const raw = await page.$$eval('[data-testid=timeline] li', (lis) => lis.map((li) => [li.getAttribute('data-type'), li.querySelector('.what')?.textContent ?? '']).filter(([, what]) => /[a-z]+_[a-z]/.test(what!)));
+      expect(raw, language).toEqual([]);
+    }
+    await page.evaluate(() => localStorage.setItem('dashboard.lang', 'zh'));
   });
 
   it('shows the customers waiting now and response times per servicer, as the API gives them', async () => {

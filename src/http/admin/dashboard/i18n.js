@@ -65,6 +65,16 @@ const zh = {
   'tl.nurture_submitted': '培育群发待确认', 'tl.nurture_reminded': '提醒负责人发送', 'tl.nurture_failed': '培育消息失败',
   'tl.nurture_skipped': '培育步骤跳过', 'tl.grade_upgrade_notice_sent': '已通知负责人升级', 'tl.customer_message': '客户来消息',
   'tl.reply_sent': '自动回复', 'tl.deleted_by_customer': '客户删除好友', 'tl.deleted_by_member': '员工删除客户',
+  'tl.added_half': '添加为好友（员工待通过）', 'tl.profile_failed': '同步资料失败', 'tl.tags_failed': '打渠道标签失败',
+  'tl.enroll_skipped': '未加入培育', 'tl.enrollment_owner_changed': '培育负责人变更',
+  'tl.kf_arrived': '从微信客服来', 'tl.kf_entered': '进入微信客服会话', 'tl.kf_message': '客户来消息（微信客服）',
+  'tl.kf_servicer_replied': '接待人员回复', 'tl.kf_handed_off': '转人工', 'tl.kf_handoff_failed': '转人工失败',
+  'tl.kf_send_failed': '微信客服消息未送达', 'tl.kf_session_changed': '客服会话变更', 'tl.kf_clock_alert': '服务时钟超时',
+  'tl.kf_clock_closed': '服务时钟结束', 'tl.kf_clock_unassigned': '服务时钟超时，无人可提醒', 'tl.kf_welcome_skipped': '未发客服欢迎语',
+  'tl.send': '{what}：{status}', 'tl.send.nurture': '培育消息', 'tl.send.campaign': '群发活动消息', 'tl.send.mass': '负责人的群发任务',
+  'tl.send.kf_reply': '客服自动回复', 'tl.send.kf_welcome': '客服欢迎语', 'tl.send.kf_clock_notice': '服务时钟超时提醒',
+  'tl.send.kf_intent_notice': '客户意向通知', 'tl.send.grade_upgrade_notice': '升级通知',
+  'status.withdrawn': '已撤回', 'status.expired': '已过期', 'status.pending': '发送中',
 };
 
 const en = {
@@ -131,6 +141,16 @@ const en = {
   'tl.nurture_submitted': 'Nurture mass message awaiting confirm', 'tl.nurture_reminded': 'Owner reminded to send', 'tl.nurture_failed': 'Nurture message failed',
   'tl.nurture_skipped': 'Nurture step skipped', 'tl.grade_upgrade_notice_sent': 'Owner told of the upgrade', 'tl.customer_message': 'Customer wrote',
   'tl.reply_sent': 'Replied', 'tl.deleted_by_customer': 'Customer removed us', 'tl.deleted_by_member': 'Member removed the customer',
+  'tl.added_half': 'Added us (member yet to confirm)', 'tl.profile_failed': 'Profile sync failed', 'tl.tags_failed': 'Channel tags failed',
+  'tl.enroll_skipped': 'Not enrolled', 'tl.enrollment_owner_changed': 'Nurture owner changed',
+  'tl.kf_arrived': 'Came through 微信客服', 'tl.kf_entered': 'Entered a 微信客服 session', 'tl.kf_message': 'Customer wrote (微信客服)',
+  'tl.kf_servicer_replied': 'Servicer replied', 'tl.kf_handed_off': 'Handed to a person', 'tl.kf_handoff_failed': 'Hand-off failed',
+  'tl.kf_send_failed': '微信客服 message not delivered', 'tl.kf_session_changed': 'Service session changed', 'tl.kf_clock_alert': 'Service clock late',
+  'tl.kf_clock_closed': 'Service clock closed', 'tl.kf_clock_unassigned': 'Service clock late, nobody to tell', 'tl.kf_welcome_skipped': 'No 客服 welcome',
+  'tl.send': '{what}: {status}', 'tl.send.nurture': 'Nurture message', 'tl.send.campaign': 'Campaign message', 'tl.send.mass': 'Owner\'s mass message',
+  'tl.send.kf_reply': '客服 auto-reply', 'tl.send.kf_welcome': '客服 welcome', 'tl.send.kf_clock_notice': 'Service clock notice',
+  'tl.send.kf_intent_notice': 'Intent notice', 'tl.send.grade_upgrade_notice': 'Upgrade notice',
+  'status.withdrawn': 'Withdrawn', 'status.expired': 'Expired', 'status.pending': 'Sending',
 };
 
 const DICTS = { zh, en };
@@ -154,3 +174,15 @@ export function t(key, vars = {}) {
 
 /** Whether a key has a text (timeline types the dashboard does not know yet show as they are). */
 export const known = (key) => key in zh;
+
+/**
+ * A timeline entry's type in words: its own text, or, for what was sent and what became of it (`<what>_<status>`:
+ * campaign_sent, mass_capped, kf_reply_failed, kf_clock_notice_sent, ...), both in words; a type the dashboard does
+ * not know yet as it is.
+ */
+export function timelineLabel(type) {
+  if (known(`tl.${type}`)) return t(`tl.${type}`);
+  const send = /^(.+)_([a-z]+)$/.exec(type);
+  if (send && known(`tl.send.${send[1]}`) && known(`status.${send[2]}`)) return t('tl.send', { what: t(`tl.send.${send[1]}`), status: t(`status.${send[2]}`) });
+  return type;
+}

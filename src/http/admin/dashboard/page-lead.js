@@ -1,6 +1,6 @@
 // One lead: profile, score reasons, actions (stage, grade, tags, pause), timeline, nurture and deliveries.
 import { api } from './api.js';
-import { known, t } from './i18n.js';
+import { t, timelineLabel } from './i18n.js';
 import { card, gradeBadge, h, num, stageBadge, statusBadge, table, when } from './ui.js';
 
 const STAGES = ['added', 'engaged', 'qualified', 'opportunity', 'customer', 'lost', 'unsubscribed'];
@@ -62,7 +62,7 @@ export async function leadPage({ rest }) {
 
   const timeline = h('ol', { class: 'timeline', 'data-testid': 'timeline' }, [...lead.timeline].reverse().map((e) =>
     h('li', { 'data-type': e.type }, h('time', {}, when(e.at)), h('div', {},
-      h('div', { class: 'what' }, known(`tl.${e.type}`) ? t(`tl.${e.type}`) : e.type, e.type === 'stage_changed' ? `: ${t(`stage.${e.detail.from}`)} → ${t(`stage.${e.detail.to}`)}` : ''),
+      h('div', { class: 'what' }, timelineLabel(e.type), e.type === 'stage_changed' ? `: ${t(`stage.${e.detail.from}`)} → ${t(`stage.${e.detail.to}`)}` : ''),
       h('div', { class: 'detail' }, describe(e.detail))))));
 
   const enrollments = table([

@@ -88,6 +88,28 @@ describe('dashboard in a browser', () => {
     expect(rows.map((r) => r[6])).toEqual(f.channels.map(() => '—'));
   });
 
+  it('keeps a reversed period in the picker with a message in the page\'s language, not an error page without the picker', async () => {
+    await page.goto(`${t.url}/admin#/funnel`);
+    await page.waitForSelector('[data-testid=funnel-table] tbody tr');
+    const hash = await page.evaluate(() => location.hash);
+    const asked: string[] = [];
+    const onRequest = (r: { url(): string }) => void (r.url().includes('/admin/api/funnel') && asked.push(r.url()));
+    page.on('request', onRequest);
+    await page.fill('input[name=from]', '2026-03-10');
+    await page.fill('input[name=to]', '2026-03-01');
+    await page.click('#view form button[type=submit]');
+    await page.waitForTimeout(500);
+    page.off('request', onRequest);
+    expect(asked).toEqual([]);
+    expect(await page.evaluate(() => location.hash)).toBe(hash);
+    expect(await page.$eval('input[name=to]', (i) => (i as HTMLInputElement).validationMessage)).toBe('开始日期不能晚于结束日期。');
+    expect(await page.$('[data-testid=funnel-table]')).not.toBeNull();
+    // Put right, the period is shown.
+    await page.fill('input[name=to]', '2026-03-20');
+    await page.click('#view form button[type=submit]');
+    await page.waitForFunction(() => document.querySelector('#view h1')?.textContent?.includes('2026-03-10 – 2026-03-20'));
+  });
+
   it('filters leads like a segment and opens a lead with its timeline', async () => {
     await page.goto(`${t.url}/admin#/leads`);
     await page.waitForSelector('[data-testid=leads-table] tbody tr');

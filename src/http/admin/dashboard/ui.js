@@ -99,7 +99,19 @@ export function period(page, query, days) {
   const fromInput = h('input', { type: 'date', name: 'from', value: from });
   const toInput = h('input', { type: 'date', name: 'to', value: to });
   const presets = [7, 30, 90].map((n) => h('button', { type: 'button', class: 'ghost small', onclick: () => go(addDays(today(), -(n - 1)), today()) }, t(`period.${n}`)));
-  const picker = h('form', { class: 'row', onsubmit: (e) => { e.preventDefault(); go(fromInput.value, toInput.value); } },
+  // A period that ends before it begins is said so here, in the page's language, and not asked for: the API refuses
+  // it, and the page would give way to that error, picker and all.
+  const check = () => toInput.setCustomValidity(fromInput.value && toInput.value && fromInput.value > toInput.value ? t('period.reversed') : '');
+  fromInput.addEventListener('input', check);
+  toInput.addEventListener('input', check);
+  const picker = h('form', {
+    class: 'row',
+    onsubmit: (e) => {
+      e.preventDefault();
+      check();
+      if (e.target.reportValidity()) go(fromInput.value, toInput.value);
+    },
+  },
     ...presets, h('span', { class: 'muted' }, t('period.from')), fromInput, h('span', { class: 'muted' }, t('period.to')), toInput,
     h('button', { type: 'submit', class: 'small' }, t('period.apply')));
   return { from, to, picker };

@@ -3,6 +3,8 @@ import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemo } from '../../src/dev/demo-data.js';
+import { reasonName, roleName, stopReasonName } from '../../src/domain/commands/words.js';
+import { Enrollment } from '../../src/store/models/enrollment.js';
 import { Lead, leadId } from '../../src/store/models/lead.js';
 import { recordSteps, timelineOf } from '../../src/store/timeline.js';
 import { startTestBot, type TestBot } from '../helpers/test-bot.js';
@@ -185,6 +187,41 @@ describe('dashboard in a browser', () => {
       expect(raw, language).toEqual([]);
     }
     await page.evaluate(() => localStorage.setItem('dashboard.lang', 'zh'));
+  });
+
+  it('says in Chinese why a lead has its score, its role and why its nurture stopped, as the chat\'s 线索 does', async () => {
+    type Detail = { id: string; role: string | null; scoreReasons: Array<{ reason: string }>; enrollments: Array<{ stopReason: string | null }> };
+    const stopped = (await Enrollment.find({ stopReason: { $type: 'string' } }, { externalUserId: 1, stopReason: 1 }).lean()).filter((e) => e.stopReason === 'reply' || e.stopReason!.startsWith('stage:'));
+    let lead: Detail | null = null;
+    for (const e of stopped) {
+      const d = await api<Detail>(`/leads/${encodeURIComponent(leadId(t.bot.ctx.corpId, e.externalUserId))}`);
+      if (d.role && d.scoreReasons.some((r) => r.reason.startsWith('stage ')) && d.scoreReasons.some((r) => r.reason === 'company')) {
+        lead = d;
+        break;
+      }
+    }
+    expect(lead).not.toBeNull();
+    await page.goto(`${t.url}/admin#/leads/${encodeURIComponent(lead!.id)}`);
+    await page.waitForSelector('[data-testid=score-reasons] tbody tr');
+    const reasons = await page.$$eval('[data-testid=score-reasons] tbody tr td:first-child', (tds) => tds.map((td) => td.textContent));
+    expect(reasons).toHaveLength(lead!.scoreReasons.length);
+    // The chat's names (src/domain/commands/words.ts), but a stage as the dashboard names it everywhere else (成交, not
+    // the chat's 成交客户).
+    const DASHBOARD_STAGE: Record<string, string> = { added: '已添加', engaged: '已互动', qualified: '合格', opportunity: '商机', customer: '成交', lost: '流失', unsubscribed: '退订' };
+    expect(reasons).toEqual(lead!.scoreReasons.map((r) => (r.reason.startsWith('stage ') ? `阶段 ${DASHBOARD_STAGE[r.reason.slice(6)]}` : reasonName(r.reason, 'zh'))));
+    expect(reasons).toContain('公司');
+    expect(await page.textContent('[data-testid=lead-role]')).toBe(roleName(lead!.role!, 'zh'));
+    const ended = await page.$$eval('[data-testid=enrollments] tbody tr td:last-child', (tds) => tds.map((td) => td.textContent));
+    const stopZh = (r: string) => (r.startsWith('stage:') ? `到了「${DASHBOARD_STAGE[r.slice(6)]}」阶段` : stopReasonName(r, 'zh'));
+    expect(ended).toEqual(lead!.enrollments.map((e) => (e.stopReason ? stopZh(e.stopReason) : '')));
+    // In English they stay as the API gives them.
+    await page.click('#lang');
+    await expect.poll(() => page.textContent('#nav')).toContain('Funnel');
+    await page.waitForSelector('[data-testid=score-reasons] tbody tr');
+    expect(await page.$$eval('[data-testid=score-reasons] tbody tr td:first-child', (tds) => tds.map((td) => td.textContent))).toEqual(lead!.scoreReasons.map((r) => r.reason));
+    expect(await page.$$eval('[data-testid=enrollments] tbody tr td:last-child', (tds) => tds.map((td) => td.textContent))).toEqual(lead!.enrollments.map((e) => (e.stopReason?.startsWith('stage:') ? `reached stage ${e.stopReason[6]!.toUpperCase()}${e.stopReason.slice(7)}` : e.stopReason ? stopReasonName(e.stopReason, 'en') : '')));
+    await page.click('#lang');
+    await expect.poll(() => page.textContent('#nav')).toContain('渠道漏斗');
   });
 
   it('shows the customers waiting now and response times per servicer, as the API gives them', async () => {

@@ -1,6 +1,6 @@
 // One lead: profile, score reasons, actions (stage, grade, tags, pause), timeline, nurture and deliveries.
 import { api } from './api.js';
-import { t, timelineLabel } from './i18n.js';
+import { roleLabel, scoreReason, stopReason, t, timelineLabel } from './i18n.js';
 import { card, gradeBadge, h, num, stageBadge, statusBadge, table, when } from './ui.js';
 
 const STAGES = ['added', 'engaged', 'qualified', 'opportunity', 'customer', 'lost', 'unsubscribed'];
@@ -19,12 +19,13 @@ export async function leadPage({ rest }) {
     h('dt', {}, t('lead.channel')), h('dd', {}, lead.channel ?? '—'),
     h('dt', {}, t('lead.owners')), h('dd', {}, lead.owners.map((o) => `${o.userId}${o.remark ? ` (${o.remark})` : ''}${o.status === 'active' ? '' : ` [${o.status}]`}`).join(', ') || '—'),
     h('dt', {}, t('lead.industry')), h('dd', {}, lead.industry ?? '—'),
-    h('dt', {}, t('lead.role')), h('dd', {}, lead.role ?? '—'),
+    h('dt', {}, t('lead.role')), h('dd', { 'data-testid': 'lead-role' }, lead.role ? roleLabel(lead.role) : '—'),
     h('dt', {}, t('col.tags')), h('dd', {}, lead.tags.map((x) => h('span', { class: 'badge' }, `${x.group}/${x.name}`)).flatMap((b) => [b, ' '])),
     h('dt', {}, t('col.addedAt')), h('dd', {}, when(lead.addedAt)),
     h('dt', {}, t('lead.reached')), h('dd', {}, Object.entries(lead.reached).map(([s, at]) => `${t(`stage.${s}`)} ${when(at)}`).join(' · ') || '—'));
 
-  const reasons = table([{ label: t('lead.score'), key: 'reason' }, { label: t('col.score'), num: true, render: (r) => (r.points > 0 ? `+${r.points}` : r.points) }], lead.scoreReasons);
+  const reasons = table([{ label: t('lead.score'), render: (r) => scoreReason(r.reason) }, { label: t('col.score'), num: true, render: (r) => (r.points > 0 ? `+${r.points}` : r.points) }], lead.scoreReasons);
+  reasons.dataset.testid = 'score-reasons';
 
   // Actions: each posts to the admin API and redraws the page; an error stays next to the form.
   const actor = h('input', { name: 'actor', placeholder: t('action.actor'), value: localStorage.getItem(ACTOR) ?? '', 'aria-label': t('action.actor') });
@@ -71,8 +72,9 @@ export async function leadPage({ rest }) {
     { label: t('col.stepsDone'), num: true, render: (e) => e.history.length },
     { label: t('col.owner'), key: 'owner' },
     { label: t('col.when'), render: (e) => when(e.endedAt ?? e.dueAt) },
-    { label: t('col.what'), render: (e) => e.stopReason ?? '' },
+    { label: t('col.what'), render: (e) => stopReason(e.stopReason) },
   ], lead.enrollments);
+  enrollments.dataset.testid = 'enrollments';
   const deliveries = table([
     { label: t('col.when'), render: (d) => when(d.at) },
     { label: t('col.what'), render: (d) => `${d.kind}${d.step !== null ? ` #${d.step + 1}` : ''}${d.caseSlug ? ` (${d.caseSlug})` : ''}` },

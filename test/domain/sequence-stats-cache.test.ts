@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cachedSequenceStats } from '../../src/domain/reports/sequence-stats-cache.js';
+import { stepLabel } from '../../src/domain/reports/sequence-stats.js';
 import { Enrollment, enrollmentId } from '../../src/store/models/enrollment.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -39,5 +40,16 @@ describe('the sequence statistics the dashboard shows', () => {
     // 0: computed on every call.
     await sentOnce(seq, 3);
     expect((await sent({ ...ctx, config: { ...ctx.config, SEQUENCE_STATS_MAX_AGE_SECONDS: 0 } })).sent).toBe(3);
+  });
+});
+
+describe('a step as the sequence page names it', () => {
+  it('is its text or link title, cut with "…" past 24 characters; a case study has none', () => {
+    expect(stepLabel({ text: '第一步' })).toBe('第一步');
+    const long = '{{name}}您好，给您整理了一份选型清单，供您内部讨论参考';
+    expect([...stepLabel({ text: long })]).toHaveLength(24);
+    expect(stepLabel({ text: long })).toBe('{{name}}您好，给您整理了一份选型清单，…');
+    expect(stepLabel({ link: { title: '工厂数字化白皮书', url: 'https://example.com/w' } })).toBe('工厂数字化白皮书');
+    expect(stepLabel({ caseStudy: 'auto', text: 'x' })).toBe('');
   });
 });

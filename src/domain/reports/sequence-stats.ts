@@ -1,4 +1,4 @@
-import type { Sequence } from '../../content/sequences.js';
+import type { Sequence, SequenceStep } from '../../content/sequences.js';
 import { Delivery } from '../../store/models/delivery.js';
 import { Enrollment } from '../../store/models/enrollment.js';
 
@@ -23,13 +23,23 @@ export interface StepStats {
   stops: number;
 }
 
+/** Characters of a step's text or link title a label keeps. */
+const LABEL_CHARS = 24;
+
+/** A step in a few words: its text's start (or its link's title), with "…" where it was cut; empty for a case study. */
+export function stepLabel(step: Pick<SequenceStep, 'caseStudy' | 'text' | 'link'>): string {
+  if (step.caseStudy) return '';
+  const chars = [...(step.text ?? step.link?.title ?? '').replace(/\s+/g, ' ').trim()];
+  return chars.length > LABEL_CHARS ? `${chars.slice(0, LABEL_CHARS - 1).join('')}…` : chars.join('');
+}
+
 /** Per sequence: enrollments by status, and each step's outcomes, clicks, replies and stops. */
 export async function sequenceStats(sequences: ReadonlyMap<string, Sequence>) {
   const out = [];
   for (const seq of sequences.values()) {
     const steps: StepStats[] = seq.steps.map((s, index) => ({
       index,
-      label: s.caseStudy ? '' : (s.text ?? s.link?.title ?? '').slice(0, 24),
+      label: stepLabel(s),
       caseStudy: Boolean(s.caseStudy),
       sent: 0, submitted: 0, reminded: 0, failed: 0, unknown: 0, skipped: 0, clicks: 0, replies: 0, stops: 0,
     }));

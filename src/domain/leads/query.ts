@@ -2,6 +2,7 @@ import { Delivery } from '../../store/models/delivery.js';
 import { enrollmentsOf } from '../../store/models/enrollment.js';
 import { Lead, leadId, splitLeadId, type LeadFields } from '../../store/models/lead.js';
 import { timelineOf } from '../../store/timeline.js';
+import { reasonName, stopReasonName } from '../commands/words.js';
 import type { Grade, Stage } from '../vocabulary.js';
 
 /** The orders a list of leads comes in: newest touch, newest added, best score, or grade (S first, then score). */
@@ -205,7 +206,8 @@ export async function leadDetail(id: string, sequenceKeys: Iterable<string>) {
     kf: l.kf ?? null,
     unsubscribedAt: l.unsubscribedAt ?? null,
     lostAt: l.lostAt ?? null,
-    scoreReasons: (l.scoreReasons ?? []).map((r) => ({ reason: r.reason ?? '', points: r.points ?? 0 })),
+    // Each with the words the chat's 线索 answers with, so every screen names it alike (src/domain/commands/words.ts).
+    scoreReasons: (l.scoreReasons ?? []).map((r) => ({ reason: r.reason ?? '', points: r.points ?? 0, label: { zh: reasonName(r.reason ?? '', 'zh'), en: reasonName(r.reason ?? '', 'en') } })),
     timeline: timeline.map((t) => ({ at: t.at, type: t.type, detail: t.detail ?? {} })),
     enrollments: enrollments.map((e) => ({
       id: String(e._id),
@@ -215,6 +217,7 @@ export async function leadDetail(id: string, sequenceKeys: Iterable<string>) {
       dueAt: e.dueAt ?? null,
       owner: e.ownerUserId,
       stopReason: e.stopReason ?? null,
+      stopReasonLabel: e.stopReason ? { zh: stopReasonName(e.stopReason, 'zh'), en: stopReasonName(e.stopReason, 'en') } : null,
       enrolledAt: e.enrolledAt,
       endedAt: e.endedAt ?? null,
       history: (e.history ?? []).map((h) => ({ step: h.step, at: h.at, outcome: h.outcome, via: h.via ?? null })),

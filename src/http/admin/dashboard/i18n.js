@@ -76,8 +76,6 @@ const zh = {
   'tl.send.kf_intent_notice': '客户意向通知', 'tl.send.grade_upgrade_notice': '升级通知',
   'status.withdrawn': '已撤回', 'status.expired': '已过期', 'status.pending': '发送中',
   'role.decision-maker': '决策者', 'role.manager': '管理者', 'role.user': '使用者',
-  'stop.reply': '客户回复了', 'stop.unsubscribe': '客户退订了', 'stop.churn': '客户删除了我方', 'stop.owner_removed': '负责人删除了客户',
-  'stop.sequence_removed': '序列已删除', 'stop.steps_removed': '序列的步骤已删减', 'stop.lead_missing': '线索已不存在', 'stop.stage': '到了「{stage}」阶段',
 };
 
 const en = {
@@ -155,8 +153,6 @@ const en = {
   'tl.send.kf_intent_notice': 'Intent notice', 'tl.send.grade_upgrade_notice': 'Upgrade notice',
   'status.withdrawn': 'Withdrawn', 'status.expired': 'Expired', 'status.pending': 'Sending',
   'role.decision-maker': 'decision-maker', 'role.manager': 'manager', 'role.user': 'user',
-  'stop.reply': 'the customer replied', 'stop.unsubscribe': 'the customer opted out', 'stop.churn': 'the customer deleted us', 'stop.owner_removed': 'the owner removed the customer',
-  'stop.sequence_removed': 'the sequence was removed', 'stop.steps_removed': 'the sequence\'s steps were cut', 'stop.lead_missing': 'the lead is gone', 'stop.stage': 'reached stage {stage}',
 };
 
 const DICTS = { zh, en };
@@ -196,35 +192,5 @@ export function timelineLabel(type) {
 /** A lead's role (decision-maker, manager, user) in the chosen language; another as it is. */
 export const roleLabel = (role) => (known(`role.${role}`) ? t(`role.${role}`) : role);
 
-/**
- * A score contribution as the API gives it ("industry 制造业", "reply ×2", "stage qualified") in the chosen language,
- * with the names the 线索 command answers with in the ops group; English as it is.
- */
-const REASONS_ZH = [
-  [/^industry (.+)$/, (m) => `行业 ${m[1]}`],
-  [/^role (.+)$/, (m) => `角色 ${roleLabel(m[1])}`],
-  [/^company$/, () => '公司'],
-  [/^channel (.+)$/, (m) => `渠道 ${m[1]}`],
-  [/^reply( ×\d+)?$/, (m) => `回复${m[1] ?? ''}`],
-  [/^click( ×\d+)?$/, (m) => `点击链接${m[1] ?? ''}`],
-  [/^case opened( ×\d+)?$/, (m) => `打开案例${m[1] ?? ''}`],
-  [/^intent( ×\d+)?$/, (m) => `意向${m[1] ?? ''}`],
-  [/^客服 conversation( ×\d+)?$/, (m) => `客服会话${m[1] ?? ''}`],
-  [/^stage (.+)$/, (m) => `阶段 ${known(`stage.${m[1]}`) ? t(`stage.${m[1]}`) : m[1]}`],
-];
-export function scoreReason(reason) {
-  if (lang() !== 'zh') return reason;
-  for (const [re, name] of REASONS_ZH) {
-    const m = re.exec(reason);
-    if (m) return name(m);
-  }
-  return reason;
-}
-
-/** Why an enrollment stopped (reply, churn, stage:qualified, ...) in the chosen language; an unknown reason as it is. */
-export function stopReason(reason) {
-  if (!reason) return '';
-  const stage = /^stage:(.+)$/.exec(reason);
-  if (stage) return t('stop.stage', { stage: known(`stage.${stage[1]}`) ? t(`stage.${stage[1]}`) : stage[1] });
-  return known(`stop.${reason}`) ? t(`stop.${reason}`) : reason;
-}
+/** A `{zh, en}` label the API gives (a score reason, why an enrollment stopped) in the chosen language. */
+export const labelOf = (label, fallback = '') => (label ? (label[lang()] ?? label.en) : fallback);

@@ -1,6 +1,6 @@
 // One lead: profile, score reasons, actions (stage, grade, tags, pause), timeline, nurture and deliveries.
 import { api } from './api.js';
-import { roleLabel, scoreReason, stopReason, t, timelineLabel } from './i18n.js';
+import { labelOf, roleLabel, t, timelineLabel } from './i18n.js';
 import { card, gradeBadge, h, num, stageBadge, statusBadge, table, when } from './ui.js';
 
 const STAGES = ['added', 'engaged', 'qualified', 'opportunity', 'customer', 'lost', 'unsubscribed'];
@@ -24,7 +24,7 @@ export async function leadPage({ rest }) {
     h('dt', {}, t('col.addedAt')), h('dd', {}, when(lead.addedAt)),
     h('dt', {}, t('lead.reached')), h('dd', {}, Object.entries(lead.reached).map(([s, at]) => `${t(`stage.${s}`)} ${when(at)}`).join(' · ') || '—'));
 
-  const reasons = table([{ label: t('lead.score'), render: (r) => scoreReason(r.reason) }, { label: t('col.score'), num: true, render: (r) => (r.points > 0 ? `+${r.points}` : r.points) }], lead.scoreReasons);
+  const reasons = table([{ label: t('lead.score'), render: (r) => labelOf(r.label, r.reason) }, { label: t('col.score'), num: true, render: (r) => (r.points > 0 ? `+${r.points}` : r.points) }], lead.scoreReasons);
   reasons.dataset.testid = 'score-reasons';
 
   // Actions: each posts to the admin API and redraws the page; an error stays next to the form.
@@ -72,7 +72,7 @@ export async function leadPage({ rest }) {
     { label: t('col.stepsDone'), num: true, render: (e) => e.history.length },
     { label: t('col.owner'), key: 'owner' },
     { label: t('col.when'), render: (e) => when(e.endedAt ?? e.dueAt) },
-    { label: t('col.what'), render: (e) => stopReason(e.stopReason) },
+    { label: t('col.what'), render: (e) => labelOf(e.stopReasonLabel, e.stopReason ?? '') },
   ], lead.enrollments);
   enrollments.dataset.testid = 'enrollments';
   const deliveries = table([

@@ -87,7 +87,7 @@ export function leadRoutes(ctx: BotContext) {
       params: idParams,
       response: leadSummary.extend({
         reached: z.record(z.string(), date),
-        scoreReasons: z.array(z.object({ reason: z.string(), points: z.number() })),
+        scoreReasons: z.array(z.object({ reason: z.string(), points: z.number(), label: z.object({ zh: z.string(), en: z.string() }).describe('the reason as the ops chat names it, in each language') })),
         timeline: z.array(z.object({ at: date, type: z.string(), detail: z.record(z.string(), z.unknown()) })),
         enrollments: z.array(z.record(z.string(), z.unknown())),
         deliveries: z.array(z.record(z.string(), z.unknown())),

@@ -36,6 +36,10 @@ describe('calendar', () => {
     expect(localMonth(Date.parse('2026-11-30T17:00:00Z'), 'Asia/Shanghai')).toBe('2026-12');
     expect(localDay(Date.parse('2026-11-30T15:00:00Z'), 'Asia/Shanghai')).toBe('2026-11-30');
     expect(startOfNextDay(sh('15:42') + 999, 'Asia/Shanghai')).toBe(sh('00:00', '2026-11-23'));
+    // Days of 23 and 25 hours where clocks change (before the change): the next day still starts at its midnight.
+    expect(startOfNextDay(Date.parse('2026-03-29T01:00:00+01:00'), 'Europe/Berlin')).toBe(Date.parse('2026-03-30T00:00:00+02:00'));
+    expect(startOfNextDay(Date.parse('2026-10-25T01:00:00+02:00'), 'Europe/Berlin')).toBe(Date.parse('2026-10-26T00:00:00+01:00'));
+    expect(startOfNextDay(Date.parse('2026-03-28T23:30:00+01:00'), 'Europe/Berlin')).toBe(Date.parse('2026-03-29T00:00:00+01:00'));
   });
 
   it('parses delays', () => {

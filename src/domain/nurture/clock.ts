@@ -62,5 +62,11 @@ export function nextAllowedTime(ms: number, quiet: QuietHours | undefined): numb
 /** The start (00:00) of the day after `ms`'s day in `tz`. */
 export function startOfNextDay(ms: number, tz: string): number {
   const now = parts(ms, tz).minutes;
-  return ms - (ms % MINUTE) + (DAY_MINUTES - now) * MINUTE;
+  const t = ms - (ms % MINUTE) + (DAY_MINUTES - now) * MINUTE;
+  // A day of 23 or 25 hours (a daylight saving change) lands an hour off midnight: moved onto it, unless that zone has
+  // no midnight that day (clocks going from 23:59 to 01:00), when its first minute is the day's start.
+  const off = parts(t, tz).minutes;
+  if (off === 0) return t;
+  const fixed = off < DAY_MINUTES / 2 ? t - off * MINUTE : t + (DAY_MINUTES - off) * MINUTE;
+  return fixed > ms && parts(fixed, tz).minutes === 0 ? fixed : t;
 }

@@ -9,7 +9,7 @@ readCommandLine(
   `
 Usage: npm run templates:check
 
-Checks the templates ops staff edit (channels.yaml, sequences/, cases/, scoring.yaml, campaigns/) with the rules start-up applies, and lists
+Checks the templates ops staff edit (channels.yaml, sequences/, cases/, scoring.yaml, replies.yaml, campaigns/) with the rules start-up applies, and lists
 every problem with its file, channel and field. Exit 0 when they are valid, 1 otherwise.
 
 Environment: TEMPLATES_DIR (default ./templates).

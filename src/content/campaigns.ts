@@ -81,7 +81,7 @@ export const scheduleSchema = z
  * A campaign's quiet hours: as a sequence's, but without a timezone they are read in the campaign's own time zone
  * (its cron's, else OPS_TIMEZONE: campaignTimezone), as its other local times are.
  */
-const campaignQuietHoursSchema = quietHoursSchema.extend({ timezone: timezone.optional() });
+const campaignQuietHoursSchema = quietHoursSchema;
 
 /** A campaign as ops staff write it (templates/campaigns/<key>.yaml) or post it (POST /admin/api/campaigns). */
 export const campaignSchema = z

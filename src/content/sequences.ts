@@ -27,7 +27,11 @@ export const timezone = z.string().refine((tz) => {
 const stage = z.enum(STAGES);
 /** Quiet hours: no message goes out between start and end (HH:MM, may wrap midnight) in the time zone. */
 /** Quiet hours as written: without a timezone, in the zone the loader is given (a sequence's: NURTURE_TIMEZONE). */
-export const quietHoursSchema = z.object({ start: hhmm, end: hhmm, timezone: timezone.optional() }).strict();
+export const quietHoursSchema = z
+  .object({ start: hhmm, end: hhmm, timezone: timezone.optional() })
+  .strict()
+  // From a time to itself is no quiet hours at all, never a whole day: written by mistake, so refused.
+  .refine((q) => q.start !== q.end, { message: 'start and end are the same time, which makes no quiet hours: leave quietHours out for none', path: ['end'] });
 /** A message text: known placeholders only, at most 2048 bytes. */
 export const messageText = z
   .string()
@@ -60,7 +64,8 @@ const stepSchema = z
     text: messageText.optional(),
     link: messageLink.optional(),
     caseStudy: z.literal('auto').optional(),
-    when: z.object({ stage: z.array(stage).optional(), notStage: z.array(stage).optional() }).strict().optional(),
+    // An empty list would match no lead (stage) or say nothing (notStage): written by mistake, so refused.
+    when: z.object({ stage: z.array(stage).min(1, 'lists at least one stage (leave `stage` out for any)').optional(), notStage: z.array(stage).min(1, 'lists at least one stage (leave `notStage` out for none)').optional() }).strict().optional(),
   })
   .strict()
   .superRefine((s, ctx) => {

@@ -130,6 +130,22 @@ describe('dashboard in a browser', () => {
     expect(stages).toEqual(['成交']);
     await shot('leads');
 
+    // A next page that fails (the network, the bot restarting) is said beside "more", which can be pressed again.
+    await page.goto(`${t.url}/admin#/leads`);
+    await page.waitForSelector('[data-testid=leads-table] tbody tr');
+    const shown = await page.$$eval('[data-testid=leads-table] tbody tr', (trs) => trs.length);
+    await page.route('**/admin/api/leads?*cursor=*', (route) => route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ error: 'service unavailable' }) }));
+    await page.click('button.ghost:has-text("加载更多")');
+    await expect.poll(() => page.textContent('[data-testid=more-error]')).toContain('加载失败');
+    // The browser logs the refused load as a console error: meant here, not one of the page's.
+    await expect.poll(() => errors.some((e) => e.includes('503'))).toBe(true);
+    errors.splice(0, errors.length, ...errors.filter((e) => !e.includes('503')));
+    expect(await page.isEnabled('button.ghost:has-text("加载更多")')).toBe(true);
+    await page.unroute('**/admin/api/leads?*cursor=*');
+    await page.click('button.ghost:has-text("加载更多")');
+    await expect.poll(() => page.$$eval('[data-testid=leads-table] tbody tr', (trs) => trs.length)).toBeGreaterThan(shown);
+    expect(await page.textContent('[data-testid=more-error]')).toBe('');
+
     await page.goto(`${t.url}/admin#/leads?stage=engaged`);
     await page.waitForSelector('[data-testid=leads-table] tbody tr a');
     await page.click('[data-testid=leads-table] tbody tr a');

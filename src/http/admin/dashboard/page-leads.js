@@ -48,21 +48,29 @@ export async function leadsPage({ query }) {
   const holder = h('div', { 'data-testid': 'leads-table' }, table(cols, items, open));
   const count = h('span', { class: 'muted' }, t('leads.count', { n: items.length }));
   let next = first.next;
+  // A next page that fails to load says so beside the button, which stays there to try again.
+  const problem = h('span', { class: 'error', role: 'alert', 'data-testid': 'more-error' });
   const more = h('button', {
     type: 'button',
     class: 'ghost',
     hidden: !next,
     onclick: async () => {
       more.disabled = true;
-      const page = await api(`/leads${qs({ ...filter, limit: 50, cursor: next })}`);
-      items.push(...page.items);
-      next = page.next;
-      holder.replaceChildren(table(cols, items, open));
-      count.textContent = t('leads.count', { n: items.length });
-      more.hidden = !next;
-      more.disabled = false;
+      problem.textContent = '';
+      try {
+        const page = await api(`/leads${qs({ ...filter, limit: 50, cursor: next })}`);
+        items.push(...page.items);
+        next = page.next;
+        holder.replaceChildren(table(cols, items, open));
+        count.textContent = t('leads.count', { n: items.length });
+        more.hidden = !next;
+      } catch (err) {
+        problem.textContent = t('error.load', { msg: err.message });
+      } finally {
+        more.disabled = false;
+      }
     },
   }, t('more'));
 
-  return h('div', {}, h('h1', {}, t('leads.title')), card(null, form), card(null, holder, h('div', { class: 'row' }, more, count)));
+  return h('div', {}, h('h1', {}, t('leads.title')), card(null, form), card(null, holder, h('div', { class: 'row' }, more, count, problem)));
 }

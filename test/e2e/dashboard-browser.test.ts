@@ -3,7 +3,7 @@ import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemo } from '../../src/dev/demo-data.js';
-import { reasonName, roleName, stopReasonName } from '../../src/domain/commands/words.js';
+import { reasonName, roleName, shortTime, stopReasonName } from '../../src/domain/commands/words.js';
 import { Enrollment } from '../../src/store/models/enrollment.js';
 import { Lead, leadId } from '../../src/store/models/lead.js';
 import { recordSteps, timelineOf } from '../../src/store/timeline.js';
@@ -41,7 +41,8 @@ afterAll(async () => {
 const errors: string[] = [];
 const api = async <T>(p: string) => (await (await fetch(`${t.url}/admin/api${p}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as T;
 /** A time as the dashboard shows it in Chinese: short, in OPS_TIMEZONE (formatted by the browser, named zone). */
-const opsTime = (at: string | Date) => page.evaluate(([iso, tz]) => new Intl.DateTimeFormat('zh-CN', { timeZone: tz, month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' }).format(new Date(iso)), [new Date(at).toISOString(), OPS_TZ] as const);
+/** A time as the dashboard shows it in either language (as the chat writes it): MM-DD HH:mm in OPS_TIMEZONE. */
+const opsTime = async (at: string | Date) => shortTime(at, OPS_TZ);
 const shot = (name: string) => page.screenshot({ path: path.join(ARTIFACTS, `dashboard-${name}.png`), fullPage: true });
 
 describe('dashboard in a browser', () => {
@@ -227,9 +228,13 @@ describe('dashboard in a browser', () => {
     expect(await page.textContent('[data-testid=lead-role]')).toBe(roleName(lead!.role!, 'zh'));
     const ended = await page.$$eval('[data-testid=enrollments] tbody tr td:last-child', (tds) => tds.map((td) => td.textContent));
     expect(ended).toEqual(lead!.enrollments.map((e) => (e.stopReason ? stopReasonName(e.stopReason, 'zh') : '')));
-    // In English they stay as the API gives them.
+    const zhTimes = await page.$$eval('[data-testid=timeline] li time', (els) => els.map((el) => el.textContent));
+    // In English they stay as the API gives them; times read the same (MM-DD HH:mm), not day first.
     await page.click('#lang');
     await expect.poll(() => page.textContent('#nav')).toContain('Funnel');
+    await page.waitForSelector('[data-testid=timeline] li time');
+    expect(await page.$$eval('[data-testid=timeline] li time', (els) => els.map((el) => el.textContent))).toEqual(zhTimes);
+    expect(zhTimes[0]).toMatch(/^\d\d-\d\d \d\d:\d\d$/);
     await page.waitForSelector('[data-testid=score-reasons] tbody tr');
     expect(await page.$$eval('[data-testid=score-reasons] tbody tr td:first-child', (tds) => tds.map((td) => td.textContent))).toEqual(lead!.scoreReasons.map((r) => r.reason));
     expect(await page.$$eval('[data-testid=enrollments] tbody tr td:last-child', (tds) => tds.map((td) => td.textContent))).toEqual(lead!.enrollments.map((e) => (e.stopReason ? stopReasonName(e.stopReason, 'en') : '')));

@@ -46,7 +46,10 @@ export function when(d) {
   if (!d) return '—';
   const date = new Date(d);
   if (Number.isNaN(date.getTime())) return '—';
-  return new Intl.DateTimeFormat(lang() === 'zh' ? 'zh-CN' : 'en-GB', { timeZone: OPS_TIMEZONE, month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' }).format(date);
+  // `MM-DD HH:mm` in OPS_TIMEZONE whatever the language, as the ops chat writes times (a date read one way in Chinese
+  // and the other in English, 12/03 against 03/12, was one day taken for another).
+  const p = Object.fromEntries(new Intl.DateTimeFormat('en-CA', { timeZone: OPS_TIMEZONE, hourCycle: 'h23', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' }).formatToParts(date).map((x) => [x.type, x.value]));
+  return `${p.month}-${p.day} ${p.hour}:${p.minute}`;
 }
 
 /** A card with a title. */

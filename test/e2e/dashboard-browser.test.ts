@@ -226,6 +226,9 @@ describe('dashboard in a browser', () => {
     expect(reasons).toEqual(lead!.scoreReasons.map((r) => reasonName(r.reason, 'zh')));
     expect(reasons).toContain('公司');
     expect(await page.textContent('[data-testid=lead-role]')).toBe(roleName(lead!.role!, 'zh'));
+    // Its channel by name, as the leads list shows it, with the key.
+    const channel = t.bot.ctx.channels.get((await Lead.findById(lead!.id, { firstTouch: 1 }).lean())!.firstTouch!.channelKey!)!;
+    expect(await page.textContent('[data-testid=lead-channel]')).toBe(`${channel.name} (${channel.key})`);
     const ended = await page.$$eval('[data-testid=enrollments] tbody tr td:last-child', (tds) => tds.map((td) => td.textContent));
     expect(ended).toEqual(lead!.enrollments.map((e) => (e.stopReason ? stopReasonName(e.stopReason, 'zh') : '')));
     const zhTimes = await page.$$eval('[data-testid=timeline] li time', (els) => els.map((el) => el.textContent));

@@ -8,7 +8,9 @@ const ACTOR = 'dashboard.actor';
 
 export async function leadPage({ rest }) {
   const id = rest.join('/');
-  const [lead, pauses] = await Promise.all([api(`/leads/${encodeURIComponent(id)}`), api('/pauses')]);
+  const [lead, pauses, channels] = await Promise.all([api(`/leads/${encodeURIComponent(id)}`), api('/pauses'), api('/channels')]);
+  // The channel by its name, as the leads list shows it, with its key.
+  const channel = channels.find((c) => c.key === lead.channel);
   const paused = pauses.some((p) => p.kind === 'lead' && p.target === lead.id);
   const reload = () => window.dispatchEvent(new HashChangeEvent('hashchange'));
 
@@ -16,7 +18,7 @@ export async function leadPage({ rest }) {
     h('dt', {}, t('col.stage')), h('dd', { 'data-testid': 'lead-stage' }, stageBadge(lead.stage)),
     h('dt', {}, t('col.grade')), h('dd', {}, gradeBadge(lead.grade), lead.gradePinned ? h('span', { class: 'muted' }, ` (${t('tl.grade_pinned')})`) : '', h('span', { class: 'muted' }, `  ${t('col.score')} ${num(lead.score)}`)),
     h('dt', {}, t('col.company')), h('dd', {}, lead.corpName ?? '—'),
-    h('dt', {}, t('lead.channel')), h('dd', {}, lead.channel ?? '—'),
+    h('dt', {}, t('lead.channel')), h('dd', { 'data-testid': 'lead-channel' }, channel && channel.name !== channel.key ? `${channel.name} (${channel.key})` : (lead.channel ?? '—')),
     h('dt', {}, t('lead.owners')), h('dd', {}, lead.owners.map((o) => `${o.userId}${o.remark ? ` (${o.remark})` : ''}${o.status === 'active' ? '' : ` [${o.status}]`}`).join(', ') || '—'),
     h('dt', {}, t('lead.industry')), h('dd', {}, lead.industry ?? '—'),
     h('dt', {}, t('lead.role')), h('dd', { 'data-testid': 'lead-role' }, lead.role ? roleLabel(lead.role) : '—'),

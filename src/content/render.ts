@@ -26,3 +26,8 @@ export const strayBracesMessage = (stray: string[], known: readonly string[]) =>
 export function render(text: string, values: Partial<Record<Placeholder, string | null | undefined>>): string {
   return text.replace(PLACEHOLDER_RE, (_, p: string) => values[p as Placeholder] ?? '');
 }
+
+/** Whether a text says nothing but its placeholders (rendered empty for a lead whose name or channel is unknown). */
+export function onlyPlaceholders(text: string): boolean {
+  return text.replace(PLACEHOLDER_RE, '').trim() === '';
+}

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_TIMEZONE, STAGES } from '../domain/vocabulary.js';
-import { PLACEHOLDERS, strayBraces, strayBracesMessage, unknownPlaceholders } from './render.js';
+import { onlyPlaceholders, PLACEHOLDERS, strayBraces, strayBracesMessage, unknownPlaceholders } from './render.js';
 import { loadKeyedFiles, validate } from './yaml-file.js';
 
 const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
@@ -41,6 +41,8 @@ export const messageText = z
     if (unknown.length) ctx.addIssue({ code: 'custom', message: `unknown placeholder(s) ${unknown.map((p) => `{{${p}}}`).join(', ')}` });
     const stray = strayBraces(t);
     if (stray.length) ctx.addIssue({ code: 'custom', message: strayBracesMessage(stray, PLACEHOLDERS) });
+    // WeCom refuses an empty text (40058): a lead with no known name would be sent exactly that.
+    if (!unknown.length && onlyPlaceholders(t)) ctx.addIssue({ code: 'custom', message: 'says nothing but placeholders: a lead whose name is not known would get an empty message' });
   })
   // 2048 bytes: the smallest limit of the three routes (kf/send_msg, message/send); add_msg_template allows 4000.
   .refine((t) => Buffer.byteLength(t) <= 2048, 'must be at most 2048 bytes');

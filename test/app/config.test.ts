@@ -199,7 +199,7 @@ describe('sequence and case study templates', () => {
       'channels.yaml': 'channels:\n  - key: a\n    name: A\n    sequence: missing\n',
       'sequences/s1.yaml': 'key: s1\nname: S\nstopOn: [sometimes]\nquietHours: { start: "25:00", end: "09:00", timezone: Mars/Base }\nsteps:\n  - delay: 1w\n    text: "{{nmae}}"\n  - delay: 1d\n',
       'sequences/other.yaml': 'key: s2\nname: S\nsteps:\n  - { delay: 1d, text: hi }\n',
-      'sequences/s3.yaml': 'key: s3\nname: S\nquietHours: { start: "21:00", end: "21:00" }\nsteps:\n  - { delay: 1d, text: hi, when: { stage: [] } }\n',
+      'sequences/s3.yaml': 'key: s3\nname: S\nquietHours: { start: "21:00", end: "21:00" }\nsteps:\n  - { delay: 1d, text: hi, when: { stage: [] } }\n  - { delay: 1d, text: " {{name}} " }\n',
       'cases/c1.md': '---\nslug: c1\ntitle: T\nindustries: []\nurl: not-a-url\nsummary: s\n---\nbody\n',
       'cases/c2.md': 'no front matter here',
     });
@@ -222,6 +222,7 @@ describe('sequence and case study templates', () => {
         // Written by mistake: quiet hours from a time to itself (none at all), a step for an empty list of stages (no lead).
         'sequences/s3.yaml: quietHours.end: start and end are the same time, which makes no quiet hours: leave quietHours out for none',
         'sequences/s3.yaml: steps.0.when.stage: lists at least one stage (leave `stage` out for any)',
+        'sequences/s3.yaml: steps.1.text: says nothing but placeholders: a lead whose name is not known would get an empty message',
         expect.stringMatching(/^cases\/c1\.md: industries: list at least one industry/),
         'cases/c1.md: url: Invalid url',
         'cases/c2.md: front matter: the file must start with YAML between two --- lines',

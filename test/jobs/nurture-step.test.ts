@@ -7,6 +7,7 @@ import { jobIds } from '../../src/queues/job-ids.js';
 import { Enrollment } from '../../src/store/models/enrollment.js';
 import { Fence } from '../../src/store/models/fence.js';
 import { leadId } from '../../src/store/models/lead.js';
+import { timelineOf } from '../../src/store/timeline.js';
 import { TEST_CORP } from '../fixtures/test-corp.js';
 import { wecomXml } from '../fixtures/wecom/index.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
@@ -65,6 +66,9 @@ describe('a nurture step job', () => {
     expect(error).toBeUndefined();
     expect(result).toBe('stopped:steps_removed');
     expect(await Enrollment.findById(e.id).lean()).toMatchObject({ status: 'stopped', stopReason: 'steps_removed' });
+    // The lead's timeline says so, as for any enrollment that stops.
+    const stopped = (await timelineOf(TEST_CORP.corpId, ext)).filter((x) => x.type === 'enrollment_stopped');
+    expect(stopped.map((x) => x.detail)).toEqual([expect.objectContaining({ reason: 'steps_removed', atStep: 7 })]);
   });
 
   it('steps running at once share their fence inserts and their advance: fewer commands than one each', async () => {

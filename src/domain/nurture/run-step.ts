@@ -8,6 +8,7 @@ import { updateById } from '../../store/batched-updates.js';
 import { deliveryOf, type Outcome } from '../../store/delivery-ledger.js';
 import type { DeliveryStatus } from '../../store/models/delivery.js';
 import { Enrollment, ledgerId, type EnrollmentFields } from '../../store/models/enrollment.js';
+import { recordStep } from '../../store/timeline.js';
 import { Lead, leadId, splitLeadId, type LeadFields, type LeadRef } from '../../store/models/lead.js';
 import { releaseBudget, releaseRefusedKf, takeBudget, type BudgetResult } from '../delivery/budget.js';
 import { massQuotaPeriod } from '../delivery/mass-quota.js';
@@ -302,9 +303,13 @@ async function defer(e: Enrollment, until: number, reason: string, set: { attemp
   return { result: `deferred:${reason}`, deferTo: until };
 }
 
-/** Ends an enrollment that can no longer run (its sequence was removed, its lead is gone). */
+/**
+ * Ends an enrollment that can no longer run (its sequence was removed or lost this step, its lead is gone). The lead's
+ * timeline says so, as for an enrollment stopped for any other reason (stop.ts).
+ */
 async function end(e: Enrollment, reason: string): Promise<StepResult> {
   await Enrollment.updateOne({ _id: e._id }, { $set: { status: 'stopped', stopReason: reason, endedAt: new Date(), dueAt: null } });
+  if (reason !== 'lead_missing') await recordStep({ corpId: e.corpId, externalUserId: e.externalUserId }, `stop|${e._id}`, 'enrollment_stopped', { sequence: e.sequenceKey, reason, atStep: e.step });
   return { result: `stopped:${reason}` };
 }
 

@@ -82,6 +82,8 @@ describe('the daily report', () => {
     expect(text).toContain('**平台错误 1**（需要有人处理）\n> 企业微信错误 60020，需要有人处理');
     const en = await buildDailyReport(ctx, day, 'en');
     expect(en).toContain('**New leads: 3**');
+    // Finished and cancelled runs alike: "finished" would miscount the cancelled.
+    expect(en).toContain('**Campaign runs ended: 1**');
   });
 
   it('stays within the webhook\'s 4096 bytes by shortening long lists', async () => {

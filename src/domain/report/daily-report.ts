@@ -122,7 +122,8 @@ function render(ctx: Pick<BotContext, 'config' | 'channels'>, day: string, lang:
     t(`**未及时回复的客户 ${d.breaches.length}**（服务时钟超时）`, `**Customers not answered in time: ${d.breaches.length}** (service clock)`),
     ...list(d.breaches),
     t(`**培育**：新入序列 ${d.enrolled}${outcomes.length ? `；${outcomes.join(sep)}` : '；没有发送'}`, `**Nurture**: ${d.enrolled} enrolled${outcomes.length ? `; ${outcomes.join(sep)}` : '; nothing sent'}`),
-    t(`**群发活动 ${d.campaigns.length}**`, `**Campaigns finished: ${d.campaigns.length}**`),
+    // Runs that ended, finished or cancelled (each item says which).
+    t(`**群发活动 ${d.campaigns.length}**`, `**Campaign runs ended: ${d.campaigns.length}**`),
     ...list(d.campaigns),
     t(`**平台错误 ${d.platform.length}**${d.platform.length ? '（需要有人处理）' : ''}`, `**Platform errors: ${d.platform.length}**${d.platform.length ? ' (someone must fix these)' : ''}`),
     ...list(d.platform),

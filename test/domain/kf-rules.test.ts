@@ -8,6 +8,8 @@ import { loadConfig } from '../../src/config.js';
 import { matchIntent, normalize } from '../../src/domain/kf/intents.js';
 import { addServiceSeconds, describeServiceHours, isOpen, nextOpening, parseServiceHours, serviceSecondsBetween, type ServiceHours } from '../../src/domain/kf/service-hours.js';
 import { customerOf } from '../../src/domain/kf/inbound.js';
+import { buildReply } from '../../src/domain/kf/reply.js';
+import { readTrackedToken } from '../../src/domain/delivery/tracked-links.js';
 import type { KfSyncMsgResponse as KfSyncResponse } from '../../src/wecom/types.js';
 import { wecomJson } from '../fixtures/wecom/index.js';
 
@@ -141,5 +143,24 @@ describe('kf/sync_msg shapes [D:94670]', () => {
       [4, 'event', 'wmAJ2GCAAAme1XQRC-NI-q0_ZM9ukoAw'],
       [5, 'text', 'wmAJ2GCAAAme1XQRC-NI-q0_ZM9ukoAw'],
     ]);
+  });
+});
+
+describe('a reply as one 客服 message', () => {
+  it('over 2048 bytes, cuts its text and never its tracked links (a case study\'s long summary is cut in its line)', async () => {
+    const { channels, cases } = await loadTemplates('test/fixtures/templates');
+    const secret = 'reply-test-link-secret-0123456789';
+    const ctx = { channels, cases: cases.map((c) => ({ ...c, summary: '很长的摘要'.repeat(60) })), config: { SERVICE_HOURS: hours('Mon-Fri 09:00-18:00') }, publicBaseUrl: 'https://bot.example.com', linkSecret: secret };
+    const lead = { corpId: 'ww1', externalUserId: 'wm_long', name: '刘女士', firstTouch: null };
+    const reply = { text: '{{name}}您好，'.concat('这是一段很长的回复。'.repeat(80)), link: { title: '部署说明', url: 'https://example.com/deploy' } };
+    const msg = buildReply(ctx as never, reply as never, lead as never, 'kf|test|1', cases[0]!.slug);
+    expect(msg.msgtype).toBe('text');
+    const content = (msg as { text: { content: string } }).text.content;
+    expect(Buffer.byteLength(content)).toBeLessThanOrEqual(2048);
+    // Both links whole: each line ends in a URL the bot reads back as its own.
+    const urls = [...content.matchAll(/https:\/\/bot\.example\.com\/r\/([\w-]+)/g)].map((m) => m[1]!);
+    expect(urls).toHaveLength(2);
+    for (const token of urls) expect(readTrackedToken(secret, token)).not.toBeNull();
+    expect(content.split('\n')[0]).toMatch(/^刘女士您好，这是一段很长的回复。.*…$/);
   });
 });

@@ -9,11 +9,14 @@ import type { LeadFields } from '../../store/models/lead.js';
 import type { KfOutboundMessage } from '../../wecom/types.js';
 import { releaseRefusedKf, takeKfBudget, type KfBudgetResult } from '../delivery/budget.js';
 import { trackedUrl } from '../delivery/tracked-links.js';
-import { clipBytes } from '../../text-bytes.js';
+import { clipBytes, withLinkLine } from '../../text-bytes.js';
 import { kfMsgid } from '../delivery/via.js';
 import { pickCase } from '../nurture/pick-case.js';
 import type { RunOutcomes } from './run-outcomes.js';
 import { describeServiceHours } from './service-hours.js';
+
+/** Bytes of a link's title (a case study's title and summary) kept in a reply's text line. */
+const LINK_TITLE_BYTES = 300;
 
 type Ctx = Pick<BotContext, 'wecom' | 'queues' | 'redis' | 'keys' | 'config' | 'cases' | 'channels' | 'publicBaseUrl' | 'linkSecret' | 'log'>;
 /** What a reply needs to know of the lead. */
@@ -41,8 +44,10 @@ export function buildReply(ctx: Ctx, reply: Reply, lead: ReplyLead, deliveryKey:
     ...(found ? [{ title: `${found.title}：${found.summary}`, url: track(found.url, found.slug) }] : []),
   ];
   if (!reply.menu) {
-    const text = [reply.text ? fill(reply.text, values) : '', ...links.map((l) => `${l.title}：${l.url}`)].filter(Boolean).join('\n');
-    return { msgtype: 'text', text: { content: clipBytes(text, 2048) } };
+    // Over WeCom's 2048 bytes the text is cut, never a tracked link (cut short, it leads nowhere); a case study's long
+    // summary is cut in its line so that its link stays whole.
+    const linkLines = links.map((l) => `${clipBytes(l.title, LINK_TITLE_BYTES)}：${l.url}`).join('\n');
+    return { msgtype: 'text', text: { content: withLinkLine(reply.text ? fill(reply.text, values) : '', linkLines, 2048) } };
   }
   const head = [reply.text ? fill(reply.text, values) : '', reply.menu.head ? fill(reply.menu.head, values) : ''].filter(Boolean).join('\n');
   const list: Extract<KfOutboundMessage, { msgtype: 'msgmenu' }>['msgmenu']['list'] = [

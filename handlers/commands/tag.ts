@@ -37,21 +37,27 @@ export const tag = defineCommand({
     const both = add.filter((t) => remove.some((x) => x.group === t.group && x.name === t.name));
     if (both.length) throw new CommandError('invalid_args', c.t(`${both.map((t) => `${t.group}/${t.name}`).join('、')} 既要加上又要去掉：请只写一个`, `${both.map((t) => `${t.group}/${t.name}`).join(', ')}: both added and removed; give one`));
     const r = await changeTags(c, ref, { add, remove }, { actor: c.caller.userId, sourceKey: `command|${c.msgid}` });
+    const list = (tags: Array<{ group: string; name: string }>) => tags.map((t) => `${t.group}/${t.name}`).join(c.t('、', ', '));
+    const same = (x: { group: string; name: string }) => (t: { group: string; name: string }) => x.group === t.group && x.name === t.name;
+    const notes = [
+      r.already.length ? c.t(`${list(r.already)} 本来就有`, `${list(r.already)} already on the lead`) : '',
+      r.absent.length ? c.t(`${list(r.absent)} 本来就没有`, `${list(r.absent)} not on the lead`) : '',
+      r.unknown.length ? c.t(`没有 ${list(r.unknown)} 这个标签，不用去掉`, `no tag ${list(r.unknown)} to remove`) : '',
+      r.failed.length ? c.t(`${r.failed.map((f) => f.userId).join('、')} 被企业微信拒绝`, `WeCom refused for ${r.failed.map((f) => f.userId).join(', ')}`) : '',
+    ].filter(Boolean);
+    const why = notes.length ? c.t(`（${notes.join('；')}）`, ` (${notes.join('; ')})`) : '';
+    const unchanged = () => c.t(`**${who}** 的标签没有变化${why}`, `**${who}**'s tags are unchanged${why}`);
+    if (r.nothing) return unchanged();
     if (!r.marked.length && !r.failed.length) throw new CommandError('rejected', c.t(`${who} 没有在跟的员工，企业微信里没法给他打标签。`, `${who} has no active owner, so WeCom cannot tag them.`));
     if (!r.marked.length) throw new CommandError('rejected', c.t(`企业微信拒绝了（${r.failed.map((f) => `${f.userId}: ${f.errcode}`).join('、')}），标签没有变化。`, `WeCom refused (${r.failed.map((f) => `${f.userId}: ${f.errcode}`).join(', ')}); no tag changed.`));
-    const list = (tags: Array<{ group: string; name: string }>) => tags.map((t) => `${t.group}/${t.name}`).join(c.t('、', ', '));
-    const removed = distinctTags(remove).filter((t) => !r.unknown.some((x) => x.group === t.group && x.name === t.name));
-    const fresh = distinctTags(add).filter((t) => !r.already.some((x) => x.group === t.group && x.name === t.name));
+    const removed = distinctTags(remove).filter((t) => !r.unknown.some(same(t)) && !r.absent.some(same(t)));
+    const fresh = distinctTags(add).filter((t) => !r.already.some(same(t)));
     const changes = [
       fresh.length ? c.t(`加上 ${list(fresh)}`, `added ${list(fresh)}`) : '',
       removed.length ? c.t(`去掉 ${list(removed)}`, `removed ${list(removed)}`) : '',
     ].filter(Boolean);
-    const notes = [
-      r.already.length ? c.t(`${list(r.already)} 本来就有`, `${list(r.already)} already on the lead`) : '',
-      r.unknown.length ? c.t(`没有 ${list(r.unknown)} 这个标签，不用去掉`, `no tag ${list(r.unknown)} to remove`) : '',
-      r.failed.length ? c.t(`${r.failed.map((f) => f.userId).join('、')} 被企业微信拒绝`, `WeCom refused for ${r.failed.map((f) => f.userId).join(', ')}`) : '',
-    ].filter(Boolean);
-    const head = c.t(`已更新 **${who}** 的标签（${r.marked.join('、')}）：`, `Updated **${who}**'s tags (${r.marked.join(', ')}): `);
-    return `${head}${changes.join(c.t('；', '; ')) || c.t('没有变化', 'nothing changed')}${notes.length ? c.t(`（${notes.join('；')}）`, ` (${notes.join('; ')})`) : ''}`;
+    if (!changes.length) return unchanged();
+    const head = c.t(`已更新 **${who}** 的标签（负责人 ${r.marked.join('、')}）：`, `Updated **${who}**'s tags (owners ${r.marked.join(', ')}): `);
+    return `${head}${changes.join(c.t('；', '; '))}${why}`;
   },
 });

@@ -193,6 +193,8 @@ describe('admin API: leads, stages, grades, funnel, channels', () => {
     expect(lead?.tags.map((x) => x.name)).not.toContain('高');
     expect((await timelineOf(TEST_CORP.corpId, l.externalUserId)).filter((e) => e.type === 'tags_changed')).toHaveLength(2);
     expect((await post('/leads/wm_nobody/tags', { add: ['x'] })).status).toBe(404);
+    // Only tags nobody has to remove: nothing to do, said as such (no call to WeCom, which refuses empty lists).
+    expect(await json(await post(`/leads/${l.id}/tags`, { remove: ['意向/从来没有'] }))).toMatchObject({ added: [], removed: [], unknown: ['意向/从来没有'] });
     // A tag named twice is one; one both added and removed is a contradiction, refused before WeCom is asked.
     const twice = await json<{ added: string[] }>(await post(`/leads/${l.id}/tags`, { add: ['意向/中', '意向/中'] }));
     expect(twice.added).toEqual(['意向/中']);

@@ -215,7 +215,7 @@ describe('commands', () => {
 
   it('标签 / tag: through WeCom mark_tag, and on the lead', async () => {
     const before = t.sandbox.state.callsTo('externalcontact/mark_tag').length;
-    expect(content(await say('标签 王经理 +重点客户，+行业/制造业'))).toBe('已更新 **王经理** 的标签（zhangsan）：加上 渠道/重点客户、行业/制造业');
+    expect(content(await say('标签 王经理 +重点客户，+行业/制造业'))).toBe('已更新 **王经理** 的标签（负责人 zhangsan）：加上 渠道/重点客户、行业/制造业');
     const marks = t.sandbox.state.okCallsTo('externalcontact/mark_tag').slice(before);
     expect(marks).toHaveLength(1);
     expect(marks[0]!.body).toMatchObject({ userid: 'zhangsan', external_userid: wang.externalUserId });
@@ -223,12 +223,18 @@ describe('commands', () => {
     let lead = await Lead.findById(wang.id).lean();
     expect(lead?.tagKeys).toEqual(expect.arrayContaining(['渠道/重点客户', '行业/制造业']));
     expect(lead?.industry).toBe('制造业');
-    expect(content(await say('tag 王经理 -重点客户 -不存在', 'lisi'))).toBe("Updated **王经理**'s tags (zhangsan): removed 渠道/重点客户 (no tag 渠道/不存在 to remove)");
+    expect(content(await say('tag 王经理 -重点客户 -不存在', 'lisi'))).toBe("Updated **王经理**'s tags (owners zhangsan): removed 渠道/重点客户 (no tag 渠道/不存在 to remove)");
     lead = await Lead.findById(wang.id).lean();
     expect(lead?.tagKeys).toEqual(['行业/制造业']);
     expect(content(await say('标签 王经理 重点客户'))).toContain('「重点客户」应写成 +标签 或 -标签');
     // A tag the lead has already is said to be there; one both added and removed is refused before WeCom is asked.
-    expect(content(await say('标签 王经理 +行业/制造业'))).toBe('已更新 **王经理** 的标签（zhangsan）：没有变化（行业/制造业 本来就有）');
+    expect(content(await say('标签 王经理 +行业/制造业'))).toBe('**王经理** 的标签没有变化（行业/制造业 本来就有）');
+    // Only tags nobody has to remove: nothing to ask of WeCom (mark_tag with both lists empty is refused).
+    const marksBefore = t.sandbox.state.callsTo('externalcontact/mark_tag').length;
+    expect(content(await say('标签 王经理 -从没有过'))).toBe('**王经理** 的标签没有变化（没有 渠道/从没有过 这个标签，不用去掉）');
+    expect(t.sandbox.state.callsTo('externalcontact/mark_tag')).toHaveLength(marksBefore);
+    // A tag the lead does not have is not said to be removed (it was removed before, just above).
+    expect(content(await say('标签 王经理 -重点客户'))).toBe('**王经理** 的标签没有变化（渠道/重点客户 本来就没有）');
     expect(content(await say('标签 王经理 +重点客户 -重点客户'))).toBe('渠道/重点客户 既要加上又要去掉：请只写一个');
   });
 
@@ -441,12 +447,12 @@ describe('arguments as typed', () => {
     await t.bot.ctx.tags.resolve([{ group: '客户分层', name: '重点客户（华东）' }]);
     const created = t.sandbox.state.callsTo('externalcontact/add_corp_tag').length;
     const marked = t.sandbox.state.okCallsTo('externalcontact/mark_tag').length;
-    expect(content(await say('标签 钱经理 +重点客户（华东）'))).toBe('已更新 **钱经理** 的标签（zhangsan）：加上 客户分层/重点客户（华东）');
+    expect(content(await say('标签 钱经理 +重点客户（华东）'))).toBe('已更新 **钱经理** 的标签（负责人 zhangsan）：加上 客户分层/重点客户（华东）');
     const marks = t.sandbox.state.okCallsTo('externalcontact/mark_tag').slice(marked);
     expect(marks.map((m) => (m.body as { add_tag: string[] }).add_tag)).toEqual([[added[0]!.id]]);
     expect((await Lead.findById(lead.id).lean())?.tagKeys).toEqual(['客户分层/重点客户（华东）']);
     // Half-width brackets and a full-width minus name the same tag.
-    expect(content(await say('标签 钱经理 －重点客户(华东)'))).toBe('已更新 **钱经理** 的标签（zhangsan）：去掉 客户分层/重点客户（华东）');
+    expect(content(await say('标签 钱经理 －重点客户(华东)'))).toBe('已更新 **钱经理** 的标签（负责人 zhangsan）：去掉 客户分层/重点客户（华东）');
     expect((await Lead.findById(lead.id).lean())?.tagKeys).toEqual([]);
     expect(t.sandbox.state.callsTo('externalcontact/add_corp_tag').length).toBe(created);
     expect(t.sandbox.state.tags.corpTags.flatMap((g) => g.tags.map((x) => x.name)).filter((n) => n.includes('华东'))).toEqual(['重点客户（华东）']);

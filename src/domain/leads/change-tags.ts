@@ -21,6 +21,10 @@ export interface TagChangeResult {
   unknown: ChannelTag[];
   /** Tags to add that the lead had already (marked again all the same: WeCom's mark_tag is idempotent). */
   already: ChannelTag[];
+  /** Tags to remove that the lead did not have (removed in WeCom all the same, in case the bot's copy is behind). */
+  absent: ChannelTag[];
+  /** Nothing to ask of WeCom (no tag to add, none known to remove): no call, no change, no timeline entry. */
+  nothing: boolean;
 }
 
 /**
@@ -68,7 +72,7 @@ function distinct(tags: Array<{ group: string; name: string }>): ChannelTag[] {
 export async function changeTags(ctx: Pick<BotContext, 'tags' | 'wecom' | 'leads' | 'redis' | 'keys' | 'queues'>, ref: LeadRef, change: { add: ChannelTag[]; remove: ChannelTag[] }, by: { actor: string; sourceKey: string }): Promise<TagChangeResult> {
   const lead = await Lead.findById(leadId(ref.corpId, ref.externalUserId), { owners: 1, tags: 1 }).lean();
   const owners = (lead?.owners ?? []).filter((o) => o.status === 'active').map((o) => o.userId);
-  const result: TagChangeResult = { marked: [], failed: [], unknown: [], already: [] };
+  const result: TagChangeResult = { marked: [], failed: [], unknown: [], already: [], absent: [], nothing: false };
   if (!owners.length) return result;
   // A tag named twice (the same, or a bare name and its group/name) is one.
   change = { add: distinctTags(change.add), remove: distinctTags(change.remove) };
@@ -79,11 +83,18 @@ export async function changeTags(ctx: Pick<BotContext, 'tags' | 'wecom' | 'leads
   const removing: ChannelTag[] = [];
   const cached = change.remove.length ? await CorpTag.find({ $or: change.remove.map((t) => ({ group: t.group, name: t.name })) }).lean() : [];
   for (const t of change.remove) {
-    const id = lead?.tags.find((x) => x.group === t.group && x.name === t.name)?.id || cached.find((x) => x.group === t.group && x.name === t.name)?.tagId;
+    const held = lead?.tags.find((x) => x.group === t.group && x.name === t.name);
+    const id = held?.id || cached.find((x) => x.group === t.group && x.name === t.name)?.tagId;
     if (id) {
       removeIds.push(id);
       removing.push(t);
+      if (!held) result.absent.push(t);
     } else result.unknown.push(t);
+  }
+  // Only tags to remove that no corp tag has: mark_tag with both lists empty is refused (40058) [D:92117].
+  if (!change.add.length && !removeIds.length) {
+    result.nothing = true;
+    return result;
   }
 
   // A name resolved from here on may be renamed in WeCom before the lead is saved (corp-tag-changes.ts).
@@ -118,7 +129,7 @@ export async function changeTags(ctx: Pick<BotContext, 'tags' | 'wecom' | 'leads
   await recheckIfNamesMoved(ctx, generation);
   await recordStep(ref, by.sourceKey, 'tags_changed', {
     added: change.add.map((t) => `${t.group}/${t.name}`),
-    removed: removing.map((t) => `${t.group}/${t.name}`),
+    removed: removing.filter((t) => !result.absent.includes(t)).map((t) => `${t.group}/${t.name}`),
     owners: result.marked,
     actor: by.actor,
   });

@@ -77,7 +77,7 @@ export function boardRoutes(ctx: BotContext) {
         if (both.length) throw new ApiError(400, `${both.map(name).join(', ')}: both in add and in remove; give each tag once`);
         const r = await changeTags(ctx, ref, { add, remove }, { actor: body.actor, sourceKey: `tags|api|${Date.now()}|${randomBytes(3).toString('hex')}` });
         // WeCom tags a customer per relationship [D:92117]: with nobody following the customer there is nothing to mark.
-        if (!r.marked.length && !r.failed.length) throw new ApiError(409, `lead ${params.id} has no active owner: WeCom cannot tag the customer`);
+        if (!r.nothing && !r.marked.length && !r.failed.length) throw new ApiError(409, `lead ${params.id} has no active owner: WeCom cannot tag the customer`);
         const unknown = new Set(r.unknown.map(name));
         const done = r.marked.length > 0;
         return {

@@ -26,9 +26,12 @@ try {
   const config = loadConfig();
   const ctx = await createContext(config, createLogger(config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL));
   try {
-    for (const r of await syncChannels(ctx)) {
+    const results = await syncChannels(ctx);
+    for (const r of results) {
       console.log(`${r.action.padEnd(8)} ${r.key}${r.qrCode ? `  config_id=${r.configId}  qr_code=${r.qrCode}` : ''}${r.kfUrl ? `  kf_link=${r.kfUrl}` : ''}${r.reason ? `  (${r.reason})` : ''}`);
     }
+    // A channel WeCom refused is listed with the others; the run still ends as failed.
+    if (results.some((r) => r.action === 'failed')) process.exitCode = 1;
   } finally {
     await closeContext(ctx);
   }

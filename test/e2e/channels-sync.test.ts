@@ -98,3 +98,16 @@ describe('channels:sync', () => {
     }
   });
 });
+
+describe('channels:sync when WeCom refuses one channel', () => {
+  it('says which channel and why, and still syncs the others', async () => {
+    t.sandbox.state.reset();
+    // The first channel's update is refused (60111: an owner's userid WeCom does not know [D:92228]).
+    t.sandbox.state.inject({ api: 'externalcontact/update_contact_way', errcode: 60111 });
+    const results = await syncChannels(t.bot.ctx);
+    expect(results.find((r) => r.key === 'expo2026')).toMatchObject({ action: 'failed', reason: expect.stringContaining('60111') });
+    expect(results.filter((r) => r.action === 'updated').map((r) => r.key)).toEqual(['nurture', 'slowseq', 'kfad']);
+    // The kf link of a channel after the refused one is made too.
+    expect(results.find((r) => r.key === 'kfad')?.kfUrl).toContain('wkSYNC01');
+  });
+});

@@ -6,8 +6,11 @@ import { ORGANIC_KEY, type Channel } from '../../content/channels.js';
 /** What `channels:sync` did for one channel. */
 export interface ChannelSyncResult {
   key: string;
-  /** `replaced`: a new code, because the old one's kind (单人 / 多人) cannot change; the old one still works. */
-  action: 'created' | 'updated' | 'replaced' | 'skipped';
+  /**
+   * `replaced`: a new code, because the old one's kind (单人 / 多人) cannot change; the old one still works. `failed`:
+   * WeCom refused the channel (or did not answer), said in `reason`; the other channels are synced all the same.
+   */
+  action: 'created' | 'updated' | 'replaced' | 'skipped' | 'failed';
   configId?: string;
   qrCode?: string;
   reason?: string;
@@ -28,13 +31,27 @@ export async function syncChannels(ctx: Pick<BotContext, 'channels' | 'wecom' | 
   for (const channel of ctx.channels.all()) {
     if (channel.key === ORGANIC_KEY) continue; // organic is where contacts without a code land: it has no code
     if (!ctx.channels.isTemplate(channel.key)) continue; // created by a chat command, with its code: not ours to change
-    await ctx.tags.resolve(channel.tags);
-    const result: ChannelSyncResult = channel.owners.length
-      ? await syncOne(ctx, channel)
-      : { key: channel.key, action: 'skipped', reason: 'no owners: a 联系我 code needs at least one member' };
+    // One channel WeCom refuses (e.g. an owner it does not know) is reported as such; the next ones are still synced,
+    // and the codes made before it (a `replaced` one must be printed anew) are still listed.
+    let result: ChannelSyncResult;
+    try {
+      await ctx.tags.resolve(channel.tags);
+      result = channel.owners.length
+        ? await syncOne(ctx, channel)
+        : { key: channel.key, action: 'skipped', reason: 'no owners: a 联系我 code needs at least one member' };
+    } catch (err) {
+      if (!(err instanceof WecomApiError)) throw err;
+      result = { key: channel.key, action: 'failed', reason: err.message };
+    }
     if (channel.kf) {
-      accounts ??= (await ctx.wecom.kfAccountList({ limit: 100 })).account_list;
-      const kfResult = await syncKfLink(ctx, channel, accounts);
+      let kfResult: { url?: string; reason?: string };
+      try {
+        accounts ??= (await ctx.wecom.kfAccountList({ limit: 100 })).account_list;
+        kfResult = await syncKfLink(ctx, channel, accounts);
+      } catch (err) {
+        if (!(err instanceof WecomApiError)) throw err;
+        kfResult = { reason: `微信客服 link not made: ${err.message}` };
+      }
       Object.assign(result, kfResult.url ? { kfUrl: kfResult.url } : { reason: [result.reason, kfResult.reason].filter(Boolean).join('; ') });
     }
     results.push(result);

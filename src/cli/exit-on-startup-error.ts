@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { CodedError, ConfigError, ErrorCode, TemplateError } from '../errors.js';
 
 /** Exit code for configuration problems (sysexits EX_CONFIG). */
@@ -7,9 +9,12 @@ export const EX_CONFIG = 78;
  * For a command that works on a bot's settings (channels:sync, grades:calibrate): where settings it lacks come from,
  * said when the configuration lacks a required variable.
  */
-export function settingsHint(err: unknown): string {
+export function settingsHint(err: unknown, env: NodeJS.ProcessEnv = process.env): string {
   if (!(err instanceof ConfigError) || !err.problems.some((p) => p.endsWith(': is required'))) return '';
-  return '\nSet them in the environment or in .env (.env.example lists every setting); against a running `npm run dev`, put DOTENV_CONFIG_PATH=.data/dev.env before the command.';
+  // Where they were looked for (dotenv/config reads DOTENV_CONFIG_PATH, else .env here), and whether it is there.
+  const file = path.resolve(env.DOTENV_CONFIG_PATH || '.env');
+  const read = existsSync(file) ? `${file} was read` : `${env.DOTENV_CONFIG_PATH ? 'DOTENV_CONFIG_PATH names' : 'there is no'} ${file}${env.DOTENV_CONFIG_PATH ? ', which does not exist' : ''}`;
+  return `\nSettings come from the environment and from a .env file (${read}; .env.example lists every setting); against a running \`npm run dev\`, put DOTENV_CONFIG_PATH=.data/dev.env before the command, in the folder dev runs in.`;
 }
 
 /** True for the errors start-up reports as one clear message: configuration, templates, a port in use. */

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, realpathSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -168,7 +168,10 @@ describe('start-up errors are one clear message', () => {
       const r = await runCommand(COMMANDS['npm run channels:sync'], [], { env: baseEnv(), cwd });
       expect(r.code).toBe(78);
       expect(r.stderr).toContain('WECOM_CORP_ID: is required');
-      expect(r.stderr).toContain('Set them in the environment or in .env (.env.example lists every setting); against a running `npm run dev`, put DOTENV_CONFIG_PATH=.data/dev.env before the command.');
+      expect(r.stderr).toContain(`Settings come from the environment and from a .env file (there is no ${realpathSync(cwd)}${path.sep}.env; .env.example lists every setting); against a running \`npm run dev\`, put DOTENV_CONFIG_PATH=.data/dev.env before the command, in the folder dev runs in.`);
+      // A DOTENV_CONFIG_PATH that names no file is said to.
+      const named = await runCommand(COMMANDS['npm run channels:sync'], [], { env: baseEnv({ DOTENV_CONFIG_PATH: '.data/dev.env' }), cwd });
+      expect(named.stderr).toContain(`(DOTENV_CONFIG_PATH names ${realpathSync(cwd)}${path.sep}.data${path.sep}dev.env, which does not exist;`);
     } finally {
       rmSync(cwd, { recursive: true, force: true });
     }

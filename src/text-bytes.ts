@@ -10,6 +10,14 @@ export function clipBytes(text: string, max: number): string {
 }
 
 /**
+ * A link as a line of text, `title：url`; a title that ends in its own punctuation (收回投入？) is followed by a space,
+ * not by a second mark (收回投入？：http…).
+ */
+export function linkLine(title: string, url: string): string {
+  return `${title}${/[\p{P}]$/u.test(title) ? ' ' : '：'}${url}`;
+}
+
+/**
  * A message's text and its link's line (`title：url`) on the line after it, in at most `max` bytes: the text is cut,
  * never the link (a tracked link cut short leads nowhere). Only a link longer than `max` on its own is cut.
  */

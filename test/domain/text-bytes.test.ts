@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bytes, clipBytes, withLinkLine } from '../../src/text-bytes.js';
+import { bytes, clipBytes, linkLine, withLinkLine } from '../../src/text-bytes.js';
 
 describe('withLinkLine', () => {
   const link = '甲厂案例：http://127.0.0.1/r/abc123';
@@ -18,5 +18,13 @@ describe('withLinkLine', () => {
     const out = withLinkLine('你好', `标题：http://x/${'a'.repeat(3000)}`, 2048);
     expect(bytes(out)).toBeLessThanOrEqual(2048);
     expect(clipBytes('a'.repeat(10), 5)).toBe('aa…');
+  });
+});
+
+describe('linkLine', () => {
+  it('joins a title and its URL with a colon, or a space after a title that ends in its own mark', () => {
+    expect(linkLine('甲厂案例', 'http://x/r/1')).toBe('甲厂案例：http://x/r/1');
+    expect(linkLine('投入多久收回？', 'http://x/r/1')).toBe('投入多久收回？ http://x/r/1');
+    expect(linkLine('复购率提升到 37%。', 'http://x/r/1')).toBe('复购率提升到 37%。 http://x/r/1');
   });
 });

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { bytes, clipBytes, withLinkLine } from '../../text-bytes.js';
+import { bytes, clipBytes, linkLine, withLinkLine } from '../../text-bytes.js';
 import { QuotaWaitError, WecomApiError } from '../../errors.js';
 import { attemptFenceId, releaseTakenFences, type FenceSpec } from '../../store/delivery-ledger.js';
 import { CampaignGroup } from '../../store/models/campaign-group.js';
@@ -326,8 +326,8 @@ async function sendReminderGroup(b: RunBatch, chunk: readonly Ready[], unsent: S
   // In one app message (2048 bytes): the customers (up to 600 bytes of names), then the content to forward, whose
   // text is cut before its tracked link is.
   const head = `【客户群发】${campaign.name}：这 ${chunk.length} 位客户本期的群发次数已用完，请把下面的内容手动发给他们：${who}`;
-  const linkLine = content.link ? `${content.link.title}：${content.link.url}` : '';
-  const body = withLinkLine(content.text, linkLine, APP_TEXT_BYTES - Math.min(bytes(head), bytes(head) - bytes(who) + 600) - 2);
+  const line = content.link ? linkLine(content.link.title, content.link.url) : '';
+  const body = withLinkLine(content.text, line, APP_TEXT_BYTES - Math.min(bytes(head), bytes(head) - bytes(who) + 600) - 2);
   const note = `${clipBytes(head, APP_TEXT_BYTES - bytes(body) - 2)}\n\n${body}`;
   let status: DeliveryStatus = 'sent';
   let detail: { reason?: string; errcode?: number } = {};

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { BotContext } from '../../context.js';
 import type { LeadFields } from '../../store/models/lead.js';
-import { bytes, withLinkLine } from '../../text-bytes.js';
+import { bytes, linkLine, withLinkLine } from '../../text-bytes.js';
 import type { Via } from '../vocabulary.js';
 
 /** 微信客服 may send within 48 h of the customer's last message [D:94677]. */
@@ -69,11 +69,11 @@ export async function sendVia(
   deliveryKey: string,
   opts: { quotaWaitMs?: number } = {},
 ): Promise<{ msgid?: string; rejected?: string }> {
-  const linkLine = content.link ? `${content.link.title}：${content.link.url}` : '';
+  const line = content.link ? linkLine(content.link.title, content.link.url) : '';
   if (via === 'kf') {
     // kf/send_msg link cards need an uploaded thumbnail (thumb_media_id); the link goes in the text instead.
     const msgid = kfMsgid(deliveryKey);
-    await ctx.wecom.kfSendMsg({ touser: lead.externalUserId, open_kfid: lead.kf!.openKfid!, msgid, msgtype: 'text', text: { content: withLinkLine(content.text, linkLine, 2048) } });
+    await ctx.wecom.kfSendMsg({ touser: lead.externalUserId, open_kfid: lead.kf!.openKfid!, msgid, msgtype: 'text', text: { content: withLinkLine(content.text, line, 2048) } });
     return { msgid };
   }
   if (via === 'mass') {
@@ -89,6 +89,6 @@ export async function sendVia(
   }
   const who = lead.name ? `「${lead.name}」` : '';
   const head = `【客户培育】请把下面的内容发给客户${who}（${lead.externalUserId}）：\n\n`;
-  await ctx.wecom.sendAppText([userId], head + withLinkLine(content.text, linkLine, 2048 - bytes(head)), opts);
+  await ctx.wecom.sendAppText([userId], head + withLinkLine(content.text, line, 2048 - bytes(head)), opts);
   return {};
 }

@@ -9,7 +9,7 @@ import type { LeadFields } from '../../store/models/lead.js';
 import type { KfOutboundMessage } from '../../wecom/types.js';
 import { releaseRefusedKf, takeKfBudget, type KfBudgetResult } from '../delivery/budget.js';
 import { trackedUrl } from '../delivery/tracked-links.js';
-import { clipBytes, withLinkLine } from '../../text-bytes.js';
+import { clipBytes, linkLine, withLinkLine } from '../../text-bytes.js';
 import { kfMsgid } from '../delivery/via.js';
 import { pickCase } from '../nurture/pick-case.js';
 import type { RunOutcomes } from './run-outcomes.js';
@@ -46,7 +46,7 @@ export function buildReply(ctx: Ctx, reply: Reply, lead: ReplyLead, deliveryKey:
   if (!reply.menu) {
     // Over WeCom's 2048 bytes the text is cut, never a tracked link (cut short, it leads nowhere); a case study's long
     // summary is cut in its line so that its link stays whole.
-    const linkLines = links.map((l) => `${clipBytes(l.title, LINK_TITLE_BYTES)}：${l.url}`).join('\n');
+    const linkLines = links.map((l) => linkLine(clipBytes(l.title, LINK_TITLE_BYTES), l.url)).join('\n');
     return { msgtype: 'text', text: { content: withLinkLine(reply.text ? fill(reply.text, values) : '', linkLines, 2048) } };
   }
   const head = [reply.text ? fill(reply.text, values) : '', reply.menu.head ? fill(reply.menu.head, values) : ''].filter(Boolean).join('\n');

@@ -170,6 +170,16 @@ describe('sequence and case study templates', () => {
     return dir;
   }
 
+  /** What loadTemplates refuses `dir` for, each problem with its path relative to `dir` (none: []). */
+  async function templateProblems(dir: string): Promise<string[]> {
+    try {
+      await loadTemplates(dir);
+      return [];
+    } catch (e) {
+      return (e as TemplateError).problems.map((p) => p.replace(dir + path.sep, ''));
+    }
+  }
+
   it('loads the shipped templates', async () => {
     const t = await loadTemplates('templates');
     expect(t.sequences.get('onboarding')?.steps.map((s) => s.delay)).toEqual([86_400_000, 172_800_000, 259_200_000, 259_200_000]);
@@ -203,12 +213,7 @@ describe('sequence and case study templates', () => {
       'cases/c1.md': '---\nslug: c1\ntitle: T\nindustries: []\nurl: not-a-url\nsummary: s\n---\nbody\n',
       'cases/c2.md': 'no front matter here',
     });
-    let problems: string[] = [];
-    try {
-      await loadTemplates(dir);
-    } catch (e) {
-      problems = (e as TemplateError).problems.map((p) => p.replace(dir + path.sep, ''));
-    }
+    const problems = await templateProblems(dir);
     expect(problems).toEqual(
       expect.arrayContaining([
         'channels.yaml: channel a: sequence: no sequence "missing" in sequences/ (have: none)',
@@ -246,12 +251,7 @@ describe('sequence and case study templates', () => {
       'sequences/s.yaml': `key: s\nname: S\nsteps:\n  - { delay: 1d, link: { title: ${title}, url: "https://example.com/l", desc: ${desc} } }\n`,
       'cases/c.md': `---\nslug: c\ntitle: ${title}\nindustries: [通用]\nurl: https://example.com/c\nsummary: ${desc}\n---\n`,
     });
-    let problems: string[] = [];
-    try {
-      await loadTemplates(dir);
-    } catch (e) {
-      problems = (e as TemplateError).problems.map((p) => p.replace(dir + path.sep, ''));
-    }
+    const problems = await templateProblems(dir);
     expect(problems).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/^channels\.yaml: channel #1 \(a\): welcome\.link\.title: must be at most 128 bytes/),
@@ -270,12 +270,7 @@ describe('sequence and case study templates', () => {
       'sequences/s.yaml': 'key: s\nname: S\nsteps:\n  - { delay: 1d, text: "｛｛name｝｝您好" }\n  - { delay: 1d, text: "{{first name}}您好，{{name}}" }\n',
       'replies.yaml': 'intents:\n  - key: hi\n    keywords: [你好]\n    reply: { text: "{ {name}}您好，服务时间 {{hours}}" }\n',
     });
-    let problems: string[] = [];
-    try {
-      await loadTemplates(dir);
-    } catch (e) {
-      problems = (e as TemplateError).problems.map((p) => p.replace(dir + path.sep, ''));
-    }
+    const problems = await templateProblems(dir);
     expect(problems).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/^channels\.yaml: channel #1 \(a\): welcome\.text: placeholder\(s\) written wrong: "\{\{name\}"/),

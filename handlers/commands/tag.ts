@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { CommandError, defineCommand } from '../../src/domain/commands/command.js';
 import { findLead } from '../../src/domain/commands/find-lead.js';
 import { issue } from '../../src/domain/commands/parse.js';
-import { changeTags, distinctTags, tagsFromNames } from '../../src/domain/leads/change-tags.js';
+import { changeTags, distinctTags, tagsFromNames, tagsInBoth } from '../../src/domain/leads/change-tags.js';
 import { foldWidth } from '../../src/domain/width.js';
 
 /**
@@ -34,7 +34,7 @@ export const tag = defineCommand({
     const named = await tagsFromNames(a.tags.map((x) => x.name));
     const add = named.filter((_, i) => a.tags[i]!.op === '+');
     const remove = named.filter((_, i) => a.tags[i]!.op === '-');
-    const both = add.filter((t) => remove.some((x) => x.group === t.group && x.name === t.name));
+    const both = tagsInBoth(add, remove);
     if (both.length) throw new CommandError('invalid_args', c.t(`${both.map((t) => `${t.group}/${t.name}`).join('、')} 既要加上又要去掉：请只写一个`, `${both.map((t) => `${t.group}/${t.name}`).join(', ')}: both added and removed; give one`));
     const r = await changeTags(c, ref, { add, remove }, { actor: c.caller.userId, sourceKey: `command|${c.msgid}` });
     const list = (tags: Array<{ group: string; name: string }>) => tags.map((t) => `${t.group}/${t.name}`).join(c.t('、', ', '));

@@ -77,11 +77,6 @@ export const scheduleSchema = z
     if (s.at && s.timezone) ctx.addIssue({ code: 'custom', path: ['timezone'], message: 'at carries its own offset; timezone goes with cron' });
   });
 
-/**
- * A campaign's quiet hours: as a sequence's, but without a timezone they are read in the campaign's own time zone
- * (its cron's, else OPS_TIMEZONE: campaignTimezone), as its other local times are.
- */
-const campaignQuietHoursSchema = quietHoursSchema;
 
 /** A campaign as ops staff write it (templates/campaigns/<key>.yaml) or post it (POST /admin/api/campaigns). */
 export const campaignSchema = z
@@ -94,7 +89,7 @@ export const campaignSchema = z
     content: contentSchema,
     schedule: scheduleSchema,
     /** Default: CAMPAIGN_QUIET_HOURS (in OPS_TIMEZONE). Without a timezone, in the campaign's own. */
-    quietHours: campaignQuietHoursSchema.optional(),
+    quietHours: quietHoursSchema.optional(),
     /** How long leads held back by a cap keep being tried, from the run's start (default 3d). */
     window: z
       .string()

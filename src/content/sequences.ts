@@ -25,8 +25,10 @@ export const timezone = z.string().refine((tz) => {
   }
 }, 'is not a known IANA time zone (e.g. Asia/Shanghai)');
 const stage = z.enum(STAGES);
-/** Quiet hours: no message goes out between start and end (HH:MM, may wrap midnight) in the time zone. */
-/** Quiet hours as written: without a timezone, in the zone the loader is given (a sequence's: NURTURE_TIMEZONE). */
+/**
+ * Quiet hours as written: no message goes out between start and end (HH:MM, may wrap midnight) in the time zone;
+ * without one, in the zone their reader gives (a sequence's: NURTURE_TIMEZONE; a campaign's: its own).
+ */
 export const quietHoursSchema = z
   .object({ start: hhmm, end: hhmm, timezone: timezone.optional() })
   .strict()

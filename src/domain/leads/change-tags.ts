@@ -35,34 +35,39 @@ export interface TagChangeResult {
  */
 export async function tagsFromNames(names: string[]): Promise<ChannelTag[]> {
   const typed = names.map((n) => {
-    const slash = n.indexOf('/');
-    return slash > 0 ? { group: n.slice(0, slash).trim() as string | null, name: n.slice(slash + 1).trim() } : { group: null, name: n };
+    const parts = splitTagName(n);
+    return parts.length === 2 ? { group: parts[0] as string | null, name: parts[1] } : { group: null, name: parts[0] };
   });
   const known = typed.length ? await CorpTag.find({ $or: typed.map((t) => ({ name: new RegExp(`^${widthInsensitiveSource(t.name)}$`) })) }, { group: 1, name: 1 }).lean() : [];
   return typed.map((t) => {
     if (t.group !== null) {
       if (known.some((k) => k.group === t.group && k.name === t.name)) return { group: t.group, name: t.name };
-      const alike = distinct(known.filter((k) => sameName(k.group, t.group) && sameName(k.name, t.name)));
+      const alike = distinctTags(known.filter((k) => sameName(k.group, t.group) && sameName(k.name, t.name)));
       return alike.length === 1 ? alike[0]! : { group: t.group, name: t.name };
     }
     const groups = [...new Set(known.filter((k) => k.name === t.name).map((k) => k.group))];
     if (groups.length) return { group: groups.length === 1 ? groups[0]! : DEFAULT_TAG_GROUP, name: t.name };
-    const alike = distinct(known.filter((k) => sameName(k.name, t.name)));
+    const alike = distinctTags(known.filter((k) => sameName(k.name, t.name)));
     return alike.length === 1 ? alike[0]! : { group: DEFAULT_TAG_GROUP, name: t.name };
   });
 }
 
-/** Each tag once, in the order first named. */
-export function distinctTags(tags: readonly ChannelTag[]): ChannelTag[] {
-  const seen = new Set<string>();
-  return tags.filter((t) => !seen.has(`${t.group}/${t.name}`) && Boolean(seen.add(`${t.group}/${t.name}`)));
+/** Each tag once (as `{group, name}`), in the order first named. */
+export function distinctTags(tags: ReadonlyArray<{ group: string; name: string }>): ChannelTag[] {
+  const seen = new Map<string, ChannelTag>();
+  for (const t of tags) if (!seen.has(`${t.group}\u0000${t.name}`)) seen.set(`${t.group}\u0000${t.name}`, { group: t.group, name: t.name });
+  return [...seen.values()];
 }
 
-/** Each (group, name) once. */
-function distinct(tags: Array<{ group: string; name: string }>): ChannelTag[] {
-  const seen = new Map<string, ChannelTag>();
-  for (const t of tags) seen.set(`${t.group}\u0000${t.name}`, { group: t.group, name: t.name });
-  return [...seen.values()];
+/** The tags both to add and to remove: a change that contradicts itself (refused before WeCom is asked). */
+export function tagsInBoth(add: readonly ChannelTag[], remove: readonly ChannelTag[]): ChannelTag[] {
+  return add.filter((t) => remove.some((x) => x.group === t.group && x.name === t.name));
+}
+
+/** A tag name as staff type it: `[group, name]` for `group/name` (each part trimmed), else `[name]`. */
+export function splitTagName(typed: string): [string, string] | [string] {
+  const slash = typed.indexOf('/');
+  return slash > 0 ? [typed.slice(0, slash).trim(), typed.slice(slash + 1).trim()] : [typed];
 }
 
 /**

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { BotContext } from '../../../context.js';
-import { changeTags, distinctTags, tagsFromNames } from '../../../domain/leads/change-tags.js';
+import { changeTags, distinctTags, splitTagName, tagsFromNames, tagsInBoth } from '../../../domain/leads/change-tags.js';
 import { resolveLeadId } from '../../../domain/leads/query.js';
 import { listPauses, pause, resume } from '../../../domain/pause/pauses.js';
 import { gradeBoard } from '../../../domain/reports/grade-board.js';
@@ -12,18 +12,13 @@ import { ApiError, apiRoute } from '../api-route.js';
 import { actorField as actor } from '../actor-field.js';
 
 const counts = z.object({ S: z.number(), A: z.number(), B: z.number(), C: z.number() });
-/** A tag as tagsFromNames reads it: `group/name` (each part trimmed), else a bare name. */
-const tagParts = (t: string) => {
-  const slash = t.indexOf('/');
-  return slash > 0 ? [t.slice(0, slash).trim(), t.slice(slash + 1).trim()] : [t];
-};
 const tag = z
   .string()
   .trim()
   .min(1)
   .max(61)
   // WeCom refuses a group or tag name that is empty or over 30 characters (add_corp_tag [D:92117]).
-  .refine((t) => tagParts(t).every((p) => p.length > 0 && [...p].length <= 30), 'a tag group and a tag name are 1-30 characters each')
+  .refine((t) => splitTagName(t).every((p) => p.length > 0 && [...p].length <= 30), 'a tag group and a tag name are 1-30 characters each')
   .describe('`group/name`, or a bare name (the existing tag of that name when one group has it, else in the group 渠道); a name that is one existing tag\'s but for full-width forms (`重点客户(华东)`, `重点客户（华东）`) is that tag');
 
 /** What POST /pauses pauses: a campaign has its own routes, which check its key and its state (campaigns.ts). */
@@ -73,7 +68,7 @@ export function boardRoutes(ctx: BotContext) {
         const add = distinctTags(await tagsFromNames(body.add));
         const remove = distinctTags(await tagsFromNames(body.remove));
         const name = (t: { group: string; name: string }) => `${t.group}/${t.name}`;
-        const both = add.filter((t) => remove.some((x) => name(x) === name(t)));
+        const both = tagsInBoth(add, remove);
         if (both.length) throw new ApiError(400, `${both.map(name).join(', ')}: both in add and in remove; give each tag once`);
         const r = await changeTags(ctx, ref, { add, remove }, { actor: body.actor, sourceKey: `tags|api|${Date.now()}|${randomBytes(3).toString('hex')}` });
         // WeCom tags a customer per relationship [D:92117]: with nobody following the customer there is nothing to mark.

@@ -89,7 +89,11 @@ describe('群发 / campaign chat command (the domain behind handlers/commands/)'
     expect(await say('launch cmd', { admin: true })).toMatch(/^cmd 已有这次运行（立即发送 \d\d-\d\d \d\d:\d\d，(执行中|已完成)），不会重复发送。$/);
     await h.drain('campaign-run');
     const run = await CampaignRun.findOne({ campaignKey: 'cmd' }).lean();
-    await countFollowUp(run!._id, true);
+    // Counted while its messages wait for their owners: the follow-up says when its final count is due.
+    await countFollowUp(run!._id, true, { resultsForMs: 3_600_000 });
+    expect(await say('show cmd')).toMatch(/^- 7 天跟进（截至 \d\d-\d\d \d\d:\d\d，最终统计 \d\d-\d\d \d\d:\d\d）：触达 0，/m);
+    expect(await en('show cmd')).toMatch(/^- 7-day follow-up \(as of \d\d-\d\d \d\d:\d\d, final count \d\d-\d\d \d\d:\d\d\): reached 0,/m);
+    await countFollowUp(run!._id, true, { now: Date.now() + 8 * 86_400_000, resultsForMs: 3_600_000 });
     // A run reads as its trigger and local time, its status in the answer's words; results, exclusions, the owners'
     // tasks and the 7-day follow-up as docs/ops-guide.md, "Results", lists them. No run id, no UTC time.
     const show = await say('show cmd');

@@ -231,9 +231,73 @@ describe('results', () => {
       addTouch(doc, { eventKey: 'reply|test', kind: 'reply', channelKey: 'expo2026', at: new Date(Date.now() + 1000) });
     });
     await moveStage(h.ctx, { corpId: TEST_CORP_ID, externalUserId: d!.externalUserId }, 'qualified', { by: 'staff', source: 'api', actor: 'lisi', reason: '要报价', at: new Date(Date.now() + 1000) });
-    const f = await countFollowUp(run._id, true);
+    const f = await countFollowUp(run._id, true, { now: Date.now() + 8 * 86_400_000 });
     expect(f).toMatchObject({ final: true, reached: 2, replied: 1, clicked: 0, linkClicks: 1, stageMoves: { engaged: 1, qualified: 1, customer: 0, unsubscribed: 0 } });
     expect((await campaignDetail(run.campaignKey))!.runs[0]!.followUp).toMatchObject({ reached: 2, replied: 1 });
+  });
+});
+
+describe('the final follow-up of a run whose owners confirm late', () => {
+  const DAY = 86_400_000;
+  const poll = (g: { _id: string; msgid?: string | null; sender: string; createdAt: Date; deliveryKeyPrefix: string }, attempt: number) =>
+    h.runJob('mass-result', { deliveryKey: g._id, attempt, msgid: g.msgid!, userId: g.sender, corpId: TEST_CORP_ID, externalUserId: '*', submittedAt: g.createdAt.getTime(), group: { deliveryKeyPrefix: g.deliveryKeyPrefix } });
+
+  it('waits for the 7 days of a lead reached after the run ended (a reply on its 7th day counts), as a delayed job that the reconciler restores', async () => {
+    const [late] = await seedLeads(h.sandbox, [{ name: '晚确认', owner: 'zhangsan', tags: ['测试/late'] }]);
+    const run = await launch(await campaign('late'));
+    // The run ended 90 minutes ago; its owner confirms the message now, before its last poll (MASS_RESULT_POLL_SCHEDULE
+    // 1h,2h here; 72 h by default): its 7 days end 90 minutes after the run's.
+    const finishedAt = Date.now() - 90 * 60_000;
+    await CampaignRun.updateOne({ _id: run._id }, { $set: { finishedAt: new Date(finishedAt) } });
+    await Delivery.updateOne({ runId: run._id }, { $set: { createdAt: new Date(finishedAt - 1000) } });
+    const [g] = await CampaignGroup.find({ runId: run._id }).lean();
+    h.sandbox.state.mass.confirm(g!.msgid!, 'zhangsan');
+    expect((await poll({ ...g!, _id: String(g!._id) }, 0)).result).toBe('settled');
+    const sentAt = (await Delivery.findOne({ runId: run._id }).lean())!.sentAt!.getTime();
+    // The customer answers an hour before their 7 days are over: after the run's own 7 days.
+    await h.ctx.leads.mutate({ corpId: TEST_CORP_ID, externalUserId: late!.externalUserId }, null, (doc) => {
+      addTouch(doc, { eventKey: 'reply|late', kind: 'reply', channelKey: 'expo2026', at: new Date(sentAt + 7 * DAY - 3_600_000) });
+    });
+    const resultsForMs = h.config.MASS_RESULT_POLL_SCHEDULE.at(-1)!;
+    // Counted when the run's 7 days are over: not final yet; the final count is due when the lead's 7 days are.
+    const early = (await countFollowUp(run._id, true, { now: finishedAt + 7 * DAY, resultsForMs }))!;
+    expect(early).toMatchObject({ final: false, reached: 1 });
+    expect(early.finalAt!.getTime()).toBe(sentAt + 7 * DAY);
+    expect((await campaignDetail(run.campaignKey))!.runs[0]!.followUp).toMatchObject({ final: false });
+    const done = (await countFollowUp(run._id, true, { now: sentAt + 7 * DAY, resultsForMs }))!;
+    expect(done).toMatchObject({ final: true, finalAt: null, reached: 1, replied: 1 });
+
+    // The job asked for the final count now waits for the lead's 7 days, as a delayed job.
+    await CampaignRun.updateOne({ _id: run._id }, { $set: { followUp: null } });
+    const jobId = jobIds.campaignFollowUp(run._id, 1);
+    // The job the run's end added (due 7 days after it) is run now.
+    await h.ctx.queues.get('campaign-follow-up').remove(jobId);
+    const out = await h.runJob('campaign-follow-up', { runId: run._id, final: true }, { jobId });
+    expect(out.delayed).toBe(true);
+    const job = (await h.ctx.queues.get('campaign-follow-up').getJob(jobId))!;
+    expect(await job.getState()).toBe('delayed');
+    expect(Math.abs(job.timestamp + job.delay - (sentAt + 7 * DAY))).toBeLessThan(1000);
+    // Redis lost it: the reconciler adds it again, due when the lead's 7 days are over (not at the run's).
+    await job.remove();
+    expect((await reconcileCampaigns(h.ctx)).followUps).toBeGreaterThanOrEqual(1);
+    const again = (await h.ctx.queues.get('campaign-follow-up').getJob(jobId))!;
+    expect(await again.getState()).toBe('delayed');
+    expect(Math.abs(again.timestamp + again.delay - (sentAt + 7 * DAY))).toBeLessThan(1000);
+    await again.remove();
+  });
+
+  it('waits for a message still waiting for its owner until its result is no longer asked for; a run whose results never come is final 7 days after that', async () => {
+    await seedLeads(h.sandbox, [{ name: '未确认', owner: 'lisi', tags: ['测试/waiting'] }]);
+    const run = await launch(await campaign('waiting'));
+    const created = (await Delivery.findOne({ runId: run._id }).lean())!.createdAt.getTime();
+    const finishedAt = (await CampaignRun.findById(run._id).lean())!.finishedAt!.getTime();
+    const resultsForMs = h.config.MASS_RESULT_POLL_SCHEDULE.at(-1)!;
+    const waiting = (await countFollowUp(run._id, true, { now: created + resultsForMs / 2, resultsForMs }))!;
+    expect(waiting).toMatchObject({ final: false, reached: 0 });
+    expect(waiting.finalAt!.getTime()).toBe(created + resultsForMs + 60_000);
+    // Its result never came (no poll ran): final once 7 days past the last result are over, whatever still waits.
+    expect((await countFollowUp(run._id, true, { now: created + resultsForMs + 61_000, resultsForMs }))!.final).toBe(true);
+    expect((await countFollowUp(run._id, true, { now: finishedAt + resultsForMs + 7 * DAY, resultsForMs }))!.final).toBe(true);
   });
 });
 

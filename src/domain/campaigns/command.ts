@@ -98,7 +98,12 @@ function ownerList(ctx: CampaignCommandContext, owners: ReadonlyArray<{ owner: s
 /** The follow-up line of a run: reached, replied, clicked, link opens, stages first reached in the 7 days after. */
 function followUpLine(ctx: CampaignCommandContext, f: FollowUp, tz: string): string {
   const { t, lang } = ctx;
-  const when = f.final ? t('最终', 'final') : t(`截至 ${shortTime(f.asOf, tz)}`, `as of ${shortTime(f.asOf, tz)}`);
+  const last = f.finalAt ? new Date(f.finalAt) : null;
+  const when = f.final
+    ? t('最终', 'final')
+    : last
+      ? t(`截至 ${shortTime(f.asOf, tz)}，最终统计 ${shortTime(last, tz)}`, `as of ${shortTime(f.asOf, tz)}, final count ${shortTime(last, tz)}`)
+      : t(`截至 ${shortTime(f.asOf, tz)}`, `as of ${shortTime(f.asOf, tz)}`);
   const stages = counts(ctx, FOLLOW_UP_STAGES.map((s) => [stageName(s, lang), f.stageMoves[s] ?? 0] as const));
   return t(
     `- 7 天跟进（${when}）：触达 ${f.reached}，回复 ${f.replied}，点击 ${f.clicked}，链接打开 ${f.linkClicks}；到达阶段：${stages ?? '无'}`,

@@ -17,6 +17,12 @@ const STAGE_MOVES = ['engaged', 'qualified', 'opportunity', 'customer'] as const
 export interface FollowUp {
   asOf: Date;
   final: boolean;
+  /**
+   * When the final count is due, for a count asked to be final too early: a lead reached late (an owner who confirmed
+   * the mass message days after the run) has 7 days of its own, and a message still waiting for its owner may yet be
+   * confirmed. Null once final (and for the count of the first day).
+   */
+  finalAt?: Date | null;
   /** Leads the run's message reached (sent by 客服, confirmed by the owner, forwarded by the owner), or enrolled. */
   reached: number;
   /** Of those, leads who wrote back (a message, a price/demo/trial question, a 客服 conversation). */
@@ -29,18 +35,37 @@ export interface FollowUp {
   stageMoves: Record<(typeof STAGE_MOVES)[number] | 'lost' | 'unsubscribed', number>;
 }
 
+/** What the count may know of when results still come in. */
+export interface FollowUpOptions {
+  /** The time of the count (tests: a count a week later). */
+  now?: number;
+  /**
+   * How long after its task is made a mass message's result is still asked for (the last of MASS_RESULT_POLL_SCHEDULE):
+   * a message waiting for its owner until then may still be confirmed, and its lead reached.
+   */
+  resultsForMs?: number;
+}
+
 /**
  * Counts a run's follow-up: who it reached and when (its deliveries that were sent, or the enrollments it made),
  * then, from each of those leads, the touches (replies, clicks) and the stages first reached (`reached`, `lostAt`,
  * `unsubscribedAt`) within 7 days of its message. The leads are read by _id in batches, or in one streaming pass when
  * the run reached a large share of them (cheaper on databases that scan for `$in`). Stored on the run.
+ *
+ * A count asked to be final is final only once every reached lead's 7 days are over and no message waits for its
+ * owner (or its results are no longer asked for): otherwise it is stored as it stands with `finalAt`, the time the
+ * final count is due (the caller runs it again then). Past 7 days after the last result could come in, it is final
+ * whatever still waits.
  */
-export async function countFollowUp(runId: string, final: boolean): Promise<FollowUp | null> {
-  const run = await CampaignRun.findById(runId, { definition: 1, startedAt: 1 }).lean();
+export async function countFollowUp(runId: string, final: boolean, opts: FollowUpOptions = {}): Promise<FollowUp | null> {
+  const now = opts.now ?? Date.now();
+  const run = await CampaignRun.findById(runId, { definition: 1, startedAt: 1, finishedAt: 1 }).lean();
   if (!run) return null;
   const campaign = parsedDefinition(run.definition);
   const reachedAt = new Map<string, number>();
   let linkClicks = 0;
+  /** The latest time a message still waiting for its owner has its result asked for (0: none waits). */
+  let waitingUntil = 0;
   if (campaign.content.sequence) {
     if (run.startedAt) {
       for await (const e of Enrollment.find({ sequenceKey: campaign.content.sequence, enrolledAt: run.startedAt }, { corpId: 1, externalUserId: 1, enrolledAt: 1 }).lean().cursor({ batchSize: 2000 })) {
@@ -51,10 +76,12 @@ export async function countFollowUp(runId: string, final: boolean): Promise<Foll
     for await (const d of Delivery.find({ runId }, { corpId: 1, externalUserId: 1, status: 1, sentAt: 1, createdAt: 1, clicks: 1 }).lean().cursor({ batchSize: 2000 })) {
       linkClicks += d.clicks ?? 0;
       if (d.status === 'sent') reachedAt.set(leadId(d.corpId, d.externalUserId), (d.sentAt ?? d.createdAt).getTime());
+      else if (d.status === 'submitted') waitingUntil = Math.max(waitingUntil, d.createdAt.getTime() + (opts.resultsForMs ?? 0));
     }
     for (const g of await CampaignGroup.find({ runId }, { clicks: 1 }).lean()) linkClicks += g.clicks ?? 0;
   }
-  const out: FollowUp = { asOf: new Date(), final, reached: reachedAt.size, replied: 0, clicked: 0, linkClicks, stageMoves: { engaged: 0, qualified: 0, opportunity: 0, customer: 0, lost: 0, unsubscribed: 0 } };
+  const finalAt = final ? finalCountAt(run.finishedAt?.getTime() ?? now, reachedAt.values(), waitingUntil, opts.resultsForMs ?? 0, now) : null;
+  const out: FollowUp = { asOf: new Date(now), final: final && finalAt === null, finalAt, reached: reachedAt.size, replied: 0, clicked: 0, linkClicks, stageMoves: { engaged: 0, qualified: 0, opportunity: 0, customer: 0, lost: 0, unsubscribed: 0 } };
   const fields = { touchLog: 1, touches: 1, reached: 1, lostAt: 1, unsubscribedAt: 1 };
   type Row = TouchHolder & { _id: string; reached?: Record<string, Date | undefined>; lostAt?: Date | null; unsubscribedAt?: Date | null };
   const count = (l: Row) => {
@@ -78,4 +105,17 @@ export async function countFollowUp(runId: string, final: boolean): Promise<Foll
   }
   await CampaignRun.updateOne({ _id: runId }, { $set: { followUp: out } });
   return out;
+}
+
+/**
+ * When a count asked to be final must wait (null: it is final now): until the last reached lead's 7 days are over,
+ * and a minute past the last result still to come in (then counted again, with the leads it reached). Never later
+ * than 7 days after the last result could come in: a message whose result never came does not hold the count open.
+ */
+function finalCountAt(finishedAt: number, reached: Iterable<number>, waitingUntil: number, resultsForMs: number, now: number): Date | null {
+  let due = 0;
+  for (const from of reached) due = Math.max(due, from + FOLLOW_UP_WINDOW_MS);
+  if (waitingUntil) due = Math.max(due, waitingUntil + 60_000);
+  const latest = finishedAt + resultsForMs + FOLLOW_UP_WINDOW_MS;
+  return due > now && now < latest ? new Date(Math.min(due, latest)) : null;
 }

@@ -5,6 +5,7 @@ import { CampaignGroup } from '../../store/models/campaign-group.js';
 import { CampaignRun } from '../../store/models/campaign-run.js';
 import { Pause } from '../../store/models/pause.js';
 import { pausedFor, pauseMember } from '../pause/pauses.js';
+import { FOLLOW_UP_WINDOW_MS, type FollowUp } from './follow-up.js';
 import { FOLLOW_UP_AFTER_MS } from './run.js';
 import { groupPoll } from './send-record.js';
 import { syncAllSchedules } from './schedule.js';
@@ -77,10 +78,12 @@ export async function reconcileCampaigns(ctx: Ctx, opts: { seeded?: boolean } = 
     }
   }
   const last = FOLLOW_UP_AFTER_MS.length - 1;
-  const since = new Date(now - FOLLOW_UP_AFTER_MS[last]! - 86_400_000);
+  // A final count may wait for leads reached late, up to 7 days past the last mass-message result (follow-up.ts).
+  const since = new Date(now - FOLLOW_UP_AFTER_MS[last]! - schedule[schedule.length - 1]! - FOLLOW_UP_WINDOW_MS - 86_400_000);
   for (const r of await CampaignRun.find({ status: { $in: ['finished', 'cancelled'] }, finishedAt: { $gte: since } }, { finishedAt: 1, followUp: 1 }).lean()) {
-    if ((r.followUp as { final?: boolean } | null)?.final) continue;
-    const due = r.finishedAt!.getTime() + FOLLOW_UP_AFTER_MS[last]!;
+    const f = r.followUp as Pick<FollowUp, 'final' | 'finalAt'> | null;
+    if (f?.final) continue;
+    const due = f?.finalAt ? new Date(f.finalAt).getTime() : r.finishedAt!.getTime() + FOLLOW_UP_AFTER_MS[last]!;
     const id = jobIds.campaignFollowUp(String(r._id), last);
     if (await jobMissing(ctx, 'campaign-follow-up', id, due > now + 1000)) {
       await ctx.queues.add('campaign-follow-up', { runId: String(r._id), final: true }, { jobId: id, delay: Math.max(0, due - now) });

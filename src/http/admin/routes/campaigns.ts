@@ -57,7 +57,7 @@ const run = z.object({
   pass: z.number(),
   nextAt: date,
   results,
-  followUp: z.record(z.string(), z.unknown()).nullable().describe('replies, clicks and stage moves in the 7 days after (counted a day after and at 7 days)'),
+  followUp: z.record(z.string(), z.unknown()).nullable().describe('replies, clicks and stage moves in the 7 days after (counted a day after and at 7 days; `final`, else `finalAt`: when the final count is due, later for a lead reached late)'),
 });
 
 /** A refused campaign operation as an API error. */

@@ -52,6 +52,12 @@ export interface BotContext {
   publicBaseUrl: string;
   /** The key tracked links are signed with. */
   linkSecret: string;
+  /**
+   * Aborted once the process is shutting down (src/app/bot.ts, stop): a long job stops at its next safe point and
+   * goes on in another worker or after the restart, instead of being cut off mid-way when the shutdown's wait ends
+   * (a campaign run: docs/architecture.md, "A campaign run").
+   */
+  stopping: AbortSignal;
 }
 
 /** What a handler gets for one event: the bot's context, plus the event's identity. */

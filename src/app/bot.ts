@@ -75,8 +75,14 @@ export async function startBot(config: Config, logger: Logger = createLogger(con
       if (!config.PUBLIC_BASE_URL) ctx.publicBaseUrl = url;
     }
     if (config.ROLE !== 'web') {
+      const shutdown = new AbortController();
+      ctx.stopping = shutdown.signal;
       const workers = startWorkers(ctx, JOB_KINDS);
-      stops.push(() => Promise.all(workers.map((w) => w.close())));
+      stops.push(() => {
+        // Long jobs stop at their next safe point, so the close below waits for them briefly, not for their end.
+        shutdown.abort();
+        return Promise.all(workers.map((w) => w.close()));
+      });
       stops.push(welcomeFirst(ctx, workers));
       await scheduleJobs(ctx, JOB_KINDS);
       await syncAllSchedules(ctx);
@@ -191,6 +197,7 @@ export async function createContext(config: Config, logger: Logger): Promise<Bot
     log: logger,
     publicBaseUrl: config.PUBLIC_BASE_URL ?? `http://127.0.0.1:${config.PORT}`,
     linkSecret: linkSecret(config),
+    stopping: new AbortController().signal,
   };
   ctx.leads.useHooks(leadHooks(ctx));
   // Errors a person must fix (permissions, credentials) reach the ops group; the client itself knows no domain.

@@ -12,6 +12,9 @@ import { Delivery } from '../../src/store/models/delivery.js';
 import { Fence } from '../../src/store/models/fence.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { seedLeads } from '../helpers/seed-leads.js';
+import { waitFor } from '../helpers/wait-for.js';
+import { startWorkers } from '../../src/app/workers.js';
+import { campaignRunJob } from '../../jobs/campaign-run.js';
 
 const API = 'externalcontact/add_msg_template';
 
@@ -134,5 +137,51 @@ describe('a task WeCom took whose customers left the audience before the retry',
     expect(await h.ctx.queues.get('mass-result').getJob(jobIds.massPoll(group, 0))).toBeTruthy();
     // Sent once: the retry never calls add_msg_template for it again.
     expect(h.sandbox.state.okCallsTo(API).filter((c) => (c.body as { external_userid: string[] }).external_userid.includes(gone!.externalUserId))).toHaveLength(1);
+  });
+});
+
+/**
+ * A deploy stops the bot while a run sends: the shutdown's wait (SHUTDOWN_TIMEOUT_SECONDS) is far shorter than a big
+ * run, and a process that exits mid-cycle leaves the cycle's leads not yet sent `unknown`, never sent. The shutdown
+ * stops the run between two calls instead, gives back what it has not sent, and the run goes on after the restart.
+ */
+describe('a shutdown while a run sends', () => {
+  it('stops the run between two calls at once; after the restart every lead gets the message once, none is unknown', async () => {
+    const leads = await seedLeads(h.sandbox, ['zhangsan', 'lisi', 'wangwu'].flatMap((owner) => [1, 2].map((n) => ({ name: `停机${owner}${n}`, owner, tags: ['测试/shutdown'] }))));
+    await createCampaign(h.ctx, { key: 'shutdown', name: '停机测试', segment: { tags: { all: ['测试/shutdown'] } }, content: { text: '您好，停机测试。' }, schedule: { cron: '0 10 * * 1', timezone: 'Asia/Shanghai' } }, 'test');
+    // Each owner's task takes WeCom 1.5 s: the run's one cycle (three tasks) takes 4.5 s.
+    h.sandbox.state.inject({ api: API, delayMs: 1500, times: 3 });
+    const before = h.sandbox.state.callsTo(API).length;
+    const mine = () => h.sandbox.state.okCallsTo(API).filter((c) => leads.some((l) => (c.body as { external_userid: string[] }).external_userid.includes(l.externalUserId)));
+    const shutdown = new AbortController();
+    const running = h.ctx.stopping;
+    h.ctx.stopping = shutdown.signal;
+    let [worker] = startWorkers(h.ctx, [campaignRunJob]);
+    try {
+      const { run } = await launchCampaign(h.ctx, 'shutdown');
+      await waitFor(() => h.sandbox.state.callsTo(API).length > before, 'the first task under way', 10_000, 20);
+      const stopAt = Date.now();
+      shutdown.abort();
+      await worker!.close();
+      // The close waited for the call in flight, not for the rest of the run.
+      expect(Date.now() - stopAt).toBeLessThan(3000);
+      expect(mine()).toHaveLength(1);
+      const job = (await h.ctx.queues.get('campaign-run').getJob(jobIds.campaignRun(run._id)))!;
+      expect(await job.getState()).toBe('delayed');
+      expect(await CampaignRun.findById(run._id).lean()).toMatchObject({ status: 'running', runner: null });
+      // What the stopped cycle had not sent holds no fence: the restart sends it.
+      expect(await Fence.countDocuments({ kind: 'attempt', for: { $in: leads.map((l) => campaignDeliveryKey(run._id, l.id)) } })).toBe(2);
+
+      h.ctx.stopping = running;
+      [worker] = startWorkers(h.ctx, [campaignRunJob]);
+      await waitFor(async () => (await CampaignRun.findById(run._id).lean())?.status === 'finished', 'the run to finish after the restart', 20_000, 100);
+      const deliveries = await Delivery.find({ runId: run._id }).lean();
+      expect(deliveries.map((d) => d.status)).toEqual(Array(6).fill('submitted'));
+      for (const l of leads) expect(mine().filter((c) => (c.body as { external_userid: string[] }).external_userid.includes(l.externalUserId))).toHaveLength(1);
+      expect(mine()).toHaveLength(3);
+    } finally {
+      h.ctx.stopping = running;
+      await worker!.close();
+    }
   });
 });

@@ -87,8 +87,15 @@ export async function processRun(ctx: Ctx, runId: string, o: { lastAttempt: bool
     try {
       outcome = await new RunPass(ctx, run, campaign, o.lastAttempt, me).execute();
     } catch (err) {
-      if (err instanceof RunStopped) continue; // looked at again from the top: paused, or cancelled
-      throw err;
+      if (!(err instanceof RunStopped)) throw err;
+      if (err.why === 'shutdown') {
+        // The process is shutting down: the run goes on from its checkpoint in a second, in a worker still running
+        // or after the restart (its lease given up, so that one need not wait for it).
+        await CampaignRun.updateOne({ _id: runId }, { $set: { runner: null } });
+        ctx.log.info({ run: runId }, 'campaign run stopped for the shutdown: it goes on from its checkpoint');
+        return { result: 'stopped:shutdown', deferTo: Date.now() + 1000 };
+      }
+      continue; // looked at again from the top: paused, or cancelled
     }
     if (outcome !== 'done') {
       await CampaignRun.updateOne({ _id: runId }, { $set: { status: 'waiting', nextAt: new Date(outcome.quietUntil), runner: null } });
@@ -133,10 +140,11 @@ class RunPass {
     this.waiting = new WaitingGroups(ctx.config.CAMPAIGN_MASS_BATCH);
   }
 
-  /** Goes through the pass from its checkpoint: done, or stopped by quiet hours (RunStopped when paused). */
+  /** Goes through the pass from its checkpoint: done, or stopped by quiet hours (RunStopped when paused or shutting down). */
   async execute(): Promise<'done' | { quietUntil: number }> {
     const quietHours = quietHoursOf(this.ctx, this.campaign);
     for await (const page of this.source()) {
+      if (this.ctx.stopping.aborted) throw new RunStopped('shutdown');
       const paused = await pausedTargets(this.ctx);
       if (paused.has(pauseMember({ kind: 'campaign', target: this.campaign.key }))) throw new RunStopped('paused');
       const now = Date.now();

@@ -44,7 +44,7 @@ interface Ready {
  * app messages: what was not sent is given back, for a resume or the run's next execution.
  */
 export class RunStopped extends Error {
-  constructor(readonly why: 'paused' | 'cancelled' | 'waiting') {
+  constructor(readonly why: 'paused' | 'cancelled' | 'waiting' | 'shutdown') {
     super(`run stopped: ${why}`);
   }
 }
@@ -57,8 +57,8 @@ export class RunStopped extends Error {
  * grouped per owner. Everything fenced in a cycle is sent (or given back) in the cycle, whatever fails in it; only a
  * process that dies mid-cycle leaves fences without a send: the cycle's leads not sent by then are `unknown` to the
  * next execution, as the call in flight is (never sent twice; a cycle is at most one task's customers, or several
- * owners' smaller tasks). Between two calls a pause or cancel stops it (RunStopped), after giving back what was not
- * sent.
+ * owners' smaller tasks). Between two calls a pause, a cancel or the process's shutdown stops it (RunStopped), after
+ * giving back what was not sent.
  */
 export async function sendCycle(b: RunBatch, planned: readonly PendingItem[]): Promise<void> {
   const items = await dropExcluded(b, planned);
@@ -138,8 +138,7 @@ export async function sendCycle(b: RunBatch, planned: readonly PendingItem[]): P
       const size = group[0]!.via === 'mass' ? ctx.config.CAMPAIGN_MASS_BATCH : REMINDER_BATCH;
       for (let i = 0; i < group.length; i += size) {
         const chunk = group.slice(i, i + size);
-        const stop = await pausedFor(ctx, { campaign: campaign.key });
-        if (stop) throw new RunStopped('paused');
+        await stopIfAsked(b);
         if (chunk[0]!.via === 'mass') await sendMassGroup(b, chunk, unsent);
         else await sendReminderGroup(b, chunk, unsent);
         for (const r of chunk) unsent.delete(r);
@@ -149,6 +148,15 @@ export async function sendCycle(b: RunBatch, planned: readonly PendingItem[]): P
     await giveBack();
     throw err;
   }
+}
+
+/**
+ * Between two calls to WeCom: the run stops when its campaign was paused or cancelled, or the process is shutting down
+ * (what the cycle has not sent is given back: the run sends it when it goes on, in this worker or another).
+ */
+async function stopIfAsked(b: RunBatch): Promise<void> {
+  if (b.ctx.stopping.aborted) throw new RunStopped('shutdown');
+  if (await pausedFor(b.ctx, { campaign: b.campaign.key })) throw new RunStopped('paused');
 }
 
 function groupBy<T>(xs: readonly T[], key: (x: T) => string): Map<string, T[]> {
@@ -222,7 +230,7 @@ async function sendKf(b: RunBatch, ready: readonly Ready[], unsent: Set<Ready>, 
     it.page.remaining--;
   };
   for (let i = 0; i < ready.length; i += KF_CONCURRENCY) {
-    if (i > 0 && (await pausedFor(ctx, { campaign: campaign.key }))) throw new RunStopped('paused');
+    if (i > 0) await stopIfAsked(b);
     const settled = await Promise.allSettled(ready.slice(i, i + KF_CONCURRENCY).map(one));
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw failed.reason;

@@ -2,11 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { raiseAlert } from '../../src/domain/alerts/ops-alerts.js';
 import { takeWebhookSend } from '../../src/domain/alerts/webhook-window.js';
 import { Alert } from '../../src/store/models/alert.js';
+import { WecomApiError } from '../../src/errors.js';
 import { startWorkers } from '../../src/app/workers.js';
 import { jobIds } from '../../src/queues/job-ids.js';
 import { opsAlertDigestJob } from '../../jobs/ops-alert.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
+import { clientWithDeadRedis } from '../helpers/dead-redis-client.js';
 
 // The ops group's webhook allows 20 messages a minute [D:99110]; the sandbox keeps that limit on its own clock.
 const KEY = 'ops-webhook-key-123';
@@ -106,5 +108,24 @@ describe('ops alerts', () => {
     await h.ctx.redis.del(...(await h.ctx.redis.keys(`${h.ctx.keys.prefix}:webhook:*`)));
     expect(await deliverAlert(bad, { key: 'bad-key', kind: 'test', title: 't', text: 'x', at: Date.now() })).toBe('failed');
     expect((await Alert.findById('bad-key').lean())?.reason).toMatch(/^93000/);
+  });
+
+  it('a post that failed before reaching WeCom (Redis down in the client\'s rate limiter) is posted by the retry, once', async () => {
+    minutesLater = 6;
+    await h.ctx.redis.del(...(await h.ctx.redis.keys(`${h.ctx.keys.prefix}:webhook:*`)));
+    const alert = { key: 'redis-down', kind: 'test', title: '限流器失败', text: 'z', at: Date.now() };
+    // As raiseAlert leaves it, its ops-alert job about to run.
+    await Alert.create({ _id: alert.key, kind: alert.kind, title: alert.title, text: alert.text, status: 'queued', raisedAt: new Date(alert.at) });
+    const { deliverAlert } = await import('../../src/domain/alerts/ops-alerts.js');
+    const before = h.sandbox.state.webhook.sent.length;
+    // The job's first run: nothing sent, the error is not WeCom's answer; the job fails and is retried.
+    await expect(deliverAlert({ ...h.ctx, wecom: clientWithDeadRedis(h.ctx, h.config) }, alert)).rejects.not.toBeInstanceOf(WecomApiError);
+    expect(h.sandbox.state.webhook.sent.length).toBe(before);
+    expect((await Alert.findById(alert.key).lean())?.status).toBe('queued');
+    // Its retry posts it, and a run after that does not post it again.
+    expect(await deliverAlert(h.ctx, alert)).toBe('sent');
+    expect(await deliverAlert(h.ctx, alert)).toBe('already_handled');
+    expect(h.sandbox.state.webhook.sent.slice(before).filter((m) => m.content?.includes('限流器失败'))).toHaveLength(1);
+    expect((await Alert.findById(alert.key).lean())?.status).toBe('sent');
   });
 });

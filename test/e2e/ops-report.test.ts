@@ -13,6 +13,8 @@ import { startTestBot, type TestBot } from '../helpers/test-bot.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { killWorker, startWorkerProcess } from '../helpers/worker-process.js';
 import { addTouch } from '../../src/store/touch-log.js';
+import { WecomApiError } from '../../src/errors.js';
+import { clientWithDeadRedis } from '../helpers/dead-redis-client.js';
 
 // The daily report: at OPS_REPORT_CRON in OPS_TIMEZONE, to the ops group's webhook, exactly once per day however many
 // workers run. Here the schedule fires every second, so only the once-per-day rule keeps it to one message.
@@ -107,5 +109,17 @@ describe('the daily report', () => {
     expect(await postDailyReport(ctx, slot)).toBe('sent');
     expect(await postDailyReport(ctx, slot)).toBe('already_sent');
     expect(reports().filter((m) => m.content!.includes('2026-04-01'))).toHaveLength(1);
+  });
+
+  it('a post that failed before reaching WeCom (Redis down in the client\'s rate limiter) gives the day back: the retry posts it, once', async () => {
+    const ctx = t.bot.ctx;
+    const slot = startOfDay('2026-04-06', TZ) + 9 * 3_600_000;
+    await ctx.redis.del(...(await ctx.redis.keys(`${ctx.keys.prefix}:webhook:*`)));
+    await expect(postDailyReport({ ...ctx, wecom: clientWithDeadRedis(ctx, t.config) }, slot)).rejects.not.toBeInstanceOf(WecomApiError);
+    expect(reports().filter((m) => m.content!.includes('2026-04-05'))).toHaveLength(0);
+    expect(await Fence.exists({ _id: 'report|2026-04-05#1' })).toBeNull();
+    expect(await postDailyReport(ctx, slot)).toBe('sent');
+    expect(await postDailyReport(ctx, slot)).toBe('already_sent');
+    expect(reports().filter((m) => m.content!.includes('2026-04-05'))).toHaveLength(1);
   });
 });

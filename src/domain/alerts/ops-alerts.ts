@@ -80,6 +80,13 @@ export async function deliverAlert(ctx: Ctx, a: OpsAlert): Promise<string> {
   try {
     await ctx.wecom.webhookSend(webhook, { msgtype: 'markdown', markdown: { content: clipBytes(`**${a.title}**\n${a.text}`, MAX_BYTES) } });
   } catch (err) {
+    // Not WeCom's answer: the client makes every failure of the request a WecomApiError, so this one came before it
+    // was sent (e.g. Redis failing in the client's rate limiter). Nothing was posted: the fence goes back, so the job's
+    // retry delivers it instead of finding it handled.
+    if (!(err instanceof WecomApiError)) {
+      await releaseTakenFences([fence]).catch(() => undefined);
+      throw err;
+    }
     return settleFailure(ctx, [a], err);
   }
   await Alert.updateOne({ _id: a.key }, { $set: { status: 'sent', sentAt: new Date() } });

@@ -35,9 +35,10 @@ export async function postDailyReport(ctx: Ctx, slotMs: number): Promise<string>
   try {
     await ctx.wecom.webhookSend(webhook, { msgtype: 'markdown', markdown: { content: markdown } });
   } catch (err) {
-    if (!(err instanceof WecomApiError)) throw err;
-    if (!err.ambiguous && (err.retryable || err.errcode === 45009)) {
-      // WeCom clearly did not post it: give the day back and try again.
+    // WeCom clearly did not post it (a refusal for now, or an error that is not WeCom's answer: the client makes every
+    // failure of the request a WecomApiError, so that one came before it was sent, e.g. Redis failing in the client's
+    // rate limiter): give the day back, so the job's retry posts it.
+    if (!(err instanceof WecomApiError) || (!err.ambiguous && (err.retryable || err.errcode === 45009))) {
       await releaseFences([fence.id], fence.for);
       throw err;
     }

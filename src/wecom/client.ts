@@ -236,9 +236,12 @@ export class WecomClient {
     return this.call<T.WecomResponse>('externalcontact/send_welcome_msg', { retries: 0, ...opts, body });
   }
 
-  /** externalcontact/add_contact_way [D:92228]. */
-  addContactWay(body: T.ContactWay) {
-    return this.call<T.AddContactWayResponse>('externalcontact/add_contact_way', { body });
+  /**
+   * externalcontact/add_contact_way [D:92228]. Each call that reaches WeCom makes a code: a caller that must not make
+   * two passes `retries: 0` and settles an ambiguous failure itself (e.g. by listContactWay and the code's state).
+   */
+  addContactWay(body: T.ContactWay, opts: Pick<CallOptions, 'retries' | 'quotaWaitMs'> = {}) {
+    return this.call<T.AddContactWayResponse>('externalcontact/add_contact_way', { ...opts, body });
   }
 
   /** externalcontact/update_contact_way [D:92228]. */
@@ -249,6 +252,14 @@ export class WecomClient {
   /** externalcontact/get_contact_way [D:92228]. */
   getContactWay(configId: string) {
     return this.call<T.GetContactWayResponse>('externalcontact/get_contact_way', { body: { config_id: configId } });
+  }
+
+  /**
+   * externalcontact/list_contact_way [D:92228]: the config_ids of the codes made between start_time and end_time
+   * (seconds; without them, the last 90 days), at most `limit` (≤ 1000) a page, `next_cursor` for the next one.
+   */
+  listContactWay(body: { start_time?: number; end_time?: number; cursor?: string; limit?: number }) {
+    return this.call<T.ListContactWayResponse>('externalcontact/list_contact_way', { body });
   }
 
   /** externalcontact/add_msg_template [D:92135]: nothing reaches the customer until the sender confirms. */

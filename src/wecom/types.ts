@@ -85,6 +85,12 @@ export interface GetContactWayResponse extends WecomResponse {
   contact_way: ContactWay & { config_id: string; qr_code?: string };
 }
 
+/** externalcontact/list_contact_way: the config_ids of the 联系我 codes made between start_time and end_time [D:92228]. */
+export interface ListContactWayResponse extends WecomResponse {
+  contact_way: Array<{ config_id: string }>;
+  next_cursor?: string;
+}
+
 export interface MsgTemplate {
   chat_type: 'single';
   external_userid: string[];

@@ -297,6 +297,24 @@ describe('contact ways and app messages', () => {
     expect(got.contact_way).toMatchObject({ config_id: created.config_id, type: 1, scene: 2, state: 'ch_store_01', remark: '门店', user: ['alice'] });
   });
 
+  it('lists the 联系我 configs made in a span (list_contact_way: start_time and end_time in seconds) and deletes one', async () => {
+    const t = await token();
+    const first = Math.floor(clock / 1000);
+    const a = await call('externalcontact/add_contact_way', { body: { type: 1, scene: 2, state: 'span_a', user: ['alice'] }, token: t });
+    clock += 10_000;
+    const b = await call('externalcontact/add_contact_way', { body: { type: 1, scene: 2, state: 'span_b', user: ['alice'] }, token: t });
+    const list = async (body: Record<string, unknown>) => ((await call('externalcontact/list_contact_way', { body, token: t })).contact_way as Array<{ config_id: string }>).map((w) => w.config_id);
+    expect(await list({})).toEqual(expect.arrayContaining([a.config_id, b.config_id]));
+    const later = await list({ start_time: first + 5 });
+    expect(later).toContain(b.config_id);
+    expect(later).not.toContain(a.config_id);
+    const earlier = await list({ start_time: first, end_time: first + 1 });
+    expect(earlier).toContain(a.config_id);
+    expect(earlier).not.toContain(b.config_id);
+    expect((await call('externalcontact/del_contact_way', { body: { config_id: a.config_id }, token: t })).errcode).toBe(0);
+    expect(await list({})).not.toContain(a.config_id);
+  });
+
   it('records message/send', async () => {
     const r = await call('message/send', { body: { touser: 'alice|bob', msgtype: 'text', agentid: 1000002, text: { content: 'new lead' } } });
     expect(r).toMatchObject({ errcode: 0, invaliduser: '', msgid: expect.any(String) });

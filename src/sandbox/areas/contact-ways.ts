@@ -27,6 +27,8 @@ export interface ContactWay {
 export class ContactWaysArea implements SandboxArea {
   /** 联系我 configurations keyed by config_id. */
   readonly ways = new Map<string, ContactWay>();
+  /** When each configuration was made (sandbox clock, ms): list_contact_way filters on it. */
+  private readonly madeAt = new Map<string, number>();
 
   constructor(private readonly core: SandboxCore) {}
 
@@ -39,7 +41,10 @@ export class ContactWaysArea implements SandboxArea {
   };
 
   reset(all: boolean): void {
-    if (all) this.ways.clear();
+    if (all) {
+      this.ways.clear();
+      this.madeAt.clear();
+    }
   }
 
   /** Validates the fields add_ and update_contact_way share, writing them into `way`. */
@@ -93,6 +98,7 @@ export class ContactWaysArea implements SandboxArea {
     this.applyContactWayFields(way, body);
     if (scene === 2) way.qr_code = `https://wework.qpic.cn/sandbox/${configId}.png`;
     this.ways.set(configId, way);
+    this.madeAt.set(configId, this.core.now());
     return { config_id: configId, ...(way.qr_code ? { qr_code: way.qr_code } : {}) };
   }
 
@@ -102,6 +108,7 @@ export class ContactWaysArea implements SandboxArea {
    */
   restoreContactWay(w: { configId: string; type: 1 | 2; state: string; userIds: string[]; qrCode: string | null }): void {
     if (this.ways.has(w.configId)) return;
+    this.madeAt.set(w.configId, this.core.now());
     this.ways.set(w.configId, { config_id: w.configId, type: w.type, scene: 2, skip_verify: true, state: w.state, user: [...w.userIds], party: [], is_temp: false, ...(w.qrCode ? { qr_code: w.qrCode } : {}) });
   }
 
@@ -131,16 +138,28 @@ export class ContactWaysArea implements SandboxArea {
 
   /** POST externalcontact/del_contact_way. */
   apiDelContactWay(body: Json): Json {
-    this.ways.delete(this.contactWayOf(body).config_id);
+    const id = this.contactWayOf(body).config_id;
+    this.ways.delete(id);
+    this.madeAt.delete(id);
     return {};
   }
 
-  /** POST externalcontact/list_contact_way {cursor, limit ≤ 1000} -> {contact_way:[{config_id}], next_cursor}. */
+  /**
+   * POST externalcontact/list_contact_way {start_time, end_time (seconds; default the last 90 days), cursor, limit ≤
+   * 1000} -> {contact_way:[{config_id}], next_cursor}: the codes made in that span [D:92228].
+   */
   apiListContactWay(body: Json): Json {
     const limit = optNumber(body, 'limit') ?? 100;
     if (limit < 1 || limit > 1000) throw new SandboxApiError(40058, 'limit must be 1..1000');
     const offset = cursorOffset(body);
-    const ids = [...this.ways.keys()];
+    const now = this.core.now();
+    const end = (optNumber(body, 'end_time') ?? Math.floor(now / 1000)) * 1000;
+    const start = (optNumber(body, 'start_time') ?? Math.floor(now / 1000) - 90 * 86_400) * 1000;
+    // Within the second of end_time too: the times are whole seconds.
+    const ids = [...this.ways.keys()].filter((id) => {
+      const at = this.madeAt.get(id) ?? now;
+      return at >= start && at < end + 1000;
+    });
     return {
       contact_way: ids.slice(offset, offset + limit).map((id) => ({ config_id: id })),
       next_cursor: offset + limit < ids.length ? String(offset + limit) : '',

@@ -47,9 +47,23 @@ export const channel = defineCommand({
       if (r.kind === 'exists') {
         throw new CommandError('rejected', c.t(`渠道「${a.key}」已经存在${r.fromTemplates ? '（在 channels.yaml 里）' : ''}${r.qrCode ? `，二维码：${r.qrCode}` : ''}。`, `Channel "${a.key}" exists already${r.fromTemplates ? ' (in channels.yaml)' : ''}${r.qrCode ? `; QR code: ${r.qrCode}` : ''}.`));
       }
+      // Not finished: nothing attributes to it yet, and the same command again completes it (no second code).
+      if (r.kind === 'unknown') {
+        throw new CommandError('failed', c.t(
+          `企业微信没有回答是否已为渠道「${a.key}」生成二维码（超时或连接中断），渠道还没有建好。请稍后再发一次同样的命令：已生成的二维码会被找回并补全，不会再生成一个。`,
+          `WeCom did not answer whether it made the QR code of channel "${a.key}" (timeout or lost connection); the channel is not ready. Send the same command again later: a code already made is found and completed, never made twice.`,
+        ));
+      }
+      if (r.kind === 'unsaved') {
+        throw new CommandError('failed', c.t(
+          `企业微信已为渠道「${a.key}」生成二维码，但保存渠道时数据库出错，渠道还没有生效（先不要用这个二维码）。请稍后再发一次同样的命令：会补全这个二维码，不会再生成一个。`,
+          `WeCom made the QR code of channel "${a.key}", but the database did not take the channel, so it is not in use yet (do not hand out the code yet). Send the same command again later: it completes this code, never makes a second one.`,
+        ));
+      }
+      const made = r.channel.owners;
       return c.t(
-        `已新建渠道 **${a.name}**（\`${a.key}\`），负责人：${owners.join('、')}。\n联系我二维码：${r.qrCode ?? '（企业微信没有返回）'}\n扫码添加的客户都会记到这个渠道，并打上标签 渠道/${r.channel.tags[0]!.name}。`,
-        `Created channel **${a.name}** (\`${a.key}\`), owners: ${owners.join(', ')}.\n联系我 QR code: ${r.qrCode ?? '(WeCom returned none)'}\nCustomers who scan it are attributed to it and tagged 渠道/${r.channel.tags[0]!.name}.`,
+        `${r.completed ? '已补全' : '已新建'}渠道 **${a.name}**（\`${a.key}\`），负责人：${made.join('、')}。${r.completed ? '（二维码是上次已生成的那个，没有重复生成。）' : ''}\n联系我二维码：${r.qrCode ?? '（企业微信没有返回）'}\n扫码添加的客户都会记到这个渠道，并打上标签 渠道/${r.channel.tags[0]!.name}。`,
+        `${r.completed ? 'Completed' : 'Created'} channel **${a.name}** (\`${a.key}\`), owners: ${made.join(', ')}.${r.completed ? ' (The QR code is the one made by the earlier attempt; no second code was made.)' : ''}\n联系我 QR code: ${r.qrCode ?? '(WeCom returned none)'}\nCustomers who scan it are attributed to it and tagged 渠道/${r.channel.tags[0]!.name}.`,
       );
     }
     const all = await channelOverview(c.channels);

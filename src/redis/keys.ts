@@ -156,6 +156,11 @@ export class RedisKeys {
     return `${this.prefix}:campaign-run:${runId}:taken`;
   }
 
+  /** Held while a chat command creates the channel `key` (its 联系我 code), so one attempt at a time looks and makes. */
+  channelCreateLock(key: string): string {
+    return `${this.prefix}:channels:create:${key}:lock`;
+  }
+
   /** Held while a digest is posted (one at a time across processes). */
   alertDigestLock(): string {
     return `${this.prefix}:alerts:digest:lock`;

@@ -10,6 +10,15 @@ export function clipBytes(text: string, max: number): string {
 }
 
 /**
+ * Cuts `text` to at most `max` characters as WeCom counts them (code points, e.g. a 联系我 code's remark: at most 30
+ * [D:92228]), never inside one: an emoji cut in half (a lone UTF-16 surrogate) is refused or shown as garbage.
+ */
+export function clipChars(text: string, max: number): string {
+  const chars = [...text];
+  return chars.length <= max ? text : chars.slice(0, max).join('');
+}
+
+/**
  * A link as a line of text, `title：url`; a title that ends in its own punctuation (收回投入？) is followed by a space,
  * not by a second mark (收回投入？：http…).
  */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bytes, clipBytes, linkLine, withLinkLine } from '../../src/text-bytes.js';
+import { bytes, clipBytes, clipChars, linkLine, withLinkLine } from '../../src/text-bytes.js';
 
 describe('withLinkLine', () => {
   const link = '甲厂案例：http://127.0.0.1/r/abc123';
@@ -26,5 +26,13 @@ describe('linkLine', () => {
     expect(linkLine('甲厂案例', 'http://x/r/1')).toBe('甲厂案例：http://x/r/1');
     expect(linkLine('投入多久收回？', 'http://x/r/1')).toBe('投入多久收回？ http://x/r/1');
     expect(linkLine('复购率提升到 37%。', 'http://x/r/1')).toBe('复购率提升到 37%。 http://x/r/1');
+  });
+});
+
+describe('clipChars', () => {
+  it('cuts to a number of characters (code points), never inside an emoji', () => {
+    expect(clipChars('ab😀c', 3)).toBe('ab😀');
+    expect(clipChars('ab😀c', 2)).toBe('ab');
+    expect(clipChars('短', 30)).toBe('短');
   });
 });

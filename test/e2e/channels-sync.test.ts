@@ -99,6 +99,30 @@ describe('channels:sync', () => {
   });
 });
 
+describe('channels:sync and a long channel name', () => {
+  it('cuts the 联系我 remark to 30 characters [D:92228] without splitting an emoji (no lone surrogate), when creating and when updating', async () => {
+    const channel = t.bot.ctx.channels.all().find((c) => c.key === 'expo2026')!;
+    const name = channel.name;
+    // 29 characters, then an emoji (two UTF-16 units): a cut at 30 UTF-16 units would keep half of it.
+    channel.name = `${'展'.repeat(29)}😀后面的字`;
+    try {
+      const remarks = () => [...t.sandbox.state.okCallsTo('externalcontact/add_contact_way'), ...t.sandbox.state.okCallsTo('externalcontact/update_contact_way')]
+        .map((c) => c.body as { state?: string; config_id?: string; remark?: string })
+        .map((b) => b.remark);
+      t.sandbox.state.reset();
+      await syncChannels(t.bot.ctx);
+      const updated = remarks().filter((r) => r?.startsWith('展'));
+      expect(updated).toEqual([`${'展'.repeat(29)}😀`]);
+      await ChannelRecord.updateOne({ key: 'expo2026' }, { $set: { configId: 'deleted-config' } });
+      t.sandbox.state.reset();
+      await syncChannels(t.bot.ctx);
+      expect(remarks().filter((r) => r?.startsWith('展'))).toEqual([`${'展'.repeat(29)}😀`]);
+    } finally {
+      channel.name = name;
+    }
+  });
+});
+
 describe('channels:sync when WeCom refuses one channel', () => {
   it('says which channel and why, and still syncs the others', async () => {
     t.sandbox.state.reset();

@@ -4,9 +4,13 @@ import { WecomApiError } from '../../errors.js';
 import { withLock } from '../../redis/lock.js';
 import { createOnce } from '../../store/create-once.js';
 import { ChannelRecord } from '../../store/models/channel-record.js';
+import { clipChars } from '../../text-bytes.js';
 
 /** A channel key: the 联系我 code's `state`, at most 30 characters [D:92228] (the same rule as channels.yaml). */
 export const CHANNEL_KEY = /^[A-Za-z0-9_-]{1,30}$/;
+
+/** A 联系我 code's remark: at most 30 characters [D:92228] (the channel's name, cut). */
+export const REMARK_CHARS = 30;
 
 /** How long a command waits for the WeCom client's rate limit before add_contact_way counts as not made. */
 const QUOTA_WAIT_MS = 10_000;
@@ -17,7 +21,7 @@ const LIST_SPAN_S = 90 * 86_400 - CLOCK_MARGIN_S;
 
 /** A channel created by command as the catalog holds it: tagged with its name in the group 渠道, no welcome or sequence. */
 function asChannel(r: { key: string; name: string; userIds?: string[] | null }): Channel {
-  return { key: r.key, name: r.name, tags: [{ group: DEFAULT_TAG_GROUP, name: [...r.name].slice(0, 30).join('') }], owners: [...(r.userIds ?? [])] };
+  return { key: r.key, name: r.name, tags: [{ group: DEFAULT_TAG_GROUP, name: clipChars(r.name, 30) }], owners: [...(r.userIds ?? [])] };
 }
 
 /** The channels created by command (MongoDB), for the catalog of every process. */
@@ -79,7 +83,7 @@ async function createLocked(ctx: Ctx, c: { key: string; name: string; owners: st
   let res;
   try {
     res = await ctx.wecom.addContactWay(
-      { type: c.owners.length > 1 ? 2 : 1, scene: 2, state: c.key, user: c.owners, skip_verify: true, remark: [...c.name].slice(0, 30).join('') },
+      { type: c.owners.length > 1 ? 2 : 1, scene: 2, state: c.key, user: c.owners, skip_verify: true, remark: clipChars(c.name, REMARK_CHARS) },
       { retries: 0, quotaWaitMs: QUOTA_WAIT_MS },
     );
   } catch (err) {

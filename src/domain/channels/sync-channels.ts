@@ -2,6 +2,8 @@ import type { BotContext } from '../../context.js';
 import { WecomApiError } from '../../errors.js';
 import { ChannelRecord } from '../../store/models/channel-record.js';
 import { ORGANIC_KEY, type Channel } from '../../content/channels.js';
+import { clipChars } from '../../text-bytes.js';
+import { REMARK_CHARS } from './stored-channels.js';
 
 /** What `channels:sync` did for one channel. */
 export interface ChannelSyncResult {
@@ -84,7 +86,7 @@ async function syncOne(ctx: Pick<BotContext, 'wecom'>, channel: Channel): Promis
     state: channel.key,
     user: channel.owners,
     skip_verify: true,
-    remark: channel.name.slice(0, 30),
+    remark: clipChars(channel.name, REMARK_CHARS),
   };
   const existing = await ChannelRecord.findOne({ key: channel.key }).lean();
   // A code's type is fixed once made (update_contact_way changes members, not type) and a 单人 code takes one member

@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { TemplateError } from '../errors.js';
-import { PLACEHOLDERS, strayBraces, strayBracesMessage, unknownPlaceholders } from './render.js';
+import { bytes } from '../text-bytes.js';
+import { LONGEST_NAME, NAME_MAX_CHARS, PLACEHOLDERS, render, strayBraces, strayBracesMessage, unknownPlaceholders } from './render.js';
 import { replySchema } from './replies.js';
 import { linkDesc, linkTitle } from './sequences.js';
 import { parseYaml } from './yaml-file.js';
@@ -29,10 +30,13 @@ const linkSchema = z
   })
   .strict();
 
+/** A welcome's text: at most 4000 bytes once filled [D:92137]. */
+export const WELCOME_TEXT_BYTES = 4000;
+
 const welcomeSchema = z
   .object({
     text: placeholderText
-      .refine((t) => Buffer.byteLength(t) <= 4000, 'welcome text must be at most 4000 bytes [D:92137]')
+      .refine((t) => Buffer.byteLength(t) <= WELCOME_TEXT_BYTES, 'welcome text must be at most 4000 bytes [D:92137]')
       .optional(),
     link: linkSchema.optional(),
   })
@@ -68,7 +72,20 @@ const channelSchema = z
       .strict()
       .optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    // WeCom counts the text as sent, placeholders filled: {{channel}} is this channel's name, {{name}} the customer's,
+    // counted at its longest (a longer name is cut when sent, src/domain/welcome/send-welcome.ts).
+    const text = c.welcome?.text;
+    if (!text || bytes(text) > WELCOME_TEXT_BYTES) return;
+    const filled = bytes(render(text, { name: LONGEST_NAME, channel: c.name }));
+    if (filled <= WELCOME_TEXT_BYTES) return;
+    ctx.addIssue({
+      code: 'custom',
+      path: ['welcome', 'text'],
+      message: `filled in, with {{channel}} as "${c.name}" and {{name}} at its longest (${NAME_MAX_CHARS} characters, ${bytes(LONGEST_NAME)} bytes), the welcome is ${filled} bytes, over WeCom's 4000 [D:92137]: shorten it by ${filled - WELCOME_TEXT_BYTES} bytes`,
+    });
+  });
 
 const fileSchema = z.object({ channels: z.array(channelSchema) }).strict();
 

@@ -1,5 +1,6 @@
 import type { BotContext } from '../../context.js';
-import { render } from '../../content/render.js';
+import { WELCOME_TEXT_BYTES } from '../../content/channels.js';
+import { renderWithin } from '../../content/render.js';
 import { WecomApiError } from '../../errors.js';
 import { welcomeLatency } from '../../metrics.js';
 import { jobIds } from '../../queues/job-ids.js';
@@ -50,7 +51,8 @@ export async function sendWelcome(ctx: Ctx, d: WelcomeJob, run: { lastAttempt: b
   const msg: WelcomeMessage = { welcome_code: d.welcomeCode };
   if (remaining() > 0) {
     const name = await customerName(ctx, d, Math.min(PROFILE_BUDGET_MS, remaining() - 1_000));
-    const content = channel.welcome.text && render(channel.welcome.text, { name, channel: channel.name });
+    // Within WeCom's 4000 bytes [D:92137] whatever the name: a long one is cut, the welcome is still sent.
+    const content = channel.welcome.text && renderWithin(channel.welcome.text, { name, channel: channel.name }, WELCOME_TEXT_BYTES);
     if (content) msg.text = sentText = { content };
     if (channel.welcome.link) msg.attachments = [{ msgtype: 'link', link: channel.welcome.link }];
   }

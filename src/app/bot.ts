@@ -144,7 +144,7 @@ function serverUrl(server: Server): string {
  * ones stop start-up before anything connects.
  */
 export async function createContext(config: Config, logger: Logger): Promise<BotContext> {
-  const { channels, sequences, cases, scoring, campaigns, replies } = await loadTemplates(config.TEMPLATES_DIR, { nurtureTimezone: config.NURTURE_TIMEZONE });
+  const { channels, sequences, cases, scoring, campaigns, replies } = await loadTemplates(config.TEMPLATES_DIR, { nurtureTimezone: config.NURTURE_TIMEZONE, publicBaseUrl: config.PUBLIC_BASE_URL });
   // Mongoose keeps each query's call stack for the rare "Query was already executed" error: building it on every query
   // costs a busy worker more than any other single thing mongoose does.
   mongoose.set('skipOriginalStackTraces', true);

@@ -12,13 +12,14 @@ Usage: npm run templates:check
 Checks the templates ops staff edit (channels.yaml, sequences/, cases/, scoring.yaml, replies.yaml, campaigns/) with the rules start-up applies, and lists
 every problem with its file, channel and field. Exit 0 when they are valid, 1 otherwise.
 
-Environment: TEMPLATES_DIR (default ./templates).
+Environment: TEMPLATES_DIR (default ./templates); PUBLIC_BASE_URL (tracked links' base, counted in 微信客服 texts when
+longer than 64 bytes).
 `,
   {},
 );
 const dir = process.env.TEMPLATES_DIR || './templates';
 try {
-  const { channels, sequences, cases, campaigns } = await loadTemplates(dir);
+  const { channels, sequences, cases, campaigns } = await loadTemplates(dir, { publicBaseUrl: process.env.PUBLIC_BASE_URL || undefined });
   for (const c of channels.all()) {
     const tags = c.tags.map((t) => `${t.group}/${t.name}`).join(', ') || '-';
     console.log(`ok  channel ${c.key} (${c.name}) tags: ${tags}; welcome: ${c.welcome ? 'yes' : 'none'}; sequence: ${c.sequence ?? '-'}`);

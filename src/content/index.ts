@@ -4,6 +4,7 @@ import { TemplateError } from '../errors.js';
 import { checkCampaignRefs, loadCampaigns, type Campaign, type CampaignInput } from './campaigns.js';
 import { loadCases, type CaseStudy } from './cases.js';
 import { loadChannels, type ChannelCatalog } from './channels.js';
+import { kfTextProblems } from './kf-text-check.js';
 import { loadReplies, repliesUseCases, type Replies } from './replies.js';
 import { loadScoring, type Scoring } from './scoring.js';
 import { loadSequences, type Sequence } from './sequences.js';
@@ -31,9 +32,10 @@ export interface FileCampaign {
  * Loads and cross-checks `channels.yaml`, `sequences/*.yaml`, `cases/*.md`, `scoring.yaml`, `replies.yaml` and `campaigns/*.yaml` under
  * `dir`. Throws one
  * TemplateError listing every problem (file, item, field) so ops staff fix them in one go. A sequence's quiet hours
- * without a timezone are in `nurtureTimezone` (NURTURE_TIMEZONE; default Asia/Shanghai).
+ * without a timezone are in `nurtureTimezone` (NURTURE_TIMEZONE; default Asia/Shanghai). Texts sent by 微信客服 are
+ * measured with their link lines, tracked links at their longest on `publicBaseUrl` (PUBLIC_BASE_URL; src/content/kf-text.ts).
  */
-export async function loadTemplates(dir: string, opts: { nurtureTimezone?: string } = {}): Promise<Templates> {
+export async function loadTemplates(dir: string, opts: { nurtureTimezone?: string; publicBaseUrl?: string } = {}): Promise<Templates> {
   // A missing channels.yaml means only the organic channel, but a missing folder is a wrong TEMPLATES_DIR.
   const folder = await stat(dir).catch(() => null);
   if (!folder?.isDirectory()) throw new TemplateError([`${dir}: no such folder (TEMPLATES_DIR names the folder of channels.yaml, sequences/ and cases/)`]);
@@ -79,6 +81,7 @@ export async function loadTemplates(dir: string, opts: { nurtureTimezone?: strin
       for (const p of checkCampaignRefs(c.campaign, { sequences, channels, cases })) problems.push(`${c.file}: ${p.path}: ${p.message}`);
     }
   }
+  problems.push(...kfTextProblems(dir, { sequences, cases, replies, channels, campaigns: campaigns.values() }, opts.publicBaseUrl));
   if (problems.length || !channels) throw new TemplateError(problems);
   return { channels, sequences, cases, scoring, campaigns, replies };
 }

@@ -3,6 +3,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadTemplates } from '../../src/content/index.js';
+import { campaignKeyBytes, KF_REPLY_KEY_BYTES, LINK_BOUNDS, longestTrackedUrl, nurtureKeyBytes } from '../../src/content/kf-text.js';
+import { trackedUrl } from '../../src/domain/delivery/tracked-links.js';
+import { nurtureDeliveryKey } from '../../src/domain/nurture/policy.js';
+import { enrollmentId } from '../../src/store/models/enrollment.js';
+import { campaignDeliveryKey } from '../../src/domain/campaigns/send-record.js';
+import { leadId } from '../../src/store/models/lead.js';
+import { bytes, linkLine, withLinkLine } from '../../src/text-bytes.js';
 import type { TemplateError } from '../../src/errors.js';
 
 function dirWith(files: Record<string, string>): string {
@@ -39,5 +46,94 @@ describe('a channel welcome is measured as sent, placeholders filled', () => {
     const withChannel = `感谢在{{channel}}交流，${'欢'.repeat(1320)}`;
     const problems = await templateProblems(dirWith({ 'channels.yaml': `channels:\n  - key: a\n    name: ${'展'.repeat(20)}\n    welcome: { text: "${withChannel}" }\n` }));
     expect(problems).toEqual([expect.stringMatching(/^channels\.yaml: channel #1 \(a\): welcome\.text: filled in, with \{\{channel\}\} as "展+" .* is 4038 bytes, over WeCom's 4000 \[D:92137\]: shorten it by 38 bytes$/)]);
+  });
+});
+
+describe('a 微信客服 text is measured with its link line, as kf/send_msg gets it (2048 bytes [D:94677])', () => {
+  const w = (n: number) => 'w'.repeat(n);
+  const lead = { corpId: w(LINK_BOUNDS.corpId), externalUserId: w(LINK_BOUNDS.externalUserId) };
+  const caseMd = (slug: string, title: string) => `---\nslug: ${slug}\ntitle: ${title}\nindustries: [通用]\nurl: https://example.com/cases/${slug}\nsummary: 摘要\n---\n正文\n`;
+
+  it('counts a tracked link at exactly the length the bot makes it, with ids at their bounds', () => {
+    const url = 'https://example.com/cases/甲厂?a=1';
+    const nurtureKey = nurtureDeliveryKey(enrollmentId(lead.corpId, lead.externalUserId, 'onboarding'), 3);
+    expect(bytes(nurtureKey)).toBeLessThanOrEqual(nurtureKeyBytes('onboarding', 3));
+    const base = `https://${w(LINK_BOUNDS.baseUrl - 8)}`;
+    const made = trackedUrl(base, 'secret-secret-secret', { url, lead, deliveryKey: w(nurtureKeyBytes('onboarding', 3)), caseSlug: 'mfg-a' });
+    expect(bytes(made)).toBe(longestTrackedUrl(undefined, url, nurtureKeyBytes('onboarding', 3), 'mfg-a'));
+    // A base longer than the bound counts as itself.
+    const long = `https://${w(100)}.example.com/`;
+    expect(bytes(trackedUrl(long, 'secret-secret-secret', { url, lead, deliveryKey: w(40), caseSlug: null }))).toBe(longestTrackedUrl(long, url, 40));
+    // The other delivery keys fit their bounds.
+    expect(bytes(`kf-reply|${w(LINK_BOUNDS.openKfid)}|${w(LINK_BOUNDS.msgid)}`)).toBeLessThanOrEqual(KF_REPLY_KEY_BYTES);
+    expect(bytes(campaignDeliveryKey('webinar|20261201T020000Z', leadId(lead.corpId, lead.externalUserId)))).toBeLessThanOrEqual(campaignKeyBytes('webinar'));
+  });
+
+  it('refuses a step whose text fits 2048 bytes alone but not with its link line, naming file and field; the same text alone is taken', async () => {
+    const text = '培'.repeat(600); // 1,800 bytes
+    const withLink = dirWith({ 'sequences/s.yaml': `key: s\nname: S\nsteps:\n  - { delay: 1d, text: ${text}, link: { title: 清单, url: "https://example.com/l" } }\n` });
+    expect(await templateProblems(withLink)).toEqual([
+      "sequences/s.yaml: steps.0.text: on the 微信客服 route the text and its link line make up to 2217 bytes (tracked links up to 407 bytes), over kf/send_msg's 2048 [D:94677], so the text would be cut: shorten it by 169 bytes",
+    ]);
+    expect(await templateProblems(dirWith({ 'sequences/s.yaml': `key: s\nname: S\nsteps:\n  - { delay: 1d, text: ${text} }\n` }))).toEqual([]);
+    // 169 bytes shorter (57 characters of 3 bytes), it fits.
+    const fits = dirWith({ 'sequences/s.yaml': `key: s\nname: S\nsteps:\n  - { delay: 1d, text: ${'培'.repeat(543)}, link: { title: 清单, url: "https://example.com/l" } }\n` });
+    expect(await templateProblems(fits)).toEqual([]);
+  });
+
+  it('takes the longest text that goes whole with its link line (as the 客服 send builds it), and refuses one byte more', async () => {
+    const url = 'https://example.com/l';
+    const made = trackedUrl(`https://${w(LINK_BOUNDS.baseUrl - 8)}`, 'secret-secret-secret', { url, lead, deliveryKey: nurtureDeliveryKey(enrollmentId(lead.corpId, lead.externalUserId, 's'), 0), caseSlug: null });
+    const line = linkLine('清单', made);
+    const longest = 'a'.repeat(2048 - 1 - bytes(line));
+    expect(withLinkLine(longest, line, 2048)).toBe(`${longest}\n${line}`); // sent whole
+    const step = (text: string) => dirWith({ 'sequences/s.yaml': `key: s\nname: S\nsteps:\n  - { delay: 1d, text: ${text}, link: { title: 清单, url: "${url}" } }\n` });
+    expect(await templateProblems(step(longest))).toEqual([]);
+    expect(await templateProblems(step(`${longest}a`))).toEqual([expect.stringMatching(/^sequences\/s\.yaml: steps\.0\.text: .*shorten it by 1 bytes$/)]);
+    expect(withLinkLine(`${longest}a`, line, 2048)).not.toContain(`${longest}a`); // which would have been cut
+  });
+
+  it('counts a caseStudy step with the case study whose link line is longest, and names it', async () => {
+    const dir = dirWith({
+      'sequences/s.yaml': `key: s\nname: S\nsteps:\n  - { delay: 1d, text: ${'培'.repeat(543)}, caseStudy: auto }\n`,
+      'cases/short.md': caseMd('short', '短'),
+      'cases/long.md': caseMd('long', '某汽车零部件厂排产效率提升三成'),
+    });
+    expect(await templateProblems(dir)).toEqual([expect.stringMatching(/^sequences\/s\.yaml: steps\.0\.text: on the 微信客服 route the text and the link line of its longest case study \(long\) make up to \d+ bytes .*: shorten it by \d+ bytes$/)]);
+  });
+
+  it('counts the tracked links on the bot\'s own base URL when it is longer than the bound (PUBLIC_BASE_URL)', async () => {
+    const dir = dirWith({ 'sequences/s.yaml': `key: s\nname: S\nsteps:\n  - { delay: 1d, text: ${'培'.repeat(543)}, link: { title: 清单, url: "https://example.com/l" } }\n` });
+    expect(await templateProblems(dir, { publicBaseUrl: 'https://bot.example.com' })).toEqual([]);
+    expect(await templateProblems(dir, { publicBaseUrl: `https://${'b'.repeat(80)}.example.com` })).toEqual([expect.stringMatching(/^sequences\/s\.yaml: steps\.0\.text: .* shorten it by \d+ bytes$/)]);
+  });
+
+  it('refuses a reply (replies.yaml, a channel\'s kf welcome) whose text and link lines make over 2048 bytes', async () => {
+    const text = '答'.repeat(600);
+    const dir = dirWith({
+      'replies.yaml': `intents:\n  - key: price\n    keywords: [报价]\n    reply: { text: ${text}, link: { title: 报价单, url: "https://example.com/p" } }\nfallback:\n  inHours:\n    reply: { text: ${text}, caseStudy: auto }\n`,
+      'channels.yaml': `channels:\n  - key: kfad\n    name: 客服广告\n    kf:\n      welcome: { text: ${text}, link: { title: 了解我们, url: "https://example.com/about" } }\n`,
+      'cases/c.md': caseMd('c', '甲厂'),
+    });
+    const problems = await templateProblems(dir);
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^replies\.yaml: intent price: reply\.text: on the 微信客服 route the text and its link line make up to \d+ bytes .*over kf\/send_msg's 2048 \[D:94677\], so the text would be cut: shorten it by \d+ bytes$/),
+        expect.stringMatching(/^replies\.yaml: fallback\.inHours\.reply\.text: on the 微信客服 route the text and the link line of its longest case study \(c\) make/),
+        expect.stringMatching(/^channels\.yaml: channel kfad: kf\.welcome\.text: on the 微信客服 route the text and its link line make/),
+      ]),
+    );
+    expect(problems).toHaveLength(3);
+  });
+
+  it('refuses a campaign whose text and link line make over 2048 bytes on the 客服 route', async () => {
+    const dir = dirWith({
+      'campaigns/promo.yaml': `key: promo\nname: 促销\ndraft: true\ncontent:\n  text: ${'促'.repeat(600)}\n  link: { title: 报名, url: "https://example.com/w" }\nschedule:\n  at: "2030-12-01T10:00:00+08:00"\n`,
+    });
+    expect(await templateProblems(dir)).toEqual([expect.stringMatching(/^campaigns\/promo\.yaml: content\.text: on the 微信客服 route the text and its link line make up to \d+ bytes/)]);
+  });
+
+  it('the shipped templates fit', async () => {
+    expect(await templateProblems('templates')).toEqual([]);
   });
 });

@@ -1,3 +1,4 @@
+import { replyLinkTitle } from '../../content/kf-text.js';
 import type { Reply } from '../../content/replies.js';
 import type { BotContext } from '../../context.js';
 import { WecomApiError } from '../../errors.js';
@@ -15,8 +16,6 @@ import { pickCase } from '../nurture/pick-case.js';
 import type { RunOutcomes } from './run-outcomes.js';
 import { describeServiceHours } from './service-hours.js';
 
-/** Bytes of a link's title (a case study's title and summary) kept in a reply's text line. */
-const LINK_TITLE_BYTES = 300;
 
 type Ctx = Pick<BotContext, 'wecom' | 'queues' | 'redis' | 'keys' | 'config' | 'cases' | 'channels' | 'publicBaseUrl' | 'linkSecret' | 'log'>;
 /** What a reply needs to know of the lead. */
@@ -46,7 +45,7 @@ export function buildReply(ctx: Ctx, reply: Reply, lead: ReplyLead, deliveryKey:
   if (!reply.menu) {
     // Over WeCom's 2048 bytes the text is cut, never a tracked link (cut short, it leads nowhere); a case study's long
     // summary is cut in its line so that its link stays whole.
-    const linkLines = links.map((l) => linkLine(clipBytes(l.title, LINK_TITLE_BYTES), l.url)).join('\n');
+    const linkLines = links.map((l) => linkLine(replyLinkTitle(l.title), l.url)).join('\n');
     return { msgtype: 'text', text: { content: withLinkLine(reply.text ? fill(reply.text, values) : '', linkLines, 2048) } };
   }
   const head = [reply.text ? fill(reply.text, values) : '', reply.menu.head ? fill(reply.menu.head, values) : ''].filter(Boolean).join('\n');

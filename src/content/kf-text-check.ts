@@ -1,0 +1,85 @@
+import path from 'node:path';
+import type { Campaign } from './campaigns.js';
+import type { CaseStudy } from './cases.js';
+import type { ChannelCatalog } from './channels.js';
+import { campaignKeyBytes, KF_REPLY_KEY_BYTES, kfTextBytes, kfTextProblem, longestTrackedUrl, nurtureKeyBytes, replyLinkTitle, type LinkLineSpec } from './kf-text.js';
+import type { Replies, Reply } from './replies.js';
+import type { Sequence } from './sequences.js';
+
+/** A message's text and the link lines it may go with on the 客服 route: one choice each (one per case study for `auto`). */
+interface KfMessage {
+  text?: string;
+  /** Each way the message's links may turn out (a case study picked for the lead: any of them). */
+  choices: Array<{ lines: LinkLineSpec[]; slug?: string }>;
+}
+
+/** The choice that makes the longest text. */
+function longest(m: KfMessage): { lines: LinkLineSpec[]; slug?: string } {
+  return m.choices.reduce((a, b) => (kfTextBytes(m.text, b.lines) > kfTextBytes(m.text, a.lines) ? b : a), m.choices[0] ?? { lines: [] });
+}
+
+/** The problem of one message (`what` says where its links come from), as `<field>: <problem>`, or null. */
+function problemOf(m: KfMessage, field: { text: string; link: string }, caseStudy: boolean): string | null {
+  const worst = longest(m);
+  if (!worst.lines.length) return null;
+  const lines = caseStudy ? `the link line of its longest case study (${worst.slug})` : worst.lines.length > 1 ? 'its link lines' : 'its link line';
+  const problem = kfTextProblem(m.text, worst.lines, m.text ? `the text and ${lines} make` : `${lines} ${worst.lines.length > 1 ? 'make' : 'is'}`);
+  return problem && `${m.text ? field.text : field.link}: ${problem}`;
+}
+
+/** A message with a link or a case study, as a sequence step or a campaign sends it by kf/send_msg (sendVia). */
+function stepMessage(s: { text?: string; link?: { title: string; url: string }; caseStudy?: 'auto' }, cases: readonly CaseStudy[], base: string | undefined, keyBytes: number): KfMessage {
+  if (s.link) return { text: s.text, choices: [{ lines: [{ title: s.link.title, urlBytes: longestTrackedUrl(base, s.link.url, keyBytes) }] }] };
+  if (s.caseStudy) return { text: s.text, choices: cases.map((c) => ({ slug: c.slug, lines: [{ title: c.title, urlBytes: longestTrackedUrl(base, c.url, keyBytes, c.slug) }] })) };
+  return { text: s.text, choices: [] };
+}
+
+/** A reply as src/domain/kf/reply.ts (buildReply) folds it into one text: its link, then its case study's line. */
+function replyMessage(r: Reply, cases: readonly CaseStudy[], base: string | undefined): KfMessage {
+  if (r.menu) return { choices: [] }; // with a menu, links are menu items, not lines of the text
+  const link = r.link ? [{ title: replyLinkTitle(r.link.title), urlBytes: longestTrackedUrl(base, r.link.url, KF_REPLY_KEY_BYTES) }] : [];
+  const choices = r.caseStudy
+    ? cases.map((c) => ({ slug: c.slug, lines: [...link, { title: replyLinkTitle(`${c.title}：${c.summary}`), urlBytes: longestTrackedUrl(base, c.url, KF_REPLY_KEY_BYTES, c.slug) }] }))
+    : [{ lines: link }];
+  return { text: r.text, choices };
+}
+
+/**
+ * Texts that would be cut on the 微信客服 route, where a message's link goes in its text (src/content/kf-text.ts):
+ * sequence steps, replies (replies.yaml and channels' kf welcomes) and campaigns, each named by file and field.
+ * `publicBaseUrl`: the bot's base for tracked links (PUBLIC_BASE_URL), counted when longer than the bound.
+ */
+export function kfTextProblems(
+  dir: string,
+  t: { sequences: ReadonlyMap<string, Sequence>; cases: readonly CaseStudy[]; replies: Replies; channels?: ChannelCatalog; campaigns: Iterable<{ campaign: Campaign; file: string }> },
+  publicBaseUrl?: string,
+): string[] {
+  const problems: string[] = [];
+  for (const s of t.sequences.values()) {
+    s.steps.forEach((step, i) => {
+      const p = problemOf(stepMessage(step, t.cases, publicBaseUrl, nurtureKeyBytes(s.key, i)), { text: `steps.${i}.text`, link: `steps.${i}.${step.link ? 'link' : 'caseStudy'}` }, !step.link && Boolean(step.caseStudy));
+      if (p) problems.push(`${path.join(dir, 'sequences', `${s.key}.yaml`)}: ${p}`);
+    });
+  }
+  const replies = [
+    ...t.replies.intents.map((i) => ({ where: `intent ${i.key}: reply`, reply: i.reply })),
+    { where: 'fallback.inHours.reply', reply: t.replies.fallback.inHours.reply },
+    { where: 'fallback.outOfHours.reply', reply: t.replies.fallback.outOfHours.reply },
+  ];
+  for (const { where, reply } of replies) {
+    if (!reply) continue;
+    const p = problemOf(replyMessage(reply, t.cases, publicBaseUrl), { text: `${where}.text`, link: `${where}.${reply.link ? 'link' : 'caseStudy'}` }, !reply.link && Boolean(reply.caseStudy));
+    if (p) problems.push(`${path.join(dir, 'replies.yaml')}: ${p}`);
+  }
+  for (const c of t.channels?.all() ?? []) {
+    const welcome = c.kf?.welcome;
+    if (!welcome) continue;
+    const p = problemOf(replyMessage(welcome, t.cases, publicBaseUrl), { text: 'kf.welcome.text', link: 'kf.welcome.link' }, false);
+    if (p) problems.push(`${path.join(dir, 'channels.yaml')}: channel ${c.key}: ${p}`);
+  }
+  for (const { campaign, file } of t.campaigns) {
+    const p = problemOf(stepMessage(campaign.content, t.cases, publicBaseUrl, campaignKeyBytes(campaign.key)), { text: 'content.text', link: `content.${campaign.content.link ? 'link' : 'caseStudy'}` }, !campaign.content.link && Boolean(campaign.content.caseStudy));
+    if (p) problems.push(`${file}: ${p}`);
+  }
+  return problems;
+}

@@ -153,3 +153,31 @@ describe('campaigns API: create, dry run, launch, results, pause, resume, cancel
     expect(await t.bot.ctx.queues.get('campaign-tick').getJobScheduler('campaign|halfway')).toBeFalsy();
   });
 });
+
+describe('campaigns API: who created a campaign', () => {
+  it('POST /campaigns takes an actor as the other routes do: kept as createdBy, not in the definition; blank refused; absent is "admin"', async () => {
+    expect((await post('/campaigns', { ...valid('byactor'), actor: 'lisi' })).status).toBe(200);
+    const detail = await json<{ createdBy: string | null; definition: Record<string, unknown> }>(await api('/campaigns/byactor'));
+    expect(detail.createdBy).toBe('lisi');
+    expect(detail.definition).not.toHaveProperty('actor');
+    expect((await CampaignRecord.findById('byactor').lean())?.createdBy).toBe('lisi');
+    // A blank actor names nobody: refused, and nothing is created.
+    const blank = await post('/campaigns', { ...valid('blankactor'), actor: '   ' });
+    expect(blank.status).toBe(400);
+    expect((await json<Issues>(blank)).issues).toEqual([expect.objectContaining({ in: 'body', path: 'actor', message: expect.stringContaining('must name who did it') })]);
+    expect((await api('/campaigns/blankactor')).status).toBe(404);
+    // A client that sends none, as before.
+    expect((await post('/campaigns', valid('noactor'))).status).toBe(200);
+    expect((await json<{ createdBy: string }>(await api('/campaigns/noactor'))).createdBy).toBe('admin');
+  });
+
+  it('the OpenAPI document lists the actor of every campaign route that changes one', async () => {
+    type Op = { requestBody?: { content?: Record<string, { schema?: { properties?: Record<string, unknown> } }> } };
+    const doc = await json<{ paths: Record<string, Record<string, Op>> }>(await api('/openapi.json'));
+    const bodyFields = (p: string) => Object.keys(doc.paths[p]?.post?.requestBody?.content?.['application/json']?.schema?.properties ?? {});
+    for (const p of ['/admin/api/campaigns', '/admin/api/campaigns/{key}/launch', '/admin/api/campaigns/{key}/pause', '/admin/api/campaigns/{key}/resume', '/admin/api/campaigns/{key}/cancel']) {
+      expect(bodyFields(p), p).toContain('actor');
+    }
+    expect(bodyFields('/admin/api/campaigns')).toEqual(expect.arrayContaining(['key', 'name', 'content', 'schedule', 'actor']));
+  });
+});

@@ -14,6 +14,18 @@ import { serviceRoutes } from './routes/service.js';
 // The generator reads OpenAPI metadata through a method it adds to zod's schemas.
 extendZodWithOpenApi(z);
 
+/** What every answer other than a 2xx is (ApiError). */
+const errorBody = z
+  .object({
+    error: z.string().describe('what went wrong, in English'),
+    label: z.object({ zh: z.string(), en: z.string() }).describe('the same in each of the dashboard\'s languages (en is `error`)'),
+    issues: z
+      .array(z.object({ in: z.string().describe('query, params or body'), path: z.string(), message: z.string() }))
+      .optional()
+      .describe('the failing fields of an invalid input'),
+  })
+  .openapi('Error');
+
 /** Every route of the admin API; the OpenAPI document is generated from the same list. */
 export function adminRoutes(ctx: BotContext): ApiRoute[] {
   return [...leadRoutes(ctx), ...funnelRoutes(ctx), ...boardRoutes(ctx), ...campaignRoutes(ctx), ...serviceRoutes(ctx)] as ApiRoute[];
@@ -33,12 +45,12 @@ export function adminApiRouter(ctx: BotContext, token: string): Router {
       const e = err instanceof ApiError ? err : bodyError(err);
       if (e) {
         c.status = e.status;
-        c.body = { error: e.message, ...(e.issues ? { issues: e.issues } : {}) };
+        c.body = { error: e.message, label: e.label, ...(e.issues ? { issues: e.issues } : {}) };
         return;
       }
       ctx.log.error({ err: (err as Error).message, path: c.path }, 'admin API request failed');
       c.status = 500;
-      c.body = { error: 'internal error' };
+      c.body = { error: 'internal error', label: { zh: '服务器内部错误', en: 'internal error' } };
     }
   });
   router.use(requireAdminToken(token));
@@ -60,7 +72,7 @@ export function adminApiRouter(ctx: BotContext, token: string): Router {
     c.body = document;
   });
   router.all('/(.*)', () => {
-    throw new ApiError(404, 'no such admin API route (see /admin/api/openapi.json)');
+    throw new ApiError(404, { zh: '没有这个管理 API 路由（见 /admin/api/openapi.json）', en: 'no such admin API route (see /admin/api/openapi.json)' });
   });
   return router;
 }
@@ -70,16 +82,42 @@ function check(schema: z.ZodTypeAny | undefined, value: unknown, where: string):
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   const issues = parsed.error.issues.map((i) => ({ in: where, path: i.path.join('.') || '(value)', message: i.message }));
-  throw new ApiError(400, `invalid ${where}: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
+  const zh = parsed.error.issues.map((i) => `${i.path.join('.') || '(value)'}：${issueZh(i)}`).join('；');
+  throw new ApiError(400, { zh: `${WHERE_ZH[where] ?? where}有误：${zh}`, en: `invalid ${where}: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}` }, issues);
+}
+
+const WHERE_ZH: Record<string, string> = { query: '查询参数', params: '路径参数', body: '请求内容' };
+
+/**
+ * A zod issue in Chinese: by its kind, and a refinement by the `zh` of its params (`.refine(f, {message, params: {zh}})`,
+ * its English being its message).
+ */
+function issueZh(i: z.ZodIssue): string {
+  switch (i.code) {
+    case 'invalid_type':
+      return i.received === 'undefined' ? '必填' : `应为 ${i.expected}`;
+    case 'invalid_enum_value':
+      return `应为 ${i.options.join('、')} 之一`;
+    case 'unrecognized_keys':
+      return `不认识的字段 ${i.keys.join('、')}`;
+    case 'too_small':
+      return i.type === 'string' ? `至少 ${i.minimum} 个字符` : i.type === 'array' ? `至少 ${i.minimum} 项` : `不能小于 ${i.minimum}`;
+    case 'too_big':
+      return i.type === 'string' ? `最多 ${i.maximum} 个字符` : i.type === 'array' ? `最多 ${i.maximum} 项` : `不能大于 ${i.maximum}`;
+    case 'custom':
+      return typeof i.params?.zh === 'string' ? i.params.zh : '取值无效';
+    default:
+      return '取值无效';
+  }
 }
 
 /** koa-bodyparser's refusals (not JSON, too large) as API errors. */
 function bodyError(err: unknown): ApiError | null {
   const e = err as { status?: number; type?: string; message?: string };
-  if (e?.status === 413) return new ApiError(413, 'body over 64 KB');
+  if (e?.status === 413) return new ApiError(413, { zh: '请求内容超过 64 KB', en: 'body over 64 KB' });
   // An encoding the parser cannot read (Content-Encoding: compress): the body was never read.
-  if (e?.status === 415) return new ApiError(415, `body not readable: ${e.message ?? 'unsupported encoding'}; send UTF-8 JSON`);
-  if (e?.status && e.status >= 400 && e.status < 500) return new ApiError(400, 'body is not valid JSON');
+  if (e?.status === 415) return new ApiError(415, { zh: '请求内容的编码无法读取；请发送 UTF-8 的 JSON', en: `body not readable: ${e.message ?? 'unsupported encoding'}; send UTF-8 JSON` });
+  if (e?.status && e.status >= 400 && e.status < 500) return new ApiError(400, { zh: '请求内容不是有效的 JSON', en: 'body is not valid JSON' });
   return null;
 }
 
@@ -87,6 +125,9 @@ function bodyError(err: unknown): ApiError | null {
 export function openApiDocument(routes: readonly ApiRoute[]): object {
   const registry = new OpenAPIRegistry();
   registry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN' });
+  registry.register('Error', errorBody);
+  /** An answer other than a 2xx: its body is an Error. */
+  const failure = (description: string) => ({ description, content: { 'application/json': { schema: errorBody } } });
   for (const r of routes) {
     registry.registerPath({
       method: r.method,
@@ -101,12 +142,13 @@ export function openApiDocument(routes: readonly ApiRoute[]): object {
       },
       responses: {
         200: { description: 'OK', content: { 'application/json': { schema: r.response } } },
-        400: { description: 'invalid input: `{error, issues: [{in, path, message}]}`' },
-        401: { description: 'no or wrong admin token' },
-        ...(r.body ? { 413: { description: 'body over 64 KB' }, 415: { description: 'body in an encoding the API does not read' } } : {}),
-        ...(r.params ? { 404: { description: `no such ${r.tag === 'campaigns' ? 'campaign' : 'lead'}` } } : {}),
-        ...(r.tag === 'campaigns' && r.method === 'post' ? { 409: { description: 'the key is taken, or the campaign\'s state forbids it (paused, cancelled, a draft)' } } : {}),
-        ...Object.fromEntries(Object.entries(r.errors ?? {}).map(([status, description]) => [status, { description }])),
+        400: failure('invalid input: `{error, label, issues: [{in, path, message}]}`'),
+        401: failure('no or wrong admin token'),
+        ...(r.body ? { 413: failure('body over 64 KB'), 415: failure('body in an encoding the API does not read') } : {}),
+        ...(r.params ? { 404: failure(`no such ${r.tag === 'campaigns' ? 'campaign' : 'lead'}`) } : {}),
+        ...(r.tag === 'campaigns' && r.method === 'post' ? { 409: failure('the key is taken, or the campaign\'s state forbids it (paused, cancelled, a draft)') } : {}),
+        ...Object.fromEntries(Object.entries(r.errors ?? {}).map(([status, description]) => [status, failure(description)])),
+        500: failure('the bot failed to answer (its log says why): `{error: "internal error", label}`'),
       },
     });
   }

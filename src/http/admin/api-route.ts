@@ -1,17 +1,29 @@
 import type Koa from 'koa';
 import type { z } from 'zod';
 
-/** An error the admin API answers with its status and a short message (never a stack). */
+/** A text in each of the dashboard's languages, as the API gives a score reason's or why an enrollment stopped. */
+export interface Label {
+  zh: string;
+  en: string;
+}
+
+/**
+ * An error the admin API answers with its status and a short message (never a stack): `{error, label, issues?}`, the
+ * message in English as `error` and in each language as `label`, so that the dashboard says it in the page's language.
+ */
 export class ApiError extends Error {
   constructor(
     readonly status: number,
-    message: string,
+    readonly label: Label,
     readonly issues?: Array<{ in: string; path: string; message: string }>,
   ) {
-    super(message);
+    super(label.en);
     this.name = 'ApiError';
   }
 }
+
+/** A lead the API does not have: 404. */
+export const noLead = (id: string) => new ApiError(404, { zh: `没有线索 ${id}`, en: `no lead ${id}` });
 
 /**
  * One admin API route: its method, path (Koa style, `/leads/:id`), the zod schemas of what it takes and answers, and

@@ -14,7 +14,7 @@ export function requireAdminToken(token: string): Koa.Middleware {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(c.get('authorization'));
     if (!m || !timingSafeEqual(digest(m[1]!), expected)) {
       c.set('WWW-Authenticate', 'Bearer realm="admin"');
-      throw new ApiError(401, 'a valid admin token is required (Authorization: Bearer <ADMIN_TOKEN>)');
+      throw new ApiError(401, { zh: '需要有效的管理令牌（Authorization: Bearer <ADMIN_TOKEN>）', en: 'a valid admin token is required (Authorization: Bearer <ADMIN_TOKEN>)' });
     }
     await next();
   };

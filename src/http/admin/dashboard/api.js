@@ -1,4 +1,5 @@
 // The admin API, called with the token this browser tab signed in with.
+import { labelOf, lang, t } from './i18n.js';
 
 const KEY = 'dashboard.token';
 
@@ -17,11 +18,17 @@ export async function signOut() {
   await fetch('/admin/session', { method: 'DELETE' }).catch(() => undefined);
 }
 
-/** An error the API answered with: its status and message (400s carry the failing fields). */
+/**
+ * An error the API answered with: its status and message in the page's language (the API gives each error as a
+ * `label` in each language). An answer without one (a proxy's 502, an older bot) is said by its status in Chinese, and
+ * as it came in English (400s carry the failing fields); status 0 is a request that never got an answer.
+ */
 export class ApiFailure extends Error {
   constructor(status, body) {
     const issues = body?.issues?.map((i) => `${i.path || i.in}: ${i.message}`).join('; ');
-    super(issues || body?.error || `HTTP ${status}`);
+    const english = issues || body?.error;
+    const fallback = status === 0 ? t('error.network') : lang() === 'en' && english ? english : t('error.http', { status });
+    super(labelOf(body?.label, fallback));
     this.status = status;
   }
 }
@@ -32,7 +39,8 @@ export async function api(path, body) {
     method: body === undefined ? 'GET' : 'POST',
     headers: { authorization: `Bearer ${token()}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  }).catch(() => null);
+  if (!res) throw new ApiFailure(0, null);
   const data = res.status === 204 ? null : await res.json().catch(() => null);
   if (res.status === 401) {
     sessionStorage.removeItem(KEY);

@@ -8,7 +8,7 @@ import { gradeBoard } from '../../../domain/reports/grade-board.js';
 import { cachedSequenceStats } from '../../../domain/reports/sequence-stats-cache.js';
 import { Lead, splitLeadId } from '../../../store/models/lead.js';
 import { PAUSE_KINDS } from '../../../store/models/pause.js';
-import { ApiError, apiRoute } from '../api-route.js';
+import { ApiError, apiRoute, noLead } from '../api-route.js';
 import { actorField as actor } from '../actor-field.js';
 
 const counts = z.object({ S: z.number(), A: z.number(), B: z.number(), C: z.number() });
@@ -18,7 +18,7 @@ const tag = z
   .min(1)
   .max(61)
   // WeCom refuses a group or tag name that is empty or over 30 characters (add_corp_tag [D:92117]).
-  .refine((t) => splitTagName(t).every((p) => p.length > 0 && [...p].length <= 30), 'a tag group and a tag name are 1-30 characters each')
+  .refine((t) => splitTagName(t).every((p) => p.length > 0 && [...p].length <= 30), { message: 'a tag group and a tag name are 1-30 characters each', params: { zh: '标签组名和标签名各 1–30 个字' } })
   .describe('`group/name`, or a bare name (the existing tag of that name when one group has it, else in the group 渠道); a name that is one existing tag\'s but for full-width forms (`重点客户(华东)`, `重点客户（华东）`) is that tag');
 
 /** What POST /pauses pauses: a campaign has its own routes, which check its key and its state (campaigns.ts). */
@@ -52,7 +52,7 @@ export function boardRoutes(ctx: BotContext) {
       tag: 'leads',
       summary: 'Adds and removes corp tags on a lead, in WeCom (mark_tag) and on the lead',
       params: z.object({ id: z.string().min(1) }),
-      body: z.object({ add: z.array(tag).max(20).default([]), remove: z.array(tag).max(20).default([]), actor }).strict().refine((b) => b.add.length + b.remove.length > 0, 'give tags to add or to remove'),
+      body: z.object({ add: z.array(tag).max(20).default([]), remove: z.array(tag).max(20).default([]), actor }).strict().refine((b) => b.add.length + b.remove.length > 0, { message: 'give tags to add or to remove', params: { zh: '请给出要加或要去掉的标签' } }),
       response: z.object({
         added: z.array(z.string()),
         removed: z.array(z.string()),
@@ -64,15 +64,15 @@ export function boardRoutes(ctx: BotContext) {
       handler: async ({ params, body }) => {
         const id = resolveLeadId(params.id, ctx.corpId);
         const ref = splitLeadId(id);
-        if (!ref || !(await Lead.exists({ _id: id }))) throw new ApiError(404, `no lead ${params.id}`);
+        if (!ref || !(await Lead.exists({ _id: id }))) throw noLead(params.id);
         const add = distinctTags(await tagsFromNames(body.add));
         const remove = distinctTags(await tagsFromNames(body.remove));
         const name = (t: { group: string; name: string }) => `${t.group}/${t.name}`;
         const both = tagsInBoth(add, remove);
-        if (both.length) throw new ApiError(400, `${both.map(name).join(', ')}: both in add and in remove; give each tag once`);
+        if (both.length) throw new ApiError(400, { zh: `${both.map(name).join('、')}：既在要加的标签里，又在要去掉的标签里；每个标签只写一处`, en: `${both.map(name).join(', ')}: both in add and in remove; give each tag once` });
         const r = await changeTags(ctx, ref, { add, remove }, { actor: body.actor, sourceKey: `tags|api|${Date.now()}|${randomBytes(3).toString('hex')}` });
         // WeCom tags a customer per relationship [D:92117]: with nobody following the customer there is nothing to mark.
-        if (!r.nothing && !r.marked.length && !r.failed.length) throw new ApiError(409, `lead ${params.id} has no active owner: WeCom cannot tag the customer`);
+        if (!r.nothing && !r.marked.length && !r.failed.length) throw new ApiError(409, { zh: `线索 ${params.id} 没有在跟进的负责人：企业微信无法给这位客户打标签`, en: `lead ${params.id} has no active owner: WeCom cannot tag the customer` });
         const unknown = new Set(r.unknown.map(name));
         const done = r.marked.length > 0;
         return {
@@ -100,13 +100,13 @@ export function boardRoutes(ctx: BotContext) {
       body: z
         .object({ kind: pauseKind, target: z.string().min(1).max(128), resume: z.boolean().default(false), reason: z.string().max(500).optional(), actor })
         .strict()
-        .refine((b) => b.kind !== 'sequence' || ctx.sequences.has(b.target), { message: 'no such sequence', path: ['target'] })
-        .refine((b) => b.kind !== 'channel' || ctx.channels.get(b.target), { message: 'no such channel', path: ['target'] }),
+        .refine((b) => b.kind !== 'sequence' || ctx.sequences.has(b.target), { message: 'no such sequence', path: ['target'], params: { zh: '没有这个培育序列' } })
+        .refine((b) => b.kind !== 'channel' || ctx.channels.get(b.target), { message: 'no such channel', path: ['target'], params: { zh: '没有这个渠道' } }),
       response: z.object({ changed: z.boolean() }),
       errors: { 404: 'no such lead (an unknown sequence or channel is a 400 naming target)' },
       handler: async ({ body }) => {
         const target = body.kind === 'lead' ? resolveLeadId(body.target, ctx.corpId) : body.target;
-        if (body.kind === 'lead' && !(await Lead.exists({ _id: target }))) throw new ApiError(404, `no lead ${body.target}`);
+        if (body.kind === 'lead' && !(await Lead.exists({ _id: target }))) throw noLead(body.target);
         const t = { kind: body.kind, target };
         return { changed: body.resume ? await resume(ctx, t, { actor: body.actor }) : await pause(ctx, t, { actor: body.actor, reason: body.reason }) };
       },

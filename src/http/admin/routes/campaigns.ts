@@ -60,18 +60,30 @@ const run = z.object({
   followUp: z.record(z.string(), z.unknown()).nullable().describe('replies, clicks and stage moves in the 7 days after (counted a day after and at 7 days; `final`, else `finalAt`: when the final count is due, later for a lead reached late)'),
 });
 
+/** What each kind of refusal is, in Chinese (the English is the refusal's own message). */
+const REFUSED_ZH = {
+  invalid: '群发定义有误',
+  conflict: '这个群发 key 已被占用',
+  not_found: '没有这个群发',
+  state: '群发当前的状态不允许这样做（已暂停、已取消、是草稿，或一次性群发已运行过）',
+} as const;
+
+const noCampaign = (key: string) => new ApiError(404, { zh: `没有群发 ${key}`, en: `no campaign ${key}` });
+
 /** A refused campaign operation as an API error. */
 function apiError(err: unknown): never {
   if (!(err instanceof CampaignError)) throw err;
   const status = { invalid: 400, conflict: 409, not_found: 404, state: 409 }[err.code];
-  throw new ApiError(status, err.message, err.issues.length ? err.issues.map((i) => ({ in: 'body', path: i.path, message: i.message })) : undefined);
+  const fields = [...new Set(err.issues.map((i) => i.path).filter(Boolean))];
+  const zh = `${REFUSED_ZH[err.code]}${fields.length ? `：${fields.join('、')}` : ''}`;
+  throw new ApiError(status, { zh, en: err.message }, err.issues.length ? err.issues.map((i) => ({ in: 'body', path: i.path, message: i.message })) : undefined);
 }
 
 /** The campaign routes of the admin API. */
 export function campaignRoutes(ctx: BotContext) {
   const existing = async (key: string) => {
     const c = await campaignOf(key);
-    if (!c) throw new ApiError(404, `no campaign ${key}`);
+    if (!c) throw noCampaign(key);
     return c;
   };
   return [
@@ -107,7 +119,7 @@ export function campaignRoutes(ctx: BotContext) {
       response: summary.extend({ definition: z.record(z.string(), z.unknown()), createdBy: z.string().nullable(), runs: z.array(run) }),
       handler: async ({ params }) => {
         const detail = await campaignDetail(params.key, 20, ctx.config.OPS_TIMEZONE);
-        if (!detail) throw new ApiError(404, `no campaign ${params.key}`);
+        if (!detail) throw noCampaign(params.key);
         return detail;
       },
     }),

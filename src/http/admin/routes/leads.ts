@@ -6,7 +6,7 @@ import { decodeCursor, LEAD_SORTS, leadDetail, resolveLeadId, summarize } from '
 import { moveStage } from '../../../domain/leads/stage.js';
 import { GRADES, STAGES } from '../../../domain/vocabulary.js';
 import { Lead, splitLeadId } from '../../../store/models/lead.js';
-import { ApiError, apiRoute } from '../api-route.js';
+import { ApiError, apiRoute, noLead } from '../api-route.js';
 import { actorField as actor } from '../actor-field.js';
 
 const date = z.union([z.date(), z.string()]).nullable();
@@ -34,7 +34,7 @@ export function leadRoutes(ctx: BotContext) {
   const find = async (raw: string) => {
     const id = resolveLeadId(raw, ctx.corpId);
     const ref = splitLeadId(id);
-    if (!ref || !(await Lead.exists({ _id: id }))) throw new ApiError(404, `no lead ${raw}`);
+    if (!ref || !(await Lead.exists({ _id: id }))) throw noLead(raw);
     return { id, ref };
   };
   return [
@@ -64,7 +64,7 @@ export function leadRoutes(ctx: BotContext) {
             } catch {
               return false;
             }
-          }, 'is not a cursor from this API')
+          }, { message: 'is not a cursor from this API', params: { zh: '不是本 API 给出的游标' } })
           .describe("the `next` of the page before, asked with the same sort (a cursor of another sort is a 400)"),
       }),
       response: z.object({
@@ -75,7 +75,12 @@ export function leadRoutes(ctx: BotContext) {
       handler: ({ query }) => {
         // A page follows the order it was made in: a cursor of another order would give a page from the wrong place.
         const madeFor = query.cursor ? decodeCursor(query.cursor).sort : null;
-        if (madeFor && madeFor !== query.sort) throw new ApiError(400, `cursor: it is a cursor of sort=${madeFor}, not sort=${query.sort}; ask the first page of sort=${query.sort} without one`);
+        if (madeFor && madeFor !== query.sort) {
+          throw new ApiError(400, {
+            zh: `cursor：这是 sort=${madeFor} 的游标，不是 sort=${query.sort} 的；请不带游标从 sort=${query.sort} 的第一页读起`,
+            en: `cursor: it is a cursor of sort=${madeFor}, not sort=${query.sort}; ask the first page of sort=${query.sort} without one`,
+          });
+        }
         return findLeads(ctx.leadIndex, query);
       },
     }),
@@ -94,7 +99,7 @@ export function leadRoutes(ctx: BotContext) {
       }),
       handler: async ({ params }) => {
         const detail = await leadDetail(resolveLeadId(params.id, ctx.corpId), ctx.sequences.keys());
-        if (!detail) throw new ApiError(404, `no lead ${params.id}`);
+        if (!detail) throw noLead(params.id);
         return detail;
       },
     }),

@@ -109,6 +109,35 @@ describe('a 客服 account under faults', () => {
     await syncIdle();
   });
 
+  it('a worker shut down (SIGTERM) while a sync pages: it fetches no further page, stores the cursor of what it handled and exits; the next worker answers the rest, once', async () => {
+    const ext = `wmTERM${Date.now().toString(36)}`;
+    const first = worker();
+    const before = (await kf().customerSays(KF, ext, '你好')).msgid;
+    await allHandled([before]);
+    await syncIdle();
+    // The next sync's first page is empty with more to come (has_more 1), and WeCom holds it 2 s on the way back: the
+    // shutdown comes while it is in flight.
+    kf().injectEmptyPages(KF, 1);
+    t.sandbox.state.inject({ api: 'kf/sync_msg', delayAfterMs: 2000 });
+    const ids: string[] = [];
+    for (const text of ['谢谢', 'hello']) ids.push((await kf().customerSays(KF, ext, text, { post: false })).msgid);
+    const syncs = t.sandbox.state.callsTo('kf/sync_msg').length;
+    await kf().postCallback(KF);
+    await waitFor(() => t.sandbox.state.callsTo('kf/sync_msg').length > syncs, 'the page in flight', 10_000);
+    const exited = new Promise<number | null>((r) => first.once('exit', (code) => r(code)));
+    first.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    // No page was asked for after the one in flight; what it handled (nothing) is behind the stored cursor, and the
+    // sync is no longer marked running.
+    expect(t.sandbox.state.callsTo('kf/sync_msg').length).toBe(syncs + 1);
+    expect(await KfHandled.countDocuments({ _id: { $in: ids.map((id) => `${KF}|${id}`) } })).toBe(0);
+    expect((await KfCursor.findById(`${TEST_CORP.corpId}:${KF}`).lean())?.syncing).toBeNull();
+    worker();
+    await allHandled(ids);
+    await answeredOnce(ext, 3);
+    await syncIdle();
+  });
+
   it('a worker killed while the opt-out confirmation is in flight: the retry opts the lead out, and the customer gets one confirmation', async () => {
     const ext = `wmTDKILL${Date.now().toString(36)}`;
     const w = worker();

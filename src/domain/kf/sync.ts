@@ -104,7 +104,8 @@ async function queueSync(ctx: SyncCtx, openKfid: string, n: number, jobId = jobI
  * otherwise the account's lock, then passes of kf/sync_msg from the stored cursor until a pass starts after the
  * newest request, and until the pages fetched are handled. The lock is renewed while held and freed by a holder's
  * death within SYNC_LOCK_MS. A job that finds the account busy looks again BUSY_RECHECK_MS later as the account's one
- * waiting job; when another waits already, that one will look, and this one ends.
+ * waiting job; when another waits already, that one will look, and this one ends. At a shutdown the sync fetches no
+ * further page: those fetched are handled and their cursor stored, and the job waits a second to go on.
  */
 export async function runSync(ctx: BotContext, d: { openKfid: string; n: number }): Promise<{ result: string; deferTo?: number }> {
   const { redis, keys } = ctx;
@@ -127,7 +128,14 @@ export async function runSync(ctx: BotContext, d: { openKfid: string; n: number 
       for (;;) {
         // Everything asked for before this pass starts is in WeCom already: the pass covers it.
         const covering = Math.max(await asked(), target);
-        await syncPages(ctx, d.openKfid, pipeline);
+        if ((await syncPages(ctx, d.openKfid, pipeline)) === 'stopped') {
+          // A shutdown: the pages fetched are handled and their cursor stored, then the job waits a second for a worker
+          // still running, or the restart, to fetch the rest (its requests are not done yet).
+          await pipeline.drain();
+          await closePipeline(ctx, d.openKfid, pipeline.startedAt);
+          ctx.log.info({ openKfid: d.openKfid, passes }, 'kf sync stopped for the shutdown: it goes on from the stored cursor');
+          return { result: 'stopped:shutdown', deferTo: Date.now() + 1000 };
+        }
         passes++;
         // Asked again meanwhile, with room to handle more: the next pass fetches while this one's pages are handled.
         // Without room it waits for them, so a busy account's next page gathers more of each customer's messages.
@@ -217,8 +225,10 @@ export async function syncedAccounts(ctx: Pick<BotContext, 'corpId'>): Promise<s
  * fetches the page again and handles nothing twice. A busier account gets larger pages, so its messages are handled
  * in larger batches (one lead write per customer per page).
  */
-export async function syncPages(ctx: BotContext, openKfid: string, pipeline: PagePipeline): Promise<void> {
+export async function syncPages(ctx: BotContext, openKfid: string, pipeline: PagePipeline): Promise<'done' | 'stopped'> {
   for (let page = 0; page < 100_000; page++) {
+    // The process is shutting down: no more pages; those fetched are handled and their cursor stored (runSync).
+    if (ctx.stopping.aborted) return 'stopped';
     const res = await syncOnce(ctx, openKfid, pipeline.cursor);
     const next = res.next_cursor && res.next_cursor !== pipeline.cursor ? res.next_cursor : null;
     const fresh = res.msg_list.length ? await storeMessages(openKfid, res.msg_list) : new Set<string>();
@@ -226,6 +236,7 @@ export async function syncPages(ctx: BotContext, openKfid: string, pipeline: Pag
     if (next) pipeline.cursor = next;
     if (res.has_more !== 1) break;
   }
+  return 'done';
 }
 
 /** One page with the account's newest token; a token WeCom refuses (95007) is dropped and the page asked for without. */

@@ -1,8 +1,10 @@
 import path from 'node:path';
+import { bytes } from '../text-bytes.js';
 import type { Campaign } from './campaigns.js';
 import type { CaseStudy } from './cases.js';
 import type { ChannelCatalog } from './channels.js';
 import { campaignKeyBytes, KF_REPLY_KEY_BYTES, kfTextBytes, kfTextProblem, longestTrackedUrl, nurtureKeyBytes, replyLinkTitle, type LinkLineSpec } from './kf-text.js';
+import { LONGEST_NAME, NAME_MAX_CHARS } from './render.js';
 import type { Replies, Reply } from './replies.js';
 import type { Sequence } from './sequences.js';
 
@@ -18,12 +20,30 @@ function longest(m: KfMessage): { lines: LinkLineSpec[]; slug?: string } {
   return m.choices.reduce((a, b) => (kfTextBytes(m.text, b.lines) > kfTextBytes(m.text, a.lines) ? b : a), m.choices[0] ?? { lines: [] });
 }
 
+/**
+ * A text as the send fills it, at its longest: {{name}} as the longest customer name (NAME_MAX_CHARS characters, as
+ * a welcome is checked), {{channel}} as the longest channel name of channels.yaml (a lead may come from any of them);
+ * {{hours}} is left as written. `filled` says which were counted so, for the problem's message.
+ */
+function atLongest(text: string | undefined, longestChannel: string): { text: string | undefined; filled: string[] } {
+  if (!text) return { text, filled: [] };
+  const filled = new Set<string>();
+  const out = text.replace(/\{\{\s*(name|channel)\s*\}\}/g, (_, p: string) => {
+    filled.add(p === 'name' ? `{{name}} at its longest, ${NAME_MAX_CHARS} characters` : `{{channel}} as "${longestChannel}"`);
+    return p === 'name' ? LONGEST_NAME : longestChannel;
+  });
+  return { text: out, filled: [...filled] };
+}
+
 /** The problem of one message (`what` says where its links come from), as `<field>: <problem>`, or null. */
-function problemOf(m: KfMessage, field: { text: string; link: string }, caseStudy: boolean): string | null {
+function problemOf(raw: KfMessage, field: { text: string; link: string }, caseStudy: boolean, longestChannel: string): string | null {
+  const { text, filled } = atLongest(raw.text, longestChannel);
+  const m = { ...raw, text };
   const worst = longest(m);
   if (!worst.lines.length) return null;
   const lines = caseStudy ? `the link line of its longest case study (${worst.slug})` : worst.lines.length > 1 ? 'its link lines' : 'its link line';
-  const problem = kfTextProblem(m.text, worst.lines, m.text ? `the text and ${lines} make` : `${lines} ${worst.lines.length > 1 ? 'make' : 'is'}`);
+  const theText = filled.length ? `the text (${filled.join(', ')})` : 'the text';
+  const problem = kfTextProblem(m.text, worst.lines, m.text ? `${theText} and ${lines} make` : `${lines} ${worst.lines.length > 1 ? 'make' : 'is'}`);
   return problem && `${m.text ? field.text : field.link}: ${problem}`;
 }
 
@@ -55,9 +75,11 @@ export function kfTextProblems(
   publicBaseUrl?: string,
 ): string[] {
   const problems: string[] = [];
+  // The send fills {{channel}} with the lead's channel: counted as the longest name there is.
+  const longestChannel = (t.channels?.all() ?? []).map((c) => c.name).reduce((a, b) => (bytes(b) > bytes(a) ? b : a), '');
   for (const s of t.sequences.values()) {
     s.steps.forEach((step, i) => {
-      const p = problemOf(stepMessage(step, t.cases, publicBaseUrl, nurtureKeyBytes(s.key, i)), { text: `steps.${i}.text`, link: `steps.${i}.${step.link ? 'link' : 'caseStudy'}` }, !step.link && Boolean(step.caseStudy));
+      const p = problemOf(stepMessage(step, t.cases, publicBaseUrl, nurtureKeyBytes(s.key, i)), { text: `steps.${i}.text`, link: `steps.${i}.${step.link ? 'link' : 'caseStudy'}` }, !step.link && Boolean(step.caseStudy), longestChannel);
       if (p) problems.push(`${path.join(dir, 'sequences', `${s.key}.yaml`)}: ${p}`);
     });
   }
@@ -68,17 +90,17 @@ export function kfTextProblems(
   ];
   for (const { where, reply } of replies) {
     if (!reply) continue;
-    const p = problemOf(replyMessage(reply, t.cases, publicBaseUrl), { text: `${where}.text`, link: `${where}.${reply.link ? 'link' : 'caseStudy'}` }, !reply.link && Boolean(reply.caseStudy));
+    const p = problemOf(replyMessage(reply, t.cases, publicBaseUrl), { text: `${where}.text`, link: `${where}.${reply.link ? 'link' : 'caseStudy'}` }, !reply.link && Boolean(reply.caseStudy), longestChannel);
     if (p) problems.push(`${path.join(dir, 'replies.yaml')}: ${p}`);
   }
   for (const c of t.channels?.all() ?? []) {
     const welcome = c.kf?.welcome;
     if (!welcome) continue;
-    const p = problemOf(replyMessage(welcome, t.cases, publicBaseUrl), { text: 'kf.welcome.text', link: 'kf.welcome.link' }, false);
+    const p = problemOf(replyMessage(welcome, t.cases, publicBaseUrl), { text: 'kf.welcome.text', link: 'kf.welcome.link' }, false, longestChannel);
     if (p) problems.push(`${path.join(dir, 'channels.yaml')}: channel ${c.key}: ${p}`);
   }
   for (const { campaign, file } of t.campaigns) {
-    const p = problemOf(stepMessage(campaign.content, t.cases, publicBaseUrl, campaignKeyBytes(campaign.key)), { text: 'content.text', link: `content.${campaign.content.link ? 'link' : 'caseStudy'}` }, !campaign.content.link && Boolean(campaign.content.caseStudy));
+    const p = problemOf(stepMessage(campaign.content, t.cases, publicBaseUrl, campaignKeyBytes(campaign.key)), { text: 'content.text', link: `content.${campaign.content.link ? 'link' : 'caseStudy'}` }, !campaign.content.link && Boolean(campaign.content.caseStudy), longestChannel);
     if (p) problems.push(`${file}: ${p}`);
   }
   return problems;

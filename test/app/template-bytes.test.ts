@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadTemplates } from '../../src/content/index.js';
+import { LONGEST_NAME, render } from '../../src/content/render.js';
 import { campaignKeyBytes, KF_REPLY_KEY_BYTES, LINK_BOUNDS, longestTrackedUrl, nurtureKeyBytes } from '../../src/content/kf-text.js';
 import { trackedUrl } from '../../src/domain/delivery/tracked-links.js';
 import { nurtureDeliveryKey } from '../../src/domain/nurture/policy.js';
@@ -91,6 +92,27 @@ describe('a 微信客服 text is measured with its link line, as kf/send_msg get
     expect(await templateProblems(step(longest))).toEqual([]);
     expect(await templateProblems(step(`${longest}a`))).toEqual([expect.stringMatching(/^sequences\/s\.yaml: steps\.0\.text: .*shorten it by 1 bytes$/)]);
     expect(withLinkLine(`${longest}a`, line, 2048)).not.toContain(`${longest}a`); // which would have been cut
+  });
+
+  it('counts {{name}} at its longest (64 characters) and {{channel}} as the longest channel name, as the 客服 send fills them', async () => {
+    const url = 'https://example.com/l';
+    const made = trackedUrl(`https://${w(LINK_BOUNDS.baseUrl - 8)}`, 'secret-secret-secret', { url, lead, deliveryKey: nurtureDeliveryKey(enrollmentId(lead.corpId, lead.externalUserId, 's'), 0), caseSlug: null });
+    const line = linkLine('清单', made);
+    // As written, exactly the longest text that goes whole with the link line.
+    const text = `{{name}}${'a'.repeat(2048 - 1 - bytes(line) - '{{name}}'.length)}`;
+    const step = (t: string) => `key: s\nname: S\nsteps:\n  - { delay: 1d, text: "${t}", link: { title: 清单, url: "${url}" } }\n`;
+    // A customer with a long name (64 emoji) gets it cut: the send fills the name, then cuts the text to keep the link.
+    const sent = withLinkLine(render(text, { name: LONGEST_NAME }), line, 2048);
+    expect(sent).not.toContain(render(text, { name: LONGEST_NAME }));
+    expect(await templateProblems(dirWith({ 'sequences/s.yaml': step(text) }))).toEqual([
+      expect.stringMatching(/^sequences\/s\.yaml: steps\.0\.text: on the 微信客服 route the text \(\{\{name\}\} at its longest, 64 characters\) and its link line make up to \d+ bytes .*shorten it by 248 bytes$/),
+    ]);
+    // {{channel}}: the longest name in channels.yaml (a sequence's lead may come from any channel).
+    const viaChannel = `{{channel}}${'a'.repeat(2048 - 1 - bytes(line) - '{{channel}}'.length)}`;
+    const channels = `channels:\n  - key: a\n    name: 展\n  - key: b\n    name: ${'展'.repeat(10)}\n`;
+    expect(await templateProblems(dirWith({ 'sequences/s.yaml': step(viaChannel), 'channels.yaml': channels }))).toEqual([
+      expect.stringMatching(/^sequences\/s\.yaml: steps\.0\.text: on the 微信客服 route the text \(\{\{channel\}\} as "展{10}"\) and its link line make .*shorten it by 19 bytes$/),
+    ]);
   });
 
   it('counts a caseStudy step with the case study whose link line is longest, and names it', async () => {

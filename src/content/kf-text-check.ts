@@ -35,8 +35,14 @@ function atLongest(text: string | undefined, longestChannel: string): { text: st
   return { text: out, filled: [...filled] };
 }
 
-/** The problem of one message (`what` says where its links come from), as `<field>: <problem>`, or null. */
+/** The problem of one message, as `<field>: <problem>`, or null. */
 function problemOf(raw: KfMessage, field: { text: string; link: string }, caseStudy: boolean, longestChannel: string): string | null {
+  const p = problemAt(raw, field, caseStudy, longestChannel);
+  return p && `${p.path}: ${p.message}`;
+}
+
+/** The problem of one message (its field, and what is over by how much), or null. */
+function problemAt(raw: KfMessage, field: { text: string; link: string }, caseStudy: boolean, longestChannel: string): { path: string; message: string } | null {
   const { text, filled } = atLongest(raw.text, longestChannel);
   const m = { ...raw, text };
   const worst = longest(m);
@@ -44,7 +50,19 @@ function problemOf(raw: KfMessage, field: { text: string; link: string }, caseSt
   const lines = caseStudy ? `the link line of its longest case study (${worst.slug})` : worst.lines.length > 1 ? 'its link lines' : 'its link line';
   const theText = filled.length ? `the text (${filled.join(', ')})` : 'the text';
   const problem = kfTextProblem(m.text, worst.lines, m.text ? `${theText} and ${lines} make` : `${lines} ${worst.lines.length > 1 ? 'make' : 'is'}`);
-  return problem && `${m.text ? field.text : field.link}: ${problem}`;
+  return problem ? { path: m.text ? field.text : field.link, message: problem } : null;
+}
+
+/** The longest channel name, which {{channel}} is counted as (a lead may come from any channel). */
+const longestChannelName = (channels: ChannelCatalog | undefined) => (channels?.all() ?? []).map((c) => c.name).reduce((a, b) => (bytes(b) > bytes(a) ? b : a), '');
+
+/**
+ * A campaign's text that would be cut on the 微信客服 route (its text and link line over 2048 bytes), as the field and
+ * the problem, or null: for campaign files (kfTextProblems) and campaigns created through the admin API alike.
+ */
+export function campaignKfProblem(campaign: Campaign, t: { cases: readonly CaseStudy[]; channels?: ChannelCatalog }, publicBaseUrl?: string): { path: string; message: string } | null {
+  const c = campaign.content;
+  return problemAt(stepMessage(c, t.cases, publicBaseUrl, campaignKeyBytes(campaign.key)), { text: 'content.text', link: `content.${c.link ? 'link' : 'caseStudy'}` }, !c.link && Boolean(c.caseStudy), longestChannelName(t.channels));
 }
 
 /** A message with a link or a case study, as a sequence step or a campaign sends it by kf/send_msg (sendVia). */
@@ -76,7 +94,7 @@ export function kfTextProblems(
 ): string[] {
   const problems: string[] = [];
   // The send fills {{channel}} with the lead's channel: counted as the longest name there is.
-  const longestChannel = (t.channels?.all() ?? []).map((c) => c.name).reduce((a, b) => (bytes(b) > bytes(a) ? b : a), '');
+  const longestChannel = longestChannelName(t.channels);
   for (const s of t.sequences.values()) {
     s.steps.forEach((step, i) => {
       const p = problemOf(stepMessage(step, t.cases, publicBaseUrl, nurtureKeyBytes(s.key, i)), { text: `steps.${i}.text`, link: `steps.${i}.${step.link ? 'link' : 'caseStudy'}` }, !step.link && Boolean(step.caseStudy), longestChannel);
@@ -100,8 +118,8 @@ export function kfTextProblems(
     if (p) problems.push(`${path.join(dir, 'channels.yaml')}: channel ${c.key}: ${p}`);
   }
   for (const { campaign, file } of t.campaigns) {
-    const p = problemOf(stepMessage(campaign.content, t.cases, publicBaseUrl, campaignKeyBytes(campaign.key)), { text: 'content.text', link: `content.${campaign.content.link ? 'link' : 'caseStudy'}` }, !campaign.content.link && Boolean(campaign.content.caseStudy), longestChannel);
-    if (p) problems.push(`${file}: ${p}`);
+    const p = campaignKfProblem(campaign, t, publicBaseUrl);
+    if (p) problems.push(`${file}: ${p.path}: ${p.message}`);
   }
   return problems;
 }

@@ -58,8 +58,10 @@ it('a reminder WeCom refuses (81013) gives back the case study it carried: the l
 });
 
 it('a reminder whose content is long keeps its tracked link whole and fits one app message (2048 bytes)', async () => {
-  const [lead] = await seedLeads(h.sandbox, [{ name: '长文客户', owner: 'changwen', tags: ['测试/long'] }]);
-  await createCampaign(h.ctx, { key: 'long1', name: '长文', segment: { tags: { all: ['测试/long'] } }, content: { text: '产品更新说明。'.repeat(90), link: { title: '更新详情', url: 'https://example.com/update' } }, schedule: { cron: '0 10 * * 1', timezone: 'Asia/Shanghai' } }, 'test');
+  // A text as long as the 客服 route allows with its link line (templates:check and the API refuse longer ones), to
+  // an owner with 20 customers to list: together over one app message.
+  const [lead] = await seedLeads(h.sandbox, Array.from({ length: 20 }, (_, i) => ({ name: `长文客户${String(i).padStart(2, '0')}`, owner: 'changwen', tags: ['测试/long'] })));
+  await createCampaign(h.ctx, { key: 'long1', name: '长文', segment: { tags: { all: ['测试/long'] } }, content: { text: '产品更新说明。'.repeat(75), link: { title: '更新详情', url: 'https://example.com/update' } }, schedule: { cron: '0 10 * * 1', timezone: 'Asia/Shanghai' } }, 'test');
   await launchCampaign(h.ctx, 'long1');
   await h.drain('campaign-run');
   const [note] = h.sandbox.state.appMessages.sentTo('changwen');

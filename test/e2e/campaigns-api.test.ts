@@ -48,6 +48,13 @@ describe('campaigns API: access and validation', () => {
     expect(past.status).toBe(400);
     expect((await json<Issues>(past)).issues?.[0]).toMatchObject({ in: 'body', path: 'schedule.at' });
     expect((await post('/campaigns', { ...valid('both'), schedule: { at: '2099-01-01T10:00:00+08:00', cron: '0 10 * * 1' } })).status).toBe(400);
+    // A text that fits alone but not with its link line on the 微信客服 route (2048 bytes) is refused, as in a file.
+    const long = await post('/campaigns', { ...valid('longkf'), content: { text: '产品更新说明。'.repeat(90), link: { title: '更新详情', url: 'https://example.com/update' } } });
+    expect(long.status).toBe(400);
+    const longIssue = (await json<Issues>(long)).issues?.[0];
+    expect(longIssue).toMatchObject({ in: 'body', path: 'content.text' });
+    expect(longIssue?.message).toMatch(/微信客服 route .* over kf\/send_msg's 2048 .*shorten it by \d+ bytes/);
+    expect((await post('/campaigns', { ...valid('shortkf'), content: { text: '产品更新说明。'.repeat(75), link: { title: '更新详情', url: 'https://example.com/update' } } })).status).toBe(200);
     // Patterns croner reads but BullMQ's job scheduler cannot (a weekday-nearest day, a day no month has, an alias it
     // lacks): refused with the field, and the key is not left taken by a campaign that has no schedule.
     for (const [i, cron] of ['0 10 15W * *', '0 10 31 2 *', '@annually'].entries()) {

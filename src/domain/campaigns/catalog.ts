@@ -1,5 +1,6 @@
 import type { BotContext } from '../../context.js';
 import { checkCampaignRefs, parseCampaign, type Campaign, type CampaignInput } from '../../content/campaigns.js';
+import { campaignKfProblem } from '../../content/kf-text-check.js';
 import { TemplateError } from '../../errors.js';
 import { createOnce } from '../../store/create-once.js';
 import { CampaignRecord, type CampaignFields } from '../../store/models/campaign.js';
@@ -72,10 +73,13 @@ export async function syncFileCampaigns(ctx: Pick<BotContext, 'campaigns'>): Pro
  * Validates a campaign posted through the admin API (or the chat command): its fields, what it names (sequences,
  * channels, cases), a one-off time in the future, and a key no file or stored campaign uses. Returns it parsed.
  */
-export function validateNewCampaign(ctx: Pick<BotContext, 'sequences' | 'channels' | 'cases' | 'campaigns'>, input: unknown, now = Date.now()): Campaign {
+export function validateNewCampaign(ctx: Pick<BotContext, 'sequences' | 'channels' | 'cases' | 'campaigns' | 'publicBaseUrl'>, input: unknown, now = Date.now()): Campaign {
   const { value, problems } = parseCampaign(input);
   if (!value) throw new CampaignError('invalid', 'invalid campaign', problems);
   const refs = checkCampaignRefs(value, ctx);
+  // As a campaign file is checked: a text that would be cut on the 微信客服 route [D:94677].
+  const kf = campaignKfProblem(value, ctx, ctx.publicBaseUrl);
+  if (kf) refs.push(kf);
   if (value.schedule.at && Date.parse(value.schedule.at) <= now) refs.push({ path: 'schedule.at', message: 'must be in the future (use launch to run it now)' });
   if (refs.length) throw new CampaignError('invalid', 'invalid campaign', refs);
   if (ctx.campaigns.has(value.key)) throw new CampaignError('conflict', `campaign key "${value.key}" is defined in templates/campaigns/${value.key}.yaml`);
@@ -83,7 +87,7 @@ export function validateNewCampaign(ctx: Pick<BotContext, 'sequences' | 'channel
 }
 
 /** Stores a campaign created through the admin API; a key already stored (from a file or the API) is a conflict. */
-export async function createCampaign(ctx: Pick<BotContext, 'sequences' | 'channels' | 'cases' | 'campaigns'>, input: CampaignInput, actor: string): Promise<Campaign> {
+export async function createCampaign(ctx: Pick<BotContext, 'sequences' | 'channels' | 'cases' | 'campaigns' | 'publicBaseUrl'>, input: CampaignInput, actor: string): Promise<Campaign> {
   const campaign = validateNewCampaign(ctx, input);
   const created = await createOnce(CampaignRecord, { _id: campaign.key, name: campaign.name, source: 'api', definition: input, createdBy: actor });
   if (!created) throw new CampaignError('conflict', `campaign key "${campaign.key}" is taken`);

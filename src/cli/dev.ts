@@ -84,8 +84,12 @@ function shutdown(err?: unknown): Promise<never> {
 
 async function stopAndExit(err?: unknown): Promise<never> {
   stopping = true;
+  if (err === undefined) console.log('Stopping: the bot first (its jobs stop at a safe point), then the database and the sandbox WeCom…');
   await stopAll();
-  if (err === undefined) process.exit(0);
+  if (err === undefined) {
+    console.log('Stopped.');
+    process.exit(0);
+  }
   if (isStartupError(err)) exitOnStartupError(err);
   console.error(`npm run dev failed: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);

@@ -159,7 +159,9 @@ async function spawnServer(kind: ServerKind, bin: string, dataDir?: string, post
           '--telemetry=disable',
           '--log-level=error',
         ];
-  const child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  // A kept database (dev's) runs in a process group of its own: the Ctrl-C a terminal sends to the whole foreground
+  // group must not stop it under the bot, which is still finishing its jobs; dev stops it last (src/cli/dev.ts).
+  const child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: Boolean(dataDir) });
   // Who holds a kept data directory, for the next run should this one die without stopping its server.
   if (dataDir && child.pid) await writeFile(pidFile(kind, dir), JSON.stringify({ pid: child.pid, owner: process.pid }));
   let stderr = '';

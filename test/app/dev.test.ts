@@ -194,9 +194,14 @@ describe('npm run dev', () => {
     expect(/expo2026\s.*\(QR: (\S+)\)/.exec(dev.stdout)?.[1]).toBe(firstQr);
     const database = pidOfDatabase();
     expect(ferretdbsOn(dbDir)).toEqual([database]);
+    // The database runs in a process group of its own: a terminal's Ctrl-C (SIGINT to its foreground group) reaches
+    // dev, which stops the bot first, its jobs at a safe point, and the database last, not under the bot.
+    const pgrp = (pid: number) => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[2]);
+    expect(pgrp(database)).not.toBe(pgrp(dev.child.pid!));
 
     dev.child.kill('SIGTERM');
     expect((await dev.exited).code).toBe(0);
+    expect(dev.stdout).toMatch(/Stopping: the bot first[^\n]*\n(.*\n)*Stopped\.\n/);
     expect(ferretdbsOn(dbDir)).toEqual([]);
     expect(existsSync(path.join(dbDir, 'ferretdb.pid'))).toBe(false);
     expect(existsSync(devEnvFile())).toBe(false);

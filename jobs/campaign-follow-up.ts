@@ -23,7 +23,7 @@ export const campaignFollowUpJob = defineJob({
   async process(d, ctx, job, token) {
     const schedule = ctx.config.MASS_RESULT_POLL_SCHEDULE;
     const f = await countFollowUp(d.runId, d.final, { resultsForMs: schedule[schedule.length - 1] ?? 0 });
-    if (f?.finalAt) {
+    if (d.final && f && !f.final && f.finalAt) {
       await job.moveToDelayed(f.finalAt.getTime(), token);
       throw new DelayedError();
     }

@@ -89,6 +89,11 @@ describe('群发 / campaign chat command (the domain behind handlers/commands/)'
     expect(await say('launch cmd', { admin: true })).toMatch(/^cmd 已有这次运行（立即发送 \d\d-\d\d \d\d:\d\d，(执行中|已完成)），不会重复发送。$/);
     await h.drain('campaign-run');
     const run = await CampaignRun.findOne({ campaignKey: 'cmd' }).lean();
+    // The first day's count says when the final one comes (7 days after the run).
+    await countFollowUp(run!._id, false, { resultsForMs: 3_600_000 });
+    const finished = (await CampaignRun.findById(run!._id).lean())!.finishedAt!;
+    const day7 = new Intl.DateTimeFormat('en-GB', { timeZone: 'Asia/Shanghai', month: '2-digit', day: '2-digit' }).format(finished.getTime() + 7 * 86_400_000).split('/').reverse().join('-');
+    expect(await say('show cmd')).toMatch(new RegExp(`^- 7 天跟进（截至 \\d\\d-\\d\\d \\d\\d:\\d\\d，最终统计 ${day7} \\d\\d:\\d\\d）`, 'm'));
     // Counted while its messages wait for their owners: the follow-up says when its final count is due.
     await countFollowUp(run!._id, true, { resultsForMs: 3_600_000 });
     expect(await say('show cmd')).toMatch(/^- 7 天跟进（截至 \d\d-\d\d \d\d:\d\d，最终统计 \d\d-\d\d \d\d:\d\d）：触达 0，/m);

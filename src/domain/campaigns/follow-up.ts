@@ -18,9 +18,9 @@ export interface FollowUp {
   asOf: Date;
   final: boolean;
   /**
-   * When the final count is due, for a count asked to be final too early: a lead reached late (an owner who confirmed
-   * the mass message days after the run) has 7 days of its own, and a message still waiting for its owner may yet be
-   * confirmed. Null once final (and for the count of the first day).
+   * When the final count is due (null once final): 7 days after the run, or later for a lead reached late (an owner
+   * who confirmed the mass message days after the run has 7 days of its own) and for a message still waiting for its
+   * owner (it may yet be confirmed).
    */
   finalAt?: Date | null;
   /** Leads the run's message reached (sent by 客服, confirmed by the owner, forwarded by the owner), or enrolled. */
@@ -80,8 +80,11 @@ export async function countFollowUp(runId: string, final: boolean, opts: FollowU
     }
     for (const g of await CampaignGroup.find({ runId }, { clicks: 1 }).lean()) linkClicks += g.clicks ?? 0;
   }
-  const finalAt = final ? finalCountAt(run.finishedAt?.getTime() ?? now, reachedAt.values(), waitingUntil, opts.resultsForMs ?? 0, now) : null;
-  const out: FollowUp = { asOf: new Date(now), final: final && finalAt === null, finalAt, reached: reachedAt.size, replied: 0, clicked: 0, linkClicks, stageMoves: { engaged: 0, qualified: 0, opportunity: 0, customer: 0, lost: 0, unsubscribed: 0 } };
+  const finishedAt = run.finishedAt?.getTime() ?? now;
+  const wait = finalCountAt(finishedAt, reachedAt.values(), waitingUntil, opts.resultsForMs ?? 0, now);
+  // The first day's count says when the final one comes: its job is due 7 days after the run, or it waits then.
+  const finalAt = final ? wait : new Date(Math.max(finishedAt + FOLLOW_UP_WINDOW_MS, wait?.getTime() ?? 0));
+  const out: FollowUp = { asOf: new Date(now), final: final && wait === null, finalAt, reached: reachedAt.size, replied: 0, clicked: 0, linkClicks, stageMoves: { engaged: 0, qualified: 0, opportunity: 0, customer: 0, lost: 0, unsubscribed: 0 } };
   const fields = { touchLog: 1, touches: 1, reached: 1, lostAt: 1, unsubscribedAt: 1 };
   type Row = TouchHolder & { _id: string; reached?: Record<string, Date | undefined>; lostAt?: Date | null; unsubscribedAt?: Date | null };
   const count = (l: Row) => {

@@ -156,6 +156,14 @@ export class RedisKeys {
     return `${this.prefix}:campaign-run:${runId}:taken`;
   }
 
+  /**
+   * A set of fence ids a campaign run's cycle took for leads it never called and could not give back (the database
+   * failed): given back by the run's next execution (src/domain/campaigns/unsent-fences.ts).
+   */
+  campaignUnsentFences(runId: string): string {
+    return `${this.prefix}:campaign-run:${runId}:unsent`;
+  }
+
   /** Held while a chat command creates the channel `key` (its 联系我 code), so one attempt at a time looks and makes. */
   channelCreateLock(key: string): string {
     return `${this.prefix}:channels:create:${key}:lock`;

@@ -53,13 +53,13 @@ describe('a campaign send whose records the database cannot take', () => {
    * runs once WeCom has taken that message, before the database is back; `afterRestart` as soon as it is back (before
    * the run's job is retried). Checks that the first owner's customers were sent the message once, never again.
    */
-  async function runThroughOutage(key: string, o: { beforeRetry?: (runId: string) => Promise<void>; afterRestart?: () => Promise<void>; ends?: 'finished' | 'cancelled' } = {}) {
+  async function runThroughOutage(key: string, o: { beforeRetry?: (runId: string) => Promise<void>; afterRestart?: () => Promise<void>; ends?: 'finished' | 'cancelled'; downMs?: number; perLead?: boolean } = {}) {
     const tag = `测试/${key}`;
     const leads = [
       ...(await seedLeads(t.sandbox, [0, 1, 2].map((i) => ({ name: `张${key}${i}`, owner: 'zhangsan', tags: [tag] })))),
       ...(await seedLeads(t.sandbox, [0, 1, 2].map((i) => ({ name: `李${key}${i}`, owner: 'lisi', tags: [tag] })))),
     ];
-    await createCampaign(t.bot.ctx, { key, name: `停库测试 ${key}`, segment: { tags: { all: [tag] } }, content: { text: '您好，停库测试。' }, ownerNote: '停库测试的提醒', schedule: { at: new Date(Date.now() + 86_400_000).toISOString() } }, 'test');
+    await createCampaign(t.bot.ctx, { key, name: `停库测试 ${key}`, segment: { tags: { all: [tag] } }, content: { text: o.perLead ? '{{name}}您好，停库测试。' : '您好，停库测试。' }, ownerNote: '停库测试的提醒', schedule: { at: new Date(Date.now() + 86_400_000).toISOString() } }, 'test');
     t.sandbox.state.inject({ api: API, delayMs: HOLD_MS, times: 1 });
     const before = t.sandbox.state.callsTo(API).length;
 
@@ -78,7 +78,7 @@ describe('a campaign send whose records the database cannot take', () => {
     // WeCom has the message. The group's record, the write after it, gives up about SELECTION_TIMEOUT_MS later; the
     // database comes back after that, while what the run does next (before the fix: giving the batch's fences back)
     // still waits for it. The run's job then fails and its retry goes on.
-    await new Promise((r) => setTimeout(r, answeredAt + SELECTION_TIMEOUT_MS + 2_500 - Date.now()));
+    await new Promise((r) => setTimeout(r, answeredAt + (o.downMs ?? SELECTION_TIMEOUT_MS + 2_500) - Date.now()));
     await db.restart();
     await o.afterRestart?.();
 
@@ -92,8 +92,8 @@ describe('a campaign send whose records the database cannot take', () => {
     const calls = t.sandbox.state.callsTo(API).slice(before).map((c) => c.body as { sender: string; external_userid: string[] });
     const times = (id: string) => calls.filter((c) => c.external_userid.includes(id)).length;
     const heldIds = new Set(body.external_userid);
-    expect(heldIds.size).toBe(3);
-    expect([...heldIds].map(times)).toEqual([1, 1, 1]);
+    expect(heldIds.size).toBe(o.perLead ? 1 : 3);
+    expect([...heldIds].map(times)).toEqual([...heldIds].map(() => 1));
     return { run: done, leads, calls, times, heldIds, msgid, sender: body.sender };
   }
 
@@ -135,6 +135,20 @@ describe('a campaign send whose records the database cannot take', () => {
     expect(crashes).toEqual([]);
     const health = await fetch(`${t.url}/healthz`);
     expect(health.status).toBe(200);
+  });
+
+  it('sends the cycle\'s other tasks after the database returns, when it stayed down past the giving back of their fences too', async () => {
+    // {{name}}: a task per lead, all six in one cycle. Down long enough for the first task's record and then the giving
+    // back of the five unsent tasks' fences to give up: those are noted in Redis, and the retry gives them back before
+    // it goes on (unsent-fences.ts); before, it took them for tasks left in flight and recorded them unknown.
+    const { run, leads, calls, times } = await runThroughOutage('dbdown_long', { downMs: 2 * SELECTION_TIMEOUT_MS + 4_000, perLead: true });
+    expect(leads.map((l) => [l.name, times(l.externalUserId)])).toEqual(leads.map((l) => [l.name, 1]));
+    expect(calls).toHaveLength(6);
+    const deliveries = await Delivery.find({ runId: run._id }).lean();
+    expect(deliveries).toHaveLength(6);
+    for (const d of deliveries) expect(d).toMatchObject({ status: 'submitted', via: 'mass' });
+    expect(await t.bot.ctx.redis.exists(t.bot.ctx.keys.campaignUnsentFences(run._id))).toBe(0);
+    expect(crashes).toEqual([]);
   });
 
   it('records the customers of that message unknown, not sent again, when Redis lost what WeCom answered', async () => {

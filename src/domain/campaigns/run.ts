@@ -17,6 +17,7 @@ import { describeRun, groupsOf, runResults } from './results.js';
 import { campaignTimezone, quietHoursOf, type Run } from './schedule.js';
 import { audiencePages, leadsByIds, type AudienceLead } from './segment.js';
 import { RunStopped, sendCycle } from './send.js';
+import { releaseNotedFences } from './unsent-fences.js';
 import { writeTakenGroups } from './taken-groups.js';
 import { withdrawTasks } from './withdraw.js';
 import { expireItems, skipNoCase, type PendingItem, type RunBatch } from './send-record.js';
@@ -142,6 +143,8 @@ class RunPass {
 
   /** Goes through the pass from its checkpoint: done, or stopped by quiet hours (RunStopped when paused or shutting down). */
   async execute(): Promise<'done' | { quietUntil: number }> {
+    // What an earlier execution's failed cycle could not give back (the database down): its leads are sent this time.
+    await releaseNotedFences(this.ctx, this.run._id);
     const quietHours = quietHoursOf(this.ctx, this.campaign);
     for await (const page of this.source()) {
       if (this.ctx.stopping.aborted) throw new RunStopped('shutdown');

@@ -18,6 +18,7 @@ import { deferItems, dropExcluded, settleHeld } from './cycle-leftovers.js';
 import { contentSignature, dailyCapFor, rawLink, renderText } from './plan.js';
 import { campaignDeliveryKey, recordFor, runDeliveryPrefix, WRITE_SLICE, type PendingItem, type RunBatch, type Settled } from './send-record.js';
 import { retryLater, withRetries } from './send-retries.js';
+import { noteUnsentFences } from './unsent-fences.js';
 import { createGroupRecord, followTakenGroup, forgetTakenGroup, keepTakenGroup, releaseRefused, settledOf, writeTakenGroups, type TakenGroup } from './taken-groups.js';
 
 
@@ -89,7 +90,8 @@ export async function sendCycle(b: RunBatch, planned: readonly PendingItem[]): P
   const unsent = new Set<Ready>();
   const giveBack = async () => {
     const ids = [...unsent].flatMap((r) => [...r.held.map((f) => f.id), ...Array.from({ length: r.attempt }, (_, n) => attemptFenceId(campaignDeliveryKey(b.runId, r.it.leadId), n + 1))]);
-    await releaseTakenFences(ids);
+    // The database failing too: noted in Redis for the next execution to give back (unsent-fences.ts).
+    await releaseTakenFences(ids).catch(() => noteUnsentFences(ctx, b.runId, ids));
   };
   try {
     // In slices, so a full group's (10,000 leads') fences are never all in memory at once. What a slice took is in

@@ -81,6 +81,40 @@ describe('a mass-result poll WeCom refuses with an errcode', () => {
     for (let a = 0; a <= LAST; a++) expect(await pollJob(key, a)).toBeUndefined();
   });
 
+  it('a msgid WeCom does not know (41047): the first try settles the delivery unknown, alerted, never retried nor polled again', async () => {
+    const { key, poll } = await submitted(`wm_mr_41047_${Date.now()}`);
+    // WeCom (here the sandbox after a restart) has forgotten the task: every answer about it is 41047.
+    h.sandbox.state.mass.msgs.delete(poll(0).msgid);
+    // The poll's job, its first try of its first poll: it completes, with no retry (no backoff) and no next poll.
+    const { result, error, delayed } = await h.runJob('mass-result', poll(0));
+    expect({ result, error, delayed }).toEqual({ result: 'unknown', error: undefined, delayed: undefined });
+    expect(await Delivery.findById(key).lean()).toMatchObject({ status: 'unknown', errcode: 41047, reason: 'send_result_unavailable' });
+    expect(h.sandbox.state.callsTo(RESULT)).toHaveLength(1);
+    for (let a = 1; a <= LAST; a++) expect(await pollJob(key, a)).toBeUndefined();
+    expect(await Alert.findOne({ kind: 'mass_result_unavailable', _id: { $regex: '^mass-result\\|41047\\|' } }).lean()).toBeTruthy();
+    await dropPolls(key);
+    await reconcile(h.ctx);
+    for (let a = 0; a <= LAST; a++) expect(await pollJob(key, a)).toBeUndefined();
+  });
+
+  it('a campaign group whose msgid WeCom does not know (41047): settled at once, its customers unknown, no further poll', async () => {
+    const [a, b] = await seedLeads(h.sandbox, [{ name: '忘记甲' }, { name: '忘记乙' }].map((x) => ({ ...x, owner: 'zhangsan', tags: ['测试/forgot'] })));
+    const key = `c-forgot-${Date.now()}`;
+    await createCampaign(h.ctx, { key, name: '任务遗失', segment: { tags: { all: ['测试/forgot'] } }, content: { text: '您好' }, schedule: { cron: '0 10 * * 1', timezone: 'Asia/Shanghai' } }, 'test');
+    const { run } = await launchCampaign(h.ctx, key);
+    await h.drain('campaign-run');
+    const g = (await CampaignGroup.findOne({ runId: run._id }).lean())!;
+    h.sandbox.state.mass.msgs.delete(g.msgid!);
+    const poll: MassPoll = { deliveryKey: g._id, attempt: 0, msgid: g.msgid!, userId: g.sender, corpId: TEST_CORP.corpId, externalUserId: '*', submittedAt: g.createdAt.getTime(), group: { deliveryKeyPrefix: g.deliveryKeyPrefix } };
+    expect(await pollMassResult(h.ctx, poll)).toBe('unknown');
+    for (const x of [a!, b!]) expect(await Delivery.findById(`campaign|${run._id}|${x.id}`).lean()).toMatchObject({ status: 'unknown', errcode: 41047, reason: 'send_result_unavailable' });
+    expect(await CampaignGroup.findById(g._id).lean()).toMatchObject({ status: 'settled', tally: { unsent: 0, unknown: 2 } });
+    expect((await campaignDetail(key))!.runs[0]!.results).toMatchObject({ unknown: 2, waitingForOwner: 0 });
+    await dropPolls(g._id);
+    await reconcileCampaigns(h.ctx);
+    for (let at = 0; at <= LAST; at++) expect(await pollJob(g._id, at)).toBeUndefined();
+  });
+
   it('a token WeCom keeps refusing and its rate limits are retried as before, however long they last', async () => {
     const { key, poll } = await submitted(`wm_mr_transient_${Date.now()}`);
     // 42001 (the token expired), again after the client refreshed it: the job's last try of the last poll fails.

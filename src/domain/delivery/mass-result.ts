@@ -36,6 +36,11 @@ export interface MassPoll {
 
 /** 41063: WeCom is still dispatching the mass message; ask again later [D:92135]. */
 const STILL_DISPATCHING = 41063;
+/**
+ * 41047 (invalid msgid): WeCom does not know the mass message at all (global errcodes [D:90313]), e.g. a task the
+ * sandbox forgot when it restarted. No later try or poll can learn anything about it: the poll gives up at once.
+ */
+const UNKNOWN_MSGID = 41047;
 /** get_groupmsg_send_result status → the delivery's status. 0 (unsent) keeps polling [D:92135]. */
 const RESULT: Record<number, { status: DeliveryStatus; reason: string | null }> = {
   1: { status: 'sent', reason: null },
@@ -57,12 +62,15 @@ const RESULT_API = 'externalcontact/get_groupmsg_send_result';
  * off and tries again; on the job's last attempt it gives up that poll: the next one on the schedule asks again, and
  * after the last one the deliveries it covers are `unknown` (resultUnavailable). So such a message is asked about at
  * most (polls × the job's attempts) times and for as long as the schedule (72 h by default), never for ever.
+ * 41047 (WeCom does not know the msgid) is the one refusal that never changes by definition: the first try settles
+ * what the poll covers as after the last poll (`unknown`), with no retry and no further poll.
  */
 export async function pollMassResult(ctx: Ctx, p: MassPoll, opts: { lastAttempt?: boolean } = {}): Promise<string> {
   let rows: ResultRow[];
   try {
     rows = await readResults(ctx, p);
   } catch (err) {
+    if (unknownMsgid(err)) return resultUnavailable(ctx, p, err);
     if (!opts.lastAttempt || !refusedUnexpectedly(err)) throw err;
     return resultUnavailable(ctx, p, err);
   }
@@ -99,6 +107,11 @@ export function refusedUnexpectedly(err: unknown): err is WecomApiError {
   return err instanceof WecomApiError && err.api === RESULT_API && err.errcode !== 0 && err.errcode !== STILL_DISPATCHING && !err.retryable && !TOKEN_ERRCODES.has(err.errcode);
 }
 
+/** get_groupmsg_send_result answered 41047: WeCom does not know this msgid, so it never will give its result. */
+function unknownMsgid(err: unknown): err is WecomApiError {
+  return refusedUnexpectedly(err) && err.errcode === UNKNOWN_MSGID;
+}
+
 /** Schedules poll `attempt` of the schedule, at its time counted from the submission. */
 async function pollAgain(ctx: Pick<BotContext, 'config' | 'queues'>, p: MassPoll, attempt: number): Promise<void> {
   const delay = Math.max(0, p.submittedAt + ctx.config.MASS_RESULT_POLL_SCHEDULE[attempt]! - Date.now());
@@ -112,12 +125,14 @@ const RESULT_UNAVAILABLE = 'send_result_unavailable';
  * Every try of this poll was refused (refusedUnexpectedly). Before the last poll of the schedule, the next poll asks again
  * at its time; at the last one the message's fate cannot be learnt any more: the deliveries still `submitted` become
  * `unknown` with the errcode (never sent again, never counted as delivered), and ops staff get an alert, once per
- * errcode and day (a refusal like 60111, the sender left, or 48002 tends to hit many messages at once).
+ * errcode and day (a refusal like 60111, the sender left, or 48002 tends to hit many messages at once). A msgid
+ * WeCom does not know (41047) is settled so at once, whichever poll it is.
  */
 async function resultUnavailable(ctx: Ctx, p: MassPoll, err: WecomApiError): Promise<string> {
   const where = { deliveryKey: p.deliveryKey, msgid: p.msgid, owner: p.userId, errcode: err.errcode, attempt: p.attempt };
+  const unknown = err.errcode === UNKNOWN_MSGID;
   const next = p.attempt + 1;
-  if (next < ctx.config.MASS_RESULT_POLL_SCHEDULE.length) {
+  if (!unknown && next < ctx.config.MASS_RESULT_POLL_SCHEDULE.length) {
     ctx.log.warn(where, 'mass message result refused by WeCom on every try of this poll: asking again at the next poll');
     await pollAgain(ctx, p, next);
     return 'result_refused';
@@ -127,7 +142,9 @@ async function resultUnavailable(ctx: Ctx, p: MassPoll, err: WecomApiError): Pro
     key: `mass-result|${err.errcode}|${localDay(Date.now(), ctx.config.OPS_TIMEZONE)}`,
     kind: 'mass_result_unavailable',
     title: `群发结果查询失败（错误码 ${err.errcode}）`,
-    text: `企业微信在最后一次查询时仍拒绝返回群发结果（get_groupmsg_send_result，错误码 ${err.errcode}），如群发 \`${p.deliveryKey}\`（员工 ${p.userId}）。这些客户的送达记为「结果未知」，不会自动重发。同一错误码今天不再重复提醒。`,
+    text: unknown
+      ? `企业微信不认识这条群发（get_groupmsg_send_result，错误码 ${err.errcode}：msgid 无效），如群发 \`${p.deliveryKey}\`（员工 ${p.userId}），其结果再也查不到，已停止查询。这些客户的送达记为「结果未知」，不会自动重发。同一错误码今天不再重复提醒。`
+      : `企业微信在最后一次查询时仍拒绝返回群发结果（get_groupmsg_send_result，错误码 ${err.errcode}），如群发 \`${p.deliveryKey}\`（员工 ${p.userId}）。这些客户的送达记为「结果未知」，不会自动重发。同一错误码今天不再重复提醒。`,
   });
   const set = { errcode: err.errcode, reason: RESULT_UNAVAILABLE };
   if (!p.group) {
@@ -142,7 +159,7 @@ async function resultUnavailable(ctx: Ctx, p: MassPoll, err: WecomApiError): Pro
     const tally: GroupTally = { sent: 0, notAFriend: 0, capped: 0, unconfirmed: 0, ...before, unsent: 0, unknown: (before.unknown ?? 0) + left.length };
     await CampaignGroup.updateOne({ _id: p.deliveryKey }, { $set: { tally, status: 'settled', settledAt: new Date() } });
   }
-  ctx.log.error(where, 'mass message result unavailable after the last poll: its deliveries are unknown');
+  ctx.log.error(where, unknown ? 'mass message unknown to WeCom (41047, invalid msgid): polling stopped, its deliveries are unknown' : 'mass message result unavailable after the last poll: its deliveries are unknown');
   return 'unknown';
 }
 

@@ -54,6 +54,14 @@ export const channel = defineCommand({
           `WeCom did not answer whether it made the QR code of channel "${a.key}" (timeout or lost connection); the channel is not ready. Send the same command again later: a code already made is found and completed, never made twice.`,
         ));
       }
+      // WeCom does not know an owner: nothing was made, and the same key can be used again.
+      if (r.kind === 'unknown_owner') {
+        const who = r.unknown ? r.unknown.join('、') : null;
+        throw new CommandError('rejected', c.t(
+          `渠道「${a.key}」没有建成：企业微信不认识负责人 ${who ?? `${owners.join('、')} 中的某一位`}（错误码 ${r.errcode}：通讯录里没有这个 userid，或没有开通客户联系）。没有生成二维码；请改正负责人的 userid 后再发一次，标识「${a.key}」仍可使用。`,
+          `Channel "${a.key}" was not created: WeCom does not know the owner${r.unknown && r.unknown.length > 1 ? 's' : ''} ${r.unknown ? r.unknown.join(', ') : `(one of ${owners.join(', ')})`} (errcode ${r.errcode}: no such userid in the directory, or no 客户联系 for them). No QR code was made; fix the owner's userid and send the command again: the key "${a.key}" is still free.`,
+        ));
+      }
       if (r.kind === 'unsaved') {
         throw new CommandError('failed', c.t(
           `企业微信已为渠道「${a.key}」生成二维码，但保存渠道时数据库出错，渠道还没有生效（先不要用这个二维码）。请稍后再发一次同样的命令：会补全这个二维码，不会再生成一个。`,

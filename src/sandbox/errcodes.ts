@@ -38,6 +38,7 @@ const ERRMSG: Readonly<Record<number, string>> = {
   44004: 'empty content',
   45009: 'api freq out of limit',
   47001: 'data format error',
+  60111: 'userid not found',
   81013: 'user & party & tag all invalid',
   82001: 'all touser & toparty & totag invalid',
   84061: 'not external contact',

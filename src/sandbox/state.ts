@@ -27,7 +27,7 @@ export interface SandboxStateOptions extends SandboxCoreOptions {
   tokenTtlSeconds?: number;
   /** default 20000: a WelcomeCode is valid 20 s, once [D:92137]. */
   welcomeCodeTtlMs?: number;
-  /** userids of the corp's members (message/send, scans); absent = every userid is a member. */
+  /** userids of the corp's members (message/send, 联系我 codes, scans); absent = every userid is a member. */
   members?: string[];
   /**
    * App messages per member: WeCom delivers at most 30 a minute and 1,000 an hour and silently drops the rest
@@ -67,7 +67,7 @@ export class SandboxState extends SandboxCore {
     this.welcome = new WelcomeArea(this, opts.welcomeCodeTtlMs ?? 20_000);
     this.contacts = new ContactsArea(this, this.welcome, () => this.tags);
     this.tags = new TagsArea(this, this.contacts);
-    this.contactWays = new ContactWaysArea(this);
+    this.contactWays = new ContactWaysArea(this, this.members);
     this.mass = new MassMessagesArea(this, this.contacts, massQuotaRule.parse(opts.massQuota));
     this.appMessages = new AppMessagesArea(this, this.members, opts.memberMessageLimits);
     this.kf = new KfArea(this, opts.kfAccounts);

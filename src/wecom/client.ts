@@ -262,6 +262,11 @@ export class WecomClient {
     return this.call<T.ListContactWayResponse>('externalcontact/list_contact_way', { body });
   }
 
+  /** externalcontact/get_follow_user_list [D:92571]: the members with 客户联系, for whom a 联系我 code can be made. */
+  getFollowUserList() {
+    return this.call<T.FollowUserListResponse>('externalcontact/get_follow_user_list');
+  }
+
   /** externalcontact/add_msg_template [D:92135]: nothing reaches the customer until the sender confirms. */
   addMsgTemplate(body: T.MsgTemplate) {
     return this.call<T.AddMsgTemplateResponse>('externalcontact/add_msg_template', { body, retries: 0 });

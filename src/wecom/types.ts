@@ -85,6 +85,11 @@ export interface GetContactWayResponse extends WecomResponse {
   contact_way: ContactWay & { config_id: string; qr_code?: string };
 }
 
+/** externalcontact/get_follow_user_list: the userids of the members with 客户联系 [D:92571]. */
+export interface FollowUserListResponse extends WecomResponse {
+  follow_user: string[];
+}
+
 /** externalcontact/list_contact_way: the config_ids of the 联系我 codes made between start_time and end_time [D:92228]. */
 export interface ListContactWayResponse extends WecomResponse {
   contact_way: Array<{ config_id: string }>;

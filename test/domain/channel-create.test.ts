@@ -59,6 +59,34 @@ describe('渠道 new', () => {
     expect(await ChannelRecord.findOne({ key: 'died01' }).lean()).toMatchObject({ configId: codesOf('died01')[0]!.config_id });
   });
 
+  it('an owner the corp does not have: WeCom refuses the code, the answer names that owner, no channel is left and the key is free again', async () => {
+    const r = await say('渠道 new ghost01 幽灵渠道 zhangsan nobody');
+    expect(r.outcome).toBe('rejected');
+    expect(r.answer).toContain('渠道「ghost01」没有建成：企业微信不认识负责人 nobody（错误码 60111');
+    expect(r.answer).not.toContain('zhangsan');
+    expect(r.answer).toContain('标识「ghost01」仍可使用');
+    expect(h.sandbox.state.callsTo(ADD).at(-1)).toMatchObject({ errcode: 60111 });
+    expect(codesOf('ghost01')).toHaveLength(0);
+    expect(await ChannelRecord.findOne({ key: 'ghost01' }).lean()).toBeNull();
+    expect(h.ctx.channels.get('ghost01')).toBeUndefined();
+    // One owner: named without asking anything else.
+    expect((await say('渠道 new ghost01 幽灵渠道 nobody2')).answer).toContain('企业微信不认识负责人 nobody2（错误码 60111');
+    // Fixed, the same key works.
+    const ok = await say('渠道 new ghost01 幽灵渠道 zhangsan lisi');
+    expect(ok.outcome).toBe('ok');
+    expect(codesOf('ghost01')).toHaveLength(1);
+    expect(h.ctx.channels.get('ghost01')).toMatchObject({ owners: ['zhangsan', 'lisi'] });
+  });
+
+  it('in English too, naming every unknown owner', async () => {
+    const p = plan(h.ctx, { msgid: `channel-create-${n++}`, userId: 'zhangsan', chatId: 'wrOPS', chatType: 'group', text: 'channel new ghost02 Ghost lisi nobody nobody3' });
+    if (p.kind !== 'run') throw new Error(`not run: ${p.answer}`);
+    const r = await execute(p);
+    expect(r).toMatchObject({ outcome: 'rejected' });
+    expect(r.answer).toContain('WeCom does not know the owners nobody, nobody3 (errcode 60111');
+    expect(await ChannelRecord.findOne({ key: 'ghost02' }).lean()).toBeNull();
+  });
+
   it('WeCom refusing the code gives the key back: the command says so and can be sent again', async () => {
     h.sandbox.state.inject({ api: ADD, errcode: 40058 });
     const r = await say('渠道 new refused01 被拒的渠道 zhangsan');

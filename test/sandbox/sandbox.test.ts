@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildContactEventXml, startSandbox, type Sandbox } from '../../src/sandbox/index.js';
+import { SandboxState } from '../../src/sandbox/state.js';
 import { decryptPayload, verifySignature } from '../../src/wecom/callback/crypto.js';
 
 const CORP_ID = 'wwsandboxcorp0001';
@@ -295,6 +296,16 @@ describe('contact ways and app messages', () => {
     expect((await call('externalcontact/update_contact_way', { body: { config_id: 'nope' }, token: t })).errcode).toBe(41044);
     const got = await call('externalcontact/get_contact_way', { body: { config_id: created.config_id }, token: t });
     expect(got.contact_way).toMatchObject({ config_id: created.config_id, type: 1, scene: 2, state: 'ch_store_01', remark: '门店', user: ['alice'] });
+  });
+
+  it('a corp with a member list refuses a 联系我 code for a userid it does not have (60111) and lists its members with 客户联系', () => {
+    const corp = new SandboxState({ corpId: CORP_ID, secrets: [SECRET], members: ['alice', 'bob'] });
+    expect(() => corp.contactWays.apiAddContactWay({ type: 2, scene: 2, state: 'x', user: ['alice', 'nobody'] })).toThrow(expect.objectContaining({ errcode: 60111 }));
+    expect(corp.contactWays.ways.size).toBe(0);
+    const { config_id } = corp.contactWays.apiAddContactWay({ type: 2, scene: 2, state: 'x', user: ['alice', 'bob'] }) as { config_id: string };
+    expect(() => corp.contactWays.apiUpdateContactWay({ config_id, user: ['nobody'] })).toThrow(expect.objectContaining({ errcode: 60111 }));
+    expect(corp.contactWays.ways.get(config_id)?.user).toEqual(['alice', 'bob']);
+    expect(corp.contactWays.apiGetFollowUserList()).toEqual({ follow_user: ['alice', 'bob'] });
   });
 
   it('lists the 联系我 configs made in a span (list_contact_way: start_time and end_time in seconds) and deletes one', async () => {

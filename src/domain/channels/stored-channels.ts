@@ -38,7 +38,18 @@ export type CreateChannelResult =
   /** WeCom did not answer whether it made the code (timeout, lost connection): the same command again settles it. */
   | { kind: 'unknown' }
   /** WeCom made the code but the database did not take the channel: the same command again completes it. */
-  | { kind: 'unsaved'; configId: string };
+  | { kind: 'unsaved'; configId: string }
+  /**
+   * WeCom refused an owner it does not know (OWNER_NOT_FOUND): no code, no channel, the key free again. `unknown`: the
+   * owners not among the members with 客户联系 [D:92571]; null when that list could not be read.
+   */
+  | { kind: 'unknown_owner'; errcode: number; unknown: string[] | null };
+
+/**
+ * add_contact_way's answers for a userid the corp does not have: 60111 "userid not found", 40003 "invalid userid"
+ * (the global table [D:90313]: a userid must exist in the directory). WeCom's answer does not say which owner.
+ */
+const OWNER_NOT_FOUND = new Set([60111, 40003]);
 
 type Ctx = Pick<BotContext, 'channels' | 'wecom' | 'redis' | 'keys' | 'log'>;
 
@@ -94,6 +105,11 @@ async function createLocked(ctx: Ctx, c: { key: string; name: string; owners: st
     // No code made (WeCom refused, or the call was never sent): the key is free again. A claim the database keeps
     // anyway is settled by the next attempt (it finds no code, and makes one).
     await ChannelRecord.deleteOne({ _id: claimId }).catch(() => undefined);
+    if (err instanceof WecomApiError && OWNER_NOT_FOUND.has(err.errcode)) {
+      const unknown = await ownersUnknown(ctx, c.owners);
+      ctx.log.info({ channel: c.key, errcode: err.errcode, owners: c.owners, unknown }, 'add_contact_way refused an owner WeCom does not know: no channel made');
+      return { kind: 'unknown_owner', errcode: err.errcode, unknown };
+    }
     throw err;
   }
   const made = { configId: res.config_id, qrCode: res.qr_code ?? null, owners: c.owners };
@@ -102,6 +118,23 @@ async function createLocked(ctx: Ctx, c: { key: string; name: string; owners: st
   } catch (err) {
     ctx.log.error({ channel: c.key, configId: res.config_id, err: (err as Error).message }, 'the 联系我 code was made but the channel not stored; the same command again completes it');
     return { kind: 'unsaved', configId: res.config_id };
+  }
+}
+
+/**
+ * Which of the owners WeCom does not know: the only one, or those not among the members with 客户联系
+ * (get_follow_user_list [D:92571], the members a 联系我 code can be made for [D:92228]). Null when that cannot be told.
+ */
+async function ownersUnknown(ctx: Pick<BotContext, 'wecom' | 'log'>, owners: readonly string[]): Promise<string[] | null> {
+  if (owners.length === 1) return [...owners];
+  try {
+    const { follow_user: members } = await ctx.wecom.getFollowUserList();
+    const known = new Set(members ?? []);
+    const unknown = owners.filter((o) => !known.has(o));
+    return unknown.length ? unknown : null;
+  } catch (err) {
+    ctx.log.warn({ owners, err: (err as Error).message }, 'get_follow_user_list failed: the unknown owner cannot be named');
+    return null;
   }
 }
 

@@ -30,7 +30,11 @@ export class ContactWaysArea implements SandboxArea {
   /** When each configuration was made (sandbox clock, ms): list_contact_way filters on it. */
   private readonly madeAt = new Map<string, number>();
 
-  constructor(private readonly core: SandboxCore) {}
+  constructor(
+    private readonly core: SandboxCore,
+    /** userids a code may be made for (the corp's members with 客户联系); absent = every userid. */
+    private readonly members?: ReadonlySet<string>,
+  ) {}
 
   readonly routes: Record<string, ApiRoute> = {
     'externalcontact/add_contact_way': { body: true, run: (_q, b) => this.apiAddContactWay(b) },
@@ -38,6 +42,7 @@ export class ContactWaysArea implements SandboxArea {
     'externalcontact/get_contact_way': { body: true, run: (_q, b) => this.apiGetContactWay(b) },
     'externalcontact/del_contact_way': { body: true, run: (_q, b) => this.apiDelContactWay(b) },
     'externalcontact/list_contact_way': { body: true, run: (_q, b) => this.apiListContactWay(b) },
+    'externalcontact/get_follow_user_list': { body: false, run: () => this.apiGetFollowUserList() },
   };
 
   reset(all: boolean): void {
@@ -63,6 +68,11 @@ export class ContactWaysArea implements SandboxArea {
     // UNCONFIRMED: the errcode for a bad member list; 单人 (type 1) takes exactly one user, 多人 at least one user/party.
     if (way.type === 1 && (nextUser.length !== 1 || nextParty.length > 0)) throw new SandboxApiError(40058, 'type 1 takes exactly one user');
     if (way.type === 2 && nextUser.length + nextParty.length === 0) throw new SandboxApiError(40058, 'user or party is required');
+    // A userid the corp does not have: 60111 "userid not found" in the global table [D:90313] (docs/wecom-api-2.md
+    // lists it for the directory). UNCONFIRMED that add_/update_contact_way answer it rather than 40003 (invalid
+    // userid); both mean the member is not in the directory, and WeCom's answer does not say which one.
+    const unknown = this.members ? nextUser.filter((u) => !this.members?.has(u)) : [];
+    if (unknown.length) throw new SandboxApiError(60111, `not a member: ${unknown.join(', ')}`);
     way.user = [...nextUser];
     way.party = [...nextParty];
     if (state !== undefined) way.state = state;
@@ -110,6 +120,15 @@ export class ContactWaysArea implements SandboxArea {
     if (this.ways.has(w.configId)) return;
     this.madeAt.set(w.configId, this.core.now());
     this.ways.set(w.configId, { config_id: w.configId, type: w.type, scene: 2, skip_verify: true, state: w.state, user: [...w.userIds], party: [], is_temp: false, ...(w.qrCode ? { qr_code: w.qrCode } : {}) });
+  }
+
+  /**
+   * GET externalcontact/get_follow_user_list -> {follow_user}: the members with 客户联系, the only ones a 联系我 code
+   * can be made for [D:92571]. Without a member list, the members the corp's codes name.
+   */
+  apiGetFollowUserList(): Json {
+    const users = this.members ? [...this.members] : [...new Set([...this.ways.values()].flatMap((w) => w.user))];
+    return { follow_user: users };
   }
 
   /** Finds a contact way by body.config_id: 41043 missing, 41044 unknown. */

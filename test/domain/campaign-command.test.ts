@@ -3,9 +3,10 @@ import { createCampaign } from '../../src/domain/campaigns/catalog.js';
 import { CAMPAIGN_COMMAND, runCampaignCommand } from '../../src/domain/campaigns/command.js';
 import { countFollowUp } from '../../src/domain/campaigns/follow-up.js';
 import { CommandError, translator, type Lang } from '../../src/domain/commands/command.js';
-import { pauseCampaign } from '../../src/domain/campaigns/control.js';
+import { launchCampaign, pauseCampaign } from '../../src/domain/campaigns/control.js';
 import { startRun } from '../../src/domain/campaigns/schedule.js';
 import { pause } from '../../src/domain/pause/pauses.js';
+import { CampaignGroup } from '../../src/store/models/campaign-group.js';
 import { CampaignRun } from '../../src/store/models/campaign-run.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { seedLeads } from '../helpers/seed-leads.js';
@@ -155,5 +156,30 @@ describe('群发 / campaign chat command (the domain behind handlers/commands/)'
     await CampaignRun.updateOne({ _id: 'once2|at' }, { $set: { status: 'finished', finishedAt: new Date() } });
     await say('resume once2');
     await expect(pauseCampaign(h.ctx, 'once2', 'lisi')).rejects.toMatchObject({ code: 'state' });
+  });
+
+  it('show during a run: the counts are so far and agree with the owners\' tasks the run has sent; a finished run reads as before', async () => {
+    await createCampaign(h.ctx, { key: 'mid', name: '命令群发', segment: { tags: { all: ['测试/cmd'] } }, content: { text: '您好' }, schedule: { cron: '0 10 * * 1', timezone: 'Asia/Shanghai' } }, 'test');
+    const { run } = await launchCampaign(h.ctx, 'mid');
+    await h.drain('campaign-run');
+    const done = (await CampaignRun.findById(run._id).lean())!;
+    expect(done.status).toBe('finished');
+    expect(await CampaignGroup.countDocuments({ runId: run._id, via: 'mass' })).toBe(2);
+    const finished = await say('show mid');
+    expect(finished).toContain('- 目标 2，客服 0，群发待确认 2，');
+    const finishedEn = await en('show mid');
+    // Mid-run: its tasks are sent (the groups), its page not settled yet (no counters written).
+    await CampaignRun.updateOne({ _id: run._id }, { $set: { status: 'running', finishedAt: null, counters: {} } });
+    const mid = await say('show mid');
+    expect(mid).toContain('- 截至目前（运行中，数字还会增加）：目标 2，客服 0，群发待确认 2，');
+    expect(mid).toMatch(/lisi 1 个任务（1 人）/);
+    expect(await en('show mid')).toContain('- so far (still running): targeted 2, 客服 sent 0, waiting for owner 2,');
+    // Its page settled: the counters hold the same customers, counted once.
+    await CampaignRun.updateOne({ _id: run._id }, { $set: { counters: done.counters } });
+    expect(await say('show mid')).toContain('- 截至目前（运行中，数字还会增加）：目标 2，客服 0，群发待确认 2，');
+    // Ended: as before, word for word.
+    await CampaignRun.updateOne({ _id: run._id }, { $set: { status: 'finished', finishedAt: done.finishedAt } });
+    expect(await say('show mid')).toBe(finished);
+    expect(await en('show mid')).toBe(finishedEn);
   });
 });

@@ -126,10 +126,12 @@ function runBlock(ctx: CampaignCommandContext, r: RunView, tz: string): string[]
     [t('加入培育', 'enrolled'), x.enrolled],
     [t('未加入培育', 'not enrolled'), x.notEnrolled],
   ]);
+  // A run under way counts what it has done so far: its pages settled, and the tasks and reminders sent since.
+  const soFar = !x.inProgress ? '' : r.status === 'running' ? t('截至目前（运行中，数字还会增加）：', 'so far (still running): ') : t('截至目前：', 'so far: ');
   lines.push(
     t(
-      `- 目标 ${x.targeted}，客服 ${x.sent}，群发待确认 ${x.waitingForOwner}，已确认 ${x.confirmed}，提醒 ${x.reminded}，非好友 ${x.notAFriend}，超上限 ${x.overCap}，失败 ${x.failed}，未知 ${x.unknown}${optional ? `，${optional}` : ''}`,
-      `- targeted ${x.targeted}, 客服 sent ${x.sent}, waiting for owner ${x.waitingForOwner}, confirmed ${x.confirmed}, reminded ${x.reminded}, not a friend ${x.notAFriend}, over the cap ${x.overCap}, failed ${x.failed}, unknown ${x.unknown}${optional ? `, ${optional}` : ''}`,
+      `- ${soFar}目标 ${x.targeted}，客服 ${x.sent}，群发待确认 ${x.waitingForOwner}，已确认 ${x.confirmed}，提醒 ${x.reminded}，非好友 ${x.notAFriend}，超上限 ${x.overCap}，失败 ${x.failed}，未知 ${x.unknown}${optional ? `，${optional}` : ''}`,
+      `- ${soFar}targeted ${x.targeted}, 客服 sent ${x.sent}, waiting for owner ${x.waitingForOwner}, confirmed ${x.confirmed}, reminded ${x.reminded}, not a friend ${x.notAFriend}, over the cap ${x.overCap}, failed ${x.failed}, unknown ${x.unknown}${optional ? `, ${optional}` : ''}`,
     ),
   );
   const excluded = counts(ctx, Object.entries(x.excluded).map(([k, n]) => [excludedName(k, lang), n] as const));

@@ -1,5 +1,5 @@
 import { CampaignGroup, type CampaignGroupFields } from '../../store/models/campaign-group.js';
-import type { CampaignRunFields } from '../../store/models/campaign-run.js';
+import { ENDED_RUN_STATUSES, type CampaignRunFields, type RunStatus } from '../../store/models/campaign-run.js';
 import type { GroupTally } from '../delivery/mass-result.js';
 import { shortTime } from '../commands/words.js';
 import { readCounters } from './counters.js';
@@ -44,39 +44,54 @@ export interface RunResults {
   owners: Array<{ owner: string; tasks: number; customers: number; reminders: number }>;
   /** Opens of the links in the run's group messages (per-customer links are counted in the follow-up). */
   groupClicks: number;
+  /**
+   * The run has not ended: the counts are so far. Its counters are written as each page settles, its tasks and
+   * reminders as each is sent, so the customers in tasks and reminders beyond the last settled page are added to
+   * `targeted`, `byRoute`, `reminded` and `waitingForOwner` (never fewer than the per-owner list shows).
+   */
+  inProgress: boolean;
 }
 
 const n = (x: number | undefined) => x ?? 0;
 
 /** The results of a run from its counters and its groups' tallies (no delivery is read). */
-export function runResults(run: Pick<RunDoc, 'counters'>, groups: readonly GroupDoc[]): RunResults {
+export function runResults(run: Pick<RunDoc, 'counters'> & { status?: RunStatus | string }, groups: readonly GroupDoc[]): RunResults {
   const c = readCounters(run.counters);
   const o = c.outcomes;
   const t: Required<GroupTally> = { sent: 0, notAFriend: 0, capped: 0, unsent: 0, unconfirmed: 0, withdrawn: 0, unknown: 0 };
   const owners = new Map<string, { owner: string; tasks: number; customers: number; reminders: number }>();
   let groupClicks = 0;
+  // Customers in the tasks WeCom took and in the reminders sent, as the groups hold them.
+  let inTasks = 0;
+  let inReminders = 0;
   for (const g of groups) {
     groupClicks += g.clicks ?? 0;
     const row = owners.get(g.sender) ?? { owner: g.sender, tasks: 0, customers: 0, reminders: 0 };
     owners.set(g.sender, row);
     if (g.via === 'owner') {
       row.reminders++;
+      if (g.status === 'sent') inReminders += g.size;
       continue;
     }
     if (g.status === 'failed' || g.status === 'unknown') continue;
     row.tasks++;
     row.customers += g.size - (g.refused ?? 0);
+    inTasks += g.size - (g.refused ?? 0);
     const tally = g.tally as Partial<GroupTally> | null;
     for (const k of ['sent', 'notAFriend', 'capped', 'unconfirmed', 'withdrawn', 'unknown'] as const) t[k] += n(tally?.[k]);
   }
   const settled = t.sent + t.notAFriend + t.capped + t.unconfirmed + t.withdrawn + t.unknown;
+  // A run under way: the customers of the tasks and reminders sent since its last settled page are not in its
+  // counters yet (an ended run has every page settled: nothing is added, its results read as they always did).
+  const inProgress = run.status !== undefined && !ENDED_RUN_STATUSES.has(run.status as RunStatus);
+  const ahead = inProgress ? { mass: Math.max(0, inTasks - n(o.mass_submitted)), owner: Math.max(0, inReminders - n(o.owner_sent)) } : { mass: 0, owner: 0 };
   return {
-    targeted: c.targeted,
+    targeted: c.targeted + ahead.mass + ahead.owner,
     excluded: c.excluded as Record<string, number>,
-    byRoute: { kf: n(c.routes.kf), mass: n(c.routes.mass), owner: n(c.routes.owner) },
+    byRoute: { kf: n(c.routes.kf), mass: n(c.routes.mass) + ahead.mass, owner: n(c.routes.owner) + ahead.owner },
     sent: n(o.kf_sent),
-    reminded: n(o.owner_sent),
-    waitingForOwner: Math.max(0, n(o.mass_submitted) - settled),
+    reminded: n(o.owner_sent) + ahead.owner,
+    waitingForOwner: Math.max(0, n(o.mass_submitted) + ahead.mass - settled),
     confirmed: t.sent,
     unconfirmed: t.unconfirmed,
     withdrawn: t.withdrawn,
@@ -90,6 +105,7 @@ export function runResults(run: Pick<RunDoc, 'counters'>, groups: readonly Group
     notEnrolled: c.notEnrolled,
     owners: [...owners.values()].sort((a, b) => a.owner.localeCompare(b.owner)),
     groupClicks,
+    inProgress,
   };
 }
 

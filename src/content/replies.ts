@@ -11,6 +11,8 @@ import { parseYaml, validate } from './yaml-file.js';
 export const INTENT_CLASSES = ['unsubscribe', 'subscribe', 'human', 'qualify', 'faq', 'smalltalk'] as const;
 /** Each class as staff read it in a notice or an alert (the intent's own key follows when it is not the class's). */
 export const INTENT_CLASS_NAMES: Record<(typeof INTENT_CLASSES)[number], string> = { unsubscribe: '退订', subscribe: '订阅', human: '转人工', qualify: '询价', faq: '咨询', smalltalk: '寒暄' };
+/** The same in English (the dashboard's English pages). */
+export const INTENT_CLASS_NAMES_EN: Record<(typeof INTENT_CLASSES)[number], string> = { unsubscribe: 'unsubscribe', subscribe: 'subscribe', human: 'asks for a person', qualify: 'pricing / demo / trial', faq: 'question', smalltalk: 'small talk' };
 export type IntentClass = (typeof INTENT_CLASSES)[number];
 
 /**

@@ -53,7 +53,7 @@ describe('API errors on the dashboard, in the page\'s language', () => {
     // What the API said before stays: the message and the failing field.
     expect(reversed.body.error).toBe('invalid query: from: from must not be after to (2026-03-01)');
     expect(reversed.body.issues).toEqual([{ in: 'query', path: 'from', message: 'from must not be after to (2026-03-01)' }]);
-    expect(reversed.body.label).toEqual({ zh: '查询参数有误：from：开始日期（2026-03-10）不能晚于结束日期（2026-03-01）', en: reversed.body.error });
+    expect(reversed.body.label).toEqual({ zh: '查询参数有误：开始日期（2026-03-10）不能晚于结束日期（2026-03-01）', en: reversed.body.error });
     const answers = [
       await call('/leads?stage=nope'),
       await call('/funnel?from=2026-02-31'),
@@ -94,7 +94,7 @@ describe('API errors on the dashboard, in the page\'s language', () => {
 
   it('shows a Chinese page\'s API error in Chinese (a reversed period in the address), an English page\'s in English', async () => {
     const zh = await errorOf('zh', '/funnel?from=2026-03-10&to=2026-03-01');
-    expect(zh).toBe('加载失败：查询参数有误：from：开始日期（2026-03-10）不能晚于结束日期（2026-03-01）');
+    expect(zh).toBe('加载失败：查询参数有误：开始日期（2026-03-10）不能晚于结束日期（2026-03-01）');
     const en = await errorOf('en', '/funnel?from=2026-03-10&to=2026-03-01');
     expect(en).toBe('Could not load: invalid query: from: from must not be after to (2026-03-01)');
     expect(await errorOf('zh', '/leads?stage=nope')).toContain('查询参数有误：stage：应为 added、');

@@ -3,6 +3,7 @@ import { enrollmentsOf } from '../../store/models/enrollment.js';
 import { Lead, leadId, splitLeadId, type LeadFields } from '../../store/models/lead.js';
 import { timelineOf } from '../../store/timeline.js';
 import { reasonName, stopReasonName } from '../commands/words.js';
+import { deliveryReasonWords, deliveryWords, timelineWords, type WordBook } from './timeline-words.js';
 import type { Grade, Stage } from '../vocabulary.js';
 
 /** The orders a list of leads comes in: newest touch, newest added, best score, or grade (S first, then score). */
@@ -179,10 +180,11 @@ const DELIVERIES_SHOWN = 30;
 
 /**
  * Everything about one lead: its summary, timeline, enrollments (in `sequenceKeys`), deliveries, score reasons. Null
- * when unknown. Every read is by primary key (the lead, its timeline, one per sequence, one per delivery its timeline
+ * when unknown. With `book` (the names of channels, sequences, intents, case studies), each timeline entry and
+ * delivery also has a `label` in each language (null for an entry without words). Every read is by primary key (the lead, its timeline, one per sequence, one per delivery its timeline
  * names), so a lead page costs the same with 100 leads or 100,000.
  */
-export async function leadDetail(id: string, sequenceKeys: Iterable<string>) {
+export async function leadDetail(id: string, sequenceKeys: Iterable<string>, book?: WordBook) {
   const ref = splitLeadId(id);
   if (!ref) return null;
   // The lead, its timeline and its enrollments at once; then the deliveries they name.
@@ -208,7 +210,7 @@ export async function leadDetail(id: string, sequenceKeys: Iterable<string>) {
     lostAt: l.lostAt ?? null,
     // Each with the words the chat's 线索 answers with, so every screen names it alike (src/domain/commands/words.ts).
     scoreReasons: (l.scoreReasons ?? []).map((r) => ({ reason: r.reason ?? '', points: r.points ?? 0, label: { zh: reasonName(r.reason ?? '', 'zh'), en: reasonName(r.reason ?? '', 'en') } })),
-    timeline: timeline.map((t) => ({ at: t.at, type: t.type, detail: t.detail ?? {} })),
+    timeline: timeline.map((t) => ({ at: t.at, type: t.type, detail: t.detail ?? {}, ...(book ? { label: timelineWords(t.type, t.detail ?? {}, book) } : {}) })),
     enrollments: enrollments.map((e) => ({
       id: String(e._id),
       sequence: e.sequenceKey,
@@ -232,6 +234,18 @@ export async function leadDetail(id: string, sequenceKeys: Iterable<string>) {
       caseSlug: d.caseSlug ?? null,
       reason: d.reason ?? null,
       clicks: (d as { clicks?: number }).clicks ?? 0,
+      ...(book
+        ? {
+            label: deliveryWords({ kind: d.kind, sequence: d.sequenceKey ?? null, step: d.step ?? null, caseSlug: d.caseSlug ?? null, intent: intentOf(d.content) }, book),
+            reasonLabel: deliveryReasonWords(d.reason, book),
+          }
+        : {}),
     })),
   };
 }
+
+/** The intent a 客服 reply answered (its delivery's content), if any. */
+const intentOf = (content: unknown): string | null => {
+  const i = (content as { intent?: unknown } | null | undefined)?.intent;
+  return typeof i === 'string' ? i : null;
+};

@@ -15,7 +15,8 @@ const DAY_MS = 86_400_000;
 export function resolvePeriodQuery(q: { from?: string; to?: string }, tz: string, defaultDays: number, maxDays = Infinity): { from: string; to: string } {
   const to = q.to ?? localDay(Date.now(), tz);
   const from = q.from ?? addDays(to, -(defaultDays - 1));
-  const problem = (message: string, zh: string) => new ApiError(400, { zh: `查询参数有误：from：${zh}`, en: `invalid query: from: ${message}` }, [{ in: 'query', path: 'from', message }]);
+  // The Chinese names the dates in words (开始日期, 时间段): no raw `from：` before it.
+  const problem = (message: string, zh: string) => new ApiError(400, { zh: `查询参数有误：${zh}`, en: `invalid query: from: ${message}` }, [{ in: 'query', path: 'from', message }]);
   if (from > to) throw problem(`from must not be after to (${to})`, `开始日期（${from}）不能晚于结束日期（${to}）`);
   if ((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / DAY_MS + 1 > maxDays) throw problem(`a period is at most ${maxDays} days`, `时间段最长 ${maxDays} 天`);
   return { from, to };

@@ -24,6 +24,7 @@ const PAGES = [
 
 const view = document.getElementById('view');
 const nav = document.getElementById('nav');
+const brand = document.getElementById('brand');
 const langButton = document.getElementById('lang');
 const logoutButton = document.getElementById('logout');
 
@@ -35,7 +36,9 @@ function route() {
 }
 
 function drawChrome(current) {
-  document.title = t('app.title');
+  // The product's name in the page's language (企业微信运营助手, as the ops chat knows its robot: 运营助手).
+  document.title = `${t('app.title')} - ${t('app.brand')}`;
+  brand.textContent = t('app.brand');
   langButton.textContent = lang() === 'zh' ? 'EN' : '中文';
   logoutButton.textContent = t('logout');
   logoutButton.hidden = !token();

@@ -2,7 +2,7 @@
 // falls back to Chinese, then to the key itself; {name} in a text is replaced by vars.name.
 
 const zh = {
-  'app.title': '私域运营看板',
+  'app.title': '私域运营看板', 'app.brand': '企业微信运营助手',
   'nav.funnel': '渠道漏斗', 'nav.leads': '线索', 'nav.grades': '分级', 'nav.sequences': '培育序列',
   'nav.campaigns': '群发活动', 'nav.service': '客服', 'nav.queues': '队列',
   'login.title': '登录运营看板', 'login.token': '管理令牌（ADMIN_TOKEN）', 'login.submit': '登录',
@@ -77,10 +77,11 @@ const zh = {
   'tl.send.kf_intent_notice': '客户意向通知', 'tl.send.grade_upgrade_notice': '升级通知',
   'status.withdrawn': '已撤回', 'status.expired': '已过期', 'status.pending': '发送中',
   'role.decision-maker': '决策者', 'role.manager': '管理者', 'role.user': '使用者',
+  'via.welcome': '欢迎语', 'via.kf': '微信客服', 'via.mass': '负责人群发', 'via.owner': '提醒负责人发送',
 };
 
 const en = {
-  'app.title': 'Ops dashboard',
+  'app.title': 'Ops dashboard', 'app.brand': 'WeCom ops bot',
   'nav.funnel': 'Funnel', 'nav.leads': 'Leads', 'nav.grades': 'Grades', 'nav.sequences': 'Sequences',
   'nav.campaigns': 'Campaigns', 'nav.service': 'Service', 'nav.queues': 'Queues',
   'login.title': 'Sign in to the dashboard', 'login.token': 'Admin token (ADMIN_TOKEN)', 'login.submit': 'Sign in',
@@ -155,6 +156,7 @@ const en = {
   'tl.send.kf_intent_notice': 'Intent notice', 'tl.send.grade_upgrade_notice': 'Upgrade notice',
   'status.withdrawn': 'Withdrawn', 'status.expired': 'Expired', 'status.pending': 'Sending',
   'role.decision-maker': 'decision-maker', 'role.manager': 'manager', 'role.user': 'user',
+  'via.welcome': 'welcome', 'via.kf': '微信客服', 'via.mass': 'owner\'s mass message', 'via.owner': 'owner reminded',
 };
 
 const DICTS = { zh, en };
@@ -190,6 +192,9 @@ export function timelineLabel(type) {
   if (send && known(`tl.send.${send[1]}`) && known(`status.${send[2]}`)) return t('tl.send', { what: t(`tl.send.${send[1]}`), status: t(`status.${send[2]}`) });
   return type;
 }
+
+/** How a message went out (welcome, kf, mass, owner) in the chosen language; another as it is. */
+export const viaLabel = (via) => (known(`via.${via}`) ? t(`via.${via}`) : via);
 
 /** A lead's role (decision-maker, manager, user) in the chosen language; another as it is. */
 export const roleLabel = (role) => (known(`role.${role}`) ? t(`role.${role}`) : role);

@@ -2,7 +2,7 @@
 // median first response and cost per lead.
 import { api, qs } from './api.js';
 import { t } from './i18n.js';
-import { card, chart, duration, h, kpis, num, optional, pct, period, STAGE_COLORS, table } from './ui.js';
+import { card, chart, duration, h, kpis, num, optional, pct, period, periodFailed, STAGE_COLORS, table } from './ui.js';
 
 const STAGES = ['added', 'engaged', 'qualified', 'opportunity', 'customer'];
 /** The longest period GET /service answers (one read per day); the funnel takes any. */
@@ -13,11 +13,16 @@ export async function funnelPage({ query }) {
   const { from, to, picker } = period('funnel', query, 30);
   // A period longer than that shows its funnel with no first-response times (—), not an error.
   const days = (Date.parse(to) - Date.parse(from)) / DAY + 1;
-  const [f, channels, service] = await Promise.all([
-    api(`/funnel${qs({ from, to })}`),
-    api('/channels'),
-    days <= SERVICE_MAX_DAYS ? optional(api(`/service${qs({ from, to })}`)) : null,
-  ]);
+  let f, channels, service;
+  try {
+    [f, channels, service] = await Promise.all([
+      api(`/funnel${qs({ from, to })}`),
+      api('/channels'),
+      days <= SERVICE_MAX_DAYS ? optional(api(`/service${qs({ from, to })}`)) : null,
+    ]);
+  } catch (err) {
+    return periodFailed(t('funnel.title'), picker, err);
+  }
   const byKey = new Map(channels.map((c) => [c.key, c]));
   const responses = new Map((service?.channels ?? []).map((c) => [c.name, c.medianSeconds]));
   const name = (key) => byKey.get(key)?.name ?? key;

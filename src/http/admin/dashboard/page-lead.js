@@ -1,6 +1,6 @@
 // One lead: profile, score reasons, actions (stage, grade, tags, pause), timeline, nurture and deliveries.
 import { api } from './api.js';
-import { labelOf, roleLabel, t, timelineLabel } from './i18n.js';
+import { labelOf, roleLabel, t, timelineLabel, viaLabel } from './i18n.js';
 import { card, gradeBadge, h, num, stageBadge, statusBadge, table, when } from './ui.js';
 
 const STAGES = ['added', 'engaged', 'qualified', 'opportunity', 'customer', 'lost', 'unsubscribed'];
@@ -65,8 +65,9 @@ export async function leadPage({ rest }) {
 
   const timeline = h('ol', { class: 'timeline', 'data-testid': 'timeline' }, [...lead.timeline].reverse().map((e) =>
     h('li', { 'data-type': e.type }, h('time', {}, when(e.at)), h('div', {},
-      h('div', { class: 'what' }, timelineLabel(e.type), e.type === 'stage_changed' ? `: ${t(`stage.${e.detail.from}`)} → ${t(`stage.${e.detail.to}`)}` : ''),
-      h('div', { class: 'detail' }, describe(e.detail))))));
+      h('div', { class: 'what' }, timelineLabel(e.type), !e.label && e.type === 'stage_changed' ? `: ${t(`stage.${e.detail.from}`)} → ${t(`stage.${e.detail.to}`)}` : ''),
+      // The detail in words when the API gives them; else its fields, internal ids left out, subdued.
+      e.label ? h('div', { class: 'detail' }, labelOf(e.label)) : h('div', { class: 'detail muted' }, describe(e.detail))))));
 
   const enrollments = table([
     { label: t('col.sequence'), key: 'sequence' },
@@ -79,11 +80,11 @@ export async function leadPage({ rest }) {
   enrollments.dataset.testid = 'enrollments';
   const deliveries = table([
     { label: t('col.when'), render: (d) => when(d.at) },
-    { label: t('col.what'), render: (d) => `${d.kind}${d.step !== null ? ` #${d.step + 1}` : ''}${d.caseSlug ? ` (${d.caseSlug})` : ''}` },
-    { label: t('col.via'), render: (d) => d.via ?? '—' },
+    { label: t('col.what'), render: (d) => labelOf(d.label, `${d.kind}${d.step !== null ? ` #${d.step + 1}` : ''}${d.caseSlug ? ` (${d.caseSlug})` : ''}`) },
+    { label: t('col.via'), render: (d) => (d.via ? viaLabel(d.via) : '—') },
     { label: t('col.status'), render: (d) => statusBadge(d.status) },
     { label: t('col.clicks'), num: true, render: (d) => num(d.clicks) },
-    { label: '', render: (d) => d.reason ?? '' },
+    { label: '', render: (d) => labelOf(d.reasonLabel, d.reason ?? '') },
   ], lead.deliveries);
 
   return h('div', {},
@@ -96,10 +97,13 @@ export async function leadPage({ rest }) {
     card(t('lead.deliveries'), deliveries));
 }
 
-/** A timeline entry's detail as short `key: value` pairs. */
+/** Fields of a timeline entry that only the bot reads: a 客服 account, a run, a message id, … */
+const INTERNAL = new Set(['openKfid', 'newSession', 'msgid', 'failMsgid', 'run', 'group', 'delivery', 'welcomeCode', 'state', 'attempts', 'scene', 'sceneParam']);
+
+/** A timeline entry's detail (one the API has no words for) as short `key: value` pairs, internal ids left out. */
 function describe(detail) {
   return Object.entries(detail ?? {})
-    .filter(([, v]) => v !== null && v !== undefined && v !== '')
+    .filter(([k, v]) => !INTERNAL.has(k) && v !== null && v !== undefined && v !== '')
     .map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`)
     .join(' · ');
 }

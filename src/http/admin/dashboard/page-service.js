@@ -2,7 +2,7 @@
 // and the latest answers that came past their target.
 import { api, qs } from './api.js';
 import { t } from './i18n.js';
-import { card, duration, gradeBadge, h, kpis, leadLink, num, openLead, optional, period, table, when } from './ui.js';
+import { card, duration, gradeBadge, h, kpis, leadLink, num, openLead, optional, period, periodFailed, table, when } from './ui.js';
 
 const LEVELS = ['ok', 'over', 'overTwice'];
 const levelBadge = (level) => h('span', { class: `badge level-${LEVELS[level] ?? 'ok'}` }, t(`service.level.${LEVELS[level] ?? 'ok'}`));
@@ -21,7 +21,12 @@ function responseTable(firstCol, groups, nameOf = (n) => n) {
 
 export async function servicePage({ query }) {
   const { from, to, picker } = period('service', query, 7);
-  const [stats, waiting, channels] = await Promise.all([optional(api(`/service${qs({ from, to })}`)), optional(api('/service/waiting')), api('/channels')]);
+  let stats, waiting, channels;
+  try {
+    [stats, waiting, channels] = await Promise.all([optional(api(`/service${qs({ from, to })}`)), optional(api('/service/waiting')), api('/channels')]);
+  } catch (err) {
+    return periodFailed(t('service.title'), picker, err);
+  }
   if (!stats || !waiting) return h('div', {}, h('h1', {}, t('service.title')), card(null, h('p', { class: 'muted' }, t('error.notAvailable'))));
   const channelName = (key) => channels.find((c) => c.key === key)?.name ?? key;
   // Of every waiting customer, not only the 200 listed.

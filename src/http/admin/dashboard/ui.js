@@ -107,6 +107,7 @@ export function period(page, query, days) {
   const check = () => toInput.setCustomValidity(fromInput.value && toInput.value && fromInput.value > toInput.value ? t('period.reversed') : '');
   fromInput.addEventListener('input', check);
   toInput.addEventListener('input', check);
+  check(); // a reversed period in the address is marked at once
   const picker = h('form', {
     class: 'row',
     onsubmit: (e) => {
@@ -118,6 +119,17 @@ export function period(page, query, days) {
     ...presets, h('span', { class: 'muted' }, t('period.from')), fromInput, h('span', { class: 'muted' }, t('period.to')), toInput,
     h('button', { type: 'submit', class: 'small' }, t('period.apply')));
   return { from, to, picker };
+}
+
+/**
+ * A page with a period whose data failed to load: its title and its picker (so the period can be fixed here), and the
+ * error beside them. A 401 is left to the login form.
+ */
+export function periodFailed(title, picker, err) {
+  if (err?.status === 401) throw err;
+  return h('div', {},
+    h('h1', {}, title),
+    card(null, picker, h('div', { class: 'error', role: 'alert', 'data-testid': 'load-error' }, t('error.load', { msg: err?.message ?? String(err) }))));
 }
 
 /** Headline figures: [[key, value, label]] as a row of tiles (data-kpi = key). */

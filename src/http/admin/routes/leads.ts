@@ -4,6 +4,8 @@ import { pinGrade } from '../../../domain/leads/grade.js';
 import { findLeads } from '../../../domain/leads/lead-index.js';
 import { decodeCursor, LEAD_SORTS, leadDetail, resolveLeadId, summarize } from '../../../domain/leads/query.js';
 import { moveStage } from '../../../domain/leads/stage.js';
+import type { WordBook } from '../../../domain/leads/timeline-words.js';
+import { CampaignRecord } from '../../../store/models/campaign.js';
 import { GRADES, STAGES } from '../../../domain/vocabulary.js';
 import { Lead, splitLeadId } from '../../../store/models/lead.js';
 import { ApiError, apiRoute, noLead } from '../api-route.js';
@@ -27,6 +29,22 @@ const leadSummary = z.object({
   addedAt: date,
   lastTouchAt: date,
 });
+const words = z.object({ zh: z.string(), en: z.string() });
+
+/** The names a lead's timeline is told in: channels, sequences, campaigns (files and the API's), intents, case studies. */
+async function wordBook(ctx: BotContext): Promise<WordBook> {
+  const campaigns = new Map((await CampaignRecord.find({}, { name: 1 }).lean()).map((c) => [String(c._id), c.name as string]));
+  const intents = new Map(ctx.replies.intents.map((i) => [i.key, i.class]));
+  const cases = new Map(ctx.cases.map((c) => [c.slug, c.title]));
+  return {
+    channel: (k) => ctx.channels.get(k)?.name,
+    sequence: (k) => ctx.sequences.get(k)?.name,
+    campaign: (k) => campaigns.get(k),
+    intentClass: (k) => intents.get(k),
+    caseTitle: (s) => cases.get(s),
+  };
+}
+
 const idParams = z.object({ id: z.string().min(1).describe('a lead id, or an external user id of the bot\'s corp') });
 
 /** The lead routes of the admin API. */
@@ -93,12 +111,29 @@ export function leadRoutes(ctx: BotContext) {
       response: leadSummary.extend({
         reached: z.record(z.string(), date),
         scoreReasons: z.array(z.object({ reason: z.string(), points: z.number(), label: z.object({ zh: z.string(), en: z.string() }).describe('the reason as the ops chat names it, in each language') })),
-        timeline: z.array(z.object({ at: date, type: z.string(), detail: z.record(z.string(), z.unknown()) })),
+        timeline: z.array(z.object({
+          at: date,
+          type: z.string(),
+          detail: z.record(z.string(), z.unknown()),
+          label: words.nullable().describe('the detail in words, in each language (a customer message\'s intent by its name, a stage move, why a welcome was skipped), without internal ids; null for an entry without words'),
+        })),
         enrollments: z.array(z.record(z.string(), z.unknown())),
-        deliveries: z.array(z.record(z.string(), z.unknown())),
+        deliveries: z.array(z.object({
+          key: z.string(),
+          kind: z.string(),
+          via: z.string().nullable(),
+          status: z.string(),
+          at: date,
+          step: z.number().nullable(),
+          caseSlug: z.string().nullable(),
+          reason: z.string().nullable(),
+          clicks: z.number(),
+          label: words.describe('what was sent, in each language: its kind, sequence and step, intent and case study\'s title'),
+          reasonLabel: words.nullable().describe('`reason` in words, in each language (WeCom\'s own message as it is); null without a reason'),
+        }).passthrough()),
       }),
       handler: async ({ params }) => {
-        const detail = await leadDetail(resolveLeadId(params.id, ctx.corpId), ctx.sequences.keys());
+        const detail = await leadDetail(resolveLeadId(params.id, ctx.corpId), ctx.sequences.keys(), await wordBook(ctx));
         if (!detail) throw noLead(params.id);
         return detail;
       },

@@ -53,7 +53,7 @@ const zh = {
   'sequences.asOf': '统计于 {when}',
   'campaigns.title': '群发活动', 'service.title': '客服', 'service.waiting': '正在等待回复的客户', 'service.servicers': '接待人员响应',
   'queues.title': '队列', 'queues.note': 'Bull Board 展示每个队列的任务：等待、延迟、失败，可重试。', 'queues.open': '打开 Bull Board',
-  'stage.added': '已添加', 'stage.engaged': '已互动', 'stage.qualified': '合格', 'stage.opportunity': '商机', 'stage.customer': '成交',
+  'stage.added': '新增', 'stage.engaged': '已互动', 'stage.qualified': '合格', 'stage.opportunity': '商机', 'stage.customer': '成交',
   'stage.lost': '流失', 'stage.unsubscribed': '退订',
   'status.active': '进行中', 'status.completed': '已完成', 'status.stopped': '已停止', 'status.sent': '已发送', 'status.failed': '失败',
   'status.unknown': '未知', 'status.submitted': '待确认', 'status.reminded': '已提醒', 'status.skipped': '跳过', 'status.capped': '超限',

@@ -97,7 +97,8 @@ export function demoCampaign(d: { leads: DemoLead[]; timelines: Map<string, Demo
     startedAt: at,
     finishedAt,
     counters: { targeted, excluded, routes: { mass: targeted }, outcomes: { mass_submitted: targeted }, deferred: 0, enrolled: 0, notEnrolled: 0, waiting: 0 },
-    followUp: { asOf: new Date(at.getTime() + DAY), final: false, reached, replied, clicked, linkClicks: clicked, stageMoves },
+    // The first day's count, as the bot stores it: the final one is due 7 days after the run.
+    followUp: { asOf: new Date(at.getTime() + DAY), final: false, finalAt: new Date(finishedAt.getTime() + 7 * DAY), reached, replied, clicked, linkClicks: clicked, stageMoves },
     createdAt: at,
     updatedAt: finishedAt,
   };

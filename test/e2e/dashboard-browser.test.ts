@@ -271,7 +271,7 @@ describe('dashboard in a browser', () => {
     await page.click('[data-testid=campaign-list] tbody tr a');
     await page.waitForSelector('[data-testid=campaign-runs] tbody tr');
     const key = decodeURIComponent(await page.evaluate(() => location.hash.replace('#/campaigns/', '')));
-    const detail = await api<{ runs: Array<{ scheduledFor: string; results: Record<string, number> }> }>(`/campaigns/${encodeURIComponent(key)}`);
+    const detail = await api<{ runs: Array<{ scheduledFor: string; results: Record<string, number>; followUp: { final: boolean; asOf: string; finalAt?: string | null } | null }> }>(`/campaigns/${encodeURIComponent(key)}`);
     const headers = await page.$$eval('[data-testid=campaign-runs] thead th', (ths) => ths.map((th) => th.textContent));
     const cells = await page.$$eval('[data-testid=campaign-runs] tbody tr:first-child td', (tds) => tds.map((td) => td.textContent));
     const cell = (header: string) => cells[headers.indexOf(header)];
@@ -279,6 +279,10 @@ describe('dashboard in a browser', () => {
     expect(cell('已确认')).toBe(detail.runs[0]!.results.confirmed!.toLocaleString('zh-CN'));
     expect(cell('状态')).toBe('已完成');
     expect(cell('执行时间')).toBe(await opsTime(detail.runs[0]!.scheduledFor));
+    // Whether the follow-up's numbers are the last, or as of when and final when.
+    const f = detail.runs[0]!.followUp;
+    expect(cell('跟进统计')).toBe(!f ? '—' : f.final ? '最终' : `截至 ${await opsTime(f.asOf)}，最终统计 ${f.finalAt ? await opsTime(f.finalAt) : '—'}`);
+    if (f && !f.final) expect(f.finalAt).toBeTruthy();
     await page.waitForTimeout(300);
     await shot('campaign');
   });

@@ -55,6 +55,8 @@ async function campaignPage(key) {
     { label: t('col.replies'), num: true, render: (r) => follow(r, 'replied') },
     { label: t('col.clicks'), num: true, render: (r) => follow(r, 'clicked') },
     { label: t('col.stageMoves'), num: true, render: (r) => follow(r, 'moves') },
+    // Counted a day after and at 7 days (later for leads reached late): whether these numbers are the last.
+    { label: t('col.followUp'), render: (r) => (!r.followUp ? '—' : r.followUp.final ? t('follow.final') : t('follow.asOf', { asOf: when(r.followUp.asOf), finalAt: r.followUp.finalAt ? when(r.followUp.finalAt) : '—' })) },
   ], c.runs);
   runTable.dataset.testid = 'campaign-runs';
   const owners = c.runs[0]?.results.owners ?? [];

@@ -3,6 +3,15 @@
 /** UTF-8 length. */
 export const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
 
+/**
+ * The problem of a text over `max` UTF-8 bytes (a WeCom limit, `note` citing it), or null: the limit, how long the
+ * text is, and by how much to shorten it.
+ */
+export function overBytes(text: string, max: number, note = ''): string | null {
+  const n = bytes(text);
+  return n <= max ? null : `must be at most ${max} bytes${note ? ` ${note}` : ''}: it is ${n} bytes, shorten it by ${n - max} bytes`;
+}
+
 /** Cuts `text` to at most `max` UTF-8 bytes (never inside a character), ending with … when it was cut. */
 export function clipBytes(text: string, max: number): string {
   if (bytes(text) <= max) return text;

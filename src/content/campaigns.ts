@@ -115,18 +115,35 @@ export interface CampaignProblem {
   message: string;
 }
 
+/**
+ * What templates:check knows exists but failed its own check (reported there): a campaign naming it is not told it
+ * names something missing. `channels` true: channels.yaml could not be read at all, so no channel is checked.
+ */
+export interface InvalidRefs {
+  sequences?: ReadonlySet<string>;
+  channels?: ReadonlySet<string> | true;
+  /** A case file failed its check: "needs at least one case" may be wrong, so it is not said. */
+  cases?: boolean;
+}
+
 /** Checks what a campaign names against the other templates: sequences, channels, case studies. */
-export function checkCampaignRefs(c: Campaign, t: { sequences: ReadonlyMap<string, Sequence>; channels: ChannelCatalog; cases: readonly CaseStudy[] }): CampaignProblem[] {
+export function checkCampaignRefs(
+  c: Campaign,
+  t: { sequences: ReadonlyMap<string, Sequence>; channels: ChannelCatalog; cases: readonly CaseStudy[] },
+  invalid: InvalidRefs = {},
+): CampaignProblem[] {
   const problems: CampaignProblem[] = [];
   const have = `have: ${[...t.sequences.keys()].join(', ') || 'none'}`;
-  if (c.content.sequence && !t.sequences.has(c.content.sequence)) problems.push({ path: 'content.sequence', message: `no sequence "${c.content.sequence}" (${have})` });
+  const noSequence = (k: string) => !t.sequences.has(k) && !invalid.sequences?.has(k);
+  if (c.content.sequence && noSequence(c.content.sequence)) problems.push({ path: 'content.sequence', message: `no sequence "${c.content.sequence}" (${have})` });
   for (const [field, keys] of [['segment.inSequence', c.segment.inSequence], ['segment.notInSequence', c.segment.notInSequence]] as const) {
-    for (const k of keys ?? []) if (!t.sequences.has(k)) problems.push({ path: field, message: `no sequence "${k}" (${have})` });
+    for (const k of keys ?? []) if (noSequence(k)) problems.push({ path: field, message: `no sequence "${k}" (${have})` });
   }
   for (const ch of c.segment.channels ?? []) {
+    if (invalid.channels === true || invalid.channels?.has(ch)) continue;
     if (!t.channels.get(ch)) problems.push({ path: 'segment.channels', message: `no channel "${ch}" (have: ${t.channels.all().map((x) => x.key).join(', ')})` });
   }
-  if (c.content.caseStudy && t.cases.length === 0) problems.push({ path: 'content.caseStudy', message: 'caseStudy: auto needs at least one case in cases/' });
+  if (c.content.caseStudy && t.cases.length === 0 && !invalid.cases) problems.push({ path: 'content.caseStudy', message: 'caseStudy: auto needs at least one case in cases/' });
   return problems;
 }
 
@@ -140,12 +157,21 @@ export function parseCampaign(data: unknown): { value?: Campaign; problems: Camp
 /**
  * Loads every `<dir>/campaigns/<key>.yaml` (the file name must match the key). Returns the campaigns as written
  * (what the store keeps) with their parsed form, and the problems, each naming the file and the field. References
- * to sequences, channels and cases are checked by loadTemplates.
+ * to sequences, channels and cases are checked by loadTemplates. `partial`: of the files left out for their problems,
+ * the content that passes on its own, for the checks that can still run on it (its 微信客服 text).
  */
-export async function loadCampaigns(dir: string): Promise<{ campaigns: Map<string, { input: CampaignInput; campaign: Campaign; file: string }>; problems: string[] }> {
-  const { items, problems } = await loadKeyedFiles(dir, 'campaigns', (data, file) => {
+export async function loadCampaigns(dir: string): Promise<{
+  campaigns: Map<string, { input: CampaignInput; campaign: Campaign; file: string }>;
+  problems: string[];
+  partial: Array<{ campaign: Pick<Campaign, 'key' | 'content'>; file: string }>;
+}> {
+  const { items, problems, left } = await loadKeyedFiles(dir, 'campaigns', (data, file) => {
     const { value, problems: p } = parseCampaign(data);
     return { value, problems: p.map((x) => `${file}: ${x.path}: ${x.message}`) };
   });
-  return { campaigns: new Map(items.map((i) => [i.value.key, { input: i.data as CampaignInput, campaign: i.value, file: i.file }])), problems };
+  const partial = left.flatMap(({ name, data, file }) => {
+    const content = contentSchema.safeParse((data as { content?: unknown } | null | undefined)?.content);
+    return content.success ? [{ campaign: { key: name, content: content.data }, file }] : [];
+  });
+  return { campaigns: new Map(items.map((i) => [i.value.key, { input: i.data as CampaignInput, campaign: i.value, file: i.file }])), problems, partial };
 }

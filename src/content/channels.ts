@@ -6,7 +6,7 @@ import { bytes } from '../text-bytes.js';
 import { LONGEST_NAME, NAME_MAX_CHARS, PLACEHOLDERS, render, strayBraces, strayBracesMessage, unknownPlaceholders } from './render.js';
 import { replySchema } from './replies.js';
 import { linkDesc, linkTitle } from './sequences.js';
-import { parseYaml } from './yaml-file.js';
+import { byteLimit, parseYaml } from './yaml-file.js';
 
 /** Tag group a bare tag string in channels.yaml goes to. */
 export const DEFAULT_TAG_GROUP = '渠道';
@@ -36,7 +36,7 @@ export const WELCOME_TEXT_BYTES = 4000;
 const welcomeSchema = z
   .object({
     text: placeholderText
-      .refine((t) => Buffer.byteLength(t) <= WELCOME_TEXT_BYTES, 'welcome text must be at most 4000 bytes [D:92137]')
+      .superRefine(byteLimit(WELCOME_TEXT_BYTES, '[D:92137]'))
       .optional(),
     link: linkSchema.optional(),
   })
@@ -173,28 +173,59 @@ export class ChannelCatalog {
 
 /** Parses channels.yaml text; every problem names the file, the channel and the field. */
 export function parseChannels(text: string, file: string): ChannelCatalog {
+  const { catalog, problems } = checkChannels(text, file);
+  if (problems.length || !catalog) throw new TemplateError(problems);
+  return catalog;
+}
+
+/** channels.yaml as checked: its valid channels, every problem, and the keys written (valid or not). */
+export interface CheckedChannels {
+  /** The channels that passed their own checks (none: the file is not YAML). */
+  catalog?: ChannelCatalog;
+  problems: string[];
+  /**
+   * Every channel key the file names, a channel with problems included: what another file may refer to (a channel
+   * that fails its own check is reported as such, not as missing). Null when the file is not YAML.
+   */
+  written: ReadonlySet<string> | null;
+}
+
+/**
+ * Checks channels.yaml text without stopping at the first channel with a problem: every problem (file, channel,
+ * field), and the channels that passed, so that the checks that build on them (their 微信客服 texts, what other files
+ * refer to) still run and report theirs in the same go.
+ */
+export function checkChannels(text: string, file: string): CheckedChannels {
   const yaml = parseYaml(text, file);
-  if (yaml.problems.length) throw new TemplateError(yaml.problems);
+  if (yaml.problems.length) return { problems: yaml.problems, written: null };
   const data: unknown = yaml.data ?? { channels: [] };
+  const rawChannels = (data as { channels?: unknown } | null)?.channels;
+  const raw: unknown[] = Array.isArray(rawChannels) ? rawChannels : [];
+  const written = new Set(raw.map((c) => (c as { key?: unknown } | null)?.key).filter((k): k is string => typeof k === 'string'));
   const parsed = fileSchema.safeParse(data);
   const problems: string[] = [];
-  if (!parsed.success) {
-    const rawChannels = (data as { channels?: Array<{ key?: unknown }> })?.channels;
+  let channels: Channel[];
+  if (parsed.success) channels = parsed.data.channels;
+  else {
     for (const issue of parsed.error.issues) {
       const [first, index, ...rest] = issue.path;
       if (first === 'channels' && typeof index === 'number') {
-        const key = rawChannels?.[index]?.key;
+        const key = (raw[index] as { key?: unknown } | null)?.key;
         const label = `channel #${index + 1}${typeof key === 'string' ? ` (${key})` : ''}`;
         problems.push(`${file}: ${label}: ${rest.join('.') || '(channel)'}: ${issue.message}`);
       } else {
         problems.push(`${file}: ${issue.path.join('.') || '(top level)'}: ${issue.message}`);
       }
     }
-    throw new TemplateError(problems);
+    // The channels that pass on their own go on to the checks that build on them.
+    channels = raw.flatMap((c) => {
+      const one = channelSchema.safeParse(c);
+      return one.success ? [one.data] : [];
+    });
   }
   const seen = new Set<string>();
   const scenes = new Set<string>();
-  for (const c of parsed.data.channels) {
+  for (const c of channels) {
     if (seen.has(c.key)) problems.push(`${file}: channel ${c.key}: key: duplicate key (each state must be unique)`);
     seen.add(c.key);
     if (!c.kf) continue;
@@ -202,8 +233,20 @@ export function parseChannels(text: string, file: string): ChannelCatalog {
     if (scenes.has(scene)) problems.push(`${file}: channel ${c.key}: kf.scene: "${scene}" is another channel's kf scene`);
     scenes.add(scene);
   }
-  if (problems.length) throw new TemplateError(problems);
-  return new ChannelCatalog(parsed.data.channels);
+  return { catalog: new ChannelCatalog(channels), problems, written };
+}
+
+/** Checks `<dir>/channels.yaml` (checkChannels); a missing file means only the organic channel. */
+export async function checkChannelsFile(dir: string): Promise<CheckedChannels> {
+  const file = path.join(dir, 'channels.yaml');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { catalog: new ChannelCatalog([]), problems: [], written: new Set() };
+    throw err;
+  }
+  return checkChannels(text, file);
 }
 
 /** Loads `<dir>/channels.yaml`; a missing file means only the organic channel. */

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { TemplateError } from '../errors.js';
 import { checkCampaignRefs, loadCampaigns, type Campaign, type CampaignInput } from './campaigns.js';
 import { loadCases, type CaseStudy } from './cases.js';
-import { loadChannels, type ChannelCatalog } from './channels.js';
+import { ChannelCatalog, checkChannelsFile } from './channels.js';
 import { kfTextProblems } from './kf-text-check.js';
 import { loadReplies, repliesUseCases, type Replies } from './replies.js';
 import { loadScoring, type Scoring } from './scoring.js';
@@ -39,49 +39,51 @@ export async function loadTemplates(dir: string, opts: { nurtureTimezone?: strin
   // A missing channels.yaml means only the organic channel, but a missing folder is a wrong TEMPLATES_DIR.
   const folder = await stat(dir).catch(() => null);
   if (!folder?.isDirectory()) throw new TemplateError([`${dir}: no such folder (TEMPLATES_DIR names the folder of channels.yaml, sequences/ and cases/)`]);
+  // Every check that can run does, on what passed its own: a problem in one file (or one channel, intent, step) does
+  // not hide the problems of the rest until it is fixed. Something that exists but failed its own check is not
+  // reported missing where another file names it (its own problem says what is wrong with it).
   const problems: string[] = [];
-  let channels: ChannelCatalog | undefined;
-  try {
-    channels = await loadChannels(dir);
-  } catch (err) {
-    if (!(err instanceof TemplateError)) throw err;
-    problems.push(...err.problems);
-  }
-  const { sequences, problems: sequenceProblems } = await loadSequences(dir, opts.nurtureTimezone);
+  const { catalog: channels, problems: channelProblems, written: channelsWritten } = await checkChannelsFile(dir);
+  problems.push(...channelProblems);
+  const { sequences, problems: sequenceProblems, invalid: invalidSequences, partial: partialSequences } = await loadSequences(dir, opts.nurtureTimezone);
   const { cases, problems: caseProblems } = await loadCases(dir);
   problems.push(...sequenceProblems, ...caseProblems);
+  // No case study may be only because the one there is failed its check.
+  const noCases = cases.length === 0 && caseProblems.length === 0;
   for (const c of channels?.all() ?? []) {
-    if (c.sequence && !sequences.has(c.sequence) && !sequenceProblems.some((p) => p.includes(`${c.sequence}.y`))) {
+    if (c.sequence && !sequences.has(c.sequence) && !invalidSequences.has(c.sequence)) {
       problems.push(`${path.join(dir, 'channels.yaml')}: channel ${c.key}: sequence: no sequence "${c.sequence}" in sequences/ (have: ${[...sequences.keys()].join(', ') || 'none'})`);
     }
   }
   for (const s of sequences.values()) {
-    if (s.steps.some((step) => step.caseStudy) && cases.length === 0) {
+    if (s.steps.some((step) => step.caseStudy) && noCases) {
       problems.push(`${path.join(dir, 'sequences', `${s.key}.yaml`)}: steps: caseStudy steps need at least one case in cases/`);
     }
   }
-  const { scoring, problems: scoringProblems } = await loadScoring(dir, channels?.all().map((c) => c.key) ?? []);
+  // Channel keys scoring.yaml may name: those written in channels.yaml, valid or not, and the built-in ones (unknown
+  // when channels.yaml is not YAML: not checked then).
+  const channelKeys = channelsWritten && new Set([...channelsWritten, ...(channels?.all().map((c) => c.key) ?? [])]);
+  const { scoring, problems: scoringProblems } = await loadScoring(dir, channelKeys);
   problems.push(...scoringProblems);
-  const { replies, problems: replyProblems } = await loadReplies(dir);
+  const { replies, problems: replyProblems, written: intentsWritten } = await loadReplies(dir);
   problems.push(...replyProblems);
-  if (repliesUseCases(replies) && cases.length === 0) problems.push(`${path.join(dir, 'replies.yaml')}: caseStudy replies need at least one case in cases/`);
+  if (repliesUseCases(replies) && noCases) problems.push(`${path.join(dir, 'replies.yaml')}: caseStudy replies need at least one case in cases/`);
   // A click on a kf welcome's menu item names its intent (menu_id): one replies.yaml does not have answers as text.
-  const intentKeys = new Set(replies.intents.map((i) => i.key));
   for (const c of channels?.all() ?? []) {
     for (const item of c.kf?.welcome?.menu?.items ?? []) {
-      if ('intent' in item && !intentKeys.has(item.intent) && !replyProblems.length) {
+      if ('intent' in item && intentsWritten && !intentsWritten.has(item.intent)) {
         problems.push(`${path.join(dir, 'channels.yaml')}: channel ${c.key}: kf.welcome.menu.items: no intent "${item.intent}" in replies.yaml`);
       }
     }
   }
-  const { campaigns, problems: campaignProblems } = await loadCampaigns(dir);
+  const { campaigns, problems: campaignProblems, partial: partialCampaigns } = await loadCampaigns(dir);
   problems.push(...campaignProblems);
-  if (channels) {
-    for (const c of campaigns.values()) {
-      for (const p of checkCampaignRefs(c.campaign, { sequences, channels, cases })) problems.push(`${c.file}: ${p.path}: ${p.message}`);
-    }
+  const invalid = { sequences: invalidSequences, channels: channelsWritten ?? (true as const), cases: !noCases && cases.length === 0 };
+  for (const c of campaigns.values()) {
+    for (const p of checkCampaignRefs(c.campaign, { sequences, channels: channels ?? new ChannelCatalog([]), cases }, invalid)) problems.push(`${c.file}: ${p.path}: ${p.message}`);
   }
-  problems.push(...kfTextProblems(dir, { sequences, cases, replies, channels, campaigns: campaigns.values() }, opts.publicBaseUrl));
+  const kfSequences = [...sequences.values(), ...partialSequences];
+  problems.push(...kfTextProblems(dir, { sequences: kfSequences, cases, replies, channels, campaigns: [...campaigns.values(), ...partialCampaigns] }, opts.publicBaseUrl));
   if (problems.length || !channels) throw new TemplateError(problems);
   return { channels, sequences, cases, scoring, campaigns, replies };
 }

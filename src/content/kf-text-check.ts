@@ -6,7 +6,7 @@ import type { ChannelCatalog } from './channels.js';
 import { campaignKeyBytes, KF_REPLY_KEY_BYTES, kfTextBytes, kfTextProblem, longestTrackedUrl, nurtureKeyBytes, replyLinkTitle, type LinkLineSpec } from './kf-text.js';
 import { LONGEST_NAME, NAME_MAX_CHARS } from './render.js';
 import type { Replies, Reply } from './replies.js';
-import type { Sequence } from './sequences.js';
+import type { SequenceStep } from './sequences.js';
 
 /** A message's text and the link lines it may go with on the 客服 route: one choice each (one per case study for `auto`). */
 interface KfMessage {
@@ -60,7 +60,7 @@ const longestChannelName = (channels: ChannelCatalog | undefined) => (channels?.
  * A campaign's text that would be cut on the 微信客服 route (its text and link line over 2048 bytes), as the field and
  * the problem, or null: for campaign files (kfTextProblems) and campaigns created through the admin API alike.
  */
-export function campaignKfProblem(campaign: Campaign, t: { cases: readonly CaseStudy[]; channels?: ChannelCatalog }, publicBaseUrl?: string): { path: string; message: string } | null {
+export function campaignKfProblem(campaign: Pick<Campaign, 'key' | 'content'>, t: { cases: readonly CaseStudy[]; channels?: ChannelCatalog }, publicBaseUrl?: string): { path: string; message: string } | null {
   const c = campaign.content;
   return problemAt(stepMessage(c, t.cases, publicBaseUrl, campaignKeyBytes(campaign.key)), { text: 'content.text', link: `content.${c.link ? 'link' : 'caseStudy'}` }, !c.link && Boolean(c.caseStudy), longestChannelName(t.channels));
 }
@@ -89,14 +89,22 @@ function replyMessage(r: Reply, cases: readonly CaseStudy[], base: string | unde
  */
 export function kfTextProblems(
   dir: string,
-  t: { sequences: ReadonlyMap<string, Sequence>; cases: readonly CaseStudy[]; replies: Replies; channels?: ChannelCatalog; campaigns: Iterable<{ campaign: Campaign; file: string }> },
+  t: {
+    /** Sequences, and the valid steps of sequence files with problems (the others undefined, at their places). */
+    sequences: Iterable<{ key: string; steps: ReadonlyArray<SequenceStep | undefined> }>;
+    cases: readonly CaseStudy[];
+    replies: Replies;
+    channels?: ChannelCatalog;
+    campaigns: Iterable<{ campaign: Pick<Campaign, 'key' | 'content'>; file: string }>;
+  },
   publicBaseUrl?: string,
 ): string[] {
   const problems: string[] = [];
   // The send fills {{channel}} with the lead's channel: counted as the longest name there is.
   const longestChannel = longestChannelName(t.channels);
-  for (const s of t.sequences.values()) {
+  for (const s of t.sequences) {
     s.steps.forEach((step, i) => {
+      if (!step) return;
       const p = problemOf(stepMessage(step, t.cases, publicBaseUrl, nurtureKeyBytes(s.key, i)), { text: `steps.${i}.text`, link: `steps.${i}.${step.link ? 'link' : 'caseStudy'}` }, !step.link && Boolean(step.caseStudy), longestChannel);
       if (p) problems.push(`${path.join(dir, 'sequences', `${s.key}.yaml`)}: ${p}`);
     });

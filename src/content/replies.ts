@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { strayBraces, strayBracesMessage } from './render.js';
-import { parseYaml, validate } from './yaml-file.js';
+import { byteLimit, parseYaml, validate } from './yaml-file.js';
 
 /**
  * How strong an intent is when several match one message, strongest first (docs/ops-guide.md, "Customer
@@ -26,7 +26,6 @@ export type IntentAction = (typeof INTENT_ACTIONS)[number];
 /** Placeholders a reply may use: the customer's name, the channel's name, the service hours. */
 export const REPLY_PLACEHOLDERS = ['name', 'channel', 'hours'] as const;
 
-const bytes = (s: string) => Buffer.byteLength(s);
 const placeholders = (max: number) =>
   z
     .string()
@@ -37,7 +36,7 @@ const placeholders = (max: number) =>
       const stray = strayBraces(t);
       if (stray.length) ctx.addIssue({ code: 'custom', message: strayBracesMessage(stray, REPLY_PLACEHOLDERS) });
     })
-    .refine((t) => bytes(t) <= max, `must be at most ${max} bytes [D:94677]`);
+    .superRefine(byteLimit(max, '[D:94677]'));
 
 const link = z.object({ title: z.string().min(1).max(128), url: z.string().url(), desc: z.string().max(512).optional() }).strict();
 const menuItem = z.union([
@@ -94,18 +93,19 @@ const intentSchema = z
   .refine((i) => i.keywords.length + i.exact.length + i.patterns.length > 0, 'an intent needs keywords, exact or patterns')
   .refine((i) => i.reply || i.actions.length, 'an intent needs a reply or actions');
 
+const fallbackSchema = z
+  .object({
+    /** Inside service hours: this reply, and the hand-off to a person. */
+    inHours: z.object({ reply: replySchema.optional() }).strict().default({}),
+    /** Outside them: this reply (use {{hours}}), and the hand-off when they open. */
+    outOfHours: z.object({ reply: replySchema.optional() }).strict().default({}),
+  })
+  .strict();
+
 const repliesSchema = z
   .object({
     intents: z.array(intentSchema).default([]),
-    fallback: z
-      .object({
-        /** Inside service hours: this reply, and the hand-off to a person. */
-        inHours: z.object({ reply: replySchema.optional() }).strict().default({}),
-        /** Outside them: this reply (use {{hours}}), and the hand-off when they open. */
-        outOfHours: z.object({ reply: replySchema.optional() }).strict().default({}),
-      })
-      .strict()
-      .default({}),
+    fallback: fallbackSchema.default({}),
   })
   .strict();
 
@@ -120,31 +120,38 @@ export const DEFAULT_REPLIES: Replies = repliesSchema.parse({
   },
 });
 
-/** Loads `<dir>/replies.yaml` (absent: DEFAULT_REPLIES); every problem names the file, the intent and the field. */
-export async function loadReplies(dir: string): Promise<{ replies: Replies; problems: string[] }> {
+/**
+ * Loads `<dir>/replies.yaml` (absent: DEFAULT_REPLIES); every problem names the file, the intent and the field. With
+ * problems, `replies` holds what passed on its own (each valid intent, the fallback when valid), so the checks that build
+ * on it (its 微信客服 texts with their link lines) still run and report theirs in the same go. `written`: every intent key
+ * the file names, an intent with problems included (a menu item naming one is not reported as naming a missing
+ * intent); null when the file is not YAML.
+ */
+export async function loadReplies(dir: string): Promise<{ replies: Replies; problems: string[]; written: ReadonlySet<string> | null }> {
   const file = path.join(dir, 'replies.yaml');
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { replies: DEFAULT_REPLIES, problems: [] };
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { replies: DEFAULT_REPLIES, problems: [], written: new Set() };
     throw err;
   }
   const { data, problems: yamlProblems } = parseYaml(text, file);
-  if (yamlProblems.length) return { replies: DEFAULT_REPLIES, problems: yamlProblems };
-  const { value, problems } = validate(repliesSchema, data ?? {}, file);
+  if (yamlProblems.length) return { replies: DEFAULT_REPLIES, problems: yamlProblems, written: null };
+  const raw = (data ?? {}) as { intents?: unknown; fallback?: unknown };
+  const rawIntents: unknown[] = Array.isArray(raw.intents) ? raw.intents : [];
+  const keyAt = (i: number) => (rawIntents[i] as { key?: unknown } | null)?.key;
+  const written = new Set(rawIntents.map((_, i) => keyAt(i)).filter((k): k is string => typeof k === 'string'));
+  let { value, problems } = validate(repliesSchema, data ?? {}, file);
   if (!value) {
     // Name the intent by its key, not only by its index.
-    const raw = (data as { intents?: Array<{ key?: unknown }> } | undefined)?.intents;
-    return {
-      replies: DEFAULT_REPLIES,
-      problems: problems.map((p) =>
-        p.replace(/: intents\.(\d+)(\.|: )/, (m, i: string, after: string) => {
-          const key = raw?.[Number(i)]?.key;
-          return typeof key === 'string' ? `: intent ${key}: ${after === '.' ? '' : '(intent): '}` : m;
-        }),
-      ),
-    };
+    problems = problems.map((p) =>
+      p.replace(/: intents\.(\d+)(\.|: )/, (m, i: string, after: string) => {
+        const key = keyAt(Number(i));
+        return typeof key === 'string' ? `: intent ${key}: ${after === '.' ? '' : '(intent): '}` : m;
+      }),
+    );
+    value = salvage(rawIntents, raw.fallback);
   }
   const keys = new Set<string>();
   for (const i of value.intents) {
@@ -154,10 +161,20 @@ export async function loadReplies(dir: string): Promise<{ replies: Replies; prob
   const replies = [...value.intents.map((i) => ({ where: `intent ${i.key}`, reply: i.reply })), { where: 'fallback.inHours', reply: value.fallback.inHours.reply }, { where: 'fallback.outOfHours', reply: value.fallback.outOfHours.reply }];
   for (const { where, reply } of replies) {
     for (const item of reply?.menu?.items ?? []) {
-      if ('intent' in item && !keys.has(item.intent)) problems.push(`${file}: ${where}: reply.menu.items: no intent "${item.intent}" in this file`);
+      if ('intent' in item && !written.has(item.intent)) problems.push(`${file}: ${where}: reply.menu.items: no intent "${item.intent}" in this file`);
     }
   }
-  return { replies: value, problems };
+  return { replies: value, problems, written };
+}
+
+/** What of a replies.yaml with problems passes on its own: its valid intents, and its fallback when valid (else none). */
+function salvage(rawIntents: unknown[], rawFallback: unknown): Replies {
+  const intents = rawIntents.flatMap((i) => {
+    const one = intentSchema.safeParse(i);
+    return one.success ? [one.data] : [];
+  });
+  const fallback = fallbackSchema.safeParse(rawFallback ?? {});
+  return { intents, fallback: fallback.success ? fallback.data : { inHours: {}, outOfHours: {} } };
 }
 
 /** Whether any reply sends a case study (then cases/ must hold at least one). */

@@ -87,8 +87,11 @@ export const DEFAULT_SCORING: Scoring = scoringSchema.parse({
   },
 });
 
-/** Loads `<dir>/scoring.yaml` (absent: DEFAULT_SCORING); every problem names the file and the field. */
-export async function loadScoring(dir: string, channelKeys: readonly string[]): Promise<{ scoring: Scoring; problems: string[] }> {
+/**
+ * Loads `<dir>/scoring.yaml` (absent: DEFAULT_SCORING); every problem names the file and the field. `channelKeys`: the
+ * channels `fit.channel` may name (null: not known, as when channels.yaml is not YAML; not checked then).
+ */
+export async function loadScoring(dir: string, channelKeys: ReadonlySet<string> | null): Promise<{ scoring: Scoring; problems: string[] }> {
   const file = path.join(dir, 'scoring.yaml');
   let text: string;
   try {
@@ -102,7 +105,7 @@ export async function loadScoring(dir: string, channelKeys: readonly string[]): 
   const { value, problems } = validate(scoringSchema, data, file);
   if (!value) return { scoring: DEFAULT_SCORING, problems };
   for (const key of Object.keys(value.fit.channel)) {
-    if (key !== 'default' && !channelKeys.includes(key)) problems.push(`${file}: fit.channel.${key}: no channel "${key}" in channels.yaml`);
+    if (key !== 'default' && channelKeys && !channelKeys.has(key)) problems.push(`${file}: fit.channel.${key}: no channel "${key}" in channels.yaml`);
   }
   for (const grade of Object.keys(value.perGrade)) if (!GRADES.includes(grade as never)) problems.push(`${file}: perGrade.${grade}: not a grade`);
   return { scoring: value, problems };

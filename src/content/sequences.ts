@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { DEFAULT_TIMEZONE, STAGES } from '../domain/vocabulary.js';
 import { onlyPlaceholders, PLACEHOLDERS, strayBraces, strayBracesMessage, unknownPlaceholders } from './render.js';
-import { loadKeyedFiles, validate } from './yaml-file.js';
+import { byteLimit, loadKeyedFiles, validate } from './yaml-file.js';
 
 const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
@@ -47,13 +47,13 @@ export const messageText = z
     if (!unknown.length && onlyPlaceholders(t)) ctx.addIssue({ code: 'custom', message: 'says nothing but placeholders: a lead whose name is not known would get an empty message' });
   })
   // 2048 bytes: the smallest limit of the three routes (kf/send_msg, message/send); add_msg_template allows 4000.
-  .refine((t) => Buffer.byteLength(t) <= 2048, 'must be at most 2048 bytes');
+  .superRefine(byteLimit(2048));
 /**
  * A link card's title and description: WeCom limits them in UTF-8 bytes, 128 and 512, where a Chinese character is 3
  * (add_msg_template [D:92135], send_welcome_msg [D:92137]).
  */
-export const linkTitle = z.string().min(1).refine((t) => Buffer.byteLength(t) <= 128, 'must be at most 128 bytes (a Chinese character is 3) [D:92135]');
-export const linkDesc = z.string().refine((t) => Buffer.byteLength(t) <= 512, 'must be at most 512 bytes (a Chinese character is 3) [D:92135]');
+export const linkTitle = z.string().min(1).superRefine(byteLimit(128, '(a Chinese character is 3) [D:92135]'));
+export const linkDesc = z.string().superRefine(byteLimit(512, '(a Chinese character is 3) [D:92135]'));
 /** A link card: title, URL, optional description and picture. */
 export const messageLink = z.object({ title: linkTitle, url: z.string().url(), desc: linkDesc.optional(), picurl: z.string().url().optional() }).strict();
 
@@ -104,12 +104,32 @@ export interface QuietHours {
 export type Sequence = Omit<z.infer<typeof sequenceSchema>, 'quietHours'> & { quietHours?: QuietHours };
 export type SequenceStep = Sequence['steps'][number];
 
+/** A sequence file with problems, as far as it goes: the steps that pass on their own, at their places (others: undefined). */
+export interface PartialSequence {
+  key: string;
+  steps: Array<SequenceStep | undefined>;
+}
+
 /**
  * Loads every `<dir>/sequences/<key>.yaml`; the file name must match the key. Returns sequences and problems. Quiet
- * hours that name no timezone are in `timezone` (the bot passes NURTURE_TIMEZONE).
+ * hours that name no timezone are in `timezone` (the bot passes NURTURE_TIMEZONE). `invalid`: the names of files left
+ * out for their problems (a channel or campaign naming one is not told it names a missing sequence); `partial`: the
+ * valid steps of those files, for the checks that can still run on them (their 微信客服 texts).
  */
-export async function loadSequences(dir: string, timezone: string = DEFAULT_TIMEZONE): Promise<{ sequences: Map<string, Sequence>; problems: string[] }> {
-  const { items, problems } = await loadKeyedFiles(dir, 'sequences', (data, file) => validate(sequenceSchema, data, file));
+export async function loadSequences(
+  dir: string,
+  timezone: string = DEFAULT_TIMEZONE,
+): Promise<{ sequences: Map<string, Sequence>; problems: string[]; invalid: ReadonlySet<string>; partial: PartialSequence[] }> {
+  const { items, problems, left } = await loadKeyedFiles(dir, 'sequences', (data, file) => validate(sequenceSchema, data, file));
   const resolved = (s: z.infer<typeof sequenceSchema>): Sequence => ({ ...s, quietHours: s.quietHours ? { ...s.quietHours, timezone: s.quietHours.timezone ?? timezone } : undefined });
-  return { sequences: new Map(items.map((i) => [i.value.key, resolved(i.value)])), problems };
+  const partial = left.flatMap(({ name, data }) => {
+    const raw = (data as { steps?: unknown } | null | undefined)?.steps;
+    if (!Array.isArray(raw)) return [];
+    const steps = raw.map((step) => {
+      const one = stepSchema.safeParse(step);
+      return one.success ? one.data : undefined;
+    });
+    return steps.some(Boolean) ? [{ key: name, steps }] : [];
+  });
+  return { sequences: new Map(items.map((i) => [i.value.key, resolved(i.value)])), problems, invalid: new Set(left.map((l) => l.name)), partial };
 }

@@ -159,3 +159,85 @@ describe('a 微信客服 text is measured with its link line, as kf/send_msg get
     expect(await templateProblems('templates')).toEqual([]);
   });
 });
+
+describe('templates:check lists every problem in one go', () => {
+  const long = (n: number) => '长'.repeat(n); // 3 bytes each
+  const nearFull = '答'.repeat(600); // 1,800 bytes: over 2048 with any link line
+  const kfOver = (where: string) => new RegExp(`^${where.replace(/[.()]/g, '\\$&')}: on the 微信客服 route the text and its link line make up to \\d+ bytes .*shorten it by \\d+ bytes$`);
+
+  it('a reply over 2048 bytes does not hide another reply of the file that its link line takes over (both, with how much to cut)', async () => {
+    const dir = dirWith({
+      'replies.yaml': [
+        'intents:',
+        '  - key: price',
+        '    keywords: [报价]',
+        `    reply: { text: ${long(700)} }`,
+        '  - key: deploy',
+        '    keywords: [部署]',
+        `    reply: { text: ${nearFull}, link: { title: 部署说明, url: "https://example.com/deploy" } }`,
+        'fallback:',
+        '  inHours:',
+        `    reply: { text: ${nearFull}, link: { title: 帮助, url: "https://example.com/help" } }`,
+        '',
+      ].join('\n'),
+    });
+    expect(await templateProblems(dir)).toEqual([
+      'replies.yaml: intent price: reply.text: must be at most 2048 bytes [D:94677]: it is 2100 bytes, shorten it by 52 bytes',
+      expect.stringMatching(kfOver('replies.yaml: intent deploy: reply.text')),
+      expect.stringMatching(kfOver('replies.yaml: fallback.inHours.reply.text')),
+    ]);
+  });
+
+  it('a sequence step or a campaign field with a problem does not hide the 客服 link-line problem of the other steps or of the content', async () => {
+    const dir = dirWith({
+      'sequences/s.yaml': `key: s\nname: S\nsteps:\n  - { delay: soon, text: 你好 }\n  - { delay: 1d, text: ${nearFull}, link: { title: 清单, url: "https://example.com/l" } }\n`,
+      'campaigns/promo.yaml': `key: promo\nname: 促销\ndraft: true\ncontent:\n  text: ${nearFull}\n  link: { title: 报名, url: "https://example.com/w" }\nschedule:\n  at: "not a time"\n`,
+    });
+    expect(await templateProblems(dir)).toEqual([
+      'sequences/s.yaml: steps.0.delay: must be a number and a unit s, m, h or d (e.g. 1d)',
+      expect.stringMatching(/^campaigns\/promo\.yaml: schedule\.at: /),
+      expect.stringMatching(kfOver('sequences/s.yaml: steps.1.text')),
+      expect.stringMatching(kfOver('campaigns/promo.yaml: content.text')),
+    ]);
+  });
+
+  it('a channel that fails its own check is reported once, not also as missing where scoring.yaml, a campaign or another channel names it; a channel that is nowhere still is', async () => {
+    const dir = dirWith({
+      'channels.yaml': [
+        'channels:',
+        '  - key: expo2026',
+        '    name: 展会',
+        '    kf:',
+        `      welcome: { text: ${long(700)} }`,
+        '  - key: ad',
+        '    name: 广告',
+        '    sequence: s',
+        '    kf:',
+        `      welcome: { text: ${nearFull}, link: { title: 了解我们, url: "https://example.com/about" } }`,
+        '',
+      ].join('\n'),
+      'sequences/s.yaml': 'key: s\nname: S\nsteps:\n  - { delay: 1d }\n',
+      'scoring.yaml': 'fit: { channel: { expo2026: 15, nosuch: 5, default: 0 } }\ngrades: { S: 80, A: 50, B: 25 }\n',
+      'campaigns/promo.yaml': 'key: promo\nname: 促销\ndraft: true\nsegment: { channels: [expo2026, gone], inSequence: s }\ncontent: { text: 你好 }\nschedule: { at: "2030-12-01T10:00:00+08:00" }\n',
+    });
+    expect(await templateProblems(dir)).toEqual([
+      'channels.yaml: channel #1 (expo2026): kf.welcome.text: must be at most 2048 bytes [D:94677]: it is 2100 bytes, shorten it by 52 bytes',
+      'sequences/s.yaml: steps.0: a step needs text, link or caseStudy',
+      'scoring.yaml: fit.channel.nosuch: no channel "nosuch" in channels.yaml',
+      'campaigns/promo.yaml: segment.channels: no channel "gone" (have: ad, organic)',
+      expect.stringMatching(kfOver('channels.yaml: channel ad: kf.welcome.text')),
+    ]);
+  });
+
+  it('says how long a text over its byte limit is and by how much to shorten it (welcome 4000, step 2048, link title 128)', async () => {
+    const dir = dirWith({
+      'channels.yaml': `channels:\n  - key: a\n    name: 展会\n    welcome: { text: ${long(1400)} }\n`,
+      'sequences/s.yaml': `key: s\nname: S\nsteps:\n  - { delay: 1d, text: ${long(683)}, link: { title: ${long(43)}, url: "https://example.com/l" } }\n`,
+    });
+    expect(await templateProblems(dir)).toEqual([
+      'channels.yaml: channel #1 (a): welcome.text: must be at most 4000 bytes [D:92137]: it is 4200 bytes, shorten it by 200 bytes',
+      'sequences/s.yaml: steps.0.text: must be at most 2048 bytes: it is 2049 bytes, shorten it by 1 bytes',
+      'sequences/s.yaml: steps.0.link.title: must be at most 128 bytes (a Chinese character is 3) [D:92135]: it is 129 bytes, shorten it by 1 bytes',
+    ]);
+  });
+});

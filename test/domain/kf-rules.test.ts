@@ -114,10 +114,12 @@ describe('intents', () => {
       const channel = (key: string, welcome: string) => [`  - key: ${key}`, `    name: ${key}`, '    kf:', `      scene: ${key}`, `      welcome: ${welcome}`].join('\n');
       writeFileSync(file, [readFileSync(file, 'utf8').trimEnd(), channel('kfmenu', '{ text: 您好, menu: { items: [{ intent: qualify, text: 报价 }, { intent: pricing, text: 价格 }] } }'), channel('kfcase', '{ text: 您好, caseStudy: auto }'), ''].join('\n'));
       const err = await loadTemplates(dir).then(() => null, (e: Error & { problems: string[] }) => e);
+      // Both in one go: the other channel's menu still checked (a click on an unknown intent would be read as its text).
       expect(err?.problems).toEqual([
         expect.stringMatching(/channels\.yaml: channel #\d+ \(kfcase\): kf\.welcome: a 微信客服 welcome sends no case study/),
+        `${file}: channel kfmenu: kf.welcome.menu.items: no intent "pricing" in replies.yaml`,
       ]);
-      // Without the case study: the menu's unknown intent (a click on it would be read as its text).
+      // Without the case study: the menu's unknown intent only.
       writeFileSync(file, readFileSync(file, 'utf8').replace('caseStudy: auto', 'link: { title: 案例, url: "https://example.com/c" }'));
       const again = await loadTemplates(dir).then(() => null, (e: Error & { problems: string[] }) => e);
       expect(again?.problems).toEqual([`${file}: channel kfmenu: kf.welcome.menu.items: no intent "pricing" in replies.yaml`]);

@@ -165,4 +165,19 @@ describe('a reply as one 客服 message', () => {
     for (const token of urls) expect(readTrackedToken(secret, token)).not.toBeNull();
     expect(content.split('\n')[0]).toMatch(/^刘女士您好，这是一段很长的回复。.*…$/);
   });
+
+  it('with no case study left for the lead, leaves out the sentence leading in to it (and only then); a link after it stays', async () => {
+    const { channels, cases } = await loadTemplates('test/fixtures/templates');
+    const ctx = { channels, cases, config: { SERVICE_HOURS: hours('Mon-Fri 09:00-18:00') }, publicBaseUrl: 'https://bot.example.com', linkSecret: 'reply-test-link-secret-0123456789' };
+    const lead = { corpId: 'ww1', externalUserId: 'wm_case', name: '刘女士', firstTouch: null };
+    const text = (reply: object, slug: string | null) => (buildReply(ctx as never, reply as never, lead as never, 'kf|test|2', slug) as { text: { content: string } }).text.content;
+    const qualify = { text: '{{name}}您好，顾问稍后会联系您。也可以先看看同行怎么做：', caseStudy: 'auto' };
+    expect(text(qualify, null)).toBe('刘女士您好，顾问稍后会联系您。');
+    expect(text(qualify, 'general-a')).toMatch(/^刘女士您好，顾问稍后会联系您。也可以先看看同行怎么做：\n200 家客户/);
+    // Nothing but the lead-in: kept, as a sentence.
+    expect(text({ text: '看看同行怎么做：', caseStudy: 'auto' }, null)).toBe('看看同行怎么做。');
+    // A text that does not lead in to anything, or one a link still follows, is sent as written.
+    expect(text({ text: '顾问稍后会联系您。', caseStudy: 'auto' }, null)).toBe('顾问稍后会联系您。');
+    expect(text({ text: '请看：', link: { title: '报价单', url: 'https://example.com/p' }, caseStudy: 'auto' }, null)).toMatch(/^请看：\n报价单：https:\/\/bot\.example\.com\/r\//);
+  });
 });

@@ -88,6 +88,19 @@ describe('intents', () => {
     expect(t.sandbox.state.webhook.sent.filter((m) => JSON.stringify(m).includes(`客户「${name}」`))).toHaveLength(1);
   });
 
+  it('a pricing question asked again when no case study is left for the lead: the answer without its lead-in to the case study, not a line left dangling', async () => {
+    // A new 客服 customer (industry unknown) fits one case study (general-a); each goes to a lead once (its fence).
+    const ext = customer();
+    await handled(await say(ext, '报价多少？'));
+    await waitFor(() => sentTo(ext).length === 1, 'first reply');
+    expect(sentTo(ext)[0]!.content).toMatch(/^刘女士您好，我们会根据您的规模和需求给出报价，顾问稍后会联系您。也可以先看看同行怎么做：\n.*200 家客户.*\/r\/[\w-]+$/s);
+    await handled(await say(ext, '报价多少？'));
+    await waitFor(() => sentTo(ext).length === 2, 'second reply');
+    expect(sentTo(ext)[1]!.content).toBe('刘女士您好，我们会根据您的规模和需求给出报价，顾问稍后会联系您。');
+    const replies = await Delivery.find({ externalUserId: ext, kind: 'kf_reply' }).sort({ createdAt: 1 }).lean();
+    expect(replies.map((d) => d.caseSlug)).toEqual(['general-a', null]);
+  });
+
   it('a stage is never moved backwards: a qualified lead that says hello stays qualified', async () => {
     const ext = customer();
     await handled(await say(ext, 'demo please'));

@@ -43,10 +43,13 @@ export function buildReply(ctx: Ctx, reply: Reply, lead: ReplyLead, deliveryKey:
     ...(found ? [{ title: `${found.title}：${found.summary}`, url: track(found.url, found.slug) }] : []),
   ];
   if (!reply.menu) {
+    // A reply whose case study was not found for this lead (each case goes to a lead once) would end on the line that
+    // leads in to it ("也可以先看看同行怎么做："): that line is left out.
+    const text = reply.text ? fill(reply.caseStudy && !links.length ? withoutLeadIn(reply.text) : reply.text, values) : '';
     // Over WeCom's 2048 bytes the text is cut, never a tracked link (cut short, it leads nowhere); a case study's long
     // summary is cut in its line so that its link stays whole.
     const linkLines = links.map((l) => linkLine(replyLinkTitle(l.title), l.url)).join('\n');
-    return { msgtype: 'text', text: { content: withLinkLine(reply.text ? fill(reply.text, values) : '', linkLines, 2048) } };
+    return { msgtype: 'text', text: { content: withLinkLine(text, linkLines, 2048) } };
   }
   const head = [reply.text ? fill(reply.text, values) : '', reply.menu.head ? fill(reply.menu.head, values) : ''].filter(Boolean).join('\n');
   const list: Extract<KfOutboundMessage, { msgtype: 'msgmenu' }>['msgmenu']['list'] = [
@@ -57,6 +60,19 @@ export function buildReply(ctx: Ctx, reply: Reply, lead: ReplyLead, deliveryKey:
     msgtype: 'msgmenu',
     msgmenu: { ...(head ? { head_content: clipBytes(head, 1024) } : {}), list, ...(reply.menu.tail ? { tail_content: clipBytes(fill(reply.menu.tail, values), 1024) } : {}) },
   };
+}
+
+/**
+ * A reply's text without its last sentence when that sentence leads in to what should follow it (it ends in a colon,
+ * "也可以先看看同行怎么做："), for a reply that goes with nothing after its text. A text that is nothing but that
+ * sentence keeps it, its colon made a full stop.
+ */
+export function withoutLeadIn(text: string): string {
+  const t = text.trimEnd();
+  if (!/[：:]$/u.test(t)) return text;
+  const m = /^([\s\S]*[。！？!?；;…\n])[^。！？!?；;…\n]*$/u.exec(t);
+  const kept = m?.[1]!.trimEnd();
+  return kept || `${t.slice(0, -1)}${/：$/u.test(t) ? '。' : '.'}`;
 }
 
 /** Plain text of a message, for the timeline and logs. */

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { DEFAULT_SCORING, type Scoring } from '../../src/content/scoring.js';
+import { DEFAULT_SCORING, loadScoring, type Scoring } from '../../src/content/scoring.js';
 import { recordClick } from '../../src/domain/leads/record-click.js';
 import { calibrate } from '../../src/domain/scoring/calibrate.js';
 import { gradeOf, roleOf, scoreLead } from '../../src/domain/scoring/score.js';
@@ -68,6 +68,24 @@ describe('scores', () => {
   it('take the role from the role tag group', () => {
     expect(roleOf([{ group: '行业', name: '制造业' }, { group: '角色', name: '决策者' }], DEFAULT_SCORING)).toBe('decision-maker');
     expect(roleOf([{ group: '其他', name: '决策者' }], DEFAULT_SCORING)).toBeNull();
+  });
+});
+
+describe('the shipped scoring.yaml, as docs/ops-guide.md works it through', () => {
+  it('a new 客服 customer who asks for a price: A at 75; the same question again: S at 100 (intent up to its max 45, and a reply)', async () => {
+    const { scoring: shipped, problems } = await loadScoring('templates', null);
+    expect(problems).toEqual([]);
+    const at = new Date(now);
+    // Entering by the account's link: a 客服 conversation; the question: a reply and an intent; engaged, then qualified.
+    const first = [{ kind: 'kf_conversation', at }, { kind: 'reply', at }, { kind: 'intent', at }];
+    const reached = { engaged: at, qualified: at };
+    expect(scoreLead({ touches: first, reached: { engaged: at } }, shipped, now)).toMatchObject({ score: 10 + 10 + 30 + 5, grade: 'A' });
+    expect(scoreLead({ touches: first, reached }, shipped, now)).toMatchObject({ score: 10 + 10 + 30 + 5 + 20, grade: 'A' });
+    const again = scoreLead({ touches: [...first, { kind: 'reply', at }, { kind: 'intent', at }], reached }, shipped, now);
+    expect(again).toMatchObject({ score: 10 + 20 + 45 + 5 + 20, grade: 'S' });
+    // A third time adds a reply only: the intent is at its max.
+    const third = scoreLead({ touches: [...first, ...[1, 2].flatMap(() => [{ kind: 'reply', at }, { kind: 'intent', at }])], reached }, shipped, now);
+    expect(third.score).toBe(10 + 30 + 45 + 5 + 20);
   });
 });
 

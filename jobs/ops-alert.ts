@@ -20,7 +20,7 @@ export const opsAlertJob = defineJob({
     title: z.string().min(1),
     text: z.string(),
     at: z.number(),
-    check: z.object({ lead: z.string().min(1), gradeUpgrades: z.number().int().positive(), grade: z.string().optional() }).optional(),
+    check: z.object({ lead: z.string().min(1), gradeUpgrades: z.number().int().positive(), grade: z.string().optional(), score: z.number().optional(), why: z.string().optional() }).optional(),
   }),
   options: keep,
   concurrency: () => 2,

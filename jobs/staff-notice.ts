@@ -17,7 +17,7 @@ export const staffNoticeJob = defineJob({
     userIds: z.array(z.string().min(1)).min(1),
     text: z.string().min(1),
     lead: z.object({ corpId: z.string().min(1), externalUserId: z.string().min(1) }).optional(),
-    check: z.object({ gradeUpgrades: z.number().int().positive(), grade: z.string().optional() }).optional(),
+    check: z.object({ gradeUpgrades: z.number().int().positive(), grade: z.string().optional(), score: z.number().optional(), why: z.string().optional() }).optional(),
     type: z.string().min(1),
     refused: z.number().int().nonnegative().optional(),
   }),

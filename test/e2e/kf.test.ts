@@ -101,6 +101,21 @@ describe('intents', () => {
     expect(replies.map((d) => d.caseSlug)).toEqual(['general-a', null]);
   });
 
+  it("the news of a new 客服 customer's rise to A gives the score its pricing question left, the move to qualified included (75, not 55)", async () => {
+    const ext = customer();
+    const nickname = `询价客户${n}`;
+    await kf().customerEnters(KF, ext, { nickname });
+    await waitFor(() => lead(ext), 'lead');
+    const r = await kf().customerSays(KF, ext, '报价多少？', { nickname });
+    await handled(r.msgid);
+    // 客服 conversation 10 + reply 10 + intent 30 + engaged 5 = 55 (A) when the touches are saved; qualified +20 = 75.
+    const l = await waitFor(async () => ((await lead(ext))?.stage === 'qualified' ? lead(ext) : null), 'qualified');
+    expect(l).toMatchObject({ score: 75, grade: 'A' });
+    const alert = await waitFor(() => t.sandbox.state.webhook.sent.find((m) => m.content?.includes(`**${nickname}** 升为 **A** 级`)), 'the A alert');
+    expect(alert.content).toContain('（得分 75）');
+    expect(alert.content).toMatch(/主要加分：意向 \+30、阶段 合格 \+20、/);
+  });
+
   it('a stage is never moved backwards: a qualified lead that says hello stays qualified', async () => {
     const ext = customer();
     await handled(await say(ext, 'demo please'));

@@ -1,8 +1,8 @@
 import type { BotContext } from '../../context.js';
 import type { LeadDoc } from '../../store/models/lead.js';
 import type { Grade } from '../vocabulary.js';
-import { reasonName } from '../commands/words.js';
 import { raiseAlert } from './ops-alerts.js';
+import { upgradeWhy } from '../leads/upgrade-news.js';
 
 type Ctx = Pick<BotContext, 'config' | 'queues' | 'redis' | 'keys' | 'wecom' | 'log' | 'channels'>;
 
@@ -29,7 +29,7 @@ export const UPGRADE_NEWS_DELAY_MS = 2_000;
 export async function alertGradeUpgrade(ctx: Ctx, doc: LeadDoc): Promise<void> {
   const grade = doc.grade as Grade;
   const owners = doc.owners.filter((o) => o.status === 'active').map((o) => o.userId);
-  const why = doc.scoreReasons.slice(0, 3).map((r) => `${reasonName(r.reason ?? '', 'zh')} +${r.points}`).join('、');
+  const why = upgradeWhy(doc.scoreReasons);
   await raiseAlert(
     ctx,
     {
@@ -37,7 +37,7 @@ export async function alertGradeUpgrade(ctx: Ctx, doc: LeadDoc): Promise<void> {
       kind: 'grade_upgrade',
       title: `新的 ${grade} 级线索`,
       text: `${who(doc)} 升为 **${grade}** 级（得分 ${doc.score}${doc.gradePin ? '，人工定级' : ''}）· 渠道 ${channelOf(ctx, doc)} · 负责人 ${owners.join('、') || '无'}${why ? ` · 主要加分：${why}` : ''}`,
-      check: { lead: doc._id, gradeUpgrades: doc.gradeUpgrades ?? 0, grade },
+      check: { lead: doc._id, gradeUpgrades: doc.gradeUpgrades ?? 0, grade, score: doc.score, why },
     },
     { delayMs: UPGRADE_NEWS_DELAY_MS },
   );

@@ -6,7 +6,7 @@ import { createOnce } from '../../store/create-once.js';
 import { attemptFenceId, releaseTakenFences, takeFence } from '../../store/delivery-ledger.js';
 import { Alert } from '../../store/models/alert.js';
 import { bytes, clipBytes } from '../../text-bytes.js';
-import { staleUpgradeNews, type UpgradeCheck } from '../leads/upgrade-news.js';
+import { upgradeNews, type UpgradeCheck } from '../leads/upgrade-news.js';
 import { ALERT_SENDS_PER_MINUTE, takeWebhookSend } from './webhook-window.js';
 
 /** An alert for the ops group. */
@@ -61,10 +61,15 @@ export async function raiseAlert(ctx: Ctx, alert: Omit<OpsAlert, 'at'> & { at?: 
  */
 export async function deliverAlert(ctx: Ctx, a: OpsAlert): Promise<string> {
   const webhook = ctx.config.WECOM_OPS_WEBHOOK_KEY!;
-  const stale = a.check ? await staleUpgradeNews(a.check.lead, a.check) : null;
-  if (stale) {
-    await Alert.updateOne({ _id: a.key, status: 'queued' }, { $set: { status: 'superseded', reason: stale } });
+  const news = a.check ? await upgradeNews(a.check.lead, a.check, a.text) : null;
+  if (news?.stale) {
+    await Alert.updateOne({ _id: a.key, status: 'queued' }, { $set: { status: 'superseded', reason: news.stale } });
     return 'superseded';
+  }
+  // The lead's score as it is now, not as the save that raised the grade left it (the same message may have moved it).
+  if (news?.text && news.text !== a.text) {
+    a = { ...a, text: news.text };
+    await Alert.updateOne({ _id: a.key }, { $set: { text: a.text } });
   }
   const fence = attemptFenceId(`alert|${a.key}`, 1);
   if (!(await takeFence({ id: fence, kind: 'attempt', for: `alert|${a.key}` }))) return 'already_handled';

@@ -3,7 +3,7 @@ import { QuotaWaitError, WecomApiError } from '../../errors.js';
 import { jobIds } from '../../queues/job-ids.js';
 import { attemptFenceId, takeFence, type Outcome } from '../../store/delivery-ledger.js';
 import { leadId } from '../../store/models/lead.js';
-import { staleUpgradeNews, type UpgradeCheck } from '../leads/upgrade-news.js';
+import { upgradeNews, type UpgradeCheck } from '../leads/upgrade-news.js';
 
 /** A message to staff (an app message, message/send [D:90236]), sent once. */
 export interface StaffNotice {
@@ -41,7 +41,10 @@ export async function sendStaffNotice(
   n: StaffNotice,
   run: { lastAttempt: boolean; countRefused(attempt: number): Promise<void> },
 ): Promise<{ result: string; deferTo?: number }> {
-  const stale = n.check && n.lead ? await staleUpgradeNews(leadId(n.lead.corpId, n.lead.externalUserId), n.check) : null;
+  const news = n.check && n.lead ? await upgradeNews(leadId(n.lead.corpId, n.lead.externalUserId), n.check, n.text) : null;
+  const stale = news?.stale ?? null;
+  // The score as it is now, not as the save that raised the grade left it (the same message may have moved it since).
+  if (news?.text) n = { ...n, text: news.text };
   if (stale === 'not_saved') {
     // Queued just before the lead's save: wait for it; a save that never came means there is nothing to tell.
     if (!run.lastAttempt) throw new Error(`upgrade ${n.check!.gradeUpgrades} of the lead is not saved yet`);

@@ -7,7 +7,7 @@ import { alertGradeUpgrade, UPGRADE_NEWS_DELAY_MS } from '../alerts/lead-alerts.
 import { applyFunnelChange } from '../funnel/rollup.js';
 import { isUpgrade, roleOf, scoreLead } from '../scoring/score.js';
 import type { Grade } from '../vocabulary.js';
-import { reasonName } from '../commands/words.js';
+import { upgradeWhy } from './upgrade-news.js';
 import { changesRow } from './lead-index.js';
 import { LEAVING_FIELDS, mayHaveLeft, noteLeaver } from '../campaigns/audience-leavers.js';
 
@@ -73,13 +73,13 @@ async function queueGradeNotice(ctx: Ctx, doc: LeadDoc, grade: Grade): Promise<v
   const to = last && active.includes(last) ? [last] : active;
   if (!to.length) return;
   const who = [doc.name ?? doc.externalUserId, doc.corpName ? `（${doc.corpName}）` : ''].join('');
-  const why = doc.scoreReasons.slice(0, 3).map((r) => `${reasonName(r.reason ?? '', 'zh')} +${r.points}`).join('、');
+  const why = upgradeWhy(doc.scoreReasons);
   const channel = ctx.channels.get(doc.firstTouch?.channelKey ?? '')?.name ?? doc.firstTouch?.channelKey ?? '';
   const text = `【线索升级】${who} 升为 ${grade} 级（得分 ${doc.score}${doc.gradePin ? '，人工定级' : ''}）。${why ? `主要加分：${why}。` : ''}${channel ? `来源渠道：${channel}。` : ''}请尽快跟进。`;
   const n = doc.gradeUpgrades;
   await ctx.queues.add(
     'staff-notice',
-    { key: jobIds.gradeNotice(doc._id, n), userIds: to, text, lead: { corpId: doc.corpId, externalUserId: doc.externalUserId }, check: { gradeUpgrades: n, grade }, type: 'grade_upgrade_notice' },
+    { key: jobIds.gradeNotice(doc._id, n), userIds: to, text, lead: { corpId: doc.corpId, externalUserId: doc.externalUserId }, check: { gradeUpgrades: n, grade, score: doc.score, why }, type: 'grade_upgrade_notice' },
     { jobId: jobIds.gradeNotice(doc._id, n), delay: UPGRADE_NEWS_DELAY_MS },
   );
 }

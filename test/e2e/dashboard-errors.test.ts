@@ -1,7 +1,8 @@
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemo } from '../../src/dev/demo-data.js';
 import { startTestBot, type TestBot } from '../helpers/test-bot.js';
+import { launchChromium, signIn } from '../helpers/chromium.js';
 
 const TOKEN = 'errors-token-for-tests-0123456789';
 let t: TestBot;
@@ -11,16 +12,9 @@ let page: Page;
 beforeAll(async () => {
   t = await startTestBot('dashboard-errors', { env: { ADMIN_TOKEN: TOKEN } });
   await seedDemo(t.bot.ctx, { members: ['zhangsan', 'lisi'], leads: 30, seed: 5 });
-  // Debian's chromium, never a downloaded browser.
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--no-first-run'],
-  });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  await page.goto(`${t.url}/admin`);
-  await page.fill('input[name=token]', TOKEN);
-  await page.click('button[type=submit]');
-  await page.waitForSelector('[data-testid=funnel-table] tbody tr');
+  await signIn(page, t.url, TOKEN);
 }, 120_000);
 afterAll(async () => {
   await browser?.close();

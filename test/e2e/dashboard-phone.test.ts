@@ -1,10 +1,11 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemo } from '../../src/dev/demo-data.js';
 import { Lead, leadId } from '../../src/store/models/lead.js';
 import { startTestBot, type TestBot } from '../helpers/test-bot.js';
+import { launchChromium } from '../helpers/chromium.js';
 
 /** Screenshots of the pages on a phone, for a person to look at (test/artifacts/ is not committed). */
 const ARTIFACTS = path.resolve('test/artifacts');
@@ -18,11 +19,7 @@ beforeAll(async () => {
   t = await startTestBot('dashboard-phone', { env: { ADMIN_TOKEN: TOKEN } });
   await seedDemo(t.bot.ctx, { members: ['zhangsan', 'lisi'], leads: 60, seed: 7, kf: { openKfid: 'wkPHONE', servicers: ['zhangsan', 'lisi'] } });
   mkdirSync(ARTIFACTS, { recursive: true });
-  // Debian's chromium, never a downloaded browser.
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--no-first-run'],
-  });
+  browser = await launchChromium();
   // An iPhone-sized screen.
   page = await browser.newPage({ viewport: { width: 390, height: 844 } });
   page.on('pageerror', (err) => errors.push(err.message));

@@ -11,8 +11,8 @@ export const KF_TEXT_BYTES = 2048;
 /**
  * Upper bounds of what a tracked link's length depends on beyond the template: the bot's base URL (PUBLIC_BASE_URL;
  * a longer one given to the check counts as itself) and the ids sealed in its token. WeCom's ids are shorter than
- * these: a corp id is 18 characters, an external_userid 32, an open_kfid 32, an inbound 客服 msgid 44 as seen
- * (docs/wecom-api-2.md, kf send_msg).
+ * these: a corp id is 18 characters, an external_userid 32, an open_kfid 32, an inbound 客服 msgid 44 as seen in
+ * kf/sync_msg's answers [D:94670].
  */
 export const LINK_BOUNDS = { baseUrl: 64, corpId: 32, externalUserId: 64, openKfid: 64, msgid: 128 } as const;
 

@@ -68,8 +68,8 @@ export class ContactWaysArea implements SandboxArea {
     // UNCONFIRMED: the errcode for a bad member list; 单人 (type 1) takes exactly one user, 多人 at least one user/party.
     if (way.type === 1 && (nextUser.length !== 1 || nextParty.length > 0)) throw new SandboxApiError(40058, 'type 1 takes exactly one user');
     if (way.type === 2 && nextUser.length + nextParty.length === 0) throw new SandboxApiError(40058, 'user or party is required');
-    // A userid the corp does not have: 60111 "userid not found" in the global table [D:90313] (docs/wecom-api-2.md
-    // lists it for the directory). UNCONFIRMED that add_/update_contact_way answer it rather than 40003 (invalid
+    // A userid the corp does not have: 60111 "userid not found" in the global table [D:90313] (the directory's
+    // answer). UNCONFIRMED that add_/update_contact_way answer it rather than 40003 (invalid
     // userid); both mean the member is not in the directory, and WeCom's answer does not say which one.
     const unknown = this.members ? nextUser.filter((u) => !this.members?.has(u)) : [];
     if (unknown.length) throw new SandboxApiError(60111, `not a member: ${unknown.join(', ')}`);

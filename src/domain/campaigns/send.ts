@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { bytes, clipBytes, linkLine, withLinkLine } from '../../text-bytes.js';
 import { QuotaWaitError, WecomApiError } from '../../errors.js';
-import { attemptFenceId, releaseTakenFences, type FenceSpec } from '../../store/delivery-ledger.js';
+import { attemptFenceId, type FenceSpec } from '../../store/delivery-ledger.js';
 import { CampaignGroup } from '../../store/models/campaign-group.js';
 import { CampaignRun } from '../../store/models/campaign-run.js';
 import type { DeliveryStatus } from '../../store/models/delivery.js';
@@ -18,7 +18,7 @@ import { deferItems, dropExcluded, settleHeld } from './cycle-leftovers.js';
 import { contentSignature, dailyCapFor, rawLink, renderText } from './plan.js';
 import { campaignDeliveryKey, recordFor, runDeliveryPrefix, WRITE_SLICE, type PendingItem, type RunBatch, type Settled } from './send-record.js';
 import { retryLater, withRetries } from './send-retries.js';
-import { noteUnsentFences } from './unsent-fences.js';
+import { giveBackUnsent } from './unsent-fences.js';
 import { createGroupRecord, followTakenGroup, forgetTakenGroup, keepTakenGroup, releaseRefused, settledOf, writeTakenGroups, type TakenGroup } from './taken-groups.js';
 
 
@@ -89,9 +89,12 @@ export async function sendCycle(b: RunBatch, planned: readonly PendingItem[]): P
   // attempt left held would make the next execution record the lead `unknown` (settleHeld) and never send it.
   const unsent = new Set<Ready>();
   const giveBack = async () => {
-    const ids = [...unsent].flatMap((r) => [...r.held.map((f) => f.id), ...Array.from({ length: r.attempt }, (_, n) => attemptFenceId(campaignDeliveryKey(b.runId, r.it.leadId), n + 1))]);
-    // The database failing too: noted in Redis for the next execution to give back (unsent-fences.ts).
-    await releaseTakenFences(ids).catch(() => noteUnsentFences(ctx, b.runId, ids));
+    const fences = [...unsent].flatMap((r) => {
+      const key = campaignDeliveryKey(b.runId, r.it.leadId);
+      return [...r.held, ...Array.from({ length: r.attempt }, (_, n) => ({ id: attemptFenceId(key, n + 1), for: key }))];
+    });
+    // What the database fails to give back is noted in Redis for the next execution to give back (unsent-fences.ts).
+    await giveBackUnsent(ctx, b.runId, fences);
   };
   try {
     // In slices, so a full group's (10,000 leads') fences are never all in memory at once. What a slice took is in

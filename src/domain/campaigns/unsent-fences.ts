@@ -1,7 +1,11 @@
 import type { BotContext } from '../../context.js';
-import { releaseTakenFences } from '../../store/delivery-ledger.js';
+import { eachById } from '../../store/by-id.js';
+import type { FenceSpec } from '../../store/delivery-ledger.js';
+import { Fence } from '../../store/models/fence.js';
 
 type Ctx = Pick<BotContext, 'redis' | 'keys' | 'log'>;
+/** A fence to give back: its id and the delivery that took it (a fence another delivery holds now is never given back). */
+export type HeldFence = Pick<FenceSpec, 'id' | 'for'>;
 
 /** As long as the run's other notes in Redis (taken-groups.ts): past it, the run is long over. */
 const TTL_S = 7 * 86_400;
@@ -12,21 +16,52 @@ const TTL_S = 7 * 86_400;
  * `unknown`, never sent. Their ids are noted here instead, in Redis, which did not fail with the database: the next
  * execution gives them back first (releaseNotedFences), and sends those leads. Only fences of leads never called are
  * noted, so giving them back never sends anything twice; a note Redis loses leaves them `unknown`, as before.
+ *
+ * Only the fences the database did not give back are noted: one given back before it failed is free at once, and may
+ * be taken again before the next execution (a case study or a day's unit, by a nurture step or another run), so
+ * giving it back then would take it from a delivery that was sent. And a noted fence is given back only while the
+ * cycle's delivery still holds it.
  */
-export async function noteUnsentFences(ctx: Ctx, runId: string, ids: readonly string[]): Promise<void> {
-  if (!ids.length) return;
+export async function giveBackUnsent(ctx: Ctx, runId: string, fences: readonly HeldFence[]): Promise<void> {
+  const left: HeldFence[] = [];
+  let failed = false;
+  // Every lane ends (none left in flight) before the note is written: a fence given back after it would be noted too.
+  await eachById(fences, async (f) => {
+    if (failed) return void left.push(f);
+    try {
+      await Fence.deleteOne({ _id: f.id, for: f.for });
+    } catch {
+      failed = true;
+      left.push(f);
+    }
+  });
+  await noteUnsentFences(ctx, runId, left);
+}
+
+const member = (f: HeldFence) => JSON.stringify([f.id, f.for]);
+/** A member noted before the holder was (a plain id): given back by id, as then. */
+const parse = (m: string): { id: string; for: string | null } => {
+  if (m.startsWith('[')) {
+    const [id, holder] = JSON.parse(m) as [string, string];
+    return { id, for: holder };
+  }
+  return { id: m, for: null };
+};
+
+export async function noteUnsentFences(ctx: Ctx, runId: string, fences: readonly HeldFence[]): Promise<void> {
+  if (!fences.length) return;
   const key = ctx.keys.campaignUnsentFences(runId);
-  await ctx.redis.multi().sadd(key, ...ids).expire(key, TTL_S).exec();
-  ctx.log.warn({ run: runId, fences: ids.length }, 'campaign cycle could not give back the fences of leads it did not send (the database failed): noted for the next execution');
+  await ctx.redis.multi().sadd(key, ...fences.map(member)).expire(key, TTL_S).exec();
+  ctx.log.warn({ run: runId, fences: fences.length }, 'campaign cycle could not give back the fences of leads it did not send (the database failed): noted for the next execution');
 }
 
 /** Gives back the fences a failed cycle noted (noteUnsentFences), once the database answers again. */
 export async function releaseNotedFences(ctx: Ctx, runId: string): Promise<number> {
   const key = ctx.keys.campaignUnsentFences(runId);
-  const ids = await ctx.redis.smembers(key);
-  if (!ids.length) return 0;
-  await releaseTakenFences(ids);
-  await ctx.redis.srem(key, ...ids);
-  ctx.log.info({ run: runId, fences: ids.length }, 'campaign run gave back the fences a failed cycle could not: those leads are sent now');
-  return ids.length;
+  const noted = await ctx.redis.smembers(key);
+  if (!noted.length) return 0;
+  await eachById(noted.map(parse), (f) => Fence.deleteOne(f.for === null ? { _id: f.id } : { _id: f.id, for: f.for }));
+  await ctx.redis.srem(key, ...noted);
+  ctx.log.info({ run: runId, fences: noted.length }, 'campaign run gave back the fences a failed cycle could not: those leads are sent now');
+  return noted.length;
 }

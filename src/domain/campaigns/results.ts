@@ -47,7 +47,8 @@ export interface RunResults {
   /**
    * The run has not ended: the counts are so far. Its counters are written as each page settles, its tasks and
    * reminders as each is sent, so the customers in tasks and reminders beyond the last settled page are added to
-   * `targeted`, `byRoute`, `reminded` and `waitingForOwner` (never fewer than the per-owner list shows).
+   * `targeted` (in the audience's pass only: a later pass sends leads counted already), `byRoute`, `reminded` and
+   * `waitingForOwner` (never fewer than the per-owner list shows).
    */
   inProgress: boolean;
 }
@@ -55,7 +56,7 @@ export interface RunResults {
 const n = (x: number | undefined) => x ?? 0;
 
 /** The results of a run from its counters and its groups' tallies (no delivery is read). */
-export function runResults(run: Pick<RunDoc, 'counters'> & { status?: RunStatus | string }, groups: readonly GroupDoc[]): RunResults {
+export function runResults(run: Pick<RunDoc, 'counters'> & { status?: RunStatus | string; pass?: number | null }, groups: readonly GroupDoc[]): RunResults {
   const c = readCounters(run.counters);
   const o = c.outcomes;
   const t: Required<GroupTally> = { sent: 0, notAFriend: 0, capped: 0, unsent: 0, unconfirmed: 0, withdrawn: 0, unknown: 0 };
@@ -86,7 +87,8 @@ export function runResults(run: Pick<RunDoc, 'counters'> & { status?: RunStatus 
   const inProgress = run.status !== undefined && !ENDED_RUN_STATUSES.has(run.status as RunStatus);
   const ahead = inProgress ? { mass: Math.max(0, inTasks - n(o.mass_submitted)), owner: Math.max(0, inReminders - n(o.owner_sent)) } : { mass: 0, owner: 0 };
   return {
-    targeted: c.targeted + ahead.mass + ahead.owner,
+    // Only the audience's pass (0) counts a lead as targeted; a later pass sends leads it counted already.
+    targeted: c.targeted + ((run.pass ?? 0) === 0 ? ahead.mass + ahead.owner : 0),
     excluded: c.excluded as Record<string, number>,
     byRoute: { kf: n(c.routes.kf), mass: n(c.routes.mass) + ahead.mass, owner: n(c.routes.owner) + ahead.owner },
     sent: n(o.kf_sent),

@@ -5,6 +5,7 @@ import { cancelCampaign, launchCampaign } from '../../src/domain/campaigns/contr
 import { CampaignGroup } from '../../src/store/models/campaign-group.js';
 import { CampaignRun } from '../../src/store/models/campaign-run.js';
 import { Delivery } from '../../src/store/models/delivery.js';
+import { Fence } from '../../src/store/models/fence.js';
 import { startOutageBot, type KillableDatabase, type OutageBot } from '../helpers/killable-database.js';
 import { seedLeads } from '../helpers/seed-leads.js';
 import type { TestBot } from '../helpers/test-bot.js';
@@ -193,6 +194,27 @@ describe('a campaign send whose records the database cannot take', () => {
     // Its customers' deliveries are under its msgid (submitted; its next poll settles them as withdrawn).
     const held = await Delivery.find({ runId: run._id, externalUserId: { $in: [...heldIds] } }).lean();
     expect(held.map((d) => [d.via, d.msgid, d.group])).toEqual([...heldIds].map(() => ['mass', msgid, group!._id]));
+    expect(crashes).toEqual([]);
+  });
+
+  it('gives back the fences of the tasks it did not send when the campaign is cancelled before the run is retried, after an outage past the giving back', async () => {
+    // As above, a task per lead; the campaign is cancelled as the database returns, so no execution sends those leads.
+    // Their fences (the attempt, a unit of the customer's mass-message quota for the month) are still given back: else
+    // each of those customers would have one mass message fewer this month, for one never sent.
+    const { run, leads, heldIds } = await runThroughOutage('dbdown_cancel_long', {
+      downMs: 2 * SELECTION_TIMEOUT_MS + 4_000,
+      perLead: true,
+      afterRestart: async () => {
+        await cancelCampaign(t.bot.ctx, 'dbdown_cancel_long', 'test');
+      },
+      ends: 'cancelled',
+    });
+    const prefix = `campaign|${run._id}|`;
+    const left = (await Fence.find({ for: { $regex: `^${prefix.replace(/\|/g, '\\|')}` } }, { for: 1 }).lean()).map((f) => f.for);
+    const unsent = leads.filter((l) => !heldIds.has(l.externalUserId));
+    expect(unsent).toHaveLength(5);
+    for (const l of unsent) expect(left.filter((f) => f.endsWith(l.externalUserId))).toEqual([]);
+    expect(await t.bot.ctx.redis.exists(t.bot.ctx.keys.campaignUnsentFences(run._id))).toBe(0);
     expect(crashes).toEqual([]);
   });
 });

@@ -270,6 +270,10 @@ async function end(ctx: Ctx, run: Run, campaign: Campaign, status: 'finished' | 
   // reached them (unsubscribed, untagged) was never met again, and its result would go unread. A cancelled run's are
   // withdrawn with the others, without the owner's note.
   await writeTakenGroups({ ctx, campaign, runId: run._id }, undefined, { notify: status !== 'cancelled' });
+  // The fences a failed cycle could not give back (unsent-fences.ts), when no execution came to give them back (the
+  // campaign cancelled before the retry): those leads are never sent now, and their units of budget (a case study, the
+  // month's mass-message quota) are theirs again.
+  await releaseNotedFences(ctx, run._id);
   const finishedAt = new Date();
   await CampaignRun.updateOne({ _id: run._id }, { $set: { status, finishedAt, runner: null, nextAt: null } });
   // A task submitted while the cancel was under way (its call in flight) is withdrawn too.

@@ -38,14 +38,11 @@ export async function giveBackUnsent(ctx: Ctx, runId: string, fences: readonly H
   await noteUnsentFences(ctx, runId, left);
 }
 
+/** A noted fence: `[id, holder]`. */
 const member = (f: HeldFence) => JSON.stringify([f.id, f.for]);
-/** A member noted before the holder was (a plain id): given back by id, as then. */
-const parse = (m: string): { id: string; for: string | null } => {
-  if (m.startsWith('[')) {
-    const [id, holder] = JSON.parse(m) as [string, string];
-    return { id, for: holder };
-  }
-  return { id: m, for: null };
+const parse = (m: string): HeldFence => {
+  const [id, holder] = JSON.parse(m) as [string, string];
+  return { id, for: holder };
 };
 
 export async function noteUnsentFences(ctx: Ctx, runId: string, fences: readonly HeldFence[]): Promise<void> {
@@ -60,7 +57,7 @@ export async function releaseNotedFences(ctx: Ctx, runId: string): Promise<numbe
   const key = ctx.keys.campaignUnsentFences(runId);
   const noted = await ctx.redis.smembers(key);
   if (!noted.length) return 0;
-  await eachById(noted.map(parse), (f) => Fence.deleteOne(f.for === null ? { _id: f.id } : { _id: f.id, for: f.for }));
+  await eachById(noted.map(parse), (f) => Fence.deleteOne({ _id: f.id, for: f.for }));
   await ctx.redis.srem(key, ...noted);
   ctx.log.info({ run: runId, fences: noted.length }, 'campaign run gave back the fences a failed cycle could not: those leads are sent now');
   return noted.length;

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execute, plan } from '../../src/domain/commands/run-command.js';
+import { syncChannels } from '../../src/domain/channels/sync-channels.js';
 import { ChannelRecord } from '../../src/store/models/channel-record.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
@@ -94,5 +95,21 @@ describe('渠道 new', () => {
     expect(await ChannelRecord.findOne({ key: 'refused01' }).lean()).toBeNull();
     expect((await say('渠道 new refused01 被拒的渠道 zhangsan')).outcome).toBe('ok');
     expect(codesOf('refused01')).toHaveLength(1);
+  });
+});
+
+describe('channels:sync', () => {
+  it('a code whose answer was lost (timeout) is found by its state and stored, not made a second time', async () => {
+    const before = h.sandbox.state.callsTo(ADD).length;
+    // The first code made: WeCom makes it, then its answer comes after the client's timeout.
+    h.sandbox.state.inject({ api: ADD, delayAfterMs: 1_500 });
+    const results = await syncChannels(h.ctx);
+    const first = (h.sandbox.state.callsTo(ADD)[before]!.body as { state: string }).state;
+    expect(results.find((r) => r.key === first)).toMatchObject({ action: 'created' });
+    // One code for that channel, the one stored; no second call was made for it.
+    expect(codesOf(first)).toHaveLength(1);
+    expect((await ChannelRecord.findOne({ key: first }).lean())?.configId).toBe(codesOf(first)[0]!.config_id);
+    expect(h.sandbox.state.callsTo(ADD).slice(before).filter((c) => (c.body as { state: string }).state === first)).toHaveLength(1);
+    for (const r of results.filter((x) => x.action === 'created')) expect(codesOf(r.key)).toHaveLength(1);
   });
 });

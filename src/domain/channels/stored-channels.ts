@@ -1,5 +1,6 @@
 import { DEFAULT_TAG_GROUP, ORGANIC_KEY, type Channel } from '../../content/channels.js';
 import type { BotContext } from '../../context.js';
+import type { ContactWay } from '../../wecom/types.js';
 import { WecomApiError } from '../../errors.js';
 import { withLock } from '../../redis/lock.js';
 import { createOnce } from '../../store/create-once.js';
@@ -147,6 +148,29 @@ async function complete(ctx: Ctx, id: unknown, c: { key: string; name: string },
   const channel = asChannel({ key: c.key, name: c.name, userIds: made.owners });
   ctx.channels.addStored([channel]);
   return { kind: 'created', channel, configId: made.configId, qrCode: made.qrCode, completed };
+}
+
+/**
+ * add_contact_way for a code that must be made once [D:92228] (channels:sync): never retried blindly by the client,
+ * as a retry after a lost answer makes a second code. A call whose answer was lost (timeout, connection) is settled by
+ * looking the code up by its state among those made since the call (not `not`, a code the channel had before); a
+ * call WeCom clearly refused for now (busy, rate limit) is made again; three calls at most.
+ */
+export async function addContactWayOnce(ctx: Pick<BotContext, 'wecom'>, way: ContactWay & { state: string }, opts: { not?: string } = {}): Promise<{ config_id: string; qr_code: string | null }> {
+  const since = new Date();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const res = await ctx.wecom.addContactWay(way, { retries: 0 });
+      return { config_id: res.config_id, qr_code: res.qr_code ?? null };
+    } catch (err) {
+      if (!(err instanceof WecomApiError) || !err.retryable || attempt >= 3) throw err;
+      if (err.ambiguous) {
+        const made = await findCodeOf(ctx, way.state, since);
+        if (made && made.configId !== opts.not) return { config_id: made.configId, qr_code: made.qrCode };
+      }
+      await new Promise((r) => setTimeout(r, 500 * 2 ** (attempt - 1)));
+    }
+  }
 }
 
 /**

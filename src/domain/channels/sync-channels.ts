@@ -3,7 +3,7 @@ import { WecomApiError } from '../../errors.js';
 import { ChannelRecord } from '../../store/models/channel-record.js';
 import { ORGANIC_KEY, type Channel } from '../../content/channels.js';
 import { clipChars } from '../../text-bytes.js';
-import { REMARK_CHARS } from './stored-channels.js';
+import { addContactWayOnce, REMARK_CHARS } from './stored-channels.js';
 
 /** What `channels:sync` did for one channel. */
 export interface ChannelSyncResult {
@@ -106,7 +106,9 @@ async function syncOne(ctx: Pick<BotContext, 'wecom'>, channel: Channel): Promis
       if (!(err instanceof WecomApiError) || !CONFIG_GONE.has(err.errcode)) throw err;
     }
   }
-  const res = await ctx.wecom.addContactWay(way);
+  // Made once: a call whose answer was lost is settled by the code's state, not made again (stored-channels.ts).
+  const made = await addContactWayOnce(ctx, way, { not: existing?.configId ?? undefined });
+  const res = { config_id: made.config_id, qr_code: made.qr_code ?? undefined };
   await ChannelRecord.updateOne(
     { key: channel.key },
     { $set: { name: channel.name, configId: res.config_id, qrCode: res.qr_code, userIds: channel.owners, wayType: way.type, syncedAt: new Date() }, ...(typeChanged ? { $push: { retiredConfigIds: existing!.configId! } } : {}) },

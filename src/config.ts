@@ -3,7 +3,7 @@ import { isCronPattern } from './cron-pattern.js';
 import { ConfigError } from './errors.js';
 import { parseDelay } from './content/sequences.js';
 import { massQuotaRule } from './domain/delivery/mass-quota.js';
-import { parseServiceHours } from './domain/kf/service-hours.js';
+import { DEFAULT_SERVICE_HOURS, parseServiceHours } from './domain/kf/service-hours.js';
 import { DEFAULT_TIMEZONE } from './domain/vocabulary.js';
 
 /** The time zone every *_TIMEZONE setting defaults to. */
@@ -216,7 +216,7 @@ export const envSchema = z.object({
   /** When people serve customers: `Mon-Fri 09:00-18:00`, parts separated by `,` (docs/ops-guide.md). */
   SERVICE_HOURS: z
     .string()
-    .default('Mon-Fri 09:00-18:00')
+    .default(DEFAULT_SERVICE_HOURS)
     .transform((raw, ctx) => {
       const parsed = parseServiceHours(raw);
       if (typeof parsed === 'string') {

@@ -7,6 +7,7 @@ import { JOB_KINDS } from '../../jobs/index.js';
 import type { Config } from '../config.js';
 import { loadTemplates } from '../content/index.js';
 import type { BotContext } from '../context.js';
+import { describeServiceHours } from '../domain/kf/service-hours.js';
 import { platformErrorListener } from '../domain/alerts/platform-alerts.js';
 import { loadStoredChannels } from '../domain/channels/stored-channels.js';
 import { syncFileCampaigns } from '../domain/campaigns/catalog.js';
@@ -144,7 +145,7 @@ function serverUrl(server: Server): string {
  * ones stop start-up before anything connects.
  */
 export async function createContext(config: Config, logger: Logger): Promise<BotContext> {
-  const { channels, sequences, cases, scoring, campaigns, replies } = await loadTemplates(config.TEMPLATES_DIR, { nurtureTimezone: config.NURTURE_TIMEZONE, publicBaseUrl: config.PUBLIC_BASE_URL });
+  const { channels, sequences, cases, scoring, campaigns, replies } = await loadTemplates(config.TEMPLATES_DIR, { nurtureTimezone: config.NURTURE_TIMEZONE, publicBaseUrl: config.PUBLIC_BASE_URL, serviceHoursText: describeServiceHours(config.SERVICE_HOURS) });
   // Mongoose keeps each query's call stack for the rare "Query was already executed" error: building it on every query
   // costs a busy worker more than any other single thing mongoose does.
   mongoose.set('skipOriginalStackTraces', true);

@@ -1,6 +1,7 @@
 import 'dotenv/config';
 import { TemplateError } from '../errors.js';
 import { loadTemplates } from '../content/index.js';
+import { DEFAULT_SERVICE_HOURS, describeServiceHours, parseServiceHours } from '../domain/kf/service-hours.js';
 import { readCommandLine } from './command-line.js';
 
 /** `npm run templates:check`: validates what ops staff edit, with the same rules start-up applies. */
@@ -13,13 +14,16 @@ Checks the templates ops staff edit (channels.yaml, sequences/, cases/, scoring.
 every problem with its file, channel and field. Exit 0 when they are valid, 1 otherwise.
 
 Environment: TEMPLATES_DIR (default ./templates); PUBLIC_BASE_URL (tracked links' base, counted in 微信客服 texts when
-longer than 64 bytes).
+longer than 64 bytes); SERVICE_HOURS (what {{hours}} in a reply is counted as).
 `,
   {},
 );
 const dir = process.env.TEMPLATES_DIR || './templates';
 try {
-  const { channels, sequences, cases, campaigns } = await loadTemplates(dir, { publicBaseUrl: process.env.PUBLIC_BASE_URL || undefined });
+  // {{hours}} is counted as the bot fills it: SERVICE_HOURS (its default when unset) described as a reply says it.
+  const hours = parseServiceHours(process.env.SERVICE_HOURS || DEFAULT_SERVICE_HOURS);
+  const serviceHoursText = typeof hours === 'string' ? undefined : describeServiceHours(hours);
+  const { channels, sequences, cases, campaigns } = await loadTemplates(dir, { publicBaseUrl: process.env.PUBLIC_BASE_URL || undefined, serviceHoursText });
   for (const c of channels.all()) {
     const tags = c.tags.map((t) => `${t.group}/${t.name}`).join(', ') || '-';
     console.log(`ok  channel ${c.key} (${c.name}) tags: ${tags}; welcome: ${c.welcome ? 'yes' : 'none'}; sequence: ${c.sequence ?? '-'}`);

@@ -33,9 +33,10 @@ export interface FileCampaign {
  * `dir`. Throws one
  * TemplateError listing every problem (file, item, field) so ops staff fix them in one go. A sequence's quiet hours
  * without a timezone are in `nurtureTimezone` (NURTURE_TIMEZONE; default Asia/Shanghai). Texts sent by 微信客服 are
- * measured with their link lines, tracked links at their longest on `publicBaseUrl` (PUBLIC_BASE_URL; src/content/kf-text.ts).
+ * measured with their link lines, tracked links at their longest on `publicBaseUrl` (PUBLIC_BASE_URL; src/content/kf-text.ts),
+ * {{hours}} as `serviceHoursText` (SERVICE_HOURS as a reply describes it).
  */
-export async function loadTemplates(dir: string, opts: { nurtureTimezone?: string; publicBaseUrl?: string } = {}): Promise<Templates> {
+export async function loadTemplates(dir: string, opts: { nurtureTimezone?: string; publicBaseUrl?: string; serviceHoursText?: string } = {}): Promise<Templates> {
   // A missing channels.yaml means only the organic channel, but a missing folder is a wrong TEMPLATES_DIR.
   const folder = await stat(dir).catch(() => null);
   if (!folder?.isDirectory()) throw new TemplateError([`${dir}: no such folder (TEMPLATES_DIR names the folder of channels.yaml, sequences/ and cases/)`]);
@@ -83,7 +84,7 @@ export async function loadTemplates(dir: string, opts: { nurtureTimezone?: strin
     for (const p of checkCampaignRefs(c.campaign, { sequences, channels: channels ?? new ChannelCatalog([]), cases }, invalid)) problems.push(`${c.file}: ${p.path}: ${p.message}`);
   }
   const kfSequences = [...sequences.values(), ...partialSequences];
-  problems.push(...kfTextProblems(dir, { sequences: kfSequences, cases, replies, channels, campaigns: [...campaigns.values(), ...partialCampaigns] }, opts.publicBaseUrl));
+  problems.push(...kfTextProblems(dir, { sequences: kfSequences, cases, replies, channels, campaigns: [...campaigns.values(), ...partialCampaigns] }, opts.publicBaseUrl, opts.serviceHoursText));
   if (problems.length || !channels) throw new TemplateError(problems);
   return { channels, sequences, cases, scoring, campaigns, replies };
 }

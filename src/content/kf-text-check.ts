@@ -20,30 +20,46 @@ function longest(m: KfMessage): { lines: LinkLineSpec[]; slug?: string } {
   return m.choices.reduce((a, b) => (kfTextBytes(m.text, b.lines) > kfTextBytes(m.text, a.lines) ? b : a), m.choices[0] ?? { lines: [] });
 }
 
+/** What {{channel}} and {{hours}} are counted as: the longest channel name, the service hours' text (when known). */
+interface Fills {
+  channel: string;
+  hours?: string;
+}
+
 /**
  * A text as the send fills it, at its longest: {{name}} as the longest customer name (NAME_MAX_CHARS characters, as
- * a welcome is checked), {{channel}} as the longest channel name of channels.yaml (a lead may come from any of them);
- * {{hours}} is left as written. `filled` says which were counted so, for the problem's message.
+ * a welcome is checked), {{channel}} as the longest channel name of channels.yaml (a lead may come from any of them),
+ * {{hours}} as the service hours' text (SERVICE_HOURS described, as a reply says it; as written when not given).
+ * `filled` says which were counted so, for the problem's message.
  */
-function atLongest(text: string | undefined, longestChannel: string): { text: string | undefined; filled: string[] } {
+function atLongest(text: string | undefined, fills: Fills): { text: string | undefined; filled: string[] } {
   if (!text) return { text, filled: [] };
   const filled = new Set<string>();
-  const out = text.replace(/\{\{\s*(name|channel)\s*\}\}/g, (_, p: string) => {
-    filled.add(p === 'name' ? `{{name}} at its longest, ${NAME_MAX_CHARS} characters` : `{{channel}} as "${longestChannel}"`);
-    return p === 'name' ? LONGEST_NAME : longestChannel;
+  const out = text.replace(/\{\{\s*(name|channel|hours)\s*\}\}/g, (whole, p: string) => {
+    if (p === 'name') {
+      filled.add(`{{name}} at its longest, ${NAME_MAX_CHARS} characters`);
+      return LONGEST_NAME;
+    }
+    if (p === 'channel') {
+      filled.add(`{{channel}} as "${fills.channel}"`);
+      return fills.channel;
+    }
+    if (fills.hours === undefined) return whole;
+    filled.add(`{{hours}} as "${fills.hours}"`);
+    return fills.hours;
   });
   return { text: out, filled: [...filled] };
 }
 
 /** The problem of one message, as `<field>: <problem>`, or null. */
-function problemOf(raw: KfMessage, field: { text: string; link: string }, caseStudy: boolean, longestChannel: string): string | null {
-  const p = problemAt(raw, field, caseStudy, longestChannel);
+function problemOf(raw: KfMessage, field: { text: string; link: string }, caseStudy: boolean, fills: Fills): string | null {
+  const p = problemAt(raw, field, caseStudy, fills);
   return p && `${p.path}: ${p.message}`;
 }
 
 /** The problem of one message (its field, and what is over by how much), or null. */
-function problemAt(raw: KfMessage, field: { text: string; link: string }, caseStudy: boolean, longestChannel: string): { path: string; message: string } | null {
-  const { text, filled } = atLongest(raw.text, longestChannel);
+function problemAt(raw: KfMessage, field: { text: string; link: string }, caseStudy: boolean, fills: Fills): { path: string; message: string } | null {
+  const { text, filled } = atLongest(raw.text, fills);
   const m = { ...raw, text };
   const worst = longest(m);
   if (!worst.lines.length) return null;
@@ -62,7 +78,7 @@ const longestChannelName = (channels: ChannelCatalog | undefined) => (channels?.
  */
 export function campaignKfProblem(campaign: Pick<Campaign, 'key' | 'content'>, t: { cases: readonly CaseStudy[]; channels?: ChannelCatalog }, publicBaseUrl?: string): { path: string; message: string } | null {
   const c = campaign.content;
-  return problemAt(stepMessage(c, t.cases, publicBaseUrl, campaignKeyBytes(campaign.key)), { text: 'content.text', link: `content.${c.link ? 'link' : 'caseStudy'}` }, !c.link && Boolean(c.caseStudy), longestChannelName(t.channels));
+  return problemAt(stepMessage(c, t.cases, publicBaseUrl, campaignKeyBytes(campaign.key)), { text: 'content.text', link: `content.${c.link ? 'link' : 'caseStudy'}` }, !c.link && Boolean(c.caseStudy), { channel: longestChannelName(t.channels) });
 }
 
 /** A message with a link or a case study, as a sequence step or a campaign sends it by kf/send_msg (sendVia). */
@@ -85,7 +101,8 @@ function replyMessage(r: Reply, cases: readonly CaseStudy[], base: string | unde
 /**
  * Texts that would be cut on the 微信客服 route, where a message's link goes in its text (src/content/kf-text.ts):
  * sequence steps, replies (replies.yaml and channels' kf welcomes) and campaigns, each named by file and field.
- * `publicBaseUrl`: the bot's base for tracked links (PUBLIC_BASE_URL), counted when longer than the bound.
+ * `publicBaseUrl`: the bot's base for tracked links (PUBLIC_BASE_URL), counted when longer than the bound;
+ * `hours`: the text {{hours}} is filled with (SERVICE_HOURS as a reply describes it).
  */
 export function kfTextProblems(
   dir: string,
@@ -98,14 +115,15 @@ export function kfTextProblems(
     campaigns: Iterable<{ campaign: Pick<Campaign, 'key' | 'content'>; file: string }>;
   },
   publicBaseUrl?: string,
+  hours?: string,
 ): string[] {
   const problems: string[] = [];
   // The send fills {{channel}} with the lead's channel: counted as the longest name there is.
-  const longestChannel = longestChannelName(t.channels);
+  const fills: Fills = { channel: longestChannelName(t.channels), hours };
   for (const s of t.sequences) {
     s.steps.forEach((step, i) => {
       if (!step) return;
-      const p = problemOf(stepMessage(step, t.cases, publicBaseUrl, nurtureKeyBytes(s.key, i)), { text: `steps.${i}.text`, link: `steps.${i}.${step.link ? 'link' : 'caseStudy'}` }, !step.link && Boolean(step.caseStudy), longestChannel);
+      const p = problemOf(stepMessage(step, t.cases, publicBaseUrl, nurtureKeyBytes(s.key, i)), { text: `steps.${i}.text`, link: `steps.${i}.${step.link ? 'link' : 'caseStudy'}` }, !step.link && Boolean(step.caseStudy), fills);
       if (p) problems.push(`${path.join(dir, 'sequences', `${s.key}.yaml`)}: ${p}`);
     });
   }
@@ -116,13 +134,13 @@ export function kfTextProblems(
   ];
   for (const { where, reply } of replies) {
     if (!reply) continue;
-    const p = problemOf(replyMessage(reply, t.cases, publicBaseUrl), { text: `${where}.text`, link: `${where}.${reply.link ? 'link' : 'caseStudy'}` }, !reply.link && Boolean(reply.caseStudy), longestChannel);
+    const p = problemOf(replyMessage(reply, t.cases, publicBaseUrl), { text: `${where}.text`, link: `${where}.${reply.link ? 'link' : 'caseStudy'}` }, !reply.link && Boolean(reply.caseStudy), fills);
     if (p) problems.push(`${path.join(dir, 'replies.yaml')}: ${p}`);
   }
   for (const c of t.channels?.all() ?? []) {
     const welcome = c.kf?.welcome;
     if (!welcome) continue;
-    const p = problemOf(replyMessage(welcome, t.cases, publicBaseUrl), { text: 'kf.welcome.text', link: 'kf.welcome.link' }, false, longestChannel);
+    const p = problemOf(replyMessage(welcome, t.cases, publicBaseUrl), { text: 'kf.welcome.text', link: 'kf.welcome.link' }, false, fills);
     if (p) problems.push(`${path.join(dir, 'channels.yaml')}: channel ${c.key}: ${p}`);
   }
   for (const { campaign, file } of t.campaigns) {

@@ -12,6 +12,7 @@ import { campaignDeliveryKey } from '../../src/domain/campaigns/send-record.js';
 import { leadId } from '../../src/store/models/lead.js';
 import { bytes, linkLine, withLinkLine } from '../../src/text-bytes.js';
 import type { TemplateError } from '../../src/errors.js';
+import { describeServiceHours, parseServiceHours, type ServiceHours } from '../../src/domain/kf/service-hours.js';
 
 function dirWith(files: Record<string, string>): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tpl-bytes-'));
@@ -146,6 +147,17 @@ describe('a 微信客服 text is measured with its link line, as kf/send_msg get
       ]),
     );
     expect(problems).toHaveLength(3);
+  });
+
+  it('counts {{hours}} as the service hours\' text a reply is filled with (SERVICE_HOURS described), as written when not given', async () => {
+    // With its link line (a reply's tracked link at its longest) just under 2048 bytes as written; hours of several
+    // parts take it over.
+    const text = `${'答'.repeat(480)}（服务时间：{{hours}}）`;
+    const dir = dirWith({ 'replies.yaml': `intents:\n  - key: hours\n    keywords: [几点]\n    reply: { text: "${text}", link: { title: 服务, url: "https://example.com/s" } }\n` });
+    expect(await templateProblems(dir)).toEqual([]);
+    const hours = describeServiceHours(parseServiceHours('Mon-Fri 09:00-12:00, Mon-Fri 13:30-18:00, Sat 10:00-16:00, Sun 10:00-12:00') as ServiceHours);
+    const problems = await templateProblems(dir, { serviceHoursText: hours });
+    expect(problems).toEqual([expect.stringMatching(new RegExp(`^replies\\.yaml: intent hours: reply\\.text: on the 微信客服 route the text \\(\\{\\{hours\\}\\} as "${hours}"\\) and its link line make .*shorten it by \\d+ bytes$`))]);
   });
 
   it('refuses a campaign whose text and link line make over 2048 bytes on the 客服 route', async () => {

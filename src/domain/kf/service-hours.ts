@@ -18,6 +18,9 @@ export interface ServiceHours {
 
 const PART = /^([A-Za-z]{3})(?:\s*-\s*([A-Za-z]{3}))?\s+(\d{2}):(\d{2})\s*-\s*(\d{2}):(\d{2})$/;
 
+/** SERVICE_HOURS when unset. */
+export const DEFAULT_SERVICE_HOURS = 'Mon-Fri 09:00-18:00';
+
 /** Parses SERVICE_HOURS; a string describing the problem when it is not valid. */
 export function parseServiceHours(text: string): ServiceHours | string {
   const days: Array<Array<[number, number]>> = DAYS.map(() => []);

@@ -157,19 +157,27 @@ describe('launch: what else splits or reroutes a send', () => {
 });
 
 describe('a lead who leaves the audience while the run goes on', () => {
-  it('opting out after its page was planned, before its mass message went, is not in it: counted as excluded', async () => {
-    const [, out] = await seedLeads(h.sandbox, [{ name: '客服中', tags: ['测试/optout'], kfAgoMs: 3_600_000 }, { name: '退订中', tags: ['测试/optout'] }]);
-    const key = await campaign('optout');
-    // The page's 客服 send is slow; the other lead opts out meanwhile, before the pass's end sends the mass messages.
+  /**
+   * Launches `key` with the page's 客服 send held 1.5 s, does `meanwhile` once that send is under way (before the pass's
+   * end sends the mass messages), and returns the finished run with the customers its mass messages went to.
+   */
+  async function launchWhileKfSends(key: string, meanwhile: () => Promise<unknown>) {
     h.sandbox.state.inject({ api: 'kf/send_msg', delayMs: 1500 });
     const before = h.sandbox.state.okCallsTo(API).length;
     const kfBefore = h.sandbox.state.callsTo('kf/send_msg').length;
     const running = launch(key);
     await waitFor(() => h.sandbox.state.callsTo('kf/send_msg').length > kfBefore, 'the 客服 send under way');
-    await moveStage(h.ctx, { corpId: TEST_CORP_ID, externalUserId: out!.externalUserId }, 'unsubscribed', { by: 'system', source: 'unsubscribe' });
+    await meanwhile();
     const run = await running;
+    return { run, massed: massCalls(before).flatMap((c) => c.external_userid) };
+  }
+
+  it('opting out after its page was planned, before its mass message went, is not in it: counted as excluded', async () => {
+    const [, out] = await seedLeads(h.sandbox, [{ name: '客服中', tags: ['测试/optout'], kfAgoMs: 3_600_000 }, { name: '退订中', tags: ['测试/optout'] }]);
+    const key = await campaign('optout');
+    const { run, massed } = await launchWhileKfSends(key, () => moveStage(h.ctx, { corpId: TEST_CORP_ID, externalUserId: out!.externalUserId }, 'unsubscribed', { by: 'system', source: 'unsubscribe' }));
     expect(run.status).toBe('finished');
-    expect(massCalls(before).flatMap((c) => c.external_userid)).not.toContain(out!.externalUserId);
+    expect(massed).not.toContain(out!.externalUserId);
     expect(await Delivery.countDocuments({ runId: run._id, externalUserId: out!.externalUserId })).toBe(0);
     expect((await campaignDetail(key))!.runs[0]!.results).toMatchObject({ targeted: 1, sent: 1, waitingForOwner: 0, excluded: { unsubscribed: 1 } });
   });
@@ -177,16 +185,10 @@ describe('a lead who leaves the audience while the run goes on', () => {
   it('paused after its page was planned, before its mass message went, is not in it: counted as excluded', async () => {
     const [, held] = await seedLeads(h.sandbox, [{ name: '客服中', tags: ['测试/hold'], kfAgoMs: 3_600_000 }, { name: '暂停中', tags: ['测试/hold'] }]);
     const key = await campaign('hold');
-    h.sandbox.state.inject({ api: 'kf/send_msg', delayMs: 1500 });
-    const before = h.sandbox.state.okCallsTo(API).length;
-    const kfBefore = h.sandbox.state.callsTo('kf/send_msg').length;
-    const running = launch(key);
-    await waitFor(() => h.sandbox.state.callsTo('kf/send_msg').length > kfBefore, 'the 客服 send under way');
     const id = `${TEST_CORP_ID}:${held!.externalUserId}`;
-    await pause(h.ctx, { kind: 'lead', target: id }, { actor: 'lisi', reason: '客户出差' });
     try {
-      const run = await running;
-      expect(massCalls(before).flatMap((c) => c.external_userid)).not.toContain(held!.externalUserId);
+      const { run, massed } = await launchWhileKfSends(key, () => pause(h.ctx, { kind: 'lead', target: id }, { actor: 'lisi', reason: '客户出差' }));
+      expect(massed).not.toContain(held!.externalUserId);
       expect((await campaignDetail(key))!.runs[0]!.results).toMatchObject({ targeted: 1, excluded: { paused: 1 } });
       expect(run.status).toBe('finished');
     } finally {

@@ -1,25 +1,17 @@
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { seedDemo } from '../../src/dev/demo-data.js';
-import { startTestBot, type TestBot } from '../helpers/test-bot.js';
-import { launchChromium, signIn } from '../helpers/chromium.js';
+import type { TestBot } from '../helpers/test-bot.js';
+import { openDashboard } from '../helpers/chromium.js';
 
 const TOKEN = 'errors-token-for-tests-0123456789';
 let t: TestBot;
-let browser: Browser;
 let page: Page;
+let close: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  t = await startTestBot('dashboard-errors', { env: { ADMIN_TOKEN: TOKEN } });
-  await seedDemo(t.bot.ctx, { members: ['zhangsan', 'lisi'], leads: 30, seed: 5 });
-  browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  await signIn(page, t.url, TOKEN);
+  ({ t, page, close } = await openDashboard('dashboard-errors', TOKEN, { leads: 30, seed: 5 }));
 }, 120_000);
-afterAll(async () => {
-  await browser?.close();
-  await t?.stop();
-});
+afterAll(async () => close?.());
 
 type ErrorBody = { error: string; label?: { zh: string; en: string }; issues?: Array<{ in: string; path: string; message: string }> };
 const call = async (p: string, init: { method?: string; body?: unknown; token?: string | null } = {}) => {

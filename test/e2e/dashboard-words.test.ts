@@ -1,27 +1,19 @@
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { seedDemo } from '../../src/dev/demo-data.js';
 import { Delivery } from '../../src/store/models/delivery.js';
 import { recordSteps } from '../../src/store/timeline.js';
-import { startTestBot, type TestBot } from '../helpers/test-bot.js';
-import { launchChromium, signIn } from '../helpers/chromium.js';
+import type { TestBot } from '../helpers/test-bot.js';
+import { openDashboard } from '../helpers/chromium.js';
 
 const TOKEN = 'words-token-for-tests-0123456789';
 let t: TestBot;
-let browser: Browser;
 let page: Page;
+let close: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  t = await startTestBot('dashboard-words', { env: { ADMIN_TOKEN: TOKEN } });
-  await seedDemo(t.bot.ctx, { members: ['zhangsan', 'lisi'], leads: 20, seed: 7 });
-  browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  await signIn(page, t.url, TOKEN);
+  ({ t, page, close } = await openDashboard('dashboard-words', TOKEN, { leads: 20, seed: 7 }));
 }, 120_000);
-afterAll(async () => {
-  await browser?.close();
-  await t?.stop();
-});
+afterAll(async () => close?.());
 
 const api = async <T>(p: string) => (await (await fetch(`${t.url}/admin/api${p}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as T;
 

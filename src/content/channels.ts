@@ -173,7 +173,11 @@ export class ChannelCatalog {
 
 /** Parses channels.yaml text; every problem names the file, the channel and the field. */
 export function parseChannels(text: string, file: string): ChannelCatalog {
-  const { catalog, problems } = checkChannels(text, file);
+  return accepted(checkChannels(text, file));
+}
+
+/** The catalog of a checked channels.yaml, or a TemplateError listing its problems. */
+function accepted({ catalog, problems }: CheckedChannels): ChannelCatalog {
   if (problems.length || !catalog) throw new TemplateError(problems);
   return catalog;
 }
@@ -251,13 +255,5 @@ export async function checkChannelsFile(dir: string): Promise<CheckedChannels> {
 
 /** Loads `<dir>/channels.yaml`; a missing file means only the organic channel. */
 export async function loadChannels(dir: string): Promise<ChannelCatalog> {
-  const file = path.join(dir, 'channels.yaml');
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new ChannelCatalog([]);
-    throw err;
-  }
-  return parseChannels(text, file);
+  return accepted(await checkChannelsFile(dir));
 }

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -9,6 +9,7 @@ import { parseChannels } from '../../src/content/channels.js';
 import { render } from '../../src/content/render.js';
 import { loadTemplates } from '../../src/content/index.js';
 import { startTestBot } from '../helpers/test-bot.js';
+import { templateDir } from '../helpers/template-dir.js';
 
 const valid = {
   WECOM_CORP_ID: 'ww123',
@@ -161,14 +162,7 @@ describe('channel templates', () => {
 });
 
 describe('sequence and case study templates', () => {
-  function dirWith(files: Record<string, string>): string {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'tpl-'));
-    for (const [name, text] of Object.entries(files)) {
-      mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
-      writeFileSync(path.join(dir, name), text);
-    }
-    return dir;
-  }
+  const dirWith = (files: Record<string, string>) => templateDir(files);
 
   /** What loadTemplates refuses `dir` for, each problem with its path relative to `dir` (none: []). */
   async function templateProblems(dir: string): Promise<string[]> {

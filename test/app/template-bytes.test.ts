@@ -1,5 +1,3 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadTemplates } from '../../src/content/index.js';
@@ -13,15 +11,9 @@ import { leadId } from '../../src/store/models/lead.js';
 import { bytes, linkLine, withLinkLine } from '../../src/text-bytes.js';
 import type { TemplateError } from '../../src/errors.js';
 import { describeServiceHours, parseServiceHours, type ServiceHours } from '../../src/domain/kf/service-hours.js';
+import { templateDir } from '../helpers/template-dir.js';
 
-function dirWith(files: Record<string, string>): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'tpl-bytes-'));
-  for (const [name, text] of Object.entries(files)) {
-    mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
-    writeFileSync(path.join(dir, name), text);
-  }
-  return dir;
-}
+const dirWith = (files: Record<string, string>) => templateDir(files);
 
 /** What loadTemplates refuses `dir` for, each problem with its path relative to `dir` (none: []). */
 async function templateProblems(dir: string, opts: Parameters<typeof loadTemplates>[1] = {}): Promise<string[]> {

@@ -1,18 +1,14 @@
-import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadTemplates } from '../../src/content/index.js';
 import { TemplateError } from '../../src/errors.js';
+import { templateDir } from '../helpers/template-dir.js';
 
 const FIXTURES = path.resolve('test/fixtures/templates');
 
 /** A copy of the test templates with these campaign files added. */
 function templatesWith(files: Record<string, string>): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'tpl-campaigns-'));
-  cpSync(FIXTURES, dir, { recursive: true });
-  for (const [name, text] of Object.entries(files)) writeFileSync(path.join(dir, 'campaigns', name), text);
-  return dir;
+  return templateDir(Object.fromEntries(Object.entries(files).map(([name, text]) => [`campaigns/${name}`, text])), { from: FIXTURES });
 }
 
 async function problems(files: Record<string, string>): Promise<string[]> {

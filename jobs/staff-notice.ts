@@ -1,7 +1,7 @@
 import { DelayedError } from 'bullmq';
 import { z } from 'zod';
 import { defineJob } from '../src/queues/define-job.js';
-import { sendStaffNotice, type StaffNotice } from '../src/domain/delivery/staff-notice.js';
+import { NOTICE_KINDS, sendStaffNotice, type StaffNotice } from '../src/domain/delivery/staff-notice.js';
 
 declare module '../src/queues/define-job.js' {
   interface JobDataMap {
@@ -18,7 +18,7 @@ export const staffNoticeJob = defineJob({
     text: z.string().min(1),
     lead: z.object({ corpId: z.string().min(1), externalUserId: z.string().min(1) }).optional(),
     check: z.object({ gradeUpgrades: z.number().int().positive(), grade: z.string().optional(), score: z.number().optional(), why: z.string().optional() }).optional(),
-    type: z.string().min(1),
+    type: z.enum(NOTICE_KINDS),
     refused: z.number().int().nonnegative().optional(),
   }),
   options: (c) => ({ removeOnComplete: { age: c.DEDUPE_TTL_SECONDS }, removeOnFail: { age: 7 * 86_400 }, attempts: 8, backoff: { type: 'exponential', delay: 2000 } }),

@@ -13,10 +13,11 @@ import { CampaignGroup } from '../store/models/campaign-group.js';
 import { CampaignRun } from '../store/models/campaign-run.js';
 import { KfResponse } from '../store/models/kf.js';
 import { demoCampaign } from './demo-campaign.js';
-import { DAY, HOUR, type DemoLead, type DemoRandom } from './demo-kinds.js';
+import { DAY, HOUR, type DemoLead, type DemoRandom, type DemoTimeline, type DemoEntry } from './demo-kinds.js';
 import { demoService } from './demo-service.js';
 import { dayEntry, writeServiceDays } from '../domain/kf/service-days.js';
 import { foldLegacy, type LegacyTouch } from '../store/touch-log.js';
+import type { TimelineType } from '../domain/timeline-types.js';
 
 /**
  * Demo data for `npm run dev` (docs/setup.md, "Demo data"): leads spread over the template channels, stages and grades
@@ -92,7 +93,7 @@ export async function seedDemo(ctx: Pick<BotContext, 'corpId' | 'channels' | 'se
   };
 
   const leads = [];
-  const timelines = new Map<string, { _id: string; corpId: string; externalUserId: string; entries: Array<{ id: string; type: string; at: Date; detail: Record<string, unknown> }> }>();
+  const timelines = new Map<string, DemoTimeline>();
   const moves: Array<Record<string, unknown>> = [];
   const deliveries: Array<Record<string, unknown>> = [];
   const enrollments: Array<Record<string, unknown>> = [];
@@ -109,9 +110,9 @@ export async function seedDemo(ctx: Pick<BotContext, 'corpId' | 'channels' | 'se
     const tags = channel.tags.map((t) => ({ group: t.group, name: t.name }));
     if (!tags.some((t) => t.group === INDUSTRY_GROUP) && r.chance(0.8)) tags.push({ group: INDUSTRY_GROUP, name: r.pick(INDUSTRIES) });
     if (r.chance(0.6)) tags.push({ group: ctx.scoring.roleTagGroup, name: r.pick(ROLES) });
-    const history = { _id: leadId(ctx.corpId, externalUserId), ...ref, entries: [] as Array<{ id: string; type: string; at: Date; detail: Record<string, unknown> }> };
+    const history = { _id: leadId(ctx.corpId, externalUserId), ...ref, entries: [] as DemoEntry[] };
     timelines.set(history._id, history);
-    const step = (at: Date, type: string, detail: Record<string, unknown>, key = `${type}|${history.entries.length}`) => {
+    const step = (at: Date, type: TimelineType, detail: Record<string, unknown>, key = `${type}|${history.entries.length}`) => {
       const id = `demo|${key}#${type}`;
       history.entries.push({ id, type, at, detail });
       if (type === 'stage_changed') moves.push({ _id: `${externalUserId}|${id}`, ...ref, at, from: detail.from, to: detail.to, by: detail.by });
@@ -140,7 +141,7 @@ export async function seedDemo(ctx: Pick<BotContext, 'corpId' | 'channels' | 'se
       if (next === 'engaged') {
         const kind = r.chance(0.5) ? 'reply' : 'click';
         touches.push({ eventKey: `demo-${kind}-${i}`, kind, channelKey: channel.key, userId: null, at, ref: null });
-        if (kind === 'reply') step(at, 'customer_message', { text: r.pick(REPLIES) });
+        if (kind === 'reply') step(at, 'kf_message', { text: r.pick(REPLIES), intent: null });
         else step(at, 'link_clicked', { url: 'https://example.com/checklist' });
         step(at, 'stage_changed', { from: 'added', to: 'engaged', by: 'system', source: kind, actor: null, reason: null });
       } else {

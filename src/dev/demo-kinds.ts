@@ -1,3 +1,5 @@
+import type { TimelineType } from '../domain/timeline-types.js';
+
 /** What the demo's parts share: a seeded random source, a demo lead as written, and its timeline. */
 export interface DemoRandom {
   next(): number;
@@ -8,7 +10,7 @@ export interface DemoRandom {
 
 export interface DemoEntry {
   id: string;
-  type: string;
+  type: TimelineType;
   at: Date;
   detail: Record<string, unknown>;
 }

@@ -58,7 +58,7 @@ export function demoService(
       };
       l.touches.push({ eventKey: msgid, kind: 'kf_conversation', channelKey: l.firstTouch.channelKey, userId: null, at: since, ref: openKfid });
       l.lastTouchAt = since;
-      timeline.entries.push({ id: `kf|${openKfid}|${msgid}#customer_message`, type: 'customer_message', at: since, detail: { text, openKfid } });
+      timeline.entries.push({ id: `kf|${openKfid}|${msgid}#kf_message`, type: 'kf_message', at: since, detail: { text, openKfid } });
       continue;
     }
     const wrote = l.touches.find((x) => x.kind === 'reply')?.at as Date | undefined;

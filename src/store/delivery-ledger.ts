@@ -10,6 +10,7 @@
 import { eachById } from './by-id.js';
 import { z } from 'zod';
 import { VIAS } from '../domain/vocabulary.js';
+import type { TimelineType } from '../domain/timeline-types.js';
 import { GroupCommit } from '../group-commit.js';
 import { insertManyOnce, writeErrorsOf } from './create-once.js';
 import { Delivery, DELIVERY_STATUSES, type DeliveryFields, type DeliveryStatus } from './models/delivery.js';
@@ -174,7 +175,8 @@ export type DeliveryRecord = z.input<typeof deliveryRecordSchema>;
 
 /** The timeline entry that goes with an outcome; one without a delivery names its lead and source key itself. */
 export const outcomeStepSchema = z.object({
-  type: z.string().min(1),
+  // Typed as a timeline type for the code that writes outcomes; read back, any type a queued job carries is kept.
+  type: z.custom<TimelineType>((v) => typeof v === 'string' && v.length > 0),
   detail: z.record(z.unknown()).default({}),
   at: z.coerce.date(),
   lead: z.object({ corpId: z.string().min(1), externalUserId: z.string().min(1) }).optional(),

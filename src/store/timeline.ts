@@ -4,6 +4,7 @@ import { GroupCommit } from '../group-commit.js';
 import type { RedisKeys } from '../redis/keys.js';
 import { withLock } from '../redis/lock.js';
 import { insertManyOnce, isDuplicateKey } from './create-once.js';
+import type { TimelineType } from '../domain/timeline-types.js';
 import { leadId, type LeadRef } from './models/lead.js';
 import { StageMove, Timeline, TimelineEntry } from './models/timeline.js';
 
@@ -32,7 +33,7 @@ export function useTimelineLock(redis: Redis, keys: RedisKeys): void {
  * lock (FerretDB 1.x does not apply concurrent updates of one document atomically); the append itself skips a step
  * already there, so a retry after a crash is harmless.
  */
-export async function recordStep(lead: LeadRef, sourceKey: string, type: string, detail: Record<string, unknown> = {}, at = new Date()): Promise<void> {
+export async function recordStep(lead: LeadRef, sourceKey: string, type: TimelineType, detail: Record<string, unknown> = {}, at = new Date()): Promise<void> {
   const id = `${sourceKey}#${type}`;
   const _id = leadId(lead.corpId, lead.externalUserId);
   const entry = { id, type, at, detail };
@@ -61,7 +62,7 @@ export async function recordStep(lead: LeadRef, sourceKey: string, type: string,
 export interface StepToRecord {
   lead: LeadRef;
   sourceKey: string;
-  type: string;
+  type: TimelineType;
   detail?: Record<string, unknown>;
   at?: Date;
 }

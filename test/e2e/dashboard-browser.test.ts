@@ -7,6 +7,7 @@ import { reasonName, roleName, shortTime, stopReasonName } from '../../src/domai
 import { Enrollment } from '../../src/store/models/enrollment.js';
 import { Lead, leadId } from '../../src/store/models/lead.js';
 import { recordSteps, timelineOf } from '../../src/store/timeline.js';
+import { TIMELINE_TYPES } from '../../src/domain/timeline-types.js';
 import { startTestBot, type TestBot } from '../helpers/test-bot.js';
 
 /** Screenshots of the main views, for a person to look at (test/artifacts/ is not committed). */
@@ -180,18 +181,10 @@ describe('dashboard in a browser', () => {
   });
 
   it('names every kind of timeline entry the bot records in the page\'s language, not by its type key', async () => {
-    // A lead of the demo's campaign and 微信客服 conversations (campaign_submitted, kf_servicer_replied, ...), and the
-    // steps the bot records elsewhere: 客服 arrivals and messages, hand-offs, mass messages, notices, replies.
     const lead = (await api<{ items: Array<{ id: string; externalUserId: string }> }>('/leads?limit=1')).items[0]!;
     const ref = { corpId: t.bot.ctx.corpId, externalUserId: lead.externalUserId };
-    const types = [
-      'added_half', 'profile_failed', 'tags_failed', 'enroll_skipped', 'enrollment_owner_changed', 'nurture_capped', 'nurture_unknown',
-      'mass_sent', 'mass_failed', 'mass_capped', 'mass_unconfirmed', 'mass_unknown', 'mass_withdrawn',
-      'campaign_submitted', 'campaign_sent', 'campaign_reminded', 'campaign_failed', 'campaign_skipped', 'campaign_capped',
-      'kf_arrived', 'kf_entered', 'kf_message', 'kf_servicer_replied', 'kf_handed_off', 'kf_handoff_failed', 'kf_send_failed',
-      'kf_session_changed', 'kf_clock_alert', 'kf_clock_closed', 'kf_clock_unassigned', 'kf_welcome_skipped',
-      'kf_reply_sent', 'kf_reply_failed', 'kf_welcome_sent', 'kf_clock_notice_sent', 'kf_intent_notice_sent', 'grade_upgrade_notice_failed',
-    ];
+    // Every type the bot can record (src/domain/timeline-types.ts), on one lead.
+    const types = [...TIMELINE_TYPES];
     await recordSteps(types.map((type, i) => ({ lead: ref, sourceKey: `review|${i}`, type, detail: {}, at: new Date(Date.now() - 60_000 + i) })));
     const recorded = (await api<{ timeline: Array<{ type: string }> }>(`/leads/${encodeURIComponent(lead.id)}`)).timeline.map((e) => e.type);
     expect(recorded).toEqual(expect.arrayContaining(types));

@@ -149,7 +149,7 @@ describe('other app messages to a member at the limit wait for room instead of b
   });
 
   it('a staff notice: its job waits (not one of its attempts), then sends once', async () => {
-    const notice = { key: `notice|limit|${Date.now()}`, userIds: ['tongzhi'], text: '【客户意向】限频测试。请尽快跟进。', type: 'test_notice' };
+    const notice = { key: `notice|limit|${Date.now()}`, userIds: ['tongzhi'], text: '【客户意向】限频测试。请尽快跟进。', type: 'kf_intent_notice' as const };
     const first = await h.runJob('staff-notice', notice, { jobId: notice.key });
     expect(first.delayed).toBe(true);
     const job = (await h.ctx.queues.get('staff-notice').getJob(notice.key))!;

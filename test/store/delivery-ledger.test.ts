@@ -7,6 +7,7 @@ import { Lead, leadId } from '../../src/store/models/lead.js';
 import { StageMove } from '../../src/store/models/timeline.js';
 import { timelineOf } from '../../src/store/timeline.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
+import type { TimelineType } from '../../src/domain/timeline-types.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -16,7 +17,7 @@ afterAll(async () => h?.stop());
 
 const at = new Date(Date.UTC(2026, 10, 2, 3, 0, 0));
 const lead = () => ({ corpId: h.ctx.corpId, externalUserId: `wm_ledger_${Math.random().toString(36).slice(2, 10)}` });
-const outcome = (l: { corpId: string; externalUserId: string }, key: string, status: 'sent' | 'failed', type: string): Outcome => ({
+const outcome = (l: { corpId: string; externalUserId: string }, key: string, status: 'sent' | 'failed', type: TimelineType): Outcome => ({
   delivery: { key, kind: 'nurture', corpId: l.corpId, externalUserId: l.externalUserId, userId: 'zhangsan', status, via: 'kf' },
   step: { type, detail: { n: key }, at },
 });
@@ -26,7 +27,7 @@ describe('recording outcomes in batches (the records queue)', () => {
     const a = lead();
     const b = lead();
     // A first run recorded a's delivery as sent, then died before its step.
-    const [first] = await recordOutcomes([{ delivery: outcome(a, `${a.externalUserId}|1`, 'sent', 'x').delivery }]);
+    const [first] = await recordOutcomes([{ delivery: outcome(a, `${a.externalUserId}|1`, 'sent', 'nurture_sent').delivery }]);
     expect(first).toEqual({ status: 'sent', created: true });
     const results = await recordOutcomes([
       outcome(a, `${a.externalUserId}|1`, 'sent', 'nurture_sent'), // the same outcome again: its step is written now

@@ -94,7 +94,7 @@ export function outcomesOf(b: { ctx: Pick<BotContext, 'config'>; campaign: Pick<
       msgid: s.msgid ?? null,
       group: s.group ?? null,
     };
-    const type = `campaign_${s.status === 'sent' && s.via === 'owner' ? 'reminded' : s.status}`;
+    const type = `campaign_${s.status === 'sent' && s.via === 'owner' ? 'reminded' : s.status}` as const;
     return { delivery, step: { type, at: new Date(now), detail: { campaign: b.campaign.key, run: b.runId, via: s.via, ...(s.group ? { group: s.group } : {}), ...(s.reason ? { reason: s.reason } : {}), ...(s.errcode ? { errcode: s.errcode } : {}) } } };
   });
 }

@@ -4,6 +4,7 @@ import { jobIds } from '../../queues/job-ids.js';
 import { attemptFenceId, takeFence, type Outcome } from '../../store/delivery-ledger.js';
 import { leadId } from '../../store/models/lead.js';
 import { upgradeNews, type UpgradeCheck } from '../leads/upgrade-news.js';
+import type { SentKind } from '../timeline-types.js';
 
 /** A message to staff (an app message, message/send [D:90236]), sent once. */
 export interface StaffNotice {
@@ -20,11 +21,15 @@ export interface StaffNotice {
    * and a lead that opted out meanwhile is not one to chase.
    */
   check?: UpgradeCheck;
-  /** The timeline entry's type. */
-  type: string;
+  /** What it is; a notice about a lead goes on its timeline as `<type>_<outcome>`. */
+  type: NoticeKind;
   /** Attempts that WeCom refused clearly (nothing went out): the next one takes the next fence. */
   refused?: number;
 }
+
+/** The kinds of staff notice: about a lead (src/domain/timeline-types.ts), or a campaign's task note to its sender. */
+export const NOTICE_KINDS = ['kf_clock_notice', 'kf_intent_notice', 'grade_upgrade_notice', 'campaign_task_notice'] as const satisfies ReadonlyArray<Extract<SentKind, `${string}_notice`> | 'campaign_task_notice'>;
+export type NoticeKind = (typeof NOTICE_KINDS)[number];
 
 /** How long a notice waits for room in a member's per-member limit before its job waits as a delayed job instead. */
 const QUOTA_WAIT_MS = 5_000;
@@ -83,7 +88,7 @@ export async function sendStaffNotice(
 }
 
 async function record(ctx: Pick<BotContext, 'queues'>, n: StaffNotice, status: 'sent' | 'failed' | 'unknown', detail: { reason?: string; errcode?: number; attempts: number }): Promise<void> {
-  if (!n.lead) return;
+  if (!n.lead || n.type === 'campaign_task_notice') return;
   const at = new Date();
   const outcome: Outcome = {
     delivery: { key: n.key, kind: 'notice', ...n.lead, userId: n.userIds[0] ?? '-', status, content: { text: n.text, to: n.userIds }, attempts: detail.attempts, errcode: detail.errcode ?? null, reason: detail.reason ?? null, sentAt: status === 'sent' ? at : null },

@@ -104,7 +104,7 @@ export async function handleCustomerMessages(ctx: Ctx, openKfid: string, msgs: r
     // append, would grow with every message of a chatty customer.
     await recordSteps([
       ...closed.map((c) => ({ lead: ref, ...c.step, at: c.at })),
-      ...said.map((s, i) => ({ lead: ref, sourceKey: s.key, type: 'kf_message', detail: { text: s.text.slice(0, 500) || `[${s.m.msgtype}]`, intent: s.intent?.key ?? null, openKfid, newSession: newSession[i] ?? false }, at: s.at })),
+      ...said.map((s, i) => ({ lead: ref, sourceKey: s.key, type: 'kf_message' as const, detail: { text: s.text.slice(0, 500) || `[${s.m.msgtype}]`, intent: s.intent?.key ?? null, openKfid, newSession: newSession[i] ?? false }, at: s.at })),
     ]);
     // One read of the lead's active enrollments, when any sequence could stop on this (stopOn: reply).
     if (stopsOnReply(ctx)) await stopLocked(ctx, ref, 'reply');

@@ -10,6 +10,7 @@ import { recordResponse, type KfClock } from './clock.js';
 import { linkLeadLocked } from './link-lead.js';
 import { sendKfWelcome } from './reply.js';
 import { clockClosedStep, closeSession, CLOSED_SESSION, openSession, type SessionLeftovers } from './session.js';
+import { isTimelineType } from '../timeline-types.js';
 
 type Ctx = BotContext;
 
@@ -106,9 +107,12 @@ export async function handleKfEvent(ctx: Ctx, openKfid: string, m: KfSyncedMessa
       await recordStep(ref, key, 'kf_session_changed', { changeType: ev.change_type ?? null, from: ev.old_servicer_userid ?? null, to: ev.new_servicer_userid ?? null }, at);
       return ended ? 'session:ended' : 'session:person';
     }
-    default:
-      await recordStep(ref, key, `kf_${ev.event_type}`, { ...ev }, at);
+    default: {
+      // Recalls and a servicer's block switch have types of their own; an event WeCom adds later is kept as kf_other_event.
+      const type = `kf_${ev.event_type}`;
+      await recordStep(ref, key, isTimelineType(type) ? type : 'kf_other_event', { ...ev }, at);
       return `event:${ev.event_type}`;
+    }
   }
 }
 

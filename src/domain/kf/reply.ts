@@ -199,7 +199,7 @@ async function record(
   message: KfOutboundMessage | null,
   caseSlug: string | null,
   at: Date,
-  as: { kind: string; via: 'kf' | 'welcome' } = { kind: 'kf_reply', via: 'kf' },
+  as: { kind: 'kf_reply' | 'kf_welcome'; via: 'kf' | 'welcome' } = { kind: 'kf_reply', via: 'kf' },
 ): Promise<void> {
   const outcome: Outcome = {
     delivery: {
@@ -226,7 +226,7 @@ async function record(
 }
 
 /** The kf welcome is not one of the window's 5 messages (its own code [D:95122]). */
-const WELCOME = { kind: 'kf_welcome', via: 'welcome' as const };
+const WELCOME = { kind: 'kf_welcome' as const, via: 'welcome' as const };
 
 /**
  * The channel's 微信客服 welcome with enter_session's welcome_code (kf/send_msg_on_event [D:95122]): one message, within

@@ -54,5 +54,5 @@ export const CLOSED_SESSION: Readonly<Record<string, unknown>> = Object.fromEntr
 /** The timeline step of a clock closed without a person's reply (none when no clock ran). */
 export function clockClosedStep(left: SessionLeftovers, reason: 'session_ended' | 'new_session') {
   const c = left.clock;
-  return c ? { sourceKey: `${c.id}|closed`, type: 'kf_clock_closed', detail: { reason, startedAt: c.startedAt, level: c.level, msgid: c.msgid } } : null;
+  return c ? { sourceKey: `${c.id}|closed`, type: 'kf_clock_closed' as const, detail: { reason, startedAt: c.startedAt, level: c.level, msgid: c.msgid } } : null;
 }

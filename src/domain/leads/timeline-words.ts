@@ -79,6 +79,22 @@ const REASONS: Record<string, Words> = {
   not_a_contact_of_sender: { zh: '客户不是发送人的好友', en: 'not a contact of the sender' },
   owner_removed: { zh: '负责人已删除客户', en: 'the owner removed the customer' },
   'no servicer, owner or channel owner to tell': { zh: '没有接待人员、负责人或渠道负责人可提醒', en: 'no servicer, owner or channel owner to tell' },
+  // msg_send_fail's fail_type [D:94670] (src/domain/kf/events.ts)
+  account_deleted: { zh: '客服账号已删除', en: 'the 客服 account was deleted' },
+  app_closed: { zh: '应用已关闭', en: 'the app was closed' },
+  window_expired: { zh: '已超过 48 小时会话时限', en: 'the 48-hour window had passed' },
+  session_closed: { zh: '会话已结束', en: 'the session had ended' },
+  over_5_messages: { zh: '本次会话已发满 5 条', en: 'the window\'s 5 messages were used' },
+  no_channels_bound: { zh: '客服账号没有绑定视频号等渠道', en: 'no channel is bound to the 客服 account' },
+  subject_unverified: { zh: '企业主体未验证', en: 'the company is not verified' },
+  no_channels_bound_and_subject_unverified: { zh: '客服账号未绑定渠道，且企业主体未验证', en: 'no channel bound and the company not verified' },
+  rejected_by_customer: { zh: '客户拒收', en: 'the customer refused messages' },
+  // transfer_fail's FailReason [D:92130]
+  customer_refused: { zh: '客户拒绝转接', en: 'the customer refused the transfer' },
+  customer_limit_exceed: { zh: '接替成员的客户数已达上限', en: 'the new owner has reached the customer limit' },
+  // A 客服 service clock that ended without a person's reply (src/domain/kf/session.ts)
+  session_ended: { zh: '会话结束，没有人工回复', en: 'the session ended without a person\'s reply' },
+  new_session: { zh: '客户开始了新的会话', en: 'the customer began a new session' },
 };
 const reasonWords = (lang: Lang, v: unknown, book: WordBook, channel?: unknown) => {
   const r = str(v);
@@ -102,6 +118,17 @@ const SOURCES: Record<string, Words> = {
   command: { zh: '群聊命令', en: 'a chat command' },
   api: { zh: '运营看板 / 管理 API', en: 'the dashboard / admin API' },
 };
+
+/** session_status_change's change_type [D:94670]. */
+const SESSION_CHANGES: Record<number, Words> = {
+  1: { zh: '从待接入池接入', en: 'picked from the queue' },
+  2: { zh: '转接', en: 'passed on' },
+  3: { zh: '结束会话', en: 'ended' },
+  4: { zh: '重新接入', en: 're-opened' },
+};
+
+/** Words for an entry whose type says it all (a recalled message: what it said is gone). */
+const NOTHING_MORE: Words = { zh: '', en: '' };
 
 const stepNo = (lang: Lang, v: unknown) => (typeof v === 'number' ? (lang === 'zh' ? `第 ${v + 1} 步` : `step ${v + 1}`) : null);
 
@@ -144,7 +171,6 @@ export function timelineWords(type: string, d: Detail, book: WordBook): Words | 
       return both((l) => join(l, [channel(l), str(d.by) && (l === 'zh' ? `由 ${str(d.by)} 发送` : `sent by ${str(d.by)}`)]));
     case 'tags_marked':
       return both((l) => (Array.isArray(d.tags) ? (d.tags.length ? d.tags.join(l === 'zh' ? '、' : ', ') : l === 'zh' ? '渠道没有标签' : 'the channel has no tags') : null));
-    case 'customer_message':
     case 'kf_message':
       return both((l) => join(l, [said(d.text), intent(l)]));
     case 'kf_reply_sent':
@@ -188,6 +214,38 @@ export function timelineWords(type: string, d: Detail, book: WordBook): Words | 
     case 'paused':
     case 'resumed':
       return both((l) => join(l, [str(d.by), str(d.reason)]));
+    case 'churned':
+      return both((l) => join(l, [str(d.owner) && (l === 'zh' ? `负责人 ${str(d.owner)}` : `owner ${str(d.owner)}`), d.lost === true && (l === 'zh' ? '线索记为流失' : 'the lead is lost')]));
+    case 'removed_by_owner':
+      return both((l) => join(l, [str(d.owner) && (l === 'zh' ? `负责人 ${str(d.owner)}` : `owner ${str(d.owner)}`), d.source === 'DELETE_BY_TRANSFER' && (l === 'zh' ? '因在职继承转接' : 'in a transfer to a colleague')]));
+    case 'transfer_failed':
+      return both((l) => join(l, [str(d.takeover) && (l === 'zh' ? `接替成员 ${str(d.takeover)}` : `new owner ${str(d.takeover)}`), reason(l)]));
+    case 'tags_changed': {
+      const list = (v: unknown, l: Lang) => (Array.isArray(v) && v.length ? v.join(l === 'zh' ? '、' : ', ') : null);
+      return both((l) => join(l, [
+        list(d.added, l) && (l === 'zh' ? `加上 ${list(d.added, l)}` : `added ${list(d.added, l)}`),
+        list(d.removed, l) && (l === 'zh' ? `去掉 ${list(d.removed, l)}` : `removed ${list(d.removed, l)}`),
+        str(d.actor) && (l === 'zh' ? `由 ${str(d.actor)}` : `by ${str(d.actor)}`),
+      ]));
+    }
+    case 'kf_send_failed':
+    case 'kf_clock_closed':
+      return both((l) => reason(l));
+    case 'kf_session_changed': {
+      const change = typeof d.changeType === 'number' ? SESSION_CHANGES[d.changeType] : undefined;
+      const from = str(d.from);
+      const to = str(d.to);
+      return both((l) => join(l, [change?.[l], from && to ? `${from} → ${to}` : to ? (l === 'zh' ? `接待人员 ${to}` : `servicer ${to}`) : from && (l === 'zh' ? `原接待人员 ${from}` : `was ${from}`)]));
+    }
+    case 'kf_user_recall_msg':
+    case 'kf_servicer_recall_msg':
+      return NOTHING_MORE;
+    case 'kf_reject_customer_msg_switch_change': {
+      const who = str(d.servicer_userid);
+      return both((l) => (d.reject_switch === 1 ? (l === 'zh' ? `${who ?? '接待人员'}拒收这位客户的消息` : `${who ?? 'a servicer'} blocked this customer's messages`) : l === 'zh' ? `${who ?? '接待人员'}恢复接收这位客户的消息` : `${who ?? 'a servicer'} unblocked this customer's messages`));
+    }
+    case 'kf_other_event':
+      return both((l) => (str(d.event_type) ? (l === 'zh' ? `微信客服事件 ${str(d.event_type)}` : `微信客服 event ${str(d.event_type)}`) : null));
     case 'profile_synced':
       return both((l) => join(l, [str(d.name), str(d.industry) && (l === 'zh' ? `行业 ${str(d.industry)}` : `industry ${str(d.industry)}`)]));
     default:

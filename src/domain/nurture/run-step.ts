@@ -15,6 +15,7 @@ import { massQuotaPeriod } from '../delivery/mass-quota.js';
 import { trackedUrl } from '../delivery/tracked-links.js';
 import { KF_WINDOW_CLOSED, kfWindowStart, massSender, preferredVia, sendVia, type MessageContent } from '../delivery/via.js';
 import type { Grade, Stage, Via } from '../vocabulary.js';
+import type { SendOutcome } from '../timeline-types.js';
 import { localDay, localMonth, nextAllowedTime, startOfNextDay } from './clock.js';
 import { pickCase } from './pick-case.js';
 import { nurtureDeliveryKey, planDue, stageStop, whenHolds } from './policy.js';
@@ -226,13 +227,13 @@ async function settleHeldAttempt(ctx: Ctx, e: Enrollment, seq: Sequence, key: st
   return finish(ctx, e, seq, { ...delivery, status: 'unknown', reason: 'left_in_flight' }, 'unknown');
 }
 
-function outcomeOfStatus(status: DeliveryStatus, via: Via | null): string {
+function outcomeOfStatus(status: DeliveryStatus, via: Via | null): SendOutcome {
   if (status === 'sent') return via === 'owner' ? 'reminded' : 'sent';
   return status;
 }
 
 /** Queues the delivery's outcome (record and timeline entry), then moves the enrollment on. */
-async function finish(ctx: Ctx, e: Enrollment, seq: Sequence, delivery: DeliveryFieldsLike & { status: DeliveryStatus }, outcome: string): Promise<StepResult> {
+async function finish(ctx: Ctx, e: Enrollment, seq: Sequence, delivery: DeliveryFieldsLike & { status: DeliveryStatus }, outcome: SendOutcome): Promise<StepResult> {
   const detail = { via: delivery.via ?? null, ...(delivery.errcode ? { errcode: delivery.errcode } : {}), ...(delivery.reason ? { reason: delivery.reason } : {}) };
   const record: Outcome = {
     delivery,
@@ -254,7 +255,7 @@ async function advance(
   ctx: Ctx,
   e: Enrollment,
   seq: Sequence,
-  o: { outcome: string; via?: Via | null; deliveryKey?: string; caseSlug?: string | null; detail: Record<string, unknown> },
+  o: { outcome: SendOutcome; via?: Via | null; deliveryKey?: string; caseSlug?: string | null; detail: Record<string, unknown> },
   recorded = false,
 ): Promise<StepResult> {
   const now = Date.now();

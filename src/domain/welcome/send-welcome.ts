@@ -35,7 +35,7 @@ export async function sendWelcome(ctx: Ctx, d: WelcomeJob, run: { lastAttempt: b
   const channel = ctx.channels.get(d.channelKey);
 
   let sentText: { content: string } | null = null;
-  const finish = async (status: DeliveryStatus, type: string, detail: Record<string, unknown>) => {
+  const finish = async (status: DeliveryStatus, type: `welcome_${DeliveryStatus}`, detail: Record<string, unknown>) => {
     const at = new Date();
     const delivery = {
       key, kind: 'welcome', via: 'welcome' as const, ...lead, userId: d.userId, status, content: sentText,

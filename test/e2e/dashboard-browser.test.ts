@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,19 +8,26 @@ import { Enrollment } from '../../src/store/models/enrollment.js';
 import { Lead, leadId } from '../../src/store/models/lead.js';
 import { recordSteps, timelineOf } from '../../src/store/timeline.js';
 import { TIMELINE_TYPES } from '../../src/domain/timeline-types.js';
-import { startTestBot, type TestBot } from '../helpers/test-bot.js';
+import { templateDir } from '../helpers/template-dir.js';
+import { startTestBot, TEMPLATES_DIR, type TestBot } from '../helpers/test-bot.js';
 
 /** Screenshots of the main views, for a person to look at (test/artifacts/ is not committed). */
 const ARTIFACTS = path.resolve('test/artifacts');
 const TOKEN = 'browser-token-for-tests-012345';
 /** An ops time zone whose date is not UTC's right now (UTC+14 in the afternoon, UTC-12 in the morning). */
 const OPS_TZ = new Date().getUTCHours() >= 12 ? 'Pacific/Kiritimati' : 'Etc/GMT+12';
+/** What expo2026 cost (its spend so far, channels.yaml `cost`): the funnel shows its cost per lead. */
+const EXPO_COST = 4321;
 let t: TestBot;
 let browser: Browser;
 let page: Page;
 
 beforeAll(async () => {
-  t = await startTestBot('dashboard-browser', { env: { ADMIN_TOKEN: TOKEN, OPS_TIMEZONE: OPS_TZ } });
+  // The test templates, with a cost declared for expo2026 (the channel the demo gives most leads).
+  const channelsYaml = readFileSync(path.join(TEMPLATES_DIR, 'channels.yaml'), 'utf8').replace('  - key: notext\n', `    cost: ${EXPO_COST}\n  - key: notext\n`);
+  expect(channelsYaml).toContain(`cost: ${EXPO_COST}`);
+  const templates = templateDir({ 'channels.yaml': channelsYaml }, { from: TEMPLATES_DIR });
+  t = await startTestBot('dashboard-browser', { env: { ADMIN_TOKEN: TOKEN, OPS_TIMEZONE: OPS_TZ, TEMPLATES_DIR: templates } });
   await seedDemo(t.bot.ctx, { members: ['zhangsan', 'lisi'], leads: 150, seed: 11, kf: { openKfid: 'wkBROWSER', servicers: ['zhangsan', 'lisi'] } });
   mkdirSync(ARTIFACTS, { recursive: true });
   // Debian's chromium, never a downloaded browser (.ci/run installs it).
@@ -90,6 +97,31 @@ describe('dashboard in a browser', () => {
     const rows = await page.$$eval('[data-testid=funnel-table] tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
     expect(rows.map((r) => Number(r[1]!.replace(/,/g, '')))).toEqual(f.channels.map((c) => c.added));
     expect(rows.map((r) => r[6])).toEqual(f.channels.map(() => '—'));
+  });
+
+  it('shows a channel\'s cost per lead as its cost over every lead it brought, whatever the period shown', async () => {
+    // A period shorter than the demo's two weeks: fewer of expo2026's leads were added in it than it brought in all.
+    const to = (await api<{ to: string }>('/funnel')).to;
+    const from = new Date(Date.parse(to) - 6 * 86_400_000).toISOString().slice(0, 10);
+    await page.goto(`${t.url}/admin#/funnel?from=${from}&to=${to}`);
+    await page.waitForFunction((day) => document.querySelector('#view h1')?.textContent?.includes(day), from);
+    await page.waitForSelector('[data-testid=funnel-table] tbody tr');
+    const channels = await api<Array<{ key: string; name: string; cost: number | null; counts: { added: number } }>>('/channels');
+    const expo = channels.find((c) => c.key === 'expo2026')!;
+    expect(expo.cost).toBe(EXPO_COST);
+    const f = await api<{ channels: Array<{ channel: string; added: number }> }>(`/funnel?from=${from}&to=${to}`);
+    const inPeriod = f.channels.find((c) => c.channel === 'expo2026')?.added ?? 0;
+    expect(inPeriod).toBeGreaterThan(0);
+    expect(inPeriod).toBeLessThan(expo.counts.added);
+    const headers = await page.$$eval('[data-testid=funnel-table] thead th', (ths) => ths.map((th) => th.textContent));
+    const rows = await page.$$eval('[data-testid=funnel-table] tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+    const row = rows.find((r) => r[0] === expo.name)!;
+    const money = (x: number) => page.evaluate((v) => v.toLocaleString(undefined, { maximumFractionDigits: 2 }), x);
+    expect(row[headers.indexOf('花费')]).toBe(await money(EXPO_COST));
+    expect(row[headers.indexOf('单线索成本')]).toBe(await money(EXPO_COST / expo.counts.added));
+    // A channel that declares no cost has none.
+    const other = rows.find((r) => r[0] === channels.find((c) => c.key === 'nurture')!.name);
+    if (other) expect(other[headers.indexOf('单线索成本')]).toBe('—');
   });
 
   it('keeps a reversed period in the picker with a message in the page\'s language, not an error page without the picker', async () => {

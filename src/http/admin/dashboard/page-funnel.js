@@ -1,5 +1,5 @@
 // Funnel per channel for a period: the leads added in it and how far they got, a chart and a table with conversion,
-// median first response and cost per lead.
+// median first response and cost per lead (the channel's cost over all the leads it brought).
 import { api, qs } from './api.js';
 import { t } from './i18n.js';
 import { card, chart, duration, h, kpis, num, optional, pct, period, periodFailed, STAGE_COLORS, table } from './ui.js';
@@ -31,8 +31,12 @@ export async function funnelPage({ query }) {
   const figures = kpis([['added', total.added], ['qualified', total.qualified], ['customer', total.customer], ['lost', total.lost]].map(([k, v]) => [k, num(v), t(`kpi.${k}`)]), 'kpis');
 
   const rows = f.channels.map((c) => {
-    const cost = byKey.get(c.channel)?.cost ?? null;
-    return { ...c, name: name(c.channel), cost, cpl: cost !== null && c.added ? cost / c.added : null, firstResponse: responses.get(c.channel) ?? null };
+    // A channel's cost is its spend so far (channels.yaml), not the period's: per lead, it is shared by every lead the
+    // channel brought since it started (GET /channels), not by the period's adds alone.
+    const channel = byKey.get(c.channel);
+    const cost = channel?.cost ?? null;
+    const brought = channel?.counts.added ?? 0;
+    return { ...c, name: name(c.channel), cost, cpl: cost !== null && brought ? cost / brought : null, firstResponse: responses.get(c.channel) ?? null };
   });
   const graph = chart({
     type: 'bar',

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cachedSequenceStats } from '../../src/domain/reports/sequence-stats-cache.js';
-import { stepLabel } from '../../src/domain/reports/sequence-stats.js';
+import { sequenceStats, stepLabel } from '../../src/domain/reports/sequence-stats.js';
 import { Enrollment, enrollmentId } from '../../src/store/models/enrollment.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -51,5 +51,28 @@ describe('a step as the sequence page names it', () => {
     expect(stepLabel({ text: long })).toBe('{{name}}您好，给您整理了一份选型清单，…');
     expect(stepLabel({ link: { title: '工厂数字化白皮书', url: 'https://example.com/w' } })).toBe('工厂数字化白皮书');
     expect(stepLabel({ caseStudy: 'auto', text: 'x' })).toBe('');
+  });
+});
+
+describe('replies and stops per step', () => {
+  it('counts a reply on the step the lead replied to (the last it went through), a stop where the enrollment stood', async () => {
+    const seq = 'slow';
+    expect(h.ctx.sequences.get(seq)!.steps).toHaveLength(3);
+    const stopped = (i: number, step: number, stopReason: string) =>
+      Enrollment.collection.insertOne({
+        _id: enrollmentId(h.ctx.corpId, `wm_ssr_${i}`, seq), corpId: h.ctx.corpId, externalUserId: `wm_ssr_${i}`, sequenceKey: seq, ownerUserId: 'zhangsan',
+        status: 'stopped', stopReason, step, attempts: 0, dueAt: null, enrolledAt: new Date(), endedAt: new Date(),
+        history: Array.from({ length: step }, (_, k) => ({ step: k, at: new Date(), outcome: 'sent', via: 'mass' })),
+      } as never);
+    // Replied after the first step; after the second; left (no reply) after the first; replied before any step.
+    await stopped(1, 1, 'reply');
+    await stopped(2, 2, 'reply');
+    await stopped(3, 1, 'churn');
+    await stopped(4, 0, 'reply');
+    const steps = (await sequenceStats(h.ctx.sequences)).find((x) => x.key === seq)!.steps;
+    expect(steps.map((s) => s.sent)).toEqual([3, 1, 0]);
+    // A step nobody got has no replies: the replies to the first step are on the first step.
+    expect(steps.map((s) => s.replies)).toEqual([1, 1, 0]);
+    expect(steps.map((s) => s.stops)).toEqual([1, 2, 1]);
   });
 });

@@ -17,9 +17,12 @@ export interface StepStats {
   skipped: number;
   /** Opens of the step's tracked links. */
   clicks: number;
-  /** Enrollments that ended at this step because the lead replied. */
+  /**
+   * Leads who replied to this step: their enrollment was stopped by the reply (a sequence with `stopOn: [reply]`) after
+   * this step, the last it went through, before the next.
+   */
   replies: number;
-  /** Enrollments that ended at this step, for any reason. */
+  /** Enrollments that stopped here, for any reason: before this step went out (`step` is the next step to run). */
   stops: number;
 }
 
@@ -50,9 +53,10 @@ export async function sequenceStats(sequences: ReadonlyMap<string, Sequence>) {
         const s = steps[h.step ?? -1];
         if (s && h.outcome && h.outcome in s && typeof (s as unknown as Record<string, unknown>)[h.outcome] === 'number' && h.outcome !== 'index') (s as unknown as Record<string, number>)[h.outcome]! += 1;
       }
-      if (e.status === 'stopped' && steps[e.step]) {
-        steps[e.step]!.stops++;
-        if (e.stopReason === 'reply') steps[e.step]!.replies++;
+      if (e.status === 'stopped') {
+        if (steps[e.step]) steps[e.step]!.stops++;
+        // `step` is the next step to run: the lead replied to the one before it (none, before the first step).
+        if (e.stopReason === 'reply' && steps[e.step - 1]) steps[e.step - 1]!.replies++;
       }
     }
     for (const d of await Delivery.find({ sequenceKey: seq.key, clicks: { $gt: 0 } }, { step: 1, clicks: 1 }).lean()) {

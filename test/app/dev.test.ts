@@ -221,6 +221,24 @@ describe('npm run dev', () => {
     expect(ferretdbsOn(dbDir)).toEqual([]);
   });
 
+  it('--no-demo on an empty database: no demo is seeded, and the banner still gives the dashboard and its token', async () => {
+    expect(ferretdbsOn(dbDir)).toEqual([]);
+    rmSync(path.join(cwd, '.data'), { recursive: true, force: true });
+    const run = startCommand(DEV, ['--no-demo'], { env, cwd });
+    runs.push(run);
+    await waitFor(() => run.stdout.includes(BANNER_END) || run.child.exitCode !== null, 'the dev banner', 60_000, 100);
+    expect(run.stderr).toBe('');
+    expect(run.stdout).not.toContain('Seeding demo data');
+    expect(run.stdout).not.toContain('demo leads seeded');
+    const token = /dashboard\s+http:\/\/127\.0\.0\.1:\d+\/admin\s+\(dev token: (\S+), kept in \.data\/admin-token\)/.exec(run.stdout)?.[1];
+    expect(token, run.stdout).toBeDefined();
+    const funnel = await fetch(`http://127.0.0.1:${env.PORT}/admin/api/funnel?from=2000-01-01&to=2999-12-31`, { headers: { authorization: `Bearer ${token}` } });
+    expect(((await funnel.json()) as { total: { added: number } }).total.added).toBe(0);
+    run.child.kill('SIGTERM');
+    expect((await run.exited).code).toBe(0);
+    expect(ferretdbsOn(dbDir)).toEqual([]);
+  });
+
   /** Runs dev to its end, watching /proc for the databases it starts on the way. */
   async function failingDev(extra: Record<string, string>): Promise<{ code: number | null; stderr: string; databases: Set<number> }> {
     const run = startCommand(DEV, [], { env: { ...env, ...extra }, cwd });

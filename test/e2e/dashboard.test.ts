@@ -65,6 +65,9 @@ describe('dashboard: pages and sign-in', () => {
     expect(names).toEqual(expect.arrayContaining(['events', 'welcome', 'nurture', 'records']));
     const board = await get('/admin/queues', { ...bearer, accept: 'text/html' });
     expect(board.status).toBe(200);
+    // In the dashboard's language (Chinese first; Bull Board has its own switch).
+    const config = JSON.parse(/<script id="__UI_CONFIG__" type="application\/json">([^<]*)<\/script>/.exec(await board.clone().text())?.[1] ?? '{}') as { boardTitle?: string; locale?: { lng?: string } };
+    expect(config).toMatchObject({ boardTitle: '企业微信运营助手 · 队列', locale: { lng: 'zh-CN' } });
     // Its pages load nothing from another origin (its HTML links a web font on fonts.googleapis.com).
     const csp = board.headers.get('content-security-policy') ?? '';
     expect(csp).toContain("default-src 'self'");

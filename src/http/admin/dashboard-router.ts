@@ -78,7 +78,7 @@ export function dashboardRouter(ctx: BotContext, token: string): { router: Route
 
   const board = new KoaAdapter();
   board.setBasePath('/admin/queues');
-  createBullBoard({ queues: ctx.queues.all().map((q) => new BullMQAdapter(q)), serverAdapter: board, options: { uiConfig: { boardTitle: 'WeCom ops bot' } } });
+  createBullBoard({ queues: ctx.queues.all().map((q) => new BullMQAdapter(q)), serverAdapter: board, options: { uiConfig: { boardTitle: '企业微信运营助手 · 队列', locale: { lng: 'zh-CN' } } } });
   const plugin = board.registerPlugin() as unknown as Koa.Middleware;
   const queues: Koa.Middleware = async (c, next) => {
     if (c.path !== '/admin/queues' && !c.path.startsWith('/admin/queues/')) return next();

@@ -70,6 +70,11 @@ export class RedisKeys {
     return `${this.prefix}:campaign:audience-leavers`;
   }
 
+  /** Since when audienceLeavers holds every note (ms; gone after Redis lost its data: audience-leavers.ts). */
+  audienceLeaversSince(): string {
+    return `${this.prefix}:campaign:audience-leavers:since`;
+  }
+
   /** Held while the corp tags are checked: one check at a time. */
   corpTagCheckLock(): string {
     return `${this.prefix}:wecom:corp-tags:check-lock`;

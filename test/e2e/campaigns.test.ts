@@ -182,6 +182,20 @@ describe('a lead who leaves the audience while the run goes on', () => {
     expect((await campaignDetail(key))!.runs[0]!.results).toMatchObject({ targeted: 1, sent: 1, waitingForOwner: 0, excluded: { unsubscribed: 1 } });
   });
 
+  it('opting out after its page was planned is not in it either when Redis lost the notes of who left (flushed): every planned lead is read again', async () => {
+    const [, out] = await seedLeads(h.sandbox, [{ name: '客服中', tags: ['测试/optflush'], kfAgoMs: 3_600_000 }, { name: '退订后清空', tags: ['测试/optflush'] }]);
+    const key = await campaign('optflush');
+    const { run, massed } = await launchWhileKfSends(key, async () => {
+      await moveStage(h.ctx, { corpId: TEST_CORP_ID, externalUserId: out!.externalUserId }, 'unsubscribed', { by: 'system', source: 'unsubscribe' });
+      // What a flush does to the notes (the rest of Redis, the run's own job, is left alone here).
+      await h.ctx.redis.del(h.ctx.keys.audienceLeavers(), h.ctx.keys.audienceLeaversSince());
+    });
+    expect(run.status).toBe('finished');
+    expect(massed).not.toContain(out!.externalUserId);
+    expect(await Delivery.countDocuments({ runId: run._id, externalUserId: out!.externalUserId })).toBe(0);
+    expect((await campaignDetail(key))!.runs[0]!.results).toMatchObject({ targeted: 1, excluded: { unsubscribed: 1 } });
+  });
+
   it('paused after its page was planned, before its mass message went, is not in it: counted as excluded', async () => {
     const [, held] = await seedLeads(h.sandbox, [{ name: '客服中', tags: ['测试/hold'], kfAgoMs: 3_600_000 }, { name: '暂停中', tags: ['测试/hold'] }]);
     const key = await campaign('hold');

@@ -6,6 +6,8 @@ import type { LeadDoc } from '../../store/models/lead.js';
 // pass's end): a lead that leaves the audience meanwhile must get nothing. Reading every planned lead again is a scan
 // of the collection per cycle on FerretDB (an `_id: {$in}` filter, src/store/by-id.ts); instead every change that can
 // take a lead out of an audience notes it here, and a cycle reads again only the leads noted (cycle-leftovers.ts).
+// The notes are only as good as Redis: a key beside them says since when they are complete. Redis flushed (or the key
+// evicted), it is gone, and the leads of pages read before it was set again are all read again.
 
 /** How long a note is kept: longer than a run's passes take (a lead over its daily cap waits for the next day's). */
 const KEEP_MS = 7 * 86_400_000;
@@ -33,9 +35,21 @@ export async function noteLeaver(ctx: Pick<BotContext, 'redis' | 'keys'>, leadId
   await ctx.redis.multi().zadd(key, now, leadId).zremrangebyscore(key, 0, now - KEEP_MS).pexpire(key, KEEP_MS).exec().catch(() => null);
 }
 
-/** Which of `leadIds` were noted within the last days (one Redis call): those a cycle reads again. */
-export async function notedLeavers(ctx: Pick<BotContext, 'redis' | 'keys'>, leadIds: readonly string[]): Promise<Set<string>> {
-  if (!leadIds.length) return new Set();
-  const scores = await ctx.redis.zmscore(ctx.keys.audienceLeavers(), ...leadIds);
-  return new Set(leadIds.filter((_, i) => scores[i] !== null));
+/**
+ * Makes sure the notes are kept from now on (before a run reads a page of its audience): the time they are complete
+ * since is set when it is missing, and kept otherwise.
+ */
+export async function keepLeaverNotes(ctx: Pick<BotContext, 'redis' | 'keys'>): Promise<void> {
+  await ctx.redis.set(ctx.keys.audienceLeaversSince(), String(Date.now()), 'NX');
+}
+
+/**
+ * Which of the leads, each read at `readAt` (ms), may have left audiences since (one Redis call): those noted, and all
+ * of them read before the notes were complete (Redis lost them meanwhile).
+ */
+export async function notedLeavers(ctx: Pick<BotContext, 'redis' | 'keys'>, leads: ReadonlyArray<{ leadId: string; readAt: number }>): Promise<Set<string>> {
+  if (!leads.length) return new Set();
+  const [since, scores] = await Promise.all([ctx.redis.get(ctx.keys.audienceLeaversSince()), ctx.redis.zmscore(ctx.keys.audienceLeavers(), ...leads.map((l) => l.leadId))]);
+  const completeSince = since === null ? Infinity : Number(since);
+  return new Set(leads.filter((l, i) => scores[i] !== null || l.readAt < completeSince).map((l) => l.leadId));
 }

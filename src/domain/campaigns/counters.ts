@@ -59,6 +59,8 @@ export function readCounters(raw: unknown): RunCounters {
 /** A page of a pass: its last id, how many of its leads still wait for their outcome, and what it counted. */
 export interface PageState {
   lastId: string;
+  /** When its leads were read, at the earliest (ms): changes since may have taken them out of the audience. */
+  readAt: number;
   remaining: number;
   counters: RunCounters;
 }

@@ -24,7 +24,7 @@ import { writeTakenGroups } from './taken-groups.js';
  */
 export async function dropExcluded(b: RunBatch, items: readonly PendingItem[]): Promise<PendingItem[]> {
   if (!items.length) return [];
-  const [paused, noted] = await Promise.all([pausedTargets(b.ctx), notedLeavers(b.ctx, items.map((it) => it.leadId))]);
+  const [paused, noted] = await Promise.all([pausedTargets(b.ctx), notedLeavers(b.ctx, items.map((it) => ({ leadId: it.leadId, readAt: it.page.readAt })))]);
   const now = Date.now();
   const excluded = new Map<PendingItem, ExclusionReason>();
   for (const it of items) {

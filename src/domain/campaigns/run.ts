@@ -10,6 +10,7 @@ import { raiseAlert } from '../alerts/ops-alerts.js';
 import { enrollMany, type BulkEnrollee } from '../nurture/enroll.js';
 import { nextAllowedTime, startOfNextDay } from '../nurture/clock.js';
 import { pauseMember, pausedFor, pausedTargets } from '../pause/pauses.js';
+import { keepLeaverNotes } from './audience-leavers.js';
 import { parsedDefinition } from './catalog.js';
 import { addCounters, counterIncrements, emptyCounters, type PageState } from './counters.js';
 import { planLead } from './plan.js';
@@ -146,6 +147,10 @@ class RunPass {
     // What an earlier execution's failed cycle could not give back (the database down): its leads are sent this time.
     await releaseNotedFences(this.ctx, this.run._id);
     const quietHours = quietHoursOf(this.ctx, this.campaign);
+    // Changes that take a lead out of audiences are noted from here on (audience-leavers.ts). A page's leads were read
+    // after `readFrom[0]`: while the page before it was read at the earliest (the cursor keeps the rest of a batch).
+    await keepLeaverNotes(this.ctx);
+    let readFrom = [Date.now(), Date.now()] as const;
     for await (const page of this.source()) {
       if (this.ctx.stopping.aborted) throw new RunStopped('shutdown');
       const paused = await pausedTargets(this.ctx);
@@ -153,9 +158,11 @@ class RunPass {
       const now = Date.now();
       const quiet = nextAllowedTime(now, quietHours);
       if (quiet > now + 1000) return { quietUntil: quiet };
-      await this.addPage(page, paused, now);
+      await this.addPage(page, paused, readFrom[0], now);
       await this.flush(false);
       await this.checkpoint();
+      await keepLeaverNotes(this.ctx);
+      readFrom = [readFrom[1], Date.now()];
     }
     await this.flush(true);
     await this.checkpoint();
@@ -194,8 +201,8 @@ class RunPass {
    * Plans a page: exclusions counted, sequence content enrolled, leads with nothing to send (no case study) recorded,
    * 客服 sent at once, the rest grouped to wait.
    */
-  private async addPage(page: { leads: AudienceLead[]; lastId: string }, paused: ReadonlySet<string>, now: number): Promise<void> {
-    const state: PageState = { lastId: page.lastId, remaining: 0, counters: emptyCounters() };
+  private async addPage(page: { leads: AudienceLead[]; lastId: string }, paused: ReadonlySet<string>, readAt: number, now: number): Promise<void> {
+    const state: PageState = { lastId: page.lastId, readAt, remaining: 0, counters: emptyCounters() };
     this.pages.push(state);
     const first = this.run.pass === 0;
     const enrollees: BulkEnrollee[] = [];

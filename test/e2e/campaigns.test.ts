@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { campaignSchema, type CampaignInput } from '../../src/content/campaigns.js';
-import { createCampaign } from '../../src/domain/campaigns/catalog.js';
+import { campaignOf, createCampaign } from '../../src/domain/campaigns/catalog.js';
 import { cancelCampaign, launchCampaign, pauseCampaign, resumeCampaign } from '../../src/domain/campaigns/control.js';
 import { countFollowUp } from '../../src/domain/campaigns/follow-up.js';
 import { recordGroupClick } from '../../src/domain/campaigns/group-click.js';
@@ -15,6 +15,7 @@ import { moveStage } from '../../src/domain/leads/stage.js';
 import { pause, resume } from '../../src/domain/pause/pauses.js';
 import { takeFence } from '../../src/store/delivery-ledger.js';
 import { Alert } from '../../src/store/models/alert.js';
+import { CampaignRecord } from '../../src/store/models/campaign.js';
 import { CampaignDeferral } from '../../src/store/models/campaign-deferral.js';
 import { CampaignGroup } from '../../src/store/models/campaign-group.js';
 import { CampaignRun } from '../../src/store/models/campaign-run.js';
@@ -532,6 +533,60 @@ describe('schedules', () => {
       expect(new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Berlin', weekday: 'short', hour: '2-digit', minute: '2-digit' }).format(next)).toBe('Mon 10:00');
     } finally {
       await cancelCampaign(h.ctx, key, 'test');
+    }
+  });
+
+  /** A weekly cron at the wall time `ms` has in `tz` (a zone without daylight saving). */
+  const weeklyAt = (ms: number, hoursAhead: number) => {
+    const d = new Date(ms + hoursAhead * 3_600_000);
+    return `${d.getUTCMinutes()} ${d.getUTCHours()} * * ${d.getUTCDay()}`;
+  };
+  const editSchedule = (key: string, schedule: { cron: string; timezone: string }) => CampaignRecord.updateOne({ _id: key }, { $set: { 'definition.schedule': schedule } });
+
+  it('a schedule edited after its slot ran does not run that occurrence again (its time zone moved eight hours later); the next week\'s slot runs', async () => {
+    const ran = Math.floor((Date.now() - 30 * 60_000) / 60_000) * 60_000;
+    const cron = weeklyAt(ran, 8); // Shanghai's wall time of 30 minutes ago
+    const key = await campaign('tzedit', { schedule: { cron, timezone: 'Asia/Shanghai' } });
+    try {
+      expect((await startRun(h.ctx, key, { trigger: 'schedule', at: ran }))?.run).toMatchObject({ status: 'running' });
+      // Ops move it to UTC: the same wall time comes eight hours later, the same Monday (or whichever day).
+      await editSchedule(key, { cron, timezone: 'UTC' });
+      const moved = ran + 8 * 3_600_000;
+      expect(nextRunAt((await campaignOf(key))!.campaign, 'UTC', Date.now())?.getTime()).toBe(moved);
+      const again = await startRun(h.ctx, key, { trigger: 'schedule', at: moved });
+      expect(again?.run).toMatchObject({ _id: `${key}|${slotOf(moved)}`, status: 'skipped', reason: `served by ${key}|${slotOf(ran)}: the schedule changed since` });
+      expect(await h.ctx.queues.get('campaign-run').getJob(jobIds.campaignRun(again!.run._id))).toBeFalsy();
+      // A week on, the slot runs as usual.
+      const nextWeek = moved + 7 * 86_400_000;
+      expect((await startRun(h.ctx, key, { trigger: 'schedule', at: nextWeek }))?.run).toMatchObject({ status: 'running' });
+    } finally {
+      await cancelCampaign(h.ctx, key, 'test');
+    }
+  });
+
+  it('a schedule edited so that its slot of the day is already past runs that slot now (hours late at most), unless a run near it served it', async () => {
+    // Registered for UTC two hours from now; moved to UTC+3, the same wall time was an hour ago.
+    const cron = weeklyAt(Math.floor(Date.now() / 60_000) * 60_000, 2);
+    const key = await campaign('tzback', { schedule: { cron, timezone: 'UTC' } });
+    const served = await campaign('tzserved', { schedule: { cron, timezone: 'UTC' } });
+    const ticks = h.ctx.queues.get('campaign-tick');
+    try {
+      await syncSchedule(h.ctx, key);
+      await syncSchedule(h.ctx, served);
+      const past = nextRunAt((await campaignOf(key))!.campaign, 'UTC')!.getTime() - 3 * 3_600_000;
+      // The other one ran at its old slot a week ago... and, for this test, at a slot forty minutes after the new one.
+      expect((await startRun(h.ctx, served, { trigger: 'schedule', at: past + 40 * 60_000 }))?.run).toMatchObject({ status: 'running' });
+      for (const k of [key, served]) {
+        await editSchedule(k, { cron, timezone: 'Etc/GMT-3' });
+        await syncSchedule(h.ctx, k);
+        await syncSchedule(h.ctx, k); // registering it again, unchanged, adds nothing
+      }
+      expect(await ticks.getJob(jobIds.campaignTick(key, past))).toMatchObject({ data: { key, at: past } });
+      expect(await ticks.getJob(jobIds.campaignTick(served, past))).toBeFalsy();
+      expect((await startRun(h.ctx, key, { trigger: 'schedule', at: past }))?.run).toMatchObject({ status: 'running' });
+    } finally {
+      await cancelCampaign(h.ctx, key, 'test');
+      await cancelCampaign(h.ctx, served, 'test');
     }
   });
 

@@ -57,6 +57,26 @@ export function nextRunAt(c: Campaign, opsTimezone: string, after = Date.now()):
   return new Cron(c.schedule.cron!, { timezone: c.schedule.timezone ?? opsTimezone, paused: true }).nextRun(new Date(after));
 }
 
+/**
+ * The run that already served a cron slot's occurrence, when the campaign's schedule was edited since (its time zone
+ * or pattern changed on the day): another scheduled run of the campaign nearer to this slot than to the slots before
+ * and after it, under the schedule as it is now. A weekly Monday 10:00 moved from Asia/Shanghai to Europe/London after
+ * its Shanghai slot ran would otherwise run again eight hours later, and send every lead the same message twice. A run
+ * skipped while paused, or missed, served nothing.
+ */
+export async function servedBy(c: Campaign, tz: string, at: number): Promise<{ _id: string; scheduledFor: Date } | null> {
+  if (!c.schedule.cron) return null;
+  const cron = new Cron(c.schedule.cron, { timezone: tz, paused: true });
+  const before = cron.previousRuns(1, new Date(at))[0];
+  const after = cron.nextRun(new Date(at));
+  if (!before || !after) return null;
+  const near = { $gt: new Date(at - (at - before.getTime()) / 2), $lt: new Date(at + (after.getTime() - at) / 2) };
+  return (await CampaignRun.findOne(
+    { campaignKey: c.key, trigger: 'schedule', scheduledFor: near, _id: { $ne: runIdFor(c, 'schedule', at) }, status: { $nin: ['skipped', 'missed'] } },
+    { scheduledFor: 1 },
+  ).lean()) as { _id: string; scheduledFor: Date } | null;
+}
+
 /** The BullMQ job scheduler of a cron campaign. */
 const schedulerId = (key: string) => `campaign|${key}`;
 
@@ -75,9 +95,21 @@ export async function syncSchedule(ctx: Ctx, key: string): Promise<void> {
     // Registering it again replaces the scheduler's pending job with its next slot after now: a slot already due that
     // no worker took yet (the bot was down at its time) would be dropped, neither run late nor recorded missed. It
     // gets a tick of its own; the run's unique id keeps it one run if a worker took the job meanwhile.
-    const due = (await ticks.getJobScheduler(schedulerId(key)))?.next;
-    await ticks.upsertJobScheduler(schedulerId(key), { pattern: c.schedule.cron, tz: campaignTimezone(ctx, c) }, { name: 'campaign-tick', data: { key } });
+    const tz = campaignTimezone(ctx, c);
+    const was = await ticks.getJobScheduler(schedulerId(key));
+    const due = was?.next;
+    await ticks.upsertJobScheduler(schedulerId(key), { pattern: c.schedule.cron, tz }, { name: 'campaign-tick', data: { key } });
     if (due && due <= Date.now()) await ctx.queues.add('campaign-tick', { key, at: due }, { jobId: jobIds.campaignTick(key, due) });
+    // An edited schedule (time zone or pattern): its latest slot, which passed before the old schedule came to that
+    // occurrence, runs now if it is hours late at most and no run near it served the occurrence (servedBy); else moving
+    // Monday 10:00 from Europe/London to Asia/Shanghai at 05:00 UTC would send nothing that Monday.
+    if (was && (was.pattern !== c.schedule.cron || (was.tz ?? null) !== tz)) {
+      const last = new Cron(c.schedule.cron, { timezone: tz, paused: true }).previousRuns(1, new Date())[0]?.getTime();
+      if (last && last !== due && Date.now() - last <= MISSED_RUN_GRACE_MS && !(await CampaignRun.exists({ _id: runIdFor(c, 'schedule', last) })) && !(await servedBy(c, tz, last))) {
+        await ctx.queues.add('campaign-tick', { key, at: last }, { jobId: jobIds.campaignTick(key, last) });
+        ctx.log.info({ campaign: key, slot: new Date(last) }, 'campaign schedule edited: its latest slot, not run under the old schedule, runs now');
+      }
+    }
   } else {
     await ticks.removeJobScheduler(schedulerId(key));
   }
@@ -131,7 +163,8 @@ export async function startRun(ctx: Ctx, key: string, o: { trigger: 'schedule' |
   if (paused && o.trigger === 'launch') throw new CampaignError('state', `campaign "${key}" is paused: resume it first`);
   const now = Date.now();
   const late = o.trigger === 'schedule' && now - o.at > MISSED_RUN_GRACE_MS;
-  const status = paused ? 'skipped' : late ? 'missed' : 'running';
+  const served = o.trigger === 'schedule' && !paused && !late ? await servedBy(c, campaignTimezone(ctx, c), o.at) : null;
+  const status = paused || served ? 'skipped' : late ? 'missed' : 'running';
   const id = runIdFor(c, o.trigger, o.at);
   const windowMs = parseDelay(c.window) ?? 3 * 86_400_000;
   const doc = {
@@ -141,7 +174,7 @@ export async function startRun(ctx: Ctx, key: string, o: { trigger: 'schedule' |
     scheduledFor: new Date(o.trigger === 'launch' ? now : o.at),
     definition: stored.definition,
     status,
-    reason: paused ? 'paused' : late ? 'no worker ran at its time' : null,
+    reason: paused ? 'paused' : served ? `served by ${served._id}: the schedule changed since` : late ? 'no worker ran at its time' : null,
     windowEndsAt: new Date(now + windowMs),
     startedAt: status === 'running' ? new Date(now) : null,
     finishedAt: status === 'running' ? null : new Date(now),
@@ -173,7 +206,8 @@ export async function startRun(ctx: Ctx, key: string, o: { trigger: 'schedule' |
     await ctx.queues.add('campaign-run', { runId: id }, { jobId: jobIds.campaignRun(id) });
     ctx.log.info({ campaign: key, run: id, trigger: o.trigger }, 'campaign run started');
   } else {
-    ctx.log.warn({ campaign: key, run: id, status }, status === 'skipped' ? 'campaign run skipped: the campaign is paused' : 'campaign run missed: its time passed while no worker ran');
+    const why = served ? `campaign run skipped: ${served._id} served this slot under the schedule before its edit` : status === 'skipped' ? 'campaign run skipped: the campaign is paused' : 'campaign run missed: its time passed while no worker ran';
+    ctx.log.warn({ campaign: key, run: id, status }, why);
   }
   return { run: created.toObject() as Run, created: true };
 }

@@ -60,7 +60,7 @@ export function adminApiRouter(ctx: BotContext, token: string): Router {
   for (const route of routes) {
     router[route.method](route.path, async (c) => {
       const input = {
-        query: check(route.query, c.query, 'query'),
+        query: check(route.query, givenOnly(c.query), 'query'),
         params: check(route.params, c.params, 'params'),
         body: route.body ? check(route.body, c.request.body ?? undefined, 'body') : undefined,
       };
@@ -75,6 +75,14 @@ export function adminApiRouter(ctx: BotContext, token: string): Router {
     throw new ApiError(404, { zh: '没有这个管理 API 路由（见 /admin/api/openapi.json）', en: 'no such admin API route (see /admin/api/openapi.json)' });
   });
   return router;
+}
+
+/**
+ * The query parameters given a value: one left empty (`?stage=&grade=`, as a script fills a URL template) counts as
+ * not given, as the API's optional filters and defaults read it, rather than as an invalid stage, limit or day.
+ */
+function givenOnly(query: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
+  return Object.fromEntries(Object.entries(query).filter((e): e is [string, string | string[]] => e[1] !== undefined && e[1] !== ''));
 }
 
 function check(schema: z.ZodTypeAny | undefined, value: unknown, where: string): unknown {
@@ -154,6 +162,6 @@ export function openApiDocument(routes: readonly ApiRoute[]): object {
   }
   return new OpenApiGeneratorV3(registry.definitions).generateDocument({
     openapi: '3.0.3',
-    info: { title: 'WeCom ops bot admin API', version: '1', description: 'Leads, stages, grades, the funnel, channels, campaigns and 微信客服 response times. Every request needs `Authorization: Bearer <ADMIN_TOKEN>`.' },
+    info: { title: 'WeCom ops bot admin API', version: '1', description: 'Leads, stages, grades, the funnel, channels, campaigns and 微信客服 response times. Every request needs `Authorization: Bearer <ADMIN_TOKEN>`. A query parameter left empty (`stage=`) counts as not given.' },
   });
 }

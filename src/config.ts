@@ -157,8 +157,16 @@ export const envSchema = z.object({
    * there; unset, they are kept but not posted.
    */
   WECOM_OPS_WEBHOOK_KEY: z.string().regex(/^[\w-]{8,64}$/, 'must be the key= part of the webhook URL, not the whole URL').optional(),
-  /** Enables the admin API and the dashboard under /admin: every API request needs `Bearer <ADMIN_TOKEN>`. */
-  ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters (use a long random string)').optional(),
+  /**
+   * Enables the admin API and the dashboard under /admin: every API request needs `Bearer <ADMIN_TOKEN>`. It travels in
+   * that HTTP header as one word, so it is printable ASCII without spaces: a token with a space or another character
+   * would be refused on every request.
+   */
+  ADMIN_TOKEN: z
+    .string()
+    .min(16, 'must be at least 16 characters (use a long random string)')
+    .regex(/^[\x21-\x7e]+$/, 'must be ASCII letters, digits and punctuation, without spaces: it is sent as "Authorization: Bearer <ADMIN_TOKEN>"')
+    .optional(),
   /** The ops team's time zone: funnel days, the daily rescore and reports. */
   OPS_TIMEZONE: z.string().default(DEFAULT_TIMEZONE).refine(isTimeZone, 'is not a known IANA time zone (e.g. Asia/Shanghai)'),
   /** When scores are recomputed for every lead (intent decays), a cron pattern in OPS_TIMEZONE. */

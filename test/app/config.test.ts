@@ -57,6 +57,22 @@ describe('configuration', () => {
     expect(err!.message).not.toContain('hunter2');
   });
 
+  it('takes only an ADMIN_TOKEN that can be sent as "Authorization: Bearer <ADMIN_TOKEN>" (one word of printable ASCII)', () => {
+    expect(loadConfig({ ...valid, ADMIN_TOKEN: 'Zx9-_.~!$%&*+/=?^`{|}abc' }).ADMIN_TOKEN).toBe('Zx9-_.~!$%&*+/=?^`{|}abc');
+    // A pass phrase with spaces, or a token with other characters, would be refused on every request.
+    for (const token of ['correct horse battery staple', 'admin-token-with-a-tab\there', '管理员令牌管理员令牌管理员令牌管理员令牌', 'admin-token-ｆｕｌｌ-width']) {
+      let err: ConfigError | undefined;
+      try {
+        loadConfig({ ...valid, ADMIN_TOKEN: token });
+      } catch (e) {
+        err = e as ConfigError;
+      }
+      expect(err, token).toBeInstanceOf(ConfigError);
+      expect(err!.problems.map((p) => p.split(':')[0])).toEqual(['ADMIN_TOKEN']);
+      expect(err!.message).not.toContain(token);
+    }
+  });
+
   it('parses per-API rate limits and rejects bad ones', () => {
     expect(loadConfig({ ...valid, WECOM_RATE_LIMITS: 'externalcontact/get=100/s, default=9000/m,default=140000/h' }).WECOM_RATE_LIMITS).toEqual({
       'externalcontact/get': [{ limit: 100, windowMs: 1000 }],

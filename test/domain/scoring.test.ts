@@ -69,6 +69,16 @@ describe('scores', () => {
     expect(roleOf([{ group: '行业', name: '制造业' }, { group: '角色', name: '决策者' }], DEFAULT_SCORING)).toBe('decision-maker');
     expect(roleOf([{ group: '其他', name: '决策者' }], DEFAULT_SCORING)).toBeNull();
   });
+
+  it('read only what scoring.yaml names: a channel key or a tag called constructor or toString scores as any other', () => {
+    // Valid channel keys and tag names, but also the names of what every plain object inherits.
+    for (const name of ['constructor', 'toString', 'valueOf', 'hasOwnProperty', '__proto__']) {
+      const r = scoreLead({ industry: name, firstTouch: { channelKey: name } }, scoring, now);
+      expect(r.score, name).toBe(5); // industry `default` 5, channel `default` 0
+      expect(r.reasons, name).toEqual([{ reason: `industry ${name}`, points: 5 }]);
+      expect(roleOf([{ group: '角色', name }], DEFAULT_SCORING), name).toBeNull();
+    }
+  });
 });
 
 describe('the shipped scoring.yaml, as docs/ops-guide.md works it through', () => {

@@ -29,6 +29,12 @@ const INTENT_OF_TOUCH: Record<string, keyof Omit<Scoring['intent'], 'stage'>> = 
 const INTENT_LABEL: Record<string, string> = { reply: 'reply', click: 'click', caseOpened: 'case opened', intent: 'intent', kfConversation: '客服 conversation' };
 const REASONS_KEPT = 6;
 
+/**
+ * The entry of a YAML map under `key`, if the file has one: a key such as `constructor` or `toString` (a channel key, a
+ * tag name) is not the map's, whatever a plain object inherits under that name.
+ */
+const own = <T>(map: Readonly<Record<string, T>>, key: string): T | undefined => (Object.hasOwn(map, key) ? map[key] : undefined);
+
 /** Points halved every `halfLifeMs` since `at`. */
 const decayed = (points: number, halfLifeMs: number, at: Date, now: number) => points * 0.5 ** (Math.max(0, now - at.getTime()) / halfLifeMs);
 const round1 = (n: number) => Math.round(n * 10) / 10;
@@ -44,11 +50,11 @@ export function scoreLead(lead: ScoreInput, scoring: Scoring, now: number): Scor
     if (points) parts.push({ reason, points });
   };
   const { fit, intent } = scoring;
-  if (lead.industry) add(`industry ${lead.industry}`, fit.industry[lead.industry] ?? fit.industry.default ?? 0);
+  if (lead.industry) add(`industry ${lead.industry}`, own(fit.industry, lead.industry) ?? own(fit.industry, 'default') ?? 0);
   if (lead.role) add(`role ${lead.role}`, fit.role[lead.role as Role] ?? 0);
   if (lead.corpName) add('company', fit.company);
   const channel = lead.firstTouch?.channelKey;
-  if (channel) add(`channel ${channel}`, fit.channel[channel] ?? fit.channel.default ?? 0);
+  if (channel) add(`channel ${channel}`, own(fit.channel, channel) ?? own(fit.channel, 'default') ?? 0);
 
   const byIntent = new Map<keyof Omit<Scoring['intent'], 'stage'>, { points: number; n: number }>();
   for (const t of lead.touches ?? []) {
@@ -92,6 +98,6 @@ export function isUpgrade(from: string | null | undefined, to: Grade): boolean {
 
 /** The role a lead's tags give, by the role tag group and its names (templates/scoring.yaml). */
 export function roleOf(tags: ReadonlyArray<{ group?: string | null; name?: string | null }>, scoring: Pick<Scoring, 'roleTagGroup' | 'roles'>): Role | null {
-  const tag = tags.find((t) => t.group === scoring.roleTagGroup && t.name && scoring.roles[t.name]);
-  return tag ? scoring.roles[tag.name!]! : null;
+  const tag = tags.find((t) => t.group === scoring.roleTagGroup && t.name && own(scoring.roles, t.name));
+  return tag ? own(scoring.roles, tag.name!)! : null;
 }

@@ -403,6 +403,16 @@ describe('who may do what, duplicates, refreshes, the audit log', () => {
     expect((await t.sandbox.state.robot.refresh('someone-elses-stream')).raw).toBe('');
   });
 
+  it('a repeat still waiting for the first delivery\'s reply is told it is being worked on, in the language of the command', async () => {
+    // The first delivery is still being decided (its reply not kept yet) for longer than a repeat waits.
+    const pending = async (text: string, msgid: string) => {
+      await t.bot.ctx.redis.set(t.bot.ctx.keys.robotReply(msgid), 'pending', 'EX', 60);
+      return content(await say(text, 'zhangsan', { msgid }));
+    };
+    const [en, enWithChineseName, zh] = await Promise.all([pending('stats 7d', 'pending-en'), pending('lead 王经理', 'pending-en-zh-arg'), pending('统计 7d', 'pending-zh')]);
+    expect([en, enWithChineseName, zh]).toEqual(['Working on it…', 'Working on it…', '处理中…']);
+  });
+
   it('a message in a single chat, an image, and entering the chat', async () => {
     expect(content(await say('帮助', 'zhangsan', { chatid: null }))).toContain('**可以运行的命令**');
     const image = await t.sandbox.state.robot.deliver(wecomJson('robot/image', { 'from.userid': 'zhangsan', response_url: t.sandbox.state.robot.issueResponseUrl('img'), aibotid: 'aib1' }));

@@ -138,6 +138,12 @@ export function parseLine(registry: CommandRegistry, raw: string): ParsedLine {
   return { kind: 'command', match, line, tokens: rest };
 }
 
+/** The language a line of chat is answered in: its command word's, else (an unknown word, nothing) the line's. */
+export function lineLanguage(registry: CommandRegistry, raw: string): Lang {
+  const line = parseLine(registry, raw);
+  return line.kind === 'command' ? line.match.lang : line.lang;
+}
+
 /** Argument names as a Chinese speaker reads them in an error. */
 const LABELS: Record<string, string> = {
   lead: '线索',

@@ -5,6 +5,7 @@ import type { AnyEvent, EventKey } from '../../wecom/events/index.js';
 import { robotMessageText, type RobotMessage, type RobotStreamRefresh } from '../../wecom/events/robot.js';
 import { respondOnce } from './answer-later.js';
 import { translator } from './command.js';
+import { lineLanguage } from './parse.js';
 import { clipBytes, ROBOT_MARKDOWN_BYTES } from './markdown.js';
 import { auditOrLater, execute, plan, textOnlyAnswer, type CommandRequest } from './run-command.js';
 
@@ -59,7 +60,7 @@ async function refresh(ctx: BotContext, e: RobotStreamRefresh): Promise<unknown>
 async function answerMessage(ctx: BotContext, m: RobotMessage): Promise<StreamReply> {
   const key = ctx.keys.robotReply(m.msgid);
   const ttl = ctx.config.DEDUPE_TTL_SECONDS;
-  if ((await ctx.redis.set(key, PENDING, 'EX', ttl, 'NX')) !== 'OK') return sameReply(ctx, key, m.msgid);
+  if ((await ctx.redis.set(key, PENDING, 'EX', ttl, 'NX')) !== 'OK') return sameReply(ctx, key, m);
   try {
     const reply = streamReply(m.msgid, await decide(ctx, m));
     await ctx.redis.set(key, JSON.stringify(reply), 'EX', ttl);
@@ -71,13 +72,16 @@ async function answerMessage(ctx: BotContext, m: RobotMessage): Promise<StreamRe
   }
 }
 
-/** The reply the first delivery of a msgid gave (waiting briefly while it is still being decided). */
-async function sameReply(ctx: BotContext, key: string, msgid: string): Promise<StreamReply> {
+/**
+ * The reply the first delivery of a msgid gave (waiting briefly while it is still being decided); past the wait, that
+ * it is being worked on, in the language of the command, as its answer will be.
+ */
+async function sameReply(ctx: BotContext, key: string, m: RobotMessage): Promise<StreamReply> {
   const deadline = Date.now() + DUPLICATE_WAIT_MS;
   for (;;) {
     const stored = await ctx.redis.get(key);
     if (stored && stored !== PENDING) return JSON.parse(stored) as StreamReply;
-    if (!stored || Date.now() > deadline) return streamReply(msgid, translator('zh')('处理中…', 'Working on it…'));
+    if (!stored || Date.now() > deadline) return streamReply(m.msgid, translator(lineLanguage(ctx.commands, robotMessageText(m) ?? '中'))('处理中…', 'Working on it…'));
     await sleep(50);
   }
 }

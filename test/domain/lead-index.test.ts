@@ -64,6 +64,17 @@ describe('lead index', () => {
     expect(total).toBe(await Lead.countDocuments({ stage: 'engaged' }));
   });
 
+  it('searches as MongoDB does: name, remark or company containing q, or the external user id itself (not a part of it)', async () => {
+    const lead = (await Lead.findOne({ corpName: { $nin: [null, ''] } }, { externalUserId: 1, name: 1, corpName: 1 }).lean())!;
+    const ext = lead.externalUserId;
+    for (const q of [ext, ext.slice(3, 9), ext.slice(3, 9).toUpperCase(), 'x', 'e', `${lead.name} ${lead.corpName}`]) {
+      const fromIndex = await allPages((cursor) => h.ctx.leadIndex.list({ q, limit: 50, cursor }));
+      const fromMongo = await allPages((cursor) => listLeads({ q, limit: 50, cursor }));
+      expect(fromIndex, q).toEqual(fromMongo);
+    }
+    expect(await allPages((cursor) => h.ctx.leadIndex.list({ q: ext, cursor }))).toContain(lead._id);
+  });
+
   it('a list paged while its source changes (MongoDB, then the index, then MongoDB) goes on where it was, in every sort', async () => {
     for (const sort of ['grade', 'score', 'lastTouch', 'added'] as const) {
       const whole = await allPages((cursor) => h.ctx.leadIndex.list({ sort, limit: 11, cursor }));

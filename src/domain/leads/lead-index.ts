@@ -89,7 +89,31 @@ function longestWaitingFirst(rows: LeadRow[], now: number): { items: LeadRow[]; 
   return { items: waiting.slice(0, WAITING_SHOWN), total: waiting.length, late: waiting.filter((r) => waitingLevel(r.waiting!, now) > 0).length };
 }
 /** The marker of a finished build; its number changes with the index's shape, so an older index is built again. */
-const BUILT = 'built:3';
+const BUILT = 'built:4';
+
+/**
+ * Between the fields of a search member, so that a search never matches across two of them (MongoDB matches each
+ * field on its own): a character nobody types.
+ */
+const FIELD = '\u0002';
+
+/**
+ * A lead's member of the search set: its external user id, then its name, company and owners' remarks, lower-cased, each
+ * a field, then \u0001 and the lead id. The external id is there for the scan to find; only the whole id names a lead
+ * (searchMatches), as in MongoDB: a part of a random id is no match.
+ */
+function searchMember(row: { id: string; externalUserId: string; name: string | null; corpName: string | null; owners: ReadonlyArray<{ remark: string | null }> }): string {
+  return `${[row.externalUserId, row.name, row.corpName, ...row.owners.map((o) => o.remark)].filter(Boolean).join(FIELD).toLowerCase()}\u0001${row.id}`;
+}
+
+/** Whether a search member (searchMember) is a lead `q` finds: its name, company or a remark contains q, or q is its external id. */
+function searchMatches(member: string, q: string): boolean {
+  const cut = member.lastIndexOf('\u0001');
+  const id = member.slice(cut + 1);
+  if (id.slice(id.indexOf(':') + 1) === q) return true;
+  const lower = q.toLowerCase();
+  return member.slice(0, cut).split(FIELD).slice(1).some((f) => f.includes(lower));
+}
 /** How long an intersection is kept for the next pages of the same list. */
 const QUERY_TTL_SECONDS = 30;
 
@@ -153,7 +177,7 @@ export class LeadIndex {
       ...row.owners.map((o) => `s:owner:${o.userId}`),
       ...(row.waiting ? ['s:waiting'] : []),
     ];
-    const search = `${[row.name, row.corpName, row.externalUserId, ...row.owners.map((o) => o.remark)].filter(Boolean).join(' ').toLowerCase()}\u0001${row.id}`;
+    const search = searchMember(row);
     const time = (d: Date | null) => (d ? new Date(d).getTime() : 0);
     const m = [...new Set(memberships)];
     const json = JSON.stringify({ ...row, _m: m, _s: search });
@@ -317,15 +341,16 @@ export class LeadIndex {
     return { ids: out.slice(0, limit), more: out.length > limit, total };
   }
 
-  /** Rows whose name, company, remark or id contains `q`, among the set's members, in its order. */
+  /** Rows whose name, company or a remark contains `q`, or whose external id is `q`, among the set's members, in its order. */
   private async searchPage(set: string, q: string, after: { v: number | null; id: string } | null, limit: number) {
-    const pattern = `*${q.trim().toLowerCase().replace(/[*?[\]\\]/g, '\\$&')}*\u0001*`;
+    const wanted = q.trim();
+    const pattern = `*${wanted.toLowerCase().replace(/[*?[\]\\]/g, '\\$&')}*\u0001*`;
     const found = new Set<string>();
     let cursor = '0';
     do {
       const [next, members] = await this.redis.zscan(this.k('search'), cursor, 'MATCH', pattern, 'COUNT', 2000);
       cursor = next;
-      for (let i = 0; i < members.length; i += 2) found.add(members[i]!.slice(members[i]!.lastIndexOf('\u0001') + 1));
+      for (let i = 0; i < members.length; i += 2) if (searchMatches(members[i]!, wanted)) found.add(members[i]!.slice(members[i]!.lastIndexOf('\u0001') + 1));
     } while (cursor !== '0' && found.size < 5000);
     const ids = [...found];
     const scores = ids.length ? await this.redis.zmscore(set, ...ids) : [];

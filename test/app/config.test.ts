@@ -23,6 +23,10 @@ describe('configuration', () => {
   it('applies the documented defaults', () => {
     const c = loadConfig(valid);
     expect(c).toMatchObject({ PORT: 3000, ROLE: 'all', WECOM_API_BASE: 'https://qyapi.weixin.qq.com', CALLBACK_MAX_SKEW_SECONDS: 300, TEMPLATES_DIR: './templates' });
+    // The ops group's settings: the daily report at 09:00 and the nightly rescore, in Shanghai time; nobody may run
+    // commands and nothing under /admin exists until configured.
+    expect(c).toMatchObject({ OPS_REPORT_CRON: '0 9 * * *', OPS_TIMEZONE: 'Asia/Shanghai', RESCORE_CRON: '30 3 * * *', OPS_ADMINS: [], OPS_USERIDS: [] });
+    expect([c.ADMIN_TOKEN, c.WECOM_ROBOT_TOKEN, c.WECOM_ROBOT_ENCODING_AES_KEY]).toEqual([undefined, undefined, undefined]);
   });
 
   it('微信客服 and its service clock: the documented defaults, and the ops webhook as its key only', () => {

@@ -54,6 +54,8 @@ const channelSchema = z
     welcome: welcomeSchema.optional(),
     // A sequence key: loadTemplates checks there is one, and lists those there are when not.
     sequence: z.string().min(1).optional(),
+    // A service sequence (`kind: service`) for this channel's leads when they become customers; default: the file's.
+    serviceSequence: z.string().min(1).optional(),
     owners: z.array(z.string().min(1)).default([]),
     /** What the channel cost (its spend so far, in your currency): the dashboard shows the cost per lead. */
     cost: z.number().nonnegative().optional(),
@@ -87,7 +89,13 @@ const channelSchema = z
     });
   });
 
-const fileSchema = z.object({ channels: z.array(channelSchema) }).strict();
+const fileSchema = z
+  .object({
+    // The service sequence of every channel that names none (the built-in organic one and those made by 渠道 new too).
+    serviceSequence: z.string().min(1).optional(),
+    channels: z.array(channelSchema),
+  })
+  .strict();
 
 export type Channel = z.infer<typeof channelSchema>;
 export type ChannelTag = Channel['tags'][number];
@@ -107,7 +115,11 @@ export class ChannelCatalog {
   private loader: (() => Promise<Channel[]>) | null = null;
   private readonly checkedAt = new Map<string, number>();
 
-  constructor(channels: Channel[]) {
+  constructor(
+    channels: Channel[],
+    /** channels.yaml's `serviceSequence`: that of a channel naming none. */
+    private readonly defaultServiceSequence?: string,
+  ) {
     this.byKey = new Map(channels.map((c) => [c.key, c]));
     if (!this.byKey.has(ORGANIC_KEY)) {
       this.byKey.set(ORGANIC_KEY, { key: ORGANIC_KEY, name: '自然流量', tags: [], owners: [] });
@@ -132,6 +144,16 @@ export class ChannelCatalog {
   /** The channel with exactly this key, if any. */
   get(key: string): Channel | undefined {
     return this.byKey.get(key);
+  }
+
+  /** The service sequence of a lead that came through this channel (its own, else channels.yaml's), if any. */
+  serviceSequenceOf(key: string | null | undefined): string | undefined {
+    return (key ? this.byKey.get(key)?.serviceSequence : undefined) ?? this.defaultServiceSequence;
+  }
+
+  /** channels.yaml's `serviceSequence`, if any. */
+  get serviceSequence(): string | undefined {
+    return this.defaultServiceSequence;
   }
 
   /** Every channel, organic included. */
@@ -209,6 +231,8 @@ export function checkChannels(text: string, file: string): CheckedChannels {
   const parsed = fileSchema.safeParse(data);
   const problems: string[] = [];
   let channels: Channel[];
+  const fileService = (data as { serviceSequence?: unknown } | null)?.serviceSequence;
+  const serviceSequence = typeof fileService === 'string' && fileService ? fileService : undefined;
   if (parsed.success) channels = parsed.data.channels;
   else {
     for (const issue of parsed.error.issues) {
@@ -237,7 +261,7 @@ export function checkChannels(text: string, file: string): CheckedChannels {
     if (scenes.has(scene)) problems.push(`${file}: channel ${c.key}: kf.scene: "${scene}" is another channel's kf scene`);
     scenes.add(scene);
   }
-  return { catalog: new ChannelCatalog(channels), problems, written };
+  return { catalog: new ChannelCatalog(channels, serviceSequence), problems, written };
 }
 
 /** Checks `<dir>/channels.yaml` (checkChannels); a missing file means only the organic channel. */

@@ -51,11 +51,24 @@ export async function loadTemplates(dir: string, opts: { nurtureTimezone?: strin
   problems.push(...sequenceProblems, ...caseProblems);
   // No case study may be only because the one there is failed its check.
   const noCases = cases.length === 0 && caseProblems.length === 0;
+  // A channel's sequence is for new contacts (marketing); its serviceSequence, and the file's, for customers (service).
+  const sequenceProblem = (key: string, want: 'marketing' | 'service') => {
+    const s = sequences.get(key);
+    if (!s) return invalidSequences.has(key) ? null : `no sequence "${key}" in sequences/ (have: ${[...sequences.keys()].join(', ') || 'none'})`;
+    if (s.kind === want) return null;
+    return want === 'service'
+      ? `"${key}" is a marketing sequence, which ends when a lead becomes a customer: give it kind: service, or name a service sequence`
+      : `"${key}" is a service sequence (for customers): name it in serviceSequence, or name a marketing sequence here`;
+  };
+  const channelsFile = path.join(dir, 'channels.yaml');
   for (const c of channels?.all() ?? []) {
-    if (c.sequence && !sequences.has(c.sequence) && !invalidSequences.has(c.sequence)) {
-      problems.push(`${path.join(dir, 'channels.yaml')}: channel ${c.key}: sequence: no sequence "${c.sequence}" in sequences/ (have: ${[...sequences.keys()].join(', ') || 'none'})`);
-    }
+    const marketing = c.sequence && sequenceProblem(c.sequence, 'marketing');
+    if (marketing) problems.push(`${channelsFile}: channel ${c.key}: sequence: ${marketing}`);
+    const service = c.serviceSequence && sequenceProblem(c.serviceSequence, 'service');
+    if (service) problems.push(`${channelsFile}: channel ${c.key}: serviceSequence: ${service}`);
   }
+  const fileService = channels?.serviceSequence && sequenceProblem(channels.serviceSequence, 'service');
+  if (fileService) problems.push(`${channelsFile}: serviceSequence: ${fileService}`);
   for (const s of sequences.values()) {
     if (s.steps.some((step) => step.caseStudy) && noCases) {
       problems.push(`${path.join(dir, 'sequences', `${s.key}.yaml`)}: steps: caseStudy steps need at least one case in cases/`);

@@ -89,11 +89,22 @@ const sequenceSchema = z
   .object({
     key: z.string().regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, _ or -'),
     name: z.string().min(1),
+    /**
+     * marketing (default): for leads on their way, ended when one becomes a customer; service: for customers, the
+     * sequence a lead is enrolled in when it becomes one (channels.yaml `serviceSequence`), which reaching `customer`
+     * does not end.
+     */
+    kind: z.enum(['marketing', 'service']).default('marketing'),
     stopOn: z.array(stopOn).default([]),
     quietHours: quietHoursSchema.optional(),
     steps: z.array(stepSchema).min(1, 'a sequence needs at least one step'),
   })
-  .strict();
+  .strict()
+  .superRefine((s, ctx) => {
+    if (s.kind === 'service' && s.stopOn.includes('stage:customer')) {
+      ctx.addIssue({ code: 'custom', path: ['stopOn'], message: 'a service sequence is for customers: "stage:customer" would end it as it starts' });
+    }
+  });
 
 /** Quiet hours with their zone: `HH:MM` to `HH:MM` (may wrap midnight) in `timezone`. */
 export interface QuietHours {

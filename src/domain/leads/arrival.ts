@@ -3,9 +3,9 @@ import type { BotContext } from '../../context.js';
 import type { LeadRef } from '../../store/models/lead.js';
 import { recordStep } from '../../store/timeline.js';
 import { addTouch } from '../../store/touch-log.js';
-import { stopForStage } from '../nurture/stop.js';
+import type { ServiceFrom } from '../nurture/service-sequence.js';
 import { cachedProfile } from './profile-cache.js';
-import { applyStage, recordStageChange, returnStage, type StageChange } from './stage.js';
+import { applyStage, enteredStage, recordStageChange, returnStage, serviceFrom, type StageChange } from './stage.js';
 
 /** A customer adding a member, as the add event tells it. */
 export interface Arrival {
@@ -33,6 +33,7 @@ export async function recordArrival(ctx: Pick<BotContext, 'corpId' | 'channels' 
   const lead: LeadRef = { corpId: ctx.corpId, externalUserId: a.externalUserId };
   const known = (await cachedProfile(ctx, lead))?.external_contact;
   let change: StageChange | null = null;
+  let from: ServiceFrom = { channelKey: null, owner: null };
   await ctx.leads.withLock(lead, async () => {
     await ctx.leads.mutateLocked(lead, { channelKey: channel.key, userId: a.userId, at: a.at }, (doc) => {
       // The name the welcome just read, so staff find the lead by it at once (the profile sync follows seconds later).
@@ -52,11 +53,12 @@ export async function recordArrival(ctx: Pick<BotContext, 'corpId' | 'channels' 
       doc.reached ??= {};
       doc.reached.added ??= doc.firstTouch?.at ?? a.at;
       if (doc.stage === 'lost' && doc.owners.some((o) => o.status === 'active')) change = applyStage(doc, returnStage(doc), { by: 'system', source: 'return' }, a.at);
+      from = serviceFrom(doc);
     });
     if (change) {
       const moved = change as StageChange;
       await recordStageChange(lead, moved, { by: 'system', source: 'return', sourceKey: a.dedupeKey, at: a.at });
-      await stopForStage(ctx, lead, moved.to);
+      await enteredStage(ctx, lead, moved.to, from);
     }
   });
   await recordStep(lead, a.dedupeKey, a.half ? 'added_half' : 'added', { channel: channel.key, state: a.state, owner: a.userId }, a.at);

@@ -10,7 +10,7 @@ import { moveStageLocked } from './stage.js';
  * A customer opened a tracked link: a touch on the lead (`case_opened` for a case study, else `click`; either makes
  * an `added` lead `engaged`), the click on the delivery's record, and a timeline entry.
  */
-export async function recordClick(ctx: Pick<BotContext, 'leads' | 'queues' | 'sequences'>, link: TrackedLink & { lead: LeadRef }, at = new Date()): Promise<void> {
+export async function recordClick(ctx: Pick<BotContext, 'leads' | 'queues' | 'sequences' | 'channels'>, link: TrackedLink & { lead: LeadRef }, at = new Date()): Promise<void> {
   const sourceKey = `click|${link.deliveryKey}|${at.getTime()}`;
   await Delivery.updateOne({ _id: link.deliveryKey }, { $inc: { clicks: 1 }, $set: { lastClickAt: at } });
   await ctx.leads.withLock(link.lead, async () => {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { BotContext } from '../../context.js';
 import type { LeadDoc, LeadRef } from '../../store/models/lead.js';
 import { recordStep } from '../../store/timeline.js';
+import { enrollServiceLocked, type ServiceFrom } from '../nurture/service-sequence.js';
 import { stopForStage } from '../nurture/stop.js';
 import { FUNNEL, STAGES, type Stage } from '../vocabulary.js';
 
@@ -90,21 +91,38 @@ export function returnStage(doc: { stageBeforeExit?: string | null }): Stage {
  * unsubscribed). Returns the change, or null when the lead is unknown, already there, or the rules refuse the move
  * (see allowsMove).
  */
-export async function moveStage(ctx: Pick<BotContext, 'leads' | 'queues' | 'sequences'>, lead: LeadRef, to: Stage, cause: StageCause): Promise<StageChange | null> {
+export async function moveStage(ctx: StageCtx, lead: LeadRef, to: Stage, cause: StageCause): Promise<StageChange | null> {
   return ctx.leads.withLock(lead, () => moveStageLocked(ctx, lead, to, cause));
 }
 
+type StageCtx = Pick<BotContext, 'leads' | 'queues' | 'sequences' | 'channels'>;
+
 /** moveStage for a caller that holds the lead's lock. */
-export async function moveStageLocked(ctx: Pick<BotContext, 'leads' | 'queues' | 'sequences'>, lead: LeadRef, to: Stage, cause: StageCause): Promise<StageChange | null> {
+export async function moveStageLocked(ctx: StageCtx, lead: LeadRef, to: Stage, cause: StageCause): Promise<StageChange | null> {
   const at = cause.at ?? new Date();
   let change: StageChange | null = null;
+  let from: ServiceFrom = { channelKey: null, owner: null };
   await ctx.leads.mutateLocked(lead, null, (doc) => {
     change = applyStage(doc, to, cause, at);
+    from = serviceFrom(doc);
   });
   if (!change) return null;
   await recordStageChange(lead, change, cause, at);
-  await stopForStage(ctx, lead, to);
+  await enteredStage(ctx, lead, to, from);
   return change;
+}
+
+/** Where a lead's service sequence would come from (its channel, and the member it talks with). */
+export const serviceFrom = (doc: Pick<LeadDoc, 'firstTouch' | 'lastInteraction'>): ServiceFrom => ({ channelKey: doc.firstTouch?.channelKey ?? null, owner: doc.lastInteraction?.userId ?? null });
+
+/**
+ * What follows a lead's move to `to` (the lead's lock held): the enrollments the stage stops end (`stopOn:
+ * stage:qualified`; every marketing one at customer, lost or unsubscribed), and a new customer is enrolled in its
+ * service sequence.
+ */
+export async function enteredStage(ctx: StageCtx, lead: LeadRef, to: Stage, from: ServiceFrom): Promise<void> {
+  await stopForStage(ctx, lead, to);
+  if (to === 'customer') await enrollServiceLocked(ctx, lead, from);
 }
 
 /** Puts a stage move on the lead's timeline. */

@@ -24,23 +24,26 @@ export async function enroll(
   ownerUserId: string,
   at = Date.now(),
 ): Promise<EnrollmentDoc | null> {
+  return ctx.leads.withLock(lead, () => enrollLocked(ctx, lead, sequenceKey, ownerUserId, at));
+}
+
+/** enroll for a caller that holds the lead's lock. */
+export async function enrollLocked(ctx: Ctx, lead: LeadRef, sequenceKey: string, ownerUserId: string, at = Date.now()): Promise<EnrollmentDoc | null> {
   const seq = ctx.sequences.get(sequenceKey);
   if (!seq) throw new Error(`no sequence "${sequenceKey}"`);
-  return ctx.leads.withLock(lead, async () => {
-    const doc = await Lead.findById(leadId(lead.corpId, lead.externalUserId), { stage: 1, unsubscribedAt: 1, owners: 1 }).lean();
-    const active = (doc?.owners ?? []).filter((o) => o.status === 'active').map((o) => o.userId);
-    const sender = active.includes(ownerUserId) ? ownerUserId : active[0];
-    const blocked = !doc ? 'no_lead' : doc.unsubscribedAt ? 'unsubscribed' : (stageStop(seq, doc.stage as Stage) ?? (sender ? null : 'owner_removed'));
-    if (blocked || !sender) {
-      await recordStep(lead, `enroll|${sequenceKey}`, 'enroll_skipped', { sequence: sequenceKey, reason: blocked ?? 'owner_removed' });
-      return null;
-    }
-    const e = await createOnce(Enrollment, { _id: enrollmentId(lead.corpId, lead.externalUserId, sequenceKey), ...lead, sequenceKey, ownerUserId: sender, enrolledAt: new Date(at), dueAt: planDue(seq, 0, at) });
-    if (!e) return null; // enrolled before: a sequence is never restarted
-    await scheduleStep(ctx, e);
-    await recordStep(lead, `enroll|${sequenceKey}`, 'enrolled', { sequence: sequenceKey, firstStepDue: e.dueAt });
-    return e;
-  });
+  const doc = await Lead.findById(leadId(lead.corpId, lead.externalUserId), { stage: 1, unsubscribedAt: 1, owners: 1 }).lean();
+  const active = (doc?.owners ?? []).filter((o) => o.status === 'active').map((o) => o.userId);
+  const sender = active.includes(ownerUserId) ? ownerUserId : active[0];
+  const blocked = !doc ? 'no_lead' : doc.unsubscribedAt ? 'unsubscribed' : (stageStop(seq, doc.stage as Stage) ?? (sender ? null : 'owner_removed'));
+  if (blocked || !sender) {
+    await recordStep(lead, `enroll|${sequenceKey}`, 'enroll_skipped', { sequence: sequenceKey, reason: blocked ?? 'owner_removed' });
+    return null;
+  }
+  const e = await createOnce(Enrollment, { _id: enrollmentId(lead.corpId, lead.externalUserId, sequenceKey), ...lead, sequenceKey, ownerUserId: sender, enrolledAt: new Date(at), dueAt: planDue(seq, 0, at) });
+  if (!e) return null; // enrolled before: a sequence is never restarted
+  await scheduleStep(ctx, e);
+  await recordStep(lead, `enroll|${sequenceKey}`, 'enrolled', { sequence: sequenceKey, firstStepDue: e.dueAt });
+  return e;
 }
 
 /** A lead to enroll in bulk, with the member who will send to it. */

@@ -5,7 +5,10 @@ import { nextAllowedTime } from './clock.js';
 /** Why an enrollment ends early. `stage:<s>` = the lead reached stage s. */
 export type StopReason = 'reply' | 'unsubscribe' | 'churn' | 'owner_removed' | `stage:${Stage}`;
 
-/** Reasons that end every enrollment whatever its stopOn says: nobody is messaged after leaving or opting out. */
+/**
+ * Reasons that end every enrollment whatever its stopOn says: nobody is messaged after leaving or opting out, and a
+ * customer gets no marketing (a service sequence, `kind: service`, goes on: it is for customers).
+ */
 const ALWAYS_STOP: ReadonlySet<StopReason> = new Set(['unsubscribe', 'churn', 'owner_removed', 'stage:customer']);
 
 /** When step `index` is due, counted from `fromMs`, moved out of the sequence's quiet hours. */
@@ -15,6 +18,7 @@ export function planDue(seq: Sequence, index: number, fromMs: number): Date {
 
 /** Whether `reason` ends an enrollment in `seq`. */
 export function stopsSequence(seq: Sequence | undefined, reason: StopReason): boolean {
+  if (reason === 'stage:customer' && seq?.kind === 'service') return false;
   return ALWAYS_STOP.has(reason) || (seq?.stopOn as string[] | undefined)?.includes(reason) === true;
 }
 

@@ -1,0 +1,116 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadTemplates } from '../../src/content/index.js';
+import type { TemplateError } from '../../src/errors.js';
+import { moveStage } from '../../src/domain/leads/stage.js';
+import { jobIds } from '../../src/queues/job-ids.js';
+import { Delivery } from '../../src/store/models/delivery.js';
+import { Enrollment, enrollmentId } from '../../src/store/models/enrollment.js';
+import { timelineOf } from '../../src/store/timeline.js';
+import { TEST_CORP } from '../fixtures/test-corp.js';
+import { wecomXml } from '../fixtures/wecom/index.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+import { templateDir } from '../helpers/template-dir.js';
+import { TEMPLATES_DIR } from '../helpers/test-bot.js';
+
+const FIXTURE_CHANNELS = readFileSync(path.join(TEMPLATES_DIR, 'channels.yaml'), 'utf8');
+const service = (key: string, text: string, extra = '') => `key: ${key}\nname: 客户服务 ${key}\nkind: service\n${extra}steps:\n  - delay: 1s\n    text: "${text}"\n`;
+
+/** The test templates with service sequences: `care` for every channel, `vip` for the channel `nurture`. */
+function templatesWithService(): string {
+  const channels = `serviceSequence: care\n${FIXTURE_CHANNELS.replace('    sequence: fast\n', '    sequence: fast\n    serviceSequence: vip\n')}`;
+  return templateDir(
+    {
+      'channels.yaml': channels,
+      'sequences/care.yaml': service('care', '{{name}}您好，感谢签约！使用中有问题随时找我们。'),
+      'sequences/vip.yaml': service('vip', '{{name}}您好，您的专属实施顾问已就位。'),
+    },
+    { from: TEMPLATES_DIR },
+  );
+}
+
+describe('a lead that becomes a customer gets its service sequence', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness('service-seq', { env: { TEMPLATES_DIR: templatesWithService(), NURTURE_DAILY_CAP: '0' } });
+  });
+  afterAll(async () => h?.stop());
+
+  let n = 0;
+  const newLead = async (state: string) => {
+    const ext = `wm_svc_${++n}_${Date.now()}`;
+    await h.handle(wecomXml('contact/add_external_contact', { ToUserName: TEST_CORP.corpId, ExternalUserID: ext, UserID: 'zhangsan', State: state, WelcomeCode: null, CreateTime: Math.floor(Date.now() / 1000) - 100 }));
+    return { corpId: TEST_CORP.corpId, externalUserId: ext };
+  };
+  const enrollment = (ref: { corpId: string; externalUserId: string }, key: string) => Enrollment.findById(enrollmentId(ref.corpId, ref.externalUserId, key)).lean();
+
+  it("its channel's own (vip), once ever; its marketing sequence ends; the service step is sent to the customer", async () => {
+    const ref = await newLead('nurture');
+    expect(await enrollment(ref, 'fast')).toMatchObject({ status: 'active' });
+    await moveStage(h.ctx, ref, 'customer', { by: 'staff', source: 'api', actor: 'lisi', reason: '签约' });
+    expect(await enrollment(ref, 'fast')).toMatchObject({ status: 'stopped' });
+    const vip = await enrollment(ref, 'vip');
+    expect(vip).toMatchObject({ status: 'active', ownerUserId: 'zhangsan', step: 0 });
+    expect(await enrollment(ref, 'care')).toBeNull();
+    expect((await timelineOf(ref.corpId, ref.externalUserId)).filter((e) => e.type === 'enrolled').map((e) => e.detail.sequence)).toEqual(['fast', 'vip']);
+
+    // Its step goes out to the customer (a customer is not stopped by its stage in a service sequence).
+    h.sandbox.state.contacts.addCustomer({ externalUserId: ref.externalUserId, userId: 'zhangsan', name: '王经理' });
+    const job = (await h.ctx.queues.get('nurture').getJob(jobIds.nurtureStep(String(vip!._id), 0)))!;
+    await job.promote().catch(() => undefined);
+    await h.drain('nurture');
+    await h.drain('records');
+    expect(await Delivery.findOne({ kind: 'nurture', sequenceKey: 'vip', externalUserId: ref.externalUserId }).lean()).toMatchObject({ status: 'submitted', via: 'mass' });
+    expect(h.sandbox.state.okCallsTo('externalcontact/add_msg_template').map((c) => c.body as { external_userid: string[]; text?: { content: string } }).find((b) => b.external_userid.includes(ref.externalUserId))?.text?.content).toContain('您的专属实施顾问已就位');
+
+    // Moved back and made a customer again: a sequence is never restarted.
+    await moveStage(h.ctx, ref, 'opportunity', { by: 'staff', source: 'api', actor: 'lisi', reason: '续约谈判' });
+    await moveStage(h.ctx, ref, 'customer', { by: 'staff', source: 'api', actor: 'lisi', reason: '续约' });
+    expect(await Enrollment.countDocuments({ externalUserId: ref.externalUserId, sequenceKey: { $in: ['vip', 'care'] } })).toBe(1);
+  });
+
+  it("channels.yaml's own for a channel naming none; an opt-out still ends it", async () => {
+    const ref = await newLead('notext');
+    await moveStage(h.ctx, ref, 'customer', { by: 'staff', source: 'command', actor: 'lisi', reason: '签约' });
+    expect(await enrollment(ref, 'care')).toMatchObject({ status: 'active' });
+    await moveStage(h.ctx, ref, 'unsubscribed', { by: 'system', source: 'unsubscribe' });
+    expect(await enrollment(ref, 'care')).toMatchObject({ status: 'stopped', stopReason: 'unsubscribe' });
+  });
+
+  it('a lost customer who adds us again is back to customer, and is not enrolled a second time', async () => {
+    const ref = await newLead('notext');
+    await moveStage(h.ctx, ref, 'customer', { by: 'staff', source: 'api', actor: 'lisi', reason: '签约', at: new Date(Date.now() - 80_000) });
+    await h.handle(wecomXml('contact/del_follow_user', { ToUserName: TEST_CORP.corpId, ExternalUserID: ref.externalUserId, UserID: 'zhangsan', CreateTime: Math.floor(Date.now() / 1000) - 50 }));
+    expect(await enrollment(ref, 'care')).toMatchObject({ status: 'stopped', stopReason: 'churn' });
+    await h.handle(wecomXml('contact/add_external_contact', { ToUserName: TEST_CORP.corpId, ExternalUserID: ref.externalUserId, UserID: 'zhangsan', State: 'notext', WelcomeCode: null, CreateTime: Math.floor(Date.now() / 1000) }));
+    expect(await Enrollment.countDocuments({ externalUserId: ref.externalUserId, sequenceKey: 'care' })).toBe(1);
+  });
+});
+
+describe('templates:check on service sequences', () => {
+  async function problems(files: Record<string, string>): Promise<string[]> {
+    const dir = templateDir(files, { from: TEMPLATES_DIR });
+    try {
+      await loadTemplates(dir);
+      return [];
+    } catch (e) {
+      return (e as TemplateError).problems.map((p) => p.replace(dir + path.sep, ''));
+    }
+  }
+
+  it('a customer sequence must be a service one, a new contact\'s a marketing one, and a service sequence cannot stop at customer', async () => {
+    expect(
+      await problems({
+        'channels.yaml': `serviceSequence: fast\n${FIXTURE_CHANNELS.replace('    sequence: fast\n', '    sequence: care\n    serviceSequence: nowhere\n')}`,
+        'sequences/care.yaml': service('care', '感谢签约！'),
+        'sequences/ends.yaml': service('ends', '感谢！', 'stopOn: ["stage:customer"]\n'),
+      }),
+    ).toEqual([
+      'sequences/ends.yaml: stopOn: a service sequence is for customers: "stage:customer" would end it as it starts',
+      'channels.yaml: channel nurture: sequence: "care" is a service sequence (for customers): name it in serviceSequence, or name a marketing sequence here',
+      'channels.yaml: channel nurture: serviceSequence: no sequence "nowhere" in sequences/ (have: care, fast, five, slow)',
+      'channels.yaml: serviceSequence: "fast" is a marketing sequence, which ends when a lead becomes a customer: give it kind: service, or name a service sequence',
+    ]);
+  });
+});

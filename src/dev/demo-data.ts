@@ -17,7 +17,7 @@ import { DAY, HOUR, type DemoLead, type DemoRandom, type DemoTimeline, type Demo
 import { demoService } from './demo-service.js';
 import { dayEntry, writeServiceDays } from '../domain/kf/service-days.js';
 import { foldLegacy, type LegacyTouch } from '../store/touch-log.js';
-import type { TimelineType } from '../domain/timeline-types.js';
+import type { TimelineType } from '../store/timeline-types.js';
 
 /**
  * Demo data for `npm run dev` (docs/setup.md, "Demo data"): leads spread over the template channels, stages and grades

@@ -1,4 +1,4 @@
-import type { TimelineType } from '../domain/timeline-types.js';
+import type { TimelineType } from '../store/timeline-types.js';
 
 /** What the demo's parts share: a seeded random source, a demo lead as written, and its timeline. */
 export interface DemoRandom {

@@ -10,7 +10,7 @@
 import { eachById } from './by-id.js';
 import { z } from 'zod';
 import { VIAS } from '../domain/vocabulary.js';
-import type { TimelineType } from '../domain/timeline-types.js';
+import type { TimelineType } from './timeline-types.js';
 import { GroupCommit } from '../group-commit.js';
 import { insertManyOnce, writeErrorsOf } from './create-once.js';
 import { Delivery, DELIVERY_STATUSES, type DeliveryFields, type DeliveryStatus } from './models/delivery.js';

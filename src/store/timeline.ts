@@ -4,7 +4,7 @@ import { GroupCommit } from '../group-commit.js';
 import type { RedisKeys } from '../redis/keys.js';
 import { withLock } from '../redis/lock.js';
 import { insertManyOnce, isDuplicateKey } from './create-once.js';
-import type { TimelineType } from '../domain/timeline-types.js';
+import type { TimelineType } from './timeline-types.js';
 import { leadId, type LeadRef } from './models/lead.js';
 import { StageMove, Timeline, TimelineEntry } from './models/timeline.js';
 

@@ -7,7 +7,7 @@ import { reasonName, roleName, shortTime, stopReasonName } from '../../src/domai
 import { Enrollment } from '../../src/store/models/enrollment.js';
 import { Lead, leadId } from '../../src/store/models/lead.js';
 import { recordSteps, timelineOf } from '../../src/store/timeline.js';
-import { TIMELINE_TYPES } from '../../src/domain/timeline-types.js';
+import { TIMELINE_TYPES } from '../../src/store/timeline-types.js';
 import { templateDir } from '../helpers/template-dir.js';
 import { startTestBot, TEMPLATES_DIR, type TestBot } from '../helpers/test-bot.js';
 
@@ -215,7 +215,7 @@ describe('dashboard in a browser', () => {
   it('names every kind of timeline entry the bot records in the page\'s language, not by its type key', async () => {
     const lead = (await api<{ items: Array<{ id: string; externalUserId: string }> }>('/leads?limit=1')).items[0]!;
     const ref = { corpId: t.bot.ctx.corpId, externalUserId: lead.externalUserId };
-    // Every type the bot can record (src/domain/timeline-types.ts), on one lead.
+    // Every type the bot can record (src/store/timeline-types.ts), on one lead.
     const types = [...TIMELINE_TYPES];
     await recordSteps(types.map((type, i) => ({ lead: ref, sourceKey: `review|${i}`, type, detail: {}, at: new Date(Date.now() - 60_000 + i) })));
     const recorded = (await api<{ timeline: Array<{ type: string }> }>(`/leads/${encodeURIComponent(lead.id)}`)).timeline.map((e) => e.type);

@@ -7,7 +7,7 @@ import { Lead, leadId } from '../../src/store/models/lead.js';
 import { StageMove } from '../../src/store/models/timeline.js';
 import { timelineOf } from '../../src/store/timeline.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
-import type { TimelineType } from '../../src/domain/timeline-types.js';
+import type { TimelineType } from '../../src/store/timeline-types.js';
 
 let h: Harness;
 beforeAll(async () => {

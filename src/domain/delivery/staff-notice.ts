@@ -4,7 +4,7 @@ import { jobIds } from '../../queues/job-ids.js';
 import { attemptFenceId, takeFence, type Outcome } from '../../store/delivery-ledger.js';
 import { leadId } from '../../store/models/lead.js';
 import { upgradeNews, type UpgradeCheck } from '../leads/upgrade-news.js';
-import type { SentKind } from '../timeline-types.js';
+import type { SentKind } from '../../store/timeline-types.js';
 
 /** A message to staff (an app message, message/send [D:90236]), sent once. */
 export interface StaffNotice {
@@ -27,7 +27,7 @@ export interface StaffNotice {
   refused?: number;
 }
 
-/** The kinds of staff notice: about a lead (src/domain/timeline-types.ts), or a campaign's task note to its sender. */
+/** The kinds of staff notice: about a lead (src/store/timeline-types.ts), or a campaign's task note to its sender. */
 export const NOTICE_KINDS = ['kf_clock_notice', 'kf_intent_notice', 'grade_upgrade_notice', 'campaign_task_notice'] as const satisfies ReadonlyArray<Extract<SentKind, `${string}_notice`> | 'campaign_task_notice'>;
 export type NoticeKind = (typeof NOTICE_KINDS)[number];
 

@@ -10,7 +10,7 @@ import { recordResponse, type KfClock } from './clock.js';
 import { linkLeadLocked } from './link-lead.js';
 import { sendKfWelcome } from './reply.js';
 import { clockClosedStep, closeSession, CLOSED_SESSION, openSession, type SessionLeftovers } from './session.js';
-import { isTimelineType } from '../timeline-types.js';
+import { isTimelineType } from '../../store/timeline-types.js';
 
 type Ctx = BotContext;
 

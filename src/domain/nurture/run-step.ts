@@ -15,7 +15,7 @@ import { massQuotaPeriod } from '../delivery/mass-quota.js';
 import { trackedUrl } from '../delivery/tracked-links.js';
 import { KF_WINDOW_CLOSED, kfWindowStart, massSender, preferredVia, sendVia, type MessageContent } from '../delivery/via.js';
 import type { Grade, Stage, Via } from '../vocabulary.js';
-import type { SendOutcome } from '../timeline-types.js';
+import type { SendOutcome } from '../../store/timeline-types.js';
 import { localDay, localMonth, nextAllowedTime, startOfNextDay } from './clock.js';
 import { pickCase } from './pick-case.js';
 import { nurtureDeliveryKey, planDue, stageStop, whenHolds } from './policy.js';

@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { timelineWords, type WordBook } from '../../src/domain/leads/timeline-words.js';
-import { EVENT_TYPES, TIMELINE_TYPES, type EventType } from '../../src/domain/timeline-types.js';
+import { EVENT_TYPES, TIMELINE_TYPES, type EventType } from '../../src/store/timeline-types.js';
 
 // The dashboard's words are a browser module: it reads the chosen language from localStorage.
 const stored = new Map<string, string>();

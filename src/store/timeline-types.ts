@@ -4,7 +4,7 @@
  * (src/domain/leads/timeline-words.ts) are checked against this list by the tests: no entry reaches staff as its
  * type key.
  */
-import { DELIVERY_STATUSES } from '../store/models/delivery.js';
+import { DELIVERY_STATUSES } from './models/delivery.js';
 
 /** What happened to the lead, its chat or its enrollments. */
 export const EVENT_TYPES = [

@@ -45,6 +45,18 @@ describe('event families', () => {
     expect(() => classifyEvent(parseXml(wecomXml('contact/add_external_contact', { UserID: null })))).toThrow(/UserID/);
     expect(classifyEvent({ msgtype: 'text' }, 'json')).toEqual({ kind: 'unknown', key: 'text' });
   });
+
+  it('a 客户联系 or 客户标签 change event without its ChangeType is missing a field (400), not an unknown type', () => {
+    for (const name of ['contact/add_external_contact', 'tag/change_external_tag']) {
+      let err: unknown;
+      try {
+        classifyEvent(parseXml(wecomXml(name, { ChangeType: null })));
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toMatchObject({ status: 400, message: expect.stringMatching(/ChangeType/) });
+    }
+  });
 });
 
 describe('the robot family (智能机器人, JSON) [D:100719, D:101027]', () => {

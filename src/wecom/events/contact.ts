@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineFamily, keyPart } from './family.js';
+import { changeKeyOf, defineFamily, keyPart } from './family.js';
 
 const id = z.string().min(1);
 const common = {
@@ -28,7 +28,7 @@ export const contactEvents = defineFamily({
     'change_external_contact.del_follow_user': z.object({ ...contact, ChangeType: z.literal('del_follow_user') }),
     'change_external_contact.transfer_fail': z.object({ ...contact, ChangeType: z.literal('transfer_fail'), FailReason: z.string().optional() }),
   },
-  keyOf: (fields) => (fields.Event === 'change_external_contact' && typeof fields.ChangeType === 'string' ? `change_external_contact.${fields.ChangeType}` : null),
+  keyOf: (fields) => changeKeyOf(fields, 'change_external_contact'),
   dedupeKey: (e) =>
     [e.Event, e.ChangeType, e.ToUserName, e.UserID, e.ExternalUserID, e.CreateTime, 'State' in e ? e.State : ''].map(keyPart).join('|'),
 });

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { CallbackError, ErrorCode } from '../../errors.js';
 
 /** How a family's callbacks arrive: encrypted XML on /wecom/callback, or encrypted JSON on /wecom/robot. */
 export type Transport = 'xml' | 'json';
@@ -36,4 +37,17 @@ export function defineFamily<S extends Record<string, z.ZodTypeAny>>(family: Eve
 /** Makes a value safe inside a dedupe key: ':' is BullMQ's job-id separator and '|' ours. */
 export function keyPart(value: unknown): string {
   return String(value ?? '').replace(/[|:]/g, '_');
+}
+
+/**
+ * The key of an XML event whose kind is in `<ChangeType>` (客户联系 and 客户标签 changes [D:92130]):
+ * `<event>.<ChangeType>`, or null when `<Event>` is another one. Such an event without a ChangeType is missing a field
+ * WeCom always sends: CallbackError 400, not an unknown type to acknowledge and ignore.
+ */
+export function changeKeyOf(fields: Record<string, unknown>, event: string): string | null {
+  if (fields.Event !== event) return null;
+  if (typeof fields.ChangeType !== 'string' || fields.ChangeType === '') {
+    throw new CallbackError(ErrorCode.PayloadMalformed, `invalid ${event}: ChangeType`, 400);
+  }
+  return `${event}.${fields.ChangeType}`;
 }

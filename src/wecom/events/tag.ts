@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineFamily, keyPart } from './family.js';
+import { changeKeyOf, defineFamily, keyPart } from './family.js';
 
 const common = {
   ToUserName: z.string().min(1),
@@ -29,6 +29,6 @@ export const tagEvents = defineFamily({
     'change_external_tag.update': z.object({ ...common, ChangeType: z.literal('update') }),
     'change_external_tag.delete': z.object({ ...common, ChangeType: z.literal('delete') }),
   },
-  keyOf: (fields) => (fields.Event === 'change_external_tag' && typeof fields.ChangeType === 'string' ? `change_external_tag.${fields.ChangeType}` : null),
+  keyOf: (fields) => changeKeyOf(fields, 'change_external_tag'),
   dedupeKey: (e) => [e.Event, e.ChangeType, e.ToUserName, e.TagType, e.Id, e.StrategyId ?? '', e.CreateTime].map(keyPart).join('|'),
 });

@@ -57,6 +57,11 @@ describe('event families', () => {
       expect(err).toMatchObject({ status: 400, message: expect.stringMatching(/ChangeType/) });
     }
   });
+
+  it('an XML event without its Event is missing a field (400); a message of a type no family defines is ignored', () => {
+    expect(() => classifyEvent(parseXml('<xml><ToUserName>ww</ToUserName><MsgType>event</MsgType></xml>'))).toThrow(/no Event/);
+    expect(classifyEvent(parseXml('<xml><ToUserName>ww</ToUserName><MsgType>text</MsgType></xml>'))).toEqual({ kind: 'unknown', key: 'text' });
+  });
 });
 
 describe('the robot family (智能机器人, JSON) [D:100719, D:101027]', () => {

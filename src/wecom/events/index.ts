@@ -86,5 +86,6 @@ function describe(fields: Record<string, unknown>, transport: Transport): string
   const head = headSchema.safeParse(fields);
   if (!head.success) throw new CallbackError(ErrorCode.PayloadMalformed, 'event has no MsgType', 400);
   const { MsgType, Event, ChangeType } = head.data;
+  if (MsgType === 'event' && !Event) throw new CallbackError(ErrorCode.PayloadMalformed, 'event has no Event', 400);
   return [MsgType === 'event' ? Event : MsgType, ChangeType].filter(Boolean).join('.');
 }

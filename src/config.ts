@@ -11,7 +11,10 @@ export { DEFAULT_TIMEZONE };
 
 const SECRET_KEYS = new Set(['WECOM_TOKEN', 'WECOM_ENCODING_AES_KEY', 'WECOM_SECRET', 'MONGODB_URI', 'REDIS_URL', 'LINK_SECRET', 'ADMIN_TOKEN', 'WECOM_OPS_WEBHOOK_KEY', 'WECOM_ROBOT_TOKEN', 'WECOM_ROBOT_ENCODING_AES_KEY', 'WECOM_KF_SECRET']);
 
-const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+const int = (def: number, min = 0) =>
+  z.coerce.number({ invalid_type_error: 'must be a whole number' }).int('must be a whole number').min(min).default(def);
+/** A TCP port: 0-65535 (0 = any free port). */
+const port = (def: number) => z.coerce.number({ invalid_type_error: 'must be a port number (0-65535)' }).int('must be a port number (0-65535)').min(0, 'must be a port number (0-65535)').max(65_535, 'must be a port number (0-65535)').default(def);
 
 const WINDOW_MS = { s: 1000, m: 60_000, h: 3_600_000 } as const;
 
@@ -82,7 +85,7 @@ const RETIRED: Record<string, string> = {
 
 /** The environment contract operators and deploy scripts rely on (see .env.example). */
 export const envSchema = z.object({
-  PORT: int(3000),
+  PORT: port(3000),
   HOST: z.string().default('0.0.0.0'),
   ROLE: z.enum(['web', 'worker', 'all']).default('all'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

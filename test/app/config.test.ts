@@ -77,6 +77,14 @@ describe('configuration', () => {
     }
   });
 
+  it('refuses a PORT that is not a port (over 65535, negative, not a number) at start-up, saying what it must be', () => {
+    for (const PORT of ['70000', '-1', 'eighty', '80.5']) {
+      expect(() => loadConfig({ ...valid, PORT })).toThrow(/PORT: must be a port number \(0-65535\)/);
+    }
+    expect(loadConfig({ ...valid, PORT: '65535' }).PORT).toBe(65535);
+    expect(() => loadConfig({ ...valid, EVENT_CONCURRENCY: 'many' })).toThrow(/EVENT_CONCURRENCY: must be a whole number/);
+  });
+
   it('parses per-API rate limits and rejects bad ones', () => {
     expect(loadConfig({ ...valid, WECOM_RATE_LIMITS: 'externalcontact/get=100/s, default=9000/m,default=140000/h' }).WECOM_RATE_LIMITS).toEqual({
       'externalcontact/get': [{ limit: 100, windowMs: 1000 }],

@@ -170,6 +170,14 @@ export class WecomClient {
         await response.body.dump().catch(() => undefined);
         throw WecomApiError.transport(api, `HTTP ${status}`, status);
       }
+      // WeCom answers its errors with errcode and HTTP 200; any other 4xx comes from what stands in between (a wrong
+      // WECOM_API_BASE, a proxy refusing): the request was not served, and trying it again changes nothing, except
+      // for a timeout or a rate limit (408, 429).
+      if (status >= 400) {
+        label = `http_${status}`;
+        await response.body.dump().catch(() => undefined);
+        throw new WecomApiError(api, 0, `HTTP ${status}`, status === 408 || status === 429, status, false);
+      }
       let json: R;
       try {
         json = (await response.body.json()) as R;

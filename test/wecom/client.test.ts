@@ -174,6 +174,18 @@ describe('retryable and permanent errors', () => {
     sandbox.state.reset();
   });
 
+  it('an HTTP 4xx is permanent and never ambiguous (the request was not served), except 408 and 429, which are retried', async () => {
+    sandbox.state.inject({ api: 'externalcontact/get_corp_tag_list', httpStatus: 404 });
+    const err = (await client().getCorpTagList().catch((e: unknown) => e)) as WecomApiError;
+    expect([err.httpStatus, err.retryable, err.ambiguous]).toEqual([404, false, false]);
+    expect(sandbox.state.callsTo('externalcontact/get_corp_tag_list')).toHaveLength(1);
+    sandbox.state.reset();
+    sandbox.state.inject({ api: 'externalcontact/get_corp_tag_list', httpStatus: 429 });
+    sandbox.state.inject({ api: 'externalcontact/get_corp_tag_list', httpStatus: 408 });
+    expect((await client().getCorpTagList()).errcode).toBe(0);
+    expect(sandbox.state.callsTo('externalcontact/get_corp_tag_list').map((c) => c.httpStatus)).toEqual([429, 408, 200]);
+  });
+
   it('does not retry permanent errors (84061)', async () => {
     const err = (await client()
       .markTag({ userid: 'zhangsan', external_userid: 'wm_nobody', add_tag: [] })

@@ -105,6 +105,12 @@ describe('the robot family (智能机器人, JSON) [D:100719, D:101027]', () => 
     expect(classifyEvent(wecomJson('robot/text', { msgtype: 'sticker' }), 'json')).toEqual({ kind: 'unknown', key: 'robot.sticker' });
     expect(classifyEvent(wecomJson('robot/enter_chat', { 'event.eventtype': 'disconnected_event' }), 'json')).toEqual({ kind: 'unknown', key: 'robot.event.disconnected_event' });
   });
+
+  it('a robot callback without its msgtype, or an event without its eventtype, is missing a field (400), not an unknown type', () => {
+    expect(() => classifyEvent(wecomJson('robot/text', { msgtype: undefined }), 'json')).toThrow(/msgtype/);
+    expect(() => classifyEvent({}, 'json')).toThrow(/msgtype/);
+    expect(() => classifyEvent(wecomJson('robot/enter_chat', { 'event.eventtype': undefined }), 'json')).toThrow(/eventtype/);
+  });
 });
 
 describe('the 微信客服 family', () => {

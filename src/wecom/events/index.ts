@@ -82,7 +82,10 @@ export function parseEvent<K extends EventKey>(key: K, payload: unknown): EventP
 
 /** A name for an event no family claims, for the log line that says it was ignored. */
 function describe(fields: Record<string, unknown>, transport: Transport): string {
-  if (transport === 'json') return typeof fields.msgtype === 'string' ? fields.msgtype : 'unknown';
+  if (transport === 'json') {
+    if (typeof fields.msgtype !== 'string' || !fields.msgtype) throw new CallbackError(ErrorCode.PayloadMalformed, 'message has no msgtype', 400);
+    return fields.msgtype;
+  }
   const head = headSchema.safeParse(fields);
   if (!head.success) throw new CallbackError(ErrorCode.PayloadMalformed, 'event has no MsgType', 400);
   const { MsgType, Event, ChangeType } = head.data;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CallbackError, ErrorCode } from '../../errors.js';
 import { defineFamily, keyPart } from './family.js';
 
 const id = z.string().min(1);
@@ -51,7 +52,9 @@ export const robotEvents = defineFamily({
     if (typeof f.aibotid !== 'string' || typeof f.msgtype !== 'string') return null;
     if (f.msgtype !== 'event') return `robot.${f.msgtype}`;
     const type = (f.event as { eventtype?: unknown } | undefined)?.eventtype;
-    return `robot.event.${typeof type === 'string' ? type : ''}`;
+    // An event without its eventtype is missing a field WeCom always sends, not an event of an unknown type.
+    if (typeof type !== 'string' || !type) throw new CallbackError(ErrorCode.PayloadMalformed, 'invalid robot event: event.eventtype', 400);
+    return `robot.event.${type}`;
   },
   dedupeKey: (e) => `robot|${keyPart(e.msgid)}`,
 });

@@ -96,7 +96,7 @@ export class RedisKeys {
   }
 
   /**
-   * The dashboard's index of leads (src/store/lead-index.ts): `rows` (a hash of list rows), `z:<sort>` (sorted sets),
+   * The dashboard's index of leads (src/domain/leads/lead-index.ts): `rows` (a hash of list rows), `z:<sort>` (sorted sets),
    * `s:<facet>:<value>` (sets), `search`, `built`, and short-lived query results under `q:`.
    */
   leadIndex(part: string): string {

@@ -143,7 +143,8 @@ export class WecomClient {
       wecomCalls.inc({ api, errcode: 'local_rate_limit' });
       throw WecomApiError.transport(api, 'no rate-limit quota within the wait allowed', undefined, false);
     }
-    const url = opts.url ? new URL(opts.url) : new URL(`/cgi-bin/${api}`, this.opts.baseUrl);
+    // Under the base URL's own path, if it has one (a gateway such as https://gw.example.com/qyapi).
+    const url = opts.url ? new URL(opts.url) : new URL(`cgi-bin/${api}`, this.opts.baseUrl.endsWith('/') ? this.opts.baseUrl : `${this.opts.baseUrl}/`);
     for (const [k, v] of Object.entries(opts.query ?? {})) url.searchParams.set(k, v);
     if (token) url.searchParams.set('access_token', token);
     const started = performance.now();

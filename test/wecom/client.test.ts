@@ -106,6 +106,25 @@ describe('access token', () => {
   });
 });
 
+describe('WECOM_API_BASE', () => {
+  it('a base URL with a path (a gateway in front of WeCom) keeps it: calls go to <base>/cgi-bin/<api>', async () => {
+    const paths: string[] = [];
+    const gateway = createServer((req, res) => {
+      paths.push(req.url!.split('?')[0]!);
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ errcode: 0, errmsg: 'ok', access_token: 'tok', expires_in: 7200, tag_group: [] }));
+    });
+    await new Promise<void>((r) => gateway.listen(0, '127.0.0.1', r));
+    try {
+      const base = `http://127.0.0.1:${(gateway.address() as AddressInfo).port}/qyapi`;
+      for (const [i, baseUrl] of [base, `${base}/`].entries()) await client({ baseUrl, keys: new RedisKeys(`${prefix}_${i}`) }).getCorpTagList();
+      expect(paths).toEqual(['/qyapi/cgi-bin/gettoken', '/qyapi/cgi-bin/externalcontact/get_corp_tag_list', '/qyapi/cgi-bin/gettoken', '/qyapi/cgi-bin/externalcontact/get_corp_tag_list']);
+    } finally {
+      await new Promise((r) => gateway.close(r));
+    }
+  });
+});
+
 describe('retryable and permanent errors', () => {
   it('a refused connection is retryable and never ambiguous (nothing reached WeCom); a dead answer is both', async () => {
     const closed = await new Promise<number>((resolve) => {

@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { isCronPattern } from './cron-pattern.js';
 import { ConfigError } from './errors.js';
-import { parseDelay } from './content/sequences.js';
-import { massQuotaRule } from './domain/delivery/mass-quota.js';
-import { DEFAULT_SERVICE_HOURS, parseServiceHours } from './domain/kf/service-hours.js';
+import { parseDelay } from './settings/delay.js';
+import { massQuotaRule } from './settings/mass-quota-rule.js';
+import { DEFAULT_SERVICE_HOURS, parseServiceHours } from './settings/service-hours.js';
 import { DEFAULT_TIMEZONE } from './domain/vocabulary.js';
 
 /** The time zone every *_TIMEZONE setting defaults to. */

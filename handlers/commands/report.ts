@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { defineCommand } from '../../src/domain/commands/command.js';
 import { issue } from '../../src/domain/commands/parse.js';
-import { addDays, isDay } from '../../src/domain/commands/period.js';
+import { addDays } from '../../src/domain/commands/period.js';
+import { isDay } from '../../src/settings/calendar-day.js';
 import { localDay } from '../../src/domain/nurture/clock.js';
 import { buildDailyReport } from '../../src/domain/report/daily-report.js';
 import { foldWidth } from '../../src/domain/width.js';

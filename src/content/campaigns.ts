@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import { isCronPattern } from '../cron-pattern.js';
-import { isDay } from '../domain/commands/period.js';
+import { isDay } from '../settings/calendar-day.js';
 import { GRADES, ROLES, STAGES } from '../domain/vocabulary.js';
 import type { CaseStudy } from './cases.js';
 import { DEFAULT_TAG_GROUP, type ChannelCatalog } from './channels.js';
-import { MAX_SPAN_MS, messageLink, messageText, parseDelay, quietHoursSchema, timezone, type Sequence } from './sequences.js';
+import { MAX_SPAN_MS, messageLink, messageText, quietHoursSchema, timezone, type Sequence } from './sequences.js';
+import { parseDelay } from '../settings/delay.js';
 import { loadKeyedFiles } from './yaml-file.js';
 
 const key = z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, 'must be 1-40 characters of A-Z a-z 0-9 _ -');

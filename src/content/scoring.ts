@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { GRADES, ROLES } from '../domain/vocabulary.js';
-import { parseDelay } from './sequences.js';
+import { parseDelay } from '../settings/delay.js';
 import { parseYaml, validate } from './yaml-file.js';
 
 const points = z.number().min(-1000).max(1000);

@@ -2,14 +2,8 @@ import { z } from 'zod';
 import { DEFAULT_TIMEZONE, STAGES } from '../domain/vocabulary.js';
 import { onlyPlaceholders, PLACEHOLDERS, strayBraces, strayBracesMessage, unknownPlaceholders } from './render.js';
 import { byteLimit, loadKeyedFiles, validate } from './yaml-file.js';
+import { parseDelay } from '../settings/delay.js';
 
-const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
-
-/** Parses a delay like `90s`, `15m`, `2h`, `1d` into milliseconds. */
-export function parseDelay(text: string): number | null {
-  const m = /^(\d+)\s*([smhd])$/.exec(text.trim());
-  return m ? Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS] : null;
-}
 
 /** The longest delay or span a template takes (100 years): a longer one can put a date past what a Date holds. */
 export const MAX_SPAN_MS = 36_500 * 86_400_000;

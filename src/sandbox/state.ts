@@ -4,7 +4,7 @@
  * WeCom's JSON shapes and return the reply fields, throwing SandboxApiError for an errcode; the server adds
  * `errcode: 0, errmsg: 'ok'`.
  */
-import { massQuotaRule } from '../domain/delivery/mass-quota.js';
+import { massQuotaRule } from '../settings/mass-quota-rule.js';
 import type { ApiRoute, SandboxArea } from './area.js';
 import { AppMessagesArea, type MemberMessageLimit } from './areas/app-messages.js';
 import { ContactWaysArea } from './areas/contact-ways.js';

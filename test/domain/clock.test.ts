@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { inQuietHours, localDay, localMonth, nextAllowedTime, startOfNextDay } from '../../src/domain/nurture/clock.js';
-import { parseDelay } from '../../src/content/sequences.js';
+import { parseDelay } from '../../src/settings/delay.js';
 
 const quiet = { start: '21:00', end: '09:00', timezone: 'Asia/Shanghai' };
 // 2026-11-22 is a Sunday; Asia/Shanghai is UTC+8 all year.

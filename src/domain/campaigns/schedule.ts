@@ -2,7 +2,7 @@ import { Cron } from 'croner';
 import type { BotContext } from '../../context.js';
 import type { Campaign } from '../../content/campaigns.js';
 import type { QuietHours } from '../../content/sequences.js';
-import { parseDelay } from '../../content/sequences.js';
+import { parseDelay } from '../../settings/delay.js';
 import { jobIds } from '../../queues/job-ids.js';
 import { withLock } from '../../redis/lock.js';
 import { createOnce } from '../../store/create-once.js';

@@ -1,5 +1,5 @@
 import type { Segment } from '../../content/campaigns.js';
-import { parseDelay } from '../../content/sequences.js';
+import { parseDelay } from '../../settings/delay.js';
 import { Enrollment } from '../../store/models/enrollment.js';
 import { Lead, leadId, type LeadFields } from '../../store/models/lead.js';
 

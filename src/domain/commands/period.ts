@@ -1,18 +1,12 @@
 import { localDay } from '../nurture/clock.js';
+import { DAY, isDay } from '../../settings/calendar-day.js';
 import { foldWidth } from '../width.js';
 
 /** A period as typed: relative to today (the last N days, today included), or fixed days. */
 export type PeriodSpec = { kind: 'last'; days: number } | { kind: 'yesterday' } | { kind: 'days'; from: string; to: string };
 
-const DAY = /^\d{4}-\d{2}-\d{2}$/;
 const RANGE = /^(\d{4}-\d{2}-\d{2})(?:\.\.|~|至|到|—|–|--)(\d{4}-\d{2}-\d{2})$/u;
 
-/** Whether a YYYY-MM-DD string is a real calendar day. */
-export function isDay(s: string): boolean {
-  if (!DAY.test(s)) return false;
-  const d = new Date(`${s}T00:00:00Z`);
-  return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === s;
-}
 
 /** `day` moved by `n` calendar days. */
 export function addDays(day: string, n: number): string {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { addDays, isDay } from '../../domain/commands/period.js';
+import { addDays } from '../../domain/commands/period.js';
+import { isDay } from '../../settings/calendar-day.js';
 import { localDay } from '../../domain/nurture/clock.js';
 import { ApiError } from './api-route.js';
 

@@ -26,9 +26,9 @@ try {
   const { channels, sequences, cases, campaigns } = await loadTemplates(dir, { publicBaseUrl: process.env.PUBLIC_BASE_URL || undefined, serviceHoursText });
   for (const c of channels.all()) {
     const tags = c.tags.map((t) => `${t.group}/${t.name}`).join(', ') || '-';
-    console.log(`ok  channel ${c.key} (${c.name}) tags: ${tags}; welcome: ${c.welcome ? 'yes' : 'none'}; sequence: ${c.sequence ?? '-'}`);
+    console.log(`ok  channel ${c.key} (${c.name}) tags: ${tags}; welcome: ${c.welcome ? 'yes' : 'none'}; sequence: ${c.sequence ?? '-'}; customers: ${channels.serviceSequenceOf(c.key) ?? '-'}`);
   }
-  for (const s of sequences.values()) console.log(`ok  sequence ${s.key} (${s.name}): ${s.steps.length} steps`);
+  for (const s of sequences.values()) console.log(`ok  sequence ${s.key} (${s.name}): ${s.kind === 'service' ? 'service (for customers), ' : ''}${s.steps.length} steps`);
   for (const c of cases) console.log(`ok  case ${c.slug} (${c.industries.join(', ')}): ${c.title}`);
   for (const { campaign: c } of campaigns.values()) {
     const what = c.content.sequence ? `enroll in ${c.content.sequence}` : [c.content.text && 'text', c.content.link && 'link', c.content.caseStudy && 'case study'].filter(Boolean).join(' + ');

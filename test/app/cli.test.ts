@@ -177,6 +177,14 @@ describe('start-up errors are one clear message', () => {
     }
   });
 
+  it('templates:check on the shipped templates lists each channel\'s sequences, for new contacts and for customers', async () => {
+    const r = await runCommand(COMMANDS['npm run templates:check'], [], { env: baseEnv({ TEMPLATES_DIR: 'templates' }) });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('ok  channel expo2026 (2026 工业展) tags: 渠道/2026工业展, 行业/制造业; welcome: yes; sequence: onboarding; customers: customer-care');
+    expect(r.stdout).toContain('ok  sequence customer-care (新客户服务): service (for customers), 3 steps');
+    expect(r.stdout).toContain('templates are valid');
+  });
+
   it('templates:check on a TEMPLATES_DIR that does not exist says so', async () => {
     const r = await runCommand(COMMANDS['npm run templates:check'], [], { env: baseEnv({ TEMPLATES_DIR: '/no/such/templates' }) });
     expect(r.code).toBe(1);

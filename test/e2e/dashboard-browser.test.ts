@@ -26,7 +26,9 @@ beforeAll(async () => {
   // The test templates, with a cost declared for expo2026 (the channel the demo gives most leads).
   const channelsYaml = readFileSync(path.join(TEMPLATES_DIR, 'channels.yaml'), 'utf8').replace('  - key: notext\n', `    cost: ${EXPO_COST}\n  - key: notext\n`);
   expect(channelsYaml).toContain(`cost: ${EXPO_COST}`);
-  const templates = templateDir({ 'channels.yaml': channelsYaml }, { from: TEMPLATES_DIR });
+  // And a service sequence for customers (kind: service).
+  const care = 'key: care\nname: 客户关怀\nkind: service\nsteps:\n  - delay: 1d\n    text: "感谢签约！"\n';
+  const templates = templateDir({ 'channels.yaml': `serviceSequence: care\n${channelsYaml}`, 'sequences/care.yaml': care }, { from: TEMPLATES_DIR });
   t = await startTestBot('dashboard-browser', { env: { ADMIN_TOKEN: TOKEN, OPS_TIMEZONE: OPS_TZ, TEMPLATES_DIR: templates } });
   await seedDemo(t.bot.ctx, { members: ['zhangsan', 'lisi'], leads: 150, seed: 11, kf: { openKfid: 'wkBROWSER', servicers: ['zhangsan', 'lisi'] } });
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -337,6 +339,10 @@ describe('dashboard in a browser', () => {
       await page.waitForTimeout(300);
       await shot(view);
     }
+    // A service sequence says it is one.
+    await page.goto(`${t.url}/admin#/sequences`);
+    await page.waitForSelector('[data-testid=sequence-service]');
+    expect(await page.$$eval('[data-testid=sequence-service]', (ps) => ps.map((p) => p.closest('section, .card')?.textContent ?? ''))).toEqual([expect.stringContaining('客户关怀 (care)')]);
     await page.goto(`${t.url}/admin#/grades`);
     await page.waitForSelector('[data-testid=grade-counts]');
     const board = await api<{ overall: Record<string, number> }>('/grades');

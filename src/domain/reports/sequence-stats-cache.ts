@@ -11,7 +11,7 @@ interface Cached {
   stats: Stats;
 }
 
-const shapeOf = (ctx: Ctx) => [...ctx.sequences.values()].map((s) => `${s.key}:${s.steps.length}`).join(',');
+const shapeOf = (ctx: Ctx) => [...ctx.sequences.values()].map((s) => `${s.key}:${s.kind}:${s.steps.length}`).join(',');
 
 /**
  * The sequences' step statistics as the dashboard shows them, each with when it was computed (`asOf`).

@@ -63,7 +63,7 @@ export async function sequenceStats(sequences: ReadonlyMap<string, Sequence>) {
       const s = steps[d.step ?? -1];
       if (s) s.clicks += (d as { clicks?: number }).clicks ?? 0;
     }
-    out.push({ key: seq.key, name: seq.name, enrollments: status, steps });
+    out.push({ key: seq.key, name: seq.name, kind: seq.kind, enrollments: status, steps });
   }
   return out;
 }

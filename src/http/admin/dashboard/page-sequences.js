@@ -11,6 +11,7 @@ export async function sequencesPage() {
     h('h1', {}, t('sequences.title')),
     sequences.length ? h('p', { class: 'note', 'data-testid': 'sequences-as-of' }, t('sequences.asOf', { when: when(sequences[0].asOf) })) : null,
     sequences.length ? sequences.map((s) => card(`${s.name} (${s.key})`,
+      s.kind === 'service' ? h('p', { class: 'note', 'data-testid': 'sequence-service' }, t('sequences.service')) : null,
       h('p', { class: 'muted' }, t('sequences.enrollments', { active: s.enrollments.active ?? 0, completed: s.enrollments.completed ?? 0, stopped: s.enrollments.stopped ?? 0 })),
       table([
         { label: t('col.step'), render: (r) => `${r.index + 1}. ${r.caseStudy ? t('sequences.caseStudy') : r.label}` },

@@ -43,7 +43,7 @@ export function boardRoutes(ctx: BotContext) {
       path: '/sequences',
       tag: 'sequences',
       summary: 'Each sequence: enrollments by status, and per step what was sent, failed, clicked, replied and stopped (computed at most every SEQUENCE_STATS_MAX_AGE_SECONDS; asOf says when)',
-      response: z.array(z.object({ key: z.string(), name: z.string(), asOf: z.date(), enrollments: z.record(z.string(), z.number()), steps: z.array(z.record(z.string(), z.union([z.number(), z.string(), z.boolean()]))) })),
+      response: z.array(z.object({ key: z.string(), name: z.string(), kind: z.enum(['marketing', 'service']).describe('service: for customers, entered on becoming one'), asOf: z.date(), enrollments: z.record(z.string(), z.number()), steps: z.array(z.record(z.string(), z.union([z.number(), z.string(), z.boolean()]))) })),
       handler: () => cachedSequenceStats(ctx),
     }),
     apiRoute({

@@ -72,6 +72,17 @@ describe('sandbox 微信客服', () => {
     expect((await call('kf/sync_msg', { open_kfid: KF, token, cursor: p2.next_cursor })).msg_list).toEqual([]);
   });
 
+  it("an empty page with has_more 1 on an account's first sync (no cursor yet) gives a cursor the next call accepts", async () => {
+    await sandbox.state.kf.customerSays(KF, 'wmA', 'm0');
+    const token = tokenOfLast();
+    sandbox.state.kf.injectEmptyPages(KF, 1);
+    const empty = await call('kf/sync_msg', { open_kfid: KF, token });
+    expect(empty).toMatchObject({ errcode: 0, has_more: 1, msg_list: [] });
+    const next = await call('kf/sync_msg', { open_kfid: KF, token, cursor: empty.next_cursor });
+    expect(next).toMatchObject({ errcode: 0, has_more: 0 });
+    expect((next.msg_list as Array<{ text: { content: string } }>).map((m) => m.text.content)).toEqual(['m0']);
+  });
+
   it('sync_msg: open_kfid required (95000), a token lives 10 min (95007 after), without one only a few calls a minute (45009), 3 days of history', async () => {
     await sandbox.state.kf.customerSays(KF, 'wmB', 'old');
     const token = tokenOfLast();

@@ -97,7 +97,8 @@ function syncMsg(a: KfArea, body: Json): Json {
   const empty = a.emptyPages.get(openKfid) ?? 0;
   if (log.length && empty > 0) {
     a.emptyPages.set(openKfid, empty - 1);
-    return { next_cursor: `c${after}`, has_more: 1, msg_list: [] };
+    // The cursor it was given back (c0, the start, when it had none: "c-1" would be refused on the next call).
+    return { next_cursor: `c${Math.max(after, 0)}`, has_more: 1, msg_list: [] };
   }
   const page = log.slice(0, limit);
   const last = page.length ? page[page.length - 1]!.seq : after;

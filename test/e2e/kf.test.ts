@@ -269,6 +269,29 @@ describe('hand-off', () => {
     expect(l!.kf?.servicer).toBe(took);
   });
 
+  it("a lead whose own owner is off duty goes to the servicers on duty in turn, not to its channel's owner every time", async () => {
+    const handedTo = async (ext: string) => {
+      await handled(await say(ext, '转人工'));
+      return (await waitFor(() => kf().transfers.find((x) => x.externalUserId === ext && x.to === 3), 'handed off')).servicer;
+    };
+    const contactOfLisi = async (name: string) => {
+      // Channel expo2026's owner is zhangsan; the contact's own owner is lisi.
+      const c = t.newContact({ state: 'expo2026', userId: 'lisi', name });
+      expect((await t.post(c.xml)).status).toBe(200);
+      await waitFor(() => lead(c.externalUserId), 'contact lead');
+      return c.externalUserId;
+    };
+    kf().setServicerStatus(KF, 'wangwu', 0);
+    kf().setServicerStatus(KF, 'lisi', 1);
+    try {
+      const took = [await handedTo(await contactOfLisi('李的客户四')), await handedTo(await contactOfLisi('李的客户五'))];
+      expect(new Set(took)).toEqual(new Set(['zhangsan', 'wangwu']));
+    } finally {
+      kf().setServicerStatus(KF, 'lisi', 0);
+      kf().setServicerStatus(KF, 'wangwu', 1);
+    }
+  });
+
   it('no servicer on duty: the queue (state 2)', async () => {
     kf().setServicerStatus(KF, 'zhangsan', 1);
     kf().setServicerStatus(KF, 'lisi', 1);

@@ -239,6 +239,11 @@ export class RedisKeys {
     return `${this.prefix}:kf:${openKfid}:sync-done`;
   }
 
+  /** A service clock's deadline asked for a sync of its account, once (clock.ts fireClock). */
+  kfClockSync(clockId: string, level: number): string {
+    return `${this.prefix}:kf:clock-sync:${clockId}:${level}`;
+  }
+
   /**
    * The account's customers whose messages wait set aside after a failure (a hash: customer → the `kf-inbound` job that
    * handles them), and a field saying the hash was built from MongoDB's `pending` messages since Redis last lost it

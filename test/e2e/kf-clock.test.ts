@@ -103,6 +103,18 @@ describe('the service clock', () => {
     expect(Object.keys(doc.paths)).toContain('/admin/api/service');
   });
 
+  it('a reply whose callback has not come by the deadline: no alert; the deadline syncs the account first and finds it', async () => {
+    const ext = `wmCLOCKlate${Date.now().toString(36)}`;
+    await handedOff(ext);
+    // WeCom's callback for the reply is late (or lost): only a sync can learn of it.
+    await kf().servicerSays(KF, ext, 'lisi', '您好，我在', { post: false });
+    const r = await waitFor(() => KfResponse.findOne({ externalUserId: ext }).lean(), 'response stored', 10_000);
+    expect(r).toMatchObject({ servicer: 'lisi', level: 0 });
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(notices(ext)).toHaveLength(0);
+    expect(alerts(ext)).toHaveLength(0);
+  });
+
   it('a reply that waits behind the customer\'s set-aside work counts: no notice, no alert, and the clock stops once it is handled', async () => {
     const ext = `wmCLOCKheld${Date.now().toString(36)}`;
     const clock = await handedOff(ext);

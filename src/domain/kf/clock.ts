@@ -9,6 +9,7 @@ import type { Grade } from '../vocabulary.js';
 import { addServiceSeconds, serviceSecondsBetween } from './service-hours.js';
 import { addToServiceDay, dayEntry } from './service-days.js';
 import { replyQueuedBehind } from './set-aside.js';
+import { requestSync } from './sync.js';
 
 type Ctx = Pick<BotContext, 'config' | 'scoring' | 'queues' | 'leads' | 'redis' | 'keys' | 'wecom' | 'log' | 'channels'>;
 
@@ -99,7 +100,10 @@ export async function recordResponse(ctx: Ctx, ref: LeadRef, lead: Pick<LeadFiel
  * A clock's deadline: still no person's reply → at level 1 an app message to the servicer (else the owner, else the
  * channel's owners), at level 2 one alert to the ops group. Each once (the notice's key, the alert's key), and never
  * after the reply: the job re-reads the clock under the lead lock, waits while a sync of the account is pending (the
- * reply may be in it), and while a reply fetched already waits behind the customer's set-aside work.
+ * reply may be in it), and while a reply fetched already waits behind the customer's set-aside work. With no sync
+ * pending it asks for one first, once per deadline: a servicer may have replied in the client with WeCom's callback
+ * still on its way, and sync_msg has the reply already [D:94670] (without a callback token kept, the call is rate
+ * limited; once per deadline is little).
  */
 export async function fireClock(ctx: Ctx, d: { lead: string; clock: string; level: number }): Promise<{ result: string; deferTo?: number }> {
   const ref = splitLeadId(d.lead);
@@ -110,6 +114,10 @@ export async function fireClock(ctx: Ctx, d: { lead: string; clock: string; leve
     const [asked, done] = (await ctx.redis.mget(ctx.keys.kfSyncRequested(openKfid), ctx.keys.kfSyncDone(openKfid))).map((v) => Number(v) || 0);
     const due = (d.level === 1 ? pre.kf.clock.firstDue : pre.kf.clock.secondDue).getTime();
     if (asked! > done! && Date.now() - due < 15_000) return { result: 'waiting_for_sync', deferTo: Date.now() + 500 };
+    if (Date.now() - due < 15_000 && (await ctx.redis.set(ctx.keys.kfClockSync(d.clock, d.level), '1', 'PX', 60_000, 'NX'))) {
+      await requestSync(ctx, openKfid, null);
+      return { result: 'syncing_first', deferTo: Date.now() + 300 };
+    }
     // A servicer's reply already fetched may wait behind the customer's set-aside work (set-aside.ts): the reply was
     // given, so no alert; the clock stops once it is handled.
     if (await replyQueuedBehind(ctx, openKfid, ref.externalUserId, pre.kf.clock.startedAt)) return { result: 'reply_queued', deferTo: Date.now() + 5_000 };

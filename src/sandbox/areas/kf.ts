@@ -125,12 +125,15 @@ export class KfArea implements SandboxArea {
     return { welcomeCode, status: opts.post === false ? 0 : await this.postCallback(openKfid) };
   }
 
-  /** A servicer who serves the session (state 3) writes in the WeCom client: origin 5 in the log, and a callback. */
-  async servicerSays(openKfid: string, externalUserId: string, userid: string, text: string): Promise<{ msgid: string; status: number }> {
+  /**
+   * A servicer who serves the session (state 3) writes in the WeCom client: origin 5 in the log, and, unless `post` is
+   * false (a callback late or lost), a callback.
+   */
+  async servicerSays(openKfid: string, externalUserId: string, userid: string, text: string, opts: { post?: boolean } = {}): Promise<{ msgid: string; status: number }> {
     const s = this.session(openKfid, externalUserId);
     if (!s || s.state !== 3 || s.servicer !== userid) throw new Error(`sandbox kf: ${userid} does not serve ${externalUserId} (state ${s?.state ?? 'none'}, servicer ${s?.servicer ?? 'none'})`);
     const msgid = this.append(openKfid, { open_kfid: openKfid, external_userid: externalUserId, servicer_userid: userid, origin: 5, msgtype: 'text', text: { content: text } });
-    return { msgid, status: await this.postCallback(openKfid) };
+    return { msgid, status: opts.post === false ? 0 : await this.postCallback(openKfid) };
   }
 
   /**

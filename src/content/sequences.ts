@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_TIMEZONE, STAGES } from '../domain/vocabulary.js';
+import { DEFAULT_TIMEZONE, FUNNEL, STAGES, type Stage } from '../domain/vocabulary.js';
 import { onlyPlaceholders, PLACEHOLDERS, strayBraces, strayBracesMessage, unknownPlaceholders } from './render.js';
 import { byteLimit, loadKeyedFiles, validate } from './yaml-file.js';
 import { parseDelay } from '../settings/delay.js';
@@ -97,6 +97,13 @@ const sequenceSchema = z
   .superRefine((s, ctx) => {
     if (s.kind === 'service' && s.stopOn.includes('stage:customer')) {
       ctx.addIssue({ code: 'custom', path: ['stopOn'], message: 'a service sequence is for customers: "stage:customer" would end it as it starts' });
+    }
+    // Reaching a stage counts as reaching every earlier one (policy.ts stageStop): a customer is past them all.
+    for (const stop of s.kind === 'service' ? s.stopOn : []) {
+      const stage = stop.startsWith('stage:') ? stop.slice('stage:'.length) : null;
+      if (stage && stage !== 'customer' && FUNNEL.includes(stage as Stage)) {
+        ctx.addIssue({ code: 'custom', path: ['stopOn'], message: `a service sequence is for customers: "${stop}" would end it as it starts (a customer has reached every funnel stage)` });
+      }
     }
   });
 

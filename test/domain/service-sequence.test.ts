@@ -113,4 +113,16 @@ describe('templates:check on service sequences', () => {
       'channels.yaml: serviceSequence: "fast" is a marketing sequence, which ends when a lead becomes a customer: give it kind: service, or name a service sequence',
     ]);
   });
+
+  it('a service sequence cannot stop at a funnel stage before customer either: a customer has reached them all, so it would never start', async () => {
+    expect(
+      await problems({
+        'sequences/care.yaml': service('care', '感谢签约！', 'stopOn: ["stage:qualified", "stage:lost"]\n'),
+        'sequences/early.yaml': service('early', '感谢！', 'stopOn: ["stage:added"]\n'),
+      }),
+    ).toEqual([
+      'sequences/care.yaml: stopOn: a service sequence is for customers: "stage:qualified" would end it as it starts (a customer has reached every funnel stage)',
+      'sequences/early.yaml: stopOn: a service sequence is for customers: "stage:added" would end it as it starts (a customer has reached every funnel stage)',
+    ]);
+  });
 });

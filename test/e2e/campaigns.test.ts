@@ -564,6 +564,23 @@ describe('schedules', () => {
     }
   });
 
+  it('a daily schedule made weekly runs its weekly slot: the daily run of the day before was its own occurrence, not this one', async () => {
+    const slot = Math.floor((Date.now() - 30 * 60_000) / 60_000) * 60_000;
+    const at = new Date(slot);
+    const key = await campaign('dailyweekly', { schedule: { cron: `${at.getUTCMinutes()} ${at.getUTCHours()} * * *`, timezone: 'UTC' } });
+    try {
+      // Yesterday's daily run (it went out; made here after the fact, so its status is set as it ended).
+      const yesterday = slot - 86_400_000;
+      const ran = await startRun(h.ctx, key, { trigger: 'schedule', at: yesterday });
+      await CampaignRun.updateOne({ _id: ran!.run._id }, { $set: { status: 'finished', reason: null } });
+      // Ops make it weekly, on today's weekday at the same time: today's slot is one of the old schedule's too.
+      await editSchedule(key, { cron: weeklyAt(slot, 0), timezone: 'UTC' });
+      expect((await startRun(h.ctx, key, { trigger: 'schedule', at: slot }))?.run).toMatchObject({ _id: `${key}|${slotOf(slot)}`, status: 'running' });
+    } finally {
+      await cancelCampaign(h.ctx, key, 'test');
+    }
+  });
+
   it('a schedule edited so that its slot of the day is already past runs that slot now (hours late at most), unless a run near it served it', async () => {
     // Registered for UTC two hours from now; moved to UTC+3, the same wall time was an hour ago.
     const cron = weeklyAt(Math.floor(Date.now() / 60_000) * 60_000, 2);

@@ -1,6 +1,6 @@
 import { Cron } from 'croner';
 import type { BotContext } from '../../context.js';
-import type { Campaign } from '../../content/campaigns.js';
+import { parseCampaign, type Campaign } from '../../content/campaigns.js';
 import type { QuietHours } from '../../content/sequences.js';
 import { parseDelay } from '../../settings/delay.js';
 import { jobIds } from '../../queues/job-ids.js';
@@ -60,21 +60,34 @@ export function nextRunAt(c: Campaign, opsTimezone: string, after = Date.now()):
 /**
  * The run that already served a cron slot's occurrence, when the campaign's schedule was edited since (its time zone
  * or pattern changed on the day): another scheduled run of the campaign nearer to this slot than to the slots before
- * and after it, under the schedule as it is now. A weekly Monday 10:00 moved from Asia/Shanghai to Europe/London after
- * its Shanghai slot ran would otherwise run again eight hours later, and send every lead the same message twice. A run
- * skipped while paused, or missed, served nothing.
+ * and after it, under the schedule as it is now, and this slot nearer to that run than to the slots before and after
+ * it under the schedule that run was made by (its stored definition). A weekly Monday 10:00 moved from Asia/Shanghai to
+ * Europe/London after its Shanghai slot ran would otherwise run again eight hours later, and send every lead the same
+ * message twice; while a daily campaign made weekly still runs its weekly slot, the daily run of the day before being
+ * its own occurrence. A run skipped while paused, or missed, served nothing. `opsTimezone`: the zone of a run's
+ * schedule that names none (OPS_TIMEZONE).
  */
-export async function servedBy(c: Campaign, tz: string, at: number): Promise<{ _id: string; scheduledFor: Date } | null> {
+export async function servedBy(c: Campaign, tz: string, at: number, opsTimezone: string): Promise<{ _id: string; scheduledFor: Date } | null> {
   if (!c.schedule.cron) return null;
-  const cron = new Cron(c.schedule.cron, { timezone: tz, paused: true });
-  const before = cron.previousRuns(1, new Date(at))[0];
-  const after = cron.nextRun(new Date(at));
-  if (!before || !after) return null;
-  const near = { $gt: new Date(at - (at - before.getTime()) / 2), $lt: new Date(at + (after.getTime() - at) / 2) };
-  return (await CampaignRun.findOne(
-    { campaignKey: c.key, trigger: 'schedule', scheduledFor: near, _id: { $ne: runIdFor(c, 'schedule', at) }, status: { $nin: ['skipped', 'missed'] } },
-    { scheduledFor: 1 },
-  ).lean()) as { _id: string; scheduledFor: Date } | null;
+  const near = (pattern: string, zone: string, ms: number) => {
+    const cron = new Cron(pattern, { timezone: zone, paused: true });
+    const before = cron.previousRuns(1, new Date(ms))[0]?.getTime() ?? -Infinity;
+    const after = cron.nextRun(new Date(ms))?.getTime() ?? Infinity;
+    return { from: ms - (ms - before) / 2, to: ms + (after - ms) / 2 };
+  };
+  const here = near(c.schedule.cron, tz, at);
+  if (!Number.isFinite(here.from) || !Number.isFinite(here.to)) return null;
+  const runs = (await CampaignRun.find(
+    { campaignKey: c.key, trigger: 'schedule', scheduledFor: { $gt: new Date(here.from), $lt: new Date(here.to) }, _id: { $ne: runIdFor(c, 'schedule', at) }, status: { $nin: ['skipped', 'missed'] } },
+    { scheduledFor: 1, definition: 1 },
+  ).lean()) as Array<{ _id: string; scheduledFor: Date; definition?: unknown }>;
+  for (const r of runs) {
+    const made = parseCampaign(r.definition).value?.schedule;
+    // A run whose own schedule cannot be read (a one-off, a definition no longer valid) is taken as serving the slot.
+    const there = made?.cron ? near(made.cron, made.timezone ?? opsTimezone, r.scheduledFor.getTime()) : null;
+    if (!there || (at > there.from && at < there.to)) return { _id: r._id, scheduledFor: r.scheduledFor };
+  }
+  return null;
 }
 
 /** The BullMQ job scheduler of a cron campaign. */
@@ -105,7 +118,7 @@ export async function syncSchedule(ctx: Ctx, key: string): Promise<void> {
     // Monday 10:00 from Europe/London to Asia/Shanghai at 05:00 UTC would send nothing that Monday.
     if (was && (was.pattern !== c.schedule.cron || (was.tz ?? null) !== tz)) {
       const last = new Cron(c.schedule.cron, { timezone: tz, paused: true }).previousRuns(1, new Date())[0]?.getTime();
-      if (last && last !== due && Date.now() - last <= MISSED_RUN_GRACE_MS && !(await CampaignRun.exists({ _id: runIdFor(c, 'schedule', last) })) && !(await servedBy(c, tz, last))) {
+      if (last && last !== due && Date.now() - last <= MISSED_RUN_GRACE_MS && !(await CampaignRun.exists({ _id: runIdFor(c, 'schedule', last) })) && !(await servedBy(c, tz, last, ctx.config.OPS_TIMEZONE))) {
         await ctx.queues.add('campaign-tick', { key, at: last }, { jobId: jobIds.campaignTick(key, last) });
         ctx.log.info({ campaign: key, slot: new Date(last) }, 'campaign schedule edited: its latest slot, not run under the old schedule, runs now');
       }
@@ -163,7 +176,7 @@ export async function startRun(ctx: Ctx, key: string, o: { trigger: 'schedule' |
   if (paused && o.trigger === 'launch') throw new CampaignError('state', `campaign "${key}" is paused: resume it first`);
   const now = Date.now();
   const late = o.trigger === 'schedule' && now - o.at > MISSED_RUN_GRACE_MS;
-  const served = o.trigger === 'schedule' && !paused && !late ? await servedBy(c, campaignTimezone(ctx, c), o.at) : null;
+  const served = o.trigger === 'schedule' && !paused && !late ? await servedBy(c, campaignTimezone(ctx, c), o.at, ctx.config.OPS_TIMEZONE) : null;
   const status = paused || served ? 'skipped' : late ? 'missed' : 'running';
   const id = runIdFor(c, o.trigger, o.at);
   const windowMs = parseDelay(c.window) ?? 3 * 86_400_000;

@@ -137,6 +137,11 @@ export function checkCampaignRefs(
   const have = `have: ${[...t.sequences.keys()].join(', ') || 'none'}`;
   const noSequence = (k: string) => !t.sequences.has(k) && !invalid.sequences?.has(k);
   if (c.content.sequence && noSequence(c.content.sequence)) problems.push({ path: 'content.sequence', message: `no sequence "${c.content.sequence}" (${have})` });
+  // A marketing campaign leaves customers out (plan.ts): it would put only leads that are not customers yet in a
+  // sequence written for customers, which becoming one does not end.
+  if (c.content.sequence && c.kind === 'marketing' && t.sequences.get(c.content.sequence)?.kind === 'service') {
+    problems.push({ path: 'content.sequence', message: `"${c.content.sequence}" is a service sequence (for customers), whom a marketing campaign leaves out: give the campaign kind: service` });
+  }
   for (const [field, keys] of [['segment.inSequence', c.segment.inSequence], ['segment.notInSequence', c.segment.notInSequence]] as const) {
     for (const k of keys ?? []) if (noSequence(k)) problems.push({ path: field, message: `no sequence "${k}" (${have})` });
   }

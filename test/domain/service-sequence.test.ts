@@ -114,6 +114,19 @@ describe('templates:check on service sequences', () => {
     ]);
   });
 
+  it('a campaign enrolling in a service sequence must be kind: service (a marketing one leaves customers out and would enroll only prospects)', async () => {
+    const enrolling = (key: string, kind: string) => `key: ${key}\nname: 老客户关怀 ${key}\n${kind}segment:\n  stages: [customer]\ncontent:\n  sequence: care\nschedule:\n  cron: "0 10 * * 1"\n`;
+    expect(
+      await problems({
+        'sequences/care.yaml': service('care', '感谢签约！'),
+        'campaigns/care-all.yaml': enrolling('care-all', ''),
+        'campaigns/care-ok.yaml': enrolling('care-ok', 'kind: service\n'),
+      }),
+    ).toEqual([
+      'campaigns/care-all.yaml: content.sequence: "care" is a service sequence (for customers), whom a marketing campaign leaves out: give the campaign kind: service',
+    ]);
+  });
+
   it('a service sequence cannot stop at a funnel stage before customer either: a customer has reached them all, so it would never start', async () => {
     expect(
       await problems({

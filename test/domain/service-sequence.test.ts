@@ -78,6 +78,16 @@ describe('a lead that becomes a customer gets its service sequence', () => {
     expect(await enrollment(ref, 'care')).toMatchObject({ status: 'stopped', stopReason: 'unsubscribe' });
   });
 
+  it("a 微信客服 customer who is nobody's contact is not enrolled, and its timeline does not say an owner removed it", async () => {
+    const ref = { corpId: TEST_CORP.corpId, externalUserId: `wm_svc_kf_${Date.now()}` };
+    // As a 微信客服 arrival makes it (src/domain/kf/link-lead.ts): no owner.
+    await h.ctx.leads.mutate(ref, { channelKey: 'notext', userId: 'kf:wkAAA', at: new Date() }, () => undefined);
+    await moveStage(h.ctx, ref, 'customer', { by: 'staff', source: 'command', actor: 'lisi', reason: '签约' });
+    expect(await enrollment(ref, 'care')).toBeNull();
+    const skipped = (await timelineOf(ref.corpId, ref.externalUserId)).find((e) => e.type === 'enroll_skipped');
+    expect(skipped?.detail).toMatchObject({ sequence: 'care', reason: 'no_owner' });
+  });
+
   it('a lost customer who adds us again is back to customer, and is not enrolled a second time', async () => {
     const ref = await newLead('notext');
     await moveStage(h.ctx, ref, 'customer', { by: 'staff', source: 'api', actor: 'lisi', reason: '签约', at: new Date(Date.now() - 80_000) });

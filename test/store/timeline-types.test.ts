@@ -88,7 +88,7 @@ describe('every kind of timeline entry reads in words', () => {
 
   it('a skipped enrollment says why in words, whichever check refused it (a stage reached, an opt-out, a lead gone)', () => {
     // What enrollLocked and enrollMany record: stageStop's reasons, and their own.
-    for (const reason of ['stage:customer', 'stage:qualified', 'churn', 'unsubscribe', 'unsubscribed', 'no_lead', 'owner_removed']) {
+    for (const reason of ['stage:customer', 'stage:qualified', 'churn', 'unsubscribe', 'unsubscribed', 'no_lead', 'no_owner', 'owner_removed']) {
       const words = timelineWords('enroll_skipped', { sequence: 'onboarding', reason }, book)!;
       for (const lang of ['zh', 'en'] as const) expect(words[lang], `${reason} ${lang}`).not.toMatch(/stage:|\b[a-z]+_[a-z_]+\b|\b(churn|unsubscribed?)\b/);
     }

@@ -81,6 +81,7 @@ const REASONS: Record<string, Words> = {
   // enroll's own refusals (src/domain/nurture/enroll.ts)
   unsubscribed: { zh: '客户已退订', en: 'the customer had opted out' },
   no_lead: { zh: '线索不存在', en: 'no such lead' },
+  no_owner: { zh: '客户不是任何成员的好友（仅通过微信客服联系）', en: 'not a contact of any member (微信客服 only)' },
   'no servicer, owner or channel owner to tell': { zh: '没有接待人员、负责人或渠道负责人可提醒', en: 'no servicer, owner or channel owner to tell' },
   // msg_send_fail's fail_type [D:94670] (src/domain/kf/events.ts)
   account_deleted: { zh: '客服账号已删除', en: 'the 客服 account was deleted' },

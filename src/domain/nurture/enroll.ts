@@ -12,7 +12,7 @@ type Ctx = Pick<BotContext, 'queues' | 'sequences' | 'leads'>;
 /**
  * Enrolls a lead in a sequence: one enrollment per (lead, sequence), ever. Leads who are customers, have left or
  * have unsubscribed are not enrolled. The sender is `ownerUserId` while they are an active owner of the lead, else
- * another active owner (as releaseOwner moves an enrollment), else the lead is not enrolled (`owner_removed`): the
+ * another active owner (as releaseOwner moves an enrollment), else the lead is not enrolled (`owner_removed`; `no_owner` for a 微信客服 customer nobody ever had): the
  * member's deletion of the customer may have been handled between the lead's arrival and this call (events run
  * concurrently, and an add retried after a failure enrolls after a deletion handled meanwhile), and releaseOwner,
  * which ends or moves that member's enrollments, found none then. Returns the enrollment, or null when not enrolled.
@@ -34,9 +34,11 @@ export async function enrollLocked(ctx: Ctx, lead: LeadRef, sequenceKey: string,
   const doc = await Lead.findById(leadId(lead.corpId, lead.externalUserId), { stage: 1, unsubscribedAt: 1, owners: 1 }).lean();
   const active = (doc?.owners ?? []).filter((o) => o.status === 'active').map((o) => o.userId);
   const sender = active.includes(ownerUserId) ? ownerUserId : active[0];
-  const blocked = !doc ? 'no_lead' : doc.unsubscribedAt ? 'unsubscribed' : (stageStop(seq, doc.stage as Stage) ?? (sender ? null : 'owner_removed'));
+  // No active owner: every member who had the customer removed it, or (a 微信客服 customer) nobody ever had it.
+  const noSender = doc?.owners.length ? 'owner_removed' : 'no_owner';
+  const blocked = !doc ? 'no_lead' : doc.unsubscribedAt ? 'unsubscribed' : (stageStop(seq, doc.stage as Stage) ?? (sender ? null : noSender));
   if (blocked || !sender) {
-    await recordStep(lead, `enroll|${sequenceKey}`, 'enroll_skipped', { sequence: sequenceKey, reason: blocked ?? 'owner_removed' });
+    await recordStep(lead, `enroll|${sequenceKey}`, 'enroll_skipped', { sequence: sequenceKey, reason: blocked ?? noSender });
     return null;
   }
   const e = await createOnce(Enrollment, { _id: enrollmentId(lead.corpId, lead.externalUserId, sequenceKey), ...lead, sequenceKey, ownerUserId: sender, enrolledAt: new Date(at), dueAt: planDue(seq, 0, at) });

@@ -581,6 +581,20 @@ describe('schedules', () => {
     }
   });
 
+  it("the old schedule's slot run late, after the edit, still serves its occurrence's new slot", async () => {
+    const slot = Math.floor((Date.now() - 30 * 60_000) / 60_000) * 60_000;
+    // Edited from UTC+5 to UTC: the old slot was five hours before the new one. The bot was down then, so the old
+    // scheduler's due slot is ticked at start-up (syncSchedule), after the edit: its run holds the new definition.
+    const key = await campaign('lateold', { schedule: { cron: weeklyAt(slot, 0), timezone: 'UTC' } });
+    const old = slot - 5 * 3_600_000;
+    try {
+      expect((await startRun(h.ctx, key, { trigger: 'schedule', at: old }))?.run).toMatchObject({ status: 'running' });
+      expect((await startRun(h.ctx, key, { trigger: 'schedule', at: slot }))?.run).toMatchObject({ status: 'skipped', reason: `served by ${key}|${slotOf(old)}: the schedule changed since` });
+    } finally {
+      await cancelCampaign(h.ctx, key, 'test');
+    }
+  });
+
   it('a schedule edited so that its slot of the day is already past runs that slot now (hours late at most), unless a run near it served it', async () => {
     // Registered for UTC two hours from now; moved to UTC+3, the same wall time was an hour ago.
     const cron = weeklyAt(Math.floor(Date.now() / 60_000) * 60_000, 2);

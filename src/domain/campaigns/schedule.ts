@@ -83,8 +83,12 @@ export async function servedBy(c: Campaign, tz: string, at: number, opsTimezone:
   ).lean()) as Array<{ _id: string; scheduledFor: Date; definition?: unknown }>;
   for (const r of runs) {
     const made = parseCampaign(r.definition).value?.schedule;
-    // A run whose own schedule cannot be read (a one-off, a definition no longer valid) is taken as serving the slot.
-    const there = made?.cron ? near(made.cron, made.timezone ?? opsTimezone, r.scheduledFor.getTime()) : null;
+    const ran = r.scheduledFor.getTime();
+    const zone = made?.timezone ?? opsTimezone;
+    // A run whose own schedule cannot be read (a one-off, a definition no longer valid), or that is no slot of it (an
+    // old schedule's slot run late, after the edit: syncSchedule's tick), is taken as serving the slot.
+    const own = made?.cron && new Cron(made.cron, { timezone: zone, paused: true }).nextRun(new Date(ran - 1))?.getTime() === ran;
+    const there = own ? near(made!.cron!, zone, ran) : null;
     if (!there || (at > there.from && at < there.to)) return { _id: r._id, scheduledFor: r.scheduledFor };
   }
   return null;

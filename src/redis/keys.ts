@@ -148,6 +148,11 @@ export class RedisKeys {
     return `${this.prefix}:alerts:digest`;
   }
 
+  /** Held while a tick starts a campaign's scheduled run (src/domain/campaigns/schedule.ts, startRun). */
+  campaignScheduleLock(key: string): string {
+    return `${this.prefix}:campaign:${key}:schedule-lock`;
+  }
+
   /** Held while a launch starts a one-off campaign's run that had ended unsent (skipped or missed). */
   campaignRunLock(runId: string): string {
     return `${this.prefix}:campaign-run:${runId}:lock`;

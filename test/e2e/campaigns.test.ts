@@ -595,6 +595,20 @@ describe('schedules', () => {
     }
   });
 
+  it("the old schedule's due slot and the new schedule's late one, ticked together at start-up, run one occurrence once", async () => {
+    const slot = Math.floor((Date.now() - 30 * 60_000) / 60_000) * 60_000;
+    // Edited from UTC-2 to UTC while the bot was down over both slots: syncSchedule queues the old scheduler's due
+    // slot and the new schedule's slot, and the tick worker (concurrency 2) takes both at once.
+    const key = await campaign('bothticks', { schedule: { cron: weeklyAt(slot, 0), timezone: 'UTC' } });
+    const old = slot + 2 * 60_000 - 2 * 3_600_000;
+    try {
+      const runs = await Promise.all([startRun(h.ctx, key, { trigger: 'schedule', at: old }), startRun(h.ctx, key, { trigger: 'schedule', at: slot })]);
+      expect(runs.map((r) => r?.run.status).sort()).toEqual(['running', 'skipped']);
+    } finally {
+      await cancelCampaign(h.ctx, key, 'test');
+    }
+  });
+
   it('a schedule edited so that its slot of the day is already past runs that slot now (hours late at most), unless a run near it served it', async () => {
     // Registered for UTC two hours from now; moved to UTC+3, the same wall time was an hour ago.
     const cron = weeklyAt(Math.floor(Date.now() / 60_000) * 60_000, 2);

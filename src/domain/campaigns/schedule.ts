@@ -160,6 +160,13 @@ export type Run = CampaignRunFields & { _id: string };
  * late (no worker ran at its time) is recorded as missed, not sent hours late. Returns the run and whether this call created it.
  */
 export async function startRun(ctx: Ctx, key: string, o: { trigger: 'schedule' | 'launch'; at: number }): Promise<{ run: Run; created: boolean } | null> {
+  // One scheduled start of a campaign at a time: servedBy reads the runs another tick may be creating (after an edit,
+  // the old schedule's due slot and the new one's late slot are queued together and taken at once).
+  if (o.trigger === 'schedule') return withLock(ctx.redis, ctx.keys.campaignScheduleLock(key), () => startRunNow(ctx, key, o));
+  return startRunNow(ctx, key, o);
+}
+
+async function startRunNow(ctx: Ctx, key: string, o: { trigger: 'schedule' | 'launch'; at: number }): Promise<{ run: Run; created: boolean } | null> {
   const stored = await campaignOf(key);
   if (!stored) {
     if (o.trigger === 'launch') throw new CampaignError('not_found', `no campaign "${key}"`);

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ChannelCatalog } from '../../src/content/channels.js';
 import { loadTemplates } from '../../src/content/index.js';
 import type { TemplateError } from '../../src/errors.js';
 import { moveStage } from '../../src/domain/leads/stage.js';
@@ -68,6 +69,20 @@ describe('a lead that becomes a customer gets its service sequence', () => {
     await moveStage(h.ctx, ref, 'opportunity', { by: 'staff', source: 'api', actor: 'lisi', reason: '续约谈判' });
     await moveStage(h.ctx, ref, 'customer', { by: 'staff', source: 'api', actor: 'lisi', reason: '续约' });
     expect(await Enrollment.countDocuments({ externalUserId: ref.externalUserId, sequenceKey: { $in: ['vip', 'care'] } })).toBe(1);
+  });
+
+  it('a move to customer saved without its enrollment (the database failed in between) is completed when staff ask again', async () => {
+    const ref = await newLead('notext');
+    // The move is saved, and the enrollment after it does not happen (as if the database failed there).
+    const noService = { ...h.ctx, channels: new ChannelCatalog(h.ctx.channels.all()) };
+    await moveStage(noService, ref, 'customer', { by: 'staff', source: 'api', actor: 'lisi', reason: '签约' });
+    expect(await enrollment(ref, 'care')).toBeNull();
+    // Staff retry the request: the stage is there already, the enrollment is made now, once.
+    expect(await moveStage(h.ctx, ref, 'customer', { by: 'staff', source: 'api', actor: 'lisi', reason: '签约' })).toBeNull();
+    expect(await enrollment(ref, 'care')).toMatchObject({ status: 'active' });
+    await moveStage(h.ctx, ref, 'customer', { by: 'staff', source: 'command', actor: 'lisi' });
+    expect(await Enrollment.countDocuments({ externalUserId: ref.externalUserId, sequenceKey: 'care' })).toBe(1);
+    expect((await timelineOf(ref.corpId, ref.externalUserId)).filter((e) => e.type === 'stage_changed')).toHaveLength(1);
   });
 
   it("channels.yaml's own for a channel naming none; an opt-out still ends it", async () => {

@@ -102,11 +102,18 @@ export async function moveStageLocked(ctx: StageCtx, lead: LeadRef, to: Stage, c
   const at = cause.at ?? new Date();
   let change: StageChange | null = null;
   let from: ServiceFrom = { channelKey: null, owner: null };
+  let there = false;
   await ctx.leads.mutateLocked(lead, null, (doc) => {
+    there = doc.stage === to;
     change = applyStage(doc, to, cause, at);
     from = serviceFrom(doc);
   });
-  if (!change) return null;
+  if (!change) {
+    // Staff asking again for a customer whose move was saved but whose service enrollment was not (the database failed
+    // in between, and the request failed with it): it is made now. A lead enrolled before is not enrolled again.
+    if (there && to === 'customer' && cause.by === 'staff') await enrollServiceLocked(ctx, lead, from);
+    return null;
+  }
   await recordStageChange(lead, change, cause, at);
   await enteredStage(ctx, lead, to, from);
   return change;

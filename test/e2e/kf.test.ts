@@ -35,6 +35,18 @@ const say = async (ext: string, text: string, opts: { menuId?: string } = {}) =>
 };
 const handled = (msgid: string) => waitFor(async () => (await KfHandled.findById(`${KF}|${msgid}`).lean())?.at, `message ${msgid} handled`, 15_000);
 const lead = (ext: string) => Lead.findOne({ externalUserId: ext }).lean();
+/** Asks for a person; the servicer the session went to. */
+const handedTo = async (ext: string) => {
+  await handled(await say(ext, '转人工'));
+  return (await waitFor(() => kf().transfers.find((x) => x.externalUserId === ext && x.to === 3), 'handed off')).servicer;
+};
+/** A contact of lisi's (through channel expo2026, whose owner is zhangsan), with its lead. */
+const contactOfLisi = async (name: string) => {
+  const c = t.newContact({ state: 'expo2026', userId: 'lisi', name });
+  expect((await t.post(c.xml)).status).toBe(200);
+  await waitFor(() => lead(c.externalUserId), 'contact lead');
+  return c.externalUserId;
+};
 const steps = async (ext: string) => (await timelineOf(TEST_CORP.corpId, ext)).map((e) => e.type);
 const settle = () => new Promise((r) => setTimeout(r, 400));
 /** A contact of channel expo2026 who wrote to the 客服 account and got the bot's reply (its window open). */
@@ -233,17 +245,6 @@ describe('hand-off', () => {
   });
 
   it("who takes the session: the lead's owner when a servicer on duty, else the servicers on duty in turn; one WeCom refuses (95014) is skipped", async () => {
-    const handedTo = async (ext: string) => {
-      await handled(await say(ext, '转人工'));
-      return (await waitFor(() => kf().transfers.find((x) => x.externalUserId === ext && x.to === 3), 'handed off')).servicer;
-    };
-    const contactOfLisi = async (name: string) => {
-      // Channel expo2026's owner is zhangsan; the contact's own owner is lisi.
-      const c = t.newContact({ state: 'expo2026', userId: 'lisi', name });
-      expect((await t.post(c.xml)).status).toBe(200);
-      await waitFor(() => lead(c.externalUserId), 'contact lead');
-      return c.externalUserId;
-    };
     // Two of lisi's contacts in a row both go to lisi, though the turn moves on between them.
     expect(await handedTo(await contactOfLisi('李的客户一'))).toBe('lisi');
     expect(await handedTo(await contactOfLisi('李的客户二'))).toBe('lisi');
@@ -270,17 +271,6 @@ describe('hand-off', () => {
   });
 
   it("a lead whose own owner is off duty goes to the servicers on duty in turn, not to its channel's owner every time", async () => {
-    const handedTo = async (ext: string) => {
-      await handled(await say(ext, '转人工'));
-      return (await waitFor(() => kf().transfers.find((x) => x.externalUserId === ext && x.to === 3), 'handed off')).servicer;
-    };
-    const contactOfLisi = async (name: string) => {
-      // Channel expo2026's owner is zhangsan; the contact's own owner is lisi.
-      const c = t.newContact({ state: 'expo2026', userId: 'lisi', name });
-      expect((await t.post(c.xml)).status).toBe(200);
-      await waitFor(() => lead(c.externalUserId), 'contact lead');
-      return c.externalUserId;
-    };
     kf().setServicerStatus(KF, 'wangwu', 0);
     kf().setServicerStatus(KF, 'lisi', 1);
     try {

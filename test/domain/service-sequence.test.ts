@@ -25,7 +25,7 @@ function templatesWithService(): string {
     {
       'channels.yaml': channels,
       'sequences/care.yaml': service('care', '{{name}}您好，感谢签约！使用中有问题随时找我们。'),
-      'sequences/vip.yaml': service('vip', '{{name}}您好，您的专属实施顾问已就位。'),
+      'sequences/vip.yaml': `${service('vip', '{{name}}您好，您的专属实施顾问已就位。')}  - delay: 7d\n    text: "{{name}}您好，用了一周，感觉怎么样？"\n`,
     },
     { from: TEMPLATES_DIR },
   );
@@ -46,7 +46,7 @@ describe('a lead that becomes a customer gets its service sequence', () => {
   };
   const enrollment = (ref: { corpId: string; externalUserId: string }, key: string) => Enrollment.findById(enrollmentId(ref.corpId, ref.externalUserId, key)).lean();
 
-  it("its channel's own (vip), once ever; its marketing sequence ends; the service step is sent to the customer", async () => {
+  it("its channel's own (vip), once ever; its marketing sequence ends; the service step is sent to the customer; moved back into the funnel, it ends", async () => {
     const ref = await newLead('nurture');
     expect(await enrollment(ref, 'fast')).toMatchObject({ status: 'active' });
     await moveStage(h.ctx, ref, 'customer', { by: 'staff', source: 'api', actor: 'lisi', reason: '签约' });
@@ -65,9 +65,13 @@ describe('a lead that becomes a customer gets its service sequence', () => {
     expect(await Delivery.findOne({ kind: 'nurture', sequenceKey: 'vip', externalUserId: ref.externalUserId }).lean()).toMatchObject({ status: 'submitted', via: 'mass' });
     expect(h.sandbox.state.okCallsTo('externalcontact/add_msg_template').map((c) => c.body as { external_userid: string[]; text?: { content: string } }).find((b) => b.external_userid.includes(ref.externalUserId))?.text?.content).toContain('您的专属实施顾问已就位');
 
-    // Moved back and made a customer again: a sequence is never restarted.
-    await moveStage(h.ctx, ref, 'opportunity', { by: 'staff', source: 'api', actor: 'lisi', reason: '续约谈判' });
-    await moveStage(h.ctx, ref, 'customer', { by: 'staff', source: 'api', actor: 'lisi', reason: '续约' });
+    // Moved back into the funnel (marked 成交 by mistake): no longer a customer to serve, its service sequence ends...
+    await moveStage(h.ctx, ref, 'opportunity', { by: 'staff', source: 'api', actor: 'lisi', reason: '还没签约，误标了' });
+    expect(await enrollment(ref, 'vip')).toMatchObject({ status: 'stopped', stopReason: 'not_customer' });
+    const stopped = (await timelineOf(ref.corpId, ref.externalUserId)).filter((e) => e.type === 'enrollment_stopped' && e.detail.sequence === 'vip');
+    expect(stopped.map((e) => e.detail.reason)).toEqual(['not_customer']);
+    // ...and made a customer again, it is not restarted: a sequence is entered once, ever.
+    await moveStage(h.ctx, ref, 'customer', { by: 'staff', source: 'api', actor: 'lisi', reason: '签约' });
     expect(await Enrollment.countDocuments({ externalUserId: ref.externalUserId, sequenceKey: { $in: ['vip', 'care'] } })).toBe(1);
   });
 

@@ -99,6 +99,7 @@ const STOP_REASONS: Record<string, [zh: string, en: string]> = {
   unsubscribe: ['客户退订了', 'the customer opted out'],
   churn: ['客户删除了我方', 'the customer deleted us'],
   owner_removed: ['负责人删除了客户', 'the owner removed the customer'],
+  not_customer: ['不再是成交客户', 'no longer a customer'],
   sequence_removed: ['序列已删除', 'the sequence was removed'],
   steps_removed: ['序列的步骤已删减', "the sequence's steps were cut"],
   lead_missing: ['线索已不存在', 'the lead is gone'],

@@ -58,7 +58,7 @@ export async function recordArrival(ctx: Pick<BotContext, 'corpId' | 'channels' 
     if (change) {
       const moved = change as StageChange;
       await recordStageChange(lead, moved, { by: 'system', source: 'return', sourceKey: a.dedupeKey, at: a.at });
-      await enteredStage(ctx, lead, moved.to, from);
+      await enteredStage(ctx, lead, moved, from);
     }
   });
   await recordStep(lead, a.dedupeKey, a.half ? 'added_half' : 'added', { channel: channel.key, state: a.state, owner: a.userId }, a.at);

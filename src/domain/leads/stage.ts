@@ -3,7 +3,7 @@ import type { BotContext } from '../../context.js';
 import type { LeadDoc, LeadRef } from '../../store/models/lead.js';
 import { recordStep } from '../../store/timeline.js';
 import { enrollServiceLocked, type ServiceFrom } from '../nurture/service-sequence.js';
-import { stopForStage } from '../nurture/stop.js';
+import { stopForStage, stopLocked } from '../nurture/stop.js';
 import { FUNNEL, STAGES, type Stage } from '../vocabulary.js';
 
 /** What moved a lead's stage: an event the bot saw (`system`) or a member of staff. */
@@ -115,7 +115,7 @@ export async function moveStageLocked(ctx: StageCtx, lead: LeadRef, to: Stage, c
     return null;
   }
   await recordStageChange(lead, change, cause, at);
-  await enteredStage(ctx, lead, to, from);
+  await enteredStage(ctx, lead, change, from);
   return change;
 }
 
@@ -123,13 +123,14 @@ export async function moveStageLocked(ctx: StageCtx, lead: LeadRef, to: Stage, c
 export const serviceFrom = (doc: Pick<LeadDoc, 'firstTouch' | 'lastInteraction'>): ServiceFrom => ({ channelKey: doc.firstTouch?.channelKey ?? null, owner: doc.lastInteraction?.userId ?? null });
 
 /**
- * What follows a lead's move to `to` (the lead's lock held): the enrollments the stage stops end (`stopOn:
- * stage:qualified`; every marketing one at customer, lost or unsubscribed), and a new customer is enrolled in its
- * service sequence.
+ * What follows a lead's move (the lead's lock held): the enrollments the new stage stops end (`stopOn:
+ * stage:qualified`; every marketing one at customer, lost or unsubscribed), a new customer is enrolled in its service
+ * sequence, and a customer moved back into the funnel (a 成交 marked by mistake) leaves it.
  */
-export async function enteredStage(ctx: StageCtx, lead: LeadRef, to: Stage, from: ServiceFrom): Promise<void> {
-  await stopForStage(ctx, lead, to);
-  if (to === 'customer') await enrollServiceLocked(ctx, lead, from);
+export async function enteredStage(ctx: StageCtx, lead: LeadRef, change: StageChange, from: ServiceFrom): Promise<void> {
+  await stopForStage(ctx, lead, change.to);
+  if (change.to === 'customer') await enrollServiceLocked(ctx, lead, from);
+  else if (change.from === 'customer' && rank(change.to) >= 0) await stopLocked(ctx, lead, 'not_customer');
 }
 
 /** Puts a stage move on the lead's timeline. */

@@ -3,7 +3,7 @@ import { FUNNEL, type Stage } from '../vocabulary.js';
 import { nextAllowedTime } from './clock.js';
 
 /** Why an enrollment ends early. `stage:<s>` = the lead reached stage s. */
-export type StopReason = 'reply' | 'unsubscribe' | 'churn' | 'owner_removed' | `stage:${Stage}`;
+export type StopReason = 'reply' | 'unsubscribe' | 'churn' | 'owner_removed' | 'not_customer' | `stage:${Stage}`;
 
 /**
  * Reasons that end every enrollment whatever its stopOn says: nobody is messaged after leaving or opting out, and a
@@ -19,6 +19,8 @@ export function planDue(seq: Sequence, index: number, fromMs: number): Date {
 /** Whether `reason` ends an enrollment in `seq`. */
 export function stopsSequence(seq: Sequence | undefined, reason: StopReason): boolean {
   if (reason === 'stage:customer' && seq?.kind === 'service') return false;
+  // A lead moved back out of `customer` (a 成交 marked by mistake) is no longer one to serve: its service sequence ends.
+  if (reason === 'not_customer') return seq?.kind === 'service';
   return ALWAYS_STOP.has(reason) || (seq?.stopOn as string[] | undefined)?.includes(reason) === true;
 }
 

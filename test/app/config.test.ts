@@ -9,7 +9,7 @@ import { parseChannels } from '../../src/content/channels.js';
 import { render } from '../../src/content/render.js';
 import { loadTemplates } from '../../src/content/index.js';
 import { startTestBot } from '../helpers/test-bot.js';
-import { templateDir } from '../helpers/template-dir.js';
+import { templateDir, templateProblems } from '../helpers/template-dir.js';
 
 const valid = {
   WECOM_CORP_ID: 'ww123',
@@ -191,16 +191,6 @@ describe('channel templates', () => {
 
 describe('sequence and case study templates', () => {
   const dirWith = (files: Record<string, string>) => templateDir(files);
-
-  /** What loadTemplates refuses `dir` for, each problem with its path relative to `dir` (none: []). */
-  async function templateProblems(dir: string): Promise<string[]> {
-    try {
-      await loadTemplates(dir);
-      return [];
-    } catch (e) {
-      return (e as TemplateError).problems.map((p) => p.replace(dir + path.sep, ''));
-    }
-  }
 
   it('loads the shipped templates', async () => {
     const t = await loadTemplates('templates');

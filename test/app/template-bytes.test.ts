@@ -1,6 +1,4 @@
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadTemplates } from '../../src/content/index.js';
 import { LONGEST_NAME, render } from '../../src/content/render.js';
 import { campaignKeyBytes, KF_REPLY_KEY_BYTES, LINK_BOUNDS, longestTrackedUrl, nurtureKeyBytes } from '../../src/content/kf-text.js';
 import { trackedUrl } from '../../src/domain/delivery/tracked-links.js';
@@ -9,21 +7,10 @@ import { enrollmentId } from '../../src/store/models/enrollment.js';
 import { campaignDeliveryKey } from '../../src/domain/campaigns/send-record.js';
 import { leadId } from '../../src/store/models/lead.js';
 import { bytes, linkLine, withLinkLine } from '../../src/text-bytes.js';
-import type { TemplateError } from '../../src/errors.js';
 import { describeServiceHours, parseServiceHours, type ServiceHours } from '../../src/domain/kf/service-hours.js';
-import { templateDir } from '../helpers/template-dir.js';
+import { templateDir, templateProblems } from '../helpers/template-dir.js';
 
 const dirWith = (files: Record<string, string>) => templateDir(files);
-
-/** What loadTemplates refuses `dir` for, each problem with its path relative to `dir` (none: []). */
-async function templateProblems(dir: string, opts: Parameters<typeof loadTemplates>[1] = {}): Promise<string[]> {
-  try {
-    await loadTemplates(dir, opts);
-    return [];
-  } catch (e) {
-    return (e as TemplateError).problems.map((p) => p.replace(dir + path.sep, ''));
-  }
-}
 
 describe('a channel welcome is measured as sent, placeholders filled', () => {
   it('refuses a welcome under 4000 bytes as written that {{name}} at its longest (64 characters) takes over [D:92137]', async () => {

@@ -2,8 +2,6 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChannelCatalog } from '../../src/content/channels.js';
-import { loadTemplates } from '../../src/content/index.js';
-import type { TemplateError } from '../../src/errors.js';
 import { moveStage } from '../../src/domain/leads/stage.js';
 import { jobIds } from '../../src/queues/job-ids.js';
 import { Delivery } from '../../src/store/models/delivery.js';
@@ -12,7 +10,7 @@ import { timelineOf } from '../../src/store/timeline.js';
 import { TEST_CORP } from '../fixtures/test-corp.js';
 import { wecomXml } from '../fixtures/wecom/index.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
-import { templateDir } from '../helpers/template-dir.js';
+import { templateDir, templateProblems } from '../helpers/template-dir.js';
 import { TEMPLATES_DIR } from '../helpers/test-bot.js';
 
 const FIXTURE_CHANNELS = readFileSync(path.join(TEMPLATES_DIR, 'channels.yaml'), 'utf8');
@@ -118,15 +116,7 @@ describe('a lead that becomes a customer gets its service sequence', () => {
 });
 
 describe('templates:check on service sequences', () => {
-  async function problems(files: Record<string, string>): Promise<string[]> {
-    const dir = templateDir(files, { from: TEMPLATES_DIR });
-    try {
-      await loadTemplates(dir);
-      return [];
-    } catch (e) {
-      return (e as TemplateError).problems.map((p) => p.replace(dir + path.sep, ''));
-    }
-  }
+  const problems = (files: Record<string, string>) => templateProblems(templateDir(files, { from: TEMPLATES_DIR }));
 
   it('a customer sequence must be a service one, a new contact\'s a marketing one, and a service sequence cannot stop at customer', async () => {
     expect(

@@ -28,11 +28,17 @@ export function mayHaveLeft(before: LeadSnapshot | null, after: LeadDoc): boolea
 /** Fields whose plain update (no load-modify-save) may take a lead out of an audience. */
 export const LEAVING_FIELDS = new Set(['stage', 'unsubscribedAt', 'owners']);
 
-/** Notes that the lead may have left campaign audiences now. A note lost (Redis flushed) only costs what it stood for. */
+/**
+ * Notes that the lead may have left campaign audiences now. A note Redis does not take (it answers with an error, or
+ * not at all) makes the notes incomplete: the key saying since when they are complete is dropped, so runs read every
+ * lead of the pages they read before again (notedLeavers). The save that called this has happened: nothing is thrown.
+ */
 export async function noteLeaver(ctx: Pick<BotContext, 'redis' | 'keys'>, leadId: string): Promise<void> {
   const now = Date.now();
   const key = ctx.keys.audienceLeavers();
-  await ctx.redis.multi().zadd(key, now, leadId).zremrangebyscore(key, 0, now - KEEP_MS).pexpire(key, KEEP_MS).exec().catch(() => null);
+  const res = await ctx.redis.multi().zadd(key, now, leadId).zremrangebyscore(key, 0, now - KEEP_MS).pexpire(key, KEEP_MS).exec().catch(() => null);
+  if (res && !res.some(([err]) => err)) return;
+  await ctx.redis.del(ctx.keys.audienceLeaversSince()).catch(() => undefined);
 }
 
 /**

@@ -249,6 +249,11 @@ export class RedisKeys {
     return `${this.prefix}:kf:clock-sync:${clockId}:${level}`;
   }
 
+  /** When a service clock's deadline last asked for a sync of the account (ms; clock.ts fireClock). */
+  kfClockSyncAt(openKfid: string): string {
+    return `${this.prefix}:kf:${openKfid}:clock-sync-at`;
+  }
+
   /**
    * The account's customers whose messages wait set aside after a failure (a hash: customer → the `kf-inbound` job that
    * handles them), and a field saying the hash was built from MongoDB's `pending` messages since Redis last lost it

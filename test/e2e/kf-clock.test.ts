@@ -162,4 +162,15 @@ describe('the service clock', () => {
     expect(r.startedAt.getTime()).toBe(second.startedAt.getTime());
     expect(await KfResponse.exists({ _id: first.id })).toBeNull();
   });
+
+  it('many deadlines of one account at once with no callback token kept: they share their syncs, and kf/sync_msg is not called without a token once per deadline (its strict limit) [D:94670]', async () => {
+    const exts = [0, 1, 2, 3].map((i) => `wmCLOCKmany${Date.now().toString(36)}${i}`);
+    await Promise.all(exts.map((ext) => handedOff(ext)));
+    // The account's callbacks are older than a token lasts: every sync now is one without a token.
+    await t.bot.ctx.redis.del(t.bot.ctx.keys.kfToken(KF));
+    kf().noTokenCalls.delete(KF);
+    for (const ext of exts) await waitFor(() => alerts(ext).length === 1, 'the ops group told', 15_000);
+    for (const ext of exts) expect(notices(ext)).toHaveLength(1);
+    expect(kf().noTokenCalls.get(KF)?.length ?? 0).toBeLessThanOrEqual(2);
+  });
 });

@@ -96,14 +96,18 @@ export async function recordResponse(ctx: Ctx, ref: LeadRef, lead: Pick<LeadFiel
   for (const level of [1, 2]) await ctx.queues.get('kf-clock').remove(jobIds.kfClock(clock.id, level)).catch(() => 0);
 }
 
+/** Without a callback token kept, a deadline asks for no sync within this long of another deadline's ask (fireClock). */
+const CLOCK_SYNC_GAP_MS = 20_000;
+
 /**
  * A clock's deadline: still no person's reply → at level 1 an app message to the servicer (else the owner, else the
  * channel's owners), at level 2 one alert to the ops group. Each once (the notice's key, the alert's key), and never
  * after the reply: the job re-reads the clock under the lead lock, waits while a sync of the account is pending (the
  * reply may be in it), and while a reply fetched already waits behind the customer's set-aside work. With no sync
  * pending it asks for one first, once per deadline: a servicer may have replied in the client with WeCom's callback
- * still on its way, and sync_msg has the reply already [D:94670] (without a callback token kept, the call is rate
- * limited; once per deadline is little).
+ * still on its way, and sync_msg has the reply already [D:94670]. The account's deadlines share these syncs: without
+ * a callback token kept the call is strictly rate limited, so a deadline then relies on another's ask of the last
+ * CLOCK_SYNC_GAP_MS.
  */
 export async function fireClock(ctx: Ctx, d: { lead: string; clock: string; level: number }): Promise<{ result: string; deferTo?: number }> {
   const ref = splitLeadId(d.lead);
@@ -111,10 +115,16 @@ export async function fireClock(ctx: Ctx, d: { lead: string; clock: string; leve
   const pre = await Lead.findById(d.lead, { kf: 1 }).lean();
   const openKfid = pre?.kf?.openKfid;
   if (openKfid && pre?.kf?.clock?.id === d.clock) {
-    const [asked, done] = (await ctx.redis.mget(ctx.keys.kfSyncRequested(openKfid), ctx.keys.kfSyncDone(openKfid))).map((v) => Number(v) || 0);
+    const [asked, done, token, last] = await ctx.redis.mget(ctx.keys.kfSyncRequested(openKfid), ctx.keys.kfSyncDone(openKfid), ctx.keys.kfToken(openKfid), ctx.keys.kfClockSyncAt(openKfid));
     const due = (d.level === 1 ? pre.kf.clock.firstDue : pre.kf.clock.secondDue).getTime();
-    if (asked! > done! && Date.now() - due < 15_000) return { result: 'waiting_for_sync', deferTo: Date.now() + 500 };
-    if (Date.now() - due < 15_000 && (await ctx.redis.set(ctx.keys.kfClockSync(d.clock, d.level), '1', 'PX', 60_000, 'NX'))) {
+    const now = Date.now();
+    if ((Number(asked) || 0) > (Number(done) || 0) && now - due < 15_000) return { result: 'waiting_for_sync', deferTo: now + 500 };
+    // The account's deadlines share their syncs: one asked for at or after this deadline covers it and, without a
+    // callback token kept (kf/sync_msg is strictly limited then [D:94670]), one asked for within CLOCK_SYNC_GAP_MS is
+    // relied on, so many deadlines at once (a morning's, counted from the opening of the service hours) make few calls.
+    const lastAsk = Number(last) || 0;
+    if (now - due < 15_000 && lastAsk < due && (token !== null || now - lastAsk >= CLOCK_SYNC_GAP_MS) && (await ctx.redis.set(ctx.keys.kfClockSync(d.clock, d.level), '1', 'PX', 60_000, 'NX'))) {
+      await ctx.redis.set(ctx.keys.kfClockSyncAt(openKfid), String(now), 'PX', 60_000);
       await requestSync(ctx, openKfid, null);
       return { result: 'syncing_first', deferTo: Date.now() + 300 };
     }

@@ -3,7 +3,7 @@ import { CommandError, defineCommand } from '../../src/domain/commands/command.j
 import { findLead } from '../../src/domain/commands/find-lead.js';
 import { issue } from '../../src/domain/commands/parse.js';
 import { stageName, stageOf } from '../../src/domain/commands/words.js';
-import { moveStage } from '../../src/domain/leads/stage.js';
+import { moveStage, type StageMoveOut } from '../../src/domain/leads/stage.js';
 
 /** `阶段` / `stage <lead> <stage> [reason]`: staff move a lead to any stage; the move, who and why go on its timeline. */
 export const stage = defineCommand({
@@ -21,7 +21,10 @@ export const stage = defineCommand({
   run: async (a, c) => {
     const { ref, lead } = await findLead(c, a.lead);
     const who = lead.name ?? lead.externalUserId;
-    const change = await moveStage(c, ref, a.stage, { by: 'staff', source: 'command', actor: c.caller.userId, reason: a.reason ?? null });
+    const out: StageMoveOut = {};
+    const change = await moveStage(c, ref, a.stage, { by: 'staff', source: 'command', actor: c.caller.userId, reason: a.reason ?? null }, out);
+    // A customer whose service enrollment was missed (the move saved, the enrollment not) is enrolled now.
+    if (!change && out.serviceEnrolled) return c.t(`**${who}** 已经在「${stageName(a.stage, 'zh')}」阶段；补上了它的服务序列。`, `**${who}** is already ${a.stage}; its service sequence, missed before, is started now.`);
     if (!change) throw new CommandError('rejected', c.t(`${who} 已经在「${stageName(a.stage, 'zh')}」阶段，没有变化。`, `${who} is already ${a.stage}; nothing changed.`));
     return c.t(
       `已把 **${who}** 从「${stageName(change.from, 'zh')}」移到「${stageName(change.to, 'zh')}」${a.reason ? `，原因：${a.reason}` : ''}。`,

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChannelCatalog } from '../../src/content/channels.js';
 import { moveStage } from '../../src/domain/leads/stage.js';
+import { stage as stageCommand } from '../../handlers/commands/stage.js';
 import { jobIds } from '../../src/queues/job-ids.js';
 import { Delivery } from '../../src/store/models/delivery.js';
 import { Enrollment, enrollmentId } from '../../src/store/models/enrollment.js';
@@ -85,6 +86,17 @@ describe('a lead that becomes a customer gets its service sequence', () => {
     await moveStage(h.ctx, ref, 'customer', { by: 'staff', source: 'command', actor: 'lisi' });
     expect(await Enrollment.countDocuments({ externalUserId: ref.externalUserId, sequenceKey: 'care' })).toBe(1);
     expect((await timelineOf(ref.corpId, ref.externalUserId)).filter((e) => e.type === 'stage_changed')).toHaveLength(1);
+  });
+
+  it('the chat command says so when asking again made the missed enrollment (not "nothing changed")', async () => {
+    const ref = await newLead('notext');
+    const noService = { ...h.ctx, channels: new ChannelCatalog(h.ctx.channels.all()) };
+    await moveStage(noService, ref, 'customer', { by: 'staff', source: 'api', actor: 'lisi', reason: '签约' });
+    const c = { ...h.ctx, lang: 'zh' as const, t: (zh: string) => zh, caller: { userId: 'lisi', role: 'admin' as const, chatId: null, chatType: 'single' as const }, msgid: `m-${ref.externalUserId}` };
+    expect(await stageCommand.run({ lead: ref.externalUserId, stage: 'customer', reason: undefined }, c)).toContain('补上了它的服务序列');
+    expect(await enrollment(ref, 'care')).toMatchObject({ status: 'active' });
+    // Asked once more: nothing is made, and the answer says nothing changed.
+    await expect(stageCommand.run({ lead: ref.externalUserId, stage: 'customer', reason: undefined }, c)).rejects.toThrow('没有变化');
   });
 
   it("channels.yaml's own for a channel naming none; an opt-out still ends it", async () => {

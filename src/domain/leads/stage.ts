@@ -91,14 +91,19 @@ export function returnStage(doc: { stageBeforeExit?: string | null }): Stage {
  * unsubscribed). Returns the change, or null when the lead is unknown, already there, or the rules refuse the move
  * (see allowsMove).
  */
-export async function moveStage(ctx: StageCtx, lead: LeadRef, to: Stage, cause: StageCause): Promise<StageChange | null> {
-  return ctx.leads.withLock(lead, () => moveStageLocked(ctx, lead, to, cause));
+export async function moveStage(ctx: StageCtx, lead: LeadRef, to: Stage, cause: StageCause, out?: StageMoveOut): Promise<StageChange | null> {
+  return ctx.leads.withLock(lead, () => moveStageLocked(ctx, lead, to, cause, out));
+}
+
+/** What a move did besides the change it returns: staff asking again completed a missed service enrollment. */
+export interface StageMoveOut {
+  serviceEnrolled?: boolean;
 }
 
 type StageCtx = Pick<BotContext, 'leads' | 'queues' | 'sequences' | 'channels'>;
 
 /** moveStage for a caller that holds the lead's lock. */
-export async function moveStageLocked(ctx: StageCtx, lead: LeadRef, to: Stage, cause: StageCause): Promise<StageChange | null> {
+export async function moveStageLocked(ctx: StageCtx, lead: LeadRef, to: Stage, cause: StageCause, out?: StageMoveOut): Promise<StageChange | null> {
   const at = cause.at ?? new Date();
   let change: StageChange | null = null;
   let from: ServiceFrom = { channelKey: null, owner: null };
@@ -111,7 +116,7 @@ export async function moveStageLocked(ctx: StageCtx, lead: LeadRef, to: Stage, c
   if (!change) {
     // Staff asking again for a customer whose move was saved but whose service enrollment was not (the database failed
     // in between, and the request failed with it): it is made now. A lead enrolled before is not enrolled again.
-    if (there && to === 'customer' && cause.by === 'staff') await enrollServiceLocked(ctx, lead, from);
+    if (there && to === 'customer' && cause.by === 'staff' && (await enrollServiceLocked(ctx, lead, from)) && out) out.serviceEnrolled = true;
     return null;
   }
   await recordStageChange(lead, change, cause, at);

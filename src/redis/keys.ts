@@ -244,7 +244,7 @@ export class RedisKeys {
     return `${this.prefix}:kf:${openKfid}:sync-done`;
   }
 
-  /** A service clock's deadline asked for a sync of its account, once (clock.ts fireClock). */
+  /** When a service clock's deadline asked for a sync of its account (ms), once (clock.ts fireClock). */
   kfClockSync(clockId: string, level: number): string {
     return `${this.prefix}:kf:clock-sync:${clockId}:${level}`;
   }

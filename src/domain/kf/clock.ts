@@ -115,17 +115,25 @@ export async function fireClock(ctx: Ctx, d: { lead: string; clock: string; leve
   const pre = await Lead.findById(d.lead, { kf: 1 }).lean();
   const openKfid = pre?.kf?.openKfid;
   if (openKfid && pre?.kf?.clock?.id === d.clock) {
-    const [asked, done, token, last] = await ctx.redis.mget(ctx.keys.kfSyncRequested(openKfid), ctx.keys.kfSyncDone(openKfid), ctx.keys.kfToken(openKfid), ctx.keys.kfClockSyncAt(openKfid));
+    const mineKey = ctx.keys.kfClockSync(d.clock, d.level);
+    const [asked, done, token, last, mine] = await ctx.redis.mget(ctx.keys.kfSyncRequested(openKfid), ctx.keys.kfSyncDone(openKfid), ctx.keys.kfToken(openKfid), ctx.keys.kfClockSyncAt(openKfid), mineKey);
     const due = (d.level === 1 ? pre.kf.clock.firstDue : pre.kf.clock.secondDue).getTime();
     const now = Date.now();
-    if ((Number(asked) || 0) > (Number(done) || 0) && now - due < 15_000) return { result: 'waiting_for_sync', deferTo: now + 500 };
+    // Waited for 15 s from the deadline, or from this deadline's own ask when that came later (the job ran late).
+    if ((Number(asked) || 0) > (Number(done) || 0) && now - Math.max(due, Number(mine) || 0) < 15_000) return { result: 'waiting_for_sync', deferTo: now + 500 };
     // The account's deadlines share their syncs: one asked for at or after this deadline covers it and, without a
     // callback token kept (kf/sync_msg is strictly limited then [D:94670]), one asked for within CLOCK_SYNC_GAP_MS is
     // relied on, so many deadlines at once (a morning's, counted from the opening of the service hours) make few calls.
     const lastAsk = Number(last) || 0;
-    if (now - due < 15_000 && lastAsk < due && (token !== null || now - lastAsk >= CLOCK_SYNC_GAP_MS) && (await ctx.redis.set(ctx.keys.kfClockSync(d.clock, d.level), '1', 'PX', 60_000, 'NX'))) {
-      await ctx.redis.set(ctx.keys.kfClockSyncAt(openKfid), String(now), 'PX', 60_000);
-      await requestSync(ctx, openKfid, null);
+    if (mine === null && lastAsk < due && (token !== null || now - lastAsk >= CLOCK_SYNC_GAP_MS) && (await ctx.redis.set(mineKey, String(now), 'PX', 3_600_000, 'NX'))) {
+      try {
+        await ctx.redis.set(ctx.keys.kfClockSyncAt(openKfid), String(now), 'PX', 60_000);
+        await requestSync(ctx, openKfid, null);
+      } catch (err) {
+        // Not asked: the job's retry asks again.
+        await ctx.redis.del(mineKey).catch(() => 0);
+        throw err;
+      }
       return { result: 'syncing_first', deferTo: Date.now() + 300 };
     }
     // A servicer's reply already fetched may wait behind the customer's set-aside work (set-aside.ts): the reply was

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChannelCatalog } from '../../src/content/channels.js';
-import { moveStage } from '../../src/domain/leads/stage.js';
+import { moveStage, type StageMoveOut } from '../../src/domain/leads/stage.js';
 import { stage as stageCommand } from '../../handlers/commands/stage.js';
 import { jobIds } from '../../src/queues/job-ids.js';
 import { Delivery } from '../../src/store/models/delivery.js';
@@ -48,7 +48,9 @@ describe('a lead that becomes a customer gets its service sequence', () => {
   it("its channel's own (vip), once ever; its marketing sequence ends; the service step is sent to the customer; moved back into the funnel, it ends", async () => {
     const ref = await newLead('nurture');
     expect(await enrollment(ref, 'fast')).toMatchObject({ status: 'active' });
-    await moveStage(h.ctx, ref, 'customer', { by: 'staff', source: 'api', actor: 'lisi', reason: '签约' });
+    const out: StageMoveOut = {};
+    await moveStage(h.ctx, ref, 'customer', { by: 'staff', source: 'api', actor: 'lisi', reason: '签约' }, out);
+    expect(out.serviceEnrolled).toBe(true);
     expect(await enrollment(ref, 'fast')).toMatchObject({ status: 'stopped' });
     const vip = await enrollment(ref, 'vip');
     expect(vip).toMatchObject({ status: 'active', ownerUserId: 'zhangsan', step: 0 });

@@ -140,7 +140,8 @@ describe('admin API: leads, stages, grades, funnel, channels', () => {
   it('moves a stage with a reason (on the timeline, who and why) and pins and unpins a grade', async () => {
     const l = await arrive('notext', '阶段');
     const moved = await json<{ lead: { stage: string }; change: { from: string; to: string } }>(await post(`/leads/${l.id}/stage`, { stage: 'opportunity', reason: '已约演示', actor: 'lisi' }));
-    expect(moved).toMatchObject({ lead: { stage: 'opportunity' }, change: { from: 'added', to: 'opportunity' } });
+    // No service sequence here (the test templates name none): nothing entered.
+    expect(moved).toMatchObject({ lead: { stage: 'opportunity' }, change: { from: 'added', to: 'opportunity' }, serviceEnrolled: false });
     const entry = (await timelineOf(TEST_CORP.corpId, l.externalUserId)).find((e) => e.type === 'stage_changed');
     expect(entry?.detail).toMatchObject({ to: 'opportunity', by: 'staff', source: 'api', actor: 'lisi', reason: '已约演示' });
     // Staff may move it back; the funnel keeps what it reached.

@@ -95,7 +95,10 @@ export async function moveStage(ctx: StageCtx, lead: LeadRef, to: Stage, cause: 
   return ctx.leads.withLock(lead, () => moveStageLocked(ctx, lead, to, cause, out));
 }
 
-/** What a move did besides the change it returns: staff asking again completed a missed service enrollment. */
+/**
+ * What a move did besides the change it returns: the lead was enrolled in its service sequence (it became a customer,
+ * or staff asking again completed an enrollment missed before).
+ */
 export interface StageMoveOut {
   serviceEnrolled?: boolean;
 }
@@ -120,7 +123,7 @@ export async function moveStageLocked(ctx: StageCtx, lead: LeadRef, to: Stage, c
     return null;
   }
   await recordStageChange(lead, change, cause, at);
-  await enteredStage(ctx, lead, change, from);
+  if ((await enteredStage(ctx, lead, change, from)) && out) out.serviceEnrolled = true;
   return change;
 }
 
@@ -130,12 +133,14 @@ export const serviceFrom = (doc: Pick<LeadDoc, 'firstTouch' | 'lastInteraction'>
 /**
  * What follows a lead's move (the lead's lock held): the enrollments the new stage stops end (`stopOn:
  * stage:qualified`; every marketing one at customer, lost or unsubscribed), a new customer is enrolled in its service
- * sequence, and a customer moved back into the funnel (a 成交 marked by mistake) leaves it.
+ * sequence, and a customer moved back into the funnel (a 成交 marked by mistake) leaves it. True when the lead was
+ * enrolled in its service sequence now.
  */
-export async function enteredStage(ctx: StageCtx, lead: LeadRef, change: StageChange, from: ServiceFrom): Promise<void> {
+export async function enteredStage(ctx: StageCtx, lead: LeadRef, change: StageChange, from: ServiceFrom): Promise<boolean> {
   await stopForStage(ctx, lead, change.to);
-  if (change.to === 'customer') await enrollServiceLocked(ctx, lead, from);
-  else if (change.from === 'customer' && rank(change.to) >= 0) await stopLocked(ctx, lead, 'not_customer');
+  if (change.to === 'customer') return enrollServiceLocked(ctx, lead, from);
+  if (change.from === 'customer' && rank(change.to) >= 0) await stopLocked(ctx, lead, 'not_customer');
+  return false;
 }
 
 /** Puts a stage move on the lead's timeline. */

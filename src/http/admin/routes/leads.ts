@@ -3,7 +3,7 @@ import type { BotContext } from '../../../context.js';
 import { pinGrade } from '../../../domain/leads/grade.js';
 import { findLeads } from '../../../domain/leads/lead-index.js';
 import { decodeCursor, LEAD_SORTS, leadDetail, resolveLeadId, summarize } from '../../../domain/leads/query.js';
-import { moveStage } from '../../../domain/leads/stage.js';
+import { moveStage, type StageMoveOut } from '../../../domain/leads/stage.js';
 import type { WordBook } from '../../../domain/leads/timeline-words.js';
 import { CampaignRecord } from '../../../store/models/campaign.js';
 import { GRADES, STAGES } from '../../../domain/vocabulary.js';
@@ -142,14 +142,19 @@ export function leadRoutes(ctx: BotContext) {
       method: 'post',
       path: '/leads/:id/stage',
       tag: 'leads',
-      summary: 'Moves a lead to any stage, with a reason (on its timeline); the enrollments the new stage stops end',
+      summary: 'Moves a lead to any stage, with a reason (on its timeline); the enrollments the new stage stops end, and a new customer enters its service sequence',
       params: idParams,
       body: z.object({ stage: z.enum(STAGES), reason: z.string().trim().min(1, 'say why').max(500), actor }).strict(),
-      response: z.object({ lead: leadSummary, change: z.object({ from: z.enum(STAGES), to: z.enum(STAGES) }).nullable() }),
+      response: z.object({
+        lead: leadSummary,
+        change: z.object({ from: z.enum(STAGES), to: z.enum(STAGES) }).nullable(),
+        serviceEnrolled: z.boolean().describe('the lead entered its service sequence now (it became a customer, or, asked again, an enrollment missed before was made)'),
+      }),
       handler: async ({ params, body }) => {
         const { id, ref } = await find(params.id);
-        const change = await moveStage(ctx, ref, body.stage, { by: 'staff', source: 'api', actor: body.actor, reason: body.reason });
-        return { lead: summarize((await Lead.findById(id).lean())!), change };
+        const out: StageMoveOut = {};
+        const change = await moveStage(ctx, ref, body.stage, { by: 'staff', source: 'api', actor: body.actor, reason: body.reason }, out);
+        return { lead: summarize((await Lead.findById(id).lean())!), change, serviceEnrolled: out.serviceEnrolled === true };
       },
     }),
     apiRoute({

@@ -93,13 +93,17 @@ export function reasonName(reason: string, lang: Lang): string {
   return reason;
 }
 
-// The reasons an enrollment stops (StopReason in src/domain/nurture/policy.ts, and the ends of run-step.ts).
+// The reasons an enrollment stops (StopReason in src/domain/nurture/policy.ts, and the ends of run-step.ts), or is not made.
 const STOP_REASONS: Record<string, [zh: string, en: string]> = {
   reply: ['客户回复了', 'the customer replied'],
   unsubscribe: ['客户退订了', 'the customer opted out'],
   churn: ['客户删除了我方', 'the customer deleted us'],
   owner_removed: ['负责人删除了客户', 'the owner removed the customer'],
   not_customer: ['不再是成交客户', 'no longer a customer'],
+  // Why enroll refused a lead (src/domain/nurture/enroll.ts), besides the reasons above
+  unsubscribed: ['客户已退订', 'the customer had opted out'],
+  no_lead: ['线索不存在', 'no such lead'],
+  no_owner: ['客户不是任何成员的好友（仅通过微信客服联系）', 'not a contact of any member (微信客服 only)'],
   sequence_removed: ['序列已删除', 'the sequence was removed'],
   steps_removed: ['序列的步骤已删减', "the sequence's steps were cut"],
   lead_missing: ['线索已不存在', 'the lead is gone'],

@@ -78,10 +78,6 @@ const REASONS: Record<string, Words> = {
   deadline_passed_after_a_call_that_may_have_sent: { zh: '时限已过，之前的一次发送可能已送达', en: 'the window passed after a call that may have sent it' },
   not_a_contact_of_sender: { zh: '客户不是发送人的好友', en: 'not a contact of the sender' },
   owner_removed: { zh: '负责人已删除客户', en: 'the owner removed the customer' },
-  // enroll's own refusals (src/domain/nurture/enroll.ts)
-  unsubscribed: { zh: '客户已退订', en: 'the customer had opted out' },
-  no_lead: { zh: '线索不存在', en: 'no such lead' },
-  no_owner: { zh: '客户不是任何成员的好友（仅通过微信客服联系）', en: 'not a contact of any member (微信客服 only)' },
   'no servicer, owner or channel owner to tell': { zh: '没有接待人员、负责人或渠道负责人可提醒', en: 'no servicer, owner or channel owner to tell' },
   // msg_send_fail's fail_type [D:94670] (src/domain/kf/events.ts)
   account_deleted: { zh: '客服账号已删除', en: 'the 客服 account was deleted' },
@@ -201,11 +197,9 @@ export function timelineWords(type: string, d: Detail, book: WordBook): Words | 
       return both((l) => stageMove(l, d));
     case 'enrolled':
       return both((l) => sequence(l));
-    case 'enroll_skipped': {
-      // Refused by the lead's state (reasonWords), or by what would end the enrollment at once (a stage, an opt-out).
-      const r = str(d.reason);
-      return both((l) => join(l, [sequence(l), r && (REASONS[r] ? reason(l) : stopReasonName(r, l))]));
-    }
+    case 'enroll_skipped':
+      // Refused by what would end the enrollment at once (a stage, an opt-out) or by enroll's own checks: one table.
+      return both((l) => join(l, [sequence(l), str(d.reason) && stopReasonName(str(d.reason)!, l)]));
     case 'enrollment_stopped':
       return both((l) => join(l, [sequence(l), str(d.reason) && stopReasonName(str(d.reason)!, l)]));
     case 'enrollment_owner_changed':
